@@ -1,0 +1,328 @@
+//! Building (and re-executing) blocks with alloy-evm's Ethereum block executor.
+
+use crate::{ExecError, db::StateDb};
+use alloy_consensus::{
+    BlockHeader, EMPTY_OMMER_ROOT_HASH, Header, TxReceipt, constants::EMPTY_WITHDRAWALS,
+    proofs::{calculate_receipt_root, calculate_transaction_root},
+};
+use alloy_eips::{Encodable2718, eip1559::BaseFeeParams};
+use alloy_evm::{
+    EvmEnv, EvmFactory,
+    block::{BlockExecutionError, BlockExecutor, BlockValidationError},
+    eth::{
+        EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, receipt_builder::AlloyReceiptBuilder,
+    },
+};
+use alloy_evm::eth::env::NextEvmEnvAttributes;
+use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
+use dbc_primitives::KECCAK_EMPTY;
+use dbc_chainspec::ChainSpec;
+use dbc_primitives::{
+    Block, ReceiptEnvelope, Recovered, Sealable, SealedHeader, StoredAccount, TxEnvelope,
+};
+use dbc_storage::{AccountChange, SlotChange, StateChangeset, StateReader};
+use dbc_trie::{AccountLeaf, AccountUpdate, StateTrie};
+use revm::database::{BundleState, State, states::bundle_state::BundleRetention};
+use std::{borrow::Cow, time::Instant};
+
+/// A source of transactions for a block being built, best first. The pool implements it.
+pub trait PayloadTransactions {
+    /// The next transaction to try.
+    fn next_tx(&mut self) -> Option<Recovered<TxEnvelope>>;
+    /// The last transaction from `sender` could not be included: skip its successors.
+    fn skip_sender(&mut self, sender: Address);
+}
+
+/// A fixed list of transactions, in order (block import, benchmarks, tests).
+#[derive(Debug, Default)]
+pub struct TxList {
+    txs: std::collections::VecDeque<Recovered<TxEnvelope>>,
+    skipped: std::collections::HashSet<Address>,
+}
+
+impl TxList {
+    /// A list of transactions.
+    pub fn new(txs: Vec<Recovered<TxEnvelope>>) -> Self {
+        Self { txs: txs.into(), skipped: Default::default() }
+    }
+}
+
+impl PayloadTransactions for TxList {
+    fn next_tx(&mut self) -> Option<Recovered<TxEnvelope>> {
+        while let Some(tx) = self.txs.pop_front() {
+            if !self.skipped.contains(&tx.signer()) {
+                return Some(tx);
+            }
+        }
+        None
+    }
+
+    fn skip_sender(&mut self, sender: Address) {
+        self.skipped.insert(sender);
+    }
+}
+
+/// What the block producer decides for the next block.
+#[derive(Debug, Clone)]
+pub struct BlockAttributes {
+    /// Timestamp in seconds.
+    pub timestamp: u64,
+    /// Fee recipient.
+    pub beneficiary: Address,
+    /// Header extra data (the PoS engine puts its seal here).
+    pub extra_data: Bytes,
+    /// Gas limit.
+    pub gas_limit: u64,
+}
+
+/// A transaction that could not be included and must leave the pool.
+#[derive(Debug, Clone)]
+pub struct RejectedTx {
+    /// Transaction hash.
+    pub hash: B256,
+    /// Sender.
+    pub sender: Address,
+    /// Why (the EVM's words).
+    pub reason: String,
+}
+
+/// Timings of one block, for logs and benchmarks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildTimings {
+    /// Executing transactions.
+    pub execution: std::time::Duration,
+    /// State root.
+    pub state_root: std::time::Duration,
+    /// Everything else (bundle conversion, tx/receipt roots).
+    pub other: std::time::Duration,
+}
+
+/// A built block with everything needed to commit it.
+#[derive(Debug)]
+pub struct ExecutedBlock {
+    /// The block.
+    pub block: Block,
+    /// Receipts, same order as the transactions.
+    pub receipts: Vec<ReceiptEnvelope>,
+    /// State changes for storage.
+    pub changes: StateChangeset,
+    /// Transactions dropped as invalid.
+    pub rejected: Vec<RejectedTx>,
+    /// Where the time went.
+    pub timings: BuildTimings,
+}
+
+/// Base fee of the block after `parent` (EIP-1559).
+pub fn next_base_fee(parent: &Header) -> u64 {
+    parent.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or_default()
+}
+
+/// The EVM environment of the block after `parent`.
+pub fn next_evm_env(spec: &ChainSpec, parent: &SealedHeader, attrs: &BlockAttributes) -> EvmEnv {
+    EvmEnv::for_eth_next_block(
+        parent.inner(),
+        NextEvmEnvAttributes {
+            timestamp: attrs.timestamp,
+            suggested_fee_recipient: attrs.beneficiary,
+            prev_randao: prev_randao(parent),
+            gas_limit: attrs.gas_limit,
+            slot_number: None,
+        },
+        next_base_fee(parent.inner()),
+        spec,
+        spec.chain_id,
+        spec.blob_params_at(attrs.timestamp),
+    )
+}
+
+/// The EVM environment for executing in the context of `header` itself (calls, traces).
+pub fn evm_env_for(spec: &ChainSpec, header: &Header) -> EvmEnv {
+    EvmEnv::for_eth_block(header, spec, spec.chain_id, spec.blob_params_at(header.timestamp))
+}
+
+/// Deterministic randomness for the block after `parent`. Dev chains have no beacon chain; the
+/// PoS engine will mix in the proposer's signature.
+fn prev_randao(parent: &SealedHeader) -> B256 {
+    keccak256([parent.hash().as_slice(), &parent.number.to_be_bytes()].concat())
+}
+
+/// Builds the block after `parent` from `txs`, executing each transaction on `state` (the
+/// parent's state) and updating `trie` to compute the new state root.
+///
+/// On error the trie may hold a partial update; callers treat that as fatal and rebuild it.
+pub fn build_block<R: StateReader>(
+    spec: &ChainSpec,
+    parent: &SealedHeader,
+    state: R,
+    attrs: BlockAttributes,
+    txs: &mut dyn PayloadTransactions,
+    trie: &mut StateTrie,
+) -> Result<ExecutedBlock, ExecError> {
+    let started = Instant::now();
+    let evm_env = next_evm_env(spec, parent, &attrs);
+    let base_fee = evm_env.block_env.basefee;
+    let mut db = State::builder()
+        .with_database_ref(StateDb(state))
+        .with_bundle_update()
+        .build();
+    let evm = EthEvmFactory.create_evm(&mut db, evm_env);
+    let ctx = EthBlockExecutionCtx {
+        parent_hash: parent.hash(),
+        parent_beacon_block_root: Some(B256::ZERO),
+        ommers: &[],
+        withdrawals: Some(Cow::Owned(Vec::new())),
+        extra_data: attrs.extra_data.clone(),
+        tx_count_hint: None,
+        slot_number: None,
+    };
+    let mut executor = EthBlockExecutor::new(evm, ctx, spec, AlloyReceiptBuilder::default());
+    executor.apply_pre_execution_changes()?;
+
+    let mut included: Vec<Recovered<TxEnvelope>> = Vec::new();
+    let mut rejected = Vec::new();
+    let mut gas_used = 0u64;
+    while let Some(tx) = txs.next_tx() {
+        if attrs.gas_limit.saturating_sub(gas_used) < 21_000 {
+            break;
+        }
+        match executor.execute_transaction(&tx) {
+            Ok(gas) => {
+                gas_used = gas_used.saturating_add(gas.tx_gas_used());
+                included.push(tx);
+            }
+            Err(BlockExecutionError::Validation(
+                BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas { .. },
+            )) => txs.skip_sender(tx.signer()),
+            Err(BlockExecutionError::Validation(BlockValidationError::InvalidTx {
+                hash,
+                error,
+            })) => {
+                txs.skip_sender(tx.signer());
+                let reason = error.to_string();
+                // A nonce gap means an earlier transaction of the sender is still pending or was
+                // skipped: keep the transaction for a later block.
+                if !reason.contains("nonce too high") {
+                    rejected.push(RejectedTx { hash, sender: tx.signer(), reason });
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let (evm, result) = executor.finish()?;
+    drop(evm);
+    let execution = started.elapsed();
+
+    let other_started = Instant::now();
+    db.merge_transitions(BundleRetention::PlainState);
+    let bundle = db.take_bundle();
+    let (changes, trie_updates) = bundle_to_changes(&bundle);
+    let other_a = other_started.elapsed();
+
+    let root_started = Instant::now();
+    trie.apply(trie_updates);
+    let state_root = trie.root();
+    let state_root_time = root_started.elapsed();
+
+    let other_started = Instant::now();
+    let receipts = result.receipts;
+    let mut logs_bloom = Bloom::ZERO;
+    for r in &receipts {
+        logs_bloom.accrue_bloom(&r.bloom());
+    }
+    let transactions: Vec<TxEnvelope> = included.iter().map(|t| t.inner().clone()).collect();
+    let senders: Vec<Address> = included.iter().map(|t| t.signer()).collect();
+    let header = Header {
+        parent_hash: parent.hash(),
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: attrs.beneficiary,
+        state_root,
+        transactions_root: calculate_transaction_root(&transactions),
+        receipts_root: calculate_receipt_root(&receipts),
+        logs_bloom,
+        difficulty: U256::ZERO,
+        number: parent.number + 1,
+        gas_limit: attrs.gas_limit,
+        gas_used: result.gas_used,
+        timestamp: attrs.timestamp,
+        extra_data: attrs.extra_data,
+        mix_hash: prev_randao(parent),
+        nonce: Default::default(),
+        base_fee_per_gas: Some(base_fee),
+        withdrawals_root: Some(EMPTY_WITHDRAWALS),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(
+            parent.next_block_excess_blob_gas(spec.blob_params_at(attrs.timestamp)).unwrap_or(0),
+        ),
+        parent_beacon_block_root: Some(B256::ZERO),
+        requests_hash: Some(result.requests.requests_hash()),
+        ..Default::default()
+    };
+    let block = Block { header: header.seal_slow(), transactions, senders };
+    let other = other_a + other_started.elapsed();
+    Ok(ExecutedBlock {
+        block,
+        receipts,
+        changes,
+        rejected,
+        timings: BuildTimings { execution, state_root: state_root_time, other },
+    })
+}
+
+fn stored(info: &revm::state::AccountInfo) -> StoredAccount {
+    StoredAccount {
+        nonce: info.nonce,
+        balance: info.balance,
+        code_hash: if info.code_hash.is_zero() { KECCAK_EMPTY } else { info.code_hash },
+    }
+}
+
+/// Converts revm's bundle into the storage changeset and the trie updates.
+pub fn bundle_to_changes(bundle: &BundleState) -> (StateChangeset, Vec<(Address, AccountUpdate)>) {
+    let mut changes = StateChangeset::default();
+    let mut updates = Vec::with_capacity(bundle.state.len());
+    for (hash, code) in &bundle.contracts {
+        if *hash != KECCAK_EMPTY && !code.is_empty() {
+            changes.bytecodes.push((*hash, code.original_bytes()));
+        }
+    }
+    for (address, account) in &bundle.state {
+        let before = account.original_info.as_ref().map(stored).filter(|a| !a.is_empty());
+        let after = account.info.as_ref().map(stored).filter(|a| !a.is_empty());
+        let wiped = account.status.was_destroyed();
+        let storage: Vec<SlotChange> = account
+            .storage
+            .iter()
+            .filter(|(_, s)| wiped || s.previous_or_original_value != s.present_value)
+            .map(|(k, s)| SlotChange {
+                slot: B256::from(*k),
+                before: s.previous_or_original_value,
+                after: s.present_value,
+            })
+            .collect();
+        if before == after && storage.is_empty() && !wiped {
+            continue;
+        }
+        updates.push((
+            *address,
+            AccountUpdate {
+                info: after.map(|a| AccountLeaf {
+                    nonce: a.nonce,
+                    balance: a.balance,
+                    code_hash: a.code_hash,
+                }),
+                wipe_storage: wiped || after.is_none(),
+                storage: storage.iter().map(|s| (U256::from_be_bytes(s.slot.0), s.after)).collect(),
+            },
+        ));
+        changes.accounts.push(AccountChange {
+            address: *address,
+            before,
+            after,
+            wiped: wiped || (after.is_none() && before.is_some()),
+            storage,
+        });
+    }
+    // Deterministic order for the write batch and logs.
+    changes.accounts.sort_unstable_by_key(|a| a.address);
+    (changes, updates)
+}

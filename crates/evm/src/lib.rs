@@ -1,0 +1,32 @@
+//! Block execution for dbc-node.
+//!
+//! Transactions run in revm through alloy-evm's Ethereum block executor (the stack reth uses),
+//! under the hardforks of the chain spec. [`build_block`] executes a block on the parent's state,
+//! turns revm's bundle into the storage changeset, updates the incremental state trie and seals
+//! the header with real transactions, receipts and state roots. [`Simulator`] serves
+//! `eth_call`, `eth_estimateGas` and `eth_createAccessList`.
+//!
+//! Invariant: execution only reads state through [`StateDb`] (a [`StateReader`]
+//! adapter) and only writes through revm's journal; nothing here touches the database.
+//!
+//! [`StateReader`]: dbc_storage::StateReader
+
+mod builder;
+mod db;
+pub mod sim;
+
+pub use builder::{
+    BlockAttributes, BuildTimings, ExecutedBlock, PayloadTransactions, RejectedTx, TxList,
+    build_block, bundle_to_changes, evm_env_for, next_base_fee, next_evm_env,
+};
+pub use db::{DbError, StateDb};
+pub use sim::{CallOutcome, SimError, Simulator};
+
+/// Block execution errors. Any of them means the block could not be built; none is caused by a
+/// single bad transaction (those are rejected and reported in [`ExecutedBlock::rejected`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The executor failed (system call, database).
+    #[error("block execution failed: {0}")]
+    Execution(#[from] alloy_evm::block::BlockExecutionError),
+}

@@ -1,0 +1,307 @@
+//! Node assembly for dbc-node: opens storage, initialises the genesis, rebuilds the state trie,
+//! starts the RPC servers and runs block production through a [`ConsensusEngine`].
+//!
+//! Data flow: RPC `eth_sendRawTransaction` → [`TxValidator`] → [`TxPool`] → engine slot →
+//! [`build_block`] (revm) → state trie → [`Storage::commit_block`] (one write batch) →
+//! [`CanonChain`] notifications → RPC subscriptions and filters.
+
+use alloy_primitives::{Address, B256};
+use dbc_chainspec::ChainSpec;
+use dbc_consensus::ConsensusEngine;
+use dbc_evm::{BlockAttributes, PayloadTransactions, build_block, next_base_fee};
+use dbc_primitives::{Block, Recovered, Sealable, TxEnvelope};
+use dbc_rpc::{RpcConfig, RpcContext, RpcServerHandles};
+use dbc_storage::{AccountChange, CanonChain, StateChangeset, Storage};
+use dbc_trie::{AccountLeaf, AccountUpdate, StateTrie};
+use dbc_txpool::{BestTransactions, PoolConfig, TxPool, TxValidator};
+use parking_lot::Mutex;
+use std::{path::PathBuf, sync::Arc, time::Instant};
+use tracing::{error, info, warn};
+
+/// Node errors.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] dbc_storage::StorageError),
+    /// The data directory holds another chain.
+    #[error("datadir holds a different chain: genesis {found}, expected {expected}")]
+    GenesisMismatch {
+        /// Genesis hash found.
+        found: B256,
+        /// Genesis hash of the chain spec.
+        expected: B256,
+    },
+    /// State does not match the head header.
+    #[error("state root mismatch at head {number}: computed {computed}, header {header}")]
+    StateRootMismatch {
+        /// Head number.
+        number: u64,
+        /// Root from the plain state.
+        computed: B256,
+        /// Root in the header.
+        header: B256,
+    },
+    /// RPC server failed to start.
+    #[error("rpc: {0}")]
+    Rpc(String),
+    /// Block production failed.
+    #[error("block production: {0}")]
+    Production(String),
+}
+
+/// Node configuration.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Data directory.
+    pub datadir: PathBuf,
+    /// The chain.
+    pub spec: Arc<ChainSpec>,
+    /// RPC servers.
+    pub rpc: RpcConfig,
+    /// Pool limits.
+    pub pool: PoolConfig,
+    /// Gas limit of produced blocks (defaults to the genesis gas limit).
+    pub gas_limit: Option<u64>,
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct Node {
+    /// The chain.
+    pub chain: Arc<CanonChain>,
+    /// The pool.
+    pub pool: Arc<TxPool>,
+    /// RPC servers.
+    pub rpc: RpcServerHandles,
+    producer: tokio::task::JoinHandle<Result<(), NodeError>>,
+}
+
+impl Node {
+    /// Waits until block production stops (it only stops on a fatal error).
+    pub async fn wait(self) -> Result<(), NodeError> {
+        match self.producer.await {
+            Ok(r) => r,
+            Err(e) => Err(NodeError::Production(e.to_string())),
+        }
+    }
+}
+
+/// Writes the genesis block into an empty database, or checks that the database holds this
+/// chain. Returns the storage's head.
+pub fn init_genesis(storage: &Storage, spec: &ChainSpec) -> Result<u64, NodeError> {
+    let genesis_header = spec.genesis_header();
+    let expected = genesis_header.hash_slow();
+    if let Some(head) = storage.head_number()? {
+        let found = storage.block_hash(0)?.unwrap_or_default();
+        if found != expected {
+            return Err(NodeError::GenesisMismatch { found, expected });
+        }
+        return Ok(head);
+    }
+    let mut changes = StateChangeset::default();
+    for acc in spec.genesis_accounts() {
+        if let Some(code) = &acc.code {
+            changes.bytecodes.push((acc.account.code_hash, code.clone()));
+        }
+        changes.accounts.push(AccountChange {
+            address: acc.address,
+            before: None,
+            after: Some(acc.account),
+            wiped: false,
+            storage: acc
+                .storage
+                .iter()
+                .map(|(k, v)| dbc_storage::SlotChange {
+                    slot: *k,
+                    before: Default::default(),
+                    after: *v,
+                })
+                .collect(),
+        });
+    }
+    let block = Block { header: genesis_header.seal_slow(), transactions: vec![], senders: vec![] };
+    storage.commit_block(&block, &[], &changes)?;
+    info!(target: "dbc::node", hash = %expected, accounts = changes.accounts.len(), "wrote genesis");
+    Ok(0)
+}
+
+/// Builds the in-memory state trie from the plain state.
+pub fn rebuild_trie(storage: &Storage) -> Result<StateTrie, NodeError> {
+    let mut trie = StateTrie::new();
+    let mut updates = Vec::new();
+    storage.for_each_account(|address, account, storage| {
+        updates.push((
+            address,
+            AccountUpdate {
+                info: Some(AccountLeaf {
+                    nonce: account.nonce,
+                    balance: account.balance,
+                    code_hash: account.code_hash,
+                }),
+                wipe_storage: false,
+                storage: storage
+                    .into_iter()
+                    .map(|(k, v)| (alloy_primitives::U256::from_be_bytes(k.0), v))
+                    .collect(),
+            },
+        ));
+        if updates.len() >= 10_000 {
+            trie.apply(std::mem::take(&mut updates));
+        }
+    })?;
+    trie.apply(updates);
+    Ok(trie)
+}
+
+/// Pool transactions as the block builder consumes them.
+struct PoolPayload(BestTransactions);
+
+impl PayloadTransactions for PoolPayload {
+    fn next_tx(&mut self) -> Option<Recovered<TxEnvelope>> {
+        self.0.next_tx().map(|t| t.tx.clone())
+    }
+
+    fn skip_sender(&mut self, sender: Address) {
+        self.0.skip_sender(sender)
+    }
+}
+
+/// Opens storage, initialises genesis, starts RPC and block production with `engine`.
+pub async fn launch<E: ConsensusEngine>(config: NodeConfig, engine: E) -> Result<Node, NodeError> {
+    std::fs::create_dir_all(&config.datadir).map_err(|e| NodeError::Production(e.to_string()))?;
+    let storage = Storage::open(config.datadir.join("db"))?;
+    let head_number = init_genesis(&storage, &config.spec)?;
+    let head = storage
+        .header(head_number)?
+        .ok_or_else(|| NodeError::Production(format!("missing head header {head_number}")))?;
+
+    let started = Instant::now();
+    let mut trie = rebuild_trie(&storage)?;
+    let computed = trie.root();
+    if computed != head.state_root {
+        return Err(NodeError::StateRootMismatch {
+            number: head_number,
+            computed,
+            header: head.state_root,
+        });
+    }
+    info!(
+        target: "dbc::node",
+        head = head_number,
+        hash = %head.hash(),
+        accounts = trie.account_count(),
+        elapsed = ?started.elapsed(),
+        "state loaded and verified"
+    );
+
+    let chain = Arc::new(CanonChain::new(storage.clone(), head));
+    let pool = Arc::new(TxPool::new(config.pool.clone()));
+    let validator = TxValidator::new(config.spec.clone(), storage.clone());
+    let ctx = RpcContext::new(config.spec.clone(), chain.clone(), pool.clone(), validator);
+    let rpc = dbc_rpc::start(&config.rpc, ctx).await.map_err(|e| NodeError::Rpc(e.to_string()))?;
+
+    let gas_limit = config.gas_limit.unwrap_or(config.spec.genesis.gas_limit);
+    let producer = tokio::spawn(produce(
+        engine,
+        config.spec.clone(),
+        chain.clone(),
+        pool.clone(),
+        Arc::new(Mutex::new(trie)),
+        gas_limit,
+    ));
+    Ok(Node { chain, pool, rpc, producer })
+}
+
+async fn produce<E: ConsensusEngine>(
+    engine: E,
+    spec: Arc<ChainSpec>,
+    chain: Arc<CanonChain>,
+    pool: Arc<TxPool>,
+    trie: Arc<Mutex<StateTrie>>,
+    gas_limit: u64,
+) -> Result<(), NodeError> {
+    let engine = Arc::new(engine);
+    loop {
+        let parent = chain.head();
+        let slot = engine.next_slot(&parent, &pool).await;
+        let (spec, chain2, pool2, trie2, engine2) =
+            (spec.clone(), chain.clone(), pool.clone(), trie.clone(), engine.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let attrs = BlockAttributes {
+                timestamp: slot.timestamp,
+                beneficiary: slot.beneficiary,
+                extra_data: slot.extra_data,
+                gas_limit,
+            };
+            let storage = chain2.storage().clone();
+            let mut payload = PoolPayload(pool2.best(next_base_fee(parent.inner())));
+            let mut trie = trie2.lock();
+            let mut executed = match build_block(
+                &spec,
+                &parent,
+                storage.latest(),
+                attrs,
+                &mut payload,
+                &mut trie,
+            ) {
+                Ok(e) => e,
+                Err(e) => {
+                    // The trie may hold a partial update: rebuild it from storage.
+                    *trie = rebuild_trie(&storage)?;
+                    return Err(NodeError::Production(e.to_string()));
+                }
+            };
+            let sealed = engine2
+                .seal(executed.block.header.inner().clone())
+                .map_err(|e| NodeError::Production(e.to_string()))?;
+            executed.block.header = sealed.seal_slow();
+            let commit_started = Instant::now();
+            if let Err(e) = storage.commit_block(&executed.block, &executed.receipts, &executed.changes)
+            {
+                *trie = rebuild_trie(&storage)?;
+                return Err(e.into());
+            }
+            drop(trie);
+            let commit = commit_started.elapsed();
+            let mut senders: Vec<(Address, u64)> = executed
+                .changes
+                .accounts
+                .iter()
+                .filter_map(|a| a.after.map(|acc| (a.address, acc.nonce)))
+                .collect();
+            senders.sort_unstable();
+            pool2.on_new_block(senders, executed.rejected.iter().map(|r| r.hash));
+            for r in &executed.rejected {
+                warn!(target: "dbc::node", hash = %r.hash, sender = %r.sender, reason = %r.reason, "dropped transaction");
+            }
+            let header = executed.block.header.clone();
+            let txs = executed.block.transactions.len();
+            chain2.on_committed(executed.block, executed.receipts);
+            info!(
+                target: "dbc::node",
+                number = header.number,
+                hash = %header.hash(),
+                txs,
+                gas_used = header.gas_used,
+                base_fee = header.base_fee_per_gas.unwrap_or_default(),
+                exec_ms = executed.timings.execution.as_secs_f64() * 1e3,
+                root_ms = executed.timings.state_root.as_secs_f64() * 1e3,
+                commit_ms = commit.as_secs_f64() * 1e3,
+                total_ms = started.elapsed().as_secs_f64() * 1e3,
+                "block sealed"
+            );
+            Ok::<_, NodeError>(())
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                error!(target: "dbc::node", error = %e, "block production failed");
+                return Err(e);
+            }
+            Err(e) => return Err(NodeError::Production(e.to_string())),
+        }
+    }
+}

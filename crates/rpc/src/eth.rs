@@ -1,0 +1,884 @@
+//! The `eth_` namespace.
+
+use crate::{
+    RpcContext,
+    convert::{
+        matching_logs, rpc_block, rpc_header, rpc_pending_transaction, rpc_receipts,
+        rpc_transaction,
+    },
+    error::{RpcResult, header_not_found, internal, invalid_params, rpc_err, server_error},
+    filters::FilterKind,
+};
+use alloy_consensus::{
+    SignableTransaction, Transaction as _, TxEip1559, TxEip2930, TxEip7702, TxLegacy, TxReceipt,
+};
+use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718};
+use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U64, U256};
+use alloy_rpc_types_eth::{
+    AccessListResult, AccountInfo, Block, BlockOverrides, FeeHistory, Filter, FilterChanges,
+    Header, Index, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
+    pubsub::{Params as SubParams, SubscriptionKind},
+    state::{EvmOverrides, StateOverride},
+};
+use dbc_evm::Simulator;
+use dbc_primitives::{Recovered, TxEnvelope};
+use dbc_storage::{HistoricalState, StateReader};
+use jsonrpsee::{
+    PendingSubscriptionSink, SubscriptionMessage,
+    core::{SubscriptionResult, async_trait},
+    proc_macros::rpc,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+
+/// Blocks an `eth_getLogs` range may span.
+pub const MAX_LOG_RANGE: u64 = 100_000;
+/// Logs an `eth_getLogs` answer may hold.
+pub const MAX_LOGS: usize = 20_000;
+/// Default suggested tip (1 gwei) when recent blocks have no transactions.
+pub const DEFAULT_TIP: u128 = 1_000_000_000;
+
+/// The result of `eth_fillTransaction` (geth's `SignTransactionResult`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FillTransactionResult {
+    /// The unsigned transaction, EIP-2718 encoded with an empty signature.
+    pub raw: Bytes,
+    /// The filled transaction.
+    pub tx: Transaction,
+}
+
+/// `eth_` methods.
+#[rpc(server, namespace = "eth")]
+pub trait EthApi {
+    /// Chain id.
+    #[method(name = "chainId")]
+    fn chain_id(&self) -> RpcResult<U64>;
+    /// Sync status (always `false`: a dev node is at its tip).
+    #[method(name = "syncing")]
+    fn syncing(&self) -> RpcResult<SyncStatus>;
+    /// Head number.
+    #[method(name = "blockNumber")]
+    fn block_number(&self) -> RpcResult<U64>;
+    /// Accounts this node signs for (none).
+    #[method(name = "accounts")]
+    fn accounts(&self) -> RpcResult<Vec<Address>>;
+    /// Balance.
+    #[method(name = "getBalance")]
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
+    /// Nonce.
+    #[method(name = "getTransactionCount")]
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64>;
+    /// Code.
+    #[method(name = "getCode")]
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
+    /// Storage slot.
+    #[method(name = "getStorageAt")]
+    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
+    /// Balance, nonce and code at once.
+    #[method(name = "getAccountInfo")]
+    fn account_info(&self, address: Address, block: Option<BlockId>) -> RpcResult<AccountInfo>;
+    /// Block by number.
+    #[method(name = "getBlockByNumber")]
+    fn block_by_number(&self, number: BlockNumberOrTag, full: Option<bool>)
+    -> RpcResult<Option<Block>>;
+    /// Block by hash.
+    #[method(name = "getBlockByHash")]
+    fn block_by_hash(&self, hash: B256, full: Option<bool>) -> RpcResult<Option<Block>>;
+    /// Transaction count of a block by number.
+    #[method(name = "getBlockTransactionCountByNumber")]
+    fn block_tx_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>>;
+    /// Transaction count of a block by hash.
+    #[method(name = "getBlockTransactionCountByHash")]
+    fn block_tx_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+    /// Uncle count (always 0).
+    #[method(name = "getUncleCountByBlockNumber")]
+    fn uncle_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>>;
+    /// Uncle count (always 0).
+    #[method(name = "getUncleCountByBlockHash")]
+    fn uncle_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+    /// Transaction by hash (pooled or included).
+    #[method(name = "getTransactionByHash")]
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
+    /// Raw transaction by hash.
+    #[method(name = "getRawTransactionByHash")]
+    fn raw_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Bytes>>;
+    /// Transaction by block hash and index.
+    #[method(name = "getTransactionByBlockHashAndIndex")]
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>>;
+    /// Transaction by block number and index.
+    #[method(name = "getTransactionByBlockNumberAndIndex")]
+    fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>>;
+    /// Receipt.
+    #[method(name = "getTransactionReceipt")]
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
+    /// All receipts of a block.
+    #[method(name = "getBlockReceipts")]
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>>;
+    /// Submits a signed transaction.
+    #[method(name = "sendRawTransaction")]
+    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
+    /// Executes a call without a transaction.
+    #[method(name = "call", blocking)]
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> RpcResult<Bytes>;
+    /// Estimates gas.
+    #[method(name = "estimateGas", blocking)]
+    fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+    ) -> RpcResult<U64>;
+    /// Access list a call touches.
+    #[method(name = "createAccessList", blocking)]
+    fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult>;
+    /// Suggested legacy gas price.
+    #[method(name = "gasPrice")]
+    fn gas_price(&self) -> RpcResult<U256>;
+    /// Suggested tip.
+    #[method(name = "maxPriorityFeePerGas")]
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
+    /// Blob base fee (blobs are not accepted; reported for completeness).
+    #[method(name = "blobBaseFee")]
+    fn blob_base_fee(&self) -> RpcResult<U256>;
+    /// Fee history.
+    #[method(name = "feeHistory")]
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest: BlockNumberOrTag,
+        percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory>;
+    /// Fills in nonce, gas and fees of a transaction request.
+    #[method(name = "fillTransaction", blocking)]
+    fn fill_transaction(&self, request: TransactionRequest) -> RpcResult<FillTransactionResult>;
+    /// Logs.
+    #[method(name = "getLogs", blocking)]
+    fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+    /// Installs a log filter.
+    #[method(name = "newFilter")]
+    fn new_filter(&self, filter: Filter) -> RpcResult<U256>;
+    /// Installs a block filter.
+    #[method(name = "newBlockFilter")]
+    fn new_block_filter(&self) -> RpcResult<U256>;
+    /// Installs a pending-transaction filter.
+    #[method(name = "newPendingTransactionFilter")]
+    fn new_pending_transaction_filter(&self) -> RpcResult<U256>;
+    /// Changes since the last poll.
+    #[method(name = "getFilterChanges", blocking)]
+    fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges>;
+    /// All logs of a log filter.
+    #[method(name = "getFilterLogs", blocking)]
+    fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>>;
+    /// Removes a filter.
+    #[method(name = "uninstallFilter")]
+    fn uninstall_filter(&self, id: U256) -> RpcResult<bool>;
+    /// Subscriptions over WebSocket: `newHeads`, `logs`, `newPendingTransactions`.
+    #[subscription(name = "subscribe" => "subscription", unsubscribe = "unsubscribe", item = serde_json::Value)]
+    async fn subscribe(&self, kind: SubscriptionKind, params: Option<SubParams>)
+    -> SubscriptionResult;
+}
+
+impl RpcContext {
+    /// Resolves a block id to a canonical block number (`None` → latest).
+    pub(crate) fn resolve(&self, id: Option<BlockId>) -> RpcResult<u64> {
+        let head = self.chain().head_number();
+        match id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
+            BlockId::Number(tag) => self.resolve_tag(tag).ok_or_else(header_not_found),
+            BlockId::Hash(h) => {
+                let n = self
+                    .storage()
+                    .block_number(h.block_hash)
+                    .map_err(rpc_err)?
+                    .ok_or_else(|| server_error(format!("header for hash not found: {}", h.block_hash)))?;
+                if n > head {
+                    return Err(header_not_found());
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    /// A tag to a number, `None` past the head.
+    pub(crate) fn resolve_tag(&self, tag: BlockNumberOrTag) -> Option<u64> {
+        let head = self.chain().head_number();
+        match tag {
+            // A single sealer finalizes at once; the PoS engine will track safe/finalized.
+            BlockNumberOrTag::Latest
+            | BlockNumberOrTag::Pending
+            | BlockNumberOrTag::Safe
+            | BlockNumberOrTag::Finalized => Some(head),
+            BlockNumberOrTag::Earliest => Some(0),
+            BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
+        }
+    }
+
+    fn state(&self, id: Option<BlockId>) -> RpcResult<HistoricalState> {
+        Ok(self.storage().state_at(self.resolve(id)?))
+    }
+
+    fn stored_block(&self, number: u64) -> RpcResult<Option<dbc_primitives::Block>> {
+        self.storage().block(number).map_err(rpc_err)
+    }
+
+    fn block_number_of(&self, id: BlockId) -> RpcResult<Option<u64>> {
+        match id {
+            BlockId::Number(tag) => Ok(self.resolve_tag(tag)),
+            BlockId::Hash(h) => self.storage().block_number(h.block_hash).map_err(rpc_err),
+        }
+    }
+
+    fn simulator(
+        &self,
+        block: Option<BlockId>,
+        overrides: EvmOverrides,
+    ) -> RpcResult<Simulator<HistoricalState>> {
+        let number = self.resolve(block)?;
+        let header = self.storage().header(number).map_err(rpc_err)?.ok_or_else(header_not_found)?;
+        Simulator::new(self.spec(), header.inner(), self.storage().state_at(number), overrides)
+            .map_err(rpc_err)
+    }
+
+    /// The tip to suggest: the median tip of recent transactions, or [`DEFAULT_TIP`].
+    pub(crate) fn suggested_tip(&self) -> u128 {
+        let head = self.chain().head();
+        let mut tips = Vec::new();
+        for n in head.number.saturating_sub(20)..=head.number {
+            let Ok(Some(block)) = self.storage().block(n) else { continue };
+            let base = block.header.base_fee_per_gas.unwrap_or_default();
+            tips.extend(block.transactions.iter().filter_map(|t| t.effective_tip_per_gas(base)));
+        }
+        if tips.is_empty() {
+            return DEFAULT_TIP;
+        }
+        tips.sort_unstable();
+        tips[tips.len() / 2].max(1)
+    }
+
+    fn next_base_fee(&self) -> u64 {
+        dbc_evm::next_base_fee(self.chain().head().inner())
+    }
+
+    fn scan_logs(&self, filter: &Filter, from: u64, to: u64) -> RpcResult<Vec<Log>> {
+        if to < from {
+            return Ok(vec![]);
+        }
+        if to - from >= MAX_LOG_RANGE {
+            return Err(server_error(format!(
+                "query exceeds max block range {MAX_LOG_RANGE}"
+            )));
+        }
+        let mut out = Vec::new();
+        for n in from..=to {
+            let Some(header) = self.storage().header(n).map_err(rpc_err)? else { break };
+            if !filter.matches_bloom(header.logs_bloom) {
+                continue;
+            }
+            let block = self.stored_block(n)?.ok_or_else(header_not_found)?;
+            let receipts = self.storage().receipts(n).map_err(rpc_err)?.unwrap_or_default();
+            out.extend(matching_logs(&block, &receipts, filter));
+            if out.len() > MAX_LOGS {
+                return Err(server_error(format!("query returned more than {MAX_LOGS} results")));
+            }
+        }
+        Ok(out)
+    }
+
+    fn logs_for(&self, filter: &Filter) -> RpcResult<Vec<Log>> {
+        if let Some(hash) = filter.get_block_hash() {
+            let n = self
+                .storage()
+                .block_number(hash)
+                .map_err(rpc_err)?
+                .ok_or_else(|| server_error("unknown block"))?;
+            return self.scan_logs(filter, n, n);
+        }
+        let head = self.chain().head_number();
+        let resolve = |tag: Option<&BlockNumberOrTag>, default: u64| match tag {
+            None => default,
+            Some(BlockNumberOrTag::Number(n)) => *n,
+            Some(BlockNumberOrTag::Earliest) => 0,
+            Some(_) => head,
+        };
+        let (from, to) = filter.block_option.as_range();
+        let from = resolve(from, head);
+        let to = resolve(to, head).min(head);
+        if from > to && from <= head {
+            return Err(invalid_params("invalid block range params"));
+        }
+        self.scan_logs(filter, from, to)
+    }
+
+    fn find_transaction(
+        &self,
+        hash: B256,
+    ) -> RpcResult<Option<(dbc_primitives::Block, usize)>> {
+        let Some(loc) = self.storage().tx_location(hash).map_err(rpc_err)? else {
+            return Ok(None);
+        };
+        if loc.block_number > self.chain().head_number() {
+            return Ok(None);
+        }
+        Ok(self.stored_block(loc.block_number)?.map(|b| (b, loc.index as usize)))
+    }
+}
+
+fn tx_at(block: &dbc_primitives::Block, index: usize) -> Option<Transaction> {
+    let tx = block.transactions.get(index)?;
+    let sender = *block.senders.get(index)?;
+    Some(rpc_transaction(tx, sender, &block.header, index))
+}
+
+/// Fills a request's missing fields and returns it as an unsigned typed transaction.
+fn build_unsigned(req: &TransactionRequest, chain_id: u64) -> RpcResult<TxEnvelope> {
+    let to = req.to.unwrap_or(TxKind::Create);
+    let input = req.input.input().cloned().unwrap_or_default();
+    let value = req.value.unwrap_or_default();
+    let nonce = req.nonce.unwrap_or_default();
+    let gas_limit = req.gas.unwrap_or_default();
+    let sig = Signature::new(U256::ZERO, U256::ZERO, false);
+    let access_list = req.access_list.clone().unwrap_or_default();
+    let envelope = if let Some(auth) = &req.authorization_list {
+        let TxKind::Call(to) = to else {
+            return Err(invalid_params("EIP-7702 transactions cannot create contracts"));
+        };
+        TxEnvelope::Eip7702(
+            TxEip7702 {
+                chain_id,
+                nonce,
+                gas_limit,
+                max_fee_per_gas: req.max_fee_per_gas.unwrap_or_default(),
+                max_priority_fee_per_gas: req.max_priority_fee_per_gas.unwrap_or_default(),
+                to,
+                value,
+                access_list,
+                authorization_list: auth.clone(),
+                input,
+            }
+            .into_signed(sig),
+        )
+    } else if req.max_fee_per_gas.is_some() || req.gas_price.is_none() {
+        TxEnvelope::Eip1559(
+            TxEip1559 {
+                chain_id,
+                nonce,
+                gas_limit,
+                max_fee_per_gas: req.max_fee_per_gas.unwrap_or_default(),
+                max_priority_fee_per_gas: req.max_priority_fee_per_gas.unwrap_or_default(),
+                to,
+                value,
+                access_list,
+                input,
+            }
+            .into_signed(sig),
+        )
+    } else if req.access_list.is_some() {
+        TxEnvelope::Eip2930(
+            TxEip2930 {
+                chain_id,
+                nonce,
+                gas_price: req.gas_price.unwrap_or_default(),
+                gas_limit,
+                to,
+                value,
+                access_list,
+                input,
+            }
+            .into_signed(sig),
+        )
+    } else {
+        TxEnvelope::Legacy(
+            TxLegacy {
+                chain_id: Some(chain_id),
+                nonce,
+                gas_price: req.gas_price.unwrap_or_default(),
+                gas_limit,
+                to,
+                value,
+                input,
+            }
+            .into_signed(sig),
+        )
+    };
+    Ok(envelope)
+}
+
+#[async_trait]
+impl EthApiServer for RpcContext {
+    fn chain_id(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.spec().chain_id))
+    }
+
+    fn syncing(&self) -> RpcResult<SyncStatus> {
+        Ok(SyncStatus::None)
+    }
+
+    fn block_number(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.chain().head_number()))
+    }
+
+    fn accounts(&self) -> RpcResult<Vec<Address>> {
+        Ok(vec![])
+    }
+
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        let state = self.state(block)?;
+        Ok(state.account(address).map_err(rpc_err)?.map(|a| a.balance).unwrap_or_default())
+    }
+
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
+        let state = self.state(block)?;
+        let nonce = state.account(address).map_err(rpc_err)?.map(|a| a.nonce).unwrap_or_default();
+        if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending))) {
+            return Ok(U64::from(self.pool().pending_nonce(&address).unwrap_or(nonce).max(nonce)));
+        }
+        Ok(U64::from(nonce))
+    }
+
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let state = self.state(block)?;
+        let Some(account) = state.account(address).map_err(rpc_err)? else {
+            return Ok(Bytes::new());
+        };
+        if !account.has_code() {
+            return Ok(Bytes::new());
+        }
+        Ok(state.code(account.code_hash).map_err(rpc_err)?.unwrap_or_default())
+    }
+
+    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+        let state = self.state(block)?;
+        Ok(B256::from(state.storage(address, B256::from(slot)).map_err(rpc_err)?))
+    }
+
+    fn account_info(&self, address: Address, block: Option<BlockId>) -> RpcResult<AccountInfo> {
+        let state = self.state(block)?;
+        let account = state.account(address).map_err(rpc_err)?.unwrap_or_default();
+        let code = if account.has_code() {
+            state.code(account.code_hash).map_err(rpc_err)?.unwrap_or_default()
+        } else {
+            Bytes::new()
+        };
+        Ok(AccountInfo { balance: account.balance, nonce: account.nonce, code })
+    }
+
+    fn block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        full: Option<bool>,
+    ) -> RpcResult<Option<Block>> {
+        let Some(n) = self.resolve_tag(number) else { return Ok(None) };
+        Ok(self.stored_block(n)?.map(|b| rpc_block(&b, full.unwrap_or(false))))
+    }
+
+    fn block_by_hash(&self, hash: B256, full: Option<bool>) -> RpcResult<Option<Block>> {
+        let Some(n) = self.storage().block_number(hash).map_err(rpc_err)? else { return Ok(None) };
+        Ok(self.stored_block(n)?.map(|b| rpc_block(&b, full.unwrap_or(false))))
+    }
+
+    fn block_tx_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>> {
+        let Some(n) = self.resolve_tag(number) else { return Ok(None) };
+        Ok(self.stored_block(n)?.map(|b| U64::from(b.transactions.len())))
+    }
+
+    fn block_tx_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        let Some(n) = self.storage().block_number(hash).map_err(rpc_err)? else { return Ok(None) };
+        Ok(self.stored_block(n)?.map(|b| U64::from(b.transactions.len())))
+    }
+
+    fn uncle_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>> {
+        Ok(self.resolve_tag(number).map(|_| U64::ZERO))
+    }
+
+    fn uncle_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        Ok(self.storage().block_number(hash).map_err(rpc_err)?.map(|_| U64::ZERO))
+    }
+
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+        if let Some((block, index)) = self.find_transaction(hash)? {
+            return Ok(tx_at(&block, index));
+        }
+        Ok(self.pool().get(&hash).map(|t| rpc_pending_transaction(&t.tx)))
+    }
+
+    fn raw_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Bytes>> {
+        if let Some((block, index)) = self.find_transaction(hash)? {
+            return Ok(block.transactions.get(index).map(|t| t.encoded_2718().into()));
+        }
+        Ok(self.pool().get(&hash).map(|t| t.tx.inner().encoded_2718().into()))
+    }
+
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>> {
+        let Some(n) = self.storage().block_number(hash).map_err(rpc_err)? else { return Ok(None) };
+        Ok(self.stored_block(n)?.and_then(|b| tx_at(&b, index.0)))
+    }
+
+    fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>> {
+        let Some(n) = self.resolve_tag(number) else { return Ok(None) };
+        Ok(self.stored_block(n)?.and_then(|b| tx_at(&b, index.0)))
+    }
+
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
+        let Some((block, index)) = self.find_transaction(hash)? else { return Ok(None) };
+        let receipts =
+            self.storage().receipts(block.number()).map_err(rpc_err)?.unwrap_or_default();
+        Ok(rpc_receipts(&block, &receipts).into_iter().nth(index))
+    }
+
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+        let Some(n) = self.block_number_of(block)? else { return Ok(None) };
+        let Some(block) = self.stored_block(n)? else { return Ok(None) };
+        let receipts = self.storage().receipts(n).map_err(rpc_err)?.unwrap_or_default();
+        Ok(Some(rpc_receipts(&block, &receipts)))
+    }
+
+    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+        self.submit(&raw)
+    }
+
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> RpcResult<Bytes> {
+        let mut sim = self.simulator(block, EvmOverrides::new(state_overrides, block_overrides))?;
+        Ok(sim.call(request).map_err(rpc_err)?.output)
+    }
+
+    fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+    ) -> RpcResult<U64> {
+        let mut sim = self.simulator(block, EvmOverrides::state(state_overrides))?;
+        Ok(U64::from(sim.estimate_gas(request).map_err(rpc_err)?))
+    }
+
+    fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult> {
+        let mut sim = self.simulator(block, EvmOverrides::default())?;
+        let (access_list, gas_used, error) = sim.create_access_list(request).map_err(rpc_err)?;
+        Ok(AccessListResult { access_list, gas_used: U256::from(gas_used), error })
+    }
+
+    fn gas_price(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.next_base_fee() as u128 + self.suggested_tip()))
+    }
+
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.suggested_tip()))
+    }
+
+    fn blob_base_fee(&self) -> RpcResult<U256> {
+        Ok(U256::from(1))
+    }
+
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest: BlockNumberOrTag,
+        percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        let count = block_count.to::<u64>().min(1024);
+        let newest = self.resolve_tag(newest).ok_or_else(header_not_found)?;
+        if let Some(p) = &percentiles
+            && (p.windows(2).any(|w| w[0] > w[1]) || p.iter().any(|x| !(0.0..=100.0).contains(x)))
+        {
+            return Err(invalid_params("invalid reward percentiles"));
+        }
+        if count == 0 {
+            return Ok(FeeHistory::default());
+        }
+        let oldest = (newest + 1).saturating_sub(count);
+        let mut history = FeeHistory { oldest_block: oldest, ..Default::default() };
+        let mut last_header = None;
+        for n in oldest..=newest {
+            let block = self.stored_block(n)?.ok_or_else(header_not_found)?;
+            let header = block.header.clone();
+            let base = header.base_fee_per_gas.unwrap_or_default();
+            history.base_fee_per_gas.push(base as u128);
+            history.gas_used_ratio.push(header.gas_used as f64 / header.gas_limit.max(1) as f64);
+            history.base_fee_per_blob_gas.push(1);
+            history.blob_gas_used_ratio.push(0.0);
+            if let Some(percentiles) = &percentiles {
+                let receipts = self.storage().receipts(n).map_err(rpc_err)?.unwrap_or_default();
+                let mut prev = 0u64;
+                let mut txs: Vec<(u128, u64)> = block
+                    .transactions
+                    .iter()
+                    .zip(&receipts)
+                    .map(|(tx, r)| {
+                        let used = r.cumulative_gas_used() - prev;
+                        prev = r.cumulative_gas_used();
+                        (tx.effective_tip_per_gas(base).unwrap_or_default(), used)
+                    })
+                    .collect();
+                txs.sort_unstable_by_key(|t| t.0);
+                let rewards = percentiles
+                    .iter()
+                    .map(|p| {
+                        if txs.is_empty() {
+                            return 0;
+                        }
+                        let threshold = (header.gas_used as f64 * p / 100.0) as u64;
+                        let mut sum = 0u64;
+                        for (tip, used) in &txs {
+                            sum += used;
+                            if sum >= threshold {
+                                return *tip;
+                            }
+                        }
+                        txs.last().map(|t| t.0).unwrap_or_default()
+                    })
+                    .collect();
+                history.reward.get_or_insert_with(Vec::new).push(rewards);
+            }
+            last_header = Some(header);
+        }
+        if let Some(h) = last_header {
+            history.base_fee_per_gas.push(dbc_evm::next_base_fee(h.inner()) as u128);
+            history.base_fee_per_blob_gas.push(1);
+        }
+        Ok(history)
+    }
+
+    fn fill_transaction(&self, mut request: TransactionRequest) -> RpcResult<FillTransactionResult> {
+        let from = request.from.ok_or_else(|| invalid_params("missing from"))?;
+        if request.nonce.is_none() {
+            let nonce = self.transaction_count(from, Some(BlockId::pending()))?;
+            request.nonce = Some(nonce.to());
+        }
+        let legacy = request.gas_price.is_some() && request.max_fee_per_gas.is_none();
+        if !legacy {
+            let tip = request.max_priority_fee_per_gas.unwrap_or_else(|| self.suggested_tip());
+            request.max_priority_fee_per_gas = Some(tip);
+            if request.max_fee_per_gas.is_none() {
+                request.max_fee_per_gas = Some(2 * self.next_base_fee() as u128 + tip);
+            }
+        }
+        request.chain_id = Some(self.spec().chain_id);
+        if request.gas.is_none() {
+            let mut sim = self.simulator(None, EvmOverrides::default())?;
+            request.gas = Some(sim.estimate_gas(request.clone()).map_err(rpc_err)?);
+        }
+        let envelope = build_unsigned(&request, self.spec().chain_id)?;
+        let raw = envelope.encoded_2718().into();
+        let tx = rpc_pending_transaction(&Recovered::new_unchecked(envelope, from));
+        Ok(FillTransactionResult { raw, tx })
+    }
+
+    fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+        self.logs_for(&filter)
+    }
+
+    fn new_filter(&self, filter: Filter) -> RpcResult<U256> {
+        let head = self.chain().head_number();
+        let last = match filter.block_option.as_range().0 {
+            Some(BlockNumberOrTag::Number(n)) => n.saturating_sub(1),
+            Some(BlockNumberOrTag::Earliest) => 0,
+            _ => head,
+        };
+        Ok(self.filters().install(FilterKind::Logs { filter: Box::new(filter), last }))
+    }
+
+    fn new_block_filter(&self) -> RpcResult<U256> {
+        let last = self.chain().head_number();
+        Ok(self.filters().install(FilterKind::Blocks { last }))
+    }
+
+    fn new_pending_transaction_filter(&self) -> RpcResult<U256> {
+        let rx = self.pool().subscribe_pending();
+        Ok(self.filters().install(FilterKind::PendingTransactions { rx }))
+    }
+
+    fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges> {
+        let head = self.chain().head_number();
+        enum Work {
+            Blocks(u64),
+            Logs(Filter, u64),
+            Ready(FilterChanges),
+        }
+        let work = self
+            .filters()
+            .with(id, |kind| match kind {
+                FilterKind::Blocks { last } => {
+                    let from = *last;
+                    *last = head;
+                    Work::Blocks(from)
+                }
+                FilterKind::Logs { filter, last } => {
+                    let from = *last;
+                    *last = head;
+                    Work::Logs((**filter).clone(), from)
+                }
+                FilterKind::PendingTransactions { rx } => {
+                    let mut hashes = Vec::new();
+                    loop {
+                        match rx.try_recv() {
+                            Ok(h) => hashes.push(h),
+                            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+                            Err(_) => break,
+                        }
+                    }
+                    Work::Ready(FilterChanges::Hashes(hashes))
+                }
+            })
+            .ok_or_else(|| server_error("filter not found"))?;
+        match work {
+            Work::Ready(c) => Ok(c),
+            Work::Blocks(from) => {
+                let mut hashes = Vec::new();
+                for n in from + 1..=head {
+                    if let Some(h) = self.storage().block_hash(n).map_err(rpc_err)? {
+                        hashes.push(h);
+                    }
+                }
+                Ok(FilterChanges::Hashes(hashes))
+            }
+            Work::Logs(filter, from) => {
+                let to = match filter.block_option.as_range().1 {
+                    Some(BlockNumberOrTag::Number(n)) => (*n).min(head),
+                    _ => head,
+                };
+                Ok(FilterChanges::Logs(self.scan_logs(&filter, from + 1, to)?))
+            }
+        }
+    }
+
+    fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>> {
+        let filter = self
+            .filters()
+            .with(id, |kind| match kind {
+                FilterKind::Logs { filter, .. } => Some((**filter).clone()),
+                _ => None,
+            })
+            .flatten()
+            .ok_or_else(|| server_error("filter not found"))?;
+        self.logs_for(&filter)
+    }
+
+    fn uninstall_filter(&self, id: U256) -> RpcResult<bool> {
+        Ok(self.filters().uninstall(id))
+    }
+
+    async fn subscribe(
+        &self,
+        pending: PendingSubscriptionSink,
+        kind: SubscriptionKind,
+        params: Option<SubParams>,
+    ) -> SubscriptionResult {
+        let filter = match (&kind, &params) {
+            (SubscriptionKind::Logs, Some(SubParams::Logs(f))) => Some((**f).clone()),
+            (SubscriptionKind::Logs, _) => Some(Filter::default()),
+            (SubscriptionKind::NewHeads | SubscriptionKind::NewPendingTransactions, None)
+            | (SubscriptionKind::NewPendingTransactions, Some(SubParams::Bool(_))) => None,
+            (SubscriptionKind::Syncing, _) => None,
+            _ => {
+                pending.reject(invalid_params("invalid subscription parameters")).await;
+                return Ok(());
+            }
+        };
+        let full_pending = matches!(params, Some(SubParams::Bool(true)));
+        let sink = pending.accept().await?;
+        let ctx = self.clone();
+        tokio::spawn(async move {
+            let send = |value: serde_json::Value| {
+                let sink = sink.clone();
+                async move {
+                    let raw = serde_json::value::to_raw_value(&value).map_err(|_| ())?;
+                    sink.send(SubscriptionMessage::from(raw)).await.map_err(|_| ())
+                }
+            };
+            match kind {
+                SubscriptionKind::NewHeads | SubscriptionKind::Logs => {
+                    let mut rx = ctx.chain().subscribe();
+                    loop {
+                        let event = tokio::select! {
+                            e = rx.recv() => e,
+                            _ = sink.closed() => break,
+                        };
+                        let block = match event {
+                            Ok(b) => b,
+                            Err(RecvError::Lagged(_)) => continue,
+                            Err(RecvError::Closed) => break,
+                        };
+                        let values: Vec<serde_json::Value> = match &filter {
+                            None => vec![serde_json::to_value(rpc_header(&block.block.header))
+                                .unwrap_or_default()],
+                            Some(f) => matching_logs(&block.block, &block.receipts, f)
+                                .into_iter()
+                                .filter_map(|l| serde_json::to_value(l).ok())
+                                .collect(),
+                        };
+                        for v in values {
+                            if send(v).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                SubscriptionKind::NewPendingTransactions => {
+                    let mut rx = ctx.pool().subscribe_pending();
+                    loop {
+                        let event = tokio::select! {
+                            e = rx.recv() => e,
+                            _ = sink.closed() => break,
+                        };
+                        let hash = match event {
+                            Ok(h) => h,
+                            Err(RecvError::Lagged(_)) => continue,
+                            Err(RecvError::Closed) => break,
+                        };
+                        let value = if full_pending {
+                            match ctx.pool().get(&hash) {
+                                Some(t) => serde_json::to_value(rpc_pending_transaction(&t.tx))
+                                    .unwrap_or_default(),
+                                None => continue,
+                            }
+                        } else {
+                            serde_json::to_value(hash).unwrap_or_default()
+                        };
+                        if send(value).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                SubscriptionKind::Syncing => {
+                    let _ = send(serde_json::Value::Bool(false)).await;
+                }
+            }
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,657 @@
+//! RocksDB storage for dbc-node.
+//!
+//! The layout follows reth's tables (see [`tables`]): headers, canonical index, bodies, senders,
+//! receipts, the transaction lookup, plain state, bytecodes, and changesets with history
+//! indices so the state at any past block can be read.
+//!
+//! # Invariants
+//! - A block is written with **one** RocksDB write batch ([`Storage::commit_block`]): its header,
+//!   body, receipts, lookups, state changes, changesets, history indices and the new head number.
+//!   A crash at any moment leaves either the whole block or none of it.
+//! - Changesets hold the value *before* the block; history indices list the blocks that changed
+//!   a key. The value of a key at block `N` is the changeset entry of the first block after `N`
+//!   that changed it, or the plain state when none did.
+//! - Readers never lock: [`HistoricalState`] reads the plain state first and the history index
+//!   second, so a block committed between the two reads is detected and ignored.
+
+pub mod chain;
+pub mod tables;
+
+pub use chain::{CanonChain, NewBlock};
+
+use alloy_consensus::Header;
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rlp::{Decodable, Encodable};
+use dbc_primitives::{
+    Block, ReceiptEnvelope, Sealable, SealedHeader, StoredAccount, TxEnvelope, TxLocation,
+};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode,
+    Options, ReadOptions, WriteBatch, WriteOptions,
+};
+use std::{path::Path, sync::Arc};
+use tables::*;
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// RocksDB failed.
+    #[error("database error: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    /// A stored value did not decode.
+    #[error("corrupt {table} entry: {reason}")]
+    Corrupt {
+        /// Table name.
+        table: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The write does not extend the canonical head.
+    #[error("block {got} does not extend head {head}")]
+    NotNext {
+        /// Current head.
+        head: u64,
+        /// Number of the block offered.
+        got: u64,
+    },
+}
+
+/// Storage result.
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+fn corrupt(table: &'static str, reason: impl ToString) -> StorageError {
+    StorageError::Corrupt { table, reason: reason.to_string() }
+}
+
+/// A storage slot's change within a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotChange {
+    /// Slot key.
+    pub slot: B256,
+    /// Value before the block.
+    pub before: U256,
+    /// Value after the block.
+    pub after: U256,
+}
+
+/// An account's change within a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountChange {
+    /// Address.
+    pub address: Address,
+    /// The account before the block (`None`: absent).
+    pub before: Option<StoredAccount>,
+    /// The account after the block (`None`: absent / destroyed).
+    pub after: Option<StoredAccount>,
+    /// All storage that existed before the block was cleared (self-destruct or re-creation).
+    pub wiped: bool,
+    /// Changed slots.
+    pub storage: Vec<SlotChange>,
+}
+
+/// Everything a block changed in the state.
+#[derive(Debug, Clone, Default)]
+pub struct StateChangeset {
+    /// Changed accounts.
+    pub accounts: Vec<AccountChange>,
+    /// New contract code.
+    pub bytecodes: Vec<(B256, Bytes)>,
+}
+
+/// Read access to state at one block. Implemented by [`HistoricalState`] and, for the block
+/// producer, by [`LatestState`].
+pub trait StateReader: Send + Sync {
+    /// The account at `address`.
+    fn account(&self, address: Address) -> Result<Option<StoredAccount>>;
+    /// A storage slot (zero when unset).
+    fn storage(&self, address: Address, slot: B256) -> Result<U256>;
+    /// Code by hash.
+    fn code(&self, code_hash: B256) -> Result<Option<Bytes>>;
+    /// Canonical hash of block `number`.
+    fn block_hash(&self, number: u64) -> Result<Option<B256>>;
+}
+
+/// The node's database.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    db: Arc<DB>,
+}
+
+fn encode_list<T: Encodable2718>(items: &[T]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(items.len() * 128);
+    for item in items {
+        let len = item.encode_2718_len();
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+        item.encode_2718(&mut out);
+    }
+    out
+}
+
+fn decode_list<T: Decodable2718>(table: &'static str, mut bytes: &[u8]) -> Result<Vec<T>> {
+    let mut items = Vec::new();
+    while !bytes.is_empty() {
+        if bytes.len() < 4 {
+            return Err(corrupt(table, "truncated length"));
+        }
+        let len = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        bytes = &bytes[4..];
+        if bytes.len() < len {
+            return Err(corrupt(table, "truncated item"));
+        }
+        let mut item = &bytes[..len];
+        items.push(T::decode_2718(&mut item).map_err(|e| corrupt(table, e))?);
+        bytes = &bytes[len..];
+    }
+    Ok(items)
+}
+
+fn decode_rlp<T: Decodable>(table: &'static str, mut bytes: &[u8]) -> Result<T> {
+    T::decode(&mut bytes).map_err(|e| corrupt(table, e))
+}
+
+fn decode_u256(bytes: &[u8]) -> U256 {
+    U256::from_be_slice(bytes)
+}
+
+fn encode_u256(value: &U256) -> Vec<u8> {
+    let bytes = value.to_be_bytes::<32>();
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(32);
+    bytes[first..].to_vec()
+}
+
+impl Storage {
+    /// Opens (or creates) the database in `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        opts.set_bytes_per_sync(1 << 20);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let cache = Cache::new_lru_cache(256 << 20);
+        let cfs = ALL.iter().map(|name| {
+            let mut cf = Options::default();
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            table.set_bloom_filter(10.0, false);
+            table.set_cache_index_and_filter_blocks(true);
+            cf.set_block_based_table_factory(&table);
+            cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            cf.set_write_buffer_size(64 << 20);
+            ColumnFamilyDescriptor::new(*name, cf)
+        });
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    fn cf(&self, name: &str) -> &ColumnFamily {
+        // Every table is created in `open`, so a missing handle is a programming error.
+        self.db.cf_handle(name).expect("column family created at open")
+    }
+
+    fn get(&self, table: &str, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(table), key)?)
+    }
+
+    /// Number of the canonical head, or `None` for an empty database.
+    pub fn head_number(&self) -> Result<Option<u64>> {
+        match self.get(META, META_HEAD)? {
+            None => Ok(None),
+            Some(v) => decode_num(&v).map(Some).ok_or_else(|| corrupt(META, "head")),
+        }
+    }
+
+    /// Canonical header of block `number`.
+    pub fn header(&self, number: u64) -> Result<Option<SealedHeader>> {
+        let Some(raw) = self.get(HEADERS, num_key(number))? else { return Ok(None) };
+        let header: Header = decode_rlp(HEADERS, &raw)?;
+        Ok(Some(header.seal_slow()))
+    }
+
+    /// Canonical hash of block `number`.
+    pub fn block_hash(&self, number: u64) -> Result<Option<B256>> {
+        Ok(self.get(CANONICAL_HEADERS, num_key(number))?.map(|v| B256::from_slice(&v)))
+    }
+
+    /// Number of the block with `hash`.
+    pub fn block_number(&self, hash: B256) -> Result<Option<u64>> {
+        match self.get(HEADER_NUMBERS, hash)? {
+            None => Ok(None),
+            Some(v) => decode_num(&v).map(Some).ok_or_else(|| corrupt(HEADER_NUMBERS, "number")),
+        }
+    }
+
+    /// Transactions of block `number`.
+    pub fn transactions(&self, number: u64) -> Result<Option<Vec<TxEnvelope>>> {
+        self.get(BLOCK_BODIES, num_key(number))?
+            .map(|raw| decode_list(BLOCK_BODIES, &raw))
+            .transpose()
+    }
+
+    /// Senders of block `number`'s transactions.
+    pub fn senders(&self, number: u64) -> Result<Option<Vec<Address>>> {
+        Ok(self
+            .get(SENDERS, num_key(number))?
+            .map(|raw| raw.chunks_exact(20).map(Address::from_slice).collect()))
+    }
+
+    /// Receipts of block `number`.
+    pub fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>> {
+        self.get(RECEIPTS, num_key(number))?.map(|raw| decode_list(RECEIPTS, &raw)).transpose()
+    }
+
+    /// Full block `number` with senders.
+    pub fn block(&self, number: u64) -> Result<Option<Block>> {
+        let Some(header) = self.header(number)? else { return Ok(None) };
+        let transactions = self.transactions(number)?.unwrap_or_default();
+        let senders = self.senders(number)?.unwrap_or_default();
+        Ok(Some(Block { header, transactions, senders }))
+    }
+
+    /// Where transaction `hash` was included.
+    pub fn tx_location(&self, hash: B256) -> Result<Option<TxLocation>> {
+        self.get(TX_LOOKUP, hash)?.map(|raw| decode_rlp(TX_LOOKUP, &raw)).transpose()
+    }
+
+    /// The account at the head.
+    pub fn latest_account(&self, address: Address) -> Result<Option<StoredAccount>> {
+        self.get(PLAIN_ACCOUNTS, address)?.map(|raw| decode_rlp(PLAIN_ACCOUNTS, &raw)).transpose()
+    }
+
+    /// The storage slot at the head.
+    pub fn latest_storage(&self, address: Address, slot: B256) -> Result<U256> {
+        Ok(self
+            .get(PLAIN_STORAGE, storage_key(&address, &slot))?
+            .map(|v| decode_u256(&v))
+            .unwrap_or_default())
+    }
+
+    /// Code by hash.
+    pub fn code(&self, hash: B256) -> Result<Option<Bytes>> {
+        Ok(self.get(BYTECODES, hash)?.map(Bytes::from))
+    }
+
+    /// State as of the end of block `number`.
+    pub fn state_at(&self, number: u64) -> HistoricalState {
+        HistoricalState { storage: self.clone(), block: number }
+    }
+
+    /// State at the head, read without history checks. Only the block producer (the single
+    /// writer) may use it: it does not guard against concurrent commits.
+    pub fn latest(&self) -> LatestState {
+        LatestState { storage: self.clone() }
+    }
+
+    /// Calls `f` with every account of the plain state and its storage, in address order.
+    pub fn for_each_account(
+        &self,
+        mut f: impl FnMut(Address, StoredAccount, Vec<(B256, U256)>),
+    ) -> Result<()> {
+        let accounts = self.db.iterator_cf(self.cf(PLAIN_ACCOUNTS), IteratorMode::Start);
+        let mut storage_iter =
+            self.db.iterator_cf(self.cf(PLAIN_STORAGE), IteratorMode::Start).peekable();
+        for item in accounts {
+            let (key, value) = item?;
+            let address = Address::from_slice(&key);
+            let account: StoredAccount = decode_rlp(PLAIN_ACCOUNTS, &value)?;
+            let mut slots = Vec::new();
+            while let Some(Ok((k, _))) = storage_iter.peek() {
+                if &k[..20] < address.as_slice() {
+                    storage_iter.next();
+                    continue;
+                }
+                if &k[..20] != address.as_slice() {
+                    break;
+                }
+                if let Some(Ok((k, v))) = storage_iter.next() {
+                    slots.push((B256::from_slice(&k[20..]), decode_u256(&v)));
+                }
+            }
+            f(address, account, slots);
+        }
+        Ok(())
+    }
+
+    fn storage_of(&self, address: &Address) -> Result<Vec<(B256, U256)>> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(PLAIN_STORAGE),
+            IteratorMode::From(address.as_slice(), Direction::Forward),
+        );
+        for item in iter {
+            let (k, v) = item?;
+            if &k[..20] != address.as_slice() {
+                break;
+            }
+            out.push((B256::from_slice(&k[20..]), decode_u256(&v)));
+        }
+        Ok(out)
+    }
+
+    /// Writes `block` with its receipts and state changes as one atomic batch and makes it the
+    /// head. The block must extend the current head (or be the genesis of an empty database).
+    pub fn commit_block(
+        &self,
+        block: &Block,
+        receipts: &[ReceiptEnvelope],
+        changes: &StateChangeset,
+    ) -> Result<()> {
+        let number = block.number();
+        let head = self.head_number()?;
+        let expected = head.map_or(0, |h| h + 1);
+        if number != expected {
+            return Err(StorageError::NotNext { head: head.unwrap_or(0), got: number });
+        }
+        let mut batch = WriteBatch::default();
+        let hash = block.hash();
+        let nk = num_key(number);
+        let mut header_rlp = Vec::with_capacity(600);
+        block.header.inner().encode(&mut header_rlp);
+        batch.put_cf(self.cf(HEADERS), nk, header_rlp);
+        batch.put_cf(self.cf(CANONICAL_HEADERS), nk, hash);
+        batch.put_cf(self.cf(HEADER_NUMBERS), hash, nk);
+        batch.put_cf(self.cf(BLOCK_BODIES), nk, encode_list(&block.transactions));
+        let senders: Vec<u8> = block.senders.iter().flat_map(|s| s.0.0).collect();
+        batch.put_cf(self.cf(SENDERS), nk, senders);
+        batch.put_cf(self.cf(RECEIPTS), nk, encode_list(receipts));
+        let lookup = self.cf(TX_LOOKUP);
+        for (index, tx) in block.transactions.iter().enumerate() {
+            let location = TxLocation { block_number: number, index: index as u64 };
+            batch.put_cf(lookup, tx.tx_hash(), alloy_rlp::encode(location));
+        }
+        self.write_state(&mut batch, number, changes)?;
+        batch.put_cf(self.cf(META), META_HEAD, nk);
+        let mut opts = WriteOptions::default();
+        // The WAL makes the batch durable against process crashes; fsync per block would only
+        // add protection against power loss at a large cost.
+        opts.set_sync(false);
+        self.db.write_opt(batch, &opts)?;
+        Ok(())
+    }
+
+    fn write_state(
+        &self,
+        batch: &mut WriteBatch,
+        number: u64,
+        changes: &StateChangeset,
+    ) -> Result<()> {
+        let accounts = self.cf(PLAIN_ACCOUNTS);
+        let storage = self.cf(PLAIN_STORAGE);
+        let account_cs = self.cf(ACCOUNT_CHANGESETS);
+        let storage_cs = self.cf(STORAGE_CHANGESETS);
+        let account_hist = self.cf(ACCOUNTS_HISTORY);
+        let storage_hist = self.cf(STORAGES_HISTORY);
+        for (hash, code) in &changes.bytecodes {
+            batch.put_cf(self.cf(BYTECODES), hash, code);
+        }
+        for change in &changes.accounts {
+            let address = &change.address;
+            let before = change.before.map(alloy_rlp::encode).unwrap_or_default();
+            batch.put_cf(account_cs, account_changeset_key(number, address), before);
+            batch.put_cf(account_hist, account_history_key(address, number), []);
+            match &change.after {
+                Some(account) => batch.put_cf(accounts, address, alloy_rlp::encode(account)),
+                None => batch.delete_cf(accounts, address),
+            }
+            let mut recorded = std::collections::HashSet::new();
+            if change.wiped {
+                // Record every slot that existed, then delete it.
+                for (slot, value) in self.storage_of(address)? {
+                    recorded.insert(slot);
+                    batch.put_cf(
+                        storage_cs,
+                        storage_changeset_key(number, address, &slot),
+                        encode_u256(&value),
+                    );
+                    batch.put_cf(storage_hist, storage_history_key(address, &slot, number), []);
+                    batch.delete_cf(storage, storage_key(address, &slot));
+                }
+            }
+            for slot in &change.storage {
+                if recorded.insert(slot.slot) {
+                    batch.put_cf(
+                        storage_cs,
+                        storage_changeset_key(number, address, &slot.slot),
+                        encode_u256(&slot.before),
+                    );
+                    batch.put_cf(
+                        storage_hist,
+                        storage_history_key(address, &slot.slot, number),
+                        [],
+                    );
+                }
+                let key = storage_key(address, &slot.slot);
+                if slot.after.is_zero() {
+                    batch.delete_cf(storage, key);
+                } else {
+                    batch.put_cf(storage, key, encode_u256(&slot.after));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// First block after `block` in which the history table `table` records a change of the key
+    /// starting with `prefix` (whose entries are `prefix ‖ block`).
+    fn next_change(&self, table: &str, prefix: &[u8], block: u64) -> Result<Option<u64>> {
+        let Some(after) = block.checked_add(1) else { return Ok(None) };
+        let mut seek = Vec::with_capacity(prefix.len() + 8);
+        seek.extend_from_slice(prefix);
+        seek.extend_from_slice(&after.to_be_bytes());
+        let mut opts = ReadOptions::default();
+        opts.set_prefix_same_as_start(false);
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(table), opts);
+        iter.seek(&seek);
+        if !iter.valid() {
+            iter.status()?;
+            return Ok(None);
+        }
+        match iter.key() {
+            Some(k) if k.len() == prefix.len() + 8 && k.starts_with(prefix) => {
+                Ok(decode_num(&k[prefix.len()..]))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// State as of the end of one block, read from plain state and changesets.
+#[derive(Debug, Clone)]
+pub struct HistoricalState {
+    storage: Storage,
+    block: u64,
+}
+
+impl HistoricalState {
+    /// The block this view reads at.
+    pub fn block(&self) -> u64 {
+        self.block
+    }
+
+    /// All non-zero storage of `address` at this block, when the block is the head (used by
+    /// debugging APIs; historical enumeration is not indexed).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+}
+
+impl StateReader for HistoricalState {
+    fn account(&self, address: Address) -> Result<Option<StoredAccount>> {
+        // Plain state first, history second: see the crate invariants.
+        let plain = self.storage.latest_account(address)?;
+        match self.storage.next_change(ACCOUNTS_HISTORY, address.as_slice(), self.block)? {
+            None => Ok(plain),
+            Some(changed) => {
+                let raw = self
+                    .storage
+                    .get(ACCOUNT_CHANGESETS, account_changeset_key(changed, &address))?
+                    .ok_or_else(|| corrupt(ACCOUNT_CHANGESETS, "missing entry"))?;
+                if raw.is_empty() { Ok(None) } else { decode_rlp(ACCOUNT_CHANGESETS, &raw).map(Some) }
+            }
+        }
+    }
+
+    fn storage(&self, address: Address, slot: B256) -> Result<U256> {
+        let plain = self.storage.latest_storage(address, slot)?;
+        let mut prefix = [0u8; 52];
+        prefix[..20].copy_from_slice(address.as_slice());
+        prefix[20..].copy_from_slice(slot.as_slice());
+        match self.storage.next_change(STORAGES_HISTORY, &prefix, self.block)? {
+            None => Ok(plain),
+            Some(changed) => Ok(self
+                .storage
+                .get(STORAGE_CHANGESETS, storage_changeset_key(changed, &address, &slot))?
+                .map(|v| decode_u256(&v))
+                .unwrap_or_default()),
+        }
+    }
+
+    fn code(&self, code_hash: B256) -> Result<Option<Bytes>> {
+        self.storage.code(code_hash)
+    }
+
+    fn block_hash(&self, number: u64) -> Result<Option<B256>> {
+        if number > self.block {
+            return Ok(None);
+        }
+        self.storage.block_hash(number)
+    }
+}
+
+/// State at the head for the single writer.
+#[derive(Debug, Clone)]
+pub struct LatestState {
+    storage: Storage,
+}
+
+impl StateReader for LatestState {
+    fn account(&self, address: Address) -> Result<Option<StoredAccount>> {
+        self.storage.latest_account(address)
+    }
+
+    fn storage(&self, address: Address, slot: B256) -> Result<U256> {
+        self.storage.latest_storage(address, slot)
+    }
+
+    fn code(&self, code_hash: B256) -> Result<Option<Bytes>> {
+        self.storage.code(code_hash)
+    }
+
+    fn block_hash(&self, number: u64) -> Result<Option<B256>> {
+        self.storage.block_hash(number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{Header, Sealable};
+    use dbc_primitives::KECCAK_EMPTY;
+
+    fn block(number: u64) -> Block {
+        let header = Header { number, gas_limit: 30_000_000, ..Default::default() };
+        Block { header: header.seal_slow(), transactions: vec![], senders: vec![] }
+    }
+
+    fn account(nonce: u64, balance: u64) -> StoredAccount {
+        StoredAccount { nonce, balance: U256::from(balance), code_hash: KECCAK_EMPTY }
+    }
+
+    #[test]
+    fn history_reads_return_the_value_at_each_block() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Storage::open(dir.path()).expect("open");
+        let a = Address::with_last_byte(1);
+        let slot = B256::with_last_byte(9);
+        let mut prev: Option<StoredAccount> = None;
+        let mut prev_slot = U256::ZERO;
+        for n in 0..10u64 {
+            let after = if n == 6 { None } else { Some(account(n, 100 + n)) };
+            let new_slot = if n % 3 == 0 { U256::ZERO } else { U256::from(n) };
+            let changes = StateChangeset {
+                accounts: vec![AccountChange {
+                    address: a,
+                    before: prev,
+                    after,
+                    wiped: false,
+                    storage: vec![SlotChange { slot, before: prev_slot, after: new_slot }],
+                }],
+                bytecodes: vec![],
+            };
+            storage.commit_block(&block(n), &[], &changes).expect("commit");
+            prev = after;
+            prev_slot = new_slot;
+        }
+        for n in 0..10u64 {
+            let state = storage.state_at(n);
+            let expected = if n == 6 { None } else { Some(account(n, 100 + n)) };
+            assert_eq!(state.account(a).expect("read"), expected, "block {n}");
+            let expected_slot = if n % 3 == 0 { U256::ZERO } else { U256::from(n) };
+            assert_eq!(state.storage(a, slot).expect("read"), expected_slot, "block {n}");
+        }
+        assert_eq!(storage.head_number().expect("head"), Some(9));
+    }
+
+    #[test]
+    fn out_of_order_block_is_rejected_and_writes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Storage::open(dir.path()).expect("open");
+        storage.commit_block(&block(0), &[], &StateChangeset::default()).expect("genesis");
+        let err = storage.commit_block(&block(2), &[], &StateChangeset::default());
+        assert!(matches!(err, Err(StorageError::NotNext { head: 0, got: 2 })));
+        assert!(storage.header(2).expect("read").is_none());
+    }
+
+    #[test]
+    fn wiped_storage_is_recorded_and_cleared() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Storage::open(dir.path()).expect("open");
+        let a = Address::with_last_byte(2);
+        let s1 = B256::with_last_byte(1);
+        let s2 = B256::with_last_byte(2);
+        let create = StateChangeset {
+            accounts: vec![AccountChange {
+                address: a,
+                before: None,
+                after: Some(account(1, 0)),
+                wiped: false,
+                storage: vec![
+                    SlotChange { slot: s1, before: U256::ZERO, after: U256::from(5) },
+                    SlotChange { slot: s2, before: U256::ZERO, after: U256::from(6) },
+                ],
+            }],
+            bytecodes: vec![],
+        };
+        storage.commit_block(&block(0), &[], &create).expect("commit");
+        let wipe = StateChangeset {
+            accounts: vec![AccountChange {
+                address: a,
+                before: Some(account(1, 0)),
+                after: None,
+                wiped: true,
+                storage: vec![],
+            }],
+            bytecodes: vec![],
+        };
+        storage.commit_block(&block(1), &[], &wipe).expect("commit");
+        assert_eq!(storage.latest_storage(a, s1).expect("read"), U256::ZERO);
+        assert_eq!(storage.state_at(0).storage(a, s2).expect("read"), U256::from(6));
+        assert_eq!(storage.state_at(1).account(a).expect("read"), None);
+    }
+
+    #[test]
+    fn reopen_keeps_the_chain() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let storage = Storage::open(dir.path()).expect("open");
+            for n in 0..3 {
+                storage.commit_block(&block(n), &[], &StateChangeset::default()).expect("commit");
+            }
+        }
+        let storage = Storage::open(dir.path()).expect("reopen");
+        assert_eq!(storage.head_number().expect("head"), Some(2));
+        let hash = storage.block_hash(2).expect("read").expect("hash");
+        assert_eq!(storage.block_number(hash).expect("read"), Some(2));
+    }
+}
