@@ -2,10 +2,10 @@
 
 use crate::{ExecError, db::StateDb};
 use alloy_consensus::{
-    BlockHeader, EMPTY_OMMER_ROOT_HASH, Header, TxReceipt, constants::EMPTY_WITHDRAWALS,
+    EMPTY_OMMER_ROOT_HASH, Header, TxReceipt, constants::EMPTY_WITHDRAWALS,
     proofs::{calculate_receipt_root, calculate_transaction_root},
 };
-use alloy_eips::{Encodable2718, eip1559::BaseFeeParams};
+use alloy_eips::eip1559::BaseFeeParams;
 use alloy_evm::{
     EvmEnv, EvmFactory,
     block::{BlockExecutionError, BlockExecutor, BlockValidationError},
@@ -13,7 +13,7 @@ use alloy_evm::{
         EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, receipt_builder::AlloyReceiptBuilder,
     },
 };
-use alloy_evm::eth::env::NextEvmEnvAttributes;
+use alloy_evm::eth::NextEvmEnvAttributes;
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
 use dbc_primitives::KECCAK_EMPTY;
 use dbc_chainspec::ChainSpec;
@@ -165,7 +165,7 @@ pub fn build_block<R: StateReader>(
         .with_database_ref(StateDb(state))
         .with_bundle_update()
         .build();
-    let evm = EthEvmFactory.create_evm(&mut db, evm_env);
+    let evm = EthEvmFactory::default().create_evm(&mut db, evm_env);
     let ctx = EthBlockExecutionCtx {
         parent_hash: parent.hash(),
         parent_beacon_block_root: Some(B256::ZERO),
@@ -251,7 +251,9 @@ pub fn build_block<R: StateReader>(
         withdrawals_root: Some(EMPTY_WITHDRAWALS),
         blob_gas_used: Some(0),
         excess_blob_gas: Some(
-            parent.next_block_excess_blob_gas(spec.blob_params_at(attrs.timestamp)).unwrap_or(0),
+            spec.blob_params_at(attrs.timestamp)
+                .and_then(|p| parent.next_block_excess_blob_gas(p))
+                .unwrap_or(0),
         ),
         parent_beacon_block_root: Some(B256::ZERO),
         requests_hash: Some(result.requests.requests_hash()),

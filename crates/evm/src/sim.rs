@@ -162,7 +162,7 @@ impl<R: StateReader> Simulator<R> {
     fn run(&mut self, tx: TxEnv, priced: bool) -> Result<ExecutionResult<HaltReason>, SimError> {
         let mut env = self.env.clone();
         env.cfg_env.disable_base_fee = !priced;
-        let mut evm = EthEvmFactory.create_evm(&mut self.db, env);
+        let mut evm = EthEvmFactory::default().create_evm(&mut self.db, env);
         let result = evm.transact(tx).map_err(map_evm_err)?;
         Ok(result.result)
     }
@@ -265,7 +265,7 @@ impl<R: StateReader> Simulator<R> {
         let mut env = self.env.clone();
         env.cfg_env.disable_base_fee = !priced;
         let result = {
-            let mut evm = EthEvmFactory.create_evm_with_inspector(&mut self.db, env, &mut inspector);
+            let mut evm = EthEvmFactory::default().create_evm_with_inspector(&mut self.db, env, &mut inspector);
             evm.transact(tx.clone()).map_err(map_evm_err)?
         };
         let list = inspector.into_access_list();

@@ -9,7 +9,7 @@ use alloy_rpc_types_eth::{
 use dbc_primitives::{Block as StoredBlock, ReceiptEnvelope, Recovered, SealedHeader, TxEnvelope};
 
 /// The RPC header of a sealed header.
-pub fn rpc_header(header: &SealedHeader) -> Header {
+pub(crate) fn rpc_header(header: &SealedHeader) -> Header {
     let size = header.inner().length();
     Header {
         hash: header.hash(),
@@ -20,7 +20,7 @@ pub fn rpc_header(header: &SealedHeader) -> Header {
 }
 
 /// An included transaction as RPC returns it.
-pub fn rpc_transaction(
+pub(crate) fn rpc_transaction(
     tx: &TxEnvelope,
     sender: Address,
     header: &SealedHeader,
@@ -38,7 +38,7 @@ pub fn rpc_transaction(
 }
 
 /// A pooled (not yet included) transaction.
-pub fn rpc_pending_transaction(tx: &Recovered<TxEnvelope>) -> Transaction {
+pub(crate) fn rpc_pending_transaction(tx: &Recovered<TxEnvelope>) -> Transaction {
     Transaction {
         inner: tx.clone(),
         block_hash: None,
@@ -50,7 +50,7 @@ pub fn rpc_pending_transaction(tx: &Recovered<TxEnvelope>) -> Transaction {
 }
 
 /// A block, with full transactions or hashes.
-pub fn rpc_block(block: &StoredBlock, full: bool) -> Block<Transaction, Header> {
+pub(crate) fn rpc_block(block: &StoredBlock, full: bool) -> Block<Transaction, Header> {
     let header = &block.header;
     let transactions = if full {
         BlockTransactions::Full(
@@ -101,7 +101,7 @@ fn rpc_logs(
 }
 
 /// All receipts of a block in RPC form.
-pub fn rpc_receipts(block: &StoredBlock, receipts: &[ReceiptEnvelope]) -> Vec<TransactionReceipt> {
+pub(crate) fn rpc_receipts(block: &StoredBlock, receipts: &[ReceiptEnvelope]) -> Vec<TransactionReceipt> {
     let mut out = Vec::with_capacity(receipts.len());
     let mut log_index = 0usize;
     let mut prev_cumulative = 0u64;
@@ -147,7 +147,7 @@ pub fn rpc_receipts(block: &StoredBlock, receipts: &[ReceiptEnvelope]) -> Vec<Tr
 }
 
 /// Logs of a block matching `filter`.
-pub fn matching_logs(
+pub(crate) fn matching_logs(
     block: &StoredBlock,
     receipts: &[ReceiptEnvelope],
     filter: &alloy_rpc_types_eth::Filter,

@@ -6,17 +6,17 @@ use crate::{
         matching_logs, rpc_block, rpc_header, rpc_pending_transaction, rpc_receipts,
         rpc_transaction,
     },
-    error::{RpcResult, header_not_found, internal, invalid_params, rpc_err, server_error},
+    error::{RpcResult, header_not_found, invalid_params, rpc_err, server_error},
     filters::FilterKind,
 };
 use alloy_consensus::{
-    SignableTransaction, Transaction as _, TxEip1559, TxEip2930, TxEip7702, TxLegacy, TxReceipt,
+    SignableTransaction, Transaction as _, TxEip1559, TxEip2930, TxEip7702, TxLegacy,
 };
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718};
 use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U64, U256};
 use alloy_rpc_types_eth::{
     AccessListResult, AccountInfo, Block, BlockOverrides, FeeHistory, Filter, FilterChanges,
-    Header, Index, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
+    Index, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
     pubsub::{Params as SubParams, SubscriptionKind},
     state::{EvmOverrides, StateOverride},
 };
@@ -877,6 +877,8 @@ impl EthApiServer for RpcContext {
                 SubscriptionKind::Syncing => {
                     let _ = send(serde_json::Value::Bool(false)).await;
                 }
+                // Rejected above.
+                _ => {}
             }
         });
         Ok(())

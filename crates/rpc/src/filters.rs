@@ -11,11 +11,11 @@ use std::{
 use tokio::sync::broadcast;
 
 /// Unpolled filters expire after this long.
-pub const FILTER_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const FILTER_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What a filter watches.
 #[derive(Debug)]
-pub enum FilterKind {
+pub(crate) enum FilterKind {
     /// New block hashes; the last block reported.
     Blocks {
         /// Last block number already returned.
@@ -43,14 +43,14 @@ struct Entry {
 
 /// The filter table.
 #[derive(Debug, Default)]
-pub struct Filters {
+pub(crate) struct Filters {
     next_id: Mutex<u64>,
     table: Mutex<HashMap<U256, Entry>>,
 }
 
 impl Filters {
     /// Installs a filter and returns its id.
-    pub fn install(&self, kind: FilterKind) -> U256 {
+    pub(crate) fn install(&self, kind: FilterKind) -> U256 {
         let id = {
             let mut n = self.next_id.lock();
             *n += 1;
@@ -64,12 +64,12 @@ impl Filters {
     }
 
     /// Removes a filter; whether it existed.
-    pub fn uninstall(&self, id: U256) -> bool {
+    pub(crate) fn uninstall(&self, id: U256) -> bool {
         self.table.lock().remove(&id).is_some()
     }
 
     /// Runs `f` on filter `id`, refreshing its timeout. `None` if there is no such filter.
-    pub fn with<T>(&self, id: U256, f: impl FnOnce(&mut FilterKind) -> T) -> Option<T> {
+    pub(crate) fn with<T>(&self, id: U256, f: impl FnOnce(&mut FilterKind) -> T) -> Option<T> {
         let mut table = self.table.lock();
         let entry = table.get_mut(&id)?;
         if entry.polled.elapsed() >= FILTER_TIMEOUT {

@@ -34,7 +34,7 @@ pub trait Web3Api {
 }
 
 /// Counts of `txpool_status`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TxPoolStatus {
     /// Executable transactions.
     pub pending: U64,
@@ -43,7 +43,7 @@ pub struct TxPoolStatus {
 }
 
 /// `txpool_content`: sender → nonce → transaction.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TxPoolContent<T> {
     /// Executable.
     pub pending: BTreeMap<Address, BTreeMap<String, T>>,

@@ -101,7 +101,7 @@ pub struct StateChangeset {
 
 /// Read access to state at one block. Implemented by [`HistoricalState`] and, for the block
 /// producer, by [`LatestState`].
-pub trait StateReader: Send + Sync {
+pub trait StateReader: Send + Sync + std::fmt::Debug {
     /// The account at `address`.
     fn account(&self, address: Address) -> Result<Option<StoredAccount>>;
     /// A storage slot (zero when unset).
@@ -469,9 +469,8 @@ impl HistoricalState {
         self.block
     }
 
-    /// All non-zero storage of `address` at this block, when the block is the head (used by
-    /// debugging APIs; historical enumeration is not indexed).
-    pub fn storage(&self) -> &Storage {
+    /// The underlying database.
+    pub fn db(&self) -> &Storage {
         &self.storage
     }
 }

@@ -18,7 +18,7 @@ mod validate;
 pub use validate::{MAX_INITCODE_SIZE, MAX_TX_SIZE, TxValidator, ValidTransaction, ValidationError};
 
 use alloy_consensus::Transaction;
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, B256};
 use dbc_primitives::{Recovered, TxEnvelope};
 use parking_lot::RwLock;
 use std::{

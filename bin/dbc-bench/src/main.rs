@@ -1,0 +1,161 @@
+//! `dbc-bench import`: native-transfer blocks executed **and committed** (state root, RocksDB
+//! write batch) per second by dbc-node's pipeline, next to the same transactions executed by
+//! bare revm on an in-memory database, and their ratio.
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_evm::{EvmFactory, FromRecoveredTx, eth::EthEvmFactory, Evm};
+use alloy_primitives::{Address, B256, TxKind, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use clap::Parser;
+use dbc_chainspec::ChainSpec;
+use dbc_evm::{BlockAttributes, TxList, build_block, next_evm_env};
+use dbc_node_lib::{init_genesis, rebuild_trie};
+use dbc_primitives::Recovered;
+use dbc_storage::Storage;
+use rayon::prelude::*;
+use revm::{
+    context::TxEnv,
+    database::{CacheDB, EmptyDB},
+    state::AccountInfo,
+};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Parser)]
+#[command(name = "dbc-bench", about = "dbc-node benchmarks")]
+enum Cmd {
+    /// Block import of native transfers vs bare revm.
+    Import {
+        /// Distinct senders.
+        #[arg(long, default_value_t = 1000)]
+        senders: usize,
+        /// Transactions per block.
+        #[arg(long, default_value_t = 10_000)]
+        txs_per_block: usize,
+        /// Blocks.
+        #[arg(long, default_value_t = 10)]
+        blocks: usize,
+    },
+}
+
+struct Workload {
+    spec: ChainSpec,
+    blocks: Vec<Vec<Recovered<TxEnvelope>>>,
+}
+
+fn workload(senders: usize, txs_per_block: usize, blocks: usize) -> eyre::Result<Workload> {
+    let mut spec = ChainSpec::dev(10)?;
+    let keys: Vec<PrivateKeySigner> = (0..senders)
+        .map(|i| PrivateKeySigner::from_bytes(&keccak256(format!("dbc-bench-{i}"))))
+        .collect::<Result<_, _>>()?;
+    for k in &keys {
+        spec.genesis.alloc.insert(
+            k.address(),
+            alloy_genesis::GenesisAccount { balance: U256::from(10u128.pow(24)), ..Default::default() },
+        );
+    }
+    spec.genesis.gas_limit = (txs_per_block as u64 * 21_000).max(30_000_000) + 1_000_000;
+    let chain_id = spec.chain_id;
+    let per_sender = txs_per_block.div_ceil(senders);
+    let blocks: Vec<Vec<Recovered<TxEnvelope>>> = (0..blocks)
+        .map(|b| {
+            let mut txs: Vec<Recovered<TxEnvelope>> = (0..txs_per_block)
+                .into_par_iter()
+                .map(|i| {
+                    let s = i % senders;
+                    let nonce = (b * per_sender + i / senders) as u64;
+                    let tx = TxEip1559 {
+                        chain_id,
+                        nonce,
+                        gas_limit: 21_000,
+                        max_fee_per_gas: 100_000_000_000,
+                        max_priority_fee_per_gas: 1_000_000_000,
+                        to: TxKind::Call(Address::from_word(keccak256((b * txs_per_block + i).to_be_bytes()))),
+                        value: U256::from(1),
+                        ..Default::default()
+                    };
+                    let sig = keys[s].sign_hash_sync(&tx.signature_hash()).expect("sign");
+                    Recovered::new_unchecked(TxEnvelope::Eip1559(tx.into_signed(sig)), keys[s].address())
+                })
+                .collect();
+            // Keep each sender's nonces in order within the block.
+            txs.sort_by_key(|t| (alloy_consensus::Transaction::nonce(t.inner()), t.signer()));
+            txs
+        })
+        .collect();
+    Ok(Workload { spec, blocks })
+}
+
+fn run_node(w: &Workload) -> eyre::Result<(Duration, Vec<(Duration, Duration, Duration)>)> {
+    let dir = tempfile::tempdir()?;
+    let storage = Storage::open(dir.path())?;
+    init_genesis(&storage, &w.spec)?;
+    let mut trie = rebuild_trie(&storage)?;
+    let mut parent = storage.header(0)?.ok_or_else(|| eyre::eyre!("no genesis"))?;
+    let mut parts = Vec::new();
+    let started = Instant::now();
+    for (i, txs) in w.blocks.iter().enumerate() {
+        let attrs = BlockAttributes {
+            timestamp: 1_000 + i as u64,
+            beneficiary: Address::ZERO,
+            extra_data: Default::default(),
+            gas_limit: w.spec.genesis.gas_limit,
+        };
+        let executed = build_block(&w.spec, &parent, storage.latest(), attrs, &mut TxList::new(txs.clone()), &mut trie)?;
+        eyre::ensure!(executed.block.transactions.len() == txs.len(), "only {} of {} included: {:?}", executed.block.transactions.len(), txs.len(), executed.rejected.first());
+        let commit = Instant::now();
+        storage.commit_block(&executed.block, &executed.receipts, &executed.changes)?;
+        parts.push((executed.timings.execution, executed.timings.state_root, commit.elapsed()));
+        parent = executed.block.header;
+    }
+    Ok((started.elapsed(), parts))
+}
+
+fn run_revm(w: &Workload) -> eyre::Result<Duration> {
+    let mut db = CacheDB::new(EmptyDB::default());
+    for acc in w.spec.genesis_accounts() {
+        db.insert_account_info(acc.address, AccountInfo { balance: acc.account.balance, nonce: acc.account.nonce, code_hash: acc.account.code_hash, account_id: None, code: None });
+    }
+    let genesis = w.spec.genesis_header();
+    let mut parent = alloy_consensus::Sealable::seal_slow(genesis);
+    let started = Instant::now();
+    for (i, txs) in w.blocks.iter().enumerate() {
+        let attrs = BlockAttributes { timestamp: 1_000 + i as u64, beneficiary: Address::ZERO, extra_data: Default::default(), gas_limit: w.spec.genesis.gas_limit };
+        let env = next_evm_env(&w.spec, &parent, &attrs);
+        let mut evm = EthEvmFactory::default().create_evm(&mut db, env);
+        for tx in txs {
+            let r = evm.transact_commit(TxEnv::from_recovered_tx(tx.inner(), tx.signer()))?;
+            eyre::ensure!(r.is_success(), "revm tx failed");
+        }
+        drop(evm);
+        let header = alloy_consensus::Header { number: parent.number + 1, parent_hash: parent.hash(), timestamp: attrs.timestamp, gas_limit: attrs.gas_limit, base_fee_per_gas: Some(dbc_evm::next_base_fee(parent.inner())), ..Default::default() };
+        parent = alloy_consensus::Sealable::seal_slow(header);
+        let _: B256 = parent.hash();
+    }
+    Ok(started.elapsed())
+}
+
+fn main() -> eyre::Result<()> {
+    match Cmd::parse() {
+        Cmd::Import { senders, txs_per_block, blocks } => {
+            eprintln!("preparing {blocks} blocks × {txs_per_block} transfers from {senders} senders …");
+            let w = workload(senders, txs_per_block, blocks)?;
+            let total = (blocks * txs_per_block) as f64;
+            let revm = run_revm(&w)?;
+            let (node, parts) = run_node(&w)?;
+            let sum = |f: fn(&(Duration, Duration, Duration)) -> Duration| parts.iter().map(f).sum::<Duration>().as_secs_f64();
+            let (exec, root, commit) = (sum(|p| p.0), sum(|p| p.1), sum(|p| p.2));
+            let node_tps = total / node.as_secs_f64();
+            let revm_tps = total / revm.as_secs_f64();
+            println!("workload: {blocks} blocks × {txs_per_block} native transfers, {senders} senders");
+            println!("bare revm (in-memory, execute only): {:>10.0} tx/s  {:>8.2} blocks/s", revm_tps, blocks as f64 / revm.as_secs_f64());
+            println!("dbc-node import (execute+root+commit): {:>8.0} tx/s  {:>8.2} blocks/s", node_tps, blocks as f64 / node.as_secs_f64());
+            println!("  execution only:                     {:>8.0} tx/s", total / exec);
+            println!("  time split: execution {:.0}%, state root {:.0}%, commit {:.0}%, other {:.0}%",
+                100.0 * exec / node.as_secs_f64(), 100.0 * root / node.as_secs_f64(), 100.0 * commit / node.as_secs_f64(),
+                100.0 * (node.as_secs_f64() - exec - root - commit) / node.as_secs_f64());
+            println!("ratio import/revm: {:.2}   execution/revm: {:.2}", node_tps / revm_tps, (total / exec) / revm_tps);
+        }
+    }
+    Ok(())
+}

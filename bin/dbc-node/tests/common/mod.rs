@@ -1,0 +1,213 @@
+//! Harness for end-to-end tests: starts the real `dbc-node` binary on free loopback ports and
+//! talks to it over HTTP, and through Foundry and node scripts.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use serde_json::{Value, json};
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+pub const DEV_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+pub const DEV_ADDR_0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+pub const DEV_KEY_3: &str = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
+pub const DEV_ADDR_3: &str = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
+pub const CHAIN_ID: u64 = 19888;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+pub fn tool(name: &str) -> PathBuf {
+    let p = repo_root().join("scripts/node_modules/.bin").join(name);
+    assert!(p.exists(), "{} missing: run ./scripts/setup.sh (the README's test command does)", p.display());
+    p
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+pub struct DevNode {
+    pub child: Child,
+    pub http_port: u16,
+    pub ws_port: u16,
+    pub datadir: PathBuf,
+    pub log: PathBuf,
+}
+
+impl DevNode {
+    /// Starts `dbc-node --dev` with `extra` flags on `datadir`.
+    pub fn start(datadir: &Path, extra: &[&str]) -> Self {
+        Self::start_on(datadir, extra, free_port(), free_port())
+    }
+
+    pub fn start_on(datadir: &Path, extra: &[&str], http_port: u16, ws_port: u16) -> Self {
+        let log = datadir.with_extension(format!("{}.log", http_port));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_dbc-node"))
+            .arg("--dev")
+            .arg("--datadir")
+            .arg(datadir)
+            .args(["--http.port", &http_port.to_string(), "--ws.port", &ws_port.to_string()])
+            .args(extra)
+            .stdout(log_file.try_clone().expect("clone"))
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn dbc-node");
+        let node = Self { child, http_port, ws_port, datadir: datadir.to_path_buf(), log };
+        let started = Instant::now();
+        loop {
+            if let Ok(v) = node.try_rpc("eth_chainId", json!([])) {
+                if v.get("result").is_some() {
+                    break;
+                }
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "node did not start:\n{}", node.logs());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        node
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.ws_port)
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends a raw JSON body and returns the parsed response.
+    pub fn post(&self, body: &str) -> std::io::Result<Value> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.http_port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            body.len(),
+            body
+        );
+        stream.write_all(req.as_bytes())?;
+        let mut resp = String::new();
+        stream.read_to_string(&mut resp)?;
+        let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        serde_json::from_str(&body).map_err(|e| std::io::Error::other(format!("{e}: {body}")))
+    }
+
+    pub fn try_rpc(&self, method: &str, params: Value) -> std::io::Result<Value> {
+        self.post(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string())
+    }
+
+    /// Calls `method` and returns `result`, panicking on an error response.
+    pub fn rpc(&self, method: &str, params: Value) -> Value {
+        let v = self.try_rpc(method, params.clone()).expect("rpc transport");
+        match v.get("result") {
+            Some(r) => r.clone(),
+            None => panic!("{method}({params}) failed: {v}"),
+        }
+    }
+
+    /// Calls `method` expecting an error object; returns it.
+    pub fn rpc_err(&self, method: &str, params: Value) -> Value {
+        let v = self.try_rpc(method, params.clone()).expect("rpc transport");
+        v.get("error").cloned().unwrap_or_else(|| panic!("{method}({params}) should fail: {v}"))
+    }
+
+    pub fn block_number(&self) -> u64 {
+        hex_u64(&self.rpc("eth_blockNumber", json!([])))
+    }
+
+    pub fn wait_for_block(&self, n: u64, timeout: Duration) {
+        let started = Instant::now();
+        while self.block_number() < n {
+            assert!(started.elapsed() < timeout, "block {n} not reached:\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn wait_receipt(&self, hash: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let r = self.rpc("eth_getTransactionReceipt", json!([hash]));
+            if !r.is_null() {
+                return r;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "no receipt for {hash}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = Command::new("kill").args(["-9", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for DevNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = &tail[n + 2..];
+    }
+    out
+}
+
+pub fn hex_u64(v: &Value) -> u64 {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a hex string: {v}"));
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).expect("hex")
+}
+
+pub fn hex_u128(v: &Value) -> u128 {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a hex string: {v}"));
+    u128::from_str_radix(s.trim_start_matches("0x"), 16).expect("hex")
+}
+
+/// Runs a command and returns its output, panicking with stderr on failure.
+pub fn run(cmd: &mut Command) -> String {
+    let out: Output = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn cast(args: &[&str]) -> String {
+    run(Command::new(tool("cast")).args(args).stdin(Stdio::null()))
+}
+
+pub fn forge(args: &[&str]) -> String {
+    run(Command::new(tool("forge")).args(args).current_dir(repo_root().join("contracts")).stdin(Stdio::null()))
+}
+
+pub fn node_script(script: &str, args: &[&str]) -> String {
+    run(Command::new("node")
+        .arg(repo_root().join("scripts/e2e").join(script))
+        .args(args)
+        .current_dir(repo_root().join("scripts")))
+}

@@ -1,0 +1,191 @@
+//! End-to-end tests: the real `dbc-node --dev` driven by forge, cast, viem and ethers.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::time::Duration;
+
+fn deployed_address(forge_output: &str) -> String {
+    forge_output
+        .lines()
+        .find_map(|l| l.strip_prefix("Deployed to: "))
+        .unwrap_or_else(|| panic!("no address in forge output:\n{forge_output}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn forge_create_and_cast_roundtrip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = DevNode::start(&dir.path().join("node"), &["--dev.instant"]);
+    let url = node.url();
+
+    // forge create --broadcast (EIP-1559, no --legacy).
+    let out = forge(&[
+        "create", "--broadcast", "--rpc-url", &url, "--private-key", DEV_KEY_0,
+        "src/Counter.sol:Counter",
+    ]);
+    let counter = deployed_address(&out);
+    assert_ne!(cast(&["code", &counter, "--rpc-url", &url]), "0x");
+
+    // cast send → receipt with an event; cast call reads the new storage.
+    let receipt = cast(&[
+        "send", &counter, "setNumber(uint256)", "7", "--rpc-url", &url, "--private-key", DEV_KEY_0,
+        "--json",
+    ]);
+    let receipt: serde_json::Value = serde_json::from_str(&receipt).expect("receipt json");
+    assert_eq!(receipt["status"], "0x1");
+    assert_eq!(receipt["type"], "0x2");
+    assert_eq!(receipt["logs"].as_array().map(Vec::len), Some(1));
+    let tx_hash = receipt["transactionHash"].as_str().expect("hash").to_string();
+    assert_eq!(cast(&["call", &counter, "number()(uint256)", "--rpc-url", &url]), "7");
+
+    // cast receipt / logs / balance agree with the node.
+    let status = cast(&["receipt", &tx_hash, "status", "--rpc-url", &url]);
+    assert!(status.contains('1'), "status: {status}");
+    let logs = cast(&[
+        "logs", "--rpc-url", &url, "--from-block", "0", "--to-block", "latest", "--address",
+        &counter, "NumberSet(address indexed,uint256,uint256)",
+    ]);
+    assert!(logs.contains(&tx_hash[2..]) || logs.contains(&tx_hash), "logs: {logs}");
+    let before: u128 = cast(&["balance", DEV_ADDR_3, "--rpc-url", &url]).parse().expect("wei");
+    cast(&[
+        "send", DEV_ADDR_3, "--value", "1ether", "--rpc-url", &url, "--private-key", DEV_KEY_0,
+    ]);
+    let after: u128 = cast(&["balance", DEV_ADDR_3, "--rpc-url", &url]).parse().expect("wei");
+    assert_eq!(after - before, 1_000_000_000_000_000_000);
+
+    // A revert surfaces as code 3 with the custom error's data.
+    let err = node.rpc_err(
+        "eth_call",
+        json!([{"to": counter, "data": format!("0x3fb5c1cb{:064x}", 2_000_000u64)}, "latest"]),
+    );
+    assert_eq!(err["code"], 3);
+    let data = err["data"].as_str().expect("revert data");
+    // TooLarge(uint256,uint256) selector
+    let selector = cast(&["sig", "TooLarge(uint256,uint256)"]);
+    assert!(data.starts_with(&selector), "data {data} selector {selector}");
+    // cast estimate on a reverting call fails with the reason.
+    let err = node.rpc_err("eth_estimateGas", json!([{"to": counter, "data": "0x5f9e2a91"}]));
+    assert_eq!(err["code"], 3);
+    assert_eq!(err["message"], "execution reverted: counter: always fails");
+}
+
+#[test]
+fn forge_script_broadcast_sends_concurrent_transactions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = DevNode::start(&dir.path().join("node"), &["--dev.block-time", "1s"]);
+    let url = node.url();
+    let out = forge(&[
+        "script", "script/Deploy.s.sol:Deploy", "--broadcast", "--rpc-url", &url,
+        "--private-key", DEV_KEY_3, "--non-interactive",
+    ]);
+    assert!(out.contains("ONCHAIN EXECUTION COMPLETE & SUCCESSFUL"), "{out}");
+    // Eight transactions from one sender, all mined and successful.
+    let nonce = hex_u64(&node.rpc("eth_getTransactionCount", json!([DEV_ADDR_3, "latest"])));
+    assert_eq!(nonce, 8);
+    let broadcast = std::fs::read_to_string(
+        repo_root().join(format!("contracts/broadcast/Deploy.s.sol/{CHAIN_ID}/run-latest.json")),
+    )
+    .expect("broadcast file");
+    let run: serde_json::Value = serde_json::from_str(&broadcast).expect("json");
+    let receipts = run["receipts"].as_array().expect("receipts");
+    assert_eq!(receipts.len(), 8);
+    for r in receipts {
+        assert_eq!(r["status"], "0x1", "{r}");
+    }
+    // The Counter deployed through the CREATE2 deployer reached 1.
+    let created: Vec<&serde_json::Value> = run["transactions"]
+        .as_array()
+        .expect("txs")
+        .iter()
+        .filter(|t| t["transactionType"] == "CREATE2")
+        .collect();
+    assert_eq!(created.len(), 1);
+    let addr = created[0]["contractAddress"].as_str().expect("address");
+    assert_eq!(cast(&["call", addr, "number()(uint256)", "--rpc-url", &url]), "1");
+}
+
+#[test]
+fn metamask_sequence_with_viem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = DevNode::start(&dir.path().join("node"), &["--dev.block-time", "1s"]);
+    let out = node_script("metamask.mjs", &[&node.url(), &CHAIN_ID.to_string()]);
+    assert!(out.contains("\"ok\":true"), "{out}");
+}
+
+#[test]
+fn ethers_batches_requests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = DevNode::start(&dir.path().join("node"), &["--dev.instant"]);
+    let out = node_script("ethers-batch.mjs", &[&node.url(), &CHAIN_ID.to_string()]);
+    assert!(out.contains("\"ok\":true"), "{out}");
+}
+
+#[test]
+fn kill_9_and_restart_keeps_the_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let datadir = dir.path().join("node");
+    let mut node = DevNode::start(&datadir, &["--dev.block-time", "500ms"]);
+    let url = node.url();
+    let out = forge(&[
+        "create", "--broadcast", "--rpc-url", &url, "--private-key", DEV_KEY_0,
+        "src/Counter.sol:Counter",
+    ]);
+    let counter = deployed_address(&out);
+    cast(&[
+        "send", &counter, "setNumber(uint256)", "4242", "--rpc-url", &url, "--private-key",
+        DEV_KEY_0,
+    ]);
+    cast(&["send", DEV_ADDR_3, "--value", "3ether", "--rpc-url", &url, "--private-key", DEV_KEY_0]);
+    // Let blocks keep coming, then kill in the middle of production.
+    let target = node.block_number() + 4;
+    node.wait_for_block(target, Duration::from_secs(30));
+    let balance = node.rpc("eth_getBalance", json!([DEV_ADDR_3, "latest"]));
+    let slot0 = node.rpc("eth_getStorageAt", json!([counter, "0x0", "latest"]));
+    std::thread::sleep(Duration::from_millis(230));
+    node.kill9();
+    let head_before = {
+        // The database is reopened by the next process; read what it will see.
+        let restarted = DevNode::start_on(&datadir, &["--dev.block-time", "500ms"], node.http_port, node.ws_port);
+        let head = restarted.block_number();
+        assert!(head >= target, "head {head} < {target}");
+        assert_eq!(restarted.rpc("eth_getBalance", json!([DEV_ADDR_3, "latest"])), balance);
+        assert_eq!(restarted.rpc("eth_getStorageAt", json!([counter, "0x0", "latest"])), slot0);
+        assert_eq!(cast(&["call", &counter, "number()(uint256)", "--rpc-url", &restarted.url()]), "4242");
+        // Every block up to the head is complete: header, body and receipts.
+        for n in 0..=head {
+            let block = restarted.rpc("eth_getBlockByNumber", json!([format!("0x{n:x}"), true]));
+            assert!(!block.is_null(), "block {n} missing");
+            let receipts = restarted.rpc("eth_getBlockReceipts", json!([format!("0x{n:x}")]));
+            assert_eq!(
+                receipts.as_array().map(Vec::len),
+                block["transactions"].as_array().map(Vec::len),
+                "block {n}"
+            );
+        }
+        // The chain continues and accepts transactions.
+        restarted.wait_for_block(head + 2, Duration::from_secs(30));
+        cast(&[
+            "send", &counter, "increment()", "--rpc-url", &restarted.url(), "--private-key",
+            DEV_KEY_0,
+        ]);
+        assert_eq!(cast(&["call", &counter, "number()(uint256)", "--rpc-url", &restarted.url()]), "4243");
+        head
+    };
+    assert!(head_before > 0);
+}
+
+#[test]
+fn websocket_subscriptions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = DevNode::start(&dir.path().join("node"), &["--dev.block-time", "1s"]);
+    let out = forge(&[
+        "create", "--broadcast", "--rpc-url", &node.url(), "--private-key", DEV_KEY_0,
+        "src/Counter.sol:Counter",
+    ]);
+    let counter = deployed_address(&out);
+    let out = node_script("ws-subscribe.mjs", &[&node.url(), &node.ws_url(), &counter]);
+    assert!(out.contains("\"ok\":true"), "{out}");
+}

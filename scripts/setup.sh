@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building and testing dbc-node needs on a fresh Debian machine:
+# clang/libclang (RocksDB's bindings), Node.js tooling (Foundry's forge/cast/anvil, solc-js,
+# viem, ethers) from npm. Idempotent: does nothing that is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
+
+need_apt=()
+command -v clang >/dev/null || need_apt+=(clang)
+ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+command -v node >/dev/null || need_apt+=(nodejs npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found; install Rust (rustup) first" >&2
+  exit 1
+fi
+
+# npm tooling, pinned by package-lock.json.
+if [ ! -x scripts/node_modules/.bin/forge ] || [ scripts/package-lock.json -nt scripts/node_modules/.package-lock.json ]; then
+  echo "setup: installing npm tooling (forge, cast, anvil, solc-js, viem, ethers)"
+  (cd scripts && npm ci --no-audit --no-fund --loglevel=error)
+fi
+scripts/node_modules/.bin/forge --version | head -1
+scripts/solc --version | tail -1
