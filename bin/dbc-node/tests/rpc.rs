@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
 
 /// Signs a transaction with cast (`cast mktx`) without sending it.

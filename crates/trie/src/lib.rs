@@ -52,15 +52,24 @@ impl StateTrie {
     /// parallel; only the changed paths of each trie are re-hashed.
     pub fn apply(&mut self, updates: impl IntoIterator<Item = (Address, AccountUpdate)>) {
         let mut touched: Vec<(B256, Option<AccountLeaf>, Mpt, bool)> = Vec::new();
+        // An address may appear more than once; later updates apply on top of earlier ones.
+        let mut index: HashMap<B256, usize> = HashMap::default();
         for (address, update) in updates {
             let hashed = keccak256(address);
-            let mut storage = if update.wipe_storage {
-                self.storages.remove(&hashed);
-                Mpt::new()
-            } else {
-                self.storages.remove(&hashed).unwrap_or_default()
+            let (mut storage, was_changed) = match index.remove(&hashed) {
+                Some(i) => {
+                    let t = &mut touched[i];
+                    t.0 = B256::ZERO;
+                    t.1 = None;
+                    (std::mem::take(&mut t.2), std::mem::replace(&mut t.3, false))
+                }
+                None => (self.storages.remove(&hashed).unwrap_or_default(), false),
             };
-            let changed_storage = update.wipe_storage || !update.storage.is_empty();
+            if update.wipe_storage {
+                storage = Mpt::new();
+            }
+            let changed_storage =
+                was_changed || update.wipe_storage || !update.storage.is_empty();
             for (slot, value) in update.storage {
                 let key = keccak256(B256::from(slot));
                 if value.is_zero() {
@@ -69,8 +78,14 @@ impl StateTrie {
                     storage.insert(key, alloy_rlp::encode_fixed_size(&value).to_vec());
                 }
             }
+            index.insert(hashed, touched.len());
             touched.push((hashed, update.info, storage, changed_storage));
         }
+        // Superseded entries were left with a zero key; drop them.
+        let live: std::collections::HashSet<usize> = index.into_values().collect();
+        let touched: Vec<_> =
+            touched.into_iter().enumerate().filter(|(i, _)| live.contains(i)).map(|(_, t)| t).collect();
+        let mut touched = touched;
         touched.par_iter_mut().filter(|t| t.3).for_each(|t| {
             t.2.root();
         });

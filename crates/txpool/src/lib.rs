@@ -476,7 +476,7 @@ impl BestTransactions {
 mod tests {
     use super::*;
     use alloy_consensus::{SignableTransaction, TxEip1559};
-    use alloy_primitives::{Signature, TxKind};
+    use alloy_primitives::{Signature, TxKind, U256};
 
     fn tx(sender: u8, nonce: u64, max_fee: u128, tip: u128) -> Recovered<TxEnvelope> {
         let inner = TxEip1559 {
