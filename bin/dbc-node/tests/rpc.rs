@@ -108,9 +108,9 @@ fn transactions_are_validated_before_the_pool() {
     assert_eq!(e["code"], -32000);
 
     // Oversized (> 128 KiB of calldata).
-    let big = format!("0x{}", "ab".repeat(130 * 1024));
-    let raw = mktx(&url, DEV_KEY_0, &[to, &big, "--gas-limit", "16000000", "--gas-price", "10gwei", "--priority-gas-price", "1gwei"]);
-    let e = send_err(&raw);
+    // The size limit applies before decoding, as in geth.
+    let big = format!("0x02{}", "ab".repeat(130 * 1024));
+    let e = send_err(&big);
     assert!(e["message"].as_str().expect("msg").starts_with("oversized data"), "{e}");
 
     // Gapped nonces are queued and promoted; replacement needs a 10% bump.
@@ -155,7 +155,9 @@ fn fees_filters_and_logs() {
     let pending_filter = node.rpc("eth_newPendingTransactionFilter", json!([]));
     let out = forge(&["create", "--broadcast", "--rpc-url", &url, "--private-key", DEV_KEY_0, "src/Counter.sol:Counter"]);
     let counter = out.lines().find_map(|l| l.strip_prefix("Deployed to: ")).expect("addr").trim().to_string();
-    let log_filter = node.rpc("eth_newFilter", json!([{"address": counter}]));
+    // Without fromBlock a filter's criteria start at `latest` (geth); start at the deployment.
+    let from = format!("0x{:x}", node.block_number());
+    let log_filter = node.rpc("eth_newFilter", json!([{"address": counter, "fromBlock": from}]));
     for _ in 0..3 {
         cast(&["send", &counter, "increment()", "--rpc-url", &url, "--private-key", DEV_KEY_0]);
     }
