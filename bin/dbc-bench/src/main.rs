@@ -3,7 +3,7 @@
 //! bare revm on an in-memory database, and their ratio.
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_evm::{EvmFactory, FromRecoveredTx, eth::EthEvmFactory, Evm};
+use alloy_evm::{Evm, EvmFactory, FromRecoveredTx, eth::EthEvmFactory};
 use alloy_primitives::{Address, B256, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -51,7 +51,10 @@ fn workload(senders: usize, txs_per_block: usize, blocks: usize) -> eyre::Result
     for k in &keys {
         spec.genesis.alloc.insert(
             k.address(),
-            alloy_genesis::GenesisAccount { balance: U256::from(10u128.pow(24)), ..Default::default() },
+            alloy_genesis::GenesisAccount {
+                balance: U256::from(10u128.pow(24)),
+                ..Default::default()
+            },
         );
     }
     spec.genesis.gas_limit = (txs_per_block as u64 * 21_000).max(30_000_000) + 1_000_000;
@@ -70,12 +73,17 @@ fn workload(senders: usize, txs_per_block: usize, blocks: usize) -> eyre::Result
                         gas_limit: 21_000,
                         max_fee_per_gas: 100_000_000_000,
                         max_priority_fee_per_gas: 1_000_000_000,
-                        to: TxKind::Call(Address::from_word(keccak256((b * txs_per_block + i).to_be_bytes()))),
+                        to: TxKind::Call(Address::from_word(keccak256(
+                            (b * txs_per_block + i).to_be_bytes(),
+                        ))),
                         value: U256::from(1),
                         ..Default::default()
                     };
                     let sig = keys[s].sign_hash_sync(&tx.signature_hash()).expect("sign");
-                    Recovered::new_unchecked(TxEnvelope::Eip1559(tx.into_signed(sig)), keys[s].address())
+                    Recovered::new_unchecked(
+                        TxEnvelope::Eip1559(tx.into_signed(sig)),
+                        keys[s].address(),
+                    )
                 })
                 .collect();
             // Keep each sender's nonces in order within the block.
@@ -86,7 +94,10 @@ fn workload(senders: usize, txs_per_block: usize, blocks: usize) -> eyre::Result
     Ok(Workload { spec, blocks })
 }
 
-fn run_node(w: &Workload) -> eyre::Result<(Duration, Vec<(Duration, Duration, Duration)>)> {
+/// Per block: execution, state root and commit time.
+type BlockTimes = (Duration, Duration, Duration);
+
+fn run_node(w: &Workload) -> eyre::Result<(Duration, Vec<BlockTimes>)> {
     let dir = tempfile::tempdir()?;
     let storage = Storage::open(dir.path())?;
     init_genesis(&storage, &w.spec)?;
@@ -101,8 +112,21 @@ fn run_node(w: &Workload) -> eyre::Result<(Duration, Vec<(Duration, Duration, Du
             extra_data: Default::default(),
             gas_limit: w.spec.genesis.gas_limit,
         };
-        let executed = build_block(&w.spec, &parent, storage.latest(), attrs, &mut TxList::new(txs.clone()), &mut trie)?;
-        eyre::ensure!(executed.block.transactions.len() == txs.len(), "only {} of {} included: {:?}", executed.block.transactions.len(), txs.len(), executed.rejected.first());
+        let executed = build_block(
+            &w.spec,
+            &parent,
+            storage.latest(),
+            attrs,
+            &mut TxList::new(txs.clone()),
+            &mut trie,
+        )?;
+        eyre::ensure!(
+            executed.block.transactions.len() == txs.len(),
+            "only {} of {} included: {:?}",
+            executed.block.transactions.len(),
+            txs.len(),
+            executed.rejected.first()
+        );
         let commit = Instant::now();
         storage.commit_block(&executed.block, &executed.receipts, &executed.changes)?;
         parts.push((executed.timings.execution, executed.timings.state_root, commit.elapsed()));
@@ -114,13 +138,27 @@ fn run_node(w: &Workload) -> eyre::Result<(Duration, Vec<(Duration, Duration, Du
 fn run_revm(w: &Workload) -> eyre::Result<Duration> {
     let mut db = CacheDB::new(EmptyDB::default());
     for acc in w.spec.genesis_accounts() {
-        db.insert_account_info(acc.address, AccountInfo { balance: acc.account.balance, nonce: acc.account.nonce, code_hash: acc.account.code_hash, account_id: None, code: None });
+        db.insert_account_info(
+            acc.address,
+            AccountInfo {
+                balance: acc.account.balance,
+                nonce: acc.account.nonce,
+                code_hash: acc.account.code_hash,
+                account_id: None,
+                code: None,
+            },
+        );
     }
     let genesis = w.spec.genesis_header();
     let mut parent = alloy_consensus::Sealable::seal_slow(genesis);
     let started = Instant::now();
     for (i, txs) in w.blocks.iter().enumerate() {
-        let attrs = BlockAttributes { timestamp: 1_000 + i as u64, beneficiary: Address::ZERO, extra_data: Default::default(), gas_limit: w.spec.genesis.gas_limit };
+        let attrs = BlockAttributes {
+            timestamp: 1_000 + i as u64,
+            beneficiary: Address::ZERO,
+            extra_data: Default::default(),
+            gas_limit: w.spec.genesis.gas_limit,
+        };
         let env = next_evm_env(&w.spec, &parent, &attrs);
         let mut evm = EthEvmFactory::default().create_evm(&mut db, env);
         for tx in txs {
@@ -128,7 +166,14 @@ fn run_revm(w: &Workload) -> eyre::Result<Duration> {
             eyre::ensure!(r.is_success(), "revm tx failed");
         }
         drop(evm);
-        let header = alloy_consensus::Header { number: parent.number + 1, parent_hash: parent.hash(), timestamp: attrs.timestamp, gas_limit: attrs.gas_limit, base_fee_per_gas: Some(dbc_evm::next_base_fee(parent.inner())), ..Default::default() };
+        let header = alloy_consensus::Header {
+            number: parent.number + 1,
+            parent_hash: parent.hash(),
+            timestamp: attrs.timestamp,
+            gas_limit: attrs.gas_limit,
+            base_fee_per_gas: Some(dbc_evm::next_base_fee(parent.inner())),
+            ..Default::default()
+        };
         parent = alloy_consensus::Sealable::seal_slow(header);
         let _: B256 = parent.hash();
     }
@@ -138,23 +183,45 @@ fn run_revm(w: &Workload) -> eyre::Result<Duration> {
 fn main() -> eyre::Result<()> {
     match Cmd::parse() {
         Cmd::Import { senders, txs_per_block, blocks } => {
-            eprintln!("preparing {blocks} blocks × {txs_per_block} transfers from {senders} senders …");
+            eprintln!(
+                "preparing {blocks} blocks × {txs_per_block} transfers from {senders} senders …"
+            );
             let w = workload(senders, txs_per_block, blocks)?;
             let total = (blocks * txs_per_block) as f64;
             let revm = run_revm(&w)?;
             let (node, parts) = run_node(&w)?;
-            let sum = |f: fn(&(Duration, Duration, Duration)) -> Duration| parts.iter().map(f).sum::<Duration>().as_secs_f64();
+            let sum = |f: fn(&(Duration, Duration, Duration)) -> Duration| {
+                parts.iter().map(f).sum::<Duration>().as_secs_f64()
+            };
             let (exec, root, commit) = (sum(|p| p.0), sum(|p| p.1), sum(|p| p.2));
             let node_tps = total / node.as_secs_f64();
             let revm_tps = total / revm.as_secs_f64();
-            println!("workload: {blocks} blocks × {txs_per_block} native transfers, {senders} senders");
-            println!("bare revm (in-memory, execute only): {:>10.0} tx/s  {:>8.2} blocks/s", revm_tps, blocks as f64 / revm.as_secs_f64());
-            println!("dbc-node import (execute+root+commit): {:>8.0} tx/s  {:>8.2} blocks/s", node_tps, blocks as f64 / node.as_secs_f64());
+            println!(
+                "workload: {blocks} blocks × {txs_per_block} native transfers, {senders} senders"
+            );
+            println!(
+                "bare revm (in-memory, execute only): {:>10.0} tx/s  {:>8.2} blocks/s",
+                revm_tps,
+                blocks as f64 / revm.as_secs_f64()
+            );
+            println!(
+                "dbc-node import (execute+root+commit): {:>8.0} tx/s  {:>8.2} blocks/s",
+                node_tps,
+                blocks as f64 / node.as_secs_f64()
+            );
             println!("  execution only:                     {:>8.0} tx/s", total / exec);
-            println!("  time split: execution {:.0}%, state root {:.0}%, commit {:.0}%, other {:.0}%",
-                100.0 * exec / node.as_secs_f64(), 100.0 * root / node.as_secs_f64(), 100.0 * commit / node.as_secs_f64(),
-                100.0 * (node.as_secs_f64() - exec - root - commit) / node.as_secs_f64());
-            println!("ratio import/revm: {:.2}   execution/revm: {:.2}", node_tps / revm_tps, (total / exec) / revm_tps);
+            println!(
+                "  time split: execution {:.0}%, state root {:.0}%, commit {:.0}%, other {:.0}%",
+                100.0 * exec / node.as_secs_f64(),
+                100.0 * root / node.as_secs_f64(),
+                100.0 * commit / node.as_secs_f64(),
+                100.0 * (node.as_secs_f64() - exec - root - commit) / node.as_secs_f64()
+            );
+            println!(
+                "ratio import/revm: {:.2}   execution/revm: {:.2}",
+                node_tps / revm_tps,
+                (total / exec) / revm_tps
+            );
         }
     }
     Ok(())

@@ -131,11 +131,8 @@ async fn main() -> eyre::Result<()> {
             dir
         }
     };
-    let mode = if cli.dev_instant {
-        DevMode::Instant
-    } else {
-        DevMode::Interval(cli.dev_block_time)
-    };
+    let mode =
+        if cli.dev_instant { DevMode::Instant } else { DevMode::Interval(cli.dev_block_time) };
     let config = NodeConfig {
         datadir,
         spec: Arc::new(spec),

@@ -23,7 +23,12 @@ fn forge_create_and_cast_roundtrip() {
 
     // forge create --broadcast (EIP-1559, no --legacy).
     let out = forge(&[
-        "create", "--broadcast", "--rpc-url", &url, "--private-key", DEV_KEY_0,
+        "create",
+        "--broadcast",
+        "--rpc-url",
+        &url,
+        "--private-key",
+        DEV_KEY_0,
         "src/Counter.sol:Counter",
     ]);
     let counter = deployed_address(&out);
@@ -31,7 +36,14 @@ fn forge_create_and_cast_roundtrip() {
 
     // cast send → receipt with an event; cast call reads the new storage.
     let receipt = cast(&[
-        "send", &counter, "setNumber(uint256)", "7", "--rpc-url", &url, "--private-key", DEV_KEY_0,
+        "send",
+        &counter,
+        "setNumber(uint256)",
+        "7",
+        "--rpc-url",
+        &url,
+        "--private-key",
+        DEV_KEY_0,
         "--json",
     ]);
     let receipt: serde_json::Value = serde_json::from_str(&receipt).expect("receipt json");
@@ -45,14 +57,20 @@ fn forge_create_and_cast_roundtrip() {
     let status = cast(&["receipt", &tx_hash, "status", "--rpc-url", &url]);
     assert!(status == "true" || status.starts_with("1"), "status: {status}");
     let logs = cast(&[
-        "logs", "--rpc-url", &url, "--from-block", "0", "--to-block", "latest", "--address",
-        &counter, "NumberSet(address indexed,uint256,uint256)",
+        "logs",
+        "--rpc-url",
+        &url,
+        "--from-block",
+        "0",
+        "--to-block",
+        "latest",
+        "--address",
+        &counter,
+        "NumberSet(address indexed,uint256,uint256)",
     ]);
     assert!(logs.contains(&tx_hash[2..]) || logs.contains(&tx_hash), "logs: {logs}");
     let before: u128 = cast(&["balance", DEV_ADDR_3, "--rpc-url", &url]).parse().expect("wei");
-    cast(&[
-        "send", DEV_ADDR_3, "--value", "1ether", "--rpc-url", &url, "--private-key", DEV_KEY_0,
-    ]);
+    cast(&["send", DEV_ADDR_3, "--value", "1ether", "--rpc-url", &url, "--private-key", DEV_KEY_0]);
     let after: u128 = cast(&["balance", DEV_ADDR_3, "--rpc-url", &url]).parse().expect("wei");
     assert_eq!(after - before, 1_000_000_000_000_000_000);
 
@@ -79,8 +97,14 @@ fn forge_script_broadcast_sends_concurrent_transactions() {
     let node = DevNode::start(&dir.path().join("node"), &["--dev.block-time", "1s"]);
     let url = node.url();
     let out = forge(&[
-        "script", "script/Deploy.s.sol:Deploy", "--broadcast", "--rpc-url", &url,
-        "--private-key", DEV_KEY_3, "--non-interactive",
+        "script",
+        "script/Deploy.s.sol:Deploy",
+        "--broadcast",
+        "--rpc-url",
+        &url,
+        "--private-key",
+        DEV_KEY_3,
+        "--non-interactive",
     ]);
     assert!(out.contains("ONCHAIN EXECUTION COMPLETE & SUCCESSFUL"), "{out}");
     // Eight transactions from one sender, all mined and successful.
@@ -131,12 +155,23 @@ fn kill_9_and_restart_keeps_the_chain() {
     let mut node = DevNode::start(&datadir, &["--dev.block-time", "500ms"]);
     let url = node.url();
     let out = forge(&[
-        "create", "--broadcast", "--rpc-url", &url, "--private-key", DEV_KEY_0,
+        "create",
+        "--broadcast",
+        "--rpc-url",
+        &url,
+        "--private-key",
+        DEV_KEY_0,
         "src/Counter.sol:Counter",
     ]);
     let counter = deployed_address(&out);
     cast(&[
-        "send", &counter, "setNumber(uint256)", "4242", "--rpc-url", &url, "--private-key",
+        "send",
+        &counter,
+        "setNumber(uint256)",
+        "4242",
+        "--rpc-url",
+        &url,
+        "--private-key",
         DEV_KEY_0,
     ]);
     cast(&["send", DEV_ADDR_3, "--value", "3ether", "--rpc-url", &url, "--private-key", DEV_KEY_0]);
@@ -149,12 +184,20 @@ fn kill_9_and_restart_keeps_the_chain() {
     node.kill9();
     let head_before = {
         // The database is reopened by the next process; read what it will see.
-        let restarted = DevNode::start_on(&datadir, &["--dev.block-time", "500ms"], node.http_port, node.ws_port);
+        let restarted = DevNode::start_on(
+            &datadir,
+            &["--dev.block-time", "500ms"],
+            node.http_port,
+            node.ws_port,
+        );
         let head = restarted.block_number();
         assert!(head >= target, "head {head} < {target}");
         assert_eq!(restarted.rpc("eth_getBalance", json!([DEV_ADDR_3, "latest"])), balance);
         assert_eq!(restarted.rpc("eth_getStorageAt", json!([counter, "0x0", "latest"])), slot0);
-        assert_eq!(cast(&["call", &counter, "number()(uint256)", "--rpc-url", &restarted.url()]), "4242");
+        assert_eq!(
+            cast(&["call", &counter, "number()(uint256)", "--rpc-url", &restarted.url()]),
+            "4242"
+        );
         // Every block up to the head is complete: header, body and receipts.
         for n in 0..=head {
             let block = restarted.rpc("eth_getBlockByNumber", json!([format!("0x{n:x}"), true]));
@@ -169,10 +212,18 @@ fn kill_9_and_restart_keeps_the_chain() {
         // The chain continues and accepts transactions.
         restarted.wait_for_block(head + 2, Duration::from_secs(30));
         cast(&[
-            "send", &counter, "increment()", "--rpc-url", &restarted.url(), "--private-key",
+            "send",
+            &counter,
+            "increment()",
+            "--rpc-url",
+            &restarted.url(),
+            "--private-key",
             DEV_KEY_0,
         ]);
-        assert_eq!(cast(&["call", &counter, "number()(uint256)", "--rpc-url", &restarted.url()]), "4243");
+        assert_eq!(
+            cast(&["call", &counter, "number()(uint256)", "--rpc-url", &restarted.url()]),
+            "4243"
+        );
         head
     };
     assert!(head_before > 0);
@@ -183,7 +234,12 @@ fn websocket_subscriptions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = DevNode::start(&dir.path().join("node"), &["--dev.block-time", "1s"]);
     let out = forge(&[
-        "create", "--broadcast", "--rpc-url", &node.url(), "--private-key", DEV_KEY_0,
+        "create",
+        "--broadcast",
+        "--rpc-url",
+        &node.url(),
+        "--private-key",
+        DEV_KEY_0,
         "src/Counter.sol:Counter",
     ]);
     let counter = deployed_address(&out);

@@ -44,7 +44,9 @@ fn protocol_level_behaviour() {
     assert_eq!(node.rpc("net_listening", json!([])), true);
     assert_eq!(node.rpc("net_peerCount", json!([])), "0x0");
     assert_eq!(node.rpc("eth_syncing", json!([])), false);
-    assert!(node.rpc("web3_clientVersion", json!([])).as_str().expect("str").starts_with("dbc-node/"));
+    assert!(
+        node.rpc("web3_clientVersion", json!([])).as_str().expect("str").starts_with("dbc-node/")
+    );
 
     // Block tags and EIP-1898 objects.
     for tag in ["latest", "pending", "earliest", "safe", "finalized", "0x0"] {
@@ -53,8 +55,14 @@ fn protocol_level_behaviour() {
     }
     let genesis = node.rpc("eth_getBlockByNumber", json!(["0x0", false]));
     let hash = genesis["hash"].as_str().expect("hash");
-    assert_eq!(node.rpc("eth_getBalance", json!([DEV_ADDR_0, {"blockHash": hash}])), "0x21e19e0c9bab2400000");
-    assert_eq!(node.rpc("eth_getBalance", json!([DEV_ADDR_0, {"blockNumber": "0x0"}])), "0x21e19e0c9bab2400000");
+    assert_eq!(
+        node.rpc("eth_getBalance", json!([DEV_ADDR_0, {"blockHash": hash}])),
+        "0x21e19e0c9bab2400000"
+    );
+    assert_eq!(
+        node.rpc("eth_getBalance", json!([DEV_ADDR_0, {"blockNumber": "0x0"}])),
+        "0x21e19e0c9bab2400000"
+    );
     let err = node.rpc_err("eth_getBalance", json!([DEV_ADDR_0, "0x999"]));
     assert_eq!(err["code"], -32000);
     assert_eq!(err["message"], "header not found");
@@ -63,7 +71,10 @@ fn protocol_level_behaviour() {
     assert_eq!(genesis["withdrawals"], json!([]));
 
     // CREATE2 deployer is predeployed.
-    assert_ne!(node.rpc("eth_getCode", json!(["0x4e59b44847b379578588920ca78fbf26c0b4956c", "latest"])), "0x");
+    assert_ne!(
+        node.rpc("eth_getCode", json!(["0x4e59b44847b379578588920ca78fbf26c0b4956c", "latest"])),
+        "0x"
+    );
     let info = node.rpc("eth_getAccountInfo", json!([DEV_ADDR_0, "latest"]));
     assert_eq!(info["nonce"], "0x0");
     assert_eq!(info["code"], "0x");
@@ -79,26 +90,97 @@ fn transactions_are_validated_before_the_pool() {
     let send_err = |raw: &str| node.rpc_err("eth_sendRawTransaction", json!([raw]));
 
     // Wrong chain id.
-    let raw = mktx(&url, DEV_KEY_0, &[to, "--value", "1", "--chain", "1", "--nonce", "0", "--gas-limit", "21000", "--gas-price", "10gwei", "--priority-gas-price", "1gwei"]);
+    let raw = mktx(
+        &url,
+        DEV_KEY_0,
+        &[
+            to,
+            "--value",
+            "1",
+            "--chain",
+            "1",
+            "--nonce",
+            "0",
+            "--gas-limit",
+            "21000",
+            "--gas-price",
+            "10gwei",
+            "--priority-gas-price",
+            "1gwei",
+        ],
+    );
     let e = send_err(&raw);
     assert_eq!(e["code"], -32000);
     assert_eq!(e["message"], format!("invalid chain id for signer: have 1 want {CHAIN_ID}"));
 
     // Intrinsic gas too low.
-    let raw = mktx(&url, DEV_KEY_0, &[to, "--value", "1", "--gas-limit", "20000", "--gas-price", "10gwei", "--priority-gas-price", "1gwei"]);
+    let raw = mktx(
+        &url,
+        DEV_KEY_0,
+        &[
+            to,
+            "--value",
+            "1",
+            "--gas-limit",
+            "20000",
+            "--gas-price",
+            "10gwei",
+            "--priority-gas-price",
+            "1gwei",
+        ],
+    );
     let e = send_err(&raw);
     assert!(e["message"].as_str().expect("msg").starts_with("intrinsic gas too low"), "{e}");
 
     // Max fee below base fee (genesis base fee is 1 gwei; the next block's is just under).
-    let raw = mktx(&url, DEV_KEY_0, &[to, "--value", "1", "--gas-limit", "21000", "--gas-price", "1", "--priority-gas-price", "1"]);
+    let raw = mktx(
+        &url,
+        DEV_KEY_0,
+        &[
+            to,
+            "--value",
+            "1",
+            "--gas-limit",
+            "21000",
+            "--gas-price",
+            "1",
+            "--priority-gas-price",
+            "1",
+        ],
+    );
     let e = send_err(&raw);
-    assert!(e["message"].as_str().expect("msg").starts_with("max fee per gas less than block base fee"), "{e}");
+    assert!(
+        e["message"].as_str().expect("msg").starts_with("max fee per gas less than block base fee"),
+        "{e}"
+    );
 
     // Insufficient funds: an unfunded key.
     let poor = "0x0000000000000000000000000000000000000000000000000000000000000abc";
-    let raw = mktx(&url, poor, &[to, "--value", "1", "--nonce", "0", "--gas-limit", "21000", "--gas-price", "10gwei", "--priority-gas-price", "1gwei"]);
+    let raw = mktx(
+        &url,
+        poor,
+        &[
+            to,
+            "--value",
+            "1",
+            "--nonce",
+            "0",
+            "--gas-limit",
+            "21000",
+            "--gas-price",
+            "10gwei",
+            "--priority-gas-price",
+            "1gwei",
+        ],
+    );
     let e = send_err(&raw);
-    assert!(e["message"].as_str().expect("msg").starts_with("insufficient funds for gas * price + value"), "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .expect("msg")
+            .starts_with("insufficient funds for gas * price + value"),
+        "{e}"
+    );
 
     // Unsupported type: garbage with the blob type byte.
     let e = send_err("0x03f8");
@@ -115,7 +197,23 @@ fn transactions_are_validated_before_the_pool() {
 
     // Gapped nonces are queued and promoted; replacement needs a 10% bump.
     let tx = |nonce: u64, price: &str| {
-        mktx(&url, DEV_KEY_3, &[to, "--value", "1", "--nonce", &nonce.to_string(), "--gas-limit", "21000", "--gas-price", price, "--priority-gas-price", "1gwei"])
+        mktx(
+            &url,
+            DEV_KEY_3,
+            &[
+                to,
+                "--value",
+                "1",
+                "--nonce",
+                &nonce.to_string(),
+                "--gas-limit",
+                "21000",
+                "--gas-price",
+                price,
+                "--priority-gas-price",
+                "1gwei",
+            ],
+        )
     };
     let h2 = node.rpc("eth_sendRawTransaction", json!([tx(2, "10gwei")]));
     let h1 = node.rpc("eth_sendRawTransaction", json!([tx(1, "10gwei")]));
@@ -153,8 +251,17 @@ fn fees_filters_and_logs() {
     let url = node.url();
     let block_filter = node.rpc("eth_newBlockFilter", json!([]));
     let pending_filter = node.rpc("eth_newPendingTransactionFilter", json!([]));
-    let out = forge(&["create", "--broadcast", "--rpc-url", &url, "--private-key", DEV_KEY_0, "src/Counter.sol:Counter"]);
-    let counter = out.lines().find_map(|l| l.strip_prefix("Deployed to: ")).expect("addr").trim().to_string();
+    let out = forge(&[
+        "create",
+        "--broadcast",
+        "--rpc-url",
+        &url,
+        "--private-key",
+        DEV_KEY_0,
+        "src/Counter.sol:Counter",
+    ]);
+    let counter =
+        out.lines().find_map(|l| l.strip_prefix("Deployed to: ")).expect("addr").trim().to_string();
     // Without fromBlock a filter's criteria start at `latest` (geth); start at the deployment.
     let from = format!("0x{:x}", node.block_number());
     let log_filter = node.rpc("eth_newFilter", json!([{"address": counter, "fromBlock": from}]));
@@ -164,17 +271,24 @@ fn fees_filters_and_logs() {
     let logs = node.rpc("eth_getFilterChanges", json!([log_filter]));
     assert_eq!(logs.as_array().map(Vec::len), Some(3), "{logs}");
     assert_eq!(node.rpc("eth_getFilterChanges", json!([log_filter])), json!([]));
-    assert_eq!(node.rpc("eth_getFilterLogs", json!([log_filter])).as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        node.rpc("eth_getFilterLogs", json!([log_filter])).as_array().map(Vec::len),
+        Some(3)
+    );
     let blocks = node.rpc("eth_getFilterChanges", json!([block_filter]));
     assert!(blocks.as_array().map(Vec::len).unwrap_or(0) >= 2, "{blocks}");
     let pending = node.rpc("eth_getFilterChanges", json!([pending_filter]));
     assert_eq!(pending.as_array().map(Vec::len), Some(4), "{pending}");
     assert_eq!(node.rpc("eth_uninstallFilter", json!([log_filter])), true);
-    assert_eq!(node.rpc_err("eth_getFilterChanges", json!([log_filter]))["message"], "filter not found");
+    assert_eq!(
+        node.rpc_err("eth_getFilterChanges", json!([log_filter]))["message"],
+        "filter not found"
+    );
 
     // eth_getLogs by range, topic and block hash.
     let topic = cast(&["keccak", "Incremented(address,uint256)"]);
-    let all = node.rpc("eth_getLogs", json!([{"fromBlock": "0x0", "toBlock": "latest", "topics": [topic]}]));
+    let all = node
+        .rpc("eth_getLogs", json!([{"fromBlock": "0x0", "toBlock": "latest", "topics": [topic]}]));
     let all = all.as_array().expect("logs");
     assert_eq!(all.len(), 3);
     let bh = all[1]["blockHash"].clone();
@@ -196,14 +310,23 @@ fn fees_filters_and_logs() {
     assert!(price > tip && tip > 0);
 
     // eth_fillTransaction fills nonce, gas and fees.
-    let filled = node.rpc("eth_fillTransaction", json!([{"from": DEV_ADDR_0, "to": counter, "data": "0xd09de08a"}]));
+    let filled = node.rpc(
+        "eth_fillTransaction",
+        json!([{"from": DEV_ADDR_0, "to": counter, "data": "0xd09de08a"}]),
+    );
     assert_eq!(filled["tx"]["nonce"], "0x4");
     assert!(hex_u64(&filled["tx"]["gas"]) > 21_000);
     assert!(filled["raw"].as_str().expect("raw").starts_with("0x02"));
 
     // eth_createAccessList lists the counter's slots.
-    let al = node.rpc("eth_createAccessList", json!([{"from": DEV_ADDR_0, "to": counter, "data": "0xd09de08a"}, "latest"]));
-    assert_eq!(al["accessList"][0]["address"].as_str().map(str::to_lowercase), Some(counter.to_lowercase()));
+    let al = node.rpc(
+        "eth_createAccessList",
+        json!([{"from": DEV_ADDR_0, "to": counter, "data": "0xd09de08a"}, "latest"]),
+    );
+    assert_eq!(
+        al["accessList"][0]["address"].as_str().map(str::to_lowercase),
+        Some(counter.to_lowercase())
+    );
     assert!(hex_u64(&al["gasUsed"]) > 21_000);
 
     // eth_call with a state override.

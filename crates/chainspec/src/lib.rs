@@ -143,9 +143,11 @@ impl ChainSpec {
         if accounts > 10 {
             for (index, address) in dev_addresses(accounts)?.into_iter().enumerate().skip(10) {
                 debug_assert!(index >= 10);
-                spec.genesis.alloc.entry(address).or_insert_with(|| alloy_genesis::GenesisAccount {
-                    balance: U256::from(DEV_ACCOUNT_BALANCE),
-                    ..Default::default()
+                spec.genesis.alloc.entry(address).or_insert_with(|| {
+                    alloy_genesis::GenesisAccount {
+                        balance: U256::from(DEV_ACCOUNT_BALANCE),
+                        ..Default::default()
+                    }
                 });
             }
         }
@@ -219,9 +221,7 @@ impl ChainSpec {
                     .map(|b| b as u64)
                     .unwrap_or(alloy_eips::eip1559::INITIAL_BASE_FEE),
             ),
-            withdrawals_root: self
-                .is_shanghai_active_at_timestamp(ts)
-                .then_some(EMPTY_WITHDRAWALS),
+            withdrawals_root: self.is_shanghai_active_at_timestamp(ts).then_some(EMPTY_WITHDRAWALS),
             blob_gas_used: self.is_cancun_active_at_timestamp(ts).then_some(0),
             excess_blob_gas: self.is_cancun_active_at_timestamp(ts).then_some(0),
             parent_beacon_block_root: self.is_cancun_active_at_timestamp(ts).then_some(B256::ZERO),

@@ -2,10 +2,12 @@
 
 use crate::{ExecError, db::StateDb};
 use alloy_consensus::{
-    EMPTY_OMMER_ROOT_HASH, Header, TxReceipt, constants::EMPTY_WITHDRAWALS,
+    EMPTY_OMMER_ROOT_HASH, Header, TxReceipt,
+    constants::EMPTY_WITHDRAWALS,
     proofs::{calculate_receipt_root, calculate_transaction_root},
 };
 use alloy_eips::eip1559::BaseFeeParams;
+use alloy_evm::eth::NextEvmEnvAttributes;
 use alloy_evm::{
     EvmEnv, EvmFactory,
     block::{BlockExecutionError, BlockExecutor, BlockValidationError},
@@ -13,10 +15,9 @@ use alloy_evm::{
         EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, receipt_builder::AlloyReceiptBuilder,
     },
 };
-use alloy_evm::eth::NextEvmEnvAttributes;
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
-use dbc_primitives::KECCAK_EMPTY;
 use dbc_chainspec::ChainSpec;
+use dbc_primitives::KECCAK_EMPTY;
 use dbc_primitives::{
     Block, ReceiptEnvelope, Recovered, Sealable, SealedHeader, StoredAccount, TxEnvelope,
 };
@@ -161,10 +162,7 @@ pub fn build_block<R: StateReader>(
     let started = Instant::now();
     let evm_env = next_evm_env(spec, parent, &attrs);
     let base_fee = evm_env.block_env.basefee;
-    let mut db = State::builder()
-        .with_database_ref(StateDb(state))
-        .with_bundle_update()
-        .build();
+    let mut db = State::builder().with_database_ref(StateDb(state)).with_bundle_update().build();
     let evm = EthEvmFactory::default().create_evm(&mut db, evm_env);
     let ctx = EthBlockExecutionCtx {
         parent_hash: parent.hash(),

@@ -16,10 +16,7 @@ use alloy_evm::{
 };
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::{Bytes, TxKind, U256};
-use alloy_rpc_types_eth::{
-    TransactionRequest,
-    state::{EvmOverrides},
-};
+use alloy_rpc_types_eth::{TransactionRequest, state::EvmOverrides};
 use dbc_chainspec::ChainSpec;
 use dbc_storage::StateReader;
 use revm::{
@@ -265,15 +262,23 @@ impl<R: StateReader> Simulator<R> {
         let mut env = self.env.clone();
         env.cfg_env.disable_base_fee = !priced;
         let result = {
-            let mut evm = EthEvmFactory::default().create_evm_with_inspector(&mut self.db, env, &mut inspector);
+            let mut evm = EthEvmFactory::default().create_evm_with_inspector(
+                &mut self.db,
+                env,
+                &mut inspector,
+            );
             evm.transact(tx.clone()).map_err(map_evm_err)?
         };
         let list = inspector.into_access_list();
         tx.access_list = list.clone();
         let (gas_used, error) = match self.run(tx, priced)? {
             ExecutionResult::Success { gas, .. } => (gas.tx_gas_used(), None),
-            ExecutionResult::Revert { gas, .. } => (gas.tx_gas_used(), Some("execution reverted".into())),
-            ExecutionResult::Halt { reason, gas, .. } => (gas.tx_gas_used(), Some(halt_message(&reason))),
+            ExecutionResult::Revert { gas, .. } => {
+                (gas.tx_gas_used(), Some("execution reverted".into()))
+            }
+            ExecutionResult::Halt { reason, gas, .. } => {
+                (gas.tx_gas_used(), Some(halt_message(&reason)))
+            }
         };
         let _ = result;
         Ok((list, gas_used, error))

@@ -81,9 +81,14 @@ mod tests {
 
     #[test]
     fn stored_account_roundtrips_through_rlp() {
-        let account = StoredAccount { nonce: 7, balance: U256::from(10).pow(U256::from(20)), code_hash: KECCAK_EMPTY };
+        let account = StoredAccount {
+            nonce: 7,
+            balance: U256::from(10).pow(U256::from(20)),
+            code_hash: KECCAK_EMPTY,
+        };
         let encoded = alloy_rlp::encode(account);
-        let decoded: StoredAccount = alloy_rlp::Decodable::decode(&mut encoded.as_slice()).expect("decodes");
+        let decoded: StoredAccount =
+            alloy_rlp::Decodable::decode(&mut encoded.as_slice()).expect("decodes");
         assert_eq!(decoded, account);
         assert!(!account.is_empty());
         assert!(StoredAccount { code_hash: KECCAK_EMPTY, ..Default::default() }.is_empty());

@@ -3,9 +3,7 @@
 use alloy_consensus::{Transaction as _, TxReceipt};
 use alloy_primitives::{Address, B256, Log as PrimitiveLog, U256};
 use alloy_rlp::Encodable;
-use alloy_rpc_types_eth::{
-    Block, BlockTransactions, Header, Log, Transaction, TransactionReceipt,
-};
+use alloy_rpc_types_eth::{Block, BlockTransactions, Header, Log, Transaction, TransactionReceipt};
 use dbc_primitives::{Block as StoredBlock, ReceiptEnvelope, Recovered, SealedHeader, TxEnvelope};
 
 /// The RPC header of a sealed header.
@@ -101,7 +99,10 @@ fn rpc_logs(
 }
 
 /// All receipts of a block in RPC form.
-pub(crate) fn rpc_receipts(block: &StoredBlock, receipts: &[ReceiptEnvelope]) -> Vec<TransactionReceipt> {
+pub(crate) fn rpc_receipts(
+    block: &StoredBlock,
+    receipts: &[ReceiptEnvelope],
+) -> Vec<TransactionReceipt> {
     let mut out = Vec::with_capacity(receipts.len());
     let mut log_index = 0usize;
     let mut prev_cumulative = 0u64;

@@ -15,8 +15,8 @@ use alloy_consensus::{
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718};
 use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U64, U256};
 use alloy_rpc_types_eth::{
-    AccessListResult, AccountInfo, Block, BlockOverrides, FeeHistory, Filter, FilterChanges,
-    Index, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
+    AccessListResult, AccountInfo, Block, BlockOverrides, FeeHistory, Filter, FilterChanges, Index,
+    Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
     pubsub::{Params as SubParams, SubscriptionKind},
     state::{EvmOverrides, StateOverride},
 };
@@ -79,8 +79,11 @@ pub trait EthApi {
     fn account_info(&self, address: Address, block: Option<BlockId>) -> RpcResult<AccountInfo>;
     /// Block by number.
     #[method(name = "getBlockByNumber")]
-    fn block_by_number(&self, number: BlockNumberOrTag, full: Option<bool>)
-    -> RpcResult<Option<Block>>;
+    fn block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        full: Option<bool>,
+    ) -> RpcResult<Option<Block>>;
     /// Block by hash.
     #[method(name = "getBlockByHash")]
     fn block_by_hash(&self, hash: B256, full: Option<bool>) -> RpcResult<Option<Block>>;
@@ -192,8 +195,11 @@ pub trait EthApi {
     fn uninstall_filter(&self, id: U256) -> RpcResult<bool>;
     /// Subscriptions over WebSocket: `newHeads`, `logs`, `newPendingTransactions`.
     #[subscription(name = "subscribe" => "subscription", unsubscribe = "unsubscribe", item = serde_json::Value)]
-    async fn subscribe(&self, kind: SubscriptionKind, params: Option<SubParams>)
-    -> SubscriptionResult;
+    async fn subscribe(
+        &self,
+        kind: SubscriptionKind,
+        params: Option<SubParams>,
+    ) -> SubscriptionResult;
 }
 
 impl RpcContext {
@@ -203,11 +209,9 @@ impl RpcContext {
         match id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
             BlockId::Number(tag) => self.resolve_tag(tag).ok_or_else(header_not_found),
             BlockId::Hash(h) => {
-                let n = self
-                    .storage()
-                    .block_number(h.block_hash)
-                    .map_err(rpc_err)?
-                    .ok_or_else(|| server_error(format!("header for hash not found: {}", h.block_hash)))?;
+                let n = self.storage().block_number(h.block_hash).map_err(rpc_err)?.ok_or_else(
+                    || server_error(format!("header for hash not found: {}", h.block_hash)),
+                )?;
                 if n > head {
                     return Err(header_not_found());
                 }
@@ -251,7 +255,8 @@ impl RpcContext {
         overrides: EvmOverrides,
     ) -> RpcResult<Simulator<HistoricalState>> {
         let number = self.resolve(block)?;
-        let header = self.storage().header(number).map_err(rpc_err)?.ok_or_else(header_not_found)?;
+        let header =
+            self.storage().header(number).map_err(rpc_err)?.ok_or_else(header_not_found)?;
         Simulator::new(self.spec(), header.inner(), self.storage().state_at(number), overrides)
             .map_err(rpc_err)
     }
@@ -281,9 +286,7 @@ impl RpcContext {
             return Ok(vec![]);
         }
         if to - from >= MAX_LOG_RANGE {
-            return Err(server_error(format!(
-                "query exceeds max block range {MAX_LOG_RANGE}"
-            )));
+            return Err(server_error(format!("query exceeds max block range {MAX_LOG_RANGE}")));
         }
         let mut out = Vec::new();
         for n in from..=to {
@@ -326,10 +329,7 @@ impl RpcContext {
         self.scan_logs(filter, from, to)
     }
 
-    fn find_transaction(
-        &self,
-        hash: B256,
-    ) -> RpcResult<Option<(dbc_primitives::Block, usize)>> {
+    fn find_transaction(&self, hash: B256) -> RpcResult<Option<(dbc_primitives::Block, usize)>> {
         let Some(loc) = self.storage().tx_location(hash).map_err(rpc_err)? else {
             return Ok(None);
         };
@@ -673,7 +673,10 @@ impl EthApiServer for RpcContext {
         Ok(history)
     }
 
-    fn fill_transaction(&self, mut request: TransactionRequest) -> RpcResult<FillTransactionResult> {
+    fn fill_transaction(
+        &self,
+        mut request: TransactionRequest,
+    ) -> RpcResult<FillTransactionResult> {
         let from = request.from.ok_or_else(|| invalid_params("missing from"))?;
         if request.nonce.is_none() {
             let nonce = self.transaction_count(from, Some(BlockId::pending()))?;
@@ -726,7 +729,7 @@ impl EthApiServer for RpcContext {
         let head = self.chain().head_number();
         enum Work {
             Blocks(u64),
-            Logs(Filter, u64),
+            Logs(Box<Filter>, u64),
             Ready(FilterChanges),
         }
         let work = self
@@ -740,7 +743,7 @@ impl EthApiServer for RpcContext {
                 FilterKind::Logs { filter, last } => {
                     let from = *last;
                     *last = head;
-                    Work::Logs((**filter).clone(), from)
+                    Work::Logs(filter.clone(), from)
                 }
                 FilterKind::PendingTransactions { rx } => {
                     let mut hashes = Vec::new();
@@ -834,8 +837,10 @@ impl EthApiServer for RpcContext {
                             Err(RecvError::Closed) => break,
                         };
                         let values: Vec<serde_json::Value> = match &filter {
-                            None => vec![serde_json::to_value(rpc_header(&block.block.header))
-                                .unwrap_or_default()],
+                            None => vec![
+                                serde_json::to_value(rpc_header(&block.block.header))
+                                    .unwrap_or_default(),
+                            ],
                             Some(f) => matching_logs(&block.block, &block.receipts, f)
                                 .into_iter()
                                 .filter_map(|l| serde_json::to_value(l).ok())

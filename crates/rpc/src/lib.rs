@@ -67,7 +67,9 @@ impl RpcContext {
         pool: Arc<TxPool>,
         validator: TxValidator,
     ) -> Self {
-        Self { inner: Arc::new(Inner { spec, chain, pool, validator, filters: Filters::default() }) }
+        Self {
+            inner: Arc::new(Inner { spec, chain, pool, validator, filters: Filters::default() }),
+        }
     }
 
     pub(crate) fn spec(&self) -> &ChainSpec {
@@ -178,8 +180,11 @@ pub async fn start(config: &RpcConfig, ctx: RpcContext) -> Result<RpcServerHandl
             .build(addr)
             .await
             .map_err(|source| RpcStartError { server: "http", addr, source })?;
-        out.http_addr =
-            Some(server.local_addr().map_err(|source| RpcStartError { server: "http", addr, source })?);
+        out.http_addr = Some(server.local_addr().map_err(|source| RpcStartError {
+            server: "http",
+            addr,
+            source,
+        })?);
         out.handles.push(server.start(module.clone()));
         tracing::info!(target: "dbc::rpc", addr = ?out.http_addr, "HTTP JSON-RPC server started");
     }
@@ -189,8 +194,11 @@ pub async fn start(config: &RpcConfig, ctx: RpcContext) -> Result<RpcServerHandl
             .build(addr)
             .await
             .map_err(|source| RpcStartError { server: "ws", addr, source })?;
-        out.ws_addr =
-            Some(server.local_addr().map_err(|source| RpcStartError { server: "ws", addr, source })?);
+        out.ws_addr = Some(server.local_addr().map_err(|source| RpcStartError {
+            server: "ws",
+            addr,
+            source,
+        })?);
         out.handles.push(server.start(module));
         tracing::info!(target: "dbc::rpc", addr = ?out.ws_addr, "WebSocket JSON-RPC server started");
     }

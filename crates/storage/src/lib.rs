@@ -486,7 +486,11 @@ impl StateReader for HistoricalState {
                     .storage
                     .get(ACCOUNT_CHANGESETS, account_changeset_key(changed, &address))?
                     .ok_or_else(|| corrupt(ACCOUNT_CHANGESETS, "missing entry"))?;
-                if raw.is_empty() { Ok(None) } else { decode_rlp(ACCOUNT_CHANGESETS, &raw).map(Some) }
+                if raw.is_empty() {
+                    Ok(None)
+                } else {
+                    decode_rlp(ACCOUNT_CHANGESETS, &raw).map(Some)
+                }
             }
         }
     }

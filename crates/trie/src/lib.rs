@@ -68,8 +68,7 @@ impl StateTrie {
             if update.wipe_storage {
                 storage = Mpt::new();
             }
-            let changed_storage =
-                was_changed || update.wipe_storage || !update.storage.is_empty();
+            let changed_storage = was_changed || update.wipe_storage || !update.storage.is_empty();
             for (slot, value) in update.storage {
                 let key = keccak256(B256::from(slot));
                 if value.is_zero() {
@@ -83,8 +82,12 @@ impl StateTrie {
         }
         // Superseded entries were left with a zero key; drop them.
         let live: std::collections::HashSet<usize> = index.into_values().collect();
-        let touched: Vec<_> =
-            touched.into_iter().enumerate().filter(|(i, _)| live.contains(i)).map(|(_, t)| t).collect();
+        let touched: Vec<_> = touched
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| live.contains(i))
+            .map(|(_, t)| t)
+            .collect();
         let mut touched = touched;
         touched.par_iter_mut().filter(|t| t.3).for_each(|t| {
             t.2.root();
@@ -158,9 +161,11 @@ mod tests {
 
     impl Model {
         fn root(&self) -> B256 {
-            full_state_root(self.accounts.iter().map(|(a, (leaf, st))| {
-                (*a, *leaf, st.iter().map(|(k, v)| (*k, *v)).collect())
-            }))
+            full_state_root(
+                self.accounts
+                    .iter()
+                    .map(|(a, (leaf, st))| (*a, *leaf, st.iter().map(|(k, v)| (*k, *v)).collect())),
+            )
         }
     }
 

@@ -153,7 +153,11 @@ impl Node {
             Self::Empty => None,
             Self::Leaf { key, value, .. } => (key == path).then_some(value.as_slice()),
             Self::Extension { key, child, .. } => {
-                if path.starts_with(key) { child.get(&path.slice(key.len()..)) } else { None }
+                if path.starts_with(key) {
+                    child.get(&path.slice(key.len()..))
+                } else {
+                    None
+                }
             }
             Self::Branch { children, .. } => {
                 if path.is_empty() {

@@ -15,7 +15,9 @@
 
 mod validate;
 
-pub use validate::{MAX_INITCODE_SIZE, MAX_TX_SIZE, TxValidator, ValidTransaction, ValidationError};
+pub use validate::{
+    MAX_INITCODE_SIZE, MAX_TX_SIZE, TxValidator, ValidTransaction, ValidationError,
+};
 
 use alloy_consensus::Transaction;
 use alloy_primitives::{Address, B256};
@@ -126,16 +128,10 @@ struct SenderQueue {
 
 impl SenderQueue {
     fn recount(&mut self) {
-        let mut n = 0usize;
-        let mut next = self.state_nonce;
-        for nonce in self.txs.keys() {
-            if *nonce != next {
-                break;
-            }
-            n += 1;
-            next += 1;
-        }
-        self.pending = n;
+        self.pending = (self.state_nonce..)
+            .zip(self.txs.keys())
+            .take_while(|(expected, nonce)| expected == *nonce)
+            .count();
     }
 }
 
@@ -263,12 +259,11 @@ impl TxPool {
                 }
             }
             inner.by_hash.insert(hash, pool_tx.clone());
-            inner.senders.entry(sender).or_insert_with(|| SenderQueue {
-                state_nonce,
-                ..Default::default()
-            });
-            let before_pending =
-                inner.senders.get(&sender).map(|q| q.pending).unwrap_or_default();
+            inner
+                .senders
+                .entry(sender)
+                .or_insert_with(|| SenderQueue { state_nonce, ..Default::default() });
+            let before_pending = inner.senders.get(&sender).map(|q| q.pending).unwrap_or_default();
             inner.set_pending(&sender, |q| {
                 q.state_nonce = q.state_nonce.max(state_nonce);
                 q.txs.insert(nonce, pool_tx);
@@ -387,8 +382,7 @@ impl TxPool {
             }
             for (sender, state_nonce) in senders {
                 let Some(q) = inner.senders.get(&sender) else { continue };
-                let stale: Vec<B256> =
-                    q.txs.range(..state_nonce).map(|(_, t)| t.hash).collect();
+                let stale: Vec<B256> = q.txs.range(..state_nonce).map(|(_, t)| t.hash).collect();
                 let old_end = q.state_nonce + q.pending as u64;
                 for h in &stale {
                     inner.by_hash.remove(h);
@@ -399,8 +393,9 @@ impl TxPool {
                 });
                 if let Some(q) = inner.senders.get(&sender) {
                     let new_end = q.state_nonce + q.pending as u64;
-                    promoted
-                        .extend(q.txs.range(old_end.max(state_nonce)..new_end).map(|(_, t)| t.hash));
+                    promoted.extend(
+                        q.txs.range(old_end.max(state_nonce)..new_end).map(|(_, t)| t.hash),
+                    );
                 }
             }
         }
@@ -548,9 +543,8 @@ mod tests {
         p.add(tx(2, 0, 100, 20), 100, 0).expect("add");
         p.add(tx(3, 0, 5, 5), 100, 0).expect("add"); // below base fee 10: left out
         let mut best = p.best(10);
-        let order: Vec<(u8, u64)> = std::iter::from_fn(|| best.next_tx())
-            .map(|t| (t.sender().0[19], t.nonce()))
-            .collect();
+        let order: Vec<(u8, u64)> =
+            std::iter::from_fn(|| best.next_tx()).map(|t| (t.sender().0[19], t.nonce())).collect();
         assert_eq!(order, vec![(2, 0), (1, 0), (1, 1)]);
     }
 

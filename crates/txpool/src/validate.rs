@@ -2,9 +2,7 @@
 //! Messages are geth's, so users and tools recognise them.
 
 use alloy_consensus::{Transaction, transaction::SignerRecoverable};
-use alloy_eips::{
-    eip2718::Decodable2718, eip7825::MAX_TX_GAS_LIMIT_OSAKA, eip1559::BaseFeeParams,
-};
+use alloy_eips::{eip1559::BaseFeeParams, eip2718::Decodable2718, eip7825::MAX_TX_GAS_LIMIT_OSAKA};
 use alloy_evm::{FromRecoveredTx, spec_by_timestamp_and_block_number};
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::U256;
@@ -96,7 +94,9 @@ pub enum ValidationError {
         state: u64,
     },
     /// Cannot pay.
-    #[error("insufficient funds for gas * price + value: address {address} have {have} want {want}")]
+    #[error(
+        "insufficient funds for gas * price + value: address {address} have {have} want {want}"
+    )]
     InsufficientFunds {
         /// Sender.
         address: alloy_primitives::Address,

@@ -23,7 +23,11 @@ pub fn repo_root() -> PathBuf {
 
 pub fn tool(name: &str) -> PathBuf {
     let p = repo_root().join("scripts/node_modules/.bin").join(name);
-    assert!(p.exists(), "{} missing: run ./scripts/setup.sh (the README's test command does)", p.display());
+    assert!(
+        p.exists(),
+        "{} missing: run ./scripts/setup.sh (the README's test command does)",
+        p.display()
+    );
     p
 }
 
@@ -61,12 +65,16 @@ impl DevNode {
         let node = Self { child, http_port, ws_port, datadir: datadir.to_path_buf(), log };
         let started = Instant::now();
         loop {
-            if let Ok(v) = node.try_rpc("eth_chainId", json!([])) {
-                if v.get("result").is_some() {
-                    break;
-                }
+            if let Ok(v) = node.try_rpc("eth_chainId", json!([]))
+                && v.get("result").is_some()
+            {
+                break;
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "node did not start:\n{}", node.logs());
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "node did not start:\n{}",
+                node.logs()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         node
@@ -106,7 +114,9 @@ impl DevNode {
     }
 
     pub fn try_rpc(&self, method: &str, params: Value) -> std::io::Result<Value> {
-        self.post(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string())
+        self.post(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string(),
+        )
     }
 
     /// Calls `method` and returns `result`, panicking on an error response.
@@ -202,7 +212,10 @@ pub fn cast(args: &[&str]) -> String {
 }
 
 pub fn forge(args: &[&str]) -> String {
-    run(Command::new(tool("forge")).args(args).current_dir(repo_root().join("contracts")).stdin(Stdio::null()))
+    run(Command::new(tool("forge"))
+        .args(args)
+        .current_dir(repo_root().join("contracts"))
+        .stdin(Stdio::null()))
 }
 
 pub fn node_script(script: &str, args: &[&str]) -> String {
