@@ -9,7 +9,7 @@ use alloy_consensus::{
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_evm::eth::NextEvmEnvAttributes;
 use alloy_evm::{
-    EvmEnv, EvmFactory,
+    EvmEnv, EvmFactory, InvalidTxError,
     block::{BlockExecutionError, BlockExecutor, BlockValidationError},
     eth::{
         EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, receipt_builder::AlloyReceiptBuilder,
@@ -196,11 +196,18 @@ pub fn build_block<R: StateReader>(
                 error,
             })) => {
                 txs.skip_sender(tx.signer());
-                let reason = error.to_string();
                 // A nonce gap means an earlier transaction of the sender is still pending or was
                 // skipped: keep the transaction for a later block.
-                if !reason.contains("nonce too high") {
-                    rejected.push(RejectedTx { hash, sender: tx.signer(), reason });
+                let gap = matches!(
+                    error.as_invalid_tx_err(),
+                    Some(revm::context_interface::result::InvalidTransaction::NonceTooHigh { .. })
+                );
+                if !gap {
+                    rejected.push(RejectedTx {
+                        hash,
+                        sender: tx.signer(),
+                        reason: error.to_string(),
+                    });
                 }
             }
             Err(e) => return Err(e.into()),

@@ -1,0 +1,164 @@
+//! The block pipeline without RPC: build blocks from signed transactions, commit them, and check
+//! the incremental state root against a full recompute of the stored state.
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy, TxReceipt};
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use dbc_chainspec::{ChainSpec, dev_signers};
+use dbc_evm::{BlockAttributes, TxList, build_block};
+use dbc_node_lib::{init_genesis, rebuild_trie};
+use dbc_primitives::Recovered;
+use dbc_storage::{StateReader, Storage};
+use dbc_trie::{AccountLeaf, full_state_root};
+
+fn full_root(storage: &Storage) -> alloy_primitives::B256 {
+    let mut accounts = Vec::new();
+    storage
+        .for_each_account(|address, account, slots| {
+            let leaf = AccountLeaf {
+                nonce: account.nonce,
+                balance: account.balance,
+                code_hash: account.code_hash,
+            };
+            let slots = slots.into_iter().map(|(k, v)| (U256::from_be_bytes(k.0), v)).collect();
+            accounts.push((address, leaf, slots));
+        })
+        .expect("iterate");
+    full_state_root(accounts)
+}
+
+fn eip1559(
+    key: &PrivateKeySigner,
+    chain_id: u64,
+    nonce: u64,
+    to: TxKind,
+    value: u64,
+    input: Bytes,
+    gas: u64,
+) -> Recovered<TxEnvelope> {
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: 50_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to,
+        value: U256::from(value),
+        input,
+        ..Default::default()
+    };
+    let sig = key.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    Recovered::new_unchecked(TxEnvelope::Eip1559(tx.into_signed(sig)), key.address())
+}
+
+#[test]
+fn blocks_commit_with_roots_equal_to_full_recompute() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = ChainSpec::dev(10).expect("spec");
+    let storage = Storage::open(dir.path()).expect("open");
+    init_genesis(&storage, &spec).expect("genesis");
+    let mut trie = rebuild_trie(&storage).expect("trie");
+    let keys = dev_signers(4).expect("keys");
+    let chain_id = spec.chain_id;
+    let mut parent = storage.header(0).expect("read").expect("genesis");
+    assert_eq!(trie.root(), parent.state_root);
+    assert_eq!(full_root(&storage), parent.state_root);
+
+    // init code: SSTORE(0, 5); SSTORE(1, CALLVALUE); return empty runtime code.
+    let init: Bytes = "0x600560005534600155".parse().expect("hex");
+    let mut nonces = [0u64; 4];
+    for round in 0..6u64 {
+        let mut txs = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            // Fresh recipients, away from the precompile addresses.
+            let to = Address::left_padding_from(&[0xaa, (round * 4 + i as u64) as u8]);
+            txs.push(eip1559(
+                key,
+                chain_id,
+                nonces[i],
+                TxKind::Call(to),
+                1_000 + round,
+                Bytes::new(),
+                21_000,
+            ));
+            nonces[i] += 1;
+        }
+        // A contract creation with storage.
+        txs.push(eip1559(&keys[0], chain_id, nonces[0], TxKind::Create, 7, init.clone(), 200_000));
+        nonces[0] += 1;
+        // A legacy (EIP-155) transfer.
+        let legacy = TxLegacy {
+            chain_id: Some(chain_id),
+            nonce: nonces[1],
+            gas_price: 10_000_000_000,
+            gas_limit: 21_000,
+            to: TxKind::Call(keys[2].address()),
+            value: U256::from(5),
+            input: Bytes::new(),
+        };
+        let sig = keys[1].sign_hash_sync(&legacy.signature_hash()).expect("sign");
+        txs.push(Recovered::new_unchecked(
+            TxEnvelope::Legacy(legacy.into_signed(sig)),
+            keys[1].address(),
+        ));
+        nonces[1] += 1;
+        // A replayed nonce is rejected; a gapped nonce is skipped and kept for later.
+        txs.push(eip1559(
+            &keys[3],
+            chain_id,
+            0,
+            TxKind::Call(Address::ZERO),
+            1,
+            Bytes::new(),
+            21_000,
+        ));
+        txs.push(eip1559(
+            &keys[2],
+            chain_id,
+            nonces[2] + 5,
+            TxKind::Call(Address::ZERO),
+            1,
+            Bytes::new(),
+            21_000,
+        ));
+
+        let attrs = BlockAttributes {
+            timestamp: parent.timestamp + 6,
+            beneficiary: Address::with_last_byte(0xfe),
+            extra_data: Bytes::new(),
+            gas_limit: spec.genesis.gas_limit,
+        };
+        let executed =
+            build_block(&spec, &parent, storage.latest(), attrs, &mut TxList::new(txs), &mut trie)
+                .expect("build");
+        assert_eq!(executed.block.transactions.len(), 6, "round {round}");
+        // Only the replay is dropped; the gapped transaction waits.
+        assert_eq!(executed.rejected.len(), 1, "round {round}: {:?}", executed.rejected);
+        assert!(executed.rejected[0].reason.contains("too low"), "{:?}", executed.rejected);
+        let statuses: Vec<bool> = executed.receipts.iter().map(|r| r.status()).collect();
+        assert!(statuses.iter().all(|s| *s), "round {round}: {statuses:?}");
+        let last = executed.receipts.last().expect("receipt");
+        assert_eq!(last.cumulative_gas_used(), executed.block.header.gas_used);
+        storage
+            .commit_block(&executed.block, &executed.receipts, &executed.changes)
+            .expect("commit");
+        parent = executed.block.header;
+        assert_eq!(full_root(&storage), parent.state_root, "round {round}");
+        assert_eq!(trie.root(), parent.state_root);
+    }
+    // The created contracts hold their storage; history reads see earlier values.
+    let creator = keys[0].address();
+    let contract = creator.create(1);
+    let latest = storage.latest();
+    assert_eq!(latest.storage(contract, U256::from(0).into()).expect("read"), U256::from(5));
+    assert_eq!(latest.storage(contract, U256::from(1).into()).expect("read"), U256::from(7));
+    let at_genesis = storage.state_at(0);
+    assert_eq!(at_genesis.account(contract).expect("read"), None);
+    let balance_then = storage.state_at(1).account(keys[3].address()).expect("read").expect("acct");
+    let balance_now = latest.account(keys[3].address()).expect("read").expect("acct");
+    assert!(balance_now.balance < balance_then.balance);
+    // A restart rebuilds the same trie.
+    let mut rebuilt = rebuild_trie(&storage).expect("rebuild");
+    assert_eq!(rebuilt.root(), parent.state_root);
+}
