@@ -26,7 +26,7 @@ fi
 # npm tooling, pinned by package-lock.json.
 if [ ! -x scripts/node_modules/.bin/forge ] || [ scripts/package-lock.json -nt scripts/node_modules/.package-lock.json ]; then
   echo "setup: installing npm tooling (forge, cast, anvil, solc-js, viem, ethers)"
-  (cd scripts && npm ci --no-audit --no-fund --loglevel=error)
+  (cd scripts && npm install --no-audit --no-fund --loglevel=error)
 fi
 scripts/node_modules/.bin/forge --version | head -1
 scripts/solc --version | tail -1

@@ -9,7 +9,7 @@ use alloy_consensus::{
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_evm::eth::NextEvmEnvAttributes;
 use alloy_evm::{
-    EvmEnv, EvmFactory, InvalidTxError,
+    EvmEnv, EvmFactory,
     block::{BlockExecutionError, BlockExecutor, BlockValidationError},
     eth::{
         EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, receipt_builder::AlloyReceiptBuilder,

@@ -1,7 +1,7 @@
 //! The block pipeline without RPC: build blocks from signed transactions, commit them, and check
 //! the incremental state root against a full recompute of the stored state.
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy, TxReceipt};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
