@@ -1,8 +1,12 @@
 //! The block pipeline without RPC: build blocks from signed transactions, commit them, and check
 //! the incremental state root against a full recompute of the stored state.
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
-use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy};
+use alloy_eips::{
+    eip2930::{AccessList, AccessListItem},
+    eip7702::Authorization,
+};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use dbc_chainspec::{ChainSpec, dev_signers};
@@ -147,6 +151,68 @@ fn blocks_commit_with_roots_equal_to_full_recompute() {
         assert_eq!(full_root(&storage), parent.state_root, "round {round}");
         assert_eq!(trie.root(), parent.state_root);
     }
+    // An EIP-2930 transaction and an EIP-7702 delegation in one more block.
+    let delegate = keys[0].address().create(1);
+    let authority = &keys[3];
+    let auth_nonce =
+        storage.latest().account(authority.address()).expect("read").expect("acct").nonce;
+    let auth =
+        Authorization { chain_id: U256::from(chain_id), address: delegate, nonce: auth_nonce };
+    let auth_sig = authority.sign_hash_sync(&auth.signature_hash()).expect("sign");
+    let tx7702 = TxEip7702 {
+        chain_id,
+        nonce: nonces[2],
+        gas_limit: 100_000,
+        max_fee_per_gas: 50_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: Address::with_last_byte(0xaa),
+        value: U256::ZERO,
+        access_list: Default::default(),
+        authorization_list: vec![auth.into_signed(auth_sig)],
+        input: Bytes::new(),
+    };
+    let sig = keys[2].sign_hash_sync(&tx7702.signature_hash()).expect("sign");
+    let tx2930 = TxEip2930 {
+        chain_id,
+        nonce: nonces[1],
+        gas_price: 10_000_000_000,
+        gas_limit: 50_000,
+        to: TxKind::Call(delegate),
+        value: U256::ZERO,
+        access_list: AccessList(vec![AccessListItem {
+            address: delegate,
+            storage_keys: vec![B256::ZERO],
+        }]),
+        input: Bytes::new(),
+    };
+    let sig2930 = keys[1].sign_hash_sync(&tx2930.signature_hash()).expect("sign");
+    let txs = vec![
+        Recovered::new_unchecked(
+            TxEnvelope::Eip2930(tx2930.into_signed(sig2930)),
+            keys[1].address(),
+        ),
+        Recovered::new_unchecked(TxEnvelope::Eip7702(tx7702.into_signed(sig)), keys[2].address()),
+    ];
+    let attrs = BlockAttributes {
+        timestamp: parent.timestamp + 6,
+        beneficiary: Address::ZERO,
+        extra_data: Bytes::new(),
+        gas_limit: spec.genesis.gas_limit,
+    };
+    let executed =
+        build_block(&spec, &parent, storage.latest(), attrs, &mut TxList::new(txs), &mut trie)
+            .expect("build");
+    assert_eq!(executed.block.transactions.len(), 2, "{:?}", executed.rejected);
+    assert!(executed.receipts.iter().all(|r| r.status()));
+    storage.commit_block(&executed.block, &executed.receipts, &executed.changes).expect("commit");
+    parent = executed.block.header;
+    assert_eq!(full_root(&storage), parent.state_root);
+    let delegated = storage.latest().account(authority.address()).expect("read").expect("acct");
+    let code = storage.code(delegated.code_hash).expect("read").expect("code");
+    assert_eq!(&code[..3], &[0xef, 0x01, 0x00]);
+    assert_eq!(&code[3..], delegate.as_slice());
+    assert_eq!(delegated.nonce, auth_nonce + 1);
+
     // The created contracts hold their storage; history reads see earlier values.
     let creator = keys[0].address();
     let contract = creator.create(1);

@@ -264,6 +264,17 @@ impl RpcContext {
     /// The tip to suggest: the median tip of recent transactions, or [`DEFAULT_TIP`].
     pub(crate) fn suggested_tip(&self) -> u128 {
         let head = self.chain().head();
+        if let Some((number, tip)) = *self.tip_cache().lock()
+            && number == head.number
+        {
+            return tip;
+        }
+        let tip = self.compute_suggested_tip(&head);
+        *self.tip_cache().lock() = Some((head.number, tip));
+        tip
+    }
+
+    fn compute_suggested_tip(&self, head: &dbc_primitives::SealedHeader) -> u128 {
         let mut tips = Vec::new();
         for n in head.number.saturating_sub(20)..=head.number {
             let Ok(Some(block)) = self.storage().block(n) else { continue };

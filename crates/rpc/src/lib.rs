@@ -45,6 +45,8 @@ struct Inner {
     pool: Arc<TxPool>,
     validator: TxValidator,
     filters: Filters,
+    /// (head number, suggested tip) of the last computation.
+    tip_cache: parking_lot::Mutex<Option<(u64, u128)>>,
 }
 
 /// Shared state of all RPC handlers.
@@ -68,7 +70,14 @@ impl RpcContext {
         validator: TxValidator,
     ) -> Self {
         Self {
-            inner: Arc::new(Inner { spec, chain, pool, validator, filters: Filters::default() }),
+            inner: Arc::new(Inner {
+                spec,
+                chain,
+                pool,
+                validator,
+                filters: Filters::default(),
+                tip_cache: Default::default(),
+            }),
         }
     }
 
@@ -90,6 +99,10 @@ impl RpcContext {
 
     pub(crate) fn filters(&self) -> &Filters {
         &self.inner.filters
+    }
+
+    pub(crate) fn tip_cache(&self) -> &parking_lot::Mutex<Option<(u64, u128)>> {
+        &self.inner.tip_cache
     }
 
     /// Validates and pools a raw transaction; returns its hash.

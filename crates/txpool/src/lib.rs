@@ -289,7 +289,6 @@ impl TxPool {
                 let _ = self.new_pending.send(h);
             }
             self.notify.notify_waiters();
-            self.notify.notify_one();
         }
         Ok(outcome)
     }
@@ -301,10 +300,15 @@ impl TxPool {
 
     /// Waits until a transaction becomes pending (instant sealing).
     pub async fn wait_for_pending(&self) {
-        if self.status().pending > 0 {
-            return;
+        loop {
+            // Created before the check, so a promotion between the check and the await still
+            // wakes it (`notify_waiters` reaches futures that exist, polled or not).
+            let notified = self.notify.notified();
+            if self.status().pending > 0 {
+                return;
+            }
+            notified.await;
         }
-        self.notify.notified().await;
     }
 
     /// A transaction by hash.
@@ -403,7 +407,7 @@ impl TxPool {
             let _ = self.new_pending.send(h);
         }
         if self.status().pending > 0 {
-            self.notify.notify_one();
+            self.notify.notify_waiters();
         }
     }
 
