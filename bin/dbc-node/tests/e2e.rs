@@ -74,6 +74,26 @@ fn forge_create_and_cast_roundtrip() {
     let after: u128 = cast(&["balance", DEV_ADDR_3, "--rpc-url", &url]).parse().expect("wei");
     assert_eq!(after - before, 1_000_000_000_000_000_000);
 
+    // EIP-7702: account 3 delegates to the Counter and calls itself in one type-4 transaction.
+    let r = cast(&[
+        "send",
+        DEV_ADDR_3,
+        "increment()",
+        "--auth",
+        &counter,
+        "--rpc-url",
+        &url,
+        "--private-key",
+        DEV_KEY_3,
+        "--json",
+    ]);
+    let r: serde_json::Value = serde_json::from_str(&r).expect("receipt json");
+    assert_eq!(r["type"], "0x4");
+    assert_eq!(r["status"], "0x1");
+    let code = cast(&["code", DEV_ADDR_3, "--rpc-url", &url]);
+    assert_eq!(code, format!("0xef0100{}", &counter[2..].to_lowercase()));
+    assert_eq!(cast(&["call", DEV_ADDR_3, "number()(uint256)", "--rpc-url", &url]), "1");
+
     // A revert surfaces as code 3 with the custom error's data.
     let err = node.rpc_err(
         "eth_call",

@@ -300,6 +300,27 @@ fn fees_filters_and_logs() {
     let receipt = node.rpc("eth_getTransactionReceipt", json!([all[2]["transactionHash"]]));
     assert_eq!(receipt["logs"][0], all[2]);
 
+    // Block-indexed transaction lookups agree with each other.
+    let tx_hash = all[2]["transactionHash"].clone();
+    let bn = all[2]["blockNumber"].clone();
+    let bhash = all[2]["blockHash"].clone();
+    let idx = all[2]["transactionIndex"].clone();
+    assert_eq!(node.rpc("eth_getBlockTransactionCountByNumber", json!([bn])), "0x1");
+    assert_eq!(node.rpc("eth_getBlockTransactionCountByHash", json!([bhash])), "0x1");
+    assert_eq!(node.rpc("eth_getUncleCountByBlockHash", json!([bhash])), "0x0");
+    let by_num = node.rpc("eth_getTransactionByBlockNumberAndIndex", json!([bn, idx]));
+    let by_hash = node.rpc("eth_getTransactionByBlockHashAndIndex", json!([bhash, idx]));
+    let direct = node.rpc("eth_getTransactionByHash", json!([tx_hash]));
+    assert_eq!(by_num, direct);
+    assert_eq!(by_hash, direct);
+    assert_eq!(direct["type"], "0x2");
+    assert!(direct["maxFeePerGas"].is_string() && direct["gasPrice"].is_string());
+    let raw = node.rpc("eth_getRawTransactionByHash", json!([tx_hash]));
+    assert_eq!(cast(&["keccak", raw.as_str().expect("raw")]), tx_hash.as_str().expect("hash"));
+    let full = node.rpc("eth_getBlockByHash", json!([bhash, true]));
+    assert_eq!(full["transactions"][0], direct);
+    assert!(node.rpc("eth_getTransactionByBlockNumberAndIndex", json!([bn, "0x5"])).is_null());
+
     // Fee history with float percentiles, as forge sends it.
     let fh = node.rpc("eth_feeHistory", json!(["0xa", "latest", [20.0, 50.0]]));
     let n = fh["gasUsedRatio"].as_array().expect("ratios").len();
