@@ -14,6 +14,7 @@
 mod builder;
 mod db;
 pub mod sim;
+pub mod trace;
 
 pub use builder::{
     BlockAttributes, BuildTimings, ExecutedBlock, PayloadTransactions, RejectedTx, TxList,

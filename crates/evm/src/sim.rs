@@ -100,12 +100,30 @@ fn invalid_message(e: &InvalidTransaction) -> String {
     }
 }
 
-fn map_evm_err<E: std::fmt::Display>(e: EVMError<E>) -> SimError {
+pub(crate) fn map_evm_err<E: std::fmt::Display>(e: EVMError<E>) -> SimError {
     match e {
         EVMError::Transaction(t) => SimError::Invalid(invalid_message(&t)),
         EVMError::Database(d) => SimError::Db(d.to_string()),
         other => SimError::Invalid(other.to_string()),
     }
+}
+
+/// Converts a call request into a transaction environment in `env`; also tells whether the
+/// request named a fee (when it did not, the base-fee check is skipped, as in geth).
+pub fn request_tx_env(
+    env: &EvmEnv,
+    request: TransactionRequest,
+) -> Result<(TxEnv, bool), SimError> {
+    let priced = request.gas_price.is_some()
+        || request.max_fee_per_gas.is_some()
+        || request.max_priority_fee_per_gas.is_some();
+    let gas_given = request.gas;
+    let mut tx: TxEnv = TryIntoTxEnv::<TxEnv>::try_into_tx_env(request, env)
+        .map_err(|e| SimError::BadRequest(e.to_string()))?;
+    if gas_given.is_none() {
+        tx.gas_limit = env.block_env.gas_limit.min(RPC_GAS_CAP);
+    }
+    Ok((tx, priced))
 }
 
 /// A prepared simulation environment at one block.
@@ -144,16 +162,7 @@ impl<R: StateReader> Simulator<R> {
     }
 
     fn tx_env(&self, request: TransactionRequest) -> Result<(TxEnv, bool), SimError> {
-        let priced = request.gas_price.is_some()
-            || request.max_fee_per_gas.is_some()
-            || request.max_priority_fee_per_gas.is_some();
-        let gas_given = request.gas;
-        let mut tx: TxEnv = TryIntoTxEnv::<TxEnv>::try_into_tx_env(request, &self.env)
-            .map_err(|e| SimError::BadRequest(e.to_string()))?;
-        if gas_given.is_none() {
-            tx.gas_limit = self.env.block_env.gas_limit.min(RPC_GAS_CAP);
-        }
-        Ok((tx, priced))
+        request_tx_env(&self.env, request)
     }
 
     fn run(&mut self, tx: TxEnv, priced: bool) -> Result<ExecutionResult<HaltReason>, SimError> {
