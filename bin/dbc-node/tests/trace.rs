@@ -1,0 +1,140 @@
+//! Tracing APIs for explorers: geth tracers and Parity traces over nested calls.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+fn deploy(url: &str, contract: &str) -> String {
+    let out =
+        forge(&["create", "--broadcast", "--rpc-url", url, "--private-key", DEV_KEY_0, contract]);
+    out.lines()
+        .find_map(|l| l.strip_prefix("Deployed to: "))
+        .unwrap_or_else(|| panic!("no address:\n{out}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn geth_and_parity_traces_of_nested_calls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = DevNode::start(&dir.path().join("node"), &["--dev.instant"]);
+    let url = node.url();
+    let counter = deploy(&url, "src/Counter.sol:Counter");
+    let relay = deploy(&url, "src/Relay.sol:Relay");
+    let r = cast(&[
+        "send",
+        &relay,
+        "bump(address,uint256)",
+        &counter,
+        "2",
+        "--value",
+        "1000",
+        "--rpc-url",
+        &url,
+        "--private-key",
+        DEV_KEY_3,
+        "--json",
+    ]);
+    let r: serde_json::Value = serde_json::from_str(&r).expect("json");
+    let hash = r["transactionHash"].as_str().expect("hash").to_string();
+    let block = r["blockNumber"].clone();
+
+    // callTracer: the relay calls increment twice, then refunds the value to the sender.
+    let call = node.rpc(
+        "debug_traceTransaction",
+        json!([hash, {"tracer": "callTracer", "tracerConfig": {"withLog": true}}]),
+    );
+    assert_eq!(call["type"], "CALL");
+    assert_eq!(call["to"].as_str().map(str::to_lowercase), Some(relay.to_lowercase()));
+    assert_eq!(call["value"], "0x3e8");
+    let calls = call["calls"].as_array().expect("subcalls");
+    let kinds: Vec<&str> = calls.iter().map(|c| c["type"].as_str().expect("type")).collect();
+    assert_eq!(kinds, vec!["CALL", "CALL", "CALL"], "{call}");
+    assert_eq!(calls[2]["value"], "0x3e8");
+    assert_eq!(calls[2]["to"].as_str().map(str::to_lowercase), Some(DEV_ADDR_3.to_lowercase()));
+    assert_eq!(
+        call["logs"][0]["address"].as_str().map(str::to_lowercase),
+        Some(relay.to_lowercase())
+    );
+    assert_eq!(call["gasUsed"], r["gasUsed"]);
+    let only_top = node.rpc(
+        "debug_traceTransaction",
+        json!([hash, {"tracer": "callTracer", "tracerConfig": {"onlyTopCall": true}}]),
+    );
+    assert!(only_top.get("calls").is_none());
+
+    // prestateTracer in diff mode: the counter's slot 0 went from 0 to 2.
+    let diff = node.rpc(
+        "debug_traceTransaction",
+        json!([hash, {"tracer": "prestateTracer", "tracerConfig": {"diffMode": true}}]),
+    );
+    let key = counter.to_lowercase();
+    let post_slot = &diff["post"][&key]["storage"]["0x0000000000000000000000000000000000000000000000000000000000000000"];
+    assert_eq!(post_slot, &format!("0x{:064x}", 2), "{diff}");
+    let pre = node.rpc("debug_traceTransaction", json!([hash, {"tracer": "prestateTracer"}]));
+    assert!(pre[&key]["code"].as_str().is_some_and(|c| c.len() > 2));
+
+    // 4byteTracer counts selectors.
+    let four = node.rpc("debug_traceTransaction", json!([hash, {"tracer": "4byteTracer"}]));
+    assert_eq!(four["0xd09de08a-0"], 2, "{four}");
+
+    // Default struct logger.
+    let logs = node.rpc("debug_traceTransaction", json!([hash]));
+    assert_eq!(logs["failed"], false);
+    assert!(logs["structLogs"].as_array().expect("logs").len() > 100);
+
+    // Block tracing by number and hash gives the same call frames.
+    let by_number = node.rpc("debug_traceBlockByNumber", json!([block, {"tracer": "callTracer"}]));
+    assert_eq!(by_number[0]["txHash"], hash);
+    let block_hash = r["blockHash"].clone();
+    let by_hash = node.rpc("debug_traceBlockByHash", json!([block_hash, {"tracer": "callTracer"}]));
+    assert_eq!(by_number, by_hash);
+    let block_kinds: Vec<&str> = by_number[0]["result"]["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| c["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(block_kinds, kinds);
+
+    // Parity traces: one top-level call and three subtraces with trace addresses.
+    let traces = node.rpc("trace_transaction", json!([hash]));
+    let traces = traces.as_array().expect("traces");
+    assert_eq!(traces.len(), 4);
+    assert_eq!(traces[0]["subtraces"], 3);
+    assert_eq!(traces[3]["traceAddress"], json!([2]));
+    assert_eq!(traces[3]["action"]["value"], "0x3e8");
+    assert_eq!(node.rpc("trace_block", json!([block])).as_array().map(Vec::len), Some(4));
+    let replay = node.rpc("trace_replayBlockTransactions", json!([block, ["trace", "stateDiff"]]));
+    assert_eq!(replay[0]["transactionHash"], hash);
+    assert!(replay[0]["stateDiff"].as_object().is_some_and(|d| d.contains_key(&key)));
+    let single = node.rpc("trace_replayTransaction", json!([hash, ["trace"]]));
+    assert_eq!(single["trace"].as_array().map(Vec::len), Some(4));
+
+    // A creation from a contract appears as a create trace.
+    let r =
+        cast(&["send", &relay, "spawn()", "--rpc-url", &url, "--private-key", DEV_KEY_0, "--json"]);
+    let r: serde_json::Value = serde_json::from_str(&r).expect("json");
+    let spawn =
+        node.rpc("debug_traceTransaction", json!([r["transactionHash"], {"tracer": "callTracer"}]));
+    assert_eq!(spawn["calls"][0]["type"], "CREATE");
+
+    // trace_filter by recipient finds the relay's traces; trace_call and debug_traceCall run calls.
+    let filtered = node.rpc("trace_filter", json!([{"fromBlock": "0x0", "toAddress": [counter]}]));
+    assert!(filtered.as_array().expect("traces").len() >= 3);
+    let tc =
+        node.rpc("trace_call", json!([{"to": counter, "data": "0x8381f58a"}, ["trace"], "latest"]));
+    assert_eq!(tc["output"], format!("0x{:064x}", 2));
+    let dc = node.rpc(
+        "debug_traceCall",
+        json!([{"to": counter, "data": "0x8381f58a"}, "latest", {"tracer": "callTracer"}]),
+    );
+    assert_eq!(dc["output"], format!("0x{:064x}", 2));
+
+    // Unknown tracers and transactions give clear errors.
+    let e = node.rpc_err("debug_traceTransaction", json!([hash, {"tracer": "nonsenseTracer"}]));
+    assert_eq!(e["code"], -32602);
+    let e = node.rpc_err("debug_traceTransaction", json!([format!("0x{}", "11".repeat(32))]));
+    assert_eq!(e["code"], -32000);
+}
