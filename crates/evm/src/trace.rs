@@ -147,7 +147,7 @@ impl<R: StateReader> TxTracer<R> for GethTracer {
                 let frame = inspector.geth_builder().with_spec_id(spec_id).geth_traces(
                     gas,
                     output,
-                    opts.config.clone(),
+                    opts.config,
                 );
                 db.commit(res.state);
                 Ok(GethTrace::Default(frame))
