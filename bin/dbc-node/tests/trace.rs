@@ -138,3 +138,108 @@ fn geth_and_parity_traces_of_nested_calls() {
     let e = node.rpc_err("debug_traceTransaction", json!([format!("0x{}", "11".repeat(32))]));
     assert_eq!(e["code"], -32000);
 }
+
+fn verify_account(proof: &serde_json::Value, state_root: &str) {
+    use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+    use alloy_trie::{Nibbles, TrieAccount, proof::verify_proof};
+    let parse_b256 =
+        |v: &serde_json::Value| v.as_str().expect("hex").parse::<B256>().expect("b256");
+    let nodes = |v: &serde_json::Value| -> Vec<Bytes> {
+        v.as_array()
+            .expect("proof")
+            .iter()
+            .map(|n| n.as_str().expect("hex").parse().expect("bytes"))
+            .collect()
+    };
+    let address: Address = proof["address"].as_str().expect("addr").parse().expect("address");
+    let account = TrieAccount {
+        nonce: hex_u64(&proof["nonce"]),
+        balance: proof["balance"].as_str().expect("hex").parse::<U256>().expect("u256"),
+        storage_root: parse_b256(&proof["storageHash"]),
+        code_hash: parse_b256(&proof["codeHash"]),
+    };
+    let root: B256 = state_root.parse().expect("root");
+    verify_proof(
+        root,
+        Nibbles::unpack(keccak256(address)),
+        Some(alloy_rlp::encode(account)),
+        &nodes(&proof["accountProof"]),
+    )
+    .expect("account proof verifies against the block's state root");
+    for sp in proof["storageProof"].as_array().expect("storage proofs") {
+        let key = parse_b256(&sp["key"]);
+        let value = sp["value"].as_str().expect("hex").parse::<U256>().expect("u256");
+        let expected = (!value.is_zero()).then(|| alloy_rlp::encode_fixed_size(&value).to_vec());
+        verify_proof(
+            account.storage_root,
+            Nibbles::unpack(keccak256(key)),
+            expected,
+            &nodes(&sp["proof"]),
+        )
+        .expect("storage proof verifies against the storage root");
+    }
+}
+
+#[test]
+fn eth_get_proof_verifies_against_block_state_roots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = DevNode::start(&dir.path().join("node"), &["--dev.instant"]);
+    let url = node.url();
+    let counter = deploy(&url, "src/Counter.sol:Counter");
+    cast(&[
+        "send",
+        &counter,
+        "setNumber(uint256)",
+        "9",
+        "--rpc-url",
+        &url,
+        "--private-key",
+        DEV_KEY_0,
+    ]);
+    let then = node.block_number();
+    cast(&[
+        "send",
+        &counter,
+        "setNumber(uint256)",
+        "11",
+        "--rpc-url",
+        &url,
+        "--private-key",
+        DEV_KEY_0,
+    ]);
+    let slot0 = format!("0x{:064x}", 0);
+    let slot5 = format!("0x{:064x}", 5);
+    for (block, expected) in [(format!("0x{then:x}"), 9u64), ("latest".to_string(), 11)] {
+        let proof = node.rpc("eth_getProof", json!([counter, [slot0, slot5], block]));
+        assert_eq!(hex_u64(&proof["storageProof"][0]["value"]), expected);
+        assert_eq!(proof["storageProof"][1]["value"], "0x0");
+        let header = node.rpc("eth_getBlockByNumber", json!([block, false]));
+        verify_account(&proof, header["stateRoot"].as_str().expect("root"));
+    }
+    // An account that does not exist has an exclusion proof.
+    let proof = node
+        .rpc("eth_getProof", json!(["0x00000000000000000000000000000000deadbeef", [], "latest"]));
+    assert_eq!(proof["balance"], "0x0");
+    let header = node.rpc("eth_getBlockByNumber", json!(["latest", false]));
+    let root = header["stateRoot"].as_str().expect("root");
+    // Absence is proven by an exclusion proof against the state root.
+    {
+        use alloy_primitives::{B256, Bytes, keccak256};
+        use alloy_trie::{Nibbles, proof::verify_proof};
+        let nodes: Vec<Bytes> = proof["accountProof"]
+            .as_array()
+            .expect("proof")
+            .iter()
+            .map(|n| n.as_str().expect("hex").parse().expect("bytes"))
+            .collect();
+        let address: alloy_primitives::Address =
+            "0x00000000000000000000000000000000deadbeef".parse().expect("address");
+        verify_proof(
+            root.parse::<B256>().expect("root"),
+            Nibbles::unpack(keccak256(address)),
+            None,
+            &nodes,
+        )
+        .expect("exclusion proof");
+    }
+}

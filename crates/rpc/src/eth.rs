@@ -15,11 +15,13 @@ use alloy_consensus::{
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718};
 use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U64, U256};
 use alloy_rpc_types_eth::{
-    AccessListResult, AccountInfo, Block, BlockOverrides, FeeHistory, Filter, FilterChanges, Index,
-    Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
+    AccessListResult, AccountInfo, Block, BlockOverrides, EIP1186AccountProofResponse,
+    EIP1186StorageProof, FeeHistory, Filter, FilterChanges, Index, Log, SyncStatus, Transaction,
+    TransactionReceipt, TransactionRequest,
     pubsub::{Params as SubParams, SubscriptionKind},
     state::{EvmOverrides, StateOverride},
 };
+use alloy_serde::JsonStorageKey;
 use dbc_evm::Simulator;
 use dbc_primitives::{Recovered, TxEnvelope};
 use dbc_storage::{HistoricalState, StateReader};
@@ -77,6 +79,14 @@ pub trait EthApi {
     /// Balance, nonce and code at once.
     #[method(name = "getAccountInfo")]
     fn account_info(&self, address: Address, block: Option<BlockId>) -> RpcResult<AccountInfo>;
+    /// EIP-1186 account and storage proofs.
+    #[method(name = "getProof", blocking)]
+    fn proof(
+        &self,
+        address: Address,
+        keys: Vec<JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse>;
     /// Block by number.
     #[method(name = "getBlockByNumber")]
     fn block_by_number(
@@ -488,6 +498,65 @@ impl EthApiServer for RpcContext {
             Bytes::new()
         };
         Ok(AccountInfo { balance: account.balance, nonce: account.nonce, code })
+    }
+
+    fn proof(
+        &self,
+        address: Address,
+        keys: Vec<JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse> {
+        use dbc_trie::{AccountLeaf, proof};
+        let number = self.resolve(block)?;
+        let header =
+            self.storage().header(number).map_err(rpc_err)?.ok_or_else(header_not_found)?;
+        let state = self.storage().full_state_at(number).map_err(rpc_err)?;
+        let slots: Vec<B256> = keys.iter().map(|k| k.as_b256()).collect();
+        let target_storage: Vec<(U256, U256)> = state
+            .get(&address)
+            .map(|(_, st)| st.iter().map(|(k, v)| (U256::from_be_bytes(k.0), *v)).collect())
+            .unwrap_or_default();
+        let (storage_hash, storage_proofs) = proof::storage_proofs(&target_storage, &slots);
+        let accounts = state.iter().map(|(a, (acc, st))| {
+            let st: Vec<(U256, U256)> =
+                st.iter().map(|(k, v)| (U256::from_be_bytes(k.0), *v)).collect();
+            let leaf =
+                AccountLeaf { nonce: acc.nonce, balance: acc.balance, code_hash: acc.code_hash };
+            (*a, leaf, proof::storage_root(&st))
+        });
+        let (root, account_proof) = proof::account_proof(accounts, address);
+        if root != header.state_root {
+            return Err(crate::error::internal(format!(
+                "rebuilt state root {root} does not match block {number}'s {}",
+                header.state_root
+            )));
+        }
+        let account = state.get(&address).map(|(a, _)| *a).unwrap_or_default();
+        let storage_proof = keys
+            .into_iter()
+            .zip(storage_proofs)
+            .map(|(key, proof)| {
+                let slot = key.as_b256();
+                let value = state
+                    .get(&address)
+                    .and_then(|(_, st)| st.get(&slot).copied())
+                    .unwrap_or_default();
+                EIP1186StorageProof { key, value, proof }
+            })
+            .collect();
+        Ok(EIP1186AccountProofResponse {
+            address,
+            balance: account.balance,
+            code_hash: if account.code_hash.is_zero() {
+                dbc_primitives::KECCAK_EMPTY
+            } else {
+                account.code_hash
+            },
+            nonce: account.nonce,
+            storage_hash,
+            account_proof,
+            storage_proof,
+        })
     }
 
     fn block_by_number(

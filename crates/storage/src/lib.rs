@@ -432,6 +432,69 @@ impl Storage {
         Ok(())
     }
 
+    /// Every account with its non-zero storage as of the end of block `number`, rebuilt from
+    /// the plain state and the changesets of later blocks. Linear in the state size plus the
+    /// changes after `number` (used for EIP-1186 proofs).
+    #[allow(clippy::type_complexity)]
+    pub fn full_state_at(
+        &self,
+        number: u64,
+    ) -> Result<
+        std::collections::BTreeMap<
+            Address,
+            (StoredAccount, std::collections::BTreeMap<B256, U256>),
+        >,
+    > {
+        use std::collections::{BTreeMap, HashSet};
+        let mut accounts: BTreeMap<Address, (Option<StoredAccount>, BTreeMap<B256, U256>)> =
+            BTreeMap::new();
+        self.for_each_account(|address, account, storage| {
+            accounts.insert(address, (Some(account), storage.into_iter().collect()));
+        })?;
+        if let Some(after) = number.checked_add(1) {
+            let mut seen = HashSet::new();
+            let iter = self.db.iterator_cf(
+                self.cf(ACCOUNT_CHANGESETS),
+                IteratorMode::From(&num_key(after), Direction::Forward),
+            );
+            for item in iter {
+                let (k, v) = item?;
+                let address = Address::from_slice(&k[8..28]);
+                if seen.insert(address) {
+                    let before = if v.is_empty() {
+                        None
+                    } else {
+                        Some(decode_rlp::<StoredAccount>(ACCOUNT_CHANGESETS, &v)?)
+                    };
+                    accounts.entry(address).or_default().0 = before;
+                }
+            }
+            let mut seen = HashSet::new();
+            let iter = self.db.iterator_cf(
+                self.cf(STORAGE_CHANGESETS),
+                IteratorMode::From(&num_key(after), Direction::Forward),
+            );
+            for item in iter {
+                let (k, v) = item?;
+                let address = Address::from_slice(&k[8..28]);
+                let slot = B256::from_slice(&k[28..60]);
+                if seen.insert((address, slot)) {
+                    let value = decode_u256(&v);
+                    let storage = &mut accounts.entry(address).or_default().1;
+                    if value.is_zero() {
+                        storage.remove(&slot);
+                    } else {
+                        storage.insert(slot, value);
+                    }
+                }
+            }
+        }
+        Ok(accounts
+            .into_iter()
+            .filter_map(|(a, (account, storage))| account.map(|acc| (a, (acc, storage))))
+            .collect())
+    }
+
     /// First block after `block` in which the history table `table` records a change of the key
     /// starting with `prefix` (whose entries are `prefix ‖ block`).
     fn next_change(&self, table: &str, prefix: &[u8], block: u64) -> Result<Option<u64>> {

@@ -6,6 +6,7 @@
 //! `HashBuilder` and is the oracle the incremental trie is tested against.
 
 mod mpt;
+pub mod proof;
 
 pub use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount};
 pub use mpt::Mpt;
