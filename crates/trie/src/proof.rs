@@ -8,7 +8,7 @@ use alloy_trie::{EMPTY_ROOT_HASH, HashBuilder, Nibbles, proof::ProofRetainer};
 /// Builds a trie over `leaves` (hashed key → RLP value, any order) and returns its root and the
 /// proof (root first) of each of `targets` (hashed keys).
 pub fn trie_proofs(mut leaves: Vec<(B256, Vec<u8>)>, targets: &[B256]) -> (B256, Vec<Vec<Bytes>>) {
-    leaves.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    leaves.sort_unstable_by_key(|l| l.0);
     let retainer = ProofRetainer::new(targets.iter().map(|t| Nibbles::unpack(t)).collect());
     let mut hb = HashBuilder::default().with_proof_retainer(retainer);
     for (key, value) in &leaves {
