@@ -243,3 +243,79 @@ fn eth_get_proof_verifies_against_block_state_roots() {
         .expect("exclusion proof");
     }
 }
+
+#[test]
+fn otterscan_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = DevNode::start(&dir.path().join("node"), &["--dev.instant"]);
+    let url = node.url();
+    assert_eq!(node.rpc("ots_getApiLevel", json!([])), 8);
+    let counter = deploy(&url, "src/Counter.sol:Counter");
+    let relay = deploy(&url, "src/Relay.sol:Relay");
+    let send = |args: &[&str], key: &str| -> serde_json::Value {
+        let mut all = vec!["send"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--rpc-url", &url, "--private-key", key, "--json"]);
+        serde_json::from_str(&cast(&all)).expect("receipt")
+    };
+    let bump = send(&[&relay, "bump(address,uint256)", &counter, "1", "--value", "77"], DEV_KEY_3);
+    let bump_hash = bump["transactionHash"].clone();
+    let spawn = send(&[&relay, "spawn()"], DEV_KEY_0);
+    // A failing transaction (forced with a fixed gas limit so estimation does not stop it).
+    let fail = send(&[&counter, "failWithReason()", "--gas-limit", "100000"], DEV_KEY_0);
+    assert_eq!(fail["status"], "0x0");
+
+    assert_eq!(node.rpc("ots_hasCode", json!([counter, "latest"])), true);
+    assert_eq!(node.rpc("ots_hasCode", json!([counter, "0x0"])), false);
+
+    let ops = node.rpc("ots_getInternalOperations", json!([bump_hash]));
+    assert_eq!(
+        ops,
+        json!([{"type": 0, "from": relay.to_lowercase(), "to": DEV_ADDR_3.to_lowercase(), "value": "0x4d"}])
+    );
+    let ops = node.rpc("ots_getInternalOperations", json!([spawn["transactionHash"]]));
+    assert_eq!(ops[0]["type"], 2);
+
+    let err = node.rpc("ots_getTransactionError", json!([fail["transactionHash"]]));
+    let reason = err.as_str().expect("hex");
+    assert!(reason.starts_with("0x08c379a0"), "{reason}");
+    assert_eq!(node.rpc("ots_getTransactionError", json!([bump_hash])), "0x");
+
+    let entries = node.rpc("ots_traceTransaction", json!([bump_hash]));
+    let entries = entries.as_array().expect("entries");
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[0]["depth"], 0);
+    assert_eq!(entries[1]["depth"], 1);
+
+    let block = bump["blockNumber"].clone();
+    let details = node.rpc("ots_getBlockDetails", json!([block]));
+    assert_eq!(details["block"]["transactionCount"], 1);
+    let fee = hex_u128(&bump["gasUsed"]) * hex_u128(&bump["effectiveGasPrice"]);
+    assert_eq!(hex_u128(&details["totalFees"]), fee);
+    let by_hash = node.rpc("ots_getBlockDetailsByHash", json!([bump["blockHash"]]));
+    assert_eq!(by_hash, details);
+    let page = node.rpc("ots_getBlockTransactions", json!([block, 0, 10]));
+    assert_eq!(page["fullblock"]["transactionCount"], 1);
+    assert_eq!(page["receipts"][0]["transactionHash"], bump_hash);
+
+    // Address history: account 3 sent one transaction; the relay appears in three.
+    let mine = node.rpc("ots_searchTransactionsBefore", json!([DEV_ADDR_3, 0, 10]));
+    assert_eq!(mine["txs"].as_array().map(Vec::len), Some(1));
+    assert_eq!(mine["firstPage"], true);
+    assert_eq!(mine["lastPage"], true);
+    let relay_txs = node.rpc("ots_searchTransactionsAfter", json!([relay, 0, 10]));
+    assert_eq!(relay_txs["txs"].as_array().map(Vec::len), Some(3));
+    let n0 = hex_u64(&relay_txs["txs"][0]["blockNumber"]);
+    let n2 = hex_u64(&relay_txs["txs"][2]["blockNumber"]);
+    assert!(n0 > n2, "newest first");
+
+    assert_eq!(node.rpc("ots_getTransactionBySenderAndNonce", json!([DEV_ADDR_3, 0])), bump_hash);
+    assert!(node.rpc("ots_getTransactionBySenderAndNonce", json!([DEV_ADDR_3, 1])).is_null());
+    let creator = node.rpc("ots_getContractCreator", json!([counter]));
+    assert_eq!(creator["creator"].as_str().map(str::to_lowercase), Some(DEV_ADDR_0.to_lowercase()));
+    let spawned = ops[0]["to"].clone();
+    let creator = node.rpc("ots_getContractCreator", json!([spawned]));
+    assert_eq!(creator["creator"].as_str().map(str::to_lowercase), Some(relay.to_lowercase()));
+    assert_eq!(creator["hash"], spawn["transactionHash"]);
+    assert!(node.rpc("ots_getContractCreator", json!([DEV_ADDR_0])).is_null());
+}

@@ -1,7 +1,7 @@
 //! JSON-RPC server for dbc-node, built on jsonrpsee.
 //!
 //! Namespaces: `eth` (see [`eth`]), `net`, `web3`, `txpool`, `debug` and `trace` (see
-//! [`trace`]). HTTP and WebSocket run as two
+//! [`trace`]), `ots` (Otterscan, see [`ots`]). HTTP and WebSocket run as two
 //! servers on their own ports (reth's `--http.port` / `--ws.port`); both accept JSON-RPC batches
 //! and requests without a `params` member. Errors use geth's codes and messages: `-32000` for
 //! rejected transactions and unknown blocks, `3` with the revert data for reverts, `-32602`
@@ -12,10 +12,12 @@ pub mod error;
 pub mod eth;
 mod filters;
 mod other;
+pub mod ots;
 pub mod trace;
 
 pub use eth::{EthApiServer, FillTransactionResult};
 pub use other::{NetApiServer, TxPoolApiServer, Web3ApiServer};
+pub use ots::OtsApiServer;
 pub use trace::{DebugApiServer, TraceApiServer};
 
 use alloy_primitives::B256;
@@ -128,7 +130,8 @@ impl RpcContext {
             Web3ApiServer::into_rpc(self.clone()).remove_context(),
             TxPoolApiServer::into_rpc(self.clone()).remove_context(),
             DebugApiServer::into_rpc(self.clone()).remove_context(),
-            TraceApiServer::into_rpc(self).remove_context(),
+            TraceApiServer::into_rpc(self.clone()).remove_context(),
+            OtsApiServer::into_rpc(self).remove_context(),
         ];
         for part in parts {
             if let Err(e) = module.merge(part) {
