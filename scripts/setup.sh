@@ -28,5 +28,12 @@ if [ ! -x scripts/node_modules/.bin/forge ] || [ scripts/package-lock.json -nt s
   echo "setup: installing npm tooling (forge, cast, anvil, solc-js, viem, ethers)"
   (cd scripts && npm install --no-audit --no-fund --loglevel=error)
 fi
+# Python indexers for the explorer tests (ethereum-etl 2.4.2 needs parsimonious 0.9 on 3.11).
+if [ ! -x scripts/.venv/bin/ethereumetl ]; then
+  echo "setup: installing ethereum-etl into scripts/.venv"
+  python3 -m venv scripts/.venv
+  scripts/.venv/bin/pip install -q --disable-pip-version-check ethereum-etl==2.4.2
+  scripts/.venv/bin/pip install -q --disable-pip-version-check --no-deps parsimonious==0.9.0 regex
+fi
 scripts/node_modules/.bin/forge --version | head -1
 scripts/solc --version | tail -1
