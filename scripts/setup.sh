@@ -35,5 +35,9 @@ if [ ! -x scripts/.venv/bin/ethereumetl ]; then
   scripts/.venv/bin/pip install -q --disable-pip-version-check ethereum-etl==2.4.2
   scripts/.venv/bin/pip install -q --disable-pip-version-check --no-deps parsimonious==0.9.0 regex
 fi
+if ! scripts/.venv/bin/python -c "import cryo, pandas, pyarrow, polars" 2>/dev/null; then
+  echo "setup: installing cryo into scripts/.venv"
+  scripts/.venv/bin/pip install -q --disable-pip-version-check cryo polars pyarrow pandas
+fi
 scripts/node_modules/.bin/forge --version | head -1
 scripts/solc --version | tail -1

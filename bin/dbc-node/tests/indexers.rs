@@ -7,7 +7,7 @@ use common::*;
 use std::process::Command;
 
 #[test]
-fn ethereum_etl_exports_match_the_node() {
+fn ethereum_etl_and_cryo_exports_match_the_node() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = DevNode::start(&dir.path().join("node"), &["--dev.block-time", "1s"]);
     let url = node.url();
@@ -83,4 +83,13 @@ fn ethereum_etl_exports_match_the_node() {
     assert_eq!(summary["transactions"], 12, "{out}");
     assert_eq!(summary["token_transfers"], 2, "{out}");
     assert!(summary["internal_traces"].as_u64().expect("n") >= 4, "{out}");
+
+    // cryo (Python API): blocks, transactions and logs of the same chain.
+    let python = repo_root().join("scripts/.venv/bin/python");
+    let out =
+        run(Command::new(python).arg(repo_root().join("scripts/e2e/cryo_check.py")).arg(&url));
+    let summary: serde_json::Value =
+        serde_json::from_str(out.lines().last().expect("summary")).expect("json");
+    assert_eq!(summary["ok"], true, "{out}");
+    assert_eq!(summary["transactions"], 12, "{out}");
 }
