@@ -6,15 +6,6 @@ use common::*;
 use serde_json::json;
 use std::time::Duration;
 
-fn deployed_address(forge_output: &str) -> String {
-    forge_output
-        .lines()
-        .find_map(|l| l.strip_prefix("Deployed to: "))
-        .unwrap_or_else(|| panic!("no address in forge output:\n{forge_output}"))
-        .trim()
-        .to_string()
-}
-
 #[test]
 fn forge_create_and_cast_roundtrip() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -22,16 +13,7 @@ fn forge_create_and_cast_roundtrip() {
     let url = node.url();
 
     // forge create --broadcast (EIP-1559, no --legacy).
-    let out = forge(&[
-        "create",
-        "--broadcast",
-        "--rpc-url",
-        &url,
-        "--private-key",
-        DEV_KEY_0,
-        "src/Counter.sol:Counter",
-    ]);
-    let counter = deployed_address(&out);
+    let counter = deploy(&url, "src/Counter.sol:Counter");
     assert_ne!(cast(&["code", &counter, "--rpc-url", &url]), "0x");
 
     // cast send → receipt with an event; cast call reads the new storage.
@@ -174,16 +156,7 @@ fn kill_9_and_restart_keeps_the_chain() {
     let datadir = dir.path().join("node");
     let mut node = DevNode::start(&datadir, &["--dev.block-time", "500ms"]);
     let url = node.url();
-    let out = forge(&[
-        "create",
-        "--broadcast",
-        "--rpc-url",
-        &url,
-        "--private-key",
-        DEV_KEY_0,
-        "src/Counter.sol:Counter",
-    ]);
-    let counter = deployed_address(&out);
+    let counter = deploy(&url, "src/Counter.sol:Counter");
     cast(&[
         "send",
         &counter,
@@ -253,16 +226,7 @@ fn kill_9_and_restart_keeps_the_chain() {
 fn websocket_subscriptions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = DevNode::start(&dir.path().join("node"), &["--dev.block-time", "1s"]);
-    let out = forge(&[
-        "create",
-        "--broadcast",
-        "--rpc-url",
-        &node.url(),
-        "--private-key",
-        DEV_KEY_0,
-        "src/Counter.sol:Counter",
-    ]);
-    let counter = deployed_address(&out);
+    let counter = deploy(&node.url(), "src/Counter.sol:Counter");
     let out = node_script("ws-subscribe.mjs", &[&node.url(), &node.ws_url(), &counter]);
     assert!(out.contains("\"ok\":true"), "{out}");
 }

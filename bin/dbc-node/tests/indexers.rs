@@ -24,36 +24,8 @@ fn ethereum_etl_and_cryo_exports_match_the_node() {
         "--non-interactive",
     ]);
     assert!(out.contains("ONCHAIN EXECUTION COMPLETE & SUCCESSFUL"), "{out}");
-    let relay = forge(&[
-        "create",
-        "--broadcast",
-        "--rpc-url",
-        &url,
-        "--private-key",
-        DEV_KEY_0,
-        "src/Relay.sol:Relay",
-    ]);
-    let relay = relay
-        .lines()
-        .find_map(|l| l.strip_prefix("Deployed to: "))
-        .expect("addr")
-        .trim()
-        .to_string();
-    let counter = forge(&[
-        "create",
-        "--broadcast",
-        "--rpc-url",
-        &url,
-        "--private-key",
-        DEV_KEY_0,
-        "src/Counter.sol:Counter",
-    ]);
-    let counter = counter
-        .lines()
-        .find_map(|l| l.strip_prefix("Deployed to: "))
-        .expect("addr")
-        .trim()
-        .to_string();
+    let relay = deploy(&url, "src/Relay.sol:Relay");
+    let counter = deploy(&url, "src/Counter.sol:Counter");
     cast(&[
         "send",
         &relay,

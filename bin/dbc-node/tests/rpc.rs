@@ -251,17 +251,7 @@ fn fees_filters_and_logs() {
     let url = node.url();
     let block_filter = node.rpc("eth_newBlockFilter", json!([]));
     let pending_filter = node.rpc("eth_newPendingTransactionFilter", json!([]));
-    let out = forge(&[
-        "create",
-        "--broadcast",
-        "--rpc-url",
-        &url,
-        "--private-key",
-        DEV_KEY_0,
-        "src/Counter.sol:Counter",
-    ]);
-    let counter =
-        out.lines().find_map(|l| l.strip_prefix("Deployed to: ")).expect("addr").trim().to_string();
+    let counter = deploy(&url, "src/Counter.sol:Counter");
     // Without fromBlock a filter's criteria start at `latest` (geth); start at the deployment.
     let from = format!("0x{:x}", node.block_number());
     let log_filter = node.rpc("eth_newFilter", json!([{"address": counter, "fromBlock": from}]));

@@ -5,16 +5,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-fn deploy(url: &str, contract: &str) -> String {
-    let out =
-        forge(&["create", "--broadcast", "--rpc-url", url, "--private-key", DEV_KEY_0, contract]);
-    out.lines()
-        .find_map(|l| l.strip_prefix("Deployed to: "))
-        .unwrap_or_else(|| panic!("no address:\n{out}"))
-        .trim()
-        .to_string()
-}
-
 #[test]
 fn geth_and_parity_traces_of_nested_calls() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -122,6 +122,22 @@ impl RpcContext {
         replay_block(self.spec(), block, self.parent_state(block), select, tracer).map_err(sim_err)
     }
 
+    /// Traces a call request at `block` with `tracer`.
+    fn trace_request<T: TxTracer<HistoricalState>>(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        tracer: &mut T,
+    ) -> RpcResult<T::Output> {
+        let number = self.resolve(block)?;
+        let header =
+            self.storage().header(number).map_err(rpc_err)?.ok_or_else(header_not_found)?;
+        let env = dbc_evm::evm_env_for(self.spec(), header.inner());
+        let (tx, priced) = request_tx_env(&env, request).map_err(sim_err)?;
+        trace_call(self.spec(), header.inner(), self.storage().state_at(number), tx, priced, tracer)
+            .map_err(sim_err)
+    }
+
     fn mined_tx(&self, hash: B256) -> RpcResult<Option<(Block, usize)>> {
         let Some(loc) = self.storage().tx_location(hash).map_err(rpc_err)? else {
             return Ok(None);
@@ -195,21 +211,8 @@ impl DebugApiServer for RpcContext {
         if opts.state_overrides.is_some() || opts.block_overrides.is_some() {
             return Err(invalid_params("debug_traceCall overrides are not supported yet"));
         }
-        let number = self.resolve(block)?;
-        let header =
-            self.storage().header(number).map_err(rpc_err)?.ok_or_else(header_not_found)?;
-        let env = dbc_evm::evm_env_for(self.spec(), header.inner());
-        let (tx, priced) = request_tx_env(&env, request).map_err(sim_err)?;
         let mut tracer = GethTracer { opts: opts.tracing_options };
-        trace_call(
-            self.spec(),
-            header.inner(),
-            self.storage().state_at(number),
-            tx,
-            priced,
-            &mut tracer,
-        )
-        .map_err(sim_err)
+        self.trace_request(request, block, &mut tracer)
     }
 }
 
@@ -259,22 +262,8 @@ impl TraceApiServer for RpcContext {
         types: HashSet<TraceType>,
         block: Option<BlockId>,
     ) -> RpcResult<TraceResults> {
-        let number = self.resolve(block)?;
-        let header =
-            self.storage().header(number).map_err(rpc_err)?.ok_or_else(header_not_found)?;
-        let env = dbc_evm::evm_env_for(self.spec(), header.inner());
-        let (tx, priced) = request_tx_env(&env, request).map_err(sim_err)?;
         let mut tracer = ReplayTracer { types };
-        trace_call(
-            self.spec(),
-            header.inner(),
-            self.storage().state_at(number),
-            tx,
-            priced,
-            &mut tracer,
-        )
-        .map(|(_, r)| r)
-        .map_err(sim_err)
+        self.trace_request(request, block, &mut tracer).map(|(_, r)| r)
     }
 
     fn filter(&self, filter: TraceFilter) -> RpcResult<Vec<LocalizedTransactionTrace>> {

@@ -224,3 +224,15 @@ pub fn node_script(script: &str, args: &[&str]) -> String {
         .args(args)
         .current_dir(repo_root().join("scripts")))
 }
+
+/// Deploys `contract` (e.g. `src/Counter.sol:Counter`) with `forge create --broadcast` from dev
+/// account 0 and returns its address.
+pub fn deploy(url: &str, contract: &str) -> String {
+    let out =
+        forge(&["create", "--broadcast", "--rpc-url", url, "--private-key", DEV_KEY_0, contract]);
+    out.lines()
+        .find_map(|l| l.strip_prefix("Deployed to: "))
+        .unwrap_or_else(|| panic!("no address in forge output:\n{out}"))
+        .trim()
+        .to_string()
+}
