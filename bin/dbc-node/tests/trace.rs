@@ -121,6 +121,12 @@ fn geth_and_parity_traces_of_nested_calls() {
         json!([{"to": counter, "data": "0x8381f58a"}, "latest", {"tracer": "callTracer"}]),
     );
     assert_eq!(dc["output"], format!("0x{:064x}", 2));
+    let slot0 = format!("0x{:064x}", 0);
+    let dc = node.rpc(
+        "debug_traceCall",
+        json!([{"to": counter, "data": "0x8381f58a"}, "latest", {"tracer": "callTracer", "stateOverrides": {counter.clone(): {"stateDiff": {slot0: format!("0x{:064x}", 77)}}}}]),
+    );
+    assert_eq!(dc["output"], format!("0x{:064x}", 77));
 
     // Unknown tracers and transactions give clear errors.
     let e = node.rpc_err("debug_traceTransaction", json!([hash, {"tracer": "nonsenseTracer"}]));

@@ -10,11 +10,12 @@ use crate::{
     sim::{SimError, map_evm_err},
 };
 use alloy_consensus::Header;
+use alloy_evm::overrides::{apply_block_overrides, apply_state_overrides};
 use alloy_evm::{
     Evm, EvmEnv, EvmFactory, FromRecoveredTx, block::SystemCaller, eth::EthEvmFactory,
 };
 use alloy_primitives::{B256, Bytes, map::HashSet};
-use alloy_rpc_types_eth::TransactionInfo;
+use alloy_rpc_types_eth::{TransactionInfo, state::EvmOverrides};
 use alloy_rpc_types_trace::{
     geth::{
         GethDebugBuiltInTracerType, GethDebugTracerType, GethDebugTracingOptions, GethTrace,
@@ -289,6 +290,7 @@ pub fn trace_call<R: StateReader, T: TxTracer<R>>(
     state: R,
     tx: TxEnv,
     priced: bool,
+    overrides: EvmOverrides,
     tracer: &mut T,
 ) -> Result<T::Output, SimError> {
     let mut env = evm_env_for(spec, header);
@@ -297,5 +299,11 @@ pub fn trace_call<R: StateReader, T: TxTracer<R>>(
     env.cfg_env.tx_gas_limit_cap = Some(u64::MAX);
     env.cfg_env.disable_base_fee = !priced;
     let mut db = CacheDB::new(StateDb(state));
+    if let Some(block) = overrides.block {
+        apply_block_overrides(*block, &mut db, &mut env.block_env);
+    }
+    if let Some(state) = overrides.state {
+        apply_state_overrides(state, &mut db).map_err(|e| SimError::BadRequest(e.to_string()))?;
+    }
     tracer.trace(&mut db, env, tx, TransactionInfo::default())
 }

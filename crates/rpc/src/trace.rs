@@ -6,7 +6,7 @@ use crate::{
 };
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{B256, map::HashSet};
-use alloy_rpc_types_eth::TransactionRequest;
+use alloy_rpc_types_eth::{TransactionRequest, state::EvmOverrides};
 use alloy_rpc_types_trace::{
     filter::TraceFilter,
     geth::{GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace, TraceResult},
@@ -127,6 +127,7 @@ impl RpcContext {
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
+        overrides: EvmOverrides,
         tracer: &mut T,
     ) -> RpcResult<T::Output> {
         let number = self.resolve(block)?;
@@ -134,8 +135,16 @@ impl RpcContext {
             self.storage().header(number).map_err(rpc_err)?.ok_or_else(header_not_found)?;
         let env = dbc_evm::evm_env_for(self.spec(), header.inner());
         let (tx, priced) = request_tx_env(&env, request).map_err(sim_err)?;
-        trace_call(self.spec(), header.inner(), self.storage().state_at(number), tx, priced, tracer)
-            .map_err(sim_err)
+        trace_call(
+            self.spec(),
+            header.inner(),
+            self.storage().state_at(number),
+            tx,
+            priced,
+            overrides,
+            tracer,
+        )
+        .map_err(sim_err)
     }
 
     fn mined_tx(&self, hash: B256) -> RpcResult<Option<(Block, usize)>> {
@@ -208,11 +217,9 @@ impl DebugApiServer for RpcContext {
         opts: Option<GethDebugTracingCallOptions>,
     ) -> RpcResult<GethTrace> {
         let opts = opts.unwrap_or_default();
-        if opts.state_overrides.is_some() || opts.block_overrides.is_some() {
-            return Err(invalid_params("debug_traceCall overrides are not supported yet"));
-        }
+        let overrides = EvmOverrides::new(opts.state_overrides, opts.block_overrides.map(Box::new));
         let mut tracer = GethTracer { opts: opts.tracing_options };
-        self.trace_request(request, block, &mut tracer)
+        self.trace_request(request, block, overrides, &mut tracer)
     }
 }
 
@@ -263,7 +270,7 @@ impl TraceApiServer for RpcContext {
         block: Option<BlockId>,
     ) -> RpcResult<TraceResults> {
         let mut tracer = ReplayTracer { types };
-        self.trace_request(request, block, &mut tracer).map(|(_, r)| r)
+        self.trace_request(request, block, EvmOverrides::default(), &mut tracer).map(|(_, r)| r)
     }
 
     fn filter(&self, filter: TraceFilter) -> RpcResult<Vec<LocalizedTransactionTrace>> {
