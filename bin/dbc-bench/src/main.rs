@@ -21,9 +21,13 @@ use revm::{
 };
 use std::time::{Duration, Instant};
 
+mod load;
+
 #[derive(Debug, Parser)]
 #[command(name = "dbc-bench", about = "dbc-node benchmarks")]
 enum Cmd {
+    /// End-to-end load against a running node (dbc-node or anvil).
+    Load(load::LoadArgs),
     /// Block import of native transfers vs bare revm.
     Import {
         /// Distinct senders.
@@ -182,6 +186,7 @@ fn run_revm(w: &Workload) -> eyre::Result<Duration> {
 
 fn main() -> eyre::Result<()> {
     match Cmd::parse() {
+        Cmd::Load(args) => load::run(&args)?,
         Cmd::Import { senders, txs_per_block, blocks } => {
             eprintln!(
                 "preparing {blocks} blocks × {txs_per_block} transfers from {senders} senders …"
