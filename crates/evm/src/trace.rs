@@ -12,7 +12,9 @@ use crate::{
 use alloy_consensus::Header;
 use alloy_evm::overrides::{apply_block_overrides, apply_state_overrides};
 use alloy_evm::{
-    Evm, EvmEnv, EvmFactory, FromRecoveredTx, block::SystemCaller, eth::EthEvmFactory,
+    Evm, EvmEnv, EvmFactory, FromRecoveredTx,
+    block::SystemCaller,
+    eth::{EthEvmContext, EthEvmFactory},
 };
 use alloy_primitives::{B256, Bytes, map::HashSet};
 use alloy_rpc_types_eth::{TransactionInfo, state::EvmOverrides};
@@ -29,7 +31,7 @@ use dbc_storage::StateReader;
 use revm::{
     DatabaseCommit,
     context::TxEnv,
-    context_interface::result::{ExecutionResult, HaltReason},
+    context_interface::result::{ExecutionResult, HaltReason, ResultAndState},
     database::CacheDB,
 };
 use revm_inspectors::tracing::{FourByteInspector, TracingInspector, TracingInspectorConfig};
@@ -50,6 +52,20 @@ pub trait TxTracer<R: StateReader> {
         tx: TxEnv,
         info: TransactionInfo,
     ) -> Result<Self::Output, SimError>;
+}
+
+/// Executes `tx` with `inspector` on `db` (without committing).
+fn inspect<'a, R: StateReader, I>(
+    db: &'a mut ReplayDb<R>,
+    env: EvmEnv,
+    tx: TxEnv,
+    inspector: I,
+) -> Result<ResultAndState<HaltReason>, SimError>
+where
+    I: revm::Inspector<EthEvmContext<&'a mut ReplayDb<R>>>,
+{
+    let mut evm = EthEvmFactory::default().create_evm_with_inspector(db, env, inspector);
+    evm.transact(tx).map_err(map_evm_err)
 }
 
 /// Re-executes `block` on `parent_state`, tracing the transactions selected by `select` with
@@ -134,16 +150,12 @@ impl<R: StateReader> TxTracer<R> for GethTracer {
         _info: TransactionInfo,
     ) -> Result<GethTrace, SimError> {
         let opts = &self.opts;
-        let factory = EthEvmFactory::default();
         let spec_id = env.cfg_env.spec;
         match &opts.tracer {
             None => {
                 let mut inspector =
                     TracingInspector::new(TracingInspectorConfig::from_geth_config(&opts.config));
-                let res = {
-                    let mut evm = factory.create_evm_with_inspector(&mut *db, env, &mut inspector);
-                    evm.transact(tx).map_err(map_evm_err)?
-                };
+                let res = inspect(&mut *db, env, tx, &mut inspector)?;
                 let (gas, output) = gas_and_output(&res.result);
                 let frame = inspector.geth_builder().with_spec_id(spec_id).geth_traces(
                     gas,
@@ -163,11 +175,7 @@ impl<R: StateReader> TxTracer<R> for GethTracer {
                     let mut inspector = TracingInspector::new(
                         TracingInspectorConfig::from_geth_call_config(&config),
                     );
-                    let res = {
-                        let mut evm =
-                            factory.create_evm_with_inspector(&mut *db, env, &mut inspector);
-                        evm.transact(tx).map_err(map_evm_err)?
-                    };
+                    let res = inspect(&mut *db, env, tx, &mut inspector)?;
                     let (gas, _) = gas_and_output(&res.result);
                     let frame = inspector.geth_builder().geth_call_traces(config, gas);
                     db.commit(res.state);
@@ -182,11 +190,7 @@ impl<R: StateReader> TxTracer<R> for GethTracer {
                     let mut inspector = TracingInspector::new(
                         TracingInspectorConfig::from_geth_prestate_config(&config),
                     );
-                    let res = {
-                        let mut evm =
-                            factory.create_evm_with_inspector(&mut *db, env, &mut inspector);
-                        evm.transact(tx).map_err(map_evm_err)?
-                    };
+                    let res = inspect(&mut *db, env, tx, &mut inspector)?;
                     let frame = inspector
                         .geth_builder()
                         .geth_prestate_traces(&res, &config, &*db)
@@ -196,17 +200,13 @@ impl<R: StateReader> TxTracer<R> for GethTracer {
                 }
                 GethDebugBuiltInTracerType::FourByteTracer => {
                     let mut inspector = FourByteInspector::default();
-                    let res = {
-                        let mut evm =
-                            factory.create_evm_with_inspector(&mut *db, env, &mut inspector);
-                        evm.transact(tx).map_err(map_evm_err)?
-                    };
+                    let res = inspect(&mut *db, env, tx, &mut inspector)?;
                     db.commit(res.state);
                     Ok(GethTrace::FourByteTracer((&inspector).into()))
                 }
                 GethDebugBuiltInTracerType::NoopTracer => {
                     let res = {
-                        let mut evm = factory.create_evm(&mut *db, env);
+                        let mut evm = EthEvmFactory::default().create_evm(&mut *db, env);
                         evm.transact(tx).map_err(map_evm_err)?
                     };
                     db.commit(res.state);
@@ -234,11 +234,7 @@ impl<R: StateReader> TxTracer<R> for ParityTracer {
         info: TransactionInfo,
     ) -> Result<Self::Output, SimError> {
         let mut inspector = TracingInspector::new(TracingInspectorConfig::default_parity());
-        let res = {
-            let mut evm =
-                EthEvmFactory::default().create_evm_with_inspector(&mut *db, env, &mut inspector);
-            evm.transact(tx).map_err(map_evm_err)?
-        };
+        let res = inspect(&mut *db, env, tx, &mut inspector)?;
         let gas = res.result.gas().tx_gas_used();
         db.commit(res.state);
         Ok(inspector
@@ -267,11 +263,7 @@ impl<R: StateReader> TxTracer<R> for ReplayTracer {
     ) -> Result<Self::Output, SimError> {
         let mut inspector =
             TracingInspector::new(TracingInspectorConfig::from_parity_config(&self.types));
-        let res = {
-            let mut evm =
-                EthEvmFactory::default().create_evm_with_inspector(&mut *db, env, &mut inspector);
-            evm.transact(tx).map_err(map_evm_err)?
-        };
+        let res = inspect(&mut *db, env, tx, &mut inspector)?;
         let gas = res.result.gas().tx_gas_used();
         let results = inspector
             .into_parity_builder()
