@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs dbc-bench's end-to-end load against dbc-node and anvil (from npm) on this machine, three
+# times per workload and node, and prints the medians and the dbc-node/anvil ratios.
+# Usage: ./scripts/bench-vs-anvil.sh [--instant]   (default: 1 s blocks)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh >/dev/null
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dbc-target}"
+cargo build --release --locked -q -p dbc-node -p dbc-bench
+(cd contracts && ../scripts/node_modules/.bin/forge build --quiet)
+BIN="$CARGO_TARGET_DIR/release"
+ANVIL=scripts/node_modules/.bin/anvil
+MODE="${1:-}"
+RUNS=3
+OUT=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
+
+start_node() { # name port
+  if [ "$1" = dbc ]; then
+    local extra=(--dev.block-time 1s); [ "$MODE" = --instant ] && extra=(--dev.instant)
+    "$BIN/dbc-node" --dev --datadir "$OUT/db-$RANDOM" --dev.accounts 1000 "${extra[@]}" \
+      --builder.gaslimit 1000000000 --http.port "$2" --ws.port $(( $2 + 1 )) --log.filter warn >"$OUT/node.log" 2>&1 &
+  else
+    local extra=(--block-time 1); [ "$MODE" = --instant ] && extra=()
+    "$ANVIL" --accounts 1000 "${extra[@]}" --gas-limit 1000000000 --port "$2" --silent >"$OUT/node.log" 2>&1 &
+  fi
+  NODE_PID=$!
+  for _ in $(seq 1 100); do
+    curl -sf -XPOST "127.0.0.1:$2" -H 'content-type: application/json' \
+      -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}' >/dev/null && return 0
+    sleep 0.2
+  done
+  echo "node $1 did not start" >&2; exit 1
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+for workload in "native 20000 1000" "erc20 10000 500"; do
+  set -- $workload
+  for node in dbc anvil; do
+    : >"$OUT/$node-$1.e2e"; : >"$OUT/$node-$1.intake"
+    for run in $(seq 1 $RUNS); do
+      start_node "$node" 28600
+      line=$(timeout 300 "$BIN/dbc-bench" load --rpc 127.0.0.1:28600 --kind "$1" --txs "$2" --senders "$3" --timeout 120 2>/dev/null | tail -1 || true)
+      kill "$NODE_PID" 2>/dev/null || true; wait "$NODE_PID" 2>/dev/null || true
+      echo "$node $1 run $run: ${line:-no result (timed out)}"
+      echo "$line" | sed -n 's/.*end-to-end \([0-9]*\) tx\/s.*/\1/p' >>"$OUT/$node-$1.e2e"
+      echo "$line" | sed -n 's/.*intake \([0-9]*\) tx\/s.*/\1/p' >>"$OUT/$node-$1.intake"
+    done
+  done
+  d=$(median <"$OUT/dbc-$1.e2e"); a=$(median <"$OUT/anvil-$1.e2e")
+  di=$(median <"$OUT/dbc-$1.intake"); ai=$(median <"$OUT/anvil-$1.intake")
+  echo "== $1: median end-to-end dbc-node ${d:-?} tx/s, anvil ${a:-?} tx/s, ratio $(awk -v d="${d:-0}" -v a="${a:-0}" 'BEGIN{ if (a>0) printf "%.2f", d/a; else print "n/a" }'); intake dbc-node ${di:-?}, anvil ${ai:-?}"
+done
