@@ -155,9 +155,9 @@ pub fn rebuild_trie(storage: &Storage) -> Result<StateTrie, NodeError> {
 }
 
 /// Pool transactions as the block builder consumes them.
-struct PoolPayload(BestTransactions);
+struct PoolPayload<'a>(BestTransactions<'a>);
 
-impl PayloadTransactions for PoolPayload {
+impl PayloadTransactions for PoolPayload<'_> {
     fn next_tx(&mut self) -> Option<Recovered<TxEnvelope>> {
         self.0.next_tx().map(|t| t.tx.clone())
     }

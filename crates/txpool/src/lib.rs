@@ -352,23 +352,33 @@ impl TxPool {
 
     /// Pending transactions best first at `base_fee`, each sender's in nonce order.
     /// Transactions whose fee cap is below the base fee are left out.
-    pub fn best(&self, base_fee: u64) -> BestTransactions {
+    ///
+    /// Building the iterator costs O(senders); each `next_tx` reads one transaction from the
+    /// live pool, so a block's pool work follows what it includes, not the pool's size.
+    pub fn best(&self, base_fee: u64) -> BestTransactions<'_> {
         let inner = self.inner.read();
-        let mut queues = HashMap::with_capacity(inner.senders.len());
         let mut heap = BinaryHeap::with_capacity(inner.senders.len());
         for (sender, q) in &inner.senders {
             if q.pending == 0 {
                 continue;
             }
-            let txs: Vec<Arc<PoolTx>> = q.txs.values().take(q.pending).cloned().collect();
-            if let Some(first) = txs.first()
+            if let Some(first) = q.txs.get(&q.state_nonce)
                 && let Some(tip) = first.effective_tip(base_fee)
             {
-                heap.push(Ranked { tip, seq: first.seq, sender: *sender });
+                heap.push(Ranked { tip, seq: first.seq, sender: *sender, nonce: q.state_nonce });
             }
-            queues.insert(*sender, (txs, 0usize));
         }
-        BestTransactions { heap, queues, base_fee, skipped: HashSet::new() }
+        BestTransactions { pool: self, heap, base_fee, skipped: HashSet::new() }
+    }
+
+    /// The pending transaction of `sender` with `nonce`, if any.
+    fn pending_tx(&self, sender: &Address, nonce: u64) -> Option<Arc<PoolTx>> {
+        let inner = self.inner.read();
+        let q = inner.senders.get(sender)?;
+        if nonce < q.state_nonce || nonce >= q.state_nonce + q.pending as u64 {
+            return None;
+        }
+        q.txs.get(&nonce).cloned()
     }
 
     /// Updates the pool after a block: `senders` are the accounts whose nonce may have changed
@@ -422,6 +432,7 @@ struct Ranked {
     tip: u128,
     seq: u64,
     sender: Address,
+    nonce: u64,
 }
 
 impl Ord for Ranked {
@@ -436,29 +447,35 @@ impl PartialOrd for Ranked {
     }
 }
 
-/// Iterator over pending transactions, best tip first, nonce order within a sender.
+/// Iterator over pending transactions, best tip first, nonce order within a sender. It reads
+/// the live pool lazily.
 #[derive(Debug)]
-pub struct BestTransactions {
+pub struct BestTransactions<'a> {
+    pool: &'a TxPool,
     heap: BinaryHeap<Ranked>,
-    queues: HashMap<Address, (Vec<Arc<PoolTx>>, usize)>,
     base_fee: u64,
     skipped: HashSet<Address>,
 }
 
-impl BestTransactions {
+impl BestTransactions<'_> {
     /// The next transaction.
     pub fn next_tx(&mut self) -> Option<Arc<PoolTx>> {
         while let Some(top) = self.heap.pop() {
             if self.skipped.contains(&top.sender) {
                 continue;
             }
-            let Some((txs, pos)) = self.queues.get_mut(&top.sender) else { continue };
-            let Some(tx) = txs.get(*pos).cloned() else { continue };
-            *pos += 1;
-            if let Some(next) = txs.get(*pos)
+            // The pool may have changed since the heap entry was made (a block pruned it, a
+            // replacement arrived): read the transaction now.
+            let Some(tx) = self.pool.pending_tx(&top.sender, top.nonce) else { continue };
+            if let Some(next) = self.pool.pending_tx(&top.sender, top.nonce + 1)
                 && let Some(tip) = next.effective_tip(self.base_fee)
             {
-                self.heap.push(Ranked { tip, seq: next.seq, sender: top.sender });
+                self.heap.push(Ranked {
+                    tip,
+                    seq: next.seq,
+                    sender: top.sender,
+                    nonce: top.nonce + 1,
+                });
             }
             return Some(tx);
         }
