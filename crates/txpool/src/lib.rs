@@ -353,8 +353,8 @@ impl TxPool {
     /// Pending transactions best first at `base_fee`, each sender's in nonce order.
     /// Transactions whose fee cap is below the base fee are left out.
     ///
-    /// Building the iterator costs O(senders); each `next_tx` reads one transaction from the
-    /// live pool, so a block's pool work follows what it includes, not the pool's size.
+    /// Building the iterator costs O(senders); transactions are then read from the live pool in
+    /// runs per sender, so a block's pool work follows what it includes, not the pool's size.
     pub fn best(&self, base_fee: u64) -> BestTransactions<'_> {
         let inner = self.inner.read();
         let mut heap = BinaryHeap::with_capacity(inner.senders.len());
@@ -368,17 +368,24 @@ impl TxPool {
                 heap.push(Ranked { tip, seq: first.seq, sender: *sender, nonce: q.state_nonce });
             }
         }
-        BestTransactions { pool: self, heap, base_fee, skipped: HashSet::new() }
+        BestTransactions {
+            pool: self,
+            heap,
+            runs: HashMap::new(),
+            base_fee,
+            skipped: HashSet::new(),
+        }
     }
 
-    /// The pending transaction of `sender` with `nonce`, if any.
-    fn pending_tx(&self, sender: &Address, nonce: u64) -> Option<Arc<PoolTx>> {
+    /// Up to `max` pending transactions of `sender` from `nonce` on, read under one lock.
+    fn pending_run(&self, sender: &Address, nonce: u64, max: usize) -> Vec<Arc<PoolTx>> {
         let inner = self.inner.read();
-        let q = inner.senders.get(sender)?;
-        if nonce < q.state_nonce || nonce >= q.state_nonce + q.pending as u64 {
-            return None;
+        let Some(q) = inner.senders.get(sender) else { return Vec::new() };
+        let end = q.state_nonce + q.pending as u64;
+        if nonce < q.state_nonce || nonce >= end {
+            return Vec::new();
         }
-        q.txs.get(&nonce).cloned()
+        q.txs.range(nonce..end).take(max).map(|(_, t)| t.clone()).collect()
     }
 
     /// Updates the pool after a block: `senders` are the accounts whose nonce may have changed
@@ -447,12 +454,16 @@ impl PartialOrd for Ranked {
     }
 }
 
+/// Transactions fetched from the pool per lock acquisition for one sender.
+const RUN: usize = 256;
+
 /// Iterator over pending transactions, best tip first, nonce order within a sender. It reads
-/// the live pool lazily.
+/// the live pool lazily, a run of each sender's transactions per lock acquisition.
 #[derive(Debug)]
 pub struct BestTransactions<'a> {
     pool: &'a TxPool,
     heap: BinaryHeap<Ranked>,
+    runs: HashMap<Address, (Vec<Arc<PoolTx>>, usize)>,
     base_fee: u64,
     skipped: HashSet<Address>,
 }
@@ -464,10 +475,18 @@ impl BestTransactions<'_> {
             if self.skipped.contains(&top.sender) {
                 continue;
             }
-            // The pool may have changed since the heap entry was made (a block pruned it, a
-            // replacement arrived): read the transaction now.
-            let Some(tx) = self.pool.pending_tx(&top.sender, top.nonce) else { continue };
-            if let Some(next) = self.pool.pending_tx(&top.sender, top.nonce + 1)
+            let (run, pos) = self.runs.entry(top.sender).or_default();
+            if *pos >= run.len() || run[*pos].nonce() != top.nonce {
+                *run = self.pool.pending_run(&top.sender, top.nonce, RUN);
+                *pos = 0;
+            }
+            let Some(tx) = run.get(*pos).cloned() else { continue };
+            *pos += 1;
+            if *pos >= run.len() {
+                *run = self.pool.pending_run(&top.sender, top.nonce + 1, RUN);
+                *pos = 0;
+            }
+            if let Some(next) = run.get(*pos)
                 && let Some(tip) = next.effective_tip(self.base_fee)
             {
                 self.heap.push(Ranked {
