@@ -589,6 +589,25 @@ mod tests {
     }
 
     #[test]
+    fn best_reads_long_runs_and_live_additions() {
+        let p = pool();
+        for n in 0..300 {
+            p.add(tx(1, n, 100, 5), 100, 0).expect("add");
+        }
+        p.add(tx(2, 0, 100, 1), 100, 0).expect("add");
+        let mut best = p.best(0);
+        let first = best.next_tx().expect("first");
+        assert_eq!((first.sender(), first.nonce()), (Address::with_last_byte(1), 0));
+        // Added after the iterator was made: still seen, in nonce order.
+        p.add(tx(1, 300, 100, 5), 100, 0).expect("add");
+        let rest: Vec<(u8, u64)> =
+            std::iter::from_fn(|| best.next_tx()).map(|t| (t.sender().0[19], t.nonce())).collect();
+        let sender1: Vec<u64> = rest.iter().filter(|(s, _)| *s == 1).map(|(_, n)| *n).collect();
+        assert_eq!(sender1, (1..=300).collect::<Vec<_>>());
+        assert_eq!(rest.last(), Some(&(2, 0)), "lower tip goes last");
+    }
+
+    #[test]
     fn skip_sender_drops_its_successors() {
         let p = pool();
         p.add(tx(1, 0, 100, 30), 100, 0).expect("add");
