@@ -5,26 +5,16 @@ usage: cryo_check.py RPC_URL
 """
 import json
 import sys
-import urllib.request
 
 import cryo
+
+from nodeutil import check, rpc as _rpc
 
 url = sys.argv[1]
 
 
 def rpc(method, params):
-    req = urllib.request.Request(url, data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode(),
-                                 headers={"content-type": "application/json"})
-    body = json.load(urllib.request.urlopen(req))
-    if "error" in body:
-        raise RuntimeError(f"{method}: {body['error']}")
-    return body["result"]
-
-
-def check(cond, what):
-    if not cond:
-        print(json.dumps({"ok": False, "failed": what}))
-        sys.exit(1)
+    return _rpc(url, method, params)
 
 
 head = int(rpc("eth_blockNumber", []), 16)

@@ -8,19 +8,17 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
+
+from nodeutil import check, rpc as _rpc
 
 url, work = sys.argv[1], sys.argv[2]
-etl = os.path.join(os.path.dirname(sys.executable), "ethereumetl")
 
 
 def rpc(method, params):
-    req = urllib.request.Request(url, data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode(),
-                                 headers={"content-type": "application/json"})
-    body = json.load(urllib.request.urlopen(req))
-    if "error" in body:
-        raise RuntimeError(f"{method}: {body['error']}")
-    return body["result"]
+    return _rpc(url, method, params)
+
+
+etl = os.path.join(os.path.dirname(sys.executable), "ethereumetl")
 
 
 def run(*args):
@@ -30,12 +28,6 @@ def run(*args):
 def rows(name):
     with open(os.path.join(work, name)) as f:
         return list(csv.DictReader(f))
-
-
-def check(cond, what):
-    if not cond:
-        print(json.dumps({"ok": False, "failed": what}))
-        sys.exit(1)
 
 
 head = int(rpc("eth_blockNumber", []), 16)

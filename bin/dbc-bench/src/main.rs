@@ -47,6 +47,18 @@ struct Workload {
     blocks: Vec<Vec<Recovered<TxEnvelope>>>,
 }
 
+impl Workload {
+    /// Attributes of the `i`-th benchmark block (identical for both runs).
+    fn attrs(&self, i: usize) -> BlockAttributes {
+        BlockAttributes {
+            timestamp: 1_000 + i as u64,
+            beneficiary: Address::ZERO,
+            extra_data: Default::default(),
+            gas_limit: self.spec.genesis.gas_limit,
+        }
+    }
+}
+
 fn workload(senders: usize, txs_per_block: usize, blocks: usize) -> eyre::Result<Workload> {
     let mut spec = ChainSpec::dev(10)?;
     let keys: Vec<PrivateKeySigner> = (0..senders)
@@ -110,12 +122,7 @@ fn run_node(w: &Workload) -> eyre::Result<(Duration, Vec<BlockTimes>)> {
     let mut parts = Vec::new();
     let started = Instant::now();
     for (i, txs) in w.blocks.iter().enumerate() {
-        let attrs = BlockAttributes {
-            timestamp: 1_000 + i as u64,
-            beneficiary: Address::ZERO,
-            extra_data: Default::default(),
-            gas_limit: w.spec.genesis.gas_limit,
-        };
+        let attrs = w.attrs(i);
         let executed = build_block(
             &w.spec,
             &parent,
@@ -157,12 +164,7 @@ fn run_revm(w: &Workload) -> eyre::Result<Duration> {
     let mut parent = alloy_consensus::Sealable::seal_slow(genesis);
     let started = Instant::now();
     for (i, txs) in w.blocks.iter().enumerate() {
-        let attrs = BlockAttributes {
-            timestamp: 1_000 + i as u64,
-            beneficiary: Address::ZERO,
-            extra_data: Default::default(),
-            gas_limit: w.spec.genesis.gas_limit,
-        };
+        let attrs = w.attrs(i);
         let env = next_evm_env(&w.spec, &parent, &attrs);
         let mut evm = EthEvmFactory::default().create_evm(&mut db, env);
         for tx in txs {

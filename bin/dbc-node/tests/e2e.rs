@@ -98,17 +98,7 @@ fn forge_script_broadcast_sends_concurrent_transactions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = DevNode::start(&dir.path().join("node"), &["--dev.block-time", "1s"]);
     let url = node.url();
-    let out = forge(&[
-        "script",
-        "script/Deploy.s.sol:Deploy",
-        "--broadcast",
-        "--rpc-url",
-        &url,
-        "--private-key",
-        DEV_KEY_3,
-        "--non-interactive",
-    ]);
-    assert!(out.contains("ONCHAIN EXECUTION COMPLETE & SUCCESSFUL"), "{out}");
+    deploy_script(&url, DEV_KEY_3);
     // Eight transactions from one sender, all mined and successful.
     let nonce = hex_u64(&node.rpc("eth_getTransactionCount", json!([DEV_ADDR_3, "latest"])));
     assert_eq!(nonce, 8);

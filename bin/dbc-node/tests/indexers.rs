@@ -13,17 +13,7 @@ fn ethereum_etl_and_cryo_exports_match_the_node() {
     let url = node.url();
     // Workload: contract creations (plain and CREATE2), ERC-20 transfers, calls, native transfers,
     // and internal calls with value.
-    let out = forge(&[
-        "script",
-        "script/Deploy.s.sol:Deploy",
-        "--broadcast",
-        "--rpc-url",
-        &url,
-        "--private-key",
-        DEV_KEY_0,
-        "--non-interactive",
-    ]);
-    assert!(out.contains("ONCHAIN EXECUTION COMPLETE & SUCCESSFUL"), "{out}");
+    deploy_script(&url, DEV_KEY_0);
     let relay = deploy(&url, "src/Relay.sol:Relay");
     let counter = deploy(&url, "src/Counter.sol:Counter");
     cast(&[

@@ -98,6 +98,62 @@ fn rpc_logs(
         .collect()
 }
 
+/// The RPC receipt of transaction `i` of `block`, given the cumulative gas before it and the
+/// block-wide index of its first log.
+fn rpc_receipt_at(
+    block: &StoredBlock,
+    receipt: &ReceiptEnvelope,
+    i: usize,
+    prev_cumulative: u64,
+    first_log_index: usize,
+) -> Option<TransactionReceipt> {
+    let tx = block.transactions.get(i)?;
+    let sender = *block.senders.get(i)?;
+    let cumulative = receipt.cumulative_gas_used();
+    let logs = rpc_logs(receipt.logs(), &block.header, *tx.tx_hash(), i, first_log_index);
+    let with_bloom = alloy_consensus::ReceiptWithBloom {
+        receipt: alloy_consensus::Receipt {
+            status: receipt.status_or_post_state(),
+            cumulative_gas_used: cumulative,
+            logs,
+        },
+        logs_bloom: receipt.bloom(),
+    };
+    let inner = match receipt {
+        ReceiptEnvelope::Legacy(_) => ReceiptEnvelope::Legacy(with_bloom),
+        ReceiptEnvelope::Eip2930(_) => ReceiptEnvelope::Eip2930(with_bloom),
+        ReceiptEnvelope::Eip1559(_) => ReceiptEnvelope::Eip1559(with_bloom),
+        ReceiptEnvelope::Eip4844(_) => ReceiptEnvelope::Eip4844(with_bloom),
+        ReceiptEnvelope::Eip7702(_) => ReceiptEnvelope::Eip7702(with_bloom),
+    };
+    Some(TransactionReceipt {
+        inner,
+        transaction_hash: *tx.tx_hash(),
+        transaction_index: Some(i as u64),
+        block_hash: Some(block.header.hash()),
+        block_number: Some(block.header.number),
+        gas_used: cumulative.saturating_sub(prev_cumulative),
+        effective_gas_price: tx.effective_gas_price(block.header.base_fee_per_gas),
+        blob_gas_used: None,
+        blob_gas_price: None,
+        from: sender,
+        to: tx.to(),
+        contract_address: tx.to().is_none().then(|| sender.create(tx.nonce())),
+    })
+}
+
+/// The RPC receipt of transaction `index` alone (no other receipt is converted).
+pub(crate) fn rpc_receipt(
+    block: &StoredBlock,
+    receipts: &[ReceiptEnvelope],
+    index: usize,
+) -> Option<TransactionReceipt> {
+    let receipt = receipts.get(index)?;
+    let prev = index.checked_sub(1).map_or(0, |p| receipts[p].cumulative_gas_used());
+    let first_log = receipts[..index].iter().map(|r| r.logs().len()).sum();
+    rpc_receipt_at(block, receipt, index, prev, first_log)
+}
+
 /// All receipts of a block in RPC form.
 pub(crate) fn rpc_receipts(
     block: &StoredBlock,
@@ -106,43 +162,10 @@ pub(crate) fn rpc_receipts(
     let mut out = Vec::with_capacity(receipts.len());
     let mut log_index = 0usize;
     let mut prev_cumulative = 0u64;
-    for (i, (receipt, (tx, sender))) in
-        receipts.iter().zip(block.transactions.iter().zip(&block.senders)).enumerate()
-    {
-        let cumulative = receipt.cumulative_gas_used();
-        let logs = rpc_logs(receipt.logs(), &block.header, *tx.tx_hash(), i, log_index);
-        log_index += logs.len();
-        let with_bloom = alloy_consensus::ReceiptWithBloom {
-            receipt: alloy_consensus::Receipt {
-                status: receipt.status_or_post_state(),
-                cumulative_gas_used: cumulative,
-                logs,
-            },
-            logs_bloom: receipt.bloom(),
-        };
-        let inner = match receipt {
-            ReceiptEnvelope::Legacy(_) => ReceiptEnvelope::Legacy(with_bloom),
-            ReceiptEnvelope::Eip2930(_) => ReceiptEnvelope::Eip2930(with_bloom),
-            ReceiptEnvelope::Eip1559(_) => ReceiptEnvelope::Eip1559(with_bloom),
-            ReceiptEnvelope::Eip4844(_) => ReceiptEnvelope::Eip4844(with_bloom),
-            ReceiptEnvelope::Eip7702(_) => ReceiptEnvelope::Eip7702(with_bloom),
-        };
-        let contract_address = tx.to().is_none().then(|| sender.create(tx.nonce()));
-        out.push(TransactionReceipt {
-            inner,
-            transaction_hash: *tx.tx_hash(),
-            transaction_index: Some(i as u64),
-            block_hash: Some(block.header.hash()),
-            block_number: Some(block.header.number),
-            gas_used: cumulative - prev_cumulative,
-            effective_gas_price: tx.effective_gas_price(block.header.base_fee_per_gas),
-            blob_gas_used: None,
-            blob_gas_price: None,
-            from: *sender,
-            to: tx.to(),
-            contract_address,
-        });
-        prev_cumulative = cumulative;
+    for (i, receipt) in receipts.iter().enumerate() {
+        out.extend(rpc_receipt_at(block, receipt, i, prev_cumulative, log_index));
+        log_index += receipt.logs().len();
+        prev_cumulative = receipt.cumulative_gas_used();
     }
     out
 }

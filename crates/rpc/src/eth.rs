@@ -3,7 +3,7 @@
 use crate::{
     RpcContext,
     convert::{
-        matching_logs, rpc_block, rpc_header, rpc_pending_transaction, rpc_receipts,
+        matching_logs, rpc_block, rpc_header, rpc_pending_transaction, rpc_receipt, rpc_receipts,
         rpc_transaction,
     },
     error::{RpcResult, header_not_found, invalid_params, rpc_err, server_error},
@@ -627,7 +627,7 @@ impl EthApiServer for RpcContext {
         let Some((block, index)) = self.find_transaction(hash)? else { return Ok(None) };
         let receipts =
             self.storage().receipts(block.number()).map_err(rpc_err)?.unwrap_or_default();
-        Ok(rpc_receipts(&block, &receipts).into_iter().nth(index))
+        Ok(rpc_receipt(&block, &receipts, index))
     }
 
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {

@@ -247,3 +247,64 @@ impl TxValidator {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEip4844, TxLegacy};
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_primitives::{Address, Signature, TxKind};
+    use std::sync::Arc;
+
+    fn validator() -> (TxValidator, BlockHeader, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = Arc::new(ChainSpec::dev(10).expect("spec"));
+        let storage = Storage::open(dir.path()).expect("open");
+        let header = spec.genesis_header();
+        (TxValidator::new(spec, storage), header, dir)
+    }
+
+    #[test]
+    fn blob_transactions_are_refused_as_unsupported() {
+        let (v, head, _dir) = validator();
+        let blob = TxEip4844 {
+            chain_id: 19888,
+            gas_limit: 21_000,
+            max_fee_per_gas: 10_000_000_000,
+            max_fee_per_blob_gas: 1,
+            blob_versioned_hashes: vec![Default::default()],
+            ..Default::default()
+        };
+        let tx: TxEnvelope = blob.into_signed(Signature::test_signature()).into();
+        let raw = tx.encoded_2718();
+        assert_eq!(v.validate_raw(&raw, &head).err(), Some(ValidationError::UnsupportedType));
+    }
+
+    #[test]
+    fn replay_unprotected_and_foreign_chain_transactions_are_refused() {
+        let (v, head, _dir) = validator();
+        let legacy = TxLegacy {
+            chain_id: None,
+            gas_price: 10_000_000_000,
+            gas_limit: 21_000,
+            to: TxKind::Call(Address::ZERO),
+            ..Default::default()
+        };
+        let tx: TxEnvelope = legacy.into_signed(Signature::test_signature()).into();
+        assert_eq!(v.validate(tx, 100, &head).err(), Some(ValidationError::Unprotected));
+        let foreign = TxEip1559 {
+            chain_id: 1,
+            gas_limit: 21_000,
+            max_fee_per_gas: 10_000_000_000,
+            to: TxKind::Call(Address::ZERO),
+            ..Default::default()
+        };
+        let tx: TxEnvelope = foreign.into_signed(Signature::test_signature()).into();
+        assert_eq!(
+            v.validate(tx, 100, &head).err(),
+            Some(ValidationError::WrongChainId { have: 1, want: 19888 })
+        );
+        let big = vec![0u8; MAX_TX_SIZE + 1];
+        assert!(matches!(v.validate_raw(&big, &head), Err(ValidationError::Oversized { .. })));
+    }
+}

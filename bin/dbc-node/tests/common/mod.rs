@@ -236,3 +236,20 @@ pub fn deploy(url: &str, contract: &str) -> String {
         .trim()
         .to_string()
 }
+
+/// Runs `contracts/script/Deploy.s.sol` with `forge script --broadcast` from `key`; asserts
+/// that forge reports success and returns its output.
+pub fn deploy_script(url: &str, key: &str) -> String {
+    let out = forge(&[
+        "script",
+        "script/Deploy.s.sol:Deploy",
+        "--broadcast",
+        "--rpc-url",
+        url,
+        "--private-key",
+        key,
+        "--non-interactive",
+    ]);
+    assert!(out.contains("ONCHAIN EXECUTION COMPLETE & SUCCESSFUL"), "{out}");
+    out
+}
