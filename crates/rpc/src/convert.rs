@@ -100,17 +100,17 @@ fn rpc_logs(
 
 /// The RPC receipt of transaction `i` of `block`, given the cumulative gas before it and the
 /// block-wide index of its first log.
-fn rpc_receipt_at(
-    block: &StoredBlock,
+pub(crate) fn rpc_receipt_at(
+    header: &SealedHeader,
+    tx: &TxEnvelope,
+    sender: Address,
     receipt: &ReceiptEnvelope,
     i: usize,
     prev_cumulative: u64,
     first_log_index: usize,
-) -> Option<TransactionReceipt> {
-    let tx = block.transactions.get(i)?;
-    let sender = *block.senders.get(i)?;
+) -> TransactionReceipt {
     let cumulative = receipt.cumulative_gas_used();
-    let logs = rpc_logs(receipt.logs(), &block.header, *tx.tx_hash(), i, first_log_index);
+    let logs = rpc_logs(receipt.logs(), header, *tx.tx_hash(), i, first_log_index);
     let with_bloom = alloy_consensus::ReceiptWithBloom {
         receipt: alloy_consensus::Receipt {
             status: receipt.status_or_post_state(),
@@ -126,32 +126,28 @@ fn rpc_receipt_at(
         ReceiptEnvelope::Eip4844(_) => ReceiptEnvelope::Eip4844(with_bloom),
         ReceiptEnvelope::Eip7702(_) => ReceiptEnvelope::Eip7702(with_bloom),
     };
-    Some(TransactionReceipt {
+    TransactionReceipt {
         inner,
         transaction_hash: *tx.tx_hash(),
         transaction_index: Some(i as u64),
-        block_hash: Some(block.header.hash()),
-        block_number: Some(block.header.number),
+        block_hash: Some(header.hash()),
+        block_number: Some(header.number),
         gas_used: cumulative.saturating_sub(prev_cumulative),
-        effective_gas_price: tx.effective_gas_price(block.header.base_fee_per_gas),
+        effective_gas_price: tx.effective_gas_price(header.base_fee_per_gas),
         blob_gas_used: None,
         blob_gas_price: None,
         from: sender,
         to: tx.to(),
         contract_address: tx.to().is_none().then(|| sender.create(tx.nonce())),
-    })
+    }
 }
 
-/// The RPC receipt of transaction `index` alone (no other receipt is converted).
-pub(crate) fn rpc_receipt(
-    block: &StoredBlock,
-    receipts: &[ReceiptEnvelope],
-    index: usize,
-) -> Option<TransactionReceipt> {
-    let receipt = receipts.get(index)?;
-    let prev = index.checked_sub(1).map_or(0, |p| receipts[p].cumulative_gas_used());
-    let first_log = receipts[..index].iter().map(|r| r.logs().len()).sum();
-    rpc_receipt_at(block, receipt, index, prev, first_log)
+/// The cumulative gas before receipt `index` and the block-wide index of its first log.
+pub(crate) fn receipt_offsets(receipts: &[ReceiptEnvelope], index: usize) -> (u64, usize) {
+    let prev =
+        index.checked_sub(1).and_then(|p| receipts.get(p)).map_or(0, |r| r.cumulative_gas_used());
+    let first_log = receipts.iter().take(index).map(|r| r.logs().len()).sum();
+    (prev, first_log)
 }
 
 /// All receipts of a block in RPC form.
@@ -162,8 +158,18 @@ pub(crate) fn rpc_receipts(
     let mut out = Vec::with_capacity(receipts.len());
     let mut log_index = 0usize;
     let mut prev_cumulative = 0u64;
-    for (i, receipt) in receipts.iter().enumerate() {
-        out.extend(rpc_receipt_at(block, receipt, i, prev_cumulative, log_index));
+    for (i, (receipt, (tx, sender))) in
+        receipts.iter().zip(block.transactions.iter().zip(&block.senders)).enumerate()
+    {
+        out.push(rpc_receipt_at(
+            &block.header,
+            tx,
+            *sender,
+            receipt,
+            i,
+            prev_cumulative,
+            log_index,
+        ));
         log_index += receipt.logs().len();
         prev_cumulative = receipt.cumulative_gas_used();
     }

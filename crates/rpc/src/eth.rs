@@ -3,8 +3,8 @@
 use crate::{
     RpcContext,
     convert::{
-        matching_logs, rpc_block, rpc_header, rpc_pending_transaction, rpc_receipt, rpc_receipts,
-        rpc_transaction,
+        matching_logs, receipt_offsets, rpc_block, rpc_header, rpc_pending_transaction,
+        rpc_receipt_at, rpc_receipts, rpc_transaction,
     },
     error::{RpcResult, header_not_found, invalid_params, rpc_err, server_error},
     filters::FilterKind,
@@ -350,14 +350,25 @@ impl RpcContext {
         self.scan_logs(filter, from, to)
     }
 
-    fn find_transaction(&self, hash: B256) -> RpcResult<Option<(dbc_primitives::Block, usize)>> {
+    /// A mined transaction by hash: its block header, index, body and sender (only that
+    /// transaction is decoded).
+    #[allow(clippy::type_complexity)]
+    fn find_transaction(
+        &self,
+        hash: B256,
+    ) -> RpcResult<Option<(dbc_primitives::SealedHeader, usize, TxEnvelope, Address)>> {
         let Some(loc) = self.storage().tx_location(hash).map_err(rpc_err)? else {
             return Ok(None);
         };
         if loc.block_number > self.chain().head_number() {
             return Ok(None);
         }
-        Ok(self.stored_block(loc.block_number)?.map(|b| (b, loc.index as usize)))
+        let Some(header) = self.storage().header(loc.block_number).map_err(rpc_err)? else {
+            return Ok(None);
+        };
+        let index = loc.index as usize;
+        let found = self.storage().transaction_at(loc.block_number, index).map_err(rpc_err)?;
+        Ok(found.map(|(tx, sender)| (header, index, tx, sender)))
     }
 }
 
@@ -592,15 +603,15 @@ impl EthApiServer for RpcContext {
     }
 
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
-        if let Some((block, index)) = self.find_transaction(hash)? {
-            return Ok(tx_at(&block, index));
+        if let Some((header, index, tx, sender)) = self.find_transaction(hash)? {
+            return Ok(Some(rpc_transaction(&tx, sender, &header, index)));
         }
         Ok(self.pool().get(&hash).map(|t| rpc_pending_transaction(&t.tx)))
     }
 
     fn raw_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Bytes>> {
-        if let Some((block, index)) = self.find_transaction(hash)? {
-            return Ok(block.transactions.get(index).map(|t| t.encoded_2718().into()));
+        if let Some((_, _, tx, _)) = self.find_transaction(hash)? {
+            return Ok(Some(tx.encoded_2718().into()));
         }
         Ok(self.pool().get(&hash).map(|t| t.tx.inner().encoded_2718().into()))
     }
@@ -624,10 +635,13 @@ impl EthApiServer for RpcContext {
     }
 
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
-        let Some((block, index)) = self.find_transaction(hash)? else { return Ok(None) };
-        let receipts =
-            self.storage().receipts(block.number()).map_err(rpc_err)?.unwrap_or_default();
-        Ok(rpc_receipt(&block, &receipts, index))
+        let Some((header, index, tx, sender)) = self.find_transaction(hash)? else {
+            return Ok(None);
+        };
+        let receipts = self.storage().receipts(header.number).map_err(rpc_err)?.unwrap_or_default();
+        let Some(receipt) = receipts.get(index) else { return Ok(None) };
+        let (prev, first_log) = receipt_offsets(&receipts, index);
+        Ok(Some(rpc_receipt_at(&header, &tx, sender, receipt, index, prev, first_log)))
     }
 
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {

@@ -229,6 +229,39 @@ impl Storage {
             .transpose()
     }
 
+    /// Transaction `index` of block `number` with its sender, decoding only that transaction.
+    pub fn transaction_at(
+        &self,
+        number: u64,
+        index: usize,
+    ) -> Result<Option<(TxEnvelope, Address)>> {
+        let Some(raw) = self.get(BLOCK_BODIES, num_key(number))? else { return Ok(None) };
+        let mut rest = raw.as_slice();
+        for i in 0.. {
+            if rest.len() < 4 {
+                return Ok(None);
+            }
+            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            rest = &rest[4..];
+            if rest.len() < len {
+                return Err(corrupt(BLOCK_BODIES, "truncated item"));
+            }
+            if i == index {
+                let mut item = &rest[..len];
+                let tx =
+                    TxEnvelope::decode_2718(&mut item).map_err(|e| corrupt(BLOCK_BODIES, e))?;
+                let senders = self.get(SENDERS, num_key(number))?.unwrap_or_default();
+                let sender = senders
+                    .get(index * 20..index * 20 + 20)
+                    .map(Address::from_slice)
+                    .ok_or_else(|| corrupt(SENDERS, "missing sender"))?;
+                return Ok(Some((tx, sender)));
+            }
+            rest = &rest[len..];
+        }
+        Ok(None)
+    }
+
     /// Senders of block `number`'s transactions.
     pub fn senders(&self, number: u64) -> Result<Option<Vec<Address>>> {
         Ok(self
