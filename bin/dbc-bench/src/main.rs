@@ -1,4 +1,4 @@
-//! `dbc-bench import`: native-transfer blocks executed **and committed** (state root, RocksDB
+//! `dbc-bench market`: gas and time per GPU-market transaction. `dbc-bench import`: native-transfer blocks executed **and committed** (state root, RocksDB
 //! write batch) per second by dbc-node's pipeline, next to the same transactions executed by
 //! bare revm on an in-memory database, and their ratio.
 
@@ -22,12 +22,15 @@ use revm::{
 use std::time::{Duration, Instant};
 
 mod load;
+mod market;
 
 #[derive(Debug, Parser)]
 #[command(name = "dbc-bench", about = "dbc-node benchmarks")]
 enum Cmd {
     /// End-to-end load against a running node (dbc-node or anvil).
     Load(load::LoadArgs),
+    /// Gas and time per GPU-market transaction (rent, heartbeat) vs a transfer.
+    Market(market::MarketArgs),
     /// Block import of native transfers vs bare revm.
     Import {
         /// Distinct senders.
@@ -189,6 +192,7 @@ fn run_revm(w: &Workload) -> eyre::Result<Duration> {
 fn main() -> eyre::Result<()> {
     match Cmd::parse() {
         Cmd::Load(args) => load::run(&args)?,
+        Cmd::Market(args) => market::run(&args)?,
         Cmd::Import { senders, txs_per_block, blocks } => {
             eprintln!(
                 "preparing {blocks} blocks × {txs_per_block} transfers from {senders} senders …"

@@ -17,6 +17,9 @@ use dbc_primitives::{KECCAK_EMPTY, StoredAccount};
 use dbc_trie::{AccountLeaf, full_state_root};
 use serde::{Deserialize, Serialize};
 
+mod market;
+pub use market::{BurnTier, DBC, MARKET_ADDRESS, MarketParams, SlashTier};
+
 /// The embedded `--dev` genesis.
 pub const DEV_GENESIS_JSON: &str = include_str!("../../../genesis/dev.json");
 
@@ -46,11 +49,13 @@ pub enum ChainSpecError {
 pub struct DbcParams {
     /// Target seconds between blocks.
     pub block_time_secs: u64,
+    /// GPU market parameters (`config.dbc.market`).
+    pub market: MarketParams,
 }
 
 impl Default for DbcParams {
     fn default() -> Self {
-        Self { block_time_secs: 6 }
+        Self { block_time_secs: 6, market: MarketParams::default() }
     }
 }
 
@@ -78,6 +83,8 @@ pub struct ChainSpec {
     pub hardforks: EthereumChainHardforks,
     /// DBC parameters.
     pub params: DbcParams,
+    /// GPU market parameters, shared with every EVM instance.
+    pub market: std::sync::Arc<MarketParams>,
 }
 
 impl ChainSpec {
@@ -124,13 +131,23 @@ impl ChainSpec {
             (EthereumHardfork::Prague, time(c.prague_time)),
             (EthereumHardfork::Osaka, time(c.osaka_time)),
         ];
-        let params = match c.extra_fields.get("dbc") {
+        let params: DbcParams = match c.extra_fields.get("dbc") {
             Some(v) => serde_json::from_value(v.clone())?,
             None => DbcParams::default(),
         };
+        params.market.validate().map_err(ChainSpecError::Unsupported)?;
+        let pool = genesis.alloc.get(&MARKET_ADDRESS).map(|a| a.balance).unwrap_or_default();
+        if pool < params.market.reward_pool {
+            return Err(ChainSpecError::Unsupported(format!(
+                "the market account {MARKET_ADDRESS} holds {pool} wei in genesis, less than \
+                 config.dbc.market.rewardPool ({})",
+                params.market.reward_pool
+            )));
+        }
         Ok(Self {
             chain_id: c.chain_id,
             hardforks: EthereumChainHardforks::new(forks),
+            market: std::sync::Arc::new(params.market.clone()),
             genesis,
             params,
         })
@@ -152,6 +169,11 @@ impl ChainSpec {
             }
         }
         Ok(spec)
+    }
+
+    /// Sum of the genesis balances: the fixed total supply the chain starts with.
+    pub fn genesis_supply(&self) -> U256 {
+        self.genesis.alloc.values().fold(U256::ZERO, |acc, a| acc.saturating_add(a.balance))
     }
 
     /// Genesis allocations as stored accounts.

@@ -9,11 +9,9 @@ use alloy_consensus::{
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_evm::eth::NextEvmEnvAttributes;
 use alloy_evm::{
-    EvmEnv, EvmFactory,
+    EvmEnv,
     block::{BlockExecutionError, BlockExecutor, BlockValidationError},
-    eth::{
-        EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, receipt_builder::AlloyReceiptBuilder,
-    },
+    eth::{EthBlockExecutionCtx, EthBlockExecutor, receipt_builder::AlloyReceiptBuilder},
 };
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
 use dbc_chainspec::ChainSpec;
@@ -163,7 +161,7 @@ pub fn build_block<R: StateReader>(
     let evm_env = next_evm_env(spec, parent, &attrs);
     let base_fee = evm_env.block_env.basefee;
     let mut db = State::builder().with_database_ref(StateDb(state)).with_bundle_update().build();
-    let evm = EthEvmFactory::default().create_evm(&mut db, evm_env);
+    let evm = crate::factory::evm(&spec.market, &mut db, evm_env);
     let ctx = EthBlockExecutionCtx {
         parent_hash: parent.hash(),
         parent_beacon_block_root: Some(B256::ZERO),
@@ -213,6 +211,9 @@ pub fn build_block<R: StateReader>(
             Err(e) => return Err(e.into()),
         }
     }
+    // The market's end-of-block hook (due draws, deadlines, heartbeat checks, expiries).
+    let fees_burned = U256::from(base_fee) * U256::from(gas_used);
+    crate::factory::apply_market_hook(executor.evm_mut(), fees_burned)?;
     let (evm, result) = executor.finish()?;
     drop(evm);
     let execution = started.elapsed();

@@ -13,6 +13,7 @@
 
 mod builder;
 mod db;
+pub mod factory;
 pub mod sim;
 pub mod trace;
 

@@ -8,9 +8,8 @@ use crate::{builder::evm_env_for, db::StateDb};
 use alloy_consensus::Header;
 use alloy_eips::{eip2930::AccessList, eip7825::MAX_TX_GAS_LIMIT_OSAKA};
 use alloy_evm::{
-    Evm, EvmEnv, EvmFactory,
+    Evm, EvmEnv,
     call::caller_gas_allowance,
-    eth::EthEvmFactory,
     overrides::{apply_block_overrides, apply_state_overrides},
     rpc::TryIntoTxEnv,
 };
@@ -129,6 +128,7 @@ pub fn request_tx_env(
 /// A prepared simulation environment at one block.
 #[derive(Debug)]
 pub struct Simulator<R: StateReader> {
+    market: std::sync::Arc<dbc_chainspec::MarketParams>,
     env: EvmEnv,
     db: SimDb<R>,
     osaka: bool,
@@ -158,7 +158,7 @@ impl<R: StateReader> Simulator<R> {
                 .map_err(|e| SimError::BadRequest(e.to_string()))?;
         }
         let osaka = spec.is_osaka_active_at_timestamp(header.timestamp);
-        Ok(Self { env, db, osaka })
+        Ok(Self { market: spec.market.clone(), env, db, osaka })
     }
 
     fn tx_env(&self, request: TransactionRequest) -> Result<(TxEnv, bool), SimError> {
@@ -168,7 +168,7 @@ impl<R: StateReader> Simulator<R> {
     fn run(&mut self, tx: TxEnv, priced: bool) -> Result<ExecutionResult<HaltReason>, SimError> {
         let mut env = self.env.clone();
         env.cfg_env.disable_base_fee = !priced;
-        let mut evm = EthEvmFactory::default().create_evm(&mut self.db, env);
+        let mut evm = crate::factory::evm(&self.market, &mut self.db, env);
         let result = evm.transact(tx).map_err(map_evm_err)?;
         Ok(result.result)
     }
@@ -271,11 +271,8 @@ impl<R: StateReader> Simulator<R> {
         let mut env = self.env.clone();
         env.cfg_env.disable_base_fee = !priced;
         let result = {
-            let mut evm = EthEvmFactory::default().create_evm_with_inspector(
-                &mut self.db,
-                env,
-                &mut inspector,
-            );
+            let mut evm =
+                crate::factory::evm_with_inspector(&self.market, &mut self.db, env, &mut inspector);
             evm.transact(tx.clone()).map_err(map_evm_err)?
         };
         let list = inspector.into_access_list();

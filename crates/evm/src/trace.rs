@@ -11,11 +11,7 @@ use crate::{
 };
 use alloy_consensus::Header;
 use alloy_evm::overrides::{apply_block_overrides, apply_state_overrides};
-use alloy_evm::{
-    Evm, EvmEnv, EvmFactory, FromRecoveredTx,
-    block::SystemCaller,
-    eth::{EthEvmContext, EthEvmFactory},
-};
+use alloy_evm::{Evm, EvmEnv, FromRecoveredTx, block::SystemCaller, eth::EthEvmContext};
 use alloy_primitives::{B256, Bytes, map::HashSet};
 use alloy_rpc_types_eth::{TransactionInfo, state::EvmOverrides};
 use alloy_rpc_types_trace::{
@@ -25,7 +21,7 @@ use alloy_rpc_types_trace::{
     },
     parity::{LocalizedTransactionTrace, TraceResults, TraceType},
 };
-use dbc_chainspec::ChainSpec;
+use dbc_chainspec::{ChainSpec, MarketParams};
 use dbc_primitives::{Block, TxEnvelope};
 use dbc_storage::StateReader;
 use revm::{
@@ -35,6 +31,7 @@ use revm::{
     database::CacheDB,
 };
 use revm_inspectors::tracing::{FourByteInspector, TracingInspector, TracingInspectorConfig};
+use std::sync::Arc;
 
 /// The database a replay runs on: a cache over the parent block's state.
 pub type ReplayDb<R> = CacheDB<StateDb<R>>;
@@ -47,6 +44,7 @@ pub trait TxTracer<R: StateReader> {
     /// Executes `tx` in `env` on `db`.
     fn trace(
         &mut self,
+        market: &Arc<MarketParams>,
         db: &mut ReplayDb<R>,
         env: EvmEnv,
         tx: TxEnv,
@@ -56,6 +54,7 @@ pub trait TxTracer<R: StateReader> {
 
 /// Executes `tx` with `inspector` on `db` (without committing).
 fn inspect<'a, R: StateReader, I>(
+    market: &Arc<MarketParams>,
     db: &'a mut ReplayDb<R>,
     env: EvmEnv,
     tx: TxEnv,
@@ -64,7 +63,7 @@ fn inspect<'a, R: StateReader, I>(
 where
     I: revm::Inspector<EthEvmContext<&'a mut ReplayDb<R>>>,
 {
-    let mut evm = EthEvmFactory::default().create_evm_with_inspector(db, env, inspector);
+    let mut evm = crate::factory::evm_with_inspector(market, db, env, inspector);
     evm.transact(tx).map_err(map_evm_err)
 }
 
@@ -82,7 +81,7 @@ pub fn replay_block<R: StateReader, T: TxTracer<R>>(
     let mut db = CacheDB::new(StateDb(parent_state));
     {
         // The block's system calls (EIP-2935 history, EIP-4788 beacon root) run first.
-        let mut evm = EthEvmFactory::default().create_evm(&mut db, env.clone());
+        let mut evm = crate::factory::evm(&spec.market, &mut db, env.clone());
         let mut system = SystemCaller::new(spec);
         system
             .apply_blockhashes_contract_call(header.parent_hash, &mut evm)
@@ -97,12 +96,12 @@ pub fn replay_block<R: StateReader, T: TxTracer<R>>(
         let traced = select.is_none_or(|s| s == index);
         if traced {
             let info = tx_info(block, index, tx);
-            out.push(tracer.trace(&mut db, env.clone(), tx_env, info)?);
+            out.push(tracer.trace(&spec.market, &mut db, env.clone(), tx_env, info)?);
             if select.is_some() {
                 break;
             }
         } else {
-            let mut evm = EthEvmFactory::default().create_evm(&mut db, env.clone());
+            let mut evm = crate::factory::evm(&spec.market, &mut db, env.clone());
             let res = evm.transact(tx_env).map_err(map_evm_err)?;
             drop(evm);
             db.commit(res.state);
@@ -144,6 +143,7 @@ impl<R: StateReader> TxTracer<R> for GethTracer {
 
     fn trace(
         &mut self,
+        market: &Arc<MarketParams>,
         db: &mut ReplayDb<R>,
         env: EvmEnv,
         tx: TxEnv,
@@ -155,7 +155,7 @@ impl<R: StateReader> TxTracer<R> for GethTracer {
             None => {
                 let mut inspector =
                     TracingInspector::new(TracingInspectorConfig::from_geth_config(&opts.config));
-                let res = inspect(&mut *db, env, tx, &mut inspector)?;
+                let res = inspect(market, &mut *db, env, tx, &mut inspector)?;
                 let (gas, output) = gas_and_output(&res.result);
                 let frame = inspector.geth_builder().with_spec_id(spec_id).geth_traces(
                     gas,
@@ -175,7 +175,7 @@ impl<R: StateReader> TxTracer<R> for GethTracer {
                     let mut inspector = TracingInspector::new(
                         TracingInspectorConfig::from_geth_call_config(&config),
                     );
-                    let res = inspect(&mut *db, env, tx, &mut inspector)?;
+                    let res = inspect(market, &mut *db, env, tx, &mut inspector)?;
                     let (gas, _) = gas_and_output(&res.result);
                     let frame = inspector.geth_builder().geth_call_traces(config, gas);
                     db.commit(res.state);
@@ -190,7 +190,7 @@ impl<R: StateReader> TxTracer<R> for GethTracer {
                     let mut inspector = TracingInspector::new(
                         TracingInspectorConfig::from_geth_prestate_config(&config),
                     );
-                    let res = inspect(&mut *db, env, tx, &mut inspector)?;
+                    let res = inspect(market, &mut *db, env, tx, &mut inspector)?;
                     let frame = inspector
                         .geth_builder()
                         .geth_prestate_traces(&res, &config, &*db)
@@ -200,13 +200,13 @@ impl<R: StateReader> TxTracer<R> for GethTracer {
                 }
                 GethDebugBuiltInTracerType::FourByteTracer => {
                     let mut inspector = FourByteInspector::default();
-                    let res = inspect(&mut *db, env, tx, &mut inspector)?;
+                    let res = inspect(market, &mut *db, env, tx, &mut inspector)?;
                     db.commit(res.state);
                     Ok(GethTrace::FourByteTracer((&inspector).into()))
                 }
                 GethDebugBuiltInTracerType::NoopTracer => {
                     let res = {
-                        let mut evm = EthEvmFactory::default().create_evm(&mut *db, env);
+                        let mut evm = crate::factory::evm(market, &mut *db, env);
                         evm.transact(tx).map_err(map_evm_err)?
                     };
                     db.commit(res.state);
@@ -228,13 +228,14 @@ impl<R: StateReader> TxTracer<R> for ParityTracer {
 
     fn trace(
         &mut self,
+        market: &Arc<MarketParams>,
         db: &mut ReplayDb<R>,
         env: EvmEnv,
         tx: TxEnv,
         info: TransactionInfo,
     ) -> Result<Self::Output, SimError> {
         let mut inspector = TracingInspector::new(TracingInspectorConfig::default_parity());
-        let res = inspect(&mut *db, env, tx, &mut inspector)?;
+        let res = inspect(market, &mut *db, env, tx, &mut inspector)?;
         let gas = res.result.gas().tx_gas_used();
         db.commit(res.state);
         Ok(inspector
@@ -256,6 +257,7 @@ impl<R: StateReader> TxTracer<R> for ReplayTracer {
 
     fn trace(
         &mut self,
+        market: &Arc<MarketParams>,
         db: &mut ReplayDb<R>,
         env: EvmEnv,
         tx: TxEnv,
@@ -263,7 +265,7 @@ impl<R: StateReader> TxTracer<R> for ReplayTracer {
     ) -> Result<Self::Output, SimError> {
         let mut inspector =
             TracingInspector::new(TracingInspectorConfig::from_parity_config(&self.types));
-        let res = inspect(&mut *db, env, tx, &mut inspector)?;
+        let res = inspect(market, &mut *db, env, tx, &mut inspector)?;
         let gas = res.result.gas().tx_gas_used();
         let results = inspector
             .into_parity_builder()
@@ -297,5 +299,5 @@ pub fn trace_call<R: StateReader, T: TxTracer<R>>(
     if let Some(state) = overrides.state {
         apply_state_overrides(state, &mut db).map_err(|e| SimError::BadRequest(e.to_string()))?;
     }
-    tracer.trace(&mut db, env, tx, TransactionInfo::default())
+    tracer.trace(&spec.market, &mut db, env, tx, TransactionInfo::default())
 }

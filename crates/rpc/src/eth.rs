@@ -259,7 +259,7 @@ impl RpcContext {
         }
     }
 
-    fn simulator(
+    pub(crate) fn simulator(
         &self,
         block: Option<BlockId>,
         overrides: EvmOverrides,

@@ -1,13 +1,14 @@
 //! JSON-RPC server for dbc-node, built on jsonrpsee.
 //!
 //! Namespaces: `eth` (see [`eth`]), `net`, `web3`, `txpool`, `debug` and `trace` (see
-//! [`trace`]), `ots` (Otterscan, see [`ots`]). HTTP and WebSocket run as two
+//! [`trace`]), `ots` (Otterscan, see [`ots`]), `dbc` (the GPU market, see [`dbc`]). HTTP and WebSocket run as two
 //! servers on their own ports (reth's `--http.port` / `--ws.port`); both accept JSON-RPC batches
 //! and requests without a `params` member. Errors use geth's codes and messages: `-32000` for
 //! rejected transactions and unknown blocks, `3` with the revert data for reverts, `-32602`
 //! for bad parameters, `-32601` for unknown methods.
 
 mod convert;
+pub mod dbc;
 pub mod error;
 pub mod eth;
 mod filters;
@@ -15,6 +16,7 @@ mod other;
 pub mod ots;
 pub mod trace;
 
+pub use dbc::DbcApiServer;
 pub use eth::{EthApiServer, FillTransactionResult};
 pub use other::{NetApiServer, TxPoolApiServer, Web3ApiServer};
 pub use ots::OtsApiServer;
@@ -131,6 +133,7 @@ impl RpcContext {
             TxPoolApiServer::into_rpc(self.clone()).remove_context(),
             DebugApiServer::into_rpc(self.clone()).remove_context(),
             TraceApiServer::into_rpc(self.clone()).remove_context(),
+            DbcApiServer::into_rpc(self.clone()).remove_context(),
             OtsApiServer::into_rpc(self).remove_context(),
         ];
         for part in parts {

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title GPU leasing market of dbc-node (stateful precompile at 0x…0D01)
+/// @notice Providers stake DBC per GPU and register machines; a committee of auditors verifies
+/// each machine by commit–reveal; renters pay rent in DBC, of which a tiered share is burned;
+/// online machines share a per-epoch reward from a pre-funded pool (25% claimable at once, 75%
+/// vesting linearly); missed heartbeats and confirmed faults lead to graduated slashes.
+/// @dev This file is the one ABI source: dbc-node decodes it with alloy's `sol!`. All amounts are
+/// in wei (18 decimals), all durations in blocks. Every economic number is a genesis parameter
+/// (`config.dbc.market`, see genesis/README.md). Payments out of the market are plain balance
+/// credits: no code of the recipient runs, so re-entry is impossible.
+interface IGpuMarket {
+    /// Hardware a provider claims and auditors verify.
+    struct MachineSpec {
+        bytes32 gpuModel; // short string, e.g. bytes32("RTX 4090")
+        uint32 gpuCount;
+        uint32 gpuMemoryGb; // per GPU
+        uint32 cpuCores;
+        uint32 ramGb;
+        uint32 diskGb;
+        bytes32 region; // short string, e.g. bytes32("eu-west")
+    }
+
+    enum MachineStatus {
+        None,
+        Verifying,
+        Online,
+        Offline,
+        Rejected,
+        Exited
+    }
+
+    enum OfflineReason {
+        None,
+        Idle, // missed heartbeats while not rented: no slash
+        OwnerOffline, // the owner took a rented machine offline
+        Unreachable // missed heartbeats or a confirmed fault while rented
+    }
+
+    struct Machine {
+        bytes32 id;
+        address owner;
+        MachineSpec spec;
+        MachineStatus status;
+        OfflineReason offlineReason;
+        uint32 calcPoint; // 0 until verified
+        uint32 rentedGpus;
+        uint64 registeredAt;
+        uint64 onlineSince;
+        uint64 offlineSince;
+        uint64 lastHeartbeat;
+        uint64 rentEnd; // latest end block of its active rentals
+        uint256 stake;
+        uint256 pricePerGpuBlock;
+        uint256 totalEarned; // rewards settled for this machine (before the auditors' share)
+    }
+
+    enum RentalStatus {
+        None,
+        Active,
+        Ended
+    }
+
+    struct Rental {
+        uint256 id;
+        bytes32 machineId;
+        address renter;
+        uint32 gpus;
+        uint16 burnBps; // fixed when the rental starts
+        RentalStatus status;
+        uint64 start;
+        uint64 end;
+        uint256 paid; // total paid, extensions included
+        uint256 refunded;
+        uint256 burned;
+    }
+
+    enum RoundPhase {
+        None,
+        Drawing, // waiting for the random draw
+        Commit,
+        Reveal,
+        Done
+    }
+
+    struct Round {
+        RoundPhase phase;
+        uint32 attempt; // 1 for the first draw, +1 per reassignment
+        uint64 drawAt;
+        uint64 commitDeadline;
+        uint64 revealDeadline;
+        address[3] auditors;
+    }
+
+    struct Report {
+        uint256 id;
+        uint256 rentalId;
+        address reporter;
+        uint256 deposit;
+        uint8 outcome; // 0 pending, 1 fault confirmed, 2 rejected
+        Round round;
+    }
+
+    struct NetworkStats {
+        uint64 totalGpus; // GPUs of registered machines that have not exited or been rejected
+        uint64 onlineGpus;
+        uint64 rentedGpus;
+        uint64 machines;
+        uint16 burnRateBps;
+        uint256 totalBurned; // rent burned, wei
+        uint256 rewardsDistributed;
+        uint256 rewardPoolRemaining;
+        uint256 feesBurned; // EIP-1559 base fees burned so far, wei
+    }
+
+    struct Rewards {
+        uint256 claimable; // immediate share and vested amounts not yet claimed
+        uint256 vesting; // not yet vested
+        uint256 claimed;
+    }
+
+    // ---- events (every state change emits one) ----
+    event MachineRegistered(bytes32 indexed machineId, address indexed owner, uint32 gpuCount, uint256 stake);
+    event StakeAdded(bytes32 indexed machineId, uint256 amount, uint256 stake);
+    event PriceSet(bytes32 indexed machineId, uint256 pricePerGpuBlock);
+    event MachineExited(bytes32 indexed machineId, address indexed owner, uint256 stakeReturned);
+    event AuditorJoined(address indexed auditor, uint256 stake);
+    event AuditorLeft(address indexed auditor, uint256 stakeReturned);
+    event AuditorsAssigned(bytes32 indexed machineId, uint32 attempt, address[3] auditors, uint64 commitDeadline);
+    event ReportAuditorsAssigned(uint256 indexed reportId, uint32 attempt, address[3] auditors, uint64 commitDeadline);
+    event VerificationCommitted(bytes32 indexed machineId, address indexed auditor);
+    event VerificationRevealed(bytes32 indexed machineId, address indexed auditor, bool specMatches, uint32 calcPoint);
+    event MachineVerified(bytes32 indexed machineId, uint32 calcPoint, uint256 pricePerGpuBlock);
+    event MachineRejected(bytes32 indexed machineId, uint256 slashed);
+    event VerificationReassigned(bytes32 indexed machineId, uint32 attempt);
+    event AuditorPenalized(address indexed auditor, uint256 amount);
+    event Heartbeat(bytes32 indexed machineId);
+    event MachineOffline(bytes32 indexed machineId, OfflineReason reason);
+    event MachineOnline(bytes32 indexed machineId, uint64 offlineBlocks, uint256 slashed);
+    event Slashed(bytes32 indexed machineId, uint256 amount, uint256 toRenter, uint256 toAuditors, uint256 toTreasury);
+    event Rented(uint256 indexed rentalId, bytes32 indexed machineId, address indexed renter, uint32 gpus, uint64 start, uint64 end, uint256 paid, uint16 burnBps);
+    event RentalExtended(uint256 indexed rentalId, uint64 end, uint256 paid);
+    event RentalEnded(uint256 indexed rentalId, uint256 refunded, uint256 toProvider, uint256 burned);
+    event RentBurned(uint256 indexed rentalId, uint256 amount, uint256 totalBurned);
+    event FaultReported(uint256 indexed reportId, uint256 indexed rentalId, address indexed reporter, uint256 deposit);
+    event ReportCommitted(uint256 indexed reportId, address indexed auditor);
+    event ReportRevealed(uint256 indexed reportId, address indexed auditor, bool faulty);
+    event ReportResolved(uint256 indexed reportId, bool faultConfirmed);
+    event RewardSettled(bytes32 indexed machineId, address indexed owner, uint256 immediate, uint256 vesting, uint256 toAuditors);
+    event RewardsClaimed(address indexed account, uint256 amount);
+
+    // ---- errors (reverts carry them; they decode with this interface) ----
+    error StaticCallWrite();
+    error DelegateCallNotAllowed();
+    error NotPayable();
+    error UnknownSelector(bytes4 selector);
+    error MachineExists(bytes32 machineId);
+    error UnknownMachine(bytes32 machineId);
+    error InvalidSpec();
+    error WrongStake(uint256 required, uint256 sent);
+    error NotMachineOwner(bytes32 machineId);
+    error BadMachineStatus(bytes32 machineId, MachineStatus status);
+    error ExitTooEarly(uint64 allowedAt);
+    error HasActiveRental(bytes32 machineId);
+    error AlreadyAuditor();
+    error NotAuditor();
+    error AuditorBusy(uint32 activeAssignments);
+    error NotAssigned();
+    error WrongPhase(RoundPhase phase);
+    error AlreadyCommitted();
+    error CommitmentMismatch();
+    error InvalidDuration(uint64 blocks, uint64 unit, uint64 max);
+    error NotEnoughGpus(uint32 requested, uint32 available);
+    error InsufficientPayment(uint256 required, uint256 sent);
+    error UnknownRental(uint256 rentalId);
+    error NotRenter(uint256 rentalId);
+    error RentalNotActive(uint256 rentalId);
+    error UnknownReport(uint256 reportId);
+    error ReportPending(uint256 reportId);
+    error StakeTooLow(uint256 required, uint256 stake);
+    error NothingToClaim();
+    error ArithmeticOverflow();
+    error PriceTooHigh();
+
+    // ---- providers ----
+    /// Registers a machine, staking exactly `stakePerGpu × spec.gpuCount` (msg.value); auditors
+    /// are drawn `drawDelay` blocks later.
+    function register(bytes32 machineId, MachineSpec calldata spec) external payable;
+    function addStake(bytes32 machineId) external payable;
+    /// Sets the price per GPU per block (0 restores the default: standard price × calc point /
+    /// standard point).
+    function setPrice(bytes32 machineId, uint256 pricePerGpuBlock) external;
+    /// Proves liveness; brings an offline machine back online, applying the graduated slash.
+    function heartbeat(bytes32 machineId) external;
+    /// The owner takes the machine offline (maintenance); slashed on return if it was rented.
+    function goOffline(bytes32 machineId) external;
+    /// Leaves the market after `minOnlineBlocks` online and `exitCooldownBlocks` since the last
+    /// rental; returns the stake less slashes.
+    function exit(bytes32 machineId) external;
+
+    // ---- auditors (verification committee) ----
+    function joinCommittee() external payable;
+    function leaveCommittee() external;
+    /// commitment = keccak256(abi.encode(machineId, auditor, spec, calcPoint, salt))
+    function commitVerification(bytes32 machineId, bytes32 commitment) external;
+    function revealVerification(bytes32 machineId, MachineSpec calldata spec, uint32 calcPoint, bytes32 salt)
+        external;
+    /// commitment = keccak256(abi.encode(reportId, auditor, faulty, salt))
+    function commitReport(uint256 reportId, bytes32 commitment) external;
+    function revealReport(uint256 reportId, bool faulty, bytes32 salt) external;
+
+    // ---- renters ----
+    function quote(bytes32 machineId, uint32 gpus, uint64 blocks) external view returns (uint256);
+    /// Rents `gpus` GPUs for `blocks` blocks (a multiple of `rentUnitBlocks`, at most
+    /// `maxRentBlocks`); excess msg.value is refunded.
+    function rent(bytes32 machineId, uint32 gpus, uint64 blocks) external payable returns (uint256 rentalId);
+    function extendRental(uint256 rentalId, uint64 blocks) external payable;
+    /// Ends a rental early: the unused share of the rent is refunded pro rata.
+    function endRental(uint256 rentalId) external;
+    /// Reports a fault of a rented machine with a deposit of `reportDeposit` (msg.value).
+    function reportFault(uint256 rentalId) external payable returns (uint256 reportId);
+
+    // ---- rewards ----
+    function claimRewards() external returns (uint256 amount);
+
+    // ---- views ----
+    function getMachine(bytes32 machineId) external view returns (Machine memory);
+    function machineCount() external view returns (uint256);
+    function machineIdAt(uint256 index) external view returns (bytes32);
+    function getRound(bytes32 machineId) external view returns (Round memory);
+    function getRental(uint256 rentalId) external view returns (Rental memory);
+    function rentalCount() external view returns (uint256);
+    function getReport(uint256 reportId) external view returns (Report memory);
+    function burnRateBps() external view returns (uint16);
+    function burnRateBpsFor(uint64 onlineGpus) external view returns (uint16);
+    function networkStats() external view returns (NetworkStats memory);
+    function rewardsOf(address account) external view returns (Rewards memory);
+    function pendingReward(bytes32 machineId) external view returns (uint256);
+    function isAuditor(address account) external view returns (bool);
+    function auditorStake(address account) external view returns (uint256);
+    function committeeSize() external view returns (uint256);
+}

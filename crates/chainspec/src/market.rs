@@ -1,0 +1,255 @@
+//! Parameters of the GPU market precompile (`config.dbc.market` in the genesis file).
+
+use alloy_primitives::{Address, U256, address};
+use serde::{Deserialize, Serialize};
+
+/// One DBC in wei.
+pub const DBC: u128 = 1_000_000_000_000_000_000;
+
+/// Address of the GPU market precompile.
+pub const MARKET_ADDRESS: Address = address!("0x0000000000000000000000000000000000000D01");
+
+/// A burn tier: from `from_gpus` online GPUs on, `bps` of rent is burned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BurnTier {
+    /// Online GPUs from which the tier applies.
+    pub from_gpus: u64,
+    /// Share of rent burned, in basis points.
+    pub bps: u16,
+}
+
+/// A slash tier: an offline period shorter than `under_blocks` (or any, when `None`) costs `bps`
+/// of the machine's stake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlashTier {
+    /// Upper bound (exclusive) of the offline period in blocks; `None` for the last tier.
+    pub under_blocks: Option<u64>,
+    /// Share of the stake slashed, in basis points.
+    pub bps: u16,
+}
+
+/// Economic parameters of the GPU market. Amounts are in wei, durations in blocks, shares in
+/// basis points (1/100 of a percent). Defaults follow `shared/docs/dbc-reference.md` at 6 s
+/// blocks (14,400 blocks a day).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MarketParams {
+    /// Stake per GPU a provider locks when registering a machine.
+    pub stake_per_gpu: U256,
+    /// Minimum stake of a committee member (auditor).
+    pub auditor_stake: U256,
+    /// Share of an auditor's stake lost for voting with the minority or not revealing.
+    pub auditor_penalty_bps: u16,
+    /// Share of each machine reward paid to the auditors who verified it.
+    pub auditor_reward_bps: u16,
+    /// Blocks between a registration (or report) and the random draw of its auditors.
+    pub draw_delay_blocks: u64,
+    /// Blocks auditors have to commit.
+    pub commit_window_blocks: u64,
+    /// Blocks auditors have to reveal once the reveal phase opens.
+    pub reveal_window_blocks: u64,
+    /// Share of the stake a machine rejected by verification loses.
+    pub reject_slash_bps: u16,
+    /// Calc point of the reference GPU machine.
+    pub standard_calc_point: u32,
+    /// Price per GPU per block of a machine with the standard calc point.
+    pub standard_price_per_gpu_block: U256,
+    /// Rental durations are multiples of this many blocks (30 min).
+    pub rent_unit_blocks: u64,
+    /// Longest rental (60 days).
+    pub max_rent_blocks: u64,
+    /// Burn tiers by online GPUs, ascending `fromGpus`, the first from 0.
+    pub burn_tiers: Vec<BurnTier>,
+    /// Reward shared among online machines per epoch.
+    pub reward_per_epoch: U256,
+    /// Blocks per epoch (1 day).
+    pub epoch_blocks: u64,
+    /// Size of the pre-funded reward pool (the market account's genesis balance must cover it).
+    pub reward_pool: U256,
+    /// Share of each reward claimable at once; the rest vests.
+    pub immediate_bps: u16,
+    /// Blocks over which the vesting share is released linearly (150 days).
+    pub vesting_blocks: u64,
+    /// Grade bonus of a fully rented machine (30%), pro rata to its rented GPUs.
+    pub rented_bonus_bps: u16,
+    /// A machine without a heartbeat for this many blocks goes offline.
+    pub heartbeat_timeout_blocks: u64,
+    /// Minimum blocks online before a machine may exit (365 days).
+    pub min_online_blocks: u64,
+    /// Blocks after the last rental before a machine may exit (10 days).
+    pub exit_cooldown_blocks: u64,
+    /// Slash tiers when the owner takes a rented machine offline.
+    pub owner_offline_slash: Vec<SlashTier>,
+    /// Slash tiers when a rented machine is unreachable (missed heartbeats, confirmed fault).
+    pub unreachable_slash: Vec<SlashTier>,
+    /// Share of a slash paid to the affected renter.
+    pub slash_renter_bps: u16,
+    /// Share of a slash paid to the machine's auditors.
+    pub slash_auditors_bps: u16,
+    /// Deposit of a fault report.
+    pub report_deposit: U256,
+    /// Receives the treasury's share of slashes and lost deposits.
+    pub treasury: Address,
+}
+
+fn dbc(n: u128) -> U256 {
+    U256::from(n) * U256::from(DBC)
+}
+
+fn tiers(t: [(Option<u64>, u16); 4]) -> Vec<SlashTier> {
+    t.iter().map(|&(under_blocks, bps)| SlashTier { under_blocks, bps }).collect()
+}
+
+impl Default for MarketParams {
+    fn default() -> Self {
+        const DAY: u64 = 14_400;
+        Self {
+            stake_per_gpu: dbc(1_000),
+            auditor_stake: dbc(10_000),
+            auditor_penalty_bps: 1_000,
+            auditor_reward_bps: 100,
+            draw_delay_blocks: 2,
+            commit_window_blocks: 600,
+            reveal_window_blocks: 600,
+            reject_slash_bps: 500,
+            standard_calc_point: 1_000,
+            // 0.01 DBC per GPU per block = 144 DBC per GPU per day for a standard machine.
+            standard_price_per_gpu_block: U256::from(DBC / 100),
+            rent_unit_blocks: 300,
+            max_rent_blocks: 60 * DAY,
+            burn_tiers: vec![
+                BurnTier { from_gpus: 0, bps: 3_000 },
+                BurnTier { from_gpus: 5_000, bps: 7_000 },
+                BurnTier { from_gpus: 10_000, bps: 10_000 },
+            ],
+            // 400M DBC a year for GPU mining.
+            reward_per_epoch: dbc(400_000_000) / U256::from(365),
+            epoch_blocks: DAY,
+            reward_pool: dbc(4_000_000_000),
+            immediate_bps: 2_500,
+            vesting_blocks: 150 * DAY,
+            rented_bonus_bps: 3_000,
+            heartbeat_timeout_blocks: 100,
+            min_online_blocks: 365 * DAY,
+            exit_cooldown_blocks: 10 * DAY,
+            owner_offline_slash: tiers([
+                (Some(70), 200),
+                (Some(2 * DAY), 400),
+                (Some(5 * DAY), 3_000),
+                (None, 5_000),
+            ]),
+            unreachable_slash: tiers([
+                (Some(70), 400),
+                (Some(2 * DAY), 800),
+                (Some(5 * DAY), 6_000),
+                (None, 10_000),
+            ]),
+            slash_renter_bps: 1_000,
+            slash_auditors_bps: 2_000,
+            report_deposit: dbc(100),
+            treasury: address!("0x00000000000000000000000000000000000dB7e0"),
+        }
+    }
+}
+
+impl MarketParams {
+    /// Checks the parameters are consistent; returns what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        let bps = |name: &str, v: u16| {
+            if v > 10_000 { Err(format!("market.{name} = {v} exceeds 10000 bps")) } else { Ok(()) }
+        };
+        bps("auditorPenaltyBps", self.auditor_penalty_bps)?;
+        bps("auditorRewardBps", self.auditor_reward_bps)?;
+        bps("rejectSlashBps", self.reject_slash_bps)?;
+        bps("immediateBps", self.immediate_bps)?;
+        bps("rentedBonusBps", self.rented_bonus_bps)?;
+        bps("slashRenterBps", self.slash_renter_bps)?;
+        bps("slashAuditorsBps", self.slash_auditors_bps)?;
+        if u32::from(self.slash_renter_bps) + u32::from(self.slash_auditors_bps) > 10_000 {
+            return Err("market.slashRenterBps + slashAuditorsBps exceed 10000".into());
+        }
+        for (name, v) in [
+            ("epochBlocks", self.epoch_blocks),
+            ("vestingBlocks", self.vesting_blocks),
+            ("rentUnitBlocks", self.rent_unit_blocks),
+            ("drawDelayBlocks", self.draw_delay_blocks),
+            ("commitWindowBlocks", self.commit_window_blocks),
+            ("revealWindowBlocks", self.reveal_window_blocks),
+            ("heartbeatTimeoutBlocks", self.heartbeat_timeout_blocks),
+        ] {
+            if v == 0 {
+                return Err(format!("market.{name} must be positive"));
+            }
+        }
+        if self.standard_calc_point == 0 {
+            return Err("market.standardCalcPoint must be positive".into());
+        }
+        if self.max_rent_blocks < self.rent_unit_blocks {
+            return Err("market.maxRentBlocks is shorter than rentUnitBlocks".into());
+        }
+        match self.burn_tiers.first() {
+            Some(t) if t.from_gpus == 0 => {}
+            _ => return Err("market.burnTiers must start with a tier from 0 GPUs".into()),
+        }
+        for w in self.burn_tiers.windows(2) {
+            if w[1].from_gpus <= w[0].from_gpus {
+                return Err("market.burnTiers must be in ascending fromGpus order".into());
+            }
+        }
+        for t in &self.burn_tiers {
+            bps("burnTiers.bps", t.bps)?;
+        }
+        for (name, list) in [
+            ("ownerOfflineSlash", &self.owner_offline_slash),
+            ("unreachableSlash", &self.unreachable_slash),
+        ] {
+            if list.last().is_none_or(|t| t.under_blocks.is_some()) {
+                return Err(format!("market.{name} must end with a tier without underBlocks"));
+            }
+            for t in list {
+                bps(name, t.bps)?;
+            }
+            for w in list.windows(2) {
+                match (w[0].under_blocks, w[1].under_blocks) {
+                    (Some(a), Some(b)) if b > a => {}
+                    (Some(_), None) => {}
+                    _ => {
+                        return Err(format!(
+                            "market.{name} must be in ascending underBlocks order"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip() {
+        let p = MarketParams::default();
+        p.validate().unwrap();
+        let json = serde_json::to_string(&p).unwrap();
+        let back: MarketParams = serde_json::from_str(&json).unwrap();
+        assert_eq!(p, back);
+    }
+
+    #[test]
+    fn rejects_bad_tiers() {
+        let mut p = MarketParams::default();
+        p.burn_tiers[1].from_gpus = 0;
+        assert!(p.validate().unwrap_err().contains("ascending"));
+        let mut p = MarketParams::default();
+        p.owner_offline_slash.pop();
+        assert!(p.validate().unwrap_err().contains("without underBlocks"));
+        let p = MarketParams { slash_renter_bps: 9_000, ..MarketParams::default() };
+        assert!(p.validate().is_err());
+    }
+}

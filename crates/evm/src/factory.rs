@@ -1,0 +1,61 @@
+//! EVM instances with the chain's precompiles, and the market's end-of-block hook.
+//!
+//! Every EVM the node creates (block building, calls, traces) comes from here, so the GPU
+//! market precompile behaves the same everywhere.
+
+use alloy_evm::{
+    Database, Evm, EvmEnv, EvmFactory,
+    block::BlockExecutionError,
+    eth::{EthEvm, EthEvmContext, EthEvmFactory},
+    precompiles::PrecompilesMap,
+};
+use alloy_primitives::U256;
+use dbc_chainspec::MarketParams;
+use revm::{DatabaseCommit, Inspector, inspector::NoOpInspector};
+use std::sync::Arc;
+
+/// An Ethereum EVM with the market precompile installed.
+pub fn evm<DB: Database>(
+    market: &Arc<MarketParams>,
+    db: DB,
+    env: EvmEnv,
+) -> EthEvm<DB, NoOpInspector, PrecompilesMap> {
+    let mut evm = EthEvmFactory::default().create_evm(db, env);
+    dbc_precompiles::install(evm.precompiles_mut(), market);
+    evm
+}
+
+/// [`evm`] with an inspector (tracers, access lists).
+pub fn evm_with_inspector<DB: Database, I: Inspector<EthEvmContext<DB>>>(
+    market: &Arc<MarketParams>,
+    db: DB,
+    env: EvmEnv,
+    inspector: I,
+) -> EthEvm<DB, I, PrecompilesMap> {
+    let mut evm = EthEvmFactory::default().create_evm_with_inspector(db, env, inspector);
+    dbc_precompiles::install(evm.precompiles_mut(), market);
+    evm
+}
+
+/// Runs the market's end-of-block hook (`onBlock(feesBurned)` from the system address) and
+/// commits its state changes. Like the EIP-2935/4788 system calls it has no receipt.
+pub fn apply_market_hook<E>(evm: &mut E, fees_burned: U256) -> Result<(), BlockExecutionError>
+where
+    E: Evm<DB: DatabaseCommit>,
+{
+    let res = evm
+        .transact_system_call(
+            dbc_precompiles::SYSTEM_ADDRESS,
+            dbc_precompiles::MARKET_ADDRESS,
+            dbc_precompiles::hook_calldata(fees_burned),
+        )
+        .map_err(|e| BlockExecutionError::msg(format!("market block hook: {e}")))?;
+    if !res.result.is_success() {
+        return Err(BlockExecutionError::msg(format!(
+            "market block hook failed: {:?}",
+            res.result
+        )));
+    }
+    evm.db_mut().commit(res.state);
+    Ok(())
+}

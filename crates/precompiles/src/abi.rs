@@ -1,0 +1,8 @@
+//! Rust bindings of `contracts/src/interfaces/IGpuMarket.sol`, the one ABI source shared with
+//! Solidity.
+#![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+
+alloy_sol_types::sol!(
+    #![sol(all_derives)]
+    "../../contracts/src/interfaces/IGpuMarket.sol"
+);

@@ -1,0 +1,140 @@
+//! The market's view of the chain: its own storage, logs, payments and block data. The EVM
+//! implementation ([`EvmHost`]) goes through revm's journal, so every effect is reverted with
+//! the call frame; tests use an in-memory host.
+
+use alloy_evm::EvmInternals;
+use alloy_primitives::{Address, B256, Log, LogData, U256, keccak256};
+use dbc_chainspec::MARKET_ADDRESS;
+
+/// A host failure: the database failed or the market's balance cannot cover a payment. Both
+/// mean a broken invariant, never a user error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    /// The state could not be read or written.
+    #[error("state access failed: {0}")]
+    State(String),
+    /// The market's balance cannot cover a payment or burn.
+    #[error("market balance too low for a payment of {0} wei")]
+    Balance(U256),
+}
+
+/// What an `SSTORE` changed, for gas accounting (EIP-2200/2929).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreInfo {
+    /// Value at the start of the transaction.
+    pub original: U256,
+    /// Value before this write.
+    pub present: U256,
+    /// Whether the slot was cold.
+    pub cold: bool,
+}
+
+/// The state a market call reads and writes.
+pub trait Host {
+    /// Reads a slot of the market account; returns the value and whether it was cold.
+    fn sload(&mut self, key: U256) -> Result<(U256, bool), HostError>;
+    /// Writes a slot of the market account.
+    fn sstore(&mut self, key: U256, value: U256) -> Result<StoreInfo, HostError>;
+    /// Emits a log from the market account.
+    fn log(&mut self, data: LogData);
+    /// Moves `amount` from the market account to `to` (a plain balance credit: no code runs).
+    fn pay(&mut self, to: Address, amount: U256) -> Result<(), HostError>;
+    /// Removes `amount` from the market account's balance: it leaves the supply.
+    fn burn(&mut self, amount: U256) -> Result<(), HostError>;
+    /// Current block number.
+    fn block_number(&self) -> u64;
+    /// Randomness of the current block (the header's `prevrandao`/mix hash).
+    fn randomness(&self) -> B256;
+    /// Opens a checkpoint: later effects can be undone with [`Host::revert`].
+    fn checkpoint(&mut self);
+    /// Keeps the effects since the last checkpoint.
+    fn commit(&mut self);
+    /// Undoes the effects since the last checkpoint.
+    fn revert(&mut self);
+}
+
+/// [`Host`] over revm's journal.
+#[derive(Debug)]
+pub struct EvmHost<'a, 'b> {
+    internals: &'b mut EvmInternals<'a>,
+    checkpoints: Vec<revm::context_interface::journaled_state::JournalCheckpoint>,
+}
+
+impl<'a, 'b> EvmHost<'a, 'b> {
+    /// Wraps the precompile's EVM internals.
+    pub fn new(internals: &'b mut EvmInternals<'a>) -> Self {
+        Self { internals, checkpoints: Vec::new() }
+    }
+}
+
+fn state_err(e: impl core::fmt::Display) -> HostError {
+    HostError::State(e.to_string())
+}
+
+impl Host for EvmHost<'_, '_> {
+    fn sload(&mut self, key: U256) -> Result<(U256, bool), HostError> {
+        let load = self.internals.sload(MARKET_ADDRESS, key).map_err(state_err)?;
+        Ok((load.data, load.is_cold))
+    }
+
+    fn sstore(&mut self, key: U256, value: U256) -> Result<StoreInfo, HostError> {
+        let r = self.internals.sstore(MARKET_ADDRESS, key, value).map_err(state_err)?;
+        Ok(StoreInfo {
+            original: r.data.original_value,
+            present: r.data.present_value,
+            cold: r.is_cold,
+        })
+    }
+
+    fn log(&mut self, data: LogData) {
+        self.internals.log(Log { address: MARKET_ADDRESS, data });
+    }
+
+    fn pay(&mut self, to: Address, amount: U256) -> Result<(), HostError> {
+        if amount.is_zero() {
+            return Ok(());
+        }
+        match self.internals.transfer(MARKET_ADDRESS, to, amount).map_err(state_err)? {
+            None => Ok(()),
+            Some(_) => Err(HostError::Balance(amount)),
+        }
+    }
+
+    fn burn(&mut self, amount: U256) -> Result<(), HostError> {
+        if amount.is_zero() {
+            return Ok(());
+        }
+        let balance =
+            self.internals.load_account(MARKET_ADDRESS).map_err(state_err)?.data.info.balance;
+        let left = balance.checked_sub(amount).ok_or(HostError::Balance(amount))?;
+        self.internals.set_balance(MARKET_ADDRESS, left).map_err(state_err)
+    }
+
+    fn block_number(&self) -> u64 {
+        self.internals.block_number().saturating_to()
+    }
+
+    fn randomness(&self) -> B256 {
+        let env = self.internals.block_env();
+        let number = env.number();
+        let mix = env.prevrandao().unwrap_or_default();
+        keccak256([mix.as_slice(), &number.to_be_bytes::<32>()].concat())
+    }
+
+    fn checkpoint(&mut self) {
+        let cp = self.internals.checkpoint();
+        self.checkpoints.push(cp);
+    }
+
+    fn commit(&mut self) {
+        if self.checkpoints.pop().is_some() {
+            self.internals.checkpoint_commit();
+        }
+    }
+
+    fn revert(&mut self) {
+        if let Some(cp) = self.checkpoints.pop() {
+            self.internals.checkpoint_revert(cp);
+        }
+    }
+}

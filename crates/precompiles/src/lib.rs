@@ -1,0 +1,88 @@
+//! Stateful precompiles of dbc-node.
+//!
+//! The GPU leasing market lives at [`MARKET_ADDRESS`] (`0x…0D01`). Its ABI is
+//! `contracts/src/interfaces/IGpuMarket.sol`, bound here with alloy's `sol!` ([`abi`]), so
+//! Solidity and Rust share one definition. Its state is ordinary storage of that account (the
+//! state root covers it), read and written only through revm's journal ([`EvmHost`]), so a
+//! reverted call or transaction leaves nothing behind. Every state change emits an event.
+//!
+//! Rules (see `shared/docs/dbc-reference.md` and `genesis/README.md` for the numbers):
+//! providers stake per GPU and register machines; three auditors drawn from the committee by
+//! block randomness verify each machine by commit–reveal; renters pay rent of which the
+//! [`math::burn_bps`] tier is burned; online machines share a per-epoch reward by grade, 25%
+//! claimable at once and 75% vesting linearly; heartbeats keep a machine online, and offline
+//! periods of rented machines are slashed by tiers.
+//!
+//! Time-driven transitions (auditor draws, commit/reveal deadlines, heartbeat checks, rental
+//! expiry) run in a block hook: the block builder calls `onBlock(uint256)` from
+//! [`SYSTEM_ADDRESS`] after the EIP-2935/4788 system calls and before the first transaction
+//! ([`hook_calldata`]). Like those system calls it has no receipt, so its effects show in state
+//! and views, not in logs; every user-initiated change does emit a log.
+//!
+//! Safety: static calls cannot write, DELEGATECALL/CALLCODE are refused, value sent to a
+//! non-payable function reverts, every storage access is charged gas, arithmetic is checked
+//! and reverts carry the interface's custom errors. The market never calls EVM code (payments
+//! are plain balance credits), so re-entry is impossible.
+
+use std::sync::Arc;
+
+use alloy_evm::precompiles::{DynPrecompile, PrecompileInput, PrecompilesMap};
+use alloy_primitives::{Address, address};
+use dbc_chainspec::MarketParams;
+use revm::precompile::{PrecompileError, PrecompileHalt, PrecompileId, PrecompileOutput};
+
+pub mod abi;
+mod host;
+mod market;
+pub mod math;
+mod records;
+mod store;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+
+pub use dbc_chainspec::MARKET_ADDRESS;
+pub use host::{EvmHost, Host, HostError, StoreInfo};
+pub use market::{Call, HOOK_MAX_ITEMS, HOOK_SELECTOR, Outcome, execute, hook_calldata};
+pub use store::gas;
+
+/// Caller of system calls (EIP-4788's system address): the only caller of the block hook.
+pub const SYSTEM_ADDRESS: Address = address!("0xfffffffffffffffffffffffffffffffffffffffe");
+
+/// The GPU market as a revm precompile.
+pub fn market_precompile(params: Arc<MarketParams>) -> DynPrecompile {
+    DynPrecompile::new_stateful(
+        PrecompileId::custom("dbc-gpu-market"),
+        move |mut input: PrecompileInput<'_>| {
+            let call = Call {
+                data: input.data,
+                caller: input.caller,
+                value: input.value,
+                is_static: input.is_static,
+                direct: input.is_direct_call(),
+                gas: input.gas,
+            };
+            let reservoir = input.reservoir;
+            let mut host = EvmHost::new(&mut input.internals);
+            match execute(&mut host, &params, call) {
+                Outcome::Success { gas, output } => {
+                    Ok(PrecompileOutput::new(gas, output, reservoir))
+                }
+                Outcome::Revert { gas, output } => {
+                    Ok(PrecompileOutput::revert(gas, output, reservoir))
+                }
+                Outcome::OutOfGas => {
+                    Ok(PrecompileOutput::halt(PrecompileHalt::OutOfGas, reservoir))
+                }
+                Outcome::Fatal(e) => Err(PrecompileError::Fatal(e)),
+            }
+        },
+    )
+}
+
+/// Adds the chain's precompiles to an EVM's precompile set.
+pub fn install(precompiles: &mut PrecompilesMap, params: &Arc<MarketParams>) {
+    let params = params.clone();
+    precompiles.apply_precompile(&MARKET_ADDRESS, move |_| Some(market_precompile(params)));
+}

@@ -1,0 +1,169 @@
+//! An in-memory [`Host`] and a driver for tests: one call is one transaction (state rolls back
+//! on revert), [`MockChain::next_block`] runs the block hook.
+#![allow(missing_docs, unreachable_pub, clippy::unwrap_used)]
+
+use crate::{
+    Call, HOOK_SELECTOR, Host, HostError, MARKET_ADDRESS, Outcome, SYSTEM_ADDRESS, StoreInfo,
+    execute, hook_calldata,
+};
+use alloy_primitives::{Address, B256, Bytes, LogData, U256, keccak256};
+use dbc_chainspec::MarketParams;
+use std::collections::{HashMap, HashSet};
+
+#[derive(Debug, Clone, Default)]
+struct State {
+    storage: HashMap<U256, U256>,
+    balances: HashMap<Address, U256>,
+    logs: Vec<LogData>,
+    burned: U256,
+}
+
+/// In-memory chain state with the market at [`MARKET_ADDRESS`].
+#[derive(Debug, Clone, Default)]
+pub struct MockChain {
+    state: State,
+    originals: HashMap<U256, U256>,
+    warm: HashSet<U256>,
+    snapshots: Vec<State>,
+    pub number: u64,
+    pub params: MarketParams,
+    /// Logs of the last call.
+    pub last_logs: Vec<LogData>,
+    pub last_gas: u64,
+}
+
+impl Host for MockChain {
+    fn sload(&mut self, key: U256) -> Result<(U256, bool), HostError> {
+        let cold = self.warm.insert(key);
+        Ok((self.state.storage.get(&key).copied().unwrap_or_default(), cold))
+    }
+    fn sstore(&mut self, key: U256, value: U256) -> Result<StoreInfo, HostError> {
+        let cold = self.warm.insert(key);
+        let present = self.state.storage.get(&key).copied().unwrap_or_default();
+        let original = *self.originals.entry(key).or_insert(present);
+        self.state.storage.insert(key, value);
+        Ok(StoreInfo { original, present, cold })
+    }
+    fn log(&mut self, data: LogData) {
+        self.state.logs.push(data);
+    }
+    fn pay(&mut self, to: Address, amount: U256) -> Result<(), HostError> {
+        let m = self.state.balances.entry(MARKET_ADDRESS).or_default();
+        *m = m.checked_sub(amount).ok_or(HostError::Balance(amount))?;
+        *self.state.balances.entry(to).or_default() += amount;
+        Ok(())
+    }
+    fn burn(&mut self, amount: U256) -> Result<(), HostError> {
+        let m = self.state.balances.entry(MARKET_ADDRESS).or_default();
+        *m = m.checked_sub(amount).ok_or(HostError::Balance(amount))?;
+        self.state.burned += amount;
+        Ok(())
+    }
+    fn block_number(&self) -> u64 {
+        self.number
+    }
+    fn randomness(&self) -> B256 {
+        keccak256(self.number.to_be_bytes())
+    }
+    fn checkpoint(&mut self) {
+        self.snapshots.push(self.state.clone());
+    }
+    fn commit(&mut self) {
+        self.snapshots.pop();
+    }
+    fn revert(&mut self) {
+        if let Some(s) = self.snapshots.pop() {
+            self.state = s;
+        }
+    }
+}
+
+/// Result of a mock transaction.
+pub type TxResult = Result<Bytes, Bytes>;
+
+impl MockChain {
+    pub fn new(params: MarketParams) -> Self {
+        let mut c = Self { params, number: 1, ..Default::default() };
+        let pool = c.params.reward_pool;
+        c.state.balances.insert(MARKET_ADDRESS, pool);
+        c
+    }
+
+    pub fn balance(&self, a: Address) -> U256 {
+        self.state.balances.get(&a).copied().unwrap_or_default()
+    }
+
+    pub fn fund(&mut self, a: Address, amount: U256) {
+        *self.state.balances.entry(a).or_default() += amount;
+    }
+
+    pub fn burned(&self) -> U256 {
+        self.state.burned
+    }
+
+    /// Runs one transaction `who → market` with `value` and calldata.
+    pub fn tx(&mut self, who: Address, value: U256, data: &[u8]) -> TxResult {
+        self.tx_with(who, value, data, false, true, 30_000_000)
+    }
+
+    pub fn tx_with(
+        &mut self,
+        who: Address,
+        value: U256,
+        data: &[u8],
+        is_static: bool,
+        direct: bool,
+        gas: u64,
+    ) -> TxResult {
+        let before = self.state.clone();
+        self.originals.clear();
+        self.warm.clear();
+        let logs_before = self.state.logs.len();
+        // Like revm: the value moves to the precompile before it runs.
+        let from = self.state.balances.entry(who).or_default();
+        assert!(*from >= value, "test account underfunded");
+        *from -= value;
+        *self.state.balances.entry(MARKET_ADDRESS).or_default() += value;
+        let out = execute(
+            self,
+            &self.params.clone(),
+            Call { data, caller: who, value, is_static, direct, gas },
+        );
+        match out {
+            Outcome::Success { gas, output } => {
+                self.last_gas = gas;
+                self.last_logs = self.state.logs[logs_before..].to_vec();
+                Ok(output)
+            }
+            Outcome::Revert { gas, output } => {
+                self.last_gas = gas;
+                self.state = before;
+                Err(output)
+            }
+            Outcome::OutOfGas => {
+                self.state = before;
+                Err(Bytes::from_static(b"out of gas"))
+            }
+            Outcome::Fatal(e) => panic!("fatal: {e}"),
+        }
+    }
+
+    /// Advances one block and runs the block hook.
+    pub fn next_block(&mut self) {
+        self.number += 1;
+        let data = hook_calldata(U256::ZERO);
+        assert_eq!(data[..4], HOOK_SELECTOR);
+        self.tx(SYSTEM_ADDRESS, U256::ZERO, &data).unwrap();
+    }
+
+    pub fn advance(&mut self, blocks: u64) {
+        for _ in 0..blocks {
+            self.next_block();
+        }
+    }
+
+    /// Sum of the balances of everyone but the market, plus the market's, plus burned: constant.
+    pub fn total(&self) -> U256 {
+        self.state.balances.values().fold(U256::ZERO, |a, b| a + *b) + self.state.burned
+    }
+}

@@ -1,0 +1,356 @@
+//! The `dbc_` namespace: the GPU market as JSON.
+//!
+//! Every method answers by a static call to the market precompile's views at the requested
+//! block (default `latest`), so RPC and Solidity always agree. Quantities are hex like `eth_`;
+//! `gpuModel` and `region` are the `bytes32` short strings decoded as text.
+
+use crate::{
+    RpcContext,
+    error::{RpcResult, invalid_params, reverted, rpc_err},
+};
+use alloy_eips::BlockId;
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_rpc_types_eth::{TransactionRequest, state::EvmOverrides};
+use alloy_sol_types::{SolCall, SolError};
+use dbc_precompiles::{MARKET_ADDRESS, abi::IGpuMarket};
+use jsonrpsee::proc_macros::rpc;
+use serde::Serialize;
+
+/// Largest page of `dbc_listMachines`.
+pub const MAX_PAGE: u64 = 100;
+
+/// `dbc_networkStats`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkStats {
+    /// GPUs of machines registered and neither rejected nor exited.
+    pub total_gpus: U64,
+    /// GPUs of online machines.
+    pub online_gpus: U64,
+    /// GPUs rented now.
+    pub rented_gpus: U64,
+    /// Machines ever registered.
+    pub machines: U64,
+    /// Share of rent burned now, basis points.
+    pub burn_rate_bps: u16,
+    /// Rent burned so far, wei.
+    pub total_burned: U256,
+    /// EIP-1559 base fees burned so far, wei.
+    pub fees_burned: U256,
+    /// Genesis supply less everything burned, wei.
+    pub total_supply: U256,
+    /// GPU rewards released from the pool so far, wei.
+    pub rewards_distributed: U256,
+    /// GPU reward pool left, wei.
+    pub reward_pool_remaining: U256,
+}
+
+/// A machine's claimed (and, once online, verified) hardware.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MachineSpec {
+    /// GPU model.
+    pub gpu_model: String,
+    /// GPUs.
+    pub gpu_count: u32,
+    /// Memory per GPU, GB.
+    pub gpu_memory_gb: u32,
+    /// CPU cores.
+    pub cpu_cores: u32,
+    /// RAM, GB.
+    pub ram_gb: u32,
+    /// Disk, GB.
+    pub disk_gb: u32,
+    /// Region.
+    pub region: String,
+}
+
+/// `dbc_getMachine`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Machine {
+    /// Machine id.
+    pub id: B256,
+    /// Owner (provider).
+    pub owner: Address,
+    /// Hardware.
+    pub spec: MachineSpec,
+    /// `verifying`, `online`, `offline`, `rejected` or `exited`.
+    pub status: &'static str,
+    /// Why it is offline: `idle`, `ownerOffline`, `unreachable` (null when not offline).
+    pub offline_reason: Option<&'static str>,
+    /// Verified calc point (0 until verified).
+    pub calc_point: u32,
+    /// GPUs rented now.
+    pub rented_gpus: u32,
+    /// Block of registration.
+    pub registered_at: U64,
+    /// Block it went online.
+    pub online_since: U64,
+    /// Block it went offline (0 when online).
+    pub offline_since: U64,
+    /// Block of the last heartbeat.
+    pub last_heartbeat: U64,
+    /// Latest end block of its rentals.
+    pub rent_end: U64,
+    /// Stake, wei.
+    pub stake: U256,
+    /// Price per GPU per block, wei.
+    pub price_per_gpu_block: U256,
+    /// Rewards settled for it so far, wei.
+    pub total_earned: U256,
+}
+
+/// `dbc_listMachines`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MachinePage {
+    /// Machines registered in all.
+    pub total: U64,
+    /// The page.
+    pub machines: Vec<Machine>,
+    /// Offset of the next page, null after the last.
+    pub next_offset: Option<U64>,
+}
+
+/// `dbc_getRental`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rental {
+    /// Rental id.
+    pub id: U256,
+    /// Machine rented.
+    pub machine_id: B256,
+    /// Renter.
+    pub renter: Address,
+    /// GPUs rented.
+    pub gpus: u32,
+    /// Share of the rent burned, fixed at the start, basis points.
+    pub burn_bps: u16,
+    /// `active` or `ended`.
+    pub status: &'static str,
+    /// Start block.
+    pub start: U64,
+    /// End block.
+    pub end: U64,
+    /// Paid, extensions included, wei.
+    pub paid: U256,
+    /// Refunded, wei.
+    pub refunded: U256,
+    /// Burned, wei.
+    pub burned: U256,
+}
+
+/// `dbc_getRewards`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rewards {
+    /// Claimable now, wei.
+    pub claimable: U256,
+    /// Still vesting, wei.
+    pub vesting: U256,
+    /// Claimed so far, wei.
+    pub claimed: U256,
+}
+
+/// `dbc_` methods.
+#[rpc(server, namespace = "dbc")]
+pub trait DbcApi {
+    /// Network GPU counts, burn rate, burned totals and supply.
+    #[method(name = "networkStats")]
+    fn network_stats(&self, block: Option<BlockId>) -> RpcResult<NetworkStats>;
+    /// One machine, or null.
+    #[method(name = "getMachine")]
+    fn get_machine(&self, id: B256, block: Option<BlockId>) -> RpcResult<Option<Machine>>;
+    /// Machines in registration order: `limit` (at most 100, default 100) from `offset`.
+    #[method(name = "listMachines")]
+    fn list_machines(
+        &self,
+        offset: Option<U64>,
+        limit: Option<U64>,
+        block: Option<BlockId>,
+    ) -> RpcResult<MachinePage>;
+    /// One rental, or null.
+    #[method(name = "getRental")]
+    fn get_rental(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<Rental>>;
+    /// Claimable, vesting and claimed rewards of an account.
+    #[method(name = "getRewards")]
+    fn get_rewards(&self, account: Address, block: Option<BlockId>) -> RpcResult<Rewards>;
+}
+
+/// Decodes a `bytes32` short string.
+fn short_string(b: B256) -> String {
+    let end = b.iter().position(|c| *c == 0).unwrap_or(32);
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+fn machine_status(s: u8) -> &'static str {
+    match s {
+        1 => "verifying",
+        2 => "online",
+        3 => "offline",
+        4 => "rejected",
+        5 => "exited",
+        _ => "none",
+    }
+}
+
+fn offline_reason(r: u8) -> Option<&'static str> {
+    match r {
+        1 => Some("idle"),
+        2 => Some("ownerOffline"),
+        3 => Some("unreachable"),
+        _ => None,
+    }
+}
+
+fn machine_json(m: IGpuMarket::Machine) -> Machine {
+    Machine {
+        id: m.id,
+        owner: m.owner,
+        spec: MachineSpec {
+            gpu_model: short_string(m.spec.gpuModel),
+            gpu_count: m.spec.gpuCount,
+            gpu_memory_gb: m.spec.gpuMemoryGb,
+            cpu_cores: m.spec.cpuCores,
+            ram_gb: m.spec.ramGb,
+            disk_gb: m.spec.diskGb,
+            region: short_string(m.spec.region),
+        },
+        status: machine_status(m.status as u8),
+        offline_reason: offline_reason(m.offlineReason as u8),
+        calc_point: m.calcPoint,
+        rented_gpus: m.rentedGpus,
+        registered_at: U64::from(m.registeredAt),
+        online_since: U64::from(m.onlineSince),
+        offline_since: U64::from(m.offlineSince),
+        last_heartbeat: U64::from(m.lastHeartbeat),
+        rent_end: U64::from(m.rentEnd),
+        stake: m.stake,
+        price_per_gpu_block: m.pricePerGpuBlock,
+        total_earned: m.totalEarned,
+    }
+}
+
+/// Result of a view call: decoded return or the revert data.
+enum View<T> {
+    Ok(T),
+    Reverted(Bytes),
+}
+
+impl RpcContext {
+    fn market_view<C: SolCall>(
+        &self,
+        call: C,
+        block: Option<BlockId>,
+    ) -> RpcResult<View<C::Return>> {
+        let mut sim = self.simulator(block, EvmOverrides::default())?;
+        let request = TransactionRequest::default()
+            .to(MARKET_ADDRESS)
+            .input(Bytes::from(call.abi_encode()).into());
+        let out = match sim.call(request) {
+            Ok(out) if out.success => out,
+            Ok(out) => return Ok(View::Reverted(out.output)),
+            Err(dbc_evm::SimError::Revert { output }) => return Ok(View::Reverted(output)),
+            Err(e) => return Err(rpc_err(e)),
+        };
+        C::abi_decode_returns(&out.output)
+            .map(View::Ok)
+            .map_err(|e| crate::error::internal(format!("market returned malformed data: {e}")))
+    }
+
+    fn market_ok<C: SolCall>(&self, call: C, block: Option<BlockId>) -> RpcResult<C::Return> {
+        match self.market_view(call, block)? {
+            View::Ok(v) => Ok(v),
+            View::Reverted(data) => Err(reverted(&data)),
+        }
+    }
+}
+
+impl DbcApiServer for RpcContext {
+    fn network_stats(&self, block: Option<BlockId>) -> RpcResult<NetworkStats> {
+        let s = self.market_ok(IGpuMarket::networkStatsCall {}, block)?;
+        let supply =
+            self.spec().genesis_supply().saturating_sub(s.totalBurned).saturating_sub(s.feesBurned);
+        Ok(NetworkStats {
+            total_gpus: U64::from(s.totalGpus),
+            online_gpus: U64::from(s.onlineGpus),
+            rented_gpus: U64::from(s.rentedGpus),
+            machines: U64::from(s.machines),
+            burn_rate_bps: s.burnRateBps,
+            total_burned: s.totalBurned,
+            fees_burned: s.feesBurned,
+            total_supply: supply,
+            rewards_distributed: s.rewardsDistributed,
+            reward_pool_remaining: s.rewardPoolRemaining,
+        })
+    }
+
+    fn get_machine(&self, id: B256, block: Option<BlockId>) -> RpcResult<Option<Machine>> {
+        match self.market_view(IGpuMarket::getMachineCall { machineId: id }, block)? {
+            View::Ok(m) => Ok(Some(machine_json(m))),
+            View::Reverted(data) if IGpuMarket::UnknownMachine::abi_decode(&data).is_ok() => {
+                Ok(None)
+            }
+            View::Reverted(data) => Err(reverted(&data)),
+        }
+    }
+
+    fn list_machines(
+        &self,
+        offset: Option<U64>,
+        limit: Option<U64>,
+        block: Option<BlockId>,
+    ) -> RpcResult<MachinePage> {
+        let offset = offset.map_or(0, |o| o.to::<u64>());
+        let limit = limit.map_or(MAX_PAGE, |l| l.to::<u64>());
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(invalid_params(format!("limit must be between 1 and {MAX_PAGE}")));
+        }
+        // One block for the whole page, even if the head moves meanwhile.
+        let number = self.resolve(block)?;
+        let at = Some(BlockId::number(number));
+        let total: u64 = self.market_ok(IGpuMarket::machineCountCall {}, at)?.saturating_to();
+        let end = offset.saturating_add(limit).min(total);
+        let mut machines = Vec::new();
+        for index in offset..end {
+            let id =
+                self.market_ok(IGpuMarket::machineIdAtCall { index: U256::from(index) }, at)?;
+            let m = self.market_ok(IGpuMarket::getMachineCall { machineId: id }, at)?;
+            machines.push(machine_json(m));
+        }
+        Ok(MachinePage {
+            total: U64::from(total),
+            machines,
+            next_offset: (end < total).then(|| U64::from(end)),
+        })
+    }
+
+    fn get_rental(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<Rental>> {
+        let r = match self.market_view(IGpuMarket::getRentalCall { rentalId: id }, block)? {
+            View::Ok(r) => r,
+            View::Reverted(data) if IGpuMarket::UnknownRental::abi_decode(&data).is_ok() => {
+                return Ok(None);
+            }
+            View::Reverted(data) => return Err(reverted(&data)),
+        };
+        Ok(Some(Rental {
+            id: r.id,
+            machine_id: r.machineId,
+            renter: r.renter,
+            gpus: r.gpus,
+            burn_bps: r.burnBps,
+            status: if r.status as u8 == 1 { "active" } else { "ended" },
+            start: U64::from(r.start),
+            end: U64::from(r.end),
+            paid: r.paid,
+            refunded: r.refunded,
+            burned: r.burned,
+        }))
+    }
+
+    fn get_rewards(&self, account: Address, block: Option<BlockId>) -> RpcResult<Rewards> {
+        let r = self.market_ok(IGpuMarket::rewardsOfCall { account }, block)?;
+        Ok(Rewards { claimable: r.claimable, vesting: r.vesting, claimed: r.claimed })
+    }
+}
