@@ -677,3 +677,51 @@ fn value_is_conserved_and_the_market_stays_solvent() {
     let committee = dbc(30_000);
     assert!(t.c.balance(crate::MARKET_ADDRESS) >= m.stake + committee + stats.rewardPoolRemaining);
 }
+
+#[test]
+fn owner_sets_the_price_and_quotes_follow() {
+    let mut t = T::new();
+    t.committee(3);
+    let id = t.online(1, 2, 2_000);
+    let default = params().standard_price_per_gpu_block * U256::from(2);
+    assert_eq!(t.machine(id).pricePerGpuBlock, default);
+    err_is::<NotMachineOwner>(t.call(
+        RENTER,
+        U256::ZERO,
+        setPriceCall { machineId: id, pricePerGpuBlock: U256::from(1) },
+    ));
+    err_is::<PriceTooHigh>(t.call(
+        OWNER,
+        U256::ZERO,
+        setPriceCall { machineId: id, pricePerGpuBlock: U256::MAX / U256::from(2) },
+    ));
+    t.ok(OWNER, U256::ZERO, setPriceCall { machineId: id, pricePerGpuBlock: dbc(1) });
+    let ev = PriceSet::decode_log_data(&t.c.last_logs[0]).unwrap();
+    assert_eq!(ev.pricePerGpuBlock, dbc(1));
+    assert_eq!(t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 2, blocks: 30 }), dbc(60));
+    // 0 restores the calc-point default.
+    t.ok(OWNER, U256::ZERO, setPriceCall { machineId: id, pricePerGpuBlock: U256::ZERO });
+    assert_eq!(t.machine(id).pricePerGpuBlock, default);
+}
+
+#[test]
+fn machines_cannot_be_rented_before_verification_or_while_offline() {
+    let mut t = T::new();
+    t.committee(3);
+    let id = t.register(1, 1);
+    err_is::<BadMachineStatus>(t.call(
+        RENTER,
+        dbc(1),
+        rentCall { machineId: id, gpus: 1, blocks: 10 },
+    ));
+    t.verify(id, &[(true, 1_000), (true, 1_000), (true, 1_000)]);
+    t.ok(OWNER, U256::ZERO, goOfflineCall { machineId: id });
+    let e: BadMachineStatus =
+        err_is(t.call(RENTER, dbc(1), rentCall { machineId: id, gpus: 1, blocks: 10 }));
+    assert_eq!(e.status as u8, 3);
+    err_is::<UnknownMachine>(t.call(
+        RENTER,
+        dbc(1),
+        rentCall { machineId: mid(9), gpus: 1, blocks: 10 },
+    ));
+}
