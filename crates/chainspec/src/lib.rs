@@ -18,7 +18,7 @@ use dbc_trie::{AccountLeaf, full_state_root};
 use serde::{Deserialize, Serialize};
 
 mod market;
-pub use market::{BurnTier, DBC, MARKET_ADDRESS, MarketParams, SlashTier};
+pub use market::{BurnTier, DBC, MARKET_ADDRESS, MINING_ADDRESS, MarketParams, SlashTier};
 
 /// The embedded `--dev` genesis.
 pub const DEV_GENESIS_JSON: &str = include_str!("../../../genesis/dev.json");

@@ -9,6 +9,9 @@ pub const DBC: u128 = 1_000_000_000_000_000_000;
 /// Address of the GPU market precompile.
 pub const MARKET_ADDRESS: Address = address!("0x0000000000000000000000000000000000000D01");
 
+/// Address of the project-mining precompile.
+pub const MINING_ADDRESS: Address = address!("0x0000000000000000000000000000000000000D02");
+
 /// A burn tier: from `from_gpus` online GPUs on, `bps` of rent is burned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -92,6 +95,8 @@ pub struct MarketParams {
     pub report_deposit: U256,
     /// Receives the treasury's share of slashes and lost deposits.
     pub treasury: Address,
+    /// Mining projects (precompile `0x…0D02`) a machine may serve at once.
+    pub max_projects_per_machine: u32,
 }
 
 fn dbc(n: u128) -> U256 {
@@ -150,6 +155,7 @@ impl Default for MarketParams {
             slash_auditors_bps: 2_000,
             report_deposit: dbc(100),
             treasury: address!("0x00000000000000000000000000000000000dB7e0"),
+            max_projects_per_machine: 3,
         }
     }
 }

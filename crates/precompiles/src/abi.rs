@@ -1,8 +1,13 @@
-//! Rust bindings of `contracts/src/interfaces/IGpuMarket.sol`, the one ABI source shared with
-//! Solidity.
+//! Rust bindings of `contracts/src/interfaces/IGpuMarket.sol` and `IProjectMining.sol`, the one
+//! ABI source shared with Solidity.
 #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
 
 alloy_sol_types::sol!(
     #![sol(all_derives)]
     "../../contracts/src/interfaces/IGpuMarket.sol"
+);
+
+alloy_sol_types::sol!(
+    #![sol(all_derives)]
+    "../../contracts/src/interfaces/IProjectMining.sol"
 );

@@ -1,4 +1,5 @@
-//! The market's view of the chain: its own storage, logs, payments and block data. The EVM
+//! The precompiles' view of the chain: their own storage, logs, the market's payments and block
+//! data. The EVM
 //! implementation ([`EvmHost`]) goes through revm's journal, so every effect is reverted with
 //! the call frame; tests use an in-memory host.
 
@@ -31,12 +32,12 @@ pub struct StoreInfo {
 
 /// The state a market call reads and writes.
 pub trait Host {
-    /// Reads a slot of the market account; returns the value and whether it was cold.
-    fn sload(&mut self, key: U256) -> Result<(U256, bool), HostError>;
-    /// Writes a slot of the market account.
-    fn sstore(&mut self, key: U256, value: U256) -> Result<StoreInfo, HostError>;
-    /// Emits a log from the market account.
-    fn log(&mut self, data: LogData);
+    /// Reads a slot of `account` (a precompile); returns the value and whether it was cold.
+    fn sload(&mut self, account: Address, key: U256) -> Result<(U256, bool), HostError>;
+    /// Writes a slot of `account`.
+    fn sstore(&mut self, account: Address, key: U256, value: U256) -> Result<StoreInfo, HostError>;
+    /// Emits a log from `account`.
+    fn log(&mut self, account: Address, data: LogData);
     /// Moves `amount` from the market account to `to` (a plain balance credit: no code runs).
     fn pay(&mut self, to: Address, amount: U256) -> Result<(), HostError>;
     /// Removes `amount` from the market account's balance: it leaves the supply.
@@ -45,6 +46,8 @@ pub trait Host {
     fn block_number(&self) -> u64;
     /// Randomness of the current block (the header's `prevrandao`/mix hash).
     fn randomness(&self) -> B256;
+    /// Origin (sender) of the current transaction.
+    fn origin(&self) -> Address;
     /// Opens a checkpoint: later effects can be undone with [`Host::revert`].
     fn checkpoint(&mut self);
     /// Keeps the effects since the last checkpoint.
@@ -72,13 +75,13 @@ fn state_err(e: impl core::fmt::Display) -> HostError {
 }
 
 impl Host for EvmHost<'_, '_> {
-    fn sload(&mut self, key: U256) -> Result<(U256, bool), HostError> {
-        let load = self.internals.sload(MARKET_ADDRESS, key).map_err(state_err)?;
+    fn sload(&mut self, account: Address, key: U256) -> Result<(U256, bool), HostError> {
+        let load = self.internals.sload(account, key).map_err(state_err)?;
         Ok((load.data, load.is_cold))
     }
 
-    fn sstore(&mut self, key: U256, value: U256) -> Result<StoreInfo, HostError> {
-        let r = self.internals.sstore(MARKET_ADDRESS, key, value).map_err(state_err)?;
+    fn sstore(&mut self, account: Address, key: U256, value: U256) -> Result<StoreInfo, HostError> {
+        let r = self.internals.sstore(account, key, value).map_err(state_err)?;
         Ok(StoreInfo {
             original: r.data.original_value,
             present: r.data.present_value,
@@ -86,8 +89,8 @@ impl Host for EvmHost<'_, '_> {
         })
     }
 
-    fn log(&mut self, data: LogData) {
-        self.internals.log(Log { address: MARKET_ADDRESS, data });
+    fn log(&mut self, account: Address, data: LogData) {
+        self.internals.log(Log { address: account, data });
     }
 
     fn pay(&mut self, to: Address, amount: U256) -> Result<(), HostError> {
@@ -119,6 +122,10 @@ impl Host for EvmHost<'_, '_> {
         let number = env.number();
         let mix = env.prevrandao().unwrap_or_default();
         keccak256([mix.as_slice(), &number.to_be_bytes::<32>()].concat())
+    }
+
+    fn origin(&self) -> Address {
+        self.internals.tx_origin()
     }
 
     fn checkpoint(&mut self) {

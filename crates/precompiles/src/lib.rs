@@ -1,6 +1,8 @@
 //! Stateful precompiles of dbc-node.
 //!
-//! The GPU leasing market lives at [`MARKET_ADDRESS`] (`0x…0D01`). Its ABI is
+//! The GPU leasing market lives at [`MARKET_ADDRESS`] (`0x…0D01`); per-project token mining at
+//! [`MINING_ADDRESS`] (`0x…0D02`, ABI `contracts/src/interfaces/IProjectMining.sol`) shares
+//! the market's machines and follows their grades. Its ABI is
 //! `contracts/src/interfaces/IGpuMarket.sol`, bound here with alloy's `sol!` ([`abi`]), so
 //! Solidity and Rust share one definition. Its state is ordinary storage of that account (the
 //! state root covers it), read and written only through revm's journal ([`EvmHost`]), so a
@@ -35,6 +37,7 @@ pub mod abi;
 mod host;
 mod market;
 pub mod math;
+pub mod mining;
 mod records;
 mod store;
 #[cfg(test)]
@@ -42,7 +45,7 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use dbc_chainspec::MARKET_ADDRESS;
+pub use dbc_chainspec::{MARKET_ADDRESS, MINING_ADDRESS};
 pub use host::{EvmHost, Host, HostError, StoreInfo};
 pub use market::{Call, HOOK_MAX_ITEMS, HOOK_SELECTOR, Outcome, execute, hook_calldata};
 pub use store::gas;
@@ -65,24 +68,45 @@ pub fn market_precompile(params: Arc<MarketParams>) -> DynPrecompile {
             };
             let reservoir = input.reservoir;
             let mut host = EvmHost::new(&mut input.internals);
-            match execute(&mut host, &params, call) {
-                Outcome::Success { gas, output } => {
-                    Ok(PrecompileOutput::new(gas, output, reservoir))
-                }
-                Outcome::Revert { gas, output } => {
-                    Ok(PrecompileOutput::revert(gas, output, reservoir))
-                }
-                Outcome::OutOfGas => {
-                    Ok(PrecompileOutput::halt(PrecompileHalt::OutOfGas, reservoir))
-                }
-                Outcome::Fatal(e) => Err(PrecompileError::Fatal(e)),
-            }
+            outcome(execute(&mut host, &params, call), reservoir)
         },
     )
 }
 
-/// Adds the chain's precompiles to an EVM's precompile set.
+/// The project-mining precompile.
+pub fn mining_precompile(params: Arc<MarketParams>) -> DynPrecompile {
+    DynPrecompile::new_stateful(
+        PrecompileId::custom("dbc-project-mining"),
+        move |mut input: PrecompileInput<'_>| {
+            let call = Call {
+                data: input.data,
+                caller: input.caller,
+                value: input.value,
+                is_static: input.is_static,
+                direct: input.is_direct_call(),
+                gas: input.gas,
+            };
+            let reservoir = input.reservoir;
+            let mut host = EvmHost::new(&mut input.internals);
+            outcome(mining::execute(&mut host, &params, call), reservoir)
+        },
+    )
+}
+
+fn outcome(o: Outcome, reservoir: u64) -> revm::precompile::PrecompileResult {
+    match o {
+        Outcome::Success { gas, output } => Ok(PrecompileOutput::new(gas, output, reservoir)),
+        Outcome::Revert { gas, output } => Ok(PrecompileOutput::revert(gas, output, reservoir)),
+        Outcome::OutOfGas => Ok(PrecompileOutput::halt(PrecompileHalt::OutOfGas, reservoir)),
+        Outcome::Fatal(e) => Err(PrecompileError::Fatal(e)),
+    }
+}
+
+/// Adds the chain's precompiles (market `0x…0D01`, project mining `0x…0D02`) to an EVM's
+/// precompile set.
 pub fn install(precompiles: &mut PrecompilesMap, params: &Arc<MarketParams>) {
-    let params = params.clone();
-    precompiles.apply_precompile(&MARKET_ADDRESS, move |_| Some(market_precompile(params)));
+    let market = params.clone();
+    precompiles.apply_precompile(&MARKET_ADDRESS, move |_| Some(market_precompile(market)));
+    let mining = params.clone();
+    precompiles.apply_precompile(&MINING_ADDRESS, move |_| Some(mining_precompile(mining)));
 }

@@ -94,7 +94,7 @@ pub fn execute<H: Host>(
     call: Call<'_>,
 ) -> Outcome {
     let metered = call.caller != crate::SYSTEM_ADDRESS;
-    let mut ctx = Ctx::new(host, params, call.gas, metered);
+    let mut ctx = Ctx::new(host, crate::MARKET_ADDRESS, params, call.gas, metered);
     let result = dispatch(&mut ctx, &call);
     let gas = ctx.gas_used;
     match result {
@@ -452,6 +452,8 @@ fn regrade<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine) -> Res<()> {
     if new == m.grade {
         return Ok(());
     }
+    // Projects the machine mines for follow its grade.
+    crate::mining::on_grade_change(ctx, m.id, new)?;
     let total = ctx.g(G_TOTAL_GRADE)?;
     let total = ck(total.checked_sub(m.grade).and_then(|t| t.checked_add(new)))?;
     ctx.set_g(G_TOTAL_GRADE, total)?;
@@ -462,7 +464,7 @@ fn regrade<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine) -> Res<()> {
 }
 
 /// Machines registered by `owner`, in registration order.
-fn owner_machines<H: Host>(ctx: &mut Ctx<'_, H>, owner: Address) -> Res<Vec<B256>> {
+pub(crate) fn owner_machines<H: Host>(ctx: &mut Ctx<'_, H>, owner: Address) -> Res<Vec<B256>> {
     let key = addr_key(owner);
     let n: u64 = ctx.get(slot(T_OWNER_MACHINES, key, 0))?.saturating_to();
     (0..n).map(|i| Ok(B256::from(ctx.get(slot(T_OWNER_MACHINES, key, i + 1))?))).collect()

@@ -428,7 +428,8 @@ impl Report {
 /// active_weighted) / vestingBlocks` without a loop over tranches.
 pub(crate) struct Account {
     slots: Slots<8>,
-    pub(crate) who: Address,
+    /// Record key (the account's address word, or a per-project key).
+    key: B256,
     pub(crate) claimable: U256,
     pub(crate) claimed: U256,
     pub(crate) matured: U256,
@@ -443,10 +444,15 @@ pub(crate) struct Account {
 
 impl Account {
     pub(crate) fn load<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<Self> {
-        let (slots, w) = Slots::<8>::load(ctx, T_ACCOUNT, addr_key(who))?;
+        Self::load_keyed(ctx, T_ACCOUNT, addr_key(who))
+    }
+
+    /// Loads the rewards record `(tag, key)` of the current precompile account.
+    pub(crate) fn load_keyed<H: Host>(ctx: &mut Ctx<'_, H>, tag: u64, key: B256) -> Res<Self> {
+        let (slots, w) = Slots::<8>::load(ctx, tag, key)?;
         Ok(Self {
             slots,
-            who,
+            key,
             claimable: w[0],
             claimed: w[1],
             matured: w[2],
@@ -478,7 +484,7 @@ impl Account {
     }
 
     fn tranche_key(&self, seq: u64) -> B256 {
-        alloy_primitives::keccak256([self.who.as_slice(), &seq.to_be_bytes()].concat())
+        alloy_primitives::keccak256([self.key.as_slice(), &seq.to_be_bytes()].concat())
     }
 
     /// Reads tranche `seq`: (release start, amount).

@@ -136,6 +136,8 @@ pub(crate) fn from_addr(a: Address) -> U256 {
 /// The execution context of one call: host, parameters, block and gas meter.
 pub(crate) struct Ctx<'a, H: Host> {
     pub(crate) host: &'a mut H,
+    /// The precompile account whose storage `get`/`set`/`emit` address.
+    pub(crate) me: Address,
     pub(crate) p: &'a MarketParams,
     pub(crate) now: u64,
     gas_limit: u64,
@@ -145,9 +147,27 @@ pub(crate) struct Ctx<'a, H: Host> {
 
 impl<'a, H: Host> Ctx<'a, H> {
     /// A metered context with `gas_limit`.
-    pub(crate) fn new(host: &'a mut H, p: &'a MarketParams, gas_limit: u64, metered: bool) -> Self {
+    pub(crate) fn new(
+        host: &'a mut H,
+        me: Address,
+        p: &'a MarketParams,
+        gas_limit: u64,
+        metered: bool,
+    ) -> Self {
         let now = host.block_number();
-        Self { host, p, now, gas_limit, gas_used: 0, metered }
+        Self { host, me, p, now, gas_limit, gas_used: 0, metered }
+    }
+
+    /// Runs `f` against the storage of `account` (another precompile), then switches back.
+    pub(crate) fn within<T>(
+        &mut self,
+        account: Address,
+        f: impl FnOnce(&mut Self) -> Res<T>,
+    ) -> Res<T> {
+        let prev = std::mem::replace(&mut self.me, account);
+        let r = f(self);
+        self.me = prev;
+        r
     }
 
     /// Charges `g` gas.
@@ -161,14 +181,14 @@ impl<'a, H: Host> Ctx<'a, H> {
 
     /// Reads a slot.
     pub(crate) fn get(&mut self, key: U256) -> Res<U256> {
-        let (v, cold) = self.host.sload(key)?;
+        let (v, cold) = self.host.sload(self.me, key)?;
         self.charge(if cold { gas::COLD_SLOAD } else { gas::WARM_SLOAD })?;
         Ok(v)
     }
 
     /// Writes a slot.
     pub(crate) fn set(&mut self, key: U256, v: U256) -> Res<()> {
-        let info = self.host.sstore(key, v)?;
+        let info = self.host.sstore(self.me, key, v)?;
         let mut cost = if info.cold { gas::COLD_SLOAD } else { 0 };
         cost += if v == info.present {
             gas::WARM_SLOAD
@@ -204,7 +224,7 @@ impl<'a, H: Host> Ctx<'a, H> {
             + gas::LOG_TOPIC * data.topics().len() as u64
             + gas::LOG_BYTE * data.data.len() as u64;
         self.charge(cost)?;
-        self.host.log(data);
+        self.host.log(self.me, data);
         Ok(())
     }
 

@@ -12,9 +12,9 @@ use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Default)]
 struct State {
-    storage: HashMap<U256, U256>,
+    storage: HashMap<(Address, U256), U256>,
     balances: HashMap<Address, U256>,
-    logs: Vec<LogData>,
+    logs: Vec<(Address, LogData)>,
     burned: U256,
 }
 
@@ -22,30 +22,32 @@ struct State {
 #[derive(Debug, Clone, Default)]
 pub struct MockChain {
     state: State,
-    originals: HashMap<U256, U256>,
-    warm: HashSet<U256>,
+    originals: HashMap<(Address, U256), U256>,
+    warm: HashSet<(Address, U256)>,
     snapshots: Vec<State>,
     pub number: u64,
     pub params: MarketParams,
     /// Logs of the last call.
     pub last_logs: Vec<LogData>,
     pub last_gas: u64,
+    /// Origin of the current transaction.
+    pub origin: Address,
 }
 
 impl Host for MockChain {
-    fn sload(&mut self, key: U256) -> Result<(U256, bool), HostError> {
-        let cold = self.warm.insert(key);
-        Ok((self.state.storage.get(&key).copied().unwrap_or_default(), cold))
+    fn sload(&mut self, account: Address, key: U256) -> Result<(U256, bool), HostError> {
+        let cold = self.warm.insert((account, key));
+        Ok((self.state.storage.get(&(account, key)).copied().unwrap_or_default(), cold))
     }
-    fn sstore(&mut self, key: U256, value: U256) -> Result<StoreInfo, HostError> {
-        let cold = self.warm.insert(key);
-        let present = self.state.storage.get(&key).copied().unwrap_or_default();
-        let original = *self.originals.entry(key).or_insert(present);
-        self.state.storage.insert(key, value);
+    fn sstore(&mut self, account: Address, key: U256, value: U256) -> Result<StoreInfo, HostError> {
+        let cold = self.warm.insert((account, key));
+        let present = self.state.storage.get(&(account, key)).copied().unwrap_or_default();
+        let original = *self.originals.entry((account, key)).or_insert(present);
+        self.state.storage.insert((account, key), value);
         Ok(StoreInfo { original, present, cold })
     }
-    fn log(&mut self, data: LogData) {
-        self.state.logs.push(data);
+    fn log(&mut self, account: Address, data: LogData) {
+        self.state.logs.push((account, data));
     }
     fn pay(&mut self, to: Address, amount: U256) -> Result<(), HostError> {
         let m = self.state.balances.entry(MARKET_ADDRESS).or_default();
@@ -64,6 +66,9 @@ impl Host for MockChain {
     }
     fn randomness(&self) -> B256 {
         keccak256(self.number.to_be_bytes())
+    }
+    fn origin(&self) -> Address {
+        self.origin
     }
     fn checkpoint(&mut self) {
         self.snapshots.push(self.state.clone());
@@ -116,6 +121,7 @@ impl MockChain {
         gas: u64,
     ) -> TxResult {
         let before = self.state.clone();
+        self.origin = who;
         self.originals.clear();
         self.warm.clear();
         let logs_before = self.state.logs.len();
@@ -132,7 +138,43 @@ impl MockChain {
         match out {
             Outcome::Success { gas, output } => {
                 self.last_gas = gas;
-                self.last_logs = self.state.logs[logs_before..].to_vec();
+                self.last_logs =
+                    self.state.logs[logs_before..].iter().map(|(_, l)| l.clone()).collect();
+                Ok(output)
+            }
+            Outcome::Revert { gas, output } => {
+                self.last_gas = gas;
+                self.state = before;
+                Err(output)
+            }
+            Outcome::OutOfGas => {
+                self.state = before;
+                Err(Bytes::from_static(b"out of gas"))
+            }
+            Outcome::Fatal(e) => panic!("fatal: {e}"),
+        }
+    }
+
+    /// Runs one transaction `who → project mining` (non-payable).
+    pub fn tx_mining(&mut self, who: Address, data: &[u8]) -> TxResult {
+        let before = self.state.clone();
+        self.origin = who;
+        self.originals.clear();
+        self.warm.clear();
+        let logs_before = self.state.logs.len();
+        let call = Call {
+            data,
+            caller: who,
+            value: U256::ZERO,
+            is_static: false,
+            direct: true,
+            gas: 30_000_000,
+        };
+        match crate::mining::execute(self, &self.params.clone(), call) {
+            Outcome::Success { gas, output } => {
+                self.last_gas = gas;
+                self.last_logs =
+                    self.state.logs[logs_before..].iter().map(|(_, l)| l.clone()).collect();
                 Ok(output)
             }
             Outcome::Revert { gas, output } => {
