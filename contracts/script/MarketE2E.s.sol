@@ -3,18 +3,7 @@ pragma solidity ^0.8.24;
 
 import {IGpuMarket} from "../src/interfaces/IGpuMarket.sol";
 import {RentalEscrow} from "../src/RentalEscrow.sol";
-
-/// @dev Cheatcodes used here (forge-std is not on npm).
-interface Vm {
-    function startBroadcast(uint256 privateKey) external;
-    function stopBroadcast() external;
-    function deriveKey(string calldata mnemonic, uint32 index) external pure returns (uint256);
-    function addr(uint256 privateKey) external pure returns (address);
-    function rpc(string calldata method, string calldata params) external returns (bytes memory);
-    function toString(bytes calldata value) external pure returns (string memory);
-    function toString(address value) external pure returns (string memory);
-    function toString(uint256 value) external pure returns (string memory);
-}
+import {E2EBase} from "./E2EBase.sol";
 
 /// @notice End-to-end run of the GPU market on a live `dbc-node --dev` chain, in phases (one
 /// `forge script --sig "phaseN()" --broadcast --skip-simulation --slow` each; the driving test
@@ -22,19 +11,13 @@ interface Vm {
 /// calls are sent with low-level `call` (their local result is ignored) and every assertion reads
 /// the node's real state with `vm.rpc("eth_call")` / `eth_getBalance`: each phase checks the
 /// effects of the one before, then broadcasts its own step.
-contract MarketE2E {
-    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
-    address internal constant MARKET = 0x0000000000000000000000000000000000000d01;
-    string internal constant MNEMONIC = "test test test test test test test test test test test junk";
+contract MarketE2E is E2EBase {
 
     bytes32 internal constant MACHINE = keccak256("dbc-e2e-machine-A");
     uint32 internal constant CALC_POINT = 1500;
     uint64 internal constant UNIT = 10; // genesis rentUnitBlocks of the test chain
 
     // ---- accounts ----
-    function key(uint32 i) internal pure returns (uint256) {
-        return vm.deriveKey(MNEMONIC, i);
-    }
 
     function provider() internal pure returns (uint256) {
         return key(1);
@@ -42,10 +25,6 @@ contract MarketE2E {
 
     function renter() internal pure returns (uint256) {
         return key(5);
-    }
-
-    function auditorKeys() internal pure returns (uint256[3] memory k) {
-        k = [key(2), key(3), key(4)];
     }
 
     function escrow() internal pure returns (RentalEscrow) {
@@ -66,41 +45,9 @@ contract MarketE2E {
     }
 
     // ---- reading the node ----
-    function viewCall(address to, bytes memory data) internal returns (bytes memory) {
-        string memory params = string.concat(
-            '[{"to":"', vm.toString(to), '","data":"', vm.toString(data), '"},"latest"]'
-        );
-        return vm.rpc("eth_call", params);
-    }
 
     function market(bytes memory data) internal returns (bytes memory) {
         return viewCall(MARKET, data);
-    }
-
-    function toUint(bytes memory b) internal pure returns (uint256 v) {
-        for (uint256 i = 0; i < b.length; i++) {
-            v = (v << 8) | uint8(b[i]);
-        }
-    }
-
-    function balanceAt(address a, string memory tag) internal returns (uint256) {
-        return toUint(vm.rpc("eth_getBalance", string.concat('["', vm.toString(a), '","', tag, '"]')));
-    }
-
-    function hexQ(uint256 n) internal pure returns (string memory s) {
-        bytes memory digits = "0123456789abcdef";
-        if (n == 0) return "0x0";
-        bytes memory buf = new bytes(64);
-        uint256 len;
-        while (n > 0) {
-            buf[len++] = digits[n & 15];
-            n >>= 4;
-        }
-        bytes memory out = new bytes(len);
-        for (uint256 i = 0; i < len; i++) {
-            out[i] = buf[len - 1 - i];
-        }
-        s = string.concat("0x", string(out));
     }
 
     function machine() internal returns (IGpuMarket.Machine memory) {
@@ -127,28 +74,8 @@ contract MarketE2E {
         return abi.decode(market(abi.encodeCall(IGpuMarket.quote, (MACHINE, gpus, blocks))), (uint256));
     }
 
-    function auditorStakeParam() internal returns (uint256) {
-        // Read back what phase 1 staked.
-        return abi.decode(market(abi.encodeCall(IGpuMarket.auditorStake, (vm.addr(key(2))))), (uint256));
-    }
 
     // ---- sending (local results ignored: forge's EVM has no market) ----
-    function send(uint256 pk, address to, uint256 value, bytes memory data) internal {
-        vm.startBroadcast(pk);
-        // A fixed gas limit: the local call fails (no market here) and must not burn the
-        // script's gas; forge uses it as the transaction's gas limit.
-        (bool ok,) = to.call{value: value, gas: 3_000_000}(data);
-        ok;
-        vm.stopBroadcast();
-    }
-
-    function seatKey(address auditor) internal pure returns (uint256) {
-        uint256[3] memory k = auditorKeys();
-        for (uint256 i = 0; i < 3; i++) {
-            if (vm.addr(k[i]) == auditor) return k[i];
-        }
-        revert("not one of our auditors");
-    }
 
     // ---- phases ----
 

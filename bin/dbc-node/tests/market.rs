@@ -8,95 +8,19 @@
 mod common;
 
 use alloy_primitives::{B256, Bytes, U256, keccak256};
-use alloy_sol_types::{SolCall, SolEvent};
+use alloy_sol_types::SolEvent;
 use common::*;
 use dbc_precompiles::abi::IGpuMarket;
 use serde_json::{Value, json};
-use std::{path::Path, time::Duration};
 
 const MARKET: &str = "0x0000000000000000000000000000000000000D01";
 const TREASURY: &str = "0x00000000000000000000000000000000000dB7e0";
-
-/// Writes the dev genesis with market windows short enough for a test at 250 ms blocks;
-/// returns its total supply (the sum of its balances).
-fn write_test_genesis(path: &Path) -> U256 {
-    let mut g: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("genesis/dev.json")).unwrap(),
-    )
-    .unwrap();
-    g["config"]["dbc"]["market"] = json!({
-        "auditorStake": "1000000000000000000000",
-        "drawDelayBlocks": 2,
-        "commitWindowBlocks": 200,
-        "revealWindowBlocks": 200,
-        "rentUnitBlocks": 10,
-        "maxRentBlocks": 5000,
-        "epochBlocks": 50,
-        "vestingBlocks": 100000,
-        "heartbeatTimeoutBlocks": 100000,
-        "minOnlineBlocks": 100000,
-        "exitCooldownBlocks": 100,
-    });
-    std::fs::write(path, serde_json::to_string_pretty(&g).unwrap()).unwrap();
-    g["alloc"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|a| a["balance"].as_str().map_or(U256::ZERO, |b| b.parse::<U256>().unwrap()))
-        .sum()
-}
-
-fn view<C: SolCall>(node: &DevNode, call: C) -> C::Return {
-    let out = node
-        .rpc("eth_call", json!([{"to": MARKET, "data": Bytes::from(call.abi_encode())}, "latest"]));
-    let bytes: Bytes = serde_json::from_value(out).unwrap();
-    C::abi_decode_returns(&bytes).unwrap()
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !f() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn phase(url: &str, n: u32) {
-    let output = std::process::Command::new(tool("forge"))
-        .current_dir(repo_root().join("contracts"))
-        .stdin(std::process::Stdio::null())
-        .args([
-            "script",
-            "script/MarketE2E.s.sol:MarketE2E",
-            "--sig",
-            &format!("phase{n}()"),
-            "--rpc-url",
-            url,
-            "--broadcast",
-            "--skip-simulation",
-            "--slow",
-            "--non-interactive",
-        ])
-        .output()
-        .expect("forge");
-    let out = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success()
-            && (out.contains("ONCHAIN EXECUTION COMPLETE & SUCCESSFUL")
-                || (n == 9 && out.contains("Script ran successfully"))),
-        "phase {n}:\n{out}"
-    );
-}
 
 #[test]
 fn gpu_market_end_to_end_with_forge_scripts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let genesis = dir.path().join("genesis.json");
-    let genesis_supply = write_test_genesis(&genesis);
+    let genesis_supply = write_market_test_genesis(&genesis);
     let node = DevNode::start(
         &dir.path().join("data"),
         &["--chain", genesis.to_str().unwrap(), "--dev.block-time", "250ms"],
@@ -104,21 +28,23 @@ fn gpu_market_end_to_end_with_forge_scripts() {
     let url = node.url();
     let machine = keccak256("dbc-e2e-machine-A");
 
-    phase(&url, 1);
+    forge_phase(&url, "script/MarketE2E.s.sol:MarketE2E", 1);
     wait_until("the auditors' draw", || {
-        view(&node, IGpuMarket::getRoundCall { machineId: machine }).phase as u8 == 2
+        sol_call(&node, MARKET, IGpuMarket::getRoundCall { machineId: machine }).phase as u8 == 2
     });
-    phase(&url, 2);
-    phase(&url, 3);
-    phase(&url, 4);
-    phase(&url, 5);
+    forge_phase(&url, "script/MarketE2E.s.sol:MarketE2E", 2);
+    forge_phase(&url, "script/MarketE2E.s.sol:MarketE2E", 3);
+    forge_phase(&url, "script/MarketE2E.s.sol:MarketE2E", 4);
+    forge_phase(&url, "script/MarketE2E.s.sol:MarketE2E", 5);
     wait_until("the report's draw", || {
-        view(&node, IGpuMarket::getReportCall { reportId: U256::from(1) }).round.phase as u8 == 2
+        sol_call(&node, MARKET, IGpuMarket::getReportCall { reportId: U256::from(1) }).round.phase
+            as u8
+            == 2
     });
-    phase(&url, 6);
-    phase(&url, 7);
-    phase(&url, 8);
-    phase(&url, 9);
+    forge_phase(&url, "script/MarketE2E.s.sol:MarketE2E", 6);
+    forge_phase(&url, "script/MarketE2E.s.sol:MarketE2E", 7);
+    forge_phase(&url, "script/MarketE2E.s.sol:MarketE2E", 8);
+    forge_phase(&url, "script/MarketE2E.s.sol:MarketE2E", 9);
 
     // Every user-visible change left an event an indexer can follow.
     let logs = node

@@ -1,4 +1,4 @@
-//! The `dbc_` namespace: the GPU market as JSON.
+//! The `dbc_` namespace: the GPU market and project mining as JSON.
 //!
 //! Every method answers by a static call to the market precompile's views at the requested
 //! block (default `latest`), so RPC and Solidity always agree. Quantities are hex like `eth_`;
@@ -12,7 +12,10 @@ use alloy_eips::BlockId;
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::EvmOverrides};
 use alloy_sol_types::{SolCall, SolError};
-use dbc_precompiles::{MARKET_ADDRESS, abi::IGpuMarket};
+use dbc_precompiles::{
+    MARKET_ADDRESS, MINING_ADDRESS,
+    abi::{IGpuMarket, IProjectMining},
+};
 use jsonrpsee::proc_macros::rpc;
 use serde::Serialize;
 
@@ -153,6 +156,70 @@ pub struct Rewards {
     pub claimed: U256,
 }
 
+/// `dbc_getProject`: a mining program of the project-mining precompile.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    /// Project id.
+    pub id: U256,
+    /// The only account that settles (mints) rewards: the project's token or escrow.
+    pub settler: Address,
+    /// Who registered it (transaction origin).
+    pub creator: Address,
+    /// Emission per block.
+    pub tokens_per_block: U256,
+    /// Total emission.
+    pub budget: U256,
+    /// First block of the emission.
+    pub start_block: U64,
+    /// Emission stops at this block.
+    pub end_block: U64,
+    /// Released to enrolled machines so far.
+    pub distributed: U256,
+    /// Paid out (minted) so far.
+    pub settled: U256,
+    /// Sum of the enrolled machines' grades.
+    pub total_weight: U256,
+    /// Enrolled machines.
+    pub machines: u32,
+    /// Minimum GPU memory, GB.
+    pub min_gpu_memory_gb: u32,
+    /// Minimum calc point.
+    pub min_calc_point: u32,
+    /// Accepted GPU models (empty: any).
+    pub gpu_models: Vec<String>,
+    /// Share released at once, basis points.
+    pub immediate_bps: u16,
+    /// Linear release of the rest, blocks.
+    pub vesting_blocks: U64,
+}
+
+/// `dbc_listProjects`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectPage {
+    /// Projects registered in all.
+    pub total: U64,
+    /// The page.
+    pub projects: Vec<Project>,
+    /// Offset of the next page, null after the last.
+    pub next_offset: Option<U64>,
+}
+
+/// `dbc_getProjectRewards`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectRewards {
+    /// Accrued by the provider's machines, not yet settled.
+    pub pending: U256,
+    /// Releasable now (what a claim would mint).
+    pub claimable: U256,
+    /// Not yet released.
+    pub vesting: U256,
+    /// Minted so far.
+    pub claimed: U256,
+}
+
 /// `dbc_` methods.
 #[rpc(server, namespace = "dbc")]
 pub trait DbcApi {
@@ -176,6 +243,46 @@ pub trait DbcApi {
     /// Claimable, vesting and claimed rewards of an account.
     #[method(name = "getRewards")]
     fn get_rewards(&self, account: Address, block: Option<BlockId>) -> RpcResult<Rewards>;
+    /// One mining project, or null.
+    #[method(name = "getProject")]
+    fn get_project(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<Project>>;
+    /// Mining projects by id from `offset` (ids start at 1), at most 100.
+    #[method(name = "listProjects")]
+    fn list_projects(
+        &self,
+        offset: Option<U64>,
+        limit: Option<U64>,
+        block: Option<BlockId>,
+    ) -> RpcResult<ProjectPage>;
+    /// A provider's rewards in a mining project.
+    #[method(name = "getProjectRewards")]
+    fn get_project_rewards(
+        &self,
+        id: U256,
+        provider: Address,
+        block: Option<BlockId>,
+    ) -> RpcResult<ProjectRewards>;
+}
+
+fn project_json(p: IProjectMining::Project) -> Project {
+    Project {
+        id: p.id,
+        settler: p.settler,
+        creator: p.creator,
+        tokens_per_block: p.tokensPerBlock,
+        budget: p.budget,
+        start_block: U64::from(p.startBlock),
+        end_block: U64::from(p.endBlock),
+        distributed: p.distributed,
+        settled: p.settled,
+        total_weight: p.totalWeight,
+        machines: p.machines,
+        min_gpu_memory_gb: p.requirements.minGpuMemoryGb,
+        min_calc_point: p.requirements.minCalcPoint,
+        gpu_models: p.requirements.gpuModels.into_iter().map(short_string).collect(),
+        immediate_bps: p.release.immediateBps,
+        vesting_blocks: U64::from(p.release.vestingBlocks),
+    }
 }
 
 /// Decodes a `bytes32` short string.
@@ -244,10 +351,18 @@ impl RpcContext {
         call: C,
         block: Option<BlockId>,
     ) -> RpcResult<View<C::Return>> {
+        self.precompile_view(MARKET_ADDRESS, call, block)
+    }
+
+    fn precompile_view<C: SolCall>(
+        &self,
+        to: Address,
+        call: C,
+        block: Option<BlockId>,
+    ) -> RpcResult<View<C::Return>> {
         let mut sim = self.simulator(block, EvmOverrides::default())?;
-        let request = TransactionRequest::default()
-            .to(MARKET_ADDRESS)
-            .input(Bytes::from(call.abi_encode()).into());
+        let request =
+            TransactionRequest::default().to(to).input(Bytes::from(call.abi_encode()).into());
         let out = match sim.call(request) {
             Ok(out) if out.success => out,
             Ok(out) => return Ok(View::Reverted(out.output)),
@@ -260,7 +375,16 @@ impl RpcContext {
     }
 
     fn market_ok<C: SolCall>(&self, call: C, block: Option<BlockId>) -> RpcResult<C::Return> {
-        match self.market_view(call, block)? {
+        self.precompile_ok(MARKET_ADDRESS, call, block)
+    }
+
+    fn precompile_ok<C: SolCall>(
+        &self,
+        to: Address,
+        call: C,
+        block: Option<BlockId>,
+    ) -> RpcResult<C::Return> {
+        match self.precompile_view(to, call, block)? {
             View::Ok(v) => Ok(v),
             View::Reverted(data) => Err(reverted(&data)),
         }
@@ -347,6 +471,64 @@ impl DbcApiServer for RpcContext {
             refunded: r.refunded,
             burned: r.burned,
         }))
+    }
+
+    fn get_project(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<Project>> {
+        match self.precompile_view(
+            MINING_ADDRESS,
+            IProjectMining::getProjectCall { projectId: id },
+            block,
+        )? {
+            View::Ok(p) => Ok(Some(project_json(p))),
+            View::Reverted(data) if IProjectMining::UnknownProject::abi_decode(&data).is_ok() => {
+                Ok(None)
+            }
+            View::Reverted(data) => Err(reverted(&data)),
+        }
+    }
+
+    fn list_projects(
+        &self,
+        offset: Option<U64>,
+        limit: Option<U64>,
+        block: Option<BlockId>,
+    ) -> RpcResult<ProjectPage> {
+        let offset = offset.map_or(1, |o| o.to::<u64>()).max(1);
+        let limit = limit.map_or(MAX_PAGE, |l| l.to::<u64>());
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(invalid_params(format!("limit must be between 1 and {MAX_PAGE}")));
+        }
+        let at = Some(BlockId::number(self.resolve(block)?));
+        let total: u64 = self
+            .precompile_ok(MINING_ADDRESS, IProjectMining::projectCountCall {}, at)?
+            .saturating_to();
+        let last = offset.saturating_add(limit - 1).min(total);
+        let mut projects = Vec::new();
+        for id in offset..=last {
+            let call = IProjectMining::getProjectCall { projectId: U256::from(id) };
+            projects.push(project_json(self.precompile_ok(MINING_ADDRESS, call, at)?));
+        }
+        Ok(ProjectPage {
+            total: U64::from(total),
+            projects,
+            next_offset: (last < total).then(|| U64::from(last + 1)),
+        })
+    }
+
+    fn get_project_rewards(
+        &self,
+        id: U256,
+        provider: Address,
+        block: Option<BlockId>,
+    ) -> RpcResult<ProjectRewards> {
+        let call = IProjectMining::rewardsOfCall { projectId: id, provider };
+        let r = self.precompile_ok(MINING_ADDRESS, call, block)?;
+        Ok(ProjectRewards {
+            pending: r.pending,
+            claimable: r.claimable,
+            vesting: r.vesting,
+            claimed: r.claimed,
+        })
     }
 
     fn get_rewards(&self, account: Address, block: Option<BlockId>) -> RpcResult<Rewards> {

@@ -1,7 +1,9 @@
 //! Harness for end-to-end tests: starts the real `dbc-node` binary on free loopback ports and
 //! talks to it over HTTP, and through Foundry and node scripts.
-#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
+use alloy_primitives::{Bytes, U256};
+use alloy_sol_types::SolCall;
 use serde_json::{Value, json};
 use std::{
     io::{Read, Write},
@@ -252,4 +254,84 @@ pub fn deploy_script(url: &str, key: &str) -> String {
     ]);
     assert!(out.contains("ONCHAIN EXECUTION COMPLETE & SUCCESSFUL"), "{out}");
     out
+}
+
+/// Writes the dev genesis with market windows short enough for a test at 250 ms blocks;
+/// returns its total supply (the sum of its balances).
+pub fn write_market_test_genesis(path: &Path) -> U256 {
+    let mut g: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("genesis/dev.json")).unwrap(),
+    )
+    .unwrap();
+    g["config"]["dbc"]["market"] = json!({
+        "auditorStake": "1000000000000000000000",
+        "drawDelayBlocks": 2,
+        "commitWindowBlocks": 200,
+        "revealWindowBlocks": 200,
+        "rentUnitBlocks": 10,
+        "maxRentBlocks": 5000,
+        "epochBlocks": 50,
+        "vestingBlocks": 100000,
+        "heartbeatTimeoutBlocks": 100000,
+        "minOnlineBlocks": 100000,
+        "exitCooldownBlocks": 100,
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&g).unwrap()).unwrap();
+    g["alloc"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|a| a["balance"].as_str().map_or(U256::ZERO, |b| b.parse::<U256>().unwrap()))
+        .sum()
+}
+
+/// `eth_call` of a `sol!` call on `to` at `latest`, decoded.
+pub fn sol_call<C: SolCall>(node: &DevNode, to: &str, call: C) -> C::Return {
+    let out =
+        node.rpc("eth_call", json!([{"to": to, "data": Bytes::from(call.abi_encode())}, "latest"]));
+    let bytes: Bytes = serde_json::from_value(out).unwrap();
+    C::abi_decode_returns(&bytes).unwrap()
+}
+
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs `phase{n}()` of a phase script (`path:Contract`) with `forge script --broadcast
+/// --skip-simulation --slow` and asserts that it succeeded (and that every transaction it sent
+/// succeeded on chain).
+pub fn forge_phase(url: &str, script: &str, n: u32) {
+    let output = std::process::Command::new(tool("forge"))
+        .current_dir(repo_root().join("contracts"))
+        .stdin(std::process::Stdio::null())
+        .args([
+            "script",
+            script,
+            "--sig",
+            &format!("phase{n}()"),
+            "--rpc-url",
+            url,
+            "--broadcast",
+            "--skip-simulation",
+            "--slow",
+            "--non-interactive",
+        ])
+        .output()
+        .expect("forge");
+    let out = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success()
+            && (out.contains("ONCHAIN EXECUTION COMPLETE & SUCCESSFUL")
+                || (!out.contains("Transactions saved")
+                    && out.contains("Script ran successfully"))),
+        "phase {n}:\n{out}"
+    );
 }
