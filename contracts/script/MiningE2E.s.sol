@@ -5,6 +5,8 @@ import {IGpuMarket} from "../src/interfaces/IGpuMarket.sol";
 import {IProjectMining} from "../src/interfaces/IProjectMining.sol";
 import {ProjectToken, ProjectTokenFactory} from "../src/ProjectToken.sol";
 import {InferenceMarket} from "../examples/InferenceMarket.sol";
+import {MiningEscrow, IERC20Minimal} from "../src/MiningEscrow.sol";
+import {Token} from "../src/Token.sol";
 import {E2EBase} from "./E2EBase.sol";
 
 /// @notice Project mining end to end on a live `dbc-node --dev` (phases like MarketE2E): two
@@ -151,5 +153,48 @@ contract MiningE2E is E2EBase {
         uint256 rent = abi.decode(viewCall(MARKET, abi.encodeCall(IGpuMarket.quote, (MACHINE_B, 1, 10))), (uint256));
         send(providerA(), token(), 0, abi.encodeCall(ProjectToken.approve, (dapp(), type(uint256).max)));
         send(providerA(), dapp(), rent, abi.encodeCall(InferenceMarket.submitJob, (MACHINE_B, 10)));
+    }
+
+    function erc20() internal pure returns (address) {
+        // key 0's nonces: factory 0, dApp 1, the dApp's init 2.
+        return vm.computeCreateAddress(vm.addr(key(0)), 3);
+    }
+
+    function escrow() internal pure returns (address) {
+        return vm.computeCreateAddress(vm.addr(key(0)), 4);
+    }
+
+    /// An existing ERC-20 mines through a funded escrow (project 2); machine A enrols.
+    function phase7() external {
+        vm.startBroadcast(key(0));
+        Token t = new Token("Existing", "EXT", 1_000_000 ether);
+        MiningEscrow e = new MiningEscrow(IERC20Minimal(address(t)));
+        t.approve(address(e), 100_000 ether);
+        vm.stopBroadcast();
+        require(address(t) == erc20() && address(e) == escrow(), "addresses");
+        // fund() pulls tokens: a plain ERC-20 call that works locally too.
+        vm.startBroadcast(key(0));
+        e.fund(100_000 ether);
+        vm.stopBroadcast();
+        IProjectMining.Requirements memory req =
+            IProjectMining.Requirements({minGpuMemoryGb: 0, minCalcPoint: 0, gpuModels: new bytes32[](0)});
+        send(
+            key(0),
+            escrow(),
+            0,
+            abi.encodeCall(
+                MiningEscrow.registerMining,
+                (1 ether, 100_000 ether, 1_000_000, req, IProjectMining.Release({immediateBps: 2500, vestingBlocks: 1000}))
+            )
+        );
+        send(providerA(), MINING, 0, abi.encodeCall(IProjectMining.enroll, (2, MACHINE_A)));
+    }
+
+    /// Anyone triggers the payout; A receives its released share of the existing token.
+    function phase8() external {
+        IProjectMining.Project memory p =
+            abi.decode(viewCall(MINING, abi.encodeCall(IProjectMining.getProject, (2))), (IProjectMining.Project));
+        require(p.settler == escrow() && p.machines == 1, "project 2 settled by the escrow");
+        send(key(7), escrow(), 0, abi.encodeCall(MiningEscrow.claim, (vm.addr(providerA()))));
     }
 }

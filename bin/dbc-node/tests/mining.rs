@@ -14,6 +14,12 @@ use common::*;
 use dbc_precompiles::abi::{IGpuMarket, IProjectMining};
 use serde_json::{Value, json};
 
+alloy_sol_types::sol! {
+    /// `MiningEscrow.token()`.
+    function token() external view returns (address);
+}
+use tokenCall as TokenOf;
+
 const MARKET: &str = "0x0000000000000000000000000000000000000D01";
 const MINING: &str = "0x0000000000000000000000000000000000000D02";
 const SCRIPT: &str = "script/MiningE2E.s.sol:MiningE2E";
@@ -144,6 +150,22 @@ fn project_mining_end_to_end_with_forge_scripts() {
     let m = sol_call(&node, MARKET, IGpuMarket::getMachineCall { machineId: b });
     assert_eq!(m.rentedGpus, 1, "the dApp rented B's GPU");
 
+    // An existing ERC-20 through a funded MiningEscrow (project 2, A alone, 1 token a block).
+    forge_phase(&url, SCRIPT, 7);
+    node.wait_for_block(node.block_number() + 8, std::time::Duration::from_secs(30));
+    forge_phase(&url, SCRIPT, 8);
+    let enrolled = logs(&node, MINING, IProjectMining::MachineEnrolled::SIGNATURE_HASH);
+    let e2 = block_of(
+        enrolled.iter().find(|l| l["topics"][1] == json!(B256::from(U256::from(2)))).unwrap(),
+    );
+    let settled = logs(&node, MINING, IProjectMining::MiningRewardSettled::SIGNATURE_HASH);
+    let paid = settled.iter().find(|l| l["topics"][1] == json!(B256::from(U256::from(2)))).unwrap();
+    let expected = U256::from(ETHER) * U256::from(block_of(paid) - e2) / U256::from(4);
+    assert_eq!(amount(paid), expected);
+    let p2 = sol_call(&node, MINING, IProjectMining::getProjectCall { projectId: U256::from(2) });
+    let erc20 = format!("{:#x}", sol_call(&node, &format!("{:#x}", p2.settler), TokenOf {}));
+    assert_eq!(balance_of(&node, &erc20, PROVIDER_A), expected);
+
     // dbc_ views.
     let pj = node.rpc("dbc_getProject", json!(["0x1"]));
     assert_eq!(pj["settler"].as_str().unwrap().to_lowercase(), token.to_lowercase());
@@ -151,9 +173,42 @@ fn project_mining_end_to_end_with_forge_scripts() {
     assert_eq!(pj["machines"], json!(2));
     assert_eq!(node.rpc("dbc_getProject", json!(["0x9"])), Value::Null);
     let page = node.rpc("dbc_listProjects", json!([]));
-    assert_eq!(page["total"], json!("0x1"));
-    assert_eq!(page["projects"].as_array().unwrap().len(), 1);
+    assert_eq!(page["total"], json!("0x2"));
+    assert_eq!(page["projects"].as_array().unwrap().len(), 2);
+    let page = node.rpc("dbc_listProjects", json!(["0x1", "0x1"]));
+    assert_eq!(page["projects"][0]["id"], json!("0x1"));
+    assert_eq!(page["nextOffset"], json!("0x2"));
     let rw = node.rpc("dbc_getProjectRewards", json!(["0x1", PROVIDER_A]));
     let claimed: U256 = serde_json::from_value(rw["claimed"].clone()).unwrap();
     assert_eq!(claimed, minted_a);
+}
+
+/// The example dApp deploys with one `forge script` on the default dev chain.
+#[test]
+fn inference_dapp_deploys_with_one_forge_script() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = DevNode::start(dir.path(), &["--dev.block-time", "250ms"]);
+    let out = forge(&[
+        "script",
+        "script/DeployInference.s.sol:DeployInference",
+        "--rpc-url",
+        &node.url(),
+        "--private-key",
+        DEV_KEY_0,
+        "--broadcast",
+        "--skip-simulation",
+        "--slow",
+        "--non-interactive",
+    ]);
+    assert!(out.contains("ONCHAIN EXECUTION COMPLETE & SUCCESSFUL"), "{out}");
+    let deployer: Address = DEV_ADDR_0.parse().unwrap();
+    let dapp = format!("{:#x}", deployer.create(1));
+    let token = sol_call(&node, &dapp, TokenOf {});
+    let p = sol_call(&node, MINING, IProjectMining::getProjectCall { projectId: U256::from(1) });
+    assert_eq!(p.settler, token, "the dApp's token settles project 1");
+    assert_eq!(p.creator, deployer);
+    assert_eq!(p.tokensPerBlock, U256::from(3 * ETHER));
+    assert_eq!(p.requirements.gpuModels.len(), 1);
+    let code = node.rpc("eth_getCode", json!([format!("{token:#x}"), "latest"]));
+    assert!(code.as_str().unwrap().len() > 100, "token deployed");
 }

@@ -886,6 +886,41 @@ mod mining {
     }
 
     #[test]
+    fn rounding_never_over_mints() {
+        let (mut t, a, b) = two_machines();
+        // 1,000 per block over weights 1:2 (and later 1:2.6 with the rented bonus) does not
+        // divide evenly: every settlement rounds down.
+        let call = registerProjectCall {
+            tokensPerBlock: U256::from(1_000),
+            budget: U256::from(77_777),
+            endBlock: 100_000,
+            requirements: Requirements { minGpuMemoryGb: 0, minCalcPoint: 0, gpuModels: vec![] },
+            release: Release { immediateBps: 3_333, vestingBlocks: 7 },
+        };
+        let pid = t.mok(SETTLER, call);
+        t.mok(OWNER, enrollCall { projectId: pid, machineId: a });
+        t.c.advance(3);
+        t.mok(0x40, enrollCall { projectId: pid, machineId: b });
+        let mut paid = U256::ZERO;
+        for i in 0..40u64 {
+            t.c.advance(1 + i % 3);
+            paid += t.settle_for(pid, if i % 2 == 0 { OWNER } else { 0x40 });
+            if i == 10 {
+                let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: b, gpus: 1, blocks: 10 });
+                t.ok(RENTER, q, rentCall { machineId: b, gpus: 1, blocks: 10 });
+            }
+        }
+        t.c.advance(200);
+        paid += t.settle_for(pid, OWNER) + t.settle_for(pid, 0x40);
+        let p = t.mok(0x30, getProjectCall { projectId: pid });
+        assert_eq!(p.distributed, U256::from(77_777), "the whole budget was released");
+        assert_eq!(p.settled, paid);
+        assert!(paid <= p.distributed, "{paid} > {}", p.distributed);
+        // Rounding loses at most a few units per settlement.
+        assert!(paid + U256::from(200) >= p.distributed, "{paid}");
+    }
+
+    #[test]
     fn several_projects_per_machine_up_to_the_limit() {
         let (mut t, a, _) = two_machines();
         let pids: Vec<U256> = (0..4).map(|_| t.project(1_000_000_000, 10_000, 1_000)).collect();
