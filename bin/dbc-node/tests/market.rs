@@ -134,6 +134,27 @@ fn gpu_market_end_to_end_with_forge_scripts() {
         serde_json::from_value(node.rpc("eth_getBalance", json!([TREASURY, "latest"]))).unwrap();
     assert_eq!(treasury, to_treasury + U256::from(100u128 * 10u128.pow(18)));
 
+    // Calls into the market from a contract show up in geth and Parity traces: the escrow's
+    // `end` calls `endRental` (no value) on 0x…0D01.
+    let escrow_end = node.rpc(
+        "eth_getLogs",
+        json!([{"fromBlock": "0x0", "toBlock": "latest",
+                "topics": [keccak256("EscrowEnded(uint256,address,uint256)")]}]),
+    );
+    let tx = escrow_end[0]["transactionHash"].clone();
+    let trace = node.rpc("debug_traceTransaction", json!([tx, {"tracer": "callTracer"}]));
+    let inner = trace["calls"].as_array().unwrap();
+    assert!(
+        inner.iter().any(|c| c["to"].as_str().unwrap().eq_ignore_ascii_case(MARKET)),
+        "{trace}"
+    );
+    let parity = node.rpc("trace_transaction", json!([tx]));
+    assert!(
+        parity.as_array().unwrap().iter().any(|t| t["traceAddress"] != json!([])
+            && t["action"]["to"].as_str().is_some_and(|to| to.eq_ignore_ascii_case(MARKET))),
+        "{parity}"
+    );
+
     // Calls to the market show up in call traces.
     let tx = logs.iter().find(|l| l["topics"][0] == json!(Rented::SIGNATURE_HASH)).unwrap()
         ["transactionHash"]

@@ -234,7 +234,11 @@ impl<R: StateReader> TxTracer<R> for ParityTracer {
         tx: TxEnv,
         info: TransactionInfo,
     ) -> Result<Self::Output, SimError> {
-        let mut inspector = TracingInspector::new(TracingInspectorConfig::default_parity());
+        // Unlike OpenEthereum, list calls to precompiles (as geth's callTracer does): calls
+        // into the GPU market and project mining are what explorers need to see.
+        let mut inspector = TracingInspector::new(
+            TracingInspectorConfig::default_parity().set_exclude_precompile_calls(false),
+        );
         let res = inspect(market, &mut *db, env, tx, &mut inspector)?;
         let gas = res.result.gas().tx_gas_used();
         db.commit(res.state);
@@ -263,8 +267,10 @@ impl<R: StateReader> TxTracer<R> for ReplayTracer {
         tx: TxEnv,
         info: TransactionInfo,
     ) -> Result<Self::Output, SimError> {
-        let mut inspector =
-            TracingInspector::new(TracingInspectorConfig::from_parity_config(&self.types));
+        let mut inspector = TracingInspector::new(
+            TracingInspectorConfig::from_parity_config(&self.types)
+                .set_exclude_precompile_calls(false),
+        );
         let res = inspect(market, &mut *db, env, tx, &mut inspector)?;
         let gas = res.result.gas().tx_gas_used();
         let results = inspector
