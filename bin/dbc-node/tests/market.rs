@@ -134,6 +134,20 @@ fn gpu_market_end_to_end_with_forge_scripts() {
         serde_json::from_value(node.rpc("eth_getBalance", json!([TREASURY, "latest"]))).unwrap();
     assert_eq!(treasury, to_treasury + U256::from(100u128 * 10u128.pow(18)));
 
+    // Transitions of the end-of-block hook have no receipt; dbc_getBlockHookLogs replays the
+    // block and returns them: the auditors' draw happened in the round's draw block.
+    let round = sol_call(&node, MARKET, IGpuMarket::getRoundCall { machineId: machine });
+    let hook = node.rpc("dbc_getBlockHookLogs", json!([format!("0x{:x}", round.drawAt)]));
+    let assigned = hook
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["topics"][0] == json!(AuditorsAssigned::SIGNATURE_HASH))
+        .unwrap_or_else(|| panic!("no AuditorsAssigned in {hook}"));
+    assert_eq!(assigned["topics"][1], json!(machine));
+    assert_eq!(assigned["transactionHash"], Value::Null);
+    assert_eq!(hex_u64(&assigned["blockNumber"]), round.drawAt);
+
     // Calls into the market from a contract show up in geth and Parity traces: the escrow's
     // `end` calls `endRental` (no value) on 0x…0D01.
     let escrow_end = node.rpc(

@@ -110,6 +110,41 @@ pub fn replay_block<R: StateReader, T: TxTracer<R>>(
     Ok(out)
 }
 
+/// Re-executes `block` on its parent's state and returns the logs of its end-of-block market
+/// hook (auditor draws, deadlines, offline marks, rental expiries): the hook is a system call
+/// without a receipt, so these logs are not in `eth_getLogs`.
+pub fn market_hook_logs<R: StateReader>(
+    spec: &ChainSpec,
+    block: &Block,
+    parent_state: R,
+) -> Result<Vec<alloy_primitives::Log>, SimError> {
+    let header = block.header.inner();
+    let env = evm_env_for(spec, header);
+    let mut db = CacheDB::new(StateDb(parent_state));
+    let mut evm = crate::factory::evm(&spec.market, &mut db, env);
+    let mut system = SystemCaller::new(spec);
+    system
+        .apply_blockhashes_contract_call(header.parent_hash, &mut evm)
+        .map_err(|e| SimError::Invalid(e.to_string()))?;
+    system
+        .apply_beacon_root_contract_call(header.parent_beacon_block_root, &mut evm)
+        .map_err(|e| SimError::Invalid(e.to_string()))?;
+    for (tx, sender) in block.transactions.iter().zip(&block.senders) {
+        let res = evm.transact(TxEnv::from_recovered_tx(tx, *sender)).map_err(map_evm_err)?;
+        evm.db_mut().commit(res.state);
+    }
+    let fees = alloy_primitives::U256::from(header.base_fee_per_gas.unwrap_or_default())
+        * alloy_primitives::U256::from(header.gas_used);
+    let res = evm
+        .transact_system_call(
+            dbc_precompiles::SYSTEM_ADDRESS,
+            dbc_precompiles::MARKET_ADDRESS,
+            dbc_precompiles::hook_calldata(fees),
+        )
+        .map_err(map_evm_err)?;
+    Ok(res.result.into_logs())
+}
+
 /// Position information of transaction `index` of `block`.
 pub fn tx_info(block: &Block, index: usize, tx: &TxEnvelope) -> TransactionInfo {
     TransactionInfo {

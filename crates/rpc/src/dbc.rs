@@ -243,6 +243,12 @@ pub trait DbcApi {
     /// Claimable, vesting and claimed rewards of an account.
     #[method(name = "getRewards")]
     fn get_rewards(&self, account: Address, block: Option<BlockId>) -> RpcResult<Rewards>;
+    /// Logs of the market's end-of-block hook in `block` (auditor draws, deadlines, heartbeat
+    /// offline marks, rental expiries and their burns). The hook is a system call without a
+    /// receipt, so `eth_getLogs` does not have them; they come in `eth_getLogs`' format with
+    /// null transaction fields and log indices after the block's receipt logs.
+    #[method(name = "getBlockHookLogs")]
+    fn get_block_hook_logs(&self, block: BlockId) -> RpcResult<Vec<alloy_rpc_types_eth::Log>>;
     /// One mining project, or null.
     #[method(name = "getProject")]
     fn get_project(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<Project>>;
@@ -471,6 +477,36 @@ impl DbcApiServer for RpcContext {
             refunded: r.refunded,
             burned: r.burned,
         }))
+    }
+
+    fn get_block_hook_logs(&self, block: BlockId) -> RpcResult<Vec<alloy_rpc_types_eth::Log>> {
+        let number = self.resolve(Some(block))?;
+        let Some(block) = self.storage().block(number).map_err(rpc_err)? else {
+            return Err(crate::error::header_not_found());
+        };
+        if number == 0 {
+            return Ok(Vec::new());
+        }
+        let parent = self.storage().state_at(number - 1);
+        let logs =
+            dbc_evm::trace::market_hook_logs(self.spec(), &block, parent).map_err(rpc_err)?;
+        let receipts = self.storage().receipts(number).map_err(rpc_err)?.unwrap_or_default();
+        let first =
+            receipts.iter().map(|r| alloy_consensus::TxReceipt::logs(r).len() as u64).sum::<u64>();
+        Ok(logs
+            .into_iter()
+            .enumerate()
+            .map(|(i, inner)| alloy_rpc_types_eth::Log {
+                inner,
+                block_hash: Some(block.hash()),
+                block_number: Some(number),
+                block_timestamp: Some(block.header.timestamp),
+                transaction_hash: None,
+                transaction_index: None,
+                log_index: Some(first + i as u64),
+                removed: false,
+            })
+            .collect())
     }
 
     fn get_project(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<Project>> {
