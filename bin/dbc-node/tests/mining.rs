@@ -178,6 +178,8 @@ fn project_mining_end_to_end_with_forge_scripts() {
     let page = node.rpc("dbc_listProjects", json!(["0x1", "0x1"]));
     assert_eq!(page["projects"][0]["id"], json!("0x1"));
     assert_eq!(page["nextOffset"], json!("0x2"));
+    let machines = node.rpc("dbc_listProjectMachines", json!(["0x1"]));
+    assert_eq!(machines, json!([a, b]));
     let rw = node.rpc("dbc_getProjectRewards", json!(["0x1", PROVIDER_A]));
     let claimed: U256 = serde_json::from_value(rw["claimed"].clone()).unwrap();
     assert_eq!(claimed, minted_a);

@@ -260,6 +260,15 @@ pub trait DbcApi {
         limit: Option<U64>,
         block: Option<BlockId>,
     ) -> RpcResult<ProjectPage>;
+    /// Machines enrolled in a mining project, `limit` (at most 100) from `offset`.
+    #[method(name = "listProjectMachines")]
+    fn list_project_machines(
+        &self,
+        id: U256,
+        offset: Option<U64>,
+        limit: Option<U64>,
+        block: Option<BlockId>,
+    ) -> RpcResult<Vec<B256>>;
     /// A provider's rewards in a mining project.
     #[method(name = "getProjectRewards")]
     fn get_project_rewards(
@@ -549,6 +558,34 @@ impl DbcApiServer for RpcContext {
             projects,
             next_offset: (last < total).then(|| U64::from(last + 1)),
         })
+    }
+
+    fn list_project_machines(
+        &self,
+        id: U256,
+        offset: Option<U64>,
+        limit: Option<U64>,
+        block: Option<BlockId>,
+    ) -> RpcResult<Vec<B256>> {
+        let offset = offset.map_or(0, |o| o.to::<u64>());
+        let limit = limit.map_or(MAX_PAGE, |l| l.to::<u64>());
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(invalid_params(format!("limit must be between 1 and {MAX_PAGE}")));
+        }
+        let at = Some(BlockId::number(self.resolve(block)?));
+        let p = self.precompile_ok(
+            MINING_ADDRESS,
+            IProjectMining::getProjectCall { projectId: id },
+            at,
+        )?;
+        let end = offset.saturating_add(limit).min(u64::from(p.machines));
+        (offset..end)
+            .map(|i| {
+                let call =
+                    IProjectMining::enrolledMachineAtCall { projectId: id, index: U256::from(i) };
+                self.precompile_ok(MINING_ADDRESS, call, at)
+            })
+            .collect()
     }
 
     fn get_project_rewards(
