@@ -28,6 +28,11 @@ if [ ! -x scripts/node_modules/.bin/forge ] || [ scripts/package-lock.json -nt s
   echo "setup: installing npm tooling (forge, cast, anvil, solc-js, viem, ethers)"
   (cd scripts && npm install --no-audit --no-fund --loglevel=error)
 fi
+# ponder (an indexer the explorer tests run), pinned by its own package-lock.json.
+if [ ! -x scripts/ponder/node_modules/.bin/ponder ] || [ scripts/ponder/package-lock.json -nt scripts/ponder/node_modules/.package-lock.json ]; then
+  echo "setup: installing ponder into scripts/ponder"
+  (cd scripts/ponder && npm install --no-audit --no-fund --loglevel=error)
+fi
 # Python indexers for the explorer tests (ethereum-etl 2.4.2 needs parsimonious 0.9 on 3.11).
 if [ ! -x scripts/.venv/bin/ethereumetl ]; then
   echo "setup: installing ethereum-etl into scripts/.venv"
