@@ -58,6 +58,7 @@ impl Workload {
             beneficiary: Address::ZERO,
             extra_data: Default::default(),
             gas_limit: self.spec.genesis.gas_limit,
+            staking_hook: None,
         }
     }
 }

@@ -71,6 +71,7 @@ impl Chain {
             beneficiary: Address::ZERO,
             extra_data: Default::default(),
             gas_limit: self.spec.genesis.gas_limit,
+            staking_hook: None,
         };
         let started = std::time::Instant::now();
         let executed = build_block(
@@ -113,6 +114,9 @@ pub(crate) fn run(args: &MarketArgs) -> eyre::Result<()> {
         heartbeat_timeout_blocks: 1_000_000,
         ..MarketParams::default()
     };
+    let mut dbc = (*spec.dbc).clone();
+    dbc.market = params.clone();
+    spec.dbc = Arc::new(dbc);
     spec.market = Arc::new(params);
     let (owner, renter, auditors) = (key(0)?, key(1)?, [key(2)?, key(3)?, key(4)?]);
     for k in [&owner, &renter, &auditors[0], &auditors[1], &auditors[2]] {

@@ -18,7 +18,9 @@ use dbc_trie::{AccountLeaf, full_state_root};
 use serde::{Deserialize, Serialize};
 
 mod market;
+mod staking;
 pub use market::{BurnTier, DBC, MARKET_ADDRESS, MINING_ADDRESS, MarketParams, SlashTier};
+pub use staking::{GenesisValidator, STAKING_ADDRESS, StakingParams};
 
 /// The embedded `--dev` genesis.
 pub const DEV_GENESIS_JSON: &str = include_str!("../../../genesis/dev.json");
@@ -51,11 +53,17 @@ pub struct DbcParams {
     pub block_time_secs: u64,
     /// GPU market parameters (`config.dbc.market`).
     pub market: MarketParams,
+    /// Staking and proof-of-stake parameters (`config.dbc.staking`).
+    pub staking: StakingParams,
 }
 
 impl Default for DbcParams {
     fn default() -> Self {
-        Self { block_time_secs: 6, market: MarketParams::default() }
+        Self {
+            block_time_secs: 6,
+            market: MarketParams::default(),
+            staking: StakingParams::default(),
+        }
     }
 }
 
@@ -83,8 +91,10 @@ pub struct ChainSpec {
     pub hardforks: EthereumChainHardforks,
     /// DBC parameters.
     pub params: DbcParams,
-    /// GPU market parameters, shared with every EVM instance.
+    /// GPU market parameters.
     pub market: std::sync::Arc<MarketParams>,
+    /// Everything the precompiles need (market and staking), shared with every EVM instance.
+    pub dbc: std::sync::Arc<DbcParams>,
 }
 
 impl ChainSpec {
@@ -144,10 +154,20 @@ impl ChainSpec {
                 params.market.reward_pool
             )));
         }
+        params.staking.validate().map_err(ChainSpecError::Unsupported)?;
+        let staked = genesis.alloc.get(&STAKING_ADDRESS).map(|a| a.balance).unwrap_or_default();
+        let needed = params.staking.genesis_stake().saturating_add(params.staking.reward_pool);
+        if !params.staking.validators.is_empty() && staked < needed {
+            return Err(ChainSpecError::Unsupported(format!(
+                "the staking account {STAKING_ADDRESS} holds {staked} wei in genesis, less than \
+                 the genesis validators' stakes plus config.dbc.staking.rewardPool ({needed})"
+            )));
+        }
         Ok(Self {
             chain_id: c.chain_id,
             hardforks: EthereumChainHardforks::new(forks),
             market: std::sync::Arc::new(params.market.clone()),
+            dbc: std::sync::Arc::new(params.clone()),
             genesis,
             params,
         })

@@ -72,6 +72,9 @@ pub struct BlockAttributes {
     pub extra_data: Bytes,
     /// Gas limit.
     pub gas_limit: u64,
+    /// Proof of stake: the proposer and the validators that missed their slot before it, for
+    /// the staking precompile's end-of-block call (`None` on the dev chain).
+    pub staking_hook: Option<(Address, Vec<Address>)>,
 }
 
 /// A transaction that could not be included and must leave the pool.
@@ -161,7 +164,7 @@ pub fn build_block<R: StateReader>(
     let evm_env = next_evm_env(spec, parent, &attrs);
     let base_fee = evm_env.block_env.basefee;
     let mut db = State::builder().with_database_ref(StateDb(state)).with_bundle_update().build();
-    let evm = crate::factory::evm(&spec.market, &mut db, evm_env);
+    let evm = crate::factory::evm(&spec.dbc, &mut db, evm_env);
     let ctx = EthBlockExecutionCtx {
         parent_hash: parent.hash(),
         parent_beacon_block_root: Some(B256::ZERO),
@@ -214,6 +217,9 @@ pub fn build_block<R: StateReader>(
     // The market's end-of-block hook (due draws, deadlines, heartbeat checks, expiries).
     let fees_burned = U256::from(base_fee) * U256::from(gas_used);
     crate::factory::apply_market_hook(executor.evm_mut(), fees_burned)?;
+    if let Some((proposer, missed)) = attrs.staking_hook.clone() {
+        crate::factory::apply_staking_hook(executor.evm_mut(), proposer, missed)?;
+    }
     let (evm, result) = executor.finish()?;
     drop(evm);
     let execution = started.elapsed();

@@ -9,14 +9,14 @@ use alloy_evm::{
     eth::{EthEvm, EthEvmContext, EthEvmFactory},
     precompiles::PrecompilesMap,
 };
-use alloy_primitives::U256;
-use dbc_chainspec::MarketParams;
+use alloy_primitives::{Address, U256};
+use dbc_chainspec::DbcParams;
 use revm::{DatabaseCommit, Inspector, inspector::NoOpInspector};
 use std::sync::Arc;
 
 /// An Ethereum EVM with the market precompile installed.
 pub fn evm<DB: Database>(
-    market: &Arc<MarketParams>,
+    market: &Arc<DbcParams>,
     db: DB,
     env: EvmEnv,
 ) -> EthEvm<DB, NoOpInspector, PrecompilesMap> {
@@ -27,7 +27,7 @@ pub fn evm<DB: Database>(
 
 /// [`evm`] with an inspector (tracers, access lists).
 pub fn evm_with_inspector<DB: Database, I: Inspector<EthEvmContext<DB>>>(
-    market: &Arc<MarketParams>,
+    market: &Arc<DbcParams>,
     db: DB,
     env: EvmEnv,
     inspector: I,
@@ -53,6 +53,33 @@ where
     if !res.result.is_success() {
         return Err(BlockExecutionError::msg(format!(
             "market block hook failed: {:?}",
+            res.result
+        )));
+    }
+    evm.db_mut().commit(res.state);
+    Ok(())
+}
+
+/// Runs the staking precompile's end-of-block call (`onBlock(proposer, missed)` from the system
+/// address): block reward, missed-slot accounting and, at epoch boundaries, the election.
+pub fn apply_staking_hook<E>(
+    evm: &mut E,
+    proposer: Address,
+    missed: Vec<Address>,
+) -> Result<(), BlockExecutionError>
+where
+    E: Evm<DB: DatabaseCommit>,
+{
+    let res = evm
+        .transact_system_call(
+            dbc_precompiles::SYSTEM_ADDRESS,
+            dbc_precompiles::STAKING_ADDRESS,
+            dbc_precompiles::staking::hook_calldata(proposer, missed),
+        )
+        .map_err(|e| BlockExecutionError::msg(format!("staking block hook: {e}")))?;
+    if !res.result.is_success() {
+        return Err(BlockExecutionError::msg(format!(
+            "staking block hook failed: {:?}",
             res.result
         )));
     }

@@ -128,7 +128,7 @@ pub fn request_tx_env(
 /// A prepared simulation environment at one block.
 #[derive(Debug)]
 pub struct Simulator<R: StateReader> {
-    market: std::sync::Arc<dbc_chainspec::MarketParams>,
+    market: std::sync::Arc<dbc_chainspec::DbcParams>,
     env: EvmEnv,
     db: SimDb<R>,
     osaka: bool,
@@ -158,7 +158,7 @@ impl<R: StateReader> Simulator<R> {
                 .map_err(|e| SimError::BadRequest(e.to_string()))?;
         }
         let osaka = spec.is_osaka_active_at_timestamp(header.timestamp);
-        Ok(Self { market: spec.market.clone(), env, db, osaka })
+        Ok(Self { market: spec.dbc.clone(), env, db, osaka })
     }
 
     fn tx_env(&self, request: TransactionRequest) -> Result<(TxEnv, bool), SimError> {

@@ -21,7 +21,7 @@ use alloy_rpc_types_trace::{
     },
     parity::{LocalizedTransactionTrace, TraceResults, TraceType},
 };
-use dbc_chainspec::{ChainSpec, MarketParams};
+use dbc_chainspec::{ChainSpec, DbcParams};
 use dbc_primitives::{Block, TxEnvelope};
 use dbc_storage::StateReader;
 use revm::{
@@ -44,7 +44,7 @@ pub trait TxTracer<R: StateReader> {
     /// Executes `tx` in `env` on `db`.
     fn trace(
         &mut self,
-        market: &Arc<MarketParams>,
+        market: &Arc<DbcParams>,
         db: &mut ReplayDb<R>,
         env: EvmEnv,
         tx: TxEnv,
@@ -54,7 +54,7 @@ pub trait TxTracer<R: StateReader> {
 
 /// Executes `tx` with `inspector` on `db` (without committing).
 fn inspect<'a, R: StateReader, I>(
-    market: &Arc<MarketParams>,
+    market: &Arc<DbcParams>,
     db: &'a mut ReplayDb<R>,
     env: EvmEnv,
     tx: TxEnv,
@@ -81,7 +81,7 @@ pub fn replay_block<R: StateReader, T: TxTracer<R>>(
     let mut db = CacheDB::new(StateDb(parent_state));
     {
         // The block's system calls (EIP-2935 history, EIP-4788 beacon root) run first.
-        let mut evm = crate::factory::evm(&spec.market, &mut db, env.clone());
+        let mut evm = crate::factory::evm(&spec.dbc, &mut db, env.clone());
         let mut system = SystemCaller::new(spec);
         system
             .apply_blockhashes_contract_call(header.parent_hash, &mut evm)
@@ -96,12 +96,12 @@ pub fn replay_block<R: StateReader, T: TxTracer<R>>(
         let traced = select.is_none_or(|s| s == index);
         if traced {
             let info = tx_info(block, index, tx);
-            out.push(tracer.trace(&spec.market, &mut db, env.clone(), tx_env, info)?);
+            out.push(tracer.trace(&spec.dbc, &mut db, env.clone(), tx_env, info)?);
             if select.is_some() {
                 break;
             }
         } else {
-            let mut evm = crate::factory::evm(&spec.market, &mut db, env.clone());
+            let mut evm = crate::factory::evm(&spec.dbc, &mut db, env.clone());
             let res = evm.transact(tx_env).map_err(map_evm_err)?;
             drop(evm);
             db.commit(res.state);
@@ -121,7 +121,7 @@ pub fn market_hook_logs<R: StateReader>(
     let header = block.header.inner();
     let env = evm_env_for(spec, header);
     let mut db = CacheDB::new(StateDb(parent_state));
-    let mut evm = crate::factory::evm(&spec.market, &mut db, env);
+    let mut evm = crate::factory::evm(&spec.dbc, &mut db, env);
     let mut system = SystemCaller::new(spec);
     system
         .apply_blockhashes_contract_call(header.parent_hash, &mut evm)
@@ -178,7 +178,7 @@ impl<R: StateReader> TxTracer<R> for GethTracer {
 
     fn trace(
         &mut self,
-        market: &Arc<MarketParams>,
+        market: &Arc<DbcParams>,
         db: &mut ReplayDb<R>,
         env: EvmEnv,
         tx: TxEnv,
@@ -263,7 +263,7 @@ impl<R: StateReader> TxTracer<R> for ParityTracer {
 
     fn trace(
         &mut self,
-        market: &Arc<MarketParams>,
+        market: &Arc<DbcParams>,
         db: &mut ReplayDb<R>,
         env: EvmEnv,
         tx: TxEnv,
@@ -296,7 +296,7 @@ impl<R: StateReader> TxTracer<R> for ReplayTracer {
 
     fn trace(
         &mut self,
-        market: &Arc<MarketParams>,
+        market: &Arc<DbcParams>,
         db: &mut ReplayDb<R>,
         env: EvmEnv,
         tx: TxEnv,
@@ -340,5 +340,5 @@ pub fn trace_call<R: StateReader, T: TxTracer<R>>(
     if let Some(state) = overrides.state {
         apply_state_overrides(state, &mut db).map_err(|e| SimError::BadRequest(e.to_string()))?;
     }
-    tracer.trace(&spec.market, &mut db, env, tx, TransactionInfo::default())
+    tracer.trace(&spec.dbc, &mut db, env, tx, TransactionInfo::default())
 }

@@ -132,6 +132,7 @@ fn blocks_commit_with_roots_equal_to_full_recompute() {
             beneficiary: Address::with_last_byte(0xfe),
             extra_data: Bytes::new(),
             gas_limit: spec.genesis.gas_limit,
+            staking_hook: None,
         };
         let executed =
             build_block(&spec, &parent, storage.latest(), attrs, &mut TxList::new(txs), &mut trie)
@@ -198,6 +199,7 @@ fn blocks_commit_with_roots_equal_to_full_recompute() {
         beneficiary: Address::ZERO,
         extra_data: Bytes::new(),
         gas_limit: spec.genesis.gas_limit,
+        staking_hook: None,
     };
     let executed =
         build_block(&spec, &parent, storage.latest(), attrs, &mut TxList::new(txs), &mut trie)

@@ -1,4 +1,4 @@
-//! Rust bindings of `contracts/src/interfaces/IGpuMarket.sol` and `IProjectMining.sol`, the one
+//! Rust bindings of `contracts/src/interfaces/IGpuMarket.sol` and `IProjectMining.sol` and `IStaking.sol`, the one
 //! ABI source shared with Solidity.
 #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
 
@@ -10,4 +10,9 @@ alloy_sol_types::sol!(
 alloy_sol_types::sol!(
     #![sol(all_derives)]
     "../../contracts/src/interfaces/IProjectMining.sol"
+);
+
+alloy_sol_types::sol!(
+    #![sol(all_derives)]
+    "../../contracts/src/interfaces/IStaking.sol"
 );

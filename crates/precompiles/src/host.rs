@@ -14,8 +14,8 @@ pub enum HostError {
     /// The state could not be read or written.
     #[error("state access failed: {0}")]
     State(String),
-    /// The market's balance cannot cover a payment or burn.
-    #[error("market balance too low for a payment of {0} wei")]
+    /// A precompile's balance cannot cover a payment or burn.
+    #[error("precompile balance too low for a payment of {0} wei")]
     Balance(U256),
 }
 
@@ -38,10 +38,19 @@ pub trait Host {
     fn sstore(&mut self, account: Address, key: U256, value: U256) -> Result<StoreInfo, HostError>;
     /// Emits a log from `account`.
     fn log(&mut self, account: Address, data: LogData);
-    /// Moves `amount` from the market account to `to` (a plain balance credit: no code runs).
-    fn pay(&mut self, to: Address, amount: U256) -> Result<(), HostError>;
-    /// Removes `amount` from the market account's balance: it leaves the supply.
-    fn burn(&mut self, amount: U256) -> Result<(), HostError>;
+    /// Moves `amount` from the precompile account `from` to `to` (a plain balance credit: no
+    /// code runs).
+    fn pay_from(&mut self, from: Address, to: Address, amount: U256) -> Result<(), HostError>;
+    /// Removes `amount` from the precompile account `from`: it leaves the supply.
+    fn burn_from(&mut self, from: Address, amount: U256) -> Result<(), HostError>;
+    /// Moves `amount` from the market account to `to`.
+    fn pay(&mut self, to: Address, amount: U256) -> Result<(), HostError> {
+        self.pay_from(MARKET_ADDRESS, to, amount)
+    }
+    /// Removes `amount` from the market account's balance.
+    fn burn(&mut self, amount: U256) -> Result<(), HostError> {
+        self.burn_from(MARKET_ADDRESS, amount)
+    }
     /// Current block number.
     fn block_number(&self) -> u64;
     /// Randomness of the current block (the header's `prevrandao`/mix hash).
@@ -93,24 +102,23 @@ impl Host for EvmHost<'_, '_> {
         self.internals.log(Log { address: account, data });
     }
 
-    fn pay(&mut self, to: Address, amount: U256) -> Result<(), HostError> {
+    fn pay_from(&mut self, from: Address, to: Address, amount: U256) -> Result<(), HostError> {
         if amount.is_zero() {
             return Ok(());
         }
-        match self.internals.transfer(MARKET_ADDRESS, to, amount).map_err(state_err)? {
+        match self.internals.transfer(from, to, amount).map_err(state_err)? {
             None => Ok(()),
             Some(_) => Err(HostError::Balance(amount)),
         }
     }
 
-    fn burn(&mut self, amount: U256) -> Result<(), HostError> {
+    fn burn_from(&mut self, from: Address, amount: U256) -> Result<(), HostError> {
         if amount.is_zero() {
             return Ok(());
         }
-        let balance =
-            self.internals.load_account(MARKET_ADDRESS).map_err(state_err)?.data.info.balance;
+        let balance = self.internals.load_account(from).map_err(state_err)?.data.info.balance;
         let left = balance.checked_sub(amount).ok_or(HostError::Balance(amount))?;
-        self.internals.set_balance(MARKET_ADDRESS, left).map_err(state_err)
+        self.internals.set_balance(from, left).map_err(state_err)
     }
 
     fn block_number(&self) -> u64 {

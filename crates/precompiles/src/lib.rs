@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use alloy_evm::precompiles::{DynPrecompile, PrecompileInput, PrecompilesMap};
 use alloy_primitives::{Address, address};
-use dbc_chainspec::MarketParams;
+use dbc_chainspec::DbcParams;
 use revm::precompile::{PrecompileError, PrecompileHalt, PrecompileId, PrecompileOutput};
 
 pub mod abi;
@@ -39,13 +39,16 @@ mod market;
 pub mod math;
 pub mod mining;
 mod records;
+pub mod staking;
+#[cfg(test)]
+mod staking_tests;
 mod store;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use dbc_chainspec::{MARKET_ADDRESS, MINING_ADDRESS};
+pub use dbc_chainspec::{MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS};
 pub use host::{EvmHost, Host, HostError, StoreInfo};
 pub use market::{Call, HOOK_MAX_ITEMS, HOOK_SELECTOR, Outcome, execute, hook_calldata};
 pub use store::gas;
@@ -54,7 +57,7 @@ pub use store::gas;
 pub const SYSTEM_ADDRESS: Address = address!("0xfffffffffffffffffffffffffffffffffffffffe");
 
 /// The GPU market as a revm precompile.
-pub fn market_precompile(params: Arc<MarketParams>) -> DynPrecompile {
+pub fn market_precompile(params: Arc<DbcParams>) -> DynPrecompile {
     DynPrecompile::new_stateful(
         PrecompileId::custom("dbc-gpu-market"),
         move |mut input: PrecompileInput<'_>| {
@@ -68,13 +71,13 @@ pub fn market_precompile(params: Arc<MarketParams>) -> DynPrecompile {
             };
             let reservoir = input.reservoir;
             let mut host = EvmHost::new(&mut input.internals);
-            outcome(execute(&mut host, &params, call), reservoir)
+            outcome(execute(&mut host, &params.market, call), reservoir)
         },
     )
 }
 
 /// The project-mining precompile.
-pub fn mining_precompile(params: Arc<MarketParams>) -> DynPrecompile {
+pub fn mining_precompile(params: Arc<DbcParams>) -> DynPrecompile {
     DynPrecompile::new_stateful(
         PrecompileId::custom("dbc-project-mining"),
         move |mut input: PrecompileInput<'_>| {
@@ -88,7 +91,7 @@ pub fn mining_precompile(params: Arc<MarketParams>) -> DynPrecompile {
             };
             let reservoir = input.reservoir;
             let mut host = EvmHost::new(&mut input.internals);
-            outcome(mining::execute(&mut host, &params, call), reservoir)
+            outcome(mining::execute(&mut host, &params.market, call), reservoir)
         },
     )
 }
@@ -102,11 +105,33 @@ fn outcome(o: Outcome, reservoir: u64) -> revm::precompile::PrecompileResult {
     }
 }
 
-/// Adds the chain's precompiles (market `0x…0D01`, project mining `0x…0D02`) to an EVM's
-/// precompile set.
-pub fn install(precompiles: &mut PrecompilesMap, params: &Arc<MarketParams>) {
+/// The staking precompile.
+pub fn staking_precompile(params: Arc<DbcParams>) -> DynPrecompile {
+    DynPrecompile::new_stateful(
+        PrecompileId::custom("dbc-staking"),
+        move |mut input: PrecompileInput<'_>| {
+            let call = Call {
+                data: input.data,
+                caller: input.caller,
+                value: input.value,
+                is_static: input.is_static,
+                direct: input.is_direct_call(),
+                gas: input.gas,
+            };
+            let reservoir = input.reservoir;
+            let mut host = EvmHost::new(&mut input.internals);
+            outcome(staking::execute(&mut host, &params, call), reservoir)
+        },
+    )
+}
+
+/// Adds the chain's precompiles (market `0x…0D01`, project mining `0x…0D02`, staking
+/// `0x…0D03`) to an EVM's precompile set.
+pub fn install(precompiles: &mut PrecompilesMap, params: &Arc<DbcParams>) {
     let market = params.clone();
     precompiles.apply_precompile(&MARKET_ADDRESS, move |_| Some(market_precompile(market)));
     let mining = params.clone();
     precompiles.apply_precompile(&MINING_ADDRESS, move |_| Some(mining_precompile(mining)));
+    let staking = params.clone();
+    precompiles.apply_precompile(&STAKING_ADDRESS, move |_| Some(staking_precompile(staking)));
 }

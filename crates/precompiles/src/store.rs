@@ -238,6 +238,23 @@ impl<'a, H: Host> Ctx<'a, H> {
         Ok(())
     }
 
+    /// Pays `amount` out of the current precompile account (`me`).
+    pub(crate) fn pay_own(&mut self, to: Address, amount: U256) -> Res<()> {
+        if amount.is_zero() {
+            return Ok(());
+        }
+        self.charge(gas::PAY)?;
+        self.host.pay_from(self.me, to, amount)?;
+        Ok(())
+    }
+
+    /// Burns `amount` held by the current precompile account (`me`).
+    pub(crate) fn burn_own(&mut self, amount: U256) -> Res<()> {
+        self.charge(gas::WARM_SLOAD)?;
+        self.host.burn_from(self.me, amount)?;
+        Ok(())
+    }
+
     /// Burns `amount` held by the market.
     pub(crate) fn burn(&mut self, amount: U256) -> Res<()> {
         self.charge(gas::WARM_SLOAD)?;

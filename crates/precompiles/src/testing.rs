@@ -27,6 +27,7 @@ pub struct MockChain {
     snapshots: Vec<State>,
     pub number: u64,
     pub params: MarketParams,
+    pub staking: dbc_chainspec::StakingParams,
     /// Logs of the last call.
     pub last_logs: Vec<LogData>,
     pub last_gas: u64,
@@ -49,14 +50,14 @@ impl Host for MockChain {
     fn log(&mut self, account: Address, data: LogData) {
         self.state.logs.push((account, data));
     }
-    fn pay(&mut self, to: Address, amount: U256) -> Result<(), HostError> {
-        let m = self.state.balances.entry(MARKET_ADDRESS).or_default();
+    fn pay_from(&mut self, from: Address, to: Address, amount: U256) -> Result<(), HostError> {
+        let m = self.state.balances.entry(from).or_default();
         *m = m.checked_sub(amount).ok_or(HostError::Balance(amount))?;
         *self.state.balances.entry(to).or_default() += amount;
         Ok(())
     }
-    fn burn(&mut self, amount: U256) -> Result<(), HostError> {
-        let m = self.state.balances.entry(MARKET_ADDRESS).or_default();
+    fn burn_from(&mut self, from: Address, amount: U256) -> Result<(), HostError> {
+        let m = self.state.balances.entry(from).or_default();
         *m = m.checked_sub(amount).ok_or(HostError::Balance(amount))?;
         self.state.burned += amount;
         Ok(())
@@ -188,6 +189,62 @@ impl MockChain {
             }
             Outcome::Fatal(e) => panic!("fatal: {e}"),
         }
+    }
+
+    /// Runs one transaction `who → staking` with `value`.
+    pub fn tx_staking(&mut self, who: Address, value: U256, data: &[u8]) -> TxResult {
+        self.tx_staking_with(who, value, data, false, true)
+    }
+
+    pub fn tx_staking_with(
+        &mut self,
+        who: Address,
+        value: U256,
+        data: &[u8],
+        is_static: bool,
+        direct: bool,
+    ) -> TxResult {
+        let before = self.state.clone();
+        self.origin = who;
+        self.originals.clear();
+        self.warm.clear();
+        let logs_before = self.state.logs.len();
+        let from = self.state.balances.entry(who).or_default();
+        assert!(*from >= value, "test account underfunded");
+        *from -= value;
+        *self.state.balances.entry(crate::STAKING_ADDRESS).or_default() += value;
+        let params = dbc_chainspec::DbcParams {
+            market: self.params.clone(),
+            staking: self.staking.clone(),
+            ..Default::default()
+        };
+        let call = Call { data, caller: who, value, is_static, direct, gas: 30_000_000 };
+        match crate::staking::execute(self, &params, call) {
+            Outcome::Success { gas, output } => {
+                self.last_gas = gas;
+                self.last_logs =
+                    self.state.logs[logs_before..].iter().map(|(_, l)| l.clone()).collect();
+                Ok(output)
+            }
+            Outcome::Revert { gas, output } => {
+                self.last_gas = gas;
+                self.state = before;
+                Err(output)
+            }
+            Outcome::OutOfGas => {
+                self.state = before;
+                Err(Bytes::from_static(b"out of gas"))
+            }
+            Outcome::Fatal(e) => panic!("fatal: {e}"),
+        }
+    }
+
+    /// Advances one block sealed by `proposer` after `missed` skipped their slots, running the
+    /// staking hook only.
+    pub fn staking_block(&mut self, proposer: Address, missed: Vec<Address>) {
+        self.number += 1;
+        let data = crate::staking::hook_calldata(proposer, missed);
+        self.tx_staking(SYSTEM_ADDRESS, U256::ZERO, &data).unwrap();
     }
 
     /// Advances one block and runs the block hook.

@@ -10,6 +10,8 @@ use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, U256};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 
+pub mod pos;
+
 pub use alloy_consensus::{
     Header as BlockHeader, ReceiptEnvelope, Sealable, Sealed, TxEnvelope, transaction::Recovered,
 };
