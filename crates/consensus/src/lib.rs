@@ -4,7 +4,9 @@
 //! attributes, then asks it to [`seal`](ConsensusEngine::seal) the built header. The pipeline
 //! (pool → executor → storage → RPC) does not change between engines: [`DevEngine`] seals
 //! single-validator dev blocks on a timer or as soon as transactions arrive; the proof-of-stake
-//! engine will implement the same trait.
+//! engine ([`pos::PosEngine`]) implements the same trait.
+
+pub mod pos;
 
 use alloy_consensus::Header;
 use alloy_primitives::{Address, Bytes};
@@ -22,8 +24,10 @@ pub struct Slot {
     pub timestamp: u64,
     /// Fee recipient.
     pub beneficiary: Address,
-    /// Header extra data.
+    /// Header extra data (unsealed).
     pub extra_data: Bytes,
+    /// Proposer and skipped validators for the staking precompile (`None` on the dev chain).
+    pub staking_hook: Option<(Address, Vec<Address>)>,
 }
 
 /// Consensus errors.
@@ -91,6 +95,7 @@ impl DevEngine {
             timestamp: now().as_secs().max(parent.timestamp + 1),
             beneficiary: self.beneficiary,
             extra_data: Bytes::from_static(b"dbc-node dev"),
+            staking_hook: None,
         }
     }
 }

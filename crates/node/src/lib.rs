@@ -234,7 +234,7 @@ async fn produce<E: ConsensusEngine>(
                 beneficiary: slot.beneficiary,
                 extra_data: slot.extra_data,
                 gas_limit,
-                staking_hook: None,
+                staking_hook: slot.staking_hook,
             };
             let storage = chain2.storage().clone();
             let mut payload = PoolPayload(pool2.best(next_base_fee(parent.inner())));

@@ -1,0 +1,531 @@
+//! Delegated proof of stake: proposer schedule, header verification, sealing and finality
+//! votes.
+//!
+//! **Schedule.** The active set for block `n` is read from the staking precompile's state after
+//! block `n − 1` (the genesis validators before the first election). Slots are
+//! `slotSecs` long. Block `n` may be sealed at `parent.timestamp + slot × (1 + k)` only by
+//! `set[(n + k) mod len]`: `k = 0` is the in-turn proposer, `k = 1, 2, …` are backups that take
+//! over one slot later each, so a missing validator delays the chain by one slot and never
+//! halts it. The validators skipped before the sealer are reported to the staking precompile as
+//! having missed their slot.
+//!
+//! **Finality.** Every active validator signs a vote for each new canonical head (never two
+//! blocks at one height). Votes from more than 2/3 of the set's stake (stake at election)
+//! finalize a block; the proof (the signatures) is carried in a later header's `extraData`, so a
+//! node that was not online to see the votes checks it on import.
+//!
+//! **Fork choice.** The longest valid chain that contains the latest finalized block; between
+//! chains of equal length a node keeps the one it has. Finalized blocks are never unwound.
+
+use crate::{ConsensusEngine, ConsensusError, Slot};
+use alloy_consensus::Header;
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use dbc_primitives::{
+    SealedHeader,
+    pos::{self, ConsensusExtra, FinalityProof, Vote},
+};
+use dbc_txpool::TxPool;
+use parking_lot::Mutex;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+/// The active validators of one block with their stake at election, in schedule order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ValidatorSet {
+    members: Vec<(Address, U256)>,
+}
+
+impl ValidatorSet {
+    /// A set in schedule order.
+    pub fn new(members: Vec<(Address, U256)>) -> Self {
+        Self { members }
+    }
+
+    /// Members in schedule order.
+    pub fn members(&self) -> &[(Address, U256)] {
+        &self.members
+    }
+
+    /// Number of validators.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Sum of the members' stake.
+    pub fn total_stake(&self) -> U256 {
+        self.members.iter().fold(U256::ZERO, |a, m| a.saturating_add(m.1))
+    }
+
+    /// Stake of `a`, if it is a member.
+    pub fn stake_of(&self, a: Address) -> Option<U256> {
+        self.members.iter().find(|m| m.0 == a).map(|m| m.1)
+    }
+
+    /// The proposer of block `number` at slot offset `k` (0 = in turn).
+    pub fn proposer(&self, number: u64, k: u64) -> Option<Address> {
+        let len = self.members.len() as u64;
+        if len == 0 {
+            return None;
+        }
+        let i = (number % len + k % len) % len;
+        Some(self.members[i as usize].0)
+    }
+
+    /// The first slot offset at which `a` may seal block `number`.
+    pub fn offset_of(&self, number: u64, a: Address) -> Option<u64> {
+        (0..self.members.len() as u64).find(|k| self.proposer(number, *k) == Some(a))
+    }
+
+    /// Validators that missed their slot before offset `k` of block `number` (each once, the
+    /// sealer excluded).
+    pub fn missed(&self, number: u64, k: u64) -> Vec<Address> {
+        let sealer = self.proposer(number, k);
+        let mut out = Vec::new();
+        for j in 0..k.min(self.members.len() as u64) {
+            if let Some(p) = self.proposer(number, j) {
+                if Some(p) != sealer && !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `voted` stake is more than 2/3 of the set's.
+    pub fn is_quorum(&self, voted: U256) -> bool {
+        voted.saturating_mul(U256::from(3)) > self.total_stake().saturating_mul(U256::from(2))
+    }
+}
+
+/// The slot offset `k` of a block at `timestamp` after a parent at `parent_ts`.
+pub fn slot_offset(parent_ts: u64, timestamp: u64, slot_secs: u64) -> Option<u64> {
+    let delta = timestamp.checked_sub(parent_ts)?;
+    if slot_secs == 0 || delta == 0 || delta % slot_secs != 0 {
+        return None;
+    }
+    Some(delta / slot_secs - 1)
+}
+
+fn invalid(m: impl Into<String>) -> ConsensusError {
+    ConsensusError::InvalidHeader(m.into())
+}
+
+/// A verified header: who sealed it, the validators it skipped and the finality proof it
+/// carries.
+#[derive(Debug, Clone)]
+pub struct VerifiedHeader {
+    /// The sealer (also the beneficiary).
+    pub sealer: Address,
+    /// Validators that missed their slot before the sealer's.
+    pub missed: Vec<Address>,
+    /// Finality proof carried, if any (not yet checked against the chain).
+    pub finality: Option<FinalityProof>,
+}
+
+/// Checks `header` against `parent` and the active set: number, slot timing, sealer, gas limit
+/// bounds, and that it is not from the future (`now` in seconds).
+pub fn verify_header(
+    set: &ValidatorSet,
+    parent: &Header,
+    header: &Header,
+    slot_secs: u64,
+    now: u64,
+) -> Result<VerifiedHeader, ConsensusError> {
+    if header.number != parent.number + 1 {
+        return Err(invalid("number is not parent + 1"));
+    }
+    let k = slot_offset(parent.timestamp, header.timestamp, slot_secs)
+        .ok_or_else(|| invalid("timestamp is not on a slot after the parent"))?;
+    if header.timestamp > now.saturating_add(slot_secs) {
+        return Err(invalid(format!("timestamp {} is in the future", header.timestamp)));
+    }
+    let expected = set.proposer(header.number, k).ok_or_else(|| invalid("empty validator set"))?;
+    let sealer = pos::recover_sealer(header).map_err(|e| invalid(e.to_string()))?;
+    if sealer != expected {
+        return Err(invalid(format!("sealed by {sealer}, slot belongs to {expected}")));
+    }
+    if header.beneficiary != sealer {
+        return Err(invalid("beneficiary is not the sealer"));
+    }
+    let bound = parent.gas_limit / 1024;
+    if header.gas_limit.abs_diff(parent.gas_limit) > bound || header.gas_limit < 5_000 {
+        return Err(invalid("gas limit changed too much"));
+    }
+    if !header.difficulty.is_zero() || !header.nonce.is_zero() {
+        return Err(invalid("difficulty and nonce must be zero"));
+    }
+    let (extra, _) = pos::parse_extra(&header.extra_data).map_err(|e| invalid(e.to_string()))?;
+    if extra.finality.len() > 1 {
+        return Err(invalid("more than one finality proof"));
+    }
+    Ok(VerifiedHeader {
+        sealer,
+        missed: set.missed(header.number, k),
+        finality: extra.finality.into_iter().next(),
+    })
+}
+
+/// Checks a finality proof against the set that was active for the finalized block: every
+/// signature from a distinct member, together more than 2/3 of the stake.
+pub fn verify_finality(
+    set: &ValidatorSet,
+    chain_id: u64,
+    proof: &FinalityProof,
+) -> Result<(), ConsensusError> {
+    let mut seen = Vec::new();
+    let mut voted = U256::ZERO;
+    for sig in &proof.signatures {
+        let who = pos::recover_voter(chain_id, proof.number, proof.hash, sig)
+            .map_err(|e| invalid(format!("finality vote: {e}")))?;
+        let stake =
+            set.stake_of(who).ok_or_else(|| invalid(format!("finality vote from {who}, not a validator")))?;
+        if seen.contains(&who) {
+            return Err(invalid(format!("two finality votes from {who}")));
+        }
+        seen.push(who);
+        voted = voted.saturating_add(stake);
+    }
+    if !set.is_quorum(voted) {
+        return Err(invalid("finality proof without 2/3 of the stake"));
+    }
+    Ok(())
+}
+
+/// Collects votes per block and tells when a block reaches quorum.
+#[derive(Debug, Default)]
+pub struct VoteBook {
+    votes: BTreeMap<u64, HashMap<B256, BTreeMap<Address, Bytes>>>,
+    /// Highest block with a quorum of votes seen here.
+    best: Option<FinalityProof>,
+    /// Highest block finalized by a proof in the canonical chain.
+    finalized: u64,
+}
+
+impl VoteBook {
+    /// Adds a vote checked against `set` (the set active for the voted block). Returns the proof
+    /// when the block has just reached quorum.
+    pub fn add(
+        &mut self,
+        chain_id: u64,
+        set: &ValidatorSet,
+        vote: &Vote,
+    ) -> Result<Option<FinalityProof>, ConsensusError> {
+        if vote.number <= self.finalized {
+            return Ok(None);
+        }
+        let who = pos::recover_voter(chain_id, vote.number, vote.hash, &vote.signature)
+            .map_err(|e| invalid(format!("vote: {e}")))?;
+        if set.stake_of(who).is_none() {
+            return Err(invalid(format!("vote from {who}, not a validator")));
+        }
+        let by_hash = self.votes.entry(vote.number).or_default();
+        let voters = by_hash.entry(vote.hash).or_default();
+        if voters.insert(who, vote.signature.clone()).is_some() {
+            return Ok(None);
+        }
+        let voted = voters.keys().filter_map(|a| set.stake_of(*a)).fold(U256::ZERO, |a, s| a + s);
+        if !set.is_quorum(voted) || self.best.as_ref().is_some_and(|b| b.number >= vote.number) {
+            return Ok(None);
+        }
+        let proof = FinalityProof {
+            number: vote.number,
+            hash: vote.hash,
+            signatures: voters.values().cloned().collect(),
+        };
+        self.best = Some(proof.clone());
+        Ok(Some(proof))
+    }
+
+    /// The proof a proposer should carry: the highest quorum above the finalized block, if it
+    /// is canonical (`canonical(number)` gives the canonical hash).
+    pub fn proof_to_include(&self, canonical: impl Fn(u64) -> Option<B256>) -> Option<FinalityProof> {
+        let best = self.best.as_ref()?;
+        (best.number > self.finalized && canonical(best.number) == Some(best.hash))
+            .then(|| best.clone())
+    }
+
+    /// Records that the canonical chain finalized `number`; forgets older votes.
+    pub fn on_finalized(&mut self, number: u64) {
+        if number > self.finalized {
+            self.finalized = number;
+            self.votes = self.votes.split_off(&(number + 1));
+            if self.best.as_ref().is_some_and(|b| b.number <= number) {
+                self.best = None;
+            }
+        }
+    }
+
+    /// Highest block finalized in the canonical chain.
+    pub fn finalized(&self) -> u64 {
+        self.finalized
+    }
+}
+
+/// Signs votes, never two for one height; the last height survives restarts in a file.
+#[derive(Debug)]
+pub struct Voter {
+    signer: PrivateKeySigner,
+    chain_id: u64,
+    last: Mutex<u64>,
+    file: Option<std::path::PathBuf>,
+}
+
+impl Voter {
+    /// A voter; `file` remembers the last voted height.
+    pub fn new(signer: PrivateKeySigner, chain_id: u64, file: Option<std::path::PathBuf>) -> Self {
+        let last = file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        Self { signer, chain_id, last: Mutex::new(last), file }
+    }
+
+    /// The voter's address.
+    pub fn address(&self) -> Address {
+        self.signer.address()
+    }
+
+    /// A vote for (`number`, `hash`), unless this validator already voted at that height or
+    /// above.
+    pub fn vote(&self, number: u64, hash: B256) -> Option<Vote> {
+        let mut last = self.last.lock();
+        if number <= *last {
+            return None;
+        }
+        let sig = self.signer.sign_hash_sync(&pos::vote_hash(self.chain_id, number, hash)).ok()?;
+        if let Some(f) = &self.file {
+            // Persist before the vote leaves the node.
+            std::fs::write(f, number.to_string()).ok()?;
+        }
+        *last = number;
+        Some(Vote { number, hash, signature: sig.as_bytes().to_vec().into() })
+    }
+}
+
+/// Source of the active set for the block after a given parent (reads the staking
+/// precompile's state).
+pub type SetProvider = Arc<dyn Fn(&SealedHeader) -> ValidatorSet + Send + Sync>;
+
+/// Finality proof source for proposers.
+pub type ProofProvider = Arc<dyn Fn() -> Option<FinalityProof> + Send + Sync>;
+
+/// The proof-of-stake block producer of one validator.
+pub struct PosEngine {
+    signer: PrivateKeySigner,
+    slot_secs: u64,
+    sets: SetProvider,
+    proofs: ProofProvider,
+    vanity: Bytes,
+}
+
+impl std::fmt::Debug for PosEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PosEngine")
+            .field("validator", &self.signer.address())
+            .field("slot_secs", &self.slot_secs)
+            .finish()
+    }
+}
+
+fn now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+impl PosEngine {
+    /// An engine sealing with `signer` in `slot_secs` slots.
+    pub fn new(
+        signer: PrivateKeySigner,
+        slot_secs: u64,
+        sets: SetProvider,
+        proofs: ProofProvider,
+    ) -> Self {
+        Self { signer, slot_secs, sets, proofs, vanity: Bytes::from_static(b"dbc-node") }
+    }
+
+    /// The validator's address.
+    pub fn address(&self) -> Address {
+        self.signer.address()
+    }
+
+    /// The slot this validator may seal the block after `parent` in, as (offset, timestamp).
+    pub fn my_slot(&self, parent: &SealedHeader) -> Option<(u64, u64, ValidatorSet)> {
+        let set = (self.sets)(parent);
+        let number = parent.number + 1;
+        let first = set.offset_of(number, self.address())?;
+        // Past slots are gone: move on by whole rounds until the slot is not in the past.
+        let len = set.len() as u64;
+        let now_s = now().as_secs();
+        let mut k = first;
+        while parent.timestamp + self.slot_secs * (k + 1) + self.slot_secs <= now_s {
+            k += len;
+        }
+        Some((k, parent.timestamp + self.slot_secs * (k + 1), set))
+    }
+}
+
+impl ConsensusEngine for PosEngine {
+    async fn next_slot(&self, parent: &SealedHeader, _pool: &TxPool) -> Slot {
+        let Some((k, timestamp, set)) = self.my_slot(parent) else {
+            // Not in the active set: never produce on this parent.
+            return std::future::pending().await;
+        };
+        let wait = Duration::from_secs(timestamp).saturating_sub(now());
+        tokio::time::sleep(wait).await;
+        let number = parent.number + 1;
+        let extra = ConsensusExtra { finality: (self.proofs)().into_iter().collect() };
+        Slot {
+            timestamp,
+            beneficiary: self.address(),
+            extra_data: pos::unsealed_extra(&self.vanity, &extra),
+            staking_hook: Some((self.address(), set.missed(number, k))),
+        }
+    }
+
+    fn seal(&self, header: Header) -> Result<Header, ConsensusError> {
+        let sig = self
+            .signer
+            .sign_hash_sync(&pos::seal_hash(&header, false))
+            .map_err(|e| ConsensusError::InvalidHeader(format!("signing failed: {e}")))?;
+        Ok(pos::apply_seal(header, &sig))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::Sealable;
+
+    fn keys(n: usize) -> Vec<PrivateKeySigner> {
+        (0..n).map(|_| PrivateKeySigner::random()).collect()
+    }
+
+    fn set_of(keys: &[PrivateKeySigner], stakes: &[u64]) -> ValidatorSet {
+        ValidatorSet::new(
+            keys.iter().zip(stakes).map(|(k, s)| (k.address(), U256::from(*s))).collect(),
+        )
+    }
+
+    #[test]
+    fn schedule_rotates_and_backups_follow() {
+        let k = keys(4);
+        let set = set_of(&k, &[1, 1, 1, 1]);
+        assert_eq!(set.proposer(5, 0), Some(k[1].address()));
+        assert_eq!(set.proposer(5, 1), Some(k[2].address()));
+        assert_eq!(set.proposer(5, 4), Some(k[1].address()), "wraps after a round");
+        assert_eq!(set.offset_of(5, k[0].address()), Some(3));
+        assert_eq!(set.missed(5, 2), vec![k[1].address(), k[2].address()]);
+        assert_eq!(set.missed(5, 5), vec![k[1].address(), k[3].address(), k[0].address()]);
+        assert_eq!(slot_offset(100, 106, 6), Some(0));
+        assert_eq!(slot_offset(100, 118, 6), Some(2));
+        assert_eq!(slot_offset(100, 104, 6), None);
+        assert_eq!(slot_offset(100, 100, 6), None);
+    }
+
+    fn engine(k: &PrivateKeySigner, set: ValidatorSet) -> PosEngine {
+        PosEngine::new(k.clone(), 2, Arc::new(move |_| set.clone()), Arc::new(|| None))
+    }
+
+    fn child(parent: &Header, e: &PosEngine, k: u64) -> Header {
+        let h = Header {
+            number: parent.number + 1,
+            timestamp: parent.timestamp + 2 * (k + 1),
+            gas_limit: parent.gas_limit,
+            beneficiary: e.address(),
+            extra_data: pos::unsealed_extra(b"x", &ConsensusExtra::default()),
+            ..Default::default()
+        };
+        e.seal(h).expect("seal")
+    }
+
+    #[test]
+    fn seal_verification_accepts_the_scheduled_sealer_only() {
+        let k = keys(3);
+        let set = set_of(&k, &[1, 1, 1]);
+        let parent = Header { number: 9, timestamp: 1_000, gas_limit: 30_000_000, ..Default::default() };
+        // Block 10: in turn is k[1]; k[2] is the first backup.
+        let ok = child(&parent, &engine(&k[1], set.clone()), 0);
+        let v = verify_header(&set, &parent, &ok, 2, 1_002).expect("valid");
+        assert_eq!((v.sealer, v.missed.len()), (k[1].address(), 0));
+        let backup = child(&parent, &engine(&k[2], set.clone()), 1);
+        let v = verify_header(&set, &parent, &backup, 2, 1_004).expect("backup valid");
+        assert_eq!(v.missed, vec![k[1].address()]);
+        // The wrong sealer for the slot, a future block, a tampered header.
+        let wrong = child(&parent, &engine(&k[2], set.clone()), 0);
+        assert!(verify_header(&set, &parent, &wrong, 2, 1_002).is_err());
+        assert!(verify_header(&set, &parent, &ok, 2, 990).is_err());
+        let mut tampered = ok.clone();
+        tampered.gas_used = 1;
+        assert!(verify_header(&set, &parent, &tampered, 2, 1_002).is_err());
+        let outsider = child(&parent, &engine(&PrivateKeySigner::random(), set.clone()), 0);
+        assert!(verify_header(&set, &parent, &outsider, 2, 1_002).is_err());
+    }
+
+    #[test]
+    fn finality_needs_more_than_two_thirds_of_stake() {
+        let k = keys(4);
+        let set = set_of(&k, &[10, 10, 10, 30]);
+        let hash = B256::repeat_byte(7);
+        let voters: Vec<Voter> = k.iter().map(|s| Voter::new(s.clone(), 1, None)).collect();
+        let mut book = VoteBook::default();
+        // 10 + 10 + 10 = 30 of 60: not enough; + 30 = 60 > 40.
+        for v in &voters[..3] {
+            assert!(book.add(1, &set, &v.vote(5, hash).expect("vote")).expect("ok").is_none());
+        }
+        let proof = book.add(1, &set, &voters[3].vote(5, hash).expect("vote")).expect("ok").expect("quorum");
+        assert_eq!(proof.signatures.len(), 4);
+        verify_finality(&set, 1, &proof).expect("valid proof");
+        // 30 + 10 + 10 = 50 > 40 with three votes; 30 + 10 = 40 is not > 40.
+        let mut short = proof.clone();
+        short.signatures.truncate(2);
+        short.signatures[0] = proof.signatures[3].clone();
+        assert!(verify_finality(&set, 1, &short).is_err());
+        let mut dup = proof.clone();
+        dup.signatures.push(proof.signatures[0].clone());
+        assert!(verify_finality(&set, 1, &dup).is_err());
+        assert!(verify_finality(&set, 2, &proof).is_err(), "other chain id");
+        assert_eq!(book.proof_to_include(|n| (n == 5).then_some(hash)), Some(proof.clone()));
+        assert_eq!(book.proof_to_include(|_| Some(B256::ZERO)), None, "not canonical");
+        book.on_finalized(5);
+        assert_eq!(book.proof_to_include(|n| (n == 5).then_some(hash)), None);
+    }
+
+    #[test]
+    fn a_voter_never_votes_twice_at_one_height() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("last_vote");
+        let k = PrivateKeySigner::random();
+        let v = Voter::new(k.clone(), 1, Some(file.clone()));
+        assert!(v.vote(3, B256::ZERO).is_some());
+        assert!(v.vote(3, B256::repeat_byte(1)).is_none());
+        assert!(v.vote(2, B256::repeat_byte(1)).is_none());
+        // After a restart too.
+        let v = Voter::new(k, 1, Some(file));
+        assert!(v.vote(3, B256::repeat_byte(2)).is_none());
+        assert!(v.vote(4, B256::repeat_byte(2)).is_some());
+    }
+
+    #[tokio::test]
+    async fn engine_waits_for_its_slot_and_reports_skipped_validators() {
+        let k = keys(2);
+        let set = set_of(&k, &[1, 1]);
+        let now_s = now().as_secs();
+        let parent = Header { number: 1, timestamp: now_s, gas_limit: 30_000_000, ..Default::default() }.seal_slow();
+        let pool = TxPool::new(Default::default());
+        // Block 2: k[0] in turn (2 mod 2 = 0), k[1] backup one slot later.
+        let e = engine(&k[1], set.clone());
+        let slot = e.next_slot(&parent, &pool).await;
+        assert_eq!(slot.timestamp, now_s + 4);
+        assert_eq!(slot.staking_hook, Some((k[1].address(), vec![k[0].address()])));
+    }
+}
