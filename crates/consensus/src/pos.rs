@@ -187,8 +187,9 @@ pub fn verify_finality(
     for sig in &proof.signatures {
         let who = pos::recover_voter(chain_id, proof.number, proof.hash, sig)
             .map_err(|e| invalid(format!("finality vote: {e}")))?;
-        let stake =
-            set.stake_of(who).ok_or_else(|| invalid(format!("finality vote from {who}, not a validator")))?;
+        let stake = set
+            .stake_of(who)
+            .ok_or_else(|| invalid(format!("finality vote from {who}, not a validator")))?;
         if seen.contains(&who) {
             return Err(invalid(format!("two finality votes from {who}")));
         }
@@ -248,7 +249,10 @@ impl VoteBook {
 
     /// The proof a proposer should carry: the highest quorum above the finalized block, if it
     /// is canonical (`canonical(number)` gives the canonical hash).
-    pub fn proof_to_include(&self, canonical: impl Fn(u64) -> Option<B256>) -> Option<FinalityProof> {
+    pub fn proof_to_include(
+        &self,
+        canonical: impl Fn(u64) -> Option<B256>,
+    ) -> Option<FinalityProof> {
         let best = self.best.as_ref()?;
         (best.number > self.finalized && canonical(best.number) == Some(best.hash))
             .then(|| best.clone())
@@ -452,7 +456,8 @@ mod tests {
     fn seal_verification_accepts_the_scheduled_sealer_only() {
         let k = keys(3);
         let set = set_of(&k, &[1, 1, 1]);
-        let parent = Header { number: 9, timestamp: 1_000, gas_limit: 30_000_000, ..Default::default() };
+        let parent =
+            Header { number: 9, timestamp: 1_000, gas_limit: 30_000_000, ..Default::default() };
         // Block 10: in turn is k[1]; k[2] is the first backup.
         let ok = child(&parent, &engine(&k[1], set.clone()), 0);
         let v = verify_header(&set, &parent, &ok, 2, 1_002).expect("valid");
@@ -482,7 +487,10 @@ mod tests {
         for v in &voters[..3] {
             assert!(book.add(1, &set, &v.vote(5, hash).expect("vote")).expect("ok").is_none());
         }
-        let proof = book.add(1, &set, &voters[3].vote(5, hash).expect("vote")).expect("ok").expect("quorum");
+        let proof = book
+            .add(1, &set, &voters[3].vote(5, hash).expect("vote"))
+            .expect("ok")
+            .expect("quorum");
         assert_eq!(proof.signatures.len(), 4);
         verify_finality(&set, 1, &proof).expect("valid proof");
         // 30 + 10 + 10 = 50 > 40 with three votes; 30 + 10 = 40 is not > 40.
@@ -520,7 +528,9 @@ mod tests {
         let k = keys(2);
         let set = set_of(&k, &[1, 1]);
         let now_s = now().as_secs();
-        let parent = Header { number: 1, timestamp: now_s, gas_limit: 30_000_000, ..Default::default() }.seal_slow();
+        let parent =
+            Header { number: 1, timestamp: now_s, gas_limit: 30_000_000, ..Default::default() }
+                .seal_slow();
         let pool = TxPool::new(Default::default());
         // Block 2: k[0] in turn (2 mod 2 = 0), k[1] backup one slot later.
         let e = engine(&k[1], set.clone());

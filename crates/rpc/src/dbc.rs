@@ -13,8 +13,8 @@ use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::EvmOverrides};
 use alloy_sol_types::{SolCall, SolError};
 use dbc_precompiles::{
-    MARKET_ADDRESS, MINING_ADDRESS,
-    abi::{IGpuMarket, IProjectMining},
+    MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS,
+    abi::{IGpuMarket, IProjectMining, IStaking},
 };
 use jsonrpsee::proc_macros::rpc;
 use serde::Serialize;
@@ -277,6 +277,34 @@ pub trait DbcApi {
         provider: Address,
         block: Option<BlockId>,
     ) -> RpcResult<ProjectRewards>;
+    /// The active validator set with each member's staking record.
+    #[method(name = "getValidators")]
+    fn get_validators(&self, block: Option<BlockId>) -> RpcResult<Vec<ValidatorJson>>;
+    /// Pairs of RLP headers sealed by one validator for one slot that this node saw (submit
+    /// them to `IStaking.submitDoubleSign`).
+    #[method(name = "getDoubleSignEvidence")]
+    fn get_double_sign_evidence(&self) -> RpcResult<Vec<DoubleSign>>;
+}
+
+/// A validator as `dbc_getValidators` returns it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidatorJson {
+    address: Address,
+    self_stake: U256,
+    total_stake: U256,
+    commission_bps: U64,
+    jailed_until: U64,
+    missed_this_epoch: U64,
+    commission_owed: U256,
+}
+
+/// Double-signing evidence.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DoubleSign {
+    header_a: Bytes,
+    header_b: Bytes,
 }
 
 fn project_json(p: IProjectMining::Project) -> Project {
@@ -602,6 +630,38 @@ impl DbcApiServer for RpcContext {
             vesting: r.vesting,
             claimed: r.claimed,
         })
+    }
+
+    fn get_validators(&self, block: Option<BlockId>) -> RpcResult<Vec<ValidatorJson>> {
+        let set = self.precompile_ok(STAKING_ADDRESS, IStaking::activeValidatorsCall {}, block)?;
+        set.into_iter()
+            .map(|a| {
+                let v = self.precompile_ok(
+                    STAKING_ADDRESS,
+                    IStaking::getValidatorCall { validator: a },
+                    block,
+                )?;
+                Ok(ValidatorJson {
+                    address: a,
+                    self_stake: v.selfStake,
+                    total_stake: v.totalStake,
+                    commission_bps: U64::from(v.commissionBps),
+                    jailed_until: U64::from(v.jailedUntil),
+                    missed_this_epoch: U64::from(v.missedThisEpoch),
+                    commission_owed: v.commissionOwed,
+                })
+            })
+            .collect()
+    }
+
+    fn get_double_sign_evidence(&self) -> RpcResult<Vec<DoubleSign>> {
+        Ok(self
+            .net()
+            .double_signs
+            .lock()
+            .iter()
+            .map(|(a, b)| DoubleSign { header_a: a.clone(), header_b: b.clone() })
+            .collect())
     }
 
     fn get_rewards(&self, account: Address, block: Option<BlockId>) -> RpcResult<Rewards> {

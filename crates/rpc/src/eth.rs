@@ -234,11 +234,12 @@ impl RpcContext {
     pub(crate) fn resolve_tag(&self, tag: BlockNumberOrTag) -> Option<u64> {
         let head = self.chain().head_number();
         match tag {
-            // A single sealer finalizes at once; the PoS engine will track safe/finalized.
-            BlockNumberOrTag::Latest
-            | BlockNumberOrTag::Pending
-            | BlockNumberOrTag::Safe
-            | BlockNumberOrTag::Finalized => Some(head),
+            BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => Some(head),
+            // Proof of stake: the block with a finality proof in the chain; a single dev sealer
+            // finalizes at once.
+            BlockNumberOrTag::Safe | BlockNumberOrTag::Finalized => {
+                Some(self.chain().finalized().unwrap_or(head).min(head))
+            }
             BlockNumberOrTag::Earliest => Some(0),
             BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
         }
@@ -459,7 +460,20 @@ impl EthApiServer for RpcContext {
     }
 
     fn syncing(&self) -> RpcResult<SyncStatus> {
-        Ok(SyncStatus::None)
+        let net = self.net();
+        let highest = net.highest_block.load(std::sync::atomic::Ordering::Relaxed);
+        let current = self.chain().head_number();
+        if highest <= current + 1 {
+            return Ok(SyncStatus::None);
+        }
+        Ok(SyncStatus::Info(Box::new(alloy_rpc_types_eth::SyncInfo {
+            starting_block: U256::from(
+                net.starting_block.load(std::sync::atomic::Ordering::Relaxed),
+            ),
+            current_block: U256::from(current),
+            highest_block: U256::from(highest),
+            ..Default::default()
+        })))
     }
 
     fn block_number(&self) -> RpcResult<U64> {

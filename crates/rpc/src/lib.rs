@@ -22,7 +22,7 @@ pub use other::{NetApiServer, TxPoolApiServer, Web3ApiServer};
 pub use ots::OtsApiServer;
 pub use trace::{DebugApiServer, TraceApiServer};
 
-use alloy_primitives::B256;
+use alloy_primitives::{B256, Bytes};
 use dbc_chainspec::ChainSpec;
 use dbc_storage::{CanonChain, Storage};
 use dbc_txpool::{TxPool, TxValidator};
@@ -54,6 +54,25 @@ struct Inner {
     filters: Filters,
     /// (head number, suggested tip) of the last computation.
     tip_cache: parking_lot::Mutex<Option<(u64, u128)>>,
+    net: Arc<NetInfo>,
+    on_submit: Option<SubmitHook>,
+}
+
+/// Called with every raw transaction accepted through RPC (the node gossips it).
+pub type SubmitHook = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// What the network and consensus tell RPC (`net_peerCount`, `eth_syncing`, double-sign
+/// evidence).
+#[derive(Debug, Default)]
+pub struct NetInfo {
+    /// Connected peers.
+    pub peers: std::sync::atomic::AtomicU64,
+    /// Head when the current sync started.
+    pub starting_block: std::sync::atomic::AtomicU64,
+    /// Highest head a peer announced.
+    pub highest_block: std::sync::atomic::AtomicU64,
+    /// Pairs of RLP headers sealed by one validator for one slot, seen by this node.
+    pub double_signs: parking_lot::Mutex<Vec<(Bytes, Bytes)>>,
 }
 
 /// Shared state of all RPC handlers.
@@ -84,8 +103,24 @@ impl RpcContext {
                 validator,
                 filters: Filters::default(),
                 tip_cache: Default::default(),
+                net: Arc::default(),
+                on_submit: None,
             }),
         }
+    }
+
+    /// The same context with network info and a hook for submitted transactions. Call before
+    /// the context is shared.
+    pub fn with_network(mut self, net: Arc<NetInfo>, on_submit: SubmitHook) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.net = net;
+            inner.on_submit = Some(on_submit);
+        }
+        self
+    }
+
+    pub(crate) fn net(&self) -> &NetInfo {
+        &self.inner.net
     }
 
     pub(crate) fn spec(&self) -> &ChainSpec {
@@ -118,6 +153,9 @@ impl RpcContext {
         let valid = self.inner.validator.validate_raw(raw, head.inner()).map_err(rpc_err)?;
         let hash = *valid.tx.tx_hash();
         self.pool().add(valid.tx, valid.size, valid.state_nonce).map_err(rpc_err)?;
+        if let Some(hook) = &self.inner.on_submit {
+            hook(raw);
+        }
         tracing::debug!(target: "dbc::rpc", %hash, "transaction pooled");
         Ok(hash)
     }

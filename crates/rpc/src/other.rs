@@ -78,7 +78,7 @@ impl NetApiServer for RpcContext {
     }
 
     fn peer_count(&self) -> RpcResult<U64> {
-        Ok(U64::ZERO)
+        Ok(U64::from(self.net().peers.load(std::sync::atomic::Ordering::Relaxed)))
     }
 }
 

@@ -21,6 +21,8 @@ pub struct NewBlock {
 pub struct CanonChain {
     storage: Storage,
     head: RwLock<SealedHeader>,
+    /// `None`: every block is final at once (single dev sealer).
+    finalized: RwLock<Option<u64>>,
     events: broadcast::Sender<Arc<NewBlock>>,
 }
 
@@ -28,7 +30,7 @@ impl CanonChain {
     /// Tracks `storage` whose head is `head`.
     pub fn new(storage: Storage, head: SealedHeader) -> Self {
         let (events, _) = broadcast::channel(1024);
-        Self { storage, head: RwLock::new(head), events }
+        Self { storage, head: RwLock::new(head), finalized: RwLock::new(None), events }
     }
 
     /// The storage.
@@ -50,6 +52,21 @@ impl CanonChain {
     pub fn on_committed(&self, block: Block, receipts: Vec<ReceiptEnvelope>) {
         *self.head.write() = block.header.clone();
         let _ = self.events.send(Arc::new(NewBlock { block, receipts }));
+    }
+
+    /// The highest finalized block (`None` when blocks are final at once).
+    pub fn finalized(&self) -> Option<u64> {
+        *self.finalized.read()
+    }
+
+    /// Records the highest finalized block.
+    pub fn set_finalized(&self, number: u64) {
+        *self.finalized.write() = Some(number);
+    }
+
+    /// Records that the head was unwound to `head` (fork choice).
+    pub fn on_unwound(&self, head: SealedHeader) {
+        *self.head.write() = head;
     }
 
     /// Subscribes to new canonical blocks.

@@ -465,6 +465,77 @@ impl Storage {
         Ok(())
     }
 
+    /// Removes the head block (never the genesis) in one atomic batch: restores the accounts
+    /// and slots it changed from its changesets, drops its changesets, history entries, body,
+    /// receipts and transaction lookups, and makes its parent the head. Returns the new head.
+    /// Used by fork choice to leave a non-finalized branch.
+    pub fn unwind_head(&self) -> Result<SealedHeader> {
+        let number = self.head_number()?.unwrap_or(0);
+        if number == 0 {
+            return Err(StorageError::NotNext { head: 0, got: 0 });
+        }
+        let parent =
+            self.header(number - 1)?.ok_or_else(|| corrupt(HEADERS, "missing parent header"))?;
+        let block =
+            self.block(number)?.ok_or_else(|| corrupt(BLOCK_BODIES, "missing head body"))?;
+        let mut batch = WriteBatch::default();
+        let nk = num_key(number);
+        let prefix_iter = |table: &str| {
+            self.db.iterator_cf(self.cf(table), IteratorMode::From(&nk, Direction::Forward))
+        };
+        for item in prefix_iter(ACCOUNT_CHANGESETS) {
+            let (k, v) = item?;
+            if k[..8] != nk {
+                break;
+            }
+            let address = Address::from_slice(&k[8..28]);
+            if v.is_empty() {
+                batch.delete_cf(self.cf(PLAIN_ACCOUNTS), address);
+            } else {
+                batch.put_cf(self.cf(PLAIN_ACCOUNTS), address, &v);
+            }
+            batch.delete_cf(self.cf(ACCOUNT_CHANGESETS), &k);
+            batch.delete_cf(self.cf(ACCOUNTS_HISTORY), account_history_key(&address, number));
+        }
+        for item in prefix_iter(STORAGE_CHANGESETS) {
+            let (k, v) = item?;
+            if k[..8] != nk {
+                break;
+            }
+            let address = Address::from_slice(&k[8..28]);
+            let slot = B256::from_slice(&k[28..60]);
+            let key = storage_key(&address, &slot);
+            if decode_u256(&v).is_zero() {
+                batch.delete_cf(self.cf(PLAIN_STORAGE), key);
+            } else {
+                batch.put_cf(self.cf(PLAIN_STORAGE), key, &v);
+            }
+            batch.delete_cf(self.cf(STORAGE_CHANGESETS), &k);
+            batch
+                .delete_cf(self.cf(STORAGES_HISTORY), storage_history_key(&address, &slot, number));
+        }
+        for tx in &block.transactions {
+            batch.delete_cf(self.cf(TX_LOOKUP), tx.tx_hash());
+        }
+        batch.delete_cf(self.cf(HEADER_NUMBERS), block.hash());
+        for table in [HEADERS, CANONICAL_HEADERS, BLOCK_BODIES, SENDERS, RECEIPTS] {
+            batch.delete_cf(self.cf(table), nk);
+        }
+        batch.put_cf(self.cf(META), META_HEAD, num_key(number - 1));
+        self.db.write(batch)?;
+        Ok(parent)
+    }
+
+    /// The highest block finalized by consensus, if recorded.
+    pub fn finalized(&self) -> Result<Option<u64>> {
+        Ok(self.get(META, META_FINALIZED)?.and_then(|v| decode_num(&v)))
+    }
+
+    /// Records the highest finalized block.
+    pub fn set_finalized(&self, number: u64) -> Result<()> {
+        Ok(self.db.put_cf(self.cf(META), META_FINALIZED, num_key(number))?)
+    }
+
     /// Every account with its non-zero storage as of the end of block `number`, rebuilt from
     /// the plain state and the changesets of later blocks. Linear in the state size plus the
     /// changes after `number` (used for EIP-1186 proofs).

@@ -72,6 +72,8 @@ pub const ALL: &[&str] = &[
     META,
 ];
 
+/// Meta key of the highest finalized block's number.
+pub const META_FINALIZED: &[u8] = b"finalized";
 /// Meta key of the canonical head's number.
 pub const META_HEAD: &[u8] = b"head";
 
