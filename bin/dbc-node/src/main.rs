@@ -1,9 +1,10 @@
 //! `dbc-node`: the DeepBrainChain-style AI compute chain node.
 
+use alloy_signer_local::PrivateKeySigner;
 use clap::Parser;
 use dbc_chainspec::ChainSpec;
 use dbc_consensus::{DevEngine, DevMode};
-use dbc_node_lib::{NodeConfig, launch};
+use dbc_node_lib::{NodeConfig, PosConfig, launch, launch_pos};
 use dbc_rpc::RpcConfig;
 use dbc_txpool::PoolConfig;
 use eyre::{Context, bail};
@@ -32,8 +33,85 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// dbc-node: an EVM chain for a decentralised GPU compute market.
 #[derive(Debug, Parser)]
-#[command(name = "dbc-node", version, about, long_about = None)]
+#[command(name = "dbc-node", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Cmd {
+    /// Validator keys.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Writes a proof-of-stake genesis file (the dev allocations plus a validator set).
+    Genesis(GenesisArgs),
+    /// Prints the p2p peer id of a data directory (creating its key if missing), for
+    /// `--bootnodes`.
+    PeerId {
+        /// Data directory.
+        #[arg(long, value_name = "DIR")]
+        datadir: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AccountCmd {
+    /// Generates a validator key into an encrypted (Web3 Secret Storage) keystore file and
+    /// prints its address.
+    New {
+        /// Directory to write the keystore file into.
+        #[arg(long, value_name = "DIR")]
+        keystore: PathBuf,
+        /// File whose first line is the password.
+        #[arg(long = "password-file", value_name = "FILE")]
+        password_file: PathBuf,
+        /// File name (default: the key's UUID).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Prints the address of a keystore file (needs its password).
+    Inspect {
+        /// The keystore file.
+        #[arg(value_name = "FILE")]
+        keystore: PathBuf,
+        /// File whose first line is the password.
+        #[arg(long = "password-file", value_name = "FILE")]
+        password_file: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct GenesisArgs {
+    /// A genesis validator's address (repeat for each).
+    #[arg(long = "validator", value_name = "ADDRESS", required = true)]
+    validators: Vec<alloy_primitives::Address>,
+    /// Self-stake of each genesis validator, in DBC.
+    #[arg(long, default_value_t = 100_000)]
+    stake: u64,
+    /// Seconds per slot.
+    #[arg(long = "block-time", default_value_t = 6)]
+    block_time: u64,
+    /// Blocks per staking epoch.
+    #[arg(long = "epoch-blocks", default_value_t = 14_400)]
+    epoch_blocks: u64,
+    /// Chain id.
+    #[arg(long = "chain-id", default_value_t = 19_889)]
+    chain_id: u64,
+    /// Genesis timestamp (default: now).
+    #[arg(long)]
+    timestamp: Option<u64>,
+    /// Output file.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+/// Running a node.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
     /// Run a single-validator development chain on the embedded dev genesis
     /// (genesis/dev.json): the standard test mnemonic's accounts are funded.
     #[arg(long)]
@@ -103,17 +181,125 @@ struct Cli {
     /// Log filter (RUST_LOG syntax), e.g. `info,dbc::rpc=debug`.
     #[arg(long = "log.filter", default_value = "info")]
     log_filter: String,
+
+    /// Encrypted keystore file of this node's validator key (proof-of-stake chains). Without
+    /// it the node follows the chain as a full node.
+    #[arg(long = "validator.keystore", value_name = "FILE")]
+    validator_keystore: Option<PathBuf>,
+
+    /// File whose first line is the keystore's password.
+    #[arg(long = "validator.password", value_name = "FILE")]
+    validator_password: Option<PathBuf>,
+
+    /// Address the p2p transport listens on.
+    #[arg(long = "p2p.addr", default_value = "127.0.0.1")]
+    p2p_addr: IpAddr,
+
+    /// p2p TCP port (0 picks a free port).
+    #[arg(long = "p2p.port", default_value_t = 30303)]
+    p2p_port: u16,
+
+    /// Peers to connect to and keep connected, comma-separated multiaddrs
+    /// (`/ip4/127.0.0.1/tcp/30303/p2p/<peer id>`).
+    #[arg(long, value_delimiter = ',')]
+    bootnodes: Vec<String>,
+
+    /// Test only: seal two different blocks for each own slot (double signing).
+    #[arg(long = "dev.equivocate", hide = true)]
+    dev_equivocate: bool,
+}
+
+fn read_password(path: &PathBuf) -> eyre::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .wrap_err_with(|| format!("reading password file {}", path.display()))?;
+    Ok(text.lines().next().unwrap_or_default().to_string())
+}
+
+fn account(cmd: AccountCmd) -> eyre::Result<()> {
+    match cmd {
+        AccountCmd::New { keystore, password_file, name } => {
+            let password = read_password(&password_file)?;
+            std::fs::create_dir_all(&keystore)
+                .wrap_err_with(|| format!("creating {}", keystore.display()))?;
+            let (signer, uuid) = PrivateKeySigner::new_keystore(
+                &keystore,
+                &mut rand08::thread_rng(),
+                password,
+                name.as_deref(),
+            )?;
+            let file = keystore.join(name.unwrap_or(uuid));
+            println!("{}", signer.address());
+            eprintln!("keystore written to {}", file.display());
+        }
+        AccountCmd::Inspect { keystore, password_file } => {
+            let password = read_password(&password_file)?;
+            let signer = PrivateKeySigner::decrypt_keystore(&keystore, password)
+                .wrap_err("decrypting the keystore (wrong password?)")?;
+            println!("{}", signer.address());
+        }
+    }
+    Ok(())
+}
+
+fn genesis(a: GenesisArgs) -> eyre::Result<()> {
+    use alloy_primitives::U256;
+    let mut g: serde_json::Value = serde_json::from_str(dbc_chainspec::DEV_GENESIS_JSON)?;
+    let dbc = U256::from(10u64).pow(U256::from(18));
+    let stake = U256::from(a.stake) * dbc;
+    let staking = dbc_chainspec::StakingParams {
+        epoch_blocks: a.epoch_blocks,
+        validators: a
+            .validators
+            .iter()
+            .map(|v| dbc_chainspec::GenesisValidator { address: *v, stake, commission_bps: 1_000 })
+            .collect(),
+        ..Default::default()
+    };
+    staking.validate().map_err(|e| eyre::eyre!(e))?;
+    let balance = staking.genesis_stake() + staking.reward_pool;
+    let timestamp = a.timestamp.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default()
+    });
+    g["config"]["chainId"] = a.chain_id.into();
+    g["config"]["dbc"] = serde_json::json!({
+        "blockTimeSecs": a.block_time,
+        "staking": serde_json::to_value(&staking)?,
+    });
+    g["timestamp"] = format!("{timestamp:#x}").into();
+    g["alloc"][dbc_chainspec::STAKING_ADDRESS.to_string().to_lowercase()] =
+        serde_json::json!({ "balance": format!("{balance:#x}") });
+    let text = serde_json::to_string_pretty(&g)?;
+    // Refuse to write what the node would not accept.
+    ChainSpec::from_json(&text)?;
+    std::fs::write(&a.out, text).wrap_err_with(|| format!("writing {}", a.out.display()))?;
+    eprintln!("genesis written to {}", a.out.display());
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> eyre::Result<()> {
-    let cli = Cli::parse();
+    let Cli { cmd, run: cli } = Cli::parse();
+    match cmd {
+        Some(Cmd::Account(c)) => return account(c),
+        Some(Cmd::Genesis(a)) => return genesis(a),
+        Some(Cmd::PeerId { datadir }) => {
+            println!("{}", dbc_network::peer_id_of(&datadir.join("p2p_key"))?);
+            return Ok(());
+        }
+        None => {}
+    }
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(cli.log_filter.clone()));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 
-    if !cli.dev {
-        bail!("only --dev chains are supported by this build; run `dbc-node --dev`");
+    if !cli.dev && cli.chain.is_none() {
+        bail!("pass --dev for a development chain, or --chain <genesis.json> --datadir <DIR>");
+    }
+    if !cli.dev && cli.datadir.is_none() {
+        bail!("--datadir is required without --dev");
     }
     let spec = match &cli.chain {
         Some(path) => {
@@ -144,8 +330,52 @@ async fn main() -> eyre::Result<()> {
         pool: PoolConfig { max_txs: cli.txpool_max_txs, ..Default::default() },
         gas_limit: cli.gas_limit,
     };
-    tracing::info!(chain_id = config.spec.chain_id, ?mode, datadir = %config.datadir.display(), "starting dbc-node");
-    let node = launch(config, DevEngine::new(mode, cli.etherbase)).await?;
+    let node = if cli.dev {
+        tracing::info!(chain_id = config.spec.chain_id, ?mode, datadir = %config.datadir.display(), "starting dbc-node");
+        launch(config, DevEngine::new(mode, cli.etherbase)).await?
+    } else {
+        if config.spec.dbc.staking.validators.is_empty() {
+            bail!("the genesis has no validators (config.dbc.staking.validators)");
+        }
+        let signer = match (&cli.validator_keystore, &cli.validator_password) {
+            (Some(k), Some(p)) => Some(
+                PrivateKeySigner::decrypt_keystore(k, read_password(p)?)
+                    .wrap_err_with(|| format!("unlocking {} (wrong password?)", k.display()))?,
+            ),
+            (None, None) => None,
+            _ => bail!("--validator.keystore and --validator.password go together"),
+        };
+        let bootnodes = cli
+            .bootnodes
+            .iter()
+            .filter(|b| !b.is_empty())
+            .map(|b| b.parse().wrap_err_with(|| format!("bad bootnode {b}")))
+            .collect::<eyre::Result<Vec<_>>>()?;
+        let listen = format!(
+            "/{}/{}/tcp/{}",
+            if cli.p2p_addr.is_ipv4() { "ip4" } else { "ip6" },
+            cli.p2p_addr,
+            cli.p2p_port
+        )
+        .parse()?;
+        let pos = PosConfig {
+            network: dbc_network::NetworkConfig {
+                listen,
+                bootnodes,
+                key_file: config.datadir.join("p2p_key"),
+                status_interval: Duration::from_secs(2),
+            },
+            signer,
+            equivocate: cli.dev_equivocate,
+        };
+        tracing::info!(
+            chain_id = config.spec.chain_id,
+            validator = ?pos.signer.as_ref().map(|s| s.address()),
+            datadir = %config.datadir.display(),
+            "starting dbc-node (proof of stake)"
+        );
+        launch_pos(config, pos).await?
+    };
     tokio::select! {
         r = node.wait() => r?,
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),

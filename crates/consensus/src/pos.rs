@@ -92,10 +92,11 @@ impl ValidatorSet {
         let sealer = self.proposer(number, k);
         let mut out = Vec::new();
         for j in 0..k.min(self.members.len() as u64) {
-            if let Some(p) = self.proposer(number, j) {
-                if Some(p) != sealer && !out.contains(&p) {
-                    out.push(p);
-                }
+            if let Some(p) = self.proposer(number, j)
+                && Some(p) != sealer
+                && !out.contains(&p)
+            {
+                out.push(p);
             }
         }
         out
@@ -370,11 +371,16 @@ impl PosEngine {
         // Past slots are gone: move on by whole rounds until the slot is not in the past.
         let len = set.len() as u64;
         let now_s = now().as_secs();
-        let mut k = first;
-        while parent.timestamp + self.slot_secs * (k + 1) + self.slot_secs <= now_s {
-            k += len;
-        }
-        Some((k, parent.timestamp + self.slot_secs * (k + 1), set))
+        let slot = self.slot_secs.max(1);
+        let end = parent.timestamp.saturating_add(slot.saturating_mul(first + 2));
+        let k = if end <= now_s {
+            // Skip the smallest number of whole rounds that puts the slot's end after now.
+            let rounds = (now_s - end) / slot.saturating_mul(len) + 1;
+            first.saturating_add(rounds.saturating_mul(len))
+        } else {
+            first
+        };
+        Some((k, parent.timestamp.saturating_add(slot.saturating_mul(k + 1)), set))
     }
 }
 

@@ -420,13 +420,11 @@ impl Task {
                 let id = self.swarm.behaviour_mut().sync.send_request(&peer_id, Request::Status);
                 self.pending.insert(id, None);
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
-                if num_established == 0 {
-                    self.connected.remove(&peer_id);
-                    self.peers.store(self.connected.len(), Ordering::Relaxed);
-                    info!(target: "dbc::net", peer = %peer_id, peers = self.connected.len(), "peer disconnected");
-                    let _ = self.events.send(NetEvent::PeerGone(peer_id));
-                }
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                self.connected.remove(&peer_id);
+                self.peers.store(self.connected.len(), Ordering::Relaxed);
+                info!(target: "dbc::net", peer = %peer_id, peers = self.connected.len(), "peer disconnected");
+                let _ = self.events.send(NetEvent::PeerGone(peer_id));
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
                 propagation_source,

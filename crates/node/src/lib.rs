@@ -15,6 +15,9 @@ use dbc_storage::{AccountChange, CanonChain, StateChangeset, Storage};
 use dbc_trie::{AccountLeaf, AccountUpdate, StateTrie};
 use dbc_txpool::{BestTransactions, PoolConfig, TxPool, TxValidator};
 use parking_lot::Mutex;
+
+pub mod pos;
+pub use pos::{PosConfig, decode_block, encode_block};
 use std::{path::PathBuf, sync::Arc, time::Instant};
 use tracing::{error, info, warn};
 
@@ -154,8 +157,48 @@ pub fn rebuild_trie(storage: &Storage) -> Result<StateTrie, NodeError> {
     Ok(trie)
 }
 
+/// Updates the pool and the canonical-chain notifications after `executed` was committed, and
+/// logs it.
+pub(crate) fn finish_block(
+    chain: &CanonChain,
+    pool: &TxPool,
+    executed: dbc_evm::ExecutedBlock,
+    started: Instant,
+    commit_started: Instant,
+    what: &'static str,
+) {
+    let commit = commit_started.elapsed();
+    let mut senders: Vec<(Address, u64)> = executed
+        .changes
+        .accounts
+        .iter()
+        .filter_map(|a| a.after.map(|acc| (a.address, acc.nonce)))
+        .collect();
+    senders.sort_unstable();
+    pool.on_new_block(senders, executed.rejected.iter().map(|r| r.hash));
+    for r in &executed.rejected {
+        warn!(target: "dbc::node", hash = %r.hash, sender = %r.sender, reason = %r.reason, "dropped transaction");
+    }
+    let header = executed.block.header.clone();
+    let txs = executed.block.transactions.len();
+    chain.on_committed(executed.block, executed.receipts);
+    info!(
+        target: "dbc::node",
+        number = header.number,
+        hash = %header.hash(),
+        txs,
+        gas_used = header.gas_used,
+        base_fee = header.base_fee_per_gas.unwrap_or_default(),
+        exec_ms = executed.timings.execution.as_secs_f64() * 1e3,
+        root_ms = executed.timings.state_root.as_secs_f64() * 1e3,
+        commit_ms = commit.as_secs_f64() * 1e3,
+        total_ms = started.elapsed().as_secs_f64() * 1e3,
+        "{what}"
+    );
+}
+
 /// Pool transactions as the block builder consumes them.
-struct PoolPayload<'a>(BestTransactions<'a>);
+pub(crate) struct PoolPayload<'a>(pub(crate) BestTransactions<'a>);
 
 impl PayloadTransactions for PoolPayload<'_> {
     fn next_tx(&mut self) -> Option<Recovered<TxEnvelope>> {
@@ -167,8 +210,14 @@ impl PayloadTransactions for PoolPayload<'_> {
     }
 }
 
-/// Opens storage, initialises genesis, starts RPC and block production with `engine`.
-pub async fn launch<E: ConsensusEngine>(config: NodeConfig, engine: E) -> Result<Node, NodeError> {
+struct Opened {
+    chain: Arc<CanonChain>,
+    pool: Arc<TxPool>,
+    validator: TxValidator,
+    trie: StateTrie,
+}
+
+fn open(config: &NodeConfig) -> Result<Opened, NodeError> {
     std::fs::create_dir_all(&config.datadir).map_err(|e| NodeError::Production(e.to_string()))?;
     let storage = Storage::open(config.datadir.join("db"))?;
     let head_number = init_genesis(&storage, &config.spec)?;
@@ -194,10 +243,15 @@ pub async fn launch<E: ConsensusEngine>(config: NodeConfig, engine: E) -> Result
         elapsed = ?started.elapsed(),
         "state loaded and verified"
     );
-
     let chain = Arc::new(CanonChain::new(storage.clone(), head));
     let pool = Arc::new(TxPool::new(config.pool.clone()));
-    let validator = TxValidator::new(config.spec.clone(), storage.clone());
+    let validator = TxValidator::new(config.spec.clone(), storage);
+    Ok(Opened { chain, pool, validator, trie })
+}
+
+/// Opens storage, initialises genesis, starts RPC and block production with `engine`.
+pub async fn launch<E: ConsensusEngine>(config: NodeConfig, engine: E) -> Result<Node, NodeError> {
+    let Opened { chain, pool, validator, trie } = open(&config)?;
     let ctx = RpcContext::new(config.spec.clone(), chain.clone(), pool.clone(), validator);
     let rpc = dbc_rpc::start(&config.rpc, ctx).await.map_err(|e| NodeError::Rpc(e.to_string()))?;
 
@@ -210,6 +264,31 @@ pub async fn launch<E: ConsensusEngine>(config: NodeConfig, engine: E) -> Result
         Arc::new(Mutex::new(trie)),
         gas_limit,
     ));
+    Ok(Node { chain, pool, rpc, producer })
+}
+
+/// Opens storage and starts a proof-of-stake node: p2p networking, sync, finality votes, RPC
+/// and, with a validator key, block production.
+pub async fn launch_pos(config: NodeConfig, pos: PosConfig) -> Result<Node, NodeError> {
+    let Opened { chain, pool, validator, trie } = open(&config)?;
+    let info = Arc::new(dbc_rpc::NetInfo::default());
+    let gas_limit = config.gas_limit.unwrap_or(config.spec.genesis.gas_limit);
+    let (node, producer) = pos::start(
+        pos,
+        config.spec.clone(),
+        chain.clone(),
+        pool.clone(),
+        validator.clone(),
+        Arc::new(Mutex::new(trie)),
+        info.clone(),
+        gas_limit,
+        config.datadir.join("last_vote"),
+    )
+    .await?;
+    let gossip = node.clone();
+    let ctx = RpcContext::new(config.spec.clone(), chain.clone(), pool.clone(), validator)
+        .with_network(info, Arc::new(move |raw: &[u8]| gossip.gossip_tx(raw)));
+    let rpc = dbc_rpc::start(&config.rpc, ctx).await.map_err(|e| NodeError::Rpc(e.to_string()))?;
     Ok(Node { chain, pool, rpc, producer })
 }
 
@@ -239,60 +318,29 @@ async fn produce<E: ConsensusEngine>(
             let storage = chain2.storage().clone();
             let mut payload = PoolPayload(pool2.best(next_base_fee(parent.inner())));
             let mut trie = trie2.lock();
-            let mut executed = match build_block(
-                &spec,
-                &parent,
-                storage.latest(),
-                attrs,
-                &mut payload,
-                &mut trie,
-            ) {
-                Ok(e) => e,
-                Err(e) => {
-                    // The trie may hold a partial update: rebuild it from storage.
-                    *trie = rebuild_trie(&storage)?;
-                    return Err(NodeError::Production(e.to_string()));
-                }
-            };
+            let mut executed =
+                match build_block(&spec, &parent, storage.latest(), attrs, &mut payload, &mut trie)
+                {
+                    Ok(e) => e,
+                    Err(e) => {
+                        // The trie may hold a partial update: rebuild it from storage.
+                        *trie = rebuild_trie(&storage)?;
+                        return Err(NodeError::Production(e.to_string()));
+                    }
+                };
             let sealed = engine2
                 .seal(executed.block.header.inner().clone())
                 .map_err(|e| NodeError::Production(e.to_string()))?;
             executed.block.header = sealed.seal_slow();
             let commit_started = Instant::now();
-            if let Err(e) = storage.commit_block(&executed.block, &executed.receipts, &executed.changes)
+            if let Err(e) =
+                storage.commit_block(&executed.block, &executed.receipts, &executed.changes)
             {
                 *trie = rebuild_trie(&storage)?;
                 return Err(e.into());
             }
             drop(trie);
-            let commit = commit_started.elapsed();
-            let mut senders: Vec<(Address, u64)> = executed
-                .changes
-                .accounts
-                .iter()
-                .filter_map(|a| a.after.map(|acc| (a.address, acc.nonce)))
-                .collect();
-            senders.sort_unstable();
-            pool2.on_new_block(senders, executed.rejected.iter().map(|r| r.hash));
-            for r in &executed.rejected {
-                warn!(target: "dbc::node", hash = %r.hash, sender = %r.sender, reason = %r.reason, "dropped transaction");
-            }
-            let header = executed.block.header.clone();
-            let txs = executed.block.transactions.len();
-            chain2.on_committed(executed.block, executed.receipts);
-            info!(
-                target: "dbc::node",
-                number = header.number,
-                hash = %header.hash(),
-                txs,
-                gas_used = header.gas_used,
-                base_fee = header.base_fee_per_gas.unwrap_or_default(),
-                exec_ms = executed.timings.execution.as_secs_f64() * 1e3,
-                root_ms = executed.timings.state_root.as_secs_f64() * 1e3,
-                commit_ms = commit.as_secs_f64() * 1e3,
-                total_ms = started.elapsed().as_secs_f64() * 1e3,
-                "block sealed"
-            );
+            finish_block(&chain2, &pool2, executed, started, commit_started, "block sealed");
             Ok::<_, NodeError>(())
         })
         .await;
