@@ -105,7 +105,19 @@ impl ChainSpec {
     }
 
     /// Builds the spec from a parsed genesis.
-    pub fn from_genesis(genesis: Genesis) -> Result<Self, ChainSpecError> {
+    pub fn from_genesis(mut genesis: Genesis) -> Result<Self, ChainSpecError> {
+        // The precompiles' accounts hold balances and storage: give them nonce 1 and the
+        // one-byte code `0xfe` (as for Ethereum's system contracts) so that no EVM rule for
+        // code-less accounts (EIP-161 clearing, EOA handling) ever applies to them; a genesis
+        // that leaves this out gets it here.
+        for addr in [MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS] {
+            if let Some(acc) = genesis.alloc.get_mut(&addr) {
+                acc.nonce = Some(acc.nonce.unwrap_or(0).max(1));
+                if acc.code.as_ref().is_none_or(|c| c.is_empty()) {
+                    acc.code = Some(Bytes::from_static(&[0xfe]));
+                }
+            }
+        }
         let c = &genesis.config;
         let block = |b: Option<u64>| b.map_or(ForkCondition::Never, ForkCondition::Block);
         let time = |t: Option<u64>| t.map_or(ForkCondition::Never, ForkCondition::Timestamp);

@@ -589,7 +589,16 @@ async fn produce(
                 Ok(Some(out))
             })
             .await
-            .map_err(|x| NodeError::Production(x.to_string()))??;
+            .map_err(|x| NodeError::Production(x.to_string()))?;
+        let produced = match produced {
+            Ok(p) => p,
+            Err(e) => {
+                // Skip this slot (a backup proposer takes it); the node keeps following.
+                warn!(target: "dbc::pos", error = %e, "block production failed");
+                tokio::time::sleep(Duration::from_secs(node.slot_secs())).await;
+                continue;
+            }
+        };
         if let Some(blocks) = produced {
             if let Some(net) = node.net() {
                 for b in blocks {
