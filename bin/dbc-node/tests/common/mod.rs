@@ -96,23 +96,7 @@ impl DevNode {
 
     /// Sends a raw JSON body and returns the parsed response.
     pub fn post(&self, body: &str) -> std::io::Result<Value> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.http_port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-        let req = format!(
-            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-            body.len(),
-            body
-        );
-        stream.write_all(req.as_bytes())?;
-        let mut resp = String::new();
-        stream.read_to_string(&mut resp)?;
-        let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-            dechunk(body)
-        } else {
-            body.to_string()
-        };
-        serde_json::from_str(&body).map_err(|e| std::io::Error::other(format!("{e}: {body}")))
+        post_to(self.http_port, body)
     }
 
     pub fn try_rpc(&self, method: &str, params: Value) -> std::io::Result<Value> {
@@ -171,6 +155,37 @@ impl Drop for DevNode {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends a raw JSON body to the HTTP RPC on `port` and returns the parsed response.
+pub fn post_to(port: u16, body: &str) -> std::io::Result<Value> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        body
+    );
+    stream.write_all(req.as_bytes())?;
+    let mut resp = String::new();
+    stream.read_to_string(&mut resp)?;
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    serde_json::from_str(&body).map_err(|e| std::io::Error::other(format!("{e}: {body}")))
+}
+
+/// Calls `method` on the HTTP RPC at `port`; `None` when the node is down or answers an error.
+pub fn rpc_at(port: u16, method: &str, params: Value) -> Option<Value> {
+    let v = post_to(
+        port,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string(),
+    )
+    .ok()?;
+    v.get("result").cloned()
 }
 
 fn dechunk(body: &str) -> String {

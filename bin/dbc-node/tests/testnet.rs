@@ -1,0 +1,327 @@
+//! The proof-of-stake network with real processes on 127.0.0.1, started by `testnet/run.sh`
+//! (4 validators and 1 full node, 2 s slots): blocks are produced and finalized; with one
+//! validator stopped both continue; with two stopped blocks continue but nothing new
+//! finalizes, and after a restart the chain finalizes again and everyone catches up; a
+//! double-signing validator's evidence is picked up by the nodes and slashes it on chain; a
+//! fresh full node syncs from genesis. Prints time to finality and sync speed.
+
+mod common;
+
+use common::{DEV_KEY_3, hex_u64, repo_root, rpc_at, tool};
+use serde_json::{Value, json};
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const NODES: [&str; 5] = ["v1", "v2", "v3", "v4", "full"];
+
+struct Testnet {
+    dir: tempfile::TempDir,
+    up: String,
+    http_base: u16,
+    p2p_base: u16,
+}
+
+fn ports_free(base: u16) -> bool {
+    (0..5).all(|i| {
+        TcpListener::bind(("127.0.0.1", base + i)).is_ok()
+            && TcpListener::bind(("127.0.0.1", base + 1000 + i)).is_ok()
+    })
+}
+
+impl Testnet {
+    fn start() -> Self {
+        let seed = std::process::id() as u16;
+        let mut http_base = 20_000 + (seed % 200) * 20;
+        while !ports_free(http_base) {
+            http_base += 20;
+        }
+        let mut p2p_base = http_base + 5_000;
+        while !ports_free(p2p_base) {
+            p2p_base += 20;
+        }
+        let mut net =
+            Self { dir: tempfile::tempdir().expect("tmp"), up: String::new(), http_base, p2p_base };
+        net.up = net.script(&[]);
+        net
+    }
+
+    fn script(&self, args: &[&str]) -> String {
+        let out = Command::new(repo_root().join("testnet/run.sh"))
+            .args(args)
+            .env("TESTNET_DIR", self.dir.path())
+            .env("HTTP_PORT_BASE", self.http_base.to_string())
+            .env("P2P_PORT_BASE", self.p2p_base.to_string())
+            .env("BLOCK_TIME", "2")
+            .env("EPOCH_BLOCKS", "1000")
+            .env("DBC_NODE_BIN", env!("CARGO_BIN_EXE_dbc-node"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run.sh");
+        assert!(
+            out.status.success(),
+            "run.sh {args:?} failed:\n{}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.logs()
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn logs(&self) -> String {
+        NODES
+            .iter()
+            .map(|n| {
+                let log =
+                    std::fs::read_to_string(self.path(&format!("{n}.log"))).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                format!("--- {n} ---\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn port(&self, node: usize) -> u16 {
+        self.http_base + node as u16
+    }
+
+    fn url(&self, node: usize) -> String {
+        format!("http://127.0.0.1:{}", self.port(node))
+    }
+
+    fn rpc(&self, node: usize, method: &str, params: Value) -> Option<Value> {
+        rpc_at(self.port(node), method, params)
+    }
+
+    fn head(&self, node: usize) -> u64 {
+        self.rpc(node, "eth_blockNumber", json!([])).map(|v| hex_u64(&v)).unwrap_or(0)
+    }
+
+    fn block(&self, node: usize, tag: &str) -> Option<Value> {
+        let b = self.rpc(node, "eth_getBlockByNumber", json!([tag, false]))?;
+        (!b.is_null()).then_some(b)
+    }
+
+    fn finalized(&self, node: usize) -> u64 {
+        self.block(node, "finalized").map(|b| hex_u64(&b["number"])).unwrap_or(0)
+    }
+
+    fn hash_at(&self, node: usize, n: u64) -> Option<String> {
+        self.block(node, &format!("{n:#x}")).and_then(|b| b["hash"].as_str().map(String::from))
+    }
+
+    fn wait(&self, what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Testnet {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("testnet/run.sh"))
+            .arg("stop")
+            .env("TESTNET_DIR", self.dir.path())
+            .output();
+    }
+}
+
+/// Seconds since midnight of a log line's RFC 3339 timestamp.
+fn log_time(line: &str) -> Option<f64> {
+    let t = line.split('T').nth(1)?.split('Z').next()?;
+    let mut parts = t.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut esc = false;
+    for c in s.chars() {
+        match (esc, c) {
+            (false, '\u{1b}') => esc = true,
+            (true, 'm') => esc = false,
+            (true, _) => {}
+            (false, c) => out.push(c),
+        }
+    }
+    out
+}
+
+/// From the full node's log: per block, time from import to finalization (ms), and from the
+/// block's slot start (its timestamp) to finalization.
+fn finality_latency(net: &Testnet) -> (f64, f64, f64) {
+    let log = strip_ansi(&std::fs::read_to_string(net.path("full.log")).unwrap_or_default());
+    let mut imported = std::collections::HashMap::new();
+    let mut import_ms = Vec::new();
+    let mut slot_ms = Vec::new();
+    for line in log.lines() {
+        let Some(t) = log_time(line) else { continue };
+        let number = line
+            .split(" number=")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse::<u64>().ok());
+        let Some(n) = number else { continue };
+        if line.contains("block imported") {
+            imported.insert(n, t);
+        } else if line.contains(" finalized ")
+            && let Some(at) = imported.get(&n)
+        {
+            import_ms.push((t - at) * 1e3);
+            if let Some(b) = net.block(4, &format!("{n:#x}")) {
+                let ts = hex_u64(&b["timestamp"]) % 86_400;
+                slot_ms.push((t - ts as f64) * 1e3);
+            }
+        }
+    }
+    assert!(import_ms.len() >= 5, "finality measured on too few blocks:\n{log}");
+    let avg = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let max = import_ms.iter().cloned().fold(0.0, f64::max);
+    (avg(&import_ms), max, avg(&slot_ms))
+}
+
+fn cast_validator(url: &str, validator: &str) -> String {
+    common::cast(&[
+        "call",
+        "--rpc-url",
+        url,
+        "0x0000000000000000000000000000000000000D03",
+        "getValidator(address)((address,uint256,uint256,uint256,uint16,uint64,uint32,bool,uint256))",
+        validator,
+    ])
+}
+
+#[test]
+fn four_validators_finalize_tolerate_faults_slash_double_signing_and_sync_a_new_node() {
+    let _ = tool("cast");
+    let net = Testnet::start();
+    let validators: Vec<String> = net
+        .up
+        .lines()
+        .find_map(|l| l.strip_prefix("testnet up: validators "))
+        .map(|l| l.split(' ').map(String::from).collect())
+        .unwrap_or_default();
+    assert_eq!(validators.len(), 4, "run.sh prints the validators");
+
+    // 1. Blocks and finality with all four.
+    net.wait("ten finalized blocks", 60, || net.finalized(4) >= 10);
+    let (avg_import, max_import, avg_slot) = finality_latency(&net);
+    println!(
+        "time to finality (full node's log): import → finalized avg {avg_import:.1} ms, \
+         max {max_import:.1} ms; slot start → finalized avg {avg_slot:.0} ms"
+    );
+    for i in 0..5 {
+        assert_eq!(net.rpc(i, "net_peerCount", json!([])), Some(json!("0x4")), "node {i} peers");
+        assert_eq!(net.rpc(i, "eth_syncing", json!([])), Some(json!(false)));
+    }
+    // Finality proofs ride in headers' extraData (vanity 32 + RLP proof + seal 65).
+    let head = net.block(4, "latest").expect("head");
+    let extra = head["extraData"].as_str().expect("extra").len() / 2 - 1;
+    assert!(extra > 32 + 65 + 1, "finality proof carried in the header ({extra} bytes)");
+    let fin = net.finalized(0);
+    let h = net.hash_at(0, fin);
+    assert!(h.is_some());
+    for i in 1..5 {
+        assert_eq!(net.hash_at(i, fin), h, "node {i} agrees on finalized block {fin}");
+    }
+    let validators_rpc = net.rpc(0, "dbc_getValidators", json!([])).expect("validators");
+    assert_eq!(validators_rpc.as_array().map(|a| a.len()), Some(4));
+
+    // 2. One validator stopped: 3 of 4 (> 2/3) keep producing and finalizing.
+    net.script(&["stop", "v4"]);
+    let (h0, f0) = (net.head(0), net.finalized(0));
+    net.wait("blocks and finality without v4", 40, || {
+        net.head(0) >= h0 + 5 && net.finalized(0) >= f0 + 4
+    });
+
+    // 3. Two stopped: blocks continue (backup proposers) but nothing new is finalized.
+    net.script(&["stop", "v3"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let (h1, f1) = (net.head(0), net.finalized(0));
+    net.wait("blocks without v3 and v4", 40, || net.head(0) >= h1 + 4);
+    assert_eq!(net.finalized(0), f1, "two of four validators down: nothing new finalizes");
+    assert_eq!(net.finalized(4), f1);
+
+    // 4. Restart both: they catch up, finality resumes, everyone agrees.
+    net.script(&["start", "v3"]);
+    net.script(&["start", "v4"]);
+    let h2 = net.head(0);
+    net.wait("finality after the restart", 60, || net.finalized(0) > h2);
+    net.wait("restarted validators at the tip", 30, || {
+        let tip = net.head(0);
+        net.head(2) + 1 >= tip && net.head(3) + 1 >= tip
+    });
+    let fin = net.finalized(0);
+    for i in 1..5 {
+        assert_eq!(net.hash_at(i, fin), net.hash_at(0, fin), "node {i} at finalized {fin}");
+    }
+    println!("fault tolerance: finalized {f1} stalled while head went {h1}→{h2}; resumed to {fin}");
+
+    // 5. Double signing: v4 seals two blocks per slot; the nodes record the evidence and
+    //    anyone submits it to the staking precompile, which slashes and jails v4.
+    let cmd_file = net.path("v4.cmd");
+    let cmd = std::fs::read_to_string(&cmd_file).expect("cmd");
+    std::fs::write(&cmd_file, format!("{} --dev.equivocate\n", cmd.trim())).expect("write");
+    net.script(&["start", "v4"]);
+    let mut evidence = Value::Null;
+    net.wait("double-sign evidence", 60, || {
+        evidence = net.rpc(0, "dbc_getDoubleSignEvidence", json!([])).unwrap_or_default();
+        evidence.as_array().is_some_and(|a| !a.is_empty())
+    });
+    std::fs::write(&cmd_file, cmd).expect("restore");
+    net.script(&["start", "v4"]);
+    let before = cast_validator(&net.url(4), &validators[3]);
+    let (a, b) =
+        (evidence[0]["headerA"].as_str().expect("a"), evidence[0]["headerB"].as_str().expect("b"));
+    let receipt = common::cast(&[
+        "send",
+        "--rpc-url",
+        &net.url(4),
+        "--private-key",
+        DEV_KEY_3,
+        "--json",
+        "0x0000000000000000000000000000000000000D03",
+        "submitDoubleSign(bytes,bytes)",
+        a,
+        b,
+    ]);
+    let receipt: Value = serde_json::from_str(&receipt).expect("receipt json");
+    assert_eq!(receipt["status"], json!("0x1"), "evidence accepted: {receipt}");
+    let after = cast_validator(&net.url(4), &validators[3]);
+    assert_ne!(before, after, "validator record changed");
+    let fields: Vec<&str> = after.trim_matches(|c| c == '(' || c == ')').split(", ").collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.split(' ').next()).unwrap_or_default();
+    let jailed_until: u64 = field(5).parse().unwrap_or_else(|_| panic!("jailedUntil in {after}"));
+    assert!(jailed_until > 0, "double signer jailed: {after}");
+    assert_ne!(field(2), "100000000000000000000000", "double signer slashed: {after}");
+    println!("double signing: {} slashed and jailed until block {jailed_until}", validators[3]);
+
+    // 6. A new full node syncs from genesis to the tip.
+    net.script(&["stop", "full"]);
+    std::fs::remove_dir_all(net.path("full/db")).expect("wipe full node");
+    let target = net.head(0);
+    let started = Instant::now();
+    net.script(&["start", "full"]);
+    net.wait("full node synced", 60, || net.head(4) >= target);
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(net.hash_at(4, target), net.hash_at(0, target));
+    let log = std::fs::read_to_string(net.path("full.log")).unwrap_or_default();
+    let synced = log.lines().rev().find(|l| l.contains("synced")).unwrap_or("").to_string();
+    println!(
+        "sync: {target} blocks from genesis in {secs:.2}s including process start \
+         ({:.0} blocks/s); node's own report: {synced}",
+        target as f64 / secs
+    );
+}
