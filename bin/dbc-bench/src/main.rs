@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 mod load;
 mod market;
+mod sync;
 
 #[derive(Debug, Parser)]
 #[command(name = "dbc-bench", about = "dbc-node benchmarks")]
@@ -31,6 +32,8 @@ enum Cmd {
     Load(load::LoadArgs),
     /// Gas and time per GPU-market transaction (rent, heartbeat) vs a transfer.
     Market(market::MarketArgs),
+    /// A fresh node syncing a proof-of-stake chain from a peer over libp2p.
+    Sync(sync::SyncArgs),
     /// Block import of native transfers vs bare revm.
     Import {
         /// Distinct senders.
@@ -64,7 +67,16 @@ impl Workload {
 }
 
 fn workload(senders: usize, txs_per_block: usize, blocks: usize) -> eyre::Result<Workload> {
-    let mut spec = ChainSpec::dev(10)?;
+    workload_on(ChainSpec::dev(10)?, senders, txs_per_block, blocks)
+}
+
+/// Funds `senders` bench accounts in `spec` and signs the blocks' transfers.
+fn workload_on(
+    mut spec: ChainSpec,
+    senders: usize,
+    txs_per_block: usize,
+    blocks: usize,
+) -> eyre::Result<Workload> {
     let keys: Vec<PrivateKeySigner> = (0..senders)
         .map(|i| PrivateKeySigner::from_bytes(&keccak256(format!("dbc-bench-{i}"))))
         .collect::<Result<_, _>>()?;
@@ -194,6 +206,7 @@ fn main() -> eyre::Result<()> {
     match Cmd::parse() {
         Cmd::Load(args) => load::run(&args)?,
         Cmd::Market(args) => market::run(&args)?,
+        Cmd::Sync(args) => sync::run(&args)?,
         Cmd::Import { senders, txs_per_block, blocks } => {
             eprintln!(
                 "preparing {blocks} blocks × {txs_per_block} transfers from {senders} senders …"
