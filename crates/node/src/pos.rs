@@ -42,6 +42,8 @@ use tracing::{debug, info, warn};
 
 /// Score lost for an invalid block or vote.
 const INVALID_PENALTY: i32 = -50;
+/// Raw block bytes served per sync response (at least one block is always served).
+const MAX_RESPONSE_BYTES: usize = 4 << 20;
 /// Score lost for undecodable gossip.
 const GARBAGE_PENALTY: i32 = -20;
 
@@ -146,10 +148,19 @@ impl SyncServer for Server {
 
     fn blocks(&self, from: u64, count: u32) -> Vec<Bytes> {
         let storage = self.0.storage();
-        (from..from.saturating_add(count.min(dbc_network::MAX_BLOCKS_PER_REQUEST) as u64))
-            .map_while(|n| storage.block(n).ok().flatten())
-            .map(|b| Bytes::from(encode_block(&b)))
-            .collect()
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for n in from..from.saturating_add(count.min(dbc_network::MAX_BLOCKS_PER_REQUEST) as u64) {
+            // Responses travel as JSON (hex, twice the size) under libp2p's 10 MiB limit.
+            if bytes >= MAX_RESPONSE_BYTES {
+                break;
+            }
+            let Ok(Some(b)) = storage.block(n) else { break };
+            let raw = encode_block(&b);
+            bytes += raw.len();
+            out.push(Bytes::from(raw));
+        }
+        out
     }
 }
 
@@ -736,11 +747,11 @@ fn spawn_sync(node: &Arc<PosNode>, peer: Peer, target: u64) {
 /// Fetches blocks from `peer` until the head reaches `target`, unwinding a shorter fork.
 async fn sync_with(node: &Arc<PosNode>, peer: Peer, target: u64) -> Result<(), String> {
     let net = node.net().ok_or("no network")?.clone();
-    let mut back = 0u64;
+    let mut from = node.chain.head_number() + 1;
+    let mut back = 8u64;
     while node.chain.head_number() < target {
-        let head = node.chain.head_number();
         let finalized = node.chain.finalized().unwrap_or(0);
-        let from = (head + 1).saturating_sub(back).max(finalized + 1);
+        from = from.max(finalized + 1);
         let resp = net
             .request(peer, Request::Blocks { from, count: dbc_network::MAX_BLOCKS_PER_REQUEST })
             .await
@@ -750,18 +761,24 @@ async fn sync_with(node: &Arc<PosNode>, peer: Peer, target: u64) -> Result<(), S
             return Ok(());
         }
         let n = node.clone();
-        let outcome = tokio::task::spawn_blocking(move || n.import_batch(from, raw))
+        let outcome = tokio::task::spawn_blocking(move || n.import_batch(from, raw, target))
             .await
             .map_err(|e| e.to_string())?;
         match outcome {
-            BatchOutcome::Progress => back = 0,
+            BatchOutcome::Progress => {
+                from = node.chain.head_number() + 1;
+                back = 8;
+            }
+            BatchOutcome::Known(last) => from = last + 1,
             BatchOutcome::NoProgress => return Ok(()),
             BatchOutcome::Disconnected => {
                 if from <= finalized + 1 {
                     net.penalize(peer, dbc_network::BAN_SCORE, "chain conflicts with finalized");
                     return Err("peer's chain conflicts with our finalized block".into());
                 }
-                back = (back * 4).max(8);
+                // Walk back towards the fork point, never past the finalized block.
+                from = from.saturating_sub(back).max(finalized + 1);
+                back = back.saturating_mul(4);
             }
             BatchOutcome::Invalid(e) => {
                 net.penalize(peer, INVALID_PENALTY, e.clone());
@@ -775,6 +792,8 @@ async fn sync_with(node: &Arc<PosNode>, peer: Peer, target: u64) -> Result<(), S
 
 enum BatchOutcome {
     Progress,
+    /// Every block of the batch is already canonical here, up to this number.
+    Known(u64),
     NoProgress,
     Disconnected,
     Invalid(String),
@@ -782,8 +801,8 @@ enum BatchOutcome {
 
 impl PosNode {
     /// Imports a batch of consecutive blocks starting at `from`, unwinding our blocks where the
-    /// batch forks off our chain, but only if the batch ends above our head.
-    fn import_batch(&self, from: u64, raw: Vec<Bytes>) -> BatchOutcome {
+    /// batch forks off our chain, but only if the peer's chain (head `target`) is longer.
+    fn import_batch(&self, from: u64, raw: Vec<Bytes>, target: u64) -> BatchOutcome {
         let mut blocks = Vec::with_capacity(raw.len());
         for r in &raw {
             match decode_block(r) {
@@ -809,18 +828,14 @@ impl PosNode {
         {
             i += 1;
         }
-        if i == blocks.len() {
-            return if blocks.len() as u32 == dbc_network::MAX_BLOCKS_PER_REQUEST {
-                BatchOutcome::Progress
-            } else {
-                BatchOutcome::NoProgress
-            };
-        }
         let last = blocks.last().map(|b| b.header.number).unwrap_or(0);
+        if i == blocks.len() {
+            return BatchOutcome::Known(last);
+        }
         let fork_at = blocks[i].header.number;
         let mut unwound = Vec::new();
         if fork_at <= head.number {
-            if last <= head.number {
+            if target.max(last) <= head.number {
                 // Not longer than ours: keep our chain.
                 return BatchOutcome::NoProgress;
             }
