@@ -179,6 +179,10 @@ impl Storage {
             cf.set_block_based_table_factory(&table);
             cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
             cf.set_write_buffer_size(64 << 20);
+            // Point reads that miss (fresh accounts, unset slots) stop at a memtable bloom
+            // filter instead of searching the skiplist.
+            cf.set_memtable_prefix_bloom_ratio(0.1);
+            cf.set_memtable_whole_key_filtering(true);
             ColumnFamilyDescriptor::new(*name, cf)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
