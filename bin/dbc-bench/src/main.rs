@@ -162,6 +162,46 @@ fn run_node(w: &Workload) -> eyre::Result<(Duration, Vec<BlockTimes>)> {
     Ok((started.elapsed(), parts))
 }
 
+/// A state reader over a hash map (no database): isolates the block executor's own cost.
+#[derive(Debug)]
+struct MemState(std::collections::HashMap<Address, dbc_primitives::StoredAccount>);
+
+impl dbc_storage::StateReader for MemState {
+    fn account(
+        &self,
+        address: Address,
+    ) -> dbc_storage::Result<Option<dbc_primitives::StoredAccount>> {
+        Ok(self.0.get(&address).copied())
+    }
+    fn storage(&self, _: Address, _: B256) -> dbc_storage::Result<U256> {
+        Ok(U256::ZERO)
+    }
+    fn code(&self, _: B256) -> dbc_storage::Result<Option<alloy_primitives::Bytes>> {
+        Ok(None)
+    }
+    fn block_hash(&self, _: u64) -> dbc_storage::Result<Option<B256>> {
+        Ok(None)
+    }
+}
+
+/// Execution time of the first block through `build_block` over an in-memory reader.
+fn run_executor_in_memory(w: &Workload) -> eyre::Result<Duration> {
+    let state: std::collections::HashMap<_, _> =
+        w.spec.genesis_accounts().into_iter().map(|a| (a.address, a.account)).collect();
+    let parent = alloy_consensus::Sealable::seal_slow(w.spec.genesis_header());
+    let mut trie = dbc_trie::StateTrie::new();
+    let executed = build_block(
+        &w.spec,
+        &parent,
+        MemState(state),
+        w.attrs(0),
+        &mut TxList::new(w.blocks[0].clone()),
+        &mut trie,
+    )?;
+    eyre::ensure!(executed.block.transactions.len() == w.blocks[0].len(), "not all included");
+    Ok(executed.timings.execution)
+}
+
 fn run_revm(w: &Workload) -> eyre::Result<Duration> {
     let mut db = CacheDB::new(EmptyDB::default());
     for acc in w.spec.genesis_accounts() {
@@ -215,6 +255,11 @@ fn main() -> eyre::Result<()> {
             let total = (blocks * txs_per_block) as f64;
             let revm = run_revm(&w)?;
             let (node, parts) = run_node(&w)?;
+            let mem = run_executor_in_memory(&w)?;
+            println!(
+                "  block executor over an in-memory reader (first block): {:>8.0} tx/s",
+                txs_per_block as f64 / mem.as_secs_f64()
+            );
             let sum = |f: fn(&(Duration, Duration, Duration)) -> Duration| {
                 parts.iter().map(f).sum::<Duration>().as_secs_f64()
             };

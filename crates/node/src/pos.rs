@@ -878,6 +878,193 @@ impl PosNode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{NodeConfig, Opened, open};
+    use alloy_primitives::Address;
+    use dbc_chainspec::DEV_GENESIS_JSON;
+
+    fn spec_for(validator: Address) -> Arc<ChainSpec> {
+        let mut g: serde_json::Value = serde_json::from_str(DEV_GENESIS_JSON).expect("json");
+        let staking = dbc_chainspec::StakingParams {
+            validators: vec![dbc_chainspec::GenesisValidator {
+                address: validator,
+                stake: alloy_primitives::U256::from(100_000u64)
+                    * alloy_primitives::U256::from(dbc_chainspec::DBC),
+                commission_bps: 0,
+            }],
+            ..Default::default()
+        };
+        let balance = staking.genesis_stake() + staking.reward_pool;
+        g["timestamp"] = format!("{:#x}", now_secs() - 10_000).into();
+        g["config"]["dbc"] = serde_json::json!({ "blockTimeSecs": 1, "staking": staking });
+        g["alloc"][STAKING_ADDRESS.to_string().to_lowercase()] =
+            serde_json::json!({ "balance": format!("{balance:#x}") });
+        Arc::new(ChainSpec::from_json(&g.to_string()).expect("spec"))
+    }
+
+    fn offline(spec: &Arc<ChainSpec>, dir: &std::path::Path) -> PosNode {
+        let config = NodeConfig {
+            datadir: dir.to_path_buf(),
+            spec: spec.clone(),
+            rpc: dbc_rpc::RpcConfig { http: None, ws: None, cors: None },
+            pool: Default::default(),
+            gas_limit: None,
+        };
+        let Opened { chain, pool, validator, trie } = open(&config).expect("open");
+        PosNode {
+            spec: spec.clone(),
+            chain,
+            pool,
+            validator,
+            trie: Arc::new(Mutex::new(trie)),
+            head_changed: Notify::new(),
+            votes: Mutex::default(),
+            pending_votes: Mutex::default(),
+            voter: None,
+            net: Default::default(),
+            info: Arc::default(),
+            sets: Mutex::default(),
+            syncing: AtomicBool::new(false),
+            equivocate: false,
+            engine: Default::default(),
+        }
+    }
+
+    /// Builds and seals the block after `node`'s head at slot offset `k` (not committed).
+    fn make(node: &PosNode, key: &PrivateKeySigner, k: u64) -> Block {
+        let parent = node.chain.head();
+        let mut trie = node.trie.lock();
+        let attrs = BlockAttributes {
+            timestamp: parent.timestamp + k + 1,
+            beneficiary: key.address(),
+            extra_data: pos::unsealed_extra(b"test", &Default::default()),
+            gas_limit: parent.gas_limit,
+            staking_hook: Some((key.address(), vec![])),
+        };
+        let storage = node.storage().clone();
+        let executed = build_block(
+            &node.spec,
+            &parent,
+            storage.latest(),
+            attrs,
+            &mut TxList::new(vec![]),
+            &mut trie,
+        )
+        .expect("build");
+        // Put the trie back to the head's state: the block is only proposed here.
+        *trie = rebuild_trie(&storage).expect("trie");
+        let header = engine_seal(key, executed.block.header.inner().clone());
+        Block { header: header.seal_slow(), transactions: vec![], senders: vec![] }
+    }
+
+    fn engine_seal(key: &PrivateKeySigner, header: Header) -> Header {
+        PosEngine::new(key.clone(), 1, Arc::new(|_| Default::default()), Arc::new(|| None))
+            .seal(header)
+            .expect("seal")
+    }
+
+    fn reseal(key: &PrivateKeySigner, mut header: Header) -> Header {
+        let mut extra = header.extra_data.to_vec();
+        extra.truncate(extra.len() - pos::SEAL_LEN);
+        header.extra_data = extra.into();
+        engine_seal(key, header)
+    }
+
+    fn import(node: &PosNode, block: Block) -> Result<(), ImportError> {
+        let mut trie = node.trie.lock();
+        node.import_locked(&mut trie, block)
+    }
+
+    fn extend(node: &PosNode, key: &PrivateKeySigner, k: u64, n: usize) -> Vec<Block> {
+        (0..n)
+            .map(|_| {
+                let b = make(node, key, k);
+                import(node, b.clone()).expect("own block imports");
+                b
+            })
+            .collect()
+    }
+
+    fn raw(blocks: &[Block]) -> Vec<Bytes> {
+        blocks.iter().map(|b| Bytes::from(encode_block(b))).collect()
+    }
+
+    fn root_ok(node: &PosNode) {
+        let head = node.chain.head();
+        assert_eq!(rebuild_trie(node.storage()).expect("trie").root(), head.state_root);
+        assert_eq!(node.trie.lock().root(), head.state_root, "in-memory trie follows the head");
+    }
+
+    #[test]
+    fn import_rejects_tampered_and_missealed_blocks_and_keeps_state() {
+        let key = PrivateKeySigner::random();
+        let spec = spec_for(key.address());
+        let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+        let (a, b) = (offline(&spec, da.path()), offline(&spec, db.path()));
+        for block in extend(&a, &key, 0, 3) {
+            import(&b, block).expect("valid block");
+        }
+        assert_eq!(b.chain.head().hash(), a.chain.head().hash());
+
+        let good = make(&a, &key, 0);
+        // A different state root, correctly sealed: re-execution disagrees.
+        let mut h = good.header.inner().clone();
+        h.state_root = B256::repeat_byte(1);
+        let bad = Block { header: reseal(&key, h).seal_slow(), ..good.clone() };
+        match import(&b, bad) {
+            Err(ImportError::Invalid(e)) => assert!(e.contains("state root"), "{e}"),
+            other => panic!("tampered block: {other:?}"),
+        }
+        // Sealed by someone else.
+        let outsider = PrivateKeySigner::random();
+        let wrong = Block {
+            header: reseal(&outsider, good.header.inner().clone()).seal_slow(),
+            ..good.clone()
+        };
+        assert!(matches!(import(&b, wrong), Err(ImportError::Invalid(_))));
+        // A block that does not build on the head.
+        assert!(matches!(import(&b, make(&b, &key, 0)), Ok(())));
+        assert!(matches!(import(&b, good), Err(ImportError::NotNext(_))));
+        assert_eq!(b.chain.head_number(), 4);
+        root_ok(&b);
+    }
+
+    #[test]
+    fn fork_choice_takes_the_longer_chain_but_never_unwinds_finalized_blocks() {
+        let key = PrivateKeySigner::random();
+        let spec = spec_for(key.address());
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
+        let (a, b, c) = (
+            offline(&spec, dirs[0].path()),
+            offline(&spec, dirs[1].path()),
+            offline(&spec, dirs[2].path()),
+        );
+        // A: 4 blocks in turn. C: a branch from genesis with later slots (other hashes).
+        let chain_a = extend(&a, &key, 0, 4);
+        let chain_c = extend(&c, &key, 1, 2);
+        for blk in &chain_a {
+            import(&b, blk.clone()).expect("import");
+        }
+        // A shorter branch is not adopted.
+        assert!(matches!(b.import_batch(1, raw(&chain_c), 2), BatchOutcome::NoProgress));
+        assert_eq!(b.chain.head().hash(), a.chain.head().hash());
+        // Blocks B already has are skipped.
+        assert!(matches!(b.import_batch(1, raw(&chain_a[..2]), 4), BatchOutcome::Known(2)));
+        // A longer branch is: B unwinds to genesis and follows C.
+        let chain_c: Vec<Block> = chain_c.into_iter().chain(extend(&c, &key, 0, 4)).collect();
+        assert!(matches!(b.import_batch(1, raw(&chain_c), 6), BatchOutcome::Progress));
+        assert_eq!(b.chain.head().hash(), c.chain.head().hash());
+        assert_eq!(b.storage().block_hash(1).expect("read"), Some(chain_c[0].header.hash()));
+        root_ok(&b);
+        // A batch that does not connect to B's chain.
+        assert!(matches!(b.import_batch(3, raw(&chain_a[2..]), 8), BatchOutcome::Disconnected));
+        // Finalized blocks stay: A's chain grows longer but forks below B's finalized block.
+        b.mark_finalized(3, true);
+        let chain_a: Vec<Block> = chain_a.into_iter().chain(extend(&a, &key, 0, 6)).collect();
+        assert!(matches!(b.import_batch(1, raw(&chain_a), 10), BatchOutcome::NoProgress));
+        assert_eq!(b.chain.head().hash(), c.chain.head().hash());
+        assert_eq!(b.storage().finalized().expect("read"), Some(3));
+        root_ok(&b);
+    }
 
     #[test]
     fn block_rlp_round_trips() {
