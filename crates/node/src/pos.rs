@@ -513,6 +513,17 @@ async fn produce(
     engine: Arc<PosEngine>,
     gas_limit: u64,
 ) -> Result<(), NodeError> {
+    // After a restart, hear from peers first: sealing on a stale head only makes a fork that
+    // the node then has to unwind.
+    for _ in 0..30 {
+        if node.info.highest_block.load(Ordering::Relaxed) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    while node.syncing.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     loop {
         let changed = node.head_changed.notified();
         tokio::pin!(changed);
