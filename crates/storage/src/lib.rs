@@ -169,6 +169,9 @@ impl Storage {
         opts.set_max_background_jobs(2);
         opts.set_bytes_per_sync(1 << 20);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        // Memory bound: all memtables together stay under 256 MiB (flushes start earlier
+        // than each table's own 64 MiB when many tables are busy), plus the 256 MiB block cache.
+        opts.set_db_write_buffer_size(256 << 20);
         let cache = Cache::new_lru_cache(256 << 20);
         let cfs = ALL.iter().map(|name| {
             let mut cf = Options::default();
