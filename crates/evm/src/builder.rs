@@ -30,6 +30,10 @@ pub trait PayloadTransactions {
     fn next_tx(&mut self) -> Option<Recovered<TxEnvelope>>;
     /// The last transaction from `sender` could not be included: skip its successors.
     fn skip_sender(&mut self, sender: Address);
+    /// About how many transactions will be offered (to size the block's buffers once).
+    fn size_hint(&self) -> usize {
+        0
+    }
 }
 
 /// A fixed list of transactions, in order (block import, benchmarks, tests).
@@ -58,6 +62,10 @@ impl PayloadTransactions for TxList {
 
     fn skip_sender(&mut self, sender: Address) {
         self.skipped.insert(sender);
+    }
+
+    fn size_hint(&self) -> usize {
+        self.txs.len()
     }
 }
 
@@ -165,19 +173,21 @@ pub fn build_block<R: StateReader>(
     let base_fee = evm_env.block_env.basefee;
     let mut db = State::builder().with_database_ref(StateDb(state)).with_bundle_update().build();
     let evm = crate::factory::evm(&spec.dbc, &mut db, evm_env);
+    // Size the receipts and the included list once instead of growing them (fresh pages).
+    let hint = txs.size_hint().min((attrs.gas_limit / 21_000) as usize);
     let ctx = EthBlockExecutionCtx {
         parent_hash: parent.hash(),
         parent_beacon_block_root: Some(B256::ZERO),
         ommers: &[],
         withdrawals: Some(Cow::Owned(Vec::new())),
         extra_data: attrs.extra_data.clone(),
-        tx_count_hint: None,
+        tx_count_hint: Some(hint),
         slot_number: None,
     };
     let mut executor = EthBlockExecutor::new(evm, ctx, spec, AlloyReceiptBuilder::default());
     executor.apply_pre_execution_changes()?;
 
-    let mut included: Vec<Recovered<TxEnvelope>> = Vec::new();
+    let mut included: Vec<Recovered<TxEnvelope>> = Vec::with_capacity(hint);
     let mut rejected = Vec::new();
     let mut gas_used = 0u64;
     while let Some(tx) = txs.next_tx() {

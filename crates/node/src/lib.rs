@@ -198,7 +198,7 @@ pub(crate) fn finish_block(
 }
 
 /// Pool transactions as the block builder consumes them.
-pub(crate) struct PoolPayload<'a>(pub(crate) BestTransactions<'a>);
+pub(crate) struct PoolPayload<'a>(pub(crate) BestTransactions<'a>, pub(crate) usize);
 
 impl PayloadTransactions for PoolPayload<'_> {
     fn next_tx(&mut self) -> Option<Recovered<TxEnvelope>> {
@@ -207,6 +207,10 @@ impl PayloadTransactions for PoolPayload<'_> {
 
     fn skip_sender(&mut self, sender: Address) {
         self.0.skip_sender(sender)
+    }
+
+    fn size_hint(&self) -> usize {
+        self.1
     }
 }
 
@@ -316,7 +320,8 @@ async fn produce<E: ConsensusEngine>(
                 staking_hook: slot.staking_hook,
             };
             let storage = chain2.storage().clone();
-            let mut payload = PoolPayload(pool2.best(next_base_fee(parent.inner())));
+            let mut payload =
+                PoolPayload(pool2.best(next_base_fee(parent.inner())), pool2.status().pending);
             let mut trie = trie2.lock();
             let mut executed =
                 match build_block(&spec, &parent, storage.latest(), attrs, &mut payload, &mut trie)

@@ -557,8 +557,10 @@ async fn produce(
                     ),
                     staking_hook: slot.staking_hook.clone(),
                 };
-                let mut payload =
-                    crate::PoolPayload(n.pool.best(dbc_evm::next_base_fee(parent.inner())));
+                let mut payload = crate::PoolPayload(
+                    n.pool.best(dbc_evm::next_base_fee(parent.inner())),
+                    n.pool.status().pending,
+                );
                 let mut executed = match build_block(
                     &n.spec,
                     &parent,
