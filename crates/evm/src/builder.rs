@@ -171,10 +171,16 @@ pub fn build_block<R: StateReader>(
     let started = Instant::now();
     let evm_env = next_evm_env(spec, parent, &attrs);
     let base_fee = evm_env.block_env.basefee;
-    let mut db = State::builder().with_database_ref(StateDb(state)).with_bundle_update().build();
-    let evm = crate::factory::evm(&spec.dbc, &mut db, evm_env);
-    // Size the receipts and the included list once instead of growing them (fresh pages).
+    // Size the receipts, the included list and revm's account maps once instead of growing
+    // them transaction by transaction (each growth rehashes or copies into fresh pages). A
+    // transaction touches about two accounts.
     let hint = txs.size_hint().min((attrs.gas_limit / 21_000) as usize);
+    let mut db = State::builder().with_database_ref(StateDb(state)).with_bundle_update().build();
+    db.cache.accounts.reserve(2 * hint + 16);
+    if let Some(t) = db.transition_state.as_mut() {
+        t.transitions.reserve(2 * hint + 16);
+    }
+    let evm = crate::factory::evm(&spec.dbc, &mut db, evm_env);
     let ctx = EthBlockExecutionCtx {
         parent_hash: parent.hash(),
         parent_beacon_block_root: Some(B256::ZERO),
