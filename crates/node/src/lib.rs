@@ -197,6 +197,48 @@ pub(crate) fn finish_block(
     );
 }
 
+/// Builds the block after `parent` from the pool's best transactions and seals it with
+/// `engine`. On a build failure the trie (which may hold a partial update) is rebuilt from
+/// storage.
+pub(crate) fn build_sealed<E: ConsensusEngine>(
+    engine: &E,
+    spec: &ChainSpec,
+    parent: &dbc_primitives::SealedHeader,
+    storage: &Storage,
+    pool: &TxPool,
+    attrs: BlockAttributes,
+    trie: &mut StateTrie,
+) -> Result<dbc_evm::ExecutedBlock, NodeError> {
+    let mut payload = PoolPayload(pool.best(next_base_fee(parent.inner())), pool.status().pending);
+    let mut executed = match build_block(spec, parent, storage.latest(), attrs, &mut payload, trie)
+    {
+        Ok(e) => e,
+        Err(e) => {
+            *trie = rebuild_trie(storage)?;
+            return Err(NodeError::Production(e.to_string()));
+        }
+    };
+    let sealed = engine
+        .seal(executed.block.header.inner().clone())
+        .map_err(|e| NodeError::Production(e.to_string()))?;
+    executed.block.header = sealed.seal_slow();
+    Ok(executed)
+}
+
+/// Commits `executed` in one write batch; if that fails the trie (already updated for the
+/// block) is rebuilt from storage.
+pub(crate) fn commit_or_rebuild(
+    storage: &Storage,
+    executed: &dbc_evm::ExecutedBlock,
+    trie: &mut StateTrie,
+) -> Result<(), NodeError> {
+    if let Err(e) = storage.commit_block(&executed.block, &executed.receipts, &executed.changes) {
+        *trie = rebuild_trie(storage)?;
+        return Err(e.into());
+    }
+    Ok(())
+}
+
 /// Pool transactions as the block builder consumes them.
 pub(crate) struct PoolPayload<'a>(pub(crate) BestTransactions<'a>, pub(crate) usize);
 
@@ -320,30 +362,11 @@ async fn produce<E: ConsensusEngine>(
                 staking_hook: slot.staking_hook,
             };
             let storage = chain2.storage().clone();
-            let mut payload =
-                PoolPayload(pool2.best(next_base_fee(parent.inner())), pool2.status().pending);
             let mut trie = trie2.lock();
-            let mut executed =
-                match build_block(&spec, &parent, storage.latest(), attrs, &mut payload, &mut trie)
-                {
-                    Ok(e) => e,
-                    Err(e) => {
-                        // The trie may hold a partial update: rebuild it from storage.
-                        *trie = rebuild_trie(&storage)?;
-                        return Err(NodeError::Production(e.to_string()));
-                    }
-                };
-            let sealed = engine2
-                .seal(executed.block.header.inner().clone())
-                .map_err(|e| NodeError::Production(e.to_string()))?;
-            executed.block.header = sealed.seal_slow();
+            let executed =
+                build_sealed(&*engine2, &spec, &parent, &storage, &pool2, attrs, &mut trie)?;
             let commit_started = Instant::now();
-            if let Err(e) =
-                storage.commit_block(&executed.block, &executed.receipts, &executed.changes)
-            {
-                *trie = rebuild_trie(&storage)?;
-                return Err(e.into());
-            }
+            commit_or_rebuild(&storage, &executed, &mut trie)?;
             drop(trie);
             finish_block(&chain2, &pool2, executed, started, commit_started, "block sealed");
             Ok::<_, NodeError>(())

@@ -299,11 +299,7 @@ impl PosNode {
         }
         executed.block.header = block.header.clone();
         let commit_started = Instant::now();
-        if let Err(e) = storage.commit_block(&executed.block, &executed.receipts, &executed.changes)
-        {
-            *trie = rebuild_trie(&storage)?;
-            return Err(NodeError::from(e).into());
-        }
+        crate::commit_or_rebuild(&storage, &executed, trie)?;
         finish_block(&self.chain, &self.pool, executed, started, commit_started, "block imported");
         if let Some(proof) = verified.finality {
             self.mark_finalized(proof.number, true);
@@ -557,28 +553,10 @@ async fn produce(
                     ),
                     staking_hook: slot.staking_hook.clone(),
                 };
-                let mut payload = crate::PoolPayload(
-                    n.pool.best(dbc_evm::next_base_fee(parent.inner())),
-                    n.pool.status().pending,
-                );
-                let mut executed = match build_block(
-                    &n.spec,
-                    &parent,
-                    storage.latest(),
-                    attrs,
-                    &mut payload,
-                    &mut trie,
-                ) {
-                    Ok(x) => x,
-                    Err(err) => {
-                        *trie = rebuild_trie(&storage)?;
-                        return Err(NodeError::Production(err.to_string()));
-                    }
-                };
-                let sealed = e
-                    .seal(executed.block.header.inner().clone())
-                    .map_err(|x| NodeError::Production(x.to_string()))?;
-                executed.block.header = sealed.clone().seal_slow();
+                let executed = crate::build_sealed(
+                    &*e, &n.spec, &parent, &storage, &n.pool, attrs, &mut trie,
+                )?;
+                let sealed = executed.block.header.inner().clone();
                 let proof = pos::parse_extra(&sealed.extra_data)
                     .ok()
                     .and_then(|(x, _)| x.finality.into_iter().next());
@@ -599,12 +577,7 @@ async fn produce(
                     out.push(encode_block(&twin).into());
                 }
                 let commit_started = Instant::now();
-                if let Err(err) =
-                    storage.commit_block(&executed.block, &executed.receipts, &executed.changes)
-                {
-                    *trie = rebuild_trie(&storage)?;
-                    return Err(err.into());
-                }
+                crate::commit_or_rebuild(&storage, &executed, &mut trie)?;
                 drop(trie);
                 finish_block(&n.chain, &n.pool, executed, started, commit_started, "block sealed");
                 if let Some(p) = proof {
