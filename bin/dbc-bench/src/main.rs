@@ -126,6 +126,27 @@ fn workload_on(
     Ok(Workload { spec, blocks })
 }
 
+/// Builds the block after `parent` from exactly `txs` (every one must be included).
+fn build_all(
+    spec: &ChainSpec,
+    parent: &dbc_primitives::SealedHeader,
+    storage: &Storage,
+    attrs: BlockAttributes,
+    txs: &[Recovered<TxEnvelope>],
+    trie: &mut dbc_trie::StateTrie,
+) -> eyre::Result<dbc_evm::ExecutedBlock> {
+    let executed =
+        build_block(spec, parent, storage.latest(), attrs, &mut TxList::new(txs.to_vec()), trie)?;
+    eyre::ensure!(
+        executed.block.transactions.len() == txs.len(),
+        "only {} of {} included: {:?}",
+        executed.block.transactions.len(),
+        txs.len(),
+        executed.rejected.first()
+    );
+    Ok(executed)
+}
+
 /// Per block: execution, state root and commit time.
 type BlockTimes = (Duration, Duration, Duration);
 
@@ -139,21 +160,7 @@ fn run_node(w: &Workload) -> eyre::Result<(Duration, Vec<BlockTimes>)> {
     let started = Instant::now();
     for (i, txs) in w.blocks.iter().enumerate() {
         let attrs = w.attrs(i);
-        let executed = build_block(
-            &w.spec,
-            &parent,
-            storage.latest(),
-            attrs,
-            &mut TxList::new(txs.clone()),
-            &mut trie,
-        )?;
-        eyre::ensure!(
-            executed.block.transactions.len() == txs.len(),
-            "only {} of {} included: {:?}",
-            executed.block.transactions.len(),
-            txs.len(),
-            executed.rejected.first()
-        );
+        let executed = build_all(&w.spec, &parent, &storage, attrs, txs, &mut trie)?;
         let commit = Instant::now();
         storage.commit_block(&executed.block, &executed.receipts, &executed.changes)?;
         parts.push((executed.timings.execution, executed.timings.state_root, commit.elapsed()));

@@ -7,7 +7,7 @@ use alloy_primitives::{Address, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use dbc_chainspec::{ChainSpec, DEV_GENESIS_JSON, STAKING_ADDRESS};
-use dbc_evm::{BlockAttributes, TxList, build_block};
+use dbc_evm::BlockAttributes;
 use dbc_node_lib::{NodeConfig, PosConfig, init_genesis, launch_pos, rebuild_trie};
 use dbc_primitives::{
     Sealable,
@@ -104,15 +104,7 @@ pub(crate) fn run(args: &SyncArgs) -> eyre::Result<()> {
                 gas_limit: parent.gas_limit,
                 staking_hook: Some((validator.address(), vec![])),
             };
-            let mut executed = build_block(
-                &spec,
-                &parent,
-                storage.latest(),
-                attrs,
-                &mut TxList::new(txs.clone()),
-                &mut trie,
-            )?;
-            eyre::ensure!(executed.block.transactions.len() == txs.len(), "not all included");
+            let mut executed = crate::build_all(&spec, &parent, &storage, attrs, txs, &mut trie)?;
             let header = executed.block.header.inner().clone();
             let sig = validator.sign_hash_sync(&pos::seal_hash(&header, false))?;
             executed.block.header = pos::apply_seal(header, &sig).seal_slow();
