@@ -1,6 +1,6 @@
 //! Building (and re-executing) blocks with alloy-evm's Ethereum block executor.
 
-use crate::{ExecError, db::StateDb};
+use crate::{BlockState, ExecError};
 use alloy_consensus::{
     EMPTY_OMMER_ROOT_HASH, Header, TxReceipt,
     constants::EMPTY_WITHDRAWALS,
@@ -15,13 +15,9 @@ use alloy_evm::{
 };
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
 use dbc_chainspec::ChainSpec;
-use dbc_primitives::KECCAK_EMPTY;
-use dbc_primitives::{
-    Block, ReceiptEnvelope, Recovered, Sealable, SealedHeader, StoredAccount, TxEnvelope,
-};
-use dbc_storage::{AccountChange, SlotChange, StateChangeset, StateReader};
-use dbc_trie::{AccountLeaf, AccountUpdate, StateTrie};
-use revm::database::{BundleState, State, states::bundle_state::BundleRetention};
+use dbc_primitives::{Block, ReceiptEnvelope, Recovered, Sealable, SealedHeader, TxEnvelope};
+use dbc_storage::{StateChangeset, StateReader};
+use dbc_trie::StateTrie;
 use std::{borrow::Cow, time::Instant};
 
 /// A source of transactions for a block being built, best first. The pool implements it.
@@ -33,6 +29,11 @@ pub trait PayloadTransactions {
     /// About how many transactions will be offered (to size the block's buffers once).
     fn size_hint(&self) -> usize {
         0
+    }
+    /// Accounts the first transactions will touch (senders and recipients), so the executor
+    /// can read them in one batch before it starts. Empty when unknown.
+    fn prefetch(&self) -> Vec<Address> {
+        Vec::new()
     }
 }
 
@@ -67,6 +68,28 @@ impl PayloadTransactions for TxList {
     fn size_hint(&self) -> usize {
         self.txs.len()
     }
+
+    fn prefetch(&self) -> Vec<Address> {
+        touched_accounts(self.txs.iter())
+    }
+}
+
+/// The senders and call targets of `txs`, in order of first use, each once.
+pub fn touched_accounts<'a>(txs: impl Iterator<Item = &'a Recovered<TxEnvelope>>) -> Vec<Address> {
+    use alloy_consensus::Transaction;
+    let (n, _) = txs.size_hint();
+    let mut seen = alloy_primitives::map::AddressSet::default();
+    seen.reserve(2 * n);
+    let mut out = Vec::with_capacity(2 * n);
+    for tx in txs {
+        let to = tx.inner().to();
+        for address in std::iter::once(tx.signer()).chain(to) {
+            if seen.insert(address) {
+                out.push(address);
+            }
+        }
+    }
+    out
 }
 
 /// What the block producer decides for the next block.
@@ -169,17 +192,31 @@ pub fn build_block<R: StateReader>(
     trie: &mut StateTrie,
 ) -> Result<ExecutedBlock, ExecError> {
     let started = Instant::now();
-    let evm_env = next_evm_env(spec, parent, &attrs);
-    let base_fee = evm_env.block_env.basefee;
-    // Size the receipts, the included list and revm's account maps once instead of growing
-    // them transaction by transaction (each growth rehashes or copies into fresh pages). A
+    // Size the receipts, the included list and the account map once instead of growing them
+    // transaction by transaction (each growth rehashes or copies into fresh pages). A
     // transaction touches about two accounts.
     let hint = txs.size_hint().min((attrs.gas_limit / 21_000) as usize);
-    let mut db = State::builder().with_database_ref(StateDb(state)).with_bundle_update().build();
-    db.cache.accounts.reserve(2 * hint + 16);
-    if let Some(t) = db.transition_state.as_mut() {
-        t.transitions.reserve(2 * hint + 16);
-    }
+    // A second thread reads the accounts the transactions will touch while they execute.
+    let prefetch = txs.prefetch();
+    BlockState::with_prefetch(&state, &prefetch, 2 * hint + 16, |db| {
+        execute_and_seal(spec, parent, db, attrs, txs, trie, started, hint)
+    })
+}
+
+/// [`build_block`] once the block's state is set up.
+#[allow(clippy::too_many_arguments)]
+fn execute_and_seal<R: StateReader>(
+    spec: &ChainSpec,
+    parent: &SealedHeader,
+    mut db: BlockState<R>,
+    attrs: BlockAttributes,
+    txs: &mut dyn PayloadTransactions,
+    trie: &mut StateTrie,
+    started: Instant,
+    hint: usize,
+) -> Result<ExecutedBlock, ExecError> {
+    let evm_env = next_evm_env(spec, parent, &attrs);
+    let base_fee = evm_env.block_env.basefee;
     let evm = crate::factory::evm(&spec.dbc, &mut db, evm_env);
     let ctx = EthBlockExecutionCtx {
         parent_hash: parent.hash(),
@@ -241,9 +278,7 @@ pub fn build_block<R: StateReader>(
     let execution = started.elapsed();
 
     let other_started = Instant::now();
-    db.merge_transitions(BundleRetention::PlainState);
-    let bundle = db.take_bundle();
-    let (changes, trie_updates) = bundle_to_changes(&bundle);
+    let (changes, trie_updates) = db.into_changes()?;
     let other_a = other_started.elapsed();
 
     let root_started = Instant::now();
@@ -296,63 +331,4 @@ pub fn build_block<R: StateReader>(
         rejected,
         timings: BuildTimings { execution, state_root: state_root_time, other },
     })
-}
-
-fn stored(info: &revm::state::AccountInfo) -> StoredAccount {
-    StoredAccount {
-        nonce: info.nonce,
-        balance: info.balance,
-        code_hash: if info.code_hash.is_zero() { KECCAK_EMPTY } else { info.code_hash },
-    }
-}
-
-/// Converts revm's bundle into the storage changeset and the trie updates.
-pub fn bundle_to_changes(bundle: &BundleState) -> (StateChangeset, Vec<(Address, AccountUpdate)>) {
-    let mut changes = StateChangeset::default();
-    let mut updates = Vec::with_capacity(bundle.state.len());
-    for (hash, code) in &bundle.contracts {
-        if *hash != KECCAK_EMPTY && !code.is_empty() {
-            changes.bytecodes.push((*hash, code.original_bytes()));
-        }
-    }
-    for (address, account) in &bundle.state {
-        let before = account.original_info.as_ref().map(stored).filter(|a| !a.is_empty());
-        let after = account.info.as_ref().map(stored).filter(|a| !a.is_empty());
-        let wiped = account.status.was_destroyed();
-        let storage: Vec<SlotChange> = account
-            .storage
-            .iter()
-            .filter(|(_, s)| wiped || s.previous_or_original_value != s.present_value)
-            .map(|(k, s)| SlotChange {
-                slot: B256::from(*k),
-                before: s.previous_or_original_value,
-                after: s.present_value,
-            })
-            .collect();
-        if before == after && storage.is_empty() && !wiped {
-            continue;
-        }
-        updates.push((
-            *address,
-            AccountUpdate {
-                info: after.map(|a| AccountLeaf {
-                    nonce: a.nonce,
-                    balance: a.balance,
-                    code_hash: a.code_hash,
-                }),
-                wipe_storage: wiped || after.is_none(),
-                storage: storage.iter().map(|s| (U256::from_be_bytes(s.slot.0), s.after)).collect(),
-            },
-        ));
-        changes.accounts.push(AccountChange {
-            address: *address,
-            before,
-            after,
-            wiped: wiped || (after.is_none() && before.is_some()),
-            storage,
-        });
-    }
-    // Deterministic order for the write batch and logs.
-    changes.accounts.sort_unstable_by_key(|a| a.address);
-    (changes, updates)
 }

@@ -11,15 +11,17 @@
 //!
 //! [`StateReader`]: dbc_storage::StateReader
 
+mod block_state;
 mod builder;
 mod db;
 pub mod factory;
 pub mod sim;
 pub mod trace;
 
+pub use block_state::BlockState;
 pub use builder::{
     BlockAttributes, BuildTimings, ExecutedBlock, PayloadTransactions, RejectedTx, TxList,
-    build_block, bundle_to_changes, evm_env_for, next_base_fee, next_evm_env,
+    build_block, evm_env_for, next_base_fee, next_evm_env, touched_accounts,
 };
 pub use db::{DbError, StateDb};
 pub use sim::{CallOutcome, SimError, Simulator};
@@ -31,4 +33,7 @@ pub enum ExecError {
     /// The executor failed (system call, database).
     #[error("block execution failed: {0}")]
     Execution(#[from] alloy_evm::block::BlockExecutionError),
+    /// Reading the parent's state failed.
+    #[error("block execution failed: {0}")]
+    Database(#[from] DbError),
 }

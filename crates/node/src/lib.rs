@@ -209,7 +209,10 @@ pub(crate) fn build_sealed<E: ConsensusEngine>(
     attrs: BlockAttributes,
     trie: &mut StateTrie,
 ) -> Result<dbc_evm::ExecutedBlock, NodeError> {
-    let mut payload = PoolPayload(pool.best(next_base_fee(parent.inner())), pool.status().pending);
+    // At most what fits in the block: the builder sizes buffers and prefetches accounts for it.
+    let fits = (attrs.gas_limit / 21_000) as usize;
+    let mut payload =
+        PoolPayload(pool.best(next_base_fee(parent.inner())), pool.status().pending.min(fits));
     let mut executed = match build_block(spec, parent, storage.latest(), attrs, &mut payload, trie)
     {
         Ok(e) => e,
@@ -253,6 +256,10 @@ impl PayloadTransactions for PoolPayload<'_> {
 
     fn size_hint(&self) -> usize {
         self.1
+    }
+
+    fn prefetch(&self) -> Vec<Address> {
+        self.0.pending_accounts(self.1)
     }
 }
 

@@ -110,6 +110,29 @@ pub trait StateReader: Send + Sync + std::fmt::Debug {
     fn code(&self, code_hash: B256) -> Result<Option<Bytes>>;
     /// Canonical hash of block `number`.
     fn block_hash(&self, number: u64) -> Result<Option<B256>>;
+    /// The accounts at `addresses`, in the same order. Readers that can batch lookups override
+    /// it (the block executor prefetches a block's senders and recipients with it).
+    fn accounts(&self, addresses: &[Address]) -> Result<Vec<Option<StoredAccount>>> {
+        addresses.iter().map(|a| self.account(*a)).collect()
+    }
+}
+
+impl<T: StateReader + ?Sized> StateReader for &T {
+    fn account(&self, address: Address) -> Result<Option<StoredAccount>> {
+        (**self).account(address)
+    }
+    fn storage(&self, address: Address, slot: B256) -> Result<U256> {
+        (**self).storage(address, slot)
+    }
+    fn code(&self, code_hash: B256) -> Result<Option<Bytes>> {
+        (**self).code(code_hash)
+    }
+    fn block_hash(&self, number: u64) -> Result<Option<B256>> {
+        (**self).block_hash(number)
+    }
+    fn accounts(&self, addresses: &[Address]) -> Result<Vec<Option<StoredAccount>>> {
+        (**self).accounts(addresses)
+    }
 }
 
 /// The node's database.
@@ -296,7 +319,28 @@ impl Storage {
 
     /// The account at the head.
     pub fn latest_account(&self, address: Address) -> Result<Option<StoredAccount>> {
-        self.get(PLAIN_ACCOUNTS, address)?.map(|raw| decode_rlp(PLAIN_ACCOUNTS, &raw)).transpose()
+        // Pinned: decode straight from the block cache without copying the value.
+        self.db
+            .get_pinned_cf(self.cf(PLAIN_ACCOUNTS), address)?
+            .map(|raw| decode_rlp(PLAIN_ACCOUNTS, &raw))
+            .transpose()
+    }
+
+    /// The accounts at `addresses` at the head, in one batched lookup (RocksDB sorts the keys
+    /// and walks each file's index and filter once for the batch).
+    pub fn multi_get_accounts(&self, addresses: &[Address]) -> Result<Vec<Option<StoredAccount>>> {
+        self.db
+            .batched_multi_get_cf(
+                self.cf(PLAIN_ACCOUNTS),
+                addresses.iter().map(|a| a.as_slice()),
+                false,
+            )
+            .into_iter()
+            .map(|raw| match raw? {
+                Some(raw) => decode_rlp(PLAIN_ACCOUNTS, &raw).map(Some),
+                None => Ok(None),
+            })
+            .collect()
     }
 
     /// The storage slot at the head.
@@ -705,6 +749,10 @@ pub struct LatestState {
 impl StateReader for LatestState {
     fn account(&self, address: Address) -> Result<Option<StoredAccount>> {
         self.storage.latest_account(address)
+    }
+
+    fn accounts(&self, addresses: &[Address]) -> Result<Vec<Option<StoredAccount>>> {
+        self.storage.multi_get_accounts(addresses)
     }
 
     fn storage(&self, address: Address, slot: B256) -> Result<U256> {

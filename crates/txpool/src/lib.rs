@@ -378,6 +378,36 @@ impl TxPool {
     }
 
     /// Up to `max` pending transactions of `sender` from `nonce` on, read under one lock.
+    /// The accounts that up to `limit` pending transactions touch (senders and call targets),
+    /// in arrival order (about the order a block includes them), each once. The block builder
+    /// reads them ahead of execution.
+    pub fn pending_accounts(&self, limit: usize) -> Vec<Address> {
+        let mut txs: Vec<(u64, Address, Option<Address>)> = Vec::with_capacity(limit);
+        {
+            let inner = self.inner.read();
+            'senders: for (sender, q) in &inner.senders {
+                let end = q.state_nonce + q.pending as u64;
+                for (_, tx) in q.txs.range(q.state_nonce..end) {
+                    if txs.len() >= limit {
+                        break 'senders;
+                    }
+                    txs.push((tx.seq, *sender, alloy_consensus::Transaction::to(tx.tx.inner())));
+                }
+            }
+        }
+        txs.sort_unstable_by_key(|t| t.0);
+        let mut seen = HashSet::with_capacity(2 * txs.len());
+        let mut out = Vec::with_capacity(2 * txs.len());
+        for (_, sender, to) in txs {
+            for address in std::iter::once(sender).chain(to) {
+                if seen.insert(address) {
+                    out.push(address);
+                }
+            }
+        }
+        out
+    }
+
     fn pending_run(&self, sender: &Address, nonce: u64, max: usize) -> Vec<Arc<PoolTx>> {
         let inner = self.inner.read();
         let Some(q) = inner.senders.get(sender) else { return Vec::new() };
@@ -469,6 +499,11 @@ pub struct BestTransactions<'a> {
 }
 
 impl BestTransactions<'_> {
+    /// See [`TxPool::pending_accounts`].
+    pub fn pending_accounts(&self, limit: usize) -> Vec<Address> {
+        self.pool.pending_accounts(limit)
+    }
+
     /// The next transaction.
     pub fn next_tx(&mut self) -> Option<Arc<PoolTx>> {
         while let Some(top) = self.heap.pop() {

@@ -1,0 +1,543 @@
+//! The state a block executes on: the parent's state (a [`StateReader`]) under an overlay of
+//! everything the block's transactions have committed so far.
+//!
+//! revm's own `State` keeps a transition and a revert per account per transaction so that it can
+//! build a `BundleState` with reverts for many blocks. The node needs much less: per account and
+//! per slot, the value before the block (for changesets and history) and the value now. Keeping
+//! only those two makes committing a transaction a handful of map writes, which is most of the
+//! difference between the block executor and bare revm for simple transfers.
+//!
+//! Semantics follow revm's `State` (with EIP-161 state clear): accounts that are only loaded are
+//! not changes; a self-destructed account is deleted with its storage; a newly created account
+//! starts with empty storage; a touched account that ends up empty is deleted.
+
+use crate::db::DbError;
+use alloy_primitives::{
+    Address, B256, U256,
+    map::{AddressMap, AddressSet, B256Map, U256Map},
+};
+use dbc_primitives::{KECCAK_EMPTY, StoredAccount};
+use dbc_storage::{AccountChange, SlotChange, StateChangeset, StateReader};
+use dbc_trie::{AccountLeaf, AccountUpdate};
+use revm::{
+    Database, DatabaseCommit,
+    bytecode::Bytecode,
+    state::{Account, AccountInfo},
+};
+use std::sync::mpsc::{Receiver, channel};
+
+/// One slot: its value before the block and now.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    original: U256,
+    present: U256,
+}
+
+/// One account as the block sees it.
+#[derive(Debug, Default)]
+struct Cached {
+    /// In the parent's state (`None`: did not exist).
+    original: Option<StoredAccount>,
+    /// Now (`None`: does not exist). Contract accounts carry their code once loaded.
+    info: Option<AccountInfo>,
+    /// Slots read or written in this block.
+    storage: U256Map<Slot>,
+    /// Storage was cleared in this block (created or self-destructed): slots not in `storage`
+    /// are zero, whatever the parent's state says.
+    cleared: bool,
+    /// A transaction committed a change to it.
+    touched: bool,
+}
+
+/// The executing block's state: implements revm's [`Database`] and [`DatabaseCommit`] and turns
+/// into the block's [`StateChangeset`] and trie updates at the end.
+#[derive(Debug)]
+pub struct BlockState<R> {
+    reader: R,
+    accounts: AddressMap<Cached>,
+    /// Code by hash: read from the reader (analysed once) or deployed in this block.
+    code: B256Map<Bytecode>,
+    /// Code deployed in this block, to be stored.
+    deployed: Vec<(B256, Bytecode)>,
+    /// A read that failed inside [`DatabaseCommit::commit`], which cannot return it.
+    deferred: Option<DbError>,
+    /// Accounts being read ahead by another thread.
+    prefetch: Option<Prefetch>,
+}
+
+/// Accounts read ahead of execution, arriving in chunks in the order they will be needed.
+#[derive(Debug)]
+struct Prefetch {
+    /// Everything that will arrive (until the channel closes).
+    pending: AddressSet,
+    chunks: Receiver<Vec<(Address, Option<StoredAccount>)>>,
+}
+
+/// How many accounts a prefetch chunk carries: small enough that execution rarely waits for
+/// the first one, large enough for RocksDB's batched lookup to pay off.
+const PREFETCH_CHUNK: usize = 256;
+
+fn to_info(a: &StoredAccount) -> AccountInfo {
+    AccountInfo {
+        balance: a.balance,
+        nonce: a.nonce,
+        code_hash: a.code_hash,
+        account_id: None,
+        code: None,
+    }
+}
+
+fn to_stored(info: &AccountInfo) -> StoredAccount {
+    StoredAccount {
+        nonce: info.nonce,
+        balance: info.balance,
+        code_hash: if info.code_hash.is_zero() { KECCAK_EMPTY } else { info.code_hash },
+    }
+}
+
+impl<R: StateReader> BlockState<R> {
+    /// An empty overlay over `reader`, with room for about `accounts` accounts.
+    pub fn new(reader: R, accounts: usize) -> Self {
+        let mut map = AddressMap::default();
+        map.reserve(accounts);
+        Self {
+            reader,
+            accounts: map,
+            code: B256Map::default(),
+            deployed: Vec::new(),
+            deferred: None,
+            prefetch: None,
+        }
+    }
+
+    fn insert_loaded(&mut self, loaded: Vec<(Address, Option<StoredAccount>)>) {
+        for (address, original) in loaded {
+            // An account already here may carry this block's changes: keep it.
+            self.accounts.entry(address).or_insert_with(|| Cached {
+                info: original.as_ref().map(to_info),
+                original,
+                ..Default::default()
+            });
+        }
+    }
+
+    /// Waits for the prefetcher until `address` has arrived or it has nothing more to send.
+    fn await_prefetched(&mut self, address: Address) {
+        let Some(prefetch) = self.prefetch.as_ref() else { return };
+        if !prefetch.pending.contains(&address) {
+            return;
+        }
+        while !self.accounts.contains_key(&address) {
+            let Some(prefetch) = self.prefetch.as_ref() else { return };
+            match prefetch.chunks.recv() {
+                Ok(chunk) => self.insert_loaded(chunk),
+                // Done (or failed): read directly from now on.
+                Err(_) => self.prefetch = None,
+            }
+        }
+    }
+
+    fn load(&mut self, address: Address) -> Result<&mut Cached, DbError> {
+        use std::collections::hash_map::Entry;
+        if self.prefetch.is_some() && !self.accounts.contains_key(&address) {
+            self.await_prefetched(address);
+        }
+        match self.accounts.entry(address) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(e) => {
+                let original = self.reader.account(address)?;
+                Ok(e.insert(Cached {
+                    info: original.as_ref().map(to_info),
+                    original,
+                    ..Default::default()
+                }))
+            }
+        }
+    }
+
+    fn code_of(&mut self, hash: B256) -> Result<Bytecode, DbError> {
+        if hash == KECCAK_EMPTY || hash.is_zero() {
+            return Ok(Bytecode::default());
+        }
+        if let Some(code) = self.code.get(&hash) {
+            return Ok(code.clone());
+        }
+        let code = self.reader.code(hash)?.map(Bytecode::new_raw).unwrap_or_default();
+        self.code.insert(hash, code.clone());
+        Ok(code)
+    }
+
+    /// The block's changes: the changeset for storage (sorted by address) and the updates for
+    /// the state trie. Fails if a read inside a commit failed.
+    pub fn into_changes(self) -> Result<(StateChangeset, Vec<(Address, AccountUpdate)>), DbError> {
+        if let Some(e) = self.deferred {
+            return Err(e);
+        }
+        let mut changes = StateChangeset::default();
+        for (hash, code) in &self.deployed {
+            if *hash != KECCAK_EMPTY && !code.is_empty() {
+                changes.bytecodes.push((*hash, code.original_bytes()));
+            }
+        }
+        let mut updates = Vec::with_capacity(self.accounts.len());
+        for (address, account) in self.accounts {
+            if !account.touched {
+                continue;
+            }
+            let before = account.original.filter(|a| !a.is_empty());
+            let after = account.info.as_ref().map(to_stored).filter(|a| !a.is_empty());
+            // Storage to clear in the database: only an account that existed can have any.
+            let wiped = account.cleared && before.is_some();
+            let storage: Vec<SlotChange> = account
+                .storage
+                .iter()
+                .filter(|(_, s)| wiped || s.original != s.present)
+                .map(|(k, s)| SlotChange {
+                    slot: B256::from(*k),
+                    before: s.original,
+                    after: s.present,
+                })
+                .collect();
+            if before == after && storage.is_empty() && !wiped {
+                continue;
+            }
+            updates.push((
+                address,
+                AccountUpdate {
+                    info: after.map(|a| AccountLeaf {
+                        nonce: a.nonce,
+                        balance: a.balance,
+                        code_hash: a.code_hash,
+                    }),
+                    wipe_storage: account.cleared || after.is_none(),
+                    storage: storage
+                        .iter()
+                        .map(|s| (U256::from_be_bytes(s.slot.0), s.after))
+                        .collect(),
+                },
+            ));
+            changes.accounts.push(AccountChange {
+                address,
+                before,
+                after,
+                wiped: wiped || (after.is_none() && before.is_some()),
+                storage,
+            });
+        }
+        // Deterministic order for the write batch and logs.
+        changes.accounts.sort_unstable_by_key(|a| a.address);
+        Ok((changes, updates))
+    }
+}
+
+impl<'r, R: StateReader> BlockState<&'r R> {
+    /// Runs `f` on a [`BlockState`] over `reader` while a second thread reads `addresses` (in
+    /// the order execution will need them) ahead of it, so that execution finds them in memory
+    /// instead of waiting for the database. `accounts` sizes the account map.
+    ///
+    /// Execution never sees different data than without prefetching: prefetched accounts are
+    /// the reader's, and an account execution has already loaded (and perhaps changed) is
+    /// never replaced.
+    pub fn with_prefetch<T>(
+        reader: &'r R,
+        addresses: &[Address],
+        accounts: usize,
+        f: impl FnOnce(BlockState<&'r R>) -> T,
+    ) -> T {
+        let mut state = BlockState::new(reader, accounts);
+        if addresses.len() <= PREFETCH_CHUNK {
+            // Not worth a thread: one batch now.
+            if let Ok(found) = reader.accounts(addresses) {
+                state.insert_loaded(addresses.iter().copied().zip(found).collect());
+            }
+            return f(state);
+        }
+        let (tx, rx) = channel();
+        let mut pending = AddressSet::default();
+        pending.extend(addresses.iter().copied());
+        state.prefetch = Some(Prefetch { pending, chunks: rx });
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                for chunk in addresses.chunks(PREFETCH_CHUNK) {
+                    let Ok(found) = reader.accounts(chunk) else { break };
+                    // Execution finished (the receiver is gone): stop reading.
+                    if tx.send(chunk.iter().copied().zip(found).collect()).is_err() {
+                        break;
+                    }
+                }
+            });
+            f(state)
+        })
+    }
+}
+
+impl<R: StateReader> Database for BlockState<R> {
+    type Error = DbError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        let account = self.load(address)?;
+        let Some(info) = account.info.as_ref() else { return Ok(None) };
+        if info.code.is_some() || info.code_hash == KECCAK_EMPTY || info.code_hash.is_zero() {
+            return Ok(Some(info.clone()));
+        }
+        // A contract: attach its code once so later loads need no lookup.
+        let hash = info.code_hash;
+        let code = self.code_of(hash)?;
+        let account = self.load(address)?;
+        let info = account.info.as_mut().map(|i| {
+            i.code = Some(code);
+            i.clone()
+        });
+        Ok(info)
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        self.code_of(code_hash)
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        let account = self.load(address)?;
+        if let Some(slot) = account.storage.get(&index) {
+            return Ok(slot.present);
+        }
+        // A cleared account has no stored slots; one that did not exist never had any.
+        let original = if account.cleared || account.original.is_none() {
+            U256::ZERO
+        } else {
+            self.reader.storage(address, B256::from(index))?
+        };
+        let account = self.load(address)?;
+        account.storage.insert(index, Slot { original, present: original });
+        Ok(original)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        Ok(self.reader.block_hash(number)?.unwrap_or_default())
+    }
+}
+
+impl<R: StateReader> DatabaseCommit for BlockState<R> {
+    fn commit(&mut self, changes: AddressMap<Account>) {
+        for (address, account) in changes {
+            self.commit_account(address, account);
+        }
+    }
+
+    fn commit_iter(&mut self, changes: &mut dyn Iterator<Item = (Address, Account)>) {
+        for (address, account) in changes {
+            self.commit_account(address, account);
+        }
+    }
+}
+
+impl<R: StateReader> BlockState<R> {
+    fn commit_account(&mut self, address: Address, account: Account) {
+        if !account.is_touched() {
+            return;
+        }
+        let entry = match self.load(address) {
+            Ok(entry) => entry,
+            Err(e) => {
+                self.deferred.get_or_insert(e);
+                return;
+            }
+        };
+        entry.touched = true;
+        if account.is_selfdestructed() {
+            entry.info = None;
+            entry.cleared = true;
+            entry.storage.values_mut().for_each(|s| s.present = U256::ZERO);
+            return;
+        }
+        if account.is_created() {
+            entry.cleared = true;
+            entry.storage.values_mut().for_each(|s| s.present = U256::ZERO);
+        }
+        for (key, slot) in account.storage {
+            if !slot.is_changed() {
+                continue;
+            }
+            entry
+                .storage
+                .entry(key)
+                .or_insert(Slot { original: slot.original_value, present: slot.original_value })
+                .present = slot.present_value;
+        }
+        let info = account.info;
+        // EIP-161: a touched account that is empty is deleted.
+        entry.info = if info.is_empty() { None } else { Some(info) };
+        // New code: a contract created, or an EIP-7702 delegation set. Code this block has
+        // already seen (read or deployed) is not stored again.
+        let code = entry.info.as_ref().and_then(|i| Some((i.code_hash, i.code.clone()?)));
+        if let Some((hash, code)) = code
+            && hash != KECCAK_EMPTY
+            && !self.code.contains_key(&hash)
+        {
+            self.code.insert(hash, code.clone());
+            self.deployed.push((hash, code));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use revm::state::{EvmStorageSlot, TransactionId};
+
+    #[derive(Debug, Default)]
+    struct Mem {
+        accounts: std::collections::HashMap<Address, StoredAccount>,
+        slots: std::collections::HashMap<(Address, B256), U256>,
+    }
+
+    impl StateReader for Mem {
+        fn account(&self, a: Address) -> dbc_storage::Result<Option<StoredAccount>> {
+            Ok(self.accounts.get(&a).copied())
+        }
+        fn storage(&self, a: Address, s: B256) -> dbc_storage::Result<U256> {
+            Ok(self.slots.get(&(a, s)).copied().unwrap_or_default())
+        }
+        fn code(&self, _: B256) -> dbc_storage::Result<Option<alloy_primitives::Bytes>> {
+            Ok(None)
+        }
+        fn block_hash(&self, _: u64) -> dbc_storage::Result<Option<B256>> {
+            Ok(None)
+        }
+    }
+
+    fn eoa(balance: u64) -> StoredAccount {
+        StoredAccount { nonce: 0, balance: U256::from(balance), code_hash: KECCAK_EMPTY }
+    }
+
+    fn touched(info: AccountInfo) -> Account {
+        let mut a = Account::from(info);
+        a.mark_touch();
+        a
+    }
+
+    #[test]
+    fn only_changed_accounts_and_slots_are_reported_with_their_values_before_the_block() {
+        let (a, b, c) = (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let mut mem = Mem::default();
+        mem.accounts.insert(a, eoa(100));
+        mem.accounts.insert(c, eoa(7));
+        mem.slots.insert((c, B256::with_last_byte(1)), U256::from(9));
+        let mut state = BlockState::new(mem, 4);
+
+        // Transaction 1: a pays b 10.
+        let mut info_a = state.basic(a).expect("read").expect("exists");
+        assert!(state.basic(b).expect("in-memory reader").is_none());
+        info_a.balance = U256::from(90);
+        info_a.nonce = 1;
+        let info_b = AccountInfo { balance: U256::from(10), ..Default::default() };
+        state.commit_iter(&mut [(a, touched(info_a.clone())), (b, touched(info_b))].into_iter());
+        // Transaction 2: c's slot 1 goes 9 → 5 → back to 9 (net no change), slot 2 0 → 4; c is
+        // only loaded, never touched, by another account.
+        assert_eq!(state.storage(c, U256::from(1)).expect("in-memory reader"), U256::from(9));
+        assert_eq!(state.storage(c, U256::from(2)).expect("in-memory reader"), U256::ZERO);
+        let info_c = state.basic(c).expect("read").expect("exists");
+        let mut acc_c = touched(info_c.clone());
+        acc_c.storage.insert(
+            U256::from(1),
+            EvmStorageSlot::new_changed(U256::from(9), U256::from(5), TransactionId::ZERO),
+        );
+        acc_c.storage.insert(
+            U256::from(2),
+            EvmStorageSlot::new_changed(U256::ZERO, U256::from(4), TransactionId::ZERO),
+        );
+        state.commit_iter(&mut [(c, acc_c)].into_iter());
+        assert_eq!(state.storage(c, U256::from(1)).expect("in-memory reader"), U256::from(5));
+        let mut acc_c = touched(info_c);
+        acc_c.storage.insert(
+            U256::from(1),
+            EvmStorageSlot::new_changed(U256::from(5), U256::from(9), TransactionId::ZERO),
+        );
+        state.commit_iter(&mut [(c, acc_c)].into_iter());
+        // Later reads see committed values.
+        assert_eq!(state.basic(a).expect("read").expect("exists").balance, U256::from(90));
+
+        let (changes, updates) = state.into_changes().expect("in-memory reader");
+        let addrs: Vec<Address> = changes.accounts.iter().map(|c| c.address).collect();
+        assert_eq!(addrs, vec![a, b, c]);
+        assert_eq!(changes.accounts[0].before, Some(eoa(100)));
+        assert_eq!(changes.accounts[0].after.expect("in-memory reader").balance, U256::from(90));
+        assert_eq!(changes.accounts[1].before, None);
+        let slots = &changes.accounts[2].storage;
+        assert_eq!(slots.len(), 1, "slot 1 ended where it started");
+        assert_eq!(slots[0].slot, B256::with_last_byte(2));
+        assert_eq!((slots[0].before, slots[0].after), (U256::ZERO, U256::from(4)));
+        assert_eq!(updates.len(), 3);
+    }
+
+    #[test]
+    fn self_destruct_and_create_clear_storage_and_touched_empty_accounts_are_deleted() {
+        let (a, b, e) = (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let mut mem = Mem::default();
+        let contract =
+            StoredAccount { nonce: 1, balance: U256::from(1), code_hash: B256::repeat_byte(9) };
+        mem.accounts.insert(a, contract);
+        mem.accounts
+            .insert(e, StoredAccount { nonce: 0, balance: U256::ZERO, code_hash: KECCAK_EMPTY });
+        mem.slots.insert((a, B256::with_last_byte(1)), U256::from(3));
+        let mut state = BlockState::new(mem, 4);
+
+        assert_eq!(state.storage(a, U256::from(1)).expect("in-memory reader"), U256::from(3));
+        let mut gone = touched(state.basic(a).expect("read").expect("exists"));
+        gone.mark_selfdestruct();
+        state.commit_iter(&mut [(a, gone)].into_iter());
+        assert!(state.basic(a).expect("in-memory reader").is_none());
+        assert_eq!(
+            state.storage(a, U256::from(1)).expect("in-memory reader"),
+            U256::ZERO,
+            "storage went with it"
+        );
+
+        // b is created with code and one slot.
+        let code = Bytecode::new_raw(alloy_primitives::Bytes::from_static(&[0x60, 0x00]));
+        let hash = code.hash_slow();
+        let mut created = touched(AccountInfo {
+            nonce: 1,
+            code_hash: hash,
+            code: Some(code),
+            ..Default::default()
+        });
+        created.mark_created();
+        created.storage.insert(
+            U256::from(7),
+            EvmStorageSlot::new_changed(U256::ZERO, U256::from(1), TransactionId::ZERO),
+        );
+        assert!(state.basic(b).expect("in-memory reader").is_none());
+        state.commit_iter(&mut [(b, created)].into_iter());
+        assert_eq!(state.code_by_hash(hash).expect("in-memory reader").original_bytes().len(), 2);
+
+        // e exists but is empty; touching it deletes it (EIP-161).
+        state.basic(e).expect("in-memory reader");
+        state.commit_iter(&mut [(e, touched(AccountInfo::default()))].into_iter());
+        assert!(state.basic(e).expect("in-memory reader").is_none());
+
+        // An EIP-7702 delegation gives an existing account code without creating it.
+        let delegate = Address::repeat_byte(4);
+        let designator = Bytecode::new_eip7702(Address::repeat_byte(0xcc));
+        let delegated = touched(AccountInfo {
+            nonce: 1,
+            balance: U256::from(1),
+            code_hash: designator.hash_slow(),
+            code: Some(designator),
+            ..Default::default()
+        });
+        assert!(state.basic(delegate).expect("in-memory reader").is_none());
+        state.commit_iter(&mut [(delegate, delegated)].into_iter());
+
+        let (changes, updates) = state.into_changes().expect("in-memory reader");
+        assert_eq!(changes.bytecodes.len(), 2, "the contract's code and the delegation");
+        let by = |x: Address| {
+            changes.accounts.iter().find(|c| c.address == x).expect("in-memory reader")
+        };
+        assert!(by(a).wiped && by(a).after.is_none());
+        assert!(!by(b).wiped, "a new account has nothing stored to clear");
+        assert_eq!(by(b).storage.len(), 1);
+        // e was empty before and after: no change for storage (nor the trie).
+        assert!(changes.accounts.iter().all(|c| c.address != e));
+        assert!(updates.iter().any(|(x, u)| *x == a && u.info.is_none() && u.wipe_storage));
+    }
+}
