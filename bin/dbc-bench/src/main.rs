@@ -259,18 +259,6 @@ fn main() -> eyre::Result<()> {
                 "preparing {blocks} blocks × {txs_per_block} transfers from {senders} senders …"
             );
             let w = workload(senders, txs_per_block, blocks)?;
-            if std::env::var("PROF_MEM").is_ok() {
-                for _ in 0..200 {
-                    run_executor_in_memory(&w)?;
-                }
-                return Ok(());
-            }
-            if std::env::var("PROF_REVM").is_ok() {
-                for _ in 0..20 {
-                    run_revm(&w)?;
-                }
-                return Ok(());
-            }
             let total = (blocks * txs_per_block) as f64;
             let revm = run_revm(&w)?;
             let (node, parts) = run_node(&w)?;
