@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Runs dbc-bench's end-to-end load against dbc-node and anvil (from npm) on this machine, three
 # times per workload and node, and prints the medians and the dbc-node/anvil ratios.
+#
 # Usage: ./scripts/bench-vs-anvil.sh [--instant]   (default: 1 s blocks)
+#
+# With 1 s blocks a burst is included at the first block boundary after it has been accepted, so
+# its end-to-end time depends on where in the slot it starts. Each run therefore sends one burst
+# at each of four start phases (0, ¼, ½ and ¾ of a slot after a block, on the same node) and
+# counts all included transactions over the summed end-to-end time. Phase 0 alone is the worst
+# case for the faster node: both have the whole slot to accept the burst.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh >/dev/null
@@ -12,6 +19,8 @@ BIN="$CARGO_TARGET_DIR/release"
 ANVIL=scripts/node_modules/.bin/anvil
 MODE="${1:-}"
 RUNS=3
+PHASES="0 0.25 0.5 0.75"
+[ "$MODE" = --instant ] && PHASES="none"
 OUT=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
@@ -34,6 +43,7 @@ start_node() { # name port
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+field() { sed -n "s/.*$1.*/\\1/p"; }
 
 for workload in "native 20000 1000" "erc20 10000 500"; do
   set -- $workload
@@ -41,14 +51,26 @@ for workload in "native 20000 1000" "erc20 10000 500"; do
     : >"$OUT/$node-$1.e2e"; : >"$OUT/$node-$1.intake"
     for run in $(seq 1 $RUNS); do
       start_node "$node" 28600
-      line=$(timeout 300 "$BIN/dbc-bench" load --rpc 127.0.0.1:28600 --kind "$1" --txs "$2" --senders "$3" --timeout 120 2>/dev/null | tail -1 || true)
+      included=0; seconds=0
+      for phase in $PHASES; do
+        args=(); [ "$phase" != none ] && args=(--phase "$phase")
+        line=$(timeout 300 "$BIN/dbc-bench" load --rpc 127.0.0.1:28600 --kind "$1" --txs "$2" --senders "$3" --timeout 120 "${args[@]}" 2>/dev/null | tail -1 || true)
+        echo "$node $1 run $run: ${line:-no result (timed out)}"
+        n=$(echo "$line" | field '(\([0-9]*\) included in [0-9.]*s.*'); s=$(echo "$line" | field '([0-9]* included in \([0-9.]*\)s.*')
+        included=$(( included + ${n:-0} )); seconds=$(awk -v a="$seconds" -v b="${s:-999}" 'BEGIN{print a+b}')
+        echo "$line" | field '.*intake \([0-9]*\) tx\/s.*' >>"$OUT/$node-$1.intake"
+        [ "$phase" != none ] && echo "${s:-999}" >>"$OUT/$node-$1-phase-$phase"
+      done
       kill "$NODE_PID" 2>/dev/null || true; wait "$NODE_PID" 2>/dev/null || true
-      echo "$node $1 run $run: ${line:-no result (timed out)}"
-      echo "$line" | sed -n 's/.*end-to-end \([0-9]*\) tx\/s.*/\1/p' >>"$OUT/$node-$1.e2e"
-      echo "$line" | sed -n 's/.*intake \([0-9]*\) tx\/s.*/\1/p' >>"$OUT/$node-$1.intake"
+      awk -v n="$included" -v s="$seconds" 'BEGIN{printf "%.0f\n", n/s}' >>"$OUT/$node-$1.e2e"
     done
   done
   d=$(median <"$OUT/dbc-$1.e2e"); a=$(median <"$OUT/anvil-$1.e2e")
   di=$(median <"$OUT/dbc-$1.intake"); ai=$(median <"$OUT/anvil-$1.intake")
+  if [ "$MODE" != --instant ]; then
+    for phase in $PHASES; do
+      echo "   $1 phase $phase: median end-to-end seconds dbc-node $(median <"$OUT/dbc-$1-phase-$phase"), anvil $(median <"$OUT/anvil-$1-phase-$phase")"
+    done
+  fi
   echo "== $1: median end-to-end dbc-node ${d:-?} tx/s, anvil ${a:-?} tx/s, ratio $(awk -v d="${d:-0}" -v a="${a:-0}" 'BEGIN{ if (a>0) printf "%.2f", d/a; else print "n/a" }'); intake dbc-node ${di:-?}, anvil ${ai:-?}"
 done

@@ -122,6 +122,27 @@ pub(crate) struct LoadArgs {
     /// Give up waiting for inclusion after this many seconds.
     #[arg(long, default_value_t = 120)]
     pub(crate) timeout: u64,
+    /// Start the timed burst at this point of a slot: wait for a new block, then this fraction
+    /// of `--block-time`. Without it the burst starts whenever signing ends (an uncontrolled
+    /// phase). With interval sealing the end-to-end time depends on the phase, so comparisons
+    /// sweep it.
+    #[arg(long)]
+    pub(crate) phase: Option<f64>,
+    /// The node's block time in seconds (for `--phase`).
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) block_time: f64,
+}
+
+/// Waits for the next block, then `phase` × `block_time`.
+fn align_to_slot(conn: &mut Conn, phase: f64, block_time: f64) -> eyre::Result<()> {
+    let head = hex_u64(&conn.rpc("eth_blockNumber", json!([]))?);
+    let deadline = Instant::now() + Duration::from_secs_f64(10.0 * block_time.max(0.1));
+    while hex_u64(&conn.rpc("eth_blockNumber", json!([]))?) == head {
+        eyre::ensure!(Instant::now() < deadline, "no new block within 10 block times");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_secs_f64(phase.clamp(0.0, 1.0) * block_time));
+    Ok(())
 }
 
 fn sign(
@@ -288,6 +309,9 @@ pub(crate) fn run(args: &LoadArgs) -> eyre::Result<()> {
             }
         })
         .collect();
+    if let Some(phase) = args.phase {
+        align_to_slot(&mut conn, phase, args.block_time)?;
+    }
     let start_block = hex_u64(&conn.rpc("eth_blockNumber", json!([]))?);
     let t0 = Instant::now();
     let (accepted, errors) = blast(&args.rpc, &raws, args.batch, args.conns)?;
@@ -296,7 +320,7 @@ pub(crate) fn run(args: &LoadArgs) -> eyre::Result<()> {
         wait_included(&mut conn, start_block, accepted, Duration::from_secs(args.timeout), t0)?;
     let e2e = last.as_secs_f64();
     println!(
-        "{} | {:?} {} txs from {} senders | intake {:.0} tx/s ({} accepted in {:.2}s) | end-to-end {:.0} tx/s ({} included in {:.2}s, {} blocks, {:.1} Mgas/s) | rejected {:?}",
+        "{} | {:?} {} txs from {} senders | intake {:.0} tx/s ({} accepted in {:.2}s) | end-to-end {:.0} tx/s ({} included in {:.2}s, {} blocks, {:.1} Mgas/s) | rejected {:?} | phase {}",
         client.as_str().unwrap_or("?"),
         args.kind,
         args.txs,
@@ -309,7 +333,8 @@ pub(crate) fn run(args: &LoadArgs) -> eyre::Result<()> {
         e2e,
         blocks,
         gas as f64 / e2e / 1e6,
-        errors
+        errors,
+        args.phase.map_or("uncontrolled".to_string(), |p| format!("{p}")),
     );
     Ok(())
 }

@@ -68,10 +68,13 @@ pub enum DevMode {
 }
 
 /// The single-validator dev sealer.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct DevEngine {
     mode: DevMode,
     beneficiary: Address,
+    /// Interval mode: when the last slot started. Slots keep a fixed cadence (like anvil's
+    /// `--block-time` and geth's `--dev.period`), however long building the previous block took.
+    last_slot: parking_lot::Mutex<Option<tokio::time::Instant>>,
 }
 
 fn now() -> Duration {
@@ -81,7 +84,7 @@ fn now() -> Duration {
 impl DevEngine {
     /// A dev engine in `mode`, paying fees to `beneficiary`.
     pub fn new(mode: DevMode, beneficiary: Address) -> Self {
-        Self { mode, beneficiary }
+        Self { mode, beneficiary, last_slot: parking_lot::Mutex::new(None) }
     }
 
     /// The mode.
@@ -105,10 +108,13 @@ impl ConsensusEngine for DevEngine {
         match self.mode {
             DevMode::Instant => pool.wait_for_pending().await,
             DevMode::Interval(period) => {
-                // Seal `period` after the parent, measured on the wall clock from now (the
-                // parent was sealed just before this call).
-                let _ = parent;
-                tokio::time::sleep(period).await;
+                // `period` after the previous slot started; at once if building the parent took
+                // longer than that (the schedule then restarts from now).
+                let now = tokio::time::Instant::now();
+                let last = *self.last_slot.lock();
+                let due = last.map_or(now + period, |l| (l + period).max(now));
+                tokio::time::sleep_until(due).await;
+                *self.last_slot.lock() = Some(due);
             }
         }
         self.slot_for(parent)
@@ -134,6 +140,26 @@ mod tests {
         assert_eq!(slot.timestamp, parent.timestamp + 1);
         let child = Header { number: 1, timestamp: slot.timestamp, ..Default::default() };
         assert!(engine.validate_header(&child, parent.inner()).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn interval_slots_keep_a_fixed_cadence_however_long_building_takes() {
+        let engine = DevEngine::new(DevMode::Interval(Duration::from_secs(1)), Address::ZERO);
+        let pool = TxPool::new(PoolConfig::default());
+        let parent = Header::default().seal_slow();
+        let t0 = tokio::time::Instant::now();
+        engine.next_slot(&parent, &pool).await;
+        assert_eq!(t0.elapsed(), Duration::from_secs(1));
+        // Building and committing the block takes 300 ms: the next slot is still at 2 s.
+        tokio::time::advance(Duration::from_millis(300)).await;
+        engine.next_slot(&parent, &pool).await;
+        assert_eq!(t0.elapsed(), Duration::from_secs(2));
+        // A block that took longer than a slot: the next one starts at once.
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        engine.next_slot(&parent, &pool).await;
+        assert_eq!(t0.elapsed(), Duration::from_millis(3500));
+        engine.next_slot(&parent, &pool).await;
+        assert_eq!(t0.elapsed(), Duration::from_millis(4500));
     }
 
     #[tokio::test]

@@ -47,6 +47,17 @@ pub enum StorageError {
         /// What was wrong.
         reason: String,
     },
+    /// The database was written in another layout version.
+    #[error(
+        "the database uses layout version {found}, this dbc-node reads version {expected}: \
+         remove the data directory and sync again"
+    )]
+    Layout {
+        /// Version found in the database (0: before versions were recorded).
+        found: u64,
+        /// Version this build reads and writes.
+        expected: u64,
+    },
     /// The write does not extend the canonical head.
     #[error("block {got} does not extend head {head}")]
     NotNext {
@@ -169,6 +180,49 @@ fn decode_list<T: Decodable2718>(table: &'static str, mut bytes: &[u8]) -> Resul
     Ok(items)
 }
 
+/// A receipt as stored: without its logs bloom, which is derived from the logs (256 of a
+/// transfer receipt's ~280 bytes). Readers recompute it.
+#[derive(alloy_rlp::RlpEncodable, alloy_rlp::RlpDecodable)]
+struct StoredReceipt {
+    tx_type: u8,
+    success: bool,
+    cumulative_gas_used: u64,
+    logs: Vec<alloy_primitives::Log>,
+}
+
+fn encode_receipts(receipts: &[ReceiptEnvelope]) -> Vec<u8> {
+    let stored: Vec<StoredReceipt> = receipts
+        .iter()
+        .map(|r| {
+            let inner = r.as_receipt();
+            StoredReceipt {
+                tx_type: r.tx_type() as u8,
+                success: alloy_consensus::TxReceipt::status(r),
+                cumulative_gas_used: inner.map_or(0, |i| i.cumulative_gas_used),
+                logs: inner.map(|i| i.logs.clone()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    alloy_rlp::encode(stored)
+}
+
+fn decode_receipts(raw: &[u8]) -> Result<Vec<ReceiptEnvelope>> {
+    let stored: Vec<StoredReceipt> = decode_rlp(RECEIPTS, raw)?;
+    stored
+        .into_iter()
+        .map(|r| {
+            let ty =
+                alloy_consensus::TxType::try_from(r.tx_type).map_err(|e| corrupt(RECEIPTS, e))?;
+            let receipt = alloy_consensus::Receipt {
+                status: r.success.into(),
+                cumulative_gas_used: r.cumulative_gas_used,
+                logs: r.logs,
+            };
+            Ok(ReceiptEnvelope::from_typed(ty, receipt.with_bloom()))
+        })
+        .collect()
+}
+
 fn decode_rlp<T: Decodable>(table: &'static str, mut bytes: &[u8]) -> Result<T> {
     T::decode(&mut bytes).map_err(|e| corrupt(table, e))
 }
@@ -212,7 +266,23 @@ impl Storage {
             ColumnFamilyDescriptor::new(*name, cf)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Self { db: Arc::new(db) })
+        let storage = Self { db: Arc::new(db) };
+        storage.check_layout()?;
+        Ok(storage)
+    }
+
+    /// A new database gets the current layout version; an existing one must have it.
+    fn check_layout(&self) -> Result<()> {
+        let found = self.get(META, META_LAYOUT)?.and_then(|v| decode_num(&v));
+        match (found, self.head_number()?) {
+            (Some(LAYOUT_VERSION), _) => Ok(()),
+            (None, None) => {
+                Ok(self.db.put_cf(self.cf(META), META_LAYOUT, num_key(LAYOUT_VERSION))?)
+            }
+            (found, _) => {
+                Err(StorageError::Layout { found: found.unwrap_or(0), expected: LAYOUT_VERSION })
+            }
+        }
     }
 
     fn cf(&self, name: &str) -> &ColumnFamily {
@@ -301,7 +371,7 @@ impl Storage {
 
     /// Receipts of block `number`.
     pub fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>> {
-        self.get(RECEIPTS, num_key(number))?.map(|raw| decode_list(RECEIPTS, &raw)).transpose()
+        self.get(RECEIPTS, num_key(number))?.map(|raw| decode_receipts(&raw)).transpose()
     }
 
     /// Full block `number` with senders.
@@ -438,7 +508,7 @@ impl Storage {
         batch.put_cf(self.cf(BLOCK_BODIES), nk, encode_list(&block.transactions));
         let senders: Vec<u8> = block.senders.iter().flat_map(|s| s.0.0).collect();
         batch.put_cf(self.cf(SENDERS), nk, senders);
-        batch.put_cf(self.cf(RECEIPTS), nk, encode_list(receipts));
+        batch.put_cf(self.cf(RECEIPTS), nk, encode_receipts(receipts));
         let lookup = self.cf(TX_LOOKUP);
         for (index, tx) in block.transactions.iter().enumerate() {
             let location = TxLocation { block_number: number, index: index as u64 };
@@ -878,5 +948,54 @@ mod tests {
         assert_eq!(storage.head_number().expect("head"), Some(2));
         let hash = storage.block_hash(2).expect("read").expect("hash");
         assert_eq!(storage.block_number(hash).expect("read"), Some(2));
+    }
+
+    #[test]
+    fn receipts_come_back_with_their_bloom_recomputed() {
+        use alloy_primitives::{Log, LogData};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Storage::open(dir.path()).expect("open");
+        let log = Log {
+            address: Address::with_last_byte(7),
+            data: LogData::new_unchecked(vec![B256::with_last_byte(1)], Bytes::from_static(b"x")),
+        };
+        let receipts = vec![
+            ReceiptEnvelope::from_typed(
+                alloy_consensus::TxType::Eip1559,
+                alloy_consensus::Receipt {
+                    status: true.into(),
+                    cumulative_gas_used: 21_000,
+                    logs: vec![],
+                }
+                .with_bloom(),
+            ),
+            ReceiptEnvelope::from_typed(
+                alloy_consensus::TxType::Eip7702,
+                alloy_consensus::Receipt {
+                    status: false.into(),
+                    cumulative_gas_used: 90_000,
+                    logs: vec![log],
+                }
+                .with_bloom(),
+            ),
+        ];
+        storage.commit_block(&block(0), &receipts, &StateChangeset::default()).expect("commit");
+        let back = storage.receipts(0).expect("read").expect("stored");
+        assert_eq!(back, receipts);
+        assert_ne!(alloy_consensus::TxReceipt::bloom(&back[1]), alloy_primitives::Bloom::ZERO);
+    }
+
+    #[test]
+    fn a_database_from_another_layout_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let storage = Storage::open(dir.path()).expect("open");
+            storage.commit_block(&block(0), &[], &StateChangeset::default()).expect("commit");
+            // As written by a build that did not record its layout.
+            storage.db.delete_cf(storage.cf(META), META_LAYOUT).expect("delete");
+        }
+        let err = Storage::open(dir.path()).expect_err("old layout");
+        assert!(matches!(err, StorageError::Layout { found: 0, expected: LAYOUT_VERSION }));
+        assert!(err.to_string().contains("remove the data directory"), "{err}");
     }
 }

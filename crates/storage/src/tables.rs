@@ -32,7 +32,8 @@ pub const HEADER_NUMBERS: &str = "HeaderNumbers";
 pub const BLOCK_BODIES: &str = "BlockBodies";
 /// Block number → senders.
 pub const SENDERS: &str = "Senders";
-/// Block number → receipts.
+/// Block number → the block's receipts (RLP list of type, status, cumulative gas and logs; the
+/// bloom is recomputed on read).
 pub const RECEIPTS: &str = "Receipts";
 /// Tx hash → location.
 pub const TX_LOOKUP: &str = "TransactionHashNumbers";
@@ -74,6 +75,10 @@ pub const ALL: &[&str] = &[
 
 /// Meta key of the highest finalized block's number.
 pub const META_FINALIZED: &[u8] = b"finalized";
+/// Meta key of the database layout version.
+pub const META_LAYOUT: &[u8] = b"layout";
+/// The layout this build reads and writes. 2: receipts stored without their bloom.
+pub const LAYOUT_VERSION: u64 = 2;
 /// Meta key of the canonical head's number.
 pub const META_HEAD: &[u8] = b"head";
 
