@@ -540,4 +540,32 @@ mod tests {
         assert!(changes.accounts.iter().all(|c| c.address != e));
         assert!(updates.iter().any(|(x, u)| *x == a && u.info.is_none() && u.wipe_storage));
     }
+
+    #[test]
+    fn prefetched_accounts_match_direct_reads_and_never_replace_changes() {
+        let mut mem = Mem::default();
+        let addresses: Vec<Address> =
+            (0..1000u64).map(|i| Address::left_padding_from(&i.to_be_bytes())).collect();
+        for (i, a) in addresses.iter().enumerate().filter(|(i, _)| i % 3 != 0) {
+            mem.accounts.insert(*a, eoa(i as u64));
+        }
+        let direct: Vec<Option<AccountInfo>> = {
+            let mut plain = BlockState::new(&mem, 0);
+            addresses.iter().map(|a| plain.basic(*a).expect("read")).collect()
+        };
+        let first = addresses[1];
+        let seen = BlockState::with_prefetch(&mem, &addresses, 2000, |mut state| {
+            // Change an account, then let a stale copy of it arrive: the change stays.
+            let mut info = state.basic(first).expect("read").expect("exists");
+            info.balance = U256::from(12345);
+            state.commit_iter(&mut [(first, touched(info))].into_iter());
+            state.insert_loaded(vec![(first, Some(eoa(1)))]);
+            assert_eq!(
+                state.basic(first).expect("read").expect("exists").balance,
+                U256::from(12345)
+            );
+            addresses.iter().skip(2).map(|a| state.basic(*a).expect("read")).collect::<Vec<_>>()
+        });
+        assert_eq!(seen, direct[2..]);
+    }
 }
