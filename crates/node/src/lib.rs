@@ -259,7 +259,8 @@ impl PayloadTransactions for PoolPayload<'_> {
     }
 
     fn prefetch(&self) -> Vec<Address> {
-        self.0.pending_accounts(self.1)
+        let txs = self.0.pending_by_arrival(self.1);
+        dbc_evm::touched_accounts(txs.iter().map(|t| &t.tx))
     }
 }
 

@@ -377,37 +377,27 @@ impl TxPool {
         }
     }
 
-    /// Up to `max` pending transactions of `sender` from `nonce` on, read under one lock.
-    /// The accounts that up to `limit` pending transactions touch (senders and call targets),
-    /// in arrival order (about the order a block includes them), each once. The block builder
-    /// reads them ahead of execution.
-    pub fn pending_accounts(&self, limit: usize) -> Vec<Address> {
-        let mut txs: Vec<(u64, Address, Option<Address>)> = Vec::with_capacity(limit);
+    /// Up to `limit` pending transactions in arrival order: about the order a block includes
+    /// them, so the block builder can read their accounts ahead of execution.
+    pub fn pending_by_arrival(&self, limit: usize) -> Vec<Arc<PoolTx>> {
+        let mut txs: Vec<Arc<PoolTx>> = Vec::with_capacity(limit);
         {
             let inner = self.inner.read();
-            'senders: for (sender, q) in &inner.senders {
+            'senders: for q in inner.senders.values() {
                 let end = q.state_nonce + q.pending as u64;
-                for (_, tx) in q.txs.range(q.state_nonce..end) {
+                for tx in q.txs.range(q.state_nonce..end).map(|(_, t)| t) {
                     if txs.len() >= limit {
                         break 'senders;
                     }
-                    txs.push((tx.seq, *sender, alloy_consensus::Transaction::to(tx.tx.inner())));
+                    txs.push(tx.clone());
                 }
             }
         }
-        txs.sort_unstable_by_key(|t| t.0);
-        let mut seen = HashSet::with_capacity(2 * txs.len());
-        let mut out = Vec::with_capacity(2 * txs.len());
-        for (_, sender, to) in txs {
-            for address in std::iter::once(sender).chain(to) {
-                if seen.insert(address) {
-                    out.push(address);
-                }
-            }
-        }
-        out
+        txs.sort_unstable_by_key(|t| t.seq);
+        txs
     }
 
+    /// Up to `max` pending transactions of `sender` from `nonce` on, read under one lock.
     fn pending_run(&self, sender: &Address, nonce: u64, max: usize) -> Vec<Arc<PoolTx>> {
         let inner = self.inner.read();
         let Some(q) = inner.senders.get(sender) else { return Vec::new() };
@@ -499,9 +489,9 @@ pub struct BestTransactions<'a> {
 }
 
 impl BestTransactions<'_> {
-    /// See [`TxPool::pending_accounts`].
-    pub fn pending_accounts(&self, limit: usize) -> Vec<Address> {
-        self.pool.pending_accounts(limit)
+    /// See [`TxPool::pending_by_arrival`].
+    pub fn pending_by_arrival(&self, limit: usize) -> Vec<Arc<PoolTx>> {
+        self.pool.pending_by_arrival(limit)
     }
 
     /// The next transaction.
@@ -584,6 +574,21 @@ mod tests {
         }
         assert_eq!(promoted, 3);
         assert_eq!(p.pending_nonce(&Address::with_last_byte(1)), Some(3));
+    }
+
+    #[test]
+    fn pending_by_arrival_lists_pending_transactions_in_arrival_order_up_to_the_limit() {
+        let p = pool();
+        p.add(tx(2, 0, 10, 1), 100, 0).expect("add");
+        // Distinct fees: the test transactions' hashes do not depend on the sender.
+        p.add(tx(1, 0, 11, 1), 100, 0).expect("add");
+        p.add(tx(1, 5, 11, 1), 100, 0).expect("queued: nonce gap");
+        p.add(tx(2, 1, 10, 1), 100, 0).expect("add");
+        let order = |limit| -> Vec<(u8, u64)> {
+            p.pending_by_arrival(limit).iter().map(|t| (t.sender().0[19], t.nonce())).collect()
+        };
+        assert_eq!(order(10), vec![(2, 0), (1, 0), (2, 1)]);
+        assert_eq!(order(2).len(), 2);
     }
 
     #[test]
