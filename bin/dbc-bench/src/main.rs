@@ -287,6 +287,9 @@ fn main() -> eyre::Result<()> {
                 blocks as f64 / node.as_secs_f64()
             );
             println!("  execution only:                     {:>8.0} tx/s", total / exec);
+            let per_block: Vec<String> =
+                parts.iter().map(|p| format!("{:.1}", p.0.as_secs_f64() * 1e3)).collect();
+            println!("  execution per block (ms): {}", per_block.join(" "));
             println!(
                 "  time split: execution {:.0}%, state root {:.0}%, commit {:.0}%, other {:.0}%",
                 100.0 * exec / node.as_secs_f64(),

@@ -11,7 +11,10 @@
 //! not changes; a self-destructed account is deleted with its storage; a newly created account
 //! starts with empty storage; a touched account that ends up empty is deleted.
 
-use crate::db::DbError;
+use crate::{
+    db::DbError,
+    spare::{MAX_SPARE_ENTRIES, Spare},
+};
 use alloy_primitives::{
     Address, B256, U256,
     map::{AddressMap, AddressSet, B256Map, U256Map},
@@ -73,6 +76,9 @@ struct Prefetch {
     chunks: Receiver<Vec<(Address, Option<StoredAccount>)>>,
 }
 
+/// The last block's account map, emptied, for the next block (see [`crate::spare`]).
+static SPARE_ACCOUNTS: Spare<AddressMap<Cached>> = Spare::new();
+
 /// How many accounts a prefetch chunk carries: small enough that execution rarely waits for
 /// the first one, large enough for RocksDB's batched lookup to pay off.
 const PREFETCH_CHUNK: usize = 256;
@@ -98,7 +104,7 @@ fn to_stored(info: &AccountInfo) -> StoredAccount {
 impl<R: StateReader> BlockState<R> {
     /// An empty overlay over `reader`, with room for about `accounts` accounts.
     pub fn new(reader: R, accounts: usize) -> Self {
-        let mut map = AddressMap::default();
+        let mut map = SPARE_ACCOUNTS.take().unwrap_or_default();
         map.reserve(accounts);
         Self {
             reader,
@@ -179,8 +185,9 @@ impl<R: StateReader> BlockState<R> {
                 changes.bytecodes.push((*hash, code.original_bytes()));
             }
         }
-        let mut updates = Vec::with_capacity(self.accounts.len());
-        for (address, account) in self.accounts {
+        let mut accounts = self.accounts;
+        let mut updates = Vec::with_capacity(accounts.len());
+        for (address, account) in accounts.drain() {
             if !account.touched {
                 continue;
             }
@@ -223,6 +230,9 @@ impl<R: StateReader> BlockState<R> {
                 wiped: wiped || (after.is_none() && before.is_some()),
                 storage,
             });
+        }
+        if accounts.capacity() <= MAX_SPARE_ENTRIES {
+            SPARE_ACCOUNTS.put(accounts);
         }
         // Deterministic order for the write batch and logs.
         changes.accounts.sort_unstable_by_key(|a| a.address);

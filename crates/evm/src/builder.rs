@@ -1,6 +1,9 @@
 //! Building (and re-executing) blocks with alloy-evm's Ethereum block executor.
 
-use crate::{BlockState, ExecError};
+use crate::{
+    BlockState, ExecError,
+    spare::{MAX_SPARE_ENTRIES, Spare},
+};
 use alloy_consensus::{
     EMPTY_OMMER_ROOT_HASH, Header, TxReceipt,
     constants::EMPTY_WITHDRAWALS,
@@ -207,6 +210,10 @@ pub fn build_block<R: StateReader>(
     })
 }
 
+/// The last block's list of included transactions, emptied, for the next block (see
+/// [`crate::spare`]).
+static SPARE_INCLUDED: Spare<Vec<Recovered<TxEnvelope>>> = Spare::new();
+
 /// [`build_block`] once the block's state is set up.
 #[allow(clippy::too_many_arguments)]
 fn execute_and_seal<R: StateReader>(
@@ -234,7 +241,8 @@ fn execute_and_seal<R: StateReader>(
     let mut executor = EthBlockExecutor::new(evm, ctx, spec, AlloyReceiptBuilder::default());
     executor.apply_pre_execution_changes()?;
 
-    let mut included: Vec<Recovered<TxEnvelope>> = Vec::with_capacity(hint);
+    let mut included: Vec<Recovered<TxEnvelope>> = SPARE_INCLUDED.take().unwrap_or_default();
+    included.reserve(hint);
     let mut rejected = Vec::new();
     let mut gas_used = 0u64;
     while let Some(tx) = txs.next_tx() {
@@ -289,7 +297,10 @@ fn execute_and_seal<R: StateReader>(
     // they are computed on two threads.
     let receipts = result.receipts;
     let (transactions, senders): (Vec<TxEnvelope>, Vec<Address>) =
-        included.into_iter().map(|t| t.into_parts()).unzip();
+        included.drain(..).map(|t| t.into_parts()).unzip();
+    if included.capacity() <= MAX_SPARE_ENTRIES {
+        SPARE_INCLUDED.put(included);
+    }
     let block_roots = || {
         let mut logs_bloom = Bloom::ZERO;
         for r in &receipts {

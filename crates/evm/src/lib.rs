@@ -16,6 +16,7 @@ mod builder;
 mod db;
 pub mod factory;
 pub mod sim;
+mod spare;
 pub mod trace;
 
 pub use block_state::BlockState;
