@@ -287,9 +287,14 @@ fn main() -> eyre::Result<()> {
                 blocks as f64 / node.as_secs_f64()
             );
             println!("  execution only:                     {:>8.0} tx/s", total / exec);
-            let per_block: Vec<String> =
-                parts.iter().map(|p| format!("{:.1}", p.0.as_secs_f64() * 1e3)).collect();
-            println!("  execution per block (ms): {}", per_block.join(" "));
+            let per_block = |f: fn(&BlockTimes) -> Duration| {
+                let ms: Vec<String> =
+                    parts.iter().map(|p| format!("{:.1}", f(p).as_secs_f64() * 1e3)).collect();
+                ms.join(" ")
+            };
+            println!("  execution per block (ms): {}", per_block(|p| p.0));
+            println!("  state root per block (ms): {}", per_block(|p| p.1));
+            println!("  commit per block (ms): {}", per_block(|p| p.2));
             println!(
                 "  time split: execution {:.0}%, state root {:.0}%, commit {:.0}%, other {:.0}%",
                 100.0 * exec / node.as_secs_f64(),
