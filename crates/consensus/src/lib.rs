@@ -43,6 +43,14 @@ pub trait ConsensusEngine: Send + Sync + 'static {
     /// Waits until a block on top of `parent` is due and returns its slot.
     fn next_slot(&self, parent: &SealedHeader, pool: &TxPool) -> impl Future<Output = Slot> + Send;
 
+    /// For engines whose next slot is known in advance: its attributes and when it ends, without
+    /// waiting. The producer then executes transactions as they arrive during the slot and only
+    /// computes roots and commits at its end. `None` (the default): the producer waits for
+    /// [`next_slot`](Self::next_slot) and builds the block then.
+    fn open_slot(&self, _parent: &SealedHeader) -> Option<(Slot, tokio::time::Instant)> {
+        None
+    }
+
     /// Seals a built header (a signature for PoS; nothing for dev).
     fn seal(&self, header: Header) -> Result<Header, ConsensusError>;
 
@@ -92,10 +100,25 @@ impl DevEngine {
         self.mode
     }
 
+    /// Interval mode: when the next slot starts (one period after the last one, or now if that
+    /// has passed), recorded as the last slot.
+    fn next_due(&self, period: Duration) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        let mut last = self.last_slot.lock();
+        let due = last.map_or(now + period, |l| (l + period).max(now));
+        *last = Some(due);
+        due
+    }
+
     fn slot_for(&self, parent: &SealedHeader) -> Slot {
+        self.slot_at(parent, now())
+    }
+
+    /// The slot for a block on `parent` sealed at `unix_time`.
+    fn slot_at(&self, parent: &SealedHeader, unix_time: Duration) -> Slot {
         Slot {
             // Timestamps strictly increase even when blocks come faster than one per second.
-            timestamp: now().as_secs().max(parent.timestamp + 1),
+            timestamp: unix_time.as_secs().max(parent.timestamp + 1),
             beneficiary: self.beneficiary,
             extra_data: Bytes::from_static(b"dbc-node dev"),
             staking_hook: None,
@@ -110,14 +133,19 @@ impl ConsensusEngine for DevEngine {
             DevMode::Interval(period) => {
                 // `period` after the previous slot started; at once if building the parent took
                 // longer than that (the schedule then restarts from now).
-                let now = tokio::time::Instant::now();
-                let last = *self.last_slot.lock();
-                let due = last.map_or(now + period, |l| (l + period).max(now));
-                tokio::time::sleep_until(due).await;
-                *self.last_slot.lock() = Some(due);
+                tokio::time::sleep_until(self.next_due(period)).await;
             }
         }
         self.slot_for(parent)
+    }
+
+    /// Interval mode: the slot ending one period after the last one ended (see
+    /// [`next_slot`](ConsensusEngine::next_slot)), stamped with the wall-clock time at its end.
+    fn open_slot(&self, parent: &SealedHeader) -> Option<(Slot, tokio::time::Instant)> {
+        let DevMode::Interval(period) = self.mode else { return None };
+        let due = self.next_due(period);
+        let ends_in = due.saturating_duration_since(tokio::time::Instant::now());
+        Some((self.slot_at(parent, now() + ends_in), due))
     }
 
     fn seal(&self, header: Header) -> Result<Header, ConsensusError> {
@@ -160,6 +188,23 @@ mod tests {
         assert_eq!(t0.elapsed(), Duration::from_millis(3500));
         engine.next_slot(&parent, &pool).await;
         assert_eq!(t0.elapsed(), Duration::from_millis(4500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn open_slots_end_one_period_apart_and_do_not_wait() {
+        let engine = DevEngine::new(DevMode::Interval(Duration::from_secs(1)), Address::ZERO);
+        let parent = Header { timestamp: 5, ..Default::default() }.seal_slow();
+        let t0 = tokio::time::Instant::now();
+        let (slot, ends) = engine.open_slot(&parent).expect("interval mode");
+        assert_eq!(t0.elapsed(), Duration::ZERO, "returned at once");
+        assert_eq!(ends, t0 + Duration::from_secs(1));
+        assert!(slot.timestamp > parent.timestamp);
+        // The producer builds until the end, then opens the next slot.
+        tokio::time::advance(Duration::from_millis(1100)).await;
+        let (_, next) = engine.open_slot(&parent).expect("interval mode");
+        assert_eq!(next, t0 + Duration::from_secs(2));
+        let instant = DevEngine::new(DevMode::Instant, Address::ZERO);
+        assert!(instant.open_slot(&parent).is_none());
     }
 
     #[tokio::test]

@@ -17,6 +17,7 @@ use dbc_txpool::{BestTransactions, PoolConfig, TxPool, TxValidator};
 use parking_lot::Mutex;
 
 pub mod pos;
+mod streaming;
 pub use pos::{PosConfig, decode_block, encode_block};
 use std::{path::PathBuf, sync::Arc, time::Instant};
 use tracing::{error, info, warn};
@@ -198,8 +199,10 @@ pub(crate) fn finish_block(
 }
 
 /// Builds the block after `parent` from the pool's best transactions and seals it with
-/// `engine`. On a build failure the trie (which may hold a partial update) is rebuilt from
-/// storage.
+/// `engine`. With `until`, the slot is still running: transactions that become pending before
+/// then are executed as they arrive (see [`streaming`]). On a build failure the trie (which may
+/// hold a partial update) is rebuilt from storage.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn build_sealed<E: ConsensusEngine>(
     engine: &E,
     spec: &ChainSpec,
@@ -208,13 +211,25 @@ pub(crate) fn build_sealed<E: ConsensusEngine>(
     pool: &TxPool,
     attrs: BlockAttributes,
     trie: &mut StateTrie,
+    until: Option<Instant>,
 ) -> Result<dbc_evm::ExecutedBlock, NodeError> {
     // At most what fits in the block: the builder sizes buffers and prefetches accounts for it.
     let fits = (attrs.gas_limit / 21_000) as usize;
-    let mut payload =
-        PoolPayload(pool.best(next_base_fee(parent.inner())), pool.status().pending.min(fits));
-    let mut executed = match build_block(spec, parent, storage.latest(), attrs, &mut payload, trie)
-    {
+    let hint = pool.status().pending.min(fits);
+    let base_fee = next_base_fee(parent.inner());
+    let mut best;
+    let mut streaming;
+    let payload: &mut dyn PayloadTransactions = match until {
+        Some(deadline) => {
+            streaming = streaming::StreamingPayload::new(pool, base_fee, hint, deadline);
+            &mut streaming
+        }
+        None => {
+            best = PoolPayload(pool.best(base_fee), hint);
+            &mut best
+        }
+    };
+    let mut executed = match build_block(spec, parent, storage.latest(), attrs, payload, trie) {
         Ok(e) => e,
         Err(e) => {
             *trie = rebuild_trie(storage)?;
@@ -357,11 +372,15 @@ async fn produce<E: ConsensusEngine>(
     let engine = Arc::new(engine);
     loop {
         let parent = chain.head();
-        let slot = engine.next_slot(&parent, &pool).await;
+        // With a slot known in advance, build while it runs; otherwise wait for it.
+        let (slot, until) = match engine.open_slot(&parent) {
+            Some((slot, ends)) => (slot, Some(ends.into_std())),
+            None => (engine.next_slot(&parent, &pool).await, None),
+        };
         let (spec, chain2, pool2, trie2, engine2) =
             (spec.clone(), chain.clone(), pool.clone(), trie.clone(), engine.clone());
         let result = tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
+            let opened = Instant::now();
             let attrs = BlockAttributes {
                 timestamp: slot.timestamp,
                 beneficiary: slot.beneficiary,
@@ -372,7 +391,10 @@ async fn produce<E: ConsensusEngine>(
             let storage = chain2.storage().clone();
             let mut trie = trie2.lock();
             let executed =
-                build_sealed(&*engine2, &spec, &parent, &storage, &pool2, attrs, &mut trie)?;
+                build_sealed(&*engine2, &spec, &parent, &storage, &pool2, attrs, &mut trie, until)?;
+            // Logged times count from the end of the slot (or from its start when the block is
+            // built after it).
+            let started = until.map_or(opened, |u| u.min(Instant::now()));
             let commit_started = Instant::now();
             commit_or_rebuild(&storage, &executed, &mut trie)?;
             drop(trie);

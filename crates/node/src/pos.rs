@@ -554,7 +554,7 @@ async fn produce(
                     staking_hook: slot.staking_hook.clone(),
                 };
                 let executed = crate::build_sealed(
-                    &*e, &n.spec, &parent, &storage, &n.pool, attrs, &mut trie,
+                    &*e, &n.spec, &parent, &storage, &n.pool, attrs, &mut trie, None,
                 )?;
                 let sealed = executed.block.header.inner().clone();
                 let proof = pos::parse_extra(&sealed.extra_data)

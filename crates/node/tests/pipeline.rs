@@ -230,3 +230,74 @@ fn blocks_commit_with_roots_equal_to_full_recompute() {
     let mut rebuilt = rebuild_trie(&storage).expect("rebuild");
     assert_eq!(rebuilt.root(), parent.state_root);
 }
+
+/// Receipts leave the builder with their blooms and the header carries their union, whether the
+/// block roots run beside the state root (large blocks) or after it.
+#[test]
+fn receipts_carry_their_log_blooms_in_small_and_large_blocks() {
+    use alloy_primitives::Bloom;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut spec = ChainSpec::dev(10).expect("spec");
+    // Runtime code: LOG1(offset 0, size 0, topic 7); STOP.
+    let emitter = Address::with_last_byte(0xe7);
+    spec.genesis.alloc.insert(
+        emitter,
+        alloy_genesis::GenesisAccount {
+            code: Some("0x600760006000a100".parse().expect("hex")),
+            ..Default::default()
+        },
+    );
+    let storage = Storage::open(dir.path()).expect("open");
+    init_genesis(&storage, &spec).expect("genesis");
+    let mut trie = rebuild_trie(&storage).expect("trie");
+    let keys = dev_signers(10).expect("keys");
+    let mut parent = storage.header(0).expect("read").expect("genesis");
+    let mut nonces = vec![0u64; keys.len()];
+    // 3 transactions: roots after the state root; 600: beside it.
+    for count in [3usize, 600] {
+        let txs: Vec<_> = (0..count)
+            .map(|i| {
+                let k = i % keys.len();
+                nonces[k] += 1;
+                let call = TxKind::Call(emitter);
+                eip1559(&keys[k], spec.chain_id, nonces[k] - 1, call, 0, Bytes::new(), 50_000)
+            })
+            .collect();
+        let attrs = BlockAttributes {
+            timestamp: parent.timestamp + 6,
+            beneficiary: Address::ZERO,
+            extra_data: Bytes::new(),
+            gas_limit: spec.genesis.gas_limit,
+            staking_hook: None,
+        };
+        let executed =
+            build_block(&spec, &parent, storage.latest(), attrs, &mut TxList::new(txs), &mut trie)
+                .expect("build");
+        assert_eq!(executed.receipts.len(), count, "{:?}", executed.rejected.first());
+        let mut union = Bloom::ZERO;
+        for r in &executed.receipts {
+            let with_bloom = r.as_receipt_with_bloom().expect("typed receipt");
+            assert_eq!(r.logs().len(), 1);
+            assert_ne!(*r.logs_bloom(), Bloom::ZERO);
+            assert_eq!(*r.logs_bloom(), with_bloom.receipt.bloom_slow());
+            union.accrue_bloom(r.logs_bloom());
+        }
+        assert_eq!(executed.block.header.logs_bloom, union);
+        assert!(
+            executed
+                .block
+                .header
+                .logs_bloom
+                .contains_input(alloy_primitives::BloomInput::Raw(emitter.as_slice()))
+        );
+        assert_eq!(
+            executed.block.header.receipts_root,
+            alloy_consensus::proofs::calculate_receipt_root(&executed.receipts)
+        );
+        storage
+            .commit_block(&executed.block, &executed.receipts, &executed.changes)
+            .expect("commit");
+        parent = executed.block.header;
+    }
+}

@@ -397,6 +397,26 @@ impl TxPool {
         txs
     }
 
+    /// Up to `max` pending transactions of `sender` in nonce order, from `nonce` on or, with
+    /// `None`, from its nonce in the head state. Empty if there is no pending transaction at
+    /// that nonce. A block builder that takes transactions as they arrive uses this to follow a
+    /// sender from where its block has got to.
+    pub fn pending_from(
+        &self,
+        sender: &Address,
+        nonce: Option<u64>,
+        max: usize,
+    ) -> Vec<Arc<PoolTx>> {
+        let nonce = match nonce {
+            Some(n) => n,
+            None => match self.inner.read().senders.get(sender) {
+                Some(q) => q.state_nonce,
+                None => return Vec::new(),
+            },
+        };
+        self.pending_run(sender, nonce, max)
+    }
+
     /// Up to `max` pending transactions of `sender` from `nonce` on, read under one lock.
     fn pending_run(&self, sender: &Address, nonce: u64, max: usize) -> Vec<Arc<PoolTx>> {
         let inner = self.inner.read();
@@ -589,6 +609,23 @@ mod tests {
         };
         assert_eq!(order(10), vec![(2, 0), (1, 0), (2, 1)]);
         assert_eq!(order(2).len(), 2);
+    }
+
+    #[test]
+    fn pending_from_follows_a_sender_from_a_nonce_or_its_state_nonce() {
+        let p = pool();
+        let nonces = |txs: Vec<Arc<PoolTx>>| txs.iter().map(|t| t.nonce()).collect::<Vec<_>>();
+        let sender = Address::with_last_byte(1);
+        for nonce in [3, 4, 5, 7] {
+            p.add(tx(1, nonce, 10 + nonce as u128, 1), 100, 3).expect("add");
+        }
+        // 7 is behind a gap: not pending.
+        assert_eq!(nonces(p.pending_from(&sender, None, 10)), vec![3, 4, 5]);
+        assert_eq!(nonces(p.pending_from(&sender, Some(4), 10)), vec![4, 5]);
+        assert_eq!(nonces(p.pending_from(&sender, Some(4), 1)), vec![4]);
+        assert!(p.pending_from(&sender, Some(6), 10).is_empty());
+        assert!(p.pending_from(&sender, Some(2), 10).is_empty(), "below the state nonce");
+        assert!(p.pending_from(&Address::with_last_byte(9), None, 10).is_empty());
     }
 
     #[test]

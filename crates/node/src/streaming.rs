@@ -1,0 +1,266 @@
+//! Building a block while its slot runs.
+//!
+//! With a fixed slot (the dev chain's `--dev.block-time`), waiting for the slot's end and only
+//! then executing everything that arrived puts the whole execution between the slot's end and
+//! the new head. [`StreamingPayload`] instead hands the block builder the pool's pending
+//! transactions at the start of the slot (best first), then each transaction as it becomes
+//! pending, blocking until one arrives or the slot ends. At the end only the roots and the
+//! commit remain.
+//!
+//! Pool work stays proportional to what the block includes: arrivals come from the pool's
+//! pending notifications, and each one costs a lookup of its sender's run from where the block
+//! has got to.
+
+use alloy_primitives::{Address, B256};
+use dbc_evm::PayloadTransactions;
+use dbc_primitives::{Recovered, TxEnvelope};
+use dbc_txpool::{BestTransactions, PoolTx, TxPool};
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::sync::broadcast::{Receiver, error::TryRecvError};
+
+/// Transactions of one sender fetched from the pool per lookup.
+const RUN: usize = 256;
+
+/// How long the builder sleeps when nothing has arrived. Short enough to add nothing noticeable
+/// to a transaction's latency, long enough not to keep a core busy.
+const IDLE_POLL: Duration = Duration::from_millis(1);
+
+/// A block's transactions: the pool's pending ones at the start of the slot, then arrivals
+/// until `deadline`.
+pub(crate) struct StreamingPayload<'a> {
+    pool: &'a TxPool,
+    /// The pool's pending transactions when the slot opened; `None` once exhausted.
+    best: Option<BestTransactions<'a>>,
+    /// Pending at the start, for sizing the builder's buffers.
+    hint: usize,
+    /// Hashes of transactions that became pending (subscribed before `best` was taken, so
+    /// nothing falls between the two).
+    arrivals: Receiver<B256>,
+    /// Fetched from the pool, to be handed out in order.
+    ready: VecDeque<Arc<PoolTx>>,
+    /// Per sender, the nonce its next transaction in this block must have.
+    next_nonce: HashMap<Address, u64>,
+    /// Senders whose last transaction could not be included.
+    skipped: HashSet<Address>,
+    deadline: Instant,
+}
+
+impl<'a> StreamingPayload<'a> {
+    /// Transactions from `pool` for a block whose slot ends at `deadline`; `base_fee` is the
+    /// block's base fee.
+    pub(crate) fn new(pool: &'a TxPool, base_fee: u64, hint: usize, deadline: Instant) -> Self {
+        let arrivals = pool.subscribe_pending();
+        Self {
+            pool,
+            best: Some(pool.best(base_fee)),
+            hint,
+            arrivals,
+            ready: VecDeque::new(),
+            next_nonce: HashMap::new(),
+            skipped: HashSet::new(),
+            deadline,
+        }
+    }
+
+    /// Hands out `tx`, recording where its sender has got to.
+    fn take(&mut self, tx: &PoolTx) -> Recovered<TxEnvelope> {
+        self.next_nonce.insert(tx.sender(), tx.nonce() + 1);
+        tx.tx.clone()
+    }
+
+    /// Queues the pending run of `sender` from where the block has got to.
+    fn fetch_sender(&mut self, sender: Address) {
+        if self.skipped.contains(&sender) {
+            return;
+        }
+        let from = self.next_nonce.get(&sender).copied();
+        self.ready.extend(self.pool.pending_from(&sender, from, RUN));
+    }
+
+    /// Queues what the arrival `hash` makes executable. Returns false when nothing has arrived.
+    fn receive(&mut self) -> bool {
+        match self.arrivals.try_recv() {
+            Ok(hash) => {
+                let Some(tx) = self.pool.get(&hash) else { return true };
+                let sender = tx.sender();
+                // Already in the block (the start-of-slot pass or an earlier run saw it).
+                if self.next_nonce.get(&sender).is_some_and(|n| tx.nonce() < *n) {
+                    return true;
+                }
+                self.fetch_sender(sender);
+                true
+            }
+            Err(TryRecvError::Lagged(_)) => {
+                // Notifications were lost: catch up from the pool's pending set.
+                let pending = self.pool.pending_by_arrival(self.pool.status().pending);
+                let mut seen = HashSet::new();
+                for tx in pending {
+                    if seen.insert(tx.sender()) {
+                        self.fetch_sender(tx.sender());
+                    }
+                }
+                true
+            }
+            Err(TryRecvError::Empty | TryRecvError::Closed) => false,
+        }
+    }
+}
+
+impl PayloadTransactions for StreamingPayload<'_> {
+    fn next_tx(&mut self) -> Option<Recovered<TxEnvelope>> {
+        if let Some(best) = &mut self.best {
+            if let Some(tx) = best.next_tx() {
+                return Some(self.take(&tx));
+            }
+            self.best = None;
+        }
+        loop {
+            while let Some(tx) = self.ready.pop_front() {
+                let sender = tx.sender();
+                let in_order = self.next_nonce.get(&sender).is_none_or(|n| *n == tx.nonce());
+                if in_order && !self.skipped.contains(&sender) {
+                    return Some(self.take(&tx));
+                }
+            }
+            if self.receive() {
+                continue;
+            }
+            let now = Instant::now();
+            if now >= self.deadline {
+                return None;
+            }
+            std::thread::sleep(IDLE_POLL.min(self.deadline - now));
+        }
+    }
+
+    fn skip_sender(&mut self, sender: Address) {
+        self.skipped.insert(sender);
+        if let Some(best) = &mut self.best {
+            best.skip_sender(sender);
+        }
+    }
+
+    fn size_hint(&self) -> usize {
+        self.hint
+    }
+
+    fn prefetch(&self) -> Vec<Address> {
+        // The accounts of what is pending now; later arrivals are read as they execute, while
+        // the slot still runs.
+        let txs = self.pool.pending_by_arrival(self.hint);
+        dbc_evm::touched_accounts(txs.iter().map(|t| &t.tx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{SignableTransaction, TxEip1559};
+    use alloy_primitives::{Signature, TxKind, U256};
+    use dbc_txpool::PoolConfig;
+
+    /// A transaction from `sender` with `nonce` (hashes differ by sender and nonce).
+    fn tx(sender: u8, nonce: u64) -> Recovered<TxEnvelope> {
+        let inner = TxEip1559 {
+            chain_id: 1,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 10,
+            max_priority_fee_per_gas: 1,
+            to: TxKind::Call(Address::with_last_byte(0xee)),
+            value: U256::from(u64::from(sender) << 32 | nonce),
+            ..Default::default()
+        };
+        let signed = inner.into_signed(Signature::test_signature());
+        Recovered::new_unchecked(TxEnvelope::Eip1559(signed), Address::with_last_byte(sender))
+    }
+
+    fn add(pool: &TxPool, sender: u8, nonce: u64) {
+        pool.add(tx(sender, nonce), 100, 0).expect("add");
+    }
+
+    /// Drains `payload` until the slot ends, as the block builder does.
+    fn drain(payload: &mut StreamingPayload<'_>) -> Vec<(u8, u64)> {
+        let mut out = Vec::new();
+        while let Some(t) = payload.next_tx() {
+            out.push((t.signer().0[19], alloy_consensus::Transaction::nonce(t.inner())));
+        }
+        out
+    }
+
+    /// Each sender's nonces appear once each, in order from 0.
+    fn assert_in_order(seen: &[(u8, u64)]) {
+        let mut next: HashMap<u8, u64> = HashMap::new();
+        for (sender, nonce) in seen {
+            let expected = next.entry(*sender).or_default();
+            assert_eq!(nonce, expected, "sender {sender} in {seen:?}");
+            *expected += 1;
+        }
+    }
+
+    #[test]
+    fn hands_out_what_is_pending_then_arrivals_until_the_slot_ends() {
+        let pool = TxPool::new(PoolConfig::default());
+        add(&pool, 1, 0);
+        add(&pool, 1, 1);
+        add(&pool, 2, 0);
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let mut payload = StreamingPayload::new(&pool, 0, 3, deadline);
+        let seen = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                add(&pool, 1, 2);
+                // Out of order: 3:1 waits in the queue until 3:0 arrives.
+                add(&pool, 3, 1);
+                add(&pool, 3, 0);
+                // Behind a gap: never pending, never handed out.
+                add(&pool, 4, 1);
+            });
+            drain(&mut payload)
+        });
+        assert!(Instant::now() >= deadline, "returned None only at the end of the slot");
+        assert_in_order(&seen);
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![(1, 0), (1, 1), (1, 2), (2, 0), (3, 0), (3, 1)]);
+        // The three pending at the start come first.
+        assert!(seen[..3].iter().all(|(s, _)| *s != 3), "{seen:?}");
+    }
+
+    #[test]
+    fn a_skipped_sender_gets_nothing_more_in_this_block() {
+        let pool = TxPool::new(PoolConfig::default());
+        add(&pool, 1, 0);
+        let deadline = Instant::now() + Duration::from_millis(100);
+        let mut payload = StreamingPayload::new(&pool, 0, 1, deadline);
+        assert!(payload.next_tx().is_some());
+        payload.skip_sender(Address::with_last_byte(1));
+        add(&pool, 1, 1);
+        add(&pool, 2, 0);
+        assert_eq!(drain(&mut payload), vec![(2, 0)]);
+    }
+
+    #[test]
+    fn catches_up_from_the_pool_when_notifications_were_lost() {
+        let pool = TxPool::new(PoolConfig::default());
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let mut payload = StreamingPayload::new(&pool, 0, 0, deadline);
+        // More arrivals than the notification channel holds before the builder looks: the
+        // oldest notifications, the only ones of senders 1 to 200, are lost.
+        for sender in 1..=200 {
+            add(&pool, sender, 0);
+        }
+        for nonce in 0..1000 {
+            for sender in 201..=217 {
+                add(&pool, sender, nonce);
+            }
+        }
+        let seen = drain(&mut payload);
+        assert_in_order(&seen);
+        assert_eq!(seen.len(), 17_200);
+    }
+}
