@@ -56,6 +56,25 @@ fn eip1559(
     Recovered::new_unchecked(TxEnvelope::Eip1559(tx.into_signed(sig)), key.address())
 }
 
+/// Builds the block after `parent` from exactly `txs`, six seconds later, paying `beneficiary`.
+fn build_next(
+    spec: &ChainSpec,
+    parent: &dbc_primitives::SealedHeader,
+    storage: &Storage,
+    txs: Vec<Recovered<TxEnvelope>>,
+    trie: &mut dbc_trie::StateTrie,
+    beneficiary: Address,
+) -> dbc_evm::ExecutedBlock {
+    let attrs = BlockAttributes {
+        timestamp: parent.timestamp + 6,
+        beneficiary,
+        extra_data: Bytes::new(),
+        gas_limit: spec.genesis.gas_limit,
+        staking_hook: None,
+    };
+    build_block(spec, parent, storage.latest(), attrs, &mut TxList::new(txs), trie).expect("build")
+}
+
 #[test]
 fn blocks_commit_with_roots_equal_to_full_recompute() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -127,16 +146,8 @@ fn blocks_commit_with_roots_equal_to_full_recompute() {
             21_000,
         ));
 
-        let attrs = BlockAttributes {
-            timestamp: parent.timestamp + 6,
-            beneficiary: Address::with_last_byte(0xfe),
-            extra_data: Bytes::new(),
-            gas_limit: spec.genesis.gas_limit,
-            staking_hook: None,
-        };
         let executed =
-            build_block(&spec, &parent, storage.latest(), attrs, &mut TxList::new(txs), &mut trie)
-                .expect("build");
+            build_next(&spec, &parent, &storage, txs, &mut trie, Address::with_last_byte(0xfe));
         assert_eq!(executed.block.transactions.len(), 6, "round {round}");
         // Only the replay is dropped; the gapped transaction waits.
         assert_eq!(executed.rejected.len(), 1, "round {round}: {:?}", executed.rejected);
@@ -194,16 +205,7 @@ fn blocks_commit_with_roots_equal_to_full_recompute() {
         ),
         Recovered::new_unchecked(TxEnvelope::Eip7702(tx7702.into_signed(sig)), keys[2].address()),
     ];
-    let attrs = BlockAttributes {
-        timestamp: parent.timestamp + 6,
-        beneficiary: Address::ZERO,
-        extra_data: Bytes::new(),
-        gas_limit: spec.genesis.gas_limit,
-        staking_hook: None,
-    };
-    let executed =
-        build_block(&spec, &parent, storage.latest(), attrs, &mut TxList::new(txs), &mut trie)
-            .expect("build");
+    let executed = build_next(&spec, &parent, &storage, txs, &mut trie, Address::ZERO);
     assert_eq!(executed.block.transactions.len(), 2, "{:?}", executed.rejected);
     assert!(executed.receipts.iter().all(|r| r.status()));
     storage.commit_block(&executed.block, &executed.receipts, &executed.changes).expect("commit");
@@ -264,16 +266,7 @@ fn receipts_carry_their_log_blooms_in_small_and_large_blocks() {
                 eip1559(&keys[k], spec.chain_id, nonces[k] - 1, call, 0, Bytes::new(), 50_000)
             })
             .collect();
-        let attrs = BlockAttributes {
-            timestamp: parent.timestamp + 6,
-            beneficiary: Address::ZERO,
-            extra_data: Bytes::new(),
-            gas_limit: spec.genesis.gas_limit,
-            staking_hook: None,
-        };
-        let executed =
-            build_block(&spec, &parent, storage.latest(), attrs, &mut TxList::new(txs), &mut trie)
-                .expect("build");
+        let executed = build_next(&spec, &parent, &storage, txs, &mut trie, Address::ZERO);
         assert_eq!(executed.receipts.len(), count, "{:?}", executed.rejected.first());
         let mut union = Bloom::ZERO;
         for r in &executed.receipts {
