@@ -290,3 +290,73 @@ fn repeated_kill_9_never_leaves_a_partial_block() {
     let balance = hex_u64(&node.rpc("eth_getBalance", json!([recipient, "latest"])));
     assert_eq!(balance, nonce);
 }
+
+/// With `--dev.block-time` the block is built while its slot runs; one that fills up early is
+/// still published at the slot's end, so a backlog larger than a block does not produce blocks
+/// faster than the cadence or with timestamps ahead of the clock.
+#[test]
+fn full_blocks_keep_the_slot_cadence() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Room for three transfers a block.
+    let node = DevNode::start(
+        &dir.path().join("node"),
+        &["--dev.block-time", "1s", "--builder.gaslimit", "63000"],
+    );
+    let url = node.url();
+    let recipient = "0x000000000000000000000000000000000000beef";
+    let raws: Vec<String> = (0..12u64)
+        .map(|nonce| {
+            cast(&[
+                "mktx",
+                "--rpc-url",
+                &url,
+                "--private-key",
+                DEV_KEY_3,
+                recipient,
+                "--value",
+                "1",
+                "--nonce",
+                &nonce.to_string(),
+                "--gas-limit",
+                "21000",
+                "--gas-price",
+                "50gwei",
+                "--priority-gas-price",
+                "1gwei",
+            ])
+        })
+        .collect();
+    let start = node.block_number();
+    let sent = std::time::Instant::now();
+    let hashes: Vec<String> = raws
+        .iter()
+        .map(|raw| {
+            let h = node.rpc("eth_sendRawTransaction", json!([raw]));
+            h.as_str().expect("hash").to_string()
+        })
+        .collect();
+    let mut blocks = std::collections::BTreeSet::new();
+    for hash in &hashes {
+        let receipt = node.wait_receipt(hash);
+        assert_eq!(receipt["status"], "0x1");
+        blocks.insert(hex_u64(&receipt["blockNumber"]));
+        // A block is visible only once its slot has ended: never stamped after the clock.
+        let block = node.rpc("eth_getBlockByNumber", json!([receipt["blockNumber"], false]));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        assert!(hex_u64(&block["timestamp"]) <= now, "block {block} is ahead of {now}");
+    }
+    assert_eq!(blocks.len(), 4, "three transfers a block: {blocks:?}");
+    // Four full blocks take four slots (the first may start up to a slot after the sends).
+    assert!(sent.elapsed() >= Duration::from_millis(3000), "took {:?}", sent.elapsed());
+    let timestamps: Vec<u64> = (start + 1..=*blocks.last().expect("blocks"))
+        .map(|n| {
+            hex_u64(
+                &node.rpc("eth_getBlockByNumber", json!([format!("0x{n:x}"), false]))["timestamp"],
+            )
+        })
+        .collect();
+    assert!(timestamps.windows(2).all(|w| w[1] > w[0]), "{timestamps:?}");
+}

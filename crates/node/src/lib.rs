@@ -392,6 +392,11 @@ async fn produce<E: ConsensusEngine>(
             let mut trie = trie2.lock();
             let executed =
                 build_sealed(&*engine2, &spec, &parent, &storage, &pool2, attrs, &mut trie, until)?;
+            // A block that filled up before its slot ended is committed at the slot's end, not
+            // before: blocks keep the cadence and their timestamps never run ahead of the clock.
+            if let Some(until) = until {
+                std::thread::sleep(until.saturating_duration_since(Instant::now()));
+            }
             // Logged times count from the end of the slot (or from its start when the block is
             // built after it).
             let started = until.map_or(opened, |u| u.min(Instant::now()));

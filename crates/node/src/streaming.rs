@@ -20,13 +20,16 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
-use tokio::sync::broadcast::{Receiver, error::TryRecvError};
+use tokio::sync::broadcast::{
+    Receiver,
+    error::{RecvError, TryRecvError},
+};
 
 /// Transactions of one sender fetched from the pool per lookup.
 const RUN: usize = 256;
 
-/// How long the builder sleeps when nothing has arrived. Short enough to add nothing noticeable
-/// to a transaction's latency, long enough not to keep a core busy.
+/// Without a tokio runtime to wait on (unit tests), how long the builder sleeps when nothing has
+/// arrived.
 const IDLE_POLL: Duration = Duration::from_millis(1);
 
 /// A block's transactions: the pool's pending ones at the start of the slot, then arrivals
@@ -81,32 +84,61 @@ impl<'a> StreamingPayload<'a> {
         self.ready.extend(self.pool.pending_from(&sender, from, RUN));
     }
 
-    /// Queues what the arrival `hash` makes executable. Returns false when nothing has arrived.
+    /// Queues what the arrival of `hash` makes executable.
+    fn on_arrival(&mut self, hash: B256) {
+        let Some(tx) = self.pool.get(&hash) else { return };
+        let sender = tx.sender();
+        // Already in the block (the start-of-slot pass or an earlier run saw it).
+        if self.next_nonce.get(&sender).is_some_and(|n| tx.nonce() < *n) {
+            return;
+        }
+        self.fetch_sender(sender);
+    }
+
+    /// Notifications were lost: catches up from the pool's pending set.
+    fn catch_up(&mut self) {
+        let pending = self.pool.pending_by_arrival(self.pool.status().pending);
+        let mut seen = HashSet::new();
+        for tx in pending {
+            if seen.insert(tx.sender()) {
+                self.fetch_sender(tx.sender());
+            }
+        }
+    }
+
+    /// Handles one arrival if there is one. Returns false when nothing has arrived.
     fn receive(&mut self) -> bool {
         match self.arrivals.try_recv() {
-            Ok(hash) => {
-                let Some(tx) = self.pool.get(&hash) else { return true };
-                let sender = tx.sender();
-                // Already in the block (the start-of-slot pass or an earlier run saw it).
-                if self.next_nonce.get(&sender).is_some_and(|n| tx.nonce() < *n) {
-                    return true;
-                }
-                self.fetch_sender(sender);
-                true
-            }
-            Err(TryRecvError::Lagged(_)) => {
-                // Notifications were lost: catch up from the pool's pending set.
-                let pending = self.pool.pending_by_arrival(self.pool.status().pending);
-                let mut seen = HashSet::new();
-                for tx in pending {
-                    if seen.insert(tx.sender()) {
-                        self.fetch_sender(tx.sender());
-                    }
-                }
-                true
-            }
-            Err(TryRecvError::Empty | TryRecvError::Closed) => false,
+            Ok(hash) => self.on_arrival(hash),
+            Err(TryRecvError::Lagged(_)) => self.catch_up(),
+            Err(TryRecvError::Empty | TryRecvError::Closed) => return false,
         }
+        true
+    }
+
+    /// Waits for an arrival (and handles it) or the end of the slot. Returns false at the end.
+    fn wait(&mut self) -> bool {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return false;
+        }
+        // On the node's runtime (the builder runs on a blocking thread): sleep until an arrival
+        // or the deadline. Without one (unit tests): poll.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            std::thread::sleep(IDLE_POLL.min(self.deadline - now));
+            return true;
+        };
+        let until = tokio::time::Instant::from_std(self.deadline);
+        match runtime.block_on(tokio::time::timeout_at(until, self.arrivals.recv())) {
+            Ok(Ok(hash)) => self.on_arrival(hash),
+            Ok(Err(RecvError::Lagged(_))) => self.catch_up(),
+            Ok(Err(RecvError::Closed)) => {
+                std::thread::sleep(self.deadline.saturating_duration_since(Instant::now()));
+                return false;
+            }
+            Err(_) => return false,
+        }
+        true
     }
 }
 
@@ -126,14 +158,9 @@ impl PayloadTransactions for StreamingPayload<'_> {
                     return Some(self.take(&tx));
                 }
             }
-            if self.receive() {
-                continue;
-            }
-            let now = Instant::now();
-            if now >= self.deadline {
+            if !self.receive() && !self.wait() {
                 return None;
             }
-            std::thread::sleep(IDLE_POLL.min(self.deadline - now));
         }
     }
 
@@ -229,6 +256,27 @@ mod tests {
         assert_eq!(sorted, vec![(1, 0), (1, 1), (1, 2), (2, 0), (3, 0), (3, 1)]);
         // The three pending at the start come first.
         assert!(seen[..3].iter().all(|(s, _)| *s != 3), "{seen:?}");
+    }
+
+    #[test]
+    fn on_the_runtime_it_sleeps_until_an_arrival_or_the_end_of_the_slot() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let pool = Arc::new(TxPool::new(PoolConfig::default()));
+        add(&pool, 1, 0);
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let shared = pool.clone();
+        let builder = runtime
+            .spawn_blocking(move || drain(&mut StreamingPayload::new(&shared, 0, 1, deadline)));
+        std::thread::sleep(Duration::from_millis(50));
+        add(&pool, 1, 1);
+        add(&pool, 2, 0);
+        let seen = runtime.block_on(builder).expect("builder");
+        assert!(Instant::now() >= deadline, "returned None only at the end of the slot");
+        assert_eq!(seen, vec![(1, 0), (1, 1), (2, 0)]);
     }
 
     #[test]
