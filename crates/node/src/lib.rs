@@ -19,7 +19,14 @@ use parking_lot::Mutex;
 pub mod pos;
 mod streaming;
 pub use pos::{PosConfig, decode_block, encode_block};
-use std::{path::PathBuf, sync::Arc, time::Instant};
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
+};
 use tracing::{error, info, warn};
 
 /// Node errors.
@@ -199,9 +206,10 @@ pub(crate) fn finish_block(
 }
 
 /// Builds the block after `parent` from the pool's best transactions and seals it with
-/// `engine`. With `until`, the slot is still running: transactions that become pending before
-/// then are executed as they arrive (see [`streaming`]). On a build failure the trie (which may
-/// hold a partial update) is rebuilt from storage.
+/// `engine`. With `until` (the slot's end and a stop flag), the slot is still running:
+/// transactions that become pending before then are executed as they arrive (see
+/// [`streaming`]). On a build failure the trie (which may hold a partial update) is rebuilt
+/// from storage.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn build_sealed<E: ConsensusEngine>(
     engine: &E,
@@ -211,7 +219,7 @@ pub(crate) fn build_sealed<E: ConsensusEngine>(
     pool: &TxPool,
     attrs: BlockAttributes,
     trie: &mut StateTrie,
-    until: Option<Instant>,
+    until: Option<(Instant, &AtomicBool)>,
 ) -> Result<dbc_evm::ExecutedBlock, NodeError> {
     // At most what fits in the block: the builder sizes buffers and prefetches accounts for it.
     let fits = (attrs.gas_limit / 21_000) as usize;
@@ -220,8 +228,8 @@ pub(crate) fn build_sealed<E: ConsensusEngine>(
     let mut best;
     let mut streaming;
     let payload: &mut dyn PayloadTransactions = match until {
-        Some(deadline) => {
-            streaming = streaming::StreamingPayload::new(pool, base_fee, hint, deadline);
+        Some((deadline, stop)) => {
+            streaming = streaming::StreamingPayload::new(pool, base_fee, hint, deadline, stop);
             &mut streaming
         }
         None => {
@@ -361,6 +369,18 @@ pub async fn launch_pos(config: NodeConfig, pos: PosConfig) -> Result<Node, Node
     Ok(Node { chain, pool, rpc, producer })
 }
 
+/// Sets its flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How often a producer waiting for its slot's end checks whether the node is shutting down.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
 async fn produce<E: ConsensusEngine>(
     engine: E,
     spec: Arc<ChainSpec>,
@@ -370,6 +390,9 @@ async fn produce<E: ConsensusEngine>(
     gas_limit: u64,
 ) -> Result<(), NodeError> {
     let engine = Arc::new(engine);
+    // Dropped with this future when the node shuts down: a block being built during its slot
+    // then ends at once and is not committed.
+    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
     loop {
         let parent = chain.head();
         // With a slot known in advance, build while it runs; otherwise wait for it.
@@ -379,6 +402,7 @@ async fn produce<E: ConsensusEngine>(
         };
         let (spec, chain2, pool2, trie2, engine2) =
             (spec.clone(), chain.clone(), pool.clone(), trie.clone(), engine.clone());
+        let stop = stop.0.clone();
         let result = tokio::task::spawn_blocking(move || {
             let opened = Instant::now();
             let attrs = BlockAttributes {
@@ -390,12 +414,28 @@ async fn produce<E: ConsensusEngine>(
             };
             let storage = chain2.storage().clone();
             let mut trie = trie2.lock();
-            let executed =
-                build_sealed(&*engine2, &spec, &parent, &storage, &pool2, attrs, &mut trie, until)?;
+            let executed = build_sealed(
+                &*engine2,
+                &spec,
+                &parent,
+                &storage,
+                &pool2,
+                attrs,
+                &mut trie,
+                until.map(|u| (u, &*stop)),
+            )?;
             // A block that filled up before its slot ended is committed at the slot's end, not
             // before: blocks keep the cadence and their timestamps never run ahead of the clock.
             if let Some(until) = until {
-                std::thread::sleep(until.saturating_duration_since(Instant::now()));
+                while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                    std::thread::sleep(STOP_POLL.min(until - Instant::now()));
+                }
+            }
+            if stop.load(Ordering::Relaxed) {
+                // Shutting down mid-slot: the slot has not ended, so its block is dropped, as the
+                // pool (not persisted) is. The trie holds the block's update but dies with the
+                // producer; a restart rebuilds it from storage.
+                return Ok(());
             }
             // Logged times count from the end of the slot (or from its start when the block is
             // built after it).

@@ -17,20 +17,23 @@ use dbc_primitives::{Recovered, TxEnvelope};
 use dbc_txpool::{BestTransactions, PoolTx, TxPool};
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
-use tokio::sync::broadcast::{
-    Receiver,
-    error::{RecvError, TryRecvError},
-};
+use tokio::sync::broadcast::{Receiver, error::TryRecvError};
 
 /// Transactions of one sender fetched from the pool per lookup.
 const RUN: usize = 256;
 
-/// Without a tokio runtime to wait on (unit tests), how long the builder sleeps when nothing has
-/// arrived.
-const IDLE_POLL: Duration = Duration::from_millis(1);
+/// How long the builder sleeps when nothing has arrived: 1 ms after an arrival, doubling while
+/// nothing comes, up to 16 ms (an idle dev node then wakes ~60 times a second). Arrivals during a
+/// sleep are still taken before the slot ends. (A tokio timer would avoid polling but cannot be
+/// waited on from this blocking thread while the runtime shuts down.)
+const IDLE_POLL_MIN: Duration = Duration::from_millis(1);
+const IDLE_POLL_MAX: Duration = Duration::from_millis(16);
 
 /// A block's transactions: the pool's pending ones at the start of the slot, then arrivals
 /// until `deadline`.
@@ -47,15 +50,30 @@ pub(crate) struct StreamingPayload<'a> {
     ready: VecDeque<Arc<PoolTx>>,
     /// Per sender, the nonce its next transaction in this block must have.
     next_nonce: HashMap<Address, u64>,
+    /// Per sender, the nonce after the last one queued in `ready` (runs are fetched from
+    /// there, so each transaction is fetched once).
+    fetched: HashMap<Address, u64>,
     /// Senders whose last transaction could not be included.
     skipped: HashSet<Address>,
     deadline: Instant,
+    /// Set when the producer is gone (the node is shutting down): end the block now.
+    stop: &'a AtomicBool,
+    /// The next idle sleep.
+    idle: Duration,
+    /// The slot has ended: hand out what is queued, take no more arrivals.
+    closing: bool,
 }
 
 impl<'a> StreamingPayload<'a> {
-    /// Transactions from `pool` for a block whose slot ends at `deadline`; `base_fee` is the
-    /// block's base fee.
-    pub(crate) fn new(pool: &'a TxPool, base_fee: u64, hint: usize, deadline: Instant) -> Self {
+    /// Transactions from `pool` for a block whose slot ends at `deadline` (or earlier, once
+    /// `stop` is set); `base_fee` is the block's base fee.
+    pub(crate) fn new(
+        pool: &'a TxPool,
+        base_fee: u64,
+        hint: usize,
+        deadline: Instant,
+        stop: &'a AtomicBool,
+    ) -> Self {
         let arrivals = pool.subscribe_pending();
         Self {
             pool,
@@ -64,8 +82,12 @@ impl<'a> StreamingPayload<'a> {
             arrivals,
             ready: VecDeque::new(),
             next_nonce: HashMap::new(),
+            fetched: HashMap::new(),
             skipped: HashSet::new(),
             deadline,
+            stop,
+            idle: IDLE_POLL_MIN,
+            closing: false,
         }
     }
 
@@ -75,21 +97,33 @@ impl<'a> StreamingPayload<'a> {
         tx.tx.clone()
     }
 
-    /// Queues the pending run of `sender` from where the block has got to.
+    /// Where `sender`'s next transaction to fetch starts: after what the block took and what is
+    /// already queued (`None`: nothing of it yet, start at its nonce in the head state).
+    fn frontier(&self, sender: &Address) -> Option<u64> {
+        match (self.next_nonce.get(sender), self.fetched.get(sender)) {
+            (Some(a), Some(b)) => Some(*a.max(b)),
+            (a, b) => a.or(b).copied(),
+        }
+    }
+
+    /// Queues the pending run of `sender` from its frontier.
     fn fetch_sender(&mut self, sender: Address) {
         if self.skipped.contains(&sender) {
             return;
         }
-        let from = self.next_nonce.get(&sender).copied();
-        self.ready.extend(self.pool.pending_from(&sender, from, RUN));
+        let run = self.pool.pending_from(&sender, self.frontier(&sender), RUN);
+        if let Some(last) = run.last() {
+            self.fetched.insert(sender, last.nonce() + 1);
+        }
+        self.ready.extend(run);
     }
 
     /// Queues what the arrival of `hash` makes executable.
     fn on_arrival(&mut self, hash: B256) {
         let Some(tx) = self.pool.get(&hash) else { return };
         let sender = tx.sender();
-        // Already in the block (the start-of-slot pass or an earlier run saw it).
-        if self.next_nonce.get(&sender).is_some_and(|n| tx.nonce() < *n) {
+        // Already in the block or queued (the start-of-slot pass or an earlier run saw it).
+        if self.frontier(&sender).is_some_and(|n| tx.nonce() < n) {
             return;
         }
         self.fetch_sender(sender);
@@ -113,32 +147,36 @@ impl<'a> StreamingPayload<'a> {
             Err(TryRecvError::Lagged(_)) => self.catch_up(),
             Err(TryRecvError::Empty | TryRecvError::Closed) => return false,
         }
+        self.idle = IDLE_POLL_MIN;
         true
     }
 
-    /// Waits for an arrival (and handles it) or the end of the slot. Returns false at the end.
+    /// The slot has ended or the node is shutting down.
+    fn over(&self) -> bool {
+        Instant::now() >= self.deadline || self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Sleeps briefly when nothing has arrived. Returns false at the end of the slot.
     fn wait(&mut self) -> bool {
         let now = Instant::now();
-        if now >= self.deadline {
+        if self.over() {
             return false;
         }
-        // On the node's runtime (the builder runs on a blocking thread): sleep until an arrival
-        // or the deadline. Without one (unit tests): poll.
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            std::thread::sleep(IDLE_POLL.min(self.deadline - now));
-            return true;
-        };
-        let until = tokio::time::Instant::from_std(self.deadline);
-        match runtime.block_on(tokio::time::timeout_at(until, self.arrivals.recv())) {
-            Ok(Ok(hash)) => self.on_arrival(hash),
-            Ok(Err(RecvError::Lagged(_))) => self.catch_up(),
-            Ok(Err(RecvError::Closed)) => {
-                std::thread::sleep(self.deadline.saturating_duration_since(Instant::now()));
-                return false;
-            }
-            Err(_) => return false,
-        }
+        std::thread::sleep(self.idle.min(self.deadline - now));
+        self.idle = (self.idle * 2).min(IDLE_POLL_MAX);
         true
+    }
+
+    /// The next queued transaction that follows its sender's last one in this block.
+    fn pop_ready(&mut self) -> Option<Recovered<TxEnvelope>> {
+        while let Some(tx) = self.ready.pop_front() {
+            let sender = tx.sender();
+            let in_order = self.next_nonce.get(&sender).is_none_or(|n| *n == tx.nonce());
+            if in_order && !self.skipped.contains(&sender) {
+                return Some(self.take(&tx));
+            }
+        }
+        None
     }
 }
 
@@ -150,16 +188,31 @@ impl PayloadTransactions for StreamingPayload<'_> {
             }
             self.best = None;
         }
+        // What was pending at the start is never cut short (even when the slot opened late);
+        // arrivals are taken until the slot ends. A flood that keeps arriving cannot stretch
+        // the slot: at its end, what has been announced is queued and nothing more.
         loop {
-            while let Some(tx) = self.ready.pop_front() {
-                let sender = tx.sender();
-                let in_order = self.next_nonce.get(&sender).is_none_or(|n| *n == tx.nonce());
-                if in_order && !self.skipped.contains(&sender) {
-                    return Some(self.take(&tx));
-                }
+            if let Some(tx) = self.pop_ready() {
+                return Some(tx);
             }
-            if !self.receive() && !self.wait() {
+            if self.closing {
                 return None;
+            }
+            if self.over() || (!self.receive() && !self.wait()) {
+                // Take what was announced before the end, not what keeps arriving after it
+                // (and catch up at most once if announcements were lost meanwhile).
+                self.closing = true;
+                let mut lagged = false;
+                for _ in 0..self.arrivals.len() {
+                    match self.arrivals.try_recv() {
+                        Ok(hash) => self.on_arrival(hash),
+                        Err(TryRecvError::Lagged(_)) => lagged = true,
+                        Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                    }
+                }
+                if lagged {
+                    self.catch_up();
+                }
             }
         }
     }
@@ -206,6 +259,8 @@ mod tests {
         Recovered::new_unchecked(TxEnvelope::Eip1559(signed), Address::with_last_byte(sender))
     }
 
+    static NO_STOP: AtomicBool = AtomicBool::new(false);
+
     fn add(pool: &TxPool, sender: u8, nonce: u64) {
         pool.add(tx(sender, nonce), 100, 0).expect("add");
     }
@@ -236,7 +291,7 @@ mod tests {
         add(&pool, 1, 1);
         add(&pool, 2, 0);
         let deadline = Instant::now() + Duration::from_millis(300);
-        let mut payload = StreamingPayload::new(&pool, 0, 3, deadline);
+        let mut payload = StreamingPayload::new(&pool, 0, 3, deadline, &NO_STOP);
         let seen = std::thread::scope(|s| {
             s.spawn(|| {
                 std::thread::sleep(Duration::from_millis(50));
@@ -259,24 +314,51 @@ mod tests {
     }
 
     #[test]
-    fn on_the_runtime_it_sleeps_until_an_arrival_or_the_end_of_the_slot() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let pool = Arc::new(TxPool::new(PoolConfig::default()));
+    fn stopping_ends_the_block_before_the_slot_does() {
+        let pool = TxPool::new(PoolConfig::default());
         add(&pool, 1, 0);
-        let deadline = Instant::now() + Duration::from_millis(300);
-        let shared = pool.clone();
-        let builder = runtime
-            .spawn_blocking(move || drain(&mut StreamingPayload::new(&shared, 0, 1, deadline)));
-        std::thread::sleep(Duration::from_millis(50));
-        add(&pool, 1, 1);
-        add(&pool, 2, 0);
-        let seen = runtime.block_on(builder).expect("builder");
-        assert!(Instant::now() >= deadline, "returned None only at the end of the slot");
-        assert_eq!(seen, vec![(1, 0), (1, 1), (2, 0)]);
+        let stop = AtomicBool::new(false);
+        let started = Instant::now();
+        let mut payload =
+            StreamingPayload::new(&pool, 0, 1, started + Duration::from_secs(60), &stop);
+        let seen = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                stop.store(true, Ordering::Relaxed);
+            });
+            drain(&mut payload)
+        });
+        assert_eq!(seen, vec![(1, 0)]);
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn arrivals_that_keep_coming_do_not_stretch_the_slot() {
+        let pool = TxPool::new(PoolConfig::default());
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(100);
+        let mut payload = StreamingPayload::new(&pool, 0, 0, deadline, &NO_STOP);
+        // (Measured inside the scope, which waits for the flood to stop.)
+        let (seen, ended) = std::thread::scope(|s| {
+            // A flood from 200 senders that lasts well past the slot's end.
+            s.spawn(|| {
+                for nonce in 0..1000 {
+                    for sender in 1..=200 {
+                        if started.elapsed() > Duration::from_millis(1500) {
+                            return;
+                        }
+                        add(&pool, sender, nonce);
+                    }
+                }
+            });
+            let seen = drain(&mut payload);
+            (seen, started.elapsed())
+        });
+        // It ends soon after the slot (handing out what was announced by then), not when the
+        // flood stops.
+        assert!(ended < Duration::from_millis(1000), "the block ended {ended:?} into the slot");
+        assert!(!seen.is_empty());
+        assert_in_order(&seen);
     }
 
     #[test]
@@ -284,7 +366,7 @@ mod tests {
         let pool = TxPool::new(PoolConfig::default());
         add(&pool, 1, 0);
         let deadline = Instant::now() + Duration::from_millis(100);
-        let mut payload = StreamingPayload::new(&pool, 0, 1, deadline);
+        let mut payload = StreamingPayload::new(&pool, 0, 1, deadline, &NO_STOP);
         assert!(payload.next_tx().is_some());
         payload.skip_sender(Address::with_last_byte(1));
         add(&pool, 1, 1);
@@ -296,7 +378,7 @@ mod tests {
     fn catches_up_from_the_pool_when_notifications_were_lost() {
         let pool = TxPool::new(PoolConfig::default());
         let deadline = Instant::now() + Duration::from_millis(200);
-        let mut payload = StreamingPayload::new(&pool, 0, 0, deadline);
+        let mut payload = StreamingPayload::new(&pool, 0, 0, deadline, &NO_STOP);
         // More arrivals than the notification channel holds before the builder looks: the
         // oldest notifications, the only ones of senders 1 to 200, are lost.
         for sender in 1..=200 {
