@@ -233,26 +233,7 @@ fn repeated_kill_9_never_leaves_a_partial_block() {
     let url = node.url();
     // Pre-sign transfers (the pool is not persisted, so lost ones are re-sent later).
     let raws: Vec<String> = (0..40u64)
-        .map(|nonce| {
-            cast(&[
-                "mktx",
-                "--rpc-url",
-                &url,
-                "--private-key",
-                DEV_KEY_3,
-                recipient,
-                "--value",
-                "1",
-                "--nonce",
-                &nonce.to_string(),
-                "--gas-limit",
-                "21000",
-                "--gas-price",
-                "50gwei",
-                "--priority-gas-price",
-                "1gwei",
-            ])
-        })
+        .map(|nonce| signed_transfer(&url, DEV_KEY_3, recipient, nonce, "50gwei"))
         .collect();
     let mut last_head = 0;
     let mut seed = 0x5eed_u64;
@@ -305,26 +286,7 @@ fn full_blocks_keep_the_slot_cadence() {
     let url = node.url();
     let recipient = "0x000000000000000000000000000000000000beef";
     let raws: Vec<String> = (0..12u64)
-        .map(|nonce| {
-            cast(&[
-                "mktx",
-                "--rpc-url",
-                &url,
-                "--private-key",
-                DEV_KEY_3,
-                recipient,
-                "--value",
-                "1",
-                "--nonce",
-                &nonce.to_string(),
-                "--gas-limit",
-                "21000",
-                "--gas-price",
-                "50gwei",
-                "--priority-gas-price",
-                "1gwei",
-            ])
-        })
+        .map(|nonce| signed_transfer(&url, DEV_KEY_3, recipient, nonce, "50gwei"))
         .collect();
     let start = node.block_number();
     let sent = std::time::Instant::now();

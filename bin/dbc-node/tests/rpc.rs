@@ -196,25 +196,7 @@ fn transactions_are_validated_before_the_pool() {
     assert!(e["message"].as_str().expect("msg").starts_with("oversized data"), "{e}");
 
     // Gapped nonces are queued and promoted; replacement needs a 10% bump.
-    let tx = |nonce: u64, price: &str| {
-        mktx(
-            &url,
-            DEV_KEY_3,
-            &[
-                to,
-                "--value",
-                "1",
-                "--nonce",
-                &nonce.to_string(),
-                "--gas-limit",
-                "21000",
-                "--gas-price",
-                price,
-                "--priority-gas-price",
-                "1gwei",
-            ],
-        )
-    };
+    let tx = |nonce: u64, price: &str| signed_transfer(&url, DEV_KEY_3, to, nonce, price);
     let h2 = node.rpc("eth_sendRawTransaction", json!([tx(2, "10gwei")]));
     let h1 = node.rpc("eth_sendRawTransaction", json!([tx(1, "10gwei")]));
     let status = node.rpc("txpool_status", json!([]));

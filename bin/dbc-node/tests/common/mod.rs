@@ -224,6 +224,29 @@ pub fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A signed EIP-1559 transfer of 1 wei from `key` to `to` at `nonce` with gas price `price`
+/// (`cast mktx`), not sent.
+pub fn signed_transfer(url: &str, key: &str, to: &str, nonce: u64, price: &str) -> String {
+    cast(&[
+        "mktx",
+        "--rpc-url",
+        url,
+        "--private-key",
+        key,
+        to,
+        "--value",
+        "1",
+        "--nonce",
+        &nonce.to_string(),
+        "--gas-limit",
+        "21000",
+        "--gas-price",
+        price,
+        "--priority-gas-price",
+        "1gwei",
+    ])
+}
+
 pub fn cast(args: &[&str]) -> String {
     run(Command::new(tool("cast")).args(args).stdin(Stdio::null()))
 }
