@@ -4,8 +4,8 @@
 //! then executing everything that arrived puts the whole execution between the slot's end and
 //! the new head. [`StreamingPayload`] instead hands the block builder the pool's pending
 //! transactions at the start of the slot (best first), then each transaction as it becomes
-//! pending, blocking until one arrives or the slot ends. At the end only the roots and the
-//! commit remain.
+//! pending (polling the pool's notifications) until the slot ends. At the end only the roots
+//! and the commit remain.
 //!
 //! Pool work stays proportional to what the block includes: arrivals come from the pool's
 //! pending notifications, and each one costs a lookup of its sender's run from where the block
@@ -56,6 +56,8 @@ pub(crate) struct StreamingPayload<'a> {
     /// Senders whose last transaction could not be included.
     skipped: HashSet<Address>,
     deadline: Instant,
+    /// The block's base fee: a transaction whose fee cap is below it waits in the pool.
+    base_fee: u64,
     /// Set when the producer is gone (the node is shutting down): end the block now.
     stop: &'a AtomicBool,
     /// The next idle sleep.
@@ -85,6 +87,7 @@ impl<'a> StreamingPayload<'a> {
             fetched: HashMap::new(),
             skipped: HashSet::new(),
             deadline,
+            base_fee,
             stop,
             idle: IDLE_POLL_MIN,
             closing: false,
@@ -172,9 +175,16 @@ impl<'a> StreamingPayload<'a> {
         while let Some(tx) = self.ready.pop_front() {
             let sender = tx.sender();
             let in_order = self.next_nonce.get(&sender).is_none_or(|n| *n == tx.nonce());
-            if in_order && !self.skipped.contains(&sender) {
-                return Some(self.take(&tx));
+            if !in_order || self.skipped.contains(&sender) {
+                continue;
             }
+            if tx.effective_tip(self.base_fee).is_none() {
+                // Underpriced for this block (as the pool's best-first order treats it): it and
+                // the sender's later ones stay in the pool.
+                self.skipped.insert(sender);
+                continue;
+            }
+            return Some(self.take(&tx));
         }
         None
     }
@@ -359,6 +369,20 @@ mod tests {
         assert!(ended < Duration::from_millis(1000), "the block ended {ended:?} into the slot");
         assert!(!seen.is_empty());
         assert_in_order(&seen);
+    }
+
+    #[test]
+    fn an_arrival_below_the_base_fee_waits_in_the_pool() {
+        let pool = TxPool::new(PoolConfig::default());
+        let deadline = Instant::now() + Duration::from_millis(100);
+        // The test transactions' fee cap is 10.
+        let mut payload = StreamingPayload::new(&pool, 11, 0, deadline, &NO_STOP);
+        add(&pool, 1, 0);
+        add(&pool, 1, 1);
+        assert!(drain(&mut payload).is_empty());
+        assert_eq!(pool.status().pending, 2, "still pooled");
+        let mut cheaper = StreamingPayload::new(&pool, 10, 2, Instant::now(), &NO_STOP);
+        assert_eq!(drain(&mut cheaper), vec![(1, 0), (1, 1)]);
     }
 
     #[test]
