@@ -7,7 +7,10 @@
 
 mod common;
 
+use alloy_primitives::U256;
+use alloy_sol_types::SolEvent;
 use common::{DEV_KEY_3, hex_u64, repo_root, rpc_at, tool};
+use dbc_precompiles::abi::IStaking;
 use serde_json::{Value, json};
 use std::{
     net::TcpListener,
@@ -308,6 +311,28 @@ fn four_validators_finalize_tolerate_faults_slash_double_signing_and_sync_a_new_
     assert!(jailed_until > 0, "double signer jailed: {after}");
     assert_ne!(field(2), "100000000000000000000000", "double signer slashed: {after}");
     println!("double signing: {} slashed and jailed until block {jailed_until}", validators[3]);
+    // The burned part of the slash (the reporter is paid the rest) leaves the total supply.
+    let slashed = receipt["logs"]
+        .as_array()
+        .and_then(|logs| {
+            let topic = json!(IStaking::Slashed::SIGNATURE_HASH.to_string());
+            logs.iter().find(|l| l["topics"][0] == topic)
+        })
+        .map(|l| {
+            U256::from_str_radix(&l["data"].as_str().expect("data")[2..66], 16).expect("amount")
+        })
+        .expect("Slashed event");
+    let number = hex_u64(&receipt["blockNumber"]);
+    let stats = |n: u64| {
+        let s = net.rpc(4, "dbc_networkStats", json!([format!("0x{n:x}")])).expect("stats");
+        let get = |k: &str| serde_json::from_value::<U256>(s[k].clone()).expect(k);
+        (get("stakingBurned"), get("feesBurned"), get("totalSupply"))
+    };
+    let (burned_before, fees_before, supply_before) = stats(number - 1);
+    let (burned, fees, supply) = stats(number);
+    let burned_now = burned - burned_before;
+    assert!(!burned_now.is_zero() && burned_now < slashed, "burned {burned_now} of {slashed}");
+    assert_eq!(supply_before - supply, burned_now + (fees - fees_before));
 
     // 6. A new full node syncs from genesis to the tip.
     net.script(&["stop", "full"]);

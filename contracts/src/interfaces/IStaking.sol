@@ -93,4 +93,6 @@ interface IStaking {
     function activeValidators() external view returns (address[] memory);
     function epochBlocks() external view returns (uint64);
     function rewardPoolRemaining() external view returns (uint256);
+    /// DBC burned by slashing so far (the reporter's share of a double-sign slash is paid, not burned).
+    function totalBurned() external view returns (uint256);
 }

@@ -30,6 +30,8 @@ const G_CANDIDATES: u64 = 1;
 const G_ACTIVE_LEN: u64 = 2;
 const G_POOL_PAID: u64 = 3;
 const G_TOTAL_BONDED: u64 = 4;
+/// DBC burned by slashing.
+const G_BURNED: u64 = 5;
 
 const T_VAL: u64 = 40;
 const T_DEL: u64 = 41;
@@ -185,6 +187,7 @@ fn is_view(c: &IStakingCalls) -> bool {
             | C::activeValidators(_)
             | C::epochBlocks(_)
             | C::rewardPoolRemaining(_)
+            | C::totalBurned(_)
     )
 }
 
@@ -348,6 +351,7 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, sp: &StakingParams, call: &Call<'_>) 
             let paid = ctx.g(G_POOL_PAID)?;
             ret::<IStaking::rewardPoolRemainingCall>(&sp.reward_pool.saturating_sub(paid))
         }
+        C::totalBurned(_) => ret::<IStaking::totalBurnedCall>(&ctx.g(G_BURNED)?),
     }
 }
 
@@ -500,7 +504,9 @@ fn slash<H: Host>(
     if let Some(r) = reporter {
         ctx.pay_own(r, reward)?;
     }
-    ctx.burn_own(amount - reward)?;
+    let burned = ck(amount.checked_sub(reward))?;
+    ctx.burn_own(burned)?;
+    ctx.add_g(G_BURNED, burned, false)?;
     ctx.emit(IStaking::Slashed { validator, amount, reason: why }.encode_log_data())
 }
 

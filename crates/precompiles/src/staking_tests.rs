@@ -286,6 +286,7 @@ fn double_sign_evidence_slashes_jails_and_pays_the_reporter() {
     assert_eq!(val.jailedUntil, c.number + 4);
     assert_eq!(c.balance(ALICE) - before, dbc(4), "20% of the slash");
     assert_eq!(c.burned(), dbc(16), "the rest of the slash is burned");
+    assert_eq!(view(&mut c, IStaking::totalBurnedCall {}), dbc(16));
     let ev = logs.iter().find(|l| l.topics()[0] == IStaking::Slashed::SIGNATURE_HASH).unwrap();
     assert_eq!(IStaking::Slashed::decode_log_data(ev).unwrap().amount, dbc(20));
     err(submit(&mut c, &y, &x), IStaking::EvidenceAlreadyUsed {});

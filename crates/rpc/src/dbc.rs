@@ -40,7 +40,9 @@ pub struct NetworkStats {
     pub total_burned: U256,
     /// EIP-1559 base fees burned so far, wei.
     pub fees_burned: U256,
-    /// Genesis supply less everything burned, wei.
+    /// Validator stake burned by slashing so far, wei.
+    pub staking_burned: U256,
+    /// Genesis supply less everything burned (rent, base fees, slashed stake), wei.
     pub total_supply: U256,
     /// GPU rewards released from the pool so far, wei.
     pub rewards_distributed: U256,
@@ -437,8 +439,14 @@ impl RpcContext {
 impl DbcApiServer for RpcContext {
     fn network_stats(&self, block: Option<BlockId>) -> RpcResult<NetworkStats> {
         let s = self.market_ok(IGpuMarket::networkStatsCall {}, block)?;
-        let supply =
-            self.spec().genesis_supply().saturating_sub(s.totalBurned).saturating_sub(s.feesBurned);
+        let staking_burned =
+            self.precompile_ok(STAKING_ADDRESS, IStaking::totalBurnedCall {}, block)?;
+        let supply = self
+            .spec()
+            .genesis_supply()
+            .saturating_sub(s.totalBurned)
+            .saturating_sub(s.feesBurned)
+            .saturating_sub(staking_burned);
         Ok(NetworkStats {
             total_gpus: U64::from(s.totalGpus),
             online_gpus: U64::from(s.onlineGpus),
@@ -447,6 +455,7 @@ impl DbcApiServer for RpcContext {
             burn_rate_bps: s.burnRateBps,
             total_burned: s.totalBurned,
             fees_burned: s.feesBurned,
+            staking_burned,
             total_supply: supply,
             rewards_distributed: s.rewardsDistributed,
             reward_pool_remaining: s.rewardPoolRemaining,
