@@ -233,7 +233,7 @@ pub(crate) fn build_sealed<E: ConsensusEngine>(
             &mut streaming
         }
         None => {
-            best = PoolPayload(pool.best(base_fee), hint);
+            best = PoolPayload { best: pool.best(base_fee), pool, hint };
             &mut best
         }
     };
@@ -265,26 +265,37 @@ pub(crate) fn commit_or_rebuild(
     Ok(())
 }
 
-/// Pool transactions as the block builder consumes them.
-pub(crate) struct PoolPayload<'a>(pub(crate) BestTransactions<'a>, pub(crate) usize);
+/// Pool transactions as the block builder consumes them, best first.
+pub(crate) struct PoolPayload<'a> {
+    best: BestTransactions<'a>,
+    pool: &'a TxPool,
+    /// Pending transactions that fit in the block.
+    hint: usize,
+}
 
 impl PayloadTransactions for PoolPayload<'_> {
     fn next_tx(&mut self) -> Option<Recovered<TxEnvelope>> {
-        self.0.next_tx().map(|t| t.tx.clone())
+        self.best.next_tx().map(|t| t.tx.clone())
     }
 
     fn skip_sender(&mut self, sender: Address) {
-        self.0.skip_sender(sender)
+        self.best.skip_sender(sender)
     }
 
     fn size_hint(&self) -> usize {
-        self.1
+        self.hint
     }
 
     fn prefetch(&self) -> Vec<Address> {
-        let txs = self.0.pending_by_arrival(self.1);
-        dbc_evm::touched_accounts(txs.iter().map(|t| &t.tx))
+        pending_accounts(self.pool, self.hint)
     }
+}
+
+/// The senders and recipients of up to `limit` pending transactions, in about the order a
+/// block executes them: what the builder reads ahead (see `BlockState::with_prefetch`).
+pub(crate) fn pending_accounts(pool: &TxPool, limit: usize) -> Vec<Address> {
+    let txs = pool.pending_by_arrival(limit);
+    dbc_evm::touched_accounts(txs.iter().map(|t| &t.tx))
 }
 
 struct Opened {

@@ -241,8 +241,7 @@ impl PayloadTransactions for StreamingPayload<'_> {
     fn prefetch(&self) -> Vec<Address> {
         // The accounts of what is pending now; later arrivals are read as they execute, while
         // the slot still runs.
-        let txs = self.pool.pending_by_arrival(self.hint);
-        dbc_evm::touched_accounts(txs.iter().map(|t| &t.tx))
+        crate::pending_accounts(self.pool, self.hint)
     }
 }
 

@@ -509,11 +509,6 @@ pub struct BestTransactions<'a> {
 }
 
 impl BestTransactions<'_> {
-    /// See [`TxPool::pending_by_arrival`].
-    pub fn pending_by_arrival(&self, limit: usize) -> Vec<Arc<PoolTx>> {
-        self.pool.pending_by_arrival(limit)
-    }
-
     /// The next transaction.
     pub fn next_tx(&mut self) -> Option<Arc<PoolTx>> {
         while let Some(top) = self.heap.pop() {
@@ -575,6 +570,11 @@ mod tests {
         Recovered::new_unchecked(TxEnvelope::Eip1559(signed), Address::with_last_byte(sender))
     }
 
+    /// (last byte of the sender, nonce) of each transaction.
+    fn ids(txs: impl IntoIterator<Item = Arc<PoolTx>>) -> Vec<(u8, u64)> {
+        txs.into_iter().map(|t| (t.sender().0[19], t.nonce())).collect()
+    }
+
     fn pool() -> TxPool {
         TxPool::new(PoolConfig::default())
     }
@@ -604,9 +604,7 @@ mod tests {
         p.add(tx(1, 0, 11, 1), 100, 0).expect("add");
         p.add(tx(1, 5, 11, 1), 100, 0).expect("queued: nonce gap");
         p.add(tx(2, 1, 10, 1), 100, 0).expect("add");
-        let order = |limit| -> Vec<(u8, u64)> {
-            p.pending_by_arrival(limit).iter().map(|t| (t.sender().0[19], t.nonce())).collect()
-        };
+        let order = |limit| -> Vec<(u8, u64)> { ids(p.pending_by_arrival(limit)) };
         assert_eq!(order(10), vec![(2, 0), (1, 0), (2, 1)]);
         assert_eq!(order(2).len(), 2);
     }
@@ -660,8 +658,7 @@ mod tests {
         p.add(tx(2, 0, 100, 20), 100, 0).expect("add");
         p.add(tx(3, 0, 5, 5), 100, 0).expect("add"); // below base fee 10: left out
         let mut best = p.best(10);
-        let order: Vec<(u8, u64)> =
-            std::iter::from_fn(|| best.next_tx()).map(|t| (t.sender().0[19], t.nonce())).collect();
+        let order = ids(std::iter::from_fn(|| best.next_tx()));
         assert_eq!(order, vec![(2, 0), (1, 0), (1, 1)]);
     }
 
@@ -677,8 +674,7 @@ mod tests {
         assert_eq!((first.sender(), first.nonce()), (Address::with_last_byte(1), 0));
         // Added after the iterator was made: still seen, in nonce order.
         p.add(tx(1, 300, 100, 5), 100, 0).expect("add");
-        let rest: Vec<(u8, u64)> =
-            std::iter::from_fn(|| best.next_tx()).map(|t| (t.sender().0[19], t.nonce())).collect();
+        let rest = ids(std::iter::from_fn(|| best.next_tx()));
         let sender1: Vec<u64> = rest.iter().filter(|(s, _)| *s == 1).map(|(_, n)| *n).collect();
         assert_eq!(sender1, (1..=300).collect::<Vec<_>>());
         assert_eq!(rest.last(), Some(&(2, 0)), "lower tip goes last");
