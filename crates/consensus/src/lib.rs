@@ -6,6 +6,7 @@
 //! single-validator dev blocks on a timer or as soon as transactions arrive; the proof-of-stake
 //! engine ([`pos::PosEngine`]) implements the same trait.
 
+pub mod guard;
 pub mod pos;
 
 use alloy_consensus::Header;
@@ -36,6 +37,17 @@ pub enum ConsensusError {
     /// The header violates the engine's rules.
     #[error("invalid header: {0}")]
     InvalidHeader(String),
+    /// Signing at or below what this validator already signed (it would be slashable).
+    #[error("already signed up to {last}; refusing to sign at {value}")]
+    AlreadySigned {
+        /// What was asked.
+        value: u64,
+        /// The watermark.
+        last: u64,
+    },
+    /// The signing watermark could not be read or written.
+    #[error("signing watermark {0}")]
+    Watermark(String),
 }
 
 /// A consensus engine drives block production.

@@ -17,7 +17,7 @@
 //! **Fork choice.** The longest valid chain that contains the latest finalized block; between
 //! chains of equal length a node keeps the one it has. Finalized blocks are never unwound.
 
-use crate::{ConsensusEngine, ConsensusError, Slot};
+use crate::{ConsensusEngine, ConsensusError, Slot, guard::Watermark};
 use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer::SignerSync;
@@ -27,7 +27,6 @@ use dbc_primitives::{
     pos::{self, ConsensusExtra, FinalityProof, Vote},
 };
 use dbc_txpool::TxPool;
-use parking_lot::Mutex;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::Arc,
@@ -117,6 +116,9 @@ pub fn slot_offset(parent_ts: u64, timestamp: u64, slot_secs: u64) -> Option<u64
     Some(delta / slot_secs - 1)
 }
 
+/// How far ahead of the local clock a header's timestamp may be.
+pub const MAX_CLOCK_DRIFT_SECS: u64 = 1;
+
 fn invalid(m: impl Into<String>) -> ConsensusError {
     ConsensusError::InvalidHeader(m.into())
 }
@@ -147,7 +149,9 @@ pub fn verify_header(
     }
     let k = slot_offset(parent.timestamp, header.timestamp, slot_secs)
         .ok_or_else(|| invalid("timestamp is not on a slot after the parent"))?;
-    if header.timestamp > now.saturating_add(slot_secs) {
+    // Not from the future beyond a small clock drift: a backup proposer cannot publish its
+    // block before its slot and race the in-turn one (security review M2).
+    if header.timestamp > now.saturating_add(MAX_CLOCK_DRIFT_SECS) {
         return Err(invalid(format!("timestamp {} is in the future", header.timestamp)));
     }
     let expected = set.proposer(header.number, k).ok_or_else(|| invalid("empty validator set"))?;
@@ -203,6 +207,9 @@ pub fn verify_finality(
     Ok(())
 }
 
+/// Most heights whose votes a [`VoteBook`] keeps (the lowest are dropped first).
+pub const MAX_VOTE_HEIGHTS: usize = 1_024;
+
 /// Collects votes per block and tells when a block reaches quorum.
 #[derive(Debug, Default)]
 pub struct VoteBook {
@@ -231,11 +238,22 @@ impl VoteBook {
             return Err(invalid(format!("vote from {who}, not a validator")));
         }
         let by_hash = self.votes.entry(vote.number).or_default();
-        let voters = by_hash.entry(vote.hash).or_default();
-        if voters.insert(who, vote.signature.clone()).is_some() {
+        // One vote per validator and height: a second vote for another hash is ignored, so a
+        // member cannot grow the book with votes for made-up hashes (security review M6).
+        if by_hash.values().any(|voters| voters.contains_key(&who)) {
             return Ok(None);
         }
-        let voted = voters.keys().filter_map(|a| set.stake_of(*a)).fold(U256::ZERO, |a, s| a + s);
+        let voters = by_hash.entry(vote.hash).or_default();
+        voters.insert(who, vote.signature.clone());
+        let voters = voters.clone();
+        // Heights above the finalized block are kept while finality lags, up to a bound.
+        while self.votes.len() > MAX_VOTE_HEIGHTS {
+            self.votes.pop_first();
+        }
+        let voted = voters
+            .keys()
+            .filter_map(|a| set.stake_of(*a))
+            .fold(U256::ZERO, |a, s| a.saturating_add(s));
         if !set.is_quorum(voted) || self.best.as_ref().is_some_and(|b| b.number >= vote.number) {
             return Ok(None);
         }
@@ -276,24 +294,29 @@ impl VoteBook {
     }
 }
 
-/// Signs votes, never two for one height; the last height survives restarts in a file.
+/// Signs votes, never two for one height; the last height survives restarts and power loss
+/// in a watermark file ([`crate::guard`]), written before the vote is signed.
 #[derive(Debug)]
 pub struct Voter {
     signer: PrivateKeySigner,
     chain_id: u64,
-    last: Mutex<u64>,
-    file: Option<std::path::PathBuf>,
+    last: Watermark,
 }
 
 impl Voter {
-    /// A voter; `file` remembers the last voted height.
-    pub fn new(signer: PrivateKeySigner, chain_id: u64, file: Option<std::path::PathBuf>) -> Self {
-        let last = file
-            .as_ref()
-            .and_then(|f| std::fs::read_to_string(f).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
-        Self { signer, chain_id, last: Mutex::new(last), file }
+    /// A voter that remembers its last height in memory only (tests).
+    pub fn new(signer: PrivateKeySigner, chain_id: u64) -> Self {
+        Self { signer, chain_id, last: Watermark::in_memory() }
+    }
+
+    /// A voter whose last voted height is kept in `file`. Fails if the file exists but cannot
+    /// be read (a validator must not forget what it signed).
+    pub fn open(
+        signer: PrivateKeySigner,
+        chain_id: u64,
+        file: std::path::PathBuf,
+    ) -> Result<Self, ConsensusError> {
+        Ok(Self { signer, chain_id, last: Watermark::open(Some(file))? })
     }
 
     /// The voter's address.
@@ -302,19 +325,16 @@ impl Voter {
     }
 
     /// A vote for (`number`, `hash`), unless this validator already voted at that height or
-    /// above.
+    /// above (or the watermark cannot be persisted).
     pub fn vote(&self, number: u64, hash: B256) -> Option<Vote> {
-        let mut last = self.last.lock();
-        if number <= *last {
-            return None;
-        }
-        let sig = self.signer.sign_hash_sync(&pos::vote_hash(self.chain_id, number, hash)).ok()?;
-        if let Some(f) = &self.file {
-            // Persist before the vote leaves the node.
-            std::fs::write(f, number.to_string()).ok()?;
-        }
-        *last = number;
-        Some(Vote { number, hash, signature: sig.as_bytes().to_vec().into() })
+        self.last
+            .advance(number, 0, || {
+                self.signer
+                    .sign_hash_sync(&pos::vote_hash(self.chain_id, number, hash))
+                    .map_err(|e| ConsensusError::InvalidHeader(format!("signing failed: {e}")))
+            })
+            .ok()
+            .map(|sig| Vote { number, hash, signature: sig.as_bytes().to_vec().into() })
     }
 }
 
@@ -332,6 +352,8 @@ pub struct PosEngine {
     sets: SetProvider,
     proofs: ProofProvider,
     vanity: Bytes,
+    /// Timestamp (and number) of the last header sealed: never seal at or below it.
+    sealed: Watermark,
 }
 
 impl std::fmt::Debug for PosEngine {
@@ -355,7 +377,41 @@ impl PosEngine {
         sets: SetProvider,
         proofs: ProofProvider,
     ) -> Self {
-        Self { signer, slot_secs, sets, proofs, vanity: Bytes::from_static(b"dbc-node") }
+        Self {
+            signer,
+            slot_secs,
+            sets,
+            proofs,
+            vanity: Bytes::from_static(b"dbc-node"),
+            sealed: Watermark::in_memory(),
+        }
+    }
+
+    /// Keeps the seal watermark in `file` (`<datadir>/last_seal`): after a restart, a crash
+    /// between sealing and gossiping, or an unwind of its own block, the validator never seals
+    /// a second header for a slot it already sealed. Fails if the file cannot be read.
+    pub fn with_seal_watermark(mut self, file: std::path::PathBuf) -> Result<Self, ConsensusError> {
+        self.sealed = Watermark::open(Some(file))?;
+        Ok(self)
+    }
+
+    /// The timestamp and number of the last header this validator sealed.
+    pub fn last_sealed(&self) -> (u64, u64) {
+        self.sealed.last()
+    }
+
+    /// Seals without the watermark. Only for the `equivocate` test hook, which double-signs on
+    /// purpose so that slashing can be tested end to end.
+    pub fn seal_unguarded(&self, header: Header) -> Result<Header, ConsensusError> {
+        self.sign_seal(header)
+    }
+
+    fn sign_seal(&self, header: Header) -> Result<Header, ConsensusError> {
+        let sig = self
+            .signer
+            .sign_hash_sync(&pos::seal_hash(&header, false))
+            .map_err(|e| ConsensusError::InvalidHeader(format!("signing failed: {e}")))?;
+        Ok(pos::apply_seal(header, &sig))
     }
 
     /// The validator's address.
@@ -402,12 +458,11 @@ impl ConsensusEngine for PosEngine {
         }
     }
 
+    /// Seals `header` if its timestamp is after every header this validator sealed before,
+    /// recording it durably first (see [`crate::guard`]).
     fn seal(&self, header: Header) -> Result<Header, ConsensusError> {
-        let sig = self
-            .signer
-            .sign_hash_sync(&pos::seal_hash(&header, false))
-            .map_err(|e| ConsensusError::InvalidHeader(format!("signing failed: {e}")))?;
-        Ok(pos::apply_seal(header, &sig))
+        let (timestamp, number) = (header.timestamp, header.number);
+        self.sealed.advance(timestamp, number, || self.sign_seal(header))
     }
 }
 
@@ -487,7 +542,7 @@ mod tests {
         let k = keys(4);
         let set = set_of(&k, &[10, 10, 10, 30]);
         let hash = B256::repeat_byte(7);
-        let voters: Vec<Voter> = k.iter().map(|s| Voter::new(s.clone(), 1, None)).collect();
+        let voters: Vec<Voter> = k.iter().map(|s| Voter::new(s.clone(), 1)).collect();
         let mut book = VoteBook::default();
         // 10 + 10 + 10 = 30 of 60: not enough; + 30 = 60 > 40.
         for v in &voters[..3] {
@@ -519,14 +574,70 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let file = dir.path().join("last_vote");
         let k = PrivateKeySigner::random();
-        let v = Voter::new(k.clone(), 1, Some(file.clone()));
+        let v = Voter::open(k.clone(), 1, file.clone()).expect("open");
         assert!(v.vote(3, B256::ZERO).is_some());
         assert!(v.vote(3, B256::repeat_byte(1)).is_none());
         assert!(v.vote(2, B256::repeat_byte(1)).is_none());
         // After a restart too.
-        let v = Voter::new(k, 1, Some(file));
+        let v = Voter::open(k, 1, file).expect("reopen");
         assert!(v.vote(3, B256::repeat_byte(2)).is_none());
         assert!(v.vote(4, B256::repeat_byte(2)).is_some());
+    }
+
+    /// Issue #15 item 3 / security review H2: a validator never seals two headers for one
+    /// slot, also after a restart (the watermark is on disk before the seal exists).
+    #[test]
+    fn h2_an_engine_never_seals_twice_for_one_slot_across_restarts() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("last_seal");
+        let k = keys(1);
+        let set = set_of(&k, &[1]);
+        let parent =
+            Header { number: 9, timestamp: 1_000, gas_limit: 30_000_000, ..Default::default() };
+        let unsealed = |gas_used: u64, k_: u64| Header {
+            number: 10,
+            timestamp: 1_000 + 2 * (k_ + 1),
+            gas_limit: parent.gas_limit,
+            gas_used,
+            beneficiary: k[0].address(),
+            extra_data: pos::unsealed_extra(b"x", &ConsensusExtra::default()),
+            ..Default::default()
+        };
+        let e = engine(&k[0], set.clone()).with_seal_watermark(file.clone()).expect("open");
+        e.seal(unsealed(0, 0)).expect("first seal");
+        assert!(e.seal(unsealed(1, 0)).is_err(), "another header for the same slot");
+        let e = engine(&k[0], set.clone()).with_seal_watermark(file.clone()).expect("reopen");
+        assert_eq!(e.last_sealed(), (1_002, 10));
+        assert!(e.seal(unsealed(2, 0)).is_err(), "refused after a restart too");
+        e.seal(unsealed(2, 1)).expect("a later slot is fine");
+        // The twin test hook bypasses it on purpose.
+        e.seal_unguarded(unsealed(3, 1)).expect("unguarded");
+    }
+
+    /// Security review M6: one vote per validator and height is kept.
+    #[test]
+    fn m6_a_validator_cannot_fill_the_vote_book_with_other_hashes() {
+        let k = keys(2);
+        let set = set_of(&k, &[1, 1]);
+        let mut book = VoteBook::default();
+        let sign = |h: B256| {
+            let sig = k[0].sign_hash_sync(&pos::vote_hash(1, 5, h)).expect("sign");
+            Vote { number: 5, hash: h, signature: sig.as_bytes().to_vec().into() }
+        };
+        for i in 0..100u8 {
+            book.add(1, &set, &sign(B256::repeat_byte(i))).expect("valid vote");
+        }
+        assert_eq!(book.votes.get(&5).map(|h| h.len()), Some(1), "only the first hash is kept");
+        for n in 0..(MAX_VOTE_HEIGHTS as u64 + 10) {
+            let sig = k[1].sign_hash_sync(&pos::vote_hash(1, 100 + n, B256::ZERO)).expect("sign");
+            let v = Vote {
+                number: 100 + n,
+                hash: B256::ZERO,
+                signature: sig.as_bytes().to_vec().into(),
+            };
+            book.add(1, &set, &v).expect("valid");
+        }
+        assert!(book.votes.len() <= MAX_VOTE_HEIGHTS);
     }
 
     #[tokio::test]

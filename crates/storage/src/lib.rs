@@ -467,6 +467,59 @@ impl Storage {
         Ok(())
     }
 
+    /// Every non-zero storage slot of `address` in the plain state (the head), in slot order.
+    pub fn account_storage(&self, address: &Address) -> Result<Vec<(B256, U256)>> {
+        self.storage_of(address)
+    }
+
+    /// What committed block `number` changed, as the values *before* it: each changed account
+    /// (`None`: it did not exist) with every slot the block changed or cleared and that slot's
+    /// value before the block. Applying these to the state after the block gives the state
+    /// before it (fork choice uses it to move the state trie back without rebuilding it).
+    #[allow(clippy::type_complexity)]
+    pub fn changes_before(
+        &self,
+        number: u64,
+    ) -> Result<Vec<(Address, Option<StoredAccount>, Vec<(B256, U256)>)>> {
+        let nk = num_key(number);
+        let mut out: Vec<(Address, Option<StoredAccount>, Vec<(B256, U256)>)> = Vec::new();
+        let iter = self
+            .db
+            .iterator_cf(self.cf(ACCOUNT_CHANGESETS), IteratorMode::From(&nk, Direction::Forward));
+        for item in iter {
+            let (k, v) = item?;
+            if k.len() < 28 || k[..8] != nk {
+                break;
+            }
+            let before = if v.is_empty() {
+                None
+            } else {
+                Some(decode_rlp::<StoredAccount>(ACCOUNT_CHANGESETS, &v)?)
+            };
+            out.push((Address::from_slice(&k[8..28]), before, Vec::new()));
+        }
+        // Both tables are in (number, address) order.
+        let mut i = 0;
+        let iter = self
+            .db
+            .iterator_cf(self.cf(STORAGE_CHANGESETS), IteratorMode::From(&nk, Direction::Forward));
+        for item in iter {
+            let (k, v) = item?;
+            if k.len() < 60 || k[..8] != nk {
+                break;
+            }
+            let address = Address::from_slice(&k[8..28]);
+            while i < out.len() && out[i].0 < address {
+                i += 1;
+            }
+            if i == out.len() || out[i].0 != address {
+                return Err(corrupt(STORAGE_CHANGESETS, "slot change without an account change"));
+            }
+            out[i].2.push((B256::from_slice(&k[28..60]), decode_u256(&v)));
+        }
+        Ok(out)
+    }
+
     fn storage_of(&self, address: &Address) -> Result<Vec<(B256, U256)>> {
         let mut out = Vec::new();
         let iter = self.db.iterator_cf(
