@@ -244,9 +244,15 @@ pub(crate) fn build_sealed<E: ConsensusEngine>(
             return Err(NodeError::Production(e.to_string()));
         }
     };
-    let sealed = engine
-        .seal(executed.block.header.inner().clone())
-        .map_err(|e| NodeError::Production(e.to_string()))?;
+    let sealed = match engine.seal(executed.block.header.inner().clone()) {
+        Ok(sealed) => sealed,
+        Err(e) => {
+            // Not sealed (e.g. the slot was sealed before a restart): the block is dropped and
+            // the trie, which already holds its update, goes back to the head.
+            *trie = rebuild_trie(storage)?;
+            return Err(NodeError::Production(e.to_string()));
+        }
+    };
     executed.block.header = sealed.seal_slow();
     Ok(executed)
 }

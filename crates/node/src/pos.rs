@@ -450,10 +450,16 @@ pub(crate) async fn start(
     gas_limit: u64,
     vote_file: std::path::PathBuf,
 ) -> Result<(Arc<PosNode>, tokio::task::JoinHandle<Result<(), NodeError>>), NodeError> {
-    let voter = config
-        .signer
-        .as_ref()
-        .map(|s| Voter::new(s.clone(), spec.chain_id, Some(vote_file.clone())));
+    // Signing watermarks (`last_vote`, `last_seal`) live in the data directory and are
+    // persisted before a vote or seal exists: a restarted validator never signs twice.
+    let watermark_err = |e: dbc_consensus::ConsensusError| NodeError::Production(e.to_string());
+    let voter = match &config.signer {
+        Some(s) => {
+            Some(Voter::open(s.clone(), spec.chain_id, vote_file.clone()).map_err(watermark_err)?)
+        }
+        None => None,
+    };
+    let seal_file = vote_file.with_file_name("last_seal");
     let mut book = VoteBook::default();
     let finalized = chain.storage().finalized()?.unwrap_or(0);
     book.on_finalized(finalized);
@@ -486,15 +492,19 @@ pub(crate) async fn start(
         Some(signer) => {
             let n1 = node.clone();
             let n2 = node.clone();
-            let engine = Arc::new(PosEngine::new(
-                signer,
-                node.slot_secs(),
-                Arc::new(move |parent| n1.set_for(parent)),
-                Arc::new(move || {
-                    let storage = n2.storage();
-                    n2.votes.lock().proof_to_include(|n| storage.block_hash(n).ok().flatten())
-                }),
-            ));
+            let engine = Arc::new(
+                PosEngine::new(
+                    signer,
+                    node.slot_secs(),
+                    Arc::new(move |parent| n1.set_for(parent)),
+                    Arc::new(move || {
+                        let storage = n2.storage();
+                        n2.votes.lock().proof_to_include(|n| storage.block_hash(n).ok().flatten())
+                    }),
+                )
+                .with_seal_watermark(seal_file)
+                .map_err(watermark_err)?,
+            );
             let _ = node.engine.set(engine.clone());
             info!(target: "dbc::pos", validator = %engine.address(), "validating");
             tokio::spawn(produce(node.clone(), engine, gas_limit))
@@ -568,7 +578,10 @@ async fn produce(
                     extra[0] ^= 0xff;
                     extra.truncate(extra.len() - pos::SEAL_LEN);
                     other.extra_data = extra.into();
-                    let other = e.seal(other).map_err(|x| NodeError::Production(x.to_string()))?;
+                    // The test hook double-signs on purpose, past the seal watermark.
+                    let other = e
+                        .seal_unguarded(other)
+                        .map_err(|x| NodeError::Production(x.to_string()))?;
                     let twin = Block {
                         header: other.seal_slow(),
                         transactions: executed.block.transactions.clone(),
