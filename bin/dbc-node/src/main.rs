@@ -47,7 +47,8 @@ enum Cmd {
     /// Validator keys.
     #[command(subcommand)]
     Account(AccountCmd),
-    /// Writes a proof-of-stake genesis file (the dev allocations plus a validator set).
+    /// Writes a proof-of-stake genesis file (the dev genesis's rules and predeploys, a validator
+    /// set, and only the balances asked for with --alloc / --dev-accounts).
     Genesis(GenesisArgs),
     /// Prints the p2p peer id of a data directory (creating its key if missing), for
     /// `--bootnodes`.
@@ -104,6 +105,13 @@ struct GenesisArgs {
     /// Genesis timestamp (default: now).
     #[arg(long)]
     timestamp: Option<u64>,
+    /// Fund an account: `ADDRESS=DBC` (whole DBC; repeat for each).
+    #[arg(long = "alloc", value_name = "ADDRESS=DBC")]
+    alloc: Vec<dbc_chainspec::GenesisAlloc>,
+    /// Local test networks only: fund the first N accounts of the public test mnemonic
+    /// ("test test … junk", anyone can sign for them) with 10,000 DBC each. Default: none.
+    #[arg(long = "dev-accounts", value_name = "N", default_value_t = 0)]
+    dev_accounts: usize,
     /// Output file.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -243,37 +251,25 @@ fn account(cmd: AccountCmd) -> eyre::Result<()> {
 
 fn genesis(a: GenesisArgs) -> eyre::Result<()> {
     use alloy_primitives::U256;
-    let mut g: serde_json::Value = serde_json::from_str(dbc_chainspec::DEV_GENESIS_JSON)?;
-    let dbc = U256::from(10u64).pow(U256::from(18));
-    let stake = U256::from(a.stake) * dbc;
-    let staking = dbc_chainspec::StakingParams {
-        epoch_blocks: a.epoch_blocks,
-        validators: a
-            .validators
-            .iter()
-            .map(|v| dbc_chainspec::GenesisValidator { address: *v, stake, commission_bps: 1_000 })
-            .collect(),
-        ..Default::default()
-    };
-    staking.validate().map_err(|e| eyre::eyre!(e))?;
-    let balance = staking.genesis_stake() + staking.reward_pool;
     let timestamp = a.timestamp.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default()
     });
-    g["config"]["chainId"] = a.chain_id.into();
-    g["config"]["dbc"] = serde_json::json!({
-        "blockTimeSecs": a.block_time,
-        "staking": serde_json::to_value(&staking)?,
-    });
-    g["timestamp"] = format!("{timestamp:#x}").into();
-    g["alloc"][dbc_chainspec::STAKING_ADDRESS.to_string().to_lowercase()] =
-        serde_json::json!({ "balance": format!("{balance:#x}") });
-    let text = serde_json::to_string_pretty(&g)?;
-    // Refuse to write what the node would not accept.
-    ChainSpec::from_json(&text)?;
+    // The dev genesis's rules and predeploys, the validators, and only the balances asked for
+    // (no test-mnemonic account unless `--dev-accounts`); checked like `--chain` would.
+    let text = dbc_chainspec::pos_genesis_json(&dbc_chainspec::PosGenesis {
+        validators: a.validators,
+        stake: U256::from(a.stake) * U256::from(dbc_chainspec::DBC),
+        commission_bps: 1_000,
+        block_time_secs: a.block_time,
+        epoch_blocks: a.epoch_blocks,
+        chain_id: a.chain_id,
+        timestamp,
+        dev_accounts: a.dev_accounts,
+        alloc: a.alloc,
+    })?;
     std::fs::write(&a.out, text).wrap_err_with(|| format!("writing {}", a.out.display()))?;
     eprintln!("genesis written to {}", a.out.display());
     Ok(())

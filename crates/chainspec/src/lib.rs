@@ -18,9 +18,24 @@ use dbc_trie::{AccountLeaf, full_state_root};
 use serde::{Deserialize, Serialize};
 
 mod market;
+mod pos_genesis;
 mod staking;
 pub use market::{BurnTier, DBC, MARKET_ADDRESS, MINING_ADDRESS, MarketParams, SlashTier};
-pub use staking::{GenesisValidator, STAKING_ADDRESS, StakingParams};
+pub use pos_genesis::{GenesisAlloc, MAX_DEV_ACCOUNTS, PosGenesis, pos_genesis_json};
+pub use staking::{GenesisValidator, MAX_CANDIDATES, STAKING_ADDRESS, StakingParams};
+
+/// The precompiles' accounts (market, project mining, staking): always present in the genesis
+/// state with nonce 1 and code `0xfe`.
+pub const PRECOMPILE_ACCOUNTS: [Address; 3] = [MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS];
+
+/// Upper bound of every duration parameter in blocks (`config.dbc.*Blocks`, slash tiers'
+/// `underBlocks`): 10^12 blocks (31,700 years of 1 s blocks). With it, a block number below
+/// 10^12 plus any sum of a few durations stays far below `u64::MAX` (1.8·10^19), so deadline
+/// arithmetic in the precompiles cannot wrap (security review L4).
+pub const MAX_DURATION_BLOCKS: u64 = 1_000_000_000_000;
+
+/// Upper bound of `config.dbc.blockTimeSecs` (one day).
+pub const MAX_BLOCK_TIME_SECS: u64 = 86_400;
 
 /// The embedded `--dev` genesis.
 pub const DEV_GENESIS_JSON: &str = include_str!("../../../genesis/dev.json");
@@ -106,17 +121,23 @@ impl ChainSpec {
 
     /// Builds the spec from a parsed genesis.
     pub fn from_genesis(mut genesis: Genesis) -> Result<Self, ChainSpecError> {
-        // The precompiles' accounts hold balances and storage: give them nonce 1 and the
-        // one-byte code `0xfe` (as for Ethereum's system contracts) so that no EVM rule for
-        // code-less accounts (EIP-161 clearing, EOA handling) ever applies to them; a genesis
-        // that leaves this out gets it here.
-        for addr in [MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS] {
-            if let Some(acc) = genesis.alloc.get_mut(&addr) {
-                acc.nonce = Some(acc.nonce.unwrap_or(0).max(1));
-                if acc.code.as_ref().is_none_or(|c| c.is_empty()) {
-                    acc.code = Some(Bytes::from_static(&[0xfe]));
-                }
-            }
+        // The precompiles' accounts hold balances and storage: they always exist with nonce 1
+        // and the one-byte code `0xfe` (as Ethereum's system contracts), whether or not the
+        // genesis lists them, so that no EVM rule for empty or code-less accounts (EIP-161
+        // clearing of a touched empty account, EOA handling) ever applies to them. A balance
+        // or storage the genesis gives them is kept (security review L3).
+        for addr in PRECOMPILE_ACCOUNTS {
+            let acc = genesis.alloc.entry(addr).or_default();
+            acc.nonce = Some(acc.nonce.unwrap_or(0).max(1));
+            acc.code = Some(Bytes::from_static(&[0xfe]));
+        }
+        if let Some(fee) = genesis.base_fee_per_gas
+            && u64::try_from(fee).is_err()
+        {
+            return Err(ChainSpecError::Unsupported(format!(
+                "baseFeePerGas = {fee} does not fit in 64 bits (at most {})",
+                u64::MAX
+            )));
         }
         let c = &genesis.config;
         let block = |b: Option<u64>| b.map_or(ForkCondition::Never, ForkCondition::Block);
@@ -157,6 +178,12 @@ impl ChainSpec {
             Some(v) => serde_json::from_value(v.clone())?,
             None => DbcParams::default(),
         };
+        if params.block_time_secs > MAX_BLOCK_TIME_SECS {
+            return Err(ChainSpecError::Unsupported(format!(
+                "config.dbc.blockTimeSecs = {} exceeds {MAX_BLOCK_TIME_SECS}",
+                params.block_time_secs
+            )));
+        }
         params.market.validate().map_err(ChainSpecError::Unsupported)?;
         let pool = genesis.alloc.get(&MARKET_ADDRESS).map(|a| a.balance).unwrap_or_default();
         if pool < params.market.reward_pool {
@@ -271,8 +298,9 @@ impl ChainSpec {
             mix_hash: g.mix_hash,
             nonce: g.nonce.into(),
             base_fee_per_gas: Some(
+                // `from_genesis` refuses a base fee above `u64::MAX`.
                 g.base_fee_per_gas
-                    .map(|b| b as u64)
+                    .map(|b| u64::try_from(b).unwrap_or(u64::MAX))
                     .unwrap_or(alloy_eips::eip1559::INITIAL_BASE_FEE),
             ),
             withdrawals_root: self.is_shanghai_active_at_timestamp(ts).then_some(EMPTY_WITHDRAWALS),
@@ -359,6 +387,94 @@ mod tests {
         let spec = ChainSpec::dev(12).expect("dev spec");
         let extra = dev_addresses(12).expect("derive")[11];
         assert_eq!(spec.genesis.alloc[&extra].balance, U256::from(DEV_ACCOUNT_BALANCE));
+    }
+
+    fn dev_json() -> serde_json::Value {
+        serde_json::from_str(DEV_GENESIS_JSON).expect("json")
+    }
+
+    fn key(a: Address) -> String {
+        a.to_string().to_lowercase()
+    }
+
+    /// Security review L3: the three precompile accounts exist with nonce 1 and code `0xfe`
+    /// even when the genesis leaves them out, and keep a balance the genesis gives them.
+    #[test]
+    fn l3_precompile_accounts_always_exist_with_nonce_and_code() {
+        let mut g = dev_json();
+        let alloc = g["alloc"].as_object_mut().expect("alloc");
+        alloc.remove(&key(MARKET_ADDRESS));
+        alloc.remove(&key(MINING_ADDRESS));
+        assert!(!alloc.contains_key(&key(STAKING_ADDRESS)), "dev.json omits 0x…0D03");
+        g["config"]["dbc"]["market"] = serde_json::json!({ "rewardPool": "0x0" });
+        let spec = ChainSpec::from_json(&g.to_string()).expect("spec");
+        let accounts = spec.genesis_accounts();
+        for addr in PRECOMPILE_ACCOUNTS {
+            let a = accounts.iter().find(|a| a.address == addr).expect("precompile account");
+            assert_eq!(a.account.nonce, 1, "{addr}");
+            assert_eq!(a.code.as_ref().map(|c| c.to_vec()), Some(vec![0xfe]), "{addr}");
+            assert_eq!(a.account.code_hash, keccak256([0xfe]), "{addr}");
+            assert_eq!(a.account.balance, U256::ZERO);
+        }
+        // Listed with a balance only (no code, no nonce): the balance is kept.
+        let mut g = dev_json();
+        g["alloc"][key(STAKING_ADDRESS)] = serde_json::json!({ "balance": "0x64" });
+        let spec = ChainSpec::from_json(&g.to_string()).expect("spec");
+        let s = &spec.genesis.alloc[&STAKING_ADDRESS];
+        assert_eq!((s.balance, s.nonce), (U256::from(100u64), Some(1)));
+        assert_eq!(s.code.as_ref().map(|c| c.to_vec()), Some(vec![0xfe]));
+        let market = &spec.genesis.alloc[&MARKET_ADDRESS];
+        assert_eq!(market.balance, spec.params.market.reward_pool);
+    }
+
+    fn refused(g: &serde_json::Value) -> String {
+        ChainSpec::from_json(&g.to_string()).expect_err("refused").to_string()
+    }
+
+    /// Security review L4: durations are bounded so `now + duration` sums cannot wrap, and a
+    /// base fee above 64 bits is refused (it was truncated).
+    #[test]
+    fn l4_genesis_parameters_have_upper_bounds() {
+        let huge = u64::MAX - 10;
+        for (section, name) in [
+            ("staking", "unbondingBlocks"),
+            ("staking", "jailBlocks"),
+            ("staking", "epochBlocks"),
+            ("market", "heartbeatTimeoutBlocks"),
+            ("market", "drawDelayBlocks"),
+            ("market", "commitWindowBlocks"),
+            ("market", "revealWindowBlocks"),
+            ("market", "exitCooldownBlocks"),
+            ("market", "vestingBlocks"),
+        ] {
+            let mut g = dev_json();
+            g["config"]["dbc"][section] = serde_json::json!({ name: huge });
+            let e = refused(&g);
+            assert!(e.contains(name) && e.contains("exceeds"), "{name}: {e}");
+            // At the bound it is accepted.
+            g["config"]["dbc"][section] = serde_json::json!({ name: MAX_DURATION_BLOCKS });
+            ChainSpec::from_json(&g.to_string()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let mut g = dev_json();
+        let mut tiers =
+            serde_json::to_value(MarketParams::default().unreachable_slash).expect("tiers");
+        tiers[0]["underBlocks"] = huge.into();
+        g["config"]["dbc"]["market"] = serde_json::json!({ "unreachableSlash": tiers });
+        assert!(refused(&g).contains("underBlocks"));
+        let mut g = dev_json();
+        g["config"]["dbc"]["staking"] = serde_json::json!({ "maxCandidates": 5_000 });
+        assert!(refused(&g).contains("maxCandidates"));
+        let mut g = dev_json();
+        g["config"]["dbc"]["blockTimeSecs"] = (MAX_BLOCK_TIME_SECS + 1).into();
+        assert!(refused(&g).contains("blockTimeSecs"));
+
+        let mut g = dev_json();
+        g["baseFeePerGas"] = "0x10000000000000000".into(); // 2^64
+        let e = refused(&g);
+        assert!(e.contains("baseFeePerGas") && e.contains("64 bits"), "{e}");
+        g["baseFeePerGas"] = format!("{:#x}", u64::MAX).into();
+        let spec = ChainSpec::from_json(&g.to_string()).expect("u64::MAX fits");
+        assert_eq!(spec.genesis_header().base_fee_per_gas, Some(u64::MAX));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 use alloy_primitives::{Address, U256, address};
 use serde::{Deserialize, Serialize};
 
+use crate::MAX_DURATION_BLOCKS;
+
 /// One DBC in wei.
 pub const DBC: u128 = 1_000_000_000_000_000_000;
 
@@ -187,6 +189,30 @@ impl MarketParams {
         ] {
             if v == 0 {
                 return Err(format!("market.{name} must be positive"));
+            }
+        }
+        for (name, v) in [
+            ("epochBlocks", self.epoch_blocks),
+            ("vestingBlocks", self.vesting_blocks),
+            ("rentUnitBlocks", self.rent_unit_blocks),
+            ("maxRentBlocks", self.max_rent_blocks),
+            ("drawDelayBlocks", self.draw_delay_blocks),
+            ("commitWindowBlocks", self.commit_window_blocks),
+            ("revealWindowBlocks", self.reveal_window_blocks),
+            ("heartbeatTimeoutBlocks", self.heartbeat_timeout_blocks),
+            ("minOnlineBlocks", self.min_online_blocks),
+            ("exitCooldownBlocks", self.exit_cooldown_blocks),
+        ]
+        .into_iter()
+        .chain(
+            self.owner_offline_slash
+                .iter()
+                .chain(&self.unreachable_slash)
+                .filter_map(|t| t.under_blocks)
+                .map(|b| ("slash tier underBlocks", b)),
+        ) {
+            if v > MAX_DURATION_BLOCKS {
+                return Err(format!("market.{name} = {v} exceeds {MAX_DURATION_BLOCKS} blocks"));
             }
         }
         if self.standard_calc_point == 0 {

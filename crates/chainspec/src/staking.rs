@@ -4,7 +4,10 @@
 use alloy_primitives::{Address, U256, address};
 use serde::{Deserialize, Serialize};
 
-use crate::market::DBC;
+use crate::{MAX_DURATION_BLOCKS, market::DBC};
+
+/// Upper bound of `maxCandidates` (bounds the election's work in one block hook).
+pub const MAX_CANDIDATES: u32 = 1_000;
 
 /// Address of the staking precompile.
 pub const STAKING_ADDRESS: Address = address!("0x0000000000000000000000000000000000000D03");
@@ -46,6 +49,9 @@ pub struct StakingParams {
     pub reward_pool: U256,
     /// Highest commission.
     pub max_commission_bps: u16,
+    /// Largest commission increase of one `setCommission` (an increase waits for the first
+    /// epoch boundary at least `epochBlocks` away; decreases apply at once).
+    pub max_commission_increase_bps: u16,
     /// Share of a validator's bonded stake slashed for double signing.
     pub double_sign_slash_bps: u16,
     /// Share of the slash paid to whoever submits the evidence; the rest is burned.
@@ -74,6 +80,7 @@ impl Default for StakingParams {
             block_reward: dbc(19),
             reward_pool: dbc(1_000_000_000),
             max_commission_bps: 10_000,
+            max_commission_increase_bps: 500,
             double_sign_slash_bps: 500,
             evidence_reward_bps: 1_000,
             downtime_jail_missed: 50,
@@ -89,6 +96,7 @@ impl StakingParams {
     pub fn validate(&self) -> Result<(), String> {
         for (name, v) in [
             ("maxCommissionBps", self.max_commission_bps),
+            ("maxCommissionIncreaseBps", self.max_commission_increase_bps),
             ("doubleSignSlashBps", self.double_sign_slash_bps),
             ("evidenceRewardBps", self.evidence_reward_bps),
             ("downtimeSlashBps", self.downtime_slash_bps),
@@ -99,6 +107,22 @@ impl StakingParams {
         }
         if self.epoch_blocks == 0 || self.max_validators == 0 {
             return Err("staking.epochBlocks and staking.maxValidators must be positive".into());
+        }
+        for (name, v) in [
+            ("epochBlocks", self.epoch_blocks),
+            ("unbondingBlocks", self.unbonding_blocks),
+            ("jailBlocks", self.jail_blocks),
+        ] {
+            if v > MAX_DURATION_BLOCKS {
+                return Err(format!("staking.{name} = {v} exceeds {MAX_DURATION_BLOCKS} blocks"));
+            }
+        }
+        if self.max_candidates > MAX_CANDIDATES {
+            return Err(format!(
+                "staking.maxCandidates = {} exceeds {MAX_CANDIDATES} (the election reads every \
+                 candidate in one block)",
+                self.max_candidates
+            ));
         }
         if self.max_candidates < self.max_validators {
             return Err("staking.maxCandidates must be at least maxValidators".into());

@@ -185,6 +185,9 @@ fn prev_randao(parent: &SealedHeader) -> B256 {
     keccak256([parent.hash().as_slice(), &parent.number.to_be_bytes()].concat())
 }
 
+/// Why a blob (EIP-4844) transaction is rejected: the pool's words for it.
+const BLOB_TX_UNSUPPORTED: &str = "transaction type not supported";
+
 /// Blocks with at least this many transactions compute the state root, the transaction root and
 /// the receipt blooms and root on three threads.
 const PARALLEL_ROOTS_MIN_TXS: usize = 512;
@@ -284,6 +287,18 @@ fn execute_and_seal<R: StateReader>(
     while let Some(tx) = txs.next_tx() {
         if attrs.gas_limit.saturating_sub(gas_used) < 21_000 {
             break;
+        }
+        // The chain has no blobs (no sidecars, `blob_gas_used` is always 0): a blob
+        // transaction is invalid in a block, so an imported block carrying one is refused
+        // like any block with an invalid transaction (security review L11).
+        if tx.is_eip4844() {
+            txs.skip_sender(tx.signer());
+            rejected.push(RejectedTx {
+                hash: *tx.tx_hash(),
+                sender: tx.signer(),
+                reason: BLOB_TX_UNSUPPORTED.into(),
+            });
+            continue;
         }
         match executor.execute_transaction(&tx) {
             Ok(gas) => {
@@ -411,4 +426,121 @@ fn execute_and_seal<R: StateReader>(
         rejected,
         timings: BuildTimings { execution, state_root: state_root_time, other },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEip4844};
+    use alloy_primitives::{Signature, TxKind};
+    use dbc_primitives::StoredAccount;
+    use std::collections::HashMap;
+
+    /// The genesis state in memory.
+    #[derive(Debug, Default)]
+    struct Genesis {
+        accounts: HashMap<Address, StoredAccount>,
+        storage: HashMap<(Address, B256), U256>,
+        code: HashMap<B256, Bytes>,
+    }
+
+    impl StateReader for Genesis {
+        fn account(&self, address: Address) -> dbc_storage::Result<Option<StoredAccount>> {
+            Ok(self.accounts.get(&address).cloned())
+        }
+        fn storage(&self, address: Address, slot: B256) -> dbc_storage::Result<U256> {
+            Ok(self.storage.get(&(address, slot)).copied().unwrap_or_default())
+        }
+        fn code(&self, code_hash: B256) -> dbc_storage::Result<Option<Bytes>> {
+            Ok(self.code.get(&code_hash).cloned())
+        }
+        fn block_hash(&self, _number: u64) -> dbc_storage::Result<Option<B256>> {
+            Ok(None)
+        }
+    }
+
+    fn genesis(spec: &ChainSpec) -> Genesis {
+        let mut state = Genesis::default();
+        for g in spec.genesis_accounts() {
+            if let Some(code) = g.code {
+                state.code.insert(keccak256(&code), code);
+            }
+            for (k, v) in g.storage {
+                state.storage.insert((g.address, k), v);
+            }
+            state.accounts.insert(g.address, g.account);
+        }
+        state
+    }
+
+    /// A funded genesis account's transactions (the builder trusts the recovered sender).
+    fn from(sender: Address, tx: impl Into<TxEnvelope>) -> Recovered<TxEnvelope> {
+        Recovered::new_unchecked(tx.into(), sender)
+    }
+
+    #[test]
+    fn l11_blob_transactions_are_rejected_from_blocks() {
+        let spec = ChainSpec::dev(2).expect("spec");
+        let state = genesis(&spec);
+        let parent = spec.genesis_header().seal_slow();
+        let senders = dbc_chainspec::dev_addresses(2).expect("dev accounts");
+        let chain_id = spec.chain_id;
+        // A well-formed blob transaction: valid fields, enough fee and blob fee, so the EVM
+        // would execute it.
+        let mut kzg_versioned_hash = B256::with_last_byte(1);
+        kzg_versioned_hash.0[0] = 1; // VERSIONED_HASH_VERSION_KZG
+        let blob = TxEip4844 {
+            chain_id,
+            nonce: 0,
+            gas_limit: 21_000,
+            max_fee_per_gas: 100_000_000_000,
+            max_priority_fee_per_gas: 1,
+            to: Address::with_last_byte(0xee),
+            value: U256::from(1),
+            max_fee_per_blob_gas: 100_000_000_000,
+            blob_versioned_hashes: vec![kzg_versioned_hash],
+            ..Default::default()
+        }
+        .into_signed(Signature::test_signature());
+        let blob_hash = *blob.hash();
+        let after_blob = TxEip1559 {
+            chain_id,
+            nonce: 1,
+            gas_limit: 21_000,
+            max_fee_per_gas: 100_000_000_000,
+            to: TxKind::Call(Address::with_last_byte(0xee)),
+            ..Default::default()
+        }
+        .into_signed(Signature::test_signature());
+        let other = TxEip1559 {
+            chain_id,
+            nonce: 0,
+            gas_limit: 21_000,
+            max_fee_per_gas: 100_000_000_000,
+            to: TxKind::Call(Address::with_last_byte(0xee)),
+            value: U256::from(2),
+            ..Default::default()
+        }
+        .into_signed(Signature::test_signature());
+        let txs =
+            vec![from(senders[0], blob), from(senders[0], after_blob), from(senders[1], other)];
+        let attrs = BlockAttributes {
+            timestamp: parent.timestamp + 6,
+            beneficiary: Address::with_last_byte(0xbe),
+            extra_data: Bytes::new(),
+            gas_limit: spec.genesis.gas_limit,
+            staking_hook: None,
+        };
+        let mut list = TxList::new(txs);
+        let executed = build_block(&spec, &parent, &state, attrs, &mut list, &mut StateTrie::new())
+            .expect("build");
+        // Refused as invalid (an imported block with it fails like any block with a rejected
+        // transaction), its sender's later transaction skipped, the other sender included.
+        assert_eq!(executed.rejected.len(), 1);
+        assert_eq!(executed.rejected[0].hash, blob_hash);
+        assert_eq!(executed.rejected[0].sender, senders[0]);
+        assert_eq!(executed.rejected[0].reason, BLOB_TX_UNSUPPORTED);
+        assert_eq!(executed.block.senders, vec![senders[1]]);
+        assert_eq!(executed.block.header.blob_gas_used, Some(0));
+    }
 }

@@ -9,6 +9,11 @@
 //! past the epoch's limit), and at each multiple of `epochBlocks` the next active set is
 //! elected. The active set stored here, with each member's stake at election, is what the
 //! consensus engine reads to schedule proposers and weigh finality votes.
+//!
+//! Security rules (review 2026-12-01): evidence must be two canonical headers whose signed
+//! content differs (C1); unbonding stake stays slashable ([`unbonding`], H8) and the offender
+//! is never paid the reporter's share; commission increases are capped and delayed, and
+//! candidates below the minimum self-stake can be removed (M3).
 
 use crate::{
     SYSTEM_ADDRESS,
@@ -20,6 +25,13 @@ use crate::{
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_sol_types::{SolCall, SolEvent, SolInterface};
 use dbc_chainspec::{DbcParams, STAKING_ADDRESS, StakingParams};
+
+mod candidates;
+mod slashing;
+mod unbonding;
+use candidates::{candidates, change_commission, register, remove_candidate};
+use slashing::{double_sign, jail, slash};
+pub use unbonding::MAX_ENTRIES as MAX_UNBONDING_ENTRIES;
 
 const SCALE: u128 = 1_000_000_000_000_000_000;
 /// Gas per signature recovery (like the `ecrecover` precompile).
@@ -35,10 +47,12 @@ const G_BURNED: u64 = 5;
 
 const T_VAL: u64 = 40;
 const T_DEL: u64 = 41;
-const T_UNB: u64 = 42;
+// 42 held per-delegator unbonding before unbonding became slashable (`unbonding`: 46-48).
 const T_CAND: u64 = 43;
 const T_ACTIVE: u64 = 44;
 const T_EVIDENCE: u64 = 45;
+/// Index + 1 of a candidate in the `T_CAND` list.
+const T_CAND_IDX: u64 = 49;
 
 /// Slash reasons in `Slashed` events.
 pub mod reason {
@@ -66,7 +80,11 @@ fn bps(a: U256, bps: u16) -> Res<U256> {
 /// A validator record (5 slots).
 struct Val {
     slots: Slots<5>,
+    /// Commission in force (a due pending change is applied on load).
     commission: u16,
+    /// Scheduled commission (≤ 10,000, 14 bits) and the block it applies from (0: none).
+    pending_commission: u16,
+    pending_at: u64,
     jailed_until: u64,
     missed: u32,
     missed_epoch: u64,
@@ -81,9 +99,11 @@ struct Val {
 impl Val {
     fn load<H: Host>(ctx: &mut Ctx<'_, H>, a: Address) -> Res<Self> {
         let (slots, w) = Slots::<5>::load(ctx, T_VAL, addr_key(a))?;
-        Ok(Self {
+        let mut v = Self {
             slots,
             commission: bits(w[0], 0, 16) as u16,
+            pending_commission: bits(w[0], 178, 14) as u16,
+            pending_at: bits(w[0], 192, 64),
             jailed_until: bits(w[0], 16, 64),
             missed: bits(w[0], 80, 32) as u32,
             missed_epoch: bits(w[0], 112, 64),
@@ -93,7 +113,17 @@ impl Val {
             total_shares: w[2],
             acc: w[3],
             commission_owed: w[4],
-        })
+        };
+        if v.pending_at != 0 && ctx.now >= v.pending_at {
+            v.commission = v.pending_commission;
+            v.clear_pending();
+        }
+        Ok(v)
+    }
+
+    fn clear_pending(&mut self) {
+        self.pending_commission = 0;
+        self.pending_at = 0;
     }
 
     fn store<H: Host>(&mut self, ctx: &mut Ctx<'_, H>) -> Res<()> {
@@ -104,6 +134,8 @@ impl Val {
         put(&mut w0, 112, 64, self.missed_epoch);
         put(&mut w0, 176, 1, u64::from(self.registered));
         put(&mut w0, 177, 1, u64::from(self.active));
+        put(&mut w0, 178, 14, u64::from(self.pending_commission));
+        put(&mut w0, 192, 64, self.pending_at);
         let w = [w0, self.total_stake, self.total_shares, self.acc, self.commission_owed];
         self.slots.store(ctx, w)
     }
@@ -183,6 +215,8 @@ fn is_view(c: &IStakingCalls) -> bool {
         C::getValidator(_)
             | C::getDelegation(_)
             | C::getUnbonding(_)
+            | C::getUnbondings(_)
+            | C::pendingCommission(_)
             | C::candidates(_)
             | C::activeValidators(_)
             | C::epochBlocks(_)
@@ -224,17 +258,14 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, sp: &StakingParams, call: &Call<'_>) 
             ret::<IStaking::registerValidatorCall>(&IStaking::registerValidatorReturn {})
         }
         C::setCommission(c) => {
-            if c.commissionBps > sp.max_commission_bps {
-                return Err(revert(IStaking::CommissionTooHigh { maximum: sp.max_commission_bps }));
-            }
             let mut v = registered(ctx, who)?;
-            v.commission = c.commissionBps;
+            change_commission(ctx, sp, &mut v, who, c.commissionBps)?;
             v.store(ctx)?;
-            ctx.emit(
-                IStaking::CommissionChanged { validator: who, commissionBps: c.commissionBps }
-                    .encode_log_data(),
-            )?;
             ret::<IStaking::setCommissionCall>(&IStaking::setCommissionReturn {})
+        }
+        C::removeCandidate(c) => {
+            remove_candidate(ctx, sp, c.validator)?;
+            ret::<IStaking::removeCandidateCall>(&IStaking::removeCandidateReturn {})
         }
         C::delegate(c) => {
             if call.value < sp.min_delegation {
@@ -249,22 +280,18 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, sp: &StakingParams, call: &Call<'_>) 
             ret::<IStaking::undelegateCall>(&IStaking::undelegateReturn {})
         }
         C::withdraw(_) => {
-            let (mut s, w) = Slots::<2>::load(ctx, T_UNB, addr_key(who))?;
-            if w[0].is_zero() {
-                return Err(revert(IStaking::NothingToWithdraw {}));
-            }
-            let release = w[1].saturating_to::<u64>();
-            if ctx.now < release {
-                return Err(revert(IStaking::StillUnbonding { releaseBlock: release }));
-            }
-            s.store(ctx, [U256::ZERO, U256::ZERO])?;
-            ctx.pay_own(who, w[0])?;
-            ctx.emit(IStaking::Withdrawn { delegator: who, amount: w[0] }.encode_log_data())?;
-            ret::<IStaking::withdrawCall>(&w[0])
+            let amount = unbonding::withdraw(ctx, who)?;
+            ctx.pay_own(who, amount)?;
+            ctx.emit(IStaking::Withdrawn { delegator: who, amount }.encode_log_data())?;
+            ret::<IStaking::withdrawCall>(&amount)
         }
         C::claimRewards(c) => {
-            let mut v = registered(ctx, c.validator)?;
+            // A removed candidate's delegators keep their rewards.
+            let mut v = Val::load(ctx, c.validator)?;
             let mut d = Del::load(ctx, c.validator, who)?;
+            if !v.registered && d.shares.is_zero() && d.pending.is_zero() && who != c.validator {
+                return Err(revert(IStaking::NotRegistered { validator: c.validator }));
+            }
             d.settle(v.acc)?;
             let mut amount = std::mem::take(&mut d.pending);
             d.store(ctx)?;
@@ -332,10 +359,25 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, sp: &StakingParams, call: &Call<'_>) 
             ret::<IStaking::getDelegationCall>(&out)
         }
         C::getUnbonding(c) => {
-            let (_, w) = Slots::<2>::load(ctx, T_UNB, addr_key(c.delegator))?;
+            let list = unbonding::list(ctx, c.delegator)?;
+            let mut amount = U256::ZERO;
+            for u in &list {
+                amount = ck2(amount.checked_add(u.amount))?;
+            }
+            let release = list.iter().map(|u| u.releaseBlock).max().unwrap_or_default();
             ret::<IStaking::getUnbondingCall>(&IStaking::getUnbondingReturn {
-                amount: w[0],
-                releaseBlock: w[1].saturating_to(),
+                amount,
+                releaseBlock: release,
+            })
+        }
+        C::getUnbondings(c) => {
+            ret::<IStaking::getUnbondingsCall>(&unbonding::list(ctx, c.delegator)?)
+        }
+        C::pendingCommission(c) => {
+            let v = Val::load(ctx, c.validator)?;
+            ret::<IStaking::pendingCommissionCall>(&IStaking::pendingCommissionReturn {
+                commissionBps: v.pending_commission,
+                effectiveBlock: v.pending_at,
             })
         }
         C::candidates(_) => {
@@ -363,15 +405,6 @@ fn registered<H: Host>(ctx: &mut Ctx<'_, H>, a: Address) -> Res<Val> {
     Ok(v)
 }
 
-fn candidates<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<Vec<Address>> {
-    let n = ctx.g(G_CANDIDATES)?.saturating_to::<u64>();
-    let mut out = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        out.push(to_addr(ctx.get(slot(T_CAND, num_key(i), 0))?));
-    }
-    Ok(out)
-}
-
 /// The active set with each member's stake at election.
 fn active_set<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<Vec<(Address, U256)>> {
     let n = ctx.g(G_ACTIVE_LEN)?.saturating_to::<u64>();
@@ -382,42 +415,6 @@ fn active_set<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<Vec<(Address, U256)>> {
         out.push((a, s));
     }
     Ok(out)
-}
-
-fn register<H: Host>(
-    ctx: &mut Ctx<'_, H>,
-    sp: &StakingParams,
-    who: Address,
-    stake: U256,
-    commission: u16,
-) -> Res<()> {
-    if stake < sp.min_self_stake {
-        return Err(revert(IStaking::StakeTooLow { minimum: sp.min_self_stake }));
-    }
-    if commission > sp.max_commission_bps {
-        return Err(revert(IStaking::CommissionTooHigh { maximum: sp.max_commission_bps }));
-    }
-    let mut v = Val::load(ctx, who)?;
-    if v.registered {
-        return Err(revert(IStaking::AlreadyRegistered {}));
-    }
-    let n = ctx.g(G_CANDIDATES)?.saturating_to::<u64>();
-    if n >= u64::from(sp.max_candidates) {
-        return Err(revert(IStaking::TooManyCandidates {}));
-    }
-    ctx.set(slot(T_CAND, num_key(n), 0), from_addr(who))?;
-    ctx.set_g(G_CANDIDATES, U256::from(n + 1))?;
-    v.registered = true;
-    v.commission = commission;
-    ctx.emit(
-        IStaking::ValidatorRegistered {
-            validator: who,
-            selfStake: stake,
-            commissionBps: commission,
-        }
-        .encode_log_data(),
-    )?;
-    bond(ctx, &mut v, who, who, stake)
 }
 
 /// Adds `amount` to `delegator`'s delegation to `validator` (stores `v`).
@@ -452,7 +449,8 @@ fn undelegate<H: Host>(
     who: Address,
     amount: U256,
 ) -> Res<()> {
-    let mut v = registered(ctx, validator)?;
+    // No `registered` check: a removed candidate's delegators must still be able to leave.
+    let mut v = Val::load(ctx, validator)?;
     let mut d = Del::load(ctx, validator, who)?;
     let available = v.value_of(d.shares)?;
     if amount.is_zero() || amount > available {
@@ -475,94 +473,14 @@ fn undelegate<H: Host>(
     v.total_shares = ck2(v.total_shares.checked_sub(shares))?;
     v.store(ctx)?;
     ctx.add_g(G_TOTAL_BONDED, amount, true)?;
-    let release = ck2(ctx.now.checked_add(sp.unbonding_blocks))?;
-    let (mut s, w) = Slots::<2>::load(ctx, T_UNB, addr_key(who))?;
-    s.store(ctx, [ck2(w[0].checked_add(amount))?, U256::from(release)])?;
+    // Stake of an active validator keeps counting in the set until the next election, and
+    // stays slashable from there (H8).
+    let start = unbonding::effective_start(ctx, sp, v.active)?;
+    let release = unbonding::begin(ctx, sp, validator, who, amount, start)?;
     ctx.emit(
         IStaking::Undelegated { validator, delegator: who, amount, releaseBlock: release }
             .encode_log_data(),
     )
-}
-
-/// Slashes `bps` of `v`'s bonded stake; `reporter` gets its share, the rest is burned.
-fn slash<H: Host>(
-    ctx: &mut Ctx<'_, H>,
-    sp: &StakingParams,
-    v: &mut Val,
-    validator: Address,
-    share_bps: u16,
-    reporter: Option<Address>,
-    why: u8,
-) -> Res<()> {
-    let amount = bps(v.total_stake, share_bps)?;
-    v.total_stake -= amount;
-    ctx.add_g(G_TOTAL_BONDED, amount, true)?;
-    let reward = match reporter {
-        Some(_) => bps(amount, sp.evidence_reward_bps)?,
-        None => U256::ZERO,
-    };
-    if let Some(r) = reporter {
-        ctx.pay_own(r, reward)?;
-    }
-    let burned = ck(amount.checked_sub(reward))?;
-    ctx.burn_own(burned)?;
-    ctx.add_g(G_BURNED, burned, false)?;
-    ctx.emit(IStaking::Slashed { validator, amount, reason: why }.encode_log_data())
-}
-
-fn jail<H: Host>(
-    ctx: &mut Ctx<'_, H>,
-    sp: &StakingParams,
-    v: &mut Val,
-    validator: Address,
-) -> Res<()> {
-    let until = ck2(ctx.now.checked_add(sp.jail_blocks))?.max(v.jailed_until);
-    v.jailed_until = until;
-    ctx.emit(IStaking::Jailed { validator, untilBlock: until }.encode_log_data())
-}
-
-fn double_sign<H: Host>(
-    ctx: &mut Ctx<'_, H>,
-    sp: &StakingParams,
-    reporter: Address,
-    a: &[u8],
-    b: &[u8],
-) -> Res<()> {
-    use alloy_rlp::Decodable;
-    let bad = |r: &str| revert(IStaking::InvalidEvidence { reason: r.into() });
-    ctx.charge(gas::HASH * 2 + 6 * (a.len() + b.len()).div_ceil(32) as u64)?;
-    let decode = |mut raw: &[u8]| dbc_primitives::BlockHeader::decode(&mut raw).ok();
-    let (Some(ha), Some(hb)) = (decode(a), decode(b)) else {
-        return Err(bad("headers do not decode"));
-    };
-    if ha.number != hb.number || ha.timestamp != hb.timestamp {
-        return Err(bad("headers are for different slots"));
-    }
-    if keccak256(a) == keccak256(b) {
-        return Err(bad("the headers are the same"));
-    }
-    ctx.charge(2 * ECRECOVER_GAS)?;
-    let sa = dbc_primitives::pos::recover_sealer(&ha).map_err(|e| bad(&e.to_string()))?;
-    let sb = dbc_primitives::pos::recover_sealer(&hb).map_err(|e| bad(&e.to_string()))?;
-    if sa != sb {
-        return Err(bad("sealed by different validators"));
-    }
-    if ha.number.saturating_add(sp.unbonding_blocks) < ctx.now {
-        return Err(bad("evidence older than the unbonding period"));
-    }
-    let mut v = Val::load(ctx, sa)?;
-    if !v.registered {
-        return Err(bad("the signer is not a validator"));
-    }
-    let key = keccak256([sa.as_slice(), &ha.number.to_be_bytes()].concat());
-    let used = slot(T_EVIDENCE, key, 0);
-    if !ctx.get(used)?.is_zero() {
-        return Err(revert(IStaking::EvidenceAlreadyUsed {}));
-    }
-    ctx.set(used, U256::from(1))?;
-    slash(ctx, sp, &mut v, sa, sp.double_sign_slash_bps, Some(reporter), reason::DOUBLE_SIGN)?;
-    jail(ctx, sp, &mut v, sa)?;
-    v.store(ctx)
 }
 
 fn on_block<H: Host>(
@@ -615,7 +533,8 @@ fn on_block<H: Host>(
         }
         v.missed = v.missed.saturating_add(1);
         if v.missed >= sp.downtime_jail_missed && v.jailed_until == 0 {
-            slash(ctx, sp, &mut v, m, sp.downtime_slash_bps, None, reason::DOWNTIME)?;
+            let now = ctx.now;
+            slash(ctx, sp, &mut v, m, sp.downtime_slash_bps, now, None, reason::DOWNTIME)?;
             jail(ctx, sp, &mut v, m)?;
         }
         v.store(ctx)?;

@@ -30,6 +30,7 @@ fn params() -> StakingParams {
         block_reward: dbc(10),
         reward_pool: dbc(25),
         max_commission_bps: 5_000,
+        max_commission_increase_bps: 500,
         double_sign_slash_bps: 1_000,
         evidence_reward_bps: 2_000,
         downtime_jail_missed: 3,
@@ -135,12 +136,13 @@ fn undelegate_unbonds_then_withdraws() {
         .unwrap();
     assert_eq!(delegation(&mut c, B, ALICE).amount, dbc(30));
     assert_eq!(validator(&mut c, B).totalStake, dbc(230));
-    let release = c.number + 5;
+    // B is in the active set: unbonding starts at the next election (block 10), 5 blocks.
+    let release = 15;
     err(
         call(&mut c, ALICE, U256::ZERO, IStaking::withdrawCall {}),
         IStaking::StillUnbonding { releaseBlock: release },
     );
-    for _ in 0..5 {
+    while c.number < release {
         c.staking_block(A, vec![]);
     }
     let before = c.balance(ALICE);
@@ -306,3 +308,5 @@ fn slash_reduces_every_delegation_pro_rata() {
     assert_eq!(delegation(&mut c, B, ALICE).amount, dbc(198));
     assert_eq!(delegation(&mut c, B, B).amount, dbc(198));
 }
+
+mod security;

@@ -1,0 +1,302 @@
+//! A checked driver for the market, mining and staking precompiles over an in-memory host,
+//! shared by the property tests (`tests/calldata_props.rs`) and the fuzz targets
+//! (`fuzz/fuzz_targets/precompile_*.rs` include this file).
+//!
+//! Each call is one transaction: the value moves to the precompile first and everything is
+//! undone on revert, as in revm. After every call it checks that:
+//! - nothing panicked and the outcome is a success, a revert or out-of-gas, never `Fatal` (a
+//!   broken invariant or a payment the precompile cannot cover);
+//! - the gas reported is at most the gas given;
+//! - static calls and DELEGATECALL/CALLCODE change nothing;
+//! - the balances plus the burned amount are unchanged (no value is created or lost);
+//! - the end-of-block hooks always succeed (a failing hook halts block production).
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
+
+use alloy_primitives::{Address, B256, LogData, U256, keccak256};
+use alloy_sol_types::SolInterface;
+use dbc_chainspec::{DbcParams, MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS};
+use dbc_precompiles::{
+    Call, Host, HostError, Outcome, SYSTEM_ADDRESS,
+    abi::{IGpuMarket, IProjectMining, IStaking},
+    hook_calldata,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct State {
+    storage: BTreeMap<(Address, U256), U256>,
+    balances: BTreeMap<Address, U256>,
+    burned: U256,
+    logs: usize,
+}
+
+impl State {
+    fn total(&self) -> U256 {
+        self.balances.values().fold(self.burned, |sum, b| sum + *b)
+    }
+}
+
+/// In-memory chain state.
+#[derive(Debug, Default)]
+pub struct MemHost {
+    state: State,
+    originals: HashMap<(Address, U256), U256>,
+    warm: HashSet<(Address, U256)>,
+    snapshots: Vec<State>,
+    number: u64,
+    origin: Address,
+}
+
+impl Host for MemHost {
+    fn sload(&mut self, account: Address, key: U256) -> Result<(U256, bool), HostError> {
+        let cold = self.warm.insert((account, key));
+        Ok((self.state.storage.get(&(account, key)).copied().unwrap_or_default(), cold))
+    }
+    fn sstore(
+        &mut self,
+        account: Address,
+        key: U256,
+        value: U256,
+    ) -> Result<dbc_precompiles::StoreInfo, HostError> {
+        let cold = self.warm.insert((account, key));
+        let present = self.state.storage.get(&(account, key)).copied().unwrap_or_default();
+        let original = *self.originals.entry((account, key)).or_insert(present);
+        if value.is_zero() {
+            self.state.storage.remove(&(account, key));
+        } else {
+            self.state.storage.insert((account, key), value);
+        }
+        Ok(dbc_precompiles::StoreInfo { original, present, cold })
+    }
+    fn log(&mut self, _account: Address, _data: LogData) {
+        self.state.logs += 1;
+    }
+    fn pay_from(&mut self, from: Address, to: Address, amount: U256) -> Result<(), HostError> {
+        if amount.is_zero() {
+            return Ok(()); // Not a write (and no empty entry that would look like one).
+        }
+        let have = self.state.balances.get(&from).copied().unwrap_or_default();
+        let left = have.checked_sub(amount).ok_or(HostError::Balance(amount))?;
+        self.state.balances.insert(from, left);
+        let to = self.state.balances.entry(to).or_default();
+        *to = to.checked_add(amount).ok_or(HostError::Balance(amount))?;
+        Ok(())
+    }
+    fn burn_from(&mut self, from: Address, amount: U256) -> Result<(), HostError> {
+        if amount.is_zero() {
+            return Ok(());
+        }
+        let have = self.state.balances.get(&from).copied().unwrap_or_default();
+        let left = have.checked_sub(amount).ok_or(HostError::Balance(amount))?;
+        self.state.balances.insert(from, left);
+        self.state.burned += amount;
+        Ok(())
+    }
+    fn block_number(&self) -> u64 {
+        self.number
+    }
+    fn randomness(&self) -> B256 {
+        keccak256(self.number.to_be_bytes())
+    }
+    fn origin(&self) -> Address {
+        self.origin
+    }
+    fn checkpoint(&mut self) {
+        self.snapshots.push(self.state.clone());
+    }
+    fn commit(&mut self) {
+        self.snapshots.pop();
+    }
+    fn revert(&mut self) {
+        if let Some(s) = self.snapshots.pop() {
+            self.state = s;
+        }
+    }
+}
+
+/// Which precompile a call goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Market,
+    Mining,
+    Staking,
+}
+
+impl Target {
+    pub fn from_index(i: u8) -> Self {
+        match i % 3 {
+            0 => Self::Market,
+            1 => Self::Mining,
+            _ => Self::Staking,
+        }
+    }
+
+    pub fn address(self) -> Address {
+        match self {
+            Self::Market => MARKET_ADDRESS,
+            Self::Mining => MINING_ADDRESS,
+            Self::Staking => STAKING_ADDRESS,
+        }
+    }
+
+    /// The precompile's function selectors.
+    pub fn selectors(self) -> Vec<[u8; 4]> {
+        match self {
+            Self::Market => IGpuMarket::IGpuMarketCalls::selectors().collect(),
+            Self::Mining => IProjectMining::IProjectMiningCalls::selectors().collect(),
+            Self::Staking => IStaking::IStakingCalls::selectors().collect(),
+        }
+    }
+}
+
+/// The accounts that send transactions (index 4 and above: any address).
+pub const CALLERS: [Address; 4] = [
+    Address::with_last_byte(0xa1),
+    Address::with_last_byte(0xa2),
+    Address::with_last_byte(0xa3),
+    Address::with_last_byte(0xa4),
+];
+
+pub fn caller(i: u8) -> Address {
+    CALLERS[usize::from(i) % CALLERS.len()]
+}
+
+/// Gas of the system calls that run the hooks.
+const HOOK_GAS: u64 = 30_000_000;
+
+const DBC: u128 = 1_000_000_000_000_000_000;
+
+/// An ABI word from a small vocabulary that makes calls likely to get past validation:
+/// small numbers, the callers' addresses, stake-sized amounts, offsets of dynamic arguments,
+/// extremes and arbitrary values.
+pub fn word(tag: u8, x: u64) -> [u8; 32] {
+    let v = match tag % 8 {
+        0 => U256::from(x % 16),
+        1 => U256::from_be_slice(caller(x as u8).as_slice()),
+        2 => U256::from(x % 100_001) * U256::from(DBC),
+        3 => U256::from(32 * (x % 16)),
+        4 => U256::from(x),
+        5 => U256::MAX >> (x % 256),
+        6 => U256::from(x % 1_000_000),
+        _ => U256::from_be_bytes(keccak256(x.to_be_bytes()).0),
+    };
+    v.to_be_bytes()
+}
+
+/// Calldata: a selector of `target` (or raw bytes for `selector` beyond them), then words and
+/// a raw tail.
+pub fn calldata(target: Target, selector: u16, words: &[(u8, u64)], tail: &[u8]) -> Vec<u8> {
+    let selectors = target.selectors();
+    let mut data = match selectors.get(usize::from(selector) % (selectors.len() + 1)) {
+        Some(s) => s.to_vec(),
+        None => selector.to_be_bytes().to_vec(),
+    };
+    for (tag, x) in words {
+        data.extend_from_slice(&word(*tag, *x));
+    }
+    data.extend_from_slice(tail);
+    data
+}
+
+/// A value from a small vocabulary (zero mostly, stake-sized amounts, odd amounts).
+pub fn value(tag: u8, x: u64) -> U256 {
+    match tag % 4 {
+        0 | 1 => U256::ZERO,
+        2 => U256::from(x % 100_001) * U256::from(DBC),
+        _ => U256::from(x),
+    }
+}
+
+/// The precompiles over a [`MemHost`], with the checks above after each call.
+#[derive(Debug)]
+pub struct Harness {
+    pub host: MemHost,
+    pub params: DbcParams,
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        let params = DbcParams::default();
+        let mut host = MemHost { number: 1, ..Default::default() };
+        host.state.balances.insert(MARKET_ADDRESS, params.market.reward_pool);
+        host.state.balances.insert(STAKING_ADDRESS, params.staking.reward_pool);
+        for c in CALLERS {
+            host.state.balances.insert(c, U256::from(10u128.pow(30)));
+        }
+        Self { host, params }
+    }
+
+    /// Runs one transaction and checks its outcome.
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
+        &mut self,
+        target: Target,
+        from: Address,
+        value: U256,
+        data: &[u8],
+        is_static: bool,
+        direct: bool,
+        gas: u64,
+    ) -> Outcome {
+        // A static call carries no value; the sender pays only what it has.
+        let have = self.host.state.balances.get(&from).copied().unwrap_or_default();
+        let value = if is_static { U256::ZERO } else { value.min(have) };
+        let before = self.host.state.clone();
+        let total = before.total();
+        self.host.origin = from;
+        self.host.originals.clear();
+        self.host.warm.clear();
+        self.host.pay_from(from, target.address(), value).unwrap();
+        let call = Call { data, caller: from, value, is_static, direct, gas };
+        let out = match target {
+            Target::Market => dbc_precompiles::execute(&mut self.host, &self.params.market, call),
+            Target::Mining => {
+                dbc_precompiles::mining::execute(&mut self.host, &self.params.market, call)
+            }
+            Target::Staking => {
+                dbc_precompiles::staking::execute(&mut self.host, &self.params, call)
+            }
+        };
+        match &out {
+            Outcome::Success { gas: used, .. } => {
+                assert!(*used <= gas, "{target:?}: used {used} of {gas} gas");
+                if is_static || !direct {
+                    let mut after = self.host.state.clone();
+                    after.logs = before.logs;
+                    assert!(after == before, "{target:?}: a static or delegated call wrote");
+                }
+            }
+            Outcome::Revert { gas: used, .. } => {
+                assert!(*used <= gas, "{target:?}: used {used} of {gas} gas (revert)");
+                self.host.state = before;
+            }
+            Outcome::OutOfGas => self.host.state = before,
+            Outcome::Fatal(e) => panic!("{target:?}: fatal outcome from calldata {data:02x?}: {e}"),
+        }
+        self.host.snapshots.clear();
+        assert_eq!(self.host.state.total(), total, "{target:?}: value created or lost");
+        out
+    }
+
+    /// Ends the block (the market's and the staking hooks, which must succeed) and starts the
+    /// next `blocks` later.
+    pub fn next_block(&mut self, blocks: u8, proposer: u8, missed: u8) {
+        let missed: Vec<Address> =
+            (0..4u8).filter(|i| missed & (1 << i) != 0).map(caller).collect();
+        let market = hook_calldata(U256::ZERO);
+        let out =
+            self.call(Target::Market, SYSTEM_ADDRESS, U256::ZERO, &market, false, true, HOOK_GAS);
+        assert!(matches!(out, Outcome::Success { .. }), "market hook failed: {out:?}");
+        let staking = dbc_precompiles::staking::hook_calldata(caller(proposer), missed);
+        let out =
+            self.call(Target::Staking, SYSTEM_ADDRESS, U256::ZERO, &staking, false, true, HOOK_GAS);
+        assert!(matches!(out, Outcome::Success { .. }), "staking hook failed: {out:?}");
+        self.host.number += u64::from(blocks.max(1));
+    }
+}
