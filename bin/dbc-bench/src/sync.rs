@@ -77,9 +77,11 @@ fn pos_config(
             bootnodes,
             key_file: datadir.join("p2p_key"),
             status_interval: Duration::from_millis(500),
+            ..Default::default()
         },
         signer: None,
         equivocate: false,
+        abort_after_seal: false,
     })
 }
 

@@ -215,6 +215,11 @@ struct RunArgs {
     /// Test only: seal two different blocks for each own slot (double signing).
     #[arg(long = "dev.equivocate", hide = true)]
     dev_equivocate: bool,
+
+    /// Test only: abort the process (like `kill -9`) right after sealing a block, before it is
+    /// committed or gossiped, to test that a restarted validator never seals that slot again.
+    #[arg(long = "dev.abort-after-seal", hide = true)]
+    dev_abort_after_seal: bool,
 }
 
 fn read_password(path: &PathBuf) -> eyre::Result<String> {
@@ -360,9 +365,11 @@ async fn main() -> eyre::Result<()> {
                 bootnodes,
                 key_file: config.datadir.join("p2p_key"),
                 status_interval: Duration::from_secs(2),
+                ..Default::default()
             },
             signer,
             equivocate: cli.dev_equivocate,
+            abort_after_seal: cli.dev_abort_after_seal,
         };
         tracing::info!(
             chain_id = config.spec.chain_id,

@@ -4,41 +4,81 @@
 //!   Ed25519 key kept in the data directory (`p2p_key`), so a node keeps its peer id across
 //!   restarts and others can list it as a bootnode (`/ip4/…/tcp/…/p2p/<peer id>`).
 //! - **Gossip** (gossipsub, signed messages, message id = hash of the payload): transactions
-//!   ([`Topic::Txs`]), blocks ([`Topic::Blocks`]) and finality votes ([`Topic::Votes`]).
-//! - **Sync** (request/response `/dbc/sync/1`, JSON): a peer's [`Status`] (head, finalized) and
-//!   ranges of blocks by number.
-//! - **Scoring**: the node reports misbehaviour with [`NetworkHandle::penalize`]; a peer whose
-//!   score drops below [`BAN_SCORE`] is disconnected and banned for the node's lifetime.
+//!   ([`Topic::Txs`]), blocks ([`Topic::Blocks`]) and finality votes ([`Topic::Votes`]). Every
+//!   message is *validated before it is forwarded*: the node receives it as a
+//!   [`NetEvent::Gossip`] and must [`report`](NetworkHandle::report) a [`Verdict`]; only
+//!   accepted messages travel on. Each topic has a size limit ([`Topic::max_size`]); larger
+//!   messages are rejected before the node sees them.
+//! - **Sync** (request/response `/dbc/sync/1`, JSON, [`MAX_REQUEST_SIZE`] /
+//!   [`MAX_RESPONSE_SIZE`]): a peer's [`Status`] (head, finalized) and ranges of blocks by
+//!   number. Block ranges are read by the [`SyncServer`] on the blocking thread pool, at most
+//!   [`MAX_INFLIGHT_PER_PEER`] per peer and [`MAX_INFLIGHT`] in all; status requests are
+//!   rate-limited per peer.
+//! - **Scoring**: a peer starts at 0; [`NetworkHandle::penalize`] lowers its score, and a peer
+//!   whose score drops below [`BAN_SCORE`] (or that is [`ban`](NetworkHandle::ban)ned) is
+//!   disconnected and refused for the node's lifetime.
+//! - **Back-pressure**: the event stream is bounded (count and bytes). The swarm task never
+//!   waits on the node: when the stream is full, gossip is dropped (and reported as
+//!   [`Verdict::Ignore`], so it is not forwarded), statuses and departures are dropped, and
+//!   [`NetworkHandle::dropped_events`] counts them. Connections are capped in number.
 //!
 //! The node drives everything through a [`NetworkHandle`] and receives [`NetEvent`]s; inbound
 //! sync requests are answered by a [`SyncServer`] the node provides.
 
+mod handle;
+mod peers;
+mod task;
+
+pub use handle::{GossipId, NetworkHandle, Verdict};
+pub use libp2p::{Multiaddr as Addr, PeerId as Peer};
+
 use futures::StreamExt;
 use libp2p::{
-    Multiaddr, PeerId, StreamProtocol, Swarm, allow_block_list, gossipsub, identity, noise, ping,
+    Multiaddr, PeerId, StreamProtocol, allow_block_list, connection_limits, gossipsub, identity,
+    multiaddr::Protocol,
+    noise, ping,
     request_response::{self, ProtocolSupport},
     swarm::{NetworkBehaviour, SwarmEvent},
     tcp, yamux,
 };
 use serde::{Deserialize, Serialize};
-use std::{
-    collections::HashMap,
-    path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
-use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use std::{net::Ipv4Addr, path::PathBuf, sync::Arc, time::Duration};
+use tokio::sync::mpsc;
+use tracing::info;
 
-pub use libp2p::{Multiaddr as Addr, PeerId as Peer};
-
-/// Score below which a peer is banned.
+/// Score below which a peer is banned (a peer starts at 0).
 pub const BAN_SCORE: i32 = -100;
+/// Score a peer loses for each gossip message rejected by the node ([`Verdict::Reject`]) or by
+/// the network (oversized).
+pub const REJECT_PENALTY: u32 = 20;
+/// Score a peer loses for each sync request beyond its in-flight or rate allowance.
+pub const FLOOD_PENALTY: u32 = 5;
 /// Most blocks served per request.
 pub const MAX_BLOCKS_PER_REQUEST: u32 = 128;
+/// Largest gossiped block (RLP bytes): EIP-7934's `MAX_RLP_BLOCK_SIZE` (10 MiB minus a 2 MiB
+/// margin), a consensus rule from Osaka on, which this chain activates at genesis. With the
+/// EIP-7623 calldata floor (10 gas per byte) a 60M-gas block carries at most ~6 MB of
+/// calldata, so honest blocks stay below it with room for gas-limit growth.
+pub const MAX_BLOCK_SIZE: usize = 8 << 20;
+/// Largest gossiped transaction (EIP-2718 bytes): the pool's `MAX_TX_SIZE`.
+pub const MAX_TX_SIZE: usize = 128 << 10;
+/// Largest gossiped finality vote (an RLP vote is about 110 bytes).
+pub const MAX_VOTE_SIZE: usize = 1 << 10;
+/// Largest sync request accepted (JSON; a `Blocks` request is under 70 bytes).
+pub const MAX_REQUEST_SIZE: u64 = 1 << 10;
+/// Largest sync response accepted (JSON). Blocks travel as hex, twice their size, so one
+/// [`MAX_BLOCK_SIZE`] block must fit; served ranges are cut to fit.
+pub const MAX_RESPONSE_SIZE: u64 = 2 * MAX_BLOCK_SIZE as u64 + (64 << 10);
+/// Inbound `Blocks` requests served at once for one peer; more are dropped and cost
+/// [`FLOOD_PENALTY`].
+pub const MAX_INFLIGHT_PER_PEER: u32 = 2;
+/// Inbound `Blocks` requests served at once in all; more are dropped.
+pub const MAX_INFLIGHT: u32 = 16;
+/// Inbound `Status` requests a peer may burst; beyond, [`STATUS_PER_SEC`] are answered and the
+/// rest dropped, each costing [`FLOOD_PENALTY`].
+pub const STATUS_BURST: u32 = 8;
+/// Sustained inbound `Status` requests per second per peer.
+pub const STATUS_PER_SEC: u32 = 4;
 
 /// Network errors.
 #[derive(Debug, thiserror::Error)]
@@ -80,11 +120,25 @@ impl Topic {
     fn all() -> [Topic; 3] {
         [Topic::Txs, Topic::Blocks, Topic::Votes]
     }
+
+    fn hash(self) -> gossipsub::TopicHash {
+        gossipsub::IdentTopic::new(self.name()).hash()
+    }
+
+    /// Largest payload accepted on this topic (larger messages are rejected unseen and cost the
+    /// forwarding peer [`REJECT_PENALTY`]; larger publishes are dropped).
+    pub fn max_size(self) -> usize {
+        match self {
+            Topic::Txs => MAX_TX_SIZE,
+            Topic::Blocks => MAX_BLOCK_SIZE,
+            Topic::Votes => MAX_VOTE_SIZE,
+        }
+    }
 }
 
 /// A node's view of its chain, exchanged on request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Status {
     /// Genesis hash (peers on another chain are dropped).
     pub genesis: alloy_primitives::B256,
@@ -98,7 +152,7 @@ pub struct Status {
 
 /// Sync requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub enum Request {
     /// The peer's status.
     Status,
@@ -106,14 +160,14 @@ pub enum Request {
     Blocks {
         /// First block number.
         from: u64,
-        /// How many.
+        /// How many (the server clamps it to [`MAX_BLOCKS_PER_REQUEST`] and to `u64::MAX`).
         count: u32,
     },
 }
 
 /// Sync responses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub enum Response {
     /// The status.
     Status(Status),
@@ -123,23 +177,27 @@ pub enum Response {
 
 /// Answers inbound sync requests (implemented by the node over its storage).
 pub trait SyncServer: Send + Sync + 'static {
-    /// The node's status.
+    /// The node's status (called on the network task: must be cheap).
     fn status(&self) -> Status;
-    /// Canonical blocks from `from`, at most `count`.
+    /// Canonical blocks from `from`, at most `count` (`from + count` never overflows). Called
+    /// on the blocking thread pool; the network cuts the answer to [`MAX_RESPONSE_SIZE`].
     fn blocks(&self, from: u64, count: u32) -> Vec<alloy_primitives::Bytes>;
 }
 
 /// What the network tells the node.
 #[derive(Debug)]
 pub enum NetEvent {
-    /// A gossip message.
+    /// A gossip message, not yet forwarded: the node must [`report`](NetworkHandle::report)
+    /// `id` with its verdict (dropping `id` unreported means "not forwarded").
     Gossip {
         /// Topic.
         topic: Topic,
-        /// Payload.
+        /// Payload (at most [`Topic::max_size`] bytes).
         data: Vec<u8>,
         /// Who forwarded it.
         from: PeerId,
+        /// The message, for [`NetworkHandle::report`].
+        id: GossipId,
     },
     /// A peer's status (after connecting and periodically).
     PeerStatus {
@@ -152,7 +210,8 @@ pub enum NetEvent {
     PeerGone(PeerId),
 }
 
-/// Network configuration.
+/// Network configuration. [`Default`] gives the production limits (listening on
+/// `/ip4/0.0.0.0/tcp/30303`, key in `./p2p_key`); construct it with `..Default::default()`.
 #[derive(Debug, Clone)]
 pub struct NetworkConfig {
     /// Address to listen on (`/ip4/127.0.0.1/tcp/30303`).
@@ -163,64 +222,47 @@ pub struct NetworkConfig {
     pub key_file: PathBuf,
     /// How often to ask peers for their status.
     pub status_interval: Duration,
+    /// How long an outbound sync request may take (and an inbound one may be served in).
+    pub request_timeout: Duration,
+    /// Most established connections in all (inbound and outbound).
+    pub max_connections: u32,
+    /// Most established inbound connections (keep it below `max_connections` so that the
+    /// bootnodes can always be dialed).
+    pub max_inbound: u32,
+    /// Most established connections to one peer.
+    pub max_connections_per_peer: u32,
+    /// Most inbound connections in the handshake at once.
+    pub max_pending_inbound: u32,
+    /// Capacity of the event stream returned by [`start`].
+    pub event_queue: usize,
+    /// Most gossip payload bytes handed to the node and not yet reported or dropped by it.
+    pub event_queue_bytes: usize,
 }
 
-enum Command {
-    Publish(Topic, Vec<u8>),
-    Request(PeerId, Request, oneshot::Sender<Result<Response, NetworkError>>),
-    Penalize(PeerId, i32, String),
-}
-
-/// Handle to the running network.
-#[derive(Debug, Clone)]
-pub struct NetworkHandle {
-    cmd: mpsc::UnboundedSender<Command>,
-    peers: Arc<AtomicUsize>,
-    local: PeerId,
-}
-
-impl std::fmt::Debug for Command {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Command::Publish(t, d) => write!(f, "Publish({t:?}, {} bytes)", d.len()),
-            Command::Request(p, r, _) => write!(f, "Request({p}, {r:?})"),
-            Command::Penalize(p, s, why) => write!(f, "Penalize({p}, {s}, {why})"),
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            listen: Multiaddr::empty()
+                .with(Protocol::Ip4(Ipv4Addr::UNSPECIFIED))
+                .with(Protocol::Tcp(30303)),
+            bootnodes: Vec::new(),
+            key_file: PathBuf::from("p2p_key"),
+            status_interval: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(10),
+            max_connections: 50,
+            max_inbound: 40,
+            max_connections_per_peer: 2,
+            max_pending_inbound: 16,
+            event_queue: 4096,
+            event_queue_bytes: 64 << 20,
         }
-    }
-}
-
-impl NetworkHandle {
-    /// This node's peer id.
-    pub fn local_peer_id(&self) -> PeerId {
-        self.local
-    }
-
-    /// Connected peers.
-    pub fn peer_count(&self) -> usize {
-        self.peers.load(Ordering::Relaxed)
-    }
-
-    /// Gossips `data` on `topic`.
-    pub fn publish(&self, topic: Topic, data: Vec<u8>) {
-        let _ = self.cmd.send(Command::Publish(topic, data));
-    }
-
-    /// Sends a sync request to `peer`.
-    pub async fn request(&self, peer: PeerId, req: Request) -> Result<Response, NetworkError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd.send(Command::Request(peer, req, tx)).map_err(|_| NetworkError::Stopped)?;
-        rx.await.map_err(|_| NetworkError::Stopped)?
-    }
-
-    /// Lowers `peer`'s score by `by` (banned below [`BAN_SCORE`]).
-    pub fn penalize(&self, peer: PeerId, by: i32, why: impl Into<String>) {
-        let _ = self.cmd.send(Command::Penalize(peer, by, why.into()));
     }
 }
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    limits: connection_limits::Behaviour,
     gossip: gossipsub::Behaviour,
     sync: request_response::json::Behaviour<Request, Response>,
     ping: ping::Behaviour,
@@ -245,43 +287,82 @@ pub fn peer_id_of(key_file: &PathBuf) -> Result<PeerId, NetworkError> {
     Ok(load_key(key_file)?.public().to_peer_id())
 }
 
-/// Starts the network: listens, dials the bootnodes and runs until the handle is dropped.
-/// Returns the handle, the event stream and the address actually listened on.
+/// Room for control messages in one gossipsub frame on top of the largest message.
+const FRAME_SLACK: usize = 64 << 10;
+
+/// Room for the protobuf envelope of one gossip message (source, sequence number, topic,
+/// signature) on top of its payload.
+const MESSAGE_SLACK: usize = 1 << 10;
+
+fn gossip_config() -> Result<gossipsub::Config, String> {
+    let mut b = gossipsub::ConfigBuilder::default();
+    b.heartbeat_interval(Duration::from_millis(500))
+        // Received messages wait in the cache for the node's verdict for 10 heartbeats (5 s);
+        // a verdict after that only stops forwarding.
+        .history_length(10)
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        // Nothing is forwarded before the node's verdict (`NetworkHandle::report`).
+        .validate_messages()
+        .message_id_fn(|m: &gossipsub::Message| {
+            gossipsub::MessageId::from(alloy_primitives::keccak256(&m.data).to_vec())
+        })
+        // The frame limit of the codec; each topic gets its own message limit below.
+        .max_transmit_size(MAX_BLOCK_SIZE + FRAME_SLACK)
+        // A message seen in the last two minutes is dropped unseen (the id is the payload hash).
+        .duplicate_cache_time(Duration::from_secs(120))
+        // Publish to the mesh (topped up to `mesh_n`), not to every peer: an 8 MiB block costs
+        // 4 uploads instead of one per connection.
+        .flood_publish(false)
+        .max_messages_per_rpc(Some(1024))
+        .mesh_n_low(2)
+        .mesh_n(4)
+        .mesh_n_high(8)
+        .mesh_outbound_min(1);
+    // Gossipsub drops a message far above its topic's limit unseen; one just above it (within
+    // the slack) reaches the network task, which rejects it and penalizes the sender.
+    for t in Topic::all() {
+        b.max_transmit_size_for_topic(t.max_size() + MESSAGE_SLACK, t.hash());
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// Starts the network: listens, dials the bootnodes and runs until every handle is dropped.
+/// Returns the handle, the (bounded) event stream and the address actually listened on.
 pub async fn start(
     config: NetworkConfig,
     server: Arc<dyn SyncServer>,
-) -> Result<(NetworkHandle, mpsc::UnboundedReceiver<NetEvent>, Multiaddr), NetworkError> {
+) -> Result<(NetworkHandle, mpsc::Receiver<NetEvent>, Multiaddr), NetworkError> {
     let key = load_key(&config.key_file)?;
     let local = key.public().to_peer_id();
     let terr = |e: &dyn std::fmt::Display| NetworkError::Transport(e.to_string());
+    let limits = connection_limits::ConnectionLimits::default()
+        .with_max_established(Some(config.max_connections))
+        .with_max_established_incoming(Some(config.max_inbound))
+        .with_max_established_per_peer(Some(config.max_connections_per_peer))
+        .with_max_pending_incoming(Some(config.max_pending_inbound));
+    let request_timeout = config.request_timeout;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| terr(&e))?
         .with_behaviour(|key| {
-            let gossip_config = gossipsub::ConfigBuilder::default()
-                .heartbeat_interval(Duration::from_millis(500))
-                .validation_mode(gossipsub::ValidationMode::Strict)
-                .message_id_fn(|m: &gossipsub::Message| {
-                    gossipsub::MessageId::from(alloy_primitives::keccak256(&m.data).to_vec())
-                })
-                .max_transmit_size(16 << 20)
-                .mesh_n_low(2)
-                .mesh_n(4)
-                .mesh_n_high(8)
-                .mesh_outbound_min(1)
-                .build()
-                .map_err(|e| e.to_string())?;
             let gossip = gossipsub::Behaviour::new(
                 gossipsub::MessageAuthenticity::Signed(key.clone()),
-                gossip_config,
+                gossip_config()?,
             )?;
-            let sync = request_response::json::Behaviour::new(
+            let codec = request_response::json::codec::Codec::default()
+                .set_request_size_maximum(MAX_REQUEST_SIZE)
+                .set_response_size_maximum(MAX_RESPONSE_SIZE);
+            let sync = request_response::Behaviour::with_codec(
+                codec,
                 [(StreamProtocol::new("/dbc/sync/1"), ProtocolSupport::Full)],
-                request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
+                request_response::Config::default()
+                    .with_request_timeout(request_timeout)
+                    .with_max_concurrent_streams(32),
             );
             Ok(Behaviour {
                 blocked: Default::default(),
+                limits: connection_limits::Behaviour::new(limits),
                 gossip,
                 sync,
                 ping: ping::Behaviour::new(ping::Config::new()),
@@ -306,179 +387,9 @@ pub async fn start(
         }
     };
     info!(target: "dbc::net", peer_id = %local, %listen, "p2p listening");
-    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-    let peers = Arc::new(AtomicUsize::new(0));
-    let handle = NetworkHandle { cmd: cmd_tx, peers: peers.clone(), local };
-    let task = Task {
-        swarm,
-        server,
-        events: ev_tx,
-        peers,
-        bootnodes: config.bootnodes,
-        pending: HashMap::new(),
-        scores: HashMap::new(),
-        connected: HashMap::new(),
-    };
-    tokio::spawn(task.run(cmd_rx, config.status_interval));
+    let (handle, channels) = handle::NetworkHandle::new(local);
+    let (ev_tx, ev_rx) = mpsc::channel(config.event_queue.max(1));
+    let task = task::Task::new(swarm, server, ev_tx, handle.shared(), &config);
+    tokio::spawn(task.run(channels, config.status_interval));
     Ok((handle, ev_rx, listen))
-}
-
-type Pending = HashMap<
-    request_response::OutboundRequestId,
-    Option<oneshot::Sender<Result<Response, NetworkError>>>,
->;
-
-struct Task {
-    swarm: Swarm<Behaviour>,
-    server: Arc<dyn SyncServer>,
-    events: mpsc::UnboundedSender<NetEvent>,
-    peers: Arc<AtomicUsize>,
-    bootnodes: Vec<Multiaddr>,
-    /// Outbound requests: `None` for the network's own status polls.
-    pending: Pending,
-    scores: HashMap<PeerId, i32>,
-    connected: HashMap<PeerId, usize>,
-}
-
-fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
-    addr.iter().find_map(|p| match p {
-        libp2p::multiaddr::Protocol::P2p(id) => Some(id),
-        _ => None,
-    })
-}
-
-impl Task {
-    async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<Command>, status_every: Duration) {
-        let mut status_tick = tokio::time::interval(status_every);
-        let mut dial_tick = tokio::time::interval(Duration::from_secs(3));
-        loop {
-            tokio::select! {
-                ev = self.swarm.select_next_some() => self.on_swarm(ev),
-                cmd = cmds.recv() => match cmd {
-                    Some(c) => self.on_command(c),
-                    None => return,
-                },
-                _ = status_tick.tick() => {
-                    let peers: Vec<PeerId> = self.connected.keys().copied().collect();
-                    for p in peers {
-                        let id = self.swarm.behaviour_mut().sync.send_request(&p, Request::Status);
-                        self.pending.insert(id, None);
-                    }
-                }
-                _ = dial_tick.tick() => self.dial_bootnodes(),
-            }
-        }
-    }
-
-    fn dial_bootnodes(&mut self) {
-        for addr in self.bootnodes.clone() {
-            let Some(peer) = peer_of(&addr) else { continue };
-            if peer == *self.swarm.local_peer_id() || self.connected.contains_key(&peer) {
-                continue;
-            }
-            if self.scores.get(&peer).is_some_and(|s| *s < BAN_SCORE) {
-                continue;
-            }
-            if let Err(e) = self.swarm.dial(addr.clone()) {
-                debug!(target: "dbc::net", %addr, error = %e, "dial failed");
-            }
-        }
-    }
-
-    fn on_command(&mut self, cmd: Command) {
-        match cmd {
-            Command::Publish(topic, data) => {
-                let t = gossipsub::IdentTopic::new(topic.name());
-                if let Err(e) = self.swarm.behaviour_mut().gossip.publish(t, data) {
-                    // No peers yet or a duplicate: nothing to do.
-                    debug!(target: "dbc::net", ?topic, error = %e, "publish");
-                }
-            }
-            Command::Request(peer, req, reply) => {
-                let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
-                self.pending.insert(id, Some(reply));
-            }
-            Command::Penalize(peer, by, why) => {
-                let score = self.scores.entry(peer).or_insert(0);
-                *score -= by;
-                warn!(target: "dbc::net", %peer, score = *score, reason = %why, "peer penalized");
-                if *score < BAN_SCORE {
-                    warn!(target: "dbc::net", %peer, "peer banned");
-                    self.swarm.behaviour_mut().blocked.block_peer(peer);
-                }
-            }
-        }
-    }
-
-    fn on_swarm(&mut self, ev: SwarmEvent<BehaviourEvent>) {
-        match ev {
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-                *self.connected.entry(peer_id).or_default() += 1;
-                self.peers.store(self.connected.len(), Ordering::Relaxed);
-                info!(target: "dbc::net", peer = %peer_id, peers = self.connected.len(), "peer connected");
-                let id = self.swarm.behaviour_mut().sync.send_request(&peer_id, Request::Status);
-                self.pending.insert(id, None);
-            }
-            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
-                self.connected.remove(&peer_id);
-                self.peers.store(self.connected.len(), Ordering::Relaxed);
-                info!(target: "dbc::net", peer = %peer_id, peers = self.connected.len(), "peer disconnected");
-                let _ = self.events.send(NetEvent::PeerGone(peer_id));
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
-                propagation_source,
-                message,
-                ..
-            })) => {
-                let topic = Topic::all()
-                    .into_iter()
-                    .find(|t| gossipsub::IdentTopic::new(t.name()).hash() == message.topic);
-                if let Some(topic) = topic {
-                    let _ = self.events.send(NetEvent::Gossip {
-                        topic,
-                        data: message.data,
-                        from: propagation_source,
-                    });
-                }
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync(ev),
-            _ => {}
-        }
-    }
-
-    fn on_sync(&mut self, ev: request_response::Event<Request, Response>) {
-        match ev {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { request, channel, .. } => {
-                    let resp = match request {
-                        Request::Status => Response::Status(self.server.status()),
-                        Request::Blocks { from, count } => Response::Blocks(
-                            self.server.blocks(from, count.min(MAX_BLOCKS_PER_REQUEST)),
-                        ),
-                    };
-                    let _ = self.swarm.behaviour_mut().sync.send_response(channel, resp);
-                }
-                request_response::Message::Response { request_id, response } => {
-                    match self.pending.remove(&request_id) {
-                        Some(Some(reply)) => {
-                            let _ = reply.send(Ok(response));
-                        }
-                        Some(None) => {
-                            if let Response::Status(status) = response {
-                                let _ = self.events.send(NetEvent::PeerStatus { peer, status });
-                            }
-                        }
-                        None => {}
-                    }
-                }
-            },
-            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
-                if let Some(Some(reply)) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(NetworkError::Request(peer, error.to_string())));
-                }
-            }
-            _ => {}
-        }
-    }
 }

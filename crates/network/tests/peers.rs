@@ -1,83 +1,54 @@
 //! Two real libp2p nodes on 127.0.0.1: connect through a bootnode address, exchange status,
-//! gossip, serve block ranges and ban a misbehaving peer.
+//! gossip, serve block ranges, and ban a misbehaving peer.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use alloy_primitives::{B256, Bytes};
-use dbc_network::{NetEvent, NetworkConfig, Request, Response, Status, SyncServer, Topic};
-use std::{sync::Arc, time::Duration};
+mod common;
 
-struct Chain(u64);
-
-impl SyncServer for Chain {
-    fn status(&self) -> Status {
-        Status { genesis: B256::ZERO, head: self.0, head_hash: B256::repeat_byte(1), finalized: 0 }
-    }
-    fn blocks(&self, from: u64, count: u32) -> Vec<Bytes> {
-        (from..(from + u64::from(count)).min(self.0 + 1))
-            .map(|n| Bytes::from(n.to_be_bytes().to_vec()))
-            .collect()
-    }
-}
-
-fn config(dir: &std::path::Path, name: &str, boot: Vec<dbc_network::Addr>) -> NetworkConfig {
-    NetworkConfig {
-        listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
-        bootnodes: boot,
-        key_file: dir.join(name),
-        status_interval: Duration::from_millis(500),
-    }
-}
-
-async fn next_matching(
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<NetEvent>,
-    f: impl Fn(&NetEvent) -> bool,
-) -> NetEvent {
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let ev = rx.recv().await.expect("network running");
-            if f(&ev) {
-                return ev;
-            }
-        }
-    })
-    .await
-    .expect("event in time")
-}
+use common::{Chain, Node, config, next_matching, until};
+use dbc_network::{BAN_SCORE, NetEvent, Request, Response, Topic, Verdict};
+use std::{sync::atomic::Ordering, time::Duration};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn peers_connect_gossip_sync_and_ban() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, mut a_rx, a_addr) =
-        dbc_network::start(config(dir.path(), "a", vec![]), Arc::new(Chain(300))).await.unwrap();
-    let boot = a_addr.with(libp2p_p2p(a.local_peer_id()));
-    let (b, mut b_rx, _) =
-        dbc_network::start(config(dir.path(), "b", vec![boot]), Arc::new(Chain(5))).await.unwrap();
+    let chain = Chain::new(300);
+    let mut a = Node::start(config(dir.path(), "a", vec![]), chain.clone()).await;
+    let mut b = Node::start(config(dir.path(), "b", vec![a.boot()]), Chain::new(5)).await;
+    let (a_id, b_id) = (a.net.local_peer_id(), b.net.local_peer_id());
     // The key file keeps the peer id.
-    assert_eq!(dbc_network::peer_id_of(&dir.path().join("a")).unwrap(), a.local_peer_id());
+    assert_eq!(dbc_network::peer_id_of(&dir.path().join("a")).unwrap(), a_id);
 
-    let ev = next_matching(&mut b_rx, |e| matches!(e, NetEvent::PeerStatus { .. })).await;
+    let ev = next_matching(&mut b.rx, |e| matches!(e, NetEvent::PeerStatus { .. })).await;
     let NetEvent::PeerStatus { peer, status } = ev else { unreachable!() };
-    assert_eq!((peer, status.head), (a.local_peer_id(), 300));
-    assert_eq!(a.peer_count(), 1);
+    assert_eq!((peer, status.head), (a_id, 300));
+    until("a sees b", || a.net.peer_count() == 1).await;
+    assert_eq!(a.net.peers(), vec![b_id]);
+    assert_eq!(b.net.peers(), vec![a_id]);
 
     // Ranges are capped at the head and at 128 per request.
-    let resp =
-        b.request(a.local_peer_id(), Request::Blocks { from: 250, count: 100 }).await.unwrap();
+    let resp = b.net.request(a_id, Request::Blocks { from: 250, count: 100 }).await.unwrap();
     let Response::Blocks(blocks) = resp else { panic!("blocks expected") };
     assert_eq!(blocks.len(), 51);
-    let resp =
-        b.request(a.local_peer_id(), Request::Blocks { from: 0, count: 1000 }).await.unwrap();
+    let resp = b.net.request(a_id, Request::Blocks { from: 0, count: 1000 }).await.unwrap();
     let Response::Blocks(blocks) = resp else { panic!("blocks expected") };
     assert_eq!(blocks.len(), 128);
+    // H4: a range ending past u64::MAX is clamped before it reaches the server.
+    for from in [u64::MAX - 1, u64::MAX] {
+        let resp = b.net.request(a_id, Request::Blocks { from, count: u32::MAX }).await.unwrap();
+        assert_eq!(resp, Response::Blocks(vec![]));
+    }
+    assert!(!chain.overflowed.load(Ordering::Relaxed), "the server saw from + count overflow");
 
     // Gossip needs the mesh: publish until the other side hears it.
     let heard = tokio::time::timeout(Duration::from_secs(20), async {
         let mut i = 0u8;
         loop {
-            a.publish(Topic::Votes, vec![7, i]);
+            a.net.publish(Topic::Votes, vec![7, i]);
             i = i.wrapping_add(1);
             tokio::select! {
-                ev = b_rx.recv() => if let Some(NetEvent::Gossip { topic, data, from }) = ev {
+                ev = b.rx.recv() => if let Some(NetEvent::Gossip { topic, data, from, id }) = ev {
+                    assert_eq!(id.source(), from);
+                    b.net.report(id, Verdict::Accept);
                     return (topic, data[0], from);
                 },
                 _ = tokio::time::sleep(Duration::from_millis(300)) => {}
@@ -86,15 +57,50 @@ async fn peers_connect_gossip_sync_and_ban() {
     })
     .await
     .expect("gossip arrives");
-    assert_eq!(heard, (Topic::Votes, 7, a.local_peer_id()));
+    assert_eq!(heard, (Topic::Votes, 7, a_id));
 
-    // A banned peer is disconnected.
-    a.penalize(b.local_peer_id(), 1000, "test");
-    next_matching(&mut a_rx, |e| matches!(e, NetEvent::PeerGone(_))).await;
+    // An explicit ban disconnects the peer at once and keeps it out.
+    a.net.ban(b_id, "test");
+    next_matching(&mut a.rx, |e| matches!(e, NetEvent::PeerGone(_))).await;
+    assert!(a.net.is_banned(&b_id));
+    assert_eq!(a.net.score(b_id).await.unwrap(), i64::from(BAN_SCORE) - 1);
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(a.peer_count(), 0, "b keeps redialing but is refused");
+    assert_eq!(a.net.peer_count(), 0, "b keeps redialing but is refused");
+    assert!(b.net.request(a_id, Request::Status).await.is_err());
+    assert!(a.net.request(b_id, Request::Status).await.is_err(), "no requests to a banned peer");
 }
 
-fn libp2p_p2p(id: dbc_network::Peer) -> libp2p::multiaddr::Protocol<'static> {
-    libp2p::multiaddr::Protocol::P2p(id)
+/// H1: penalties used to be added with the caller's sign, and the node passed negative ones, so
+/// scores rose and nobody was ever banned. Penalties are now unsigned amounts that only lower
+/// the score: three of 50 from a connected peer ban it (below -100), it is disconnected, and
+/// its redials are refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn h1_penalties_lower_the_score_and_ban() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Node::start(config(dir.path(), "a", vec![]), Chain::new(3)).await;
+    let b = Node::start(config(dir.path(), "b", vec![a.boot()]), Chain::new(3)).await;
+    let b_id = b.net.local_peer_id();
+    until("connected", || a.net.peer_count() == 1 && b.net.peer_count() == 1).await;
+
+    a.net.penalize(b_id, 50, "invalid block");
+    a.net.penalize(b_id, 50, "invalid block");
+    assert_eq!(a.net.score(b_id).await.unwrap(), -100);
+    assert!(!a.net.is_banned(&b_id), "exactly BAN_SCORE is not below it");
+    assert_eq!((a.net.banned_count(), a.net.peer_count()), (0, 1));
+
+    a.net.penalize(b_id, 50, "invalid block");
+    assert_eq!(a.net.score(b_id).await.unwrap(), -150);
+    assert!(a.net.is_banned(&b_id));
+    assert_eq!(a.net.banned_count(), 1);
+    let gone = next_matching(&mut a.rx, |e| matches!(e, NetEvent::PeerGone(_))).await;
+    assert!(matches!(gone, NetEvent::PeerGone(p) if p == b_id));
+    until("b sees the disconnect", || b.net.peer_count() == 0).await;
+    // b redials its bootnode every 3 s; a refuses every time.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!((a.net.peer_count(), b.net.peer_count()), (0, 0));
+    // Banning again is idempotent.
+    a.net.ban(b_id, "again");
+    a.net.penalize(b_id, 1, "again");
+    assert_eq!(a.net.score(b_id).await.unwrap(), -151);
+    assert_eq!(a.net.banned_count(), 1);
 }

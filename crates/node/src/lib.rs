@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 
 pub mod pos;
 mod streaming;
+mod trie_undo;
 pub use pos::{PosConfig, decode_block, encode_block};
 use std::{
     path::PathBuf,
@@ -237,35 +238,37 @@ pub(crate) fn build_sealed<E: ConsensusEngine>(
             &mut best
         }
     };
-    let mut executed = match build_block(spec, parent, storage.latest(), attrs, payload, trie) {
-        Ok(e) => e,
-        Err(e) => {
-            *trie = rebuild_trie(storage)?;
-            return Err(NodeError::Production(e.to_string()));
+    // On error `build_block` has not touched the trie (its update is the last step).
+    let mut executed = build_block(spec, parent, storage.latest(), attrs, payload, trie)
+        .map_err(|e| NodeError::Production(e.to_string()))?;
+    match engine.seal(executed.block.header.inner().clone()) {
+        Ok(sealed) => {
+            executed.block.header = sealed.seal_slow();
+            Ok(executed)
         }
-    };
-    let sealed = match engine.seal(executed.block.header.inner().clone()) {
-        Ok(sealed) => sealed,
         Err(e) => {
-            // Not sealed (e.g. the slot was sealed before a restart): the block is dropped and
-            // the trie, which already holds its update, goes back to the head.
-            *trie = rebuild_trie(storage)?;
-            return Err(NodeError::Production(e.to_string()));
+            // Not sealed (e.g. the slot was already sealed before a restart): the block is
+            // dropped and the trie put back to the head.
+            let mut touched = trie_undo::Touched::default();
+            touched.add_changes(&executed.changes);
+            touched.restore(trie, storage)?;
+            Err(NodeError::Production(e.to_string()))
         }
-    };
-    executed.block.header = sealed.seal_slow();
-    Ok(executed)
+    }
 }
 
 /// Commits `executed` in one write batch; if that fails the trie (already updated for the
-/// block) is rebuilt from storage.
-pub(crate) fn commit_or_rebuild(
+/// block) is put back to the storage's head.
+pub(crate) fn commit_or_restore(
     storage: &Storage,
     executed: &dbc_evm::ExecutedBlock,
     trie: &mut StateTrie,
 ) -> Result<(), NodeError> {
     if let Err(e) = storage.commit_block(&executed.block, &executed.receipts, &executed.changes) {
-        *trie = rebuild_trie(storage)?;
+        // Put the trie back to the storage's head: O(what the block touched).
+        let mut touched = trie_undo::Touched::default();
+        touched.add_changes(&executed.changes);
+        touched.restore(trie, storage)?;
         return Err(e.into());
     }
     Ok(())
@@ -376,7 +379,7 @@ pub async fn launch_pos(config: NodeConfig, pos: PosConfig) -> Result<Node, Node
         Arc::new(Mutex::new(trie)),
         info.clone(),
         gas_limit,
-        config.datadir.join("last_vote"),
+        &config.datadir,
     )
     .await?;
     let gossip = node.clone();
@@ -458,9 +461,11 @@ async fn produce<E: ConsensusEngine>(
             // built after it).
             let started = until.map_or(opened, |u| u.min(Instant::now()));
             let commit_started = Instant::now();
-            commit_or_rebuild(&storage, &executed, &mut trie)?;
-            drop(trie);
+            commit_or_restore(&storage, &executed, &mut trie)?;
+            // The head moves while the trie lock is held (security review M7): an import that
+            // takes the lock next sees the new head, never storage ahead of `chain.head()`.
             finish_block(&chain2, &pool2, executed, started, commit_started, "block sealed");
+            drop(trie);
             Ok::<_, NodeError>(())
         })
         .await;

@@ -1,7 +1,7 @@
 //! Transaction pool for dbc-node.
 //!
-//! Transactions are validated against the head state before they get here (see the node's
-//! validator); the pool itself keeps, per sender, a nonce-ordered queue:
+//! Transactions are validated against the head state before they get here (see
+//! [`TxValidator`]); the pool itself keeps, per sender, a nonce-ordered queue:
 //!
 //! - **pending**: the run of consecutive nonces starting at the sender's state nonce — these can
 //!   go into the next block;
@@ -11,21 +11,36 @@
 //! A transaction with the same sender and nonce as a pooled one replaces it only if both its
 //! fee cap and its tip are at least [`PoolConfig::price_bump_percent`] higher. When the pool is
 //! full, the cheapest transaction that is last in its sender's queue is evicted if the new one
-//! pays more; otherwise the new one is refused.
+//! pays more; otherwise the new one is refused. Candidates are kept in an ordered index, so an
+//! add costs O(log n) whatever the number of senders.
+//!
+//! Per sender, the pool holds at most [`PoolConfig::max_txs_per_sender`] transactions, of which
+//! at most [`PoolConfig::max_queued_per_sender`] behind a gap, and (through
+//! [`TxPool::add_valid`]) only as many as its balance pays for together: the sum of
+//! `gas limit × fee cap + value` over its pooled transactions may not exceed its balance.
+//!
+//! The pool follows the chain through [`TxPool::on_new_block`] and, after an unwind, through
+//! [`TxPool::on_reorg`].
 
+mod best;
+mod inner;
 mod validate;
 
+pub use best::BestTransactions;
+#[cfg(feature = "storage")]
+pub use validate::TxValidator;
 pub use validate::{
-    MAX_INITCODE_SIZE, MAX_TX_SIZE, TxValidator, ValidTransaction, ValidationError,
+    MAX_INITCODE_SIZE, MAX_TX_SIZE, ValidTransaction, ValidationError, check_stateless, decode_raw,
 };
 
 use alloy_consensus::Transaction;
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, U256};
+use best::Ranked;
 use dbc_primitives::{Recovered, TxEnvelope};
+use inner::Inner;
 use parking_lot::RwLock;
 use std::{
-    cmp::Ordering,
-    collections::{BTreeMap, BinaryHeap, HashMap, HashSet},
+    collections::{BTreeMap, BinaryHeap},
     sync::Arc,
 };
 use tokio::sync::{Notify, broadcast};
@@ -39,11 +54,25 @@ pub struct PoolConfig {
     pub max_nonce_gap: u64,
     /// Required fee increase for a replacement, in percent.
     pub price_bump_percent: u128,
+    /// Maximum transactions of one sender (pending + queued).
+    pub max_txs_per_sender: usize,
+    /// Maximum transactions of one sender behind a nonce gap.
+    pub max_queued_per_sender: usize,
 }
 
 impl Default for PoolConfig {
+    /// 200k transactions; per sender 1,024, of which 256 behind a gap. The per-sender figures
+    /// leave room for the project's own tools: `dbc-bench load` funds its senders with about
+    /// 1,000 transactions from one account, sent as concurrent 200-transaction batches that
+    /// can arrive out of order.
     fn default() -> Self {
-        Self { max_txs: 200_000, max_nonce_gap: 1024, price_bump_percent: 10 }
+        Self {
+            max_txs: 200_000,
+            max_nonce_gap: 1024,
+            price_bump_percent: 10,
+            max_txs_per_sender: 1024,
+            max_queued_per_sender: 256,
+        }
     }
 }
 
@@ -75,6 +104,13 @@ pub enum PoolError {
         /// Transaction nonce.
         got: u64,
     },
+    /// The sender has [`PoolConfig::max_txs_per_sender`] transactions pooled, or
+    /// [`PoolConfig::max_queued_per_sender`] behind a gap and this one would be too.
+    #[error("account limit exceeded")]
+    AccountLimit,
+    /// The sender's pooled transactions together would cost more than its balance.
+    #[error("transaction would cause overdraft")]
+    Overdraft,
 }
 
 /// A validated transaction in the pool.
@@ -88,6 +124,8 @@ pub struct PoolTx {
     pub size: usize,
     /// Arrival order, for tie-breaking.
     pub seq: u64,
+    /// Most it can take from its sender: `gas limit × fee cap + value`.
+    pub cost: U256,
 }
 
 impl PoolTx {
@@ -117,67 +155,11 @@ impl PoolTx {
     }
 }
 
-#[derive(Debug, Default)]
-struct SenderQueue {
-    txs: BTreeMap<u64, Arc<PoolTx>>,
-    /// The sender's nonce in the head state.
-    state_nonce: u64,
-    /// Number of consecutive transactions from `state_nonce`.
-    pending: usize,
-}
-
-impl SenderQueue {
-    fn recount(&mut self) {
-        self.pending = (self.state_nonce..)
-            .zip(self.txs.keys())
-            .take_while(|(expected, nonce)| expected == *nonce)
-            .count();
-    }
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    by_hash: HashMap<B256, Arc<PoolTx>>,
-    senders: HashMap<Address, SenderQueue>,
-    pending: usize,
-    seq: u64,
-}
-
-impl Inner {
-    fn queued(&self) -> usize {
-        self.by_hash.len() - self.pending
-    }
-
-    fn set_pending(&mut self, sender: &Address, f: impl FnOnce(&mut SenderQueue)) {
-        if let Some(q) = self.senders.get_mut(sender) {
-            let before = q.pending;
-            f(q);
-            q.recount();
-            self.pending = self.pending - before + q.pending;
-            if q.txs.is_empty() {
-                self.senders.remove(sender);
-            }
-        }
-    }
-
-    /// The cheapest transaction that is last in its sender's queue.
-    fn eviction_candidate(&self) -> Option<Arc<PoolTx>> {
-        self.senders
-            .values()
-            .filter_map(|q| q.txs.values().next_back())
-            .min_by(|a, b| a.max_fee().cmp(&b.max_fee()).then(b.seq.cmp(&a.seq)))
-            .cloned()
-    }
-
-    fn remove(&mut self, hash: &B256) -> Option<Arc<PoolTx>> {
-        let tx = self.by_hash.remove(hash)?;
-        let sender = tx.sender();
-        let nonce = tx.nonce();
-        self.set_pending(&sender, |q| {
-            q.txs.remove(&nonce);
-        });
-        Some(tx)
-    }
+/// `gas limit × fee cap + value`: what a transaction can take from its sender at most.
+fn max_cost(tx: &TxEnvelope) -> U256 {
+    U256::from(tx.max_fee_per_gas())
+        .saturating_mul(U256::from(tx.gas_limit()))
+        .saturating_add(tx.value())
 }
 
 /// Counts, as `txpool_status` reports them.
@@ -214,74 +196,117 @@ impl TxPool {
         Self { config, inner: RwLock::default(), new_pending, notify: Notify::new() }
     }
 
-    /// Adds a validated transaction. `state_nonce` is the sender's nonce in the head state.
+    /// Adds a transaction that passed [`TxValidator`]: like [`TxPool::add`], and also refuses
+    /// it with [`PoolError::Overdraft`] when the sender's pooled transactions, this one included
+    /// (replacing any at its nonce), would cost more than the balance it was validated against.
+    pub fn add_valid(&self, valid: ValidTransaction) -> Result<AddOutcome, PoolError> {
+        self.insert(valid.tx, valid.size, valid.state_nonce, Some(valid.balance))
+    }
+
+    /// Adds a validated transaction without the cumulative balance check (use
+    /// [`TxPool::add_valid`] for transactions from outside). `state_nonce` is the sender's
+    /// nonce in the head state.
+    ///
+    /// The pool's own nonce for the sender wins when it is higher: it was set by a block
+    /// committed after the transaction was validated (only [`TxPool::on_reorg`] lowers it).
     pub fn add(
         &self,
         tx: Recovered<TxEnvelope>,
         size: usize,
         state_nonce: u64,
     ) -> Result<AddOutcome, PoolError> {
+        self.insert(tx, size, state_nonce, None)
+    }
+
+    fn insert(
+        &self,
+        tx: Recovered<TxEnvelope>,
+        size: usize,
+        state_nonce: u64,
+        balance: Option<U256>,
+    ) -> Result<AddOutcome, PoolError> {
         let hash = *tx.tx_hash();
         let sender = tx.signer();
         let nonce = tx.nonce();
-        if nonce < state_nonce {
-            return Err(PoolError::NonceTooLow { expected: state_nonce, got: nonce });
-        }
-        if nonce > state_nonce + self.config.max_nonce_gap {
-            return Err(PoolError::NonceTooHigh { expected: state_nonce, got: nonce });
-        }
+        let cost = max_cost(tx.inner());
         let mut promoted = Vec::new();
         let outcome = {
             let mut inner = self.inner.write();
             if inner.by_hash.contains_key(&hash) {
                 return Err(PoolError::AlreadyKnown);
             }
-            inner.seq += 1;
-            let pool_tx = Arc::new(PoolTx { tx, hash, size, seq: inner.seq });
-            // Replacement.
-            let existing = inner.senders.get(&sender).and_then(|q| q.txs.get(&nonce)).cloned();
+            let pool_nonce = inner.senders.get(&sender).map(|q| q.state_nonce);
+            let state_nonce = match pool_nonce {
+                // Validated after a block the pool has not heard of yet: catch up.
+                Some(n) if n < state_nonce => {
+                    promoted.extend(inner.set_state_nonce(&sender, state_nonce));
+                    state_nonce
+                }
+                Some(n) => n,
+                None => state_nonce,
+            };
+            if nonce < state_nonce {
+                return Err(PoolError::NonceTooLow { expected: state_nonce, got: nonce });
+            }
+            if nonce > state_nonce.saturating_add(self.config.max_nonce_gap) {
+                return Err(PoolError::NonceTooHigh { expected: state_nonce, got: nonce });
+            }
+            let queue = inner.senders.get(&sender);
+            let existing = queue.and_then(|q| q.txs.get(&nonce)).cloned();
+            let pooled_cost = queue.map(|q| q.cost).unwrap_or_default();
             if let Some(old) = &existing {
                 let bump = 100 + self.config.price_bump_percent;
-                let fee_ok = pool_tx.max_fee() * 100 >= old.max_fee() * bump;
-                let tip_ok = pool_tx.max_tip() * 100 >= old.max_tip() * bump;
+                let fee_ok =
+                    tx.max_fee_per_gas().saturating_mul(100) >= old.max_fee().saturating_mul(bump);
+                let tip = tx.max_priority_fee_per_gas().unwrap_or_else(|| tx.max_fee_per_gas());
+                let tip_ok = tip.saturating_mul(100) >= old.max_tip().saturating_mul(bump);
                 if !(fee_ok && tip_ok) {
                     return Err(PoolError::ReplacementUnderpriced);
                 }
-                inner.by_hash.remove(&old.hash);
-            } else if inner.by_hash.len() >= self.config.max_txs {
-                let victim = inner.eviction_candidate();
-                match victim {
-                    Some(v) if v.max_fee() < pool_tx.max_fee() && v.sender() != sender => {
+            } else if let Some(q) = queue {
+                let gapped = nonce > q.pending_end();
+                if q.txs.len() >= self.config.max_txs_per_sender
+                    || (gapped && q.queued() >= self.config.max_queued_per_sender)
+                {
+                    return Err(PoolError::AccountLimit);
+                }
+            }
+            if let Some(balance) = balance {
+                let replaced = existing.as_ref().map(|t| t.cost).unwrap_or_default();
+                if pooled_cost.saturating_sub(replaced).saturating_add(cost) > balance {
+                    return Err(PoolError::Overdraft);
+                }
+            }
+            if existing.is_none() && inner.by_hash.len() >= self.config.max_txs {
+                match inner.eviction_candidate(&sender) {
+                    Some(v) if v.max_fee() < tx.max_fee_per_gas() => {
                         tracing::debug!(target: "txpool", hash = %v.hash, "evicted");
                         inner.remove(&v.hash);
                     }
                     _ => return Err(PoolError::PoolFull),
                 }
             }
+            inner.seq += 1;
+            let pool_tx = Arc::new(PoolTx { tx, hash, size, seq: inner.seq, cost });
+            if let Some(old) = &existing {
+                inner.by_hash.remove(&old.hash);
+            }
             inner.by_hash.insert(hash, pool_tx.clone());
-            inner
-                .senders
-                .entry(sender)
-                .or_insert_with(|| SenderQueue { state_nonce, ..Default::default() });
-            let before_pending = inner.senders.get(&sender).map(|q| q.pending).unwrap_or_default();
-            inner.set_pending(&sender, |q| {
-                q.state_nonce = q.state_nonce.max(state_nonce);
+            inner.update_sender(&sender, state_nonce, |q| {
                 q.txs.insert(nonce, pool_tx);
             });
-            let q = inner.senders.get(&sender);
-            let now_pending = q.map(|q| q.pending).unwrap_or_default();
-            let is_pending = q.is_some_and(|q| nonce < q.state_nonce + q.pending as u64);
-            if is_pending {
-                // Everything from this nonce up to the end of the pending run is newly
-                // executable (promoted from queued).
-                if let Some(q) = q {
-                    let end = q.state_nonce + now_pending as u64;
-                    promoted.extend(q.txs.range(nonce..end).map(|(_, t)| t.hash));
+            match inner.senders.get(&sender) {
+                Some(q) if nonce < q.pending_end() => {
+                    if existing.is_some() {
+                        promoted.push(hash);
+                    } else {
+                        // Everything from this nonce to the end of the pending run is newly
+                        // executable (promoted from queued).
+                        promoted.extend(q.txs.range(nonce..q.pending_end()).map(|(_, t)| t.hash));
+                    }
+                    AddOutcome::Pending
                 }
-                debug_assert!(now_pending >= before_pending);
-                AddOutcome::Pending
-            } else {
-                AddOutcome::Queued
+                _ => AddOutcome::Queued,
             }
         };
         if !promoted.is_empty() {
@@ -326,7 +351,7 @@ impl TxPool {
     /// at `pending`), if the pool knows the sender.
     pub fn pending_nonce(&self, sender: &Address) -> Option<u64> {
         let inner = self.inner.read();
-        inner.senders.get(sender).map(|q| q.state_nonce + q.pending as u64)
+        inner.senders.get(sender).map(|q| q.pending_end())
     }
 
     /// All transactions, split into pending and queued, per sender, nonce-ordered.
@@ -368,13 +393,7 @@ impl TxPool {
                 heap.push(Ranked { tip, seq: first.seq, sender: *sender, nonce: q.state_nonce });
             }
         }
-        BestTransactions {
-            pool: self,
-            heap,
-            runs: HashMap::new(),
-            base_fee,
-            skipped: HashSet::new(),
-        }
+        BestTransactions::new(self, heap, base_fee)
     }
 
     /// Up to `limit` pending transactions in arrival order: about the order a block includes
@@ -384,8 +403,7 @@ impl TxPool {
         {
             let inner = self.inner.read();
             'senders: for q in inner.senders.values() {
-                let end = q.state_nonce + q.pending as u64;
-                for tx in q.txs.range(q.state_nonce..end).map(|(_, t)| t) {
+                for tx in q.txs.range(q.state_nonce..q.pending_end()).map(|(_, t)| t) {
                     if txs.len() >= limit {
                         break 'senders;
                     }
@@ -418,10 +436,10 @@ impl TxPool {
     }
 
     /// Up to `max` pending transactions of `sender` from `nonce` on, read under one lock.
-    fn pending_run(&self, sender: &Address, nonce: u64, max: usize) -> Vec<Arc<PoolTx>> {
+    pub(crate) fn pending_run(&self, sender: &Address, nonce: u64, max: usize) -> Vec<Arc<PoolTx>> {
         let inner = self.inner.read();
         let Some(q) = inner.senders.get(sender) else { return Vec::new() };
-        let end = q.state_nonce + q.pending as u64;
+        let end = q.pending_end();
         if nonce < q.state_nonce || nonce >= end {
             return Vec::new();
         }
@@ -435,29 +453,36 @@ impl TxPool {
         senders: impl IntoIterator<Item = (Address, u64)>,
         rejected: impl IntoIterator<Item = B256>,
     ) {
+        self.set_state_nonces(senders, rejected);
+    }
+
+    /// Updates the pool after the chain was unwound (a reorg), **before** the unwound blocks'
+    /// transactions are added back: `accounts` are the accounts whose nonce the unwound blocks
+    /// changed (the senders of their transactions and any EIP-7702 authorities), each with its
+    /// nonce in the state of the new head. Accounts the pool does not know are ignored.
+    ///
+    /// Each known sender's state nonce is set to the given one, lower or higher: its
+    /// transactions below it are dropped and its pending run is counted again from it. Without
+    /// this, a sender whose nonce went down would keep the pool's higher nonce, and its
+    /// re-added transactions would be refused as "nonce too low" while those above them wait
+    /// for them forever (security review M8).
+    pub fn on_reorg(&self, accounts: impl IntoIterator<Item = (Address, u64)>) {
+        self.set_state_nonces(accounts, []);
+    }
+
+    fn set_state_nonces(
+        &self,
+        accounts: impl IntoIterator<Item = (Address, u64)>,
+        rejected: impl IntoIterator<Item = B256>,
+    ) {
         let mut promoted = Vec::new();
         {
             let mut inner = self.inner.write();
             for hash in rejected {
                 inner.remove(&hash);
             }
-            for (sender, state_nonce) in senders {
-                let Some(q) = inner.senders.get(&sender) else { continue };
-                let stale: Vec<B256> = q.txs.range(..state_nonce).map(|(_, t)| t.hash).collect();
-                let old_end = q.state_nonce + q.pending as u64;
-                for h in &stale {
-                    inner.by_hash.remove(h);
-                }
-                inner.set_pending(&sender, |q| {
-                    q.txs = q.txs.split_off(&state_nonce);
-                    q.state_nonce = state_nonce;
-                });
-                if let Some(q) = inner.senders.get(&sender) {
-                    let new_end = q.state_nonce + q.pending as u64;
-                    promoted.extend(
-                        q.txs.range(old_end.max(state_nonce)..new_end).map(|(_, t)| t.hash),
-                    );
-                }
+            for (sender, state_nonce) in accounts {
+                promoted.extend(inner.set_state_nonce(&sender, state_nonce));
             }
         }
         for h in promoted {
@@ -474,250 +499,5 @@ impl TxPool {
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
-struct Ranked {
-    tip: u128,
-    seq: u64,
-    sender: Address,
-    nonce: u64,
-}
-
-impl Ord for Ranked {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.tip.cmp(&other.tip).then_with(|| other.seq.cmp(&self.seq))
-    }
-}
-
-impl PartialOrd for Ranked {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Transactions fetched from the pool per lock acquisition for one sender.
-const RUN: usize = 256;
-
-/// Iterator over pending transactions, best tip first, nonce order within a sender. It reads
-/// the live pool lazily, a run of each sender's transactions per lock acquisition.
-#[derive(Debug)]
-pub struct BestTransactions<'a> {
-    pool: &'a TxPool,
-    heap: BinaryHeap<Ranked>,
-    runs: HashMap<Address, (Vec<Arc<PoolTx>>, usize)>,
-    base_fee: u64,
-    skipped: HashSet<Address>,
-}
-
-impl BestTransactions<'_> {
-    /// The next transaction.
-    pub fn next_tx(&mut self) -> Option<Arc<PoolTx>> {
-        while let Some(top) = self.heap.pop() {
-            if self.skipped.contains(&top.sender) {
-                continue;
-            }
-            let (run, pos) = self.runs.entry(top.sender).or_default();
-            if *pos >= run.len() || run[*pos].nonce() != top.nonce {
-                *run = self.pool.pending_run(&top.sender, top.nonce, RUN);
-                *pos = 0;
-            }
-            let Some(tx) = run.get(*pos).cloned() else { continue };
-            *pos += 1;
-            if *pos >= run.len() {
-                *run = self.pool.pending_run(&top.sender, top.nonce + 1, RUN);
-                *pos = 0;
-            }
-            if let Some(next) = run.get(*pos)
-                && let Some(tip) = next.effective_tip(self.base_fee)
-            {
-                self.heap.push(Ranked {
-                    tip,
-                    seq: next.seq,
-                    sender: top.sender,
-                    nonce: top.nonce + 1,
-                });
-            }
-            return Some(tx);
-        }
-        None
-    }
-
-    /// Skips the remaining transactions of `sender`.
-    pub fn skip_sender(&mut self, sender: Address) {
-        self.skipped.insert(sender);
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use alloy_consensus::{SignableTransaction, TxEip1559};
-    use alloy_primitives::{Signature, TxKind, U256};
-
-    fn tx(sender: u8, nonce: u64, max_fee: u128, tip: u128) -> Recovered<TxEnvelope> {
-        let inner = TxEip1559 {
-            chain_id: 1,
-            nonce,
-            gas_limit: 21_000,
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip,
-            to: TxKind::Call(Address::with_last_byte(0xee)),
-            value: U256::from(1),
-            ..Default::default()
-        };
-        // The pool trusts the recovered sender; a fixed signature keeps hashes distinct per
-        // content.
-        let signed = inner.into_signed(Signature::test_signature());
-        Recovered::new_unchecked(TxEnvelope::Eip1559(signed), Address::with_last_byte(sender))
-    }
-
-    /// (last byte of the sender, nonce) of each transaction.
-    fn ids(txs: impl IntoIterator<Item = Arc<PoolTx>>) -> Vec<(u8, u64)> {
-        txs.into_iter().map(|t| (t.sender().0[19], t.nonce())).collect()
-    }
-
-    fn pool() -> TxPool {
-        TxPool::new(PoolConfig::default())
-    }
-
-    #[test]
-    fn gapped_transactions_are_queued_then_promoted() {
-        let p = pool();
-        assert_eq!(p.add(tx(1, 2, 10, 1), 100, 0), Ok(AddOutcome::Queued));
-        assert_eq!(p.add(tx(1, 1, 10, 1), 100, 0), Ok(AddOutcome::Queued));
-        assert_eq!(p.status(), PoolStatus { pending: 0, queued: 2 });
-        let mut sub = p.subscribe_pending();
-        assert_eq!(p.add(tx(1, 0, 10, 1), 100, 0), Ok(AddOutcome::Pending));
-        assert_eq!(p.status(), PoolStatus { pending: 3, queued: 0 });
-        let mut promoted = 0;
-        while sub.try_recv().is_ok() {
-            promoted += 1;
-        }
-        assert_eq!(promoted, 3);
-        assert_eq!(p.pending_nonce(&Address::with_last_byte(1)), Some(3));
-    }
-
-    #[test]
-    fn pending_by_arrival_lists_pending_transactions_in_arrival_order_up_to_the_limit() {
-        let p = pool();
-        p.add(tx(2, 0, 10, 1), 100, 0).expect("add");
-        // Distinct fees: the test transactions' hashes do not depend on the sender.
-        p.add(tx(1, 0, 11, 1), 100, 0).expect("add");
-        p.add(tx(1, 5, 11, 1), 100, 0).expect("queued: nonce gap");
-        p.add(tx(2, 1, 10, 1), 100, 0).expect("add");
-        let order = |limit| -> Vec<(u8, u64)> { ids(p.pending_by_arrival(limit)) };
-        assert_eq!(order(10), vec![(2, 0), (1, 0), (2, 1)]);
-        assert_eq!(order(2).len(), 2);
-    }
-
-    #[test]
-    fn pending_from_follows_a_sender_from_a_nonce_or_its_state_nonce() {
-        let p = pool();
-        let nonces = |txs: Vec<Arc<PoolTx>>| txs.iter().map(|t| t.nonce()).collect::<Vec<_>>();
-        let sender = Address::with_last_byte(1);
-        for nonce in [3, 4, 5, 7] {
-            p.add(tx(1, nonce, 10 + nonce as u128, 1), 100, 3).expect("add");
-        }
-        // 7 is behind a gap: not pending.
-        assert_eq!(nonces(p.pending_from(&sender, None, 10)), vec![3, 4, 5]);
-        assert_eq!(nonces(p.pending_from(&sender, Some(4), 10)), vec![4, 5]);
-        assert_eq!(nonces(p.pending_from(&sender, Some(4), 1)), vec![4]);
-        assert!(p.pending_from(&sender, Some(6), 10).is_empty());
-        assert!(p.pending_from(&sender, Some(2), 10).is_empty(), "below the state nonce");
-        assert!(p.pending_from(&Address::with_last_byte(9), None, 10).is_empty());
-    }
-
-    #[test]
-    fn replacement_needs_ten_percent_bump_of_fee_and_tip() {
-        let p = pool();
-        p.add(tx(1, 0, 100, 10), 100, 0).expect("add");
-        assert_eq!(p.add(tx(1, 0, 109, 11), 100, 0), Err(PoolError::ReplacementUnderpriced));
-        assert_eq!(p.add(tx(1, 0, 110, 10), 100, 0), Err(PoolError::ReplacementUnderpriced));
-        assert_eq!(p.add(tx(1, 0, 110, 11), 100, 0), Ok(AddOutcome::Pending));
-        assert_eq!(p.status().pending, 1);
-        let best = p.best(0).next_tx().expect("one");
-        assert_eq!(best.max_fee(), 110);
-    }
-
-    #[test]
-    fn duplicates_and_stale_nonces_are_refused() {
-        let p = pool();
-        p.add(tx(1, 5, 100, 10), 100, 5).expect("add");
-        assert_eq!(p.add(tx(1, 5, 100, 10), 100, 5), Err(PoolError::AlreadyKnown));
-        assert_eq!(
-            p.add(tx(1, 4, 100, 10), 100, 5),
-            Err(PoolError::NonceTooLow { expected: 5, got: 4 })
-        );
-        assert!(matches!(p.add(tx(1, 5000, 100, 10), 100, 5), Err(PoolError::NonceTooHigh { .. })));
-    }
-
-    #[test]
-    fn best_orders_by_tip_and_keeps_nonce_order() {
-        let p = pool();
-        p.add(tx(1, 0, 100, 1), 100, 0).expect("add");
-        p.add(tx(1, 1, 100, 50), 100, 0).expect("add");
-        p.add(tx(2, 0, 100, 20), 100, 0).expect("add");
-        p.add(tx(3, 0, 5, 5), 100, 0).expect("add"); // below base fee 10: left out
-        let mut best = p.best(10);
-        let order = ids(std::iter::from_fn(|| best.next_tx()));
-        assert_eq!(order, vec![(2, 0), (1, 0), (1, 1)]);
-    }
-
-    #[test]
-    fn best_reads_long_runs_and_live_additions() {
-        let p = pool();
-        for n in 0..300 {
-            p.add(tx(1, n, 100, 5), 100, 0).expect("add");
-        }
-        p.add(tx(2, 0, 100, 1), 100, 0).expect("add");
-        let mut best = p.best(0);
-        let first = best.next_tx().expect("first");
-        assert_eq!((first.sender(), first.nonce()), (Address::with_last_byte(1), 0));
-        // Added after the iterator was made: still seen, in nonce order.
-        p.add(tx(1, 300, 100, 5), 100, 0).expect("add");
-        let rest = ids(std::iter::from_fn(|| best.next_tx()));
-        let sender1: Vec<u64> = rest.iter().filter(|(s, _)| *s == 1).map(|(_, n)| *n).collect();
-        assert_eq!(sender1, (1..=300).collect::<Vec<_>>());
-        assert_eq!(rest.last(), Some(&(2, 0)), "lower tip goes last");
-    }
-
-    #[test]
-    fn skip_sender_drops_its_successors() {
-        let p = pool();
-        p.add(tx(1, 0, 100, 30), 100, 0).expect("add");
-        p.add(tx(1, 1, 100, 30), 100, 0).expect("add");
-        p.add(tx(2, 0, 100, 1), 100, 0).expect("add");
-        let mut best = p.best(0);
-        let first = best.next_tx().expect("first");
-        assert_eq!(first.sender(), Address::with_last_byte(1));
-        best.skip_sender(first.sender());
-        let next = best.next_tx().expect("second");
-        assert_eq!(next.sender(), Address::with_last_byte(2));
-        assert!(best.next_tx().is_none());
-    }
-
-    #[test]
-    fn new_block_prunes_mined_and_promotes() {
-        let p = pool();
-        for n in 0..3 {
-            p.add(tx(1, n, 100, 1), 100, 0).expect("add");
-        }
-        p.add(tx(1, 4, 100, 1), 100, 0).expect("add");
-        assert_eq!(p.status(), PoolStatus { pending: 3, queued: 1 });
-        p.on_new_block([(Address::with_last_byte(1), 2)], []);
-        assert_eq!(p.status(), PoolStatus { pending: 1, queued: 1 });
-        p.add(tx(1, 3, 100, 1), 100, 2).expect("fill gap");
-        assert_eq!(p.status(), PoolStatus { pending: 3, queued: 0 });
-    }
-
-    #[test]
-    fn full_pool_evicts_cheapest_or_refuses() {
-        let p = TxPool::new(PoolConfig { max_txs: 2, ..Default::default() });
-        p.add(tx(1, 0, 100, 1), 100, 0).expect("add");
-        p.add(tx(2, 0, 50, 1), 100, 0).expect("add");
-        assert_eq!(p.add(tx(3, 0, 40, 1), 100, 0), Err(PoolError::PoolFull));
-        assert_eq!(p.add(tx(3, 0, 60, 1), 100, 0), Ok(AddOutcome::Pending));
-        let (pending, _) = p.content();
-        assert!(!pending.contains_key(&Address::with_last_byte(2)));
-        assert_eq!(p.status().pending, 2);
-    }
-}
+mod tests;

@@ -5,10 +5,9 @@ use alloy_consensus::{Transaction, transaction::SignerRecoverable};
 use alloy_eips::{eip1559::BaseFeeParams, eip2718::Decodable2718, eip7825::MAX_TX_GAS_LIMIT_OSAKA};
 use alloy_evm::{FromRecoveredTx, spec_by_timestamp_and_block_number};
 use alloy_hardforks::EthereumHardforks;
-use alloy_primitives::U256;
+use alloy_primitives::{Address, U256};
 use dbc_chainspec::ChainSpec;
 use dbc_primitives::{BlockHeader, Recovered, TxEnvelope};
-use dbc_storage::Storage;
 use revm::context::TxEnv;
 use revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx;
 
@@ -130,18 +129,95 @@ pub struct ValidTransaction {
     pub size: usize,
     /// The sender's nonce in the head state.
     pub state_nonce: u64,
+    /// The sender's balance in the head state (for the pool's cumulative check).
+    pub balance: U256,
+}
+
+/// Decodes `raw` (EIP-2718 bytes) strictly: at most [`MAX_TX_SIZE`] bytes, one transaction, no
+/// trailing bytes.
+pub fn decode_raw(raw: &[u8]) -> Result<TxEnvelope, ValidationError> {
+    if raw.len() > MAX_TX_SIZE {
+        return Err(ValidationError::Oversized { size: raw.len(), limit: MAX_TX_SIZE });
+    }
+    let mut buf = raw;
+    let tx =
+        TxEnvelope::decode_2718(&mut buf).map_err(|e| ValidationError::Decode(e.to_string()))?;
+    if !buf.is_empty() {
+        return Err(ValidationError::Decode("input contains more than one value".into()));
+    }
+    Ok(tx)
+}
+
+/// The checks that need no state: type, chain id, gas, fees, authorization list, init code
+/// size, signature and intrinsic gas, for inclusion after `head`. Returns the sender.
+pub fn check_stateless(
+    spec: &ChainSpec,
+    tx: &TxEnvelope,
+    head: &BlockHeader,
+) -> Result<Address, ValidationError> {
+    if tx.is_eip4844() {
+        return Err(ValidationError::UnsupportedType);
+    }
+    match tx.chain_id() {
+        Some(id) if id != spec.chain_id => {
+            return Err(ValidationError::WrongChainId { have: id, want: spec.chain_id });
+        }
+        None => return Err(ValidationError::Unprotected),
+        _ => {}
+    }
+    let gas = tx.gas_limit();
+    if gas > head.gas_limit {
+        return Err(ValidationError::ExceedsBlockGasLimit);
+    }
+    let next_ts = head.timestamp.saturating_add(1);
+    if spec.is_osaka_active_at_timestamp(next_ts) && gas > MAX_TX_GAS_LIMIT_OSAKA {
+        return Err(ValidationError::GasLimitTooHigh { cap: MAX_TX_GAS_LIMIT_OSAKA, gas });
+    }
+    if let Some(tip) = tx.max_priority_fee_per_gas()
+        && tip > tx.max_fee_per_gas()
+    {
+        return Err(ValidationError::TipAboveFeeCap);
+    }
+    if tx.is_eip7702() && tx.authorization_list().is_none_or(|l| l.is_empty()) {
+        return Err(ValidationError::EmptyAuthorizationList);
+    }
+    if tx.is_create() && tx.input().len() > MAX_INITCODE_SIZE {
+        return Err(ValidationError::InitCodeTooLarge {
+            size: tx.input().len(),
+            limit: MAX_INITCODE_SIZE,
+        });
+    }
+    let sender = tx.recover_signer().map_err(|_| ValidationError::InvalidSender)?;
+    let base_fee = head.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or_default();
+    if tx.max_fee_per_gas() < base_fee as u128 {
+        return Err(ValidationError::FeeCapTooLow {
+            address: sender,
+            max_fee: tx.max_fee_per_gas(),
+            base_fee,
+        });
+    }
+    let spec_id = spec_by_timestamp_and_block_number(spec, next_ts, head.number.saturating_add(1));
+    let tx_env = TxEnv::from_recovered_tx(tx, sender);
+    let intrinsic = calculate_initial_tx_gas_for_tx(&tx_env, spec_id, None);
+    let needed = intrinsic.initial_regular_gas.max(intrinsic.floor_gas);
+    if gas < needed {
+        return Err(ValidationError::IntrinsicGasTooLow { gas, needed });
+    }
+    Ok(sender)
 }
 
 /// Validates raw transactions against the chain spec and the head state.
+#[cfg(feature = "storage")]
 #[derive(Debug, Clone)]
 pub struct TxValidator {
     spec: std::sync::Arc<ChainSpec>,
-    storage: Storage,
+    storage: dbc_storage::Storage,
 }
 
+#[cfg(feature = "storage")]
 impl TxValidator {
     /// A validator over `storage`'s head state.
-    pub fn new(spec: std::sync::Arc<ChainSpec>, storage: Storage) -> Self {
+    pub fn new(spec: std::sync::Arc<ChainSpec>, storage: dbc_storage::Storage) -> Self {
         Self { spec, storage }
     }
 
@@ -151,15 +227,7 @@ impl TxValidator {
         raw: &[u8],
         head: &BlockHeader,
     ) -> Result<ValidTransaction, ValidationError> {
-        if raw.len() > MAX_TX_SIZE {
-            return Err(ValidationError::Oversized { size: raw.len(), limit: MAX_TX_SIZE });
-        }
-        let mut buf = raw;
-        let tx = TxEnvelope::decode_2718(&mut buf)
-            .map_err(|e| ValidationError::Decode(e.to_string()))?;
-        if !buf.is_empty() {
-            return Err(ValidationError::Decode("input contains more than one value".into()));
-        }
+        let tx = decode_raw(raw)?;
         self.validate(tx, raw.len(), head)
     }
 
@@ -170,54 +238,7 @@ impl TxValidator {
         size: usize,
         head: &BlockHeader,
     ) -> Result<ValidTransaction, ValidationError> {
-        if tx.is_eip4844() {
-            return Err(ValidationError::UnsupportedType);
-        }
-        match tx.chain_id() {
-            Some(id) if id != self.spec.chain_id => {
-                return Err(ValidationError::WrongChainId { have: id, want: self.spec.chain_id });
-            }
-            None => return Err(ValidationError::Unprotected),
-            _ => {}
-        }
-        let gas = tx.gas_limit();
-        if gas > head.gas_limit {
-            return Err(ValidationError::ExceedsBlockGasLimit);
-        }
-        let next_ts = head.timestamp + 1;
-        if self.spec.is_osaka_active_at_timestamp(next_ts) && gas > MAX_TX_GAS_LIMIT_OSAKA {
-            return Err(ValidationError::GasLimitTooHigh { cap: MAX_TX_GAS_LIMIT_OSAKA, gas });
-        }
-        if let Some(tip) = tx.max_priority_fee_per_gas()
-            && tip > tx.max_fee_per_gas()
-        {
-            return Err(ValidationError::TipAboveFeeCap);
-        }
-        if tx.is_eip7702() && tx.authorization_list().is_none_or(|l| l.is_empty()) {
-            return Err(ValidationError::EmptyAuthorizationList);
-        }
-        if tx.is_create() && tx.input().len() > MAX_INITCODE_SIZE {
-            return Err(ValidationError::InitCodeTooLarge {
-                size: tx.input().len(),
-                limit: MAX_INITCODE_SIZE,
-            });
-        }
-        let sender = tx.recover_signer().map_err(|_| ValidationError::InvalidSender)?;
-        let base_fee = head.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or_default();
-        if tx.max_fee_per_gas() < base_fee as u128 {
-            return Err(ValidationError::FeeCapTooLow {
-                address: sender,
-                max_fee: tx.max_fee_per_gas(),
-                base_fee,
-            });
-        }
-        let spec_id = spec_by_timestamp_and_block_number(&*self.spec, next_ts, head.number + 1);
-        let tx_env = TxEnv::from_recovered_tx(&tx, sender);
-        let intrinsic = calculate_initial_tx_gas_for_tx(&tx_env, spec_id, None);
-        let needed = intrinsic.initial_regular_gas.max(intrinsic.floor_gas);
-        if gas < needed {
-            return Err(ValidationError::IntrinsicGasTooLow { gas, needed });
-        }
+        let sender = check_stateless(&self.spec, &tx, head)?;
         let account = self
             .storage
             .latest_account(sender)
@@ -231,7 +252,7 @@ impl TxValidator {
             });
         }
         let cost = U256::from(tx.max_fee_per_gas())
-            .saturating_mul(U256::from(gas))
+            .saturating_mul(U256::from(tx.gas_limit()))
             .saturating_add(tx.value());
         if cost > account.balance {
             return Err(ValidationError::InsufficientFunds {
@@ -244,16 +265,18 @@ impl TxValidator {
             tx: Recovered::new_unchecked(tx, sender),
             size,
             state_nonce: account.nonce,
+            balance: account.balance,
         })
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "storage"))]
 mod tests {
     use super::*;
     use alloy_consensus::{SignableTransaction, TxEip1559, TxEip4844, TxLegacy};
     use alloy_eips::eip2718::Encodable2718;
-    use alloy_primitives::{Address, Signature, TxKind};
+    use alloy_primitives::{Signature, TxKind};
+    use dbc_storage::Storage;
     use std::sync::Arc;
 
     fn validator() -> (TxValidator, BlockHeader, tempfile::TempDir) {

@@ -2,6 +2,8 @@
 //! talks to it over HTTP, and through Foundry and node scripts.
 #![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
+pub mod testnet;
+
 use alloy_primitives::{Bytes, U256};
 use alloy_sol_types::SolCall;
 use serde_json::{Value, json};

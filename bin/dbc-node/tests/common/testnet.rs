@@ -1,0 +1,131 @@
+//! The 4-validator + 1 full node network of `testnet/run.sh` on free loopback ports, for the
+//! end-to-end tests that need real proof-of-stake processes.
+
+use super::{hex_u64, repo_root, rpc_at};
+use serde_json::{Value, json};
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+pub const NODES: [&str; 5] = ["v1", "v2", "v3", "v4", "full"];
+
+pub struct Testnet {
+    pub dir: tempfile::TempDir,
+    pub up: String,
+    pub http_base: u16,
+    pub p2p_base: u16,
+}
+
+fn ports_free(base: u16) -> bool {
+    (0..5).all(|i| {
+        TcpListener::bind(("127.0.0.1", base + i)).is_ok()
+            && TcpListener::bind(("127.0.0.1", base + 1000 + i)).is_ok()
+    })
+}
+
+impl Testnet {
+    /// Starts the network (2 s slots, long epochs).
+    pub fn start() -> Self {
+        let seed = std::process::id() as u16;
+        let mut http_base = 20_000 + (seed % 200) * 20;
+        while !ports_free(http_base) {
+            http_base += 20;
+        }
+        let mut p2p_base = http_base + 5_000;
+        while !ports_free(p2p_base) {
+            p2p_base += 20;
+        }
+        let mut net =
+            Self { dir: tempfile::tempdir().expect("tmp"), up: String::new(), http_base, p2p_base };
+        net.up = net.script(&[]);
+        net
+    }
+
+    pub fn script(&self, args: &[&str]) -> String {
+        let out = Command::new(repo_root().join("testnet/run.sh"))
+            .args(args)
+            .env("TESTNET_DIR", self.dir.path())
+            .env("HTTP_PORT_BASE", self.http_base.to_string())
+            .env("P2P_PORT_BASE", self.p2p_base.to_string())
+            .env("BLOCK_TIME", "2")
+            .env("EPOCH_BLOCKS", "1000")
+            .env("DBC_NODE_BIN", env!("CARGO_BIN_EXE_dbc-node"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run.sh");
+        assert!(
+            out.status.success(),
+            "run.sh {args:?} failed:\n{}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.logs()
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn logs(&self) -> String {
+        NODES
+            .iter()
+            .map(|n| {
+                let log =
+                    std::fs::read_to_string(self.path(&format!("{n}.log"))).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                format!("--- {n} ---\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn port(&self, node: usize) -> u16 {
+        self.http_base + node as u16
+    }
+
+    pub fn url(&self, node: usize) -> String {
+        format!("http://127.0.0.1:{}", self.port(node))
+    }
+
+    pub fn rpc(&self, node: usize, method: &str, params: Value) -> Option<Value> {
+        rpc_at(self.port(node), method, params)
+    }
+
+    pub fn head(&self, node: usize) -> u64 {
+        self.rpc(node, "eth_blockNumber", json!([])).map(|v| hex_u64(&v)).unwrap_or(0)
+    }
+
+    pub fn block(&self, node: usize, tag: &str) -> Option<Value> {
+        let b = self.rpc(node, "eth_getBlockByNumber", json!([tag, false]))?;
+        (!b.is_null()).then_some(b)
+    }
+
+    pub fn finalized(&self, node: usize) -> u64 {
+        self.block(node, "finalized").map(|b| hex_u64(&b["number"])).unwrap_or(0)
+    }
+
+    pub fn hash_at(&self, node: usize, n: u64) -> Option<String> {
+        self.block(node, &format!("{n:#x}")).and_then(|b| b["hash"].as_str().map(String::from))
+    }
+
+    pub fn wait(&self, what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Testnet {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("testnet/run.sh"))
+            .arg("stop")
+            .env("TESTNET_DIR", self.dir.path())
+            .output();
+    }
+}

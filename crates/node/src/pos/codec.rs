@@ -1,0 +1,159 @@
+//! Blocks on the wire: the standard Ethereum block RLP, decoded strictly and checked cheaply
+//! before anything expensive happens.
+//!
+//! A block from a peer goes through three steps, cheapest first (security review H4):
+//! [`decode_block`] (canonical RLP, no trailing bytes, no signature recovery), the header checks
+//! of the caller (seal, slot, parent) and [`check_body`] (the body matches the header's
+//! transaction, ommers and withdrawals roots), and only then [`recover_senders`] (one `ecrecover`
+//! per transaction) and execution. A valid header with a swapped body is refused at
+//! [`check_body`] without executing anything.
+
+use alloy_consensus::{BlockBody, EMPTY_OMMER_ROOT_HASH, proofs::calculate_transaction_root};
+use alloy_eips::eip4895::Withdrawals;
+use alloy_primitives::Address;
+use alloy_rlp::{Decodable, Encodable};
+use dbc_primitives::{Block, BlockHeader, Sealable, TxEnvelope};
+
+/// A block decoded from the wire whose senders are not recovered yet.
+#[derive(Debug, Clone)]
+pub struct RawBlock {
+    /// The sealed header.
+    pub header: dbc_primitives::SealedHeader,
+    /// Transactions in block order.
+    pub transactions: Vec<TxEnvelope>,
+}
+
+/// RLP of a block as gossiped and served: the standard Ethereum block encoding.
+pub fn encode_block(block: &Block) -> Vec<u8> {
+    let b = alloy_consensus::Block {
+        header: block.header.inner().clone(),
+        body: BlockBody {
+            transactions: block.transactions.clone(),
+            ommers: vec![],
+            withdrawals: Some(Withdrawals::default()),
+        },
+    };
+    let mut out = Vec::with_capacity(512);
+    b.encode(&mut out);
+    out
+}
+
+/// Decodes an RLP block strictly: the whole input, no ommers, an empty withdrawals list, and
+/// the canonical encoding only (re-encoding gives the same bytes). Senders are not recovered.
+pub fn decode_raw_block(raw: &[u8]) -> Result<RawBlock, String> {
+    let mut rest = raw;
+    let b = alloy_consensus::Block::<TxEnvelope>::decode(&mut rest).map_err(|e| e.to_string())?;
+    if !rest.is_empty() {
+        return Err("trailing bytes after the block".into());
+    }
+    if !b.body.ommers.is_empty() {
+        return Err("a block has no ommers".into());
+    }
+    if b.body.withdrawals.as_ref().is_none_or(|w| !w.is_empty()) {
+        return Err("a block has an empty withdrawals list".into());
+    }
+    if b.body.transactions.iter().any(|t| matches!(t, TxEnvelope::Eip4844(_))) {
+        return Err("blob transactions are not accepted".into());
+    }
+    let block = RawBlock { header: b.header.seal_slow(), transactions: b.body.transactions };
+    if encode_raw(&block) != raw {
+        return Err("non-canonical block encoding".into());
+    }
+    Ok(block)
+}
+
+fn encode_raw(block: &RawBlock) -> Vec<u8> {
+    let b = alloy_consensus::Block {
+        header: block.header.inner().clone(),
+        body: BlockBody {
+            transactions: block.transactions.clone(),
+            ommers: vec![],
+            withdrawals: Some(Withdrawals::default()),
+        },
+    };
+    alloy_rlp::encode(&b)
+}
+
+/// Checks that the body is the one the header commits to: transaction root, no ommers, empty
+/// withdrawals.
+pub fn check_body(header: &BlockHeader, transactions: &[TxEnvelope]) -> Result<(), String> {
+    if header.ommers_hash != EMPTY_OMMER_ROOT_HASH {
+        return Err("ommers hash is not the empty list's".into());
+    }
+    if header.withdrawals_root != Some(alloy_consensus::constants::EMPTY_WITHDRAWALS) {
+        return Err("withdrawals root is not the empty list's".into());
+    }
+    if calculate_transaction_root(transactions) != header.transactions_root {
+        return Err("transactions do not match the header's transactions root".into());
+    }
+    Ok(())
+}
+
+/// Recovers every sender (one `ecrecover` each): call after the header and body checks.
+pub fn recover_senders(block: RawBlock) -> Result<Block, String> {
+    let mut senders: Vec<Address> = Vec::with_capacity(block.transactions.len());
+    for tx in &block.transactions {
+        senders.push(
+            alloy_consensus::transaction::SignerRecoverable::recover_signer(tx)
+                .map_err(|e| format!("transaction {}: {e}", tx.tx_hash()))?,
+        );
+    }
+    Ok(Block { header: block.header, transactions: block.transactions, senders })
+}
+
+/// Decodes a block strictly, checks its body against its header and recovers its senders.
+pub fn decode_block(raw: &[u8]) -> Result<Block, String> {
+    let block = decode_raw_block(raw)?;
+    check_body(block.header.inner(), &block.transactions)?;
+    recover_senders(block)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::Header;
+
+    fn empty_block(number: u64) -> Block {
+        let header = Header {
+            number,
+            gas_limit: 30_000_000,
+            transactions_root: alloy_consensus::constants::EMPTY_ROOT_HASH,
+            // Optional fields up to the withdrawals root, as in every block of the chain.
+            base_fee_per_gas: Some(7),
+            withdrawals_root: Some(alloy_consensus::constants::EMPTY_WITHDRAWALS),
+            ..Default::default()
+        };
+        Block { header: header.seal_slow(), transactions: vec![], senders: vec![] }
+    }
+
+    #[test]
+    fn block_rlp_round_trips_and_is_strict() {
+        let block = empty_block(3);
+        let raw = encode_block(&block);
+        let back = decode_block(&raw).expect("decodes");
+        assert_eq!(back.header.hash(), block.header.hash());
+        assert!(decode_block(&raw[..raw.len() - 1]).is_err(), "truncated");
+        let mut trailing = raw.clone();
+        trailing.push(0x80);
+        assert!(decode_block(&trailing).is_err(), "trailing bytes");
+    }
+
+    /// Security review H4: a body that is not the header's is refused before execution.
+    #[test]
+    fn h4_a_swapped_body_is_refused_before_execution() {
+        let block = empty_block(3);
+        let tx = alloy_consensus::TxLegacy { gas_limit: 21_000, ..Default::default() };
+        let signed = alloy_consensus::Signed::new_unchecked(
+            tx,
+            alloy_primitives::Signature::test_signature(),
+            Default::default(),
+        );
+        let swapped = Block {
+            transactions: vec![TxEnvelope::Legacy(signed)],
+            senders: vec![Address::ZERO],
+            ..block
+        };
+        let err = decode_block(&encode_block(&swapped)).expect_err("swapped body");
+        assert!(err.contains("transactions root"), "{err}");
+    }
+}

@@ -1,0 +1,274 @@
+//! Fork choice: a competing branch is verified and executed on an overlay of the fork point's
+//! state, and adopted only if every block of it is valid and it is heavier than our chain.
+//!
+//! Nothing a peer claims moves the chain (security review H2): the state trie is moved back to
+//! the fork point by applying our blocks' changesets backwards, the branch is executed over
+//! [`BranchState`] (the fork point's historical state plus the branch's own changes), and only
+//! when the whole branch re-executes to its headers and is heavier are our blocks unwound from
+//! storage and the branch committed. A branch that fails anywhere puts the trie back to our
+//! head by re-reading what was touched; storage, the head and the pool never changed.
+
+use super::{ImportError, PosNode, codec::RawBlock, now_secs};
+use crate::{NodeError, finish_block, trie_undo::Touched};
+use alloy_primitives::{Address, B256, Bytes, U256};
+use dbc_consensus::pos::verify_header;
+use dbc_evm::ExecutedBlock;
+use dbc_primitives::{SealedHeader, StoredAccount, TxEnvelope};
+use dbc_storage::{HistoricalState, StateReader};
+use dbc_trie::StateTrie;
+use std::{
+    collections::{HashMap, HashSet},
+    time::Instant,
+};
+use tracing::{info, warn};
+
+/// Whether a chain whose tip is `theirs` is heavier than ours (tip `ours`): longer, or as long
+/// with an earlier tip (fewer skipped slots: the in-turn block beats a backup's, so a backup
+/// racing the in-turn proposer gains nothing — security review M2).
+pub(super) fn heavier(theirs: &SealedHeader, ours: &SealedHeader) -> bool {
+    theirs.number > ours.number
+        || (theirs.number == ours.number && theirs.timestamp < ours.timestamp)
+}
+
+/// The fork point's historical state plus the changes of the branch blocks executed so far.
+#[derive(Debug)]
+pub(super) struct BranchState {
+    base: HistoricalState,
+    accounts: HashMap<Address, Option<StoredAccount>>,
+    /// Accounts whose storage before the branch no longer counts (cleared or destroyed).
+    wiped: HashSet<Address>,
+    storage: HashMap<Address, HashMap<B256, U256>>,
+    codes: HashMap<B256, Bytes>,
+    hashes: HashMap<u64, B256>,
+}
+
+impl BranchState {
+    pub(super) fn new(base: HistoricalState) -> Self {
+        Self {
+            base,
+            accounts: HashMap::new(),
+            wiped: HashSet::new(),
+            storage: HashMap::new(),
+            codes: HashMap::new(),
+            hashes: HashMap::new(),
+        }
+    }
+
+    /// Adds an executed branch block's changes on top.
+    pub(super) fn apply(&mut self, executed: &ExecutedBlock) {
+        for c in &executed.changes.accounts {
+            self.accounts.insert(c.address, c.after);
+            if c.wiped || c.after.is_none() {
+                self.wiped.insert(c.address);
+                self.storage.remove(&c.address);
+            }
+            let slots = self.storage.entry(c.address).or_default();
+            for s in &c.storage {
+                slots.insert(s.slot, s.after);
+            }
+        }
+        for (hash, code) in &executed.changes.bytecodes {
+            self.codes.insert(*hash, code.clone());
+        }
+        self.hashes.insert(executed.block.number(), executed.block.hash());
+    }
+}
+
+impl StateReader for BranchState {
+    fn account(&self, address: Address) -> dbc_storage::Result<Option<StoredAccount>> {
+        match self.accounts.get(&address) {
+            Some(a) => Ok(*a),
+            None => self.base.account(address),
+        }
+    }
+
+    fn storage(&self, address: Address, slot: B256) -> dbc_storage::Result<U256> {
+        if let Some(v) = self.storage.get(&address).and_then(|s| s.get(&slot)) {
+            return Ok(*v);
+        }
+        if self.wiped.contains(&address) {
+            return Ok(U256::ZERO);
+        }
+        self.base.storage(address, slot)
+    }
+
+    fn code(&self, code_hash: B256) -> dbc_storage::Result<Option<Bytes>> {
+        match self.codes.get(&code_hash) {
+            Some(c) => Ok(Some(c.clone())),
+            None => self.base.code(code_hash),
+        }
+    }
+
+    fn block_hash(&self, number: u64) -> dbc_storage::Result<Option<B256>> {
+        if number > self.base.block() {
+            return Ok(self.hashes.get(&number).copied());
+        }
+        self.base.block_hash(number)
+    }
+}
+
+impl PosNode {
+    /// Switches to `branch` (consecutive blocks, the first one's parent canonical here and at
+    /// or below our head) if it is valid and heavier than our chain. Call with the trie locked.
+    /// Returns the number of blocks adopted (0: ours is at least as heavy; nothing changed).
+    pub(super) fn import_fork(
+        &self,
+        trie: &mut StateTrie,
+        branch: Vec<RawBlock>,
+    ) -> Result<usize, ImportError> {
+        let started = Instant::now();
+        let storage = self.storage().clone();
+        let head = self.chain.head();
+        let (Some(first), Some(last)) = (branch.first(), branch.last()) else { return Ok(0) };
+        let fork_parent_number =
+            first.header.number.checked_sub(1).ok_or_else(|| {
+                ImportError::Invalid("a branch cannot replace the genesis".into())
+            })?;
+        let finalized = self.chain.finalized().unwrap_or(0);
+        if fork_parent_number < finalized {
+            return Err(ImportError::Invalid(format!(
+                "branch forks below finalized block {finalized}"
+            )));
+        }
+        let fork_parent = storage
+            .header(fork_parent_number)
+            .map_err(NodeError::from)?
+            .filter(|h| h.hash() == first.header.parent_hash)
+            .ok_or(ImportError::NotNext(first.header.parent_hash))?;
+        if fork_parent.number >= head.number || !heavier(&last.header, &head) {
+            return Ok(0);
+        }
+        let mut touched = Touched::default();
+        let result = self.execute_branch(trie, &fork_parent, &head, branch, &mut touched);
+        let executed = match result {
+            Ok(e) => e,
+            Err(e) => {
+                touched.restore(trie, &storage).map_err(NodeError::from)?;
+                return Err(e);
+            }
+        };
+        // Every block checked out and the branch is heavier: now, and only now, switch.
+        let mut unwound: Vec<TxEnvelope> = Vec::new();
+        let mut accounts: Vec<Address> = Vec::new();
+        for n in fork_parent.number + 1..=head.number {
+            if let Ok(Some(b)) = storage.block(n) {
+                unwound.extend(b.transactions);
+            }
+            if let Ok(changed) = storage.changes_before(n) {
+                accounts.extend(changed.into_iter().map(|(a, _, _)| a));
+            }
+        }
+        accounts.sort_unstable();
+        accounts.dedup();
+        let adopted = executed.len();
+        if let Err(e) = self.adopt(&fork_parent, executed, started) {
+            // Storage refused a write: the trie no longer matches anything we know.
+            *trie = crate::rebuild_trie(&storage)?;
+            return Err(e.into());
+        }
+        info!(
+            target: "dbc::pos",
+            fork_at = fork_parent.number + 1,
+            unwound = head.number - fork_parent.number,
+            adopted,
+            head = self.chain.head_number(),
+            "switched to a heavier branch"
+        );
+        // Senders whose nonce our unwound blocks had raised go back to the new head's nonce
+        // before their transactions return to the pool (security review M8).
+        let nonces: Vec<(Address, u64)> = accounts
+            .into_iter()
+            .map(|a| (a, storage.latest_account(a).ok().flatten().map_or(0, |acc| acc.nonce)))
+            .collect();
+        self.pool.on_reorg(nonces);
+        self.readd(unwound);
+        Ok(adopted)
+    }
+
+    /// Moves the trie back to `fork_parent` and executes the branch over [`BranchState`];
+    /// every header is verified (seal, slot, finality proof, body) before its block runs.
+    fn execute_branch(
+        &self,
+        trie: &mut StateTrie,
+        fork_parent: &SealedHeader,
+        head: &SealedHeader,
+        branch: Vec<RawBlock>,
+        touched: &mut Touched,
+    ) -> Result<Vec<(ExecutedBlock, Option<u64>)>, ImportError> {
+        let storage = self.storage();
+        for n in (fork_parent.number + 1..=head.number).rev() {
+            touched.revert_committed(trie, storage, n).map_err(NodeError::from)?;
+        }
+        let mut state = BranchState::new(storage.state_at(fork_parent.number));
+        let mut parent = fork_parent.clone();
+        let mut out = Vec::with_capacity(branch.len());
+        let now = now_secs();
+        for block in branch {
+            if block.header.parent_hash != parent.hash() {
+                return Err(ImportError::Invalid("branch blocks do not link".into()));
+            }
+            let set = self.set_in(&parent, &state);
+            let header = block.header.inner();
+            let verified = verify_header(&set, parent.inner(), header, self.slot_secs(), now)
+                .map_err(|e| ImportError::Invalid(e.to_string()))?;
+            let mut finalized = None;
+            if let Some(proof) = &verified.finality {
+                // Proofs may only finalize blocks below the fork point (canonical here); a
+                // branch block cannot finalize another branch block before it is adopted.
+                if proof.number > fork_parent.number {
+                    return Err(ImportError::Invalid(
+                        "finality proof for a block of the branch itself".into(),
+                    ));
+                }
+                self.check_finality(proof, fork_parent.number + 1).map_err(ImportError::Invalid)?;
+                finalized = Some(proof.number);
+            }
+            let next = block.header.clone();
+            let executed =
+                self.execute_verified(&parent, &state, block, &verified, trie, touched)?;
+            state.apply(&executed);
+            parent = next;
+            out.push((executed, finalized));
+        }
+        Ok(out)
+    }
+
+    /// Unwinds storage to `fork_parent` and commits the executed branch (the trie already
+    /// holds the branch's state).
+    fn adopt(
+        &self,
+        fork_parent: &SealedHeader,
+        executed: Vec<(ExecutedBlock, Option<u64>)>,
+        started: Instant,
+    ) -> Result<(), NodeError> {
+        let storage = self.storage();
+        let mut head = self.chain.head();
+        while head.number > fork_parent.number {
+            head = storage.unwind_head()?;
+        }
+        self.chain.on_unwound(head);
+        for (block, finalized) in executed {
+            let commit_started = Instant::now();
+            storage.commit_block(&block.block, &block.receipts, &block.changes)?;
+            finish_block(&self.chain, &self.pool, block, started, commit_started, "block imported");
+            if let Some(number) = finalized {
+                self.mark_finalized(number, true);
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns unwound transactions to the pool (those still valid).
+    pub(super) fn readd(&self, txs: Vec<TxEnvelope>) {
+        let head = self.chain.head();
+        for tx in txs {
+            let size = tx.eip2718_encoded_length();
+            match self.validator.validate(tx, size, head.inner()) {
+                Ok(v) => {
+                    let _ = self.pool.add(v.tx, v.size, v.state_nonce);
+                }
+                Err(e) => warn!(target: "dbc::pos", error = %e, "unwound transaction dropped"),
+            }
+        }
+    }
+}

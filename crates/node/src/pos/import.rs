@@ -1,0 +1,126 @@
+//! A peer's block on top of the head: verified cheapest first, re-executed, then committed.
+
+use super::{
+    ImportError, PosNode,
+    codec::{RawBlock, check_body, recover_senders},
+    now_secs,
+};
+use crate::{finish_block, trie_undo::Touched};
+use dbc_consensus::pos::{VerifiedHeader, verify_header};
+use dbc_evm::{BlockAttributes, ExecutedBlock, TxList, build_block};
+use dbc_primitives::{BlockHeader, Recovered, TxEnvelope};
+use dbc_storage::StateReader;
+use dbc_trie::StateTrie;
+use std::time::Instant;
+
+/// Which header field differs between a received header and the re-executed one.
+pub(super) fn differing_field(built: &BlockHeader, header: &BlockHeader) -> &'static str {
+    if built.state_root != header.state_root {
+        "state root"
+    } else if built.receipts_root != header.receipts_root {
+        "receipts root"
+    } else if built.gas_used != header.gas_used {
+        "gas used"
+    } else if built.logs_bloom != header.logs_bloom {
+        "logs bloom"
+    } else {
+        "header fields"
+    }
+}
+
+impl PosNode {
+    /// Re-executes a block whose header is verified on `state` (the parent's state), updating
+    /// `trie`. Returns the executed block, or why it is invalid; on `Err` the trie may hold the
+    /// block's update, which `touched` records (the caller restores it).
+    pub(super) fn execute_verified<R: StateReader>(
+        &self,
+        parent: &dbc_primitives::SealedHeader,
+        state: R,
+        block: RawBlock,
+        verified: &VerifiedHeader,
+        trie: &mut StateTrie,
+        touched: &mut Touched,
+    ) -> Result<ExecutedBlock, ImportError> {
+        let header = block.header.inner();
+        check_body(header, &block.transactions).map_err(ImportError::Invalid)?;
+        let expected_hash = block.header.hash();
+        let attrs = BlockAttributes {
+            timestamp: header.timestamp,
+            beneficiary: header.beneficiary,
+            extra_data: header.extra_data.clone(),
+            gas_limit: header.gas_limit,
+            staking_hook: Some((verified.sealer, verified.missed.clone())),
+        };
+        // Only now, with the header and the body checked, one ecrecover per transaction.
+        let block = recover_senders(block).map_err(ImportError::Invalid)?;
+        let received = block.header.clone();
+        let count = block.transactions.len();
+        let txs: Vec<Recovered<TxEnvelope>> = block
+            .transactions
+            .into_iter()
+            .zip(block.senders)
+            .map(|(t, s)| Recovered::new_unchecked(t, s))
+            .collect();
+        let executed = build_block(&self.spec, parent, state, attrs, &mut TxList::new(txs), trie)
+            .map_err(|e| ImportError::Invalid(format!("execution failed: {e}")))?;
+        touched.add_changes(&executed.changes);
+        if !executed.rejected.is_empty() || executed.block.transactions.len() != count {
+            let why = executed.rejected.first().map(|r| r.reason.clone()).unwrap_or_default();
+            return Err(ImportError::Invalid(format!("a transaction is not executable: {why}")));
+        }
+        let built = executed.block.header.inner();
+        if built.hash_slow() != expected_hash {
+            let field = differing_field(built, received.inner());
+            return Err(ImportError::Invalid(format!("{field} differs from re-execution")));
+        }
+        let mut executed = executed;
+        executed.block.header = received;
+        Ok(executed)
+    }
+
+    /// Imports `block` on top of the head. Call with the trie locked (`trie`). Nothing is
+    /// recovered or executed before the header (seal, slot, finality proof) and the body
+    /// (transactions root) check out; an invalid block costs what it touched to undo, never a
+    /// trie rebuild (security review H4).
+    pub(super) fn import_locked(
+        &self,
+        trie: &mut StateTrie,
+        block: RawBlock,
+    ) -> Result<(), ImportError> {
+        let started = Instant::now();
+        let head = self.chain.head();
+        if block.header.parent_hash != head.hash() {
+            return Err(ImportError::NotNext(block.header.parent_hash));
+        }
+        let header = block.header.inner();
+        let set = self.set_for(&head);
+        let verified = verify_header(&set, head.inner(), header, self.slot_secs(), now_secs())
+            .map_err(|e| ImportError::Invalid(e.to_string()))?;
+        if let Some(proof) = &verified.finality {
+            self.check_finality(proof, header.number).map_err(ImportError::Invalid)?;
+        }
+        let storage = self.storage().clone();
+        let mut touched = Touched::default();
+        let executed = match self.execute_verified(
+            &head,
+            storage.latest(),
+            block,
+            &verified,
+            trie,
+            &mut touched,
+        ) {
+            Ok(e) => e,
+            Err(e) => {
+                touched.restore(trie, &storage).map_err(crate::NodeError::from)?;
+                return Err(e);
+            }
+        };
+        let commit_started = Instant::now();
+        crate::commit_or_restore(&storage, &executed, trie)?;
+        finish_block(&self.chain, &self.pool, executed, started, commit_started, "block imported");
+        if let Some(proof) = verified.finality {
+            self.mark_finalized(proof.number, true);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,403 @@
+//! Import, fork choice and vote handling of offline nodes (no network).
+
+use super::{codec::RawBlock, sync::BatchOutcome, *};
+use crate::rebuild_trie;
+use crate::{NodeConfig, Opened, open};
+use alloy_consensus::{Header, Sealable};
+use alloy_primitives::Address;
+use alloy_primitives::Bytes;
+use dbc_chainspec::DEV_GENESIS_JSON;
+use dbc_consensus::{ConsensusEngine, pos::PosEngine};
+use dbc_evm::{BlockAttributes, TxList, build_block};
+use dbc_primitives::{Block, pos};
+use tokio::sync::Notify;
+
+fn spec_for(validator: Address) -> Arc<ChainSpec> {
+    let mut g: serde_json::Value = serde_json::from_str(DEV_GENESIS_JSON).expect("json");
+    let staking = dbc_chainspec::StakingParams {
+        validators: vec![dbc_chainspec::GenesisValidator {
+            address: validator,
+            stake: alloy_primitives::U256::from(100_000u64)
+                * alloy_primitives::U256::from(dbc_chainspec::DBC),
+            commission_bps: 0,
+        }],
+        ..Default::default()
+    };
+    let balance = staking.genesis_stake() + staking.reward_pool;
+    g["timestamp"] = format!("{:#x}", now_secs() - 10_000).into();
+    g["config"]["dbc"] = serde_json::json!({ "blockTimeSecs": 1, "staking": staking });
+    g["alloc"][STAKING_ADDRESS.to_string().to_lowercase()] =
+        serde_json::json!({ "balance": format!("{balance:#x}") });
+    Arc::new(ChainSpec::from_json(&g.to_string()).expect("spec"))
+}
+
+fn offline(spec: &Arc<ChainSpec>, dir: &std::path::Path) -> PosNode {
+    let config = NodeConfig {
+        datadir: dir.to_path_buf(),
+        spec: spec.clone(),
+        rpc: dbc_rpc::RpcConfig { http: None, ws: None, cors: None },
+        pool: Default::default(),
+        gas_limit: None,
+    };
+    let Opened { chain, pool, validator, trie } = open(&config).expect("open");
+    PosNode {
+        spec: spec.clone(),
+        chain,
+        pool,
+        validator,
+        trie: Arc::new(Mutex::new(trie)),
+        head_changed: Notify::new(),
+        votes: Mutex::default(),
+        pending_votes: Mutex::default(),
+        voter: None,
+        net: Default::default(),
+        info: Arc::default(),
+        sets: Mutex::default(),
+        sync: Mutex::default(),
+        evidence_seen: Mutex::default(),
+        equivocate: false,
+        abort_after_seal: false,
+        engine: Default::default(),
+    }
+}
+
+/// Builds and seals the block after `node`'s head at slot offset `k` (not committed).
+fn make(node: &PosNode, key: &PrivateKeySigner, k: u64) -> Block {
+    make_with(node, key, k, vec![])
+}
+
+/// A signed EIP-1559 transfer from dev account `from` (chain 19888).
+fn transfer(from: usize, nonce: u64) -> dbc_primitives::TxEnvelope {
+    use alloy_consensus::SignableTransaction;
+    use alloy_signer::SignerSync;
+    let signer = dbc_chainspec::dev_signers(from + 1).expect("dev keys").remove(from);
+    let tx = alloy_consensus::TxEip1559 {
+        chain_id: 19888,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: alloy_primitives::TxKind::Call(Address::repeat_byte(0x42)),
+        value: alloy_primitives::U256::from(1),
+        ..Default::default()
+    };
+    let sig = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    tx.into_signed(sig).into()
+}
+
+/// [`make`] with transactions.
+fn make_with(
+    node: &PosNode,
+    key: &PrivateKeySigner,
+    k: u64,
+    txs: Vec<dbc_primitives::TxEnvelope>,
+) -> Block {
+    let txs: Vec<dbc_primitives::Recovered<dbc_primitives::TxEnvelope>> = txs
+        .into_iter()
+        .map(|t| {
+            let sender = alloy_consensus::transaction::SignerRecoverable::recover_signer(&t)
+                .expect("sender");
+            dbc_primitives::Recovered::new_unchecked(t, sender)
+        })
+        .collect();
+    let parent = node.chain.head();
+    let mut trie = node.trie.lock();
+    let attrs = BlockAttributes {
+        timestamp: parent.timestamp + k + 1,
+        beneficiary: key.address(),
+        extra_data: pos::unsealed_extra(b"test", &Default::default()),
+        gas_limit: parent.gas_limit,
+        staking_hook: Some((key.address(), vec![])),
+    };
+    let storage = node.storage().clone();
+    let executed =
+        build_block(&node.spec, &parent, storage.latest(), attrs, &mut TxList::new(txs), &mut trie)
+            .expect("build");
+    // Put the trie back to the head's state: the block is only proposed here.
+    *trie = rebuild_trie(&storage).expect("trie");
+    let header = engine_seal(key, executed.block.header.inner().clone());
+    Block {
+        header: header.seal_slow(),
+        transactions: executed.block.transactions,
+        senders: executed.block.senders,
+    }
+}
+
+fn engine_seal(key: &PrivateKeySigner, header: Header) -> Header {
+    PosEngine::new(key.clone(), 1, Arc::new(|_| Default::default()), Arc::new(|| None))
+        .seal(header)
+        .expect("seal")
+}
+
+fn reseal(key: &PrivateKeySigner, mut header: Header) -> Header {
+    let mut extra = header.extra_data.to_vec();
+    extra.truncate(extra.len() - pos::SEAL_LEN);
+    header.extra_data = extra.into();
+    engine_seal(key, header)
+}
+
+fn raw_block(block: &Block) -> RawBlock {
+    RawBlock { header: block.header.clone(), transactions: block.transactions.clone() }
+}
+
+fn import(node: &PosNode, block: Block) -> Result<(), ImportError> {
+    let mut trie = node.trie.lock();
+    node.import_locked(&mut trie, raw_block(&block))
+}
+
+fn extend(node: &PosNode, key: &PrivateKeySigner, k: u64, n: usize) -> Vec<Block> {
+    (0..n)
+        .map(|_| {
+            let b = make(node, key, k);
+            import(node, b.clone()).expect("own block imports");
+            b
+        })
+        .collect()
+}
+
+fn raw(blocks: &[Block]) -> Vec<Bytes> {
+    blocks.iter().map(|b| Bytes::from(encode_block(b))).collect()
+}
+
+fn root_ok(node: &PosNode) {
+    let head = node.chain.head();
+    assert_eq!(rebuild_trie(node.storage()).expect("trie").root(), head.state_root);
+    assert_eq!(node.trie.lock().root(), head.state_root, "in-memory trie follows the head");
+}
+
+#[test]
+fn import_rejects_tampered_and_missealed_blocks_and_keeps_state() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let (a, b) = (offline(&spec, da.path()), offline(&spec, db.path()));
+    for block in extend(&a, &key, 0, 3) {
+        import(&b, block).expect("valid block");
+    }
+    assert_eq!(b.chain.head().hash(), a.chain.head().hash());
+
+    let good = make(&a, &key, 0);
+    // A different state root, correctly sealed: re-execution disagrees.
+    let mut h = good.header.inner().clone();
+    h.state_root = B256::repeat_byte(1);
+    let bad = Block { header: reseal(&key, h).seal_slow(), ..good.clone() };
+    match import(&b, bad) {
+        Err(ImportError::Invalid(e)) => assert!(e.contains("state root"), "{e}"),
+        other => panic!("tampered block: {other:?}"),
+    }
+    // Sealed by someone else.
+    let outsider = PrivateKeySigner::random();
+    let wrong = Block {
+        header: reseal(&outsider, good.header.inner().clone()).seal_slow(),
+        ..good.clone()
+    };
+    assert!(matches!(import(&b, wrong), Err(ImportError::Invalid(_))));
+    // A block that does not build on the head.
+    assert!(matches!(import(&b, make(&b, &key, 0)), Ok(())));
+    assert!(matches!(import(&b, good), Err(ImportError::NotNext(_))));
+    assert_eq!(b.chain.head_number(), 4);
+    root_ok(&b);
+}
+
+#[test]
+fn fork_choice_takes_the_longer_chain_but_never_unwinds_finalized_blocks() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let (a, b, c) = (
+        offline(&spec, dirs[0].path()),
+        offline(&spec, dirs[1].path()),
+        offline(&spec, dirs[2].path()),
+    );
+    // A: 4 blocks in turn. C: a branch from genesis with later slots (other hashes).
+    let chain_a = extend(&a, &key, 0, 4);
+    let chain_c = extend(&c, &key, 1, 2);
+    for blk in &chain_a {
+        import(&b, blk.clone()).expect("import");
+    }
+    // A shorter branch is not adopted.
+    assert!(matches!(b.import_batch(1, raw(&chain_c)), BatchOutcome::NoProgress));
+    assert_eq!(b.chain.head().hash(), a.chain.head().hash());
+    // Blocks B already has are skipped.
+    assert!(matches!(b.import_batch(1, raw(&chain_a[..2])), BatchOutcome::Known(2)));
+    // A longer branch is: B unwinds to genesis and follows C.
+    let chain_c: Vec<Block> = chain_c.into_iter().chain(extend(&c, &key, 0, 4)).collect();
+    assert!(matches!(b.import_batch(1, raw(&chain_c)), BatchOutcome::Progress));
+    assert_eq!(b.chain.head().hash(), c.chain.head().hash());
+    assert_eq!(b.storage().block_hash(1).expect("read"), Some(chain_c[0].header.hash()));
+    root_ok(&b);
+    // A batch that does not connect to B's chain.
+    assert!(matches!(b.import_batch(3, raw(&chain_a[2..])), BatchOutcome::Disconnected));
+    // Finalized blocks stay: A's chain grows longer but forks below B's finalized block.
+    b.mark_finalized(3, true);
+    let chain_a: Vec<Block> = chain_a.into_iter().chain(extend(&a, &key, 0, 6)).collect();
+    assert!(matches!(b.import_batch(1, raw(&chain_a)), BatchOutcome::Invalid(_)));
+    assert_eq!(b.chain.head().hash(), c.chain.head().hash());
+    assert_eq!(b.storage().finalized().expect("read"), Some(3));
+    root_ok(&b);
+}
+
+/// Security review H4: a correctly sealed header with a swapped body is refused at the body
+/// check, before senders are recovered or anything executes; the trie stays at the head.
+#[test]
+fn h4_a_valid_header_with_a_swapped_body_is_refused_before_execution() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let (a, b) = (offline(&spec, da.path()), offline(&spec, db.path()));
+    for block in extend(&a, &key, 0, 2) {
+        import(&b, block).expect("valid block");
+    }
+    let good = make(&a, &key, 0);
+    let tx = alloy_consensus::TxLegacy { gas_limit: 21_000, ..Default::default() };
+    let signed = alloy_consensus::Signed::new_unchecked(
+        tx,
+        alloy_primitives::Signature::test_signature(),
+        Default::default(),
+    );
+    let swapped = Block {
+        transactions: vec![dbc_primitives::TxEnvelope::Legacy(signed)],
+        senders: vec![Address::ZERO],
+        ..good.clone()
+    };
+    match import(&b, swapped) {
+        Err(ImportError::Invalid(e)) => assert!(e.contains("transactions root"), "{e}"),
+        other => panic!("swapped body: {other:?}"),
+    }
+    assert_eq!(b.chain.head_number(), 2);
+    root_ok(&b);
+    import(&b, good).expect("the real block still imports");
+}
+
+/// Security review H2: a longer branch that turns out invalid changes nothing — no unwind, no
+/// lost blocks, the trie stays at our head (the branch ran on an overlay).
+#[test]
+fn h2_an_invalid_longer_branch_changes_nothing() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let (a, b, c) = (
+        offline(&spec, dirs[0].path()),
+        offline(&spec, dirs[1].path()),
+        offline(&spec, dirs[2].path()),
+    );
+    let chain_a = extend(&a, &key, 0, 3);
+    for blk in &chain_a {
+        import(&b, blk.clone()).expect("import");
+    }
+    let head = b.chain.head();
+    // C: a longer branch from genesis whose last block has a wrong state root (resealed).
+    let mut chain_c = extend(&c, &key, 1, 5);
+    let last = chain_c.pop().expect("block");
+    let mut h = last.header.inner().clone();
+    h.state_root = B256::repeat_byte(9);
+    chain_c.push(Block { header: reseal(&key, h).seal_slow(), ..last });
+    assert!(matches!(b.import_batch(1, raw(&chain_c)), BatchOutcome::Invalid(_)));
+    assert_eq!(b.chain.head().hash(), head.hash(), "head unchanged");
+    assert_eq!(b.storage().block_hash(1).expect("read"), Some(chain_a[0].header.hash()));
+    root_ok(&b);
+    // A branch with a block sealed by an outsider: refused the same way.
+    let outsider = PrivateKeySigner::random();
+    let dd = tempfile::tempdir().expect("tmp");
+    let d = offline(&spec, dd.path());
+    let mut forged = extend(&d, &key, 1, 4);
+    let valid = forged.clone();
+    let h = forged[3].header.inner().clone();
+    forged[3] = Block { header: reseal(&outsider, h).seal_slow(), ..forged[3].clone() };
+    assert!(matches!(b.import_batch(1, raw(&forged)), BatchOutcome::Invalid(_)));
+    assert_eq!(b.chain.head().hash(), head.hash());
+    root_ok(&b);
+    // As long as ours but with later slots: not heavier.
+    assert!(matches!(b.import_batch(1, raw(&valid[..3])), BatchOutcome::NoProgress));
+    assert_eq!(b.chain.head().hash(), head.hash());
+    // The valid branch, one block longer than ours, is adopted; the trie follows without a
+    // rebuild (checked against a full recomputation).
+    assert!(matches!(b.import_batch(1, raw(&valid)), BatchOutcome::Progress));
+    assert_eq!(b.chain.head().hash(), valid[3].header.hash());
+    root_ok(&b);
+}
+
+/// Security review M2: at equal height the block of the earlier slot (the in-turn proposer's)
+/// wins over a backup's, so racing the in-turn proposer gains nothing.
+#[test]
+fn m2_the_earlier_slot_wins_at_equal_height() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let (a, b, c) = (
+        offline(&spec, dirs[0].path()),
+        offline(&spec, dirs[1].path()),
+        offline(&spec, dirs[2].path()),
+    );
+    let backup = extend(&a, &key, 1, 1).remove(0);
+    let in_turn = extend(&c, &key, 0, 1).remove(0);
+    import(&b, backup.clone()).expect("backup block");
+    {
+        let mut trie = b.trie.lock();
+        assert_eq!(b.import_fork(&mut trie, vec![raw_block(&in_turn)]).expect("valid"), 1);
+    }
+    assert_eq!(b.chain.head().hash(), in_turn.header.hash());
+    root_ok(&b);
+    // And not the other way round.
+    let mut trie = b.trie.lock();
+    assert_eq!(b.import_fork(&mut trie, vec![raw_block(&backup)]).expect("valid"), 0);
+    drop(trie);
+    assert_eq!(b.chain.head().hash(), in_turn.header.hash());
+}
+
+/// Security review M6: far-future votes are not buffered, garbage signatures are rejected
+/// before buffering, and a vote at `u64::MAX` does not overflow.
+#[test]
+fn m6_votes_are_checked_before_they_are_buffered() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = offline(&spec, dir.path());
+    extend(&node, &key, 0, 2);
+    let peer = dbc_network::Peer::random();
+    let sign = |number: u64| {
+        use alloy_signer::SignerSync;
+        let hash = B256::repeat_byte(3);
+        let sig = key.sign_hash_sync(&pos::vote_hash(spec.chain_id, number, hash)).expect("sign");
+        pos::Vote { number, hash, signature: sig.as_bytes().to_vec().into() }
+    };
+    assert!(matches!(node.on_vote(sign(1_000), Some(peer)), dbc_network::Verdict::Ignore));
+    assert!(matches!(node.on_vote(sign(u64::MAX), Some(peer)), dbc_network::Verdict::Ignore));
+    let mut garbage = sign(3);
+    garbage.signature = vec![7u8; 65].into();
+    assert!(matches!(node.on_vote(garbage, Some(peer)), dbc_network::Verdict::Reject));
+    assert_eq!(node.pending_votes.lock().len(), 0);
+    assert!(matches!(node.on_vote(sign(3), Some(peer)), dbc_network::Verdict::Accept));
+    assert_eq!(node.pending_votes.lock().len(), 1, "a real early vote waits for its block");
+    node.retry_pending_votes();
+}
+
+/// Security review M8: after a fork switch unwinds a block, its sender's pooled transactions
+/// are executable again from the new head's nonce (the pool's nonce is lowered, not kept).
+#[test]
+fn m8_a_reorg_lowers_the_pools_nonce_so_senders_are_not_stuck() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let (a, b, c) = (
+        offline(&spec, dirs[0].path()),
+        offline(&spec, dirs[1].path()),
+        offline(&spec, dirs[2].path()),
+    );
+    // B knows the sender: its nonce-1 transaction waits behind the gap.
+    let head = b.chain.head();
+    let v = b.validator.validate(transfer(0, 1), 200, head.inner()).expect("valid");
+    b.pool.add(v.tx, v.size, v.state_nonce).expect("pooled");
+    // A's block 1 carries the sender's nonce-0 transaction; B imports it.
+    let block = make_with(&a, &key, 0, vec![transfer(0, 0)]);
+    assert_eq!(block.transactions.len(), 1);
+    import(&a, block.clone()).expect("a");
+    import(&b, block).expect("b");
+    assert_eq!(b.pool.status().pending, 1, "the nonce-1 transaction is executable now");
+    // C's heavier branch from genesis does not have it: B switches and re-adds it.
+    let chain_c = extend(&c, &key, 1, 2);
+    assert!(matches!(b.import_batch(1, raw(&chain_c)), BatchOutcome::Progress));
+    assert_eq!(b.chain.head().hash(), c.chain.head().hash());
+    assert_eq!(b.pool.status().pending, 2, "nonce 0 (re-added) and nonce 1 are both executable");
+    root_ok(&b);
+}
