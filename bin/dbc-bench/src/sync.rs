@@ -60,7 +60,7 @@ fn node_config(datadir: std::path::PathBuf, spec: &Arc<ChainSpec>) -> NodeConfig
     NodeConfig {
         datadir,
         spec: spec.clone(),
-        rpc: dbc_rpc::RpcConfig { http: None, ws: None, cors: None },
+        rpc: dbc_rpc::RpcConfig { http: None, ws: None, cors: None, ..Default::default() },
         pool: Default::default(),
         gas_limit: None,
     }

@@ -5,7 +5,7 @@ use clap::Parser;
 use dbc_chainspec::ChainSpec;
 use dbc_consensus::{DevEngine, DevMode};
 use dbc_node_lib::{NodeConfig, PosConfig, launch, launch_pos};
-use dbc_rpc::RpcConfig;
+use dbc_rpc::{ApiSet, RpcConfig, RpcLimits};
 use dbc_txpool::PoolConfig;
 use eyre::{Context, bail};
 use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
@@ -158,9 +158,20 @@ struct RunArgs {
     #[arg(long = "http.port", default_value_t = 8545)]
     http_port: u16,
 
-    /// Allowed CORS origins for HTTP, comma-separated, `*` for any.
-    #[arg(long = "http.corsdomain", default_value = "*")]
-    http_corsdomain: String,
+    /// Browser origins allowed to call the HTTP server (CORS), comma-separated, `*` for any.
+    /// Without it the server sends no CORS headers, so web pages cannot call the node.
+    #[arg(long = "http.corsdomain", value_name = "ORIGINS")]
+    http_corsdomain: Option<String>,
+
+    /// Host names HTTP requests may address (the `Host` header), comma-separated, `*` for any;
+    /// IP addresses are always accepted. Guards against DNS rebinding.
+    #[arg(long = "http.vhosts", value_name = "HOSTS", default_value = "localhost")]
+    http_vhosts: String,
+
+    /// RPC namespaces served over HTTP, comma-separated (eth, net, web3, txpool, debug, trace,
+    /// ots, dbc) or `all`. Default: all with --dev, eth,net,web3,dbc otherwise.
+    #[arg(long = "http.api", value_name = "LIST")]
+    http_api: Option<ApiSet>,
 
     /// Enable the WebSocket JSON-RPC server (always on with --dev).
     #[arg(long)]
@@ -173,6 +184,57 @@ struct RunArgs {
     /// WebSocket server port (0 picks a free port).
     #[arg(long = "ws.port", default_value_t = 8546)]
     ws_port: u16,
+
+    /// RPC namespaces served over WebSocket (as --http.api). Default: all with --dev,
+    /// eth,net,web3,dbc otherwise.
+    #[arg(long = "ws.api", value_name = "LIST")]
+    ws_api: Option<ApiSet>,
+
+    /// Browser origins allowed to open WebSocket connections, comma-separated, `*` for any.
+    /// Without it a connection that sends an `Origin` header (a web page) is refused.
+    #[arg(long = "ws.origins", value_name = "ORIGINS")]
+    ws_origins: Option<String>,
+
+    /// TCP connections per RPC server.
+    #[arg(long = "rpc.max-connections", value_name = "N", default_value_t = 200)]
+    rpc_max_connections: u32,
+
+    /// Largest RPC request (or WebSocket message), in MiB.
+    #[arg(long = "rpc.max-request-size", value_name = "MB", default_value_t = 5)]
+    rpc_max_request_size: u32,
+
+    /// Largest RPC response, in MiB.
+    #[arg(long = "rpc.max-response-size", value_name = "MB", default_value_t = 100)]
+    rpc_max_response_size: u32,
+
+    /// Subscriptions per WebSocket connection.
+    #[arg(long = "rpc.max-subscriptions-per-connection", value_name = "N", default_value_t = 64)]
+    rpc_max_subscriptions: u32,
+
+    /// Calls per JSON-RPC batch.
+    #[arg(long = "rpc.batch-request-limit", value_name = "N", default_value_t = 1000)]
+    rpc_batch_request_limit: u32,
+
+    /// Largest batch response, in bytes.
+    #[arg(
+        long = "rpc.batch-response-max-size",
+        value_name = "BYTES",
+        default_value_t = 25_000_000
+    )]
+    rpc_batch_response_max_size: u32,
+
+    /// Block-scale requests (logs, proofs, traces, Otterscan, fee history, pool content,
+    /// market lists) run at once; more wait in a bounded queue. Default: cores - 2, at least 2.
+    #[arg(long = "rpc.max-tracing-requests", value_name = "N")]
+    rpc_max_tracing_requests: Option<usize>,
+
+    /// Gas cap of eth_call, eth_estimateGas and traced calls.
+    #[arg(long = "rpc.gascap", value_name = "GAS", default_value_t = 50_000_000)]
+    rpc_gascap: u64,
+
+    /// Timeout of eth_call and eth_estimateGas (`5s`, `500ms`).
+    #[arg(long = "rpc.evmtimeout", value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
+    rpc_evmtimeout: Duration,
 
     /// Gas limit of produced blocks (default: the genesis gas limit).
     #[arg(long = "builder.gaslimit", value_name = "GAS")]
@@ -280,6 +342,39 @@ fn genesis(a: GenesisArgs) -> eyre::Result<()> {
     Ok(())
 }
 
+/// The RPC servers' settings from the flags.
+fn rpc_config(cli: &RunArgs) -> RpcConfig {
+    // A dev chain serves every namespace (tools like Otterscan and `cast run` need them);
+    // another chain serves reth's standard ones plus the market's `dbc`.
+    let default_api = if cli.dev { ApiSet::all() } else { ApiSet::standard() };
+    let mib = |n: u32| n.saturating_mul(1024 * 1024);
+    let defaults = RpcLimits::default();
+    RpcConfig {
+        http: Some((cli.http_addr, cli.http_port).into()),
+        ws: Some((cli.ws_addr, cli.ws_port).into()),
+        cors: cli.http_corsdomain.clone(),
+        vhosts: vec![cli.http_vhosts.clone()],
+        ws_origins: cli.ws_origins.clone(),
+        http_api: cli.http_api.clone().unwrap_or_else(|| default_api.clone()),
+        ws_api: cli.ws_api.clone().unwrap_or(default_api),
+        limits: RpcLimits {
+            max_connections: cli.rpc_max_connections.max(1),
+            max_request_size: mib(cli.rpc_max_request_size.max(1)),
+            max_response_size: mib(cli.rpc_max_response_size.max(1)),
+            max_subscriptions_per_connection: cli.rpc_max_subscriptions,
+            batch_request_limit: cli.rpc_batch_request_limit,
+            batch_response_max_size: cli.rpc_batch_response_max_size,
+            max_block_scale_requests: cli
+                .rpc_max_tracing_requests
+                .unwrap_or(defaults.max_block_scale_requests)
+                .max(1),
+            gas_cap: cli.rpc_gascap,
+            evm_timeout: cli.rpc_evmtimeout,
+            ..defaults
+        },
+    }
+}
+
 #[tokio::main]
 async fn main() -> eyre::Result<()> {
     let Cli { cmd, run: cli } = Cli::parse();
@@ -323,11 +418,7 @@ async fn main() -> eyre::Result<()> {
     let config = NodeConfig {
         datadir,
         spec: Arc::new(spec),
-        rpc: RpcConfig {
-            http: Some((cli.http_addr, cli.http_port).into()),
-            ws: Some((cli.ws_addr, cli.ws_port).into()),
-            cors: Some(cli.http_corsdomain.clone()),
-        },
+        rpc: rpc_config(&cli),
         pool: PoolConfig { max_txs: cli.txpool_max_txs, ..Default::default() },
         gas_limit: cli.gas_limit,
     };

@@ -15,7 +15,8 @@
 //! node that was not online to see the votes checks it on import.
 //!
 //! **Fork choice.** The longest valid chain that contains the latest finalized block; between
-//! chains of equal length a node keeps the one it has. Finalized blocks are never unwound.
+//! chains of equal length the one whose tip has the earlier timestamp (fewer skipped slots, so
+//! the in-turn block beats a backup's). Finalized blocks are never unwound.
 
 use crate::{ConsensusEngine, ConsensusError, Slot, guard::Watermark};
 use alloy_consensus::Header;

@@ -209,8 +209,8 @@ pub(crate) fn finish_block(
 /// Builds the block after `parent` from the pool's best transactions and seals it with
 /// `engine`. With `until` (the slot's end and a stop flag), the slot is still running:
 /// transactions that become pending before then are executed as they arrive (see
-/// [`streaming`]). On a build failure the trie (which may hold a partial update) is rebuilt
-/// from storage.
+/// [`streaming`]). A build failure leaves the trie untouched (its update is the build's last
+/// step); a refused seal puts back only the keys the block touched.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn build_sealed<E: ConsensusEngine>(
     engine: &E,

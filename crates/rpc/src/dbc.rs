@@ -226,13 +226,13 @@ pub struct ProjectRewards {
 #[rpc(server, namespace = "dbc")]
 pub trait DbcApi {
     /// Network GPU counts, burn rate, burned totals and supply.
-    #[method(name = "networkStats")]
+    #[method(name = "networkStats", blocking)]
     fn network_stats(&self, block: Option<BlockId>) -> RpcResult<NetworkStats>;
     /// One machine, or null.
-    #[method(name = "getMachine")]
+    #[method(name = "getMachine", blocking)]
     fn get_machine(&self, id: B256, block: Option<BlockId>) -> RpcResult<Option<Machine>>;
     /// Machines in registration order: `limit` (at most 100, default 100) from `offset`.
-    #[method(name = "listMachines")]
+    #[method(name = "listMachines", blocking)]
     fn list_machines(
         &self,
         offset: Option<U64>,
@@ -240,22 +240,22 @@ pub trait DbcApi {
         block: Option<BlockId>,
     ) -> RpcResult<MachinePage>;
     /// One rental, or null.
-    #[method(name = "getRental")]
+    #[method(name = "getRental", blocking)]
     fn get_rental(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<Rental>>;
     /// Claimable, vesting and claimed rewards of an account.
-    #[method(name = "getRewards")]
+    #[method(name = "getRewards", blocking)]
     fn get_rewards(&self, account: Address, block: Option<BlockId>) -> RpcResult<Rewards>;
     /// Logs of the market's end-of-block hook in `block` (auditor draws, deadlines, heartbeat
     /// offline marks, rental expiries and their burns). The hook is a system call without a
     /// receipt, so `eth_getLogs` does not have them; they come in `eth_getLogs`' format with
     /// null transaction fields and log indices after the block's receipt logs.
-    #[method(name = "getBlockHookLogs")]
+    #[method(name = "getBlockHookLogs", blocking)]
     fn get_block_hook_logs(&self, block: BlockId) -> RpcResult<Vec<alloy_rpc_types_eth::Log>>;
     /// One mining project, or null.
-    #[method(name = "getProject")]
+    #[method(name = "getProject", blocking)]
     fn get_project(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<Project>>;
     /// Mining projects by id from `offset` (ids start at 1), at most 100.
-    #[method(name = "listProjects")]
+    #[method(name = "listProjects", blocking)]
     fn list_projects(
         &self,
         offset: Option<U64>,
@@ -263,7 +263,7 @@ pub trait DbcApi {
         block: Option<BlockId>,
     ) -> RpcResult<ProjectPage>;
     /// Machines enrolled in a mining project, `limit` (at most 100) from `offset`.
-    #[method(name = "listProjectMachines")]
+    #[method(name = "listProjectMachines", blocking)]
     fn list_project_machines(
         &self,
         id: U256,
@@ -272,7 +272,7 @@ pub trait DbcApi {
         block: Option<BlockId>,
     ) -> RpcResult<Vec<B256>>;
     /// A provider's rewards in a mining project.
-    #[method(name = "getProjectRewards")]
+    #[method(name = "getProjectRewards", blocking)]
     fn get_project_rewards(
         &self,
         id: U256,
@@ -280,7 +280,7 @@ pub trait DbcApi {
         block: Option<BlockId>,
     ) -> RpcResult<ProjectRewards>;
     /// The active validator set with each member's staking record.
-    #[method(name = "getValidators")]
+    #[method(name = "getValidators", blocking)]
     fn get_validators(&self, block: Option<BlockId>) -> RpcResult<Vec<ValidatorJson>>;
     /// Pairs of RLP headers sealed by one validator for one slot that this node saw (submit
     /// them to `IStaking.submitDoubleSign`).
@@ -488,8 +488,10 @@ impl DbcApiServer for RpcContext {
         let at = Some(BlockId::number(number));
         let total: u64 = self.market_ok(IGpuMarket::machineCountCall {}, at)?.saturating_to();
         let end = offset.saturating_add(limit).min(total);
+        let until = self.deadline();
         let mut machines = Vec::new();
         for index in offset..end {
+            Self::check_deadline(until)?;
             let id =
                 self.market_ok(IGpuMarket::machineIdAtCall { index: U256::from(index) }, at)?;
             let m = self.market_ok(IGpuMarket::getMachineCall { machineId: id }, at)?;
@@ -534,8 +536,8 @@ impl DbcApiServer for RpcContext {
             return Ok(Vec::new());
         }
         let parent = self.storage().state_at(number - 1);
-        let logs =
-            dbc_evm::trace::market_hook_logs(self.spec(), &block, parent).map_err(rpc_err)?;
+        let logs = dbc_evm::trace::market_hook_logs(self.spec(), &block, parent, self.deadline())
+            .map_err(rpc_err)?;
         let receipts = self.storage().receipts(number).map_err(rpc_err)?.unwrap_or_default();
         let first =
             receipts.iter().map(|r| alloy_consensus::TxReceipt::logs(r).len() as u64).sum::<u64>();
@@ -585,8 +587,10 @@ impl DbcApiServer for RpcContext {
             .precompile_ok(MINING_ADDRESS, IProjectMining::projectCountCall {}, at)?
             .saturating_to();
         let last = offset.saturating_add(limit - 1).min(total);
+        let until = self.deadline();
         let mut projects = Vec::new();
         for id in offset..=last {
+            Self::check_deadline(until)?;
             let call = IProjectMining::getProjectCall { projectId: U256::from(id) };
             projects.push(project_json(self.precompile_ok(MINING_ADDRESS, call, at)?));
         }
@@ -616,8 +620,10 @@ impl DbcApiServer for RpcContext {
             at,
         )?;
         let end = offset.saturating_add(limit).min(u64::from(p.machines));
+        let until = self.deadline();
         (offset..end)
             .map(|i| {
+                Self::check_deadline(until)?;
                 let call =
                     IProjectMining::enrolledMachineAtCall { projectId: id, index: U256::from(i) };
                 self.precompile_ok(MINING_ADDRESS, call, at)
@@ -643,8 +649,10 @@ impl DbcApiServer for RpcContext {
 
     fn get_validators(&self, block: Option<BlockId>) -> RpcResult<Vec<ValidatorJson>> {
         let set = self.precompile_ok(STAKING_ADDRESS, IStaking::activeValidatorsCall {}, block)?;
+        let until = self.deadline();
         set.into_iter()
             .map(|a| {
+                Self::check_deadline(until)?;
                 let v = self.precompile_ok(
                     STAKING_ADDRESS,
                     IStaking::getValidatorCall { validator: a },

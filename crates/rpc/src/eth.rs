@@ -3,11 +3,11 @@
 use crate::{
     RpcContext,
     convert::{
-        matching_logs, receipt_offsets, rpc_block, rpc_header, rpc_pending_transaction,
-        rpc_receipt_at, rpc_receipts, rpc_transaction,
+        matching_logs, receipt_offsets, rpc_block, rpc_pending_transaction, rpc_receipt_at,
+        rpc_receipts, rpc_transaction,
     },
     error::{RpcResult, header_not_found, invalid_params, rpc_err, server_error},
-    filters::FilterKind,
+    filters::{FilterKind, chain_event_values},
 };
 use alloy_consensus::{
     SignableTransaction, Transaction as _, TxEip1559, TxEip2930, TxEip7702, TxLegacy,
@@ -31,6 +31,7 @@ use jsonrpsee::{
     proc_macros::rpc,
 };
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
 use tokio::sync::broadcast::error::RecvError;
 
 /// Blocks an `eth_getLogs` range may span.
@@ -39,6 +40,10 @@ pub const MAX_LOG_RANGE: u64 = 100_000;
 pub const MAX_LOGS: usize = 20_000;
 /// Default suggested tip (1 gwei) when recent blocks have no transactions.
 pub const DEFAULT_TIP: u128 = 1_000_000_000;
+/// Blocks `eth_feeHistory` may span.
+pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+/// Reward percentiles `eth_feeHistory` may ask for (geth's `maxQueryLimit`).
+pub const MAX_REWARD_PERCENTILES: usize = 100;
 
 /// The result of `eth_fillTransaction` (geth's `SignTransactionResult`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,20 +93,20 @@ pub trait EthApi {
         block: Option<BlockId>,
     ) -> RpcResult<EIP1186AccountProofResponse>;
     /// Block by number.
-    #[method(name = "getBlockByNumber")]
+    #[method(name = "getBlockByNumber", blocking)]
     fn block_by_number(
         &self,
         number: BlockNumberOrTag,
         full: Option<bool>,
     ) -> RpcResult<Option<Block>>;
     /// Block by hash.
-    #[method(name = "getBlockByHash")]
+    #[method(name = "getBlockByHash", blocking)]
     fn block_by_hash(&self, hash: B256, full: Option<bool>) -> RpcResult<Option<Block>>;
     /// Transaction count of a block by number.
-    #[method(name = "getBlockTransactionCountByNumber")]
+    #[method(name = "getBlockTransactionCountByNumber", blocking)]
     fn block_tx_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>>;
     /// Transaction count of a block by hash.
-    #[method(name = "getBlockTransactionCountByHash")]
+    #[method(name = "getBlockTransactionCountByHash", blocking)]
     fn block_tx_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
     /// Uncle count (always 0).
     #[method(name = "getUncleCountByBlockNumber")]
@@ -116,24 +121,24 @@ pub trait EthApi {
     #[method(name = "getRawTransactionByHash")]
     fn raw_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Bytes>>;
     /// Transaction by block hash and index.
-    #[method(name = "getTransactionByBlockHashAndIndex")]
+    #[method(name = "getTransactionByBlockHashAndIndex", blocking)]
     fn transaction_by_block_hash_and_index(
         &self,
         hash: B256,
         index: Index,
     ) -> RpcResult<Option<Transaction>>;
     /// Transaction by block number and index.
-    #[method(name = "getTransactionByBlockNumberAndIndex")]
+    #[method(name = "getTransactionByBlockNumberAndIndex", blocking)]
     fn transaction_by_block_number_and_index(
         &self,
         number: BlockNumberOrTag,
         index: Index,
     ) -> RpcResult<Option<Transaction>>;
     /// Receipt.
-    #[method(name = "getTransactionReceipt")]
+    #[method(name = "getTransactionReceipt", blocking)]
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
     /// All receipts of a block.
-    #[method(name = "getBlockReceipts")]
+    #[method(name = "getBlockReceipts", blocking)]
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>>;
     /// Submits a signed transaction.
     #[method(name = "sendRawTransaction")]
@@ -163,16 +168,16 @@ pub trait EthApi {
         block: Option<BlockId>,
     ) -> RpcResult<AccessListResult>;
     /// Suggested legacy gas price.
-    #[method(name = "gasPrice")]
+    #[method(name = "gasPrice", blocking)]
     fn gas_price(&self) -> RpcResult<U256>;
     /// Suggested tip.
-    #[method(name = "maxPriorityFeePerGas")]
+    #[method(name = "maxPriorityFeePerGas", blocking)]
     fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
     /// Blob base fee (blobs are not accepted; reported for completeness).
     #[method(name = "blobBaseFee")]
     fn blob_base_fee(&self) -> RpcResult<U256>;
     /// Fee history.
-    #[method(name = "feeHistory")]
+    #[method(name = "feeHistory", blocking)]
     fn fee_history(
         &self,
         block_count: U64,
@@ -245,11 +250,11 @@ impl RpcContext {
         }
     }
 
-    fn state(&self, id: Option<BlockId>) -> RpcResult<HistoricalState> {
+    pub(crate) fn state(&self, id: Option<BlockId>) -> RpcResult<HistoricalState> {
         Ok(self.storage().state_at(self.resolve(id)?))
     }
 
-    fn stored_block(&self, number: u64) -> RpcResult<Option<dbc_primitives::Block>> {
+    pub(crate) fn stored_block(&self, number: u64) -> RpcResult<Option<dbc_primitives::Block>> {
         self.storage().block(number).map_err(rpc_err)
     }
 
@@ -269,6 +274,7 @@ impl RpcContext {
         let header =
             self.storage().header(number).map_err(rpc_err)?.ok_or_else(header_not_found)?;
         Simulator::new(self.spec(), header.inner(), self.storage().state_at(number), overrides)
+            .map(|sim| sim.with_limits(self.call_limits()))
             .map_err(rpc_err)
     }
 
@@ -303,7 +309,13 @@ impl RpcContext {
         dbc_evm::next_base_fee(self.chain().head().inner())
     }
 
-    fn scan_logs(&self, filter: &Filter, from: u64, to: u64) -> RpcResult<Vec<Log>> {
+    fn scan_logs(
+        &self,
+        filter: &Filter,
+        from: u64,
+        to: u64,
+        until: Instant,
+    ) -> RpcResult<Vec<Log>> {
         if to < from {
             return Ok(vec![]);
         }
@@ -312,6 +324,7 @@ impl RpcContext {
         }
         let mut out = Vec::new();
         for n in from..=to {
+            Self::check_deadline(until)?;
             let Some(header) = self.storage().header(n).map_err(rpc_err)? else { break };
             if !filter.matches_bloom(header.logs_bloom) {
                 continue;
@@ -326,14 +339,14 @@ impl RpcContext {
         Ok(out)
     }
 
-    fn logs_for(&self, filter: &Filter) -> RpcResult<Vec<Log>> {
+    fn logs_for(&self, filter: &Filter, until: Instant) -> RpcResult<Vec<Log>> {
         if let Some(hash) = filter.get_block_hash() {
             let n = self
                 .storage()
                 .block_number(hash)
                 .map_err(rpc_err)?
                 .ok_or_else(|| server_error("unknown block"))?;
-            return self.scan_logs(filter, n, n);
+            return self.scan_logs(filter, n, n, until);
         }
         let head = self.chain().head_number();
         let resolve = |tag: Option<&BlockNumberOrTag>, default: u64| match tag {
@@ -348,7 +361,7 @@ impl RpcContext {
         if from > to && from <= head {
             return Err(invalid_params("invalid block range params"));
         }
-        self.scan_logs(filter, from, to)
+        self.scan_logs(filter, from, to, until)
     }
 
     /// A mined transaction by hash: its block header, index, body and sender (only that
@@ -718,13 +731,19 @@ impl EthApiServer for RpcContext {
         newest: BlockNumberOrTag,
         percentiles: Option<Vec<f64>>,
     ) -> RpcResult<FeeHistory> {
-        let count = block_count.to::<u64>().min(1024);
+        let count = block_count.saturating_to::<u64>().min(MAX_FEE_HISTORY_BLOCKS);
         let newest = self.resolve_tag(newest).ok_or_else(header_not_found)?;
-        if let Some(p) = &percentiles
-            && (p.windows(2).any(|w| w[0] > w[1]) || p.iter().any(|x| !(0.0..=100.0).contains(x)))
-        {
-            return Err(invalid_params("invalid reward percentiles"));
+        if let Some(p) = &percentiles {
+            if p.len() > MAX_REWARD_PERCENTILES {
+                return Err(invalid_params(format!(
+                    "invalid reward percentile: over the query limit {MAX_REWARD_PERCENTILES}"
+                )));
+            }
+            if p.windows(2).any(|w| w[0] > w[1]) || p.iter().any(|x| !(0.0..=100.0).contains(x)) {
+                return Err(invalid_params("invalid reward percentiles"));
+            }
         }
+        let until = self.deadline();
         if count == 0 {
             return Ok(FeeHistory::default());
         }
@@ -732,6 +751,7 @@ impl EthApiServer for RpcContext {
         let mut history = FeeHistory { oldest_block: oldest, ..Default::default() };
         let mut last_header = None;
         for n in oldest..=newest {
+            Self::check_deadline(until)?;
             let block = self.stored_block(n)?.ok_or_else(header_not_found)?;
             let header = block.header.clone();
             let base = header.base_fee_per_gas.unwrap_or_default();
@@ -810,93 +830,42 @@ impl EthApiServer for RpcContext {
     }
 
     fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
-        self.logs_for(&filter)
+        self.logs_for(&filter, self.deadline())
     }
 
     fn new_filter(&self, filter: Filter) -> RpcResult<U256> {
+        let seq = self.chain().reorg_seq();
         let head = self.chain().head_number();
         let last = match filter.block_option.as_range().0 {
             Some(BlockNumberOrTag::Number(n)) => n.saturating_sub(1),
             Some(BlockNumberOrTag::Earliest) => 0,
             _ => head,
         };
-        Ok(self.filters().install(FilterKind::Logs { filter: Box::new(filter), last }))
+        self.filters().install(FilterKind::Logs { filter: Box::new(filter), last, seq })
     }
 
     fn new_block_filter(&self) -> RpcResult<U256> {
+        let seq = self.chain().reorg_seq();
         let last = self.chain().head_number();
-        Ok(self.filters().install(FilterKind::Blocks { last }))
+        self.filters().install(FilterKind::Blocks { last, seq })
     }
 
     fn new_pending_transaction_filter(&self) -> RpcResult<U256> {
         let rx = self.pool().subscribe_pending();
-        Ok(self.filters().install(FilterKind::PendingTransactions { rx }))
+        self.filters().install(FilterKind::PendingTransactions { rx })
     }
 
     fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges> {
-        let head = self.chain().head_number();
-        enum Work {
-            Blocks(u64),
-            Logs(Box<Filter>, u64),
-            Ready(FilterChanges),
-        }
-        let work = self
-            .filters()
-            .with(id, |kind| match kind {
-                FilterKind::Blocks { last } => {
-                    let from = *last;
-                    *last = head;
-                    Work::Blocks(from)
-                }
-                FilterKind::Logs { filter, last } => {
-                    let from = *last;
-                    *last = head;
-                    Work::Logs(filter.clone(), from)
-                }
-                FilterKind::PendingTransactions { rx } => {
-                    let mut hashes = Vec::new();
-                    loop {
-                        match rx.try_recv() {
-                            Ok(h) => hashes.push(h),
-                            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
-                            Err(_) => break,
-                        }
-                    }
-                    Work::Ready(FilterChanges::Hashes(hashes))
-                }
-            })
-            .ok_or_else(|| server_error("filter not found"))?;
-        match work {
-            Work::Ready(c) => Ok(c),
-            Work::Blocks(from) => {
-                let mut hashes = Vec::new();
-                for n in from + 1..=head {
-                    if let Some(h) = self.storage().block_hash(n).map_err(rpc_err)? {
-                        hashes.push(h);
-                    }
-                }
-                Ok(FilterChanges::Hashes(hashes))
-            }
-            Work::Logs(filter, from) => {
-                let to = match filter.block_option.as_range().1 {
-                    Some(BlockNumberOrTag::Number(n)) => (*n).min(head),
-                    _ => head,
-                };
-                Ok(FilterChanges::Logs(self.scan_logs(&filter, from + 1, to)?))
-            }
-        }
+        self.poll_filter(id)
     }
 
     fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>> {
-        let filter = self
-            .filters()
-            .with(id, |kind| match kind {
-                FilterKind::Logs { filter, .. } => Some((**filter).clone()),
-                _ => None,
-            })
-            .flatten()
-            .ok_or_else(|| server_error("filter not found"))?;
-        self.logs_for(&filter)
+        let entry = self.filters().get(id).ok_or_else(|| server_error("filter not found"))?;
+        let filter = match &*entry.kind.lock() {
+            FilterKind::Logs { filter, .. } => (**filter).clone(),
+            _ => return Err(server_error("filter not found")),
+        };
+        self.logs_for(&filter, self.deadline())
     }
 
     fn uninstall_filter(&self, id: U256) -> RpcResult<bool> {
@@ -939,21 +908,12 @@ impl EthApiServer for RpcContext {
                             e = rx.recv() => e,
                             _ = sink.closed() => break,
                         };
-                        let block = match event {
-                            Ok(b) => b,
+                        let event = match event {
+                            Ok(e) => e,
                             Err(RecvError::Lagged(_)) => continue,
                             Err(RecvError::Closed) => break,
                         };
-                        let values: Vec<serde_json::Value> = match &filter {
-                            None => vec![
-                                serde_json::to_value(rpc_header(&block.block.header))
-                                    .unwrap_or_default(),
-                            ],
-                            Some(f) => matching_logs(&block.block, &block.receipts, f)
-                                .into_iter()
-                                .filter_map(|l| serde_json::to_value(l).ok())
-                                .collect(),
-                        };
+                        let values = chain_event_values(&event, filter.as_ref());
                         for v in values {
                             if send(v).await.is_err() {
                                 return;

@@ -1,25 +1,34 @@
 //! JSON-RPC server for dbc-node, built on jsonrpsee.
 //!
 //! Namespaces: `eth` (see [`eth`]), `net`, `web3`, `txpool`, `debug` and `trace` (see
-//! [`trace`]), `ots` (Otterscan, see [`ots`]), `dbc` (the GPU market, see [`dbc`]). HTTP and WebSocket run as two
-//! servers on their own ports (reth's `--http.port` / `--ws.port`); both accept JSON-RPC batches
+//! [`trace`]), `ots` (Otterscan, see [`ots`]), `dbc` (the GPU market, see [`dbc`]). HTTP and
+//! WebSocket run as two servers on their own ports (reth's `--http.port` / `--ws.port`), each
+//! serving the namespaces of its `--http.api` / `--ws.api` list; both accept JSON-RPC batches
 //! and requests without a `params` member. Errors use geth's codes and messages: `-32000` for
 //! rejected transactions and unknown blocks, `3` with the revert data for reverts, `-32602`
-//! for bad parameters, `-32601` for unknown methods.
+//! for bad parameters, `-32601` for unknown or disabled methods, `-32002` for requests past
+//! their deadline. [`server`] runs the servers, [`limits`] keeps costly calls off the node's
+//! async workers and bounded in number.
 
 mod convert;
 pub mod dbc;
 pub mod error;
 pub mod eth;
 mod filters;
+pub mod limits;
 mod other;
 pub mod ots;
+pub mod server;
 pub mod trace;
+
+#[cfg(test)]
+mod tests;
 
 pub use dbc::DbcApiServer;
 pub use eth::{EthApiServer, FillTransactionResult};
 pub use other::{NetApiServer, TxPoolApiServer, Web3ApiServer};
 pub use ots::OtsApiServer;
+pub use server::{ApiSet, Namespace, RpcConfig, RpcLimits, RpcServerHandles, RpcStartError, start};
 pub use trace::{DebugApiServer, TraceApiServer};
 
 use alloy_primitives::{B256, Bytes};
@@ -28,23 +37,8 @@ use dbc_storage::{CanonChain, Storage};
 use dbc_txpool::{TxPool, TxValidator};
 use error::{RpcResult, rpc_err};
 use filters::Filters;
-use jsonrpsee::{
-    RpcModule,
-    server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
-};
-use std::{net::SocketAddr, sync::Arc};
-use tower_http::cors::{Any, CorsLayer};
-
-/// Which servers to run.
-#[derive(Debug, Clone, Default)]
-pub struct RpcConfig {
-    /// HTTP listen address, `None` to disable.
-    pub http: Option<SocketAddr>,
-    /// WebSocket listen address, `None` to disable.
-    pub ws: Option<SocketAddr>,
-    /// Allowed CORS origins for HTTP (`*` for any), `None` for no CORS headers.
-    pub cors: Option<String>,
-}
+use jsonrpsee::RpcModule;
+use std::{sync::Arc, time::Instant};
 
 struct Inner {
     spec: Arc<ChainSpec>,
@@ -79,6 +73,7 @@ pub struct NetInfo {
 #[derive(Clone)]
 pub struct RpcContext {
     inner: Arc<Inner>,
+    limits: Arc<RpcLimits>,
 }
 
 impl std::fmt::Debug for RpcContext {
@@ -101,12 +96,41 @@ impl RpcContext {
                 chain,
                 pool,
                 validator,
-                filters: Filters::default(),
+                filters: Filters::new(server::MAX_FILTERS),
                 tip_cache: Default::default(),
                 net: Arc::default(),
                 on_submit: None,
             }),
+            limits: Arc::default(),
         }
+    }
+
+    /// The same context with other limits (gas cap, timeouts, filter count).
+    pub fn with_limits(mut self, limits: RpcLimits) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.filters = Filters::new(limits.max_filters);
+        }
+        self.limits = Arc::new(limits);
+        self
+    }
+
+    pub(crate) fn limits(&self) -> &RpcLimits {
+        &self.limits
+    }
+
+    /// The deadline of a block-scale request that starts now.
+    pub(crate) fn deadline(&self) -> Instant {
+        Instant::now() + self.limits.request_timeout
+    }
+
+    /// `request timed out` (-32002) once `until` has passed.
+    pub(crate) fn check_deadline(until: Instant) -> RpcResult<()> {
+        if Instant::now() >= until { Err(limits::request_timed_out()) } else { Ok(()) }
+    }
+
+    /// Call limits for simulations (`--rpc.gascap`, `--rpc.evmtimeout`).
+    pub(crate) fn call_limits(&self) -> dbc_evm::sim::CallLimits {
+        dbc_evm::sim::CallLimits { gas_cap: self.limits.gas_cap, timeout: self.limits.evm_timeout }
     }
 
     /// The same context with network info and a hook for submitted transactions. Call before
@@ -152,7 +176,8 @@ impl RpcContext {
         let head = self.chain().head();
         let valid = self.inner.validator.validate_raw(raw, head.inner()).map_err(rpc_err)?;
         let hash = *valid.tx.tx_hash();
-        self.pool().add(valid.tx, valid.size, valid.state_nonce).map_err(rpc_err)?;
+        // `add_valid`: the sender's pooled transactions together must fit its balance (L6).
+        self.pool().add_valid(valid).map_err(rpc_err)?;
         if let Some(hook) = &self.inner.on_submit {
             hook(raw);
         }
@@ -162,107 +187,28 @@ impl RpcContext {
 
     /// All namespaces in one module.
     pub fn into_module(self) -> RpcModule<()> {
+        self.into_module_for(&ApiSet::all())
+    }
+
+    /// The namespaces of `apis` in one module.
+    pub fn into_module_for(self, apis: &ApiSet) -> RpcModule<()> {
         let mut module = RpcModule::new(());
-        // Method names are unique per namespace, so merging cannot fail.
-        let parts = [
-            EthApiServer::into_rpc(self.clone()).remove_context(),
-            NetApiServer::into_rpc(self.clone()).remove_context(),
-            Web3ApiServer::into_rpc(self.clone()).remove_context(),
-            TxPoolApiServer::into_rpc(self.clone()).remove_context(),
-            DebugApiServer::into_rpc(self.clone()).remove_context(),
-            TraceApiServer::into_rpc(self.clone()).remove_context(),
-            DbcApiServer::into_rpc(self.clone()).remove_context(),
-            OtsApiServer::into_rpc(self).remove_context(),
-        ];
-        for part in parts {
+        for ns in apis.iter() {
+            let part = match ns {
+                Namespace::Eth => EthApiServer::into_rpc(self.clone()).remove_context(),
+                Namespace::Net => NetApiServer::into_rpc(self.clone()).remove_context(),
+                Namespace::Web3 => Web3ApiServer::into_rpc(self.clone()).remove_context(),
+                Namespace::Txpool => TxPoolApiServer::into_rpc(self.clone()).remove_context(),
+                Namespace::Debug => DebugApiServer::into_rpc(self.clone()).remove_context(),
+                Namespace::Trace => TraceApiServer::into_rpc(self.clone()).remove_context(),
+                Namespace::Ots => OtsApiServer::into_rpc(self.clone()).remove_context(),
+                Namespace::Dbc => DbcApiServer::into_rpc(self.clone()).remove_context(),
+            };
+            // Method names are unique per namespace, so merging cannot fail.
             if let Err(e) = module.merge(part) {
                 tracing::error!(target: "dbc::rpc", error = %e, "duplicate rpc method");
             }
         }
         module
     }
-}
-
-/// Handles of the running servers and their bound addresses.
-#[derive(Debug)]
-pub struct RpcServerHandles {
-    /// HTTP address actually bound.
-    pub http_addr: Option<SocketAddr>,
-    /// WebSocket address actually bound.
-    pub ws_addr: Option<SocketAddr>,
-    handles: Vec<ServerHandle>,
-}
-
-impl RpcServerHandles {
-    /// Stops the servers.
-    pub fn stop(&self) {
-        for h in &self.handles {
-            let _ = h.stop();
-        }
-    }
-}
-
-/// RPC start-up errors.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot start {server} server on {addr}: {source}")]
-pub struct RpcStartError {
-    server: &'static str,
-    addr: SocketAddr,
-    source: std::io::Error,
-}
-
-fn server_config(ws: bool) -> ServerConfig {
-    let builder = ServerConfig::builder()
-        .max_request_body_size(32 * 1024 * 1024)
-        .max_response_body_size(256 * 1024 * 1024)
-        .max_connections(1_000)
-        .set_batch_request_config(BatchRequestConfig::Limit(10_000));
-    if ws { builder.ws_only().build() } else { builder.http_only().build() }
-}
-
-/// Starts the configured servers.
-pub async fn start(config: &RpcConfig, ctx: RpcContext) -> Result<RpcServerHandles, RpcStartError> {
-    let module = ctx.into_module();
-    let mut out = RpcServerHandles { http_addr: None, ws_addr: None, handles: vec![] };
-    if let Some(addr) = config.http {
-        let cors = config.cors.as_ref().map(|origins| {
-            let layer = CorsLayer::new().allow_methods(Any).allow_headers(Any);
-            if origins == "*" {
-                layer.allow_origin(Any)
-            } else {
-                let list: Vec<_> =
-                    origins.split(',').filter_map(|o| o.trim().parse().ok()).collect();
-                layer.allow_origin(list)
-            }
-        });
-        let middleware = tower::ServiceBuilder::new().option_layer(cors);
-        let server = Server::builder()
-            .set_config(server_config(false))
-            .set_http_middleware(middleware)
-            .build(addr)
-            .await
-            .map_err(|source| RpcStartError { server: "http", addr, source })?;
-        out.http_addr = Some(server.local_addr().map_err(|source| RpcStartError {
-            server: "http",
-            addr,
-            source,
-        })?);
-        out.handles.push(server.start(module.clone()));
-        tracing::info!(target: "dbc::rpc", addr = ?out.http_addr, "HTTP JSON-RPC server started");
-    }
-    if let Some(addr) = config.ws {
-        let server = Server::builder()
-            .set_config(server_config(true))
-            .build(addr)
-            .await
-            .map_err(|source| RpcStartError { server: "ws", addr, source })?;
-        out.ws_addr = Some(server.local_addr().map_err(|source| RpcStartError {
-            server: "ws",
-            addr,
-            source,
-        })?);
-        out.handles.push(server.start(module));
-        tracing::info!(target: "dbc::rpc", addr = ?out.ws_addr, "WebSocket JSON-RPC server started");
-    }
-    Ok(out)
 }

@@ -58,13 +58,13 @@ pub trait TxPoolApi {
     #[method(name = "status")]
     fn status(&self) -> RpcResult<TxPoolStatus>;
     /// Every pooled transaction.
-    #[method(name = "content")]
+    #[method(name = "content", blocking)]
     fn content(&self) -> RpcResult<TxPoolContent<Transaction>>;
     /// Pooled transactions of one sender.
-    #[method(name = "contentFrom")]
+    #[method(name = "contentFrom", blocking)]
     fn content_from(&self, from: Address) -> RpcResult<TxPoolContent<Transaction>>;
     /// A one-line summary per pooled transaction.
-    #[method(name = "inspect")]
+    #[method(name = "inspect", blocking)]
     fn inspect(&self) -> RpcResult<TxPoolContent<String>>;
 }
 

@@ -52,13 +52,13 @@ pub trait OtsApi {
     #[method(name = "traceTransaction", blocking)]
     fn trace_transaction(&self, hash: B256) -> RpcResult<Option<Vec<TraceEntry>>>;
     /// Block header, transaction count and fees.
-    #[method(name = "getBlockDetails")]
+    #[method(name = "getBlockDetails", blocking)]
     fn block_details(&self, number: BlockNumberOrTag) -> RpcResult<Option<BlockDetails>>;
     /// Block header, transaction count and fees, by hash.
-    #[method(name = "getBlockDetailsByHash")]
+    #[method(name = "getBlockDetailsByHash", blocking)]
     fn block_details_by_hash(&self, hash: B256) -> RpcResult<Option<BlockDetails>>;
     /// A page of a block's transactions with their receipts.
-    #[method(name = "getBlockTransactions")]
+    #[method(name = "getBlockTransactions", blocking)]
     fn block_transactions(
         &self,
         number: BlockNumberOrTag,
@@ -93,6 +93,12 @@ pub trait OtsApi {
     fn contract_creator(&self, address: Address) -> RpcResult<Option<ContractCreator>>;
 }
 
+/// `items[start..end]`, cut to what `items` has (never panics).
+pub(crate) fn page<T: Clone>(items: &[T], start: usize, end: usize) -> Vec<T> {
+    let end = end.min(items.len());
+    items.get(start.min(end)..end).map(<[T]>::to_vec).unwrap_or_default()
+}
+
 fn ots_receipt(r: TransactionReceipt, timestamp: u64) -> OtsTransactionReceipt {
     let receipt = r.map_inner(|inner| OtsReceipt {
         status: inner.status(),
@@ -111,9 +117,15 @@ impl RpcContext {
             return Ok(None);
         };
         let state = self.storage().state_at(loc.block_number.saturating_sub(1));
-        let mut traces =
-            replay_block(self.spec(), &block, state, Some(loc.index as usize), &mut ParityTracer)
-                .map_err(rpc_err)?;
+        let mut traces = replay_block(
+            self.spec(),
+            &block,
+            state,
+            Some(loc.index as usize),
+            &mut ParityTracer,
+            self.deadline(),
+        )
+        .map_err(rpc_err)?;
         Ok(traces.pop())
     }
 
@@ -142,10 +154,12 @@ impl RpcContext {
         blocks: impl Iterator<Item = u64>,
         page_size: usize,
     ) -> RpcResult<(Vec<Transaction>, Vec<OtsTransactionReceipt>, bool)> {
+        let until = self.deadline();
         let mut txs = Vec::new();
         let mut receipts = Vec::new();
         let mut exhausted = true;
         for n in blocks {
+            Self::check_deadline(until)?;
             let Some(block) = self.storage().block(n).map_err(rpc_err)? else { continue };
             if block.transactions.is_empty() {
                 continue;
@@ -243,12 +257,14 @@ impl OtsApiServer for RpcContext {
             ..Default::default()
         };
         let state = self.storage().state_at(loc.block_number.saturating_sub(1));
+        let mut tracer = GethTracer::new(opts).map_err(rpc_err)?;
         let trace = replay_block(
             self.spec(),
             &block,
             state,
             Some(loc.index as usize),
-            &mut GethTracer { opts },
+            &mut tracer,
+            self.deadline(),
         )
         .map_err(rpc_err)?
         .pop();
@@ -310,22 +326,23 @@ impl OtsApiServer for RpcContext {
     fn block_transactions(
         &self,
         number: BlockNumberOrTag,
-        page: usize,
+        page_number: usize,
         page_size: usize,
     ) -> RpcResult<OtsBlockTransactions> {
         let n = self.resolve_tag(number).ok_or_else(header_not_found)?;
         let block = self.storage().block(n).map_err(rpc_err)?.ok_or_else(header_not_found)?;
         let stored = self.storage().receipts(n).map_err(rpc_err)?.unwrap_or_default();
         let count = block.transactions.len();
-        let start = page.saturating_mul(page_size).min(count);
+        let start = page_number.saturating_mul(page_size).min(count);
         let end = start.saturating_add(page_size).min(count);
         let mut rpc = rpc_block(&block, true);
         if let BlockTransactions::Full(txs) = &mut rpc.transactions {
-            *txs = txs[start..end].to_vec();
+            *txs = page(txs, start, end);
         }
-        let receipts = rpc_receipts(&block, &stored)[start..end]
-            .iter()
-            .cloned()
+        // The receipts are read apart from the block: if an unwind removed them in between,
+        // the page has fewer (or no) receipts rather than a panic.
+        let receipts = page(&rpc_receipts(&block, &stored), start, end)
+            .into_iter()
             .map(|r| ots_receipt(r, block.header.timestamp))
             .collect();
         Ok(OtsBlockTransactions {
@@ -425,7 +442,8 @@ impl OtsApiServer for RpcContext {
         let block = self.storage().block(lo).map_err(rpc_err)?.ok_or_else(header_not_found)?;
         let state = self.storage().state_at(lo.saturating_sub(1));
         let traces =
-            replay_block(self.spec(), &block, state, None, &mut ParityTracer).map_err(rpc_err)?;
+            replay_block(self.spec(), &block, state, None, &mut ParityTracer, self.deadline())
+                .map_err(rpc_err)?;
         for t in traces.into_iter().flatten() {
             if let (Action::Create(c), Some(TraceOutput::Create(out))) =
                 (&t.trace.action, &t.trace.result)

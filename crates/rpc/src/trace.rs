@@ -20,9 +20,10 @@ use dbc_evm::{
 use dbc_primitives::Block;
 use dbc_storage::HistoricalState;
 use jsonrpsee::proc_macros::rpc;
+use std::time::Instant;
 
-/// Blocks a `trace_filter` range may span.
-pub const MAX_TRACE_FILTER_RANGE: u64 = 10_000;
+/// Blocks a `trace_filter` range may span (reth's `--rpc.max-trace-filter-blocks` default).
+pub const MAX_TRACE_FILTER_RANGE: u64 = 100;
 
 /// `debug_` methods.
 #[rpc(server, namespace = "debug")]
@@ -110,16 +111,18 @@ impl RpcContext {
         self.storage().state_at(block.number().saturating_sub(1))
     }
 
-    fn replay<T: TxTracer<HistoricalState>>(
+    pub(crate) fn replay<T: TxTracer<HistoricalState>>(
         &self,
         block: &Block,
         select: Option<usize>,
         tracer: &mut T,
+        until: Instant,
     ) -> RpcResult<Vec<T::Output>> {
         if block.transactions.is_empty() {
             return Ok(vec![]);
         }
-        replay_block(self.spec(), block, self.parent_state(block), select, tracer).map_err(sim_err)
+        replay_block(self.spec(), block, self.parent_state(block), select, tracer, until)
+            .map_err(sim_err)
     }
 
     /// Traces a call request at `block` with `tracer`.
@@ -134,7 +137,7 @@ impl RpcContext {
         let header =
             self.storage().header(number).map_err(rpc_err)?.ok_or_else(header_not_found)?;
         let env = dbc_evm::evm_env_for(self.spec(), header.inner());
-        let (tx, priced) = request_tx_env(&env, request).map_err(sim_err)?;
+        let (tx, priced) = request_tx_env(&env, request, self.limits().gas_cap).map_err(sim_err)?;
         trace_call(
             self.spec(),
             header.inner(),
@@ -143,6 +146,7 @@ impl RpcContext {
             priced,
             overrides,
             tracer,
+            self.deadline(),
         )
         .map_err(sim_err)
     }
@@ -163,8 +167,8 @@ impl RpcContext {
         block: Block,
         opts: Option<GethDebugTracingOptions>,
     ) -> RpcResult<Vec<TraceResult>> {
-        let mut tracer = GethTracer { opts: opts.unwrap_or_default() };
-        let traces = self.replay(&block, None, &mut tracer)?;
+        let mut tracer = GethTracer::new(opts.unwrap_or_default()).map_err(sim_err)?;
+        let traces = self.replay(&block, None, &mut tracer, self.deadline())?;
         Ok(traces
             .into_iter()
             .zip(&block.transactions)
@@ -182,8 +186,8 @@ impl DebugApiServer for RpcContext {
         let (block, index) = self
             .mined_tx(hash)?
             .ok_or_else(|| server_error(format!("transaction {hash} not found")))?;
-        let mut tracer = GethTracer { opts: opts.unwrap_or_default() };
-        self.replay(&block, Some(index), &mut tracer)?
+        let mut tracer = GethTracer::new(opts.unwrap_or_default()).map_err(sim_err)?;
+        self.replay(&block, Some(index), &mut tracer, self.deadline())?
             .pop()
             .ok_or_else(|| server_error("transaction not found in its block"))
     }
@@ -218,7 +222,7 @@ impl DebugApiServer for RpcContext {
     ) -> RpcResult<GethTrace> {
         let opts = opts.unwrap_or_default();
         let overrides = EvmOverrides::new(opts.state_overrides, opts.block_overrides.map(Box::new));
-        let mut tracer = GethTracer { opts: opts.tracing_options };
+        let mut tracer = GethTracer::new(opts.tracing_options).map_err(sim_err)?;
         self.trace_request(request, block, overrides, &mut tracer)
     }
 }
@@ -226,12 +230,13 @@ impl DebugApiServer for RpcContext {
 impl TraceApiServer for RpcContext {
     fn block(&self, block: BlockId) -> RpcResult<Option<Vec<LocalizedTransactionTrace>>> {
         let Some(block) = self.block_for(block)? else { return Ok(None) };
-        Ok(Some(self.replay(&block, None, &mut ParityTracer)?.into_iter().flatten().collect()))
+        let traces = self.replay(&block, None, &mut ParityTracer, self.deadline())?;
+        Ok(Some(traces.into_iter().flatten().collect()))
     }
 
     fn transaction(&self, hash: B256) -> RpcResult<Option<Vec<LocalizedTransactionTrace>>> {
         let Some((block, index)) = self.mined_tx(hash)? else { return Ok(None) };
-        Ok(self.replay(&block, Some(index), &mut ParityTracer)?.pop())
+        Ok(self.replay(&block, Some(index), &mut ParityTracer, self.deadline())?.pop())
     }
 
     fn replay_block_transactions(
@@ -242,7 +247,7 @@ impl TraceApiServer for RpcContext {
         let Some(block) = self.block_for(block)? else { return Ok(None) };
         let mut tracer = ReplayTracer { types };
         Ok(Some(
-            self.replay(&block, None, &mut tracer)?
+            self.replay(&block, None, &mut tracer, self.deadline())?
                 .into_iter()
                 .map(|(transaction_hash, full_trace)| TraceResultsWithTransactionHash {
                     full_trace,
@@ -257,7 +262,7 @@ impl TraceApiServer for RpcContext {
             .mined_tx(hash)?
             .ok_or_else(|| server_error(format!("transaction {hash} not found")))?;
         let mut tracer = ReplayTracer { types };
-        self.replay(&block, Some(index), &mut tracer)?
+        self.replay(&block, Some(index), &mut tracer, self.deadline())?
             .pop()
             .map(|(_, r)| r)
             .ok_or_else(|| server_error("transaction not found in its block"))
@@ -286,10 +291,12 @@ impl TraceApiServer for RpcContext {
             )));
         }
         let matcher = filter.matcher();
+        let until = self.deadline();
         let mut out = Vec::new();
         for n in from..=to {
+            Self::check_deadline(until)?;
             let Some(block) = self.storage().block(n).map_err(rpc_err)? else { break };
-            let traces = self.replay(&block, None, &mut ParityTracer)?;
+            let traces = self.replay(&block, None, &mut ParityTracer, until)?;
             out.extend(traces.into_iter().flatten().filter(|t| matcher.matches(&t.trace)));
         }
         let after = filter.after.unwrap_or(0) as usize;

@@ -25,10 +25,15 @@ pub struct RawBlock {
 
 /// RLP of a block as gossiped and served: the standard Ethereum block encoding.
 pub fn encode_block(block: &Block) -> Vec<u8> {
+    encode_parts(block.header.inner(), &block.transactions)
+}
+
+/// The block encoding of a header and its transactions (no ommers, empty withdrawals).
+fn encode_parts(header: &BlockHeader, transactions: &[TxEnvelope]) -> Vec<u8> {
     let b = alloy_consensus::Block {
-        header: block.header.inner().clone(),
+        header: header.clone(),
         body: BlockBody {
-            transactions: block.transactions.clone(),
+            transactions: transactions.to_vec(),
             ommers: vec![],
             withdrawals: Some(Withdrawals::default()),
         },
@@ -56,22 +61,10 @@ pub fn decode_raw_block(raw: &[u8]) -> Result<RawBlock, String> {
         return Err("blob transactions are not accepted".into());
     }
     let block = RawBlock { header: b.header.seal_slow(), transactions: b.body.transactions };
-    if encode_raw(&block) != raw {
+    if encode_parts(block.header.inner(), &block.transactions) != raw {
         return Err("non-canonical block encoding".into());
     }
     Ok(block)
-}
-
-fn encode_raw(block: &RawBlock) -> Vec<u8> {
-    let b = alloy_consensus::Block {
-        header: block.header.inner().clone(),
-        body: BlockBody {
-            transactions: block.transactions.clone(),
-            ommers: vec![],
-            withdrawals: Some(Withdrawals::default()),
-        },
-    };
-    alloy_rlp::encode(&b)
 }
 
 /// Checks that the body is the one the header commits to: transaction root, no ommers, empty

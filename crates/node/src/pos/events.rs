@@ -67,7 +67,8 @@ pub(super) async fn event_loop(
 fn on_gossip_tx(node: &PosNode, data: &[u8], from: Peer) -> Verdict {
     let head = node.chain.head();
     match node.validator.validate_raw(data, head.inner()) {
-        Ok(v) => match node.pool.add(v.tx, v.size, v.state_nonce) {
+        // The sender's pooled transactions together must fit its balance (L6).
+        Ok(v) => match node.pool.add_valid(v) {
             Ok(_) => Verdict::Accept,
             Err(_) => Verdict::Ignore,
         },

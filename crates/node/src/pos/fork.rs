@@ -244,7 +244,16 @@ impl PosNode {
         let storage = self.storage();
         let mut head = self.chain.head();
         while head.number > fork_parent.number {
-            head = storage.unwind_head()?;
+            match storage.unwind_head() {
+                Ok(h) => head = h,
+                Err(e) => {
+                    // Storage stopped part-way: the chain's head follows what storage holds.
+                    if head.number < self.chain.head_number() {
+                        self.chain.on_unwound(head);
+                    }
+                    return Err(e.into());
+                }
+            }
         }
         self.chain.on_unwound(head);
         for (block, finalized) in executed {

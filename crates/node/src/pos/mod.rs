@@ -141,7 +141,7 @@ impl SyncServer for Server {
         let mut out = Vec::new();
         let mut bytes = 0;
         for n in from..from.saturating_add(count.min(dbc_network::MAX_BLOCKS_PER_REQUEST) as u64) {
-            // Responses travel as JSON (hex, twice the size) under libp2p's 10 MiB limit.
+            // Responses travel as JSON (hex, twice the size) under the sync codec's response limit.
             if bytes >= MAX_RESPONSE_BYTES {
                 break;
             }

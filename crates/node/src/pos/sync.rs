@@ -123,6 +123,9 @@ impl PosNode {
                 s.running = false;
                 s.behind_until = None;
             }
+            // The round is over: a claimed head it did not reach is no longer shown as the
+            // sync target (`eth_syncing` reports false until valid blocks prove us behind).
+            node.info.highest_block.store(node.chain.head_number(), Ordering::Relaxed);
             node.after_new_head();
             node.maybe_sync();
         });

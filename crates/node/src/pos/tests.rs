@@ -35,7 +35,7 @@ fn offline(spec: &Arc<ChainSpec>, dir: &std::path::Path) -> PosNode {
     let config = NodeConfig {
         datadir: dir.to_path_buf(),
         spec: spec.clone(),
-        rpc: dbc_rpc::RpcConfig { http: None, ws: None, cors: None },
+        rpc: dbc_rpc::RpcConfig { http: None, ws: None, cors: None, ..Default::default() },
         pool: Default::default(),
         gas_limit: None,
     };
