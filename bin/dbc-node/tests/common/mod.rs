@@ -26,6 +26,21 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn tool(name: &str) -> PathBuf {
+    // The platform binary itself: the npm wrapper (`.bin/<name>` → `bin.mjs`) does not pass
+    // the tool's exit status on (it exits 0 when cast or forge fail), so `run` could not see
+    // a failure through it.
+    let arch = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "amd64",
+    };
+    let native = repo_root()
+        .join("scripts/node_modules/@foundry-rs")
+        .join(format!("{name}-{}-{arch}", std::env::consts::OS))
+        .join("bin")
+        .join(name);
+    if native.exists() {
+        return native;
+    }
     let p = repo_root().join("scripts/node_modules/.bin").join(name);
     assert!(
         p.exists(),
