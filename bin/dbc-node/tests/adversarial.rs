@@ -195,19 +195,7 @@ async fn observe<F: std::future::Future<Output = ()>>(
 
 /// A `key=<number>` field of a log line (ANSI colour codes skipped).
 fn field_u64(line: &str, key: &str) -> Option<u64> {
-    let plain: String = {
-        let mut out = String::new();
-        let mut esc = false;
-        for c in line.chars() {
-            match (esc, c) {
-                (false, '\u{1b}') => esc = true,
-                (true, 'm') => esc = false,
-                (true, _) => {}
-                (false, c) => out.push(c),
-            }
-        }
-        out
-    };
+    let plain = common::testnet::strip_ansi(line);
     let rest = plain.split(key).nth(1)?;
     rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()
 }

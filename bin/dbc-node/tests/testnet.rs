@@ -9,7 +9,11 @@ mod common;
 
 use alloy_primitives::U256;
 use alloy_sol_types::SolEvent;
-use common::{DEV_KEY_3, hex_u64, testnet::Testnet, tool};
+use common::{
+    DEV_KEY_3, hex_u64,
+    testnet::{Testnet, strip_ansi},
+    tool,
+};
 use dbc_precompiles::abi::IStaking;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -22,20 +26,6 @@ fn log_time(line: &str) -> Option<f64> {
     let m: f64 = parts.next()?.parse().ok()?;
     let s: f64 = parts.next()?.parse().ok()?;
     Some(h * 3600.0 + m * 60.0 + s)
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::new();
-    let mut esc = false;
-    for c in s.chars() {
-        match (esc, c) {
-            (false, '\u{1b}') => esc = true,
-            (true, 'm') => esc = false,
-            (true, _) => {}
-            (false, c) => out.push(c),
-        }
-    }
-    out
 }
 
 /// From the full node's log: per block, time from import to finalization (ms), and from the

@@ -12,6 +12,21 @@ use std::{
 
 pub const NODES: [&str; 5] = ["v1", "v2", "v3", "v4", "full"];
 
+/// `s` without its ANSI colour codes (the nodes' log lines).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut esc = false;
+    for c in s.chars() {
+        match (esc, c) {
+            (false, '\u{1b}') => esc = true,
+            (true, 'm') => esc = false,
+            (true, _) => {}
+            (false, c) => out.push(c),
+        }
+    }
+    out
+}
+
 pub struct Testnet {
     pub dir: tempfile::TempDir,
     pub up: String,
