@@ -182,6 +182,9 @@ interface IGpuMarket {
     error NothingToClaim();
     error ArithmeticOverflow();
     error PriceTooHigh();
+    error PriceTooLow(uint256 minimum);
+    error OwnMachine(bytes32 machineId);
+    error TooManyExtensions(uint256 rentalId, uint8 max);
 
     // ---- providers ----
     /// Registers a machine, staking exactly `stakePerGpu × spec.gpuCount` (msg.value); auditors
@@ -189,7 +192,8 @@ interface IGpuMarket {
     function register(bytes32 machineId, MachineSpec calldata spec) external payable;
     function addStake(bytes32 machineId) external payable;
     /// Sets the price per GPU per block (0 restores the default: standard price × calc point /
-    /// standard point).
+    /// standard point). A custom price is at least `minPriceBps` of that default
+    /// (`PriceTooLow`).
     function setPrice(bytes32 machineId, uint256 pricePerGpuBlock) external;
     /// Proves liveness; brings an offline machine back online, applying the graduated slash.
     function heartbeat(bytes32 machineId) external;
@@ -213,10 +217,14 @@ interface IGpuMarket {
     // ---- renters ----
     function quote(bytes32 machineId, uint32 gpus, uint64 blocks) external view returns (uint256);
     /// Rents `gpus` GPUs for `blocks` blocks (a multiple of `rentUnitBlocks`, at most
-    /// `maxRentBlocks`); excess msg.value is refunded.
+    /// `maxRentBlocks`); excess msg.value is refunded. A machine's owner cannot rent it
+    /// (`OwnMachine`).
     function rent(bytes32 machineId, uint32 gpus, uint64 blocks) external payable returns (uint256 rentalId);
+    /// Extends a rental by `blocks` blocks at the machine's current price (at most 16 times per
+    /// rental, `TooManyExtensions`). Each extension is its own segment at its own price.
     function extendRental(uint256 rentalId, uint64 blocks) external payable;
-    /// Ends a rental early: the unused share of the rent is refunded pro rata.
+    /// Ends a rental early: the unused blocks of every segment are refunded at that segment's
+    /// price.
     function endRental(uint256 rentalId) external;
     /// Reports a fault of a rented machine with a deposit of `reportDeposit` (msg.value).
     function reportFault(uint256 rentalId) external payable returns (uint256 reportId);

@@ -57,6 +57,9 @@ interface IProjectMining {
         uint256 indexed projectId, bytes32 indexed machineId, address indexed provider, uint256 immediate, uint256 vesting
     );
     event MiningRewardSettled(uint256 indexed projectId, address indexed provider, uint256 amount);
+    /// A project's accounting could not follow a machine's grade change and was left as it was;
+    /// the market's transition went ahead (mining never blocks the market).
+    event ProjectUpdateSkipped(uint256 indexed projectId, bytes32 indexed machineId);
 
     error UnknownProject(uint256 projectId);
     error InvalidProject(string reason);

@@ -61,6 +61,9 @@ pub struct MarketParams {
     pub standard_calc_point: u32,
     /// Price per GPU per block of a machine with the standard calc point.
     pub standard_price_per_gpu_block: U256,
+    /// Lowest price an owner may set, as a share of the standard price for the machine's calc
+    /// point (security review H7: no 1-wei self-dealing rentals).
+    pub min_price_bps: u16,
     /// Rental durations are multiples of this many blocks (30 min).
     pub rent_unit_blocks: u64,
     /// Longest rental (60 days).
@@ -124,6 +127,7 @@ impl Default for MarketParams {
             standard_calc_point: 1_000,
             // 0.01 DBC per GPU per block = 144 DBC per GPU per day for a standard machine.
             standard_price_per_gpu_block: U256::from(DBC / 100),
+            min_price_bps: 5_000,
             rent_unit_blocks: 300,
             max_rent_blocks: 60 * DAY,
             burn_tiers: vec![
@@ -173,6 +177,7 @@ impl MarketParams {
         bps("rejectSlashBps", self.reject_slash_bps)?;
         bps("immediateBps", self.immediate_bps)?;
         bps("rentedBonusBps", self.rented_bonus_bps)?;
+        bps("minPriceBps", self.min_price_bps)?;
         bps("slashRenterBps", self.slash_renter_bps)?;
         bps("slashAuditorsBps", self.slash_auditors_bps)?;
         if u32::from(self.slash_renter_bps) + u32::from(self.slash_auditors_bps) > 10_000 {

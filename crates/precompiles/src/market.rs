@@ -21,6 +21,8 @@ pub(crate) fn en<T: TryFrom<u8>>(v: u8, fallback: T) -> T {
 const ACC_SCALE: u128 = 1_000_000_000_000_000_000;
 /// Queue items the block hook processes at most per block; the rest carry over.
 pub const HOOK_MAX_ITEMS: u64 = 256;
+/// Extensions a rental may have (each is a segment at its own price; security review M1).
+pub(crate) const MAX_RENTAL_EXTENSIONS: u8 = 16;
 /// Draw attempts before a draw is postponed.
 const DRAW_TRIES: u64 = 32;
 
@@ -320,15 +322,28 @@ fn emit<H: Host, E: SolEvent>(ctx: &mut Ctx<'_, H>, e: E) -> Res<()> {
     ctx.emit(e.encode_log_data())
 }
 
-fn price<H: Host>(ctx: &Ctx<'_, H>, m: &Machine) -> Res<U256> {
-    if !m.custom_price.is_zero() {
-        return Ok(m.custom_price);
-    }
+/// The standard price per GPU-block for the machine's calc point.
+fn standard_price<H: Host>(ctx: &Ctx<'_, H>, m: &Machine) -> Res<U256> {
     ck(math::mul_div(
         ctx.p.standard_price_per_gpu_block,
         U256::from(m.calc_point),
         U256::from(ctx.p.standard_calc_point),
     ))
+}
+
+/// The lowest price an owner may charge (security review H7): `minPriceBps` of the standard
+/// price for the machine's calc point.
+fn price_floor<H: Host>(ctx: &Ctx<'_, H>, m: &Machine) -> Res<U256> {
+    ck(math::bps_of(standard_price(ctx, m)?, ctx.p.min_price_bps))
+}
+
+/// The price per GPU-block: the owner's price, never below the floor (a price set before
+/// verification fixed the calc point is lifted to it), or the standard price.
+fn price<H: Host>(ctx: &Ctx<'_, H>, m: &Machine) -> Res<U256> {
+    if !m.custom_price.is_zero() {
+        return Ok(m.custom_price.max(price_floor(ctx, m)?));
+    }
+    standard_price(ctx, m)
 }
 
 fn quote<H: Host>(ctx: &mut Ctx<'_, H>, m: &Machine, gpus: u32, blocks: u64) -> Res<U256> {
@@ -338,12 +353,53 @@ fn quote<H: Host>(ctx: &mut Ctx<'_, H>, m: &Machine, gpus: u32, blocks: u64) -> 
 
 /// Appends a work item for the block hook at block `at` (always in the future).
 fn schedule<H: Host>(ctx: &mut Ctx<'_, H>, at: u64, kind: u8, id: u64) -> Res<()> {
+    schedule_at(ctx, at, kind, id).map(|_| ())
+}
+
+fn queue_word(kind: u8, id: u64) -> U256 {
+    (U256::from(kind) << 248) | U256::from(id)
+}
+
+/// [`schedule`], returning the item's position in block `at`'s list (from 1).
+fn schedule_at<H: Host>(ctx: &mut Ctx<'_, H>, at: u64, kind: u8, id: u64) -> Res<u64> {
     let at = at.max(ctx.now.saturating_add(1));
     let key = num_key(at);
     let count: u64 = ctx.get(slot(T_QUEUE, key, 0))?.saturating_to();
-    let word = (U256::from(kind) << 248) | U256::from(id);
-    ctx.set(slot(T_QUEUE, key, count + 1), word)?;
-    ctx.set(slot(T_QUEUE, key, 0), U256::from(count + 1))
+    ctx.set(slot(T_QUEUE, key, count + 1), queue_word(kind, id))?;
+    ctx.set(slot(T_QUEUE, key, 0), U256::from(count + 1))?;
+    Ok(count + 1)
+}
+
+/// Removes rental `rental`'s `RENTAL_END` item at position `index` of block `at`'s list
+/// (security review M5: a rental ended early or extended leaves no stale item behind, so the
+/// queue holds at most one item per active rental). The last item of the list takes its place;
+/// if that is another rental's end, that rental's position is updated. Only for `at` after the
+/// current block, whose list the hook has not started.
+fn unschedule_rental<H: Host>(ctx: &mut Ctx<'_, H>, at: u64, index: u32, rental: u64) -> Res<()> {
+    let index = u64::from(index);
+    if index == 0 || at <= ctx.now {
+        return Ok(());
+    }
+    let key = num_key(at);
+    let count: u64 = ctx.get(slot(T_QUEUE, key, 0))?.saturating_to();
+    if index > count || ctx.get(slot(T_QUEUE, key, index))? != queue_word(item::RENTAL_END, rental)
+    {
+        return Ok(());
+    }
+    if index != count {
+        let last = ctx.get(slot(T_QUEUE, key, count))?;
+        ctx.set(slot(T_QUEUE, key, index), last)?;
+        let kind: u8 = (last >> 248usize).saturating_to();
+        if kind == item::RENTAL_END {
+            let id: u64 = (last & U256::from(u64::MAX)).saturating_to();
+            if let Some(mut moved) = Rental::load(ctx, id)? {
+                moved.queue_index = index as u32;
+                moved.store(ctx)?;
+            }
+        }
+    }
+    ctx.set(slot(T_QUEUE, key, count), U256::ZERO)?;
+    ctx.set(slot(T_QUEUE, key, 0), U256::from(count - 1))
 }
 
 fn machine_id_at<H: Host>(ctx: &mut Ctx<'_, H>, index: u64) -> Res<B256> {
@@ -601,6 +657,10 @@ fn set_price<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, id: B256, p: U256) -> 
         .is_none_or(|v| v > U256::from(u128::MAX))
     {
         return Err(revert(IGpuMarket::PriceTooHigh {}));
+    }
+    let floor = price_floor(ctx, &m)?;
+    if !p.is_zero() && p < floor {
+        return Err(revert(IGpuMarket::PriceTooLow { minimum: floor }));
     }
     m.custom_price = p;
     m.store(ctx)?;
@@ -1116,6 +1176,10 @@ fn rent<H: Host>(
     if m.status != status::ONLINE {
         return Err(bad_status(&m));
     }
+    if who == m.owner {
+        // Security review H7: renting one's own machine only buys reward weight.
+        return Err(revert(IGpuMarket::OwnMachine { machineId: id }));
+    }
     check_duration(ctx, blocks, blocks)?;
     let available = m.gpus - m.rented.min(m.gpus);
     if gpus == 0 || gpus > available {
@@ -1137,6 +1201,7 @@ fn rent<H: Host>(
     r.start = ctx.now;
     r.end = ck(ctx.now.checked_add(blocks))?;
     r.paid = cost;
+    r.queue_index = schedule_at(ctx, r.end, item::RENTAL_END, rid)? as u32;
     r.store(ctx)?;
     m.rented += gpus;
     m.rent_end = m.rent_end.max(r.end);
@@ -1144,7 +1209,6 @@ fn rent<H: Host>(
     regrade(ctx, &mut m)?;
     m.store(ctx)?;
     ctx.add_g(G_RENTED_GPUS, U256::from(gpus), false)?;
-    schedule(ctx, r.end, item::RENTAL_END, rid)?;
     ctx.pay(who, value - cost)?;
     emit(
         ctx,
@@ -1187,16 +1251,38 @@ fn extend<H: Host>(
     }
     let total = ck(r.end.checked_add(blocks))?.saturating_sub(ctx.now);
     check_duration(ctx, blocks, total)?;
-    let cost = quote(ctx, &m, r.gpus, blocks)?;
+    if r.extensions >= MAX_RENTAL_EXTENSIONS {
+        return Err(revert(IGpuMarket::TooManyExtensions {
+            rentalId: id,
+            max: MAX_RENTAL_EXTENSIONS,
+        }));
+    }
+    let rate = ck(price(ctx, &m)?.checked_mul(U256::from(r.gpus)))?;
+    let cost = ck(rate.checked_mul(U256::from(blocks)))?;
     if value < cost {
         return Err(revert(IGpuMarket::InsufficientPayment { required: cost, sent: value }));
     }
-    r.end += blocks;
+    // Security review M1: each extension is a segment at its own price, so ending early
+    // refunds exactly the unused blocks of each segment at that segment's price.
+    let key = num_key(r.id);
+    if r.extensions == 0 {
+        let first_rate = r.paid / U256::from(r.end - r.start);
+        ctx.set(slot(T_RENTAL_SEGMENT, key, 0), U256::from(r.end))?;
+        ctx.set(slot(T_RENTAL_SEGMENT, key, 1), first_rate)?;
+    }
+    let new_end = ck(r.end.checked_add(blocks))?;
+    let j = u64::from(r.extensions) + 1;
+    ctx.set(slot(T_RENTAL_SEGMENT, key, 2 * j), U256::from(new_end))?;
+    ctx.set(slot(T_RENTAL_SEGMENT, key, 2 * j + 1), rate)?;
+    r.extensions += 1;
+    // The rental keeps exactly one item in the hook queue (security review M5).
+    unschedule_rental(ctx, r.end, r.queue_index, r.id)?;
+    r.end = new_end;
+    r.queue_index = schedule_at(ctx, r.end, item::RENTAL_END, r.id)? as u32;
     r.paid = ck(r.paid.checked_add(cost))?;
     r.store(ctx)?;
     m.rent_end = m.rent_end.max(r.end);
     m.store(ctx)?;
-    schedule(ctx, r.end, item::RENTAL_END, r.id)?;
     ctx.pay(who, value - cost)?;
     emit(ctx, IGpuMarket::RentalExtended { rentalId: id, end: r.end, paid: r.paid })
 }
@@ -1205,7 +1291,9 @@ fn extend<H: Host>(
 /// the rest to the provider.
 fn close_rental<H: Host>(ctx: &mut Ctx<'_, H>, r: &mut Rental) -> Res<()> {
     let mut m = machine(ctx, r.machine)?;
-    let refund = ck(math::prorata_refund(r.paid, r.start, r.end, ctx.now))?;
+    let refund = unused_rent(ctx, r)?;
+    unschedule_rental(ctx, r.end, r.queue_index, r.id)?;
+    r.queue_index = 0;
     let used = r.paid - refund;
     let burned = ck(math::bps_of(used, r.burn_bps))?;
     let to_provider = used - burned;
@@ -1233,6 +1321,25 @@ fn close_rental<H: Host>(ctx: &mut Ctx<'_, H>, r: &mut Rental) -> Res<()> {
         emit(ctx, IGpuMarket::RentBurned { rentalId: id, amount: burned, totalBurned: total })?;
     }
     Ok(())
+}
+
+/// The rent of the blocks of `r` not yet used: per segment, its unused blocks at its price.
+fn unused_rent<H: Host>(ctx: &mut Ctx<'_, H>, r: &Rental) -> Res<U256> {
+    if r.extensions == 0 {
+        return ck(math::prorata_refund(r.paid, r.start, r.end, ctx.now));
+    }
+    let key = num_key(r.id);
+    let (mut from, mut total) = (r.start, U256::ZERO);
+    for j in 0..=u64::from(r.extensions) {
+        let end: u64 = ctx.get(slot(T_RENTAL_SEGMENT, key, 2 * j))?.saturating_to();
+        if end > ctx.now {
+            let rate = ctx.get(slot(T_RENTAL_SEGMENT, key, 2 * j + 1))?;
+            let unused = end - ctx.now.max(from);
+            total = ck(rate.checked_mul(U256::from(unused)).and_then(|v| total.checked_add(v)))?;
+        }
+        from = end;
+    }
+    Ok(total.min(r.paid))
 }
 
 fn end_rental_early<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, id: U256) -> Res<()> {

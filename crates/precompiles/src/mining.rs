@@ -23,6 +23,11 @@ use alloy_sol_types::{SolCall, SolEvent, SolInterface, SolValue};
 const ACC_SCALE: u128 = 1_000_000_000_000_000_000;
 /// Allowed GPU models per project at most.
 pub const MAX_MODELS: usize = 8;
+/// Largest `budget` and `tokensPerBlock` a project may declare (2^128 − 1 token units; security
+/// review H5: with these bounds no accumulator product can overflow 256 bits).
+pub const MAX_TOKEN_AMOUNT: u128 = u128::MAX;
+/// Longest emission and vesting period, in blocks (as for the chain spec's durations).
+pub const MAX_PROJECT_BLOCKS: u64 = 1_000_000_000_000;
 
 const G_PROJECTS: u64 = 0;
 const T_PROJECT: u64 = 20;
@@ -114,7 +119,8 @@ impl Project {
         self.slots.store(ctx, w)
     }
 
-    /// Releases the emission up to `now` (or the end) to the enrolled weight.
+    /// Releases the emission up to `now` (or the end) to the enrolled weight. Nothing changes
+    /// when it fails.
     fn update_to(&mut self, now: u64) -> Res<()> {
         let to = now.min(self.end);
         if to <= self.last {
@@ -124,8 +130,9 @@ impl Project {
             let due = ck2(self.tokens_per_block.checked_mul(U256::from(to - self.last)))?;
             let released = due.min(self.budget.saturating_sub(self.distributed));
             let inc = ck2(math::mul_div(released, U256::from(ACC_SCALE), self.total_weight))?;
-            self.acc = ck2(self.acc.checked_add(inc))?;
-            self.distributed = ck2(self.distributed.checked_add(released))?;
+            let acc = ck2(self.acc.checked_add(inc))?;
+            let distributed = ck2(self.distributed.checked_add(released))?;
+            (self.acc, self.distributed) = (acc, distributed);
         }
         self.last = to;
         Ok(())
@@ -237,6 +244,12 @@ fn machine_projects<H: Host>(ctx: &mut Ctx<'_, H>, machine: B256) -> Res<Vec<u64
 
 /// Called by the market whenever a machine's grade changes (online/offline, rented GPUs,
 /// exit): settles the machine's positions and moves its weight in every project it serves.
+///
+/// This is the narrow hook from the market into mining, and mining can never veto a market
+/// transition (security review H5): each project is updated in its own journal checkpoint, and
+/// a project whose update reverts is skipped (undone, with a `ProjectUpdateSkipped` event)
+/// instead of reverting the market's call. Only running out of gas and host failures propagate.
+/// The work is bounded by `maxProjectsPerMachine`.
 pub(crate) fn on_grade_change<H: Host>(
     ctx: &mut Ctx<'_, H>,
     machine: B256,
@@ -244,19 +257,41 @@ pub(crate) fn on_grade_change<H: Host>(
 ) -> Res<()> {
     ctx.within(MINING_ADDRESS, |ctx| {
         for pid in machine_projects(ctx, machine)? {
-            let Some(mut p) = Project::load(ctx, pid)? else { continue };
-            p.update_to(ctx.now)?;
-            let mut pos = Position::load(ctx, pid, machine)?;
-            settle_position(ctx, &p, &mut pos, machine)?;
-            p.total_weight =
-                ck2(p.total_weight.checked_sub(pos.weight).and_then(|t| t.checked_add(weight)))?;
-            pos.weight = weight;
-            pos.debt = accrued(weight, p.acc)?;
-            pos.store(ctx)?;
-            p.store(ctx)?;
+            ctx.host.checkpoint();
+            match move_weight(ctx, pid, machine, weight) {
+                Ok(()) => ctx.host.commit(),
+                Err(Fail::Revert(_)) => {
+                    ctx.host.revert();
+                    ctx.emit(
+                        IProjectMining::ProjectUpdateSkipped {
+                            projectId: U256::from(pid),
+                            machineId: machine,
+                        }
+                        .encode_log_data(),
+                    )?;
+                }
+                Err(e) => {
+                    ctx.host.revert();
+                    return Err(e);
+                }
+            }
         }
         Ok(())
     })
+}
+
+/// Settles `machine`'s position in project `pid` and gives it `weight`.
+fn move_weight<H: Host>(ctx: &mut Ctx<'_, H>, pid: u64, machine: B256, weight: U256) -> Res<()> {
+    let Some(mut p) = Project::load(ctx, pid)? else { return Ok(()) };
+    p.update_to(ctx.now)?;
+    let mut pos = Position::load(ctx, pid, machine)?;
+    let total = ck2(p.total_weight.checked_sub(pos.weight).and_then(|t| t.checked_add(weight)))?;
+    settle_position(ctx, &p, &mut pos, machine)?;
+    p.total_weight = total;
+    pos.weight = weight;
+    pos.debt = accrued(weight, p.acc)?;
+    pos.store(ctx)?;
+    p.store(ctx)
 }
 
 /// Executes a call against the mining precompile.
@@ -407,6 +442,21 @@ fn register<H: Host>(
     if c.endBlock <= ctx.now {
         return Err(invalid("endBlock is not in the future"));
     }
+    // Security review H5: bounded amounts and periods, so that no project's arithmetic can
+    // overflow (and so block a market transition through `on_grade_change`).
+    let max_amount = U256::from(MAX_TOKEN_AMOUNT);
+    if c.budget > max_amount {
+        return Err(invalid("budget exceeds 2^128 - 1"));
+    }
+    if c.tokensPerBlock > c.budget {
+        return Err(invalid("tokensPerBlock exceeds the budget"));
+    }
+    if c.endBlock - ctx.now > MAX_PROJECT_BLOCKS {
+        return Err(invalid("emission period exceeds 10^12 blocks"));
+    }
+    if c.release.vestingBlocks > MAX_PROJECT_BLOCKS {
+        return Err(invalid("vestingBlocks exceeds 10^12"));
+    }
     if c.release.immediateBps > 10_000 {
         return Err(invalid("immediateBps exceeds 10000"));
     }
@@ -537,9 +587,18 @@ fn leave<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, pid: U256, mid: B256) -> R
     if pos.provider != who {
         return Err(mrevert(IProjectMining::NotMachineOwner { machineId: mid }));
     }
-    p.update_to(ctx.now)?;
-    settle_position(ctx, &p, &mut pos, mid)?;
-    p.total_weight = ck2(p.total_weight.checked_sub(pos.weight))?;
+    // A provider can always leave (security review H5): if the project's accounting cannot be
+    // brought up to date, the position's unsettled tokens are forfeited instead.
+    ctx.host.checkpoint();
+    match p.update_to(ctx.now).and_then(|()| settle_position(ctx, &p, &mut pos, mid)) {
+        Ok(()) => ctx.host.commit(),
+        Err(Fail::Revert(_)) => ctx.host.revert(),
+        Err(e) => {
+            ctx.host.revert();
+            return Err(e);
+        }
+    }
+    p.total_weight = p.total_weight.saturating_sub(pos.weight);
     p.machines = p.machines.saturating_sub(1);
     // Swap-remove from the project's machine list.
     let key = num_key(p.id);

@@ -288,6 +288,10 @@ pub(crate) struct Rental {
     pub(crate) paid: U256,
     pub(crate) refunded: U256,
     pub(crate) burned: U256,
+    /// Position of the rental's `RENTAL_END` item in the hook queue of block `end` (0: none).
+    pub(crate) queue_index: u32,
+    /// Extensions so far; with any, every segment's end and price are stored apart.
+    pub(crate) extensions: u8,
 }
 
 /// Rental status codes (match `IGpuMarket.RentalStatus`).
@@ -315,6 +319,8 @@ impl Rental {
             paid: w[3],
             refunded: w[4],
             burned: w[5],
+            queue_index: bits(w[2], 184, 32) as u32,
+            extensions: bits(w[2], 216, 8) as u8,
         }))
     }
 
@@ -332,6 +338,8 @@ impl Rental {
             paid: U256::ZERO,
             refunded: U256::ZERO,
             burned: U256::ZERO,
+            queue_index: 0,
+            extensions: 0,
         }
     }
 
@@ -344,6 +352,8 @@ impl Rental {
         put(&mut w[2], 48, 8, self.status.into());
         put(&mut w[2], 56, 64, self.start);
         put(&mut w[2], 120, 64, self.end);
+        put(&mut w[2], 184, 32, self.queue_index.into());
+        put(&mut w[2], 216, 8, self.extensions.into());
         w[3] = self.paid;
         w[4] = self.refunded;
         w[5] = self.burned;

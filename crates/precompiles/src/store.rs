@@ -78,6 +78,9 @@ pub(crate) const T_TRANCHE: u64 = 10;
 pub(crate) const T_QUEUE: u64 = 11;
 pub(crate) const T_RENTAL_REPORT: u64 = 12;
 pub(crate) const T_OWNER_MACHINES: u64 = 13;
+/// A rental's segments (once extended): `2j` → end block of segment `j`, `2j + 1` → its price
+/// per block (all its GPUs).
+pub(crate) const T_RENTAL_SEGMENT: u64 = 14;
 
 // Global slots.
 pub(crate) const G_MACHINES: u64 = 0;

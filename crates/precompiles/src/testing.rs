@@ -103,6 +103,16 @@ impl MockChain {
         *self.state.balances.entry(a).or_default() += amount;
     }
 
+    /// A storage slot of `account`.
+    pub fn storage_at(&self, account: Address, key: U256) -> U256 {
+        self.state.storage.get(&(account, key)).copied().unwrap_or_default()
+    }
+
+    /// Overwrites a storage slot (tests that need a state the ABI cannot reach).
+    pub fn set_storage(&mut self, account: Address, key: U256, value: U256) {
+        self.state.storage.insert((account, key), value);
+    }
+
     pub fn burned(&self) -> U256 {
         self.state.burned
     }

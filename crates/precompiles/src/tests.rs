@@ -1012,3 +1012,6 @@ mod mining {
         assert_eq!(t.rewards(pid, OWNER).claimed, first + settled_now);
     }
 }
+
+// Economic attacks on the market (issue #16): each runs through the ABI.
+mod attacks;

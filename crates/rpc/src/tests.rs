@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod chain;
+mod params_props;
 mod server;
 
 use crate::{EthApiServer, RpcContext};

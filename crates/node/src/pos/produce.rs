@@ -47,72 +47,9 @@ pub(super) async fn produce(
         }
         let (n, e) = (node.clone(), engine.clone());
         let produced =
-            tokio::task::spawn_blocking(move || -> Result<Option<Vec<Bytes>>, NodeError> {
-                let started = Instant::now();
-                let mut trie = n.trie.lock();
-                if n.chain.head().hash() != parent.hash() {
-                    return Ok(None);
-                }
-                let storage = n.storage().clone();
-                let attrs = BlockAttributes {
-                    timestamp: slot.timestamp,
-                    beneficiary: slot.beneficiary,
-                    extra_data: slot.extra_data.clone(),
-                    gas_limit: gas_limit.clamp(
-                        parent.gas_limit - parent.gas_limit / 1024,
-                        parent.gas_limit + parent.gas_limit / 1024,
-                    ),
-                    staking_hook: slot.staking_hook.clone(),
-                };
-                // Sealing records the slot in `<datadir>/last_seal` (fsynced) before the
-                // signature exists; a slot already sealed is refused.
-                let executed = crate::build_sealed(
-                    &*e, &n.spec, &parent, &storage, &n.pool, attrs, &mut trie, None,
-                )?;
-                let sealed = executed.block.header.inner().clone();
-                if n.abort_after_seal {
-                    tracing::error!(
-                        target: "dbc::pos",
-                        number = sealed.number,
-                        timestamp = sealed.timestamp,
-                        "test hook: aborting after the seal, before commit and gossip"
-                    );
-                    std::process::abort();
-                }
-                let proof = pos::parse_extra(&sealed.extra_data)
-                    .ok()
-                    .and_then(|(x, _)| x.finality.into_iter().next());
-                let mut out = vec![Bytes::from(encode_block(&executed.block))];
-                if n.equivocate {
-                    // Test hook: a second block for the same slot (same contents, other vanity),
-                    // sealed past the watermark on purpose.
-                    let mut other = sealed.clone();
-                    let mut extra = other.extra_data.to_vec();
-                    extra[0] ^= 0xff;
-                    extra.truncate(extra.len() - pos::SEAL_LEN);
-                    other.extra_data = extra.into();
-                    let other = e
-                        .seal_unguarded(other)
-                        .map_err(|x| NodeError::Production(x.to_string()))?;
-                    let twin = Block {
-                        header: other.seal_slow(),
-                        transactions: executed.block.transactions.clone(),
-                        senders: executed.block.senders.clone(),
-                    };
-                    out.push(encode_block(&twin).into());
-                }
-                let commit_started = Instant::now();
-                crate::commit_or_restore(&storage, &executed, &mut trie)?;
-                // The head moves before the lock is released (security review M7).
-                finish_block(&n.chain, &n.pool, executed, started, commit_started, "block sealed");
-                drop(trie);
-                if let Some(p) = proof {
-                    n.mark_finalized(p.number, true);
-                }
-                Ok(Some(out))
-            })
-            .await
-            .map_err(|x| NodeError::Production(x.to_string()))?;
+            tokio::task::spawn_blocking(move || n.seal_and_commit(&e, &parent, slot, gas_limit))
+                .await
+                .map_err(|x| NodeError::Production(x.to_string()))?;
         let produced = match produced {
             Ok(p) => p,
             Err(e) => {
@@ -131,5 +68,81 @@ pub(super) async fn produce(
             }
             node.after_new_head();
         }
+    }
+}
+
+impl PosNode {
+    /// Builds the block after `parent` in `slot`, seals it (under the persisted watermark) and
+    /// commits it. Returns the encoded block(s) to gossip, or `None` if the head moved since
+    /// `parent` was read. The head moves before the trie lock is released (security review M7),
+    /// so whoever takes the lock next sees storage and `CanonChain` agree.
+    pub(super) fn seal_and_commit(
+        &self,
+        engine: &PosEngine,
+        parent: &dbc_primitives::SealedHeader,
+        slot: dbc_consensus::Slot,
+        gas_limit: u64,
+    ) -> Result<Option<Vec<Bytes>>, NodeError> {
+        let started = Instant::now();
+        let mut trie = self.trie.lock();
+        if self.chain.head().hash() != parent.hash() {
+            return Ok(None);
+        }
+        let storage = self.storage().clone();
+        let attrs = BlockAttributes {
+            timestamp: slot.timestamp,
+            beneficiary: slot.beneficiary,
+            extra_data: slot.extra_data.clone(),
+            gas_limit: gas_limit.clamp(
+                parent.gas_limit - parent.gas_limit / 1024,
+                parent.gas_limit + parent.gas_limit / 1024,
+            ),
+            staking_hook: slot.staking_hook.clone(),
+        };
+        // Sealing records the slot in `<datadir>/last_seal` (fsynced) before the
+        // signature exists; a slot already sealed is refused.
+        let executed = crate::build_sealed(
+            engine, &self.spec, parent, &storage, &self.pool, attrs, &mut trie, None,
+        )?;
+        let sealed = executed.block.header.inner().clone();
+        if self.abort_after_seal {
+            tracing::error!(
+                target: "dbc::pos",
+                number = sealed.number,
+                timestamp = sealed.timestamp,
+                "test hook: aborting after the seal, before commit and gossip"
+            );
+            std::process::abort();
+        }
+        let proof = pos::parse_extra(&sealed.extra_data)
+            .ok()
+            .and_then(|(x, _)| x.finality.into_iter().next());
+        let mut out = vec![Bytes::from(encode_block(&executed.block))];
+        if self.equivocate {
+            // Test hook: a second block for the same slot (same contents, other vanity),
+            // sealed past the watermark on purpose.
+            let mut other = sealed.clone();
+            let mut extra = other.extra_data.to_vec();
+            extra[0] ^= 0xff;
+            extra.truncate(extra.len() - pos::SEAL_LEN);
+            other.extra_data = extra.into();
+            let other =
+                engine.seal_unguarded(other).map_err(|x| NodeError::Production(x.to_string()))?;
+            let twin = Block {
+                header: other.seal_slow(),
+                transactions: executed.block.transactions.clone(),
+                senders: executed.block.senders.clone(),
+            };
+            out.push(encode_block(&twin).into());
+        }
+        let commit_started = Instant::now();
+        crate::commit_or_restore(&storage, &executed, &mut trie)?;
+        // The head moves before the lock is released (security review M7).
+        finish_block(&self.chain, &self.pool, executed, started, commit_started, "block sealed");
+        drop(trie);
+        if let Some(p) = proof {
+            self.mark_finalized(p.number, true);
+        }
+        Ok(Some(out))
     }
 }

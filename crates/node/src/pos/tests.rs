@@ -401,3 +401,75 @@ fn m8_a_reorg_lowers_the_pools_nonce_so_senders_are_not_stuck() {
     assert_eq!(b.pool.status().pending, 2, "nonce 0 (re-added) and nonce 1 are both executable");
     root_ok(&b);
 }
+
+/// Security review M7: production committed the block, released the trie lock and only then
+/// moved `CanonChain`'s head, so an importer taking the lock in between saw storage at N+1 and
+/// the head at N (and failed, rebuilt the trie and penalised an honest peer). Whoever takes the
+/// trie lock must see the two agree.
+#[test]
+fn m7_whoever_takes_the_trie_lock_sees_storage_and_the_head_agree() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = offline(&spec, dir.path());
+    let engine =
+        PosEngine::new(key.clone(), 1, Arc::new(|_| Default::default()), Arc::new(|| None));
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let checks = std::sync::atomic::AtomicU64::new(0);
+    const BLOCKS: u64 = 150;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let _trie = node.trie.lock();
+                let stored = node.storage().head_number().expect("read").unwrap_or(0);
+                assert_eq!(node.chain.head_number(), stored, "head lags storage under the lock");
+                checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        for _ in 0..BLOCKS {
+            let parent = node.chain.head();
+            let slot = dbc_consensus::Slot {
+                timestamp: parent.timestamp + 1,
+                beneficiary: key.address(),
+                extra_data: pos::unsealed_extra(b"m7", &Default::default()),
+                staking_hook: Some((key.address(), vec![])),
+            };
+            // A few transactions, so that the pool has work after each commit.
+            let nonce = node.chain.head_number();
+            let v = node.validator.validate(transfer(0, nonce), 200, parent.inner()).expect("ok");
+            node.pool.add(v.tx, v.size, v.state_nonce).expect("pooled");
+            let out = node.seal_and_commit(&engine, &parent, slot, parent.gas_limit);
+            assert!(matches!(out, Ok(Some(_))), "{out:?}");
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(node.chain.head_number(), BLOCKS);
+    assert!(checks.load(std::sync::atomic::Ordering::Relaxed) > BLOCKS, "the checker ran");
+    root_ok(&node);
+}
+
+/// Security review H3 (`eth_syncing`): a peer's claimed head is never reported as the sync
+/// target; after a round that proved nothing, `highest_block` is back at our head, so
+/// `eth_syncing` answers `false`, and production was never held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h3_a_claimed_head_alone_never_shows_in_eth_syncing() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = Arc::new(offline(&spec, dir.path()));
+    extend(&node, &key, 0, 2);
+    let peer = dbc_network::Peer::random();
+    node.on_peer_claim(peer, 1_000_000);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let highest = node.info.highest_block.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(highest <= node.chain.head_number() + 1, "claimed head shown: {highest}");
+        assert!(!node.behind(), "a claim paused production");
+        if !node.sync.lock().is_running() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "sync round never ended");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(node.info.highest_block.load(std::sync::atomic::Ordering::Relaxed), 2);
+}
