@@ -149,6 +149,8 @@ contract MarketE2E is E2EBase {
         require(r1.burnBps == 3000, "burn fixed at 30%");
         IGpuMarket.Rental memory r2 = rental(2);
         require(r2.renter == address(escrow()) && r2.paid == q, "escrow is the renter of #2");
+        require(r2.beneficiary == vm.addr(renter()), "its client is the beneficiary");
+        require(rental(1).beneficiary == vm.addr(renter()), "a direct renter is its own beneficiary");
         address client = abi.decode(viewCall(address(escrow()), abi.encodeWithSelector(escrow().clientOf.selector, uint256(2))), (address));
         require(client == vm.addr(renter()), "escrow knows its client");
         require(rental(3).status == IGpuMarket.RentalStatus.Active, "rental 3");
@@ -166,6 +168,8 @@ contract MarketE2E is E2EBase {
         IGpuMarket.Rental memory r2 = rental(2);
         require(r1.status == IGpuMarket.RentalStatus.Ended && r2.status == IGpuMarket.RentalStatus.Ended, "ended");
         require(r1.refunded > 0 && r2.refunded > 0, "pro-rata refunds");
+        // The market paid the escrow's client directly: the escrow holds nothing (L9).
+        require(balanceAt(address(escrow()), "latest") == 0, "escrow holds nothing");
         uint256 used1 = r1.paid - r1.refunded;
         uint256 used2 = r2.paid - r2.refunded;
         require(r1.burned == used1 * 3000 / 10000 && r2.burned == used2 * 3000 / 10000, "30% of used rent burned");

@@ -4,10 +4,13 @@ pragma solidity ^0.8.24;
 import {IGpuMarket} from "./interfaces/IGpuMarket.sol";
 
 /// @title Rental escrow: how a dApp rents GPUs for its users through the market precompile
-/// @notice A client pays the escrow; the escrow rents from the market in its own name and keeps
-/// who the client is. Ending early returns the market's pro-rata refund to the client. The
-/// market pays refunds as plain balance credits (no code runs), so the escrow measures them as a
-/// balance difference and needs no `receive` function.
+/// @notice A client pays the escrow; the escrow rents from the market with `rentFor`, naming the
+/// client as the rental's beneficiary, and keeps who the client is. The market pays everything
+/// that comes back from a rental straight to the client: the refund when the rental ends (early
+/// through `end`, at a confirmed fault, or never for a rental that runs out) and the renter's
+/// share of a slash. The client reports a fault to the market itself (`reportFault` with its own
+/// deposit, which comes back to it). So the escrow never holds anybody's funds: after every call
+/// its balance is what it was before.
 contract RentalEscrow {
     IGpuMarket public constant MARKET = IGpuMarket(0x0000000000000000000000000000000000000d01);
 
@@ -26,7 +29,7 @@ contract RentalEscrow {
     function rent(bytes32 machineId, uint32 gpus, uint64 blocks) external payable returns (uint256 rentalId) {
         uint256 cost = MARKET.quote(machineId, gpus, blocks);
         if (msg.value < cost) revert Underpaid(cost, msg.value);
-        rentalId = MARKET.rent{value: cost}(machineId, gpus, blocks);
+        rentalId = MARKET.rentFor{value: cost}(machineId, gpus, blocks, msg.sender);
         clientOf[rentalId] = msg.sender;
         rentals += 1;
         emit EscrowRented(rentalId, msg.sender, machineId, cost);
@@ -44,14 +47,12 @@ contract RentalEscrow {
         _pay(msg.sender, msg.value - cost);
     }
 
-    /// Ends the caller's rental now and forwards the refund.
+    /// Ends the caller's rental now; the market refunds the unused rent to the caller.
     function end(uint256 rentalId) external returns (uint256 refund) {
         if (clientOf[rentalId] != msg.sender) revert NotClient(rentalId);
-        uint256 before = address(this).balance;
         MARKET.endRental(rentalId);
-        refund = address(this).balance - before;
+        refund = MARKET.getRental(rentalId).refunded;
         emit EscrowEnded(rentalId, msg.sender, refund);
-        _pay(msg.sender, refund);
     }
 
     function _pay(address to, uint256 amount) private {

@@ -74,6 +74,7 @@ interface IGpuMarket {
         uint256 paid; // total paid, extensions included
         uint256 refunded;
         uint256 burned;
+        address beneficiary; // receives the refund and a renter's share of slashes (renter by default)
     }
 
     enum RoundPhase {
@@ -222,6 +223,14 @@ interface IGpuMarket {
     function rent(bytes32 machineId, uint32 gpus, uint64 blocks) external payable returns (uint256 rentalId);
     /// Extends a rental by `blocks` blocks at the machine's current price (at most 16 times per
     /// rental, `TooManyExtensions`). Each extension is its own segment at its own price.
+    /// `rent` on behalf of `beneficiary`, who receives the refund when the rental ends and the
+    /// renter's share of a slash, and may report a fault; the caller still controls the rental
+    /// (extend, end). For contracts that rent for their users, so that nothing is paid to the
+    /// contract. The machine's owner cannot be the beneficiary.
+    function rentFor(bytes32 machineId, uint32 gpus, uint64 blocks, address beneficiary)
+        external
+        payable
+        returns (uint256 rentalId);
     function extendRental(uint256 rentalId, uint64 blocks) external payable;
     /// Ends a rental early: the unused blocks of every segment are refunded at that segment's
     /// price.

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 mod market;
 mod pos_genesis;
 mod staking;
-pub use market::{BurnTier, DBC, MARKET_ADDRESS, MINING_ADDRESS, MarketParams, SlashTier};
+pub use market::{
+    BurnBasis, BurnTier, DBC, MARKET_ADDRESS, MINING_ADDRESS, MarketParams, SlashTier,
+};
 pub use pos_genesis::{GenesisAlloc, MAX_DEV_ACCOUNTS, PosGenesis, pos_genesis_json};
 pub use staking::{GenesisValidator, MAX_CANDIDATES, STAKING_ADDRESS, StakingParams};
 

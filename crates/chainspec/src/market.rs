@@ -24,6 +24,17 @@ pub struct BurnTier {
     pub bps: u16,
 }
 
+/// Which GPU count selects the burn tier (`burnTierBasis` in the genesis file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BurnBasis {
+    /// GPUs of verified machines that are online when the rental starts (the default).
+    #[default]
+    Online,
+    /// GPUs of every registered machine that has not exited.
+    Registered,
+}
+
 /// A slash tier: an offline period shorter than `under_blocks` (or any, when `None`) costs `bps`
 /// of the machine's stake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,8 +79,11 @@ pub struct MarketParams {
     pub rent_unit_blocks: u64,
     /// Longest rental (60 days).
     pub max_rent_blocks: u64,
-    /// Burn tiers by online GPUs, ascending `fromGpus`, the first from 0.
+    /// Burn tiers by GPU count, ascending `fromGpus`, the first from 0. The defaults follow the
+    /// seed text: within 5,000 GPUs 30%, above 5,000 70%, from 10,000 100%.
     pub burn_tiers: Vec<BurnTier>,
+    /// Which GPU count selects the tier: `online` (default) or `registered`.
+    pub burn_tier_basis: BurnBasis,
     /// Reward shared among online machines per epoch.
     pub reward_per_epoch: U256,
     /// Blocks per epoch (1 day).
@@ -132,9 +146,10 @@ impl Default for MarketParams {
             max_rent_blocks: 60 * DAY,
             burn_tiers: vec![
                 BurnTier { from_gpus: 0, bps: 3_000 },
-                BurnTier { from_gpus: 5_000, bps: 7_000 },
+                BurnTier { from_gpus: 5_001, bps: 7_000 },
                 BurnTier { from_gpus: 10_000, bps: 10_000 },
             ],
+            burn_tier_basis: BurnBasis::Online,
             // 400M DBC a year for GPU mining.
             reward_per_epoch: dbc(400_000_000) / U256::from(365),
             epoch_blocks: DAY,

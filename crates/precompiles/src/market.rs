@@ -138,6 +138,7 @@ fn is_payable(c: &IGpuMarketCalls) -> bool {
             | C::addStake(_)
             | C::joinCommittee(_)
             | C::rent(_)
+            | C::rentFor(_)
             | C::extendRental(_)
             | C::reportFault(_)
     )
@@ -208,8 +209,13 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, call: &Call<'_>) -> Res<Bytes> {
             ret::<IGpuMarket::quoteCall>(&quote(ctx, &m, c.gpus, c.blocks)?)
         }
         C::rent(c) => {
-            let id = rent(ctx, who, value, c.machineId, c.gpus, c.blocks)?;
+            let id = rent(ctx, who, value, c.machineId, c.gpus, c.blocks, who)?;
             ret::<IGpuMarket::rentCall>(&U256::from(id))
+        }
+        C::rentFor(c) => {
+            let beneficiary = if c.beneficiary.is_zero() { who } else { c.beneficiary };
+            let id = rent(ctx, who, value, c.machineId, c.gpus, c.blocks, beneficiary)?;
+            ret::<IGpuMarket::rentForCall>(&U256::from(id))
         }
         C::extendRental(c) => extend(ctx, who, value, c.rentalId, c.blocks).map(|_| Bytes::new()),
         C::endRental(c) => end_rental_early(ctx, who, c.rentalId).map(|_| Bytes::new()),
@@ -262,7 +268,7 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, call: &Call<'_>) -> Res<Bytes> {
             ret::<IGpuMarket::getReportCall>(&out)
         }
         C::burnRateBps(_) => {
-            let online = ctx.g(G_ONLINE_GPUS)?.saturating_to();
+            let online = tier_gpus(ctx)?;
             ret::<IGpuMarket::burnRateBpsCall>(&math::burn_bps(&ctx.p.burn_tiers, online))
         }
         C::burnRateBpsFor(c) => {
@@ -320,6 +326,15 @@ fn rental<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Rental> {
 
 fn emit<H: Host, E: SolEvent>(ctx: &mut Ctx<'_, H>, e: E) -> Res<()> {
     ctx.emit(e.encode_log_data())
+}
+
+/// The GPU count that selects the burn tier (`burnTierBasis`).
+fn tier_gpus<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<u64> {
+    let counter = match ctx.p.burn_tier_basis {
+        dbc_chainspec::BurnBasis::Online => G_ONLINE_GPUS,
+        dbc_chainspec::BurnBasis::Registered => G_TOTAL_GPUS,
+    };
+    Ok(ctx.g(counter)?.saturating_to())
 }
 
 /// The standard price per GPU-block for the machine's calc point.
@@ -1171,12 +1186,13 @@ fn rent<H: Host>(
     id: B256,
     gpus: u32,
     blocks: u64,
+    beneficiary: Address,
 ) -> Res<u64> {
     let mut m = machine(ctx, id)?;
     if m.status != status::ONLINE {
         return Err(bad_status(&m));
     }
-    if who == m.owner {
+    if who == m.owner || beneficiary == m.owner {
         // Security review H7: renting one's own machine only buys reward weight.
         return Err(revert(IGpuMarket::OwnMachine { machineId: id }));
     }
@@ -1190,11 +1206,11 @@ fn rent<H: Host>(
         return Err(revert(IGpuMarket::InsufficientPayment { required: cost, sent: value }));
     }
     settle(ctx, &mut m)?;
-    let online: u64 = ctx.g(G_ONLINE_GPUS)?.saturating_to();
-    let burn_bps = math::burn_bps(&ctx.p.burn_tiers, online);
+    let burn_bps = math::burn_bps(&ctx.p.burn_tiers, tier_gpus(ctx)?);
     let rid: u64 = ctx.g(G_RENTALS)?.saturating_to::<u64>() + 1;
     ctx.set_g(G_RENTALS, U256::from(rid))?;
     let mut r = Rental::new(rid, id, who);
+    r.beneficiary = beneficiary;
     r.gpus = gpus;
     r.burn_bps = burn_bps;
     r.status = rental_status::ACTIVE;
@@ -1205,7 +1221,7 @@ fn rent<H: Host>(
     r.store(ctx)?;
     m.rented += gpus;
     m.rent_end = m.rent_end.max(r.end);
-    m.last_renter = who;
+    m.last_renter = beneficiary;
     regrade(ctx, &mut m)?;
     m.store(ctx)?;
     ctx.add_g(G_RENTED_GPUS, U256::from(gpus), false)?;
@@ -1308,7 +1324,7 @@ fn close_rental<H: Host>(ctx: &mut Ctx<'_, H>, r: &mut Rental) -> Res<()> {
     regrade(ctx, &mut m)?;
     m.store(ctx)?;
     ctx.add_g(G_RENTED_GPUS, U256::from(r.gpus), true)?;
-    ctx.pay(r.renter, refund)?;
+    ctx.pay(r.beneficiary, refund)?;
     ctx.pay(m.owner, to_provider)?;
     let id = U256::from(r.id);
     emit(
@@ -1353,7 +1369,15 @@ fn report_fault<H: Host>(
     value: U256,
     rental_id: U256,
 ) -> Res<u64> {
-    let r = active_rental_of(ctx, who, rental_id)?;
+    // The renter or the beneficiary it rents for (security review L9: a client of a renting
+    // contract can report with its own deposit, which comes back to it).
+    let r = rental(ctx, rental_id)?;
+    if r.renter != who && r.beneficiary != who {
+        return Err(revert(IGpuMarket::NotRenter { rentalId: rental_id }));
+    }
+    if r.status != rental_status::ACTIVE || ctx.now >= r.end {
+        return Err(revert(IGpuMarket::RentalNotActive { rentalId: rental_id }));
+    }
     let open = ctx.get(slot(T_RENTAL_REPORT, num_key(r.id), 0))?;
     if !open.is_zero() {
         return Err(revert(IGpuMarket::ReportPending { reportId: open }));

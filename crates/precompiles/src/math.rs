@@ -86,7 +86,9 @@ mod tests {
         let tiers = MarketParams::default().burn_tiers;
         assert_eq!(burn_bps(&tiers, 0), 3_000);
         assert_eq!(burn_bps(&tiers, 4_999), 3_000);
-        assert_eq!(burn_bps(&tiers, 5_000), 7_000);
+        // "Within 5,000 GPUs" 30%, above 70% (the seed text).
+        assert_eq!(burn_bps(&tiers, 5_000), 3_000);
+        assert_eq!(burn_bps(&tiers, 5_001), 7_000);
         assert_eq!(burn_bps(&tiers, 9_999), 7_000);
         assert_eq!(burn_bps(&tiers, 10_000), 10_000);
         assert_eq!(burn_bps(&tiers, u64::MAX), 10_000);

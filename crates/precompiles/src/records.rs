@@ -276,7 +276,7 @@ impl Round {
 
 /// A rental.
 pub(crate) struct Rental {
-    slots: Slots<6>,
+    slots: Slots<7>,
     pub(crate) id: u64,
     pub(crate) machine: B256,
     pub(crate) renter: Address,
@@ -288,6 +288,9 @@ pub(crate) struct Rental {
     pub(crate) paid: U256,
     pub(crate) refunded: U256,
     pub(crate) burned: U256,
+    /// Who receives the refund and a renter's share of slashes (security review L9: a contract
+    /// renting for its client names the client, so nothing is paid to the contract).
+    pub(crate) beneficiary: Address,
     /// Position of the rental's `RENTAL_END` item in the hook queue of block `end` (0: none).
     pub(crate) queue_index: u32,
     /// Extensions so far; with any, every segment's end and price are stored apart.
@@ -302,7 +305,7 @@ pub(crate) mod rental_status {
 
 impl Rental {
     pub(crate) fn load<H: Host>(ctx: &mut Ctx<'_, H>, id: u64) -> Res<Option<Self>> {
-        let (slots, w) = Slots::<6>::load(ctx, T_RENTAL, num_key(id))?;
+        let (slots, w) = Slots::<7>::load(ctx, T_RENTAL, num_key(id))?;
         if w[1].is_zero() {
             return Ok(None);
         }
@@ -319,6 +322,8 @@ impl Rental {
             paid: w[3],
             refunded: w[4],
             burned: w[5],
+            // Rentals stored before beneficiaries existed pay their renter.
+            beneficiary: if w[6].is_zero() { to_addr(w[1]) } else { to_addr(w[6]) },
             queue_index: bits(w[2], 184, 32) as u32,
             extensions: bits(w[2], 216, 8) as u8,
         }))
@@ -326,7 +331,7 @@ impl Rental {
 
     pub(crate) fn new(id: u64, machine: B256, renter: Address) -> Self {
         Self {
-            slots: Slots { tag: T_RENTAL, key: num_key(id), orig: [U256::ZERO; 6] },
+            slots: Slots { tag: T_RENTAL, key: num_key(id), orig: [U256::ZERO; 7] },
             id,
             machine,
             renter,
@@ -338,15 +343,17 @@ impl Rental {
             paid: U256::ZERO,
             refunded: U256::ZERO,
             burned: U256::ZERO,
+            beneficiary: renter,
             queue_index: 0,
             extensions: 0,
         }
     }
 
     pub(crate) fn store<H: Host>(&mut self, ctx: &mut Ctx<'_, H>) -> Res<()> {
-        let mut w = [U256::ZERO; 6];
+        let mut w = [U256::ZERO; 7];
         w[0] = self.machine.into();
         w[1] = from_addr(self.renter);
+        w[6] = from_addr(self.beneficiary);
         put(&mut w[2], 0, 32, self.gpus.into());
         put(&mut w[2], 32, 16, self.burn_bps.into());
         put(&mut w[2], 48, 8, self.status.into());
@@ -373,6 +380,7 @@ impl Rental {
             paid: self.paid,
             refunded: self.refunded,
             burned: self.burned,
+            beneficiary: self.beneficiary,
         }
     }
 }

@@ -180,13 +180,38 @@ fn err_is<E: SolError>(r: Result<impl Sized, Bytes>) -> E {
 #[test]
 fn tier_boundaries_through_the_abi() {
     let mut t = T::new();
-    for (gpus, bps) in
-        [(0, 3_000), (4_999, 3_000), (5_000, 7_000), (9_999, 7_000), (10_000, 10_000)]
-    {
+    for (gpus, bps) in [
+        (0, 3_000),
+        (4_999, 3_000),
+        (5_000, 3_000),
+        (5_001, 7_000),
+        (9_999, 7_000),
+        (10_000, 10_000),
+    ] {
         let got = t.ok(0x30, U256::ZERO, burnRateBpsForCall { onlineGpus: gpus });
         assert_eq!(got, bps, "{gpus} GPUs");
     }
     assert_eq!(t.ok(0x30, U256::ZERO, burnRateBpsCall {}), 3_000);
+}
+
+#[test]
+fn the_burn_tier_basis_is_online_or_registered_gpus() {
+    let tiers = vec![
+        dbc_chainspec::BurnTier { from_gpus: 0, bps: 3_000 },
+        dbc_chainspec::BurnTier { from_gpus: 3, bps: 7_000 },
+    ];
+    for (basis, before_verification) in
+        [(dbc_chainspec::BurnBasis::Online, 3_000), (dbc_chainspec::BurnBasis::Registered, 7_000)]
+    {
+        let mut t = T::new();
+        t.c.params.burn_tiers = tiers.clone();
+        t.c.params.burn_tier_basis = basis;
+        t.committee(3);
+        let id = t.register(1, 4);
+        assert_eq!(t.ok(0x30, U256::ZERO, burnRateBpsCall {}), before_verification, "{basis:?}");
+        t.verify(id, &[(true, 1_000), (true, 1_000), (true, 1_000)]);
+        assert_eq!(t.ok(0x30, U256::ZERO, burnRateBpsCall {}), 7_000, "{basis:?}");
+    }
 }
 
 #[test]

@@ -416,7 +416,7 @@ fn m7_whoever_takes_the_trie_lock_sees_storage_and_the_head_agree() {
         PosEngine::new(key.clone(), 1, Arc::new(|_| Default::default()), Arc::new(|| None));
     let done = std::sync::atomic::AtomicBool::new(false);
     let checks = std::sync::atomic::AtomicU64::new(0);
-    const BLOCKS: u64 = 150;
+    const BLOCKS: u64 = 1_000;
     std::thread::scope(|s| {
         s.spawn(|| {
             while !done.load(std::sync::atomic::Ordering::Relaxed) {

@@ -235,3 +235,45 @@ fn m5_rentals_leave_no_stale_items_in_the_hook_queue() {
     assert_eq!(r.end, end);
     assert_eq!(t.machine(id).rentedGpus, 0);
 }
+
+/// Security review L9: a contract renting for its client (`RentalEscrow`) names the client as
+/// beneficiary; the refund goes to the client, never to the contract, and the client can report
+/// a fault with its own deposit.
+#[test]
+fn l9_refunds_go_to_the_beneficiary_who_may_report_faults() {
+    let mut t = T::new();
+    t.c.params.heartbeat_timeout_blocks = 1_000_000;
+    t.committee(3);
+    let id = t.online(1, 2, 1_000);
+    const ESCROW: u8 = 0x30;
+    let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 100 });
+    let e: OwnMachine = err_is(t.call(
+        ESCROW,
+        q,
+        rentForCall { machineId: id, gpus: 1, blocks: 100, beneficiary: addr(OWNER) },
+    ));
+    assert_eq!(e.machineId, id);
+    let rid = t.ok(
+        ESCROW,
+        q,
+        rentForCall { machineId: id, gpus: 1, blocks: 100, beneficiary: addr(RENTER) },
+    );
+    let r = t.ok(0x30, U256::ZERO, getRentalCall { rentalId: rid });
+    assert_eq!((r.renter, r.beneficiary), (addr(ESCROW), addr(RENTER)));
+    // The client, not the contract, may report; a stranger may not.
+    err_is::<NotRenter>(t.call(OWNER, params().report_deposit, reportFaultCall { rentalId: rid }));
+    t.ok(RENTER, params().report_deposit, reportFaultCall { rentalId: rid });
+    // Only the renter controls the rental; ending it refunds the client.
+    err_is::<NotRenter>(t.call(RENTER, U256::ZERO, endRentalCall { rentalId: rid }));
+    t.c.advance(10);
+    let (escrow_before, client_before) = (t.c.balance(addr(ESCROW)), t.c.balance(addr(RENTER)));
+    t.ok(ESCROW, U256::ZERO, endRentalCall { rentalId: rid });
+    let r = t.ok(0x30, U256::ZERO, getRentalCall { rentalId: rid });
+    assert!(!r.refunded.is_zero());
+    assert_eq!(t.c.balance(addr(RENTER)) - client_before, r.refunded, "refund to the client");
+    assert_eq!(t.c.balance(addr(ESCROW)), escrow_before, "nothing paid to the contract");
+    // A plain rental is its renter's own.
+    let rid = t.ok(RENTER, q, rentCall { machineId: id, gpus: 1, blocks: 100 });
+    let r = t.ok(0x30, U256::ZERO, getRentalCall { rentalId: rid });
+    assert_eq!(r.beneficiary, addr(RENTER));
+}
