@@ -175,4 +175,42 @@ fn gpu_market_end_to_end_with_forge_scripts() {
         .clone();
     let trace = node.rpc("debug_traceTransaction", json!([tx, {"tracer": "callTracer"}]));
     assert_eq!(trace["to"].as_str().unwrap().to_lowercase(), MARKET.to_lowercase());
+
+    // Issue #16 item 8: a transaction sent with exactly its `eth_estimateGas` estimate does not
+    // run out of gas one block later, nor after an epoch boundary (epochs are 50 blocks here):
+    // the estimate runs in the next block's context, and a settlement costs the same whether
+    // its vesting tranche opens or merges.
+    let from = cast(&["wallet", "address", "--private-key", DEV_KEY_3]);
+    let exact = |data: Vec<u8>, value: U256, wait: u64| {
+        let data = format!("0x{}", alloy_primitives::hex::encode(&data));
+        let req = json!({"from": from, "to": MARKET, "data": data, "value": format!("{value:#x}")});
+        let gas = hex_u64(&node.rpc("eth_estimateGas", json!([req])));
+        node.wait_for_block(node.block_number() + wait, std::time::Duration::from_secs(60));
+        let out = cast(&[
+            "send",
+            "--json",
+            "--rpc-url",
+            &url,
+            "--private-key",
+            DEV_KEY_3,
+            "--gas-limit",
+            &gas.to_string(),
+            "--value",
+            &value.to_string(),
+            MARKET,
+            &data,
+        ]);
+        let receipt: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(receipt["status"], json!("0x1"), "sent with the estimate {gas}: {receipt}");
+        assert!(hex_u64(&receipt["gasUsed"]) <= gas);
+        gas
+    };
+    use alloy_sol_types::SolCall;
+    let blocks = 100;
+    let q = sol_call(&node, MARKET, IGpuMarket::quoteCall { machineId: machine, gpus: 1, blocks });
+    let rent = IGpuMarket::rentCall { machineId: machine, gpus: 1, blocks }.abi_encode();
+    exact(rent.clone(), q, 1);
+    let id = sol_call(&node, MARKET, IGpuMarket::rentalCountCall {});
+    exact(IGpuMarket::endRentalCall { rentalId: id }.abi_encode(), U256::ZERO, 60);
+    exact(rent, q, 60);
 }

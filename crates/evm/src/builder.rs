@@ -179,6 +179,21 @@ pub fn evm_env_for(spec: &ChainSpec, header: &Header) -> EvmEnv {
     EvmEnv::for_eth_block(header, spec, spec.chain_id, spec.blob_params_at(header.timestamp))
 }
 
+/// The header the block after `parent` will have as far as execution can tell now: its number,
+/// `timestamp`, base fee, gas limit and randomness (`prev_randao`), with `parent`'s beneficiary.
+/// Simulations in the `pending` context (`eth_estimateGas`, `eth_call` at `pending`) run in it,
+/// so a transaction sent now is estimated in the block it lands in, not the one before.
+pub fn pending_header(parent: &SealedHeader, timestamp: u64) -> Header {
+    let mut h = parent.inner().clone();
+    h.parent_hash = parent.hash();
+    h.number = parent.number + 1;
+    h.timestamp = timestamp.max(parent.timestamp + 1);
+    h.base_fee_per_gas = Some(next_base_fee(parent.inner()));
+    h.mix_hash = prev_randao(parent);
+    h.gas_used = 0;
+    h
+}
+
 /// Deterministic randomness for the block after `parent`. Dev chains have no beacon chain; the
 /// PoS engine will mix in the proposer's signature.
 fn prev_randao(parent: &SealedHeader) -> B256 {

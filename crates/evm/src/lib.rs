@@ -22,7 +22,7 @@ pub mod trace;
 pub use block_state::BlockState;
 pub use builder::{
     BlockAttributes, BuildTimings, ExecutedBlock, PayloadTransactions, RejectedTx, TxList,
-    build_block, evm_env_for, next_base_fee, next_evm_env, touched_accounts,
+    build_block, evm_env_for, next_base_fee, next_evm_env, pending_header, touched_accounts,
 };
 pub use db::{DbError, StateDb};
 pub use sim::{CallOutcome, SimError, Simulator};

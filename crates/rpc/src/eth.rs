@@ -278,6 +278,40 @@ impl RpcContext {
             .map_err(rpc_err)
     }
 
+    /// A simulator in the `pending` context: the block after the head (next number, timestamp,
+    /// base fee and randomness) over the head's state, where a transaction sent now executes.
+    /// The market's and mining's settlement depend on the block number, so an estimate made in
+    /// the head's own context undercounts what the transaction costs one block later.
+    pub(crate) fn pending_simulator(
+        &self,
+        overrides: EvmOverrides,
+    ) -> RpcResult<Simulator<HistoricalState>> {
+        let head = self.chain().head();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let header = dbc_evm::pending_header(&head, now);
+        Simulator::new(self.spec(), &header, self.storage().state_at(head.number), overrides)
+            .map(|sim| sim.with_limits(self.call_limits()))
+            .map_err(rpc_err)
+    }
+
+    /// `pending_simulator` for `pending`, else the block's own context.
+    pub(crate) fn simulator_at(
+        &self,
+        block: Option<BlockId>,
+        pending_for_latest: bool,
+        overrides: EvmOverrides,
+    ) -> RpcResult<Simulator<HistoricalState>> {
+        let pending = match block {
+            Some(BlockId::Number(BlockNumberOrTag::Pending)) => true,
+            None | Some(BlockId::Number(BlockNumberOrTag::Latest)) => pending_for_latest,
+            _ => false,
+        };
+        if pending { self.pending_simulator(overrides) } else { self.simulator(block, overrides) }
+    }
+
     /// The tip to suggest: the median tip of recent transactions, or [`DEFAULT_TIP`].
     pub(crate) fn suggested_tip(&self) -> u128 {
         let head = self.chain().head();
@@ -689,7 +723,8 @@ impl EthApiServer for RpcContext {
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<Bytes> {
-        let mut sim = self.simulator(block, EvmOverrides::new(state_overrides, block_overrides))?;
+        let overrides = EvmOverrides::new(state_overrides, block_overrides);
+        let mut sim = self.simulator_at(block, false, overrides)?;
         Ok(sim.call(request).map_err(rpc_err)?.output)
     }
 
@@ -699,7 +734,10 @@ impl EthApiServer for RpcContext {
         block: Option<BlockId>,
         state_overrides: Option<StateOverride>,
     ) -> RpcResult<U64> {
-        let mut sim = self.simulator(block, EvmOverrides::state(state_overrides))?;
+        // Estimates are for a transaction sent now: at `latest` (the default) and `pending`
+        // they run in the next block's context (issue #16 item 8: `rent` estimated in the
+        // head's context ran out of gas one block later).
+        let mut sim = self.simulator_at(block, true, EvmOverrides::state(state_overrides))?;
         Ok(U64::from(sim.estimate_gas(request).map_err(rpc_err)?))
     }
 
@@ -708,7 +746,7 @@ impl EthApiServer for RpcContext {
         request: TransactionRequest,
         block: Option<BlockId>,
     ) -> RpcResult<AccessListResult> {
-        let mut sim = self.simulator(block, EvmOverrides::default())?;
+        let mut sim = self.simulator_at(block, false, EvmOverrides::default())?;
         let (access_list, gas_used, error) = sim.create_access_list(request).map_err(rpc_err)?;
         Ok(AccessListResult { access_list, gas_used: U256::from(gas_used), error })
     }

@@ -330,3 +330,30 @@ fn m4_fee_history_caps_reward_percentiles() {
     )
     .unwrap();
 }
+
+/// Issue #16 item 8: estimates (at `latest`, the default, and `pending`) and `pending` calls run
+/// in the next block's context, where a transaction sent now executes; an explicit block number
+/// keeps that block's context. The init code below succeeds only when `block.number` is the
+/// head's number + 1.
+#[test]
+fn estimates_and_pending_calls_run_in_the_next_blocks_context() {
+    use alloy_eips::BlockId;
+    let mut t = TestChain::new();
+    let tx = t.tx(alloy_primitives::TxKind::Create, Bytes::new());
+    t.commit(vec![tx]);
+    let head = t.head().number;
+    assert_eq!(head, 1);
+    // NUMBER PUSH1 2 EQ PUSH1 8 JUMPI INVALID JUMPDEST STOP
+    let code = Bytes::from(vec![0x43, 0x60, 0x02, 0x14, 0x60, 0x08, 0x57, 0xfe, 0x5b, 0x00]);
+    let req = || TransactionRequest::default().input(code.clone().into());
+    let at = |tag: BlockNumberOrTag| Some(BlockId::Number(tag));
+    for block in [None, at(BlockNumberOrTag::Latest), at(BlockNumberOrTag::Pending)] {
+        EthApiServer::estimate_gas(&t.ctx, req(), block, None)
+            .unwrap_or_else(|e| panic!("estimate at {block:?}: {e:?}"));
+    }
+    assert!(
+        EthApiServer::estimate_gas(&t.ctx, req(), at(BlockNumberOrTag::Number(1)), None).is_err()
+    );
+    assert!(EthApiServer::call(&t.ctx, req(), at(BlockNumberOrTag::Pending), None, None).is_ok());
+    assert!(EthApiServer::call(&t.ctx, req(), None, None, None).is_err(), "eth_call: latest");
+}
