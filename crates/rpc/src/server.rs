@@ -450,6 +450,15 @@ async fn accept_loop<F, S, B>(
         let stop = stop_handle.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            // A connection must start its first request within the idle timeout, or it is
+            // closed and its slot freed: hyper's header timeout only starts with the first
+            // byte, so without this a client that connects and stays silent would hold a slot
+            // (and, with `max_connections` of them, the whole server) forever.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(idle_timeout, socket.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
             let mut builder = ConnBuilder::new(TokioExecutor::new());
             builder.http1().timer(TokioTimer::new()).header_read_timeout(idle_timeout);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);

@@ -263,12 +263,21 @@ async fn m4_connections_are_capped() {
         s.read(&mut buf).unwrap_or(0)
     });
     assert_eq!(third.await.unwrap(), 0);
-    // Closing one frees its slot. (A connection that never sends a byte keeps its slot until
-    // it closes: the cap, not a timeout, bounds them.)
-    drop(idle);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Connections that never send a byte are closed after the idle timeout, which frees their
+    // slots while the clients still hold them open (a slowloris cannot keep the server).
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let v = post(port, &req(1, "eth_chainId", json!([])), "").await.json();
     assert_eq!(v["result"], "0x4db0");
+    let closed = tokio::task::spawn_blocking(move || {
+        idle.into_iter()
+            .map(|mut s| {
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut buf = [0u8; 8];
+                s.read(&mut buf).unwrap_or(0)
+            })
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(closed.await.unwrap(), vec![0, 0], "the server closed the silent connections");
 }
 
 #[tokio::test]
