@@ -1,0 +1,257 @@
+//! The end-of-block hook and its queue: work scheduled by block number (draws, deadlines,
+//! heartbeat checks, rental ends), at most [`HOOK_MAX_ITEMS`] items a block.
+
+use super::*;
+
+/// Appends a work item for the block hook at block `at` (always in the future).
+pub(super) fn schedule<H: Host>(ctx: &mut Ctx<'_, H>, at: u64, kind: u8, id: u64) -> Res<()> {
+    schedule_at(ctx, at, kind, id).map(|_| ())
+}
+
+pub(super) fn queue_word(kind: u8, id: u64) -> U256 {
+    (U256::from(kind) << 248) | U256::from(id)
+}
+
+/// [`schedule`], returning the item's position in block `at`'s list (from 1).
+pub(super) fn schedule_at<H: Host>(ctx: &mut Ctx<'_, H>, at: u64, kind: u8, id: u64) -> Res<u64> {
+    let at = at.max(ctx.now.saturating_add(1));
+    let key = num_key(at);
+    let count: u64 = ctx.get(slot(T_QUEUE, key, 0))?.saturating_to();
+    ctx.set(slot(T_QUEUE, key, count + 1), queue_word(kind, id))?;
+    ctx.set(slot(T_QUEUE, key, 0), U256::from(count + 1))?;
+    Ok(count + 1)
+}
+
+/// Removes rental `rental`'s `RENTAL_END` item at position `index` of block `at`'s list
+/// (security review M5: a rental ended early or extended leaves no stale item behind, so the
+/// queue holds at most one item per active rental). The last item of the list takes its place;
+/// if that is another rental's end, that rental's position is updated. Only for `at` after the
+/// current block, whose list the hook has not started.
+pub(super) fn unschedule_rental<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    at: u64,
+    index: u32,
+    rental: u64,
+) -> Res<()> {
+    let index = u64::from(index);
+    if index == 0 || at <= ctx.now {
+        return Ok(());
+    }
+    let key = num_key(at);
+    let count: u64 = ctx.get(slot(T_QUEUE, key, 0))?.saturating_to();
+    if index > count || ctx.get(slot(T_QUEUE, key, index))? != queue_word(item::RENTAL_END, rental)
+    {
+        return Ok(());
+    }
+    if index != count {
+        let last = ctx.get(slot(T_QUEUE, key, count))?;
+        ctx.set(slot(T_QUEUE, key, index), last)?;
+        let kind: u8 = (last >> 248usize).saturating_to();
+        if kind == item::RENTAL_END {
+            let id: u64 = (last & U256::from(u64::MAX)).saturating_to();
+            if let Some(mut moved) = Rental::load(ctx, id)? {
+                moved.queue_index = index as u32;
+                moved.store(ctx)?;
+            }
+        }
+    }
+    ctx.set(slot(T_QUEUE, key, count), U256::ZERO)?;
+    ctx.set(slot(T_QUEUE, key, 0), U256::from(count - 1))
+}
+
+pub(super) fn machine_id_at<H: Host>(ctx: &mut Ctx<'_, H>, index: u64) -> Res<B256> {
+    Ok(B256::from(ctx.get(slot(T_MACHINE_AT, num_key(index), 0))?))
+}
+
+/// Start-of-block work: fee accounting and the due queue (draws, deadlines, heartbeat checks,
+/// rental expiries), at most [`HOOK_MAX_ITEMS`] items per block. Each item runs in its own
+/// journal checkpoint in the EVM, so one failing item cannot stop the chain.
+pub(super) fn on_block<H: Host>(ctx: &mut Ctx<'_, H>, fees: U256) -> Res<()> {
+    if !fees.is_zero() {
+        ctx.add_g(G_FEES_BURNED, fees, false)?;
+    }
+    let cursor = ctx.g(G_CURSOR)?;
+    let mut block = bits(cursor, 0, 64);
+    let mut index = bits(cursor, 64, 64);
+    if block == 0 {
+        block = ctx.now;
+    }
+    let mut done = 0;
+    while block <= ctx.now && done < HOOK_MAX_ITEMS {
+        let key = num_key(block);
+        let count: u64 = ctx.get(slot(T_QUEUE, key, 0))?.saturating_to();
+        while index < count && done < HOOK_MAX_ITEMS {
+            let word = ctx.get(slot(T_QUEUE, key, index + 1))?;
+            index += 1;
+            done += 1;
+            let kind: u8 = (word >> 248usize).saturating_to();
+            let id: u64 = (word & U256::from(u64::MAX)).saturating_to();
+            // Items are independent: a revert in one (which would be a bug) undoes and skips
+            // only that item.
+            ctx.host.checkpoint();
+            match run_item(ctx, block, kind, id) {
+                Ok(()) => ctx.host.commit(),
+                Err(Fail::Revert(_)) => ctx.host.revert(),
+                Err(e) => return Err(e),
+            }
+        }
+        if index >= count {
+            block += 1;
+            index = 0;
+        }
+    }
+    let mut next = U256::ZERO;
+    put(&mut next, 0, 64, block);
+    put(&mut next, 64, 64, index);
+    ctx.set_g(G_CURSOR, next)
+}
+
+pub(super) fn run_item<H: Host>(ctx: &mut Ctx<'_, H>, due: u64, kind: u8, id: u64) -> Res<()> {
+    match kind {
+        item::DRAW | item::COMMIT_END | item::REVEAL_END | item::HEARTBEAT_CHECK => {
+            let mid = machine_id_at(ctx, id)?;
+            let mut m = machine(ctx, mid)?;
+            match kind {
+                item::HEARTBEAT_CHECK => heartbeat_check(ctx, &mut m, due),
+                _ => machine_round_item(ctx, &mut m, due, kind),
+            }
+        }
+        item::RENTAL_END => {
+            let Some(mut r) = Rental::load(ctx, id)? else { return Ok(()) };
+            if r.status == rental_status::ACTIVE && r.end == due {
+                close_rental(ctx, &mut r)?;
+            }
+            Ok(())
+        }
+        item::REPORT_DRAW | item::REPORT_COMMIT_END | item::REPORT_REVEAL_END => {
+            let Some(mut rep) = Report::load(ctx, id)? else { return Ok(()) };
+            report_round_item(ctx, &mut rep, due, kind)
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn heartbeat_check<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine, due: u64) -> Res<()> {
+    if m.status != status::ONLINE || m.check_at != due {
+        return Ok(());
+    }
+    let deadline = m.last_heartbeat.saturating_add(ctx.p.heartbeat_timeout_blocks);
+    if deadline > ctx.now {
+        m.check_at = deadline;
+        m.store(ctx)?;
+        return schedule(ctx, deadline, item::HEARTBEAT_CHECK, m.index);
+    }
+    m.check_at = 0;
+    let why = if m.rented > 0 { reason::UNREACHABLE } else { reason::IDLE };
+    take_offline(ctx, m, why)
+}
+
+pub(super) fn machine_round_item<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    m: &mut Machine,
+    due: u64,
+    kind: u8,
+) -> Res<()> {
+    let mut r = Round::load(ctx, T_ROUND_MACHINE, m.id)?;
+    match kind {
+        item::DRAW if r.phase == phase::DRAWING && r.draw_at == due => {
+            match draw(ctx, m.id, &[m.owner])? {
+                Some(auditors) => {
+                    r.auditors = auditors;
+                    r.phase = phase::COMMIT;
+                    r.commit_deadline = ctx.now + ctx.p.commit_window_blocks;
+                    assign(ctx, &auditors, true)?;
+                    schedule(ctx, r.commit_deadline, item::COMMIT_END, m.index)?;
+                    emit(
+                        ctx,
+                        IGpuMarket::AuditorsAssigned {
+                            machineId: m.id,
+                            attempt: r.attempt,
+                            auditors,
+                            commitDeadline: r.commit_deadline,
+                        },
+                    )?;
+                }
+                None => {
+                    r.draw_at = ctx.now + ctx.p.draw_delay_blocks;
+                    schedule(ctx, r.draw_at, item::DRAW, m.index)?;
+                }
+            }
+            r.store(ctx)
+        }
+        item::COMMIT_END if r.phase == phase::COMMIT && r.commit_deadline == due => {
+            if r.committed() >= 2 {
+                r.phase = phase::REVEAL;
+                r.reveal_deadline = ctx.now + ctx.p.reveal_window_blocks;
+                schedule(ctx, r.reveal_deadline, item::REVEAL_END, m.index)?;
+                r.store(ctx)
+            } else {
+                finish_verification(ctx, m, &mut r)?;
+                r.store(ctx)?;
+                m.store(ctx)
+            }
+        }
+        item::REVEAL_END if r.phase == phase::REVEAL && r.reveal_deadline == due => {
+            finish_verification(ctx, m, &mut r)?;
+            r.store(ctx)?;
+            m.store(ctx)
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn report_round_item<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    rep: &mut Report,
+    due: u64,
+    kind: u8,
+) -> Res<()> {
+    let key = num_key(rep.id);
+    let mut r = Round::load(ctx, T_ROUND_REPORT, key)?;
+    match kind {
+        item::REPORT_DRAW if r.phase == phase::DRAWING && r.draw_at == due => {
+            let owner = machine(ctx, rep.machine)?.owner;
+            match draw(ctx, key, &[owner, rep.reporter])? {
+                Some(auditors) => {
+                    r.auditors = auditors;
+                    r.phase = phase::COMMIT;
+                    r.commit_deadline = ctx.now + ctx.p.commit_window_blocks;
+                    assign(ctx, &auditors, true)?;
+                    schedule(ctx, r.commit_deadline, item::REPORT_COMMIT_END, rep.id)?;
+                    emit(
+                        ctx,
+                        IGpuMarket::ReportAuditorsAssigned {
+                            reportId: U256::from(rep.id),
+                            attempt: r.attempt,
+                            auditors,
+                            commitDeadline: r.commit_deadline,
+                        },
+                    )?;
+                }
+                None => {
+                    r.draw_at = ctx.now + ctx.p.draw_delay_blocks;
+                    schedule(ctx, r.draw_at, item::REPORT_DRAW, rep.id)?;
+                }
+            }
+            r.store(ctx)
+        }
+        item::REPORT_COMMIT_END if r.phase == phase::COMMIT && r.commit_deadline == due => {
+            if r.committed() >= 2 {
+                r.phase = phase::REVEAL;
+                r.reveal_deadline = ctx.now + ctx.p.reveal_window_blocks;
+                schedule(ctx, r.reveal_deadline, item::REPORT_REVEAL_END, rep.id)?;
+                r.store(ctx)
+            } else {
+                finish_report(ctx, rep, &mut r)?;
+                r.store(ctx)?;
+                rep.store(ctx)
+            }
+        }
+        item::REPORT_REVEAL_END if r.phase == phase::REVEAL && r.reveal_deadline == due => {
+            finish_report(ctx, rep, &mut r)?;
+            r.store(ctx)?;
+            rep.store(ctx)
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,174 @@
+//! Rewards: the market pool's accumulator, settlement of a machine's reward (owner, auditors,
+//! vesting) and grades, and claims.
+
+use super::*;
+
+/// The accumulator as of now (without writing).
+pub(super) fn current_acc<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<U256> {
+    Ok(pool_update(ctx)?.0)
+}
+
+/// Computes (acc, distributed, newly released) as of now.
+pub(super) fn pool_update<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<(U256, U256, U256)> {
+    let acc = ctx.g(G_ACC)?;
+    let last: u64 = ctx.g(G_LAST_REWARD)?.saturating_to();
+    let distributed = ctx.g(G_DISTRIBUTED)?;
+    if ctx.now <= last {
+        return Ok((acc, distributed, U256::ZERO));
+    }
+    let total_grade = ctx.g(G_TOTAL_GRADE)?;
+    if total_grade.is_zero() {
+        return Ok((acc, distributed, U256::ZERO));
+    }
+    let per_block = ctx.p.reward_per_epoch / U256::from(ctx.p.epoch_blocks);
+    let due = ck(per_block.checked_mul(U256::from(ctx.now - last)))?;
+    let left = ctx.p.reward_pool.saturating_sub(distributed);
+    let released = due.min(left);
+    let inc = ck(math::mul_div(released, U256::from(ACC_SCALE), total_grade))?;
+    Ok((ck(acc.checked_add(inc))?, ck(distributed.checked_add(released))?, released))
+}
+
+/// Brings the accumulator up to now.
+pub(super) fn update_pool<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<U256> {
+    let (acc, distributed, released) = pool_update(ctx)?;
+    if !released.is_zero() {
+        ctx.set_g(G_ACC, acc)?;
+        ctx.set_g(G_DISTRIBUTED, distributed)?;
+    }
+    let last: u64 = ctx.g(G_LAST_REWARD)?.saturating_to();
+    if ctx.now > last {
+        ctx.set_g(G_LAST_REWARD, U256::from(ctx.now))?;
+    }
+    Ok(acc)
+}
+
+pub(super) fn accrued(grade: U256, acc: U256) -> Res<U256> {
+    ck(math::mul_div(grade, acc, U256::from(ACC_SCALE)))
+}
+
+pub(super) fn pending(m: &Machine, acc: U256) -> Res<U256> {
+    Ok(accrued(m.grade, acc)?.saturating_sub(m.debt))
+}
+
+/// Settles a machine's pending reward (call before changing its grade).
+pub(super) fn settle<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine) -> Res<()> {
+    let acc = update_pool(ctx)?;
+    let amount = pending(m, acc)?;
+    m.debt = accrued(m.grade, acc)?;
+    if amount.is_zero() {
+        return Ok(());
+    }
+    m.earned = ck(m.earned.checked_add(amount))?;
+    // Auditors who verified the machine share `auditorRewardBps` of it, paid at once.
+    let verifiers: Vec<Address> = m.verifiers.iter().copied().filter(|a| !a.is_zero()).collect();
+    let mut to_auditors = U256::ZERO;
+    if !verifiers.is_empty() {
+        let share = ck(math::bps_of(amount, ctx.p.auditor_reward_bps))?;
+        let each = share / U256::from(verifiers.len());
+        for a in &verifiers {
+            let mut acct = Account::load(ctx, *a)?;
+            acct.claimable = ck(acct.claimable.checked_add(each))?;
+            acct.store(ctx)?;
+        }
+        to_auditors = each * U256::from(verifiers.len());
+    }
+    let owner_amount = amount - to_auditors;
+    let (immediate, vesting) = ck(math::split_immediate(owner_amount, ctx.p.immediate_bps))?;
+    let mut acct = Account::load(ctx, m.owner)?;
+    acct.claimable = ck(acct.claimable.checked_add(immediate))?;
+    let epoch = ctx.now / ctx.p.epoch_blocks;
+    let start = ck((epoch + 1).checked_mul(ctx.p.epoch_blocks))?;
+    acct.add_vesting(ctx, start, vesting)?;
+    acct.store(ctx)?;
+    emit(
+        ctx,
+        IGpuMarket::RewardSettled {
+            machineId: m.id,
+            owner: m.owner,
+            immediate,
+            vesting,
+            toAuditors: to_auditors,
+        },
+    )
+}
+
+/// Recomputes a machine's grade after a change (call after [`settle`]).
+pub(super) fn regrade<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine) -> Res<()> {
+    let new = if m.status == status::ONLINE {
+        math::grade(m.calc_point, m.gpus, m.rented, ctx.p.rented_bonus_bps)
+    } else {
+        U256::ZERO
+    };
+    if new == m.grade {
+        return Ok(());
+    }
+    // Projects the machine mines for follow its grade.
+    crate::mining::on_grade_change(ctx, m.id, new)?;
+    let total = ctx.g(G_TOTAL_GRADE)?;
+    let total = ck(total.checked_sub(m.grade).and_then(|t| t.checked_add(new)))?;
+    ctx.set_g(G_TOTAL_GRADE, total)?;
+    let acc = ctx.g(G_ACC)?;
+    m.grade = new;
+    m.debt = accrued(new, acc)?;
+    Ok(())
+}
+
+/// Machines registered by `owner`, in registration order.
+pub(crate) fn owner_machines<H: Host>(ctx: &mut Ctx<'_, H>, owner: Address) -> Res<Vec<B256>> {
+    let key = addr_key(owner);
+    let n: u64 = ctx.get(slot(T_OWNER_MACHINES, key, 0))?.saturating_to();
+    (0..n).map(|i| Ok(B256::from(ctx.get(slot(T_OWNER_MACHINES, key, i + 1))?))).collect()
+}
+
+pub(super) fn rewards_of<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<IGpuMarket::Rewards> {
+    let mut acct = Account::load(ctx, who)?;
+    let vested = acct.refresh(ctx, ctx.p.vesting_blocks)?;
+    let vested_unclaimed = vested.saturating_sub(acct.withdrawn_vested);
+    let mut claimable = ck(acct.claimable.checked_add(vested_unclaimed))?;
+    let mut vesting = acct.total_vesting.saturating_sub(vested);
+    // Rewards accrued by the account's online machines but not yet settled, split as a
+    // settlement now would split them.
+    let acc = current_acc(ctx)?;
+    for id in owner_machines(ctx, who)? {
+        let m = machine(ctx, id)?;
+        let amount = pending(&m, acc)?;
+        if amount.is_zero() {
+            continue;
+        }
+        let auditors = m.verifiers.iter().filter(|a| !a.is_zero()).count();
+        let to_auditors = if auditors == 0 {
+            U256::ZERO
+        } else {
+            ck(math::bps_of(amount, ctx.p.auditor_reward_bps))? / U256::from(auditors)
+                * U256::from(auditors)
+        };
+        let (now, later) = ck(math::split_immediate(amount - to_auditors, ctx.p.immediate_bps))?;
+        claimable = ck(claimable.checked_add(now))?;
+        vesting = ck(vesting.checked_add(later))?;
+    }
+    Ok(IGpuMarket::Rewards { claimable, vesting, claimed: acct.claimed })
+}
+
+pub(super) fn claim<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<U256> {
+    // Settle what the caller's online machines accrued so far.
+    for id in owner_machines(ctx, who)? {
+        let mut m = machine(ctx, id)?;
+        if !m.grade.is_zero() {
+            settle(ctx, &mut m)?;
+            m.store(ctx)?;
+        }
+    }
+    let mut acct = Account::load(ctx, who)?;
+    let vested = acct.refresh(ctx, ctx.p.vesting_blocks)?;
+    let amount = ck(acct.claimable.checked_add(vested.saturating_sub(acct.withdrawn_vested)))?;
+    if amount.is_zero() {
+        return Err(revert(IGpuMarket::NothingToClaim {}));
+    }
+    acct.claimable = U256::ZERO;
+    acct.withdrawn_vested = vested;
+    acct.claimed = ck(acct.claimed.checked_add(amount))?;
+    acct.store(ctx)?;
+    ctx.pay(who, amount)?;
+    emit(ctx, IGpuMarket::RewardsClaimed { account: who, amount })?;
+    Ok(amount)
+}
