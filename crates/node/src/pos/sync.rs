@@ -98,8 +98,11 @@ impl SyncState {
             return None;
         }
         if self.strikes.len() >= MAX_CLAIMS && !self.strikes.contains_key(&peer) {
-            // Bounded: forget the oldest-looking entries wholesale rather than grow.
-            self.strikes.clear();
+            // Bounded: make room by forgetting the peer with the fewest strikes, so that new
+            // identities cannot wipe a repeated liar's count.
+            if let Some(least) = self.strikes.iter().min_by_key(|(_, n)| **n).map(|(p, _)| *p) {
+                self.strikes.remove(&least);
+            }
         }
         let strikes = self.strikes.entry(peer).or_insert(0);
         *strikes = (*strikes + 1).min(MAX_STRIKES);
@@ -149,7 +152,8 @@ impl PosNode {
             let from = node.chain.head_number();
             node.info.starting_block.store(from, Ordering::Relaxed);
             let started = Instant::now();
-            let result = node.sync_with(peer, target).await;
+            let mut progressed = false;
+            let result = node.sync_with(peer, target, &mut progressed).await;
             let to = node.chain.head_number();
             if to > from + 1 {
                 let secs = started.elapsed().as_secs_f64();
@@ -159,7 +163,9 @@ impl PosNode {
                     "synced"
                 );
             }
-            let delivered = to > from;
+            // Only this peer's own valid blocks count: our head also moves by gossip and by our
+            // own production, which says nothing about the claim.
+            let delivered = progressed;
             if let Err(e) = &result {
                 debug!(target: "dbc::pos", %peer, error = %e, "sync stopped");
             }
@@ -177,7 +183,13 @@ impl PosNode {
     }
 
     /// Fetches blocks from `peer` until our head reaches `target` or the peer stops helping.
-    async fn sync_with(self: &Arc<Self>, peer: Peer, target: u64) -> Result<(), String> {
+    /// Sets `progressed` once a batch of this peer's imports as valid blocks.
+    async fn sync_with(
+        self: &Arc<Self>,
+        peer: Peer,
+        target: u64,
+        progressed: &mut bool,
+    ) -> Result<(), String> {
         let net = self.net().ok_or("no network")?.clone();
         let mut from = self.chain.head_number() + 1;
         let mut back = 8u64;
@@ -198,6 +210,7 @@ impl PosNode {
                 .map_err(|e| e.to_string())?;
             match outcome {
                 BatchOutcome::Progress => {
+                    *progressed = true;
                     from = self.chain.head_number() + 1;
                     back = 8;
                     let head = self.chain.head_number();

@@ -49,7 +49,13 @@ pub(super) fn unschedule_rental<H: Host>(
         let kind: u8 = (last >> 248usize).saturating_to();
         if kind == item::RENTAL_END {
             let id: u64 = (last & U256::from(u64::MAX)).saturating_to();
-            if let Some(mut moved) = Rental::load(ctx, id)? {
+            // Only a live item's rental points at it (a stale item, e.g. one left by a rental
+            // ended before this bookkeeping existed, moves without touching its rental).
+            if let Some(mut moved) = Rental::load(ctx, id)?
+                && moved.status == rental_status::ACTIVE
+                && moved.end == at
+                && u64::from(moved.queue_index) == count
+            {
                 moved.queue_index = index as u32;
                 moved.store(ctx)?;
             }

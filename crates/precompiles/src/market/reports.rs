@@ -119,14 +119,18 @@ pub(super) fn finish_report<H: Host>(
         // The deposit goes back; the rental ends with a pro-rata refund; the machine goes
         // offline as unreachable and is slashed by the unreachable tiers when it returns.
         ctx.pay(rep.reporter, rep.deposit)?;
-        if let Some(mut rental) = Rental::load(ctx, rep.rental)?
-            && rental.status == rental_status::ACTIVE
-        {
-            close_rental(ctx, &mut rental)?;
+        // The renter's share of the coming slash goes to the rental's beneficiary (the
+        // reporter is the renter or the beneficiary).
+        let mut beneficiary = rep.reporter;
+        if let Some(mut rental) = Rental::load(ctx, rep.rental)? {
+            beneficiary = rental.beneficiary;
+            if rental.status == rental_status::ACTIVE {
+                close_rental(ctx, &mut rental)?;
+            }
         }
         let mut m = machine(ctx, rep.machine)?;
         if m.status == status::ONLINE {
-            m.last_renter = rep.reporter;
+            m.last_renter = beneficiary;
             take_offline(ctx, &mut m, reason::UNREACHABLE)?;
         }
     } else {
