@@ -277,3 +277,30 @@ fn l9_refunds_go_to_the_beneficiary_who_may_report_faults() {
     let r = t.ok(0x30, U256::ZERO, getRentalCall { rentalId: rid });
     assert_eq!(r.beneficiary, addr(RENTER));
 }
+
+/// M5 bookkeeping under a stale item (one left behind by a rental made before rentals tracked
+/// their queue position): when ending another rental swaps the stale item into its place, the
+/// stale item's rental keeps pointing at its live item, which is still removed when it ends.
+#[test]
+fn m5_a_stale_item_swapped_into_a_hole_does_not_redirect_its_rental() {
+    let mut t = T::new();
+    t.c.params.heartbeat_timeout_blocks = 1_000_000;
+    t.committee(3);
+    let id = t.online(1, 4, 1_000);
+    let q100 = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 100 });
+    let q200 = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 200 });
+    let (d, e) = (t.c.number + 100, t.c.number + 200);
+    let a = t.ok(RENTER, q100, rentCall { machineId: id, gpus: 1, blocks: 100 });
+    t.ok(RENTER, q200, rentCall { machineId: id, gpus: 1, blocks: 200 });
+    let x = t.ok(RENTER, q200, rentCall { machineId: id, gpus: 1, blocks: 200 });
+    assert_eq!((t.queued_at(d), t.queued_at(e)), (1, 2));
+    // A stale end item of x in block d's list, after a's.
+    let stale = (U256::from(5u8) << 248) | x;
+    t.c.set_storage(MARKET_ADDRESS, slot(T_QUEUE, num_key(d), 2), stale);
+    t.c.set_storage(MARKET_ADDRESS, slot(T_QUEUE, num_key(d), 0), U256::from(2));
+    // Ending a moves the stale item into a's place; x must still point at its live item.
+    t.ok(RENTER, U256::ZERO, endRentalCall { rentalId: a });
+    assert_eq!(t.queued_at(d), 1);
+    t.ok(RENTER, U256::ZERO, endRentalCall { rentalId: x });
+    assert_eq!(t.queued_at(e), 1, "x's live item was removed");
+}
