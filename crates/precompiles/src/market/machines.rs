@@ -183,18 +183,7 @@ pub(super) fn slash<H: Host>(
         to_renter = ck(math::bps_of(amount, ctx.p.slash_renter_bps))?;
         ctx.pay(renter, to_renter)?;
     }
-    let verifiers: Vec<Address> = m.verifiers.iter().copied().filter(|a| !a.is_zero()).collect();
-    let mut to_auditors = U256::ZERO;
-    if !verifiers.is_empty() {
-        let share = ck(math::bps_of(amount, ctx.p.slash_auditors_bps))?;
-        let each = share / U256::from(verifiers.len());
-        for a in &verifiers {
-            let mut acct = Account::load(ctx, *a)?;
-            acct.claimable = ck(acct.claimable.checked_add(each))?;
-            acct.store(ctx)?;
-        }
-        to_auditors = each * U256::from(verifiers.len());
-    }
+    let to_auditors = credit_verifiers(ctx, m, amount, ctx.p.slash_auditors_bps)?;
     let to_treasury = amount - to_renter - to_auditors;
     ctx.pay(ctx.p.treasury, to_treasury)?;
     emit(

@@ -60,18 +60,7 @@ pub(super) fn settle<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine) -> Res<()> 
     }
     m.earned = ck(m.earned.checked_add(amount))?;
     // Auditors who verified the machine share `auditorRewardBps` of it, paid at once.
-    let verifiers: Vec<Address> = m.verifiers.iter().copied().filter(|a| !a.is_zero()).collect();
-    let mut to_auditors = U256::ZERO;
-    if !verifiers.is_empty() {
-        let share = ck(math::bps_of(amount, ctx.p.auditor_reward_bps))?;
-        let each = share / U256::from(verifiers.len());
-        for a in &verifiers {
-            let mut acct = Account::load(ctx, *a)?;
-            acct.claimable = ck(acct.claimable.checked_add(each))?;
-            acct.store(ctx)?;
-        }
-        to_auditors = each * U256::from(verifiers.len());
-    }
+    let to_auditors = credit_verifiers(ctx, m, amount, ctx.p.auditor_reward_bps)?;
     let owner_amount = amount - to_auditors;
     let (immediate, vesting) = ck(math::split_immediate(owner_amount, ctx.p.immediate_bps))?;
     let mut acct = Account::load(ctx, m.owner)?;
@@ -171,4 +160,25 @@ pub(super) fn claim<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<U256> {
     ctx.pay(who, amount)?;
     emit(ctx, IGpuMarket::RewardsClaimed { account: who, amount })?;
     Ok(amount)
+}
+
+/// Credits `bps` of `amount` in equal whole-wei shares to the auditors who verified `m` (claimable
+/// at once); returns what was credited (0 when it has no verifiers).
+pub(super) fn credit_verifiers<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    m: &Machine,
+    amount: U256,
+    bps: u16,
+) -> Res<U256> {
+    let verifiers: Vec<Address> = m.verifiers.iter().copied().filter(|a| !a.is_zero()).collect();
+    if verifiers.is_empty() {
+        return Ok(U256::ZERO);
+    }
+    let each = ck(math::bps_of(amount, bps))? / U256::from(verifiers.len());
+    for a in &verifiers {
+        let mut acct = Account::load(ctx, *a)?;
+        acct.claimable = ck(acct.claimable.checked_add(each))?;
+        acct.store(ctx)?;
+    }
+    Ok(each * U256::from(verifiers.len()))
 }
