@@ -312,6 +312,9 @@ fn arbitrary_header(u: &mut Unstructured<'_>) -> ArbResult<alloy_consensus::Head
             signatures,
         });
     }
+    if u.arbitrary()? {
+        extra.randao = u.bytes(97)?.to_vec().into();
+    }
     let vanity_len = u.int_in_range(0usize..=32)?;
     h.extra_data = pos::unsealed_extra(u.bytes(vanity_len)?, &extra);
     let seal = sign(pos::seal_hash(&h, false));

@@ -62,6 +62,7 @@ impl Workload {
             extra_data: Default::default(),
             gas_limit: self.spec.genesis.gas_limit,
             staking_hook: None,
+            prev_randao: None,
         }
     }
 }

@@ -72,6 +72,7 @@ impl Chain {
             extra_data: Default::default(),
             gas_limit: self.spec.genesis.gas_limit,
             staking_hook: None,
+            prev_randao: None,
         };
         let started = std::time::Instant::now();
         let executed = build_block(

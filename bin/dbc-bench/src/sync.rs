@@ -99,12 +99,15 @@ pub(crate) fn run(args: &SyncArgs) -> eyre::Result<()> {
         let mut trie = rebuild_trie(&storage)?;
         let mut parent = storage.header(0)?.ok_or_else(|| eyre::eyre!("no genesis"))?;
         for txs in &w.blocks {
+            let (randao, mix) = dbc_consensus::vrf::reveal(validator.credential(), parent.inner())?;
+            let extra = ConsensusExtra { finality: vec![], randao: randao.to_vec().into() };
             let attrs = BlockAttributes {
                 timestamp: parent.timestamp + 1,
                 beneficiary: validator.address(),
-                extra_data: pos::unsealed_extra(b"dbc-bench", &ConsensusExtra::default()),
+                extra_data: pos::unsealed_extra(b"dbc-bench", &extra),
                 gas_limit: parent.gas_limit,
                 staking_hook: Some((validator.address(), vec![])),
+                prev_randao: Some(mix),
             };
             let mut executed = crate::build_all(&spec, &parent, &storage, attrs, txs, &mut trie)?;
             let header = executed.block.header.inner().clone();

@@ -8,6 +8,7 @@
 
 pub mod guard;
 pub mod pos;
+pub mod vrf;
 
 use alloy_consensus::Header;
 use alloy_primitives::{Address, Bytes};
@@ -29,6 +30,9 @@ pub struct Slot {
     pub extra_data: Bytes,
     /// Proposer and skipped validators for the staking precompile (`None` on the dev chain).
     pub staking_hook: Option<(Address, Vec<Address>)>,
+    /// The block's randomness (`mixHash`, the EVM's `PREVRANDAO`) when the engine provides it
+    /// (proof of stake: the proposer's VRF reveal, [`vrf`]); `None` derives it from the parent.
+    pub prev_randao: Option<alloy_primitives::B256>,
 }
 
 /// Consensus errors.
@@ -134,6 +138,7 @@ impl DevEngine {
             beneficiary: self.beneficiary,
             extra_data: Bytes::from_static(b"dbc-node dev"),
             staking_hook: None,
+            prev_randao: None,
         }
     }
 }

@@ -18,7 +18,7 @@
 //! chains of equal length the one whose tip has the earlier timestamp (fewer skipped slots, so
 //! the in-turn block beats a backup's). Finalized blocks are never unwound.
 
-use crate::{ConsensusEngine, ConsensusError, Slot, guard::Watermark};
+use crate::{ConsensusEngine, ConsensusError, Slot, guard::Watermark, vrf};
 use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer::SignerSync;
@@ -134,6 +134,8 @@ pub struct VerifiedHeader {
     pub missed: Vec<Address>,
     /// Finality proof carried, if any (not yet checked against the chain).
     pub finality: Option<FinalityProof>,
+    /// The block's randomness (`mixHash`), checked against the proposer's VRF reveal.
+    pub mix: B256,
 }
 
 /// Checks `header` against `parent` and the active set: number, slot timing, sealer, gas limit
@@ -156,12 +158,27 @@ pub fn verify_header(
         return Err(invalid(format!("timestamp {} is in the future", header.timestamp)));
     }
     let expected = set.proposer(header.number, k).ok_or_else(|| invalid("empty validator set"))?;
-    let sealer = pos::recover_sealer(header).map_err(|e| invalid(e.to_string()))?;
+    let (extra, seal) = pos::parse_extra(&header.extra_data).map_err(|e| invalid(e.to_string()))?;
+    let key = pos::canonical_signature(&seal)
+        .and_then(|sig| {
+            sig.recover_from_prehash(&pos::seal_hash(header, true))
+                .map_err(|e| pos::SealError::Signature(e.to_string()))
+        })
+        .map_err(|e| invalid(e.to_string()))?;
+    let sealer = Address::from_public_key(&key);
     if sealer != expected {
         return Err(invalid(format!("sealed by {sealer}, slot belongs to {expected}")));
     }
     if header.beneficiary != sealer {
         return Err(invalid("beneficiary is not the sealer"));
+    }
+    // The block's randomness is the sealer's one VRF output on the parent's mix (H6): a
+    // proposer can publish its block or not, never pick its randomness.
+    let output = vrf::verify(&key, &vrf::beacon_input(parent), &extra.randao)
+        .map_err(|e| invalid(e.to_string()))?;
+    let mix = vrf::next_mix(parent, output);
+    if header.mix_hash != mix {
+        return Err(invalid("mixHash is not the proposer's VRF reveal"));
     }
     let bound = parent.gas_limit / 1024;
     if header.gas_limit.abs_diff(parent.gas_limit) > bound || header.gas_limit < 5_000 {
@@ -170,7 +187,6 @@ pub fn verify_header(
     if !header.difficulty.is_zero() || !header.nonce.is_zero() {
         return Err(invalid("difficulty and nonce must be zero"));
     }
-    let (extra, _) = pos::parse_extra(&header.extra_data).map_err(|e| invalid(e.to_string()))?;
     if extra.finality.len() > 1 {
         return Err(invalid("more than one finality proof"));
     }
@@ -178,6 +194,7 @@ pub fn verify_header(
         sealer,
         missed: set.missed(header.number, k),
         finality: extra.finality.into_iter().next(),
+        mix,
     })
 }
 
@@ -450,12 +467,23 @@ impl ConsensusEngine for PosEngine {
         let wait = Duration::from_secs(timestamp).saturating_sub(now());
         tokio::time::sleep(wait).await;
         let number = parent.number + 1;
-        let extra = ConsensusExtra { finality: (self.proofs)().into_iter().collect() };
+        // The VRF reveal depends only on the key and the parent: computing it cannot fail for
+        // a valid key (hashing to the curve fails with probability 2⁻²⁵⁶); if it ever did, the
+        // slot is left to the backup rather than sealing a header every peer would refuse.
+        let Ok((randao, mix)) = vrf::reveal(self.signer.credential(), parent.inner()) else {
+            tracing::error!(target: "dbc::pos", number, "no VRF reveal for this slot; skipping it");
+            return std::future::pending().await;
+        };
+        let extra = ConsensusExtra {
+            finality: (self.proofs)().into_iter().collect(),
+            randao: randao.to_vec().into(),
+        };
         Slot {
             timestamp,
             beneficiary: self.address(),
             extra_data: pos::unsealed_extra(&self.vanity, &extra),
             staking_hook: Some((self.address(), set.missed(number, k))),
+            prev_randao: Some(mix),
         }
     }
 
@@ -503,15 +531,66 @@ mod tests {
     }
 
     fn child(parent: &Header, e: &PosEngine, k: u64) -> Header {
-        let h = Header {
+        e.seal(unsealed_child(parent, e, k)).expect("seal")
+    }
+
+    /// The block after `parent` by `e` in backup slot `k`, with `e`'s VRF reveal, unsealed.
+    fn unsealed_child(parent: &Header, e: &PosEngine, k: u64) -> Header {
+        let (randao, mix) = vrf::reveal(e.signer.credential(), parent).expect("reveal");
+        let extra = ConsensusExtra { finality: vec![], randao: randao.to_vec().into() };
+        Header {
             number: parent.number + 1,
             timestamp: parent.timestamp + 2 * (k + 1),
             gas_limit: parent.gas_limit,
             beneficiary: e.address(),
-            extra_data: pos::unsealed_extra(b"x", &ConsensusExtra::default()),
+            mix_hash: mix,
+            extra_data: pos::unsealed_extra(b"x", &extra),
+            ..Default::default()
+        }
+    }
+
+    /// H6: a block's randomness is its sealer's VRF output on the parent's mix. A header with
+    /// any other `mixHash`, without a reveal, or with someone else's reveal is refused, so the
+    /// proposer cannot choose (grind) the randomness the market draws auditors with.
+    #[test]
+    fn h6_the_mix_is_the_sealers_vrf_reveal_and_nothing_else() {
+        let k = keys(3);
+        let set = set_of(&k, &[1, 1, 1]);
+        let parent = Header {
+            number: 9,
+            timestamp: 1_000,
+            gas_limit: 30_000_000,
+            mix_hash: B256::repeat_byte(3),
             ..Default::default()
         };
-        e.seal(h).expect("seal")
+        let e = engine(&k[1], set.clone());
+        let good = child(&parent, &e, 0);
+        let v = verify_header(&set, &parent, &good, 2, 1_002).expect("valid");
+        assert_eq!(v.mix, good.mix_hash);
+        assert_ne!(v.mix, parent.mix_hash);
+        // Another mix, sealed properly by the right proposer.
+        let mut h = unsealed_child(&parent, &e, 0);
+        h.mix_hash = B256::repeat_byte(4);
+        let err = verify_header(&set, &parent, &e.seal_unguarded(h).expect("seal"), 2, 1_002);
+        assert!(format!("{err:?}").contains("mixHash"), "{err:?}");
+        // No reveal at all (the mix the old rule would give).
+        let mut h = unsealed_child(&parent, &e, 0);
+        h.extra_data = pos::unsealed_extra(b"x", &ConsensusExtra::default());
+        let err = verify_header(&set, &parent, &e.seal_unguarded(h).expect("seal"), 2, 1_002);
+        assert!(format!("{err:?}").contains("VRF"), "{err:?}");
+        // Another validator's reveal (and its mix) under the proposer's seal.
+        let other = unsealed_child(&parent, &engine(&k[2], set.clone()), 0);
+        let mut h = unsealed_child(&parent, &e, 0);
+        h.extra_data = other.extra_data.clone();
+        h.mix_hash = other.mix_hash;
+        let err = verify_header(&set, &parent, &e.seal_unguarded(h).expect("seal"), 2, 1_002);
+        assert!(format!("{err:?}").contains("VRF proof does not verify"), "{err:?}");
+        // The reveal for another parent (a stale one) does not verify either.
+        let stale = Header { mix_hash: B256::repeat_byte(5), ..parent.clone() };
+        let mut h = unsealed_child(&stale, &e, 0);
+        h.timestamp = parent.timestamp + 2;
+        let err = verify_header(&set, &parent, &e.seal_unguarded(h).expect("seal"), 2, 1_002);
+        assert!(err.is_err());
     }
 
     #[test]

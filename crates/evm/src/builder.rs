@@ -112,6 +112,16 @@ pub struct BlockAttributes {
     /// Proof of stake: the proposer and the validators that missed their slot before it, for
     /// the staking precompile's end-of-block call (`None` on the dev chain).
     pub staking_hook: Option<(Address, Vec<Address>)>,
+    /// The block's randomness (`mixHash`, `PREVRANDAO`): the proof-of-stake proposer's VRF
+    /// reveal. `None` (dev chain) derives it from the parent's hash.
+    pub prev_randao: Option<B256>,
+}
+
+impl BlockAttributes {
+    /// The block's randomness after `parent`.
+    pub fn mix_after(&self, parent: &SealedHeader) -> B256 {
+        self.prev_randao.unwrap_or_else(|| prev_randao(parent))
+    }
 }
 
 /// A transaction that could not be included and must leave the pool.
@@ -163,7 +173,7 @@ pub fn next_evm_env(spec: &ChainSpec, parent: &SealedHeader, attrs: &BlockAttrib
         NextEvmEnvAttributes {
             timestamp: attrs.timestamp,
             suggested_fee_recipient: attrs.beneficiary,
-            prev_randao: prev_randao(parent),
+            prev_randao: attrs.mix_after(parent),
             gas_limit: attrs.gas_limit,
             slot_number: None,
         },
@@ -402,6 +412,7 @@ fn execute_and_seal<R: StateReader>(
         } else {
             (state_root(trie), transactions_part(), receipts_part())
         };
+    let mix_hash = attrs.mix_after(parent);
     let header = Header {
         parent_hash: parent.hash(),
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
@@ -416,7 +427,7 @@ fn execute_and_seal<R: StateReader>(
         gas_used: result.gas_used,
         timestamp: attrs.timestamp,
         extra_data: attrs.extra_data,
-        mix_hash: prev_randao(parent),
+        mix_hash,
         nonce: Default::default(),
         base_fee_per_gas: Some(base_fee),
         withdrawals_root: Some(EMPTY_WITHDRAWALS),
@@ -545,6 +556,7 @@ mod tests {
             extra_data: Bytes::new(),
             gas_limit: spec.genesis.gas_limit,
             staking_hook: None,
+            prev_randao: None,
         };
         let mut list = TxList::new(txs);
         let executed = build_block(&spec, &parent, &state, attrs, &mut list, &mut StateTrie::new())

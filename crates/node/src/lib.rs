@@ -431,6 +431,7 @@ async fn produce<E: ConsensusEngine>(
                 extra_data: slot.extra_data,
                 gas_limit,
                 staking_hook: slot.staking_hook,
+                prev_randao: slot.prev_randao,
             };
             let storage = chain2.storage().clone();
             let mut trie = trie2.lock();

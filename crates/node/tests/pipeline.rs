@@ -71,6 +71,7 @@ fn build_next(
         extra_data: Bytes::new(),
         gas_limit: spec.genesis.gas_limit,
         staking_hook: None,
+        prev_randao: None,
     };
     build_block(spec, parent, storage.latest(), attrs, &mut TxList::new(txs), trie).expect("build")
 }

@@ -121,6 +121,7 @@ fn double_sign_evidence_in_a_block_slashes_and_later_hooks_still_run() {
             extra_data: Bytes::new(),
             gas_limit: spec.genesis.gas_limit,
             staking_hook: Some((other.address(), vec![validator.address()])),
+            prev_randao: None,
         };
         let executed =
             build_block(&spec, &parent, storage.latest(), attrs, &mut TxList::new(txs), &mut trie)

@@ -53,6 +53,9 @@ pub struct FinalityProof {
 pub struct ConsensusExtra {
     /// Finality proofs of earlier blocks (zero or one).
     pub finality: Vec<FinalityProof>,
+    /// The proposer's VRF proof for this block's randomness (`dbc_consensus::vrf`): 97 bytes in
+    /// a proof-of-stake block.
+    pub randao: Bytes,
 }
 
 /// `extraData` without its seal, for a header about to be sealed.
@@ -180,6 +183,7 @@ mod tests {
                 hash: B256::repeat_byte(1),
                 signatures: vec![Bytes::from(vec![9u8; 65])],
             }],
+            randao: Bytes::from(vec![2u8; 97]),
         };
         let mut full = unsealed_extra(b"dbc", &extra).to_vec();
         full.extend_from_slice(&[3u8; SEAL_LEN]);

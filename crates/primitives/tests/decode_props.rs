@@ -92,7 +92,8 @@ fn proof() -> impl Strategy<Value = FinalityProof> {
 }
 
 fn consensus_extra() -> impl Strategy<Value = ConsensusExtra> {
-    prop::collection::vec(proof(), 0..2).prop_map(|finality| ConsensusExtra { finality })
+    (prop::collection::vec(proof(), 0..2), prop::collection::vec(any::<u8>(), 0..100))
+        .prop_map(|(finality, randao)| ConsensusExtra { finality, randao: randao.into() })
 }
 
 /// A header with any field values and the first `optional` of the post-London fields set, as

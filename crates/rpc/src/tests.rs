@@ -130,6 +130,7 @@ impl TestChain {
             extra_data: Bytes::new(),
             gas_limit: self.spec.genesis.gas_limit,
             staking_hook: None,
+            prev_randao: None,
         };
         let executed = build_block(
             &self.spec,

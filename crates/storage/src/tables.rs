@@ -77,8 +77,10 @@ pub const ALL: &[&str] = &[
 pub const META_FINALIZED: &[u8] = b"finalized";
 /// Meta key of the database layout version.
 pub const META_LAYOUT: &[u8] = b"layout";
-/// The layout this build reads and writes. 2: receipts stored without their bloom.
-pub const LAYOUT_VERSION: u64 = 2;
+/// The layout this build reads and writes. 2: receipts stored without their bloom. 3: the chain
+/// format changed under it (proof-of-stake headers carry a VRF reveal, market records grew), so
+/// a data directory written by an older build is refused with a clear error, not misread.
+pub const LAYOUT_VERSION: u64 = 3;
 /// Meta key of the canonical head's number.
 pub const META_HEAD: &[u8] = b"head";
 

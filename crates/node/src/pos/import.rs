@@ -50,6 +50,7 @@ impl PosNode {
             extra_data: header.extra_data.clone(),
             gas_limit: header.gas_limit,
             staking_hook: Some((verified.sealer, verified.missed.clone())),
+            prev_randao: Some(verified.mix),
         };
         // Only now, with the header and the body checked, one ecrecover per transaction.
         let block = recover_senders(block).map_err(ImportError::Invalid)?;

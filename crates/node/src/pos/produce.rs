@@ -98,6 +98,7 @@ impl PosNode {
                 parent.gas_limit + parent.gas_limit / 1024,
             ),
             staking_hook: slot.staking_hook.clone(),
+            prev_randao: slot.prev_randao,
         };
         // Sealing records the slot in `<datadir>/last_seal` (fsynced) before the
         // signature exists; a slot already sealed is refused.

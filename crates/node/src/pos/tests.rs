@@ -102,12 +102,14 @@ fn make_with(
         .collect();
     let parent = node.chain.head();
     let mut trie = node.trie.lock();
+    let (extra_data, mix) = reveal_extra(key, &parent, b"test");
     let attrs = BlockAttributes {
         timestamp: parent.timestamp + k + 1,
         beneficiary: key.address(),
-        extra_data: pos::unsealed_extra(b"test", &Default::default()),
+        extra_data,
         gas_limit: parent.gas_limit,
         staking_hook: Some((key.address(), vec![])),
+        prev_randao: Some(mix),
     };
     let storage = node.storage().clone();
     let executed =
@@ -121,6 +123,18 @@ fn make_with(
         transactions: executed.block.transactions,
         senders: executed.block.senders,
     }
+}
+
+/// Unsealed `extraData` carrying `key`'s VRF reveal for the block after `parent`, and the
+/// block's mix.
+fn reveal_extra(
+    key: &PrivateKeySigner,
+    parent: &dbc_primitives::SealedHeader,
+    vanity: &[u8],
+) -> (alloy_primitives::Bytes, alloy_primitives::B256) {
+    let (randao, mix) = dbc_consensus::vrf::reveal(key.credential(), parent.inner()).expect("vrf");
+    let extra = pos::ConsensusExtra { finality: vec![], randao: randao.to_vec().into() };
+    (pos::unsealed_extra(vanity, &extra), mix)
 }
 
 fn engine_seal(key: &PrivateKeySigner, header: Header) -> Header {
@@ -428,11 +442,13 @@ fn m7_whoever_takes_the_trie_lock_sees_storage_and_the_head_agree() {
         });
         for _ in 0..BLOCKS {
             let parent = node.chain.head();
+            let (extra_data, mix) = reveal_extra(&key, &parent, b"m7");
             let slot = dbc_consensus::Slot {
                 timestamp: parent.timestamp + 1,
                 beneficiary: key.address(),
-                extra_data: pos::unsealed_extra(b"m7", &Default::default()),
+                extra_data,
                 staking_hook: Some((key.address(), vec![])),
+                prev_randao: Some(mix),
             };
             // A few transactions, so that the pool has work after each commit.
             let nonce = node.chain.head_number();
