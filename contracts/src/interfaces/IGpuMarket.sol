@@ -150,6 +150,10 @@ interface IGpuMarket {
     event ReportResolved(uint256 indexed reportId, bool faultConfirmed);
     event RewardSettled(bytes32 indexed machineId, address indexed owner, uint256 immediate, uint256 vesting, uint256 toAuditors);
     event RewardsClaimed(address indexed account, uint256 amount);
+    /// A rental ended: its bonus is `rentedBonusBps` of the reward its GPUs earned while it ran
+    /// (`accrued`), paid at most up to the rent it burned (`paid`), so renting one's own machine
+    /// never pays.
+    event RentedBonusPaid(bytes32 indexed machineId, uint256 indexed rentalId, uint256 accrued, uint256 paid);
 
     // ---- errors (reverts carry them; they decode with this interface) ----
     error StaticCallWrite();

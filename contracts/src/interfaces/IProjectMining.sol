@@ -5,8 +5,8 @@ pragma solidity ^0.8.24;
 /// @notice An AI project registers a mining program for its own token: an emission (tokens per
 /// block, a total budget, an end block), machine requirements and a release rule. Providers
 /// enrol verified, online machines of the GPU market (0x…0D01); each project's emission is shared
-/// among its enrolled machines by grade = calc point × (1 + 30% × rented GPUs / GPUs) while they
-/// are online, exactly and deterministically (integer accumulator; the sum of all settlements
+/// among its enrolled machines by grade (= the market's grade: the calc point; renting does not
+/// change it) while they are online, exactly and deterministically (integer accumulator; the sum of all settlements
 /// never exceeds the budget). A provider's rewards are released by the project's rule (default
 /// 25% at once, 75% linearly over 150 days).
 /// @dev The precompile holds no tokens and never calls EVM code. Tokens move in Solidity: the

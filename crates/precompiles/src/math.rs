@@ -36,15 +36,14 @@ pub fn prorata_refund(paid: U256, start: u64, end: u64, now: u64) -> Option<U256
     mul_div(paid, U256::from(left), U256::from(end - start))
 }
 
-/// Reward grade of an online machine: `calc_point × (1 + bonus × rented / gpus)`, scaled by
-/// 10,000 so the rented bonus keeps its precision.
-pub fn grade(calc_point: u32, gpus: u32, rented: u32, bonus_bps: u16) -> U256 {
+/// Reward grade (weight in the market's emission) of an online machine: its calc point,
+/// scaled by 10,000. Renting does not change it: the rented bonus is paid per rental, capped by
+/// the rent the rental burned (`market::rewards::pay_rental_bonus`).
+pub fn grade(calc_point: u32, gpus: u32) -> U256 {
     if gpus == 0 {
         return U256::ZERO;
     }
-    let rented = rented.min(gpus);
-    let num = u128::from(BPS) * u128::from(gpus) + u128::from(bonus_bps) * u128::from(rented);
-    U256::from(calc_point) * U256::from(num) / U256::from(gpus)
+    U256::from(calc_point) * U256::from(BPS)
 }
 
 /// Slash share (basis points) for an offline period of `blocks` under `tiers`.
@@ -116,10 +115,9 @@ mod tests {
 
     #[test]
     fn grades() {
-        assert_eq!(grade(1_000, 4, 0, 3_000), U256::from(10_000_000u64));
-        assert_eq!(grade(1_000, 4, 4, 3_000), U256::from(13_000_000u64));
-        assert_eq!(grade(1_000, 4, 2, 3_000), U256::from(11_500_000u64));
-        assert_eq!(grade(1_000, 0, 0, 3_000), U256::ZERO);
+        assert_eq!(grade(1_000, 4), U256::from(10_000_000u64));
+        assert_eq!(grade(1_000, 1), U256::from(10_000_000u64));
+        assert_eq!(grade(1_000, 0), U256::ZERO);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub(crate) mod phase {
     pub(crate) const DONE: u8 = 4;
 }
 
-pub(crate) const MACHINE_SLOTS: usize = 15;
+pub(crate) const MACHINE_SLOTS: usize = 16;
 
 /// A machine.
 pub(crate) struct Machine {
@@ -62,7 +62,13 @@ pub(crate) struct Machine {
     pub(crate) debt: U256,
     pub(crate) last_renter: Address,
     pub(crate) verifiers: [Address; 3],
+    /// Reward settled per GPU while online since registration, scaled by `PER_GPU_SCALE`: a
+    /// rental's bonus is measured on it between the rental's start and end.
+    pub(crate) reward_per_gpu: U256,
 }
+
+/// Scale of [`Machine::reward_per_gpu`].
+pub(crate) const PER_GPU_SCALE: u64 = 1_000_000_000_000;
 
 impl Machine {
     /// Loads a machine; `None` if it was never registered.
@@ -101,6 +107,7 @@ impl Machine {
             debt: w[10],
             last_renter: to_addr(w[11]),
             verifiers: [to_addr(w[12]), to_addr(w[13]), to_addr(w[14])],
+            reward_per_gpu: w[15],
         }))
     }
 
@@ -136,6 +143,7 @@ impl Machine {
             debt: U256::ZERO,
             last_renter: Address::ZERO,
             verifiers: [Address::ZERO; 3],
+            reward_per_gpu: U256::ZERO,
         }
     }
 
@@ -171,6 +179,7 @@ impl Machine {
         for i in 0..3 {
             w[12 + i] = from_addr(self.verifiers[i]);
         }
+        w[15] = self.reward_per_gpu;
         self.slots.store(ctx, w)
     }
 
@@ -195,7 +204,7 @@ impl Machine {
 
 /// A commit–reveal round (machine verification or fault report).
 pub(crate) struct Round {
-    slots: Slots<10>,
+    slots: Slots<11>,
     pub(crate) phase: u8,
     pub(crate) attempt: u32,
     pub(crate) draw_at: u64,
@@ -205,11 +214,14 @@ pub(crate) struct Round {
     pub(crate) commitments: [B256; 3],
     /// Per auditor: bit 0 revealed, bit 1 verdict (spec matches / faulty), bits 8..40 calc point.
     pub(crate) reveals: [U256; 3],
+    /// Committee seats handed out when the draw was scheduled: only members seated before it
+    /// are drawn (the committee is snapshotted at request time).
+    pub(crate) snapshot: u64,
 }
 
 impl Round {
     pub(crate) fn load<H: Host>(ctx: &mut Ctx<'_, H>, tag: u64, key: B256) -> Res<Self> {
-        let (slots, w) = Slots::<10>::load(ctx, tag, key)?;
+        let (slots, w) = Slots::<11>::load(ctx, tag, key)?;
         Ok(Self {
             slots,
             phase: bits(w[0], 0, 8) as u8,
@@ -220,11 +232,12 @@ impl Round {
             auditors: [to_addr(w[1]), to_addr(w[2]), to_addr(w[3])],
             commitments: [B256::from(w[4]), B256::from(w[5]), B256::from(w[6])],
             reveals: [w[7], w[8], w[9]],
+            snapshot: bits(w[10], 0, 64),
         })
     }
 
     pub(crate) fn store<H: Host>(&mut self, ctx: &mut Ctx<'_, H>) -> Res<()> {
-        let mut w = [U256::ZERO; 10];
+        let mut w = [U256::ZERO; 11];
         put(&mut w[0], 0, 8, self.phase.into());
         put(&mut w[0], 8, 32, self.attempt.into());
         put(&mut w[0], 40, 64, self.draw_at);
@@ -235,6 +248,7 @@ impl Round {
             w[4 + i] = self.commitments[i].into();
             w[7 + i] = self.reveals[i];
         }
+        put(&mut w[10], 0, 64, self.snapshot);
         self.slots.store(ctx, w)
     }
 
@@ -276,7 +290,7 @@ impl Round {
 
 /// A rental.
 pub(crate) struct Rental {
-    slots: Slots<7>,
+    slots: Slots<8>,
     pub(crate) id: u64,
     pub(crate) machine: B256,
     pub(crate) renter: Address,
@@ -295,6 +309,8 @@ pub(crate) struct Rental {
     pub(crate) queue_index: u32,
     /// Extensions so far; with any, every segment's end and price are stored apart.
     pub(crate) extensions: u8,
+    /// The machine's `reward_per_gpu` when the rental started (its bonus is measured from it).
+    pub(crate) reward_snapshot: U256,
 }
 
 /// Rental status codes (match `IGpuMarket.RentalStatus`).
@@ -305,7 +321,7 @@ pub(crate) mod rental_status {
 
 impl Rental {
     pub(crate) fn load<H: Host>(ctx: &mut Ctx<'_, H>, id: u64) -> Res<Option<Self>> {
-        let (slots, w) = Slots::<7>::load(ctx, T_RENTAL, num_key(id))?;
+        let (slots, w) = Slots::<8>::load(ctx, T_RENTAL, num_key(id))?;
         if w[1].is_zero() {
             return Ok(None);
         }
@@ -326,12 +342,13 @@ impl Rental {
             beneficiary: if w[6].is_zero() { to_addr(w[1]) } else { to_addr(w[6]) },
             queue_index: bits(w[2], 184, 32) as u32,
             extensions: bits(w[2], 216, 8) as u8,
+            reward_snapshot: w[7],
         }))
     }
 
     pub(crate) fn new(id: u64, machine: B256, renter: Address) -> Self {
         Self {
-            slots: Slots { tag: T_RENTAL, key: num_key(id), orig: [U256::ZERO; 7] },
+            slots: Slots { tag: T_RENTAL, key: num_key(id), orig: [U256::ZERO; 8] },
             id,
             machine,
             renter,
@@ -346,11 +363,12 @@ impl Rental {
             beneficiary: renter,
             queue_index: 0,
             extensions: 0,
+            reward_snapshot: U256::ZERO,
         }
     }
 
     pub(crate) fn store<H: Host>(&mut self, ctx: &mut Ctx<'_, H>) -> Res<()> {
-        let mut w = [U256::ZERO; 7];
+        let mut w = [U256::ZERO; 8];
         w[0] = self.machine.into();
         w[1] = from_addr(self.renter);
         w[6] = from_addr(self.beneficiary);
@@ -364,6 +382,7 @@ impl Rental {
         w[3] = self.paid;
         w[4] = self.refunded;
         w[5] = self.burned;
+        w[7] = self.reward_snapshot;
         self.slots.store(ctx, w)
     }
 

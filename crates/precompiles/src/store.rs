@@ -97,6 +97,9 @@ pub(crate) const G_TOTAL_GRADE: u64 = 10;
 pub(crate) const G_FEES_BURNED: u64 = 11;
 pub(crate) const G_COMMITTEE: u64 = 12;
 pub(crate) const G_CURSOR: u64 = 13;
+/// Seats ever handed out in the committee list (`T_COMMITTEE` keys are `0..G_COMMITTEE_SEQ`;
+/// a member who left leaves a hole, nobody moves).
+pub(crate) const G_COMMITTEE_SEQ: u64 = 14;
 
 /// Slot of field `field` of the record `(tag, key)`.
 pub(crate) fn slot(tag: u64, key: B256, field: u64) -> U256 {

@@ -853,7 +853,7 @@ mod mining {
     }
 
     #[test]
-    fn offline_machines_accrue_nothing_and_rented_ones_get_the_bonus() {
+    fn offline_machines_accrue_nothing_and_renting_leaves_the_mining_weight_alone() {
         let (mut t, a, b) = two_machines();
         let pid = t.project(1_000_000_000, 10_000, 1_000);
         t.mok(OWNER, enrollCall { projectId: pid, machineId: a });
@@ -864,7 +864,8 @@ mod mining {
         assert_eq!(before_a.pending, U256::ZERO);
         assert_eq!(t.rewards(pid, 0x40).pending, U256::from(10 * TPB));
         t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: a });
-        // Rent B's only GPU: its weight becomes 2,000 × 1.3 = 2,600 against A's 1,000.
+        // Rent B's only GPU: its market grade gets the rented bonus, its mining weight does not
+        // (2,000 against A's 1,000), so wash renting cannot buy project tokens.
         let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: b, gpus: 1, blocks: 360 });
         t.ok(RENTER, q, rentCall { machineId: b, gpus: 1, blocks: 360 });
         let pa0 = t.rewards(pid, OWNER);
@@ -875,8 +876,8 @@ mod mining {
         // claimable + vesting include the split of what is pending.
         let got_a = pa.claimable + pa.vesting - pa0.claimable - pa0.vesting;
         let got_b = pb.claimable + pb.vesting - pb0.claimable - pb0.vesting;
-        assert_eq!(got_a, U256::from(36 * TPB * 1_000 / 3_600));
-        assert_eq!(got_b, U256::from(36 * TPB * 2_600 / 3_600));
+        assert_eq!(got_a, U256::from(36 * TPB * 1_000 / 3_000));
+        assert_eq!(got_b, U256::from(36 * TPB * 2_000 / 3_000));
     }
 
     #[test]

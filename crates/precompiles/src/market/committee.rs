@@ -11,31 +11,32 @@ pub(super) fn join_committee<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, value:
     if value < ctx.p.auditor_stake {
         return Err(revert(IGpuMarket::WrongStake { required: ctx.p.auditor_stake, sent: value }));
     }
+    // A new seat at the end of the list; seats never move (a draw's snapshot is a prefix).
+    let seat: u64 = ctx.g(G_COMMITTEE_SEQ)?.saturating_to();
     let n: u64 = ctx.g(G_COMMITTEE)?.saturating_to();
-    ctx.set(slot(T_COMMITTEE, num_key(n), 0), from_addr(who))?;
+    ctx.set(slot(T_COMMITTEE, num_key(seat), 0), from_addr(who))?;
+    ctx.set_g(G_COMMITTEE_SEQ, U256::from(ck(seat.checked_add(1))?))?;
     ctx.set_g(G_COMMITTEE, U256::from(n + 1))?;
     ctx.set(slot(T_AUDITOR, key, 0), value)?;
-    ctx.set(slot(T_AUDITOR, key, 1), U256::from(n + 1))?;
+    ctx.set(slot(T_AUDITOR, key, 1), U256::from(ck(seat.checked_add(1))?))?;
     emit(ctx, IGpuMarket::AuditorJoined { auditor: who, stake: value })
 }
 
 pub(super) fn leave_committee<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<()> {
     let key = addr_key(who);
-    let pos: u64 = ctx.get(slot(T_AUDITOR, key, 1))?.saturating_to();
-    if pos == 0 {
+    let seat: u64 = ctx.get(slot(T_AUDITOR, key, 1))?.saturating_to();
+    if seat == 0 {
         return Err(revert(IGpuMarket::NotAuditor {}));
     }
     let busy: u32 = ctx.get(slot(T_AUDITOR, key, 2))?.saturating_to();
     if busy > 0 {
         return Err(revert(IGpuMarket::AuditorBusy { activeAssignments: busy }));
     }
-    // Swap-remove from the committee list.
+    // The seat becomes a hole: nobody else moves, so leaving never changes whom a pending
+    // draw picks among the others.
+    ctx.set(slot(T_COMMITTEE, num_key(seat - 1), 0), U256::ZERO)?;
     let n: u64 = ctx.g(G_COMMITTEE)?.saturating_to();
-    let last = ctx.get(slot(T_COMMITTEE, num_key(n - 1), 0))?;
-    ctx.set(slot(T_COMMITTEE, num_key(pos - 1), 0), last)?;
-    ctx.set(slot(T_AUDITOR, addr_key(to_addr(last)), 1), U256::from(pos))?;
-    ctx.set(slot(T_COMMITTEE, num_key(n - 1), 0), U256::ZERO)?;
-    ctx.set_g(G_COMMITTEE, U256::from(n - 1))?;
+    ctx.set_g(G_COMMITTEE, U256::from(n.saturating_sub(1)))?;
     let stake = ctx.get(slot(T_AUDITOR, key, 0))?;
     ctx.set(slot(T_AUDITOR, key, 0), U256::ZERO)?;
     ctx.set(slot(T_AUDITOR, key, 1), U256::ZERO)?;
@@ -43,7 +44,12 @@ pub(super) fn leave_committee<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Re
     emit(ctx, IGpuMarket::AuditorLeft { auditor: who, stakeReturned: stake })
 }
 
-/// Opens a round: auditors are drawn `drawDelayBlocks` later.
+/// Committee seats handed out so far: a draw scheduled now picks among these.
+pub(super) fn committee_snapshot<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<u64> {
+    Ok(ctx.g(G_COMMITTEE_SEQ)?.saturating_to())
+}
+
+/// Opens a round: auditors are drawn `drawDelayBlocks` later, among the members seated now.
 pub(super) fn start_round<H: Host>(
     ctx: &mut Ctx<'_, H>,
     tag: u64,
@@ -61,31 +67,48 @@ pub(super) fn start_round<H: Host>(
     r.auditors = [Address::ZERO; 3];
     r.commitments = [B256::ZERO; 3];
     r.reveals = [U256::ZERO; 3];
+    r.snapshot = committee_snapshot(ctx)?;
     r.store(ctx)?;
     schedule(ctx, r.draw_at, draw_kind, id)
 }
 
-/// Draws 3 distinct auditors with enough stake, none of them in `exclude`, from the block's
-/// randomness. `None` if the committee cannot provide them.
+/// Draws 3 distinct auditors for round `key` from the block's randomness (security review H6):
+/// - only members seated before the draw was scheduled (`snapshot` seats; joining after the
+///   request, when the randomness may be known, never helps);
+/// - weighted by stake: a member is accepted with probability `min(stake, cap) / cap`, `cap`
+///   being `AUDITOR_WEIGHT_CAP` minimum stakes, so splitting stake over several addresses
+///   gives no more seats than holding it in one;
+/// - with enough stake, none of them in `exclude`, never one address twice.
+///
+/// The randomness is the block's VRF beacon (`dbc_consensus::vrf`) under proof of stake: no
+/// one knows it when the round is opened. `None` if no 3 were found in `DRAW_TRIES` tries.
 pub(super) fn draw<H: Host>(
     ctx: &mut Ctx<'_, H>,
     key: B256,
     exclude: &[Address],
+    snapshot: u64,
 ) -> Res<Option<[Address; 3]>> {
     let n: u64 = ctx.g(G_COMMITTEE)?.saturating_to();
-    if n < 3 {
+    if n < 3 || snapshot < 3 {
         return Ok(None);
     }
+    let cap =
+        ck(ctx.p.auditor_stake.checked_mul(U256::from(AUDITOR_WEIGHT_CAP)))?.max(U256::from(1));
     let seed = ctx.host.randomness();
     let mut picked: Vec<Address> = Vec::with_capacity(3);
-    for i in 0..DRAW_TRIES.max(n * 3).min(256) {
+    for i in 0..DRAW_TRIES {
         let h = ctx.hash(&[seed.as_slice(), key.as_slice(), &i.to_be_bytes()].concat())?;
-        let idx = U256::from_be_bytes(h.0) % U256::from(n);
-        let a = to_addr(ctx.get(slot(T_COMMITTEE, B256::from(idx), 0))?);
+        let seat = U256::from_be_bytes(h.0) % U256::from(snapshot);
+        let a = to_addr(ctx.get(slot(T_COMMITTEE, B256::from(seat), 0))?);
         if a.is_zero() || exclude.contains(&a) || picked.contains(&a) {
             continue;
         }
-        if ctx.get(slot(T_AUDITOR, addr_key(a), 0))? < ctx.p.auditor_stake {
+        let stake = ctx.get(slot(T_AUDITOR, addr_key(a), 0))?;
+        if stake < ctx.p.auditor_stake {
+            continue;
+        }
+        let w = ctx.hash(&[h.as_slice(), b"weight"].concat())?;
+        if U256::from_be_bytes(w.0) % cap >= stake.min(cap) {
             continue;
         }
         picked.push(a);

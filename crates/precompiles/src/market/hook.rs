@@ -161,7 +161,7 @@ pub(super) fn machine_round_item<H: Host>(
     let mut r = Round::load(ctx, T_ROUND_MACHINE, m.id)?;
     match kind {
         item::DRAW if r.phase == phase::DRAWING && r.draw_at == due => {
-            match draw(ctx, m.id, &[m.owner])? {
+            match draw(ctx, m.id, &[m.owner], r.snapshot)? {
                 Some(auditors) => {
                     r.auditors = auditors;
                     r.phase = phase::COMMIT;
@@ -180,6 +180,7 @@ pub(super) fn machine_round_item<H: Host>(
                 }
                 None => {
                     r.draw_at = ctx.now + ctx.p.draw_delay_blocks;
+                    r.snapshot = committee_snapshot(ctx)?;
                     schedule(ctx, r.draw_at, item::DRAW, m.index)?;
                 }
             }
@@ -217,7 +218,7 @@ pub(super) fn report_round_item<H: Host>(
     match kind {
         item::REPORT_DRAW if r.phase == phase::DRAWING && r.draw_at == due => {
             let owner = machine(ctx, rep.machine)?.owner;
-            match draw(ctx, key, &[owner, rep.reporter])? {
+            match draw(ctx, key, &[owner, rep.reporter], r.snapshot)? {
                 Some(auditors) => {
                     r.auditors = auditors;
                     r.phase = phase::COMMIT;
@@ -236,6 +237,7 @@ pub(super) fn report_round_item<H: Host>(
                 }
                 None => {
                     r.draw_at = ctx.now + ctx.p.draw_delay_blocks;
+                    r.snapshot = committee_snapshot(ctx)?;
                     schedule(ctx, r.draw_at, item::REPORT_DRAW, rep.id)?;
                 }
             }

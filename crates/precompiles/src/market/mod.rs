@@ -34,7 +34,10 @@ pub const HOOK_MAX_ITEMS: u64 = 256;
 /// Extensions a rental may have (each is a segment at its own price; security review M1).
 pub(crate) const MAX_RENTAL_EXTENSIONS: u8 = 16;
 /// Draw attempts before a draw is postponed.
-const DRAW_TRIES: u64 = 32;
+/// Tries of one draw (each: two hashes and at most two reads, all charged).
+const DRAW_TRIES: u64 = 256;
+/// A member's draw weight is its stake up to this many minimum auditor stakes.
+const AUDITOR_WEIGHT_CAP: u64 = 4;
 
 /// Kinds of scheduled work (the block hook's queue).
 mod item {

@@ -96,12 +96,13 @@ pub(super) fn rent<H: Host>(
     r.start = ctx.now;
     r.end = ck(ctx.now.checked_add(blocks))?;
     r.paid = cost;
+    // The rental's bonus is measured from here (the machine was just settled).
+    r.reward_snapshot = m.reward_per_gpu;
     r.queue_index = schedule_at(ctx, r.end, item::RENTAL_END, rid)? as u32;
     r.store(ctx)?;
     m.rented += gpus;
     m.rent_end = m.rent_end.max(r.end);
     m.last_renter = beneficiary;
-    regrade(ctx, &mut m)?;
     m.store(ctx)?;
     ctx.add_g(G_RENTED_GPUS, U256::from(gpus), false)?;
     ctx.pay(who, value - cost)?;
@@ -204,7 +205,7 @@ pub(super) fn close_rental<H: Host>(ctx: &mut Ctx<'_, H>, r: &mut Rental) -> Res
     r.store(ctx)?;
     m.rented = m.rented.saturating_sub(r.gpus);
     m.last_rental_end = ctx.now;
-    regrade(ctx, &mut m)?;
+    pay_rental_bonus(ctx, &mut m, r, burned)?;
     m.store(ctx)?;
     ctx.add_g(G_RENTED_GPUS, U256::from(r.gpus), true)?;
     ctx.pay(r.beneficiary, refund)?;

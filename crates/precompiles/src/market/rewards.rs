@@ -50,11 +50,54 @@ pub(super) fn pending(m: &Machine, acc: U256) -> Res<U256> {
     Ok(accrued(m.grade, acc)?.saturating_sub(m.debt))
 }
 
-/// Settles a machine's pending reward (call before changing its grade).
+/// Settles a machine's pending reward (call before changing its grade, and when a rental of it
+/// starts or ends, so that the rental's bonus is measured exactly).
 pub(super) fn settle<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine) -> Res<()> {
     let acc = update_pool(ctx)?;
     let amount = pending(m, acc)?;
     m.debt = accrued(m.grade, acc)?;
+    if amount.is_zero() {
+        return Ok(());
+    }
+    if m.gpus > 0 {
+        let per_gpu = ck(math::mul_div(amount, U256::from(PER_GPU_SCALE), U256::from(m.gpus)))?;
+        m.reward_per_gpu = ck(m.reward_per_gpu.checked_add(per_gpu))?;
+    }
+    pay_reward(ctx, m, amount)
+}
+
+/// Pays the rented bonus of rental `r` of `m` as it ends (call after [`settle`]): `rentedBonusBps`
+/// of what its GPUs earned while it ran, **at most the rent it burned** (issue #16 item 4), from
+/// what is left of the pool. Whoever rents a machine, the bonus it brings its owner never
+/// exceeds the rent burned for it, so renting one's own machine from another address (wash
+/// renting) costs at least what it earns, at every burn tier and network size, and one rental
+/// cannot lend its burn to another.
+pub(super) fn pay_rental_bonus<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    m: &mut Machine,
+    r: &Rental,
+    burned: U256,
+) -> Res<()> {
+    let per_gpu = m.reward_per_gpu.saturating_sub(r.reward_snapshot);
+    let earned = ck(math::mul_div(per_gpu, U256::from(r.gpus), U256::from(PER_GPU_SCALE)))?;
+    let accrued = ck(math::bps_of(earned, ctx.p.rented_bonus_bps))?;
+    let distributed = ctx.g(G_DISTRIBUTED)?;
+    let left = ctx.p.reward_pool.saturating_sub(distributed);
+    let paid = accrued.min(burned).min(left);
+    if accrued.is_zero() {
+        return Ok(());
+    }
+    ctx.set_g(G_DISTRIBUTED, ck(distributed.checked_add(paid))?)?;
+    emit(
+        ctx,
+        IGpuMarket::RentedBonusPaid { machineId: m.id, rentalId: U256::from(r.id), accrued, paid },
+    )?;
+    pay_reward(ctx, m, paid)
+}
+
+/// Pays `amount` of reward for `m`: the verifiers' share at once, the owner's split into an
+/// immediate part and a vesting tranche.
+fn pay_reward<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine, amount: U256) -> Res<()> {
     if amount.is_zero() {
         return Ok(());
     }
@@ -83,11 +126,8 @@ pub(super) fn settle<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine) -> Res<()> 
 
 /// Recomputes a machine's grade after a change (call after [`settle`]).
 pub(super) fn regrade<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine) -> Res<()> {
-    let new = if m.status == status::ONLINE {
-        math::grade(m.calc_point, m.gpus, m.rented, ctx.p.rented_bonus_bps)
-    } else {
-        U256::ZERO
-    };
+    let new =
+        if m.status == status::ONLINE { math::grade(m.calc_point, m.gpus) } else { U256::ZERO };
     if new == m.grade {
         return Ok(());
     }

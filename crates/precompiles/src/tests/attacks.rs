@@ -304,3 +304,190 @@ fn m5_a_stale_item_swapped_into_a_hole_does_not_redirect_its_rental() {
     t.ok(RENTER, U256::ZERO, endRentalCall { rentalId: x });
     assert_eq!(t.queued_at(e), 1, "x's live item was removed");
 }
+
+/// H6: the committee is snapshotted when a round is opened. A member who joins after the
+/// request (when the draw's randomness may already be known to someone) is never drawn for
+/// it. Without the snapshot the late member would sit in about 3 of every 4 of these draws.
+#[test]
+fn h6_members_who_join_after_the_request_are_never_drawn_for_it() {
+    let mut t = T::new();
+    t.committee(3);
+    let late = addr(A[3]);
+    let ids: Vec<B256> = (1..=12).map(|n| t.register(n, 1)).collect();
+    t.ok(A[3], dbc(40_000), joinCommitteeCall {});
+    t.c.advance(params().draw_delay_blocks);
+    for id in &ids {
+        let r = t.round(*id);
+        assert_eq!(r.phase as u8, 2, "drawn");
+        assert!(!r.auditors.contains(&late), "a member who joined after the request was drawn");
+    }
+    // A round opened after it joined may draw it.
+    let later: Vec<B256> = (13..=24).map(|n| t.register(n, 1)).collect();
+    t.c.advance(params().draw_delay_blocks);
+    assert!(later.iter().any(|id| t.round(*id).auditors.contains(&late)));
+}
+
+/// H6: draws are weighted by stake (up to 4 minimum stakes per member), so one address with
+/// four minimum stakes sits about as often as four addresses with one each, and far more often
+/// than any single one of them. Without the weighting every member sits equally often.
+#[test]
+fn h6_draws_are_weighted_by_stake() {
+    let mut t = T::new();
+    let small: Vec<u8> = (0x70..0x78).collect();
+    for s in &small {
+        t.c.fund(addr(*s), dbc(1_000_000));
+        t.ok(*s, dbc(10_000), joinCommitteeCall {});
+    }
+    t.ok(A[0], dbc(40_000), joinCommitteeCall {});
+    let ids: Vec<B256> = (1..=60).map(|n| t.register(n, 1)).collect();
+    t.c.advance(params().draw_delay_blocks);
+    let (mut big, mut each) = (0u32, std::collections::HashMap::<Address, u32>::new());
+    for id in &ids {
+        for a in t.round(*id).auditors {
+            if a == addr(A[0]) {
+                big += 1;
+            } else {
+                *each.entry(a).or_default() += 1;
+            }
+        }
+    }
+    let small_total: u32 = each.values().sum();
+    assert_eq!(big + small_total, 180, "every round drew 3");
+    let mean_small = small_total / small.len() as u32;
+    assert!(big > 2 * mean_small, "4× stake sat {big} times, a 1× member {mean_small} on average");
+}
+
+/// H6: leaving leaves a hole; nobody moves into it, so a member cannot reshuffle whom a
+/// pending draw picks among the others by leaving. The drawn auditors of a round are the same
+/// whether or not an unpicked member left in between.
+#[test]
+fn h6_leaving_moves_nobody_in_a_pending_draw() {
+    let pick = |leave: bool| {
+        let mut t = T::new();
+        let members: Vec<u8> = (0x70..0x78).collect();
+        for s in &members {
+            t.c.fund(addr(*s), dbc(1_000_000));
+            t.ok(*s, dbc(40_000), joinCommitteeCall {});
+        }
+        let id = t.register(1, 1);
+        if leave {
+            // The last member leaves after the request: with swap-removal it used to move into
+            // the leaver's seat. It leaves only if it is not the one drawn in the control run.
+            t.ok(0x70, U256::ZERO, leaveCommitteeCall {});
+        }
+        t.c.advance(params().draw_delay_blocks);
+        t.round(id).auditors
+    };
+    let control = pick(false);
+    assert!(!control.contains(&addr(0x70)), "pick another leaver for this seed");
+    assert_eq!(pick(true), control);
+}
+
+/// H7 / item 4: an owner renting its own machine from a second address at the floor price
+/// ends up with no more than if it had left the machine idle: the rented bonus is paid only
+/// as far as the rent burned on the machine matches it. Before, the bonus on this small
+/// network was worth many times the burn.
+#[test]
+fn h7_wash_renting_never_pays() {
+    const SHILL: u8 = 0x50;
+    let wealth = |t: &mut T| {
+        let r = t.ok(0x30, U256::ZERO, rewardsOfCall { account: addr(OWNER) });
+        t.c.balance(addr(OWNER)) + t.c.balance(addr(SHILL)) + r.claimable + r.vesting
+    };
+    let run = |wash: bool| {
+        let mut t = T::new();
+        t.c.fund(addr(SHILL), dbc(1_000_000));
+        t.c.params.heartbeat_timeout_blocks = 1_000_000;
+        t.committee(3);
+        let id = t.online(1, 8, 1_000);
+        let floor = U256::from(10u64).pow(U256::from(16)) / U256::from(2);
+        t.ok(OWNER, U256::ZERO, setPriceCall { machineId: id, pricePerGpuBlock: floor });
+        let start = wealth(&mut t);
+        if wash {
+            for _ in 0..3 {
+                let q = t.ok(SHILL, U256::ZERO, quoteCall { machineId: id, gpus: 8, blocks: 300 });
+                let rid = t.ok(SHILL, q, rentCall { machineId: id, gpus: 8, blocks: 300 });
+                t.c.advance(299);
+                t.ok(SHILL, U256::ZERO, endRentalCall { rentalId: rid });
+                t.c.advance(1);
+            }
+        } else {
+            t.c.advance(900);
+        }
+        t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: id });
+        wealth(&mut t) - start
+    };
+    let idle = run(false);
+    let washed = run(true);
+    assert!(washed <= idle, "wash renting gained {} wei over idling", washed - idle);
+}
+
+fn bonus_paid(t: &T) -> (U256, U256) {
+    let log =
+        t.c.last_logs
+            .iter()
+            .find(|l| l.topics()[0] == RentedBonusPaid::SIGNATURE_HASH)
+            .expect("RentedBonusPaid");
+    let e = RentedBonusPaid::decode_log_data(log).unwrap();
+    (e.accrued, e.paid)
+}
+
+/// The rented bonus still pays where real rent is burned: a renter who pays well above the
+/// floor earns the owner the bonus in full (30% of what the rented GPUs earned), on top of the
+/// base reward and the rent.
+#[test]
+fn a_real_rental_at_a_real_price_earns_the_full_bonus() {
+    let mut t = T::new();
+    t.c.fund(addr(RENTER), dbc(100_000_000));
+    t.c.params.heartbeat_timeout_blocks = 1_000_000;
+    t.committee(3);
+    let id = t.online(1, 8, 1_000);
+    // A price at which the burn (30% of 8 × 100 × 10,000 DBC) exceeds the bonus.
+    t.ok(OWNER, U256::ZERO, setPriceCall { machineId: id, pricePerGpuBlock: dbc(10_000) });
+    let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 8, blocks: 100 });
+    let rid = t.ok(RENTER, q, rentCall { machineId: id, gpus: 8, blocks: 100 });
+    let before = t.machine(id).totalEarned;
+    t.c.advance(99);
+    t.ok(RENTER, U256::ZERO, endRentalCall { rentalId: rid });
+    let (accrued, paid) = bonus_paid(&t);
+    assert_eq!(paid, accrued, "the burn covers the bonus");
+    let earned = t.machine(id).totalEarned - before;
+    // The only machine earns the whole emission of those blocks, plus 30% of it as the bonus.
+    let base = earned - paid;
+    assert_eq!(accrued, base * U256::from(3_000) / U256::from(10_000));
+    let per_block = t.c.params.reward_per_epoch / U256::from(t.c.params.epoch_blocks);
+    assert!(base + U256::from(1_000) >= per_block * U256::from(99), "{base}");
+}
+
+/// Each rental's bonus is capped by the rent *it* burned: a cheap rental next to an expensive
+/// one on the same machine cannot borrow the expensive one's burn (the wash renter's trick on a
+/// machine that also has real renters).
+#[test]
+fn h7_a_rentals_bonus_is_capped_by_its_own_burn() {
+    const SHILL: u8 = 0x50;
+    let mut t = T::new();
+    t.c.fund(addr(RENTER), dbc(100_000_000));
+    t.c.fund(addr(SHILL), dbc(1_000_000));
+    t.c.params.heartbeat_timeout_blocks = 1_000_000;
+    t.committee(3);
+    let id = t.online(1, 8, 1_000);
+    // A real renter at a high price for 4 GPUs.
+    t.ok(OWNER, U256::ZERO, setPriceCall { machineId: id, pricePerGpuBlock: dbc(10_000) });
+    let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 4, blocks: 200 });
+    let real = t.ok(RENTER, q, rentCall { machineId: id, gpus: 4, blocks: 200 });
+    // The owner's shill takes the other 4 at the floor.
+    let floor = U256::from(10u64).pow(U256::from(16)) / U256::from(2);
+    t.ok(OWNER, U256::ZERO, setPriceCall { machineId: id, pricePerGpuBlock: floor });
+    let q = t.ok(SHILL, U256::ZERO, quoteCall { machineId: id, gpus: 4, blocks: 100 });
+    let wash = t.ok(SHILL, q, rentCall { machineId: id, gpus: 4, blocks: 100 });
+    t.c.advance(99);
+    t.ok(SHILL, U256::ZERO, endRentalCall { rentalId: wash });
+    let (accrued, paid) = bonus_paid(&t);
+    let burned = t.ok(0x30, U256::ZERO, getRentalCall { rentalId: wash }).burned;
+    assert!(accrued > burned, "the shill's bonus would exceed its burn");
+    assert_eq!(paid, burned, "capped by its own burn, not the real rental's");
+    t.c.advance(100);
+    t.ok(RENTER, U256::ZERO, endRentalCall { rentalId: real });
+    let (accrued, paid) = bonus_paid(&t);
+    assert_eq!(paid, accrued, "the real rental's burn covers its own bonus");
+}
