@@ -5,17 +5,20 @@
 
 Prints Markdown: the parameters used, the wash-renting table (issue #16 item 4), a 365-day
 simulation of honest and attacking providers and auditors (issue #16 item 7), a shill renting
-next to real renters on one machine, and the stake-weighted auditor draw.
+next to real renters on one machine, a server registered whole or split into 1-GPU machines,
+and the stake-weighted auditor draw.
 
-The rules modelled ("now"): a machine's grade is calcPoint × 10,000 while online, whatever is
-rented (math.rs `grade`, rewards.rs `regrade`), and project mining weighs that grade. The rented
+The rules modelled ("now"): a machine's grade is calcPoint × gpus × 10,000 while online (calc
+point per GPU, like the price and the stake), whatever is rented (math.rs `grade`, rewards.rs
+`regrade`), and project mining weighs that grade. The rented
 bonus is paid per rental when it ends: `rentedBonusBps` of what its GPUs earned while it ran
 (the machine's `reward_per_gpu` against the rental's `reward_snapshot`), at most the rent that
 rental burned and what is left of the reward pool (rewards.rs `settle`, `pay_rental_bonus`;
 rentals.rs `rent`, `close_rental`). Auditors are drawn by weight min(stake, 4 × auditorStake)
 (committee.rs `draw`). The original rule is kept alongside as "before": the grade was
-calcPoint × (1 + rentedBonusBps × rented / gpus), so the bonus was paid in full through the
-grade, and draws were one address, one chance.
+calcPoint × (1 + rentedBonusBps × rented / gpus), whatever the GPU count, so the bonus was paid
+in full through the grade, a 1-GPU machine weighed as much as an 8-GPU one, and draws were one
+address, one chance.
 
 Every formula mirrors the Rust code (file references in the comments); amounts are integer wei
 and rounded down where the code rounds down. Parameters come from `config.dbc.market` in the
@@ -248,15 +251,15 @@ def mul_div(a, num, den):
 
 
 def grade(calc_point, gpus):
-    """math.rs grade: calc_point × 10,000 for a machine with GPUs; renting does not change it.
-    rewards.rs regrade gives it to online machines only (0 otherwise)."""
-    if gpus == 0:
-        return 0
-    return calc_point * BPS
+    """math.rs grade: calc_point × gpus × 10,000 (calc point per GPU, like the price and the
+    stake); renting does not change it. rewards.rs regrade gives it to online machines only
+    (0 otherwise)."""
+    return calc_point * gpus * BPS
 
 
 def grade_before(calc_point, gpus, rented, bonus_bps):
-    """The original rule (before the fix): calc_point × (10,000 × gpus + bonus × rented) / gpus."""
+    """The original rule (before the fix): calc_point × (10,000 × gpus + bonus × rented) / gpus,
+    i.e. calc_point × (10,000 + bonus × rented / gpus): it did not grow with the GPU count."""
     if gpus == 0:
         return 0
     rented = min(rented, gpus)
@@ -317,8 +320,10 @@ def to_auditors(p, amount, verifiers=3):
 
 def others_grade(p, network_gpus, own_gpus, other_gpus, calc_point, rented_frac, before):
     """Total grade of the rest of the network: (N − own GPUs) / other_gpus machines of
-    `calc_point`. Now the grade ignores rentals; before, each had `rented_frac` of its GPUs
-    rented (grade_before, linear in rented)."""
+    `calc_point`. Now each weighs calc_point × other_gpus × 10,000 whatever is rented, so the
+    total is (N − own GPUs) × calc_point × 10,000 whatever the machine size; before, each weighed
+    calc_point × (10,000 + bonus × `rented_frac`) whatever its GPU count (grade_before, linear in
+    rented)."""
     machines = Fraction(max(network_gpus - own_gpus, 0), other_gpus)
     if before:
         g = Fraction(calc_point) * (BPS + Fraction(p["rentedBonusBps"]) * Fraction(rented_frac))
@@ -511,8 +516,8 @@ def wash_section(p, day_blocks, sizes, gpu_list, cp, other_gpus, other_rented_li
     out.append(
         "*Before* (the original rule) renting raised the machine's grade from calc point × 1 to "
         "calc point × (1 + `rentedBonusBps` × rented/gpus), and the whole reward of that grade "
-        "was paid: the gain was the extra reward. *Now* the grade is calc point × 10,000 whether "
-        "or not anything is rented, so the machine's reward is the same as unrented; when the "
+        "was paid: the gain was the extra reward. *Now* the grade is calc point × GPUs × 10,000 "
+        "whether or not anything is rented, so the machine's reward is the same as unrented; when the "
         "rental ends it is paid a bonus of `rentedBonusBps` of what its GPUs earned while it ran, "
         "at most the rent that rental burned (rewards.rs `pay_rental_bonus`). So net = bonus "
         "paid − auditors' share of it − burned ≤ −(auditors' share) < 0 whenever anything is "
@@ -522,10 +527,12 @@ def wash_section(p, day_blocks, sizes, gpu_list, cp, other_gpus, other_rented_li
     out.append("Assumptions:")
     out.append(f"- The attacker's machine and every other machine have calc point {cp:,}; the other "
                "machines have " + (f"{other_gpus} GPUs" if other_gpus else "as many GPUs as the attacker's")
-               + " (the grade does not depend on the GPU count, math.rs `grade`). Before, a given "
-               "share of their GPUs was rented (column *others rented*; 0% is the worst case, "
-               "the smallest total grade). Now that share changes nothing (the grade ignores "
-               "rentals), so the *now* columns are the same for both shares.")
+               + ". Now the grade is calc point × GPUs (math.rs `grade`), so the rest of the "
+               "network weighs its GPU count × calc point however it is split into machines; "
+               "before, each machine weighed its calc point whatever its GPU count. Before, a "
+               "given share of their GPUs was rented (column *others rented*; 0% is the worst "
+               "case, the smallest total grade). Now that share changes nothing (the grade "
+               "ignores rentals), so the *now* columns are the same for both shares.")
     out.append("- The network's online GPU count (which selects the burn tier with "
                "`burnTierBasis = online`) includes the attacker's machine and is constant.")
     out.append("- Rewards are counted when earned: the owner's share after the auditors' "
@@ -667,7 +674,7 @@ def run_year(p, day_blocks, days, og, cp, g, plan, before=False):
     `starts` lists the rentals that start at the start of the day as (key, gpus), `closes` those
     that end at the end of the day as (key, gpus, used rent, burn bps, own), `own` when the owner
     pays the rent itself (wash renting). `before`: the original rule (grade with the rented
-    bonus, paid in full); else the rule now (grade = calc point; per-rental bonus, capped by the
+    bonus, paid in full); else the rule now (grade = calc point × gpus; per-rental bonus, capped by the
     rental's burn and the pool, paid when it ends, rewards.rs pay_rental_bonus). Only this
     machine's bonuses are counted against the pool (it does not run dry within a year at the
     default rates either way)."""
@@ -1000,7 +1007,9 @@ def sim_section(p, day_blocks, a):
         f"(N/{g} machines, fractional when N is not a multiple); the subject machine is one of "
         f"them. {float(a.sim_other_rented) * 100:g}% of the other machines' GPUs are rented all "
         "year: that mattered only before, when renting raised their grade; now every online "
-        "machine has the same grade, rented or not.",
+        "machine's grade is calc point × GPUs, rented or not. With machines of equal size, "
+        "weighing GPUs (now) or machines (before) gives each the same share; *Splitting a "
+        "server* shows where it differs.",
         "- The owner settles (claims) once a day, at the end of the day: `settle` pays the "
         f"auditors' {pct(p['auditorRewardBps'])}, {pct(p['immediateBps'])} of the rest is claimable "
         f"at once and the rest is a tranche released linearly over `vestingBlocks` "
@@ -1008,7 +1017,8 @@ def sim_section(p, day_blocks, a):
         "`pay_reward`, records.rs `Account::refresh`). *Received* counts what is claimable by "
         "the end of the year, *still vesting* what is not.",
         "- The emission is `rewardPerEpoch / epochBlocks` per block, capped by what is left of "
-        "`rewardPool`, shared by grade. Now: grade = calc point × 10,000; each rental's bonus "
+        "`rewardPool`, shared by grade. Now: grade = calc point × GPUs × 10,000; each rental's "
+        "bonus "
         "(`rentedBonusBps` of what its GPUs earned while it ran, at most its own burn and the "
         "pool left) is paid when it ends, through the same split. Before: grade = calc point × "
         "(1 + `rentedBonusBps` × rented/gpus) and the whole reward was paid. *Rewards earned* is "
@@ -1036,6 +1046,9 @@ def sim_section(p, day_blocks, a):
         "online, heartbeats are plain owner transactions and no one re-checks an unrented "
         "machine (only a renter can `reportFault`), so the fake earns like an idle honest "
         "machine for the whole year; its price is set high so that no real renter takes it. "
+        f"It claims {g} GPUs like the others: its reward, its stake and each rejection's "
+        "slash grow with the GPU count it claims (which the auditors verify), so claiming more "
+        "or fewer GPUs does not change its reward per staked DBC. "
         "The verifiers' reward share goes to the colluders (*other*).",
         f"- Auditors: every machine has 3 agreeing verifiers; with equal stakes every member is "
         f"drawn equally often and earns `auditorRewardBps` of the emission / {a.committee}, paid "
@@ -1162,6 +1175,60 @@ def shill_section(p, day_blocks, a):
 
 
 # ------------------------------------------------------------------------------------------
+# One server, registered whole or as 1-GPU machines
+
+def split_section(p, day_blocks, a):
+    """The same g-GPU server registered as one machine or as g machines of 1 GPU (same calc point
+    per GPU, same stake), nothing rented anywhere, a year's reward. Returns (text, facts)."""
+    g, cp, days = a.sim_gpus, a.calc_point or p["standardCalcPoint"], a.days
+    bonus_bps = p["rentedBonusBps"]
+    stake = p["stakePerGpu"] * g
+    out = ["### Splitting a server", ""]
+    out.append(
+        f"A server of {g} GPUs and calc point {cp:,} (per GPU) registered as one machine or as "
+        f"{g} machines of 1 GPU: the same stake ({d(stake, 0)} DBC, `stakePerGpu` × GPUs), the "
+        "same price per GPU-block and the same burn tier (it counts GPUs), in a network of N "
+        f"online GPUs whose other machines have {g} GPUs; nothing is rented anywhere, so the "
+        "original rule and the rule now differ only in the grade: *before* each machine weighed "
+        "calc point × 10,000 whatever its GPU count, *now* calc point × GPUs × 10,000 (math.rs "
+        "`grade`; tested by `splitting_a_server_into_one_gpu_machines_earns_nothing_extra` in "
+        "crates/precompiles/src/tests/attacks.rs). *Reward* is the owner's share (after the "
+        f"auditors) over {days} days, incl. what still vests. A fake machine earns what an honest "
+        "idle one with the GPU count it claims (which the auditors verify) earns: now a fake "
+        f"claiming 1 GPU earns 1/{g} of one claiming {g} for 1/{g} of the stake and of each "
+        f"rejection's slash; before, a lone 1-GPU machine weighed as much as a {g}-GPU one, so "
+        f"a fake claiming 1 GPU earned about as much as one claiming {g}.")
+    out.append("")
+    rows, facts = [], []
+    idle = lambda t: (True, 0, [], [])  # noqa: E731
+    for n in a.sim_sizes:
+        if n < g:
+            continue
+        tier = burn_bps(p["burnTiers"], n)
+        res = {}
+        for before in (True, False):
+            og = others_grade(p, n, g, g, cp, 0, before)
+            one = grade_before(cp, 1, 0, bonus_bps) if before else grade(cp, 1)
+            whole = run_year(p, day_blocks, days, og, cp, g, idle, before).earned
+            part = run_year(p, day_blocks, days, og + (g - 1) * one, cp, 1, idle, before).earned
+            res[before] = (whole, part, g * part)
+        wb, pb, sb = res[True]
+        wn, pn, sn = res[False]
+        rows.append((f"{n:,}", pct(tier), d(wb), d(sb), f"{float(Fraction(sb, wb)):.2f}×",
+                     d(pb), d(wn), d(sn), f"{float(Fraction(sn, wn)):.4f}×", d(pn)))
+        facts.append((n, res))
+    out.append(table(["network GPUs", "burn", f"before: one {g}-GPU machine",
+                      f"before: {g} × 1-GPU", "split / whole before", "before: each 1-GPU",
+                      f"now: one {g}-GPU machine", f"now: {g} × 1-GPU", "split / whole now",
+                      "now: each 1-GPU"], rows))
+    out += ["", f"Before, splitting multiplied the reward by up to {g} (less while the server is "
+            "a large part of the network, since its own extra machines enlarge the total grade) "
+            "and took it from every other machine; now the split earns what the whole earns, up "
+            "to rounding (a wei per machine and block)."]
+    return "\n".join(out), facts
+
+
+# ------------------------------------------------------------------------------------------
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -1222,6 +1289,9 @@ def main():
     print(text)
     print()
     text, _ = shill_section(p, day_blocks, a)
+    print(text)
+    print()
+    text, _ = split_section(p, day_blocks, a)
     print(text)
     print()
     print(auditor_section(p, a))

@@ -64,7 +64,7 @@ pub enum ChainSpecError {
 
 /// DBC-specific chain parameters (`config.dbc` in the genesis file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct DbcParams {
     /// Target seconds between blocks.
     pub block_time_secs: u64,
@@ -477,6 +477,32 @@ mod tests {
         g["baseFeePerGas"] = format!("{:#x}", u64::MAX).into();
         let spec = ChainSpec::from_json(&g.to_string()).expect("u64::MAX fits");
         assert_eq!(spec.genesis_header().base_fee_per_gas, Some(u64::MAX));
+    }
+
+    /// Issue #16 item 9: a genesis written for another version of the market or staking rules
+    /// (an obsolete or misspelled key under `config.dbc`) is refused with the key's name, never
+    /// silently run with defaults.
+    #[test]
+    fn unknown_dbc_keys_are_refused_by_name() {
+        for (path, key) in [
+            (vec![], "blockTime"),
+            (vec!["market"], "rentedBonus"),
+            (vec!["staking"], "slotSeconds"),
+        ] {
+            let mut g = dev_json();
+            let mut at = &mut g["config"]["dbc"];
+            for p in &path {
+                at = &mut at[*p];
+            }
+            at[key] = 1.into();
+            let e = refused(&g);
+            assert!(e.contains(&format!("unknown field `{key}`")), "{key}: {e}");
+        }
+        let mut g = dev_json();
+        let mut tiers = serde_json::to_value(MarketParams::default().burn_tiers).expect("tiers");
+        tiers[0]["fromGPUs"] = 0.into();
+        g["config"]["dbc"]["market"] = serde_json::json!({ "burnTiers": tiers });
+        assert!(refused(&g).contains("unknown field `fromGPUs`"));
     }
 
     #[test]

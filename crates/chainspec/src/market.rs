@@ -16,7 +16,7 @@ pub const MINING_ADDRESS: Address = address!("0x00000000000000000000000000000000
 
 /// A burn tier: from `from_gpus` online GPUs on, `bps` of rent is burned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BurnTier {
     /// Online GPUs from which the tier applies.
     pub from_gpus: u64,
@@ -38,7 +38,7 @@ pub enum BurnBasis {
 /// A slash tier: an offline period shorter than `under_blocks` (or any, when `None`) costs `bps`
 /// of the machine's stake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SlashTier {
     /// Upper bound (exclusive) of the offline period in blocks; `None` for the last tier.
     pub under_blocks: Option<u64>,
@@ -50,7 +50,7 @@ pub struct SlashTier {
 /// basis points (1/100 of a percent). Defaults follow `shared/docs/dbc-reference.md` at 6 s
 /// blocks (14,400 blocks a day).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct MarketParams {
     /// Stake per GPU a provider locks when registering a machine.
     pub stake_per_gpu: U256,

@@ -14,7 +14,7 @@ pub const STAKING_ADDRESS: Address = address!("0x0000000000000000000000000000000
 
 /// A validator of the genesis set: its stake is bonded from block 1 as its own delegation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GenesisValidator {
     /// Signing address (seals blocks and votes; owns the self-stake).
     pub address: Address,
@@ -28,7 +28,7 @@ pub struct GenesisValidator {
 /// Staking and consensus parameters. Amounts in wei, durations in blocks, shares in basis
 /// points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct StakingParams {
     /// Blocks per epoch; the active set is elected at every multiple (14,400 = 24 h at 6 s).
     pub epoch_blocks: u64,

@@ -36,14 +36,13 @@ pub fn prorata_refund(paid: U256, start: u64, end: u64, now: u64) -> Option<U256
     mul_div(paid, U256::from(left), U256::from(end - start))
 }
 
-/// Reward grade (weight in the market's emission) of an online machine: its calc point,
-/// scaled by 10,000. Renting does not change it: the rented bonus is paid per rental, capped by
-/// the rent the rental burned (`market::rewards::pay_rental_bonus`).
+/// Reward grade (weight in the market's emission) of an online machine: its calc point (per
+/// GPU, like the price and the stake) times its GPU count, scaled by 10,000. So an 8-GPU server
+/// earns what eight 1-GPU machines of the same calc point earn, for the same stake, whichever
+/// way it is registered. Renting does not change it: the rented bonus is paid per rental,
+/// capped by the rent the rental burned (`market::rewards::pay_rental_bonus`).
 pub fn grade(calc_point: u32, gpus: u32) -> U256 {
-    if gpus == 0 {
-        return U256::ZERO;
-    }
-    U256::from(calc_point) * U256::from(BPS)
+    U256::from(calc_point) * U256::from(gpus) * U256::from(BPS)
 }
 
 /// Slash share (basis points) for an offline period of `blocks` under `tiers`.
@@ -115,9 +114,13 @@ mod tests {
 
     #[test]
     fn grades() {
-        assert_eq!(grade(1_000, 4), U256::from(10_000_000u64));
+        assert_eq!(grade(1_000, 4), U256::from(40_000_000u64));
         assert_eq!(grade(1_000, 1), U256::from(10_000_000u64));
         assert_eq!(grade(1_000, 0), U256::ZERO);
+        assert_eq!(
+            grade(u32::MAX, u32::MAX),
+            U256::from(u32::MAX).pow(U256::from(2)) * U256::from(BPS)
+        );
     }
 
     #[test]

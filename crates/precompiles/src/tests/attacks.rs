@@ -491,3 +491,63 @@ fn h7_a_rentals_bonus_is_capped_by_its_own_burn() {
     let (accrued, paid) = bonus_paid(&t);
     assert_eq!(paid, accrued, "the real rental's burn covers its own bonus");
 }
+
+/// Item 2 (units): grade, price and stake are all per GPU. An 8-GPU server registered as one
+/// machine earns what it earns as eight 1-GPU machines (same stake, same calc point); before,
+/// the grade ignored the GPU count and splitting paid eight times as much.
+#[test]
+fn splitting_a_server_into_one_gpu_machines_earns_nothing_extra() {
+    let earned = |split: bool| {
+        let mut t = T::new();
+        t.c.params.heartbeat_timeout_blocks = 1_000_000;
+        t.committee(3);
+        // A reference machine of another owner shares the emission.
+        t.c.fund(addr(0x40), dbc(100_000));
+        t.ok(0x40, dbc(8_000), registerCall { machineId: mid(99), spec: spec(8) });
+        t.verify(mid(99), &[(true, 1_000), (true, 1_000), (true, 1_000)]);
+        let ids: Vec<B256> = if split {
+            (1..=8).map(|n| t.online(n, 1, 1_000)).collect()
+        } else {
+            vec![t.online(1, 8, 1_000)]
+        };
+        let pending0: U256 =
+            ids.iter().map(|id| t.ok(0x30, U256::ZERO, pendingRewardCall { machineId: *id })).sum();
+        t.c.advance(100);
+        let pending: U256 =
+            ids.iter().map(|id| t.ok(0x30, U256::ZERO, pendingRewardCall { machineId: *id })).sum();
+        pending - pending0
+    };
+    let whole = earned(false);
+    let split = earned(true);
+    // Equal up to rounding (one wei per machine and block).
+    assert!(
+        split <= whole + U256::from(1_000) && whole <= split + U256::from(1_000),
+        "{whole} vs {split}"
+    );
+}
+
+/// M5: every hook-queue item is backed by a deposit and bounded per object: a machine (backed
+/// by its per-GPU stake) has at most one round item and one heartbeat check at a time, a report
+/// (backed by its deposit) one round item, a rental (backed by its rent) one end item. Spamming
+/// heartbeats or going offline and back adds nothing: the check is rescheduled lazily.
+#[test]
+fn m5_a_machine_holds_at_most_one_heartbeat_check_whatever_its_owner_sends() {
+    let mut t = T::new();
+    t.c.params.heartbeat_timeout_blocks = 100;
+    t.committee(3);
+    let id = t.online(1, 1, 1_000);
+    // Items due after the spam (the machine's heartbeat check and its verification round's
+    // leftovers), before it and after it.
+    let future = t.c.number + 41..t.c.number + 400;
+    let before: u64 = future.clone().map(|b| t.queued_at(b)).sum();
+    for _ in 0..40 {
+        t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: id });
+        t.c.advance(1);
+    }
+    for _ in 0..5 {
+        t.ok(OWNER, U256::ZERO, goOfflineCall { machineId: id });
+        t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: id });
+    }
+    let after: u64 = future.map(|b| t.queued_at(b)).sum();
+    assert_eq!(after, before, "heartbeats and offline cycles added items to the queue");
+}
