@@ -152,6 +152,35 @@ pub(super) fn heartbeat_check<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine, du
     take_offline(ctx, m, why)
 }
 
+/// A round's due draw: seats the drawn auditors and opens the commit phase (its end item
+/// `kinds.0`), or, if the committee cannot provide 3, retries `drawDelayBlocks` later (item
+/// `kinds.1`) among the members seated by then. `id` is the items' id. Returns the auditors.
+fn seat_round<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    r: &mut Round,
+    key: B256,
+    exclude: &[Address],
+    kinds: (u8, u8, u64),
+) -> Res<Option<[Address; 3]>> {
+    let (commit_end, redraw, id) = kinds;
+    let drawn = draw(ctx, key, exclude, r.snapshot)?;
+    match drawn {
+        Some(auditors) => {
+            r.auditors = auditors;
+            r.phase = phase::COMMIT;
+            r.commit_deadline = ctx.now + ctx.p.commit_window_blocks;
+            assign(ctx, &auditors, true)?;
+            schedule(ctx, r.commit_deadline, commit_end, id)?;
+        }
+        None => {
+            r.draw_at = ctx.now + ctx.p.draw_delay_blocks;
+            r.snapshot = committee_snapshot(ctx)?;
+            schedule(ctx, r.draw_at, redraw, id)?;
+        }
+    }
+    Ok(drawn)
+}
+
 pub(super) fn machine_round_item<H: Host>(
     ctx: &mut Ctx<'_, H>,
     m: &mut Machine,
@@ -161,28 +190,18 @@ pub(super) fn machine_round_item<H: Host>(
     let mut r = Round::load(ctx, T_ROUND_MACHINE, m.id)?;
     match kind {
         item::DRAW if r.phase == phase::DRAWING && r.draw_at == due => {
-            match draw(ctx, m.id, &[m.owner], r.snapshot)? {
-                Some(auditors) => {
-                    r.auditors = auditors;
-                    r.phase = phase::COMMIT;
-                    r.commit_deadline = ctx.now + ctx.p.commit_window_blocks;
-                    assign(ctx, &auditors, true)?;
-                    schedule(ctx, r.commit_deadline, item::COMMIT_END, m.index)?;
-                    emit(
-                        ctx,
-                        IGpuMarket::AuditorsAssigned {
-                            machineId: m.id,
-                            attempt: r.attempt,
-                            auditors,
-                            commitDeadline: r.commit_deadline,
-                        },
-                    )?;
-                }
-                None => {
-                    r.draw_at = ctx.now + ctx.p.draw_delay_blocks;
-                    r.snapshot = committee_snapshot(ctx)?;
-                    schedule(ctx, r.draw_at, item::DRAW, m.index)?;
-                }
+            let drawn =
+                seat_round(ctx, &mut r, m.id, &[m.owner], (item::COMMIT_END, item::DRAW, m.index))?;
+            if let Some(auditors) = drawn {
+                emit(
+                    ctx,
+                    IGpuMarket::AuditorsAssigned {
+                        machineId: m.id,
+                        attempt: r.attempt,
+                        auditors,
+                        commitDeadline: r.commit_deadline,
+                    },
+                )?;
             }
             r.store(ctx)
         }
@@ -218,28 +237,23 @@ pub(super) fn report_round_item<H: Host>(
     match kind {
         item::REPORT_DRAW if r.phase == phase::DRAWING && r.draw_at == due => {
             let owner = machine(ctx, rep.machine)?.owner;
-            match draw(ctx, key, &[owner, rep.reporter], r.snapshot)? {
-                Some(auditors) => {
-                    r.auditors = auditors;
-                    r.phase = phase::COMMIT;
-                    r.commit_deadline = ctx.now + ctx.p.commit_window_blocks;
-                    assign(ctx, &auditors, true)?;
-                    schedule(ctx, r.commit_deadline, item::REPORT_COMMIT_END, rep.id)?;
-                    emit(
-                        ctx,
-                        IGpuMarket::ReportAuditorsAssigned {
-                            reportId: U256::from(rep.id),
-                            attempt: r.attempt,
-                            auditors,
-                            commitDeadline: r.commit_deadline,
-                        },
-                    )?;
-                }
-                None => {
-                    r.draw_at = ctx.now + ctx.p.draw_delay_blocks;
-                    r.snapshot = committee_snapshot(ctx)?;
-                    schedule(ctx, r.draw_at, item::REPORT_DRAW, rep.id)?;
-                }
+            let drawn = seat_round(
+                ctx,
+                &mut r,
+                key,
+                &[owner, rep.reporter],
+                (item::REPORT_COMMIT_END, item::REPORT_DRAW, rep.id),
+            )?;
+            if let Some(auditors) = drawn {
+                emit(
+                    ctx,
+                    IGpuMarket::ReportAuditorsAssigned {
+                        reportId: U256::from(rep.id),
+                        attempt: r.attempt,
+                        auditors,
+                        commitDeadline: r.commit_deadline,
+                    },
+                )?;
             }
             r.store(ctx)
         }

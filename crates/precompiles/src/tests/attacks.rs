@@ -422,6 +422,17 @@ fn h7_wash_renting_never_pays() {
     assert!(washed <= idle, "wash renting gained {} wei over idling", washed - idle);
 }
 
+/// An online 8-GPU machine priced at 10,000 DBC per GPU-block, and a renter who can afford it.
+fn priced_machine() -> (T, B256) {
+    let mut t = T::new();
+    t.c.fund(addr(RENTER), dbc(100_000_000));
+    t.c.params.heartbeat_timeout_blocks = 1_000_000;
+    t.committee(3);
+    let id = t.online(1, 8, 1_000);
+    t.ok(OWNER, U256::ZERO, setPriceCall { machineId: id, pricePerGpuBlock: dbc(10_000) });
+    (t, id)
+}
+
 fn bonus_paid(t: &T) -> (U256, U256) {
     let log =
         t.c.last_logs
@@ -437,13 +448,8 @@ fn bonus_paid(t: &T) -> (U256, U256) {
 /// base reward and the rent.
 #[test]
 fn a_real_rental_at_a_real_price_earns_the_full_bonus() {
-    let mut t = T::new();
-    t.c.fund(addr(RENTER), dbc(100_000_000));
-    t.c.params.heartbeat_timeout_blocks = 1_000_000;
-    t.committee(3);
-    let id = t.online(1, 8, 1_000);
     // A price at which the burn (30% of 8 × 100 × 10,000 DBC) exceeds the bonus.
-    t.ok(OWNER, U256::ZERO, setPriceCall { machineId: id, pricePerGpuBlock: dbc(10_000) });
+    let (mut t, id) = priced_machine();
     let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 8, blocks: 100 });
     let rid = t.ok(RENTER, q, rentCall { machineId: id, gpus: 8, blocks: 100 });
     let before = t.machine(id).totalEarned;
@@ -465,14 +471,9 @@ fn a_real_rental_at_a_real_price_earns_the_full_bonus() {
 #[test]
 fn h7_a_rentals_bonus_is_capped_by_its_own_burn() {
     const SHILL: u8 = 0x50;
-    let mut t = T::new();
-    t.c.fund(addr(RENTER), dbc(100_000_000));
-    t.c.fund(addr(SHILL), dbc(1_000_000));
-    t.c.params.heartbeat_timeout_blocks = 1_000_000;
-    t.committee(3);
-    let id = t.online(1, 8, 1_000);
     // A real renter at a high price for 4 GPUs.
-    t.ok(OWNER, U256::ZERO, setPriceCall { machineId: id, pricePerGpuBlock: dbc(10_000) });
+    let (mut t, id) = priced_machine();
+    t.c.fund(addr(SHILL), dbc(1_000_000));
     let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 4, blocks: 200 });
     let real = t.ok(RENTER, q, rentCall { machineId: id, gpus: 4, blocks: 200 });
     // The owner's shill takes the other 4 at the floor.
