@@ -120,6 +120,7 @@ pub(crate) fn run(args: &MarketArgs) -> eyre::Result<()> {
     spec.dbc = Arc::new(dbc);
     spec.market = Arc::new(params);
     let (owner, renter, auditors) = (key(0)?, key(1)?, [key(2)?, key(3)?, key(4)?]);
+    let machine_key = key(5)?;
     for k in [&owner, &renter, &auditors[0], &auditors[1], &auditors[2]] {
         spec.genesis.alloc.insert(
             k.address(),
@@ -140,13 +141,14 @@ pub(crate) fn run(args: &MarketArgs) -> eyre::Result<()> {
     // Setup: committee, a 1,024-GPU machine, its verification.
     let machine = keccak256("bench-machine");
     let spec_m = IGpuMarket::MachineSpec {
-        gpuModel: B256::right_padding_from(b"H100"),
+        gpuModel: B256::right_padding_from(b"H100 80GB"),
         gpuCount: gpus,
         gpuMemoryGb: 80,
         cpuCores: 256,
         ramGb: 2_048,
         diskGb: 30_000,
         region: B256::right_padding_from(b"bench"),
+        machineKey: machine_key.address(),
     };
     let one = U256::from(10u128.pow(18));
     let mut txs = Vec::new();
@@ -157,7 +159,7 @@ pub(crate) fn run(args: &MarketArgs) -> eyre::Result<()> {
     txs.push(c.sign(&owner, MARKET_ADDRESS, one * U256::from(gpus), register.abi_encode()));
     c.block(txs)?;
     c.block(vec![])?; // the draw runs in this block's hook
-    let calc_point = 1_000u32;
+    let calc_point = 6_000u32;
     let mut commits = Vec::new();
     let mut reveals = Vec::new();
     for (i, a) in auditors.iter().enumerate() {
@@ -183,6 +185,19 @@ pub(crate) fn run(args: &MarketArgs) -> eyre::Result<()> {
     for kind in ["transfer", "rent", "heartbeat"] {
         let (mut gas, mut exec, mut total, mut n) = (0u64, Duration::ZERO, Duration::ZERO, 0usize);
         for b in 0..args.blocks {
+            // Heartbeats are signed by the machine key over the parent block.
+            let (number, hash) = (c.parent.number, c.parent.hash());
+            let digest = keccak256(
+                [
+                    b"DBC machine heartbeat".as_slice(),
+                    MARKET_ADDRESS.as_slice(),
+                    machine.as_slice(),
+                    &number.to_be_bytes(),
+                    hash.as_slice(),
+                ]
+                .concat(),
+            );
+            let signature: Bytes = machine_key.sign_hash_sync(&digest)?.as_bytes().to_vec().into();
             let txs: Vec<_> = (0..args.txs)
                 .map(|i| match kind {
                     "transfer" => {
@@ -194,7 +209,11 @@ pub(crate) fn run(args: &MarketArgs) -> eyre::Result<()> {
                         c.sign(&renter, MARKET_ADDRESS, rent_value, call.abi_encode())
                     }
                     _ => {
-                        let call = IGpuMarket::heartbeatCall { machineId: machine };
+                        let call = IGpuMarket::heartbeatCall {
+                            machineId: machine,
+                            blockNumber: number,
+                            signature: signature.clone(),
+                        };
                         c.sign(&owner, MARKET_ADDRESS, U256::ZERO, call.abi_encode())
                     }
                 })

@@ -46,7 +46,11 @@ fn pos_spec(validator: Address, blocks: usize) -> eyre::Result<ChainSpec> {
     let balance = staking.genesis_stake() + staking.reward_pool;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
     g["timestamp"] = format!("{:#x}", now - blocks as u64 - 60).into();
-    g["config"]["dbc"] = serde_json::json!({ "blockTimeSecs": 1, "staking": staking });
+    g["config"]["dbc"] = serde_json::json!({
+        "version": dbc_chainspec::GENESIS_FORMAT,
+        "blockTimeSecs": 1,
+        "staking": staking,
+    });
     g["alloc"][STAKING_ADDRESS.to_string().to_lowercase()] =
         serde_json::json!({ "balance": format!("{balance:#x}") });
     Ok(ChainSpec::from_json(&g.to_string())?)

@@ -6,6 +6,11 @@ pragma solidity ^0.8.24;
 /// each machine by commit–reveal; renters pay rent in DBC, of which a tiered share is burned;
 /// online machines share a per-epoch reward from a pre-funded pool (25% claimable at once, 75%
 /// vesting linearly); missed heartbeats and confirmed faults lead to graduated slashes.
+/// Calc points come from the genesis GPU-model table (`gpuModel`), never from opinion: auditors
+/// check the hardware and measure it within `calcPointToleranceBps` of the table. A machine
+/// proves liveness with heartbeats signed by its own key over a recent block hash, and drawn
+/// auditors challenge it at unannounced times; a failure found is slashed at once and ends its
+/// rentals with refunds.
 /// @dev This file is the one ABI source: dbc-node decodes it with alloy's `sol!`. All amounts are
 /// in wei (18 decimals), all durations in blocks. Every economic number is a genesis parameter
 /// (`config.dbc.market`, see genesis/README.md). Payments out of the market are plain balance
@@ -13,13 +18,14 @@ pragma solidity ^0.8.24;
 interface IGpuMarket {
     /// Hardware a provider claims and auditors verify.
     struct MachineSpec {
-        bytes32 gpuModel; // short string, e.g. bytes32("RTX 4090")
+        bytes32 gpuModel; // a model of the genesis table (`gpuModel`), e.g. bytes32("RTX 4090")
         uint32 gpuCount;
         uint32 gpuMemoryGb; // per GPU
         uint32 cpuCores;
         uint32 ramGb;
         uint32 diskGb;
         bytes32 region; // short string, e.g. bytes32("eu-west")
+        address machineKey; // key held on the machine: signs its heartbeats; auditors check it there
     }
 
     enum MachineStatus {
@@ -35,7 +41,7 @@ interface IGpuMarket {
         None,
         Idle, // missed heartbeats while not rented: no slash
         OwnerOffline, // the owner took a rented machine offline
-        Unreachable // missed heartbeats or a confirmed fault while rented
+        Unreachable // missed heartbeats while rented, a confirmed fault or a failed liveness challenge
     }
 
     struct Machine {
@@ -54,6 +60,7 @@ interface IGpuMarket {
         uint256 stake;
         uint256 pricePerGpuBlock;
         uint256 totalEarned; // rewards settled for this machine (before the auditors' share)
+        uint256 openChallenge; // report id of a pending liveness challenge, 0 if none
     }
 
     enum RentalStatus {
@@ -96,8 +103,9 @@ interface IGpuMarket {
 
     struct Report {
         uint256 id;
-        uint256 rentalId;
-        address reporter;
+        uint256 rentalId; // 0 for a liveness challenge
+        bytes32 machineId;
+        address reporter; // the market (0x…0D01) for a liveness challenge
         uint256 deposit;
         uint8 outcome; // 0 pending, 1 fault confirmed, 2 rejected
         Round round;
@@ -153,6 +161,7 @@ interface IGpuMarket {
     /// A rental ended: its bonus is `rentedBonusBps` of the reward its GPUs earned while it ran
     /// (`accrued`), paid at most up to the rent it burned (`paid`), so renting one's own machine
     /// never pays.
+    event LivenessChallenged(bytes32 indexed machineId, uint256 indexed reportId);
     event RentedBonusPaid(bytes32 indexed machineId, uint256 indexed rentalId, uint256 accrued, uint256 paid);
 
     // ---- errors (reverts carry them; they decode with this interface) ----
@@ -190,10 +199,19 @@ interface IGpuMarket {
     error PriceTooLow(uint256 minimum);
     error OwnMachine(bytes32 machineId);
     error TooManyExtensions(uint256 rentalId, uint8 max);
+    error UnknownGpuModel(bytes32 model);
+    /// The heartbeat's block is not one of the last `maxAge` blocks before this one.
+    error StaleHeartbeat(uint64 blockNumber, uint64 maxAge);
+    /// The heartbeat is not signed by the machine's key.
+    error BadHeartbeatSignature();
+    /// A liveness challenge of the machine is being decided.
+    error ChallengePending(uint256 reportId);
 
     // ---- providers ----
     /// Registers a machine, staking exactly `stakePerGpu × spec.gpuCount` (msg.value); auditors
-    /// are drawn `drawDelay` blocks later.
+    /// are drawn `drawDelay` blocks later. `spec.gpuModel` must be in the GPU-model table with
+    /// its memory (`UnknownGpuModel`, `InvalidSpec`); `spec.machineKey` is the key the machine
+    /// holds (not zero).
     function register(bytes32 machineId, MachineSpec calldata spec) external payable;
     function addStake(bytes32 machineId) external payable;
     /// Sets the price per GPU per block (0 restores the default: standard price × calc point /
@@ -201,7 +219,11 @@ interface IGpuMarket {
     /// (`PriceTooLow`).
     function setPrice(bytes32 machineId, uint256 pricePerGpuBlock) external;
     /// Proves liveness; brings an offline machine back online, applying the graduated slash.
-    function heartbeat(bytes32 machineId) external;
+    /// `signature` (65 bytes r‖s‖v, low s) is the machine key's signature of
+    /// `heartbeatDigest(machineId, blockNumber)`, `blockNumber` one of the last 64 blocks: it
+    /// cannot be made before that block exists. Anyone may send it (the machine key needs no
+    /// balance).
+    function heartbeat(bytes32 machineId, uint64 blockNumber, bytes calldata signature) external;
     /// The owner takes the machine offline (maintenance); slashed on return if it was rented.
     function goOffline(bytes32 machineId) external;
     /// Leaves the market after `minOnlineBlocks` online and `exitCooldownBlocks` since the last
@@ -211,11 +233,16 @@ interface IGpuMarket {
     // ---- auditors (verification committee) ----
     function joinCommittee() external payable;
     function leaveCommittee() external;
-    /// commitment = keccak256(abi.encode(machineId, auditor, spec, calcPoint, salt))
+    /// commitment = keccak256(abi.encode(machineId, auditor, spec, calcPoint, salt)); `spec` is
+    /// what the auditor found on the machine (its key included), `calcPoint` the per-GPU score it
+    /// measured. A vote approves when the spec is the registered one and the score is within
+    /// `calcPointToleranceBps` of the model's table value; two approving votes verify the
+    /// machine at the table value, two others reject it.
     function commitVerification(bytes32 machineId, bytes32 commitment) external;
     function revealVerification(bytes32 machineId, MachineSpec calldata spec, uint32 calcPoint, bytes32 salt)
         external;
-    /// commitment = keccak256(abi.encode(reportId, auditor, faulty, salt))
+    /// A report is a renter's fault report or the network's liveness challenge (reporter
+    /// 0x…0D01). commitment = keccak256(abi.encode(reportId, auditor, faulty, salt))
     function commitReport(uint256 reportId, bytes32 commitment) external;
     function revealReport(uint256 reportId, bool faulty, bytes32 salt) external;
 
@@ -261,4 +288,10 @@ interface IGpuMarket {
     function isAuditor(address account) external view returns (bool);
     function auditorStake(address account) external view returns (uint256);
     function committeeSize() external view returns (uint256);
+    /// The genesis table's reference calc point per GPU and memory per GPU of `model` (reverts
+    /// `UnknownGpuModel`).
+    function gpuModel(bytes32 model) external view returns (uint32 calcPoint, uint32 memoryGb);
+    /// What a machine key signs for a heartbeat: keccak256("DBC machine heartbeat" ‖ market
+    /// address ‖ machineId ‖ blockNumber (8 bytes) ‖ blockhash(blockNumber)).
+    function heartbeatDigest(bytes32 machineId, uint64 blockNumber) external view returns (bytes32);
 }

@@ -21,7 +21,8 @@ mod market;
 mod pos_genesis;
 mod staking;
 pub use market::{
-    BurnBasis, BurnTier, DBC, MARKET_ADDRESS, MINING_ADDRESS, MarketParams, SlashTier,
+    BurnBasis, BurnTier, DBC, GpuModel, MARKET_ADDRESS, MAX_GPU_MODELS, MINING_ADDRESS,
+    MarketParams, SlashTier, default_gpu_models,
 };
 pub use pos_genesis::{GenesisAlloc, MAX_DEV_ACCOUNTS, PosGenesis, pos_genesis_json};
 pub use staking::{GenesisValidator, MAX_CANDIDATES, STAKING_ADDRESS, StakingParams};
@@ -62,10 +63,18 @@ pub enum ChainSpecError {
     Unsupported(String),
 }
 
+/// The genesis format this node reads (`config.dbc.version`). Format 2: per-GPU calc points
+/// from `market.gpuModels`, machine keys, liveness challenges. A genesis of another format (or
+/// without the marker) is refused rather than misread.
+pub const GENESIS_FORMAT: u32 = 2;
+
 /// DBC-specific chain parameters (`config.dbc` in the genesis file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct DbcParams {
+    /// Genesis format ([`GENESIS_FORMAT`]); required whenever `config.dbc` is present.
+    #[serde(default)]
+    pub version: u32,
     /// Target seconds between blocks.
     pub block_time_secs: u64,
     /// GPU market parameters (`config.dbc.market`).
@@ -77,6 +86,7 @@ pub struct DbcParams {
 impl Default for DbcParams {
     fn default() -> Self {
         Self {
+            version: GENESIS_FORMAT,
             block_time_secs: 6,
             market: MarketParams::default(),
             staking: StakingParams::default(),
@@ -180,6 +190,23 @@ impl ChainSpec {
             Some(v) => serde_json::from_value(v.clone())?,
             None => DbcParams::default(),
         };
+        match params.version {
+            GENESIS_FORMAT => {}
+            0 => {
+                return Err(ChainSpecError::Unsupported(format!(
+                    "config.dbc.version is missing: this genesis predates genesis format \
+                     {GENESIS_FORMAT} (per-GPU calc points from config.dbc.market.gpuModels, \
+                     machine keys, liveness challenges), which this node would misread; see \
+                     genesis/README.md, then add \"version\": {GENESIS_FORMAT}"
+                )));
+            }
+            v => {
+                return Err(ChainSpecError::Unsupported(format!(
+                    "config.dbc.version = {v}: this node reads genesis format {GENESIS_FORMAT} \
+                     only (see genesis/README.md)"
+                )));
+            }
+        }
         if params.block_time_secs > MAX_BLOCK_TIME_SECS {
             return Err(ChainSpecError::Unsupported(format!(
                 "config.dbc.blockTimeSecs = {} exceeds {MAX_BLOCK_TIME_SECS}",
@@ -503,6 +530,25 @@ mod tests {
         tiers[0]["fromGPUs"] = 0.into();
         g["config"]["dbc"]["market"] = serde_json::json!({ "burnTiers": tiers });
         assert!(refused(&g).contains("unknown field `fromGPUs`"));
+    }
+
+    /// Issue #16 item 9: a genesis of the old format (no `config.dbc.version`) or of another
+    /// version is refused with a message that says what to do; one without `config.dbc` at all
+    /// (a plain Ethereum genesis) runs with the defaults.
+    #[test]
+    fn old_genesis_formats_are_refused_with_a_clear_error() {
+        let mut g = dev_json();
+        g["config"]["dbc"].as_object_mut().expect("dbc").remove("version");
+        let e = refused(&g);
+        assert!(e.contains("config.dbc.version is missing") && e.contains("README"), "{e}");
+        g["config"]["dbc"]["version"] = 1.into();
+        let e = refused(&g);
+        assert!(e.contains("config.dbc.version = 1") && e.contains("format 2"), "{e}");
+        g["config"]["dbc"]["version"] = GENESIS_FORMAT.into();
+        ChainSpec::from_json(&g.to_string()).expect("current format");
+        g["config"].as_object_mut().expect("config").remove("dbc");
+        let spec = ChainSpec::from_json(&g.to_string()).expect("no dbc section");
+        assert_eq!(spec.params.version, GENESIS_FORMAT);
     }
 
     #[test]

@@ -46,6 +46,28 @@ pub struct SlashTier {
     pub bps: u16,
 }
 
+/// A row of the GPU-model table: a machine's calc point comes from here, not from opinion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GpuModel {
+    /// Model name as machines register it (`bytes32`, left-aligned, at most 32 bytes).
+    pub model: String,
+    /// Reference calc point of one GPU of this model (the benchmark auditors measure).
+    pub calc_point: u32,
+    /// Memory per GPU in GB.
+    pub memory_gb: u32,
+}
+
+impl GpuModel {
+    /// The model name as the ABI's `bytes32` (left-aligned, zero-padded).
+    pub fn key(&self) -> alloy_primitives::B256 {
+        let mut b = [0u8; 32];
+        let n = self.model.len().min(32);
+        b[..n].copy_from_slice(&self.model.as_bytes()[..n]);
+        alloy_primitives::B256::from(b)
+    }
+}
+
 /// Economic parameters of the GPU market. Amounts are in wei, durations in blocks, shares in
 /// basis points (1/100 of a percent). Defaults follow `shared/docs/dbc-reference.md` at 6 s
 /// blocks (14,400 blocks a day).
@@ -68,8 +90,18 @@ pub struct MarketParams {
     pub reveal_window_blocks: u64,
     /// Share of the stake a machine rejected by verification loses.
     pub reject_slash_bps: u16,
-    /// Calc point of the reference GPU machine.
+    /// Calc point of the reference GPU (the price of `standardPricePerGpuBlock` is for it).
     pub standard_calc_point: u32,
+    /// GPU models machines may register with, and their reference calc point per GPU.
+    pub gpu_models: Vec<GpuModel>,
+    /// How far (basis points of the table value) an auditor's measured calc point may be from
+    /// the model's table value for its vote to approve.
+    pub calc_point_tolerance_bps: u16,
+    /// Every this many blocks, each online machine may be challenged (see `challengeChanceBps`).
+    pub challenge_check_blocks: u64,
+    /// Chance (basis points) that a check opens a liveness challenge: drawn from the block's
+    /// randomness when the check is due, so nobody knows in advance which check will.
+    pub challenge_chance_bps: u16,
     /// Price per GPU per block of a machine with the standard calc point.
     pub standard_price_per_gpu_block: U256,
     /// Lowest price an owner may set, as a share of the standard price for the machine's calc
@@ -118,6 +150,27 @@ pub struct MarketParams {
     pub max_projects_per_machine: u32,
 }
 
+/// The initial GPU-model table: per-GPU calc points relative to the RTX 4090 (1,000, the
+/// standard), from dense FP16 tensor throughput. Governance (issue #17) will maintain it.
+pub fn default_gpu_models() -> Vec<GpuModel> {
+    [
+        ("RTX 3080", 420, 10),
+        ("RTX 3090", 500, 24),
+        ("RTX 4080", 600, 16),
+        ("RTX 4090", 1_000, 24),
+        ("RTX 5090", 1_270, 32),
+        ("A100 40GB", 1_890, 40),
+        ("A100 80GB", 1_890, 80),
+        ("H100 80GB", 6_000, 80),
+    ]
+    .iter()
+    .map(|&(m, cp, mem)| GpuModel { model: m.into(), calc_point: cp, memory_gb: mem })
+    .collect()
+}
+
+/// Most rows the GPU-model table may have (a lookup scans it).
+pub const MAX_GPU_MODELS: usize = 256;
+
 fn dbc(n: u128) -> U256 {
     U256::from(n) * U256::from(DBC)
 }
@@ -139,6 +192,11 @@ impl Default for MarketParams {
             reveal_window_blocks: 600,
             reject_slash_bps: 500,
             standard_calc_point: 1_000,
+            gpu_models: default_gpu_models(),
+            calc_point_tolerance_bps: 1_000,
+            // Hourly checks, each a challenge with a 1-in-24 chance: about one a day.
+            challenge_check_blocks: 600,
+            challenge_chance_bps: 417,
             // 0.01 DBC per GPU per block = 144 DBC per GPU per day for a standard machine.
             standard_price_per_gpu_block: U256::from(DBC / 100),
             min_price_bps: 5_000,
@@ -182,6 +240,11 @@ impl Default for MarketParams {
 }
 
 impl MarketParams {
+    /// The table row of `model` (a registered `bytes32` name).
+    pub fn gpu_model(&self, model: alloy_primitives::B256) -> Option<&GpuModel> {
+        self.gpu_models.iter().find(|g| g.key() == model)
+    }
+
     /// Checks the parameters are consistent; returns what is wrong.
     pub fn validate(&self) -> Result<(), String> {
         let bps = |name: &str, v: u16| {
@@ -195,6 +258,25 @@ impl MarketParams {
         bps("minPriceBps", self.min_price_bps)?;
         bps("slashRenterBps", self.slash_renter_bps)?;
         bps("slashAuditorsBps", self.slash_auditors_bps)?;
+        bps("calcPointToleranceBps", self.calc_point_tolerance_bps)?;
+        bps("challengeChanceBps", self.challenge_chance_bps)?;
+        if self.gpu_models.is_empty() || self.gpu_models.len() > MAX_GPU_MODELS {
+            return Err(format!("market.gpuModels must have 1 to {MAX_GPU_MODELS} rows"));
+        }
+        for (i, g) in self.gpu_models.iter().enumerate() {
+            if g.model.is_empty() || g.model.len() > 32 || g.model.contains('\0') {
+                return Err(format!("market.gpuModels: {:?} is not a 1-32 byte name", g.model));
+            }
+            if g.calc_point == 0 || g.memory_gb == 0 {
+                return Err(format!(
+                    "market.gpuModels: {} needs a calcPoint and memoryGb",
+                    g.model
+                ));
+            }
+            if self.gpu_models[..i].iter().any(|o| o.model == g.model) {
+                return Err(format!("market.gpuModels: {} appears twice", g.model));
+            }
+        }
         if u32::from(self.slash_renter_bps) + u32::from(self.slash_auditors_bps) > 10_000 {
             return Err("market.slashRenterBps + slashAuditorsBps exceed 10000".into());
         }
@@ -206,6 +288,7 @@ impl MarketParams {
             ("commitWindowBlocks", self.commit_window_blocks),
             ("revealWindowBlocks", self.reveal_window_blocks),
             ("heartbeatTimeoutBlocks", self.heartbeat_timeout_blocks),
+            ("challengeCheckBlocks", self.challenge_check_blocks),
         ] {
             if v == 0 {
                 return Err(format!("market.{name} must be positive"));
@@ -220,6 +303,7 @@ impl MarketParams {
             ("commitWindowBlocks", self.commit_window_blocks),
             ("revealWindowBlocks", self.reveal_window_blocks),
             ("heartbeatTimeoutBlocks", self.heartbeat_timeout_blocks),
+            ("challengeCheckBlocks", self.challenge_check_blocks),
             ("minOnlineBlocks", self.min_online_blocks),
             ("exitCooldownBlocks", self.exit_cooldown_blocks),
         ]

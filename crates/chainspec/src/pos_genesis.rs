@@ -123,6 +123,7 @@ pub fn pos_genesis_json(p: &PosGenesis) -> Result<String, ChainSpecError> {
     g["alloc"] = serde_json::to_value(alloc)?;
     g["config"]["chainId"] = p.chain_id.into();
     g["config"]["dbc"] = serde_json::json!({
+        "version": crate::GENESIS_FORMAT,
         "blockTimeSecs": p.block_time_secs,
         "staking": serde_json::to_value(&staking)?,
     });

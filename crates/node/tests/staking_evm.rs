@@ -31,7 +31,11 @@ fn pos_spec(validators: &[Address]) -> ChainSpec {
         ..Default::default()
     };
     let balance = staking.genesis_stake() + staking.reward_pool;
-    g["config"]["dbc"] = serde_json::json!({ "blockTimeSecs": 2, "staking": staking });
+    g["config"]["dbc"] = serde_json::json!({
+        "version": dbc_chainspec::GENESIS_FORMAT,
+        "blockTimeSecs": 2,
+        "staking": staking,
+    });
     g["alloc"][STAKING_ADDRESS.to_string().to_lowercase()] =
         serde_json::json!({ "balance": format!("{balance:#x}") });
     ChainSpec::from_json(&g.to_string()).expect("spec")

@@ -57,6 +57,9 @@ pub trait Host {
     fn randomness(&self) -> B256;
     /// Origin (sender) of the current transaction.
     fn origin(&self) -> Address;
+    /// Hash of block `number`, one of the 256 before the current one (`BLOCKHASH`); zero
+    /// otherwise.
+    fn block_hash(&mut self, number: u64) -> Result<B256, HostError>;
     /// Opens a checkpoint: later effects can be undone with [`Host::revert`].
     fn checkpoint(&mut self);
     /// Keeps the effects since the last checkpoint.
@@ -134,6 +137,14 @@ impl Host for EvmHost<'_, '_> {
 
     fn origin(&self) -> Address {
         self.internals.tx_origin()
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, HostError> {
+        let now = self.block_number();
+        if number >= now || now - number > 256 {
+            return Ok(B256::ZERO);
+        }
+        revm::Database::block_hash(&mut self.internals.db_mut(), number).map_err(state_err)
     }
 
     fn checkpoint(&mut self) {

@@ -29,7 +29,7 @@ pub(crate) mod phase {
     pub(crate) const DONE: u8 = 4;
 }
 
-pub(crate) const MACHINE_SLOTS: usize = 16;
+pub(crate) const MACHINE_SLOTS: usize = 17;
 
 /// A machine.
 pub(crate) struct Machine {
@@ -65,6 +65,15 @@ pub(crate) struct Machine {
     /// Reward settled per GPU while online since registration, scaled by `PER_GPU_SCALE`: a
     /// rental's bonus is measured on it between the rental's start and end.
     pub(crate) reward_per_gpu: U256,
+    /// The key the machine holds: it signs the machine's heartbeats.
+    pub(crate) machine_key: Address,
+    /// Report id of the machine's pending liveness challenge (0: none).
+    pub(crate) challenge: u64,
+    /// Block of the machine's next challenge check (0: none scheduled).
+    pub(crate) challenge_at: u64,
+    /// Share of the stake already slashed when the machine was found unreachable (the slash
+    /// on its return is the tier for its offline time less this).
+    pub(crate) slashed_bps: u16,
 }
 
 /// Scale of [`Machine::reward_per_gpu`].
@@ -108,6 +117,10 @@ impl Machine {
             last_renter: to_addr(w[11]),
             verifiers: [to_addr(w[12]), to_addr(w[13]), to_addr(w[14])],
             reward_per_gpu: w[15],
+            machine_key: to_addr(w[16] & ((U256::from(1) << 160) - U256::from(1))),
+            challenge: bits(w[16], 160, 64),
+            challenge_at: bits(w[5], 192, 64),
+            slashed_bps: bits(w[16], 224, 16) as u16,
         }))
     }
 
@@ -144,6 +157,10 @@ impl Machine {
             last_renter: Address::ZERO,
             verifiers: [Address::ZERO; 3],
             reward_per_gpu: U256::ZERO,
+            machine_key: Address::ZERO,
+            challenge: 0,
+            challenge_at: 0,
+            slashed_bps: 0,
         }
     }
 
@@ -180,6 +197,10 @@ impl Machine {
             w[12 + i] = from_addr(self.verifiers[i]);
         }
         w[15] = self.reward_per_gpu;
+        put(&mut w[5], 192, 64, self.challenge_at);
+        w[16] = from_addr(self.machine_key);
+        put(&mut w[16], 160, 64, self.challenge);
+        put(&mut w[16], 224, 16, self.slashed_bps.into());
         self.slots.store(ctx, w)
     }
 
@@ -193,6 +214,7 @@ impl Machine {
             ramGb: self.ram,
             diskGb: self.disk,
             region: self.region,
+            machineKey: self.machine_key,
         }
     }
 
@@ -272,10 +294,6 @@ impl Round {
         self.reveals[i].bit(1)
     }
 
-    pub(crate) fn calc_point(&self, i: usize) -> u32 {
-        bits(self.reveals[i], 8, 32) as u32
-    }
-
     pub(crate) fn abi(&self) -> IGpuMarket::Round {
         IGpuMarket::Round {
             phase: crate::market::en(self.phase, IGpuMarket::RoundPhase::None),
@@ -311,6 +329,8 @@ pub(crate) struct Rental {
     pub(crate) extensions: u8,
     /// The machine's `reward_per_gpu` when the rental started (its bonus is measured from it).
     pub(crate) reward_snapshot: U256,
+    /// Position (from 1) in the machine's list of active rentals (0: not listed).
+    pub(crate) machine_slot: u32,
 }
 
 /// Rental status codes (match `IGpuMarket.RentalStatus`).
@@ -343,6 +363,7 @@ impl Rental {
             queue_index: bits(w[2], 184, 32) as u32,
             extensions: bits(w[2], 216, 8) as u8,
             reward_snapshot: w[7],
+            machine_slot: bits(w[2], 224, 32) as u32,
         }))
     }
 
@@ -364,6 +385,7 @@ impl Rental {
             queue_index: 0,
             extensions: 0,
             reward_snapshot: U256::ZERO,
+            machine_slot: 0,
         }
     }
 
@@ -379,6 +401,7 @@ impl Rental {
         put(&mut w[2], 120, 64, self.end);
         put(&mut w[2], 184, 32, self.queue_index.into());
         put(&mut w[2], 216, 8, self.extensions.into());
+        put(&mut w[2], 224, 32, self.machine_slot.into());
         w[3] = self.paid;
         w[4] = self.refunded;
         w[5] = self.burned;

@@ -33,6 +33,10 @@ pub mod gas {
     pub const HASH: u64 = 60;
     /// Per loop step that reads no storage.
     pub const STEP: u64 = 10;
+    /// Recovering a signer (as the `ecrecover` precompile).
+    pub const ECRECOVER: u64 = 3_000;
+    /// Reading a recent block's hash (as `BLOCKHASH`).
+    pub const BLOCKHASH: u64 = 20;
 }
 
 /// Why a call did not succeed.
@@ -81,6 +85,9 @@ pub(crate) const T_OWNER_MACHINES: u64 = 13;
 /// A rental's segments (once extended): `2j` → end block of segment `j`, `2j + 1` → its price
 /// per block (all its GPUs).
 pub(crate) const T_RENTAL_SEGMENT: u64 = 14;
+/// A machine's active rentals: `0` → count, `1..=count` → rental ids (swap-removed when one
+/// ends; at most one per GPU).
+pub(crate) const T_MACHINE_RENTALS: u64 = 15;
 
 // Global slots.
 pub(crate) const G_MACHINES: u64 = 0;
@@ -266,6 +273,12 @@ impl<'a, H: Host> Ctx<'a, H> {
         self.charge(gas::WARM_SLOAD)?;
         self.host.burn(amount)?;
         Ok(())
+    }
+
+    /// Hash of recent block `number` (charged; zero outside the last 256).
+    pub(crate) fn block_hash(&mut self, number: u64) -> Res<B256> {
+        self.charge(gas::BLOCKHASH)?;
+        Ok(self.host.block_hash(number)?)
     }
 
     /// Hashes (charged).

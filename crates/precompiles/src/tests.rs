@@ -6,6 +6,8 @@ use crate::{
     testing::MockChain,
 };
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolError, SolEvent, SolInterface, SolValue};
 use dbc_chainspec::MarketParams;
 
@@ -33,20 +35,54 @@ fn params() -> MarketParams {
         heartbeat_timeout_blocks: 20,
         min_online_blocks: 200,
         exit_cooldown_blocks: 50,
+        // Liveness challenges only where a test asks for them.
+        challenge_chance_bps: 0,
+        gpu_models: {
+            let mut table = dbc_chainspec::default_gpu_models();
+            table.push(dbc_chainspec::GpuModel {
+                model: "TEST 2000".into(),
+                calc_point: 2_000,
+                memory_gb: 24,
+            });
+            table
+        },
         ..MarketParams::default()
     }
 }
 
+/// The spec of a machine of `gpus` GPUs of the table's 1,000-point model, the RTX 4090.
 fn spec(gpus: u32) -> MachineSpec {
+    spec_cp(gpus, 1_000)
+}
+
+/// The spec of a machine of `gpus` 24 GB GPUs of the table model worth `cp` per GPU (1,000:
+/// the RTX 4090; 2,000: the test table's "TEST 2000").
+fn spec_cp(gpus: u32, cp: u32) -> MachineSpec {
+    let model: &[u8] = match cp {
+        1_000 => b"RTX 4090",
+        2_000 => b"TEST 2000",
+        _ => panic!("no 24 GB test model at {cp}"),
+    };
     MachineSpec {
-        gpuModel: B256::right_padding_from(b"RTX 4090"),
+        gpuModel: B256::right_padding_from(model),
         gpuCount: gpus,
         gpuMemoryGb: 24,
         cpuCores: 32,
         ramGb: 128,
         diskGb: 2_000,
         region: B256::right_padding_from(b"eu-west"),
+        machineKey: machine_key().address(),
     }
+}
+
+/// The key the test machines hold.
+fn machine_key() -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&B256::repeat_byte(0x4b)).unwrap()
+}
+
+/// Some other key (the owner's, say).
+fn other_key() -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&B256::repeat_byte(0x0e)).unwrap()
 }
 
 fn mid(n: u8) -> B256 {
@@ -78,6 +114,31 @@ impl T {
         }
     }
 
+    /// A heartbeat of machine `id` signed by `key` over block `number`.
+    fn heartbeat_by(&mut self, key: &PrivateKeySigner, id: B256, number: u64) -> heartbeatCall {
+        let digest =
+            self.ok(0x30, U256::ZERO, heartbeatDigestCall { machineId: id, blockNumber: number });
+        let sig = key.sign_hash_sync(&digest).unwrap();
+        heartbeatCall {
+            machineId: id,
+            blockNumber: number,
+            signature: Bytes::from(sig.as_bytes().to_vec()),
+        }
+    }
+
+    /// Sends machine `id`'s heartbeat over the previous block (relayed by its owner).
+    fn beat(&mut self, id: B256) -> Result<(), Bytes> {
+        let number = self.c.number - 1;
+        let hb = self.heartbeat_by(&machine_key(), id, number);
+        self.call(OWNER, U256::ZERO, hb).map(|_| ())
+    }
+
+    fn beat_ok(&mut self, id: B256) {
+        if let Err(e) = self.beat(id) {
+            panic!("heartbeat reverted: {}", decode_err(&e));
+        }
+    }
+
     fn machine(&mut self, id: B256) -> IGpuMarket::Machine {
         self.ok(0x30, U256::ZERO, getMachineCall { machineId: id })
     }
@@ -95,11 +156,15 @@ impl T {
     /// Registers machine `n` with `gpus` GPUs and runs its verification with the given votes
     /// (spec matches, calc point) by the assigned auditors in seat order.
     fn register(&mut self, n: u8, gpus: u32) -> B256 {
+        self.register_cp(n, gpus, 1_000)
+    }
+
+    fn register_cp(&mut self, n: u8, gpus: u32, cp: u32) -> B256 {
         let id = mid(n);
         self.ok(
             OWNER,
             dbc(1_000) * U256::from(gpus),
-            registerCall { machineId: id, spec: spec(gpus) },
+            registerCall { machineId: id, spec: spec_cp(gpus, cp) },
         );
         id
     }
@@ -150,7 +215,7 @@ impl T {
     }
 
     fn online(&mut self, n: u8, gpus: u32, cp: u32) -> B256 {
-        let id = self.register(n, gpus);
+        let id = self.register_cp(n, gpus, cp);
         self.verify(id, &[(true, cp), (true, cp), (true, cp)]);
         assert_eq!((self.machine(id).status as u8), 2);
         id
@@ -238,20 +303,26 @@ fn registration_needs_exact_stake_and_a_valid_spec() {
     assert_eq!((stats.totalGpus, stats.onlineGpus, stats.machines), (2, 0, 1));
 }
 
+/// Issue #16 item 2: two auditors who found the registered hardware measuring within 10% of its
+/// model's table value verify it at the table value, whatever they measured; a measurement
+/// outside the tolerance is a vote against (here the minority, penalised).
 #[test]
-fn verification_approves_with_two_of_three_and_penalises_the_minority() {
+fn verification_approves_at_the_table_value_and_penalises_the_minority() {
     let mut t = T::new();
     t.committee(3);
     let id = t.register(1, 4);
     // No draw before the delay.
     assert_eq!((t.round(id).phase as u8), 1);
-    let auditors = t.verify(id, &[(true, 1_200), (true, 1_200), (true, 900)]);
+    let auditors = t.verify(id, &[(true, 1_080), (true, 905), (true, 1_200)]);
+    let revealed: Vec<bool> =
+        t.c.last_logs
+            .iter()
+            .filter_map(|l| VerificationRevealed::decode_log_data(l).ok().map(|e| e.specMatches))
+            .collect();
+    assert_eq!(revealed, vec![false], "the last reveal, 20% above the table, disapproves");
     let m = t.machine(id);
-    assert_eq!(((m.status as u8), m.calcPoint), (2, 1_200));
-    assert_eq!(
-        m.pricePerGpuBlock,
-        params().standard_price_per_gpu_block * U256::from(12) / U256::from(10)
-    );
+    assert_eq!(((m.status as u8), m.calcPoint), (2, 1_000), "the RTX 4090's table value");
+    assert_eq!(m.pricePerGpuBlock, params().standard_price_per_gpu_block);
     // The third auditor disagreed: 10% of its stake to the treasury.
     let s = t.ok(0x30, U256::ZERO, auditorStakeCall { account: auditors[2] });
     assert_eq!(s, dbc(9_000));
@@ -284,9 +355,11 @@ fn no_agreement_reassigns_and_owner_cannot_be_drawn() {
     t.c.fund(addr(OWNER), dbc(10_000));
     t.ok(OWNER, dbc(10_000), joinCommitteeCall {});
     let id = t.register(1, 1);
-    t.verify(id, &[(true, 1_000), (true, 1_100), (false, 0)]);
+    // One approves, one rejects, one never reveals: no majority.
+    t.verify(id, &[(true, 1_000), (false, 0)]);
     let r = t.round(id);
-    assert_eq!(((r.phase as u8), r.attempt), (1, 2), "drawing again");
+    assert_eq!(r.attempt, 2, "drawn again");
+    assert!(matches!(r.phase as u8, 1 | 2), "drawing or drawn again");
     assert_eq!((t.machine(id).status as u8), 1);
     for _ in 0..5 {
         t.c.advance(params().draw_delay_blocks);
@@ -350,6 +423,8 @@ fn only_assigned_auditors_commit_and_reveals_must_match() {
 #[test]
 fn renting_burns_by_tier_refunds_pro_rata_and_never_over_rents() {
     let mut t = T::new();
+    // No heartbeats in this test: keep the machine online.
+    t.c.params.heartbeat_timeout_blocks = 1_000_000;
     t.committee(3);
     let id = t.online(1, 4, 1_000);
     let price = params().standard_price_per_gpu_block;
@@ -438,8 +513,8 @@ fn rewards_split_by_grade_with_immediate_and_vesting_shares() {
     let a = t.online(1, 1, 1_000);
     // A second machine of another owner with twice the calc point.
     t.c.fund(addr(0x40), dbc(10_000));
-    t.ok(0x40, dbc(1_000), registerCall { machineId: mid(2), spec: spec(1) });
-    t.verify(mid(2), &[(true, 2_000), (true, 2_000), (true, 2_000)]);
+    t.ok(0x40, dbc(1_000), registerCall { machineId: mid(2), spec: spec_cp(1, 2_000) });
+    t.verify(mid(2), &[(true, 2_000), (true, 2_050), (true, 1_900)]);
     let b = mid(2);
     // From here both are online: rewards accrue 1:2.
     let pa0 = t.ok(0x30, U256::ZERO, pendingRewardCall { machineId: a });
@@ -499,43 +574,55 @@ fn vesting_releases_linearly_over_the_vesting_period() {
     assert_eq!(got + got2, owner_part);
 }
 
+/// Issue #16 item 3: a rented machine that stops sending heartbeats is found unreachable at
+/// the timeout: its rental ends with the unused rent refunded and it is slashed the first
+/// unreachable tier at once; on its return the rest of the tier its offline time reached.
 #[test]
-fn missed_heartbeats_take_a_machine_offline_and_slash_by_tier() {
+fn missed_heartbeats_of_a_rented_machine_are_slashed_at_detection_and_refunded() {
     let mut t = T::new();
     t.committee(3);
     let id = t.online(1, 2, 1_000);
     for _ in 0..3 {
         t.c.advance(15);
-        t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: id });
+        t.beat_ok(id);
     }
     assert_eq!((t.machine(id).status as u8), 2);
     let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 500 });
-    t.ok(RENTER, q, rentCall { machineId: id, gpus: 1, blocks: 500 });
-    // Silence: offline as unreachable (rented) after the timeout.
+    let rid = t.ok(RENTER, q, rentCall { machineId: id, gpus: 1, blocks: 500 });
+    let renter_before = t.c.balance(addr(RENTER));
+    // Silence: after the timeout the machine is found unreachable.
     t.c.advance(21);
     let m = t.machine(id);
     assert_eq!(((m.status as u8), (m.offlineReason as u8)), (3, 3));
     assert_eq!(t.ok(0x30, U256::ZERO, networkStatsCall {}).onlineGpus, 0);
-    // Back after 100 blocks offline: the unreachable tier for >= 70 blocks is 8%.
+    let rental = t.ok(0x30, U256::ZERO, getRentalCall { rentalId: rid });
+    assert_eq!((rental.status as u8), 2, "the rental ended when the failure was found");
+    assert!(rental.refunded > U256::ZERO && rental.refunded < q);
+    // 4% of 2,000 DBC at once; the renter gets 10% of it with its refund.
+    assert_eq!(m.stake, dbc(1_920));
+    assert_eq!(t.c.balance(addr(RENTER)), renter_before + rental.refunded + dbc(8));
+    // Back after 100 blocks offline: the tier for >= 70 blocks is 8%, 4% of which was taken.
     t.c.advance(100 - 1);
     let renter_before = t.c.balance(addr(RENTER));
     let treasury_before = t.c.balance(params().treasury);
-    err_is::<NotMachineOwner>(t.call(RENTER, U256::ZERO, heartbeatCall { machineId: id }));
+    let n = t.c.number - 1;
+    let forged = t.heartbeat_by(&other_key(), id, n);
+    err_is::<BadHeartbeatSignature>(t.call(OWNER, U256::ZERO, forged));
     // The slash leaves the stake short: the owner must top it up first.
-    let e: StakeTooLow = err_is(t.call(OWNER, U256::ZERO, heartbeatCall { machineId: id }));
-    assert_eq!(e.stake, dbc(2_000) - dbc(160));
+    let e: StakeTooLow = err_is(t.beat(id));
+    assert_eq!(e.stake, dbc(1_920) - dbc(1_920) * U256::from(4) / U256::from(100));
     t.ok(OWNER, dbc(200), addStakeCall { machineId: id });
-    t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: id });
+    t.beat_ok(id);
     let ev = t.c.last_logs.iter().find(|l| l.topics()[0] == Slashed::SIGNATURE_HASH).unwrap();
     let s = Slashed::decode_log_data(ev).unwrap();
-    assert_eq!(s.amount, dbc(2_200) * U256::from(8) / U256::from(100));
+    assert_eq!(s.amount, dbc(2_120) * U256::from(4) / U256::from(100));
     assert_eq!(t.c.balance(addr(RENTER)), renter_before + s.toRenter);
     assert_eq!(s.toRenter, s.amount / U256::from(10));
     assert_eq!(s.toAuditors, s.amount / U256::from(5) / U256::from(3) * U256::from(3));
     assert_eq!(t.c.balance(params().treasury), treasury_before + s.toTreasury);
     let m = t.machine(id);
     assert_eq!((m.status as u8), 2);
-    assert_eq!(m.stake, dbc(2_200) - s.amount);
+    assert_eq!(m.stake, dbc(2_120) - s.amount);
 }
 
 #[test]
@@ -546,7 +633,7 @@ fn idle_offline_is_not_slashed_and_owner_offline_uses_its_tiers() {
     t.ok(OWNER, U256::ZERO, goOfflineCall { machineId: id });
     assert_eq!((t.machine(id).offlineReason as u8), 1);
     t.c.advance(500);
-    t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: id });
+    t.beat_ok(id);
     assert_eq!(t.machine(id).stake, dbc(1_000));
     let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 100 });
     t.ok(RENTER, q, rentCall { machineId: id, gpus: 1, blocks: 100 });
@@ -554,7 +641,7 @@ fn idle_offline_is_not_slashed_and_owner_offline_uses_its_tiers() {
     assert_eq!((t.machine(id).offlineReason as u8), 2);
     t.c.advance(5);
     t.ok(OWNER, dbc(30), addStakeCall { machineId: id });
-    t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: id });
+    t.beat_ok(id);
     // Under 70 blocks: 2%.
     assert_eq!(t.machine(id).stake, dbc(1_030) - dbc(1_030) * U256::from(2) / U256::from(100));
 }
@@ -590,18 +677,20 @@ fn fault_reports_confirmed_and_false() {
     }
     let report = t.ok(0x30, U256::ZERO, getReportCall { reportId: rep });
     assert_eq!(report.outcome, 1);
-    // Deposit back plus the pro-rata refund; the machine is offline as unreachable.
+    // Deposit back plus the pro-rata refund plus 10% of the 4% slashed at once; the machine is
+    // offline as unreachable.
     let rental = t.ok(0x30, U256::ZERO, getRentalCall { rentalId: rid });
     assert_eq!((rental.status as u8), 2);
-    assert_eq!(t.c.balance(addr(RENTER)), renter_before + dbc(100) + rental.refunded);
+    assert_eq!(t.c.balance(addr(RENTER)), renter_before + dbc(100) + rental.refunded + dbc(8));
     let m = t.machine(id);
     assert_eq!(((m.status as u8), (m.offlineReason as u8)), (3, 3));
+    assert_eq!(m.stake, dbc(1_920));
     // The dissenting auditor was penalised.
     assert_eq!(t.ok(0x30, U256::ZERO, auditorStakeCall { account: r.auditors[2] }), dbc(9_000));
 
     // A false report loses its deposit.
     t.ok(OWNER, dbc(1_000), addStakeCall { machineId: id });
-    t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: id });
+    t.beat_ok(id);
     let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 200 });
     let rid = t.ok(RENTER, q, rentCall { machineId: id, gpus: 1, blocks: 200 });
     let rep = t.ok(RENTER, dbc(100), reportFaultCall { rentalId: rid });
@@ -686,6 +775,8 @@ fn gas_is_charged_for_storage() {
 #[test]
 fn value_is_conserved_and_the_market_stays_solvent() {
     let mut t = T::new();
+    // No heartbeats in this test: keep the machine online.
+    t.c.params.heartbeat_timeout_blocks = 1_000_000;
     let total = t.c.total();
     t.committee(3);
     let id = t.online(1, 2, 1_000);
@@ -782,7 +873,10 @@ mod mining {
                 requirements: Requirements {
                     minGpuMemoryGb: 16,
                     minCalcPoint: 500,
-                    gpuModels: vec![B256::right_padding_from(b"RTX 4090")],
+                    gpuModels: vec![
+                        B256::right_padding_from(b"RTX 4090"),
+                        B256::right_padding_from(b"TEST 2000"),
+                    ],
                 },
                 release: Release { immediateBps: 2_500, vestingBlocks: vesting },
             };
@@ -819,7 +913,7 @@ mod mining {
         t.committee(3);
         let a = t.online(1, 1, 1_000);
         t.c.fund(addr(0x40), dbc(10_000));
-        t.ok(0x40, dbc(1_000), registerCall { machineId: mid(2), spec: spec(1) });
+        t.ok(0x40, dbc(1_000), registerCall { machineId: mid(2), spec: spec_cp(1, 2_000) });
         t.verify(mid(2), &[(true, 2_000), (true, 2_000), (true, 2_000)]);
         (t, a, mid(2))
     }
@@ -863,7 +957,7 @@ mod mining {
         let before_a = t.rewards(pid, OWNER);
         assert_eq!(before_a.pending, U256::ZERO);
         assert_eq!(t.rewards(pid, 0x40).pending, U256::from(10 * TPB));
-        t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: a });
+        t.beat_ok(a);
         // Rent B's only GPU: its market grade gets the rented bonus, its mining weight does not
         // (2,000 against A's 1,000), so wash renting cannot buy project tokens.
         let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: b, gpus: 1, blocks: 360 });
@@ -1041,3 +1135,4 @@ mod mining {
 
 // Economic attacks on the market (issue #16): each runs through the ABI.
 mod attacks;
+mod liveness;

@@ -68,6 +68,8 @@ pub struct MachineSpec {
     pub disk_gb: u32,
     /// Region.
     pub region: String,
+    /// The key the machine holds (signs its heartbeats).
+    pub machine_key: Address,
 }
 
 /// `dbc_getMachine`.
@@ -104,6 +106,20 @@ pub struct Machine {
     pub price_per_gpu_block: U256,
     /// Rewards settled for it so far, wei.
     pub total_earned: U256,
+    /// Report id of its pending liveness challenge (null if none).
+    pub open_challenge: Option<U256>,
+}
+
+/// A row of `dbc_gpuModels`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GpuModelJson {
+    /// Model name (`MachineSpec.gpuModel`).
+    pub model: String,
+    /// Reference calc point per GPU.
+    pub calc_point: u32,
+    /// Memory per GPU, GB.
+    pub memory_gb: u32,
 }
 
 /// `dbc_listMachines`.
@@ -279,6 +295,10 @@ pub trait DbcApi {
         provider: Address,
         block: Option<BlockId>,
     ) -> RpcResult<ProjectRewards>;
+    /// The GPU-model table of the genesis: the models machines may register and their
+    /// reference calc point per GPU.
+    #[method(name = "gpuModels")]
+    fn gpu_models(&self) -> RpcResult<Vec<GpuModelJson>>;
     /// The active validator set with each member's staking record.
     #[method(name = "getValidators", blocking)]
     fn get_validators(&self, block: Option<BlockId>) -> RpcResult<Vec<ValidatorJson>>;
@@ -368,6 +388,7 @@ fn machine_json(m: IGpuMarket::Machine) -> Machine {
             ram_gb: m.spec.ramGb,
             disk_gb: m.spec.diskGb,
             region: short_string(m.spec.region),
+            machine_key: m.spec.machineKey,
         },
         status: machine_status(m.status as u8),
         offline_reason: offline_reason(m.offlineReason as u8),
@@ -381,6 +402,7 @@ fn machine_json(m: IGpuMarket::Machine) -> Machine {
         stake: m.stake,
         price_per_gpu_block: m.pricePerGpuBlock,
         total_earned: m.totalEarned,
+        open_challenge: (!m.openChallenge.is_zero()).then_some(m.openChallenge),
     }
 }
 
@@ -669,6 +691,20 @@ impl DbcApiServer for RpcContext {
                 })
             })
             .collect()
+    }
+
+    fn gpu_models(&self) -> RpcResult<Vec<GpuModelJson>> {
+        Ok(self
+            .spec()
+            .market
+            .gpu_models
+            .iter()
+            .map(|g| GpuModelJson {
+                model: g.model.clone(),
+                calc_point: g.calc_point,
+                memory_gb: g.memory_gb,
+            })
+            .collect())
     }
 
     fn get_double_sign_evidence(&self) -> RpcResult<Vec<DoubleSign>> {

@@ -80,7 +80,8 @@ pub const META_LAYOUT: &[u8] = b"layout";
 /// The layout this build reads and writes. 2: receipts stored without their bloom. 3: the chain
 /// format changed under it (proof-of-stake headers carry a VRF reveal, market records grew), so
 /// a data directory written by an older build is refused with a clear error, not misread.
-pub const LAYOUT_VERSION: u64 = 3;
+/// 4: machine keys, liveness challenges and per-machine rental lists in the market's records.
+pub const LAYOUT_VERSION: u64 = 4;
 /// Meta key of the canonical head's number.
 pub const META_HEAD: &[u8] = b"head";
 

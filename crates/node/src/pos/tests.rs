@@ -25,7 +25,11 @@ fn spec_for(validator: Address) -> Arc<ChainSpec> {
     };
     let balance = staking.genesis_stake() + staking.reward_pool;
     g["timestamp"] = format!("{:#x}", now_secs() - 10_000).into();
-    g["config"]["dbc"] = serde_json::json!({ "blockTimeSecs": 1, "staking": staking });
+    g["config"]["dbc"] = serde_json::json!({
+        "version": dbc_chainspec::GENESIS_FORMAT,
+        "blockTimeSecs": 1,
+        "staking": staking,
+    });
     g["alloc"][STAKING_ADDRESS.to_string().to_lowercase()] =
         serde_json::json!({ "balance": format!("{balance:#x}") });
     Arc::new(ChainSpec::from_json(&g.to_string()).expect("spec"))

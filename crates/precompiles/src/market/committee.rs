@@ -215,7 +215,9 @@ pub(super) fn reveal_verification<H: Host>(
     if ctx.hash(&preimage)? != r.commitments[i] {
         return Err(revert(IGpuMarket::CommitmentMismatch {}));
     }
-    let matches = spec == m.spec() && calc_point > 0;
+    // Evidence, not opinion: the vote approves only the registered hardware (machine key
+    // included) measured within the tolerance of its model's table value.
+    let matches = spec == m.spec() && within_tolerance(ctx, &m, calc_point)?;
     let mut w = U256::from(1u8);
     if matches {
         w |= U256::from(2u8);
@@ -239,6 +241,21 @@ pub(super) fn reveal_verification<H: Host>(
     m.store(ctx)
 }
 
+/// The table's calc point per GPU for the machine's model.
+pub(super) fn reference_calc_point<H: Host>(ctx: &Ctx<'_, H>, m: &Machine) -> Res<u32> {
+    match ctx.p.gpu_model(m.model) {
+        Some(row) => Ok(row.calc_point),
+        None => Err(revert(IGpuMarket::UnknownGpuModel { model: m.model })),
+    }
+}
+
+/// Whether a measured calc point per GPU is within `calcPointToleranceBps` of the table value.
+pub(super) fn within_tolerance<H: Host>(ctx: &Ctx<'_, H>, m: &Machine, measured: u32) -> Res<bool> {
+    let reference = u64::from(reference_calc_point(ctx, m)?);
+    let gap = reference.abs_diff(u64::from(measured));
+    Ok(measured > 0 && gap * 10_000 <= reference * u64::from(ctx.p.calc_point_tolerance_bps))
+}
+
 /// Decides a verification round from its reveals.
 pub(super) fn finish_verification<H: Host>(
     ctx: &mut Ctx<'_, H>,
@@ -246,21 +263,12 @@ pub(super) fn finish_verification<H: Host>(
     r: &mut Round,
 ) -> Res<()> {
     let revealed: Vec<usize> = (0..3).filter(|&i| r.revealed(i)).collect();
-    // Approve: at least 2 say the spec matches with the same calc point.
+    // Approve: at least 2 found the registered hardware performing within tolerance of its
+    // model; the calc point is then the table's, whatever each measured.
     let mut majority: Option<(bool, u32, Vec<usize>)> = None;
-    for &i in &revealed {
-        if !r.verdict(i) {
-            continue;
-        }
-        let same: Vec<usize> = revealed
-            .iter()
-            .copied()
-            .filter(|&j| r.verdict(j) && r.calc_point(j) == r.calc_point(i))
-            .collect();
-        if same.len() >= 2 {
-            majority = Some((true, r.calc_point(i), same));
-            break;
-        }
+    let approve: Vec<usize> = revealed.iter().copied().filter(|&j| r.verdict(j)).collect();
+    if approve.len() >= 2 {
+        majority = Some((true, reference_calc_point(ctx, m)?, approve));
     }
     if majority.is_none() {
         let reject: Vec<usize> = revealed.iter().copied().filter(|&j| !r.verdict(j)).collect();
@@ -289,6 +297,7 @@ pub(super) fn finish_verification<H: Host>(
                 }
                 m.verifiers = verifiers;
                 schedule(ctx, m.check_at, item::HEARTBEAT_CHECK, m.index)?;
+                schedule_challenge_check(ctx, m)?;
                 ctx.add_g(G_ONLINE_GPUS, U256::from(m.gpus), false)?;
                 update_pool(ctx)?;
                 regrade(ctx, m)?;

@@ -122,6 +122,11 @@ pub(super) fn run_item<H: Host>(ctx: &mut Ctx<'_, H>, due: u64, kind: u8, id: u6
                 _ => machine_round_item(ctx, &mut m, due, kind),
             }
         }
+        item::CHALLENGE_CHECK => {
+            let mid = machine_id_at(ctx, id)?;
+            let mut m = machine(ctx, mid)?;
+            challenge_check(ctx, &mut m, due)
+        }
         item::RENTAL_END => {
             let Some(mut r) = Rental::load(ctx, id)? else { return Ok(()) };
             if r.status == rental_status::ACTIVE && r.end == due {
@@ -135,21 +140,6 @@ pub(super) fn run_item<H: Host>(ctx: &mut Ctx<'_, H>, due: u64, kind: u8, id: u6
         }
         _ => Ok(()),
     }
-}
-
-pub(super) fn heartbeat_check<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine, due: u64) -> Res<()> {
-    if m.status != status::ONLINE || m.check_at != due {
-        return Ok(());
-    }
-    let deadline = m.last_heartbeat.saturating_add(ctx.p.heartbeat_timeout_blocks);
-    if deadline > ctx.now {
-        m.check_at = deadline;
-        m.store(ctx)?;
-        return schedule(ctx, deadline, item::HEARTBEAT_CHECK, m.index);
-    }
-    m.check_at = 0;
-    let why = if m.rented > 0 { reason::UNREACHABLE } else { reason::IDLE };
-    take_offline(ctx, m, why)
 }
 
 /// A round's due draw: seats the drawn auditors and opens the commit phase (its end item

@@ -1,4 +1,5 @@
-//! Machines: registration, stake, price, heartbeats and going offline, slashing and exit.
+//! Machines: registration, stake, price, signed heartbeats and going offline, failures found
+//! (slashed at detection), slashing and exit.
 
 use super::*;
 
@@ -14,7 +15,15 @@ pub(super) fn register<H: Host>(
         || spec.gpuCount > 1_024
         || spec.gpuMemoryGb == 0
         || spec.gpuModel.is_zero()
+        || spec.machineKey.is_zero()
     {
+        return Err(revert(IGpuMarket::InvalidSpec {}));
+    }
+    // Calc points come from the GPU-model table: only its models can register, with its memory.
+    let Some(row) = ctx.p.gpu_model(spec.gpuModel) else {
+        return Err(revert(IGpuMarket::UnknownGpuModel { model: spec.gpuModel }));
+    };
+    if row.memory_gb != spec.gpuMemoryGb {
         return Err(revert(IGpuMarket::InvalidSpec {}));
     }
     if Machine::load(ctx, id)?.is_some() {
@@ -34,6 +43,7 @@ pub(super) fn register<H: Host>(
     m.cpu = spec.cpuCores;
     m.ram = spec.ramGb;
     m.disk = spec.diskGb;
+    m.machine_key = spec.machineKey;
     m.index = index;
     m.registered_at = ctx.now;
     m.stake = value;
@@ -93,43 +103,6 @@ pub(super) fn set_price<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, id: B256, p
     emit(ctx, IGpuMarket::PriceSet { machineId: id, pricePerGpuBlock: effective })
 }
 
-pub(super) fn heartbeat<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, id: B256) -> Res<()> {
-    let mut m = owned(ctx, who, id)?;
-    match m.status {
-        status::ONLINE => {
-            m.last_heartbeat = ctx.now;
-            if m.check_at <= ctx.now {
-                m.check_at = ctx.now + ctx.p.heartbeat_timeout_blocks;
-                schedule(ctx, m.check_at, item::HEARTBEAT_CHECK, m.index)?;
-            }
-            m.store(ctx)?;
-            emit(ctx, IGpuMarket::Heartbeat { machineId: id })
-        }
-        status::OFFLINE => {
-            settle(ctx, &mut m)?;
-            let offline = ctx.now.saturating_sub(m.offline_since);
-            let slashed = apply_offline_slash(ctx, &mut m)?;
-            let required = ck(m.required_stake(ctx.p.stake_per_gpu))?;
-            if m.stake < required {
-                return Err(revert(IGpuMarket::StakeTooLow { required, stake: m.stake }));
-            }
-            m.status = status::ONLINE;
-            m.reason = reason::NONE;
-            m.offline_since = 0;
-            m.last_heartbeat = ctx.now;
-            if m.check_at <= ctx.now {
-                m.check_at = ctx.now + ctx.p.heartbeat_timeout_blocks;
-                schedule(ctx, m.check_at, item::HEARTBEAT_CHECK, m.index)?;
-            }
-            ctx.add_g(G_ONLINE_GPUS, U256::from(m.gpus), false)?;
-            regrade(ctx, &mut m)?;
-            m.store(ctx)?;
-            emit(ctx, IGpuMarket::MachineOnline { machineId: id, offlineBlocks: offline, slashed })
-        }
-        _ => Err(bad_status(&m)),
-    }
-}
-
 /// Takes an online machine offline for `why` (settling its rewards).
 pub(super) fn take_offline<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine, why: u8) -> Res<()> {
     settle(ctx, m)?;
@@ -151,27 +124,33 @@ pub(super) fn go_offline<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, id: B256) 
     take_offline(ctx, &mut m, why)
 }
 
-/// Applies the graduated slash of an offline period (none for idle machines); returns it.
+/// Applies the graduated slash of an offline period (none for idle machines); returns it. An
+/// unreachable machine was slashed the first tier when found; this takes the rest of the tier
+/// its offline time reached.
 pub(super) fn apply_offline_slash<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine) -> Res<U256> {
     let blocks = ctx.now.saturating_sub(m.offline_since);
     let bps = match m.reason {
         reason::OWNER_OFFLINE => math::slash_bps(&ctx.p.owner_offline_slash, blocks),
-        reason::UNREACHABLE => math::slash_bps(&ctx.p.unreachable_slash, blocks),
+        reason::UNREACHABLE => {
+            math::slash_bps(&ctx.p.unreachable_slash, blocks).saturating_sub(m.slashed_bps)
+        }
         _ => 0,
     };
+    m.slashed_bps = 0;
     let amount = ck(math::bps_of(m.stake, bps))?;
     let renter = m.last_renter;
-    slash(ctx, m, amount, renter)?;
+    slash(ctx, m, amount, &[(renter, 1)])?;
     Ok(amount)
 }
 
-/// Takes `amount` of a machine's stake: `slashRenterBps` to the renter (the treasury when
-/// there is none), `slashAuditorsBps` to its auditors, the rest to the treasury.
+/// Takes `amount` of a machine's stake: `slashRenterBps` to the renters (split by their GPU
+/// weights; the treasury when there is none), `slashAuditorsBps` to its auditors, the rest to
+/// the treasury.
 pub(super) fn slash<H: Host>(
     ctx: &mut Ctx<'_, H>,
     m: &mut Machine,
     amount: U256,
-    renter: Address,
+    renters: &[(Address, u32)],
 ) -> Res<()> {
     let amount = amount.min(m.stake);
     if amount.is_zero() {
@@ -179,9 +158,16 @@ pub(super) fn slash<H: Host>(
     }
     m.stake -= amount;
     let mut to_renter = U256::ZERO;
-    if !renter.is_zero() {
-        to_renter = ck(math::bps_of(amount, ctx.p.slash_renter_bps))?;
-        ctx.pay(renter, to_renter)?;
+    let renters: Vec<(Address, u32)> =
+        renters.iter().copied().filter(|(a, w)| !a.is_zero() && *w > 0).collect();
+    let weight: u64 = renters.iter().map(|&(_, w)| u64::from(w)).sum();
+    if weight > 0 {
+        let share = ck(math::bps_of(amount, ctx.p.slash_renter_bps))?;
+        for &(a, w) in &renters {
+            let part = ck(math::mul_div(share, U256::from(w), U256::from(weight)))?;
+            ctx.pay(a, part)?;
+            to_renter += part;
+        }
     }
     let to_auditors = credit_verifiers(ctx, m, amount, ctx.p.slash_auditors_bps)?;
     let to_treasury = amount - to_renter - to_auditors;
@@ -205,6 +191,10 @@ pub(super) fn exit<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, id: B256) -> Res
     }
     if m.rented > 0 {
         return Err(revert(IGpuMarket::HasActiveRental { machineId: id }));
+    }
+    if m.challenge != 0 {
+        // A machine cannot leave while auditors are deciding whether it failed.
+        return Err(revert(IGpuMarket::ChallengePending { reportId: U256::from(m.challenge) }));
     }
     let allowed =
         m.online_since.saturating_add(ctx.p.min_online_blocks).max(if m.last_rental_end > 0 {
@@ -252,6 +242,7 @@ pub(super) fn machine_abi<H: Host>(ctx: &mut Ctx<'_, H>, m: &Machine) -> Res<IGp
             price(ctx, m)?
         },
         totalEarned: m.earned,
+        openChallenge: U256::from(m.challenge),
     })
 }
 

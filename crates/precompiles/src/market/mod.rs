@@ -14,13 +14,14 @@ use IGpuMarket::{MachineStatus as MS, OfflineReason as OR, RoundPhase as RP};
 
 mod committee;
 mod hook;
+mod liveness;
 mod machines;
 mod rentals;
 mod reports;
 mod rewards;
 
 pub(crate) use self::rewards::owner_machines;
-use self::{committee::*, hook::*, machines::*, rentals::*, reports::*, rewards::*};
+use self::{committee::*, hook::*, liveness::*, machines::*, rentals::*, reports::*, rewards::*};
 
 /// Converts a stored code to its ABI enum (codes are always valid; `fallback` is unreachable).
 pub(crate) fn en<T: TryFrom<u8>>(v: u8, fallback: T) -> T {
@@ -49,6 +50,7 @@ mod item {
     pub(super) const REPORT_DRAW: u8 = 6;
     pub(super) const REPORT_COMMIT_END: u8 = 7;
     pub(super) const REPORT_REVEAL_END: u8 = 8;
+    pub(super) const CHALLENGE_CHECK: u8 = 9;
 }
 
 /// A call into the market.
@@ -140,6 +142,8 @@ fn is_view(c: &IGpuMarketCalls) -> bool {
             | C::isAuditor(_)
             | C::auditorStake(_)
             | C::committeeSize(_)
+            | C::gpuModel(_)
+            | C::heartbeatDigest(_)
     )
 }
 
@@ -198,7 +202,9 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, call: &Call<'_>) -> Res<Bytes> {
         C::setPrice(c) => {
             set_price(ctx, who, c.machineId, c.pricePerGpuBlock).map(|_| Bytes::new())
         }
-        C::heartbeat(c) => heartbeat(ctx, who, c.machineId).map(|_| Bytes::new()),
+        C::heartbeat(c) => {
+            heartbeat(ctx, c.machineId, c.blockNumber, &c.signature).map(|_| Bytes::new())
+        }
         C::goOffline(c) => go_offline(ctx, who, c.machineId).map(|_| Bytes::new()),
         C::exit(c) => exit(ctx, who, c.machineId).map(|_| Bytes::new()),
         C::joinCommittee(_) => join_committee(ctx, who, value).map(|_| Bytes::new()),
@@ -273,6 +279,7 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, call: &Call<'_>) -> Res<Bytes> {
             let out = IGpuMarket::Report {
                 id: c.reportId,
                 rentalId: U256::from(r.rental),
+                machineId: r.machine,
                 reporter: r.reporter,
                 deposit: r.deposit,
                 outcome: r.outcome,
@@ -310,6 +317,20 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, call: &Call<'_>) -> Res<Bytes> {
             0,
         ))?),
         C::committeeSize(_) => ret::<IGpuMarket::committeeSizeCall>(&ctx.g(G_COMMITTEE)?),
+        C::gpuModel(c) => {
+            let Some(row) = ctx.p.gpu_model(c.model) else {
+                return Err(revert(IGpuMarket::UnknownGpuModel { model: c.model }));
+            };
+            ret::<IGpuMarket::gpuModelCall>(&IGpuMarket::gpuModelReturn {
+                calcPoint: row.calc_point,
+                memoryGb: row.memory_gb,
+            })
+        }
+        C::heartbeatDigest(c) => {
+            let hash = ctx.block_hash(c.blockNumber)?;
+            let d = heartbeat_digest(ctx, c.machineId, c.blockNumber, hash)?;
+            ret::<IGpuMarket::heartbeatDigestCall>(&d)
+        }
     }
 }
 

@@ -99,6 +99,7 @@ pub(super) fn rent<H: Host>(
     // The rental's bonus is measured from here (the machine was just settled).
     r.reward_snapshot = m.reward_per_gpu;
     r.queue_index = schedule_at(ctx, r.end, item::RENTAL_END, rid)? as u32;
+    list_rental(ctx, &mut r)?;
     r.store(ctx)?;
     m.rented += gpus;
     m.rent_end = m.rent_end.max(r.end);
@@ -194,6 +195,7 @@ pub(super) fn close_rental<H: Host>(ctx: &mut Ctx<'_, H>, r: &mut Rental) -> Res
     let refund = unused_rent(ctx, r)?;
     unschedule_rental(ctx, r.end, r.queue_index, r.id)?;
     r.queue_index = 0;
+    unlist_rental(ctx, r)?;
     let used = r.paid - refund;
     let burned = ck(math::bps_of(used, r.burn_bps))?;
     let to_provider = used - burned;
@@ -221,6 +223,47 @@ pub(super) fn close_rental<H: Host>(ctx: &mut Ctx<'_, H>, r: &mut Rental) -> Res
         emit(ctx, IGpuMarket::RentBurned { rentalId: id, amount: burned, totalBurned: total })?;
     }
     Ok(())
+}
+
+/// Adds `r` to its machine's list of active rentals.
+fn list_rental<H: Host>(ctx: &mut Ctx<'_, H>, r: &mut Rental) -> Res<()> {
+    let n: u64 = ctx.get(slot(T_MACHINE_RENTALS, r.machine, 0))?.saturating_to();
+    let at = ck(n.checked_add(1))?;
+    ctx.set(slot(T_MACHINE_RENTALS, r.machine, at), U256::from(r.id))?;
+    ctx.set(slot(T_MACHINE_RENTALS, r.machine, 0), U256::from(at))?;
+    r.machine_slot = ck(u32::try_from(at).ok())?;
+    Ok(())
+}
+
+/// Removes `r` from its machine's list (the last entry takes its place).
+fn unlist_rental<H: Host>(ctx: &mut Ctx<'_, H>, r: &mut Rental) -> Res<()> {
+    let i = u64::from(r.machine_slot);
+    let n: u64 = ctx.get(slot(T_MACHINE_RENTALS, r.machine, 0))?.saturating_to();
+    if i == 0 || i > n || ctx.get(slot(T_MACHINE_RENTALS, r.machine, i))? != U256::from(r.id) {
+        return Ok(());
+    }
+    if i != n {
+        let last = ctx.get(slot(T_MACHINE_RENTALS, r.machine, n))?;
+        ctx.set(slot(T_MACHINE_RENTALS, r.machine, i), last)?;
+        if let Some(mut moved) = Rental::load(ctx, last.saturating_to())? {
+            moved.machine_slot = r.machine_slot;
+            moved.store(ctx)?;
+        }
+    }
+    ctx.set(slot(T_MACHINE_RENTALS, r.machine, n), U256::ZERO)?;
+    ctx.set(slot(T_MACHINE_RENTALS, r.machine, 0), U256::from(n - 1))?;
+    r.machine_slot = 0;
+    Ok(())
+}
+
+/// The machine's active rentals (at most one per GPU).
+pub(super) fn active_rentals<H: Host>(ctx: &mut Ctx<'_, H>, machine: B256) -> Res<Vec<u64>> {
+    let n: u64 = ctx.get(slot(T_MACHINE_RENTALS, machine, 0))?.saturating_to();
+    let mut out = Vec::with_capacity(n.min(1_024) as usize);
+    for i in 1..=n {
+        out.push(ctx.get(slot(T_MACHINE_RENTALS, machine, i))?.saturating_to());
+    }
+    Ok(out)
 }
 
 /// The rent of the blocks of `r` not yet used: per segment, its unused blocks at its price.

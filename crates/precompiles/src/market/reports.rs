@@ -1,4 +1,5 @@
-//! Fault reports: a renter (or its beneficiary) reports, a drawn round of auditors decides.
+//! Fault reports and liveness challenges: a renter (or its beneficiary) reports, or the network
+//! challenges a machine at random (`liveness.rs`); a drawn round of auditors decides.
 
 use super::*;
 
@@ -113,26 +114,31 @@ pub(super) fn finish_report<H: Host>(
             penalize(ctx, r.auditors[i])?;
         }
     }
-    ctx.set(slot(T_RENTAL_REPORT, num_key(rep.rental), 0), U256::ZERO)?;
     rep.outcome = if confirmed { 1 } else { 2 };
-    if confirmed {
-        // The deposit goes back; the rental ends with a pro-rata refund; the machine goes
-        // offline as unreachable and is slashed by the unreachable tiers when it returns.
-        ctx.pay(rep.reporter, rep.deposit)?;
-        // The renter's share of the coming slash goes to the rental's beneficiary (the
-        // reporter is the renter or the beneficiary).
-        let mut beneficiary = rep.reporter;
-        if let Some(mut rental) = Rental::load(ctx, rep.rental)? {
-            beneficiary = rental.beneficiary;
-            if rental.status == rental_status::ACTIVE {
-                close_rental(ctx, &mut rental)?;
-            }
-        }
+    if rep.reporter == crate::MARKET_ADDRESS {
+        // A liveness challenge: a failure found is slashed at once and ends every rental.
         let mut m = machine(ctx, rep.machine)?;
-        if m.status == status::ONLINE {
-            m.last_renter = beneficiary;
-            take_offline(ctx, &mut m, reason::UNREACHABLE)?;
+        if m.challenge == rep.id {
+            m.challenge = 0;
         }
+        if confirmed {
+            fail_machine(ctx, &mut m)?;
+        } else {
+            m.store(ctx)?;
+        }
+        return emit(
+            ctx,
+            IGpuMarket::ReportResolved { reportId: U256::from(rep.id), faultConfirmed: confirmed },
+        );
+    }
+    ctx.set(slot(T_RENTAL_REPORT, num_key(rep.rental), 0), U256::ZERO)?;
+    if confirmed {
+        // The deposit goes back; every rental of the machine ends with its unused rent
+        // refunded; the machine is slashed at once and goes offline as unreachable (the rest of
+        // the unreachable tier is taken when it returns).
+        ctx.pay(rep.reporter, rep.deposit)?;
+        let mut m = machine(ctx, rep.machine)?;
+        fail_machine(ctx, &mut m)?;
     } else {
         // A false report loses its deposit: the auditors' share to the majority, the rest to
         // the treasury.

@@ -71,7 +71,7 @@ fn h5_a_project_at_the_bounds_never_blocks_market_transitions() {
     t.c.advance(3);
     t.ok(RENTER, U256::ZERO, endRentalCall { rentalId: rid });
     t.ok(OWNER, U256::ZERO, goOfflineCall { machineId: id });
-    t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: id });
+    t.beat_ok(id);
     t.pm(OWNER, PM::leaveCall { projectId: pid, machineId: id }).unwrap();
     assert_eq!((t.machine(id).status as u8), 2, "online again");
 }
@@ -414,7 +414,7 @@ fn h7_wash_renting_never_pays() {
         } else {
             t.c.advance(900);
         }
-        t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: id });
+        t.beat_ok(id);
         wealth(&mut t) - start
     };
     let idle = run(false);
@@ -542,12 +542,12 @@ fn m5_a_machine_holds_at_most_one_heartbeat_check_whatever_its_owner_sends() {
     let future = t.c.number + 41..t.c.number + 400;
     let before: u64 = future.clone().map(|b| t.queued_at(b)).sum();
     for _ in 0..40 {
-        t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: id });
+        t.beat_ok(id);
         t.c.advance(1);
     }
     for _ in 0..5 {
         t.ok(OWNER, U256::ZERO, goOfflineCall { machineId: id });
-        t.ok(OWNER, U256::ZERO, heartbeatCall { machineId: id });
+        t.beat_ok(id);
     }
     let after: u64 = future.map(|b| t.queued_at(b)).sum();
     assert_eq!(after, before, "heartbeats and offline cycles added items to the queue");

@@ -101,6 +101,14 @@ impl Host for MemHost {
     fn origin(&self) -> Address {
         self.origin
     }
+    fn block_hash(&mut self, number: u64) -> Result<B256, HostError> {
+        let now = self.number;
+        Ok(if number < now && now - number <= 256 {
+            keccak256([b"block".as_slice(), &number.to_be_bytes()].concat())
+        } else {
+            B256::ZERO
+        })
+    }
     fn checkpoint(&mut self) {
         self.snapshots.push(self.state.clone());
     }
