@@ -162,6 +162,9 @@ interface IGpuMarket {
     /// (`accrued`), paid at most up to the rent it burned (`paid`), so renting one's own machine
     /// never pays.
     event LivenessChallenged(bytes32 indexed machineId, uint256 indexed reportId);
+    /// A machine that auditors found failing came back: it is verified again (auditors drawn
+    /// as at registration) before it serves; `slashed` as in `MachineOnline`.
+    event MachineReverifying(bytes32 indexed machineId, uint256 slashed);
     event RentedBonusPaid(bytes32 indexed machineId, uint256 indexed rentalId, uint256 accrued, uint256 paid);
 
     // ---- errors (reverts carry them; they decode with this interface) ----
@@ -218,7 +221,9 @@ interface IGpuMarket {
     /// standard point). A custom price is at least `minPriceBps` of that default
     /// (`PriceTooLow`).
     function setPrice(bytes32 machineId, uint256 pricePerGpuBlock) external;
-    /// Proves liveness; brings an offline machine back online, applying the graduated slash.
+    /// Proves liveness; brings an offline machine back online, applying the graduated slash (one
+    /// that auditors found failing goes through a new verification instead,
+    /// `MachineReverifying`).
     /// `signature` (65 bytes r‖s‖v, low s) is the machine key's signature of
     /// `heartbeatDigest(machineId, blockNumber)`, `blockNumber` one of the last 64 blocks: it
     /// cannot be made before that block exists. Anyone may send it (the machine key needs no

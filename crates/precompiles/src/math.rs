@@ -1,7 +1,7 @@
 //! Pure market arithmetic: burn tiers, pro-rata refunds, grades, slash tiers and vesting. Every
 //! function is checked: `None` means the result does not fit (callers revert).
 
-use alloy_primitives::U256;
+use alloy_primitives::{U256, U512, ruint::UintTryFrom};
 use dbc_chainspec::{BurnTier, SlashTier};
 
 /// Basis points in one.
@@ -18,12 +18,17 @@ pub fn bps_of(amount: U256, bps: u16) -> Option<U256> {
     amount.checked_mul(U256::from(bps)).map(|v| v / U256::from(BPS))
 }
 
-/// `amount × num / den`, rounded down; `None` on overflow or a zero denominator.
+/// `amount × num / den`, rounded down, with a 512-bit product (only the result must fit 256
+/// bits); `None` if it does not or the denominator is zero.
 pub fn mul_div(amount: U256, num: U256, den: U256) -> Option<U256> {
     if den.is_zero() {
         return None;
     }
-    amount.checked_mul(num).map(|v| v / den)
+    if let Some(v) = amount.checked_mul(num) {
+        return Some(v / den);
+    }
+    let wide = U512::from(amount) * U512::from(num) / U512::from(den);
+    U256::uint_try_from(wide).ok()
 }
 
 /// Refund of a rental ended at `now`: the unused share of `paid`, pro rata to the blocks left
@@ -77,6 +82,17 @@ mod tests {
 
     fn dbc(n: u64) -> U256 {
         U256::from(n) * U256::from(10u64).pow(U256::from(18))
+    }
+
+    /// The product may exceed 256 bits; only the quotient must fit.
+    #[test]
+    fn mul_div_is_exact_past_256_bits() {
+        let big = U256::MAX / U256::from(3);
+        assert_eq!(mul_div(big, U256::from(6), U256::from(2)), Some(big * U256::from(3)));
+        assert_eq!(mul_div(U256::MAX, U256::MAX, U256::MAX), Some(U256::MAX));
+        assert_eq!(mul_div(U256::MAX, U256::from(2), U256::from(1)), None);
+        assert_eq!(mul_div(U256::from(1), U256::from(1), U256::ZERO), None);
+        assert_eq!(mul_div(U256::from(7), U256::from(3), U256::from(2)), Some(U256::from(10)));
     }
 
     #[test]

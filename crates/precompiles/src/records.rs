@@ -74,6 +74,9 @@ pub(crate) struct Machine {
     /// Share of the stake already slashed when the machine was found unreachable (the slash
     /// on its return is the tier for its offline time less this).
     pub(crate) slashed_bps: u16,
+    /// Found failing by auditors (a challenge or a fault report): it returns through a new
+    /// verification, not a heartbeat.
+    pub(crate) reverify: bool,
 }
 
 /// Scale of [`Machine::reward_per_gpu`].
@@ -121,6 +124,7 @@ impl Machine {
             challenge: bits(w[16], 160, 64),
             challenge_at: bits(w[5], 192, 64),
             slashed_bps: bits(w[16], 224, 16) as u16,
+            reverify: bits(w[16], 240, 1) == 1,
         }))
     }
 
@@ -161,6 +165,7 @@ impl Machine {
             challenge: 0,
             challenge_at: 0,
             slashed_bps: 0,
+            reverify: false,
         }
     }
 
@@ -201,6 +206,7 @@ impl Machine {
         w[16] = from_addr(self.machine_key);
         put(&mut w[16], 160, 64, self.challenge);
         put(&mut w[16], 224, 16, self.slashed_bps.into());
+        put(&mut w[16], 240, 1, self.reverify.into());
         self.slots.store(ctx, w)
     }
 

@@ -688,9 +688,15 @@ fn fault_reports_confirmed_and_false() {
     // The dissenting auditor was penalised.
     assert_eq!(t.ok(0x30, U256::ZERO, auditorStakeCall { account: r.auditors[2] }), dbc(9_000));
 
-    // A false report loses its deposit.
+    // Found failing by auditors, the machine comes back only through a new verification.
     t.ok(OWNER, dbc(1_000), addStakeCall { machineId: id });
     t.beat_ok(id);
+    assert!(t.c.last_logs.iter().any(|l| MachineReverifying::decode_log_data(l).is_ok()));
+    assert_eq!((t.machine(id).status as u8), 1, "verifying again");
+    t.verify(id, &[(true, 1_000), (true, 1_000), (true, 1_000)]);
+    assert_eq!((t.machine(id).status as u8), 2);
+
+    // A false report loses its deposit.
     let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 200 });
     let rid = t.ok(RENTER, q, rentCall { machineId: id, gpus: 1, blocks: 200 });
     let rep = t.ok(RENTER, dbc(100), reportFaultCall { rentalId: rid });
@@ -890,6 +896,27 @@ mod mining {
         fn settle_for(&mut self, pid: U256, who: u8) -> U256 {
             self.mok(SETTLER, settleCall { projectId: pid, provider: addr(who) })
         }
+
+        /// The attestation of the last completed epoch by `who` (the settler attests unless it
+        /// named another).
+        fn attest_as(&mut self, who: u8, pid: U256, work: &[(B256, u64)]) -> Result<(), Bytes> {
+            let call = attestWorkCall {
+                projectId: pid,
+                epoch: self.c.number / params().epoch_blocks - 1,
+                machineIds: work.iter().map(|w| w.0).collect(),
+                units: work.iter().map(|w| w.1).collect(),
+            };
+            self.m(who, call).map(|_| ())
+        }
+
+        /// Enrols machine `id` of `who` and has the settler attest one unit of work for it, so
+        /// that its weight is its grade (as if every machine served alike).
+        fn enroll_working(&mut self, who: u8, pid: U256, id: B256) {
+            self.mok(who, enrollCall { projectId: pid, machineId: id });
+            if let Err(e) = self.attest_as(SETTLER, pid, &[(id, 1)]) {
+                panic!("attestWork reverted: {}", mining_err(&e));
+            }
+        }
     }
 
     fn fails<R>(r: Result<R, Bytes>) -> Bytes {
@@ -915,6 +942,8 @@ mod mining {
         t.c.fund(addr(0x40), dbc(10_000));
         t.ok(0x40, dbc(1_000), registerCall { machineId: mid(2), spec: spec_cp(1, 2_000) });
         t.verify(mid(2), &[(true, 2_000), (true, 2_000), (true, 2_000)]);
+        // Into epoch 1, so that epoch 0's work can be attested.
+        t.c.advance(params().epoch_blocks);
         (t, a, mid(2))
     }
 
@@ -923,11 +952,11 @@ mod mining {
         let (mut t, a, b) = two_machines();
         let pid = t.project(1_000_000_000, 10_000, 1_000);
         assert_eq!(t.mok(0x30, projectCountCall {}), U256::from(1));
-        t.mok(OWNER, enrollCall { projectId: pid, machineId: a });
+        t.enroll_working(OWNER, pid, a);
         // A alone for 10 blocks: all 3,000/block.
         t.c.advance(10);
         assert_eq!(t.rewards(pid, OWNER).pending, U256::from(10 * TPB));
-        t.mok(0x40, enrollCall { projectId: pid, machineId: b });
+        t.enroll_working(0x40, pid, b);
         // Both for 10 blocks: 1,000 and 2,000 per block.
         t.c.advance(10);
         assert_eq!(t.rewards(pid, OWNER).pending, U256::from(10 * TPB + 10 * 1_000));
@@ -950,8 +979,8 @@ mod mining {
     fn offline_machines_accrue_nothing_and_renting_leaves_the_mining_weight_alone() {
         let (mut t, a, b) = two_machines();
         let pid = t.project(1_000_000_000, 10_000, 1_000);
-        t.mok(OWNER, enrollCall { projectId: pid, machineId: a });
-        t.mok(0x40, enrollCall { projectId: pid, machineId: b });
+        t.enroll_working(OWNER, pid, a);
+        t.enroll_working(0x40, pid, b);
         t.ok(OWNER, U256::ZERO, goOfflineCall { machineId: a });
         t.c.advance(10);
         let before_a = t.rewards(pid, OWNER);
@@ -979,8 +1008,8 @@ mod mining {
         let (mut t, a, b) = two_machines();
         // Budget runs out after 100 blocks; weights 1:2 with a 3,001-per-block split rounding.
         let pid = t.project(300_000, t.c.number + 1_000, 1_000);
-        t.mok(OWNER, enrollCall { projectId: pid, machineId: a });
-        t.mok(0x40, enrollCall { projectId: pid, machineId: b });
+        t.enroll_working(OWNER, pid, a);
+        t.enroll_working(0x40, pid, b);
         t.c.advance(150);
         let p = t.mok(0x30, getProjectCall { projectId: pid });
         assert_eq!(p.distributed, U256::from(300_000));
@@ -997,7 +1026,7 @@ mod mining {
         assert_eq!(t.mok(0x30, getProjectCall { projectId: pid }).settled, paid);
         // The end block: a second project ends before its budget.
         let pid2 = t.project(1_000_000_000, t.c.number + 20, 1_000);
-        t.mok(OWNER, enrollCall { projectId: pid2, machineId: a });
+        t.enroll_working(OWNER, pid2, a);
         t.c.advance(40);
         let p2 = t.mok(0x30, getProjectCall { projectId: pid2 });
         assert_eq!(p2.distributed, U256::from(20 * TPB));
@@ -1018,9 +1047,9 @@ mod mining {
             release: Release { immediateBps: 3_333, vestingBlocks: 7 },
         };
         let pid = t.mok(SETTLER, call);
-        t.mok(OWNER, enrollCall { projectId: pid, machineId: a });
+        t.enroll_working(OWNER, pid, a);
         t.c.advance(3);
-        t.mok(0x40, enrollCall { projectId: pid, machineId: b });
+        t.enroll_working(0x40, pid, b);
         let mut paid = U256::ZERO;
         for i in 0..40u64 {
             t.c.advance(1 + i % 3);
@@ -1045,7 +1074,7 @@ mod mining {
         let (mut t, a, _) = two_machines();
         let pids: Vec<U256> = (0..4).map(|_| t.project(1_000_000_000, 10_000, 1_000)).collect();
         for pid in &pids[..3] {
-            t.mok(OWNER, enrollCall { projectId: *pid, machineId: a });
+            t.enroll_working(OWNER, *pid, a);
         }
         let e = fails(t.m(OWNER, enrollCall { projectId: pids[3], machineId: a }));
         assert_eq!(TooManyProjects::abi_decode(&e).unwrap().max, 3);
@@ -1058,7 +1087,7 @@ mod mining {
         assert_eq!(t.mok(0x30, projectsOfCall { machineId: a }), pids[..3].to_vec());
         t.mok(OWNER, leaveCall { projectId: pids[1], machineId: a });
         assert_eq!(t.mok(0x30, projectsOfCall { machineId: a }), vec![pids[0], pids[2]]);
-        t.mok(OWNER, enrollCall { projectId: pids[3], machineId: a });
+        t.enroll_working(OWNER, pids[3], a);
     }
 
     #[test]
@@ -1088,7 +1117,7 @@ mod mining {
             "calc point below the minimum"
         );
         // Only the settler settles (mints).
-        t.mok(OWNER, enrollCall { projectId: pid, machineId: a });
+        t.enroll_working(OWNER, pid, a);
         t.c.advance(4);
         let e = fails(t.m(OWNER, settleCall { projectId: pid, provider: addr(OWNER) }));
         assert!(NotSettler::abi_decode(&e).is_ok());
@@ -1108,7 +1137,7 @@ mod mining {
     fn settlement_releases_a_quarter_at_once_and_the_rest_linearly() {
         let (mut t, a, _) = two_machines();
         let pid = t.project(1_000_000_000, 100_000, 1_000);
-        t.mok(OWNER, enrollCall { projectId: pid, machineId: a });
+        t.enroll_working(OWNER, pid, a);
         t.c.advance(40);
         let accrued = U256::from(40 * TPB);
         let r = t.rewards(pid, OWNER);
@@ -1130,6 +1159,80 @@ mod mining {
         let pending_immediate = r.pending / U256::from(4);
         assert_eq!(settled_now, vest / U256::from(2) + pending_immediate);
         assert_eq!(t.rewards(pid, OWNER).claimed, first + settled_now);
+    }
+
+    /// Issue #16 item 5: enrolment alone earns nothing; the emission is split by attested
+    /// work × grade, and a machine attested with no work stops earning.
+    #[test]
+    fn projects_pay_for_attested_work_not_for_enrolment() {
+        let (mut t, a, b) = two_machines();
+        let pid = t.project(1_000_000_000, 100_000, 1_000);
+        t.mok(OWNER, enrollCall { projectId: pid, machineId: a });
+        t.mok(0x40, enrollCall { projectId: pid, machineId: b });
+        t.c.advance(20);
+        assert_eq!(t.rewards(pid, OWNER).pending, U256::ZERO);
+        assert_eq!(t.rewards(pid, 0x40).pending, U256::ZERO);
+        assert_eq!(t.mok(0x30, getProjectCall { projectId: pid }).distributed, U256::ZERO);
+        // A (grade 1,000) served 4 units, B (grade 2,000) 1: weights 4,000 and 2,000.
+        t.attest_as(SETTLER, pid, &[(a, 4), (b, 1)]).unwrap();
+        let w = t.mok(0x30, workOfCall { projectId: pid, machineId: a });
+        assert_eq!((w.units, w.attested, w.weight), (4, true, U256::from(4 * 10_000_000u64)));
+        t.c.advance(30);
+        assert_eq!(t.rewards(pid, OWNER).pending, U256::from(30 * 2_000));
+        assert_eq!(t.rewards(pid, 0x40).pending, U256::from(30 * 1_000));
+        // Next epoch A served nothing: from then on B takes everything.
+        t.c.advance(params().epoch_blocks);
+        let (pa, pb) = (t.rewards(pid, OWNER).pending, t.rewards(pid, 0x40).pending);
+        t.attest_as(SETTLER, pid, &[(a, 0)]).unwrap();
+        t.c.advance(10);
+        let ra = t.rewards(pid, OWNER);
+        assert_eq!(ra.pending + ra.claimable + ra.vesting, pa, "A earns nothing more");
+        assert_eq!(t.rewards(pid, 0x40).pending, pb + U256::from(10 * TPB));
+    }
+
+    #[test]
+    fn only_the_attestor_attests_the_last_epoch_once_per_machine() {
+        let (mut t, a, b) = two_machines();
+        let pid = t.project(1_000_000_000, 100_000, 1_000);
+        t.mok(OWNER, enrollCall { projectId: pid, machineId: a });
+        // Only the attestor (the settler until it names another).
+        let e = fails(t.attest_as(OWNER, pid, &[(a, 1)]));
+        assert!(NotAttestor::abi_decode(&e).is_ok());
+        let e = fails(t.m(OWNER, setAttestorCall { projectId: pid, attestor: addr(OWNER) }));
+        assert!(NotSettler::abi_decode(&e).is_ok());
+        t.mok(SETTLER, setAttestorCall { projectId: pid, attestor: addr(0x31) });
+        assert_eq!(t.mok(0x30, getProjectCall { projectId: pid }).attestor, addr(0x31));
+        assert!(NotAttestor::abi_decode(&fails(t.attest_as(SETTLER, pid, &[(a, 1)]))).is_ok());
+        // Only the last completed epoch.
+        let now = t.c.number / params().epoch_blocks;
+        for epoch in [now, now - 2, now + 1] {
+            let call =
+                attestWorkCall { projectId: pid, epoch, machineIds: vec![a], units: vec![1] };
+            let e = WrongEpoch::abi_decode(&fails(t.m(0x31, call))).unwrap();
+            assert_eq!((e.epoch, e.expected), (epoch, now - 1));
+        }
+        // Only enrolled machines, well-formed lists, each machine once.
+        assert!(NotEnrolled::abi_decode(&fails(t.attest_as(0x31, pid, &[(b, 1)]))).is_ok());
+        assert!(
+            AlreadyAttested::abi_decode(&fails(t.attest_as(0x31, pid, &[(a, 1), (a, 2)]))).is_ok()
+        );
+        let call =
+            attestWorkCall { projectId: pid, epoch: now - 1, machineIds: vec![a], units: vec![] };
+        assert!(BadAttestation::abi_decode(&fails(t.m(0x31, call))).is_ok());
+        let many: Vec<(B256, u64)> = (0..257u64).map(|i| (keccak256(i.to_be_bytes()), 1)).collect();
+        assert!(BadAttestation::abi_decode(&fails(t.attest_as(0x31, pid, &many))).is_ok());
+        t.attest_as(0x31, pid, &[(a, 1)]).unwrap();
+        assert!(AlreadyAttested::abi_decode(&fails(t.attest_as(0x31, pid, &[(a, 5)]))).is_ok());
+        // The next epoch it may attest again.
+        t.c.advance(params().epoch_blocks);
+        t.attest_as(0x31, pid, &[(a, 5)]).unwrap();
+        let w = t.mok(0x30, workOfCall { projectId: pid, machineId: a });
+        assert_eq!((w.units, w.epoch), (5, now));
+        // Leaving forgets the work: re-enrolled, the machine waits for a new attestation.
+        t.mok(OWNER, leaveCall { projectId: pid, machineId: a });
+        t.mok(OWNER, enrollCall { projectId: pid, machineId: a });
+        let w = t.mok(0x30, workOfCall { projectId: pid, machineId: a });
+        assert_eq!((w.units, w.attested, w.weight), (0, false, U256::ZERO));
     }
 }
 

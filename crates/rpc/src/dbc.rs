@@ -196,7 +196,7 @@ pub struct Project {
     pub distributed: U256,
     /// Paid out (minted) so far.
     pub settled: U256,
-    /// Sum of the enrolled machines' grades.
+    /// Sum of the enrolled machines' weights (grade × attested work units).
     pub total_weight: U256,
     /// Enrolled machines.
     pub machines: u32,
@@ -210,6 +210,8 @@ pub struct Project {
     pub immediate_bps: u16,
     /// Linear release of the rest, blocks.
     pub vesting_blocks: U64,
+    /// Reports the work each enrolled machine served (`attestWork`).
+    pub attestor: Address,
 }
 
 /// `dbc_listProjects`.
@@ -347,6 +349,7 @@ fn project_json(p: IProjectMining::Project) -> Project {
         gpu_models: p.requirements.gpuModels.into_iter().map(short_string).collect(),
         immediate_bps: p.release.immediateBps,
         vesting_blocks: U64::from(p.release.vestingBlocks),
+        attestor: p.attestor,
     }
 }
 

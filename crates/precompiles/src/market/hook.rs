@@ -127,6 +127,11 @@ pub(super) fn run_item<H: Host>(ctx: &mut Ctx<'_, H>, due: u64, kind: u8, id: u6
             let mut m = machine(ctx, mid)?;
             challenge_check(ctx, &mut m, due)
         }
+        item::FAIL_MACHINE => {
+            let mid = machine_id_at(ctx, id)?;
+            let mut m = machine(ctx, mid)?;
+            fail_machine(ctx, &mut m, true)
+        }
         item::RENTAL_END => {
             let Some(mut r) = Rental::load(ctx, id)? else { return Ok(()) };
             if r.status == rental_status::ACTIVE && r.end == due {

@@ -86,6 +86,17 @@ pub(super) fn heartbeat<H: Host>(
             if m.stake < required {
                 return Err(revert(IGpuMarket::StakeTooLow { required, stake: m.stake }));
             }
+            if m.reverify {
+                // Auditors found it failing: only a new verification brings it back (a fake
+                // machine cannot just top up its stake and sign a heartbeat).
+                m.reverify = false;
+                m.status = status::VERIFYING;
+                m.reason = reason::NONE;
+                m.offline_since = 0;
+                m.store(ctx)?;
+                start_round(ctx, T_ROUND_MACHINE, id, 1, item::DRAW, m.index)?;
+                return emit(ctx, IGpuMarket::MachineReverifying { machineId: id, slashed });
+            }
             m.status = status::ONLINE;
             m.reason = reason::NONE;
             m.offline_since = 0;
@@ -107,12 +118,18 @@ pub(super) fn heartbeat<H: Host>(
 /// A failure found (missed heartbeats while rented, a confirmed fault report or a failed
 /// liveness challenge): every active rental ends with its unused rent refunded, the machine is
 /// slashed the first unreachable tier at once (the renters' share split by their GPUs) and goes
-/// offline as unreachable. `m` is stored and reloaded.
-pub(super) fn fail_machine<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine) -> Res<()> {
+/// offline as unreachable. Found failing by auditors (`reverify`), it can only come back through
+/// a new verification. `m` is stored and reloaded.
+pub(super) fn fail_machine<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    m: &mut Machine,
+    reverify: bool,
+) -> Res<()> {
     if !matches!(m.status, status::ONLINE | status::OFFLINE)
         || (m.status == status::OFFLINE && m.reason == reason::UNREACHABLE)
     {
         // Not serving, or found unreachable (and slashed) already.
+        m.reverify |= reverify && m.status == status::OFFLINE;
         return m.store(ctx);
     }
     m.store(ctx)?;
@@ -139,6 +156,7 @@ pub(super) fn fail_machine<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine) -> Re
     let amount = ck(math::bps_of(m.stake, bps))?;
     slash(ctx, m, amount, &renters)?;
     m.slashed_bps = bps;
+    m.reverify |= reverify;
     m.store(ctx)
 }
 
@@ -156,7 +174,7 @@ pub(super) fn heartbeat_check<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine, du
     m.check_at = 0;
     if m.rented > 0 {
         // A rented machine that vanished: its renters stop paying at once (security review).
-        fail_machine(ctx, m)
+        fail_machine(ctx, m, false)
     } else {
         take_offline(ctx, m, reason::IDLE)
     }
@@ -170,6 +188,18 @@ pub(super) fn schedule_challenge_check<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Ma
     }
     m.challenge_at = ck(ctx.now.checked_add(ctx.p.challenge_check_blocks))?;
     schedule(ctx, m.challenge_at, item::CHALLENGE_CHECK, m.index)
+}
+
+/// A failure found by auditors: [`fail_machine`] now, or, when the machine has more than
+/// [`INLINE_RENTAL_ENDS`] active rentals, in the next block's hook (so the transaction that
+/// found the failure stays small).
+pub(super) fn fail_machine_soon<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine) -> Res<()> {
+    let n: u64 = ctx.get(slot(T_MACHINE_RENTALS, m.id, 0))?.saturating_to();
+    if n <= INLINE_RENTAL_ENDS {
+        return fail_machine(ctx, m, true);
+    }
+    m.store(ctx)?;
+    schedule(ctx, ctx.now + 1, item::FAIL_MACHINE, m.index)
 }
 
 /// A machine's due challenge check: with `challengeChanceBps` chance, drawn from this block's

@@ -37,6 +37,9 @@ pub(crate) const MAX_RENTAL_EXTENSIONS: u8 = 16;
 /// Draw attempts before a draw is postponed.
 /// Tries of one draw (each: two hashes and at most two reads, all charged).
 const DRAW_TRIES: u64 = 256;
+/// Rentals a failure found in a transaction ends there; with more, the block hook of the next
+/// block ends them all (a reveal must fit a block whatever the machine's rental count).
+const INLINE_RENTAL_ENDS: u64 = 16;
 /// A member's draw weight is its stake up to this many minimum auditor stakes.
 const AUDITOR_WEIGHT_CAP: u64 = 4;
 
@@ -51,6 +54,7 @@ mod item {
     pub(super) const REPORT_COMMIT_END: u8 = 7;
     pub(super) const REPORT_REVEAL_END: u8 = 8;
     pub(super) const CHALLENGE_CHECK: u8 = 9;
+    pub(super) const FAIL_MACHINE: u8 = 10;
 }
 
 /// A call into the market.

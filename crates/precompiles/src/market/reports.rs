@@ -122,7 +122,7 @@ pub(super) fn finish_report<H: Host>(
             m.challenge = 0;
         }
         if confirmed {
-            fail_machine(ctx, &mut m)?;
+            fail_machine_soon(ctx, &mut m)?;
         } else {
             m.store(ctx)?;
         }
@@ -138,7 +138,7 @@ pub(super) fn finish_report<H: Host>(
         // the unreachable tier is taken when it returns).
         ctx.pay(rep.reporter, rep.deposit)?;
         let mut m = machine(ctx, rep.machine)?;
-        fail_machine(ctx, &mut m)?;
+        fail_machine_soon(ctx, &mut m)?;
     } else {
         // A false report loses its deposit: the auditors' share to the majority, the rest to
         // the treasury.

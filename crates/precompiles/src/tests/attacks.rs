@@ -32,6 +32,26 @@ fn project_call(tokens_per_block: U256, budget: U256, end: u64) -> PM::registerP
     }
 }
 
+impl T {
+    /// Enrols machine `id` of `who` in `pid` and has `who` (its settler) attest a unit of work
+    /// for the last completed epoch (moving into epoch 1 first if needed): the position then
+    /// has weight, so the project's accumulator runs.
+    fn enroll_attested(&mut self, who: u8, pid: U256, id: B256) {
+        self.pm(who, PM::enrollCall { projectId: pid, machineId: id }).unwrap();
+        let epoch_blocks = self.c.params.epoch_blocks;
+        if self.c.number < epoch_blocks {
+            self.c.advance(epoch_blocks - self.c.number);
+        }
+        let call = PM::attestWorkCall {
+            projectId: pid,
+            epoch: self.c.number / epoch_blocks - 1,
+            machineIds: vec![id],
+            units: vec![1],
+        };
+        self.pm(who, call).unwrap();
+    }
+}
+
 fn mining_reason(e: &Bytes) -> String {
     match PM::InvalidProject::abi_decode(e) {
         Ok(x) => x.reason,
@@ -64,7 +84,7 @@ fn h5_a_project_at_the_bounds_never_blocks_market_transitions() {
     let id = t.online(1, 2, 1_000);
     let max = U256::from(u128::MAX);
     let pid = t.pm(OWNER, project_call(max, max, 1_000_000_000)).unwrap();
-    t.pm(OWNER, PM::enrollCall { projectId: pid, machineId: id }).unwrap();
+    t.enroll_attested(OWNER, pid, id);
     t.c.advance(500);
     let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 10 });
     let rid = t.ok(RENTER, q, rentCall { machineId: id, gpus: 1, blocks: 10 });
@@ -86,7 +106,7 @@ fn h5_a_project_whose_update_fails_is_skipped_not_propagated() {
     t.committee(3);
     let id = t.online(1, 1, 1_000);
     let pid = t.pm(OWNER, project_call(U256::from(10), U256::from(1_000_000), 100_000)).unwrap();
-    t.pm(OWNER, PM::enrollCall { projectId: pid, machineId: id }).unwrap();
+    t.enroll_attested(OWNER, pid, id);
     t.c.advance(5);
     // Project 1's accumulator (word 5 of its record, tag 20) at its maximum: the next update
     // overflows.

@@ -161,7 +161,17 @@ fn liveness_challenges_find_failures_which_are_slashed_at_once_and_refunded() {
     }
     assert_eq!(t.ok(0x30, U256::ZERO, getReportCall { reportId: rep }).outcome, 1);
     let stats = t.ok(0x30, U256::ZERO, networkStatsCall {});
-    assert_eq!((stats.onlineGpus, stats.rentedGpus), (0, 0));
+    assert_eq!((stats.onlineGpus, stats.rentedGpus), (0, 0)); // Topping the stake up and signing a heartbeat does not bring it back (a fake machine could
+    // do that at once): auditors verify it again first.
+    t.ok(OWNER, dbc(80), addStakeCall { machineId: id });
+    t.beat_ok(id);
+    assert!(t.c.last_logs.iter().any(|l| MachineReverifying::decode_log_data(l).is_ok()));
+    assert_eq!((t.machine(id).status as u8), 1, "verifying, not online");
+    let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 10 });
+    err_is::<BadMachineStatus>(t.call(RENTER, q, rentCall { machineId: id, gpus: 1, blocks: 10 }));
+    t.verify(id, &[(true, 1_000), (true, 1_000), (false, 0)]);
+    let m = t.machine(id);
+    assert_eq!(((m.status as u8), m.calcPoint), (2, 1_000), "verified again");
 }
 
 #[test]
@@ -188,4 +198,35 @@ fn a_machine_found_serving_keeps_serving_and_cannot_leave_while_challenged() {
     // Checks go on while it is online.
     t.c.advance(50);
     assert!(t.machine(id).openChallenge > rep);
+}
+
+/// A failure found in a transaction (the last reveal) ends at most 16 rentals there; a machine
+/// with more is failed whole by the next block's hook, so a reveal always fits a block.
+#[test]
+fn a_failure_with_many_rentals_is_finished_by_the_next_blocks_hook() {
+    let mut t = T::new();
+    t.c.params.heartbeat_timeout_blocks = 1_000_000;
+    t.c.params.challenge_check_blocks = 50;
+    t.committee(4);
+    let id = t.online(1, 20, 1_000);
+    let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 500 });
+    let rentals: Vec<U256> = (0..17)
+        .map(|_| t.ok(RENTER, q, rentCall { machineId: id, gpus: 1, blocks: 500 }))
+        .collect();
+    t.c.params.challenge_chance_bps = 10_000;
+    t.c.advance(50);
+    let rep = t.machine(id).openChallenge;
+    assert!(!rep.is_zero());
+    t.c.advance(params().draw_delay_blocks);
+    decide(&mut t, rep, true);
+    assert_eq!((t.machine(id).status as u8), 2, "still online until the hook runs");
+    t.c.advance(1);
+    let m = t.machine(id);
+    assert_eq!(((m.status as u8), (m.offlineReason as u8), m.rentedGpus), (3, 3, 0));
+    assert_eq!(m.stake, dbc(20_000) - dbc(20_000) * U256::from(4) / U256::from(100));
+    for rid in rentals {
+        let r = t.ok(0x30, U256::ZERO, getRentalCall { rentalId: rid });
+        assert_eq!((r.status as u8), 2);
+        assert!(r.refunded > U256::ZERO);
+    }
 }

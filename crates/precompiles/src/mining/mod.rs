@@ -1,10 +1,11 @@
 //! Per-project token mining (precompile `0x…0D02`): projects, enrolments, exact accrual by
-//! grade while online, release rules and settlement by the project's settler.
+//! attested work × grade while online, release rules and settlement by the project's settler.
 //!
 //! Each project runs its own accumulator (tokens per unit of weight, scaled by 1e18) over the
-//! weights of its enrolled machines; a machine's weight is its market grade (0 while offline).
-//! The market calls [`on_grade_change`] whenever a grade changes, so accrual follows online
-//! blocks and the rented bonus exactly. Per-position pending = weight × acc − debt (rounded
+//! weights of its enrolled machines; a machine's weight is its market grade (0 while offline)
+//! times the work units its project's attestor last attested for it (`work.rs`; 0 until then:
+//! a project pays for work served, not for enrolment). The market calls [`on_grade_change`]
+//! whenever a grade changes, so accrual follows online blocks exactly. Per-position pending = weight × acc − debt (rounded
 //! down), so the sum of everything settled never exceeds what was released, and releases never
 //! exceed the budget.
 
@@ -37,6 +38,8 @@ const T_MACHINE_PROJECTS: u64 = 23;
 const T_PROJECT_MACHINES: u64 = 24;
 const T_PROVIDER: u64 = 25;
 
+mod work;
+
 fn mrevert<E: alloy_sol_types::SolError>(e: E) -> Fail {
     revert(e)
 }
@@ -47,7 +50,7 @@ fn ck2<T>(v: Option<T>) -> Res<T> {
 
 /// A project's core record.
 struct Project {
-    slots: Slots<10>,
+    slots: Slots<11>,
     id: u64,
     settler: Address,
     creator: Address,
@@ -66,11 +69,13 @@ struct Project {
     immediate_bps: u16,
     vesting_blocks: u64,
     models: u8,
+    /// Reports the work of the project's machines (`attestWork`).
+    attestor: Address,
 }
 
 impl Project {
     fn load<H: Host>(ctx: &mut Ctx<'_, H>, id: u64) -> Res<Option<Self>> {
-        let (slots, w) = Slots::<10>::load(ctx, T_PROJECT, num_key(id))?;
+        let (slots, w) = Slots::<11>::load(ctx, T_PROJECT, num_key(id))?;
         if w[0].is_zero() {
             return Ok(None);
         }
@@ -94,11 +99,12 @@ impl Project {
             immediate_bps: bits(w[9], 64, 16) as u16,
             vesting_blocks: bits(w[9], 80, 64),
             models: bits(w[9], 144, 8) as u8,
+            attestor: to_addr(w[10]),
         }))
     }
 
     fn store<H: Host>(&mut self, ctx: &mut Ctx<'_, H>) -> Res<()> {
-        let mut w = [U256::ZERO; 10];
+        let mut w = [U256::ZERO; 11];
         w[0] = from_addr(self.settler);
         w[1] = from_addr(self.creator);
         w[2] = self.tokens_per_block;
@@ -116,6 +122,7 @@ impl Project {
         put(&mut w[9], 64, 16, self.immediate_bps.into());
         put(&mut w[9], 80, 64, self.vesting_blocks);
         put(&mut w[9], 144, 8, self.models.into());
+        w[10] = from_addr(self.attestor);
         self.slots.store(ctx, w)
     }
 
@@ -153,6 +160,10 @@ struct Position {
     provider: Address,
     /// 1 + index in the project's machine list; 0 when not enrolled.
     index: u64,
+    /// Work units of the last attestation (the weight is the grade times these).
+    units: u64,
+    /// 1 + the epoch of the last attestation; 0 if never attested.
+    attested: u64,
 }
 
 fn position_key(project: u64, machine: B256) -> B256 {
@@ -165,19 +176,25 @@ impl Position {
         let weight = ctx.get(slot(T_POSITION, key, 0))?;
         let debt = ctx.get(slot(T_POSITION, key, 1))?;
         let w2 = ctx.get(slot(T_POSITION, key, 2))?;
+        let w3 = ctx.get(slot(T_POSITION, key, 3))?;
         Ok(Self {
             key,
             weight,
             debt,
             provider: to_addr(w2 & ((U256::from(1) << 160) - U256::from(1))),
             index: bits(w2, 160, 64),
+            units: bits(w3, 0, 64),
+            attested: bits(w3, 64, 64),
         })
     }
 
     fn store<H: Host>(&self, ctx: &mut Ctx<'_, H>) -> Res<()> {
         let mut w2 = from_addr(self.provider);
         put(&mut w2, 160, 64, self.index);
-        for (i, v) in [self.weight, self.debt, w2].into_iter().enumerate() {
+        let mut w3 = U256::ZERO;
+        put(&mut w3, 0, 64, self.units);
+        put(&mut w3, 64, 64, self.attested);
+        for (i, v) in [self.weight, self.debt, w2, w3].into_iter().enumerate() {
             let s = slot(T_POSITION, self.key, i as u64);
             if ctx.get(s)? != v {
                 ctx.set(s, v)?;
@@ -242,8 +259,9 @@ fn machine_projects<H: Host>(ctx: &mut Ctx<'_, H>, machine: B256) -> Res<Vec<u64
     (0..n).map(|i| Ok(ctx.get(slot(T_MACHINE_PROJECTS, machine, i + 1))?.saturating_to())).collect()
 }
 
-/// Called by the market whenever a machine's grade changes (online/offline, rented GPUs,
-/// exit): settles the machine's positions and moves its weight in every project it serves.
+/// Called by the market whenever a machine's grade changes (online/offline, exit): settles the
+/// machine's positions and moves its weight (the new grade × its attested units) in every
+/// project it serves.
 ///
 /// This is the narrow hook from the market into mining, and mining can never veto a market
 /// transition (security review H5): each project is updated in its own journal checkpoint, and
@@ -253,12 +271,12 @@ fn machine_projects<H: Host>(ctx: &mut Ctx<'_, H>, machine: B256) -> Res<Vec<u64
 pub(crate) fn on_grade_change<H: Host>(
     ctx: &mut Ctx<'_, H>,
     machine: B256,
-    weight: U256,
+    grade: U256,
 ) -> Res<()> {
     ctx.within(MINING_ADDRESS, |ctx| {
         for pid in machine_projects(ctx, machine)? {
             ctx.host.checkpoint();
-            match move_weight(ctx, pid, machine, weight) {
+            match move_weight(ctx, pid, machine, grade, None) {
                 Ok(()) => ctx.host.commit(),
                 Err(Fail::Revert(_)) => {
                     ctx.host.revert();
@@ -280,11 +298,23 @@ pub(crate) fn on_grade_change<H: Host>(
     })
 }
 
-/// Settles `machine`'s position in project `pid` and gives it `weight`.
-fn move_weight<H: Host>(ctx: &mut Ctx<'_, H>, pid: u64, machine: B256, weight: U256) -> Res<()> {
+/// Settles `machine`'s position in project `pid` and gives it the weight `grade` × its units
+/// (the newly attested `(units, epoch)`, if given). Returns the new weight.
+fn move_weight<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    pid: u64,
+    machine: B256,
+    grade: U256,
+    attest: Option<(u64, u64)>,
+) -> Res<()> {
     let Some(mut p) = Project::load(ctx, pid)? else { return Ok(()) };
     p.update_to(ctx.now)?;
     let mut pos = Position::load(ctx, pid, machine)?;
+    if let Some((units, epoch)) = attest {
+        pos.units = units;
+        pos.attested = ck2(epoch.checked_add(1))?;
+    }
+    let weight = ck2(grade.checked_mul(U256::from(pos.units)))?;
     let total = ck2(p.total_weight.checked_sub(pos.weight).and_then(|t| t.checked_add(weight)))?;
     settle_position(ctx, &p, &mut pos, machine)?;
     p.total_weight = total;
@@ -321,6 +351,8 @@ fn is_view(c: &IProjectMiningCalls) -> bool {
             | C::enrolledMachineAt(_)
             | C::rewardsOf(_)
             | C::maxProjectsPerMachine(_)
+            | C::workOf(_)
+            | C::epochBlocks(_)
     )
 }
 
@@ -367,6 +399,21 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, call: &Call<'_>) -> Res<Bytes> {
             let amount = settle(ctx, who, c.projectId, c.provider)?;
             ret::<IProjectMining::settleCall>(&amount)
         }
+        C::setAttestor(c) => {
+            work::set_attestor(ctx, who, c.projectId, c.attestor).map(|_| Bytes::new())
+        }
+        C::attestWork(c) => work::attest(ctx, who, c).map(|_| Bytes::new()),
+        C::workOf(c) => {
+            let p = project(ctx, c.projectId)?;
+            let pos = Position::load(ctx, p.id, c.machineId)?;
+            ret::<IProjectMining::workOfCall>(&IProjectMining::workOfReturn {
+                units: pos.units,
+                epoch: pos.attested.saturating_sub(1),
+                attested: pos.attested != 0,
+                weight: pos.weight,
+            })
+        }
+        C::epochBlocks(_) => ret::<IProjectMining::epochBlocksCall>(&ctx.p.epoch_blocks),
         C::projectCount(_) => ret::<IProjectMining::projectCountCall>(&ctx.g(G_PROJECTS)?),
         C::getProject(c) => {
             let mut p = project(ctx, c.projectId)?;
@@ -393,6 +440,7 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, call: &Call<'_>) -> Res<Bytes> {
                     immediateBps: p.immediate_bps,
                     vestingBlocks: p.vesting_blocks,
                 },
+                attestor: p.attestor,
             };
             ret::<IProjectMining::getProjectCall>(&out)
         }
@@ -470,7 +518,7 @@ fn register<H: Host>(
     let id: u64 = ctx.g(G_PROJECTS)?.saturating_to::<u64>() + 1;
     ctx.set_g(G_PROJECTS, U256::from(id))?;
     let mut p = Project {
-        slots: Slots { tag: T_PROJECT, key: num_key(id), orig: [U256::ZERO; 10] },
+        slots: Slots { tag: T_PROJECT, key: num_key(id), orig: [U256::ZERO; 11] },
         id,
         settler: who,
         creator: ctx.host.origin(),
@@ -489,6 +537,8 @@ fn register<H: Host>(
         immediate_bps: c.release.immediateBps,
         vesting_blocks: c.release.vestingBlocks,
         models: models.len() as u8,
+        // The settler attests until it names another attestor.
+        attestor: who,
     };
     p.store(ctx)?;
     for (i, m) in models.iter().enumerate() {
@@ -559,12 +609,14 @@ fn enroll<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, pid: U256, mid: B256) -> 
     let n = list_len(ctx, T_PROJECT_MACHINES, key)?;
     ctx.set(slot(T_PROJECT_MACHINES, key, n + 1), mid.into())?;
     ctx.set(slot(T_PROJECT_MACHINES, key, 0), U256::from(n + 1))?;
-    pos.weight = m.grade;
-    pos.debt = accrued(m.grade, p.acc)?;
+    // No weight until the project's attestor reports work served (issue #16 item 5).
+    pos.weight = U256::ZERO;
+    pos.debt = U256::ZERO;
     pos.provider = who;
     pos.index = n + 1;
+    pos.units = 0;
+    pos.attested = 0;
     pos.store(ctx)?;
-    p.total_weight = ck2(p.total_weight.checked_add(m.grade))?;
     p.machines += 1;
     p.store(ctx)?;
     ctx.emit(
@@ -572,7 +624,7 @@ fn enroll<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, pid: U256, mid: B256) -> 
             projectId: pid,
             machineId: mid,
             provider: who,
-            weight: m.grade,
+            weight: U256::ZERO,
         }
         .encode_log_data(),
     )
@@ -623,6 +675,8 @@ fn leave<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, pid: U256, mid: B256) -> R
     pos.weight = U256::ZERO;
     pos.debt = U256::ZERO;
     pos.index = 0;
+    pos.units = 0;
+    pos.attested = 0;
     pos.store(ctx)?;
     p.store(ctx)?;
     ctx.emit(
