@@ -15,10 +15,19 @@ bonus is paid per rental when it ends: `rentedBonusBps` of what its GPUs earned 
 (the machine's `reward_per_gpu` against the rental's `reward_snapshot`), at most the rent that
 rental burned and what is left of the reward pool (rewards.rs `settle`, `pay_rental_bonus`;
 rentals.rs `rent`, `close_rental`). Auditors are drawn by weight min(stake, 4 × auditorStake)
-(committee.rs `draw`). The original rule is kept alongside as "before": the grade was
+(committee.rs `draw`). A verified machine's calc point is its model's `gpuModels` value
+(committee.rs `finish_verification`). Liveness (liveness.rs): heartbeats are signed by the
+machine's key; each online machine is challenged about once a day (`challengeCheckBlocks`,
+`challengeChanceBps`) by 3 drawn auditors; a failure found (a failed challenge, a confirmed
+fault, a rented machine's missed heartbeats) ends every active rental with its unused rent
+refunded and slashes the first `unreachableSlash` tier at once, the rest of the tier its
+offline time reached on its return (`fail_machine`, machines.rs `apply_offline_slash`); a
+machine found failing by auditors returns only through a new verification (`heartbeat`,
+committee.rs `finish_verification`: rejected, it loses `rejectSlashBps` and is out). The
+original rule is kept alongside as "before": the grade was
 calcPoint × (1 + rentedBonusBps × rented / gpus), whatever the GPU count, so the bonus was paid
 in full through the grade, a 1-GPU machine weighed as much as an 8-GPU one, and draws were one
-address, one chance.
+address, one chance; liveness is modelled by the rules now in both.
 
 Every formula mirrors the Rust code (file references in the comments); amounts are integer wei
 and rounded down where the code rounds down. Parameters come from `config.dbc.market` in the
@@ -47,7 +56,8 @@ ROOT = os.path.dirname(HERE)
 MARKET_RS = os.path.join(ROOT, "crates", "chainspec", "src", "market.rs")
 
 # Copy of MarketParams::default() (crates/chainspec/src/market.rs), by genesis key. Tiers are
-# lists of (fromGpus, bps) and (underBlocks or None, bps).
+# lists of (fromGpus, bps) and (underBlocks or None, bps); GPU models (model, calcPoint,
+# memoryGb), as `default_gpu_models()`.
 DEFAULTS = {
     "stakePerGpu": 1_000 * DBC,
     "auditorStake": 10_000 * DBC,
@@ -58,6 +68,12 @@ DEFAULTS = {
     "revealWindowBlocks": 600,
     "rejectSlashBps": 500,
     "standardCalcPoint": 1_000,
+    "gpuModels": [("RTX 3080", 420, 10), ("RTX 3090", 500, 24), ("RTX 4080", 600, 16),
+                  ("RTX 4090", 1_000, 24), ("RTX 5090", 1_270, 32), ("A100 40GB", 1_890, 40),
+                  ("A100 80GB", 1_890, 80), ("H100 80GB", 6_000, 80)],
+    "calcPointToleranceBps": 1_000,
+    "challengeCheckBlocks": 600,
+    "challengeChanceBps": 417,
     "standardPricePerGpuBlock": DBC // 100,
     "minPriceBps": 5_000,
     "rentUnitBlocks": 300,
@@ -164,6 +180,12 @@ def defaults_from_source(path):
     b = re.search(r"burn_tier_basis: BurnBasis::(\w+)", body)
     if b:
         out["burnTierBasis"] = b.group(1).lower()
+    t = re.search(r"fn default_gpu_models\(\).*?\[(.*?)\]", src, re.S)
+    if t and "gpu_models: default_gpu_models()" in body:
+        rows = re.findall(r'\("([^"]+)", ([\d_]+), ([\d_]+)\)', t.group(1))
+        if rows:
+            out["gpuModels"] = [(m, int(cp.replace("_", "")), int(mem.replace("_", "")))
+                                for m, cp, mem in rows]
     return out, None
 
 
@@ -215,6 +237,8 @@ def load_params(genesis_path, shown):
             elif k in ("ownerOfflineSlash", "unreachableSlash"):
                 v = [(None if t.get("underBlocks") is None else int(t["underBlocks"]), int(t["bps"]))
                      for t in v]
+            elif k == "gpuModels":
+                v = [(str(t["model"]), int(t["calcPoint"]), int(t["memoryGb"])) for t in v]
             elif k in ("burnTierBasis", "treasury"):
                 v = str(v)
             else:
@@ -397,6 +421,9 @@ def param_section(p, src, block_secs, day_blocks, notes, genesis_path):
         elif k in ("ownerOfflineSlash", "unreachableSlash"):
             shown = ", ".join((f"<{u:,} blocks: " if u is not None else "beyond: ") + pct(b)
                               for u, b in v)
+        elif k == "gpuModels":
+            shown = ("; ".join(f"{m}: {c:,}, {mem} GB" for m, c, mem in v)
+                     + " (model: calc point per GPU, memory)")
         elif k.endswith("Bps"):
             shown = f"{v:,} ({pct(v)})"
         elif isinstance(v, int):
@@ -589,8 +616,8 @@ def wash_section(p, day_blocks, sizes, gpu_list, cp, other_gpus, other_rented_li
             f"the lowest tier (every network starts there) burns {pct(low)} for up to {days:,} "
             "days. With `burnTierBasis = online` an owner can also lower the count for the block "
             "of its `rent` by taking its other, idle machines offline (reason idle: no slash) and "
-            "back online with a heartbeat. Now a lower burn is also a lower cap on that rental's "
-            "bonus, so the locked tier does not make wash renting pay; it changes how much of a "
+            "back online with a heartbeat (signed by each machine's key, which it runs). Now a "
+            "lower burn is also a lower cap on that rental's bonus, so the locked tier does not make wash renting pay; it changes how much of a "
             "real renter's rent the owner keeps. With the lowest tier locked, wash renting pays "
             "at:", ""]
     rows = []
@@ -671,10 +698,12 @@ class Ledger:
 def run_year(p, day_blocks, days, og, cp, g, plan, before=False):
     """Daily settlement of one machine of `g` GPUs and calc point `cp` while the rest of the
     network has total grade `og`. plan(t) → (online, rented GPUs, starts, closes) for day t:
-    `starts` lists the rentals that start at the start of the day as (key, gpus), `closes` those
-    that end at the end of the day as (key, gpus, used rent, burn bps, own), `own` when the owner
-    pays the rent itself (wash renting). `before`: the original rule (grade with the rented
-    bonus, paid in full); else the rule now (grade = calc point × gpus; per-rental bonus, capped by the
+    `online` is True (all day), False (offline all day) or the number of blocks it is online
+    from the start of the day before it goes offline; `starts` lists the rentals that start at
+    the start of the day as (key, gpus), `closes` those that end at the end of the day (or when
+    it goes offline) as (key, gpus, used rent, burn bps, own), `own` when the owner pays the
+    rent itself (wash renting). `before`: the original rule (grade with the rented bonus, paid
+    in full); else the rule now (grade = calc point × gpus; per-rental bonus, capped by the
     rental's burn and the pool, paid when it ends, rewards.rs pay_rental_bonus). Only this
     machine's bonuses are counted against the pool (it does not run dry within a year at the
     default rates either way)."""
@@ -692,11 +721,14 @@ def run_year(p, day_blocks, days, og, cp, g, plan, before=False):
             snapshot[key] = reward_per_gpu
         released = min(released_day, max(p["rewardPool"] - distributed, 0))
         distributed += released
+        blocks = day_blocks if online is True else min(int(online), day_blocks)
         if before:
-            gm = grade_before(cp, g, rented, bonus_bps) if online else 0
+            gm = grade_before(cp, g, rented, bonus_bps) if blocks else 0
         else:
-            gm = grade(cp, g) if online else 0
-        r = machine_reward(released, gm, og + gm)
+            gm = grade(cp, g) if blocks else 0
+        # Online for `blocks` blocks: its share of what they release (rewards.rs pool_update).
+        part = released if blocks == day_blocks else min(released, per_block(p) * blocks)
+        r = machine_reward(part, gm, og + gm)
         if before:
             b = split_bonus(r, gm, g0b)
             led.accrued += b
@@ -728,6 +760,13 @@ def rented_day(t, h):
     return int((t + 1) * h) > int(t * h)
 
 
+def outage_start(a):
+    """The first day from day 100 on that real renters rent (`rented_day`), and True; or day
+    100 and False when there is none (the machine is idle when it goes silent)."""
+    t = next((t for t in range(100, a.days) if rented_day(t, a.sim_honest_rented)), None)
+    return (100, False) if t is None else (t, True)
+
+
 def plans(p, day_blocks, n, a, cp, g):
     """The providers' day plans, by name."""
     tier = burn_bps(p["burnTiers"], n)
@@ -735,7 +774,9 @@ def plans(p, day_blocks, n, a, cp, g):
     std, floor = standard_price(p, cp), price_floor(p, cp)
     h = a.sim_honest_rented
     days = a.days
-    out_from, out_to = 100, 100 + a.outage_days
+    out_from, rented_then = outage_start(a)
+    out_to = out_from + a.outage_days
+    timeout = min(p["heartbeatTimeoutBlocks"], day_blocks)
     half = g // 2
 
     def one_day(t, tag, gpus, price, bps, own):
@@ -754,8 +795,16 @@ def plans(p, day_blocks, n, a, cp, g):
         return (True, g) + one_day(t, "shill", g, floor, tier, True)
 
     def unreachable(t):
+        """Silent from the start of day `out_from`, when that day's real rental starts, to
+        the start of day `out_to`. The heartbeat timeout finds it `heartbeatTimeoutBlocks`
+        later (liveness.rs `heartbeat_check`): rented, so `fail_machine` ends the rental (the
+        renter gets the unused rent back, the owner the used rent less the burn and the
+        rental's bonus) and takes it offline; idle, it just goes offline."""
+        if t == out_from and rented_then:
+            key = ("real", t)
+            return timeout, g, [(key, g)], [(key, g, std * g * timeout, tier, False)]
         if out_from <= t < out_to:
-            return False, 0, [], []   # the renter ended the rental; no reward, no rent
+            return (timeout if t == out_from else False), 0, [], []
         return honest(t)
 
     def shill_on_idle_days(t):
@@ -837,8 +886,9 @@ def binomial_two_of_three(f):
     return 3 * f * f * (1 - f) + f ** 3
 
 
-def auditor_section(p, a):
+def auditor_section(p, day_blocks, a):
     units = a.committee_units
+    ch = challenges_per_year(p, day_blocks, a.days)
     out = ["### Auditor draws", ""]
     out.append(
         "A round draws 3 distinct committee addresses; each try picks a seat uniformly among "
@@ -849,14 +899,25 @@ def auditor_section(p, a):
         "auditorStake)`. The randomness is the block's VRF beacon (`mixHash = keccak(parent mix "
         "‖ proposer's VRF output)`, crates/consensus/src/vrf.rs): nobody knows it when the round "
         "is opened and the proposer can only withhold its block (one bit of influence). A fake "
-        "machine is approved when at least 2 of the 3 are colluders. Below, colluders hold a "
-        f"fraction f of the committee's capped weight, which totals {units} × `auditorStake`. "
+        "machine is approved when at least 2 of the 3 are colluders, at its model's table "
+        "value, and passes a liveness challenge or a re-verification (3 drawn afresh, never its "
+        "owner) on the same condition. Below, colluders hold a fraction f of the committee's "
+        f"capped weight, which totals {units} × `auditorStake`. "
         "*≈ by weight* treats each seat as a colluder with probability f (3f²(1 − f) + f³); the "
         "other rows are exact for how the stake is spread over addresses (every address holds "
         "at least `auditorStake`, the joining minimum). *Before* is the original draw: one "
         "address, one chance, whatever its stake. *Tries* is the expected number of "
         "registrations until a fake is approved now (each rejection slashes "
-        f"{pct(p['rejectSlashBps'])} of the machine's stake).")
+        f"{pct(p['rejectSlashBps'])} of the machine's stake). A fake that fails a challenge "
+        f"(one per {float(challenge_gap(p)):,.0f} online blocks on average, {float(ch):,.1f} in "
+        f"{a.days} days online) loses {pct(slash_bps(p['unreachableSlash'], 0))} of its stake "
+        "and must pass a re-verification (same condition) before it is online again; failing "
+        "that, it is rejected and out for good, and the attacker registers a new one (as in "
+        "the simulation, each round counted at "
+        f"{a.round_blocks:,} blocks, offline). *Challenges* and *days* are per fake, from its "
+        "registration to its rejection; the last columns are the expected year of an attacker "
+        "who keeps one fake going all year (*stake lost* in stakes of one machine, topped up "
+        "after each failure and renewed after each rejection).")
     out.append("")
     rows = []
     sybil_case = None
@@ -877,11 +938,27 @@ def auditor_section(p, a):
         if h % 4 == 0 and f == Fraction(1, 3):
             sybil_case = (c, h, cases[-1][1], cases[-1][2])
         for name, pr, old in cases:
+            cyc = fake_cycle(p, day_blocks, a.days, pr, a.round_blocks)
+            if cyc is None or cyc["per_life"] is None:
+                life = ("never approved",) * 3 if cyc is None else ("∞", "∞", "100.0%")
+            else:
+                life = (f"{float(cyc['per_life']['challenges']):,.2f}",
+                        f"{float(cyc['life_blocks'] / day_blocks):,.2f}",
+                        f"{float(cyc['share']) * 100:.1f}%")
+            if cyc is None:
+                year = ("0", "0", "0")
+            else:
+                lost = (cyc["rejections"] * Fraction(p["rejectSlashBps"], BPS)
+                        + cyc["failed"] * Fraction(slash_bps(p["unreachableSlash"], 0), BPS))
+                year = (f"{float(cyc['failed']):,.1f}", f"{float(cyc['rejections']):,.1f}",
+                        f"{float(lost):,.1f}×")
             rows.append((f"{f.numerator}/{f.denominator}", name, f"{float(pr):.4f}",
-                         f"{float(1 / pr):,.1f}" if pr else "∞",
-                         "" if old is None else f"{float(old):.4f}"))
+                         f"{float(1 / pr):,.1f}" if pr else "∞") + life + year
+                        + ("" if old is None else f"{float(old):.4f}",))
     out.append(table(["colluders' share f", "how the stake is spread", "P(≥ 2 of 3 colluders)",
-                      "tries", "P before (per address)"], rows))
+                      "tries", "challenges per fake", "days per fake", "online share",
+                      "failed challenges a year", "rejections a year", "stake lost a year",
+                      "P before (per address)"], rows))
     sybil_note = ""
     if sybil_case:
         c, h, pn, pb = sybil_case
@@ -898,13 +975,155 @@ def auditor_section(p, a):
             f"member that joined with exactly `auditorStake` and is outvoted once loses "
             f"{pct(p['auditorPenaltyBps'])} (`penalize`) and is never drawn again until it leaves "
             "and joins again with a full stake; colluders who vote with the majority are never "
-            "penalised. So every fake approved with an honest third seat takes one honest "
-            "member out of the draw and raises the colluders' share f."]
+            "penalised. So every fake approved or re-verified, and every challenge of it "
+            "passed, with an honest third seat takes one honest member out of the draw and "
+            "raises the colluders' share f."]
     return "\n".join(out)
 
 
 # ------------------------------------------------------------------------------------------
 # 365-day simulation
+
+def return_slash(stake, bps):
+    """What the return of an unreachable machine takes when its owner first tops the stake up
+    (`addStake`) just enough to hold `stake` after the slash (liveness.rs `heartbeat` refuses a
+    return below it: `StakeTooLow`)."""
+    if bps <= 0:
+        return 0
+    if bps >= BPS:
+        return stake  # nothing can hold the stake: count the whole stake lost
+    at = -(-stake * BPS // (BPS - bps))
+    while at - 1 - bps_of(at - 1, bps) >= stake:
+        at -= 1
+    while at - bps_of(at, bps) < stake:
+        at += 1
+    return bps_of(at, bps)
+
+
+def challenges_per_year(p, day_blocks, days):
+    """Expected liveness challenges of a machine online `days` days: a check every
+    `challengeCheckBlocks`, each opening one with `challengeChanceBps` chance (liveness.rs
+    `challenge_check`). An upper bound: a check while a challenge is pending opens none."""
+    checks = days * day_blocks // p["challengeCheckBlocks"]
+    return Fraction(checks * p["challengeChanceBps"], BPS)
+
+
+def verifiers_share(amount, bps, verifiers=3):
+    """rewards.rs credit_verifiers: `bps` of `amount` in equal whole-wei shares."""
+    return bps_of(amount, bps) // verifiers * verifiers
+
+
+def fake_models(p, cp, top_name):
+    """The models a fake claims in the simulation: (label, calc point per GPU), one with calc
+    point `cp` like the rest of the network and `top_name` (default: the table's highest)."""
+    models = p["gpuModels"]
+    same = [m for m, c, _ in models if c == cp]
+    out = [((f"{same[0]} " if same else "") + f"(calc point {cp:,})", cp)]
+    if top_name:
+        top = [(m, c) for m, c, _ in models if m == top_name]
+        if not top:
+            raise SystemExit(f"--fake-model {top_name!r} is not in gpuModels")
+        m, c = top[0]
+    else:
+        m, c, _ = max(models, key=lambda r: r[1])
+    if c != cp:
+        out.append((f"{m} (calc point {c:,})", c))
+    return out
+
+
+def round_blocks(p):
+    """The most blocks a commit–reveal round takes when every drawn auditor reveals: the draw
+    `drawDelayBlocks` after the request, then the commit and reveal windows (committee.rs
+    `start_round`, `commit`; hook.rs). It ends as soon as all three have revealed."""
+    return p["drawDelayBlocks"] + p["commitWindowBlocks"] + p["revealWindowBlocks"]
+
+
+def challenge_gap(p):
+    """Expected online blocks from one challenge of a machine to the next: a check every
+    `challengeCheckBlocks`, each opening one with `challengeChanceBps` chance (liveness.rs
+    `challenge_check`; the time a challenge is pending is not added, as in
+    `challenges_per_year`)."""
+    return Fraction(p["challengeCheckBlocks"] * BPS, p["challengeChanceBps"])
+
+
+def fake_cycle(p, day_blocks, days, p_ok, rnd, reverify=True):
+    """Expected year of one attacker's fake machines when each verification round approves,
+    and each challenge passes, with probability `p_ok` (at least 2 of the 3 drawn collude), a
+    round lasting `rnd` blocks (offline, no reward). None if a fake is never approved.
+
+    `reverify` (the code now): a fake found failing by a challenge (`fail_machine` with
+    `reverify`) pays the first `unreachableSlash` tier, is topped up and sends a heartbeat in
+    the next block, which opens a new verification (liveness.rs `heartbeat`); passed, it is
+    online again; rejected, it loses `rejectSlashBps` and is out for good (committee.rs
+    `finish_verification`), and the attacker registers a new fake (1/p_ok registrations until
+    one is approved). A fake's life thus ends at a challenge with probability q² (q = 1 − p_ok):
+    1/q² challenges, 1/q failures (each a re-verification) and 1/p_ok rejections per life. The
+    year is the long-run average of lives (renewal reward): online share = online blocks per
+    life / blocks per life; counts per year = counts per life × year / blocks per life.
+
+    Not `reverify` (the rule before re-verification): a failed fake returns online in the next
+    block, so it is online all year after 1/p_ok registrations ((1 − p_ok)/p_ok rejections);
+    the registration's time is left out, as it was."""
+    if p_ok == 0:
+        return None
+    q = 1 - p_ok
+    gap = challenge_gap(p)
+    year = days * day_blocks
+    if not reverify or q == 0:
+        ch = Fraction(year) / gap
+        return dict(share=Fraction(1), lives=Fraction(0), per_life=None, challenges=ch,
+                    failed=ch * q, rejections=(1 - p_ok) / p_ok, approvals=Fraction(1),
+                    life_blocks=None, online_blocks=None)
+    per_life = dict(challenges=1 / q**2, failed=1 / q, rejections=1 / p_ok,
+                    registrations=1 / p_ok, rounds=1 / p_ok + 1 / q)
+    online = per_life["challenges"] * gap
+    life = online + per_life["rounds"] * rnd
+    lives = Fraction(year) / life
+    return dict(share=online / life, lives=lives, per_life=per_life,
+                challenges=lives * per_life["challenges"], failed=lives * per_life["failed"],
+                rejections=lives * per_life["rejections"],
+                # rounds that approve a fake: its first verification and each re-verification
+                # it passes (1 + p_ok/q = 1/q per life)
+                approvals=lives / q, life_blocks=life, online_blocks=online)
+
+
+def fake_year(p, day_blocks, days, og, calc, g, cyc):
+    """The owner's ledger of a year of fakes of `g` GPUs and calc point `calc` (fake_cycle
+    `cyc`) in a network whose other machines weigh `og`: online `share` of every day's blocks
+    (rounded to a block), like an idle honest machine; the verifiers (colluders) get back their
+    share of its rewards and of each failure's slash (*other*); *stake lost* counts the
+    expected rejections (`rejectSlashBps`) and failures (first `unreachableSlash` tier), each
+    of the full stake (topped up after each failure, a fresh stake after each rejection)."""
+    stake = p["stakePerGpu"] * g
+    blocks = int(cyc["share"] * day_blocks + Fraction(1, 2))
+    online = True if blocks >= day_blocks else blocks
+    led = run_year(p, day_blocks, days, og, calc, g, lambda t: (online, 0, [], []))
+    fail_cost = bps_of(stake, slash_bps(p["unreachableSlash"], 0))
+    fail_back = verifiers_share(fail_cost, p["slashAuditorsBps"])
+    led.other = led.aud + int(cyc["failed"] * fail_back)
+    led.stake_lost = int(cyc["rejections"] * bps_of(stake, p["rejectSlashBps"])
+                         + cyc["failed"] * fail_cost)
+    return led
+
+
+def fake_break_even(p, day_blocks, days, cp, calc, g, cyc, top=10**9):
+    """The largest network (GPUs, other machines of `g` GPUs and calc point `cp`) at which a
+    year of fakes (`cyc`) still nets more than 0, incl. vesting; None if not even at `g`,
+    `top` if still at `top`. The reward falls as the network grows, the slashes do not."""
+    def pays(n):
+        og = others_grade(p, n, g, g, cp, 0, False)
+        return fake_year(p, day_blocks, days, og, calc, g, cyc).totals(days)[3] > 0
+
+    lo, hi = g, top
+    if not pays(lo):
+        return None
+    if pays(hi):
+        return top
+    while hi - lo > 1:
+        m = (lo + hi) // 2
+        lo, hi = (m, hi) if pays(m) else (lo, m)
+    return lo
+
 
 def simulate(p, day_blocks, n, a):
     """a.days days at network size n; returns (provider rows, comparison rows, auditor rows,
@@ -937,11 +1156,22 @@ def simulate(p, day_blocks, n, a):
     rows.append(wash.row(name, stake, days))
     cmp_rows.append((name, wash_old, wash))
 
-    sb = slash_bps(p["unreachableSlash"], a.outage_days * day_blocks)
+    # Found unreachable while rented: the first tier at once (liveness.rs `fail_machine`), on
+    # its return the tier its offline time reached less that (machines.rs
+    # `apply_offline_slash`); offline from the detection, `heartbeatTimeoutBlocks` after it
+    # went silent. An idle machine is not slashed.
+    _, rented_then = outage_start(a)
+    offline = max(a.outage_days * day_blocks - p["heartbeatTimeoutBlocks"], 0)
+    first = slash_bps(p["unreachableSlash"], 0) if rented_then else 0
+    rest = max(slash_bps(p["unreachableSlash"], offline) - first, 0) if rented_then else 0
     unrel, unrel_old = year("unreachable"), year("unreachable", True)
     for led in (unrel, unrel_old):
-        led.stake_lost = bps_of(stake, sb)
-    name = f"honest-rented, unreachable {a.outage_days} day(s) during a rental (slash {pct(sb)})"
+        led.stake_lost = bps_of(stake, first) + return_slash(stake, rest)
+    if rented_then:
+        name = (f"honest-rented, unreachable {a.outage_days} day(s) during a rental (slash "
+                f"{pct(first)} when found, {pct(rest)} on return)")
+    else:
+        name = f"honest, silent {a.outage_days} day(s) while idle (no slash)"
     rows.append(unrel.row(name, stake, days))
     cmp_rows.append((name, unrel_old, unrel))
 
@@ -949,26 +1179,39 @@ def simulate(p, day_blocks, n, a):
     fake_honest.stake_lost = bps_of(stake, p["rejectSlashBps"])
     rows.append(fake_honest.row("fake machine, honest auditors (rejected)", stake, days))
 
-    # Fake machine approved by colluding auditors: `a.colluders` of `a.committee` members of
-    # equal stake (so a fraction colluders/committee of the weight).
+    # Fake machines approved by colluding auditors: `a.colluders` of `a.committee` members of
+    # equal stake (so a fraction colluders/committee of the weight). Verified at its model's
+    # table value (committee.rs `finish_verification`); challenged every
+    # `challengeCheckBlocks` with `challengeChanceBps` chance (liveness.rs `challenge_check`),
+    # it fails unless 2 of the 3 drawn are colluders: `fail_machine` slashes the first
+    # unreachable tier, `slashAuditorsBps` of it to its verifiers (the colluders), and flags it
+    # `reverify`; the owner tops the stake up and sends a heartbeat in the next block, within
+    # the first tier (the return takes nothing more), which opens a new verification
+    # (liveness.rs `heartbeat`): see `fake_cycle`. `cyc_old`: the rule before re-verification
+    # (the heartbeat brought it back online).
     nc, k = a.committee, a.colluders
     dist = seats_distribution([(k, 1, True), (nc - k, 1, False)])
     p2, p3 = dist[2], dist[3]
     p_ok = p2 + p3
-    fails = (1 - p_ok) / p_ok if p_ok else None
-    reject_cost = bps_of(stake, p["rejectSlashBps"])
-    fakes = []
-    for mult in (1, a.fake_calc_multiplier):
-        if fails is None:
+    rnd = a.round_blocks
+    cyc = fake_cycle(p, day_blocks, days, p_ok, rnd)
+    cyc_old = fake_cycle(p, day_blocks, days, p_ok, rnd, reverify=False)
+    cyc_fast = fake_cycle(p, day_blocks, days, p_ok, 0)
+    fakes, fake_cmp = [], []
+    for model, calc in fake_models(p, cp, a.fake_model):
+        if cyc is None:
             break  # fewer than 2 colluders: a fake is never approved
-        fake = year("idle", calc=cp * mult)
-        fake.other = fake.aud  # the verifiers are colluders: their share comes back
-        fake.stake_lost = int(fails * reject_cost)
-        rows.append(fake.row(f"fake machine approved by colluding auditors (calc point ×{mult}), "
-                             f"expected {float(fails):.2f} rejections first", stake, days))
+        fake = fake_year(p, day_blocks, days, og, calc, g, cyc)
+        rows.append(fake.row(
+            f"fake machines approved by colluding auditors as {model}: online "
+            f"{float(cyc['share']) * 100:.1f}% of the year; expected {float(cyc['failed']):,.1f} "
+            f"failed challenges, each followed by a re-verification, and "
+            f"{float(cyc['rejections']):,.1f} rejections, each followed by a new registration",
+            stake, days))
         fakes.append(fake)
-        if a.fake_calc_multiplier == 1:
-            break
+        old = fake_year(p, day_blocks, days, og, calc, g, cyc_old)
+        fast = fake_year(p, day_blocks, days, og, calc, g, cyc_fast)
+        fake_cmp.append((model, calc, old, fake, fast))
 
     # Auditors: every machine has 3 agreeing verifiers; with equal stakes each member is drawn
     # equally often and earns `auditorRewardBps` of the emission / members.
@@ -976,7 +1219,11 @@ def simulate(p, day_blocks, n, a):
                           p["auditorRewardBps"]) for t in range(days))
     per_seat = aud_year // nc
     penalty = bps_of(p["auditorStake"], p["auditorPenaltyBps"])
-    honest_pen = int((p2 / p_ok if p_ok else 0) * penalty / max(nc - k, 1))
+    # An honest member drawn with 2 colluders is outvoted: in each round that approves a fake
+    # (a first verification or a re-verification; given the approval, 2 colluders with
+    # probability p2/p_ok) and in each challenge it passes.
+    outvoted = (cyc["approvals"] * p2 / p_ok + cyc["challenges"] * p2) if p_ok else 0
+    honest_pen = int(outvoted * penalty / max(nc - k, 1))
     group_gain = 0
     if fakes:
         fake = fakes[0]
@@ -984,13 +1231,14 @@ def simulate(p, day_blocks, n, a):
     arows = [
         ("honest auditor", d(p["auditorStake"], 0), d(per_seat), d(honest_pen),
          d(per_seat - honest_pen)),
-        (f"colluding auditor ({k} of {nc} members of equal stake share one approved fake machine)",
+        (f"colluding auditor ({k} of {nc} members of equal stake share the take of one "
+         "attacker's fake machines)",
          d(p["auditorStake"], 0), d(per_seat + group_gain // max(k, 1)), "0.00",
          d(per_seat + group_gain // max(k, 1))),
     ]
     facts = dict(tier=tier, machines=Fraction(n, g), p_ok=p_ok, idle=idle, idle_old=idle_old,
                  honest=honest, honest_old=honest_old, wash=wash, wash_old=wash_old,
-                 stake=stake, fakes=fakes)
+                 stake=stake, fakes=fakes, fake_cmp=fake_cmp)
     return rows, cmp_rows, arows, facts
 
 
@@ -1000,6 +1248,39 @@ def signed(v):
 
 def sim_section(p, day_blocks, a):
     g, cp = a.sim_gpus, a.calc_point or p["standardCalcPoint"]
+    ch = challenges_per_year(p, day_blocks, a.days)
+    under = p["unreachableSlash"][0][0]
+    quick = f", under {under:,} blocks offline (the first tier)" if under else ""
+    out_day, out_rented = outage_start(a)
+    nc, k = a.committee, a.colluders
+    dist = seats_distribution([(k, 1, True), (nc - k, 1, False)])
+    p_ok = dist[2] + dist[3]
+    gap = challenge_gap(p)
+    fail_bps = slash_bps(p["unreachableSlash"], 0)
+    cyc = fake_cycle(p, day_blocks, a.days, p_ok, a.round_blocks)
+    life_text = ("With these colluders a fake is never approved. " if cyc is None else
+                 "It is never found failing, so it stays online. " if cyc["per_life"] is None else
+                 "A fake thus lives until a challenge and the re-verification after it both go "
+                 "against it (probability (1 − P)² at each challenge): on average "
+                 f"1/(1 − P)² = {float(cyc['per_life']['challenges']):.2f} challenges, "
+                 f"1/(1 − P) = {float(cyc['per_life']['failed']):.2f} failed challenges and "
+                 f"re-verifications, 1/P = {float(cyc['per_life']['rejections']):.2f} rejections "
+                 "(the last in a re-verification) and "
+                 f"{float(cyc['life_blocks'] / day_blocks):.2f} days from its registration to "
+                 f"its rejection, {float(cyc['online_blocks'] / day_blocks):.2f} of them online. "
+                 "Every verification round is counted at "
+                 + (f"its full length, `drawDelayBlocks` + `commitWindowBlocks` + "
+                    f"`revealWindowBlocks` = {a.round_blocks:,} blocks"
+                    if a.round_blocks == round_blocks(p) else f"{a.round_blocks:,} blocks")
+                 + ", offline and earning nothing; a round ends as soon as all three have "
+                 "revealed, and shorter rounds raise the online share but scale the year's "
+                 "reward and slashes alike: they change how much the fakes net or lose, not "
+                 "whether they pay. ")
+    year_text = "" if cyc is None else (
+        "The year is the long-run average over such lives: the fakes are online "
+        f"{float(cyc['share']) * 100:.1f}% of it (counted as that share of every day's blocks), "
+        "earn like an idle honest machine while online (their price is set high so that no "
+        "real renter takes them), and have the expected failures and rejections of that time. ")
     out = [f"### {a.days}-day simulation", ""]
     out.append("Assumptions (deterministic; every machine and auditor behaves the same all year):")
     out += [
@@ -1021,7 +1302,8 @@ def sim_section(p, day_blocks, a):
         "bonus "
         "(`rentedBonusBps` of what its GPUs earned while it ran, at most its own burn and the "
         "pool left) is paid when it ends, through the same split. Before: grade = calc point × "
-        "(1 + `rentedBonusBps` × rented/gpus) and the whole reward was paid. *Rewards earned* is "
+        "(1 + `rentedBonusBps` × rented/gpus) and the whole reward was paid; liveness follows the "
+        "rules now in both. *Rewards earned* is "
         "the owner's share (after the auditors) including the bonus; *bonus accrued* and *bonus "
         "paid* are before the auditors' share.",
         "- The stake (`stakePerGpu` × GPUs) is locked all year and returned at `exit` "
@@ -1033,30 +1315,68 @@ def sim_section(p, day_blocks, a):
         "is capped by that rental's burn.",
         "- *Wash renting*: as in the wash table; the non-burned rent comes back to the owner, "
         "the burned rent is its cost (*own rent burned*).",
-        f"- *Unreachable*: the honest-rented machine misses heartbeats for {a.outage_days} day(s) "
-        "from day 100 while rented, earns no reward and no rent meanwhile (the renter ends the "
-        "rental), and is slashed by `unreachableSlash` when it comes back (machines.rs "
-        "`apply_offline_slash`; an idle machine that goes offline is never slashed).",
+        f"- *Unreachable*: the honest-rented machine goes silent for {a.outage_days} day(s) "
+        + (f"from the start of day {out_day} (the first day from day 100 that real renters rent "
+           "it), just after that day's rental starts. " if out_rented else
+           f"from the start of day {out_day}, while idle (no day is rented): it goes offline "
+           "(reason idle), unslashed. A rented one: ") +
+        f"`heartbeatTimeoutBlocks` ({p['heartbeatTimeoutBlocks']:,} blocks) later the timeout "
+        "finds it rented (liveness.rs `heartbeat_check`, `fail_machine` without `reverify`: "
+        "auditors did not find it failing): every active rental "
+        "ends at once with its unused rent refunded (the owner keeps the used rent less the "
+        "burn, and that rental's bonus), the first `unreachableSlash` tier is taken at once and "
+        "it goes offline, earning nothing. It returns online with a heartbeat signed by its "
+        "machine key (no re-verification); the return takes the tier its offline time (from "
+        "the detection) reached less "
+        "what was taken (machines.rs `apply_offline_slash`), and refuses to leave the stake "
+        "below `stakePerGpu` × GPUs (`StakeTooLow`), so the owner first tops it up with "
+        "`addStake` just enough; *stake lost* counts both slashes. An idle machine that misses "
+        "heartbeats just goes offline (reason idle), unslashed.",
         "- *Fake machine*: a machine that does not exist or does not match its spec. Honest "
-        f"auditors reject it: `rejectSlashBps` of its stake goes to the treasury. Colluding "
-        f"auditors are {a.colluders} of {a.committee} committee members of equal stake "
-        f"({a.colluders}/{a.committee} of the weight; see *Auditor draws* for other shares), so "
-        "the fake is approved when at least 2 colluders are drawn; otherwise the colluder votes "
-        "with the honest majority (it sees who was drawn) and the owner registers again. Once "
-        "online, heartbeats are plain owner transactions and no one re-checks an unrented "
-        "machine (only a renter can `reportFault`), so the fake earns like an idle honest "
-        "machine for the whole year; its price is set high so that no real renter takes it. "
-        f"It claims {g} GPUs like the others: its reward, its stake and each rejection's "
-        "slash grow with the GPU count it claims (which the auditors verify), so claiming more "
-        "or fewer GPUs does not change its reward per staked DBC. "
-        "The verifiers' reward share goes to the colluders (*other*).",
+        "auditors reject it: `rejectSlashBps` of its stake goes to the treasury and the rest is "
+        f"returned. Colluding auditors are {k} of {nc} committee members of equal stake "
+        f"({k}/{nc} of the weight; see *Auditor draws* for other shares), so a verification "
+        f"approves it when at least 2 colluders are drawn (P = {float(p_ok):.3f}); otherwise the "
+        "colluder votes with the honest majority (it sees who was drawn) and it is rejected. "
+        "Every drawn auditor reveals, so every round has a 2-of-3 majority (no new draw). It is "
+        "verified at its model's `gpuModels` value (the auditors only vote that the hardware "
+        "measures within `calcPointToleranceBps` of it), so the colluders choose the model it "
+        "claims, not its calc point. Its heartbeats are signed by the machine key it "
+        "registered, which its owner holds. Online, it is challenged every "
+        "`challengeCheckBlocks` with `challengeChanceBps` chance: one challenge per "
+        f"{float(gap):,.0f} online blocks on average ({float(gap / day_blocks):.2f} days; "
+        f"{float(ch):,.1f} in {a.days} days online, an upper bound: a check while a challenge "
+        "is pending opens none), each drawing 3 auditors afresh; with fewer than 2 colluders "
+        "it fails, and `fail_machine` takes the first `unreachableSlash` tier of its stake "
+        f"({pct(fail_bps)}), `slashAuditorsBps` of it to its verifiers (the colluders), and "
+        "flags it `reverify`. The owner tops the stake up (`addStake`) and sends a heartbeat in "
+        f"the next block{quick}, so the return takes nothing more (the offline block is left "
+        "out), but the heartbeat opens a new verification instead of bringing it online "
+        "(liveness.rs `heartbeat`; status Verifying: no reward, no rentals). Passed (P), it is "
+        "online again and the colluders who approved it are its verifiers; rejected (1 − P), it "
+        f"loses `rejectSlashBps` ({pct(p['rejectSlashBps'])}) of its stake, the rest is "
+        "returned and it is out of the market for good, so the attacker registers a new fake "
+        "with a fresh stake and a fresh verification (1/P registrations until one is approved, "
+        f"each rejected one losing {pct(p['rejectSlashBps'])}). "
+        + life_text + year_text +
+        f"They claim {g} GPUs like the others: their reward, their stake and every slash grow "
+        "with the GPU count claimed (which the auditors verify), so claiming more or fewer GPUs "
+        "does not change the reward per staked DBC; claiming the model of the highest calc "
+        "point does, since the stake per GPU is the same for every model. *Stake lost* counts "
+        "every slash, each of the full stake (topped up after each failure, a fresh one after "
+        "each rejection); the verifiers' share of the fakes' rewards and of each failure's slash "
+        "goes to the colluders (*other*).",
         f"- Auditors: every machine has 3 agreeing verifiers; with equal stakes every member is "
         f"drawn equally often and earns `auditorRewardBps` of the emission / {a.committee}, paid "
-        "at once (their share of rented bonuses is left out). An honest auditor drawn with 2 "
-        "colluders is outvoted and loses `auditorPenaltyBps` of its stake; *penalties* is that "
-        "expected loss per honest member for the one approved fake machine. The colluders' row "
-        "shares the fake machine's whole take (reward incl. vesting, auditor share, less "
-        "expected rejections) among them.",
+        "at once (their share of rented bonuses is left out; challenge auditors are paid "
+        "nothing). An honest auditor drawn with 2 colluders is outvoted and loses "
+        "`auditorPenaltyBps` of its stake; *penalties* is that expected loss per honest member "
+        "over the year of the attacker's fakes: every round that approves one (a first "
+        "verification or a re-verification) and every challenge one passes with an honest "
+        "third seat, as if every outvoted member joined again with a full stake (one that does "
+        "not is skipped by every later draw, and the colluders' share grows). The colluders' "
+        "row shares the fakes' whole take (reward incl. vesting, auditor share of rewards and "
+        "slashes, less expected rejections and failures) among them.",
         "- Gas and the price of DBC are left out. Project mining (mining.rs `on_grade_change`) "
         "follows the same grade, so renting, real or wash, no longer changes it; it is left "
         "out.",
@@ -1097,7 +1417,81 @@ def sim_section(p, day_blocks, a):
                    f"{signed(hg_old)}, now {signed(hg)} (bonus and rent, never below idle). "
                    f"Probability that a fake machine's draw has at least 2 colluders: "
                    f"{float(facts['p_ok']):.3f}.")
+    if cyc is not None and facts_all:
+        out += ["", fake_compare_text(p, day_blocks, a, facts_all, p_ok, dist[2])]
     return "\n".join(out), facts_all
+
+
+def fake_compare_text(p, day_blocks, a, facts_all, p_ok, p2):
+    """The fakes' year now (re-verification after each failed challenge) against the rule
+    before it (a top-up and a heartbeat brought a failed fake back online at once)."""
+    g, cp, days = a.sim_gpus, a.calc_point or p["standardCalcPoint"], a.days
+    nc, k = a.committee, a.colluders
+    stake = p["stakePerGpu"] * g
+    cycs = [fake_cycle(p, day_blocks, days, p_ok, a.round_blocks, reverify=False),
+            fake_cycle(p, day_blocks, days, p_ok, a.round_blocks),
+            fake_cycle(p, day_blocks, days, p_ok, 0)]
+    penalty = bps_of(p["auditorStake"], p["auditorPenaltyBps"])
+    fail_cost = bps_of(stake, slash_bps(p["unreachableSlash"], 0))
+    fail_back = verifiers_share(fail_cost, p["slashAuditorsBps"])
+    reject_cost = bps_of(stake, p["rejectSlashBps"])
+
+    def count(c, key):
+        return f"{float(c[key]):,.1f}"
+
+    def outvoted(c):
+        return c["approvals"] * p2 / p_ok + c["challenges"] * p2
+
+    out = ["#### Fake machines: re-verification (now) and a heartbeat return (before)", ""]
+    out.append(
+        "Before the re-verification rule, a fake found failing came back online with a top-up "
+        "and a heartbeat in the next block, so after its registrations it was online all year "
+        "(the same challenges, failures and slashes otherwise). Now each failed challenge is "
+        "followed by a re-verification, and each rejection by a new registration. Expected "
+        f"year of one attacker's fakes of {g} GPUs with {k} of {nc} colluding members "
+        f"(P = {float(p_ok):.3f}); *rounds at once*: every verification round ending when "
+        "opened (the online share's upper bound):")
+    out.append("")
+    rows = [
+        ("online share of the year",)
+        + tuple(f"{float(c['share']) * 100:.1f}%" for c in cycs),
+        ("challenges",) + tuple(count(c, "challenges") for c in cycs),
+        (f"failed challenges ({pct(slash_bps(p['unreachableSlash'], 0))} of the stake each; "
+         "now each followed by a re-verification)",) + tuple(count(c, "failed") for c in cycs),
+        (f"rejections ({pct(p['rejectSlashBps'])} of the stake each; now each followed by a "
+         "new registration)",) + tuple(f"{float(c['rejections']):,.2f}" for c in cycs),
+        ("stake lost (DBC)",) + tuple(
+            d(int(c["rejections"] * reject_cost + c["failed"] * fail_cost)) for c in cycs),
+        ("of which back to the colluders (DBC)",)
+        + tuple(d(int(c["failed"] * fail_back)) for c in cycs),
+        ("honest members outvoted (approvals and challenges passed with 2 colluders)",)
+        + tuple(f"{float(outvoted(c)):,.1f}" for c in cycs),
+        ("expected penalties per honest member (DBC)",)
+        + tuple(d(int(outvoted(c) * penalty / max(nc - k, 1))) for c in cycs),
+    ]
+    out.append(table(["", "before (heartbeat return)", "now (re-verification)",
+                      "now, rounds at once"], rows))
+    out += ["", "Net incl. vesting of the fakes (their reward, incl. what still vests, plus the "
+            "colluders' share of rewards and slashes, less the slashes; the colluders' row of "
+            "the auditor tables shares it):", ""]
+    rows = []
+    for n, facts in facts_all:
+        for model, calc, old, new, fast in facts["fake_cmp"]:
+            o, nw, f_ = (x.totals(days)[3] for x in (old, new, fast))
+            rows.append((f"{n:,}", model, d(o), d(nw), signed(nw - o), d(f_)))
+    out.append(table(["network GPUs", "fake claims", "before (heartbeat return)",
+                      "now (re-verification)", "change", "now, rounds at once"], rows))
+    ends = []
+    for model, calc in fake_models(p, cp, a.fake_model):
+        be = [fake_break_even(p, day_blocks, days, cp, calc, g, c) for c in cycs[:2]]
+        txt = ["never" if x is None else f"{x:,} GPUs" if x < 10**9 else "any size"
+               for x in be]
+        ends.append(f"claiming {model}, up to {txt[1]} now (before {txt[0]})")
+    out += ["", f"Networks (other machines of calc point {cp:,}) in which the fakes still net "
+            "more than 0 in the year: " + "; ".join(ends) + ". The reward falls as the network "
+            "grows and the slashes do not; the length of the rounds scales reward and slashes "
+            "alike, so it does not move these sizes (up to rounding)."]
+    return "\n".join(out)
 
 
 # ------------------------------------------------------------------------------------------
@@ -1196,8 +1590,9 @@ def split_section(p, day_blocks, a):
         f"auditors) over {days} days, incl. what still vests. A fake machine earns what an honest "
         "idle one with the GPU count it claims (which the auditors verify) earns: now a fake "
         f"claiming 1 GPU earns 1/{g} of one claiming {g} for 1/{g} of the stake and of each "
-        f"rejection's slash; before, a lone 1-GPU machine weighed as much as a {g}-GPU one, so "
-        f"a fake claiming 1 GPU earned about as much as one claiming {g}.")
+        f"rejection's and failed challenge's slash; before, a lone 1-GPU machine weighed as "
+        f"much as a {g}-GPU one, so a fake claiming 1 GPU earned about as much as one claiming "
+        f"{g}.")
     out.append("")
     rows, facts = [], []
     idle = lambda t: (True, 0, [], [])  # noqa: E731
@@ -1257,8 +1652,13 @@ def main():
     ap.add_argument("--colluders", type=int, default=7, help="of them held by the attacker")
     ap.add_argument("--committee-units", type=int, default=120,
                     help="committee weight in units of auditorStake for the draw table")
-    ap.add_argument("--fake-calc-multiplier", type=int, default=10,
-                    help="also show a fake machine whose colluding auditors report this × the calc point")
+    ap.add_argument("--round-blocks", type=int, default=None,
+                    help="blocks a fake's verification round takes (default drawDelayBlocks + "
+                    "commitWindowBlocks + revealWindowBlocks, the most when every auditor "
+                    "reveals)")
+    ap.add_argument("--fake-model", default="",
+                    help="also show a fake machine claiming this gpuModels model (default: the "
+                    "one of the highest calc point)")
     a = ap.parse_args()
     a.sim_sizes = [int(x) for x in a.sim_sizes.split(",")]
     a.shill_sizes = [int(x) for x in a.shill_sizes.split(",")]
@@ -1278,6 +1678,10 @@ def main():
     p, src, block_secs, notes = load_params(a.genesis, gen_shown)
     day_blocks = 86_400 // block_secs
     cp = a.calc_point or p["standardCalcPoint"]
+    if a.round_blocks is None:
+        a.round_blocks = round_blocks(p)
+    if a.round_blocks < 0:
+        ap.error("need round-blocks >= 0")
 
     print("<!-- generated by scripts/economics.py; do not edit by hand -->")
     print()
@@ -1294,7 +1698,7 @@ def main():
     text, _ = split_section(p, day_blocks, a)
     print(text)
     print()
-    print(auditor_section(p, a))
+    print(auditor_section(p, day_blocks, a))
 
 
 if __name__ == "__main__":

@@ -16,14 +16,16 @@ interface Vm {
 /// @notice Deploys the example AI dApp and issues its token, in one script:
 /// `forge script script/DeployInference.s.sol --rpc-url $RPC --private-key $KEY --broadcast --skip-simulation`
 /// (`--skip-simulation` because forge's local EVM has no mining precompile: the `init` call is
-/// sent with a low-level call and the node estimates its gas with the real precompile).
+/// sent with a low-level call and the node estimates its gas with the real precompile). The dApp
+/// attests its program's work; its token fee starts at `FEE_PER_BLOCK` (default 0: nobody holds
+/// the token until mining pays; the operator raises it with `setFee`).
 contract DeployInference {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
 
     function run() external {
         vm.startBroadcast();
         ProjectTokenFactory factory = new ProjectTokenFactory();
-        InferenceMarket dapp = new InferenceMarket(vm.envOr("FEE_PER_BLOCK", 1 ether));
+        InferenceMarket dapp = new InferenceMarket(vm.envOr("FEE_PER_BLOCK", uint256(0)));
         bytes32[] memory models = new bytes32[](1);
         models[0] = bytes32("RTX 4090");
         IProjectMining.Requirements memory req =

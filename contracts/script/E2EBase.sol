@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IGpuMarket} from "../src/interfaces/IGpuMarket.sol";
+
 /// @dev Cheatcodes the end-to-end scripts use (forge-std is not on npm).
 interface Vm {
     function startBroadcast(uint256 privateKey) external;
     function stopBroadcast() external;
     function deriveKey(string calldata mnemonic, uint32 index) external pure returns (uint256);
     function addr(uint256 privateKey) external pure returns (address);
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function rpc(string calldata method, string calldata params) external returns (bytes memory);
     function toString(bytes calldata value) external pure returns (string memory);
     function toString(address value) external pure returns (string memory);
@@ -72,6 +75,25 @@ abstract contract E2EBase {
         (bool ok,) = to.call{value: value, gas: 3_000_000}(data);
         ok;
         vm.stopBroadcast();
+    }
+
+    /// An auditor's measured calc point per GPU: seat `i` measures the table value, 4% above or
+    /// 3% below it (all within the 10% tolerance, so all approve; they need not agree).
+    function measured(uint32 tableCalcPoint, uint256 i) internal pure returns (uint32) {
+        uint32[3] memory pct = [uint32(100), 104, 97];
+        return tableCalcPoint * pct[i] / 100;
+    }
+
+    /// A heartbeat of machine `id`: its key `machineKey` signs the market's digest over the block
+    /// before the head, and `sender` relays it (the machine key needs no balance). Not the head
+    /// itself: `eth_call` at `latest` runs in the head's context, where BLOCKHASH of the head is
+    /// still 0 (only `pending` calls and estimates run in the next block's).
+    function heartbeat(uint256 sender, uint256 machineKey, bytes32 id) internal {
+        uint64 n = uint64(toUint(vm.rpc("eth_blockNumber", "[]"))) - 1;
+        bytes32 digest =
+            abi.decode(viewCall(MARKET, abi.encodeCall(IGpuMarket.heartbeatDigest, (id, n))), (bytes32));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(machineKey, digest);
+        send(sender, MARKET, 0, abi.encodeCall(IGpuMarket.heartbeat, (id, n, abi.encodePacked(r, s, v))));
     }
 
     function seatKey(address auditor) internal pure returns (uint256) {

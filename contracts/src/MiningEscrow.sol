@@ -25,6 +25,7 @@ contract MiningEscrow {
 
     error NotDeployer();
     error AlreadyRegistered();
+    error NoAttestor();
     error TransferFailed();
 
     constructor(IERC20Minimal token_) {
@@ -32,16 +33,22 @@ contract MiningEscrow {
         deployer = msg.sender;
     }
 
+    /// Deployer only, once: registers the program with this escrow as its settler and `attestor`
+    /// (e.g. the service that runs the project's jobs) as the account that reports the work its
+    /// machines serve (the escrow itself cannot attest).
     function registerMining(
         uint256 tokensPerBlock,
         uint256 budget,
         uint64 endBlock,
         IProjectMining.Requirements calldata requirements,
-        IProjectMining.Release calldata release
+        IProjectMining.Release calldata release,
+        address attestor
     ) external returns (uint256) {
         if (msg.sender != deployer) revert NotDeployer();
         if (projectId != 0) revert AlreadyRegistered();
+        if (attestor == address(0)) revert NoAttestor();
         projectId = MINING.registerProject(tokensPerBlock, budget, endBlock, requirements, release);
+        MINING.setAttestor(projectId, attestor);
         return projectId;
     }
 

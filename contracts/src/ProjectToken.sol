@@ -5,8 +5,9 @@ import {IProjectMining} from "./interfaces/IProjectMining.sol";
 
 /// @title An AI project's token, minted only by GPU mining settlement
 /// @notice ERC-20 whose only mint path is `claim`: the token asks the project-mining precompile
-/// (0x…0D02) what a provider is owed and the precompile marks it settled; the token is its
-/// program's settler, so nobody else can mint. Holders can burn.
+/// (0x…0D02) what a provider is owed (for the work its program's attestor reported) and the
+/// precompile marks it settled; the token is its program's settler, so nobody else can mint.
+/// Holders can burn.
 contract ProjectToken {
     IProjectMining public constant MINING = IProjectMining(0x0000000000000000000000000000000000000d02);
 
@@ -27,6 +28,7 @@ contract ProjectToken {
 
     error NotDeployer();
     error AlreadyRegistered();
+    error NoAttestor();
     error InsufficientBalance(uint256 balance, uint256 needed);
     error InsufficientAllowance(uint256 allowance, uint256 needed);
 
@@ -36,17 +38,21 @@ contract ProjectToken {
         deployer = msg.sender;
     }
 
-    /// Registers the token's mining program with this token as its settler.
+    /// Registers the token's mining program with this token as its settler and `attestor` as
+    /// the account that reports the work its machines serve (the token itself cannot attest).
     function registerMining(
         uint256 tokensPerBlock,
         uint256 budget,
         uint64 endBlock,
         IProjectMining.Requirements calldata requirements,
-        IProjectMining.Release calldata release
+        IProjectMining.Release calldata release,
+        address attestor
     ) external returns (uint256) {
         if (msg.sender != deployer) revert NotDeployer();
         if (projectId != 0) revert AlreadyRegistered();
+        if (attestor == address(0)) revert NoAttestor();
         projectId = MINING.registerProject(tokensPerBlock, budget, endBlock, requirements, release);
+        MINING.setAttestor(projectId, attestor);
         return projectId;
     }
 
@@ -105,6 +111,8 @@ contract ProjectToken {
 }
 
 /// @title Deploys a ProjectToken and registers its mining program in one transaction
+/// @notice The caller becomes the program's attestor: typically the dApp that creates its token
+/// and sends the jobs, so it knows what work each machine served.
 contract ProjectTokenFactory {
     /// DBC's release rule: 25% at once, 75% linearly over 150 days of 6 s blocks.
     uint16 public constant DEFAULT_IMMEDIATE_BPS = 2_500;
@@ -141,7 +149,7 @@ contract ProjectTokenFactory {
         IProjectMining.Release memory release
     ) public returns (ProjectToken token, uint256 projectId) {
         token = new ProjectToken(name, symbol);
-        projectId = token.registerMining(tokensPerBlock, budget, endBlock, requirements, release);
+        projectId = token.registerMining(tokensPerBlock, budget, endBlock, requirements, release, msg.sender);
         emit ProjectTokenCreated(projectId, address(token), msg.sender);
     }
 }

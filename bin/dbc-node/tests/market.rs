@@ -7,7 +7,7 @@
 
 mod common;
 
-use alloy_primitives::{B256, Bytes, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_sol_types::SolEvent;
 use common::*;
 use dbc_precompiles::abi::IGpuMarket;
@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 
 const MARKET: &str = "0x0000000000000000000000000000000000000D01";
 const TREASURY: &str = "0x00000000000000000000000000000000000dB7e0";
+/// Dev account 9: the machine key of MarketE2E's machine (it signs the heartbeats).
+const MACHINE_KEY: &str = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720";
+const DBC: u128 = 1_000_000_000_000_000_000;
 
 #[test]
 fn gpu_market_end_to_end_with_forge_scripts() {
@@ -43,6 +46,11 @@ fn gpu_market_end_to_end_with_forge_scripts() {
     });
     forge_phase(&url, "script/MarketE2E.s.sol:MarketE2E", 6);
     forge_phase(&url, "script/MarketE2E.s.sol:MarketE2E", 7);
+    // The confirmed fault slashed 4% (the first unreachable tier) at once; 70 blocks offline
+    // reach the second tier (8%), so the heartbeat of phase 8 takes the other 4% on return.
+    let m = sol_call(&node, MARKET, IGpuMarket::getMachineCall { machineId: machine });
+    assert_eq!(m.status as u8, 3, "offline after the confirmed fault");
+    node.wait_for_block(m.offlineSince + 70, std::time::Duration::from_secs(60));
     forge_phase(&url, "script/MarketE2E.s.sol:MarketE2E", 8);
     forge_phase(&url, "script/MarketE2E.s.sol:MarketE2E", 9);
 
@@ -69,7 +77,7 @@ fn gpu_market_end_to_end_with_forge_scripts() {
         ("AuditorPenalized", AuditorPenalized::SIGNATURE_HASH, 1),
         ("MachineOffline", MachineOffline::SIGNATURE_HASH, 1),
         ("StakeAdded", StakeAdded::SIGNATURE_HASH, 1),
-        ("Slashed", Slashed::SIGNATURE_HASH, 1),
+        ("Slashed", Slashed::SIGNATURE_HASH, 2),
         ("MachineOnline", MachineOnline::SIGNATURE_HASH, 1),
         ("RewardsClaimed", RewardsClaimed::SIGNATURE_HASH, 1),
     ] {
@@ -113,7 +121,10 @@ fn gpu_market_end_to_end_with_forge_scripts() {
     let m = node.rpc("dbc_getMachine", json!([machine]));
     assert_eq!(m["status"], json!("online"));
     assert_eq!(m["spec"]["gpuModel"], json!("RTX 4090"));
-    assert_eq!(m["calcPoint"], json!(1500));
+    assert_eq!(m["calcPoint"], json!(1000), "the table's RTX 4090, not what auditors measured");
+    let key: Address = serde_json::from_value(m["spec"]["machineKey"].clone()).unwrap();
+    assert_eq!(key, MACHINE_KEY.parse::<Address>().unwrap());
+    assert_eq!(m["openChallenge"], Value::Null);
     assert_eq!(node.rpc("dbc_getMachine", json!([B256::repeat_byte(7)])), Value::Null);
     let page = node.rpc("dbc_listMachines", json!(["0x0", "0x1"]));
     assert_eq!(page["total"], json!("0x1"));
@@ -125,14 +136,25 @@ fn gpu_market_end_to_end_with_forge_scripts() {
     assert_eq!(r["status"], json!("ended"));
     assert_eq!(node.rpc("dbc_getRental", json!(["0x63"])), Value::Null);
 
-    // The treasury holds the 70% of the slash plus the minority auditor's 100 DBC penalty.
+    // Two slashes: 4% of the 4,000 DBC stake when the fault was confirmed (160), and on return
+    // 8% - 4% of the stake topped up to 3,840 + 400 = 4,240 (169.6). Each pays 10% to the
+    // renter, 20% to the three verifying auditors (rounded down per auditor), the rest to the
+    // treasury, which also holds the minority auditor's 100 DBC penalty.
     let slashed: Vec<_> =
         logs.iter().filter(|l| l["topics"][0] == json!(Slashed::SIGNATURE_HASH)).collect();
-    let data: Bytes = serde_json::from_value(slashed[0]["data"].clone()).unwrap();
-    let to_treasury = U256::from_be_slice(&data[96..128]);
+    let mut to_treasury = U256::ZERO;
+    for (l, amount) in slashed.iter().zip([160 * DBC, 1696 * DBC / 10]) {
+        let data: Bytes = serde_json::from_value(l["data"].clone()).unwrap();
+        let word = |i: usize| U256::from_be_slice(&data[32 * i..32 * (i + 1)]);
+        assert_eq!(word(0), U256::from(amount));
+        assert_eq!(word(1), U256::from(amount / 10), "the renter's 10%");
+        assert_eq!(word(2), U256::from(amount / 5 / 3 * 3), "the auditors' 20%");
+        assert_eq!(word(3), word(0) - word(1) - word(2));
+        to_treasury += word(3);
+    }
     let treasury: U256 =
         serde_json::from_value(node.rpc("eth_getBalance", json!([TREASURY, "latest"]))).unwrap();
-    assert_eq!(treasury, to_treasury + U256::from(100u128 * 10u128.pow(18)));
+    assert_eq!(treasury, to_treasury + U256::from(100 * DBC));
 
     // Transitions of the end-of-block hook have no receipt; dbc_getBlockHookLogs replays the
     // block and returns them: the auditors' draw happened in the round's draw block.

@@ -225,10 +225,6 @@ fn is_view(c: &IStakingCalls) -> bool {
     )
 }
 
-fn ret<C: SolCall>(r: &C::Return) -> Res<Bytes> {
-    Ok(C::abi_encode_returns(r).into())
-}
-
 fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, sp: &StakingParams, call: &Call<'_>) -> Res<Bytes> {
     use IStakingCalls as C;
     ctx.charge(gas::BASE)?;
@@ -238,10 +234,7 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, sp: &StakingParams, call: &Call<'_>) 
     let decoded = match C::abi_decode(call.data) {
         Ok(c) => c,
         Err(_) => {
-            let mut sel = [0u8; 4];
-            let n = call.data.len().min(4);
-            sel[..n].copy_from_slice(&call.data[..n]);
-            return Err(revert(IStaking::UnknownSelector { selector: sel.into() }));
+            return Err(revert(IStaking::UnknownSelector { selector: selector_of(call.data) }));
         }
     };
     if call.is_static && !is_view(&decoded) {

@@ -108,6 +108,19 @@ pub(crate) const G_CURSOR: u64 = 13;
 /// a member who left leaves a hole, nobody moves).
 pub(crate) const G_COMMITTEE_SEQ: u64 = 14;
 
+/// The first 4 bytes of calldata, zero-padded (for `UnknownSelector`).
+pub(crate) fn selector_of(data: &[u8]) -> alloy_primitives::FixedBytes<4> {
+    let mut sel = [0u8; 4];
+    let n = data.len().min(4);
+    sel[..n].copy_from_slice(&data[..n]);
+    sel.into()
+}
+
+/// ABI-encoded return data of call `C`.
+pub(crate) fn ret<C: alloy_sol_types::SolCall>(r: &C::Return) -> Res<alloy_primitives::Bytes> {
+    Ok(C::abi_encode_returns(r).into())
+}
+
 /// Slot of field `field` of the record `(tag, key)`.
 pub(crate) fn slot(tag: u64, key: B256, field: u64) -> U256 {
     let base = keccak256((U256::from(tag), key).abi_encode());

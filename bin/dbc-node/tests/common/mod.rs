@@ -311,8 +311,9 @@ pub fn deploy_script(url: &str, key: &str) -> String {
     out
 }
 
-/// Writes the dev genesis with market windows short enough for a test at 250 ms blocks;
-/// returns its total supply (the sum of its balances).
+/// Writes the dev genesis with market windows short enough for a test at 250 ms blocks and no
+/// random liveness challenges (the scripts number the reports and count the events); returns its
+/// total supply (the sum of its balances).
 pub fn write_market_test_genesis(path: &Path) -> U256 {
     let mut g: Value = serde_json::from_str(
         &std::fs::read_to_string(repo_root().join("genesis/dev.json")).unwrap(),
@@ -330,6 +331,7 @@ pub fn write_market_test_genesis(path: &Path) -> U256 {
         "heartbeatTimeoutBlocks": 100000,
         "minOnlineBlocks": 100000,
         "exitCooldownBlocks": 100,
+        "challengeChanceBps": 0,
     });
     std::fs::write(path, serde_json::to_string_pretty(&g).unwrap()).unwrap();
     g["alloc"]

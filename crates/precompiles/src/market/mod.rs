@@ -8,7 +8,7 @@ use crate::{
     store::*,
 };
 use alloy_primitives::{Address, B256, Bytes, U256};
-use alloy_sol_types::{SolCall, SolEvent, SolInterface, SolValue};
+use alloy_sol_types::{SolEvent, SolInterface, SolValue};
 
 use IGpuMarket::{MachineStatus as MS, OfflineReason as OR, RoundPhase as RP};
 
@@ -165,10 +165,6 @@ fn is_payable(c: &IGpuMarketCalls) -> bool {
     )
 }
 
-fn ret<C: SolCall>(r: &C::Return) -> Res<Bytes> {
-    Ok(C::abi_encode_returns(r).into())
-}
-
 fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, call: &Call<'_>) -> Res<Bytes> {
     use IGpuMarketCalls as C;
     ctx.charge(gas::BASE)?;
@@ -186,10 +182,7 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, call: &Call<'_>) -> Res<Bytes> {
     let decoded = match C::abi_decode(call.data) {
         Ok(c) => c,
         Err(_) => {
-            let mut sel = [0u8; 4];
-            let n = call.data.len().min(4);
-            sel[..n].copy_from_slice(&call.data[..n]);
-            return Err(revert(IGpuMarket::UnknownSelector { selector: sel.into() }));
+            return Err(revert(IGpuMarket::UnknownSelector { selector: selector_of(call.data) }));
         }
     };
     if call.is_static && !is_view(&decoded) {

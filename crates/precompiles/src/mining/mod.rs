@@ -19,7 +19,7 @@ use crate::{
     store::*,
 };
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use alloy_sol_types::{SolCall, SolEvent, SolInterface, SolValue};
+use alloy_sol_types::{SolEvent, SolInterface, SolValue};
 
 const ACC_SCALE: u128 = 1_000_000_000_000_000_000;
 /// Allowed GPU models per project at most.
@@ -356,10 +356,6 @@ fn is_view(c: &IProjectMiningCalls) -> bool {
     )
 }
 
-fn ret<C: SolCall>(r: &C::Return) -> Res<Bytes> {
-    Ok(C::abi_encode_returns(r).into())
-}
-
 fn project<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Project> {
     let unknown = || mrevert(IProjectMining::UnknownProject { projectId: id });
     let n = u64::try_from(id).map_err(|_| unknown())?;
@@ -375,10 +371,9 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, call: &Call<'_>) -> Res<Bytes> {
     let decoded = match C::abi_decode(call.data) {
         Ok(c) => c,
         Err(_) => {
-            let mut sel = [0u8; 4];
-            let n = call.data.len().min(4);
-            sel[..n].copy_from_slice(&call.data[..n]);
-            return Err(mrevert(IProjectMining::UnknownSelector { selector: sel.into() }));
+            return Err(mrevert(IProjectMining::UnknownSelector {
+                selector: selector_of(call.data),
+            }));
         }
     };
     if call.is_static && !is_view(&decoded) {
