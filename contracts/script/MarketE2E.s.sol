@@ -232,13 +232,31 @@ contract MarketE2E is E2EBase {
         address dissent = rep.round.auditors[2];
         uint256 st = abi.decode(market(abi.encodeCall(IGpuMarket.auditorStake, (dissent))), (uint256));
         require(st == 900 ether, "minority auditor penalised");
+        // Draws skip members below the minimum stake: it tops up (the re-verification below
+        // needs all three).
+        send(seatKey(dissent), MARKET, 100 ether, abi.encodeCall(IGpuMarket.addAuditorStake, ()));
         send(provider(), MARKET, 400 ether, abi.encodeCall(IGpuMarket.addStake, (MACHINE)));
         heartbeat(provider(), machineKey(), MACHINE);
         send(provider(), MARKET, 0, abi.encodeCall(IGpuMarket.claimRewards, ()));
     }
 
-    /// Back online after the graduated slash; rewards claimed, the rest vesting.
+    /// Auditors found the machine failing, so its return (top-up and signed heartbeat) opened
+    /// a new verification instead of bringing it online; the drawn auditors commit again.
     function phase9() external {
+        IGpuMarket.Machine memory m = machine();
+        require(m.status == IGpuMarket.MachineStatus.Verifying, "verified again before it serves");
+        IGpuMarket.Round memory r = round();
+        require(r.phase == IGpuMarket.RoundPhase.Commit && r.attempt == 1, "a new round");
+        for (uint256 i = 0; i < 3; i++) {
+            address a = r.auditors[i];
+            bytes32 c = keccak256(abi.encode(MACHINE, a, spec(), measured(CALC_POINT, i), bytes32(i + 1)));
+            send(seatKey(a), MARKET, 0, abi.encodeCall(IGpuMarket.commitVerification, (MACHINE, c)));
+        }
+    }
+
+    /// Verified again (phase 3's reveals), back online after the graduated slash; rewards
+    /// claimed, the rest vesting.
+    function phase10() external {
         IGpuMarket.Machine memory m = machine();
         require(m.status == IGpuMarket.MachineStatus.Online, "online again");
         // 4% of 4,000 when the fault was confirmed; on return the tier its offline time reached

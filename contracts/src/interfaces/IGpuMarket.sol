@@ -135,6 +135,7 @@ interface IGpuMarket {
     event PriceSet(bytes32 indexed machineId, uint256 pricePerGpuBlock);
     event MachineExited(bytes32 indexed machineId, address indexed owner, uint256 stakeReturned);
     event AuditorJoined(address indexed auditor, uint256 stake);
+    event AuditorStakeAdded(address indexed auditor, uint256 amount, uint256 stake);
     event AuditorLeft(address indexed auditor, uint256 stakeReturned);
     event AuditorsAssigned(bytes32 indexed machineId, uint32 attempt, address[3] auditors, uint64 commitDeadline);
     event ReportAuditorsAssigned(uint256 indexed reportId, uint32 attempt, address[3] auditors, uint64 commitDeadline);
@@ -237,6 +238,9 @@ interface IGpuMarket {
 
     // ---- auditors (verification committee) ----
     function joinCommittee() external payable;
+    /// Adds msg.value to the caller's committee stake: draws skip members below `auditorStake`
+    /// (e.g. after a penalty) until they top up.
+    function addAuditorStake() external payable;
     function leaveCommittee() external;
     /// commitment = keccak256(abi.encode(machineId, auditor, spec, calcPoint, salt)); `spec` is
     /// what the auditor found on the machine (its key included), `calcPoint` the per-GPU score it

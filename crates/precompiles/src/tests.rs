@@ -382,6 +382,19 @@ fn missing_commits_lead_to_reassignment_and_penalties() {
     for a in r.auditors {
         assert_eq!(t.ok(0x30, U256::ZERO, auditorStakeCall { account: a }), dbc(9_000));
     }
+    // Below the minimum stake nobody is drawn: the round waits...
+    t.c.advance(params().draw_delay_blocks * 3);
+    assert_eq!((t.round(id).phase as u8), 1, "nobody eligible");
+    err_is::<NotAuditor>(t.call(RENTER, dbc(1), addAuditorStakeCall {}));
+    // ...until they top their stakes up.
+    for a in r.auditors {
+        let seat = t.seat_of(a);
+        err_is::<WrongStake>(t.call(seat, U256::ZERO, addAuditorStakeCall {}));
+        t.ok(seat, dbc(1_000), addAuditorStakeCall {});
+        assert_eq!(t.ok(0x30, U256::ZERO, auditorStakeCall { account: a }), dbc(10_000));
+    }
+    t.c.advance(params().draw_delay_blocks);
+    assert_eq!((t.round(id).phase as u8), 2, "drawn again");
 }
 
 #[test]

@@ -22,6 +22,23 @@ pub(super) fn join_committee<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, value:
     emit(ctx, IGpuMarket::AuditorJoined { auditor: who, stake: value })
 }
 
+pub(super) fn add_auditor_stake<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    who: Address,
+    value: U256,
+) -> Res<()> {
+    let key = addr_key(who);
+    if ctx.get(slot(T_AUDITOR, key, 1))?.is_zero() {
+        return Err(revert(IGpuMarket::NotAuditor {}));
+    }
+    if value.is_zero() {
+        return Err(revert(IGpuMarket::WrongStake { required: U256::from(1), sent: value }));
+    }
+    let stake = ck(ctx.get(slot(T_AUDITOR, key, 0))?.checked_add(value))?;
+    ctx.set(slot(T_AUDITOR, key, 0), stake)?;
+    emit(ctx, IGpuMarket::AuditorStakeAdded { auditor: who, amount: value, stake })
+}
+
 pub(super) fn leave_committee<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<()> {
     let key = addr_key(who);
     let seat: u64 = ctx.get(slot(T_AUDITOR, key, 1))?.saturating_to();

@@ -158,6 +158,7 @@ fn is_payable(c: &IGpuMarketCalls) -> bool {
         C::register(_)
             | C::addStake(_)
             | C::joinCommittee(_)
+            | C::addAuditorStake(_)
             | C::rent(_)
             | C::rentFor(_)
             | C::extendRental(_)
@@ -205,6 +206,7 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, call: &Call<'_>) -> Res<Bytes> {
         C::goOffline(c) => go_offline(ctx, who, c.machineId).map(|_| Bytes::new()),
         C::exit(c) => exit(ctx, who, c.machineId).map(|_| Bytes::new()),
         C::joinCommittee(_) => join_committee(ctx, who, value).map(|_| Bytes::new()),
+        C::addAuditorStake(_) => add_auditor_stake(ctx, who, value).map(|_| Bytes::new()),
         C::leaveCommittee(_) => leave_committee(ctx, who).map(|_| Bytes::new()),
         C::commitVerification(c) => {
             commit(ctx, who, T_ROUND_MACHINE, c.machineId, c.commitment).map(|_| Bytes::new())
