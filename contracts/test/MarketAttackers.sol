@@ -55,6 +55,14 @@ contract WashRenter {
         MARKET.endRental(rentalId);
     }
 
+    /// Extends a rental at the machine's current price (M1: once refunds were blended over all
+    /// segments, extending after a price rise and ending at once refunded consumed rent).
+    function extend(uint256 rentalId, uint64 blocks) external onlyProvider {
+        IGpuMarket.Rental memory r = MARKET.getRental(rentalId);
+        uint256 price = MARKET.quote(r.machineId, r.gpus, blocks);
+        MARKET.extendRental{value: price}(rentalId, blocks);
+    }
+
     /// `n` rentals of `blocks` started and ended in this one transaction, all due at the same
     /// block: each would leave an item in the hook queue if ending did not remove it.
     function flood(bytes32 machineId, uint64 blocks, uint256 n) external onlyProvider {
@@ -103,6 +111,16 @@ contract PoisonProject {
         units[0] = type(uint64).max;
         uint64 epoch = uint64(block.number / MINING.epochBlocks() - 1);
         MINING.attestWork(projectId, epoch, ids, units);
+    }
+}
+
+/// Relays heartbeats (anyone may): what makes one valid is the machine key's signature over a
+/// recent block, never who sends it. A cron job with the owner's key, or an old signature, fails.
+contract HeartbeatRelay {
+    IGpuMarket internal constant MARKET = IGpuMarket(0x0000000000000000000000000000000000000d01);
+
+    function relay(bytes32 machineId, uint64 blockNumber, bytes calldata signature) external {
+        MARKET.heartbeat(machineId, blockNumber, signature);
     }
 }
 

@@ -8,6 +8,10 @@
 //!   queue, and refunds run no code of the renter (no re-entry);
 //! - H5 through a contract: a project at the largest parameters whose attestor gives the
 //!   machine the largest weight cannot stop it going offline, returning, being rented, leaving;
+//! - M1 through a contract: extending after a price rise and ending at once refunds each
+//!   segment's unused blocks at its own price, so the renter pays exactly what it used;
+//! - heartbeats relayed by a contract verify only with the machine key's signature over one of
+//!   the last 64 blocks: the owner's key, or a signature replayed later, is refused;
 //! - DELEGATECALL into the market and a write under STATICCALL are refused.
 #![allow(clippy::unwrap_used)]
 
@@ -26,6 +30,7 @@ alloy_sol_types::sol! {
         function rentForProvider(bytes32 machineId, uint32 gpus, uint64 blocks) external returns (uint256 id);
         function rent(bytes32 machineId, uint32 gpus, uint64 blocks) external returns (uint256 id);
         function end(uint256 rentalId) external;
+        function extend(uint256 rentalId, uint64 blocks) external;
         function flood(bytes32 machineId, uint64 blocks, uint256 n) external;
         function callbacks() external view returns (uint256 n);
     }
@@ -33,6 +38,9 @@ alloy_sol_types::sol! {
         function register() external;
         function attestMax(bytes32 machineId) external;
         function projectId() external view returns (uint256 id);
+    }
+    interface HeartbeatRelay {
+        function relay(bytes32 machineId, uint64 blockNumber, bytes signature) external;
     }
     interface ContextAbuser {
         function abuse(bytes32 machineId) external returns (bool delegated, bytes memory delegateErr, bool staticWrite, bytes memory staticErr);
@@ -157,6 +165,61 @@ fn market_attacks_through_contracts_are_refused_or_earn_nothing() {
     // Nothing used, everything refunded, and the refunds ran none of the renter's code.
     assert_eq!(c.node.rpc("eth_getBalance", json!([wash, "latest"])), before);
     assert_eq!(c.call(&wash, WashRenter::callbacksCall {}), zero);
+
+    // M1: rent 100 blocks, double the price, extend 100 blocks, end at once.
+    let p1 = c.call(MARKET, IGpuMarket::getMachineCall { machineId: machine }).pricePerGpuBlock;
+    let r = c.exact(
+        OWNER,
+        &wash,
+        WashRenter::rentCall { machineId: machine, gpus: 1, blocks: 100 },
+        zero,
+        1,
+    );
+    let id = receipt_logs::<IGpuMarket::Rented>(&r, MARKET)[0].rentalId;
+    let start = hex_u64(&r["blockNumber"]);
+    let p2 = p1 * U256::from(2);
+    c.exact(
+        OWNER,
+        MARKET,
+        IGpuMarket::setPriceCall { machineId: machine, pricePerGpuBlock: p2 },
+        zero,
+        1,
+    );
+    c.exact(OWNER, &wash, WashRenter::extendCall { rentalId: id, blocks: 100 }, zero, 1);
+    let r = c.exact(OWNER, &wash, WashRenter::endCall { rentalId: id }, zero, 0);
+    let ended = hex_u64(&r["blockNumber"]);
+    let rental = c.call(MARKET, IGpuMarket::getRentalCall { rentalId: id });
+    let unused_first = U256::from(start + 100 - ended);
+    assert_eq!(rental.refunded, p1 * unused_first + p2 * U256::from(100), "per-segment refund");
+    assert_eq!(rental.paid - rental.refunded, p1 * U256::from(ended - start), "pays what it used");
+
+    // Heartbeats through a relay contract: only the machine key's fresh signature counts.
+    let relay = deploy_from(&c, RENTER, "test/MarketAttackers.sol:HeartbeatRelay", zero);
+    let hb = c.heartbeat(machine);
+    let digest = c.call(
+        MARKET,
+        IGpuMarket::heartbeatDigestCall { machineId: machine, blockNumber: hb.blockNumber },
+    );
+    let owner_sig =
+        cast(&["wallet", "sign", "--no-hash", "--private-key", KEYS[OWNER], &format!("{digest}")]);
+    let forged = HeartbeatRelay::relayCall {
+        machineId: machine,
+        blockNumber: hb.blockNumber,
+        signature: owner_sig.trim().parse().unwrap(),
+    };
+    let data = revert_data(&c, RENTER, &relay, forged);
+    IGpuMarket::BadHeartbeatSignature::abi_decode(&data).expect("BadHeartbeatSignature");
+    let good = HeartbeatRelay::relayCall {
+        machineId: machine,
+        blockNumber: hb.blockNumber,
+        signature: hb.signature.clone(),
+    };
+    c.exact(RENTER, &relay, good.clone(), zero, 1);
+    // The same signature, replayed 70 blocks later (a pre-signed batch would be): stale.
+    c.node.wait_for_block(hb.blockNumber + 70, std::time::Duration::from_secs(60));
+    let data = revert_data(&c, RENTER, &relay, good);
+    let e = IGpuMarket::StaleHeartbeat::abi_decode(&data).expect("StaleHeartbeat");
+    assert_eq!((e.blockNumber, e.maxAge), (hb.blockNumber, 64));
 
     // Calling contexts.
     let abuser = deploy_from(&c, OWNER, "test/MarketAttackers.sol:ContextAbuser", zero);
