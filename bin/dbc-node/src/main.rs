@@ -11,6 +11,8 @@ use eyre::{Context, bail};
 use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
 use tracing_subscriber::EnvFilter;
 
+mod logging;
+
 /// Parses a duration such as `6s`, `500ms`, `2m` or a bare number of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -29,6 +31,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("duration must be positive".into());
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// [`parse_duration`], or `0` (zero: off).
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" { Ok(Duration::ZERO) } else { parse_duration(s) }
 }
 
 /// dbc-node: an EVM chain for a decentralised GPU compute market.
@@ -252,6 +259,15 @@ struct RunArgs {
     #[arg(long = "log.filter", default_value = "info")]
     log_filter: String,
 
+    /// Log format: `terminal` (coloured only when stdout is a terminal) or `json` (one object
+    /// per line, for log shippers).
+    #[arg(long = "log.format", value_enum, default_value = "terminal")]
+    log_format: logging::LogFormat,
+
+    /// How often to log a status line (head, finalized, peers, pool, tx/s); `0` turns it off.
+    #[arg(long = "log.status-interval", value_name = "DURATION", default_value = "30s", value_parser = parse_interval)]
+    log_status_interval: Duration,
+
     /// Encrypted keystore file of this node's validator key (proof-of-stake chains). Without
     /// it the node follows the chain as a full node.
     #[arg(long = "validator.keystore", value_name = "FILE")]
@@ -389,7 +405,7 @@ async fn main() -> eyre::Result<()> {
     }
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(cli.log_filter.clone()));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    logging::init(filter, cli.log_format);
 
     if !cli.dev && cli.chain.is_none() {
         bail!("pass --dev for a development chain, or --chain <genesis.json> --datadir <DIR>");
@@ -470,6 +486,9 @@ async fn main() -> eyre::Result<()> {
         );
         launch_pos(config, pos).await?
     };
+    if !cli.log_status_interval.is_zero() {
+        logging::spawn_status(&node, cli.log_status_interval);
+    }
     tokio::select! {
         r = node.wait() => r?,
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),

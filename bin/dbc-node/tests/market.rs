@@ -135,6 +135,11 @@ fn gpu_market_end_to_end_with_forge_scripts() {
     assert_eq!(key, MACHINE_KEY.parse::<Address>().unwrap());
     assert_eq!(m["openChallenge"], Value::Null);
     assert_eq!(node.rpc("dbc_getMachine", json!([B256::repeat_byte(7)])), Value::Null);
+    // The genesis GPU-model table the calc point came from.
+    let models = node.rpc("dbc_gpuModels", json!([]));
+    let rtx = models.as_array().unwrap().iter().find(|m| m["model"] == json!("RTX 4090")).unwrap();
+    assert_eq!((&rtx["calcPoint"], &rtx["memoryGb"]), (&json!(1000), &json!(24)));
+    assert_eq!(models.as_array().unwrap().len(), 8);
     let page = node.rpc("dbc_listMachines", json!(["0x0", "0x1"]));
     assert_eq!(page["total"], json!("0x1"));
     assert_eq!(page["machines"][0]["id"], json!(machine));

@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 pub mod pos;
 mod streaming;
 mod trie_undo;
+pub use dbc_storage::chain::ChainEvent;
 pub use pos::{PosConfig, decode_block, encode_block};
 use std::{
     path::PathBuf,
@@ -86,6 +87,8 @@ pub struct Node {
     pub pool: Arc<TxPool>,
     /// RPC servers.
     pub rpc: RpcServerHandles,
+    /// Peer and sync counters (proof of stake; `None` on the dev chain).
+    pub net: Option<Arc<dbc_rpc::NetInfo>>,
     producer: tokio::task::JoinHandle<Result<(), NodeError>>,
 }
 
@@ -361,7 +364,7 @@ pub async fn launch<E: ConsensusEngine>(config: NodeConfig, engine: E) -> Result
         Arc::new(Mutex::new(trie)),
         gas_limit,
     ));
-    Ok(Node { chain, pool, rpc, producer })
+    Ok(Node { chain, pool, rpc, net: None, producer })
 }
 
 /// Opens storage and starts a proof-of-stake node: p2p networking, sync, finality votes, RPC
@@ -384,9 +387,9 @@ pub async fn launch_pos(config: NodeConfig, pos: PosConfig) -> Result<Node, Node
     .await?;
     let gossip = node.clone();
     let ctx = RpcContext::new(config.spec.clone(), chain.clone(), pool.clone(), validator)
-        .with_network(info, Arc::new(move |raw: &[u8]| gossip.gossip_tx(raw)));
+        .with_network(info.clone(), Arc::new(move |raw: &[u8]| gossip.gossip_tx(raw)));
     let rpc = dbc_rpc::start(&config.rpc, ctx).await.map_err(|e| NodeError::Rpc(e.to_string()))?;
-    Ok(Node { chain, pool, rpc, producer })
+    Ok(Node { chain, pool, rpc, net: Some(info), producer })
 }
 
 /// Sets its flag when dropped.

@@ -264,7 +264,7 @@ pub trait DbcApi {
     #[method(name = "getRewards", blocking)]
     fn get_rewards(&self, account: Address, block: Option<BlockId>) -> RpcResult<Rewards>;
     /// Logs of the market's end-of-block hook in `block` (auditor draws, deadlines, heartbeat
-    /// offline marks, rental expiries and their burns). The hook is a system call without a
+    /// offline marks, liveness challenges, rental expiries and their burns). The hook is a system call without a
     /// receipt, so `eth_getLogs` does not have them; they come in `eth_getLogs`' format with
     /// null transaction fields and log indices after the block's receipt logs.
     #[method(name = "getBlockHookLogs", blocking)]
