@@ -12,7 +12,7 @@
 # case for the faster node: both have the whole slot to accept the burst.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh >/dev/null
+./scripts/setup-test.sh >/dev/null
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dbc-target}"
 cargo build --release --locked -q -p dbc-node -p dbc-bench
 (cd contracts && ../scripts/node_modules/.bin/forge build --quiet)

@@ -4,7 +4,7 @@
 # cast, viem and ethers). Everything runs in the release profile so that one build serves all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup-test.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dbc-target}"
 export CARGO_TERM_COLOR=never
 start=$(date +%s)

@@ -34,7 +34,7 @@ fn ethereum_etl_and_cryo_exports_match_the_node() {
     let work = dir.path().join("etl");
     std::fs::create_dir_all(&work).expect("workdir");
     let python = repo_root().join("scripts/.venv/bin/python");
-    assert!(python.exists(), "run ./scripts/setup.sh first (installs ethereum-etl)");
+    assert!(python.exists(), "run ./scripts/setup-test.sh first (installs ethereum-etl)");
     let out = run(Command::new(python)
         .arg(repo_root().join("scripts/e2e/ethereum_etl.py"))
         .arg(&url)

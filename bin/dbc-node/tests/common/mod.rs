@@ -44,7 +44,7 @@ pub fn tool(name: &str) -> PathBuf {
     let p = repo_root().join("scripts/node_modules/.bin").join(name);
     assert!(
         p.exists(),
-        "{} missing: run ./scripts/setup.sh (the README's test command does)",
+        "{} missing: run ./scripts/setup-test.sh (the README's test command does)",
         p.display()
     );
     p

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what testing dbc-node needs on top of scripts/setup.sh: Node.js, the npm tooling
+# (Foundry's forge/cast/anvil, solc-js, viem, ethers), ponder, and the Python indexers
+# (ethereum-etl, cryo). Idempotent: does nothing that is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
+if ! command -v node >/dev/null; then
+  echo "setup: installing nodejs npm"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+# npm tooling, pinned by package-lock.json.
+if [ ! -x scripts/node_modules/.bin/forge ] || [ scripts/package-lock.json -nt scripts/node_modules/.package-lock.json ]; then
+  echo "setup: installing npm tooling (forge, cast, anvil, solc-js, viem, ethers)"
+  (cd scripts && npm install --no-audit --no-fund --loglevel=error)
+fi
+# ponder (an indexer the explorer tests run), pinned by its own package-lock.json.
+if [ ! -x scripts/ponder/node_modules/.bin/ponder ] || [ scripts/ponder/package-lock.json -nt scripts/ponder/node_modules/.package-lock.json ]; then
+  echo "setup: installing ponder into scripts/ponder"
+  (cd scripts/ponder && npm install --no-audit --no-fund --loglevel=error)
+fi
+# Python indexers for the explorer tests (ethereum-etl 2.4.2 needs parsimonious 0.9 on 3.11).
+if [ ! -x scripts/.venv/bin/ethereumetl ]; then
+  echo "setup: installing ethereum-etl into scripts/.venv"
+  python3 -m venv scripts/.venv
+  scripts/.venv/bin/pip install -q --disable-pip-version-check ethereum-etl==2.4.2
+  scripts/.venv/bin/pip install -q --disable-pip-version-check --no-deps parsimonious==0.9.0 regex
+fi
+if ! scripts/.venv/bin/python -c "import cryo, pandas, pyarrow, polars" 2>/dev/null; then
+  echo "setup: installing cryo into scripts/.venv"
+  scripts/.venv/bin/pip install -q --disable-pip-version-check cryo polars pyarrow pandas
+fi
+scripts/node_modules/.bin/forge --version | head -1
+scripts/solc --version | tail -1
