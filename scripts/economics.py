@@ -1008,11 +1008,6 @@ def challenges_per_year(p, day_blocks, days):
     return Fraction(checks * p["challengeChanceBps"], BPS)
 
 
-def verifiers_share(amount, bps, verifiers=3):
-    """rewards.rs credit_verifiers: `bps` of `amount` in equal whole-wei shares."""
-    return bps_of(amount, bps) // verifiers * verifiers
-
-
 def fake_models(p, cp, top_name):
     """The models a fake claims in the simulation: (label, calc point per GPU), one with calc
     point `cp` like the rest of the network and `top_name` (default: the table's highest)."""
@@ -1087,32 +1082,54 @@ def fake_cycle(p, day_blocks, days, p_ok, rnd, reverify=True):
                 approvals=lives / q, life_blocks=life, online_blocks=online)
 
 
-def fake_year(p, day_blocks, days, og, calc, g, cyc):
+def lone_colluders(dist):
+    """Expected colluders among the auditors who find a fake failing a challenge: it fails when
+    fewer than 2 of the 3 drawn collude, and all 3 vote "faulty" (a lone colluder votes with
+    the honest majority, as in a verification), so the finders are 3 honest auditors or 2 and
+    one colluder. `dist` is seats_distribution's [P(0), …, P(3)]."""
+    fail = dist[0] + dist[1]
+    return dist[1] / fail if fail else Fraction(0)
+
+
+def found_slash_shares(p, stake, lone):
+    """The auditors' share of the first-tier slash of a failure found by a challenge, per
+    failure: (to colluders, to honest auditors). It goes to the deciding round's "faulty"
+    voters (liveness.rs `fail_machine`, machines.rs `slash_found`, rewards.rs
+    `credit_auditors`: equal whole-wei shares), no longer to the machine's verifiers; `lone`
+    colluders among the 3 finders on average (`lone_colluders`)."""
+    fail_cost = bps_of(stake, slash_bps(p["unreachableSlash"], 0))
+    each = bps_of(fail_cost, p["slashAuditorsBps"]) // 3
+    return each * lone, each * (3 - lone)
+
+
+def fake_year(p, day_blocks, days, og, calc, g, cyc, lone):
     """The owner's ledger of a year of fakes of `g` GPUs and calc point `calc` (fake_cycle
     `cyc`) in a network whose other machines weigh `og`: online `share` of every day's blocks
     (rounded to a block), like an idle honest machine; the verifiers (colluders) get back their
-    share of its rewards and of each failure's slash (*other*); *stake lost* counts the
-    expected rejections (`rejectSlashBps`) and failures (first `unreachableSlash` tier), each
-    of the full stake (topped up after each failure, a fresh stake after each rejection)."""
+    share of its rewards, and a lone colluder among the auditors who find a failure its part of
+    that slash's auditors' share (*other*; `found_slash_shares`: the rest goes to the honest
+    finders); *stake lost* counts the expected rejections (`rejectSlashBps`) and failures
+    (first `unreachableSlash` tier), each of the full stake (topped up after each failure, a
+    fresh stake after each rejection)."""
     stake = p["stakePerGpu"] * g
     blocks = int(cyc["share"] * day_blocks + Fraction(1, 2))
     online = True if blocks >= day_blocks else blocks
     led = run_year(p, day_blocks, days, og, calc, g, lambda t: (online, 0, [], []))
     fail_cost = bps_of(stake, slash_bps(p["unreachableSlash"], 0))
-    fail_back = verifiers_share(fail_cost, p["slashAuditorsBps"])
+    fail_back, _ = found_slash_shares(p, stake, lone)
     led.other = led.aud + int(cyc["failed"] * fail_back)
     led.stake_lost = int(cyc["rejections"] * bps_of(stake, p["rejectSlashBps"])
                          + cyc["failed"] * fail_cost)
     return led
 
 
-def fake_break_even(p, day_blocks, days, cp, calc, g, cyc, top=10**9):
+def fake_break_even(p, day_blocks, days, cp, calc, g, cyc, lone, top=10**9):
     """The largest network (GPUs, other machines of `g` GPUs and calc point `cp`) at which a
     year of fakes (`cyc`) still nets more than 0, incl. vesting; None if not even at `g`,
     `top` if still at `top`. The reward falls as the network grows, the slashes do not."""
     def pays(n):
         og = others_grade(p, n, g, g, cp, 0, False)
-        return fake_year(p, day_blocks, days, og, calc, g, cyc).totals(days)[3] > 0
+        return fake_year(p, day_blocks, days, og, calc, g, cyc, lone).totals(days)[3] > 0
 
     lo, hi = g, top
     if not pays(lo):
@@ -1184,7 +1201,8 @@ def simulate(p, day_blocks, n, a):
     # table value (committee.rs `finish_verification`); challenged every
     # `challengeCheckBlocks` with `challengeChanceBps` chance (liveness.rs `challenge_check`),
     # it fails unless 2 of the 3 drawn are colluders: `fail_machine` slashes the first
-    # unreachable tier, `slashAuditorsBps` of it to its verifiers (the colluders), and flags it
+    # unreachable tier, `slashAuditorsBps` of it to the round's "faulty" voters (the finders:
+    # honest, but for a lone colluder voting with them; `found_slash_shares`), and flags it
     # `reverify`; the owner tops the stake up and sends a heartbeat in the next block, within
     # the first tier (the return takes nothing more), which opens a new verification
     # (liveness.rs `heartbeat`): see `fake_cycle`. `cyc_old`: the rule before re-verification
@@ -1193,6 +1211,7 @@ def simulate(p, day_blocks, n, a):
     dist = seats_distribution([(k, 1, True), (nc - k, 1, False)])
     p2, p3 = dist[2], dist[3]
     p_ok = p2 + p3
+    lone = lone_colluders(dist)
     rnd = a.round_blocks
     cyc = fake_cycle(p, day_blocks, days, p_ok, rnd)
     cyc_old = fake_cycle(p, day_blocks, days, p_ok, rnd, reverify=False)
@@ -1201,7 +1220,7 @@ def simulate(p, day_blocks, n, a):
     for model, calc in fake_models(p, cp, a.fake_model):
         if cyc is None:
             break  # fewer than 2 colluders: a fake is never approved
-        fake = fake_year(p, day_blocks, days, og, calc, g, cyc)
+        fake = fake_year(p, day_blocks, days, og, calc, g, cyc, lone)
         rows.append(fake.row(
             f"fake machines approved by colluding auditors as {model}: online "
             f"{float(cyc['share']) * 100:.1f}% of the year; expected {float(cyc['failed']):,.1f} "
@@ -1209,8 +1228,8 @@ def simulate(p, day_blocks, n, a):
             f"{float(cyc['rejections']):,.1f} rejections, each followed by a new registration",
             stake, days))
         fakes.append(fake)
-        old = fake_year(p, day_blocks, days, og, calc, g, cyc_old)
-        fast = fake_year(p, day_blocks, days, og, calc, g, cyc_fast)
+        old = fake_year(p, day_blocks, days, og, calc, g, cyc_old, lone)
+        fast = fake_year(p, day_blocks, days, og, calc, g, cyc_fast, lone)
         fake_cmp.append((model, calc, old, fake, fast))
 
     # Auditors: every machine has 3 agreeing verifiers; with equal stakes each member is drawn
@@ -1224,13 +1243,17 @@ def simulate(p, day_blocks, n, a):
     # probability p2/p_ok) and in each challenge it passes.
     outvoted = (cyc["approvals"] * p2 / p_ok + cyc["challenges"] * p2) if p_ok else 0
     honest_pen = int(outvoted * penalty / max(nc - k, 1))
-    group_gain = 0
+    group_gain = honest_found = 0
     if fakes:
         fake = fakes[0]
         group_gain = fake.earned + fake.other - fake.stake_lost  # entitlement, incl. vesting
+        # The honest finders' share of the slashes of the failures they find (the fakes'
+        # first model; every model has the same stake), spread over the honest members.
+        honest_found = int(cyc["failed"] * found_slash_shares(p, stake, lone)[1]
+                           / max(nc - k, 1))
     arows = [
-        ("honest auditor", d(p["auditorStake"], 0), d(per_seat), d(honest_pen),
-         d(per_seat - honest_pen)),
+        ("honest auditor", d(p["auditorStake"], 0), d(per_seat + honest_found), d(honest_pen),
+         d(per_seat + honest_found - honest_pen)),
         (f"colluding auditor ({k} of {nc} members of equal stake share the take of one "
          "attacker's fake machines)",
          d(p["auditorStake"], 0), d(per_seat + group_gain // max(k, 1)), "0.00",
@@ -1348,7 +1371,10 @@ def sim_section(p, day_blocks, a):
         f"{float(ch):,.1f} in {a.days} days online, an upper bound: a check while a challenge "
         "is pending opens none), each drawing 3 auditors afresh; with fewer than 2 colluders "
         "it fails, and `fail_machine` takes the first `unreachableSlash` tier of its stake "
-        f"({pct(fail_bps)}), `slashAuditorsBps` of it to its verifiers (the colluders), and "
+        f"({pct(fail_bps)}), `slashAuditorsBps` of it to the auditors of that round who voted "
+        "\"faulty\" (machines.rs `slash_found`; no longer to its verifiers, the colluders: all 3 "
+        "vote faulty, honest but for a lone colluder voting with the majority, who takes a "
+        f"third; {float(lone_colluders(dist)):.2f} colluders among the 3 on average), and "
         "flags it `reverify`. The owner tops the stake up (`addStake`) and sends a heartbeat in "
         f"the next block{quick}, so the return takes nothing more (the offline block is left "
         "out), but the heartbeat opens a new verification instead of bringing it online "
@@ -1364,19 +1390,22 @@ def sim_section(p, day_blocks, a):
         "does not change the reward per staked DBC; claiming the model of the highest calc "
         "point does, since the stake per GPU is the same for every model. *Stake lost* counts "
         "every slash, each of the full stake (topped up after each failure, a fresh one after "
-        "each rejection); the verifiers' share of the fakes' rewards and of each failure's slash "
-        "goes to the colluders (*other*).",
+        "each rejection); the verifiers' share of the fakes' rewards, and a lone colluder's "
+        "third of a found failure's auditors' share, go to the colluders (*other*).",
         f"- Auditors: every machine has 3 agreeing verifiers; with equal stakes every member is "
         f"drawn equally often and earns `auditorRewardBps` of the emission / {a.committee}, paid "
         "at once (their share of rented bonuses is left out; challenge auditors are paid "
-        "nothing). An honest auditor drawn with 2 colluders is outvoted and loses "
+        "nothing but the auditors' share of the slash of a failure they find: the honest "
+        "auditor's row adds the honest finders' part of the fakes' failures, spread over the "
+        f"{nc - k} honest members). An honest auditor drawn with 2 colluders is outvoted and loses "
         "`auditorPenaltyBps` of its stake; *penalties* is that expected loss per honest member "
         "over the year of the attacker's fakes: every round that approves one (a first "
         "verification or a re-verification) and every challenge one passes with an honest "
         "third seat, as if every outvoted member joined again with a full stake (one that does "
         "not is skipped by every later draw, and the colluders' share grows). The colluders' "
-        "row shares the fakes' whole take (reward incl. vesting, auditor share of rewards and "
-        "slashes, less expected rejections and failures) among them.",
+        "row shares the fakes' whole take (reward incl. vesting, auditor share of rewards, a lone "
+        "colluder's part of the found slashes, less expected rejections and failures) among "
+        "them.",
         "- Gas and the price of DBC are left out. Project mining (mining.rs `on_grade_change`) "
         "follows the same grade, so renting, real or wash, no longer changes it; it is left "
         "out.",
@@ -1418,11 +1447,11 @@ def sim_section(p, day_blocks, a):
                    f"Probability that a fake machine's draw has at least 2 colluders: "
                    f"{float(facts['p_ok']):.3f}.")
     if cyc is not None and facts_all:
-        out += ["", fake_compare_text(p, day_blocks, a, facts_all, p_ok, dist[2])]
+        out += ["", fake_compare_text(p, day_blocks, a, facts_all, p_ok, dist)]
     return "\n".join(out), facts_all
 
 
-def fake_compare_text(p, day_blocks, a, facts_all, p_ok, p2):
+def fake_compare_text(p, day_blocks, a, facts_all, p_ok, dist):
     """The fakes' year now (re-verification after each failed challenge) against the rule
     before it (a top-up and a heartbeat brought a failed fake back online at once)."""
     g, cp, days = a.sim_gpus, a.calc_point or p["standardCalcPoint"], a.days
@@ -1432,8 +1461,10 @@ def fake_compare_text(p, day_blocks, a, facts_all, p_ok, p2):
             fake_cycle(p, day_blocks, days, p_ok, a.round_blocks),
             fake_cycle(p, day_blocks, days, p_ok, 0)]
     penalty = bps_of(p["auditorStake"], p["auditorPenaltyBps"])
+    p2 = dist[2]
+    lone = lone_colluders(dist)
     fail_cost = bps_of(stake, slash_bps(p["unreachableSlash"], 0))
-    fail_back = verifiers_share(fail_cost, p["slashAuditorsBps"])
+    fail_back, fail_honest = found_slash_shares(p, stake, lone)
     reject_cost = bps_of(stake, p["rejectSlashBps"])
 
     def count(c, key):
@@ -1462,8 +1493,10 @@ def fake_compare_text(p, day_blocks, a, facts_all, p_ok, p2):
          "new registration)",) + tuple(f"{float(c['rejections']):,.2f}" for c in cycs),
         ("stake lost (DBC)",) + tuple(
             d(int(c["rejections"] * reject_cost + c["failed"] * fail_cost)) for c in cycs),
-        ("of which back to the colluders (DBC)",)
+        ("of which to the colluders (a lone colluder among the 3 who find a failure; DBC)",)
         + tuple(d(int(c["failed"] * fail_back)) for c in cycs),
+        ("of which to the honest auditors who find the failures (DBC)",)
+        + tuple(d(int(c["failed"] * fail_honest)) for c in cycs),
         ("honest members outvoted (approvals and challenges passed with 2 colluders)",)
         + tuple(f"{float(outvoted(c)):,.1f}" for c in cycs),
         ("expected penalties per honest member (DBC)",)
@@ -1472,7 +1505,7 @@ def fake_compare_text(p, day_blocks, a, facts_all, p_ok, p2):
     out.append(table(["", "before (heartbeat return)", "now (re-verification)",
                       "now, rounds at once"], rows))
     out += ["", "Net incl. vesting of the fakes (their reward, incl. what still vests, plus the "
-            "colluders' share of rewards and slashes, less the slashes; the colluders' row of "
+            "colluders' share of rewards and their part of the found slashes, less the slashes; the colluders' row of "
             "the auditor tables shares it):", ""]
     rows = []
     for n, facts in facts_all:
@@ -1483,7 +1516,7 @@ def fake_compare_text(p, day_blocks, a, facts_all, p_ok, p2):
                       "now (re-verification)", "change", "now, rounds at once"], rows))
     ends = []
     for model, calc in fake_models(p, cp, a.fake_model):
-        be = [fake_break_even(p, day_blocks, days, cp, calc, g, c) for c in cycs[:2]]
+        be = [fake_break_even(p, day_blocks, days, cp, calc, g, c, lone) for c in cycs[:2]]
         txt = ["never" if x is None else f"{x:,} GPUs" if x < 10**9 else "any size"
                for x in be]
         ends.append(f"claiming {model}, up to {txt[1]} now (before {txt[0]})")

@@ -152,17 +152,18 @@ fn gpu_market_end_to_end_with_forge_scripts() {
 
     // Two slashes: 4% of the 4,000 DBC stake when the fault was confirmed (160), and on return
     // 8% - 4% of the stake topped up to 3,840 + 400 = 4,240 (169.6). Each pays 10% to the
-    // renter, 20% to the three verifying auditors (rounded down per auditor), the rest to the
-    // treasury, which also holds the minority auditor's 100 DBC penalty.
+    // renter, 20% to auditors (rounded down per auditor: at the fault the two who found it, on
+    // return the three who verified the machine), the rest to the treasury, which also holds
+    // the minority auditor's 100 DBC penalty.
     let slashed: Vec<_> =
         logs.iter().filter(|l| l["topics"][0] == json!(Slashed::SIGNATURE_HASH)).collect();
     let mut to_treasury = U256::ZERO;
-    for (l, amount) in slashed.iter().zip([160 * DBC, 1696 * DBC / 10]) {
+    for (l, (amount, auditors)) in slashed.iter().zip([(160 * DBC, 2), (1696 * DBC / 10, 3)]) {
         let data: Bytes = serde_json::from_value(l["data"].clone()).unwrap();
         let word = |i: usize| U256::from_be_slice(&data[32 * i..32 * (i + 1)]);
         assert_eq!(word(0), U256::from(amount));
         assert_eq!(word(1), U256::from(amount / 10), "the renter's 10%");
-        assert_eq!(word(2), U256::from(amount / 5 / 3 * 3), "the auditors' 20%");
+        assert_eq!(word(2), U256::from(amount / 5 / auditors * auditors), "the auditors' 20%");
         assert_eq!(word(3), word(0) - word(1) - word(2));
         to_treasury += word(3);
     }

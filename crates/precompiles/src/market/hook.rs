@@ -128,9 +128,11 @@ pub(super) fn run_item<H: Host>(ctx: &mut Ctx<'_, H>, due: u64, kind: u8, id: u6
             challenge_check(ctx, &mut m, due)
         }
         item::FAIL_MACHINE => {
-            let mid = machine_id_at(ctx, id)?;
-            let mut m = machine(ctx, mid)?;
-            fail_machine(ctx, &mut m, true)
+            // `id` is the report whose auditors found the failure.
+            let Some(rep) = Report::load(ctx, id)? else { return Ok(()) };
+            let mut m = machine(ctx, rep.machine)?;
+            let finders = report_finders(ctx, id)?;
+            fail_machine(ctx, &mut m, &finders)
         }
         item::RENTAL_END => {
             let Some(mut r) = Rental::load(ctx, id)? else { return Ok(()) };

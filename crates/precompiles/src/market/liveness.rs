@@ -118,13 +118,15 @@ pub(super) fn heartbeat<H: Host>(
 /// A failure found (missed heartbeats while rented, a confirmed fault report or a failed
 /// liveness challenge): every active rental ends with its unused rent refunded, the machine is
 /// slashed the first unreachable tier at once (the renters' share split by their GPUs) and goes
-/// offline as unreachable. Found failing by auditors (`reverify`), it can only come back through
-/// a new verification. `m` is stored and reloaded.
+/// offline as unreachable. Found failing by auditors (`finders`, the deciding round's
+/// majority: they get the auditors' share of the slash), it can only come back through a new
+/// verification. `m` is stored and reloaded.
 pub(super) fn fail_machine<H: Host>(
     ctx: &mut Ctx<'_, H>,
     m: &mut Machine,
-    reverify: bool,
+    finders: &[Address],
 ) -> Res<()> {
+    let reverify = !finders.is_empty();
     if !matches!(m.status, status::ONLINE | status::OFFLINE)
         || (m.status == status::OFFLINE && m.reason == reason::UNREACHABLE)
     {
@@ -154,7 +156,7 @@ pub(super) fn fail_machine<H: Host>(
     }
     let bps = math::slash_bps(&ctx.p.unreachable_slash, 0);
     let amount = ck(math::bps_of(m.stake, bps))?;
-    slash(ctx, m, amount, &renters)?;
+    slash_found(ctx, m, amount, &renters, finders)?;
     m.slashed_bps = bps;
     m.reverify |= reverify;
     m.store(ctx)
@@ -174,7 +176,7 @@ pub(super) fn heartbeat_check<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine, du
     m.check_at = 0;
     if m.rented > 0 {
         // A rented machine that vanished: its renters stop paying at once (security review).
-        fail_machine(ctx, m, false)
+        fail_machine(ctx, m, &[])
     } else {
         take_offline(ctx, m, reason::IDLE)
     }
@@ -190,16 +192,27 @@ pub(super) fn schedule_challenge_check<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Ma
     schedule(ctx, m.challenge_at, item::CHALLENGE_CHECK, m.index)
 }
 
-/// A failure found by auditors: [`fail_machine`] now, or, when the machine has more than
-/// [`INLINE_RENTAL_ENDS`] active rentals, in the next block's hook (so the transaction that
-/// found the failure stays small).
-pub(super) fn fail_machine_soon<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine) -> Res<()> {
+/// A failure found by `finders`, the majority of report `report`'s round: [`fail_machine`] now,
+/// or, when the machine has more than [`INLINE_RENTAL_ENDS`] active rentals, in the next block's
+/// hook (so the transaction that found the failure stays small).
+pub(super) fn fail_machine_soon<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    m: &mut Machine,
+    report: u64,
+    finders: &[Address],
+) -> Res<()> {
     let n: u64 = ctx.get(slot(T_MACHINE_RENTALS, m.id, 0))?.saturating_to();
     if n <= INLINE_RENTAL_ENDS {
-        return fail_machine(ctx, m, true);
+        return fail_machine(ctx, m, finders);
     }
     m.store(ctx)?;
-    schedule(ctx, ctx.now + 1, item::FAIL_MACHINE, m.index)
+    schedule(ctx, ctx.now + 1, item::FAIL_MACHINE, report)
+}
+
+/// The auditors of report `report`'s stored round who revealed that the machine failed.
+pub(super) fn report_finders<H: Host>(ctx: &mut Ctx<'_, H>, report: u64) -> Res<Vec<Address>> {
+    let r = Round::load(ctx, T_ROUND_REPORT, num_key(report))?;
+    Ok((0..3).filter(|&i| r.revealed(i) && r.verdict(i)).map(|i| r.auditors[i]).collect())
 }
 
 /// A machine's due challenge check: with `challengeChanceBps` chance, drawn from this block's

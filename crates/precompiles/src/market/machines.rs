@@ -152,6 +152,18 @@ pub(super) fn slash<H: Host>(
     amount: U256,
     renters: &[(Address, u32)],
 ) -> Res<()> {
+    slash_found(ctx, m, amount, renters, &[])
+}
+
+/// [`slash`] for a failure `finders` (auditors) found: the auditors' share is theirs, not the
+/// verifiers' (who approved the machine). With no finders it is the verifiers'.
+pub(super) fn slash_found<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    m: &mut Machine,
+    amount: U256,
+    renters: &[(Address, u32)],
+    finders: &[Address],
+) -> Res<()> {
     let amount = amount.min(m.stake);
     if amount.is_zero() {
         return Ok(());
@@ -169,7 +181,11 @@ pub(super) fn slash<H: Host>(
             to_renter += part;
         }
     }
-    let to_auditors = credit_verifiers(ctx, m, amount, ctx.p.slash_auditors_bps)?;
+    let to_auditors = if finders.is_empty() {
+        credit_verifiers(ctx, m, amount, ctx.p.slash_auditors_bps)?
+    } else {
+        credit_auditors(ctx, finders, amount, ctx.p.slash_auditors_bps)?
+    };
     let to_treasury = amount - to_renter - to_auditors;
     ctx.pay(ctx.p.treasury, to_treasury)?;
     emit(

@@ -115,6 +115,7 @@ pub(super) fn finish_report<H: Host>(
         }
     }
     rep.outcome = if confirmed { 1 } else { 2 };
+    let finders: Vec<Address> = seats.iter().map(|&i| r.auditors[i]).collect();
     if rep.reporter == crate::MARKET_ADDRESS {
         // A liveness challenge: a failure found is slashed at once and ends every rental.
         let mut m = machine(ctx, rep.machine)?;
@@ -122,7 +123,7 @@ pub(super) fn finish_report<H: Host>(
             m.challenge = 0;
         }
         if confirmed {
-            fail_machine_soon(ctx, &mut m)?;
+            fail_machine_soon(ctx, &mut m, rep.id, &finders)?;
         } else {
             m.store(ctx)?;
         }
@@ -138,7 +139,7 @@ pub(super) fn finish_report<H: Host>(
         // the unreachable tier is taken when it returns).
         ctx.pay(rep.reporter, rep.deposit)?;
         let mut m = machine(ctx, rep.machine)?;
-        fail_machine_soon(ctx, &mut m)?;
+        fail_machine_soon(ctx, &mut m, rep.id, &finders)?;
     } else {
         // A false report loses its deposit: the auditors' share to the majority, the rest to
         // the treasury.

@@ -210,7 +210,19 @@ pub(super) fn credit_verifiers<H: Host>(
     amount: U256,
     bps: u16,
 ) -> Res<U256> {
-    let verifiers: Vec<Address> = m.verifiers.iter().copied().filter(|a| !a.is_zero()).collect();
+    let verifiers = m.verifiers;
+    credit_auditors(ctx, &verifiers, amount, bps)
+}
+
+/// Credits `bps` of `amount` in equal whole-wei shares to the non-zero `auditors` (claimable at
+/// once); returns what was credited.
+pub(super) fn credit_auditors<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    auditors: &[Address],
+    amount: U256,
+    bps: u16,
+) -> Res<U256> {
+    let verifiers: Vec<Address> = auditors.iter().copied().filter(|a| !a.is_zero()).collect();
     if verifiers.is_empty() {
         return Ok(U256::ZERO);
     }

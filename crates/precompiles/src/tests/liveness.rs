@@ -111,11 +111,20 @@ fn decide(t: &mut T, rep: U256, faulty: bool) {
     }
 }
 
+/// Each member's claimable auditor rewards.
+fn claimables(t: &mut T) -> Vec<U256> {
+    A.iter()
+        .map(|a| t.ok(0x30, U256::ZERO, rewardsOfCall { account: addr(*a) }).claimable)
+        .collect()
+}
+
 #[test]
 fn liveness_challenges_find_failures_which_are_slashed_at_once_and_refunded() {
     let mut t = T::new();
     t.c.params.heartbeat_timeout_blocks = 1_000_000;
     t.c.params.challenge_check_blocks = 50;
+    // Verifiers earn no share of rewards here, so what auditors receive is the slash's.
+    t.c.params.auditor_reward_bps = 0;
     t.committee(4);
     let id = t.online(1, 2, 1_000);
     // Checks with no chance open nothing.
@@ -147,7 +156,16 @@ fn liveness_challenges_find_failures_which_are_slashed_at_once_and_refunded() {
     let r = t.ok(0x30, U256::ZERO, getReportCall { reportId: rep }).round;
     assert!(!r.auditors.contains(&addr(OWNER)));
     let (b1, b2) = (t.c.balance(addr(RENTER)), t.c.balance(addr(0x40)));
+    let before = claimables(&mut t);
     decide(&mut t, rep, true);
+    // The auditors' 20% of the 80 DBC slash goes to the three who found the failure, not to
+    // those who verified the machine.
+    let after = claimables(&mut t);
+    for (i, a) in A.iter().enumerate() {
+        let found = r.auditors.contains(&addr(*a));
+        let share = if found { dbc(16) / U256::from(3) } else { U256::ZERO };
+        assert_eq!(after[i] - before[i], share, "auditor {a:#x} (found it: {found})");
+    }
     // Found failing: offline as unreachable, 4% of 2,000 DBC slashed now (10% of it to the two
     // renters, 1:1 by GPUs), both rentals ended with their unused rent back.
     let m = t.machine(id);
@@ -206,6 +224,7 @@ fn a_machine_found_serving_keeps_serving_and_cannot_leave_while_challenged() {
 fn a_failure_with_many_rentals_is_finished_by_the_next_blocks_hook() {
     let mut t = T::new();
     t.c.params.heartbeat_timeout_blocks = 1_000_000;
+    t.c.params.auditor_reward_bps = 0;
     t.c.params.challenge_check_blocks = 50;
     t.committee(4);
     let id = t.online(1, 20, 1_000);
@@ -218,9 +237,17 @@ fn a_failure_with_many_rentals_is_finished_by_the_next_blocks_hook() {
     let rep = t.machine(id).openChallenge;
     assert!(!rep.is_zero());
     t.c.advance(params().draw_delay_blocks);
+    let finders = t.ok(0x30, U256::ZERO, getReportCall { reportId: rep }).round.auditors;
+    let before = claimables(&mut t);
     decide(&mut t, rep, true);
     assert_eq!((t.machine(id).status as u8), 2, "still online until the hook runs");
     t.c.advance(1);
+    // The hook paid the finders their share of the 800 DBC slash.
+    let after = claimables(&mut t);
+    for (i, a) in A.iter().enumerate() {
+        let share = if finders.contains(&addr(*a)) { dbc(160) / U256::from(3) } else { U256::ZERO };
+        assert_eq!(after[i] - before[i], share);
+    }
     let m = t.machine(id);
     assert_eq!(((m.status as u8), (m.offlineReason as u8), m.rentedGpus), (3, 3, 0));
     assert_eq!(m.stake, dbc(20_000) - dbc(20_000) * U256::from(4) / U256::from(100));
