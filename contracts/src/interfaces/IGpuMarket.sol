@@ -225,7 +225,7 @@ interface IGpuMarket {
     /// Proves liveness; brings an offline machine back online, applying the graduated slash (one
     /// that auditors found failing goes through a new verification instead,
     /// `MachineReverifying`).
-    /// `signature` (65 bytes r‖s‖v, low s) is the machine key's signature of
+    /// `signature` (65 bytes r‖s‖v, v 27 or 28, low s: the one encoding seals use) is the machine key's signature of
     /// `heartbeatDigest(machineId, blockNumber)`, `blockNumber` one of the last 64 blocks: it
     /// cannot be made before that block exists. Anyone may send it (the machine key needs no
     /// balance).

@@ -194,13 +194,7 @@ pub fn execute<H: Host>(host: &mut H, params: &DbcParams, call: Call<'_>) -> Out
     let metered = call.caller != SYSTEM_ADDRESS;
     let mut ctx = Ctx::new(host, STAKING_ADDRESS, &params.market, call.gas, metered);
     let result = dispatch(&mut ctx, &params.staking, &call);
-    let gas = ctx.gas_used.min(call.gas);
-    match result {
-        Ok(output) => Outcome::Success { gas, output },
-        Err(Fail::Revert(output)) => Outcome::Revert { gas, output },
-        Err(Fail::OutOfGas) => Outcome::OutOfGas,
-        Err(Fail::Fatal(e)) => Outcome::Fatal(e),
-    }
+    Outcome::of(result, ctx.gas_used.min(call.gas))
 }
 
 /// Calldata of the end-of-block call.

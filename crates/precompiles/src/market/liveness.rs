@@ -26,24 +26,11 @@ pub(super) fn heartbeat_digest<H: Host>(
     )
 }
 
-/// The signer of a 65-byte `r ‖ s ‖ v` signature of `digest` (`v` 27/28 or 0/1, `s` in the
-/// lower half: one valid encoding per signature); `None` if it is not one.
-pub(crate) fn recover_signer(digest: B256, sig: &[u8]) -> Option<Address> {
-    use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
-    let (rs, v) = sig.split_first_chunk::<64>()?;
-    let v = match v {
-        [v @ (0 | 1)] => *v,
-        [v @ (27 | 28)] => *v - 27,
-        _ => return None,
-    };
-    let s = Signature::from_slice(rs).ok()?;
-    if s.normalize_s().is_some() {
-        return None;
-    }
-    let key = VerifyingKey::recover_from_prehash(digest.as_slice(), &s, RecoveryId::from_byte(v)?)
-        .ok()?;
-    let point = key.to_encoded_point(false);
-    Some(Address::from_raw_public_key(&point.as_bytes()[1..]))
+/// The signer of `sig` over `digest`, in the one canonical encoding seals and votes use
+/// (`dbc_primitives::pos::canonical_signature`: 65 bytes, `v` 27/28, low `s`); `None` otherwise.
+fn recover_signer(digest: B256, sig: &[u8]) -> Option<Address> {
+    let sig = dbc_primitives::pos::canonical_signature(sig).ok()?;
+    sig.recover_address_from_prehash(&digest).ok()
 }
 
 /// A heartbeat: the machine key's signature of [`heartbeat_digest`] over one of the last

@@ -117,12 +117,18 @@ pub fn execute<H: Host>(
     let metered = call.caller != crate::SYSTEM_ADDRESS;
     let mut ctx = Ctx::new(host, crate::MARKET_ADDRESS, params, call.gas, metered);
     let result = dispatch(&mut ctx, &call);
-    let gas = ctx.gas_used;
-    match result {
-        Ok(output) => Outcome::Success { gas: gas.min(call.gas), output },
-        Err(Fail::Revert(output)) => Outcome::Revert { gas: gas.min(call.gas), output },
-        Err(Fail::OutOfGas) => Outcome::OutOfGas,
-        Err(Fail::Fatal(e)) => Outcome::Fatal(e),
+    Outcome::of(result, ctx.gas_used.min(call.gas))
+}
+
+impl Outcome {
+    /// How a precompile call that used `gas` (at most its limit) ended.
+    pub(crate) fn of(result: Res<Bytes>, gas: u64) -> Self {
+        match result {
+            Ok(output) => Self::Success { gas, output },
+            Err(Fail::Revert(output)) => Self::Revert { gas, output },
+            Err(Fail::OutOfGas) => Self::OutOfGas,
+            Err(Fail::Fatal(e)) => Self::Fatal(e),
+        }
     }
 }
 

@@ -277,7 +277,7 @@ pub(crate) fn on_grade_change<H: Host>(
         for pid in machine_projects(ctx, machine)? {
             ctx.host.checkpoint();
             match move_weight(ctx, pid, machine, grade, None) {
-                Ok(()) => ctx.host.commit(),
+                Ok(_) => ctx.host.commit(),
                 Err(Fail::Revert(_)) => {
                     ctx.host.revert();
                     ctx.emit(
@@ -306,8 +306,8 @@ fn move_weight<H: Host>(
     machine: B256,
     grade: U256,
     attest: Option<(u64, u64)>,
-) -> Res<()> {
-    let Some(mut p) = Project::load(ctx, pid)? else { return Ok(()) };
+) -> Res<U256> {
+    let Some(mut p) = Project::load(ctx, pid)? else { return Ok(U256::ZERO) };
     p.update_to(ctx.now)?;
     let mut pos = Position::load(ctx, pid, machine)?;
     if let Some((units, epoch)) = attest {
@@ -321,7 +321,8 @@ fn move_weight<H: Host>(
     pos.weight = weight;
     pos.debt = accrued(weight, p.acc)?;
     pos.store(ctx)?;
-    p.store(ctx)
+    p.store(ctx)?;
+    Ok(weight)
 }
 
 /// Executes a call against the mining precompile.
@@ -332,13 +333,7 @@ pub fn execute<H: Host>(
 ) -> Outcome {
     let mut ctx = Ctx::new(host, MINING_ADDRESS, params, call.gas, true);
     let result = dispatch(&mut ctx, &call);
-    let gas = ctx.gas_used.min(call.gas);
-    match result {
-        Ok(output) => Outcome::Success { gas, output },
-        Err(Fail::Revert(output)) => Outcome::Revert { gas, output },
-        Err(Fail::OutOfGas) => Outcome::OutOfGas,
-        Err(Fail::Fatal(e)) => Outcome::Fatal(e),
-    }
+    Outcome::of(result, ctx.gas_used.min(call.gas))
 }
 
 fn is_view(c: &IProjectMiningCalls) -> bool {

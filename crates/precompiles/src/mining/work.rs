@@ -78,8 +78,7 @@ pub(super) fn attest<H: Host>(
         }
         // The weight follows the market's grade (0 while the machine is offline).
         let grade = market_machine(ctx, *mid)?.grade;
-        move_weight(ctx, p.id, *mid, grade, Some((*units, c.epoch)))?;
-        let weight = Position::load(ctx, p.id, *mid)?.weight;
+        let weight = move_weight(ctx, p.id, *mid, grade, Some((*units, c.epoch)))?;
         ctx.emit(
             IProjectMining::WorkAttested {
                 projectId: c.projectId,

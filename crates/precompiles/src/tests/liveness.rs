@@ -81,7 +81,9 @@ fn heartbeats_are_signed_by_the_machine_key_over_a_recent_block() {
     short.pop();
     let mut long = sig.clone();
     long.push(0);
-    for bad in [high, short, long] {
+    let mut v01 = sig.clone();
+    v01[64] -= 27;
+    for bad in [high, short, long, v01] {
         let hb = heartbeatCall { signature: bad.into(), ..good.clone() };
         err_is::<BadHeartbeatSignature>(t.call(OWNER, U256::ZERO, hb));
     }
