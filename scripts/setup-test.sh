@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what testing dbc-node needs on top of scripts/setup.sh: Node.js, the npm tooling
-# (Foundry's forge/cast/anvil, solc-js, viem, ethers), ponder, and the Python indexers
-# (ethereum-etl, cryo). Idempotent: does nothing that is already done.
+# (Foundry's forge/cast/anvil, solc-js, viem, ethers), ponder, Hardhat (tests/hardhat), and the
+# Python indexers (ethereum-etl, cryo). Idempotent: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -23,6 +23,12 @@ fi
 if [ ! -x scripts/ponder/node_modules/.bin/ponder ] || [ scripts/ponder/package-lock.json -nt scripts/ponder/node_modules/.package-lock.json ]; then
   echo "setup: installing ponder into scripts/ponder"
   (cd scripts/ponder && npm install --no-audit --no-fund --loglevel=error)
+fi
+# Hardhat (tests/hardhat: the Hardhat project run against the node), pinned by its own
+# package-lock.json; `npm ci` installs exactly the lockfile and never rewrites it.
+if [ ! -x tests/hardhat/node_modules/.bin/hardhat ] || [ tests/hardhat/package-lock.json -nt tests/hardhat/node_modules/.package-lock.json ]; then
+  echo "setup: installing hardhat into tests/hardhat"
+  (cd tests/hardhat && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # Python indexers for the explorer tests (ethereum-etl 2.4.2 needs parsimonious 0.9 on 3.11).
 if [ ! -x scripts/.venv/bin/ethereumetl ]; then

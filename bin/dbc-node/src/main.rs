@@ -4,7 +4,7 @@ use alloy_signer_local::PrivateKeySigner;
 use clap::Parser;
 use dbc_chainspec::ChainSpec;
 use dbc_consensus::{DevEngine, DevMode};
-use dbc_node_lib::{NodeConfig, PosConfig, launch, launch_pos};
+use dbc_node_lib::{NodeConfig, PosConfig, launch_dev, launch_pos};
 use dbc_rpc::{ApiSet, RpcConfig, RpcLimits};
 use dbc_txpool::PoolConfig;
 use eyre::{Context, bail};
@@ -440,7 +440,8 @@ async fn main() -> eyre::Result<()> {
     };
     let node = if cli.dev {
         tracing::info!(chain_id = config.spec.chain_id, ?mode, datadir = %config.datadir.display(), "starting dbc-node");
-        launch(config, DevEngine::new(mode, cli.etherbase)).await?
+        let accounts = cli.dev_accounts.max(10);
+        launch_dev(config, DevEngine::new(mode, cli.etherbase), accounts).await?
     } else {
         if config.spec.dbc.staking.validators.is_empty() {
             bail!("the genesis has no validators (config.dbc.staking.validators)");

@@ -82,6 +82,25 @@ pub trait ConsensusEngine: Send + Sync + 'static {
     }
 }
 
+/// An engine shared with others (the dev chain's RPC controls its clock).
+impl<T: ConsensusEngine> ConsensusEngine for std::sync::Arc<T> {
+    fn next_slot(&self, parent: &SealedHeader, pool: &TxPool) -> impl Future<Output = Slot> + Send {
+        (**self).next_slot(parent, pool)
+    }
+
+    fn open_slot(&self, parent: &SealedHeader) -> Option<(Slot, tokio::time::Instant)> {
+        (**self).open_slot(parent)
+    }
+
+    fn seal(&self, header: Header) -> Result<Header, ConsensusError> {
+        (**self).seal(header)
+    }
+
+    fn validate_header(&self, header: &Header, parent: &Header) -> Result<(), ConsensusError> {
+        (**self).validate_header(header, parent)
+    }
+}
+
 /// When the dev engine seals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DevMode {
@@ -99,6 +118,18 @@ pub struct DevEngine {
     /// Interval mode: when the last slot started. Slots keep a fixed cadence (like anvil's
     /// `--block-time` and geth's `--dev.period`), however long building the previous block took.
     last_slot: parking_lot::Mutex<Option<tokio::time::Instant>>,
+    /// The dev clock (`evm_increaseTime`, `evm_setNextBlockTimestamp`).
+    clock: parking_lot::Mutex<DevClock>,
+}
+
+/// The dev chain's clock: wall-clock time shifted by an offset, and a timestamp fixed for the
+/// next block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DevClock {
+    /// Seconds added to the wall clock.
+    pub offset: i64,
+    /// The next block's timestamp, if set.
+    pub next: Option<u64>,
 }
 
 fn now() -> Duration {
@@ -108,7 +139,64 @@ fn now() -> Duration {
 impl DevEngine {
     /// A dev engine in `mode`, paying fees to `beneficiary`.
     pub fn new(mode: DevMode, beneficiary: Address) -> Self {
-        Self { mode, beneficiary, last_slot: parking_lot::Mutex::new(None) }
+        Self {
+            mode,
+            beneficiary,
+            last_slot: parking_lot::Mutex::new(None),
+            clock: Default::default(),
+        }
+    }
+
+    /// The fee recipient of its blocks.
+    pub fn beneficiary(&self) -> Address {
+        self.beneficiary
+    }
+
+    /// The clock's state (to restore with [`set_clock`](Self::set_clock)).
+    pub fn clock(&self) -> DevClock {
+        *self.clock.lock()
+    }
+
+    /// Restores the clock (`evm_revert`).
+    pub fn set_clock(&self, clock: DevClock) {
+        *self.clock.lock() = clock;
+    }
+
+    /// Moves the clock `seconds` ahead (`evm_increaseTime`); returns the total offset.
+    pub fn increase_time(&self, seconds: u64) -> i64 {
+        let mut clock = self.clock.lock();
+        clock.offset = clock.offset.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
+        clock.offset
+    }
+
+    /// Fixes the next block's timestamp; the clock continues from it
+    /// (`evm_setNextBlockTimestamp`).
+    pub fn set_next_timestamp(&self, timestamp: u64) {
+        let mut clock = self.clock.lock();
+        let now = i64::try_from(now().as_secs()).unwrap_or(i64::MAX);
+        clock.offset = i64::try_from(timestamp).unwrap_or(i64::MAX).saturating_sub(now);
+        clock.next = Some(timestamp);
+    }
+
+    /// The dev clock's time now (the wall clock plus the offset), in seconds.
+    pub fn now_secs(&self) -> u64 {
+        let offset = self.clock.lock().offset;
+        i64::try_from(now().as_secs()).unwrap_or(i64::MAX).saturating_add(offset).max(0) as u64
+    }
+
+    /// The timestamp of the block after `parent`, built now: the fixed next timestamp (used
+    /// up), or the shifted clock, always after the parent's.
+    pub fn take_timestamp(&self, parent: &SealedHeader) -> u64 {
+        self.timestamp_at(parent, now())
+    }
+
+    fn timestamp_at(&self, parent: &SealedHeader, unix_time: Duration) -> u64 {
+        let mut clock = self.clock.lock();
+        let shifted = i64::try_from(unix_time.as_secs())
+            .unwrap_or(i64::MAX)
+            .saturating_add(clock.offset)
+            .max(0) as u64;
+        clock.next.take().unwrap_or(shifted).max(parent.timestamp + 1)
     }
 
     /// The mode.
@@ -134,7 +222,7 @@ impl DevEngine {
     fn slot_at(&self, parent: &SealedHeader, unix_time: Duration) -> Slot {
         Slot {
             // Timestamps strictly increase even when blocks come faster than one per second.
-            timestamp: unix_time.as_secs().max(parent.timestamp + 1),
+            timestamp: self.timestamp_at(parent, unix_time),
             beneficiary: self.beneficiary,
             extra_data: Bytes::from_static(b"dbc-node dev"),
             staking_hook: None,

@@ -341,6 +341,52 @@ impl<R: StateReader> DatabaseCommit for BlockState<R> {
 }
 
 impl<R: StateReader> BlockState<R> {
+    /// Applies a dev-chain state edit as a change of this block. A storage edit needs an
+    /// account that exists (an empty account is deleted at the end of the block, storage and
+    /// all); callers check that first.
+    pub fn apply_edit(&mut self, edit: &crate::StateEdit) -> Result<(), DbError> {
+        use crate::StateEdit;
+        if let StateEdit::Storage(address, slot, value) = edit {
+            let index = U256::from_be_bytes(slot.0);
+            // Loads the slot's value before the block.
+            self.storage(*address, index)?;
+            let account = self.load(*address)?;
+            account.touched = true;
+            if let Some(s) = account.storage.get_mut(&index) {
+                s.present = U256::from_be_bytes(value.0);
+            }
+            return Ok(());
+        }
+        let mut info = self.basic(edit.address())?.unwrap_or_default();
+        match edit {
+            StateEdit::Balance(_, balance) => info.balance = *balance,
+            StateEdit::Nonce(_, nonce) => info.nonce = *nonce,
+            StateEdit::Code(_, code) => {
+                if code.is_empty() {
+                    info.code_hash = KECCAK_EMPTY;
+                    info.code = None;
+                } else {
+                    let bytecode = Bytecode::new_raw(code.clone());
+                    info.code_hash = alloy_primitives::keccak256(code);
+                    info.code = Some(bytecode);
+                }
+            }
+            StateEdit::Storage(..) => {}
+        }
+        let entry = self.load(edit.address())?;
+        entry.touched = true;
+        // As after a transaction (EIP-161): an account left empty is deleted.
+        entry.info = if info.is_empty() { None } else { Some(info.clone()) };
+        if let (StateEdit::Code(..), Some(code)) = (edit, info.code)
+            && info.code_hash != KECCAK_EMPTY
+            && !self.code.contains_key(&info.code_hash)
+        {
+            self.code.insert(info.code_hash, code.clone());
+            self.deployed.push((info.code_hash, code));
+        }
+        Ok(())
+    }
+
     fn commit_account(&mut self, address: Address, account: Account) {
         if !account.is_touched() {
             return;

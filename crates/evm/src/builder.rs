@@ -237,8 +237,26 @@ pub fn build_block<R: StateReader>(
     // A second thread reads the accounts the transactions will touch while they execute.
     let prefetch = txs.prefetch();
     BlockState::with_prefetch(&state, &prefetch, 2 * hint + 16, |db| {
-        execute_and_seal(spec, parent, db, attrs, txs, trie, started, hint)
+        execute_and_seal(spec, parent, db, attrs, &[], txs, trie, started, hint)
     })
+}
+
+/// [`build_block`] with dev-chain state edits (`anvil_setBalance` and friends) applied before
+/// the block's first transaction: the edits are part of the block's state changes, so its
+/// state root, changesets and history stay true.
+pub fn build_block_with_edits<R: StateReader>(
+    spec: &ChainSpec,
+    parent: &SealedHeader,
+    state: R,
+    attrs: BlockAttributes,
+    edits: &[crate::StateEdit],
+    txs: &mut dyn PayloadTransactions,
+    trie: &mut StateTrie,
+) -> Result<ExecutedBlock, ExecError> {
+    let started = Instant::now();
+    let hint = txs.size_hint().min((attrs.gas_limit / 21_000) as usize);
+    let db = BlockState::new(&state, 2 * hint + 16 + edits.len());
+    execute_and_seal(spec, parent, db, attrs, edits, txs, trie, started, hint)
 }
 
 /// Builds receipts like alloy-evm's `AlloyReceiptBuilder` but with a zero bloom: hashing every
@@ -285,11 +303,15 @@ fn execute_and_seal<R: StateReader>(
     parent: &SealedHeader,
     mut db: BlockState<R>,
     attrs: BlockAttributes,
+    edits: &[crate::StateEdit],
     txs: &mut dyn PayloadTransactions,
     trie: &mut StateTrie,
     started: Instant,
     hint: usize,
 ) -> Result<ExecutedBlock, ExecError> {
+    for edit in edits {
+        db.apply_edit(edit)?;
+    }
     let evm_env = next_evm_env(spec, parent, &attrs);
     let base_fee = evm_env.block_env.basefee;
     let evm = crate::factory::evm(&spec.dbc, &mut db, evm_env);
@@ -412,19 +434,65 @@ fn execute_and_seal<R: StateReader>(
         } else {
             (state_root(trie), transactions_part(), receipts_part())
         };
+    let header = header_after(
+        spec,
+        parent,
+        attrs,
+        base_fee,
+        Roots {
+            state_root,
+            transactions_root,
+            receipts_root,
+            logs_bloom,
+            gas_used: result.gas_used,
+            requests_hash: result.requests.requests_hash(),
+        },
+    );
+    let block = Block { header: header.seal_slow(), transactions, senders };
+    // Everything but the state root's own time (with threads, the part of the other roots that
+    // outlasted it).
+    let other = other_a + other_started.elapsed().saturating_sub(state_root_time);
+    Ok(ExecutedBlock {
+        block,
+        receipts,
+        changes,
+        rejected,
+        timings: BuildTimings { execution, state_root: state_root_time, other },
+    })
+}
+
+/// What execution decides about a block's header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Roots {
+    pub(crate) state_root: B256,
+    pub(crate) transactions_root: B256,
+    pub(crate) receipts_root: B256,
+    pub(crate) logs_bloom: Bloom,
+    pub(crate) gas_used: u64,
+    pub(crate) requests_hash: B256,
+}
+
+/// The header of the block after `parent` with `attrs`, `base_fee` and what execution found.
+pub(crate) fn header_after(
+    spec: &ChainSpec,
+    parent: &SealedHeader,
+    attrs: BlockAttributes,
+    base_fee: u64,
+    roots: Roots,
+) -> Header {
     let mix_hash = attrs.mix_after(parent);
-    let header = Header {
+    Header {
         parent_hash: parent.hash(),
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
         beneficiary: attrs.beneficiary,
-        state_root,
-        transactions_root,
-        receipts_root,
-        logs_bloom,
+        state_root: roots.state_root,
+        transactions_root: roots.transactions_root,
+        receipts_root: roots.receipts_root,
+        logs_bloom: roots.logs_bloom,
         difficulty: U256::ZERO,
         number: parent.number + 1,
         gas_limit: attrs.gas_limit,
-        gas_used: result.gas_used,
+        gas_used: roots.gas_used,
         timestamp: attrs.timestamp,
         extra_data: attrs.extra_data,
         mix_hash,
@@ -438,20 +506,9 @@ fn execute_and_seal<R: StateReader>(
                 .unwrap_or(0),
         ),
         parent_beacon_block_root: Some(B256::ZERO),
-        requests_hash: Some(result.requests.requests_hash()),
+        requests_hash: Some(roots.requests_hash),
         ..Default::default()
-    };
-    let block = Block { header: header.seal_slow(), transactions, senders };
-    // Everything but the state root's own time (with threads, the part of the other roots that
-    // outlasted it).
-    let other = other_a + other_started.elapsed().saturating_sub(state_root_time);
-    Ok(ExecutedBlock {
-        block,
-        receipts,
-        changes,
-        rejected,
-        timings: BuildTimings { execution, state_root: state_root_time, other },
-    })
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 mod block_state;
 mod builder;
 mod db;
+mod dev;
 pub mod factory;
 pub mod sim;
 mod spare;
@@ -22,9 +23,11 @@ pub mod trace;
 pub use block_state::BlockState;
 pub use builder::{
     BlockAttributes, BuildTimings, ExecutedBlock, PayloadTransactions, RejectedTx, TxList,
-    build_block, evm_env_for, next_base_fee, next_evm_env, pending_header, touched_accounts,
+    build_block, build_block_with_edits, evm_env_for, next_base_fee, next_evm_env, pending_header,
+    touched_accounts,
 };
 pub use db::{DbError, StateDb};
+pub use dev::{IdleBlocks, StateEdit};
 pub use sim::{CallOutcome, SimError, Simulator};
 
 /// Block execution errors. Any of them means the block could not be built; none is caused by a

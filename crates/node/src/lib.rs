@@ -16,6 +16,7 @@ use dbc_trie::{AccountLeaf, AccountUpdate, StateTrie};
 use dbc_txpool::{BestTransactions, PoolConfig, TxPool, TxValidator};
 use parking_lot::Mutex;
 
+pub mod dev;
 pub mod pos;
 mod streaming;
 mod trie_undo;
@@ -367,6 +368,42 @@ pub async fn launch<E: ConsensusEngine>(config: NodeConfig, engine: E) -> Result
     Ok(Node { chain, pool, rpc, net: None, producer })
 }
 
+/// Opens storage and starts a dev chain sealed by `engine`, with the dev methods
+/// (`anvil_mine`, `evm_snapshot`, `eth_sendTransaction` from the dev accounts, ...; see
+/// [`dev`]).
+pub async fn launch_dev(
+    config: NodeConfig,
+    engine: dbc_consensus::DevEngine,
+    accounts: usize,
+) -> Result<Node, NodeError> {
+    let Opened { chain, pool, validator, trie } = open(&config)?;
+    let engine = Arc::new(engine);
+    let trie = Arc::new(Mutex::new(trie));
+    let gas_limit = config.gas_limit.unwrap_or(config.spec.genesis.gas_limit);
+    let control = Arc::new(dev::DevControl::new(
+        config.spec.clone(),
+        chain.clone(),
+        pool.clone(),
+        trie.clone(),
+        engine.clone(),
+        gas_limit,
+    ));
+    let signers =
+        dbc_chainspec::dev_signers(accounts).map_err(|e| NodeError::Production(e.to_string()))?;
+    let ctx = RpcContext::new(config.spec.clone(), chain.clone(), pool.clone(), validator)
+        .with_dev(dbc_rpc::DevRpc::new(control, signers));
+    let rpc = dbc_rpc::start(&config.rpc, ctx).await.map_err(|e| NodeError::Rpc(e.to_string()))?;
+    let producer = tokio::spawn(produce(
+        engine,
+        config.spec.clone(),
+        chain.clone(),
+        pool.clone(),
+        trie,
+        gas_limit,
+    ));
+    Ok(Node { chain, pool, rpc, net: None, producer })
+}
+
 /// Opens storage and starts a proof-of-stake node: p2p networking, sync, finality votes, RPC
 /// and, with a validator key, block production.
 pub async fn launch_pos(config: NodeConfig, pos: PosConfig) -> Result<Node, NodeError> {
@@ -438,6 +475,11 @@ async fn produce<E: ConsensusEngine>(
             };
             let storage = chain2.storage().clone();
             let mut trie = trie2.lock();
+            // The dev methods (`anvil_mine`, ...) may have moved the head since the slot opened:
+            // that slot is dropped and the next one opens on the new head.
+            if chain2.head().hash() != parent.hash() {
+                return Ok(());
+            }
             let executed = build_sealed(
                 &*engine2,
                 &spec,

@@ -42,6 +42,11 @@ impl Touched {
         }
     }
 
+    /// The accounts touched.
+    pub(crate) fn accounts(&self) -> impl Iterator<Item = Address> + '_ {
+        self.accounts.keys().copied()
+    }
+
     /// Applies committed block `number`'s changes backwards (its changeset's values before the
     /// block) to `trie`, which must be at that block's state, and records what that touches.
     pub(crate) fn revert_committed(

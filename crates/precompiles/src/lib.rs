@@ -50,7 +50,9 @@ mod tests;
 
 pub use dbc_chainspec::{MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS};
 pub use host::{EvmHost, Host, HostError, StoreInfo};
-pub use market::{Call, HOOK_MAX_ITEMS, HOOK_SELECTOR, Outcome, execute, hook_calldata};
+pub use market::{
+    Call, HOOK_MAX_ITEMS, HOOK_SELECTOR, Outcome, execute, hook_calldata, idle_hook_slots,
+};
 pub use store::gas;
 
 /// Caller of system calls (EIP-4788's system address): the only caller of the block hook.

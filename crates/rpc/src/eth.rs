@@ -313,6 +313,33 @@ impl RpcContext {
     }
 
     /// The tip to suggest: the median tip of recent transactions, or [`DEFAULT_TIP`].
+    /// `request` with its nonce, fees, chain id and gas filled in as `eth_fillTransaction`
+    /// does, as an unsigned transaction, and its sender.
+    pub(crate) fn fill_request(
+        &self,
+        mut request: TransactionRequest,
+    ) -> RpcResult<(TxEnvelope, Address)> {
+        let from = request.from.ok_or_else(|| invalid_params("missing from"))?;
+        if request.nonce.is_none() {
+            let nonce = self.transaction_count(from, Some(BlockId::pending()))?;
+            request.nonce = Some(nonce.to());
+        }
+        let legacy = request.gas_price.is_some() && request.max_fee_per_gas.is_none();
+        if !legacy {
+            let tip = request.max_priority_fee_per_gas.unwrap_or_else(|| self.suggested_tip());
+            request.max_priority_fee_per_gas = Some(tip);
+            if request.max_fee_per_gas.is_none() {
+                request.max_fee_per_gas = Some(2 * self.next_base_fee() as u128 + tip);
+            }
+        }
+        request.chain_id = Some(self.spec().chain_id);
+        if request.gas.is_none() {
+            let mut sim = self.simulator(None, EvmOverrides::default())?;
+            request.gas = Some(sim.estimate_gas(request.clone()).map_err(rpc_err)?);
+        }
+        Ok((build_unsigned(&request, self.spec().chain_id)?, from))
+    }
+
     pub(crate) fn suggested_tip(&self) -> u128 {
         let head = self.chain().head();
         if let Some((number, tip)) = *self.tip_cache().lock()
@@ -528,7 +555,8 @@ impl EthApiServer for RpcContext {
     }
 
     fn accounts(&self) -> RpcResult<Vec<Address>> {
-        Ok(vec![])
+        // The dev chain's unlocked accounts (anvil's); a public node holds no keys.
+        Ok(self.dev().map(|d| d.accounts()).unwrap_or_default())
     }
 
     fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
@@ -839,29 +867,8 @@ impl EthApiServer for RpcContext {
         Ok(history)
     }
 
-    fn fill_transaction(
-        &self,
-        mut request: TransactionRequest,
-    ) -> RpcResult<FillTransactionResult> {
-        let from = request.from.ok_or_else(|| invalid_params("missing from"))?;
-        if request.nonce.is_none() {
-            let nonce = self.transaction_count(from, Some(BlockId::pending()))?;
-            request.nonce = Some(nonce.to());
-        }
-        let legacy = request.gas_price.is_some() && request.max_fee_per_gas.is_none();
-        if !legacy {
-            let tip = request.max_priority_fee_per_gas.unwrap_or_else(|| self.suggested_tip());
-            request.max_priority_fee_per_gas = Some(tip);
-            if request.max_fee_per_gas.is_none() {
-                request.max_fee_per_gas = Some(2 * self.next_base_fee() as u128 + tip);
-            }
-        }
-        request.chain_id = Some(self.spec().chain_id);
-        if request.gas.is_none() {
-            let mut sim = self.simulator(None, EvmOverrides::default())?;
-            request.gas = Some(sim.estimate_gas(request.clone()).map_err(rpc_err)?);
-        }
-        let envelope = build_unsigned(&request, self.spec().chain_id)?;
+    fn fill_transaction(&self, request: TransactionRequest) -> RpcResult<FillTransactionResult> {
+        let (envelope, from) = self.fill_request(request)?;
         let raw = envelope.encoded_2718().into();
         let tx = rpc_pending_transaction(&Recovered::new_unchecked(envelope, from));
         Ok(FillTransactionResult { raw, tx })

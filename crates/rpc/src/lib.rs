@@ -12,6 +12,7 @@
 
 mod convert;
 pub mod dbc;
+pub mod dev;
 pub mod error;
 pub mod eth;
 mod filters;
@@ -25,6 +26,7 @@ pub mod trace;
 mod tests;
 
 pub use dbc::DbcApiServer;
+pub use dev::{DevApi, DevRpc};
 pub use eth::{EthApiServer, FillTransactionResult};
 pub use other::{NetApiServer, TxPoolApiServer, Web3ApiServer};
 pub use ots::OtsApiServer;
@@ -50,6 +52,8 @@ struct Inner {
     tip_cache: parking_lot::Mutex<Option<(u64, u128)>>,
     net: Arc<NetInfo>,
     on_submit: Option<SubmitHook>,
+    /// The dev chain's controls (`--dev` only).
+    dev: Option<Arc<dev::DevRpc>>,
 }
 
 /// Called with every raw transaction accepted through RPC (the node gossips it).
@@ -100,6 +104,7 @@ impl RpcContext {
                 tip_cache: Default::default(),
                 net: Arc::default(),
                 on_submit: None,
+                dev: None,
             }),
             limits: Arc::default(),
         }
@@ -208,6 +213,10 @@ impl RpcContext {
             if let Err(e) = module.merge(part) {
                 tracing::error!(target: "dbc::rpc", error = %e, "duplicate rpc method");
             }
+        }
+        // A dev chain serves its test methods whatever the namespaces (as anvil does).
+        if let Err(e) = module.merge(dev::module(self)) {
+            tracing::error!(target: "dbc::rpc", error = %e, "duplicate rpc method");
         }
         module
     }

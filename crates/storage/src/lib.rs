@@ -582,6 +582,43 @@ impl Storage {
         Ok(())
     }
 
+    /// Writes a run of blocks without transactions or state changes (the dev chain's
+    /// `anvil_mine`) as one atomic batch and makes the last one the head. The first must extend
+    /// the current head and each the one before it.
+    pub fn commit_empty_blocks(&self, blocks: &[Block]) -> Result<()> {
+        let Some(first) = blocks.first() else { return Ok(()) };
+        let head = self.head_number()?;
+        let mut expected = head.map_or(0, |h| h + 1);
+        if first.number() != expected {
+            return Err(StorageError::NotNext { head: head.unwrap_or(0), got: first.number() });
+        }
+        let empty_list = encode_list::<TxEnvelope>(&[]);
+        let empty_receipts = encode_receipts(&[]);
+        let mut batch = WriteBatch::default();
+        let mut header_rlp = Vec::with_capacity(600);
+        for block in blocks {
+            if block.number() != expected || !block.transactions.is_empty() {
+                return Err(StorageError::NotNext { head: expected - 1, got: block.number() });
+            }
+            let nk = num_key(expected);
+            let hash = block.hash();
+            header_rlp.clear();
+            block.header.inner().encode(&mut header_rlp);
+            batch.put_cf(self.cf(HEADERS), nk, &header_rlp);
+            batch.put_cf(self.cf(CANONICAL_HEADERS), nk, hash);
+            batch.put_cf(self.cf(HEADER_NUMBERS), hash, nk);
+            batch.put_cf(self.cf(BLOCK_BODIES), nk, &empty_list);
+            batch.put_cf(self.cf(SENDERS), nk, []);
+            batch.put_cf(self.cf(RECEIPTS), nk, &empty_receipts);
+            expected += 1;
+        }
+        batch.put_cf(self.cf(META), META_HEAD, num_key(expected - 1));
+        let mut opts = WriteOptions::default();
+        opts.set_sync(false);
+        self.db.write_opt(batch, &opts)?;
+        Ok(())
+    }
+
     fn write_state(
         &self,
         batch: &mut WriteBatch,

@@ -155,6 +155,17 @@ pub fn check_stateless(
     tx: &TxEnvelope,
     head: &BlockHeader,
 ) -> Result<Address, ValidationError> {
+    check_stateless_as(spec, tx, head, None)
+}
+
+/// [`check_stateless`] with the sender given instead of recovered from the signature (`Some`:
+/// the dev chain's impersonated accounts, whose transactions carry no valid signature).
+fn check_stateless_as(
+    spec: &ChainSpec,
+    tx: &TxEnvelope,
+    head: &BlockHeader,
+    impersonated: Option<Address>,
+) -> Result<Address, ValidationError> {
     if tx.is_eip4844() {
         return Err(ValidationError::UnsupportedType);
     }
@@ -187,7 +198,10 @@ pub fn check_stateless(
             limit: MAX_INITCODE_SIZE,
         });
     }
-    let sender = tx.recover_signer().map_err(|_| ValidationError::InvalidSender)?;
+    let sender = match impersonated {
+        Some(sender) => sender,
+        None => tx.recover_signer().map_err(|_| ValidationError::InvalidSender)?,
+    };
     let base_fee = head.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or_default();
     if tx.max_fee_per_gas() < base_fee as u128 {
         return Err(ValidationError::FeeCapTooLow {
@@ -238,7 +252,30 @@ impl TxValidator {
         size: usize,
         head: &BlockHeader,
     ) -> Result<ValidTransaction, ValidationError> {
-        let sender = check_stateless(&self.spec, &tx, head)?;
+        self.validate_as(tx, size, head, None)
+    }
+
+    /// Validates a transaction of the dev chain's impersonated account `sender` (anvil's
+    /// `anvil_impersonateAccount`): its signature is not checked. Never for transactions from
+    /// outside a dev chain.
+    pub fn validate_impersonated(
+        &self,
+        tx: TxEnvelope,
+        size: usize,
+        head: &BlockHeader,
+        sender: Address,
+    ) -> Result<ValidTransaction, ValidationError> {
+        self.validate_as(tx, size, head, Some(sender))
+    }
+
+    fn validate_as(
+        &self,
+        tx: TxEnvelope,
+        size: usize,
+        head: &BlockHeader,
+        impersonated: Option<Address>,
+    ) -> Result<ValidTransaction, ValidationError> {
+        let sender = check_stateless_as(&self.spec, &tx, head, impersonated)?;
         let account = self
             .storage
             .latest_account(sender)

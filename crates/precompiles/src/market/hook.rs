@@ -106,10 +106,25 @@ pub(super) fn on_block<H: Host>(ctx: &mut Ctx<'_, H>, fees: U256) -> Res<()> {
             index = 0;
         }
     }
+    // Caught up (everything due up to this block ran) is stored as 0, which the next block
+    // reads as "start at this block": an idle block then writes nothing, so a run of empty
+    // blocks leaves the state (and its root) unchanged — what lets the dev chain's
+    // `anvil_mine` skip executing them (see [`idle_hook_slots`]).
     let mut next = U256::ZERO;
-    put(&mut next, 0, 64, block);
-    put(&mut next, 64, 64, index);
+    if block != ctx.now.saturating_add(1) || index != 0 {
+        put(&mut next, 0, 64, block);
+        put(&mut next, 64, 64, index);
+    }
     ctx.set_g(G_CURSOR, next)
+}
+
+/// The market's storage slots that are all zero exactly when the end-of-block hook of block
+/// `number` has nothing to do and, with no fees burned in the block, changes no state: the
+/// cursor (zero: caught up; the same slot for every block, and an idle block leaves it zero)
+/// and block `number`'s queue length. A block builder may then skip
+/// the hook's execution without changing the block.
+pub fn idle_hook_slots(number: u64) -> [U256; 2] {
+    [U256::from(G_CURSOR), slot(T_QUEUE, num_key(number), 0)]
 }
 
 pub(super) fn run_item<H: Host>(ctx: &mut Ctx<'_, H>, due: u64, kind: u8, id: u64) -> Res<()> {

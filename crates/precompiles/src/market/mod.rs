@@ -20,6 +20,7 @@ mod rentals;
 mod reports;
 mod rewards;
 
+pub use self::hook::idle_hook_slots;
 pub(crate) use self::rewards::owner_machines;
 use self::{committee::*, hook::*, liveness::*, machines::*, rentals::*, reports::*, rewards::*};
 
