@@ -108,7 +108,7 @@ fn dev_methods_mine_edit_impersonate_and_revert_exactly() {
     node.rpc("evm_increaseTime", json!([3600]));
     node.rpc("evm_mine", json!([]));
     assert!(hex_u64(&head(&node)["timestamp"]) >= t + 3600);
-    node.rpc("anvil_mine", json!(["0x1388"]));
+    node.rpc("anvil_mine", json!(["0x2710"]));
     assert_ne!(fingerprint(&node), saved);
 
     // Back to the snapshot: every block after it is gone and the state is the snapshot's.

@@ -233,14 +233,23 @@ impl DevControl {
             return Ok(false);
         }
         let started = Instant::now();
-        let mut head = self.chain.head();
-        let from = head.number;
-        let mut touched = Touched::default();
-        while head.number > snap.number {
-            touched.revert_committed(&mut trie, &storage, head.number)?;
-            head = storage.unwind_head()?;
-        }
+        let from = self.chain.head_number();
+        let unwound = storage.unwind_to(snap.number);
+        let (head, keys) = match unwound {
+            Ok(done) => done,
+            Err(e) => {
+                // Storage stopped part-way (each batch is atomic): follow what it holds.
+                let head = storage.head_number()?.and_then(|n| storage.header(n).ok().flatten());
+                if let Some(head) = head {
+                    self.chain.on_unwound(head);
+                }
+                *trie = crate::rebuild_trie(&storage)?;
+                return Err(e.into());
+            }
+        };
         self.chain.on_unwound(head.clone());
+        let mut touched = Touched::default();
+        touched.add_unwound(&keys);
         let accounts: Vec<Address> = touched.accounts().collect();
         touched.restore(&mut trie, &storage)?;
         let root = trie.root();

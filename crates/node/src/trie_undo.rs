@@ -42,6 +42,17 @@ impl Touched {
         }
     }
 
+    /// Records the keys a storage unwind changed (an account that did not exist before a
+    /// removed block loses its whole storage trie).
+    pub(crate) fn add_unwound(&mut self, keys: &dbc_storage::UnwoundKeys) {
+        for (address, created) in &keys.accounts {
+            self.accounts.entry(*address).or_default().whole |= *created;
+        }
+        for (address, slot) in &keys.slots {
+            self.accounts.entry(*address).or_default().slots.insert(*slot);
+        }
+    }
+
     /// The accounts touched.
     pub(crate) fn accounts(&self) -> impl Iterator<Item = Address> + '_ {
         self.accounts.keys().copied()

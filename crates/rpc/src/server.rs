@@ -38,6 +38,8 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A block-scale request (and a whole batch) stops after this long (geth's request timeout,
 /// error -32002 `request timed out`).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one HTTP exchange may take on a dev chain (see [`start`]).
+pub const DEV_EXCHANGE_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Most installed filters (`eth_newFilter` and friends) at once.
 pub const MAX_FILTERS: usize = 10_000;
 /// Most block-scale calls one batch may hold.
@@ -319,6 +321,10 @@ pub async fn start(config: &RpcConfig, ctx: RpcContext) -> Result<RpcServerHandl
     let gates = Arc::new(Gates::new(&config.limits));
     let limits = &config.limits;
     let mut out = RpcServerHandles { http_addr: None, ws_addr: None, handles: vec![] };
+    // A dev chain's `anvil_mine` of millions of blocks or `evm_revert` over them may take
+    // minutes; its client waits for the answer.
+    let exchange =
+        if ctx.dev().is_some() { DEV_EXCHANGE_TIMEOUT } else { exchange_timeout(limits) };
     if let Some(addr) = config.http {
         let module = ctx.clone().into_module_for(&config.http_api);
         let cors = config.cors.as_deref().map(cors_layer).transpose()?;
@@ -328,7 +334,7 @@ pub async fn start(config: &RpcConfig, ctx: RpcContext) -> Result<RpcServerHandl
             .set_config(server_config(limits, false))
             .set_http_middleware(
                 tower::ServiceBuilder::new()
-                    .layer(AccessLayer::http(&config.vhosts, exchange_timeout(limits)))
+                    .layer(AccessLayer::http(&config.vhosts, exchange))
                     .option_layer(cors),
             )
             .set_rpc_middleware(RpcServiceBuilder::new().layer(GuardLayer::new(
@@ -354,7 +360,7 @@ pub async fn start(config: &RpcConfig, ctx: RpcContext) -> Result<RpcServerHandl
             .set_config(server_config(limits, true))
             .set_http_middleware(
                 tower::ServiceBuilder::new()
-                    .layer(AccessLayer::ws(config.ws_origins.as_deref(), exchange_timeout(limits))),
+                    .layer(AccessLayer::ws(config.ws_origins.as_deref(), exchange)),
             )
             .set_rpc_middleware(RpcServiceBuilder::new().layer(GuardLayer::new(
                 true,

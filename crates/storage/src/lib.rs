@@ -237,6 +237,18 @@ fn encode_u256(value: &U256) -> Vec<u8> {
     bytes[first..].to_vec()
 }
 
+/// Blocks [`Storage::unwind_to`] removes per write batch.
+pub const UNWIND_BATCH: u64 = 4096;
+
+/// Keys an unwind changed in the plain state.
+#[derive(Debug, Default)]
+pub struct UnwoundKeys {
+    /// Accounts, each with whether it did not exist before one of the removed blocks.
+    pub accounts: Vec<(Address, bool)>,
+    /// Storage slots.
+    pub slots: Vec<(Address, B256)>,
+}
+
 impl Storage {
     /// Opens (or creates) the database in `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -692,9 +704,46 @@ impl Storage {
         }
         let parent =
             self.header(number - 1)?.ok_or_else(|| corrupt(HEADERS, "missing parent header"))?;
+        let mut batch = WriteBatch::default();
+        self.unwind_into(&mut batch, number, &mut UnwoundKeys::default())?;
+        batch.put_cf(self.cf(META), META_HEAD, num_key(number - 1));
+        self.db.write(batch)?;
+        Ok(parent)
+    }
+
+    /// Removes every block above `target` as [`unwind_head`](Self::unwind_head) would one by
+    /// one, in batches of [`UNWIND_BATCH`] blocks (each atomic: a crash leaves a consistent
+    /// chain at a lower head). Returns the new head and the keys whose values changed (the
+    /// dev chain's `evm_revert`).
+    pub fn unwind_to(&self, target: u64) -> Result<(SealedHeader, UnwoundKeys)> {
+        let mut keys = UnwoundKeys::default();
+        let mut head = self.head_number()?.unwrap_or(0);
+        while head > target {
+            let low = head.saturating_sub(UNWIND_BATCH).max(target);
+            let mut batch = WriteBatch::default();
+            // Newest first: a key changed by several blocks ends with the value before the
+            // oldest of them (a batch's later write wins).
+            for number in (low + 1..=head).rev() {
+                self.unwind_into(&mut batch, number, &mut keys)?;
+            }
+            batch.put_cf(self.cf(META), META_HEAD, num_key(low));
+            self.db.write(batch)?;
+            head = low;
+        }
+        let header = self.header(target)?.ok_or_else(|| corrupt(HEADERS, "missing header"))?;
+        Ok((header, keys))
+    }
+
+    /// Adds the writes that remove block `number` (the head of the chain the batch leaves) to
+    /// `batch`, and records the keys they change.
+    fn unwind_into(
+        &self,
+        batch: &mut WriteBatch,
+        number: u64,
+        keys: &mut UnwoundKeys,
+    ) -> Result<()> {
         let block =
             self.block(number)?.ok_or_else(|| corrupt(BLOCK_BODIES, "missing head body"))?;
-        let mut batch = WriteBatch::default();
         let nk = num_key(number);
         let prefix_iter = |table: &str| {
             self.db.iterator_cf(self.cf(table), IteratorMode::From(&nk, Direction::Forward))
@@ -705,6 +754,7 @@ impl Storage {
                 break;
             }
             let address = Address::from_slice(&k[8..28]);
+            keys.accounts.push((address, v.is_empty()));
             if v.is_empty() {
                 batch.delete_cf(self.cf(PLAIN_ACCOUNTS), address);
             } else {
@@ -720,6 +770,7 @@ impl Storage {
             }
             let address = Address::from_slice(&k[8..28]);
             let slot = B256::from_slice(&k[28..60]);
+            keys.slots.push((address, slot));
             let key = storage_key(&address, &slot);
             if decode_u256(&v).is_zero() {
                 batch.delete_cf(self.cf(PLAIN_STORAGE), key);
@@ -737,9 +788,7 @@ impl Storage {
         for table in [HEADERS, CANONICAL_HEADERS, BLOCK_BODIES, SENDERS, RECEIPTS] {
             batch.delete_cf(self.cf(table), nk);
         }
-        batch.put_cf(self.cf(META), META_HEAD, num_key(number - 1));
-        self.db.write(batch)?;
-        Ok(parent)
+        Ok(())
     }
 
     /// The highest block finalized by consensus, if recorded.
@@ -981,6 +1030,62 @@ mod tests {
             assert_eq!(state.storage(a, slot).expect("read"), expected_slot, "block {n}");
         }
         assert_eq!(storage.head_number().expect("head"), Some(9));
+    }
+
+    #[test]
+    fn unwind_to_restores_the_state_of_the_target_across_batches() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Storage::open(dir.path()).expect("open");
+        let a = Address::with_last_byte(1);
+        let slot = B256::with_last_byte(9);
+        let mut prev: Option<StoredAccount> = None;
+        let mut prev_slot = U256::ZERO;
+        let mut change = |n: u64, storage: &Storage| {
+            let after = if n == 6 { None } else { Some(account(n, 100 + n)) };
+            let new_slot = U256::from(n % 4);
+            let changes = StateChangeset {
+                accounts: vec![AccountChange {
+                    address: a,
+                    before: prev,
+                    after,
+                    wiped: false,
+                    storage: vec![SlotChange { slot, before: prev_slot, after: new_slot }],
+                }],
+                bytecodes: vec![],
+            };
+            storage.commit_block(&block(n), &[], &changes).expect("commit");
+            prev = after;
+            prev_slot = new_slot;
+        };
+        for n in 0..8 {
+            change(n, &storage);
+        }
+        // More empty blocks than one unwind batch, then changes again.
+        let empties: Vec<Block> = (8..8 + UNWIND_BATCH + 10).map(block).collect();
+        storage.commit_empty_blocks(&empties).expect("empties");
+        let top = 8 + UNWIND_BATCH + 10;
+        for n in top..top + 3 {
+            change(n, &storage);
+        }
+        let expected = (storage.state_at(3).account(a).expect("read"), {
+            storage.state_at(3).storage(a, slot).expect("read")
+        });
+        let (head, keys) = storage.unwind_to(3).expect("unwind");
+        assert_eq!(head.number, 3);
+        assert_eq!(storage.head_number().expect("head"), Some(3));
+        assert_eq!(
+            (
+                storage.latest_account(a).expect("read"),
+                storage.latest_storage(a, slot).expect("read")
+            ),
+            expected
+        );
+        assert!(storage.header(4).expect("read").is_none());
+        assert!(storage.header(top).expect("read").is_none());
+        assert!(keys.accounts.iter().any(|(k, _)| *k == a));
+        assert!(keys.slots.contains(&(a, slot)));
+        // The chain goes on from the target.
+        storage.commit_block(&block(4), &[], &StateChangeset::default()).expect("next");
     }
 
     #[test]
