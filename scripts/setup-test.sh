@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what testing dbc-node needs on top of scripts/setup.sh: Node.js, the npm tooling
 # (Foundry's forge/cast/anvil, solc-js, viem, ethers), ponder, Hardhat (tests/hardhat), and the
-# Python indexers (ethereum-etl, cryo). Idempotent: does nothing that is already done.
+# Python indexers (ethereum-etl, cryo) and prometheus_client. Idempotent: does nothing that is
+# already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -40,6 +41,11 @@ fi
 if ! scripts/.venv/bin/python -c "import cryo, pandas, pyarrow, polars" 2>/dev/null; then
   echo "setup: installing cryo into scripts/.venv"
   scripts/.venv/bin/pip install -q --disable-pip-version-check cryo polars pyarrow pandas
+fi
+# prometheus_client: its text-format parser checks the node's /metrics (scripts/e2e/prom_check.py).
+if ! scripts/.venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('prometheus_client') != '0.21.1')" 2>/dev/null; then
+  echo "setup: installing prometheus_client into scripts/.venv"
+  scripts/.venv/bin/pip install -q --disable-pip-version-check prometheus_client==0.21.1
 fi
 scripts/node_modules/.bin/forge --version | head -1
 scripts/solc --version | tail -1

@@ -12,6 +12,7 @@ use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
 use tracing_subscriber::EnvFilter;
 
 mod logging;
+mod metrics;
 
 /// Parses a duration such as `6s`, `500ms`, `2m` or a bare number of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -255,6 +256,10 @@ struct RunArgs {
     #[arg(long = "miner.etherbase", default_value = "0x0000000000000000000000000000000000000000")]
     etherbase: alloy_primitives::Address,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. `127.0.0.1:9001`; off by default).
+    #[arg(long = "metrics", value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
+
     /// Log filter (RUST_LOG syntax), e.g. `info,dbc::rpc=debug`.
     #[arg(long = "log.filter", default_value = "info")]
     log_filter: String,
@@ -431,9 +436,10 @@ async fn main() -> eyre::Result<()> {
     };
     let mode =
         if cli.dev_instant { DevMode::Instant } else { DevMode::Interval(cli.dev_block_time) };
+    let spec = Arc::new(spec);
     let config = NodeConfig {
         datadir,
-        spec: Arc::new(spec),
+        spec: spec.clone(),
         rpc: rpc_config(&cli),
         pool: PoolConfig { max_txs: cli.txpool_max_txs, ..Default::default() },
         gas_limit: cli.gas_limit,
@@ -487,6 +493,9 @@ async fn main() -> eyre::Result<()> {
         );
         launch_pos(config, pos).await?
     };
+    if let Some(addr) = cli.metrics {
+        metrics::start(addr, &node, spec.clone())?;
+    }
     if !cli.log_status_interval.is_zero() {
         logging::spawn_status(&node, cli.log_status_interval);
     }

@@ -9,7 +9,6 @@
 mod common;
 
 use common::*;
-use std::process::{Command, Stdio};
 
 #[test]
 fn hardhat_project_tests_pass_on_a_dev_node() {
@@ -24,23 +23,8 @@ fn hardhat_project_tests_pass_on_a_dev_node() {
     // after evm_revert, which a timer's blocks would move.
     let node = DevNode::start(&dir.path().join("data"), &["--dev.instant"]);
     let start = node.block_number();
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/hardhat-test.sh"))
-        .arg(node.url())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run scripts/hardhat-test.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let logs = node.logs();
-    let log_tail: Vec<&str> = logs.lines().rev().take(40).collect();
-    let log_tail: Vec<&str> = log_tail.into_iter().rev().collect();
-    assert!(
-        out.status.success() && stdout.contains(" passing") && !stdout.contains(" failing"),
-        "the Hardhat tests failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}\nnode log (tail):\n{}",
-        out.status,
-        log_tail.join("\n")
-    );
+    let stdout = run_script_on(&node, "scripts/hardhat-test.sh", dir.path(), " passing");
+    assert!(!stdout.contains(" failing"), "{stdout}");
     // They ran against this node: its chain has the 1000 blocks hardhat_mine added.
     assert!(node.block_number() >= start + 1000, "hardhat_mine's blocks are not on the node");
 }

@@ -11,7 +11,6 @@ mod common;
 use alloy_primitives::U256;
 use common::*;
 use serde_json::json;
-use std::process::{Command, Stdio};
 
 /// Dev account 1, the walk-through's GPU provider.
 const PROVIDER: &str = "0x70997970C51812dc3A010C7d01b50e0D17dc79C8";
@@ -24,24 +23,7 @@ fn dapp_walkthrough_commands_run_on_a_dev_node() {
     tool("cast");
     let dir = tempfile::tempdir().expect("tempdir");
     let node = DevNode::start(&dir.path().join("data"), &["--dev.instant"]);
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/walkthrough-test.sh"))
-        .arg(node.url())
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run scripts/walkthrough-test.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let logs = node.logs();
-    let log_tail: Vec<&str> = logs.lines().rev().take(40).collect();
-    let log_tail: Vec<&str> = log_tail.into_iter().rev().collect();
-    assert!(
-        out.status.success() && stdout.contains("walkthrough-test: all "),
-        "the walk-through failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}\nnode log (tail):\n{}",
-        out.status,
-        log_tail.join("\n")
-    );
+    run_script_on(&node, "scripts/walkthrough-test.sh", dir.path(), "walkthrough-test: all ");
 
     // What the page claims, seen from the node: the fast-forward crossed the dev chain's first
     // epoch (14,400 blocks), the token (project 1's settler) exists and the provider minted it.

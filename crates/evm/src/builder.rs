@@ -516,44 +516,10 @@ mod tests {
     use super::*;
     use alloy_consensus::{SignableTransaction, TxEip1559, TxEip4844};
     use alloy_primitives::{Signature, TxKind};
-    use dbc_primitives::StoredAccount;
-    use std::collections::HashMap;
 
     /// The genesis state in memory.
-    #[derive(Debug, Default)]
-    struct Genesis {
-        accounts: HashMap<Address, StoredAccount>,
-        storage: HashMap<(Address, B256), U256>,
-        code: HashMap<B256, Bytes>,
-    }
-
-    impl StateReader for Genesis {
-        fn account(&self, address: Address) -> dbc_storage::Result<Option<StoredAccount>> {
-            Ok(self.accounts.get(&address).cloned())
-        }
-        fn storage(&self, address: Address, slot: B256) -> dbc_storage::Result<U256> {
-            Ok(self.storage.get(&(address, slot)).copied().unwrap_or_default())
-        }
-        fn code(&self, code_hash: B256) -> dbc_storage::Result<Option<Bytes>> {
-            Ok(self.code.get(&code_hash).cloned())
-        }
-        fn block_hash(&self, _number: u64) -> dbc_storage::Result<Option<B256>> {
-            Ok(None)
-        }
-    }
-
-    fn genesis(spec: &ChainSpec) -> Genesis {
-        let mut state = Genesis::default();
-        for g in spec.genesis_accounts() {
-            if let Some(code) = g.code {
-                state.code.insert(keccak256(&code), code);
-            }
-            for (k, v) in g.storage {
-                state.storage.insert((g.address, k), v);
-            }
-            state.accounts.insert(g.address, g.account);
-        }
-        state
+    fn genesis(spec: &ChainSpec) -> crate::test_state::MemState {
+        crate::test_state::MemState::genesis(spec)
     }
 
     /// A funded genesis account's transactions (the builder trusts the recovered sender).

@@ -18,6 +18,8 @@ mod dev;
 pub mod factory;
 pub mod sim;
 mod spare;
+#[cfg(test)]
+mod test_state;
 pub mod trace;
 
 pub use block_state::BlockState;

@@ -167,6 +167,7 @@ impl DevControl {
             return Ok(());
         }
         self.chain.storage().commit_empty_blocks(batch)?;
+        metrics::counter!("dbc_blocks_total", "kind" => "idle").increment(batch.len() as u64);
         for block in batch.drain(..) {
             self.chain.on_committed(block, Vec::new());
         }

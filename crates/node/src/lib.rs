@@ -194,6 +194,7 @@ pub(crate) fn finish_block(
     }
     let header = executed.block.header.clone();
     let txs = executed.block.transactions.len();
+    record_block(what, &executed.timings, commit, started.elapsed(), txs, header.gas_used);
     chain.on_committed(executed.block, executed.receipts);
     info!(
         target: "dbc::node",
@@ -208,6 +209,28 @@ pub(crate) fn finish_block(
         total_ms = started.elapsed().as_secs_f64() * 1e3,
         "{what}"
     );
+}
+
+/// Records a committed block in the metrics (`--metrics`): its time by phase, transactions
+/// and gas, labelled by how it came (`what`: sealed, imported, mined, ...).
+fn record_block(
+    what: &'static str,
+    timings: &dbc_evm::BuildTimings,
+    commit: std::time::Duration,
+    total: std::time::Duration,
+    txs: usize,
+    gas_used: u64,
+) {
+    metrics::counter!("dbc_blocks_total", "kind" => what).increment(1);
+    metrics::counter!("dbc_transactions_total").increment(txs as u64);
+    metrics::histogram!("dbc_block_execution_seconds", "kind" => what)
+        .record(timings.execution.as_secs_f64());
+    metrics::histogram!("dbc_block_state_root_seconds", "kind" => what)
+        .record(timings.state_root.as_secs_f64());
+    metrics::histogram!("dbc_block_commit_seconds", "kind" => what).record(commit.as_secs_f64());
+    metrics::histogram!("dbc_block_total_seconds", "kind" => what).record(total.as_secs_f64());
+    metrics::histogram!("dbc_block_transactions", "kind" => what).record(txs as f64);
+    metrics::gauge!("dbc_block_gas_used").set(gas_used as f64);
 }
 
 /// Builds the block after `parent` from the pool's best transactions and seals it with

@@ -69,6 +69,8 @@ pub struct NetInfo {
     pub starting_block: std::sync::atomic::AtomicU64,
     /// Highest head a peer announced.
     pub highest_block: std::sync::atomic::AtomicU64,
+    /// Peers banned (misbehaviour) since start.
+    pub banned_peers: std::sync::atomic::AtomicU64,
     /// Pairs of RLP headers sealed by one validator for one slot, seen by this node.
     pub double_signs: parking_lot::Mutex<Vec<(Bytes, Bytes)>>,
 }

@@ -344,7 +344,23 @@ where
         + 'static,
 {
     /// One call: refused when not served, gated by its cost class.
+    /// [`Self::checked`], counted and timed per method in the metrics (`--metrics`); a method
+    /// that is not served is counted as `unknown`.
     async fn guarded(&self, req: Request<'_>) -> MethodResponse {
+        let method: &'static str =
+            self.shared.methods.get(req.method_name()).copied().unwrap_or("unknown");
+        let started = Instant::now();
+        let rp = self.checked(req).await;
+        metrics::counter!("dbc_rpc_requests_total", "method" => method).increment(1);
+        if rp.is_error() {
+            metrics::counter!("dbc_rpc_errors_total", "method" => method).increment(1);
+        }
+        metrics::histogram!("dbc_rpc_request_duration_seconds", "method" => method)
+            .record(started.elapsed().as_secs_f64());
+        rp
+    }
+
+    async fn checked(&self, req: Request<'_>) -> MethodResponse {
         let (served, cost) = {
             let name = req.method_name();
             (self.shared.methods.contains(name), cost_of(name))

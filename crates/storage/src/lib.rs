@@ -791,6 +791,21 @@ impl Storage {
         Ok(())
     }
 
+    /// Bytes each table takes (SST files plus memtables), for metrics.
+    pub fn table_sizes(&self) -> Vec<(&'static str, u64)> {
+        ALL.iter()
+            .map(|name| {
+                let cf = self.cf(name);
+                let prop =
+                    |p: &str| self.db.property_int_value_cf(cf, p).ok().flatten().unwrap_or(0);
+                (
+                    *name,
+                    prop("rocksdb.total-sst-files-size") + prop("rocksdb.cur-size-all-mem-tables"),
+                )
+            })
+            .collect()
+    }
+
     /// The highest block finalized by consensus, if recorded.
     pub fn finalized(&self) -> Result<Option<u64>> {
         Ok(self.get(META, META_FINALIZED)?.and_then(|v| decode_num(&v)))

@@ -219,6 +219,30 @@ fn dechunk(body: &str) -> String {
     out
 }
 
+/// Runs `bash script url` against `node` (in `cwd`), asserting that it succeeds and that its
+/// output contains `done`; on failure shows its output and the end of the node's log.
+pub fn run_script_on(node: &DevNode, script: &str, cwd: &Path, done: &str) -> String {
+    let out = Command::new("bash")
+        .arg(repo_root().join(script))
+        .arg(node.url())
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let logs = node.logs();
+    let tail: Vec<&str> = logs.lines().rev().take(40).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    assert!(
+        out.status.success() && stdout.contains(done),
+        "{script} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}\nnode log (tail):\n{}",
+        out.status,
+        tail.join("\n")
+    );
+    stdout
+}
+
 pub fn hex_u64(v: &Value) -> u64 {
     let s = v.as_str().unwrap_or_else(|| panic!("not a hex string: {v}"));
     u64::from_str_radix(s.trim_start_matches("0x"), 16).expect("hex")

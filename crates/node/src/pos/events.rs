@@ -25,6 +25,7 @@ pub(super) async fn event_loop(
     while let Some(ev) = events.recv().await {
         if let Some(net) = node.net() {
             node.info.peers.store(net.peer_count() as u64, Ordering::Relaxed);
+            node.info.banned_peers.store(net.banned_count() as u64, Ordering::Relaxed);
         }
         match ev {
             NetEvent::Gossip { topic, data, from, id } => {
