@@ -3,8 +3,9 @@
 //! A chain is described by a geth-format genesis file (`genesis/*.json`): chain id, hardfork
 //! activations, gas limit, base fee and allocations. DBC-specific parameters live under
 //! `config.dbc`. [`ChainSpec::dev`] is the embedded `--dev` chain (`genesis/dev.json`): the
-//! ten accounts of the standard test mnemonic funded, the CREATE2 deployer and Ethereum's system
-//! contracts predeployed, every fork up to Osaka active from genesis.
+//! ten accounts of the standard test mnemonic funded, the CREATE2 deployer predeployed (not
+//! Ethereum's beacon-chain system contracts: without them an empty block changes no state), every
+//! fork up to Osaka active from genesis.
 
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, constants::EMPTY_WITHDRAWALS};
 use alloy_eips::{eip7685::EMPTY_REQUESTS_HASH, eip7840::BlobParams};
