@@ -610,7 +610,10 @@ impl Storage {
         let mut header_rlp = Vec::with_capacity(600);
         for block in blocks {
             if block.number() != expected || !block.transactions.is_empty() {
-                return Err(StorageError::NotNext { head: expected - 1, got: block.number() });
+                return Err(StorageError::NotNext {
+                    head: expected.saturating_sub(1),
+                    got: block.number(),
+                });
             }
             let nk = num_key(expected);
             let hash = block.hash();
