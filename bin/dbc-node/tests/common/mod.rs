@@ -65,7 +65,11 @@ pub struct DevNode {
 impl DevNode {
     /// Starts `dbc-node --dev` with `extra` flags on `datadir`.
     pub fn start(datadir: &Path, extra: &[&str]) -> Self {
-        Self::start_on(datadir, extra, free_port(), free_port())
+        let http = free_port();
+        // Two binds in a row may get the same released port back: the WebSocket server then
+        // cannot start (seen once in CI).
+        let ws = std::iter::repeat_with(free_port).find(|p| *p != http).unwrap_or(http + 1);
+        Self::start_on(datadir, extra, http, ws)
     }
 
     pub fn start_on(datadir: &Path, extra: &[&str], http_port: u16, ws_port: u16) -> Self {
