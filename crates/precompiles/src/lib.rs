@@ -16,10 +16,11 @@
 //! periods of rented machines are slashed by tiers.
 //!
 //! Time-driven transitions (auditor draws, commit/reveal deadlines, heartbeat checks, rental
-//! expiry) run in a block hook: the block builder calls `onBlock(uint256)` from
-//! [`SYSTEM_ADDRESS`] after the EIP-2935/4788 system calls and before the first transaction
-//! ([`hook_calldata`]). Like those system calls it has no receipt, so its effects show in state
-//! and views, not in logs; every user-initiated change does emit a log.
+//! expiry) run in a block hook: the block builder calls `onBlock(feesBurned)` from
+//! [`SYSTEM_ADDRESS`] at the end of every block, after its last transaction, with the base fees
+//! the block burned ([`hook_calldata`]). Like the EIP-2935/4788 system calls it has no receipt,
+//! so its effects show in state and views, not in logs; every user-initiated change does emit a
+//! log.
 //!
 //! Safety: static calls cannot write, DELEGATECALL/CALLCODE are refused, value sent to a
 //! non-payable function reverts, every storage access is charged gas, arithmetic is checked
