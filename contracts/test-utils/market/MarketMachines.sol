@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IGpuMarket} from "../../src/interfaces/IGpuMarket.sol";
+import {MarketRentals} from "./MarketRentals.sol";
+import {Machine} from "./MarketRecords.sol";
+
+// Machines (`market/machines.rs`): registration, stake, price, going offline, slashing and
+// exit; the machine and network views.
+
+abstract contract MarketMachines is MarketRentals {
+    /// `register`.
+    function _register(address who, uint256 value, bytes32 id, IGpuMarket.MachineSpec memory spec) internal {
+        if (
+            id == bytes32(0) || spec.gpuCount == 0 || spec.gpuCount > 1_024 || spec.gpuMemoryGb == 0
+                || spec.gpuModel == bytes32(0) || spec.machineKey == address(0)
+        ) revert IGpuMarket.InvalidSpec();
+        (bool found,, uint32 memoryGb) = _gpuModel(spec.gpuModel);
+        if (!found) revert IGpuMarket.UnknownGpuModel(spec.gpuModel);
+        if (memoryGb != spec.gpuMemoryGb) revert IGpuMarket.InvalidSpec();
+        Machine memory existing;
+        if (_loadMachineInto(existing, id)) revert IGpuMarket.MachineExists(id);
+        uint256 required = _cmul(_p().stakePerGpu, spec.gpuCount);
+        if (value != required) revert IGpuMarket.WrongStake(required, value);
+        uint64 index = _sat64(_g(G_MACHINES));
+        Machine memory m = _newMachine(id, who);
+        m.status = S_VERIFYING;
+        m.model = spec.gpuModel;
+        m.region = spec.region;
+        m.gpus = spec.gpuCount;
+        m.mem = spec.gpuMemoryGb;
+        m.cpu = spec.cpuCores;
+        m.ram = spec.ramGb;
+        m.disk = spec.diskGb;
+        m.machineKey = spec.machineKey;
+        m.index = index;
+        m.registeredAt = _now();
+        m.stake = value;
+        _storeMachine(m);
+        _set(_slot(T_MACHINE_AT, _numKey(index), 0), uint256(id));
+        bytes32 ownerKey = _addrKey(who);
+        uint64 owned = _sat64(_get(_slot(T_OWNER_MACHINES, ownerKey, 0)));
+        _set(_slot(T_OWNER_MACHINES, ownerKey, uint256(owned) + 1), uint256(id));
+        _set(_slot(T_OWNER_MACHINES, ownerKey, 0), uint256(owned) + 1);
+        _setG(G_MACHINES, uint256(index) + 1);
+        _addG(G_TOTAL_GPUS, spec.gpuCount, false);
+        _startRound(T_ROUND_MACHINE, id, 1, I_DRAW, index);
+        if (_logs()) emit IGpuMarket.MachineRegistered(id, who, spec.gpuCount, value);
+    }
+
+    /// `add_stake`.
+    function _addStake(address who, uint256 value, bytes32 id) internal {
+        Machine memory m = _owned(who, id);
+        if (m.status == S_REJECTED || m.status == S_EXITED) _badStatus(m);
+        m.stake = _cadd(m.stake, value);
+        _storeMachine(m);
+        if (_logs()) emit IGpuMarket.StakeAdded(id, value, m.stake);
+    }
+
+    /// `set_price`.
+    function _setPrice(address who, bytes32 id, uint256 p) internal {
+        Machine memory m = _owned(who, id);
+        if (m.status == S_REJECTED || m.status == S_EXITED) _badStatus(m);
+        // Any quote must fit: price × max GPUs × max blocks.
+        (bool ok, uint256 v) = _tryMul(p, m.gpus);
+        if (ok) (ok, v) = _tryMul(v, _p().maxRentBlocks);
+        if (!ok || v > type(uint128).max) revert IGpuMarket.PriceTooHigh();
+        uint256 floor = _priceFloor(m);
+        if (p != 0 && p < floor) revert IGpuMarket.PriceTooLow(floor);
+        m.customPrice = p;
+        _storeMachine(m);
+        uint256 effective = _price(m);
+        if (_logs()) emit IGpuMarket.PriceSet(id, effective);
+    }
+
+    /// `take_offline`: takes an online machine offline for `why` (settling its rewards).
+    function _takeOffline(Machine memory m, uint8 why) internal {
+        _settle(m);
+        m.status = S_OFFLINE;
+        m.reason = why;
+        m.offlineSince = _now();
+        _addG(G_ONLINE_GPUS, m.gpus, true);
+        _regrade(m);
+        _storeMachine(m);
+        if (_logs()) emit IGpuMarket.MachineOffline(m.id, IGpuMarket.OfflineReason(why));
+    }
+
+    /// `go_offline`.
+    function _goOffline(address who, bytes32 id) internal {
+        Machine memory m = _owned(who, id);
+        if (m.status != S_ONLINE) _badStatus(m);
+        _takeOffline(m, m.rented > 0 ? R_OWNER_OFFLINE : R_IDLE);
+    }
+
+    /// `apply_offline_slash`: the graduated slash of an offline period; returns it.
+    function _applyOfflineSlash(Machine memory m) internal returns (uint256 amount) {
+        uint64 blocks = uint64(_satSub(_now(), m.offlineSince));
+        uint16 bps;
+        if (m.reason == R_OWNER_OFFLINE) {
+            bps = _slashBps(_p().ownerOfflineSlash, blocks);
+        } else if (m.reason == R_UNREACHABLE) {
+            bps = uint16(_satSub(_slashBps(_p().unreachableSlash, blocks), m.slashedBps));
+        }
+        m.slashedBps = 0;
+        amount = _bpsOf(m.stake, bps);
+        address[] memory renters = new address[](1);
+        uint32[] memory weights = new uint32[](1);
+        renters[0] = m.lastRenter;
+        weights[0] = 1;
+        _slashFound(m, amount, renters, weights, new address[](0));
+    }
+
+    /// `slash_found` (and `slash` with no finders): `slashRenterBps` to the renters by weight,
+    /// `slashAuditorsBps` to the finders (or the verifiers), the rest to the treasury.
+    function _slashFound(
+        Machine memory m,
+        uint256 amount,
+        address[] memory renters,
+        uint32[] memory weights,
+        address[] memory finders
+    ) internal {
+        if (amount > m.stake) amount = m.stake;
+        if (amount == 0) return;
+        m.stake -= amount;
+        uint256 toRenter;
+        uint256 weight;
+        for (uint256 i; i < renters.length; i++) {
+            if (renters[i] != address(0) && weights[i] > 0) weight += weights[i];
+        }
+        if (weight > 0) {
+            uint256 share = _bpsOf(amount, _p().slashRenterBps);
+            for (uint256 i; i < renters.length; i++) {
+                if (renters[i] == address(0) || weights[i] == 0) continue;
+                uint256 part = _ckMulDiv(share, weights[i], weight);
+                _pay(renters[i], part);
+                toRenter += part;
+            }
+        }
+        uint256 toAuditors = finders.length == 0
+            ? _creditAuditors(m.verifiers, amount, _p().slashAuditorsBps)
+            : _creditFinders(finders, amount, _p().slashAuditorsBps);
+        uint256 toTreasury = amount - toRenter - toAuditors;
+        _pay(_p().treasury, toTreasury);
+        if (_logs()) emit IGpuMarket.Slashed(m.id, amount, toRenter, toAuditors, toTreasury);
+    }
+
+    function _creditFinders(address[] memory finders, uint256 amount, uint16 bps) internal returns (uint256) {
+        address[] memory list = new address[](finders.length);
+        uint256 n;
+        for (uint256 i; i < finders.length; i++) {
+            if (finders[i] != address(0)) list[n++] = finders[i];
+        }
+        return _creditList(list, n, amount, bps);
+    }
+
+    /// `exit`.
+    function _exit(address who, bytes32 id) internal {
+        Machine memory m = _owned(who, id);
+        if (m.status != S_ONLINE && m.status != S_OFFLINE) _badStatus(m);
+        if (m.rented > 0) revert IGpuMarket.HasActiveRental(id);
+        if (m.challenge != 0) revert IGpuMarket.ChallengePending(m.challenge);
+        uint64 allowed = _satAdd64(m.onlineSince, _p().minOnlineBlocks);
+        if (m.lastRentalEnd > 0) allowed = _max64(allowed, _satAdd64(m.lastRentalEnd, _p().exitCooldownBlocks));
+        if (_now() < allowed) revert IGpuMarket.ExitTooEarly(allowed);
+        _settle(m);
+        if (m.status == S_OFFLINE) {
+            _applyOfflineSlash(m);
+        } else {
+            _addG(G_ONLINE_GPUS, m.gpus, true);
+        }
+        m.status = S_EXITED;
+        _regrade(m);
+        _addG(G_TOTAL_GPUS, m.gpus, true);
+        uint256 back = m.stake;
+        m.stake = 0;
+        _storeMachine(m);
+        _pay(who, back);
+        if (_logs()) emit IGpuMarket.MachineExited(id, who, back);
+    }
+
+    /// `machine_abi`.
+    function _machineAbi(Machine memory m) internal view returns (IGpuMarket.Machine memory out) {
+        out.id = m.id;
+        out.owner = m.owner;
+        out.spec = _specOf(m);
+        out.status = IGpuMarket.MachineStatus(m.status);
+        out.offlineReason = IGpuMarket.OfflineReason(m.reason);
+        out.calcPoint = m.calcPoint;
+        out.rentedGpus = m.rented;
+        out.registeredAt = m.registeredAt;
+        out.onlineSince = m.onlineSince;
+        out.offlineSince = m.offlineSince;
+        out.lastHeartbeat = m.lastHeartbeat;
+        out.rentEnd = m.rentEnd;
+        out.stake = m.stake;
+        out.pricePerGpuBlock = (m.calcPoint == 0 && m.customPrice == 0) ? 0 : _price(m);
+        out.totalEarned = m.earned;
+        out.openChallenge = m.challenge;
+    }
+
+    /// `network_stats`.
+    function _networkStats() internal view returns (IGpuMarket.NetworkStats memory s) {
+        uint64 online = _sat64(_g(G_ONLINE_GPUS));
+        (, uint256 distributed,) = _poolUpdate();
+        s.totalGpus = _sat64(_g(G_TOTAL_GPUS));
+        s.onlineGpus = online;
+        s.rentedGpus = _sat64(_g(G_RENTED_GPUS));
+        s.machines = _sat64(_g(G_MACHINES));
+        s.burnRateBps = _burnBps(online);
+        s.totalBurned = _g(G_BURNED);
+        s.rewardsDistributed = distributed;
+        s.rewardPoolRemaining = _satSub(_p().rewardPool, distributed);
+        s.feesBurned = _g(G_FEES_BURNED);
+    }
+
+    // implemented by the committee (a later base)
+    function _startRound(uint256 tag, bytes32 key, uint32 attempt, uint8 drawKind, uint64 id) internal virtual;
+}
