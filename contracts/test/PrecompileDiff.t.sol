@@ -71,8 +71,18 @@ contract PrecompileDiff {
     /// and only balance changes are compared.
     uint256 internal constant START_BALANCE = 1e30;
 
+    /// The committee, verification, prices, rentals, rewards, project mining and staking
+    /// (or the trace `DBC_DIFF_TRACE` names).
     function test_replay_node_trace() external {
-        string memory path = HEVM.envOr("DBC_DIFF_TRACE", string("test/data/precompile-diff.json"));
+        _replay(HEVM.envOr("DBC_DIFF_TRACE", string("test/data/precompile-diff.json")));
+    }
+
+    /// Fault reports, unanswered liveness challenges, missed heartbeats and slashes.
+    function test_replay_faults_trace() external {
+        _replay("test/data/precompile-diff-faults.json");
+    }
+
+    function _replay(string memory path) internal {
         string memory json = HEVM.readFile(path);
         DbcPrecompiles.installFromGenesis(HEVM.readFile(HEVM.parseJsonString(json, ".genesis")));
 

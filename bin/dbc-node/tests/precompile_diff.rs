@@ -24,7 +24,10 @@ use alloy_sol_types::{SolCall, SolValue, sol};
 use common::*;
 use dbc_precompiles::abi::{IGpuMarket, IProjectMining, IStaking};
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+};
 
 sol! {
     struct DiffLog { bytes32[] topics; bytes data; address emitter; }
@@ -252,24 +255,23 @@ fn word(x: U256) -> [u8; 32] {
     x.to_be_bytes()
 }
 
-#[test]
-fn solidity_precompiles_match_the_node() {
-    let _ = tool("forge");
-    let dir = tempfile::tempdir().unwrap();
-    let genesis = dir.path().join("genesis.json");
+/// A `--dev.instant` node on the market test genesis edited by `edit`, and its recorder.
+fn start(dir: &Path, edit: impl FnOnce(&mut Value)) -> (PathBuf, Recorder) {
+    let genesis = dir.join("genesis.json");
     write_market_test_genesis(&genesis);
-    let node = DevNode::start(
-        &dir.path().join("data"),
-        &["--chain", genesis.to_str().unwrap(), "--dev.instant"],
-    );
+    let mut g: Value = serde_json::from_str(&std::fs::read_to_string(&genesis).unwrap()).unwrap();
+    edit(&mut g);
+    std::fs::write(&genesis, serde_json::to_string_pretty(&g).unwrap()).unwrap();
+    let node =
+        DevNode::start(&dir.join("data"), &["--chain", genesis.to_str().unwrap(), "--dev.instant"]);
     let dev: Vec<Address> = serde_json::from_value(node.rpc("eth_accounts", json!([]))).unwrap();
-    let mut r =
-        Recorder { node, dev, steps: Vec::new(), checked: BTreeSet::new(), views: Vec::new() };
-    let dbc = |n: u128| U256::from(n * DBC);
-    let zero = U256::ZERO;
-    let (owner, renter, auditors, machine_key) = (1usize, 3usize, [2usize, 4, 5], 9usize);
-    let machine = keccak256("diff machine");
-    let spec = IGpuMarket::MachineSpec {
+    let r = Recorder { node, dev, steps: Vec::new(), checked: BTreeSet::new(), views: Vec::new() };
+    (genesis, r)
+}
+
+/// The scenarios' 2-GPU RTX 4090 machine, keyed by dev account 9.
+fn spec(r: &Recorder) -> IGpuMarket::MachineSpec {
+    IGpuMarket::MachineSpec {
         gpuModel: B256::right_padding_from(b"RTX 4090"),
         gpuCount: 2,
         gpuMemoryGb: 24,
@@ -277,24 +279,99 @@ fn solidity_precompiles_match_the_node() {
         ramGb: 128,
         diskGb: 2_000,
         region: B256::right_padding_from(b"eu-west"),
-        machineKey: r.dev[machine_key],
-    };
+        machineKey: r.dev[9],
+    }
+}
 
-    // Views compared after every block with a transaction.
-    r.views.push((MARKET, IGpuMarket::getMachineCall { machineId: machine }.abi_encode()));
-    r.views.push((MARKET, IGpuMarket::getRoundCall { machineId: machine }.abi_encode()));
-    r.views.push((MARKET, IGpuMarket::networkStatsCall {}.abi_encode()));
-    r.views.push((MARKET, IGpuMarket::machineCountCall {}.abi_encode()));
-    r.views.push((MARKET, IGpuMarket::rentalCountCall {}.abi_encode()));
-    r.views.push((MARKET, IGpuMarket::committeeSizeCall {}.abi_encode()));
-    r.views.push((MARKET, IGpuMarket::burnRateBpsCall {}.abi_encode()));
-    r.views.push((MARKET, IGpuMarket::pendingRewardCall { machineId: machine }.abi_encode()));
-    r.views.push((MARKET, IGpuMarket::getRentalCall { rentalId: U256::from(1) }.abi_encode()));
-    r.views.push((MARKET, IGpuMarket::getRentalCall { rentalId: U256::from(2) }.abi_encode()));
-    r.views.push((
-        MARKET,
+/// The drawn auditors of `machine`'s round commit and reveal `measured` calc points (the first
+/// reveal is tried with a wrong salt first).
+fn verify(r: &mut Recorder, machine: B256, measured: [u32; 3]) {
+    let spec = spec(r);
+    let round = r.view(MARKET, IGpuMarket::getRoundCall { machineId: machine });
+    assert_eq!(round.phase as u8, 2, "the draw happened");
+    let seat = |a: &Address| r.dev.iter().position(|x| x == a).unwrap();
+    let seats: Vec<usize> = round.auditors.iter().map(seat).collect();
+    for (i, a) in round.auditors.iter().enumerate() {
+        let salt = B256::repeat_byte(i as u8 + 1);
+        let commitment = keccak256((machine, *a, spec.clone(), measured[i], salt).abi_encode());
+        let call = IGpuMarket::commitVerificationCall { machineId: machine, commitment };
+        r.ok(seats[i], MARKET, U256::ZERO, call);
+    }
+    let wrong_reveal = IGpuMarket::revealVerificationCall {
+        machineId: machine,
+        spec: spec.clone(),
+        calcPoint: 999,
+        salt: B256::repeat_byte(1),
+    };
+    r.reverts(seats[0], MARKET, U256::ZERO, wrong_reveal, &err("CommitmentMismatch()", &[]));
+    for (i, seat) in seats.iter().enumerate() {
+        let salt = B256::repeat_byte(i as u8 + 1);
+        let call = IGpuMarket::revealVerificationCall {
+            machineId: machine,
+            spec: spec.clone(),
+            calcPoint: measured[i],
+            salt,
+        };
+        r.ok(*seat, MARKET, U256::ZERO, call);
+    }
+}
+
+/// A heartbeat of `machine` signed by the machine key over the block before the head.
+fn heartbeat(r: &Recorder, machine: B256) -> IGpuMarket::heartbeatCall {
+    let n = r.head() - 1;
+    let digest =
+        r.view(MARKET, IGpuMarket::heartbeatDigestCall { machineId: machine, blockNumber: n });
+    let sig =
+        cast(&["wallet", "sign", "--no-hash", "--private-key", MACHINE_KEY, &format!("{digest}")]);
+    IGpuMarket::heartbeatCall {
+        machineId: machine,
+        blockNumber: n,
+        signature: sig.trim().parse().unwrap(),
+    }
+}
+
+/// Views of the market compared after every checked block.
+fn market_views(r: &mut Recorder, machine: B256, accounts: &[usize]) {
+    for call in [
+        IGpuMarket::getMachineCall { machineId: machine }.abi_encode(),
+        IGpuMarket::getRoundCall { machineId: machine }.abi_encode(),
+        IGpuMarket::networkStatsCall {}.abi_encode(),
+        IGpuMarket::machineCountCall {}.abi_encode(),
+        IGpuMarket::rentalCountCall {}.abi_encode(),
+        IGpuMarket::committeeSizeCall {}.abi_encode(),
+        IGpuMarket::burnRateBpsCall {}.abi_encode(),
+        IGpuMarket::pendingRewardCall { machineId: machine }.abi_encode(),
+        IGpuMarket::getRentalCall { rentalId: U256::from(1) }.abi_encode(),
+        IGpuMarket::getRentalCall { rentalId: U256::from(2) }.abi_encode(),
+        IGpuMarket::getReportCall { reportId: U256::from(1) }.abi_encode(),
+        IGpuMarket::getReportCall { reportId: U256::from(2) }.abi_encode(),
+        IGpuMarket::getReportCall { reportId: U256::from(3) }.abi_encode(),
         IGpuMarket::quoteCall { machineId: machine, gpus: 1, blocks: 20 }.abi_encode(),
-    ));
+    ] {
+        r.views.push((MARKET, call));
+    }
+    for k in accounts {
+        let account = r.dev[*k];
+        r.views.push((MARKET, IGpuMarket::rewardsOfCall { account }.abi_encode()));
+        r.views.push((MARKET, IGpuMarket::auditorStakeCall { account }.abi_encode()));
+        r.views.push((MARKET, IGpuMarket::isAuditorCall { account }.abi_encode()));
+    }
+}
+
+/// Serializes the `forge` runs of the tests in this file (they share `contracts/cache`).
+static FORGE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn solidity_precompiles_match_the_node() {
+    let _ = tool("forge");
+    let dir = tempfile::tempdir().unwrap();
+    let (genesis, mut r) = start(dir.path(), |_| {});
+    let dbc = |n: u128| U256::from(n * DBC);
+    let zero = U256::ZERO;
+    let (owner, renter, auditors, machine_key) = (1usize, 3usize, [2usize, 4, 5], 9usize);
+    let machine = keccak256("diff machine");
+    let spec = spec(&r);
+    market_views(&mut r, machine, &[owner, renter, auditors[0], auditors[1], auditors[2], 0]);
     let pid1 = U256::from(1);
     r.views.push((MINING, IProjectMining::projectCountCall {}.abi_encode()));
     r.views.push((MINING, IProjectMining::getProjectCall { projectId: pid1 }.abi_encode()));
@@ -330,12 +407,6 @@ fn solidity_precompiles_match_the_node() {
     r.views.push((STAKING, IStaking::epochBlocksCall {}.abi_encode()));
     r.views.push((STAKING, IStaking::rewardPoolRemainingCall {}.abi_encode()));
     r.views.push((STAKING, IStaking::totalBurnedCall {}.abi_encode()));
-    for k in [owner, renter, auditors[0], auditors[1], auditors[2]] {
-        let account = r.dev[k];
-        r.views.push((MARKET, IGpuMarket::rewardsOfCall { account }.abi_encode()));
-        r.views.push((MARKET, IGpuMarket::auditorStakeCall { account }.abi_encode()));
-        r.views.push((MARKET, IGpuMarket::isAuditorCall { account }.abi_encode()));
-    }
 
     // 1. The committee: three auditors join; a short stake is refused.
     for a in [auditors[0], auditors[1], auditors[2], 0] {
@@ -354,61 +425,12 @@ fn solidity_precompiles_match_the_node() {
 
     // 3. The draw, then commit–reveal: two votes within tolerance, one outside.
     r.mine(3);
-    let round = r.view(MARKET, IGpuMarket::getRoundCall { machineId: machine });
-    assert_eq!(round.phase as u8, 2, "the draw happened");
-    let seat = |a: &Address| r.dev.iter().position(|x| x == a).unwrap();
-    let seats: Vec<usize> = round.auditors.iter().map(seat).collect();
-    let measured = [1_000u32, 1_040, 1_300];
-    for (i, a) in round.auditors.iter().enumerate() {
-        let salt = B256::repeat_byte(i as u8 + 1);
-        let commitment = keccak256((machine, *a, spec.clone(), measured[i], salt).abi_encode());
-        r.ok(
-            seats[i],
-            MARKET,
-            zero,
-            IGpuMarket::commitVerificationCall { machineId: machine, commitment },
-        );
-    }
-    let wrong_reveal = IGpuMarket::revealVerificationCall {
-        machineId: machine,
-        spec: spec.clone(),
-        calcPoint: 999,
-        salt: B256::repeat_byte(1),
-    };
-    r.reverts(seats[0], MARKET, zero, wrong_reveal, &err("CommitmentMismatch()", &[]));
-    for i in 0..3 {
-        let salt = B256::repeat_byte(i as u8 + 1);
-        let call = IGpuMarket::revealVerificationCall {
-            machineId: machine,
-            spec: spec.clone(),
-            calcPoint: measured[i],
-            salt,
-        };
-        r.ok(seats[i], MARKET, zero, call);
-    }
+    verify(&mut r, machine, [1_000, 1_040, 1_300]);
     let m = r.view(MARKET, IGpuMarket::getMachineCall { machineId: machine });
     assert_eq!(m.status as u8, 2, "verified");
 
     // 4. Heartbeat (sent by the renter, signed by the machine key), prices.
-    let heartbeat = |r: &Recorder| {
-        let n = r.head() - 1;
-        let digest =
-            r.view(MARKET, IGpuMarket::heartbeatDigestCall { machineId: machine, blockNumber: n });
-        let sig = cast(&[
-            "wallet",
-            "sign",
-            "--no-hash",
-            "--private-key",
-            MACHINE_KEY,
-            &format!("{digest}"),
-        ]);
-        IGpuMarket::heartbeatCall {
-            machineId: machine,
-            blockNumber: n,
-            signature: sig.trim().parse().unwrap(),
-        }
-    };
-    let hb = heartbeat(&r);
+    let hb = heartbeat(&r, machine);
     r.ok(renter, MARKET, zero, hb);
     let default_price =
         r.view(MARKET, IGpuMarket::getMachineCall { machineId: machine }).pricePerGpuBlock;
@@ -471,10 +493,10 @@ fn solidity_precompiles_match_the_node() {
 
     // 7. The rental runs out in the hook; an epoch settles rewards; the owner claims.
     r.mine(40);
-    let hb = heartbeat(&r);
+    let hb = heartbeat(&r, machine);
     r.ok(machine_key, MARKET, zero, hb);
     r.mine(60);
-    let hb = heartbeat(&r);
+    let hb = heartbeat(&r, machine);
     r.ok(owner, MARKET, zero, hb);
     r.ok(owner, MARKET, zero, IGpuMarket::claimRewardsCall {});
     r.reverts(renter, MARKET, zero, IGpuMarket::claimRewardsCall {}, &err("NothingToClaim()", &[]));
@@ -483,7 +505,7 @@ fn solidity_precompiles_match_the_node() {
     // 8. The owner takes the machine offline and brings it back; an auditor leaves.
     r.ok(owner, MARKET, zero, IGpuMarket::goOfflineCall { machineId: machine });
     r.mine(5);
-    let hb = heartbeat(&r);
+    let hb = heartbeat(&r, machine);
     r.ok(owner, MARKET, zero, hb);
     r.ok(auditors[2], MARKET, zero, IGpuMarket::leaveCommitteeCall {});
     r.mine(2);
@@ -577,41 +599,42 @@ fn solidity_precompiles_match_the_node() {
         IStaking::onBlockCall { proposer: candidate, missed: vec![] }.abi_encode(),
     );
     r.mine(2);
+    replay(&r, &genesis, "precompile-diff");
+}
+
+/// Writes `r`'s trace (`name` when `DBC_DIFF_RECORD` is set: `contracts/test/data/NAME.json`)
+/// and replays it with `forge test` against the Solidity stand-ins, requiring it to pass.
+fn replay(r: &Recorder, genesis: &Path, name: &str) {
     // Accounts whose balances are compared: the dev accounts and the precompiles.
     let mut accounts = r.dev.clone();
     accounts.extend([MARKET, MINING, STAKING]);
-    let trace = r.trace("genesis.json", &accounts);
-    let out_dir = repo_root().join("contracts/cache");
+    let contracts = repo_root().join("contracts");
+    let out_dir = contracts.join("cache");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let trace_path = out_dir.join(format!("precompile-diff-{}.json", std::process::id()));
-    let mut trace = trace;
-    let genesis_copy = out_dir.join(format!("precompile-diff-genesis-{}.json", std::process::id()));
-    std::fs::copy(&genesis, &genesis_copy).unwrap();
-    trace["genesis"] = json!(genesis_copy.strip_prefix(repo_root().join("contracts")).unwrap());
+    let id = format!("{name}-{}", std::process::id());
+    let trace_path = out_dir.join(format!("{id}.json"));
+    let genesis_copy = out_dir.join(format!("{id}-genesis.json"));
+    std::fs::copy(genesis, &genesis_copy).unwrap();
+    let rel = |p: &Path| p.strip_prefix(&contracts).unwrap().to_str().unwrap().to_owned();
+    let mut trace = r.trace(&rel(&genesis_copy), &accounts);
     std::fs::write(&trace_path, serde_json::to_string_pretty(&trace).unwrap()).unwrap();
     if std::env::var_os("DBC_DIFF_RECORD").is_some() {
-        let data = repo_root().join("contracts/test/data");
+        let data = contracts.join("test/data");
         std::fs::create_dir_all(&data).unwrap();
-        std::fs::copy(&genesis, data.join("precompile-diff-genesis.json")).unwrap();
-        trace["genesis"] = json!("test/data/precompile-diff-genesis.json");
-        std::fs::write(
-            data.join("precompile-diff.json"),
-            serde_json::to_string_pretty(&trace).unwrap() + "\n",
-        )
-        .unwrap();
+        std::fs::copy(genesis, data.join(format!("{name}-genesis.json"))).unwrap();
+        trace["genesis"] = json!(format!("test/data/{name}-genesis.json"));
+        let text = serde_json::to_string_pretty(&trace).unwrap() + "\n";
+        std::fs::write(data.join(format!("{name}.json")), text).unwrap();
     }
-    let rel = trace_path
-        .strip_prefix(repo_root().join("contracts"))
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let out = std::process::Command::new(tool("forge"))
-        .args(["test", "--match-contract", "PrecompileDiff", "-vvv"])
-        .env("DBC_DIFF_TRACE", &rel)
-        .current_dir(repo_root().join("contracts"))
-        .output()
-        .unwrap();
+    let out = {
+        let _one = FORGE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::process::Command::new(tool("forge"))
+            .args(["test", "--match-test", "test_replay_node_trace", "-vvv"])
+            .env("DBC_DIFF_TRACE", rel(&trace_path))
+            .current_dir(&contracts)
+            .output()
+            .unwrap()
+    };
     let _ = std::fs::remove_file(&trace_path);
     let _ = std::fs::remove_file(&genesis_copy);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -620,5 +643,108 @@ fn solidity_precompiles_match_the_node() {
         "forge replay of the node's trace failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    println!("{} steps in {} blocks replayed identically", r.steps.len(), r.head());
+    println!("{name}: {} steps in {} blocks replayed identically", r.steps.len(), r.head());
+}
+
+/// The market's adversarial paths: a renter's fault report decided by drawn auditors (one of
+/// them voting against the majority), liveness challenges drawn from block randomness that
+/// nobody answers (reassignments, auditor penalties, the challenged machine's slash), missed
+/// heartbeats of a rented machine, and its return with the graduated slash.
+#[test]
+fn solidity_market_matches_the_node_on_faults_and_challenges() {
+    let _ = tool("forge");
+    let dir = tempfile::tempdir().unwrap();
+    let (genesis, mut r) = start(dir.path(), |g| {
+        let m = &mut g["config"]["dbc"]["market"];
+        m["challengeCheckBlocks"] = json!(25);
+        m["challengeChanceBps"] = json!(5_000);
+        m["heartbeatTimeoutBlocks"] = json!(40);
+        m["commitWindowBlocks"] = json!(15);
+        m["revealWindowBlocks"] = json!(15);
+    });
+    let dbc = |n: u128| U256::from(n * DBC);
+    let zero = U256::ZERO;
+    let (owner, renter) = (1usize, 3usize);
+    let committee = [2usize, 4, 5, 0, 6];
+    let machine = keccak256("challenged machine");
+    market_views(&mut r, machine, &[owner, renter, 2, 4, 5, 0, 6]);
+    for a in committee {
+        r.ok(a, MARKET, dbc(1_000), IGpuMarket::joinCommitteeCall {});
+    }
+    let register = IGpuMarket::registerCall { machineId: machine, spec: spec(&r) };
+    r.ok(owner, MARKET, dbc(2_000), register);
+    r.mine(3);
+    verify(&mut r, machine, [1_000, 1_040, 970]);
+    let hb = heartbeat(&r, machine);
+    r.send(owner, MARKET, zero, hb.abi_encode());
+
+    // Online with heartbeats: liveness challenges are drawn and go unanswered.
+    for _ in 0..8 {
+        r.mine(18);
+        let hb = heartbeat(&r, machine);
+        r.send(owner, MARKET, zero, hb.abi_encode());
+    }
+
+    // A rental, and the renter's fault report: two auditors confirm, one denies.
+    let quote = r.view(MARKET, IGpuMarket::quoteCall { machineId: machine, gpus: 2, blocks: 200 });
+    let rental = r.ok(
+        renter,
+        MARKET,
+        quote,
+        IGpuMarket::rentCall { machineId: machine, gpus: 2, blocks: 200 },
+    );
+    let deposit = dbc(100);
+    let (ok, out) = r.send(
+        renter,
+        MARKET,
+        deposit,
+        IGpuMarket::reportFaultCall { rentalId: rental }.abi_encode(),
+    );
+    if ok {
+        let report = U256::from_be_slice(&out);
+        r.mine(3);
+        let got = r.view(MARKET, IGpuMarket::getReportCall { reportId: report });
+        let dev = r.dev.clone();
+        let seat = |a: &Address| dev.iter().position(|x| x == a);
+        let votes = [true, true, false];
+        for (i, a) in got.round.auditors.iter().enumerate() {
+            let Some(k) = seat(a) else { continue };
+            let salt = B256::repeat_byte(0x40 + i as u8);
+            let commitment = keccak256((report, *a, votes[i], salt).abi_encode());
+            r.send(
+                k,
+                MARKET,
+                zero,
+                IGpuMarket::commitReportCall { reportId: report, commitment }.abi_encode(),
+            );
+        }
+        for (i, a) in got.round.auditors.iter().enumerate() {
+            let Some(k) = seat(a) else { continue };
+            let salt = B256::repeat_byte(0x40 + i as u8);
+            let call = IGpuMarket::revealReportCall { reportId: report, faulty: votes[i], salt };
+            r.send(k, MARKET, zero, call.abi_encode());
+        }
+    }
+
+    // Time passes without heartbeats: challenges are drawn and go unanswered, the machine is
+    // found unreachable; then it comes back.
+    for _ in 0..6 {
+        r.mine(20);
+        r.send(2, MARKET, zero, IGpuMarket::addAuditorStakeCall {}.abi_encode());
+    }
+    let hb = heartbeat(&r, machine);
+    r.send(owner, MARKET, zero, hb.abi_encode());
+    r.mine(30);
+    let hb = heartbeat(&r, machine);
+    r.send(owner, MARKET, zero, hb.abi_encode());
+    r.send(owner, MARKET, zero, IGpuMarket::claimRewardsCall {}.abi_encode());
+    for a in committee {
+        r.send(a, MARKET, zero, IGpuMarket::claimRewardsCall {}.abi_encode());
+        r.send(a, MARKET, zero, IGpuMarket::leaveCommitteeCall {}.abi_encode());
+    }
+    r.mine(2);
+    let stats = r.view(MARKET, IGpuMarket::networkStatsCall {});
+    let m = r.view(MARKET, IGpuMarket::getMachineCall { machineId: machine });
+    println!("machine status {} stake {} burned {}", m.status as u8, m.stake, stats.totalBurned);
+    replay(&r, &genesis, "precompile-diff-faults");
 }
