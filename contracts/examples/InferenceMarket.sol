@@ -8,7 +8,9 @@ import {ProjectToken, ProjectTokenFactory} from "../src/ProjectToken.sol";
 /// @title Example AI dApp: an inference marketplace that mines its own token on DBC GPUs
 /// @notice The dApp issues its token through the factory (a mining program that rewards GPU
 /// providers for serving it) and is the program's attestor. Users submit inference jobs: they pay
-/// the GPU rent in DBC (the dApp rents from the market in its own name) and the dApp's fee in its
+/// the GPU rent in DBC (the dApp rents from the market on the user's behalf with `rentFor`, so the
+/// market refunds the user if the machine fails and refuses a provider renting its own machine
+/// through the dApp to buy mining work) and the dApp's fee in its
 /// token; of that fee the share given by the market's `burnRateBps()` (30% / 70% / 100% by online
 /// GPUs) is burned and the rest paid to the machine's provider. The dApp records the GPU-blocks
 /// its jobs rent per epoch and machine; after the epoch anyone may `attest` them, so each
@@ -77,7 +79,7 @@ contract InferenceMarket {
     function submitJob(bytes32 machineId, uint64 blocks) external payable returns (uint256 jobId) {
         uint256 rent = MARKET.quote(machineId, 1, blocks);
         if (msg.value < rent) revert RentTooLow(rent, msg.value);
-        uint256 rentalId = MARKET.rent{value: rent}(machineId, 1, blocks);
+        uint256 rentalId = MARKET.rentFor{value: rent}(machineId, 1, blocks, msg.sender);
         work[uint64(block.number) / MINING.epochBlocks()][machineId] += blocks;
         uint256 fee = feePerBlock * blocks;
         uint256 burned;

@@ -44,6 +44,8 @@ contract InferenceMarketTest {
     address internal constant PROVIDER_B = address(0xB0B0);
     address internal constant PROVIDER_C = address(0xC0C0);
     address internal constant STRANGER = address(0x5757);
+    address internal constant ESCROW_OWNER = address(0xE5C0);
+    address internal constant ESCROW_ATTESTOR = address(0xA77E);
     address[3] internal auditors = [address(0xAD01), address(0xAD02), address(0xAD03)];
 
     /// 2 × RTX 4090 (calc point 1,000, 24 GB) of provider A.
@@ -501,7 +503,7 @@ contract InferenceMarketTest {
         require(address(dapp).balance == 0, "the dApp keeps nothing");
         require(DBC_MARKET.balance == marketBefore + rentA, "the rent held by the market");
         IGpuMarket.Rental memory r = MARKET.getRental(1);
-        require(r.renter == address(dapp) && r.beneficiary == address(dapp), "rented in the dApp's name");
+        require(r.renter == address(dapp) && r.beneficiary == USER, "rented by the dApp for the user");
         require(r.machineId == MA && r.gpus == 1 && r.paid == rentA && r.burnBps == bps, "rental");
         require(r.start == block.number && r.end == block.number + JOB, "span");
         require(r.status == IGpuMarket.RentalStatus.Active, "active");
@@ -568,11 +570,11 @@ contract InferenceMarketTest {
         require(address(dapp).balance == 0, "nothing left in the dApp");
     }
 
-    /// The market refuses a provider renting its own machine (`OwnMachine`), but through the
-    /// dApp the renter and beneficiary are the dApp, so a provider can rent its own machine and
-    /// record mining work for it; it pays only the burned share of the rent (the rest comes back
-    /// to it as the provider).
-    function test_providerRentsOwnMachineThroughTheDapp() public {
+    /// A provider cannot rent its own machine, directly or through the dApp: the dApp rents
+    /// with `rentFor(…, user)`, so the market sees the provider as the beneficiary and refuses
+    /// (`OwnMachine`); no work is recorded. Buying mining work for one's own machine costs only
+    /// the burned share of the rent, which is what this refusal prevents.
+    function test_providerCannotRentOwnMachineThroughTheDapp() public {
         _machinesEnrolled();
         uint256 rent = _rent(MA, JOB);
         HEVM.prank(PROVIDER_A, PROVIDER_A);
@@ -580,29 +582,26 @@ contract InferenceMarketTest {
         MARKET.rent{value: rent}(MA, 1, JOB);
         HEVM.prank(PROVIDER_A, PROVIDER_A);
         HEVM.expectRevert(abi.encodeWithSelector(IGpuMarket.OwnMachine.selector, MA));
-        MARKET.rentFor{value: rent}(MA, 1, JOB, USER);
-
-        uint256 before = PROVIDER_A.balance;
-        uint16 bps = MARKET.burnRateBps();
-        _submit(PROVIDER_A, MA, JOB);
-        require(dapp.work(0, MA) == JOB, "work recorded for the provider's own machine");
+        dapp.submitJob{value: rent}(MA, JOB);
+        require(dapp.work(0, MA) == 0 && MARKET.rentalCount() == 0, "no rental, no work");
+        // Another provider's machine is fine: the user of the job is the beneficiary.
+        uint256 rentB = _rent(MB, JOB);
+        _submit(PROVIDER_A, MB, JOB);
         IGpuMarket.Rental memory r = MARKET.getRental(1);
-        require(r.renter == address(dapp) && r.beneficiary == address(dapp), "the dApp rents");
-        _mineAlive(JOB + 1, _ids(MA));
-        require(MARKET.getRental(1).status == IGpuMarket.RentalStatus.Ended, "ran out");
-        require(PROVIDER_A.balance == before - rent * bps / BPS, "net cost: the burned share only");
+        require(r.renter == address(dapp) && r.beneficiary == PROVIDER_A, "rented for the user");
     }
 
     /// A machine that misses its heartbeats while serving a job fails: the market ends the
-    /// rental with a refund and pays the renter's share of the slash, both to the beneficiary,
-    /// which is the dApp; the dApp has no way to pass them on, so they stay in its balance. The
-    /// job's GPU-blocks stay recorded as work.
-    function test_machineFailsDuringJob_refundStaysInTheDapp() public {
+    /// rental with a refund and pays the renter's share of the slash, both to the rental's
+    /// beneficiary, the user who submitted the job (nothing stays in the dApp). The job's
+    /// GPU-blocks stay recorded as work.
+    function test_machineFailsDuringJob_userIsRefunded() public {
         _machinesEnrolled();
         uint256 rent = _rent(MA, JOB);
         uint256 userBefore = USER.balance;
         _submit(USER, MA, JOB);
         IGpuMarket.Rental memory r = MARKET.getRental(1);
+        require(r.beneficiary == USER, "the user is the beneficiary");
         GpuMarketParams memory mp = _params();
         uint256 failAt = MARKET.getMachine(MA).lastHeartbeat + mp.heartbeatTimeoutBlocks;
         DbcPrecompiles.mine(failAt + 1 - block.number); // no heartbeats
@@ -615,17 +614,9 @@ contract InferenceMarketTest {
         r = MARKET.getRental(1);
         require(r.status == IGpuMarket.RentalStatus.Ended && r.end == failAt && r.refunded == refund, "refunded");
         require(m.stake == 2 * mp.stakePerGpu - slash, "slashed");
-        require(address(dapp).balance == refund + toRenter, "refund and slash share credited to the dApp");
-        require(USER.balance == userBefore - rent, "the user gets nothing back");
+        require(USER.balance == userBefore - rent + refund + toRenter, "the user gets the refund and the slash share");
+        require(address(dapp).balance == 0, "nothing stays in the dApp");
         require(dapp.work(0, MA) == JOB, "the whole job still counts as work");
-        // Nothing the dApp does moves that balance: a later job returns only its own excess.
-        uint256 rentB = _rent(MB, JOB);
-        _heartbeat(MB);
-        userBefore = USER.balance;
-        HEVM.prank(USER, USER);
-        dapp.submitJob{value: rentB + 1 ether}(MB, JOB);
-        require(USER.balance == userBefore - rentB, "excess of this job only");
-        require(address(dapp).balance == refund + toRenter, "still stuck");
     }
 
     // =========================================================================================
@@ -975,9 +966,6 @@ contract InferenceMarketTest {
 
     // =========================================================================================
     // an existing ERC-20 through MiningEscrow
-
-    address internal constant ESCROW_OWNER = address(0xE5C0);
-    address internal constant ESCROW_ATTESTOR = address(0xA77E);
 
     /// An existing ERC-20 (supply with `ESCROW_OWNER`), its escrow funded with 10 tokens, and
     /// the escrow's program (1 token a block, 25% at once and 75% over 1,000 blocks) attested by
