@@ -56,8 +56,9 @@ pragma solidity ^0.8.24;
 //  6. Plain Rust arithmetic on block numbers, counters and u32 fields (`now + window`,
 //     `count + 1`, `m.rented += gpus`, `attempt + 1`) cannot overflow with parameters that
 //     pass validation; if it ever did, the node (release build) would wrap, this contract
-//     reverts with a Solidity panic. Every `ck(..)` of the node is an explicit
-//     `ArithmeticOverflow()` here.
+//     reverts with a Solidity panic (except an account's tranche counter, which wraps as in
+//     `common/RewardAccount.sol`, shared with mining). Every `ck(..)` of the node is an
+//     explicit `ArithmeticOverflow()` here.
 //  7. Events of the block hook: the node runs `onBlock` as a system call without a receipt,
 //     so whatever it emits is dropped; this contract does not emit them (everything the hook
 //     does shows in state and views, as on the node).
@@ -86,6 +87,9 @@ import {
 } from "./market/MarketBase.sol";
 import {MarketHook} from "./market/MarketHook.sol";
 import {Machine, Round, Rental, Report} from "./market/MarketRecords.sol";
+import {overflow} from "./common/CheckedMath.sol";
+import {slot, numKey, addrKey, get, set, g} from "./common/StoreLib.sol";
+import {blockNow, inStaticContext, answerStaticProbe} from "./common/Host.sol";
 
 contract GpuMarketSol is MarketHook, IMarketMockReads {
     /// Selector of the static-context probe (a self-call; see `_isStatic`).
@@ -114,9 +118,9 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
 
     function _init(GpuMarketParams memory p) internal {
         require(address(this) == DBC_MARKET, "GpuMarketSol: install at DBC_MARKET");
-        require(_get(INIT_SLOT) == 0, "GpuMarketSol: already initialized");
+        require(get(INIT_SLOT) == 0, "GpuMarketSol: already initialized");
         _validate(p);
-        _set(INIT_SLOT, 1);
+        set(INIT_SLOT, 1);
         GpuMarketParams storage s = _p();
         s.stakePerGpu = p.stakePerGpu;
         s.auditorStake = p.auditorStake;
@@ -181,11 +185,13 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
             "market.gpuModels must have 1 to 256 rows"
         );
         for (uint256 i; i < p.gpuModels.length; i++) {
-            GpuModelRow memory g = p.gpuModels[i];
-            require(_validName(g.model), "market.gpuModels: a name is not a 1-32 byte name");
-            require(g.calcPoint != 0 && g.memoryGb != 0, "market.gpuModels: a model needs a calcPoint and memoryGb");
+            GpuModelRow memory row = p.gpuModels[i];
+            require(_validName(row.model), "market.gpuModels: a name is not a 1-32 byte name");
+            require(
+                row.calcPoint != 0 && row.memoryGb != 0, "market.gpuModels: a model needs a calcPoint and memoryGb"
+            );
             for (uint256 j; j < i; j++) {
-                require(p.gpuModels[j].model != g.model, "market.gpuModels: a model appears twice");
+                require(p.gpuModels[j].model != row.model, "market.gpuModels: a model appears twice");
             }
         }
         require(
@@ -274,14 +280,13 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
     }
 
     function _requireInit() internal view {
-        if (_get(INIT_SLOT) == 0) revert GpuMarketSolFatal("not initialized: call initDev() or init() first");
+        if (get(INIT_SLOT) == 0) revert GpuMarketSolFatal("not initialized: call initDev() or init() first");
     }
 
-    /// Whether this call runs in a static context: a self-call that writes transient storage
-    /// fails there.
+    /// Whether this call runs in a static context: a self-call with 10,000 gas that writes
+    /// transient storage fails there (`inStaticContext`).
     function _isStatic() internal returns (bool) {
-        (bool ok,) = address(this).call{gas: 10_000}(abi.encodeWithSelector(PROBE_SELECTOR));
-        return !ok;
+        return inStaticContext(PROBE_SELECTOR, 10_000);
     }
 
     /// The block hook (`onBlock(uint256)`, only from `DBC_SYSTEM`), the static probe, and
@@ -297,10 +302,7 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
             return;
         }
         if (msg.data.length >= 4 && sel == PROBE_SELECTOR && msg.sender == address(this)) {
-            uint256 s = PROBE_TSLOT;
-            assembly {
-                tstore(s, 1)
-            }
+            answerStaticProbe(PROBE_TSLOT, 1);
             return;
         }
         revert IGpuMarket.UnknownSelector(sel);
@@ -322,11 +324,11 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
     /// hook ran at every block that had work due; a block whose hook was skipped although
     /// work was due makes the answer the current block.
     function nextHookBlock() external view returns (uint64) {
-        uint64 from = _now();
-        uint256 afterLast = _get(LAST_HOOK_SLOT);
+        uint64 from = blockNow();
+        uint256 afterLast = get(LAST_HOOK_SLOT);
         if (afterLast > from) from = uint64(afterLast);
-        if (_g(G_CURSOR) != 0) return from;
-        if (_get(HEAP_BASE) == 0) return type(uint64).max;
+        if (g(G_CURSOR) != 0) return from;
+        if (get(HEAP_BASE) == 0) return type(uint64).max;
         uint64 top = _heapAt(1);
         return top > from ? top : from;
     }
@@ -410,8 +412,8 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
 
     function commitReport(uint256 reportId, bytes32 commitment) external payable {
         _enter(true, false);
-        if (reportId > type(uint64).max) _overflow();
-        _commit(msg.sender, T_ROUND_REPORT, _numKey(reportId), commitment);
+        if (reportId > type(uint64).max) overflow();
+        _commit(msg.sender, T_ROUND_REPORT, numKey(reportId), commitment);
     }
 
     function revealReport(uint256 reportId, bool faulty, bytes32 salt) external payable {
@@ -477,13 +479,13 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
 
     function machineCount() external payable returns (uint256) {
         _enter(false, false);
-        return _g(G_MACHINES);
+        return g(G_MACHINES);
     }
 
     function machineIdAt(uint256 index) external payable returns (bytes32) {
         _enter(false, false);
-        if (index >= _g(G_MACHINES)) revert IGpuMarket.UnknownMachine(bytes32(0));
-        return bytes32(_get(_slot(T_MACHINE_AT, bytes32(index), 0)));
+        if (index >= g(G_MACHINES)) revert IGpuMarket.UnknownMachine(bytes32(0));
+        return bytes32(get(slot(T_MACHINE_AT, bytes32(index), 0)));
     }
 
     function getRound(bytes32 machineId) external payable returns (IGpuMarket.Round memory) {
@@ -499,16 +501,16 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
 
     function rentalCount() external payable returns (uint256) {
         _enter(false, false);
-        return _g(G_RENTALS);
+        return g(G_RENTALS);
     }
 
     function getReport(uint256 reportId) external payable returns (IGpuMarket.Report memory out) {
         _enter(false, false);
-        if (reportId > type(uint64).max) _overflow();
+        if (reportId > type(uint64).max) overflow();
         uint64 id = uint64(reportId);
         (bool exists, Report memory rep) = _loadReport(id);
         if (!exists) revert IGpuMarket.UnknownReport(reportId);
-        Round memory round = _loadRound(T_ROUND_REPORT, _numKey(id));
+        Round memory round = _loadRound(T_ROUND_REPORT, numKey(id));
         out.id = reportId;
         out.rentalId = rep.rental;
         out.machineId = rep.machine;
@@ -546,17 +548,17 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
 
     function isAuditor(address account) external payable returns (bool) {
         _enter(false, false);
-        return _get(_slot(T_AUDITOR, _addrKey(account), 1)) != 0;
+        return get(slot(T_AUDITOR, addrKey(account), 1)) != 0;
     }
 
     function auditorStake(address account) external payable returns (uint256) {
         _enter(false, false);
-        return _get(_slot(T_AUDITOR, _addrKey(account), 0));
+        return get(slot(T_AUDITOR, addrKey(account), 0));
     }
 
     function committeeSize() external payable returns (uint256) {
         _enter(false, false);
-        return _g(G_COMMITTEE);
+        return g(G_COMMITTEE);
     }
 
     function gpuModel(bytes32 model) external payable returns (uint32 calcPoint, uint32 memoryGb) {

@@ -5,6 +5,10 @@ import {IProjectMining} from "../src/interfaces/IProjectMining.sol";
 import {DBC_MARKET, DBC_MINING} from "./DbcAddresses.sol";
 import {MiningAccounting} from "./mining/MiningAccounting.sol";
 import {MiningCalldata} from "./mining/MiningCalldata.sol";
+import {cadd, sat64, satSub, splitImmediate, accrued} from "./common/CheckedMath.sol";
+import {slot, numKey, get, set} from "./common/StoreLib.sol";
+import {blockNow, inStaticContext, answerStaticProbe} from "./common/Host.sol";
+import {Account, loadAccount, storeAccount, refresh} from "./common/RewardAccount.sol";
 
 /// Calls the stand-in makes to itself (checkpoints and the static-context probe). Only the
 /// contract itself can make them: to anyone else these selectors are unknown.
@@ -133,9 +137,7 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
         bytes4 sel = bytes4(data);
         if (msg.sender == address(this) && data.length >= 4) {
             if (sel == IProjectMiningSolSelf.__pmsStaticProbe.selector) {
-                assembly {
-                    tstore(0, 0)
-                }
+                answerStaticProbe(0, 0);
                 return "";
             }
             if (sel == IProjectMiningSolSelf.__pmsMoveWeight.selector) {
@@ -200,7 +202,7 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
     function _dispatchView(bytes4 sel) internal view returns (bytes memory) {
         if (sel == IProjectMining.projectCount.selector) {
             _viewCall();
-            return abi.encode(_get(G_PROJECTS));
+            return abi.encode(get(G_PROJECTS));
         }
         if (sel == IProjectMining.maxProjectsPerMachine.selector) {
             _viewCall();
@@ -255,8 +257,9 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
 
     /// Checks of a state-changing call after decoding: static context, then value.
     function _writeCall() internal {
-        (bool ok,) = address(this).call{gas: 10_000}(abi.encodeCall(IProjectMiningSolSelf.__pmsStaticProbe, ()));
-        if (!ok) revert IProjectMining.StaticCallWrite();
+        if (inStaticContext(IProjectMiningSolSelf.__pmsStaticProbe.selector, 10_000)) {
+            revert IProjectMining.StaticCallWrite();
+        }
         if (msg.value != 0) revert IProjectMining.NotPayable();
     }
 
@@ -295,7 +298,7 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
 
     /// `register`.
     function _register(address who, RegisterArgs memory c) internal returns (uint64 id) {
-        uint64 now_ = _now();
+        uint64 now_ = blockNow();
         if (c.tokensPerBlock == 0) _invalid("tokensPerBlock is zero");
         if (c.budget == 0) _invalid("budget is zero");
         if (c.endBlock <= now_) _invalid("endBlock is not in the future");
@@ -313,9 +316,9 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
         }
         if (badModels) _invalid("at most 8 non-empty gpuModels");
         unchecked {
-            id = _sat64(_get(G_PROJECTS)) + 1;
+            id = sat64(get(G_PROJECTS)) + 1;
         }
-        _set(G_PROJECTS, id);
+        set(G_PROJECTS, id);
         Proj memory p;
         p.id = id;
         p.settler = who;
@@ -333,7 +336,7 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
         p.attestor = who; // the settler attests until it names another attestor
         _storeProject(p);
         for (uint256 i; i < c.gpuModels.length; i++) {
-            _set(_slot(T_MODELS, _numKey(id), i), uint256(c.gpuModels[i]));
+            set(slot(T_MODELS, numKey(id), i), uint256(c.gpuModels[i]));
         }
         emit IProjectMining.ProjectRegistered(id, who, p.creator, c.tokensPerBlock, c.budget, c.endBlock);
     }
@@ -344,7 +347,7 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
         MarketMachine memory m = _marketMachine(mid);
         if (m.owner != who) revert IProjectMining.NotMachineOwner(mid);
         if (m.status != STATUS_ONLINE) _notEligible(mid, "not verified and online");
-        if (_now() >= p.end || p.distributed >= p.budget) _invalid("emission has ended");
+        if (blockNow() >= p.end || p.distributed >= p.budget) _invalid("emission has ended");
         if (m.calcPoint < p.minCp) _notEligible(mid, "calc point below the minimum");
         if (m.gpuMemoryGb < p.minMem) _notEligible(mid, "GPU memory below the minimum");
         bytes32[] memory models = _models(p);
@@ -362,12 +365,12 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
         if (projects.length >= max) revert IProjectMining.TooManyProjects(mid, max);
         _updateTo(p);
         // Machine → projects and project → machines lists.
-        _set(_slot(T_MACHINE_PROJECTS, mid, projects.length + 1), p.id);
-        _set(_slot(T_MACHINE_PROJECTS, mid, 0), projects.length + 1);
-        bytes32 key = _numKey(p.id);
+        set(slot(T_MACHINE_PROJECTS, mid, projects.length + 1), p.id);
+        set(slot(T_MACHINE_PROJECTS, mid, 0), projects.length + 1);
+        bytes32 key = numKey(p.id);
         uint64 n = _listLen(T_PROJECT_MACHINES, key);
-        _set(_slot(T_PROJECT_MACHINES, key, uint256(n) + 1), uint256(mid));
-        _set(_slot(T_PROJECT_MACHINES, key, 0), uint256(n) + 1);
+        set(slot(T_PROJECT_MACHINES, key, uint256(n) + 1), uint256(mid));
+        set(slot(T_PROJECT_MACHINES, key, 0), uint256(n) + 1);
         // No weight until the project's attestor reports work served.
         pos.weight = 0;
         pos.debt = 0;
@@ -396,21 +399,21 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
             address(this).call(abi.encodeCall(IProjectMiningSolSelf.__pmsLeaveSettle, (p.id, mid)));
         if (!ok) _propagateOutOfGas(reason);
         _tryUpdateTo(p);
-        p.totalWeight = _satSub(p.totalWeight, pos.weight);
+        p.totalWeight = satSub(p.totalWeight, pos.weight);
         if (p.machines > 0) p.machines -= 1;
         // Swap-remove from the project's machine list.
-        bytes32 key = _numKey(p.id);
+        bytes32 key = numKey(p.id);
         uint64 n = _listLen(T_PROJECT_MACHINES, key);
-        uint256 last = _get(_slot(T_PROJECT_MACHINES, key, n));
-        _set(_slot(T_PROJECT_MACHINES, key, pos.index), last);
+        uint256 last = get(slot(T_PROJECT_MACHINES, key, n));
+        set(slot(T_PROJECT_MACHINES, key, pos.index), last);
         if (pos.index != n) {
             Pos memory moved = _loadPos(p.id, bytes32(last));
             moved.index = pos.index;
             _storePos(moved);
         }
-        _set(_slot(T_PROJECT_MACHINES, key, n), 0);
+        set(slot(T_PROJECT_MACHINES, key, n), 0);
         unchecked {
-            _set(_slot(T_PROJECT_MACHINES, key, 0), uint64(n - 1));
+            set(slot(T_PROJECT_MACHINES, key, 0), uint64(n - 1));
         }
         // Remove from the machine's project list.
         uint64[] memory projects = _machineProjects(mid);
@@ -418,11 +421,11 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
         for (uint256 i; i < projects.length; i++) {
             if (projects[i] != p.id) {
                 kept += 1;
-                _set(_slot(T_MACHINE_PROJECTS, mid, kept), projects[i]);
+                set(slot(T_MACHINE_PROJECTS, mid, kept), projects[i]);
             }
         }
-        _set(_slot(T_MACHINE_PROJECTS, mid, projects.length), 0);
-        _set(_slot(T_MACHINE_PROJECTS, mid, 0), kept);
+        set(slot(T_MACHINE_PROJECTS, mid, projects.length), 0);
+        set(slot(T_MACHINE_PROJECTS, mid, 0), kept);
         pos.weight = 0;
         pos.debt = 0;
         pos.index = 0;
@@ -446,14 +449,14 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
                 _storePos(pos);
             }
         }
-        Acct memory a = _loadAcct(_providerKey(p.id, provider));
-        uint256 vested = _refresh(a, p.vestingBlocks == 0 ? 1 : p.vestingBlocks);
-        amount = _add(a.claimable, _satSub(vested, a.withdrawnVested));
+        Account memory a = loadAccount(T_PROVIDER, _providerKey(p.id, provider));
+        uint256 vested = refresh(a, p.vestingBlocks == 0 ? 1 : p.vestingBlocks);
+        amount = cadd(a.claimable, satSub(vested, a.withdrawnVested));
         a.claimable = 0;
         a.withdrawnVested = vested;
-        a.claimed = _add(a.claimed, amount);
-        _storeAcct(a);
-        p.settled = _add(p.settled, amount);
+        a.claimed = cadd(a.claimed, amount);
+        storeAccount(a);
+        p.settled = cadd(p.settled, amount);
         _storeProject(p);
         emit IProjectMining.MiningRewardSettled(pid, provider, amount);
     }
@@ -472,7 +475,7 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
     function _attest(address who, AttestArgs memory c) internal {
         Proj memory p = _project(c.projectId);
         if (p.attestor != who || who == address(0)) revert IProjectMining.NotAttestor(c.projectId);
-        uint64 current = _now() / _epochBlocks();
+        uint64 current = blockNow() / _epochBlocks();
         if (current == 0) revert IProjectMining.WrongEpoch(c.epoch, 0);
         if (c.epoch != current - 1) revert IProjectMining.WrongEpoch(c.epoch, current - 1);
         if (c.machineIds.length != c.units.length) {
@@ -521,10 +524,10 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
     /// `enrolledMachineAt`.
     function _enrolledMachineAt(uint256 pid, uint256 index) internal view returns (bytes32) {
         Proj memory p = _project(pid);
-        bytes32 key = _numKey(p.id);
+        bytes32 key = numKey(p.id);
         uint64 n = _listLen(T_PROJECT_MACHINES, key);
         if (index >= n) revert IProjectMining.NotEnrolled(pid, bytes32(0));
-        return bytes32(_get(_slot(T_PROJECT_MACHINES, key, index + 1)));
+        return bytes32(get(slot(T_PROJECT_MACHINES, key, index + 1)));
     }
 
     /// `rewards_of`.
@@ -535,20 +538,20 @@ contract ProjectMiningSol is MiningAccounting, MiningCalldata {
         for (uint256 i; i < mids.length; i++) {
             Pos memory pos = _loadPos(p.id, mids[i]);
             if (pos.index != 0 && pos.provider == provider) {
-                r.pending = _add(r.pending, _satSub(_accrued(pos.weight, p.acc), pos.debt));
+                r.pending = cadd(r.pending, satSub(accrued(pos.weight, p.acc), pos.debt));
             }
         }
-        Acct memory a = _loadAcct(_providerKey(p.id, provider));
-        uint256 vested = _refresh(a, p.vestingBlocks == 0 ? 1 : p.vestingBlocks);
+        Account memory a = loadAccount(T_PROVIDER, _providerKey(p.id, provider));
+        uint256 vested = refresh(a, p.vestingBlocks == 0 ? 1 : p.vestingBlocks);
         uint256 now_;
         uint256 later;
         if (p.vestingBlocks == 0) {
             now_ = r.pending;
         } else {
-            (now_, later) = _splitImmediate(r.pending, p.immediateBps);
+            (now_, later) = splitImmediate(r.pending, p.immediateBps);
         }
-        r.claimable = _add(_add(a.claimable, _satSub(vested, a.withdrawnVested)), now_);
-        r.vesting = _add(_satSub(a.totalVesting, vested), later);
+        r.claimable = cadd(cadd(a.claimable, satSub(vested, a.withdrawnVested)), now_);
+        r.vesting = cadd(satSub(a.totalVesting, vested), later);
         r.claimed = a.claimed;
     }
 }

@@ -13,6 +13,9 @@ import {
 } from "./staking/StakingStore.sol";
 import {StakingUnbonding as UB} from "./staking/StakingUnbonding.sol";
 import {StakingEvidence as EV} from "./staking/StakingEvidence.sol";
+import {cadd, cadd64, sat64, satAdd64, min, max, bpsOf} from "./common/CheckedMath.sol";
+import {slot, numKey, addrKey, toAddr, get, set, g, setG, addG} from "./common/StoreLib.sol";
+import {payByCarrier, burnByCarrier, inStaticContext, answerStaticProbe} from "./common/Host.sol";
 
 /// @title StakingSol: a Solidity stand-in for dbc-node's staking precompile (`0x…0D03`)
 /// @notice For `forge test` only (Foundry's EVM has no DBC precompiles). Mirrors
@@ -186,9 +189,7 @@ contract StakingSol {
 
     fallback(bytes calldata input) external payable returns (bytes memory) {
         if (msg.sender == address(this) && input.length == 4 && bytes4(input) == PROBE) {
-            assembly {
-                tstore(0, 1)
-            }
+            answerStaticProbe(0, 1);
             return "";
         }
         if (address(this) != DBC_STAKING) revert IStaking.DelegateCallNotAllowed();
@@ -234,8 +235,7 @@ contract StakingSol {
 
     /// True inside a STATICCALL: a self-call that TSTOREs fails there.
     function _isStatic() private returns (bool) {
-        (bool ok,) = address(this).call{gas: 30_000}(abi.encodePacked(PROBE));
-        return !ok;
+        return inStaticContext(PROBE, 30_000);
     }
 
     // =============================================================== calldata decoding
@@ -365,9 +365,9 @@ contract StakingSol {
         if (v.registered) revert IStaking.AlreadyRegistered();
         uint256 n = S.candidateCount();
         if (n >= sp.maxCandidates) revert IStaking.TooManyCandidates();
-        S.set(S.slot(S.T_CAND, S.numKey(n), 0), uint160(who));
-        S.set(S.slot(S.T_CAND_IDX, S.addrKey(who), 0), n + 1);
-        S.setG(S.G_CANDIDATES, n + 1);
+        set(slot(S.T_CAND, numKey(n), 0), uint160(who));
+        set(slot(S.T_CAND_IDX, addrKey(who), 0), n + 1);
+        setG(S.G_CANDIDATES, n + 1);
         v.registered = true;
         emit IStaking.ValidatorRegistered(who, stake, uint16(commission));
         if (v.totalShares == 0) {
@@ -391,10 +391,10 @@ contract StakingSol {
             emit IStaking.CommissionChanged(v.addr, uint16(commission));
             return;
         }
-        uint256 maximum = S.min(S.min(v.commission + sp.maxCommissionIncreaseBps, 0xffff), sp.maxCommissionBps);
+        uint256 maximum = min(min(v.commission + sp.maxCommissionIncreaseBps, 0xffff), sp.maxCommissionBps);
         if (commission > maximum) revert IStaking.CommissionIncreaseTooLarge(uint16(maximum));
-        uint256 e = S.max(sp.epochBlocks, 1);
-        uint256 at = S.nextMultiple64(S.add64(block.number, e), e);
+        uint256 e = max(sp.epochBlocks, 1);
+        uint256 at = S.nextMultiple64(cadd64(block.number, e), e);
         v.pendingCommission = commission;
         v.pendingAt = at;
         emit IStaking.CommissionChangeScheduled(v.addr, uint16(commission), uint64(at));
@@ -406,8 +406,8 @@ contract StakingSol {
         Del memory own = S.loadDel(a, a);
         if (v.active || S.valueOf(v, own.shares) >= sp.minSelfStake) revert IStaking.CandidateNotRemovable();
         uint256 n = S.candidateCount();
-        uint256 idxSlot = S.slot(S.T_CAND_IDX, S.addrKey(a), 0);
-        uint256 idx = S.sat64(S.get(idxSlot));
+        uint256 idxSlot = slot(S.T_CAND_IDX, addrKey(a), 0);
+        uint256 idx = sat64(get(idxSlot));
         if (idx == 0 || idx > n || S.candidateAt(idx - 1) != a) {
             // Not indexed (state from before the index): find it.
             idx = 0;
@@ -421,13 +421,13 @@ contract StakingSol {
         }
         uint256 last = n - 1;
         if (idx - 1 != last) {
-            uint256 moved = S.get(S.slot(S.T_CAND, S.numKey(last), 0));
-            S.set(S.slot(S.T_CAND, S.numKey(idx - 1), 0), moved);
-            S.set(S.slot(S.T_CAND_IDX, S.addrKey(S.toAddr(moved)), 0), idx);
+            uint256 moved = get(slot(S.T_CAND, numKey(last), 0));
+            set(slot(S.T_CAND, numKey(idx - 1), 0), moved);
+            set(slot(S.T_CAND_IDX, addrKey(toAddr(moved)), 0), idx);
         }
-        S.set(S.slot(S.T_CAND, S.numKey(last), 0), 0);
-        S.set(idxSlot, 0);
-        S.setG(S.G_CANDIDATES, last);
+        set(slot(S.T_CAND, numKey(last), 0), 0);
+        set(idxSlot, 0);
+        setG(S.G_CANDIDATES, last);
         v.registered = false;
         S.storeVal(v);
         emit IStaking.CandidateRemoved(a);
@@ -438,13 +438,13 @@ contract StakingSol {
         uint256 shares = v.totalShares == 0 ? amount : S.mulDiv(amount, v.totalShares, v.totalStake);
         Del memory d = S.loadDel(v.addr, delegator);
         S.settle(d, v.acc);
-        d.shares = S.add(d.shares, shares);
+        d.shares = cadd(d.shares, shares);
         S.resetDebt(d, v.acc);
         S.storeDel(d);
-        v.totalStake = S.add(v.totalStake, amount);
-        v.totalShares = S.add(v.totalShares, shares);
+        v.totalStake = cadd(v.totalStake, amount);
+        v.totalShares = cadd(v.totalShares, shares);
         S.storeVal(v);
-        S.addG(S.G_TOTAL_BONDED, amount);
+        addG(S.G_TOTAL_BONDED, amount, false);
         emit IStaking.Delegated(v.addr, delegator, amount, shares);
     }
 
@@ -462,7 +462,7 @@ contract StakingSol {
             // Shares burned round up, so the rest never claims more than the stake left.
             uint256 num = S.mulDiv(amount, v.totalShares, 1);
             uint256 q = num / v.totalStake;
-            shares = S.min(q * v.totalStake == num ? q : q + 1, d.shares);
+            shares = min(q * v.totalStake == num ? q : q + 1, d.shares);
         }
         S.settle(d, v.acc);
         d.shares -= shares;
@@ -472,7 +472,7 @@ contract StakingSol {
         v.totalStake -= amount;
         v.totalShares -= shares;
         S.storeVal(v);
-        S.subG(S.G_TOTAL_BONDED, amount);
+        addG(S.G_TOTAL_BONDED, amount, true);
         // An active validator's stake keeps counting until the next election and stays
         // slashable from there (H8).
         uint256 start = UB.effectiveStart(sp, v.active);
@@ -492,7 +492,7 @@ contract StakingSol {
         d.pending = 0;
         S.storeDel(d);
         if (who == validator) {
-            amount = S.add(amount, v.commissionOwed);
+            amount = cadd(amount, v.commissionOwed);
             v.commissionOwed = 0;
             S.storeVal(v);
         }
@@ -514,22 +514,22 @@ contract StakingSol {
         bool hasReporter,
         uint8 why
     ) private returns (uint256 amount) {
-        uint256 bonded = S.bps(v.totalStake, shareBps);
+        uint256 bonded = bpsOf(v.totalStake, shareBps);
         v.totalStake -= bonded;
-        S.subG(S.G_TOTAL_BONDED, bonded);
+        addG(S.G_TOTAL_BONDED, bonded, true);
         uint256 unbonding = UB.slash(sp, v.addr, infraction, shareBps);
-        amount = S.add(bonded, unbonding);
+        amount = cadd(bonded, unbonding);
         bool pays = hasReporter && reporter != v.addr && tx.origin != v.addr;
-        uint256 reward = pays ? S.bps(amount, sp.evidenceRewardBps) : 0;
+        uint256 reward = pays ? bpsOf(amount, sp.evidenceRewardBps) : 0;
         if (pays) _pay(reporter, reward);
         uint256 burned = amount - reward;
         _burn(burned);
-        S.addG(S.G_BURNED, burned);
+        addG(S.G_BURNED, burned, false);
         emit IStaking.Slashed(v.addr, amount, why);
     }
 
     function _jail(StakingParams memory sp, Val memory v) private {
-        uint256 until = S.max(S.add64(block.number, sp.jailBlocks), v.jailedUntil);
+        uint256 until = max(cadd64(block.number, sp.jailBlocks), v.jailedUntil);
         v.jailedUntil = until;
         emit IStaking.Jailed(v.addr, uint64(until));
     }
@@ -537,13 +537,13 @@ contract StakingSol {
     /// `slashing::double_sign`.
     function _doubleSign(StakingParams memory sp, address reporter, bytes memory a, bytes memory b) private {
         (address signer, uint256 number) = _evidence(a, b);
-        if (S.satAdd64(number, sp.unbondingBlocks) < block.number) {
+        if (satAdd64(number, sp.unbondingBlocks) < block.number) {
             EV.invalid("evidence older than the unbonding period");
         }
         Val memory v = S.loadVal(signer);
-        uint256 used = S.slot(S.T_EVIDENCE, keccak256(abi.encodePacked(signer, uint64(number))), 0);
-        if (S.get(used) != 0) revert IStaking.EvidenceAlreadyUsed();
-        S.set(used, 1);
+        uint256 used = slot(S.T_EVIDENCE, keccak256(abi.encodePacked(signer, uint64(number))), 0);
+        if (get(used) != 0) revert IStaking.EvidenceAlreadyUsed();
+        set(used, 1);
         uint256 amount = _slash(sp, v, sp.doubleSignSlashBps, number, reporter, true, REASON_DOUBLE_SIGN);
         // A removed candidate is still slashable for what it signed while it had stake; an
         // address that never had stake here is not a validator.
@@ -569,30 +569,30 @@ contract StakingSol {
     // =============================================================== block hook
 
     function _onBlock(StakingParams memory sp, address proposer, address[] memory missed) private {
-        if (S.g(S.G_INIT) == 0) {
-            S.setG(S.G_INIT, 1);
+        if (g(S.G_INIT) == 0) {
+            setG(S.G_INIT, 1);
             GenesisValidator[] storage gvs = S.config().validators;
             for (uint256 i = 0; i < gvs.length; i++) {
                 _register(sp, gvs[i].addr, gvs[i].stake, gvs[i].commissionBps);
             }
-            (address[] memory set, uint256[] memory stakes) = _genesisSet(sp);
-            _writeActive(set, stakes, 0);
+            (address[] memory elected, uint256[] memory stakes) = _genesisSet(sp);
+            _writeActive(elected, stakes, 0);
         }
         // Block reward.
         Val memory v = S.loadVal(proposer);
         if (v.registered) {
-            uint256 paid = S.g(S.G_POOL_PAID);
-            uint256 reward = S.min(sp.blockReward, sp.rewardPool > paid ? sp.rewardPool - paid : 0);
+            uint256 paid = g(S.G_POOL_PAID);
+            uint256 reward = min(sp.blockReward, sp.rewardPool > paid ? sp.rewardPool - paid : 0);
             if (reward != 0) {
-                S.setG(S.G_POOL_PAID, S.add(paid, reward));
-                uint256 commission = S.bps(reward, v.commission);
+                setG(S.G_POOL_PAID, cadd(paid, reward));
+                uint256 commission = bpsOf(reward, v.commission);
                 uint256 rest = reward - commission;
                 if (v.totalShares == 0) {
                     commission = reward;
                 } else {
-                    v.acc = S.add(v.acc, S.mulDiv(rest, S.SCALE, v.totalShares));
+                    v.acc = cadd(v.acc, S.mulDiv(rest, S.SCALE, v.totalShares));
                 }
-                v.commissionOwed = S.add(v.commissionOwed, commission);
+                v.commissionOwed = cadd(v.commissionOwed, commission);
                 S.storeVal(v);
                 emit IStaking.BlockRewarded(proposer, reward, commission);
             }
@@ -622,65 +622,69 @@ contract StakingSol {
     }
 
     /// Inserts (a, s) into the first `n` entries (sorted, at most `cap`); returns the new count.
-    function _insert(address[] memory set, uint256[] memory stakes, uint256 n, uint256 cap, address a, uint256 s)
+    function _insert(address[] memory elected, uint256[] memory stakes, uint256 n, uint256 cap, address a, uint256 s)
         private
         pure
         returns (uint256)
     {
         uint256 j = 0;
-        while (j < n && !_before(a, s, set[j], stakes[j])) j++;
+        while (j < n && !_before(a, s, elected[j], stakes[j])) j++;
         if (j >= cap) return n;
         uint256 top = n < cap ? n : cap - 1;
         for (uint256 k = top; k > j; k--) {
-            set[k] = set[k - 1];
+            elected[k] = elected[k - 1];
             stakes[k] = stakes[k - 1];
         }
-        set[j] = a;
+        elected[j] = a;
         stakes[j] = s;
         return n < cap ? n + 1 : n;
     }
 
-    function _shrink(address[] memory set, uint256[] memory stakes, uint256 n) private pure {
+    function _shrink(address[] memory elected, uint256[] memory stakes, uint256 n) private pure {
         assembly {
-            mstore(set, n)
+            mstore(elected, n)
             mstore(stakes, n)
         }
     }
 
     /// `genesis_set`: the genesis validators in election order, at most `maxValidators`.
-    function _genesisSet(StakingParams memory sp) private view returns (address[] memory set, uint256[] memory stakes) {
+    function _genesisSet(StakingParams memory sp)
+        private
+        view
+        returns (address[] memory elected, uint256[] memory stakes)
+    {
         GenesisValidator[] storage gvs = S.config().validators;
         uint256 cap = sp.maxValidators;
-        set = new address[](S.min(gvs.length, cap));
-        stakes = new uint256[](set.length);
+        elected = new address[](min(gvs.length, cap));
+        stakes = new uint256[](elected.length);
         uint256 n = 0;
         for (uint256 i = 0; i < gvs.length && cap > 0; i++) {
-            n = _insert(set, stakes, n, cap, gvs[i].addr, gvs[i].stake);
+            n = _insert(elected, stakes, n, cap, gvs[i].addr, gvs[i].stake);
         }
-        _shrink(set, stakes, n);
+        _shrink(elected, stakes, n);
     }
 
     /// `write_active`: replaces the active set and emits `ValidatorSetElected(epoch, …)`.
-    function _writeActive(address[] memory set, uint256[] memory stakes, uint256 epoch) private {
+    function _writeActive(address[] memory elected, uint256[] memory stakes, uint256 epoch) private {
         address[] memory old = S.activeSet();
         for (uint256 i = 0; i < old.length; i++) {
             Val memory v = S.loadVal(old[i]);
             v.active = false;
             S.storeVal(v);
         }
-        for (uint256 i = 0; i < set.length; i++) {
-            S.set(S.slot(S.T_ACTIVE, S.numKey(i), 0), uint160(set[i]));
-            S.set(S.slot(S.T_ACTIVE, S.numKey(i), 1), stakes[i]);
-            Val memory v = S.loadVal(set[i]);
+        for (uint256 i = 0; i < elected.length; i++) {
+            set(slot(S.T_ACTIVE, numKey(i), 0), uint160(elected[i]));
+            set(slot(S.T_ACTIVE, numKey(i), 1), stakes[i]);
+            Val memory v = S.loadVal(elected[i]);
             v.active = true;
             S.storeVal(v);
         }
-        for (uint256 i = set.length; i < old.length; i++) {
-            S.set(S.slot(S.T_ACTIVE, S.numKey(i), 0), 0);
-            S.set(S.slot(S.T_ACTIVE, S.numKey(i), 1), 0);
+        for (uint256 i = elected.length; i < old.length; i++) {
+            set(slot(S.T_ACTIVE, numKey(i), 0), 0);
+            set(slot(S.T_ACTIVE, numKey(i), 1), 0);
         }
-        S.setG(S.G_ACTIVE_LEN, set.length);
-        emit IStaking.ValidatorSetElected(uint64(epoch), set);
+        setG(S.G_ACTIVE_LEN, elected.length);
+        emit IStaking.ValidatorSetElected(uint64(epoch), elected);
     }
 
     /// `elect`: the top `maxValidators` eligible candidates by stake become the set of the next
@@ -688,19 +692,19 @@ contract StakingSol {
     function _elect(StakingParams memory sp, uint256 epoch) private {
         address[] memory cands = S.candidates();
         uint256 cap = sp.maxValidators;
-        address[] memory set = new address[](S.min(cands.length, cap));
-        uint256[] memory stakes = new uint256[](set.length);
+        address[] memory elected = new address[](min(cands.length, cap));
+        uint256[] memory stakes = new uint256[](elected.length);
         uint256 n = 0;
         for (uint256 i = 0; i < cands.length; i++) {
             Val memory v = S.loadVal(cands[i]);
             if (v.jailedUntil != 0 || v.totalStake == 0) continue;
             Del memory own = S.loadDel(cands[i], cands[i]);
             if (S.valueOf(v, own.shares) < sp.minSelfStake) continue;
-            if (cap > 0) n = _insert(set, stakes, n, cap, cands[i], v.totalStake);
+            if (cap > 0) n = _insert(elected, stakes, n, cap, cands[i], v.totalStake);
         }
         if (n == 0) return;
-        _shrink(set, stakes, n);
-        _writeActive(set, stakes, epoch + 1);
+        _shrink(elected, stakes, n);
+        _writeActive(elected, stakes, epoch + 1);
     }
 
     // =============================================================== views
@@ -709,7 +713,7 @@ contract StakingSol {
         if (f == F_GET_VALIDATOR) {
             Val memory v = S.loadVal(a.a0);
             Del memory own = S.loadDel(a.a0, a.a0);
-            uint256 epoch = block.number / S.max(sp.epochBlocks, 1);
+            uint256 epoch = block.number / max(sp.epochBlocks, 1);
             IStaking.Validator memory info = IStaking.Validator({
                 validator: a.a0,
                 selfStake: S.valueOf(v, own.shares),
@@ -733,7 +737,7 @@ contract StakingSol {
             uint256 amount = 0;
             uint64 release = 0;
             for (uint256 i = 0; i < list.length; i++) {
-                amount = S.add(amount, list[i].amount);
+                amount = cadd(amount, list[i].amount);
                 if (list[i].releaseBlock > release) release = list[i].releaseBlock;
             }
             return abi.encode(amount, release);
@@ -747,33 +751,26 @@ contract StakingSol {
         if (f == F_ACTIVE) return abi.encode(S.activeSet());
         if (f == F_EPOCH_BLOCKS) return abi.encode(sp.epochBlocks);
         if (f == F_POOL_REMAINING) {
-            uint256 paid = S.g(S.G_POOL_PAID);
+            uint256 paid = g(S.G_POOL_PAID);
             return abi.encode(sp.rewardPool > paid ? sp.rewardPool - paid : 0);
         }
-        return abi.encode(S.g(S.G_BURNED));
+        return abi.encode(g(S.G_BURNED));
     }
 
     // =============================================================== native DBC
 
     /// `pay_own`: credits `to` out of this account's balance without running `to`'s code.
     function _pay(address to, uint256 amount) private {
-        if (amount == 0) return;
-        _spend(abi.encodePacked(hex"73", to, hex"ff"), amount); // PUSH20 to; SELFDESTRUCT
+        _fatalUnless(payByCarrier(to, amount));
     }
 
     /// `burn_own`: removes `amount` from this account's balance (it leaves the supply).
     function _burn(uint256 amount) private {
-        if (amount == 0) return;
-        _spend(hex"30ff", amount); // ADDRESS; SELFDESTRUCT (to itself, in its creation tx: burned)
+        _fatalUnless(burnByCarrier(amount));
     }
 
-    function _spend(bytes memory initCode, uint256 amount) private {
-        address created;
-        if (address(this).balance >= amount) {
-            assembly {
-                created := create(amount, add(initCode, 0x20), mload(initCode))
-            }
-        }
-        require(created != address(0), "StakingSol: balance too low (fatal on the node)");
+    /// A payment or burn the balance cannot cover is fatal on the node.
+    function _fatalUnless(bool moved) private pure {
+        require(moved, "StakingSol: balance too low (fatal on the node)");
     }
 }

@@ -797,6 +797,20 @@ contract GpuMarketSolTest {
         GpuMarketSol(payable(DBC_MARKET)).init(p);
     }
 
+    /// With `burnTierBasis: registered`, `burnRateBps()` and `networkStats().burnRateBps` both
+    /// count registered GPUs (the node's `networkStats` used online GPUs until 2026-12-02).
+    function test_burnTierBasisRegistered_inBothViews() public {
+        GpuMarketParams memory p = gpuMarketDevParams();
+        p.burnTierBasisRegistered = true;
+        p.burnTiers[1].fromGpus = 3; // 3 registered GPUs reach the second tier
+        _reinstall(p);
+        _join(3);
+        _register(MID, 4);
+        require(M.networkStats().onlineGpus == 0, "not verified yet");
+        require(M.burnRateBps() == 7_000, "by registered GPUs");
+        require(M.networkStats().burnRateBps == 7_000, "networkStats agrees");
+    }
+
     function _challengeParams() internal pure returns (GpuMarketParams memory p) {
         p = gpuMarketDevParams();
         p.challengeCheckBlocks = 50;

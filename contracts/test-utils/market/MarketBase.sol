@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IGpuMarket} from "../../src/interfaces/IGpuMarket.sol";
 import {HEVM} from "../Vm.sol";
 import {DBC_MARKET, DBC_MINING} from "../DbcAddresses.sol";
 import {IMiningGradeHook} from "../MockHooks.sol";
+import {BPS, max64, mulDiv} from "../common/CheckedMath.sol";
+import {blockNow, payByCarrier, burnByCarrier} from "../common/Host.sol";
 
-// Base of `GpuMarketSol`: the market's parameters, the storage primitives of the node's layout
-// (`crates/precompiles/src/store.rs`), checked arithmetic (`math.rs`), value movements and the
-// mining hook. Every function mirrors the Rust function of the same name.
+// Base of `GpuMarketSol`: the market's parameters, record tags and constants, the market's own
+// math (`math.rs`), value movements and the mining hook. The storage primitives of the node's
+// layout (`store.rs`), checked arithmetic and the value carriers are shared with mining and
+// staking (`../common/`). Every function mirrors the Rust function of the same name.
 
 /// A row of the GPU-model table (`MarketParams.gpu_models`): `model` is the name as the ABI's
 /// `bytes32` (left-aligned, zero-padded, e.g. `bytes32("RTX 4090")`).
@@ -145,7 +147,7 @@ abstract contract MarketBase {
     uint256 internal constant T_AUDITOR = 7;
     uint256 internal constant T_COMMITTEE = 8;
     uint256 internal constant T_ACCOUNT = 9;
-    uint256 internal constant T_TRANCHE = 10;
+    // T_TRANCHE = 10: the accounts' vesting tranches (`../common/RewardAccount.sol`)
     uint256 internal constant T_QUEUE = 11;
     uint256 internal constant T_RENTAL_REPORT = 12;
     uint256 internal constant T_OWNER_MACHINES = 13;
@@ -200,7 +202,6 @@ abstract contract MarketBase {
     uint8 internal constant I_FAIL_MACHINE = 10;
 
     // ---- constants (market/mod.rs, liveness.rs, records.rs, math.rs) ----
-    uint256 internal constant ACC_SCALE = 1e18;
     uint64 internal constant HOOK_MAX_ITEMS = 256;
     uint8 internal constant MAX_RENTAL_EXTENSIONS = 16;
     uint64 internal constant DRAW_TRIES = 256;
@@ -208,7 +209,6 @@ abstract contract MarketBase {
     uint256 internal constant AUDITOR_WEIGHT_CAP = 4;
     uint64 internal constant HEARTBEAT_MAX_AGE = 64;
     uint256 internal constant PER_GPU_SCALE = 1e12;
-    uint256 internal constant BPS = 10_000;
     bytes4 internal constant HOOK_SELECTOR = 0x4fca0bcd;
 
     // ---- storage of this stand-in that the node does not have (hashed, far from the node's
@@ -245,208 +245,7 @@ abstract contract MarketBase {
     }
 
     // =========================================================================================
-    // storage (store.rs)
-
-    /// Slot of field `field` of the record `(tag, key)`.
-    function _slot(uint256 tag, bytes32 key, uint256 field) internal pure returns (uint256) {
-        unchecked {
-            return uint256(keccak256(abi.encode(tag, key))) + field;
-        }
-    }
-
-    function _get(uint256 s) internal view returns (uint256 v) {
-        assembly {
-            v := sload(s)
-        }
-    }
-
-    function _set(uint256 s, uint256 v) internal {
-        assembly {
-            sstore(s, v)
-        }
-    }
-
-    function _g(uint256 n) internal view returns (uint256) {
-        return _get(n);
-    }
-
-    function _setG(uint256 n, uint256 v) internal {
-        _set(n, v);
-    }
-
-    /// Adds (or subtracts) `delta` to a global counter, checked.
-    function _addG(uint256 n, uint256 delta, bool sub) internal returns (uint256 next) {
-        uint256 cur = _g(n);
-        next = sub ? _csub(cur, delta) : _cadd(cur, delta);
-        _setG(n, next);
-    }
-
-    function _numKey(uint256 n) internal pure returns (bytes32) {
-        return bytes32(n);
-    }
-
-    function _addrKey(address a) internal pure returns (bytes32) {
-        return bytes32(uint256(uint160(a)));
-    }
-
-    function _toAddr(uint256 w) internal pure returns (address) {
-        return address(uint160(w));
-    }
-
-    function _sat64(uint256 v) internal pure returns (uint64) {
-        return v > type(uint64).max ? type(uint64).max : uint64(v);
-    }
-
-    function _sat32(uint256 v) internal pure returns (uint32) {
-        return v > type(uint32).max ? type(uint32).max : uint32(v);
-    }
-
-    /// `count` words of record `(tag, key)`.
-    function _loadWords(uint256 tag, bytes32 key, uint256 count) internal view returns (uint256[] memory w) {
-        w = new uint256[](count);
-        uint256 base = _slot(tag, key, 0);
-        unchecked {
-            for (uint256 i; i < count; i++) {
-                w[i] = _get(base + i);
-            }
-        }
-    }
-
-    /// Writes back the words of `w` that differ from `orig` (and updates `orig`), as
-    /// `Slots::store`: a record loaded earlier only overwrites the slots it changed.
-    function _storeWords(uint256 tag, bytes32 key, uint256[] memory orig, uint256[] memory w) internal {
-        uint256 base = _slot(tag, key, 0);
-        unchecked {
-            for (uint256 i; i < w.length; i++) {
-                if (w[i] != orig[i]) {
-                    _set(base + i, w[i]);
-                    orig[i] = w[i];
-                }
-            }
-        }
-    }
-
-    // =========================================================================================
-    // checked arithmetic (`ck`: `ArithmeticOverflow()`)
-
-    function _overflow() internal pure {
-        revert IGpuMarket.ArithmeticOverflow();
-    }
-
-    function _cadd(uint256 a, uint256 b) internal pure returns (uint256 c) {
-        unchecked {
-            c = a + b;
-        }
-        if (c < a) _overflow();
-    }
-
-    function _csub(uint256 a, uint256 b) internal pure returns (uint256) {
-        if (b > a) _overflow();
-        unchecked {
-            return a - b;
-        }
-    }
-
-    function _cmul(uint256 a, uint256 b) internal pure returns (uint256 c) {
-        if (a == 0) return 0;
-        unchecked {
-            c = a * b;
-        }
-        if (c / a != b) _overflow();
-    }
-
-    /// `a * b` if it fits 256 bits.
-    function _tryMul(uint256 a, uint256 b) internal pure returns (bool ok, uint256 c) {
-        if (a == 0) return (true, 0);
-        unchecked {
-            c = a * b;
-        }
-        ok = c / a == b;
-    }
-
-    function _cadd64(uint256 a, uint256 b) internal pure returns (uint64) {
-        uint256 c = a + b; // operands are u64: no 256-bit overflow
-        if (c > type(uint64).max) _overflow();
-        return uint64(c);
-    }
-
-    function _cmul64(uint256 a, uint256 b) internal pure returns (uint64) {
-        uint256 c = a * b; // operands are u64: no 256-bit overflow
-        if (c > type(uint64).max) _overflow();
-        return uint64(c);
-    }
-
-    function _satSub(uint256 a, uint256 b) internal pure returns (uint256) {
-        unchecked {
-            return a > b ? a - b : 0;
-        }
-    }
-
-    function _satAdd64(uint64 a, uint64 b) internal pure returns (uint64) {
-        uint256 c = uint256(a) + b;
-        return c > type(uint64).max ? type(uint64).max : uint64(c);
-    }
-
-    function _max64(uint64 a, uint64 b) internal pure returns (uint64) {
-        return a > b ? a : b;
-    }
-
-    function _min(uint256 a, uint256 b) internal pure returns (uint256) {
-        return a < b ? a : b;
-    }
-
-    // =========================================================================================
-    // math.rs
-
-    /// `amount × bps / 10,000`, rounded down (`ArithmeticOverflow` if the product overflows).
-    function _bpsOf(uint256 amount, uint16 bps) internal pure returns (uint256) {
-        return _cmul(amount, bps) / BPS;
-    }
-
-    /// `amount × num / den` rounded down with a 512-bit product; `ok` false if the result does
-    /// not fit 256 bits or `den` is zero (`math::mul_div`).
-    function _mulDiv(uint256 a, uint256 b, uint256 d) internal pure returns (bool ok, uint256 result) {
-        if (d == 0) return (false, 0);
-        unchecked {
-            uint256 prod0;
-            uint256 prod1;
-            assembly {
-                let mm := mulmod(a, b, not(0))
-                prod0 := mul(a, b)
-                prod1 := sub(sub(mm, prod0), lt(mm, prod0))
-            }
-            if (prod1 == 0) return (true, prod0 / d);
-            if (d <= prod1) return (false, 0);
-            uint256 remainder;
-            assembly {
-                remainder := mulmod(a, b, d)
-                prod1 := sub(prod1, gt(remainder, prod0))
-                prod0 := sub(prod0, remainder)
-            }
-            uint256 twos = d & (~d + 1);
-            assembly {
-                d := div(d, twos)
-                prod0 := div(prod0, twos)
-                twos := add(div(sub(0, twos), twos), 1)
-            }
-            prod0 |= prod1 * twos;
-            uint256 inv = (3 * d) ^ 2;
-            inv *= 2 - d * inv;
-            inv *= 2 - d * inv;
-            inv *= 2 - d * inv;
-            inv *= 2 - d * inv;
-            inv *= 2 - d * inv;
-            inv *= 2 - d * inv;
-            return (true, prod0 * inv);
-        }
-    }
-
-    /// [`_mulDiv`] reverting with `ArithmeticOverflow()` (`ck(math::mul_div(..))`).
-    function _ckMulDiv(uint256 a, uint256 b, uint256 d) internal pure returns (uint256 r) {
-        bool ok;
-        (ok, r) = _mulDiv(a, b, d);
-        if (!ok) _overflow();
-    }
+    // math.rs (the helpers mining and staking share are in `../common/CheckedMath.sol`)
 
     /// The share of rent burned while `gpus` GPUs count: the last tier whose `fromGpus` is at
     /// most `gpus` (`math::burn_bps`).
@@ -477,22 +276,12 @@ abstract contract MarketBase {
     /// Unused share of `paid` for a rental ended at `now` (`math::prorata_refund`).
     function _prorataRefund(uint256 paid, uint64 start, uint64 end, uint64 now_) internal pure returns (uint256) {
         if (now_ >= end || end <= start) return 0;
-        uint64 left = end - _max64(now_, start);
-        return _ckMulDiv(paid, left, end - start);
-    }
-
-    /// (immediate, vesting) shares of a reward (`math::split_immediate`).
-    function _splitImmediate(uint256 amount, uint16 immediateBps) internal pure returns (uint256 now_, uint256 later) {
-        now_ = _bpsOf(amount, immediateBps);
-        later = amount - now_;
+        uint64 left = end - max64(now_, start);
+        return mulDiv(paid, left, end - start);
     }
 
     // =========================================================================================
-    // chain (host.rs)
-
-    function _now() internal view returns (uint64) {
-        return _sat64(block.number);
-    }
+    // chain (host.rs; the block number is `blockNow()` of `../common/Host.sol`)
 
     /// The block's randomness as the node's host derives it: keccak256(prevrandao ‖ number).
     function _randomness() internal view returns (bytes32) {
@@ -501,7 +290,7 @@ abstract contract MarketBase {
 
     /// Hash of one of the 256 blocks before this one, zero otherwise (`Host::block_hash`).
     function _blockHash(uint64 number) internal view returns (bytes32) {
-        uint64 now_ = _now();
+        uint64 now_ = blockNow();
         if (number >= now_ || now_ - number > 256) return bytes32(0);
         return blockhash(number);
     }
@@ -509,32 +298,18 @@ abstract contract MarketBase {
     // =========================================================================================
     // value: plain balance credits that run no code, undone with the call frame
 
-    /// Pays `amount` out of the market (`Ctx::pay`). A contract created with the value
-    /// self-destructs at once to `to` (EIP-6780: created in this transaction, so it is deleted
-    /// and its balance credited to `to` without running `to`'s code). Unlike `vm.deal`, this is
-    /// journaled: a revert of the calling frame undoes it, as revm undoes the node's transfer.
+    /// Pays `amount` out of the market (`Ctx::pay`) through a carrier (`payByCarrier`): no code
+    /// of `to` runs, and a revert of the calling frame undoes it.
     function _pay(address to, uint256 amount) internal {
-        if (amount == 0) return;
         if (address(this).balance < amount) revert GpuMarketSolFatal("market balance too low for a payment");
-        bytes memory code = abi.encodePacked(hex"73", to, hex"ff"); // PUSH20 to; SELFDESTRUCT
-        address a;
-        assembly {
-            a := create(amount, add(code, 32), mload(code))
-        }
-        if (a == address(0)) revert GpuMarketSolFatal("payment failed");
+        if (!payByCarrier(to, amount)) revert GpuMarketSolFatal("payment failed");
     }
 
-    /// Removes `amount` from the market's balance and from the supply (`Ctx::burn`): a contract
-    /// created with the value self-destructs to itself, which burns it (EIP-6780).
+    /// Removes `amount` from the market's balance and from the supply (`Ctx::burn`) through a
+    /// carrier (`burnByCarrier`).
     function _burn(uint256 amount) internal {
-        if (amount == 0) return;
         if (address(this).balance < amount) revert GpuMarketSolFatal("market balance too low for a burn");
-        bytes memory code = hex"30ff"; // ADDRESS; SELFDESTRUCT
-        address a;
-        assembly {
-            a := create(amount, add(code, 32), mload(code))
-        }
-        if (a == address(0)) revert GpuMarketSolFatal("burn failed");
+        if (!burnByCarrier(amount)) revert GpuMarketSolFatal("burn failed");
     }
 
     // =========================================================================================

@@ -4,6 +4,9 @@ pragma solidity ^0.8.24;
 import {IGpuMarket} from "../../src/interfaces/IGpuMarket.sol";
 import {MarketMachines} from "./MarketMachines.sol";
 import {Machine, Round, Report} from "./MarketRecords.sol";
+import {cadd, cmul, cadd64, sat64, sat32, satSub, min, bpsOf} from "../common/CheckedMath.sol";
+import {slot, numKey, addrKey, toAddr, get, set, g, setG, addG} from "../common/StoreLib.sol";
+import {blockNow} from "../common/Host.sol";
 
 // The auditor committee and its commit–reveal rounds (`market/committee.rs`): joining and
 // leaving, the draw, commits, and the verification of a machine.
@@ -11,50 +14,50 @@ import {Machine, Round, Report} from "./MarketRecords.sol";
 abstract contract MarketCommittee is MarketMachines {
     /// `join_committee`.
     function _joinCommittee(address who, uint256 value) internal {
-        bytes32 key = _addrKey(who);
-        if (_get(_slot(T_AUDITOR, key, 1)) != 0) revert IGpuMarket.AlreadyAuditor();
+        bytes32 key = addrKey(who);
+        if (get(slot(T_AUDITOR, key, 1)) != 0) revert IGpuMarket.AlreadyAuditor();
         uint256 required = _p().auditorStake;
         if (value < required) revert IGpuMarket.WrongStake(required, value);
-        uint64 seat = _sat64(_g(G_COMMITTEE_SEQ));
-        uint64 n = _sat64(_g(G_COMMITTEE));
-        _set(_slot(T_COMMITTEE, _numKey(seat), 0), uint256(uint160(who)));
-        _setG(G_COMMITTEE_SEQ, _cadd64(seat, 1));
-        _setG(G_COMMITTEE, uint256(n) + 1);
-        _set(_slot(T_AUDITOR, key, 0), value);
-        _set(_slot(T_AUDITOR, key, 1), _cadd64(seat, 1));
+        uint64 seat = sat64(g(G_COMMITTEE_SEQ));
+        uint64 n = sat64(g(G_COMMITTEE));
+        set(slot(T_COMMITTEE, numKey(seat), 0), uint256(uint160(who)));
+        setG(G_COMMITTEE_SEQ, cadd64(seat, 1));
+        setG(G_COMMITTEE, uint256(n) + 1);
+        set(slot(T_AUDITOR, key, 0), value);
+        set(slot(T_AUDITOR, key, 1), cadd64(seat, 1));
         if (_logs()) emit IGpuMarket.AuditorJoined(who, value);
     }
 
     /// `add_auditor_stake`.
     function _addAuditorStake(address who, uint256 value) internal {
-        bytes32 key = _addrKey(who);
-        if (_get(_slot(T_AUDITOR, key, 1)) == 0) revert IGpuMarket.NotAuditor();
+        bytes32 key = addrKey(who);
+        if (get(slot(T_AUDITOR, key, 1)) == 0) revert IGpuMarket.NotAuditor();
         if (value == 0) revert IGpuMarket.WrongStake(1, value);
-        uint256 stake = _cadd(_get(_slot(T_AUDITOR, key, 0)), value);
-        _set(_slot(T_AUDITOR, key, 0), stake);
+        uint256 stake = cadd(get(slot(T_AUDITOR, key, 0)), value);
+        set(slot(T_AUDITOR, key, 0), stake);
         if (_logs()) emit IGpuMarket.AuditorStakeAdded(who, value, stake);
     }
 
     /// `leave_committee`.
     function _leaveCommittee(address who) internal {
-        bytes32 key = _addrKey(who);
-        uint64 seat = _sat64(_get(_slot(T_AUDITOR, key, 1)));
+        bytes32 key = addrKey(who);
+        uint64 seat = sat64(get(slot(T_AUDITOR, key, 1)));
         if (seat == 0) revert IGpuMarket.NotAuditor();
-        uint32 busy = _sat32(_get(_slot(T_AUDITOR, key, 2)));
+        uint32 busy = sat32(get(slot(T_AUDITOR, key, 2)));
         if (busy > 0) revert IGpuMarket.AuditorBusy(busy);
-        _set(_slot(T_COMMITTEE, _numKey(seat - 1), 0), 0);
-        uint64 n = _sat64(_g(G_COMMITTEE));
-        _setG(G_COMMITTEE, n > 0 ? n - 1 : 0);
-        uint256 stake = _get(_slot(T_AUDITOR, key, 0));
-        _set(_slot(T_AUDITOR, key, 0), 0);
-        _set(_slot(T_AUDITOR, key, 1), 0);
+        set(slot(T_COMMITTEE, numKey(seat - 1), 0), 0);
+        uint64 n = sat64(g(G_COMMITTEE));
+        setG(G_COMMITTEE, n > 0 ? n - 1 : 0);
+        uint256 stake = get(slot(T_AUDITOR, key, 0));
+        set(slot(T_AUDITOR, key, 0), 0);
+        set(slot(T_AUDITOR, key, 1), 0);
         _pay(who, stake);
         if (_logs()) emit IGpuMarket.AuditorLeft(who, stake);
     }
 
     /// `committee_snapshot`: seats handed out so far.
     function _committeeSnapshot() internal view returns (uint64) {
-        return _sat64(_g(G_COMMITTEE_SEQ));
+        return sat64(g(G_COMMITTEE_SEQ));
     }
 
     /// `start_round`: auditors are drawn `drawDelayBlocks` later among the members seated now.
@@ -62,7 +65,7 @@ abstract contract MarketCommittee is MarketMachines {
         Round memory r = _loadRound(tag, key);
         r.phase = P_DRAWING;
         r.attempt = attempt;
-        r.drawAt = _now() + _p().drawDelayBlocks;
+        r.drawAt = blockNow() + _p().drawDelayBlocks;
         r.commitDeadline = 0;
         r.revealDeadline = 0;
         r.auditors = [address(0), address(0), address(0)];
@@ -81,22 +84,22 @@ abstract contract MarketCommittee is MarketMachines {
         view
         returns (bool found, address[3] memory picked)
     {
-        uint64 n = _sat64(_g(G_COMMITTEE));
+        uint64 n = sat64(g(G_COMMITTEE));
         if (n < 3 || snapshot < 3) return (false, picked);
         uint256 minStake = _p().auditorStake;
-        uint256 cap = _cmul(minStake, AUDITOR_WEIGHT_CAP);
+        uint256 cap = cmul(minStake, AUDITOR_WEIGHT_CAP);
         if (cap == 0) cap = 1;
         bytes32 seed = _randomness();
         uint256 count;
         for (uint64 i; i < DRAW_TRIES; i++) {
             bytes32 h = keccak256(abi.encodePacked(seed, key, i));
             uint256 seat = uint256(h) % snapshot;
-            address a = _toAddr(_get(_slot(T_COMMITTEE, bytes32(seat), 0)));
+            address a = toAddr(get(slot(T_COMMITTEE, bytes32(seat), 0)));
             if (a == address(0) || _contains(exclude, a) || _containsN(picked, count, a)) continue;
-            uint256 stake = _get(_slot(T_AUDITOR, _addrKey(a), 0));
+            uint256 stake = get(slot(T_AUDITOR, addrKey(a), 0));
             if (stake < minStake) continue;
             bytes32 w = keccak256(abi.encodePacked(h, "weight"));
-            if (uint256(w) % cap >= _min(stake, cap)) continue;
+            if (uint256(w) % cap >= min(stake, cap)) continue;
             picked[count++] = a;
             if (count == 3) return (true, picked);
         }
@@ -121,22 +124,36 @@ abstract contract MarketCommittee is MarketMachines {
     function _assign(address[3] memory auditors, bool add) internal {
         for (uint256 i; i < 3; i++) {
             if (auditors[i] == address(0)) continue;
-            uint256 s = _slot(T_AUDITOR, _addrKey(auditors[i]), 2);
-            uint256 v = _get(s);
-            v = add ? _cadd(v, 1) : _satSub(v, 1);
-            _set(s, v);
+            uint256 s = slot(T_AUDITOR, addrKey(auditors[i]), 2);
+            uint256 v = get(s);
+            v = add ? cadd(v, 1) : satSub(v, 1);
+            set(s, v);
         }
     }
 
     /// `penalize`: `auditorPenaltyBps` of an auditor's stake to the treasury.
     function _penalize(address auditor) internal {
-        uint256 s = _slot(T_AUDITOR, _addrKey(auditor), 0);
-        uint256 stake = _get(s);
-        uint256 amount = _bpsOf(stake, _p().auditorPenaltyBps);
+        uint256 s = slot(T_AUDITOR, addrKey(auditor), 0);
+        uint256 stake = get(s);
+        uint256 amount = bpsOf(stake, _p().auditorPenaltyBps);
         if (amount == 0) return;
-        _set(s, stake - amount);
+        set(s, stake - amount);
         _pay(_p().treasury, amount);
         if (_logs()) emit IGpuMarket.AuditorPenalized(auditor, amount);
+    }
+
+    /// Penalises the seated auditors of an undecided round who did not reveal.
+    function _penalizeSilent(Round memory r) internal {
+        for (uint256 i; i < 3; i++) {
+            if (r.auditors[i] != address(0) && !_revealed(r, i)) _penalize(r.auditors[i]);
+        }
+    }
+
+    /// Penalises the seated auditors of a decided round outside its majority `seats[..n]`.
+    function _penalizeOutside(Round memory r, uint256[3] memory seats, uint256 n) internal {
+        for (uint256 i; i < 3; i++) {
+            if (!_inSeats(seats, n, i) && r.auditors[i] != address(0)) _penalize(r.auditors[i]);
+        }
     }
 
     /// `commit` (machine verification or report round).
@@ -144,12 +161,14 @@ abstract contract MarketCommittee is MarketMachines {
         if (tag == T_ROUND_MACHINE) {
             _machine(key);
         } else {
-            uint64 id = _sat64(uint256(key));
+            uint64 id = sat64(uint256(key));
             (bool exists,) = _loadReport(id);
             if (!exists) revert IGpuMarket.UnknownReport(id);
         }
         Round memory r = _loadRound(tag, key);
-        if (r.phase != P_COMMIT || _now() > r.commitDeadline) revert IGpuMarket.WrongPhase(IGpuMarket.RoundPhase(r.phase));
+        if (r.phase != P_COMMIT || blockNow() > r.commitDeadline) {
+            revert IGpuMarket.WrongPhase(IGpuMarket.RoundPhase(r.phase));
+        }
         (bool seated, uint256 i) = _seat(r, who);
         if (!seated) revert IGpuMarket.NotAssigned();
         if (r.commitments[i] != bytes32(0)) revert IGpuMarket.AlreadyCommitted();
@@ -157,12 +176,12 @@ abstract contract MarketCommittee is MarketMachines {
         r.commitments[i] = c;
         if (_committed(r) == 3) {
             r.phase = P_REVEAL;
-            r.revealDeadline = _now() + _p().revealWindowBlocks;
+            r.revealDeadline = blockNow() + _p().revealWindowBlocks;
             if (tag == T_ROUND_MACHINE) {
                 Machine memory m = _machine(key);
                 _schedule(r.revealDeadline, I_REVEAL_END, m.index);
             } else {
-                _schedule(r.revealDeadline, I_REPORT_REVEAL_END, _sat64(uint256(key)));
+                _schedule(r.revealDeadline, I_REPORT_REVEAL_END, sat64(uint256(key)));
             }
         }
         _storeRound(r);
@@ -182,7 +201,9 @@ abstract contract MarketCommittee is MarketMachines {
     ) internal {
         Machine memory m = _machine(id);
         Round memory r = _loadRound(T_ROUND_MACHINE, id);
-        if (r.phase != P_REVEAL || _now() > r.revealDeadline) revert IGpuMarket.WrongPhase(IGpuMarket.RoundPhase(r.phase));
+        if (r.phase != P_REVEAL || blockNow() > r.revealDeadline) {
+            revert IGpuMarket.WrongPhase(IGpuMarket.RoundPhase(r.phase));
+        }
         (bool seated, uint256 i) = _seat(r, who);
         if (!seated) revert IGpuMarket.NotAssigned();
         if (r.commitments[i] == bytes32(0) || _revealed(r, i)) revert IGpuMarket.CommitmentMismatch();
@@ -218,32 +239,14 @@ abstract contract MarketCommittee is MarketMachines {
     /// `finish_verification`: decides a verification round from its reveals.
     function _finishVerification(Machine memory m, Round memory r) internal {
         // seats[k] for k < nSeats: the majority's positions among the auditors.
-        uint256[3] memory seats;
-        uint256 nSeats;
-        bool decided;
-        bool approve;
-        uint32 calcPoint;
-        for (uint256 i; i < 3; i++) {
-            if (_revealed(r, i) && _verdict(r, i)) seats[nSeats++] = i;
-        }
-        if (nSeats >= 2) {
-            decided = true;
-            approve = true;
-            calcPoint = _referenceCalcPoint(m);
-        } else {
-            nSeats = 0;
-            for (uint256 i; i < 3; i++) {
-                if (_revealed(r, i) && !_verdict(r, i)) seats[nSeats++] = i;
-            }
-            decided = nSeats >= 2;
-        }
+        (bool approve, uint256[3] memory seats, uint256 nSeats) = _majority(r);
+        // Approved: the calc point is the table's, whatever each auditor measured.
+        uint32 calcPoint = approve ? _referenceCalcPoint(m) : 0;
         r.phase = P_DONE;
         _assign(r.auditors, false);
-        if (!decided) {
+        if (nSeats == 0) {
             // No agreement: those who did not reveal are penalised; new auditors are drawn.
-            for (uint256 i; i < 3; i++) {
-                if (r.auditors[i] != address(0) && !_revealed(r, i)) _penalize(r.auditors[i]);
-            }
+            _penalizeSilent(r);
             uint32 attempt = r.attempt + 1;
             if (_logs()) emit IGpuMarket.VerificationReassigned(m.id, attempt);
             _storeRound(r);
@@ -251,17 +254,15 @@ abstract contract MarketCommittee is MarketMachines {
             _loadRoundInto(r, T_ROUND_MACHINE, m.id);
             return;
         }
-        for (uint256 i; i < 3; i++) {
-            if (!_inSeats(seats, nSeats, i) && r.auditors[i] != address(0)) _penalize(r.auditors[i]);
-        }
+        _penalizeOutside(r, seats, nSeats);
         if (approve) {
             _approveMachine(m, r, seats, nSeats, calcPoint);
         } else {
-            uint256 slashed = _bpsOf(m.stake, _p().rejectSlashBps);
+            uint256 slashed = bpsOf(m.stake, _p().rejectSlashBps);
             uint256 back = m.stake - slashed;
             m.stake = 0;
             m.status = S_REJECTED;
-            _addG(G_TOTAL_GPUS, m.gpus, true);
+            addG(G_TOTAL_GPUS, m.gpus, true);
             _pay(_p().treasury, slashed);
             _pay(m.owner, back);
             if (_logs()) emit IGpuMarket.MachineRejected(m.id, slashed);
@@ -271,7 +272,7 @@ abstract contract MarketCommittee is MarketMachines {
     function _approveMachine(Machine memory m, Round memory r, uint256[3] memory seats, uint256 nSeats, uint32 calcPoint)
         internal
     {
-        uint64 now_ = _now();
+        uint64 now_ = blockNow();
         m.status = S_ONLINE;
         m.calcPoint = calcPoint;
         m.onlineSince = now_;
@@ -284,7 +285,7 @@ abstract contract MarketCommittee is MarketMachines {
         m.verifiers = verifiers;
         _schedule(m.checkAt, I_HEARTBEAT_CHECK, m.index);
         _scheduleChallengeCheck(m);
-        _addG(G_ONLINE_GPUS, m.gpus, false);
+        addG(G_ONLINE_GPUS, m.gpus, false);
         _updatePool();
         _regrade(m);
         uint256 p = _price(m);

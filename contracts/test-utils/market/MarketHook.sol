@@ -4,6 +4,9 @@ pragma solidity ^0.8.24;
 import {IGpuMarket} from "../../src/interfaces/IGpuMarket.sol";
 import {MarketReports} from "./MarketReports.sol";
 import {Machine, Round, Rental, Report} from "./MarketRecords.sol";
+import {sat64, satAdd64} from "../common/CheckedMath.sol";
+import {slot, numKey, get, set, g, setG, addG} from "../common/StoreLib.sol";
+import {blockNow} from "../common/Host.sol";
 
 // The end-of-block hook (`market/hook.rs`: `on_block`, `run_item`, the rounds' due items).
 
@@ -17,19 +20,19 @@ abstract contract MarketHook is MarketReports {
     /// `on_block`: fee accounting and the due queue, at most `HOOK_MAX_ITEMS` items a block.
     function _onBlock(uint256 fees) internal {
         _setHookRunning(true);
-        uint64 now_ = _now();
-        _set(LAST_HOOK_SLOT, uint256(now_) + 1);
-        if (fees != 0) _addG(G_FEES_BURNED, fees, false);
-        uint256 cursor = _g(G_CURSOR);
+        uint64 now_ = blockNow();
+        set(LAST_HOOK_SLOT, uint256(now_) + 1);
+        if (fees != 0) addG(G_FEES_BURNED, fees, false);
+        uint256 cursor = g(G_CURSOR);
         uint64 block_ = uint64(cursor);
         uint64 index = uint64(cursor >> 64);
         if (block_ == 0) block_ = now_;
         uint64 done;
         while (block_ <= now_ && done < HOOK_MAX_ITEMS) {
-            bytes32 key = _numKey(block_);
-            uint64 count = _sat64(_get(_slot(T_QUEUE, key, 0)));
+            bytes32 key = numKey(block_);
+            uint64 count = sat64(get(slot(T_QUEUE, key, 0)));
             while (index < count && done < HOOK_MAX_ITEMS) {
-                uint256 word = _get(_slot(T_QUEUE, key, uint256(index) + 1));
+                uint256 word = get(slot(T_QUEUE, key, uint256(index) + 1));
                 index += 1;
                 done += 1;
                 _runItemIsolated(block_, uint8(word >> 248), uint64(word));
@@ -40,10 +43,10 @@ abstract contract MarketHook is MarketReports {
             }
         }
         uint256 next;
-        if (block_ != _satAdd64(now_, 1) || index != 0) {
+        if (block_ != satAdd64(now_, 1) || index != 0) {
             next = uint256(block_) | (uint256(index) << 64);
         }
-        _setG(G_CURSOR, next);
+        setG(G_CURSOR, next);
         _heapPopBefore(block_);
         _setHookRunning(false);
     }
@@ -98,11 +101,11 @@ abstract contract MarketHook is MarketReports {
         if (drawn) {
             r.auditors = auditors;
             r.phase = P_COMMIT;
-            r.commitDeadline = _now() + _p().commitWindowBlocks;
+            r.commitDeadline = blockNow() + _p().commitWindowBlocks;
             _assign(auditors, true);
             _schedule(r.commitDeadline, commitEnd, id);
         } else {
-            r.drawAt = _now() + _p().drawDelayBlocks;
+            r.drawAt = blockNow() + _p().drawDelayBlocks;
             r.snapshot = _committeeSnapshot();
             _schedule(r.drawAt, redraw, id);
         }
@@ -121,7 +124,7 @@ abstract contract MarketHook is MarketReports {
         } else if (kind == I_COMMIT_END && r.phase == P_COMMIT && r.commitDeadline == due) {
             if (_committed(r) >= 2) {
                 r.phase = P_REVEAL;
-                r.revealDeadline = _now() + _p().revealWindowBlocks;
+                r.revealDeadline = blockNow() + _p().revealWindowBlocks;
                 _schedule(r.revealDeadline, I_REVEAL_END, m.index);
                 _storeRound(r);
             } else {
@@ -138,7 +141,7 @@ abstract contract MarketHook is MarketReports {
 
     /// `report_round_item`.
     function _reportRoundItem(Report memory rep, uint64 due, uint8 kind) internal {
-        bytes32 key = _numKey(rep.id);
+        bytes32 key = numKey(rep.id);
         Round memory r = _loadRound(T_ROUND_REPORT, key);
         if (kind == I_REPORT_DRAW && r.phase == P_DRAWING && r.drawAt == due) {
             address[] memory exclude = new address[](2);
@@ -151,7 +154,7 @@ abstract contract MarketHook is MarketReports {
         } else if (kind == I_REPORT_COMMIT_END && r.phase == P_COMMIT && r.commitDeadline == due) {
             if (_committed(r) >= 2) {
                 r.phase = P_REVEAL;
-                r.revealDeadline = _now() + _p().revealWindowBlocks;
+                r.revealDeadline = blockNow() + _p().revealWindowBlocks;
                 _schedule(r.revealDeadline, I_REPORT_REVEAL_END, rep.id);
                 _storeRound(r);
             } else {

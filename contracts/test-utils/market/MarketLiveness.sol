@@ -4,14 +4,14 @@ pragma solidity ^0.8.24;
 import {IGpuMarket} from "../../src/interfaces/IGpuMarket.sol";
 import {MarketCommittee} from "./MarketCommittee.sol";
 import {Machine, Round, Rental, Report} from "./MarketRecords.sol";
+import {cmul, cadd64, sat64, satSub, satAdd64, bpsOf} from "../common/CheckedMath.sol";
+import {slot, numKey, get, g, setG, addG} from "../common/StoreLib.sol";
+import {SECP256K1_HALF_N, blockNow} from "../common/Host.sol";
 
 // Liveness (`market/liveness.rs`): heartbeats signed by the machine's key over a recent block,
 // the heartbeat timeout, liveness challenges, and what happens when a failure is found.
 
 abstract contract MarketLiveness is MarketCommittee {
-    /// secp256k1n / 2: the largest canonical (low) `s`.
-    uint256 internal constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
-
     /// `heartbeat_digest`: keccak256("DBC machine heartbeat" ‖ market ‖ id ‖ number (8 bytes) ‖
     /// hash).
     function _heartbeatDigest(bytes32 id, uint64 number, bytes32 hash) internal pure returns (bytes32) {
@@ -32,14 +32,14 @@ abstract contract MarketLiveness is MarketCommittee {
             v := byte(0, mload(add(sig, 96)))
         }
         if (v != 27 && v != 28) return address(0);
-        if (uint256(s) > HALF_N || r == bytes32(0) || s == bytes32(0)) return address(0);
+        if (uint256(s) > SECP256K1_HALF_N || r == bytes32(0) || s == bytes32(0)) return address(0);
         return ecrecover(digest, v, r, s);
     }
 
     /// `heartbeat`.
     function _heartbeat(bytes32 id, uint64 number, bytes memory sig) internal {
         Machine memory m = _machine(id);
-        uint64 now_ = _now();
+        uint64 now_ = blockNow();
         if (number >= now_ || now_ - number > HEARTBEAT_MAX_AGE) {
             revert IGpuMarket.StaleHeartbeat(number, HEARTBEAT_MAX_AGE);
         }
@@ -66,11 +66,11 @@ abstract contract MarketLiveness is MarketCommittee {
     /// The offline branch of `heartbeat`: slashed for the offline time, back online (or, found
     /// failing by auditors, to a new verification).
     function _comeBack(Machine memory m) internal {
-        uint64 now_ = _now();
+        uint64 now_ = blockNow();
         _settle(m);
-        uint64 offline = uint64(_satSub(now_, m.offlineSince));
+        uint64 offline = uint64(satSub(now_, m.offlineSince));
         uint256 slashed = _applyOfflineSlash(m);
-        uint256 required = _cmul(_p().stakePerGpu, m.gpus);
+        uint256 required = cmul(_p().stakePerGpu, m.gpus);
         if (m.stake < required) revert IGpuMarket.StakeTooLow(required, m.stake);
         if (m.reverify) {
             m.reverify = false;
@@ -91,7 +91,7 @@ abstract contract MarketLiveness is MarketCommittee {
             _schedule(m.checkAt, I_HEARTBEAT_CHECK, m.index);
         }
         _scheduleChallengeCheck(m);
-        _addG(G_ONLINE_GPUS, m.gpus, false);
+        addG(G_ONLINE_GPUS, m.gpus, false);
         _regrade(m);
         _storeMachine(m);
         if (_logs()) emit IGpuMarket.MachineOnline(m.id, offline, slashed);
@@ -135,7 +135,7 @@ abstract contract MarketLiveness is MarketCommittee {
             m.reason = R_UNREACHABLE;
         }
         uint16 bps = _slashBps(_p().unreachableSlash, 0);
-        uint256 amount = _bpsOf(m.stake, bps);
+        uint256 amount = bpsOf(m.stake, bps);
         _slashFound(m, amount, renters, weights, finders);
         m.slashedBps = bps;
         m.reverify = m.reverify || reverify;
@@ -145,8 +145,8 @@ abstract contract MarketLiveness is MarketCommittee {
     /// `heartbeat_check`: the heartbeat timeout of a machine, due at `due`.
     function _heartbeatCheck(Machine memory m, uint64 due) internal {
         if (m.status != S_ONLINE || m.checkAt != due) return;
-        uint64 deadline = _satAdd64(m.lastHeartbeat, _p().heartbeatTimeoutBlocks);
-        if (deadline > _now()) {
+        uint64 deadline = satAdd64(m.lastHeartbeat, _p().heartbeatTimeoutBlocks);
+        if (deadline > blockNow()) {
             m.checkAt = deadline;
             _storeMachine(m);
             _schedule(deadline, I_HEARTBEAT_CHECK, m.index);
@@ -163,18 +163,18 @@ abstract contract MarketLiveness is MarketCommittee {
     /// `fail_machine_soon`: `fail_machine` now, or in the next block's hook when the machine
     /// has more than `INLINE_RENTAL_ENDS` active rentals.
     function _failMachineSoon(Machine memory m, uint64 report, address[] memory finders) internal {
-        uint64 n = _sat64(_get(_slot(T_MACHINE_RENTALS, m.id, 0)));
+        uint64 n = sat64(get(slot(T_MACHINE_RENTALS, m.id, 0)));
         if (n <= INLINE_RENTAL_ENDS) {
             _failMachine(m, finders);
             return;
         }
         _storeMachine(m);
-        _schedule(_now() + 1, I_FAIL_MACHINE, report);
+        _schedule(blockNow() + 1, I_FAIL_MACHINE, report);
     }
 
     /// `report_finders`: the auditors of report `report`'s stored round who found a failure.
     function _reportFinders(uint64 report) internal view returns (address[] memory finders) {
-        Round memory r = _loadRound(T_ROUND_REPORT, _numKey(report));
+        Round memory r = _loadRound(T_ROUND_REPORT, numKey(report));
         finders = new address[](3);
         uint256 n;
         for (uint256 i; i < 3; i++) {
@@ -203,11 +203,11 @@ abstract contract MarketLiveness is MarketCommittee {
 
     /// `open_challenge`: a report round with the market as reporter.
     function _openChallenge(Machine memory m) internal returns (uint64 id) {
-        id = _cadd64(_sat64(_g(G_REPORTS)), 1);
-        _setG(G_REPORTS, id);
+        id = cadd64(sat64(g(G_REPORTS)), 1);
+        setG(G_REPORTS, id);
         Report memory rep = _newReport(id, 0, _market(), m.id);
         _storeReport(rep);
-        _startRound(T_ROUND_REPORT, _numKey(id), 1, I_REPORT_DRAW, id);
+        _startRound(T_ROUND_REPORT, numKey(id), 1, I_REPORT_DRAW, id);
         m.challenge = id;
         if (_logs()) emit IGpuMarket.LivenessChallenged(m.id, id);
     }

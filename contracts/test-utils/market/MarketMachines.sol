@@ -4,6 +4,9 @@ pragma solidity ^0.8.24;
 import {IGpuMarket} from "../../src/interfaces/IGpuMarket.sol";
 import {MarketRentals} from "./MarketRentals.sol";
 import {Machine} from "./MarketRecords.sol";
+import {cadd, cmul, tryMul, sat64, satSub, satAdd64, max64, mulDiv, bpsOf} from "../common/CheckedMath.sol";
+import {slot, numKey, addrKey, get, set, g, setG, addG} from "../common/StoreLib.sol";
+import {blockNow} from "../common/Host.sol";
 
 // Machines (`market/machines.rs`): registration, stake, price, going offline, slashing and
 // exit; the machine and network views.
@@ -20,9 +23,9 @@ abstract contract MarketMachines is MarketRentals {
         if (memoryGb != spec.gpuMemoryGb) revert IGpuMarket.InvalidSpec();
         Machine memory existing;
         if (_loadMachineInto(existing, id)) revert IGpuMarket.MachineExists(id);
-        uint256 required = _cmul(_p().stakePerGpu, spec.gpuCount);
+        uint256 required = cmul(_p().stakePerGpu, spec.gpuCount);
         if (value != required) revert IGpuMarket.WrongStake(required, value);
-        uint64 index = _sat64(_g(G_MACHINES));
+        uint64 index = sat64(g(G_MACHINES));
         Machine memory m = _newMachine(id, who);
         m.status = S_VERIFYING;
         m.model = spec.gpuModel;
@@ -34,16 +37,16 @@ abstract contract MarketMachines is MarketRentals {
         m.disk = spec.diskGb;
         m.machineKey = spec.machineKey;
         m.index = index;
-        m.registeredAt = _now();
+        m.registeredAt = blockNow();
         m.stake = value;
         _storeMachine(m);
-        _set(_slot(T_MACHINE_AT, _numKey(index), 0), uint256(id));
-        bytes32 ownerKey = _addrKey(who);
-        uint64 owned = _sat64(_get(_slot(T_OWNER_MACHINES, ownerKey, 0)));
-        _set(_slot(T_OWNER_MACHINES, ownerKey, uint256(owned) + 1), uint256(id));
-        _set(_slot(T_OWNER_MACHINES, ownerKey, 0), uint256(owned) + 1);
-        _setG(G_MACHINES, uint256(index) + 1);
-        _addG(G_TOTAL_GPUS, spec.gpuCount, false);
+        set(slot(T_MACHINE_AT, numKey(index), 0), uint256(id));
+        bytes32 ownerKey = addrKey(who);
+        uint64 owned = sat64(get(slot(T_OWNER_MACHINES, ownerKey, 0)));
+        set(slot(T_OWNER_MACHINES, ownerKey, uint256(owned) + 1), uint256(id));
+        set(slot(T_OWNER_MACHINES, ownerKey, 0), uint256(owned) + 1);
+        setG(G_MACHINES, uint256(index) + 1);
+        addG(G_TOTAL_GPUS, spec.gpuCount, false);
         _startRound(T_ROUND_MACHINE, id, 1, I_DRAW, index);
         if (_logs()) emit IGpuMarket.MachineRegistered(id, who, spec.gpuCount, value);
     }
@@ -52,7 +55,7 @@ abstract contract MarketMachines is MarketRentals {
     function _addStake(address who, uint256 value, bytes32 id) internal {
         Machine memory m = _owned(who, id);
         if (m.status == S_REJECTED || m.status == S_EXITED) _badStatus(m);
-        m.stake = _cadd(m.stake, value);
+        m.stake = cadd(m.stake, value);
         _storeMachine(m);
         if (_logs()) emit IGpuMarket.StakeAdded(id, value, m.stake);
     }
@@ -62,8 +65,8 @@ abstract contract MarketMachines is MarketRentals {
         Machine memory m = _owned(who, id);
         if (m.status == S_REJECTED || m.status == S_EXITED) _badStatus(m);
         // Any quote must fit: price × max GPUs × max blocks.
-        (bool ok, uint256 v) = _tryMul(p, m.gpus);
-        if (ok) (ok, v) = _tryMul(v, _p().maxRentBlocks);
+        (bool ok, uint256 v) = tryMul(p, m.gpus);
+        if (ok) (ok, v) = tryMul(v, _p().maxRentBlocks);
         if (!ok || v > type(uint128).max) revert IGpuMarket.PriceTooHigh();
         uint256 floor = _priceFloor(m);
         if (p != 0 && p < floor) revert IGpuMarket.PriceTooLow(floor);
@@ -78,8 +81,8 @@ abstract contract MarketMachines is MarketRentals {
         _settle(m);
         m.status = S_OFFLINE;
         m.reason = why;
-        m.offlineSince = _now();
-        _addG(G_ONLINE_GPUS, m.gpus, true);
+        m.offlineSince = blockNow();
+        addG(G_ONLINE_GPUS, m.gpus, true);
         _regrade(m);
         _storeMachine(m);
         if (_logs()) emit IGpuMarket.MachineOffline(m.id, IGpuMarket.OfflineReason(why));
@@ -94,15 +97,15 @@ abstract contract MarketMachines is MarketRentals {
 
     /// `apply_offline_slash`: the graduated slash of an offline period; returns it.
     function _applyOfflineSlash(Machine memory m) internal returns (uint256 amount) {
-        uint64 blocks = uint64(_satSub(_now(), m.offlineSince));
+        uint64 blocks = uint64(satSub(blockNow(), m.offlineSince));
         uint16 bps;
         if (m.reason == R_OWNER_OFFLINE) {
             bps = _slashBps(_p().ownerOfflineSlash, blocks);
         } else if (m.reason == R_UNREACHABLE) {
-            bps = uint16(_satSub(_slashBps(_p().unreachableSlash, blocks), m.slashedBps));
+            bps = uint16(satSub(_slashBps(_p().unreachableSlash, blocks), m.slashedBps));
         }
         m.slashedBps = 0;
-        amount = _bpsOf(m.stake, bps);
+        amount = bpsOf(m.stake, bps);
         address[] memory renters = new address[](1);
         uint32[] memory weights = new uint32[](1);
         renters[0] = m.lastRenter;
@@ -128,10 +131,10 @@ abstract contract MarketMachines is MarketRentals {
             if (renters[i] != address(0) && weights[i] > 0) weight += weights[i];
         }
         if (weight > 0) {
-            uint256 share = _bpsOf(amount, _p().slashRenterBps);
+            uint256 share = bpsOf(amount, _p().slashRenterBps);
             for (uint256 i; i < renters.length; i++) {
                 if (renters[i] == address(0) || weights[i] == 0) continue;
-                uint256 part = _ckMulDiv(share, weights[i], weight);
+                uint256 part = mulDiv(share, weights[i], weight);
                 _pay(renters[i], part);
                 toRenter += part;
             }
@@ -159,18 +162,18 @@ abstract contract MarketMachines is MarketRentals {
         if (m.status != S_ONLINE && m.status != S_OFFLINE) _badStatus(m);
         if (m.rented > 0) revert IGpuMarket.HasActiveRental(id);
         if (m.challenge != 0) revert IGpuMarket.ChallengePending(m.challenge);
-        uint64 allowed = _satAdd64(m.onlineSince, _p().minOnlineBlocks);
-        if (m.lastRentalEnd > 0) allowed = _max64(allowed, _satAdd64(m.lastRentalEnd, _p().exitCooldownBlocks));
-        if (_now() < allowed) revert IGpuMarket.ExitTooEarly(allowed);
+        uint64 allowed = satAdd64(m.onlineSince, _p().minOnlineBlocks);
+        if (m.lastRentalEnd > 0) allowed = max64(allowed, satAdd64(m.lastRentalEnd, _p().exitCooldownBlocks));
+        if (blockNow() < allowed) revert IGpuMarket.ExitTooEarly(allowed);
         _settle(m);
         if (m.status == S_OFFLINE) {
             _applyOfflineSlash(m);
         } else {
-            _addG(G_ONLINE_GPUS, m.gpus, true);
+            addG(G_ONLINE_GPUS, m.gpus, true);
         }
         m.status = S_EXITED;
         _regrade(m);
-        _addG(G_TOTAL_GPUS, m.gpus, true);
+        addG(G_TOTAL_GPUS, m.gpus, true);
         uint256 back = m.stake;
         m.stake = 0;
         _storeMachine(m);
@@ -200,17 +203,17 @@ abstract contract MarketMachines is MarketRentals {
 
     /// `network_stats`.
     function _networkStats() internal view returns (IGpuMarket.NetworkStats memory s) {
-        uint64 online = _sat64(_g(G_ONLINE_GPUS));
+        uint64 online = sat64(g(G_ONLINE_GPUS));
         (, uint256 distributed,) = _poolUpdate();
-        s.totalGpus = _sat64(_g(G_TOTAL_GPUS));
+        s.totalGpus = sat64(g(G_TOTAL_GPUS));
         s.onlineGpus = online;
-        s.rentedGpus = _sat64(_g(G_RENTED_GPUS));
-        s.machines = _sat64(_g(G_MACHINES));
-        s.burnRateBps = _burnBps(online);
-        s.totalBurned = _g(G_BURNED);
+        s.rentedGpus = sat64(g(G_RENTED_GPUS));
+        s.machines = sat64(g(G_MACHINES));
+        s.burnRateBps = _burnBps(_tierGpus()); // the rate a rental would get now, as `burnRateBps()`
+        s.totalBurned = g(G_BURNED);
         s.rewardsDistributed = distributed;
-        s.rewardPoolRemaining = _satSub(_p().rewardPool, distributed);
-        s.feesBurned = _g(G_FEES_BURNED);
+        s.rewardPoolRemaining = satSub(_p().rewardPool, distributed);
+        s.feesBurned = g(G_FEES_BURNED);
     }
 
     // implemented by the committee (a later base)

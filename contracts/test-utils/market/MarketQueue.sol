@@ -2,6 +2,9 @@
 pragma solidity ^0.8.24;
 
 import {MarketRecords, Machine, Rental} from "./MarketRecords.sol";
+import {cadd64, sat64, satAdd64, max64} from "../common/CheckedMath.sol";
+import {slot, numKey, get, set} from "../common/StoreLib.sol";
+import {blockNow} from "../common/Host.sol";
 
 // The block hook's queue (`market/hook.rs`: `schedule`, `schedule_at`, `unschedule_rental`) and
 // an index of the blocks with work due that the node does not keep: a min-heap of the block
@@ -29,11 +32,11 @@ abstract contract MarketQueue is MarketRecords {
 
     /// `schedule_at`: returns the item's position in block `at`'s list (from 1).
     function _scheduleAt(uint64 at, uint8 kind, uint64 id) internal returns (uint64) {
-        at = _max64(at, _satAdd64(_now(), 1));
-        bytes32 key = _numKey(at);
-        uint64 count = _sat64(_get(_slot(T_QUEUE, key, 0)));
-        _set(_slot(T_QUEUE, key, uint256(count) + 1), _queueWord(kind, id));
-        _set(_slot(T_QUEUE, key, 0), uint256(count) + 1);
+        at = max64(at, satAdd64(blockNow(), 1));
+        bytes32 key = numKey(at);
+        uint64 count = sat64(get(slot(T_QUEUE, key, 0)));
+        set(slot(T_QUEUE, key, uint256(count) + 1), _queueWord(kind, id));
+        set(slot(T_QUEUE, key, 0), uint256(count) + 1);
         if (count == 0) _heapInsert(at);
         return count + 1;
     }
@@ -42,13 +45,13 @@ abstract contract MarketQueue is MarketRecords {
     /// block `at`'s list (the last item takes its place).
     function _unscheduleRental(uint64 at, uint32 index32, uint64 rental) internal {
         uint64 index = index32;
-        if (index == 0 || at <= _now()) return;
-        bytes32 key = _numKey(at);
-        uint64 count = _sat64(_get(_slot(T_QUEUE, key, 0)));
-        if (index > count || _get(_slot(T_QUEUE, key, index)) != _queueWord(I_RENTAL_END, rental)) return;
+        if (index == 0 || at <= blockNow()) return;
+        bytes32 key = numKey(at);
+        uint64 count = sat64(get(slot(T_QUEUE, key, 0)));
+        if (index > count || get(slot(T_QUEUE, key, index)) != _queueWord(I_RENTAL_END, rental)) return;
         if (index != count) {
-            uint256 last = _get(_slot(T_QUEUE, key, count));
-            _set(_slot(T_QUEUE, key, index), last);
+            uint256 last = get(slot(T_QUEUE, key, count));
+            set(slot(T_QUEUE, key, index), last);
             uint8 kind = uint8(last >> 248);
             if (kind == I_RENTAL_END) {
                 uint64 id = uint64(last);
@@ -59,20 +62,20 @@ abstract contract MarketQueue is MarketRecords {
                 }
             }
         }
-        _set(_slot(T_QUEUE, key, count), 0);
-        _set(_slot(T_QUEUE, key, 0), uint256(count) - 1);
+        set(slot(T_QUEUE, key, count), 0);
+        set(slot(T_QUEUE, key, 0), uint256(count) - 1);
         if (count == 1) _heapRemove(at);
     }
 
     function _machineIdAt(uint64 index) internal view returns (bytes32) {
-        return bytes32(_get(_slot(T_MACHINE_AT, _numKey(index), 0)));
+        return bytes32(get(slot(T_MACHINE_AT, numKey(index), 0)));
     }
 
     /// `schedule_challenge_check` (liveness.rs): the machine's next challenge check
     /// `challengeCheckBlocks` from now, unless one is pending.
     function _scheduleChallengeCheck(Machine memory m) internal {
-        if (m.challengeAt > _now()) return;
-        m.challengeAt = _cadd64(_now(), _p().challengeCheckBlocks);
+        if (m.challengeAt > blockNow()) return;
+        m.challengeAt = cadd64(blockNow(), _p().challengeCheckBlocks);
         _schedule(m.challengeAt, I_CHALLENGE_CHECK, m.index);
     }
 
@@ -84,63 +87,59 @@ abstract contract MarketQueue is MarketRecords {
     }
 
     function _heapAt(uint256 i) internal view returns (uint64) {
-        return uint64(_get(HEAP_BASE + i));
+        return uint64(get(HEAP_BASE + i));
     }
 
     function _heapPut(uint256 i, uint64 b) internal {
-        _set(HEAP_BASE + i, b);
-        _set(_heapPosSlot(b), i);
+        set(HEAP_BASE + i, b);
+        set(_heapPosSlot(b), i);
     }
 
     function _heapInsert(uint64 b) internal {
-        if (_get(_heapPosSlot(b)) != 0) return;
-        uint256 n = _get(HEAP_BASE) + 1;
-        _set(HEAP_BASE, n);
+        if (get(_heapPosSlot(b)) != 0) return;
+        uint256 n = get(HEAP_BASE) + 1;
+        set(HEAP_BASE, n);
         _heapPut(n, b);
         _heapUp(n);
     }
 
     function _heapRemove(uint64 b) internal {
-        uint256 i = _get(_heapPosSlot(b));
+        uint256 i = get(_heapPosSlot(b));
         if (i == 0) return;
-        uint256 n = _get(HEAP_BASE);
-        _set(_heapPosSlot(b), 0);
+        uint256 n = get(HEAP_BASE);
+        set(_heapPosSlot(b), 0);
         if (i != n) {
             uint64 last = _heapAt(n);
             _heapPut(i, last);
         }
-        _set(HEAP_BASE + n, 0);
-        _set(HEAP_BASE, n - 1);
+        set(HEAP_BASE + n, 0);
+        set(HEAP_BASE, n - 1);
         if (i < n) {
             _heapUp(i);
-            _heapDown(_get(_heapPosSlot(_heapAt(i))));
+            _heapDown(get(_heapPosSlot(_heapAt(i))));
         }
     }
 
+    /// Swaps the heap's elements `i` and `j`.
+    function _heapSwap(uint256 i, uint256 j) internal {
+        uint64 a = _heapAt(i);
+        uint64 b = _heapAt(j);
+        _heapPut(i, b);
+        _heapPut(j, a);
+    }
+
     function _heapUp(uint256 i) internal {
-        while (i > 1) {
-            uint256 parent = i / 2;
-            uint64 a = _heapAt(i);
-            uint64 b = _heapAt(parent);
-            if (b <= a) break;
-            _heapPut(parent, a);
-            _heapPut(i, b);
-            i = parent;
+        for (; i > 1 && _heapAt(i / 2) > _heapAt(i); i /= 2) {
+            _heapSwap(i, i / 2);
         }
     }
 
     function _heapDown(uint256 i) internal {
-        uint256 n = _get(HEAP_BASE);
-        while (true) {
-            uint256 l = 2 * i;
-            if (l > n) break;
-            uint256 c = l;
-            if (l + 1 <= n && _heapAt(l + 1) < _heapAt(l)) c = l + 1;
-            uint64 a = _heapAt(i);
-            uint64 b = _heapAt(c);
-            if (a <= b) break;
-            _heapPut(i, b);
-            _heapPut(c, a);
+        uint256 n = get(HEAP_BASE);
+        for (uint256 c = 2 * i; c <= n; c = 2 * i) {
+            if (c + 1 <= n && _heapAt(c + 1) < _heapAt(c)) c += 1;
+            if (_heapAt(i) <= _heapAt(c)) break;
+            _heapSwap(i, c);
             i = c;
         }
     }
@@ -148,7 +147,7 @@ abstract contract MarketQueue is MarketRecords {
     /// Drops the pending blocks before `block_`: the hook has run them (or, had it been skipped
     /// at a block with work due, lost them as the node would).
     function _heapPopBefore(uint64 block_) internal {
-        while (_get(HEAP_BASE) > 0) {
+        while (get(HEAP_BASE) > 0) {
             uint64 top = _heapAt(1);
             if (top >= block_) break;
             _heapRemove(top);

@@ -3,6 +3,9 @@ pragma solidity ^0.8.24;
 
 import {IGpuMarket} from "../../src/interfaces/IGpuMarket.sol";
 import {MarketBase} from "./MarketBase.sol";
+import {sat64} from "../common/CheckedMath.sol";
+import {numKey, addrKey, toAddr, loadWords, storeWords} from "../common/StoreLib.sol";
+import {Account, loadAccount} from "../common/RewardAccount.sol";
 
 // Typed records over the node's storage layout (`crates/precompiles/src/records.rs`), bit for
 // bit. A record is loaded whole into memory and written back slot by slot where it changed
@@ -97,22 +100,6 @@ struct Report {
     bytes32 machine;
 }
 
-/// Rewards of an account (`records::Account`, 8 slots).
-struct Account {
-    uint256[] orig;
-    bytes32 key;
-    uint256 claimable;
-    uint256 claimed;
-    uint256 matured;
-    uint256 withdrawnVested;
-    uint256 activeAmount;
-    uint256 activeWeighted;
-    uint64 head;
-    uint64 started;
-    uint64 tail;
-    uint256 totalVesting;
-}
-
 abstract contract MarketRecords is MarketBase {
     uint256 internal constant MACHINE_SLOTS = 17;
     uint256 internal constant MASK160 = (uint256(1) << 160) - 1;
@@ -122,11 +109,11 @@ abstract contract MarketRecords is MarketBase {
 
     /// Loads machine `id` into `m` (overwriting it); false if it was never registered.
     function _loadMachineInto(Machine memory m, bytes32 id) internal view returns (bool) {
-        uint256[] memory w = _loadWords(T_MACHINE, id, MACHINE_SLOTS);
+        uint256[] memory w = loadWords(T_MACHINE, id, MACHINE_SLOTS);
         m.orig = w;
         m.id = id;
         if (w[0] == 0) return false;
-        m.owner = _toAddr(w[0] & MASK160);
+        m.owner = toAddr(w[0] & MASK160);
         m.status = uint8(w[0] >> 160);
         m.reason = uint8(w[0] >> 168);
         m.calcPoint = uint32(w[0] >> 176);
@@ -152,10 +139,10 @@ abstract contract MarketRecords is MarketBase {
         m.earned = w[8];
         m.grade = w[9];
         m.debt = w[10];
-        m.lastRenter = _toAddr(w[11]);
-        m.verifiers = [_toAddr(w[12]), _toAddr(w[13]), _toAddr(w[14])];
+        m.lastRenter = toAddr(w[11]);
+        m.verifiers = [toAddr(w[12]), toAddr(w[13]), toAddr(w[14])];
         m.rewardPerGpu = w[15];
-        m.machineKey = _toAddr(w[16] & MASK160);
+        m.machineKey = toAddr(w[16] & MASK160);
         m.challenge = uint64(w[16] >> 160);
         m.slashedBps = uint16(w[16] >> 224);
         m.reverify = (w[16] >> 240) & 1 == 1;
@@ -194,7 +181,7 @@ abstract contract MarketRecords is MarketBase {
         w[15] = m.rewardPerGpu;
         w[16] = uint256(uint160(m.machineKey)) | (uint256(m.challenge) << 160) | (uint256(m.slashedBps) << 224)
             | ((m.reverify ? uint256(1) : 0) << 240);
-        _storeWords(T_MACHINE, m.id, m.orig, w);
+        storeWords(T_MACHINE, m.id, m.orig, w);
     }
 
     /// `machine()`: the machine or `UnknownMachine`.
@@ -239,7 +226,7 @@ abstract contract MarketRecords is MarketBase {
     // Round
 
     function _loadRoundInto(Round memory r, uint256 tag, bytes32 key) internal view {
-        uint256[] memory w = _loadWords(tag, key, 11);
+        uint256[] memory w = loadWords(tag, key, 11);
         r.tag = tag;
         r.key = key;
         r.orig = w;
@@ -248,7 +235,7 @@ abstract contract MarketRecords is MarketBase {
         r.drawAt = uint64(w[0] >> 40);
         r.commitDeadline = uint64(w[0] >> 104);
         r.revealDeadline = uint64(w[0] >> 168);
-        r.auditors = [_toAddr(w[1]), _toAddr(w[2]), _toAddr(w[3])];
+        r.auditors = [toAddr(w[1]), toAddr(w[2]), toAddr(w[3])];
         r.commitments = [bytes32(w[4]), bytes32(w[5]), bytes32(w[6])];
         r.reveals = [w[7], w[8], w[9]];
         r.snapshot = uint64(w[10]);
@@ -268,7 +255,7 @@ abstract contract MarketRecords is MarketBase {
             w[7 + i] = r.reveals[i];
         }
         w[10] = uint256(r.snapshot);
-        _storeWords(r.tag, r.key, r.orig, w);
+        storeWords(r.tag, r.key, r.orig, w);
     }
 
     /// `Round::seat`: position of `who` among the auditors (`found` false if none or zero).
@@ -302,6 +289,21 @@ abstract contract MarketRecords is MarketBase {
         return true;
     }
 
+    /// The majority of a round's reveals (`finish_verification`, `finish_report`): the seats
+    /// `seats[..n]` of at least 2 auditors who revealed the same `verdict`, a positive one
+    /// first; `n` is 0 if there is none.
+    function _majority(Round memory r) internal pure returns (bool verdict, uint256[3] memory seats, uint256 n) {
+        for (uint256 i; i < 3; i++) {
+            if (_revealed(r, i) && _verdict(r, i)) seats[n++] = i;
+        }
+        if (n >= 2) return (true, seats, n);
+        n = 0;
+        for (uint256 i; i < 3; i++) {
+            if (_revealed(r, i) && !_verdict(r, i)) seats[n++] = i;
+        }
+        if (n < 2) n = 0;
+    }
+
     function _roundAbi(Round memory r) internal pure returns (IGpuMarket.Round memory out) {
         out.phase = IGpuMarket.RoundPhase(r.phase);
         out.attempt = r.attempt;
@@ -316,12 +318,12 @@ abstract contract MarketRecords is MarketBase {
 
     /// Loads rental `id`; `exists` false if there is none.
     function _loadRental(uint64 id) internal view returns (bool exists, Rental memory r) {
-        uint256[] memory w = _loadWords(T_RENTAL, _numKey(id), 8);
+        uint256[] memory w = loadWords(T_RENTAL, numKey(id), 8);
         r.orig = w;
         r.id = id;
         if (w[1] == 0) return (false, r);
         r.machine = bytes32(w[0]);
-        r.renter = _toAddr(w[1]);
+        r.renter = toAddr(w[1]);
         r.gpus = uint32(w[2]);
         r.burnBps = uint16(w[2] >> 32);
         r.status = uint8(w[2] >> 48);
@@ -330,7 +332,7 @@ abstract contract MarketRecords is MarketBase {
         r.paid = w[3];
         r.refunded = w[4];
         r.burned = w[5];
-        r.beneficiary = w[6] == 0 ? _toAddr(w[1]) : _toAddr(w[6]);
+        r.beneficiary = w[6] == 0 ? toAddr(w[1]) : toAddr(w[6]);
         r.queueIndex = uint32(w[2] >> 184);
         r.extensions = uint8(w[2] >> 216);
         r.rewardSnapshot = w[7];
@@ -359,7 +361,7 @@ abstract contract MarketRecords is MarketBase {
         w[4] = r.refunded;
         w[5] = r.burned;
         w[7] = r.rewardSnapshot;
-        _storeWords(T_RENTAL, _numKey(r.id), r.orig, w);
+        storeWords(T_RENTAL, numKey(r.id), r.orig, w);
     }
 
     /// `rental()`: the rental or `UnknownRental`.
@@ -389,12 +391,12 @@ abstract contract MarketRecords is MarketBase {
     // Report
 
     function _loadReport(uint64 id) internal view returns (bool exists, Report memory rep) {
-        uint256[] memory w = _loadWords(T_REPORT, _numKey(id), 5);
+        uint256[] memory w = loadWords(T_REPORT, numKey(id), 5);
         rep.orig = w;
         rep.id = id;
         if (w[1] == 0) return (false, rep);
-        rep.rental = _sat64(w[0]);
-        rep.reporter = _toAddr(w[1]);
+        rep.rental = sat64(w[0]);
+        rep.reporter = toAddr(w[1]);
         rep.deposit = w[2];
         rep.outcome = w[3] > type(uint8).max ? type(uint8).max : uint8(w[3]);
         rep.machine = bytes32(w[4]);
@@ -420,90 +422,14 @@ abstract contract MarketRecords is MarketBase {
         w[2] = rep.deposit;
         w[3] = uint256(rep.outcome);
         w[4] = uint256(rep.machine);
-        _storeWords(T_REPORT, _numKey(rep.id), rep.orig, w);
+        storeWords(T_REPORT, numKey(rep.id), rep.orig, w);
     }
 
     // =========================================================================================
-    // Account
+    // Account (`records::Account`, shared with mining: `../common/RewardAccount.sol`)
 
-    function _loadAccount(address who) internal view returns (Account memory a) {
-        bytes32 key = _addrKey(who);
-        uint256[] memory w = _loadWords(T_ACCOUNT, key, 8);
-        a.orig = w;
-        a.key = key;
-        a.claimable = w[0];
-        a.claimed = w[1];
-        a.matured = w[2];
-        a.withdrawnVested = w[3];
-        a.activeAmount = w[4];
-        a.activeWeighted = w[5];
-        a.head = uint64(w[6]);
-        a.started = uint64(w[6] >> 64);
-        a.tail = uint64(w[6] >> 128);
-        a.totalVesting = w[7];
-    }
-
-    function _storeAccount(Account memory a) internal {
-        uint256[] memory w = new uint256[](8);
-        w[0] = a.claimable;
-        w[1] = a.claimed;
-        w[2] = a.matured;
-        w[3] = a.withdrawnVested;
-        w[4] = a.activeAmount;
-        w[5] = a.activeWeighted;
-        w[6] = uint256(a.head) | (uint256(a.started) << 64) | (uint256(a.tail) << 128);
-        w[7] = a.totalVesting;
-        _storeWords(T_ACCOUNT, a.key, a.orig, w);
-    }
-
-    function _trancheKey(Account memory a, uint64 seq) internal pure returns (bytes32) {
-        return keccak256(abi.encodePacked(a.key, seq));
-    }
-
-    /// Tranche `seq`: (release start, amount).
-    function _tranche(Account memory a, uint64 seq) internal view returns (uint64 start, uint256 amount) {
-        bytes32 key = _trancheKey(a, seq);
-        start = _sat64(_get(_slot(T_TRANCHE, key, 0)));
-        amount = _get(_slot(T_TRANCHE, key, 1));
-    }
-
-    /// `Account::add_vesting`: adds `amount` to the tranche releasing from `start`.
-    function _addVesting(Account memory a, uint64 start, uint256 amount) internal {
-        if (amount == 0) return;
-        a.totalVesting = _cadd(a.totalVesting, amount);
-        if (a.tail > a.started) {
-            (uint64 lastStart, uint256 lastAmount) = _tranche(a, a.tail - 1);
-            if (lastStart == start) {
-                _set(_slot(T_TRANCHE, _trancheKey(a, a.tail - 1), 1), _cadd(lastAmount, amount));
-                return;
-            }
-        }
-        bytes32 key = _trancheKey(a, a.tail);
-        _set(_slot(T_TRANCHE, key, 0), uint256(start));
-        _set(_slot(T_TRANCHE, key, 1), amount);
-        a.tail += 1;
-    }
-
-    /// `Account::refresh`: moves started tranches into the active sums and released ones into
-    /// `matured`; returns the vested total now (in memory only; the caller stores `a`).
-    function _refresh(Account memory a, uint64 vestingBlocks) internal view returns (uint256) {
-        uint64 now_ = _now();
-        while (a.started < a.tail) {
-            (uint64 start, uint256 amount) = _tranche(a, a.started);
-            if (start > now_) break;
-            a.activeAmount = _cadd(a.activeAmount, amount);
-            a.activeWeighted = _cadd(a.activeWeighted, _cmul(amount, start));
-            a.started += 1;
-        }
-        while (a.head < a.started) {
-            (uint64 start, uint256 amount) = _tranche(a, a.head);
-            if (_satAdd64(start, vestingBlocks) > now_) break;
-            a.activeAmount = _csub(a.activeAmount, amount);
-            a.activeWeighted = _csub(a.activeWeighted, _cmul(amount, start));
-            a.matured = _cadd(a.matured, amount);
-            a.head += 1;
-        }
-        uint256 releasing = _csub(_cmul(a.activeAmount, now_), a.activeWeighted) / vestingBlocks;
-        return _cadd(a.matured, releasing);
+    /// `Account::load`: the rewards of `who`.
+    function _loadAccount(address who) internal view returns (Account memory) {
+        return loadAccount(T_ACCOUNT, addrKey(who));
     }
 }

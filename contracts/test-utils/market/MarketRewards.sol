@@ -3,7 +3,13 @@ pragma solidity ^0.8.24;
 
 import {IGpuMarket} from "../../src/interfaces/IGpuMarket.sol";
 import {MarketQueue} from "./MarketQueue.sol";
-import {Machine, Rental, Account} from "./MarketRecords.sol";
+import {Machine, Rental} from "./MarketRecords.sol";
+import {
+    ACC_SCALE, cadd, csub, cmul, cmul64, sat64, satSub, min, mulDiv, bpsOf, splitImmediate, accrued
+} from "../common/CheckedMath.sol";
+import {slot, addrKey, get, g, setG} from "../common/StoreLib.sol";
+import {blockNow} from "../common/Host.sol";
+import {Account, storeAccount, addVesting, refresh} from "../common/RewardAccount.sol";
 
 // Rewards (`market/rewards.rs`): the pool's accumulator, settlement of a machine's reward
 // (owner, auditors, vesting), grades, and claims.
@@ -11,20 +17,20 @@ import {Machine, Rental, Account} from "./MarketRecords.sol";
 abstract contract MarketRewards is MarketQueue {
     /// `pool_update`: (acc, distributed, newly released) as of now, without writing.
     function _poolUpdate() internal view returns (uint256 acc, uint256 distributed, uint256 released) {
-        acc = _g(G_ACC);
-        uint64 last = _sat64(_g(G_LAST_REWARD));
-        distributed = _g(G_DISTRIBUTED);
-        uint64 now_ = _now();
+        acc = g(G_ACC);
+        uint64 last = sat64(g(G_LAST_REWARD));
+        distributed = g(G_DISTRIBUTED);
+        uint64 now_ = blockNow();
         if (now_ <= last) return (acc, distributed, 0);
-        uint256 totalGrade = _g(G_TOTAL_GRADE);
+        uint256 totalGrade = g(G_TOTAL_GRADE);
         if (totalGrade == 0) return (acc, distributed, 0);
         uint256 perBlock = _p().rewardPerEpoch / _p().epochBlocks;
-        uint256 due = _cmul(perBlock, now_ - last);
-        uint256 left = _satSub(_p().rewardPool, distributed);
-        released = _min(due, left);
-        uint256 inc = _ckMulDiv(released, ACC_SCALE, totalGrade);
-        acc = _cadd(acc, inc);
-        distributed = _cadd(distributed, released);
+        uint256 due = cmul(perBlock, now_ - last);
+        uint256 left = satSub(_p().rewardPool, distributed);
+        released = min(due, left);
+        uint256 inc = mulDiv(released, ACC_SCALE, totalGrade);
+        acc = cadd(acc, inc);
+        distributed = cadd(distributed, released);
     }
 
     /// `current_acc`.
@@ -36,46 +42,42 @@ abstract contract MarketRewards is MarketQueue {
     function _updatePool() internal returns (uint256) {
         (uint256 acc, uint256 distributed, uint256 released) = _poolUpdate();
         if (released != 0) {
-            _setG(G_ACC, acc);
-            _setG(G_DISTRIBUTED, distributed);
+            setG(G_ACC, acc);
+            setG(G_DISTRIBUTED, distributed);
         }
-        uint64 last = _sat64(_g(G_LAST_REWARD));
-        if (_now() > last) _setG(G_LAST_REWARD, _now());
+        uint64 last = sat64(g(G_LAST_REWARD));
+        if (blockNow() > last) setG(G_LAST_REWARD, blockNow());
         return acc;
     }
 
-    function _accrued(uint256 grade, uint256 acc) internal pure returns (uint256) {
-        return _ckMulDiv(grade, acc, ACC_SCALE);
-    }
-
     function _pending(Machine memory m, uint256 acc) internal pure returns (uint256) {
-        return _satSub(_accrued(m.grade, acc), m.debt);
+        return satSub(accrued(m.grade, acc), m.debt);
     }
 
     /// `settle`: settles a machine's pending reward.
     function _settle(Machine memory m) internal {
         uint256 acc = _updatePool();
         uint256 amount = _pending(m, acc);
-        m.debt = _accrued(m.grade, acc);
+        m.debt = accrued(m.grade, acc);
         if (amount == 0) return;
         if (m.gpus > 0) {
-            uint256 perGpu = _ckMulDiv(amount, PER_GPU_SCALE, m.gpus);
-            m.rewardPerGpu = _cadd(m.rewardPerGpu, perGpu);
+            uint256 perGpu = mulDiv(amount, PER_GPU_SCALE, m.gpus);
+            m.rewardPerGpu = cadd(m.rewardPerGpu, perGpu);
         }
         _payReward(m, amount);
     }
 
     /// `pay_rental_bonus`: the rented bonus of rental `r` as it ends, at most the rent it burned.
     function _payRentalBonus(Machine memory m, Rental memory r, uint256 burned) internal {
-        uint256 perGpu = _satSub(m.rewardPerGpu, r.rewardSnapshot);
-        uint256 earned = _ckMulDiv(perGpu, r.gpus, PER_GPU_SCALE);
-        uint256 accrued = _bpsOf(earned, _p().rentedBonusBps);
-        uint256 distributed = _g(G_DISTRIBUTED);
-        uint256 left = _satSub(_p().rewardPool, distributed);
-        uint256 paid = _min(_min(accrued, burned), left);
-        if (accrued == 0) return;
-        _setG(G_DISTRIBUTED, _cadd(distributed, paid));
-        if (_logs()) emit IGpuMarket.RentedBonusPaid(m.id, r.id, accrued, paid);
+        uint256 perGpu = satSub(m.rewardPerGpu, r.rewardSnapshot);
+        uint256 earned = mulDiv(perGpu, r.gpus, PER_GPU_SCALE);
+        uint256 bonus = bpsOf(earned, _p().rentedBonusBps);
+        uint256 distributed = g(G_DISTRIBUTED);
+        uint256 left = satSub(_p().rewardPool, distributed);
+        uint256 paid = min(min(bonus, burned), left);
+        if (bonus == 0) return;
+        setG(G_DISTRIBUTED, cadd(distributed, paid));
+        if (_logs()) emit IGpuMarket.RentedBonusPaid(m.id, r.id, bonus, paid);
         _payReward(m, paid);
     }
 
@@ -83,17 +85,17 @@ abstract contract MarketRewards is MarketQueue {
     /// a vesting tranche.
     function _payReward(Machine memory m, uint256 amount) internal {
         if (amount == 0) return;
-        m.earned = _cadd(m.earned, amount);
+        m.earned = cadd(m.earned, amount);
         uint256 toAuditors = _creditAuditors(m.verifiers, amount, _p().auditorRewardBps);
         uint256 ownerAmount = amount - toAuditors;
-        (uint256 immediate, uint256 vesting) = _splitImmediate(ownerAmount, _p().immediateBps);
+        (uint256 immediate, uint256 vesting) = splitImmediate(ownerAmount, _p().immediateBps);
         Account memory acct = _loadAccount(m.owner);
-        acct.claimable = _cadd(acct.claimable, immediate);
+        acct.claimable = cadd(acct.claimable, immediate);
         uint64 epochBlocks = _p().epochBlocks;
-        uint64 epoch = _now() / epochBlocks;
-        uint64 start = _cmul64(uint256(epoch) + 1, epochBlocks);
-        _addVesting(acct, start, vesting);
-        _storeAccount(acct);
+        uint64 epoch = blockNow() / epochBlocks;
+        uint64 start = cmul64(uint256(epoch) + 1, epochBlocks);
+        addVesting(acct, start, vesting);
+        storeAccount(acct);
         if (_logs()) emit IGpuMarket.RewardSettled(m.id, m.owner, immediate, vesting, toAuditors);
     }
 
@@ -102,31 +104,31 @@ abstract contract MarketRewards is MarketQueue {
         uint256 next = m.status == S_ONLINE ? _gradeOf(m.calcPoint, m.gpus) : 0;
         if (next == m.grade) return;
         _onGradeChange(m.id, next);
-        uint256 total = _g(G_TOTAL_GRADE);
-        total = _cadd(_csub(total, m.grade), next);
-        _setG(G_TOTAL_GRADE, total);
-        uint256 acc = _g(G_ACC);
+        uint256 total = g(G_TOTAL_GRADE);
+        total = cadd(csub(total, m.grade), next);
+        setG(G_TOTAL_GRADE, total);
+        uint256 acc = g(G_ACC);
         m.grade = next;
-        m.debt = _accrued(next, acc);
+        m.debt = accrued(next, acc);
     }
 
     /// `owner_machines`: machines registered by `owner`, in registration order.
     function _ownerMachines(address owner) internal view returns (bytes32[] memory ids) {
-        bytes32 key = _addrKey(owner);
-        uint64 n = _sat64(_get(_slot(T_OWNER_MACHINES, key, 0)));
+        bytes32 key = addrKey(owner);
+        uint64 n = sat64(get(slot(T_OWNER_MACHINES, key, 0)));
         ids = new bytes32[](n);
         for (uint256 i; i < n; i++) {
-            ids[i] = bytes32(_get(_slot(T_OWNER_MACHINES, key, i + 1)));
+            ids[i] = bytes32(get(slot(T_OWNER_MACHINES, key, i + 1)));
         }
     }
 
     /// `rewards_of`.
     function _rewardsOf(address who) internal view returns (IGpuMarket.Rewards memory out) {
         Account memory acct = _loadAccount(who);
-        uint256 vested = _refresh(acct, _p().vestingBlocks);
-        uint256 vestedUnclaimed = _satSub(vested, acct.withdrawnVested);
-        uint256 claimable = _cadd(acct.claimable, vestedUnclaimed);
-        uint256 vesting = _satSub(acct.totalVesting, vested);
+        uint256 vested = refresh(acct, _p().vestingBlocks);
+        uint256 vestedUnclaimed = satSub(vested, acct.withdrawnVested);
+        uint256 claimable = cadd(acct.claimable, vestedUnclaimed);
+        uint256 vesting = satSub(acct.totalVesting, vested);
         uint256 acc = _currentAcc();
         bytes32[] memory ids = _ownerMachines(who);
         for (uint256 k; k < ids.length; k++) {
@@ -137,10 +139,10 @@ abstract contract MarketRewards is MarketQueue {
             for (uint256 i; i < 3; i++) {
                 if (m.verifiers[i] != address(0)) auditors++;
             }
-            uint256 toAuditors = auditors == 0 ? 0 : _bpsOf(amount, _p().auditorRewardBps) / auditors * auditors;
-            (uint256 now_, uint256 later) = _splitImmediate(amount - toAuditors, _p().immediateBps);
-            claimable = _cadd(claimable, now_);
-            vesting = _cadd(vesting, later);
+            uint256 toAuditors = auditors == 0 ? 0 : bpsOf(amount, _p().auditorRewardBps) / auditors * auditors;
+            (uint256 now_, uint256 later) = splitImmediate(amount - toAuditors, _p().immediateBps);
+            claimable = cadd(claimable, now_);
+            vesting = cadd(vesting, later);
         }
         out.claimable = claimable;
         out.vesting = vesting;
@@ -158,13 +160,13 @@ abstract contract MarketRewards is MarketQueue {
             }
         }
         Account memory acct = _loadAccount(who);
-        uint256 vested = _refresh(acct, _p().vestingBlocks);
-        amount = _cadd(acct.claimable, _satSub(vested, acct.withdrawnVested));
+        uint256 vested = refresh(acct, _p().vestingBlocks);
+        amount = cadd(acct.claimable, satSub(vested, acct.withdrawnVested));
         if (amount == 0) revert IGpuMarket.NothingToClaim();
         acct.claimable = 0;
         acct.withdrawnVested = vested;
-        acct.claimed = _cadd(acct.claimed, amount);
-        _storeAccount(acct);
+        acct.claimed = cadd(acct.claimed, amount);
+        storeAccount(acct);
         _pay(who, amount);
         if (_logs()) emit IGpuMarket.RewardsClaimed(who, amount);
     }
@@ -182,11 +184,11 @@ abstract contract MarketRewards is MarketQueue {
 
     function _creditList(address[] memory list, uint256 n, uint256 amount, uint16 bps) internal returns (uint256) {
         if (n == 0) return 0;
-        uint256 each = _bpsOf(amount, bps) / n;
+        uint256 each = bpsOf(amount, bps) / n;
         for (uint256 i; i < n; i++) {
             Account memory acct = _loadAccount(list[i]);
-            acct.claimable = _cadd(acct.claimable, each);
-            _storeAccount(acct);
+            acct.claimable = cadd(acct.claimable, each);
+            storeAccount(acct);
         }
         return each * n;
     }

@@ -6,6 +6,11 @@ import {IGpuMarket} from "../../src/interfaces/IGpuMarket.sol";
 import {IMarketMockReads} from "../MockHooks.sol";
 import {DBC_MARKET} from "../DbcAddresses.sol";
 import {MiningStorage} from "./MiningStorage.sol";
+import {
+    ACC_SCALE, overflow, cadd, csub, cmul, tryMul, satSub, min, tryMulDiv, splitImmediate, accrued
+} from "../common/CheckedMath.sol";
+import {blockNow} from "../common/Host.sol";
+import {Account, loadAccount, storeAccount, addVesting} from "../common/RewardAccount.sol";
 
 /// The accounting of project mining, translated from `crates/precompiles/src/mining/mod.rs`:
 /// the per-project accumulator (`Project::update_to`), settlement of a position into its
@@ -24,19 +29,15 @@ abstract contract MiningAccounting is MiningStorage {
     /// `Project::update_to`: releases the emission up to now (or the end) to the enrolled
     /// weight. Returns false, changing nothing, when the arithmetic overflows.
     function _tryUpdateTo(Proj memory p) internal view returns (bool) {
-        uint64 to = _now();
+        uint64 to = blockNow();
         if (p.end < to) to = p.end;
         if (to <= p.last) return true;
         if (p.totalWeight != 0) {
-            uint256 blocks = to - p.last;
-            uint256 due;
-            unchecked {
-                due = p.tokensPerBlock * blocks;
-            }
-            if (due / blocks != p.tokensPerBlock) return false;
-            uint256 left = _satSub(p.budget, p.distributed);
-            uint256 released = due < left ? due : left;
-            (bool ok, uint256 inc) = _tryMulDiv(released, ACC_SCALE, p.totalWeight);
+            (bool fits, uint256 due) = tryMul(p.tokensPerBlock, to - p.last);
+            if (!fits) return false;
+            uint256 left = satSub(p.budget, p.distributed);
+            uint256 released = min(due, left);
+            (bool ok, uint256 inc) = tryMulDiv(released, ACC_SCALE, p.totalWeight);
             if (!ok) return false;
             uint256 acc;
             uint256 distributed;
@@ -53,14 +54,14 @@ abstract contract MiningAccounting is MiningStorage {
     }
 
     function _updateTo(Proj memory p) internal view {
-        if (!_tryUpdateTo(p)) _overflow();
+        if (!_tryUpdateTo(p)) overflow();
     }
 
     /// `settle_position`: settles a position's pending tokens into its provider's rewards,
     /// split by the project's release rule. Call after `_updateTo`.
     function _settlePosition(Proj memory p, Pos memory pos, bytes32 machine) internal {
-        uint256 total = _accrued(pos.weight, p.acc);
-        uint256 amount = _satSub(total, pos.debt);
+        uint256 total = accrued(pos.weight, p.acc);
+        uint256 amount = satSub(total, pos.debt);
         pos.debt = total;
         if (amount == 0) return;
         uint256 immediate;
@@ -68,15 +69,15 @@ abstract contract MiningAccounting is MiningStorage {
         if (p.vestingBlocks == 0) {
             immediate = amount;
         } else {
-            (immediate, vesting) = _splitImmediate(amount, p.immediateBps);
+            (immediate, vesting) = splitImmediate(amount, p.immediateBps);
         }
-        Acct memory a = _loadAcct(_providerKey(p.id, pos.provider));
-        a.claimable = _add(a.claimable, immediate);
+        Account memory a = loadAccount(T_PROVIDER, _providerKey(p.id, pos.provider));
+        a.claimable = cadd(a.claimable, immediate);
         uint64 epochBlocks = _epochBlocks();
-        uint256 start = (uint256(_now() / epochBlocks) + 1) * epochBlocks;
-        if (start > type(uint64).max) _overflow();
-        _addVesting(a, uint64(start), vesting);
-        _storeAcct(a);
+        uint256 start = (uint256(blockNow() / epochBlocks) + 1) * epochBlocks;
+        if (start > type(uint64).max) overflow();
+        addVesting(a, uint64(start), vesting);
+        storeAccount(a);
         emit IProjectMining.MiningRewardAccrued(p.id, machine, pos.provider, immediate, vesting);
     }
 
@@ -93,16 +94,16 @@ abstract contract MiningAccounting is MiningStorage {
         Pos memory pos = _loadPos(pid, machine);
         if (attest) {
             pos.units = units;
-            if (epoch == type(uint64).max) _overflow();
+            if (epoch == type(uint64).max) overflow();
             pos.attested = epoch + 1;
         }
-        weight = _mul(grade, pos.units);
-        uint256 total = _add(_sub(p.totalWeight, pos.weight), weight);
+        weight = cmul(grade, pos.units);
+        uint256 total = cadd(csub(p.totalWeight, pos.weight), weight);
         // The node computes the new debt after settling; every failure of this function is the
         // same `ArithmeticOverflow()` and `p.acc` does not change in between, so computing it
         // first changes no outcome, and a failing update emits nothing before it reverts (forge's
         // `recordLogs` keeps logs of reverted sub-calls, which the node's receipts do not).
-        uint256 debt = _accrued(weight, p.acc);
+        uint256 debt = accrued(weight, p.acc);
         _settlePosition(p, pos, machine);
         p.totalWeight = total;
         pos.weight = weight;

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IStaking} from "../../src/interfaces/IStaking.sol";
+import {SECP256K1_HALF_N} from "../common/Host.sol";
 
 /// Double-sign evidence checks of the node (`dbc_primitives::pos` and
 /// `dbc_precompiles::staking::slashing::double_sign`), ported to Solidity:
@@ -19,9 +20,6 @@ import {IStaking} from "../../src/interfaces/IStaking.sol";
 ///   `canonical_signature` (v 27/28, low s, non-zero r and s) and recovery through the
 ///   `ecrecover` precompile. The revert reasons are the node's `SealError` texts.
 library StakingEvidence {
-    /// secp256k1's order n, shifted right by one (`normalize_s` refuses s above it).
-    uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
-
     /// What the checks need of a decoded header (offsets into its raw encoding).
     struct Header {
         uint256 number;
@@ -308,7 +306,7 @@ library StakingEvidence {
             invalid(string.concat("invalid signature: invalid parity: ", dec(v)));
         }
         if (v != 27 && v != 28) invalid("invalid signature: non-canonical v (27 or 28 expected)");
-        if (ss > HALF_N) invalid("invalid signature: non-canonical s (high s)");
+        if (ss > SECP256K1_HALF_N) invalid("invalid signature: non-canonical s (high s)");
         if (sr == 0 || ss == 0) invalid("invalid signature: non-canonical signature encoding");
         signer = ecrecover(digest, uint8(v), bytes32(sr), bytes32(ss));
         if (signer == address(0)) invalid("invalid signature: malformed signature");

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IStaking} from "../../src/interfaces/IStaking.sol";
+import {overflow, cadd, cmul, cadd64, sat64} from "../common/CheckedMath.sol";
+import {slot, numKey, addrKey, toAddr, bits, get, set, g} from "../common/StoreLib.sol";
 
 /// Staking parameters: the node's `dbc_chainspec::StakingParams` (`config.dbc.staking` of the
 /// genesis file) without its genesis validator list. Amounts in wei, durations in blocks,
@@ -81,7 +82,9 @@ struct Del {
 
 /// Storage of `StakingSol`: the node's exact layout (`dbc_precompiles::store` and `staking`),
 /// so a state read from a node with `eth_getStorageAt` can be copied in with `vm.store` and
-/// the other way round; the Solidity-only configuration lives at `CONFIG_SLOT`.
+/// the other way round; the Solidity-only configuration lives at `CONFIG_SLOT`. The storage
+/// primitives (`slot`, `get`, `set`, `g`, ...) and checked arithmetic are shared with the market
+/// and mining (`../common/`).
 library StakingStore {
     uint256 internal constant SCALE = 1e18;
     uint64 internal constant U64_MAX = type(uint64).max;
@@ -118,118 +121,21 @@ library StakingStore {
         }
     }
 
-    // ------------------------------------------------------------------ slots and words
-
-    /// `keccak256(abi.encode(tag, key)) + field` (wrapping).
-    function slot(uint256 tag, bytes32 key, uint256 field) internal pure returns (uint256 s) {
-        assembly {
-            mstore(0, tag)
-            mstore(32, key)
-            s := add(keccak256(0, 64), field)
-        }
-    }
-
-    function numKey(uint256 n) internal pure returns (bytes32) {
-        return bytes32(n);
-    }
-
-    function addrKey(address a) internal pure returns (bytes32) {
-        return bytes32(uint256(uint160(a)));
-    }
-
-    function get(uint256 s) internal view returns (uint256 v) {
-        assembly {
-            v := sload(s)
-        }
-    }
-
-    function set(uint256 s, uint256 v) internal {
-        assembly {
-            sstore(s, v)
-        }
-    }
-
-    function g(uint256 n) internal view returns (uint256) {
-        return get(n);
-    }
-
-    function setG(uint256 n, uint256 v) internal {
-        set(n, v);
-    }
-
-    /// `ctx.add_g`: checked add/sub of a global counter.
-    function addG(uint256 n, uint256 delta) internal {
-        set(n, add(get(n), delta));
-    }
-
-    function subG(uint256 n, uint256 delta) internal {
-        uint256 cur = get(n);
-        if (delta > cur) revert IStaking.ArithmeticOverflow();
-        set(n, cur - delta);
-    }
-
-    /// `saturating_to::<u64>()`.
-    function sat64(uint256 v) internal pure returns (uint256) {
-        return v > U64_MAX ? U64_MAX : v;
-    }
-
-    function bitsOf(uint256 w, uint256 off, uint256 n) internal pure returns (uint256) {
-        return (w >> off) & ((1 << n) - 1);
-    }
-
-    function toAddr(uint256 w) internal pure returns (address) {
-        return address(uint160(w));
-    }
-
-    // ------------------------------------------------------------------ checked arithmetic
-
-    function add(uint256 a, uint256 b) internal pure returns (uint256 c) {
-        unchecked {
-            c = a + b;
-        }
-        if (c < a) revert IStaking.ArithmeticOverflow();
-    }
-
-    /// `a + b` as u64, reverting like `ck2(a.checked_add(b))`.
-    function add64(uint256 a, uint256 b) internal pure returns (uint256 c) {
-        c = a + b; // both below 2^64
-        if (c > U64_MAX) revert IStaking.ArithmeticOverflow();
-    }
-
-    /// `a.saturating_add(b)` on u64.
-    function satAdd64(uint256 a, uint256 b) internal pure returns (uint256 c) {
-        c = a + b;
-        if (c > U64_MAX) c = U64_MAX;
-    }
+    // ------------------------------------------------------------------ arithmetic
+    // (the generic helpers, shared with the market and mining, are in `../common/`)
 
     /// `a.checked_next_multiple_of(e)` (e > 0) on u64.
     function nextMultiple64(uint256 a, uint256 e) internal pure returns (uint256) {
         uint256 r = a % e;
         if (r == 0) return a;
-        return add64(a, e - r);
+        return cadd64(a, e - r);
     }
 
-    /// The node's `staking::mul_div`: `a * b / d`, the product checked in 256 bits.
+    /// The node's `staking::mul_div`: `a * b / d`, the product checked in 256 bits (unlike
+    /// `math::mul_div`, `mulDiv` of `../common/CheckedMath.sol`, which divides a 512-bit one).
     function mulDiv(uint256 a, uint256 b, uint256 d) internal pure returns (uint256) {
-        if (d == 0) revert IStaking.ArithmeticOverflow();
-        if (a == 0) return 0;
-        unchecked {
-            uint256 p = a * b;
-            if (p / a != b) revert IStaking.ArithmeticOverflow();
-            return p / d;
-        }
-    }
-
-    function bps(uint256 a, uint256 share) internal pure returns (uint256) {
-        return mulDiv(a, share, 10_000);
-    }
-
-    function min(uint256 a, uint256 b) internal pure returns (uint256) {
-        return a < b ? a : b;
-    }
-
-    function max(uint256 a, uint256 b) internal pure returns (uint256) {
-        return a > b ? a : b;
+        if (d == 0) overflow();
+        return cmul(a, b) / d;
     }
 
     // ------------------------------------------------------------------ validator records
@@ -239,14 +145,14 @@ library StakingStore {
         uint256 base = slot(T_VAL, addrKey(a), 0);
         uint256 w0 = get(base);
         v.addr = a;
-        v.commission = bitsOf(w0, 0, 16);
-        v.jailedUntil = bitsOf(w0, 16, 64);
-        v.missed = bitsOf(w0, 80, 32);
-        v.missedEpoch = bitsOf(w0, 112, 64);
-        v.registered = bitsOf(w0, 176, 1) == 1;
-        v.active = bitsOf(w0, 177, 1) == 1;
-        v.pendingCommission = bitsOf(w0, 178, 14);
-        v.pendingAt = bitsOf(w0, 192, 64);
+        v.commission = bits(w0, 0, 16);
+        v.jailedUntil = bits(w0, 16, 64);
+        v.missed = bits(w0, 80, 32);
+        v.missedEpoch = bits(w0, 112, 64);
+        v.registered = bits(w0, 176, 1) == 1;
+        v.active = bits(w0, 177, 1) == 1;
+        v.pendingCommission = bits(w0, 178, 14);
+        v.pendingAt = bits(w0, 192, 64);
         v.totalStake = get(base + 1);
         v.totalShares = get(base + 2);
         v.acc = get(base + 3);
@@ -302,7 +208,7 @@ library StakingStore {
     /// `Del::settle`: moves the rewards accrued since the last change into `pending`.
     function settle(Del memory d, uint256 acc) internal pure {
         uint256 earned = mulDiv(d.shares, acc, SCALE);
-        d.pending = add(d.pending, earned > d.debt ? earned - d.debt : 0);
+        d.pending = cadd(d.pending, earned > d.debt ? earned - d.debt : 0);
         d.debt = earned;
     }
 
@@ -312,7 +218,7 @@ library StakingStore {
 
     function pendingNow(Del memory d, uint256 acc) internal pure returns (uint256) {
         uint256 earned = mulDiv(d.shares, acc, SCALE);
-        return add(d.pending, earned > d.debt ? earned - d.debt : 0);
+        return cadd(d.pending, earned > d.debt ? earned - d.debt : 0);
     }
 
     // ------------------------------------------------------------------ lists
@@ -325,27 +231,20 @@ library StakingStore {
         return toAddr(get(slot(T_CAND, numKey(i), 0)));
     }
 
-    function candidates() internal view returns (address[] memory out) {
-        uint256 n = candidateCount();
+    function candidates() internal view returns (address[] memory) {
+        return _addresses(T_CAND, G_CANDIDATES);
+    }
+
+    function activeSet() internal view returns (address[] memory) {
+        return _addresses(T_ACTIVE, G_ACTIVE_LEN);
+    }
+
+    /// The list of addresses at `(tag, i)` word 0, `i` below the global `len` (saturated to u64).
+    function _addresses(uint256 tag, uint256 len) private view returns (address[] memory out) {
+        uint256 n = sat64(g(len));
         out = new address[](n);
         for (uint256 i = 0; i < n; i++) {
-            out[i] = candidateAt(i);
-        }
-    }
-
-    function activeLen() internal view returns (uint256) {
-        return sat64(g(G_ACTIVE_LEN));
-    }
-
-    function activeAt(uint256 i) internal view returns (address) {
-        return toAddr(get(slot(T_ACTIVE, numKey(i), 0)));
-    }
-
-    function activeSet() internal view returns (address[] memory out) {
-        uint256 n = activeLen();
-        out = new address[](n);
-        for (uint256 i = 0; i < n; i++) {
-            out[i] = activeAt(i);
+            out[i] = toAddr(get(slot(tag, numKey(i), 0)));
         }
     }
 }

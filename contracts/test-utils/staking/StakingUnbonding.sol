@@ -3,6 +3,8 @@ pragma solidity ^0.8.24;
 
 import {IStaking} from "../../src/interfaces/IStaking.sol";
 import {StakingParams, StakingStore as S} from "./StakingStore.sol";
+import {cadd, cadd64, sat64, satAdd64, min, max, bpsOf} from "../common/CheckedMath.sol";
+import {slot, addrKey, toAddr, bits, get, set} from "../common/StoreLib.sol";
 
 /// Unbonding that stays slashable: the node's `dbc_precompiles::staking::unbonding` (security
 /// review H8), same storage layout. Undelegated stake joins a per-(validator, start bucket)
@@ -25,7 +27,7 @@ library StakingUnbonding {
 
     /// Blocks of start per bucket: `ceil((unbondingBlocks + epochBlocks) / 32)`, at least 1.
     function bucketLen(StakingParams memory sp) internal pure returns (uint256) {
-        uint256 total = S.satAdd64(sp.unbondingBlocks, sp.epochBlocks);
+        uint256 total = satAdd64(sp.unbondingBlocks, sp.epochBlocks);
         uint256 len = (total + BUCKETS - 1) / BUCKETS;
         return len == 0 ? 1 : len;
     }
@@ -34,53 +36,53 @@ library StakingUnbonding {
     /// of the active set, else now.
     function effectiveStart(StakingParams memory sp, bool active) internal view returns (uint256) {
         if (!active) return block.number;
-        return S.nextMultiple64(block.number, S.max(sp.epochBlocks, 1));
+        return S.nextMultiple64(block.number, max(sp.epochBlocks, 1));
     }
 
     function poolSlot(address validator, uint256 bucket) internal pure returns (uint256) {
-        return S.slot(T_UNB_POOL, keccak256(abi.encodePacked(validator, uint64(bucket))), 0);
+        return slot(T_UNB_POOL, keccak256(abi.encodePacked(validator, uint64(bucket))), 0);
     }
 
     function entrySlot(address delegator, uint256 i) internal pure returns (uint256) {
-        return S.slot(T_UNB_ENTRY, keccak256(abi.encodePacked(delegator, uint64(i))), 0);
+        return slot(T_UNB_ENTRY, keccak256(abi.encodePacked(delegator, uint64(i))), 0);
     }
 
     function countSlot(address delegator) internal pure returns (uint256) {
-        return S.slot(T_UNB_COUNT, S.addrKey(delegator), 0);
+        return slot(T_UNB_COUNT, addrKey(delegator), 0);
     }
 
     function count(address delegator) internal view returns (uint256) {
-        return S.min(S.get(countSlot(delegator)), MAX_ENTRIES);
+        return min(get(countSlot(delegator)), MAX_ENTRIES);
     }
 
     function loadEntry(address delegator, uint256 i) internal view returns (Entry memory e) {
         uint256 base = entrySlot(delegator, i);
-        uint256 w0 = S.get(base);
-        e.validator = S.toAddr(w0);
-        e.release = S.bitsOf(w0, 160, 64);
-        e.bucket = S.sat64(S.get(base + 1));
-        e.shares = S.get(base + 2);
+        uint256 w0 = get(base);
+        e.validator = toAddr(w0);
+        e.release = bits(w0, 160, 64);
+        e.bucket = sat64(get(base + 1));
+        e.shares = get(base + 2);
     }
 
     function storeEntry(address delegator, uint256 i, Entry memory e) internal {
         uint256 base = entrySlot(delegator, i);
-        S.set(base, uint256(uint160(e.validator)) | ((e.release & S.U64_MAX) << 160));
-        S.set(base + 1, e.bucket);
-        S.set(base + 2, e.shares);
+        set(base, uint256(uint160(e.validator)) | ((e.release & S.U64_MAX) << 160));
+        set(base + 1, e.bucket);
+        set(base + 2, e.shares);
     }
 
     function clearEntry(address delegator, uint256 i) internal {
         uint256 base = entrySlot(delegator, i);
-        S.set(base, 0);
-        S.set(base + 1, 0);
-        S.set(base + 2, 0);
+        set(base, 0);
+        set(base + 1, 0);
+        set(base + 2, 0);
     }
 
     /// Current value of an entry's shares of its pool.
     function value(Entry memory e) internal view returns (uint256) {
         uint256 p = poolSlot(e.validator, e.bucket);
-        uint256 stake = S.get(p);
-        uint256 shares = S.get(p + 1);
+        uint256 stake = get(p);
+        uint256 shares = get(p + 1);
         if (shares == 0) return 0;
         return S.mulDiv(e.shares, stake, shares);
     }
@@ -91,7 +93,7 @@ library StakingUnbonding {
         internal
         returns (uint256)
     {
-        uint256 release = S.add64(start, sp.unbondingBlocks);
+        uint256 release = cadd64(start, sp.unbondingBlocks);
         uint256 bucket = start / bucketLen(sp);
         uint256 minted = _join(poolSlot(validator, bucket), amount);
         return _addEntry(delegator, Entry(validator, release, bucket, minted));
@@ -99,8 +101,8 @@ library StakingUnbonding {
 
     /// Adds `amount` to a pool; returns the pool shares minted for it.
     function _join(uint256 p, uint256 amount) private returns (uint256 minted) {
-        uint256 stake = S.get(p);
-        uint256 shares = S.get(p + 1);
+        uint256 stake = get(p);
+        uint256 shares = get(p + 1);
         if (shares == 0) {
             minted = amount;
         } else if (stake == 0) {
@@ -110,8 +112,8 @@ library StakingUnbonding {
             minted = S.mulDiv(amount, shares, stake);
         }
         if (minted == 0) revert IStaking.AmountTooSmall();
-        S.set(p, S.add(stake, amount));
-        S.set(p + 1, S.add(shares, minted));
+        set(p, cadd(stake, amount));
+        set(p + 1, cadd(shares, minted));
     }
 
     /// Merges `x` into the delegator's entry of the same validator and bucket, or appends it.
@@ -120,15 +122,15 @@ library StakingUnbonding {
         for (uint256 i = 0; i < n; i++) {
             Entry memory e = loadEntry(delegator, i);
             if (e.validator == x.validator && e.bucket == x.bucket) {
-                e.shares = S.add(e.shares, x.shares);
-                e.release = S.max(e.release, x.release);
+                e.shares = cadd(e.shares, x.shares);
+                e.release = max(e.release, x.release);
                 storeEntry(delegator, i, e);
                 return e.release;
             }
         }
         if (n >= MAX_ENTRIES) revert IStaking.TooManyUnbondings(MAX_ENTRIES);
         storeEntry(delegator, n, x);
-        S.set(countSlot(delegator), n + 1);
+        set(countSlot(delegator), n + 1);
         return x.release;
     }
 
@@ -142,25 +144,25 @@ library StakingUnbonding {
         for (uint256 i = 0; i < n; i++) {
             Entry memory x = loadEntry(delegator, i);
             if (x.release > block.number) {
-                earliest = S.min(earliest, x.release);
+                earliest = min(earliest, x.release);
                 kept[k++] = x;
                 continue;
             }
             uint256 p = poolSlot(x.validator, x.bucket);
-            uint256 stake = S.get(p);
-            uint256 shares = S.get(p + 1);
+            uint256 stake = get(p);
+            uint256 shares = get(p + 1);
             // The last entry out takes the rounding dust.
-            uint256 paid = x.shares >= shares ? stake : S.min(S.mulDiv(x.shares, stake, shares), stake);
-            S.set(p, stake - paid);
-            S.set(p + 1, shares > x.shares ? shares - x.shares : 0);
-            total = S.add(total, paid);
+            uint256 paid = x.shares >= shares ? stake : min(S.mulDiv(x.shares, stake, shares), stake);
+            set(p, stake - paid);
+            set(p + 1, shares > x.shares ? shares - x.shares : 0);
+            total = cadd(total, paid);
         }
         if (k == n) revert IStaking.StillUnbonding(uint64(earliest));
         for (uint256 i = 0; i < n; i++) {
             if (i < k) storeEntry(delegator, i, kept[i]);
             else clearEntry(delegator, i);
         }
-        S.set(countSlot(delegator), k);
+        set(countSlot(delegator), k);
     }
 
     /// Cuts `shareBps` of every unbonding pool of `validator` that may hold stake which started
@@ -172,14 +174,14 @@ library StakingUnbonding {
         uint256 len = bucketLen(sp);
         uint256 last = effectiveStart(sp, true) / len;
         uint256 floor = last > BUCKETS + 1 ? last - (BUCKETS + 1) : 0;
-        uint256 first = S.max(infraction / len, floor);
+        uint256 first = max(infraction / len, floor);
         for (uint256 bucket = first; bucket <= last; bucket++) {
             uint256 p = poolSlot(validator, bucket);
-            uint256 stake = S.get(p);
-            uint256 cut = S.bps(stake, shareBps);
+            uint256 stake = get(p);
+            uint256 cut = bpsOf(stake, shareBps);
             if (cut == 0) continue;
-            S.set(p, stake - cut);
-            total = S.add(total, cut);
+            set(p, stake - cut);
+            total = cadd(total, cut);
         }
     }
 
