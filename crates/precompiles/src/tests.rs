@@ -274,8 +274,12 @@ fn the_burn_tier_basis_is_online_or_registered_gpus() {
         t.committee(3);
         let id = t.register(1, 4);
         assert_eq!(t.ok(0x30, U256::ZERO, burnRateBpsCall {}), before_verification, "{basis:?}");
+        // `networkStats` reports the same rate a rental would get (it used online GPUs always).
+        let stats = t.ok(0x30, U256::ZERO, networkStatsCall {});
+        assert_eq!(stats.burnRateBps, before_verification, "{basis:?}: networkStats");
         t.verify(id, &[(true, 1_000), (true, 1_000), (true, 1_000)]);
         assert_eq!(t.ok(0x30, U256::ZERO, burnRateBpsCall {}), 7_000, "{basis:?}");
+        assert_eq!(t.ok(0x30, U256::ZERO, networkStatsCall {}).burnRateBps, 7_000, "{basis:?}");
     }
 }
 

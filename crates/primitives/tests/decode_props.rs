@@ -296,6 +296,8 @@ proptest! {
         for (i, x) in &edits {
             edited[*i] ^= x;
         }
+        // Two edits of one byte can cancel out (CI drew `[(11, 29), (11, 29)]`).
+        prop_assume!(edited != seal);
         prop_assert_ne!(recover_sealer(&with_seal(&h, &edited)).ok(), Some(sealer));
         // The malleable twins.
         let parity = seal[64] - 27;

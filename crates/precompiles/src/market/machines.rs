@@ -270,7 +270,8 @@ pub(super) fn network_stats<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<IGpuMarket::Ne
         onlineGpus: online,
         rentedGpus: ctx.g(G_RENTED_GPUS)?.saturating_to(),
         machines: ctx.g(G_MACHINES)?.saturating_to(),
-        burnRateBps: math::burn_bps(&ctx.p.burn_tiers, online),
+        // The rate a rental would get now: by the genesis' tier basis, as `burnRateBps()`.
+        burnRateBps: math::burn_bps(&ctx.p.burn_tiers, super::rentals::tier_gpus(ctx)?),
         totalBurned: ctx.g(G_BURNED)?,
         rewardsDistributed: distributed,
         rewardPoolRemaining: ctx.p.reward_pool.saturating_sub(distributed),

@@ -98,14 +98,14 @@ pub enum Outcome {
     Fatal(String),
 }
 
-/// Selector of the block hook `onBlock(uint256 parentFeesBurned)`, callable only by the system
-/// address at the start of each block.
+/// Selector of the block hook `onBlock(uint256 feesBurned)`, callable only by the system
+/// address, which the block builder calls at the end of each block, after its transactions.
 pub const HOOK_SELECTOR: [u8; 4] = [0x4f, 0xca, 0x0b, 0xcd];
 
-/// Calldata of the block hook.
-pub fn hook_calldata(parent_fees_burned: U256) -> Bytes {
+/// Calldata of the block hook: `fees_burned` is the base fee × gas used of the block it ends.
+pub fn hook_calldata(fees_burned: U256) -> Bytes {
     let mut v = HOOK_SELECTOR.to_vec();
-    v.extend_from_slice(&parent_fees_burned.to_be_bytes::<32>());
+    v.extend_from_slice(&fees_burned.to_be_bytes::<32>());
     v.into()
 }
 
