@@ -22,7 +22,10 @@ mod common;
 use alloy_primitives::{Address, B256, Bytes, I256, U256, keccak256};
 use alloy_sol_types::{SolCall, SolValue, sol};
 use common::*;
-use dbc_precompiles::abi::{IGpuMarket, IProjectMining, IStaking};
+use dbc_precompiles::{
+    MARKET_ADDRESS as MARKET, MINING_ADDRESS as MINING, STAKING_ADDRESS as STAKING,
+    abi::{IGpuMarket, IProjectMining, IStaking},
+};
 use serde_json::{Value, json};
 use std::{
     collections::BTreeSet,
@@ -55,17 +58,7 @@ sol! {
     struct DiffCheck { uint64 blockNumber; int256[] deltas; DiffResult[] changed; }
 }
 
-const MARKET: Address = Address::new(hex_addr(0x0d01));
-const MINING: Address = Address::new(hex_addr(0x0d02));
-const STAKING: Address = Address::new(hex_addr(0x0d03));
 const DBC: u128 = 1_000_000_000_000_000_000;
-
-const fn hex_addr(low: u16) -> [u8; 20] {
-    let mut a = [0u8; 20];
-    a[18] = (low >> 8) as u8;
-    a[19] = low as u8;
-    a
-}
 
 /// Private key of dev account 9: the machine key of the scenario's machine.
 const MACHINE_KEY: &str = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
