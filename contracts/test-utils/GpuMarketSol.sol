@@ -20,7 +20,7 @@ pragma solidity ^0.8.24;
 // `nextHookBlock()` tells which blocks a test may skip (see there). Calls by the market's
 // project-mining hook go to `DBC_MINING` (`IMiningGradeHook.onGradeChange`, where the node
 // calls `mining::on_grade_change`, with the same arguments) when code is installed there.
-// The runtime code is larger than EIP-170 allows (about 56 KB): install it with `vm.etch`
+// The runtime code is larger than EIP-170 allows (about 57 KB): install it with `vm.etch`
 // only, and only at `DBC_MARKET` (elsewhere every call reverts `DelegateCallNotAllowed`, as a
 // DELEGATECALL to the precompile does). Parameters live in hashed storage slots; there is no
 // constructor and there are no immutables.
@@ -35,9 +35,10 @@ pragma solidity ^0.8.24;
 // Known divergences from the node (none is reachable by calldata that solc or alloy encode):
 //  1. ABI decoding. The node decodes leniently (alloy, not validating): it accepts a `uint32`,
 //     `uint64`, `uint16`, `bool` or `address` argument with dirty high bits (truncating it) and
-//     answers `UnknownSelector(selector)` to calldata too short for its function. Solidity's
-//     decoder reverts with empty data in both cases. Trailing bytes are ignored by both. A
-//     DELEGATECALL with undecodable calldata reverts empty here, `DelegateCallNotAllowed` there.
+//     answers `UnknownSelector(selector)` to calldata too short for its function (a `bytes` or
+//     `string` argument running past the end included). Solidity's decoder reverts with empty
+//     data in both cases. Trailing bytes are ignored by both. A DELEGATECALL with undecodable
+//     calldata reverts empty here, `DelegateCallNotAllowed` there.
 //  2. Extra selectors: `initDev()`, `init(GpuMarketParams)`, `nextHookBlock()`,
 //     `ownerMachines(address)`, `machineGrade(bytes32)` (IMarketMockReads) and the internal
 //     `gpuMarketSolRunItem(uint64,uint8,uint64)` / static probe (callable by the contract
@@ -364,6 +365,11 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
         _setPrice(msg.sender, machineId, pricePerGpuBlock);
     }
 
+    function setEndpoint(bytes32 machineId, string calldata endpoint) external payable {
+        _enter(true, false);
+        _setEndpoint(msg.sender, machineId, bytes(endpoint));
+    }
+
     function heartbeat(bytes32 machineId, uint64 blockNumber, bytes calldata signature) external payable {
         _enter(true, false);
         _heartbeat(machineId, blockNumber, signature);
@@ -475,6 +481,12 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
         _enter(false, false);
         Machine memory m = _machine(machineId);
         return _machineAbi(m);
+    }
+
+    function endpointOf(bytes32 machineId) external payable returns (string memory) {
+        _enter(false, false);
+        _machine(machineId);
+        return _endpointOf(machineId);
     }
 
     function machineCount() external payable returns (uint256) {

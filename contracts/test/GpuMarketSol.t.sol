@@ -41,6 +41,7 @@ contract GpuMarketSolTest {
     address internal stranger = address(0x3003);
     address[4] internal auditors = [address(0xA001), address(0xA002), address(0xA003), address(0xA004)];
     bytes32 internal constant MID = bytes32("machine-1");
+    uint256 internal constant T_ENDPOINT = 16; // store.rs
 
     function setUp() public {
         HEVM.etch(DBC_MARKET, type(GpuMarketSol).runtimeCode);
@@ -269,6 +270,91 @@ contract GpuMarketSolTest {
         HEVM.prank(stranger, stranger);
         _expectRevert(abi.encodeWithSelector(IGpuMarket.NotMachineOwner.selector, MID));
         M.setPrice(MID, 1);
+    }
+
+    /// The node's `the_owner_publishes_a_bounded_printable_endpoint`: only the owner, at most
+    /// 128 bytes of printable ASCII without spaces, stored in 32-byte chunks (a shorter one
+    /// leaves nothing of a longer one behind), `""` clears.
+    function test_theOwnerPublishesABoundedPrintableEndpoint() public {
+        _join(3);
+        _register(MID, 1);
+        require(bytes(M.endpointOf(MID)).length == 0, "none yet");
+        HEVM.prank(renter, renter);
+        _expectRevert(abi.encodeWithSelector(IGpuMarket.NotMachineOwner.selector, MID));
+        M.setEndpoint(MID, "http://198.51.100.1:7070");
+        string[5] memory bad = ["http://a b", "http://a\n", unicode"http://ü", string(_repeat("x", 129)), "http://\x7f"];
+        for (uint256 i; i < bad.length; i++) {
+            HEVM.prank(provider, provider);
+            _expectRevert(abi.encodeWithSelector(IGpuMarket.InvalidEndpoint.selector));
+            M.setEndpoint(MID, bad[i]);
+        }
+        // A stranger's invalid endpoint is refused for the owner check first.
+        HEVM.prank(renter, renter);
+        _expectRevert(abi.encodeWithSelector(IGpuMarket.NotMachineOwner.selector, MID));
+        M.setEndpoint(MID, "http://a b");
+
+        // 128 bytes (four chunks), then a shorter one: no byte of the longer one is left behind.
+        string memory long = string.concat("http://", string(_repeat("a", 121)));
+        require(bytes(long).length == 128, "128 bytes");
+        HEVM.prank(provider, provider);
+        M.setEndpoint(MID, long);
+        require(keccak256(bytes(M.endpointOf(MID))) == keccak256(bytes(long)), "long reads back");
+        require(uint256(HEVM.load(DBC_MARKET, _slotOf(T_ENDPOINT, MID, 0))) == 128, "length slot");
+        require(HEVM.load(DBC_MARKET, _slotOf(T_ENDPOINT, MID, 4)) == bytes32(bytes(_repeat("a", 32))), "4th chunk");
+
+        string memory ep = "http://198.51.100.1:7070";
+        HEVM.recordLogs();
+        HEVM.prank(provider, provider);
+        M.setEndpoint(MID, ep);
+        Vm.Log[] memory logs = HEVM.getRecordedLogs();
+        require(logs.length == 1 && logs[0].emitter == DBC_MARKET, "one log");
+        require(logs[0].topics.length == 2 && logs[0].topics[0] == IGpuMarket.EndpointSet.selector, "EndpointSet");
+        require(logs[0].topics[1] == MID, "indexed machine");
+        require(keccak256(logs[0].data) == keccak256(abi.encode(ep)), "event data");
+        require(keccak256(bytes(M.endpointOf(MID))) == keccak256(bytes(ep)), "short reads back");
+        // The node's layout: length, then left-aligned zero-padded chunks; the rest cleared.
+        require(uint256(HEVM.load(DBC_MARKET, _slotOf(T_ENDPOINT, MID, 0))) == 24, "length");
+        require(HEVM.load(DBC_MARKET, _slotOf(T_ENDPOINT, MID, 1)) == bytes32(bytes(ep)), "1st chunk");
+        for (uint256 i = 2; i <= 4; i++) {
+            require(HEVM.load(DBC_MARKET, _slotOf(T_ENDPOINT, MID, i)) == 0, "longer one cleared");
+        }
+        // The raw return data: one ABI string, zero-padded.
+        (bool ok, bytes memory out) = DBC_MARKET.staticcall(abi.encodeCall(IGpuMarket.endpointOf, (MID)));
+        require(ok && keccak256(out) == keccak256(abi.encode(ep)), "return data");
+
+        HEVM.prank(provider, provider);
+        M.setEndpoint(MID, "");
+        require(bytes(M.endpointOf(MID)).length == 0, "cleared");
+        require(HEVM.load(DBC_MARKET, _slotOf(T_ENDPOINT, MID, 0)) == 0, "length cleared");
+        require(HEVM.load(DBC_MARKET, _slotOf(T_ENDPOINT, MID, 1)) == 0, "chunk cleared");
+
+        _expectRevert(abi.encodeWithSelector(IGpuMarket.UnknownMachine.selector, bytes32("m9")));
+        M.endpointOf(bytes32("m9"));
+        HEVM.prank(provider, provider);
+        _expectRevert(abi.encodeWithSelector(IGpuMarket.UnknownMachine.selector, bytes32("m9")));
+        M.setEndpoint(bytes32("m9"), "http://198.51.100.1:7070");
+    }
+
+    /// `setEndpoint` is a non-payable write, `endpointOf` a non-payable view.
+    function test_endpointCallChecks() public {
+        _register(MID, 1);
+        (bool ok, bytes memory out) =
+            DBC_MARKET.call{value: 1}(abi.encodeCall(IGpuMarket.setEndpoint, (MID, "http://a")));
+        require(!ok && keccak256(out) == keccak256(abi.encodeWithSelector(IGpuMarket.NotPayable.selector)), "not payable");
+        (ok, out) = DBC_MARKET.call{value: 1}(abi.encodeCall(IGpuMarket.endpointOf, (MID)));
+        require(!ok && keccak256(out) == keccak256(abi.encodeWithSelector(IGpuMarket.NotPayable.selector)), "view not payable");
+        (ok, out) = DBC_MARKET.staticcall(abi.encodeCall(IGpuMarket.setEndpoint, (MID, "http://a")));
+        require(!ok && keccak256(out) == keccak256(abi.encodeWithSelector(IGpuMarket.StaticCallWrite.selector)), "static");
+        (ok, out) = DBC_MARKET.staticcall(abi.encodeCall(IGpuMarket.endpointOf, (MID)));
+        require(ok && keccak256(out) == keccak256(abi.encode("")), "static view");
+    }
+
+    /// `n` copies of the byte `c`.
+    function _repeat(bytes1 c, uint256 n) internal pure returns (bytes memory b) {
+        b = new bytes(n);
+        for (uint256 i; i < n; i++) {
+            b[i] = c;
+        }
     }
 
     // =========================================================================================
@@ -895,6 +981,10 @@ contract GpuMarketSolTest {
         HEVM.prank(provider, provider);
         _expectRevert(abi.encodeWithSelector(IGpuMarket.BadMachineStatus.selector, MID, IGpuMarket.MachineStatus.Rejected));
         M.addStake{value: 1}(MID);
+        // The status is checked before the endpoint.
+        HEVM.prank(provider, provider);
+        _expectRevert(abi.encodeWithSelector(IGpuMarket.BadMachineStatus.selector, MID, IGpuMarket.MachineStatus.Rejected));
+        M.setEndpoint(MID, "not an endpoint");
     }
 
     /// A confirmed fault of a machine with more than 16 active rentals is finished by the next

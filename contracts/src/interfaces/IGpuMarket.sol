@@ -133,6 +133,8 @@ interface IGpuMarket {
     event MachineRegistered(bytes32 indexed machineId, address indexed owner, uint32 gpuCount, uint256 stake);
     event StakeAdded(bytes32 indexed machineId, uint256 amount, uint256 stake);
     event PriceSet(bytes32 indexed machineId, uint256 pricePerGpuBlock);
+    /// The owner published where the machine's agent answers auditors and renters.
+    event EndpointSet(bytes32 indexed machineId, string endpoint);
     event MachineExited(bytes32 indexed machineId, address indexed owner, uint256 stakeReturned);
     event AuditorJoined(address indexed auditor, uint256 stake);
     event AuditorStakeAdded(address indexed auditor, uint256 amount, uint256 stake);
@@ -210,6 +212,8 @@ interface IGpuMarket {
     error BadHeartbeatSignature();
     /// A liveness challenge of the machine is being decided.
     error ChallengePending(uint256 reportId);
+    /// An endpoint is at most 128 bytes of printable ASCII without spaces.
+    error InvalidEndpoint();
 
     // ---- providers ----
     /// Registers a machine, staking exactly `stakePerGpu × spec.gpuCount` (msg.value); auditors
@@ -222,6 +226,11 @@ interface IGpuMarket {
     /// standard point). A custom price is at least `minPriceBps` of that default
     /// (`PriceTooLow`).
     function setPrice(bytes32 machineId, uint256 pricePerGpuBlock) external;
+    /// Publishes where the machine's agent answers auditors' checks and renters (a URL such as
+    /// "http://203.0.113.7:7070", at most 128 bytes of printable ASCII without spaces; "" clears
+    /// it). Whatever answers there proves itself with the machine key, so a wrong endpoint only
+    /// fails the machine's own checks. Only the owner, not after exit or rejection.
+    function setEndpoint(bytes32 machineId, string calldata endpoint) external;
     /// Proves liveness; brings an offline machine back online, applying the graduated slash (one
     /// that auditors found failing goes through a new verification instead,
     /// `MachineReverifying`).
@@ -283,6 +292,8 @@ interface IGpuMarket {
 
     // ---- views ----
     function getMachine(bytes32 machineId) external view returns (Machine memory);
+    /// The machine's published endpoint ("" if none).
+    function endpointOf(bytes32 machineId) external view returns (string memory);
     function machineCount() external view returns (uint256);
     function machineIdAt(uint256 index) external view returns (bytes32);
     function getRound(bytes32 machineId) external view returns (Round memory);

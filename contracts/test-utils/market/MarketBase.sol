@@ -153,6 +153,8 @@ abstract contract MarketBase {
     uint256 internal constant T_OWNER_MACHINES = 13;
     uint256 internal constant T_RENTAL_SEGMENT = 14;
     uint256 internal constant T_MACHINE_RENTALS = 15;
+    /// A machine's published endpoint: `0` → length in bytes, `1..=4` → 32-byte chunks.
+    uint256 internal constant T_ENDPOINT = 16;
 
     // ---- global slots (store.rs) ----
     uint256 internal constant G_MACHINES = 0;

@@ -76,6 +76,54 @@ abstract contract MarketMachines is MarketRentals {
         if (_logs()) emit IGpuMarket.PriceSet(id, effective);
     }
 
+    /// `MAX_ENDPOINT_BYTES`: the longest endpoint a machine may publish.
+    uint256 internal constant MAX_ENDPOINT_BYTES = 128;
+
+    /// `set_endpoint`: publishes (or with `""` clears) where machine `id`'s agent answers.
+    /// The node decodes the string leniently (bytes that are not UTF-8 become U+FFFD), which
+    /// only ever turns a non-ASCII byte into other non-ASCII bytes: `InvalidEndpoint` either way.
+    function _setEndpoint(address who, bytes32 id, bytes calldata e) internal {
+        Machine memory m = _owned(who, id);
+        if (m.status == S_REJECTED || m.status == S_EXITED) _badStatus(m);
+        uint256 len = e.length;
+        if (len > MAX_ENDPOINT_BYTES) revert IGpuMarket.InvalidEndpoint();
+        for (uint256 i; i < len; i++) {
+            // `u8::is_ascii_graphic`: '!' ..= '~'
+            uint8 b = uint8(e[i]);
+            if (b < 0x21 || b > 0x7e) revert IGpuMarket.InvalidEndpoint();
+        }
+        uint256 oldLen = sat64(get(slot(T_ENDPOINT, id, 0)));
+        uint256 chunks = (len + 31) / 32;
+        for (uint256 i; i < chunks; i++) {
+            uint256 end = i * 32 + 32 < len ? i * 32 + 32 : len;
+            // a shorter last chunk is left-aligned, zero-padded
+            set(slot(T_ENDPOINT, id, i + 1), uint256(bytes32(e[i * 32:end])));
+        }
+        // Clear the chunks of a longer endpoint before (none is left behind).
+        for (uint256 i = chunks; i < (oldLen + 31) / 32; i++) {
+            set(slot(T_ENDPOINT, id, i + 1), 0);
+        }
+        set(slot(T_ENDPOINT, id, 0), len);
+        if (_logs()) emit IGpuMarket.EndpointSet(id, string(e));
+    }
+
+    /// `endpoint_of`: machine `id`'s published endpoint (`""` if none). Only printable ASCII is
+    /// ever stored, so the node's UTF-8 check of what it read (`""` if it failed) always passes.
+    function _endpointOf(bytes32 id) internal view returns (string memory) {
+        uint256 len = sat64(get(slot(T_ENDPOINT, id, 0)));
+        if (len > MAX_ENDPOINT_BYTES) len = MAX_ENDPOINT_BYTES;
+        bytes memory out = new bytes(len);
+        for (uint256 i; i * 32 < len; i++) {
+            uint256 word = get(slot(T_ENDPOINT, id, i + 1));
+            // Whole words: `out` is allocated in whole words, and what a last chunk holds past
+            // `len` is not returned (the ABI encoder pads with zeros).
+            assembly {
+                mstore(add(add(out, 32), mul(i, 32)), word)
+            }
+        }
+        return string(out);
+    }
+
     /// `take_offline`: takes an online machine offline for `why` (settling its rewards).
     function _takeOffline(Machine memory m, uint8 why) internal {
         _settle(m);

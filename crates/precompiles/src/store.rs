@@ -88,6 +88,8 @@ pub(crate) const T_RENTAL_SEGMENT: u64 = 14;
 /// A machine's active rentals: `0` → count, `1..=count` → rental ids (swap-removed when one
 /// ends; at most one per GPU).
 pub(crate) const T_MACHINE_RENTALS: u64 = 15;
+/// A machine's published endpoint: `0` → length in bytes, `1..=4` → 32-byte chunks.
+pub(crate) const T_ENDPOINT: u64 = 16;
 
 // Global slots.
 pub(crate) const G_MACHINES: u64 = 0;
@@ -224,6 +226,23 @@ impl<'a, H: Host> Ctx<'a, H> {
             gas::WARM_SLOAD
         };
         self.charge(cost)
+    }
+
+    /// Reads a slot at a flat price, as a cold read whatever was touched before.
+    pub(crate) fn get_flat(&mut self, key: U256) -> Res<U256> {
+        self.charge(gas::COLD_SLOAD)?;
+        let (v, _) = self.host.sload(self.me, key)?;
+        Ok(v)
+    }
+
+    /// Writes a slot at a flat price, as a cold zero-to-non-zero write whatever the slot held.
+    /// For slots shared with other objects, whose state a sender cannot know when it estimates
+    /// gas (the hook queue's per-block lists): a call's gas then does not depend on what else
+    /// happens to be scheduled at the same block.
+    pub(crate) fn set_flat(&mut self, key: U256, v: U256) -> Res<()> {
+        self.charge(gas::COLD_SLOAD + gas::SSTORE_SET)?;
+        self.host.sstore(self.me, key, v)?;
+        Ok(())
     }
 
     /// Reads a global.

@@ -1258,3 +1258,51 @@ mod mining {
 // Economic attacks on the market (issue #16): each runs through the ABI.
 mod attacks;
 mod liveness;
+
+#[test]
+fn the_owner_publishes_a_bounded_printable_endpoint() {
+    let mut t = T::new();
+    t.committee(3);
+    let id = t.register(1, 1);
+    assert_eq!(t.ok(RENTER, U256::ZERO, endpointOfCall { machineId: id }), "");
+    let set = |e: &str| setEndpointCall { machineId: id, endpoint: e.to_owned() };
+    err_is::<NotMachineOwner>(t.call(RENTER, U256::ZERO, set("http://198.51.100.1:7070")));
+    for bad in ["http://a b", "http://a\n", "http://ü", &"x".repeat(129)] {
+        err_is::<InvalidEndpoint>(t.call(OWNER, U256::ZERO, set(bad)));
+    }
+    // 128 bytes (four chunks), then a shorter one: no byte of the longer one is left behind.
+    let long = format!("http://{}", "a".repeat(121));
+    assert_eq!(long.len(), 128);
+    t.ok(OWNER, U256::ZERO, set(&long));
+    assert_eq!(t.ok(RENTER, U256::ZERO, endpointOfCall { machineId: id }), long);
+    t.ok(OWNER, U256::ZERO, set("http://198.51.100.1:7070"));
+    let ev = EndpointSet::decode_log_data(&t.c.last_logs[0]).unwrap();
+    assert_eq!((ev.machineId, ev.endpoint.as_str()), (id, "http://198.51.100.1:7070"));
+    assert_eq!(
+        t.ok(RENTER, U256::ZERO, endpointOfCall { machineId: id }),
+        "http://198.51.100.1:7070"
+    );
+    t.ok(OWNER, U256::ZERO, set(""));
+    assert_eq!(t.ok(RENTER, U256::ZERO, endpointOfCall { machineId: id }), "");
+    err_is::<UnknownMachine>(t.call(RENTER, U256::ZERO, endpointOfCall { machineId: mid(9) }));
+}
+
+/// A rental's gas does not depend on whether another item is already scheduled at the block its
+/// rental ends (CI saw `rent` sent with its estimate run out of gas one block later, when its
+/// end block's queue went from shared to empty).
+#[test]
+fn a_rentals_gas_does_not_depend_on_other_items_at_its_end_block() {
+    let gas_of_second_rent = |first_blocks: u64| {
+        let mut t = T::new();
+        t.c.params.heartbeat_timeout_blocks = 1_000_000;
+        t.committee(3);
+        let id = t.online(1, 4, 1_000);
+        let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 200 });
+        t.ok(RENTER, q, rentCall { machineId: id, gpus: 1, blocks: first_blocks });
+        let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 100 });
+        t.ok(RENTER, q, rentCall { machineId: id, gpus: 1, blocks: 100 });
+        t.c.last_gas
+    };
+    // Same end block as the first rental (its list has an item) vs an empty list.
+    assert_eq!(gas_of_second_rent(100), gas_of_second_rent(110));
+}

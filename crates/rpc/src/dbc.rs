@@ -108,6 +108,8 @@ pub struct Machine {
     pub total_earned: U256,
     /// Report id of its pending liveness challenge (null if none).
     pub open_challenge: Option<U256>,
+    /// Where its agent answers auditors and renters (`setEndpoint`; null if none).
+    pub endpoint: Option<String>,
 }
 
 /// A row of `dbc_gpuModels`.
@@ -379,7 +381,7 @@ fn offline_reason(r: u8) -> Option<&'static str> {
     }
 }
 
-fn machine_json(m: IGpuMarket::Machine) -> Machine {
+fn machine_json(m: IGpuMarket::Machine, endpoint: String) -> Machine {
     Machine {
         id: m.id,
         owner: m.owner,
@@ -406,6 +408,7 @@ fn machine_json(m: IGpuMarket::Machine) -> Machine {
         price_per_gpu_block: m.pricePerGpuBlock,
         total_earned: m.totalEarned,
         open_challenge: (!m.openChallenge.is_zero()).then_some(m.openChallenge),
+        endpoint: (!endpoint.is_empty()).then_some(endpoint),
     }
 }
 
@@ -488,8 +491,14 @@ impl DbcApiServer for RpcContext {
     }
 
     fn get_machine(&self, id: B256, block: Option<BlockId>) -> RpcResult<Option<Machine>> {
+        // Both reads at one block, even if the head moves meanwhile.
+        let block = Some(BlockId::number(self.resolve(block)?));
         match self.market_view(IGpuMarket::getMachineCall { machineId: id }, block)? {
-            View::Ok(m) => Ok(Some(machine_json(m))),
+            View::Ok(m) => {
+                let endpoint =
+                    self.market_ok(IGpuMarket::endpointOfCall { machineId: id }, block)?;
+                Ok(Some(machine_json(m, endpoint)))
+            }
             View::Reverted(data) if IGpuMarket::UnknownMachine::abi_decode(&data).is_ok() => {
                 Ok(None)
             }
@@ -520,7 +529,8 @@ impl DbcApiServer for RpcContext {
             let id =
                 self.market_ok(IGpuMarket::machineIdAtCall { index: U256::from(index) }, at)?;
             let m = self.market_ok(IGpuMarket::getMachineCall { machineId: id }, at)?;
-            machines.push(machine_json(m));
+            let endpoint = self.market_ok(IGpuMarket::endpointOfCall { machineId: id }, at)?;
+            machines.push(machine_json(m, endpoint));
         }
         Ok(MachinePage {
             total: U64::from(total),

@@ -16,9 +16,12 @@ pub(super) fn queue_word(kind: u8, id: u64) -> U256 {
 pub(super) fn schedule_at<H: Host>(ctx: &mut Ctx<'_, H>, at: u64, kind: u8, id: u64) -> Res<u64> {
     let at = at.max(ctx.now.saturating_add(1));
     let key = num_key(at);
-    let count: u64 = ctx.get(slot(T_QUEUE, key, 0))?.saturating_to();
-    ctx.set(slot(T_QUEUE, key, count + 1), queue_word(kind, id))?;
-    ctx.set(slot(T_QUEUE, key, 0), U256::from(count + 1))?;
+    // Flat-priced: the list of a block is shared by every object with an item there, so what
+    // it costs must not depend on them (a transaction sent with its estimate one block later
+    // would otherwise run out of gas when its item's block was empty).
+    let count: u64 = ctx.get_flat(slot(T_QUEUE, key, 0))?.saturating_to();
+    ctx.set_flat(slot(T_QUEUE, key, count + 1), queue_word(kind, id))?;
+    ctx.set_flat(slot(T_QUEUE, key, 0), U256::from(count + 1))?;
     Ok(count + 1)
 }
 

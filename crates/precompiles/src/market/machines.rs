@@ -103,6 +103,54 @@ pub(super) fn set_price<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, id: B256, p
     emit(ctx, IGpuMarket::PriceSet { machineId: id, pricePerGpuBlock: effective })
 }
 
+/// Longest endpoint a machine may publish, in bytes.
+pub(crate) const MAX_ENDPOINT_BYTES: usize = 128;
+
+/// Publishes (or with `""` clears) where machine `id`'s agent answers.
+pub(super) fn set_endpoint<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    who: Address,
+    id: B256,
+    endpoint: &str,
+) -> Res<()> {
+    let m = owned(ctx, who, id)?;
+    if matches!(m.status, status::REJECTED | status::EXITED) {
+        return Err(bad_status(&m));
+    }
+    let bytes = endpoint.as_bytes();
+    if bytes.len() > MAX_ENDPOINT_BYTES || !bytes.iter().all(|b| b.is_ascii_graphic()) {
+        return Err(revert(IGpuMarket::InvalidEndpoint {}));
+    }
+    ctx.charge(gas::STEP * bytes.len() as u64)?;
+    let old_len: u64 = ctx.get(slot(T_ENDPOINT, id, 0))?.saturating_to();
+    let chunks = bytes.len().div_ceil(32);
+    for (i, chunk) in bytes.chunks(32).enumerate() {
+        let mut word = [0u8; 32];
+        word[..chunk.len()].copy_from_slice(chunk);
+        ctx.set(slot(T_ENDPOINT, id, i as u64 + 1), U256::from_be_bytes(word))?;
+    }
+    // Clear the chunks of a longer endpoint before (none is left behind).
+    for i in chunks as u64..(old_len as usize).div_ceil(32) as u64 {
+        ctx.set(slot(T_ENDPOINT, id, i + 1), U256::ZERO)?;
+    }
+    ctx.set(slot(T_ENDPOINT, id, 0), U256::from(bytes.len()))?;
+    emit(ctx, IGpuMarket::EndpointSet { machineId: id, endpoint: endpoint.to_owned() })
+}
+
+/// Machine `id`'s published endpoint (`""` if none).
+pub(super) fn endpoint_of<H: Host>(ctx: &mut Ctx<'_, H>, id: B256) -> Res<String> {
+    let len =
+        (ctx.get(slot(T_ENDPOINT, id, 0))?.saturating_to::<u64>() as usize).min(MAX_ENDPOINT_BYTES);
+    let mut out = Vec::with_capacity(len);
+    for i in 0..len.div_ceil(32) {
+        let word = ctx.get(slot(T_ENDPOINT, id, i as u64 + 1))?.to_be_bytes::<32>();
+        let take = (len - out.len()).min(32);
+        out.extend_from_slice(&word[..take]);
+    }
+    // Only printable ASCII is ever stored.
+    Ok(String::from_utf8(out).unwrap_or_default())
+}
+
 /// Takes an online machine offline for `why` (settling its rewards).
 pub(super) fn take_offline<H: Host>(ctx: &mut Ctx<'_, H>, m: &mut Machine, why: u8) -> Res<()> {
     settle(ctx, m)?;

@@ -155,6 +155,7 @@ fn is_view(c: &IGpuMarketCalls) -> bool {
             | C::committeeSize(_)
             | C::gpuModel(_)
             | C::heartbeatDigest(_)
+            | C::endpointOf(_)
     )
 }
 
@@ -206,6 +207,11 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, call: &Call<'_>) -> Res<Bytes> {
         C::addStake(c) => add_stake(ctx, who, value, c.machineId).map(|_| Bytes::new()),
         C::setPrice(c) => {
             set_price(ctx, who, c.machineId, c.pricePerGpuBlock).map(|_| Bytes::new())
+        }
+        C::setEndpoint(c) => set_endpoint(ctx, who, c.machineId, &c.endpoint).map(|_| Bytes::new()),
+        C::endpointOf(c) => {
+            machine(ctx, c.machineId)?;
+            ret::<IGpuMarket::endpointOfCall>(&endpoint_of(ctx, c.machineId)?)
         }
         C::heartbeat(c) => {
             heartbeat(ctx, c.machineId, c.blockNumber, &c.signature).map(|_| Bytes::new())

@@ -1,0 +1,430 @@
+//! The auditor role: joins the committee, watches every block's draws, checks each machine it
+//! is drawn for against the machine's endpoint (a fresh nonce, answered with the machine key),
+//! and commits and reveals its finding within the windows. A vote and its salt are on disk
+//! before the commitment is sent, so a restart can always reveal what it committed.
+
+use crate::{
+    attest::{self, Attestation},
+    chain::{self, dbc},
+    rpc::{Rpc, RpcError, Wallet},
+    state::Persisted,
+};
+use alloy_primitives::{Address, B256, Bytes, LogData, U256, keccak256};
+use alloy_sol_types::{SolEvent, SolValue};
+use dbc_precompiles::{
+    MARKET_ADDRESS,
+    abi::IGpuMarket::{self, IGpuMarketErrors, MachineSpec},
+};
+use eyre::Context;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// What the auditor needs to run.
+#[derive(Debug)]
+pub(crate) struct Auditor {
+    /// The node.
+    pub(crate) rpc: Rpc,
+    /// The auditor's wallet (committee stake and votes).
+    pub(crate) wallet: Wallet,
+    /// Its persisted state.
+    pub(crate) state: Persisted,
+    /// Stake to join with (`None`: the minimum).
+    pub(crate) stake: Option<U256>,
+    /// Blocks scanned back for draws on the first start.
+    pub(crate) lookback: u64,
+}
+
+/// Persisted state.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct State {
+    /// Next block whose draws are read.
+    next_block: Option<u64>,
+    /// Assignments not yet revealed.
+    tasks: Vec<Task>,
+}
+
+/// What is being checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Kind {
+    /// A machine's verification.
+    Verification,
+    /// A fault report or liveness challenge.
+    Report,
+}
+
+/// One assignment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Task {
+    kind: Kind,
+    machine: B256,
+    /// Report id (reports only).
+    report: Option<U256>,
+    attempt: u32,
+    commit_deadline: u64,
+    /// Failed checks so far (retried until close to the deadline).
+    tries: u32,
+    vote: Option<Vote>,
+    committed: bool,
+}
+
+/// A decided vote; written to disk before its commitment is sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Vote {
+    /// `abi.encode` of the spec found (verifications).
+    spec: Bytes,
+    calc_point: u32,
+    faulty: bool,
+    salt: B256,
+    /// What the auditor observed, for the operator.
+    finding: String,
+}
+
+/// Checks are retried until this many blocks before the commit deadline.
+const DECIDE_MARGIN: u64 = 10;
+/// Draws read per tick at most (the rest next tick).
+const SCAN_PER_TICK: u64 = 200;
+
+impl Auditor {
+    /// Runs until stopped.
+    pub(crate) async fn run(self) -> eyre::Result<()> {
+        let me = self.wallet.address();
+        self.ensure_member().await?;
+        let mut state: State = self.state.load()?;
+        tracing::info!(auditor = %me, pending = state.tasks.len(), "auditor watching draws");
+        loop {
+            if let Err(e) = self.tick(&mut state).await {
+                tracing::warn!("{e:#}; retrying");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Joins the committee unless a member already.
+    async fn ensure_member(&self) -> eyre::Result<()> {
+        let me = self.wallet.address();
+        if self.rpc.view(MARKET_ADDRESS, &IGpuMarket::isAuditorCall { account: me }).await? {
+            return Ok(());
+        }
+        let stake = match self.stake {
+            Some(s) => s,
+            None => chain::required_stake(&self.rpc, me, &IGpuMarket::joinCommitteeCall {}).await?,
+        };
+        self.wallet
+            .send(&self.rpc, MARKET_ADDRESS, stake, &IGpuMarket::joinCommitteeCall {})
+            .await
+            .wrap_err("joining the committee")?;
+        tracing::info!(stake = %dbc(stake), "joined the committee");
+        Ok(())
+    }
+
+    async fn tick(&self, state: &mut State) -> eyre::Result<()> {
+        let head = self.rpc.block_number().await?;
+        let from = state.next_block.unwrap_or_else(|| head.saturating_sub(self.lookback).max(1));
+        let to = head.min(from.saturating_add(SCAN_PER_TICK - 1));
+        let mut changed = false;
+        for n in from..=to {
+            for task in self.draws_in(n).await? {
+                let dup = state.tasks.iter().any(|t| {
+                    t.kind == task.kind
+                        && t.machine == task.machine
+                        && t.report == task.report
+                        && t.attempt == task.attempt
+                });
+                if !dup {
+                    tracing::info!(kind = ?task.kind, machine = %task.machine, report = ?task.report, attempt = task.attempt, deadline = task.commit_deadline, "drawn");
+                    state.tasks.push(task);
+                }
+            }
+            changed = true;
+        }
+        if from <= to {
+            state.next_block = Some(to + 1);
+        }
+        if changed {
+            self.state.store(state)?;
+        }
+        let mut i = 0;
+        while i < state.tasks.len() {
+            let mut task = state.tasks[i].clone();
+            match self.advance(&mut task, head, state).await {
+                Ok(true) => {
+                    state.tasks.remove(i);
+                    self.state.store(state)?;
+                }
+                Ok(false) => {
+                    state.tasks[i] = task;
+                    i += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(machine = %task.machine, "{e:#}");
+                    i += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// This auditor's assignments drawn in block `n` (the draws run in the block hook).
+    async fn draws_in(&self, n: u64) -> eyre::Result<Vec<Task>> {
+        let me = self.wallet.address();
+        let logs: Vec<Value> =
+            self.rpc.call("dbc_getBlockHookLogs", json!([format!("{n:#x}")])).await?;
+        let mut out = Vec::new();
+        for l in logs {
+            let addr: Address = serde_json::from_value(l["address"].clone())?;
+            if addr != MARKET_ADDRESS {
+                continue;
+            }
+            let topics: Vec<B256> = serde_json::from_value(l["topics"].clone())?;
+            let data: Bytes = serde_json::from_value(l["data"].clone())?;
+            let log = LogData::new_unchecked(topics, data);
+            if let Ok(e) = IGpuMarket::AuditorsAssigned::decode_log_data(&log) {
+                if e.auditors.contains(&me) {
+                    out.push(Task {
+                        kind: Kind::Verification,
+                        machine: e.machineId,
+                        report: None,
+                        attempt: e.attempt,
+                        commit_deadline: e.commitDeadline,
+                        tries: 0,
+                        vote: None,
+                        committed: false,
+                    });
+                }
+            } else if let Ok(e) = IGpuMarket::ReportAuditorsAssigned::decode_log_data(&log)
+                && e.auditors.contains(&me)
+            {
+                let r = self
+                    .rpc
+                    .view(MARKET_ADDRESS, &IGpuMarket::getReportCall { reportId: e.reportId })
+                    .await?;
+                out.push(Task {
+                    kind: Kind::Report,
+                    machine: r.machineId,
+                    report: Some(e.reportId),
+                    attempt: e.attempt,
+                    commit_deadline: e.commitDeadline,
+                    tries: 0,
+                    vote: None,
+                    committed: false,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves `task` on; `true` when it is finished (revealed, or no longer this auditor's).
+    async fn advance(&self, task: &mut Task, head: u64, state: &mut State) -> eyre::Result<bool> {
+        let round = match task.kind {
+            Kind::Verification => {
+                self.rpc
+                    .view(MARKET_ADDRESS, &IGpuMarket::getRoundCall { machineId: task.machine })
+                    .await?
+            }
+            Kind::Report => {
+                let id = task.report.unwrap_or_default();
+                self.rpc
+                    .view(MARKET_ADDRESS, &IGpuMarket::getReportCall { reportId: id })
+                    .await?
+                    .round
+            }
+        };
+        use IGpuMarket::RoundPhase as P;
+        if round.attempt != task.attempt || !round.auditors.contains(&self.wallet.address()) {
+            tracing::info!(machine = %task.machine, "round moved on without this auditor");
+            return Ok(true);
+        }
+        match round.phase {
+            P::Commit if !task.committed => {
+                if task.vote.is_none() {
+                    match self.decide(task, head).await? {
+                        Some(v) => {
+                            task.vote = Some(v);
+                            // The salt is durable before anyone can see its commitment.
+                            self.save_task(state, task)?;
+                        }
+                        None => return Ok(false),
+                    }
+                }
+                let Some(vote) = &task.vote else { return Ok(false) };
+                let sent = match task.kind {
+                    Kind::Verification => {
+                        let spec = MachineSpec::abi_decode(&vote.spec)?;
+                        let commitment = keccak256(
+                            (task.machine, self.wallet.address(), spec, vote.calc_point, vote.salt)
+                                .abi_encode(),
+                        );
+                        let call = IGpuMarket::commitVerificationCall {
+                            machineId: task.machine,
+                            commitment,
+                        };
+                        self.wallet.send(&self.rpc, MARKET_ADDRESS, U256::ZERO, &call).await
+                    }
+                    Kind::Report => {
+                        let id = task.report.unwrap_or_default();
+                        let commitment = keccak256(
+                            (id, self.wallet.address(), vote.faulty, vote.salt).abi_encode(),
+                        );
+                        let call = IGpuMarket::commitReportCall { reportId: id, commitment };
+                        self.wallet.send(&self.rpc, MARKET_ADDRESS, U256::ZERO, &call).await
+                    }
+                };
+                match sent {
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(
+                            e.market_error(),
+                            Some(IGpuMarketErrors::AlreadyCommitted(_))
+                        ) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                task.committed = true;
+                self.save_task(state, task)?;
+                tracing::info!(machine = %task.machine, report = ?task.report, finding = %vote.finding, "committed");
+                Ok(false)
+            }
+            P::Reveal if task.committed => {
+                let Some(vote) = &task.vote else { return Ok(true) };
+                let sent = match task.kind {
+                    Kind::Verification => {
+                        let spec = MachineSpec::abi_decode(&vote.spec)?;
+                        let call = IGpuMarket::revealVerificationCall {
+                            machineId: task.machine,
+                            spec,
+                            calcPoint: vote.calc_point,
+                            salt: vote.salt,
+                        };
+                        self.wallet.send(&self.rpc, MARKET_ADDRESS, U256::ZERO, &call).await
+                    }
+                    Kind::Report => {
+                        let call = IGpuMarket::revealReportCall {
+                            reportId: task.report.unwrap_or_default(),
+                            faulty: vote.faulty,
+                            salt: vote.salt,
+                        };
+                        self.wallet.send(&self.rpc, MARKET_ADDRESS, U256::ZERO, &call).await
+                    }
+                };
+                match sent {
+                    Ok(_) => {
+                        tracing::info!(machine = %task.machine, report = ?task.report, finding = %vote.finding, "revealed");
+                        Ok(true)
+                    }
+                    Err(e) if already_revealed(&e) => Ok(true),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            P::Drawing => Ok(false),
+            P::Commit | P::Reveal => Ok(false),
+            _ => {
+                tracing::info!(machine = %task.machine, phase = ?round.phase, "round over");
+                Ok(true)
+            }
+        }
+    }
+
+    fn save_task(&self, state: &mut State, task: &Task) -> eyre::Result<()> {
+        if let Some(t) = state.tasks.iter_mut().find(|t| {
+            t.kind == task.kind
+                && t.machine == task.machine
+                && t.report == task.report
+                && t.attempt == task.attempt
+        }) {
+            *t = task.clone();
+        }
+        self.state.store(state)
+    }
+
+    /// Checks the machine and decides the vote, or `None` to retry a failed check later.
+    async fn decide(&self, task: &mut Task, head: u64) -> eyre::Result<Option<Vote>> {
+        let Some(m) = chain::machine(&self.rpc, task.machine).await? else {
+            eyre::bail!("machine {} is not registered", task.machine);
+        };
+        let checked = self.check(task.machine, m.spec.machineKey).await;
+        if let Err(why) = &checked
+            && head + DECIDE_MARGIN < task.commit_deadline
+        {
+            task.tries += 1;
+            if task.tries == 1 || task.tries.is_multiple_of(20) {
+                tracing::warn!(machine = %task.machine, tries = task.tries, "check failed: {why}; retrying until the deadline nears");
+            }
+            return Ok(None);
+        }
+        let salt = B256::from(rand08::random::<[u8; 32]>());
+        Ok(Some(match (task.kind, checked) {
+            (Kind::Verification, Ok((spec, cp))) => {
+                let matches = spec == m.spec;
+                Vote {
+                    spec: Bytes::from(spec.abi_encode()),
+                    calc_point: cp,
+                    faulty: false,
+                    salt,
+                    finding: format!(
+                        "attested {} × {} at {cp} points{}",
+                        spec.gpuCount,
+                        chain::short_string(spec.gpuModel),
+                        if matches { ", as registered" } else { ", NOT as registered" }
+                    ),
+                }
+            }
+            (Kind::Verification, Err(why)) => Vote {
+                spec: Bytes::from(MachineSpec::default().abi_encode()),
+                calc_point: 0,
+                faulty: true,
+                salt,
+                finding: format!("no valid attestation: {why}"),
+            },
+            (Kind::Report, Ok((spec, _))) => {
+                let faulty = spec != m.spec;
+                Vote {
+                    spec: Bytes::new(),
+                    calc_point: 0,
+                    faulty,
+                    salt,
+                    finding: if faulty {
+                        "answered with other hardware than registered".into()
+                    } else {
+                        "answered with the machine key and the registered hardware".into()
+                    },
+                }
+            }
+            (Kind::Report, Err(why)) => Vote {
+                spec: Bytes::new(),
+                calc_point: 0,
+                faulty: true,
+                salt,
+                finding: format!("no valid attestation: {why}"),
+            },
+        }))
+    }
+
+    /// Asks the machine's endpoint for an attestation over a fresh nonce and verifies it.
+    async fn check(&self, machine: B256, key: Address) -> Result<(MachineSpec, u32), String> {
+        let endpoint = self
+            .rpc
+            .view(MARKET_ADDRESS, &IGpuMarket::endpointOfCall { machineId: machine })
+            .await
+            .map_err(|e| e.to_string())?;
+        if endpoint.is_empty() {
+            return Err("the machine published no endpoint".into());
+        }
+        let client = Rpc::untrusted(&endpoint).map_err(|e| e.to_string())?;
+        let nonce = B256::from(rand08::random::<[u8; 32]>());
+        let a: Attestation = client
+            .call("agent_attest", json!([machine, nonce]))
+            .await
+            .map_err(|e| e.to_string())?;
+        let spec = attest::verify(&a, machine, nonce, key).map_err(|e| e.to_string())?;
+        Ok((spec, a.calc_point))
+    }
+}
+
+/// A reveal that failed because this auditor's vote is already in.
+fn already_revealed(e: &RpcError) -> bool {
+    matches!(e.market_error(), Some(IGpuMarketErrors::CommitmentMismatch(_)))
+}

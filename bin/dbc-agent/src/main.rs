@@ -1,0 +1,386 @@
+//! `dbc-agent`: the off-chain half of the GPU market, one command per role.
+//!
+//! - `provider`: reads the machine's GPUs (or a `--spec-file`), registers the machine with its
+//!   stake, publishes its endpoint, answers auditors with the machine key, sends heartbeats.
+//! - `auditor`: joins the committee, checks the machines it is drawn for, commits and reveals.
+//! - `renter`: rents, reaches the rental's workload (details sealed to its key), ends rentals.
+//! - `key`: creates or imports encrypted keystores; `detect`: prints the hardware found.
+
+mod access;
+mod attest;
+mod auditor;
+mod chain;
+mod hw;
+mod keys;
+mod provider;
+mod renter;
+mod rpc;
+mod state;
+mod workload;
+
+use alloy_primitives::{B256, U256};
+use alloy_signer_local::PrivateKeySigner;
+use clap::{Args, Parser, Subcommand};
+use eyre::{Context, bail};
+use serde::Deserialize;
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+/// The off-chain half of the dbc GPU market.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// A TOML file with the same settings as the flags (flags win): `rpc`, `key`, `data-dir`,
+    /// `password-file` at the top, role settings under `[provider]` and `[auditor]`.
+    #[arg(long, global = true, env = "DBC_AGENT_CONFIG")]
+    config: Option<PathBuf>,
+    /// File whose first line unlocks the keystores (else `DBC_AGENT_PASSWORD`).
+    #[arg(long, global = true)]
+    password_file: Option<PathBuf>,
+    /// Log format: `terminal` or `json` (one object per line).
+    #[arg(long = "log.format", global = true, default_value = "terminal")]
+    log_format: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Runs a GPU provider: registers the machine, answers auditors, keeps it online.
+    Provider(ProviderArgs),
+    /// Runs an auditor of the verification committee.
+    Auditor(AuditorArgs),
+    /// Rents machines and reaches their workloads.
+    Renter(RenterArgs),
+    /// Creates or imports an encrypted keystore, or prints its address.
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Prints the hardware this machine would register (JSON).
+    Detect {
+        /// Declare the hardware in a file instead of reading it.
+        #[arg(long)]
+        spec_file: Option<PathBuf>,
+        /// The disk whose size is reported.
+        #[arg(long, default_value = "/")]
+        disk: PathBuf,
+    },
+}
+
+/// Settings every role shares.
+#[derive(Debug, Args)]
+struct Common {
+    /// The node's HTTP JSON-RPC URL.
+    #[arg(long)]
+    rpc: Option<String>,
+    /// The keystore of the account that pays (the machine's owner, or the auditor).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Where the agent keeps its state (and the provider its machine key).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ProviderArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Declare the hardware in a TOML/JSON file instead of reading it (tests, air-gapped hosts).
+    #[arg(long)]
+    spec_file: Option<PathBuf>,
+    /// The disk whose size is reported.
+    #[arg(long)]
+    disk: Option<PathBuf>,
+    /// Region published with the machine (≤ 32 bytes).
+    #[arg(long)]
+    region: Option<String>,
+    /// Machine id (default: derived from the machine key).
+    #[arg(long)]
+    machine_id: Option<B256>,
+    /// Address the attestation endpoint listens on.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// URL published on chain for auditors and renters (default `http://<listen>`).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Blocks between heartbeats (keep it well under the market's heartbeat timeout).
+    #[arg(long)]
+    heartbeat_every: Option<u64>,
+    /// A command printing the measured per-GPU calc point on its last line.
+    #[arg(long)]
+    benchmark_cmd: Option<String>,
+    /// The command a renter's workload runs (gets `PORT`, `DBC_ACCESS_TOKEN` and
+    /// `CUDA_VISIBLE_DEVICES`); without it renters get no workload.
+    #[arg(long)]
+    workload_cmd: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct RenterArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    cmd: RenterCmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum RenterCmd {
+    /// Rents GPUs of a machine at its quoted price; prints the rental id.
+    Rent {
+        /// The machine.
+        #[arg(long)]
+        machine: B256,
+        /// GPUs to rent.
+        #[arg(long, default_value_t = 1)]
+        gpus: u32,
+        /// Blocks to rent for (a multiple of the market's rent unit).
+        #[arg(long)]
+        blocks: u64,
+    },
+    /// Reaches a rental's workload: prints its connection details (JSON).
+    Access {
+        /// The rental.
+        #[arg(long)]
+        rental: u64,
+    },
+    /// Ends a rental early.
+    End {
+        /// The rental.
+        #[arg(long)]
+        rental: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+struct AuditorArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Committee stake in DBC to join with (default: the minimum).
+    #[arg(long)]
+    stake: Option<u64>,
+    /// Blocks scanned back for draws on the first start.
+    #[arg(long)]
+    lookback: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCmd {
+    /// Creates a keystore with a new random key.
+    New {
+        /// The keystore file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Encrypts an existing private key (from `DBC_AGENT_PRIVATE_KEY` or `--private-key`).
+    Import {
+        /// The keystore file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Hex private key (prefer the environment variable: flags show in `ps`).
+        #[arg(long, env = "DBC_AGENT_PRIVATE_KEY", hide_env_values = true)]
+        private_key: String,
+    },
+    /// Prints a keystore's address.
+    Address {
+        /// The keystore file.
+        keystore: PathBuf,
+    },
+}
+
+/// The config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct Config {
+    rpc: Option<String>,
+    key: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    password_file: Option<PathBuf>,
+    #[serde(default)]
+    provider: ProviderConfig,
+    #[serde(default)]
+    auditor: AuditorConfig,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct ProviderConfig {
+    spec_file: Option<PathBuf>,
+    disk: Option<PathBuf>,
+    region: Option<String>,
+    machine_id: Option<B256>,
+    listen: Option<SocketAddr>,
+    endpoint: Option<String>,
+    heartbeat_every: Option<u64>,
+    benchmark_cmd: Option<String>,
+    workload_cmd: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct AuditorConfig {
+    stake: Option<u64>,
+    lookback: Option<u64>,
+}
+
+fn load_config(path: Option<&Path>) -> eyre::Result<Config> {
+    let Some(path) = path else { return Ok(Config::default()) };
+    let text = std::fs::read_to_string(path)
+        .wrap_err_with(|| format!("reading the config {}", path.display()))?;
+    toml::from_str(&text).wrap_err_with(|| format!("in the config {}", path.display()))
+}
+
+/// The resolved shared settings.
+struct Resolved {
+    rpc: String,
+    key: PathBuf,
+    data_dir: PathBuf,
+    password: keys::Password,
+}
+
+fn resolve(common: Common, cfg: &Config, password_file: Option<PathBuf>) -> eyre::Result<Resolved> {
+    let rpc = common
+        .rpc
+        .or_else(|| cfg.rpc.clone())
+        .unwrap_or_else(|| "http://127.0.0.1:8545".to_owned());
+    let Some(key) = common.key.or_else(|| cfg.key.clone()) else {
+        bail!("no key: pass --key <keystore> (create one with `dbc-agent key new --out FILE`)");
+    };
+    let data_dir = common.data_dir.or_else(|| cfg.data_dir.clone()).unwrap_or_else(|| {
+        std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".dbc-agent")
+    });
+    let password = keys::Password { file: password_file.or_else(|| cfg.password_file.clone()) };
+    Ok(Resolved { rpc, key, data_dir, password })
+}
+
+async fn wallet(r: &Resolved, rpc: &rpc::Rpc) -> eyre::Result<rpc::Wallet> {
+    let key = keys::load(&r.key, &r.password)?;
+    let chain_id =
+        rpc.chain_id().await.wrap_err_with(|| format!("reaching the node at {}", rpc.url()))?;
+    Ok(rpc::Wallet::new(key, chain_id))
+}
+
+fn init_logs(format: &str) -> eyre::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Logs go to stderr: stdout carries the commands' results (a rental id, an address, JSON).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    match format {
+        "json" => fmt.json().init(),
+        "terminal" => fmt.with_ansi(ansi).init(),
+        other => bail!("--log.format is `terminal` or `json`, not {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> eyre::Result<()> {
+    let cli = Cli::parse();
+    init_logs(&cli.log_format)?;
+    let cfg = load_config(cli.config.as_deref())?;
+    match cli.cmd {
+        Cmd::Key(k) => {
+            let password = keys::Password {
+                file: cli.password_file.clone().or_else(|| cfg.password_file.clone()),
+            };
+            match k {
+                KeyCmd::New { out } => {
+                    let key = PrivateKeySigner::random();
+                    keys::save(&out, &key, &password)?;
+                    println!("{}", key.address());
+                }
+                KeyCmd::Import { out, private_key } => {
+                    let key: PrivateKeySigner = private_key
+                        .trim()
+                        .parse()
+                        .map_err(|e| eyre::eyre!("not a private key: {e}"))?;
+                    keys::save(&out, &key, &password)?;
+                    println!("{}", key.address());
+                }
+                KeyCmd::Address { keystore } => {
+                    println!("{}", keys::load(&keystore, &password)?.address());
+                }
+            }
+            Ok(())
+        }
+        Cmd::Detect { spec_file, disk } => {
+            let d = match spec_file {
+                Some(p) => hw::from_spec_file(&hw::load_spec_file(&p)?),
+                None => {
+                    let report = hw::detect_gpus()?;
+                    hw::from_report(&report, &hw::detect_host(&disk)?)?
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&d)?);
+            Ok(())
+        }
+        Cmd::Provider(a) => {
+            let p = cfg.provider.clone();
+            let r = resolve(a.common, &cfg, cli.password_file)?;
+            let rpc = rpc::Rpc::new(&r.rpc)?;
+            let owner = wallet(&r, &rpc).await?;
+            let chain_id = rpc.chain_id().await?;
+            let machine_key =
+                keys::load_or_create(&r.data_dir.join("machine-key.json"), &r.password)?;
+            provider::Provider {
+                rpc: std::sync::Arc::new(rpc),
+                chain_id,
+                owner,
+                machine_key,
+                spec_file: a.spec_file.or(p.spec_file),
+                disk_path: a.disk.or(p.disk).unwrap_or_else(|| PathBuf::from("/")),
+                region: a.region.or(p.region).unwrap_or_default(),
+                machine_id: a.machine_id.or(p.machine_id),
+                listen: a
+                    .listen
+                    .or(p.listen)
+                    .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 7070))),
+                endpoint: a.endpoint.or(p.endpoint),
+                heartbeat_every: a.heartbeat_every.or(p.heartbeat_every).unwrap_or(20).max(1),
+                benchmark_cmd: a.benchmark_cmd.or(p.benchmark_cmd),
+                workload_cmd: a.workload_cmd.or(p.workload_cmd),
+                data_dir: r.data_dir.clone(),
+            }
+            .run()
+            .await
+        }
+        Cmd::Renter(a) => {
+            let r = resolve(a.common, &cfg, cli.password_file)?;
+            let rpc = rpc::Rpc::new(&r.rpc)?;
+            let w = wallet(&r, &rpc).await?;
+            match a.cmd {
+                RenterCmd::Rent { machine, gpus, blocks } => {
+                    println!("{}", renter::rent(&rpc, &w, machine, gpus, blocks).await?);
+                }
+                RenterCmd::Access { rental } => {
+                    let key = keys::load(&r.key, &r.password)?;
+                    let chain_id = rpc.chain_id().await?;
+                    let d = renter::access(&rpc, &key, chain_id, rental).await?;
+                    println!("{}", serde_json::to_string_pretty(&d)?);
+                }
+                RenterCmd::End { rental } => renter::end(&rpc, &w, rental).await?,
+            }
+            Ok(())
+        }
+        Cmd::Auditor(a) => {
+            let stake = a.stake.or(cfg.auditor.stake);
+            let lookback = a.lookback.or(cfg.auditor.lookback).unwrap_or(600);
+            let r = resolve(a.common, &cfg, cli.password_file)?;
+            let rpc = rpc::Rpc::new(&r.rpc)?;
+            let wallet = wallet(&r, &rpc).await?;
+            let state = state::Persisted::new(
+                r.data_dir.join(format!("auditor-{}.json", wallet.address())),
+            );
+            auditor::Auditor {
+                rpc,
+                wallet,
+                state,
+                stake: stake.map(|d| U256::from(d) * U256::from(10u64).pow(U256::from(18))),
+                lookback,
+            }
+            .run()
+            .await
+        }
+    }
+}

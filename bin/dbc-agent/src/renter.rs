@@ -1,0 +1,84 @@
+//! The renter role: rent a machine, reach the workload of one's rental (connection details
+//! sealed to the renter's key), end a rental.
+
+use crate::{
+    access::{self, AccessRequest, Sealed},
+    chain::dbc,
+    rpc::{Rpc, Wallet},
+    workload::Details,
+};
+use alloy_primitives::{B256, Bytes, LogData, U256};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolEvent;
+use dbc_precompiles::{MARKET_ADDRESS, abi::IGpuMarket};
+use eyre::Context;
+use serde_json::{Value, json};
+
+/// Rents `gpus` GPUs of `machine` for `blocks` blocks at the quoted price; returns the rental
+/// id.
+pub(crate) async fn rent(
+    rpc: &Rpc,
+    wallet: &Wallet,
+    machine: B256,
+    gpus: u32,
+    blocks: u64,
+) -> eyre::Result<u64> {
+    let cost = rpc
+        .view(MARKET_ADDRESS, &IGpuMarket::quoteCall { machineId: machine, gpus, blocks })
+        .await?;
+    let receipt = wallet
+        .send(rpc, MARKET_ADDRESS, cost, &IGpuMarket::rentCall { machineId: machine, gpus, blocks })
+        .await
+        .wrap_err("renting")?;
+    let id = rented_id(&receipt).ok_or_else(|| eyre::eyre!("no Rented event in {receipt}"))?;
+    tracing::info!(rental = id, cost = %dbc(cost), "rented");
+    Ok(id)
+}
+
+fn rented_id(receipt: &Value) -> Option<u64> {
+    receipt["logs"].as_array()?.iter().find_map(|l| {
+        let topics: Vec<B256> = serde_json::from_value(l["topics"].clone()).ok()?;
+        let data: Bytes = serde_json::from_value(l["data"].clone()).ok()?;
+        let e = IGpuMarket::Rented::decode_log_data(&LogData::new_unchecked(topics, data)).ok()?;
+        e.rentalId.try_into().ok()
+    })
+}
+
+/// Asks rental `id`'s machine for its workload and opens the answer with the renter's key.
+pub(crate) async fn access(
+    rpc: &Rpc,
+    key: &PrivateKeySigner,
+    chain_id: u64,
+    id: u64,
+) -> eyre::Result<Details> {
+    let r =
+        rpc.view(MARKET_ADDRESS, &IGpuMarket::getRentalCall { rentalId: U256::from(id) }).await?;
+    let endpoint =
+        rpc.view(MARKET_ADDRESS, &IGpuMarket::endpointOfCall { machineId: r.machineId }).await?;
+    if endpoint.is_empty() {
+        eyre::bail!("machine {} published no endpoint", r.machineId);
+    }
+    let deadline =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 600;
+    let req = AccessRequest::sign(key, chain_id, U256::from(id), r.machineId, deadline)?;
+    let sealed: Sealed = Rpc::untrusted(&endpoint)?
+        .call("agent_access", json!([req]))
+        .await
+        .wrap_err_with(|| format!("asking {endpoint} for access"))?;
+    let plain = access::open(key, &sealed)?;
+    Ok(serde_json::from_slice(&plain)?)
+}
+
+/// Ends rental `id` early (the unused blocks are refunded).
+pub(crate) async fn end(rpc: &Rpc, wallet: &Wallet, id: u64) -> eyre::Result<()> {
+    wallet
+        .send(
+            rpc,
+            MARKET_ADDRESS,
+            U256::ZERO,
+            &IGpuMarket::endRentalCall { rentalId: U256::from(id) },
+        )
+        .await
+        .wrap_err("ending the rental")?;
+    Ok(())
+}

@@ -1,0 +1,396 @@
+//! The market's off-chain half end to end: two providers and three auditors run as `dbc-agent`
+//! processes against a `dbc-node --dev`, and nobody sends a transaction by hand except the
+//! renter. Machines get verified, stay online through every liveness challenge for 600 blocks
+//! (an hour of 6 s blocks), an auditor restarted in the middle resumes from its state file, and
+//! a rented machine whose provider is killed is slashed when its heartbeat times out.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use alloy_primitives::{B256, U256, keccak256};
+use common::*;
+use dbc_precompiles::abi::IGpuMarket;
+use serde_json::{Value, json};
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const MARKET: &str = "0x0000000000000000000000000000000000000D01";
+/// Private keys of the standard dev mnemonic's accounts 1, 2 (owners), 4, 5, 6 (auditors) and
+/// 7 (the renter).
+const KEYS: [&str; 6] = [
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+];
+const HEARTBEAT_TIMEOUT: u64 = 40;
+/// A renter's workload: answers 200 with its GPUs to the bearer of its token, 403 otherwise.
+const WORKLOAD: &str = r#"
+import http.server, os
+token = os.environ["DBC_ACCESS_TOKEN"]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        ok = self.headers.get("Authorization") == "Bearer " + token
+        self.send_response(200 if ok else 403)
+        self.end_headers()
+        if ok:
+            self.wfile.write(("gpus=" + os.environ["CUDA_VISIBLE_DEVICES"]).encode())
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+/// GET `url` with a bearer token: status and body, `None` if nothing listens.
+fn http_get(url: &str, token: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let host = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET / HTTP/1.0\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split_whitespace().nth(1)?.parse().ok()?;
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    Some((status, body))
+}
+
+/// `dbc-agent`, built next to `dbc-node` by `cargo test --workspace` (its own integration test
+/// makes cargo build it).
+fn agent_bin() -> PathBuf {
+    let node = PathBuf::from(env!("CARGO_BIN_EXE_dbc-node"));
+    let agent = node.with_file_name("dbc-agent");
+    assert!(
+        agent.exists(),
+        "{} not built: run `cargo build --release -p dbc-agent` (test.sh builds the workspace)",
+        agent.display()
+    );
+    agent
+}
+
+struct Agent {
+    child: Child,
+    log: PathBuf,
+    args: Vec<String>,
+}
+
+impl Agent {
+    fn start(log: PathBuf, args: Vec<String>) -> Self {
+        let child = spawn(&log, &args);
+        Self { child, log, args }
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(&self.log, &self.args);
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn(log: &Path, args: &[String]) -> Child {
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    Command::new(agent_bin())
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn dbc-agent")
+}
+
+fn import_key(dir: &Path, name: &str, key: &str, password: &Path) -> PathBuf {
+    let out = dir.join(format!("{name}.json"));
+    let status = Command::new(agent_bin())
+        .args(["--password-file", password.to_str().unwrap(), "key", "import", "--out"])
+        .arg(&out)
+        .env("DBC_AGENT_PRIVATE_KEY", key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out
+}
+
+fn machine(node: &DevNode, id: B256) -> IGpuMarket::Machine {
+    sol_call(node, MARKET, IGpuMarket::getMachineCall { machineId: id })
+}
+
+/// Machine `id`'s status, `None` while it is not registered.
+fn status(node: &DevNode, id: B256) -> Option<IGpuMarket::MachineStatus> {
+    let data = alloy_primitives::Bytes::from(alloy_sol_types::SolCall::abi_encode(
+        &IGpuMarket::getMachineCall { machineId: id },
+    ));
+    let out = node.try_rpc("eth_call", json!([{"to": MARKET, "data": data}, "latest"])).ok()?;
+    let bytes: alloy_primitives::Bytes = serde_json::from_value(out.get("result")?.clone()).ok()?;
+    let m = <IGpuMarket::getMachineCall as alloy_sol_types::SolCall>::abi_decode_returns(&bytes)
+        .ok()?;
+    Some(m.status)
+}
+
+fn wait_long(what: &str, secs: u64, mut f: impl FnMut() -> bool, agents: &[&Agent]) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        if Instant::now() > deadline {
+            let logs: Vec<String> = agents.iter().map(|a| a.logs()).collect();
+            panic!("timed out waiting for {what}; agent logs:\n{}", logs.join("\n----\n"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = dir.path().join("genesis.json");
+    let mut g: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("genesis/dev.json")).unwrap(),
+    )
+    .unwrap();
+    g["config"]["dbc"]["market"] = json!({
+        "auditorStake": "1000000000000000000000",
+        "drawDelayBlocks": 2,
+        "commitWindowBlocks": 80,
+        "revealWindowBlocks": 80,
+        "rentUnitBlocks": 10,
+        "maxRentBlocks": 5000,
+        "epochBlocks": 50,
+        "vestingBlocks": 100000,
+        "heartbeatTimeoutBlocks": HEARTBEAT_TIMEOUT,
+        "minOnlineBlocks": 100000,
+        "exitCooldownBlocks": 100,
+        // Every online machine is challenged every 100 blocks: the auditors answer each.
+        "challengeCheckBlocks": 100,
+        "challengeChanceBps": 10000,
+    });
+    std::fs::write(&genesis, serde_json::to_string_pretty(&g).unwrap()).unwrap();
+    let node = DevNode::start(
+        &dir.path().join("data"),
+        &["--chain", genesis.to_str().unwrap(), "--dev.block-time", "200ms"],
+    );
+    let url = node.url();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "agent test password\n").unwrap();
+    let pw = password.to_str().unwrap().to_owned();
+
+    let keys: Vec<PathBuf> = ["owner-a", "owner-b", "auditor-1", "auditor-2", "auditor-3"]
+        .iter()
+        .zip(KEYS)
+        .map(|(name, key)| import_key(dir.path(), name, key, &password))
+        .collect();
+
+    let mut auditors: Vec<Agent> = (0..3)
+        .map(|i| {
+            let data = dir.path().join(format!("auditor-{i}"));
+            Agent::start(
+                dir.path().join(format!("auditor-{i}.log")),
+                vec![
+                    "--password-file".into(),
+                    pw.clone(),
+                    "auditor".into(),
+                    "--rpc".into(),
+                    url.clone(),
+                    "--key".into(),
+                    keys[2 + i].to_str().unwrap().into(),
+                    "--data-dir".into(),
+                    data.to_str().unwrap().into(),
+                ],
+            )
+        })
+        .collect();
+    wait_long(
+        "three committee members",
+        60,
+        || sol_call(&node, MARKET, IGpuMarket::committeeSizeCall {}) == U256::from(3),
+        &auditors.iter().collect::<Vec<_>>(),
+    );
+
+    let specs = [("RTX 4090", 2, 24), ("RTX 3090", 1, 24)];
+    let ids: Vec<B256> =
+        ["machine-a", "machine-b"].iter().map(|n| keccak256(n.as_bytes())).collect();
+    let mut providers: Vec<Agent> = (0..2)
+        .map(|i| {
+            let (model, gpus, mem) = specs[i];
+            let spec = dir.path().join(format!("spec-{i}.toml"));
+            std::fs::write(
+                &spec,
+                format!(
+                    "gpu-model = \"{model}\"\ngpu-count = {gpus}\ngpu-memory-gb = {mem}\n\
+                     cpu-cores = 16\nram-gb = 64\ndisk-gb = 1000\nregion = \"eu-west\"\n"
+                ),
+            )
+            .unwrap();
+            let workload = dir.path().join("workload.py");
+            std::fs::write(&workload, WORKLOAD).unwrap();
+            let config = dir.path().join(format!("provider-{i}.toml"));
+            std::fs::write(
+                &config,
+                format!(
+                    "rpc = \"{url}\"\nkey = \"{}\"\ndata-dir = \"{}\"\npassword-file = \"{pw}\"\n\
+                     [provider]\nspec-file = \"{}\"\nmachine-id = \"{}\"\nlisten = \"127.0.0.1:0\"\n\
+                     heartbeat-every = 10\nworkload-cmd = \"exec python3 {}\"\n",
+                    keys[i].display(),
+                    dir.path().join(format!("provider-{i}")).display(),
+                    spec.display(),
+                    ids[i],
+                    workload.display(),
+                ),
+            )
+            .unwrap();
+            Agent::start(
+                dir.path().join(format!("provider-{i}.log")),
+                vec!["--config".into(), config.to_str().unwrap().into(), "provider".into()],
+            )
+        })
+        .collect();
+
+    let everyone =
+        |a: &[Agent], p: &[Agent]| -> Vec<String> { a.iter().chain(p).map(|x| x.logs()).collect() };
+    // Verified by the drawn auditors with no hand-sent transaction.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !ids.iter().all(|id| status(&node, *id) == Some(IGpuMarket::MachineStatus::Online)) {
+        assert!(
+            Instant::now() < deadline,
+            "machines not verified; logs:\n{}",
+            everyone(&auditors, &providers).join("\n----\n")
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    for (id, (_, gpus, _)) in ids.iter().zip(specs) {
+        let m = machine(&node, *id);
+        assert_eq!(m.spec.gpuCount, gpus);
+        assert!(m.calcPoint > 0);
+        let endpoint: String =
+            sol_call(&node, MARKET, IGpuMarket::endpointOfCall { machineId: *id });
+        assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+    }
+
+    // The renter rents a GPU of machine A, reaches its workload with the details sealed to its
+    // key, and loses it when the rental ends.
+    let renter_key = import_key(dir.path(), "renter", KEYS[5], &password);
+    let renter = |args: &[&str]| -> std::process::Output {
+        let mut c = Command::new(agent_bin());
+        c.args(["--password-file", &pw, "renter", "--rpc", &url, "--key"])
+            .arg(&renter_key)
+            .args(args);
+        c.output().unwrap()
+    };
+    let out =
+        renter(&["rent", "--machine", &ids[0].to_string(), "--gpus", "1", "--blocks", "1000"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rental = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let out = renter(&["access", "--rental", &rental]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        providers[0].logs()
+    );
+    let details: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let workload_url = details["url"].as_str().unwrap().to_owned();
+    let token = details["token"].as_str().unwrap().to_owned();
+    assert_eq!(details["gpus"], json!([0]), "exactly the rented GPU");
+    let get = |token: &str| http_get(&workload_url, token);
+    wait_long("the workload to listen", 30, || get(&token).is_some(), &[&providers[0]]);
+    assert_eq!(get(&token).unwrap(), (200, "gpus=0".to_owned()));
+    assert_eq!(get("not-the-token").unwrap().0, 403);
+    // Someone else cannot get the details: the provider checks the signer against the rental.
+    let stranger = import_key(dir.path(), "stranger", KEYS[0], &password);
+    let mut c = Command::new(agent_bin());
+    let out = c
+        .args(["--password-file", &pw, "renter", "--rpc", &url, "--key"])
+        .arg(&stranger)
+        .args(["access", "--rental", &rental])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not the rental's renter"));
+    let out = renter(&["end", "--rental", &rental]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_long("the workload to stop", 30, || get(&token).is_none(), &[&providers[0]]);
+    let out = renter(&["access", "--rental", &rental]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not active"));
+    assert!(!dir.path().join(format!("provider-0/workloads/rental-{rental}")).exists());
+
+    let online_at = node.block_number();
+
+    // 600 blocks (an hour of 6 s blocks) on heartbeats alone, through the liveness challenges;
+    // one auditor is restarted half way and resumes from its state file.
+    let mut restarted = false;
+    while node.block_number() < online_at + 600 {
+        for id in &ids {
+            let m = machine(&node, *id);
+            assert_eq!(
+                m.status,
+                IGpuMarket::MachineStatus::Online,
+                "machine {id} dropped at block {}; logs:\n{}",
+                node.block_number(),
+                everyone(&auditors, &providers).join("\n----\n")
+            );
+        }
+        if !restarted && node.block_number() > online_at + 300 {
+            auditors[0].restart();
+            restarted = true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // The challenges were answered: each was decided as no fault.
+    let mut decided = 0;
+    for id in 1u64.. {
+        let Ok(out) = node.try_rpc(
+            "eth_call",
+            json!([{"to": MARKET, "data": alloy_primitives::Bytes::from(alloy_sol_types::SolCall::abi_encode(&IGpuMarket::getReportCall { reportId: U256::from(id) }))}, "latest"]),
+        ) else {
+            break;
+        };
+        let Some(data) = out.get("result").and_then(|r| r.as_str()) else { break };
+        let data: alloy_primitives::Bytes = data.parse().unwrap();
+        let r = <IGpuMarket::getReportCall as alloy_sol_types::SolCall>::abi_decode_returns(&data)
+            .unwrap();
+        if r.outcome != 0 {
+            assert_eq!(r.outcome, 2, "challenge {id} of a live machine found a fault");
+            decided += 1;
+        }
+    }
+    assert!(decided >= 4, "only {decided} liveness challenges decided");
+
+    // A renter rents machine B; its provider dies; the heartbeat check slashes it at detection.
+    let out =
+        renter(&["rent", "--machine", &ids[1].to_string(), "--gpus", "1", "--blocks", "1000"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stake_before = machine(&node, ids[1]).stake;
+    providers[1].kill();
+    let killed_at = node.block_number();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while machine(&node, ids[1]).status != IGpuMarket::MachineStatus::Offline {
+        assert!(Instant::now() < deadline, "the killed provider's machine stayed online");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let m = machine(&node, ids[1]);
+    assert_eq!(m.offlineReason, IGpuMarket::OfflineReason::Unreachable);
+    assert!(m.stake < stake_before, "slashed at detection");
+    assert!(node.block_number() <= killed_at + HEARTBEAT_TIMEOUT + 20);
+    // The other machine is still online.
+    assert_eq!(machine(&node, ids[0]).status, IGpuMarket::MachineStatus::Online);
+    // Every auditor finished its work: no assignment is left pending in its state file.
+    for (i, a) in auditors.iter().enumerate() {
+        assert!(a.logs().contains("revealed"), "auditor {i} never revealed:\n{}", a.logs());
+    }
+    drop(providers);
+    drop(auditors);
+}
