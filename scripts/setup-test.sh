@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what testing dbc-node needs on top of scripts/setup.sh: Node.js, the npm tooling
-# (Foundry's forge/cast/anvil, solc-js, viem, ethers), ponder, Hardhat (tests/hardhat), and the
-# Python indexers (ethereum-etl, cryo) and prometheus_client. Idempotent: does nothing that is
-# already done.
+# (Foundry's forge/cast/anvil, solc-js, viem, ethers, puppeteer-core), Chromium (the web app's
+# headless-browser test), ponder, Hardhat (tests/hardhat), and the Python indexers (ethereum-etl,
+# cryo) and prometheus_client. Idempotent: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -14,10 +14,17 @@ if ! command -v node >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
 fi
+# Debian's Chromium: scripts/e2e/webapp.mjs drives the web app (webapp/) in it, headless,
+# through puppeteer-core (which downloads no browser of its own).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing chromium"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 
 # npm tooling, pinned by package-lock.json.
 if [ ! -x scripts/node_modules/.bin/forge ] || [ scripts/package-lock.json -nt scripts/node_modules/.package-lock.json ]; then
-  echo "setup: installing npm tooling (forge, cast, anvil, solc-js, viem, ethers)"
+  echo "setup: installing npm tooling (forge, cast, anvil, solc-js, viem, ethers, puppeteer-core)"
   (cd scripts && npm install --no-audit --no-fund --loglevel=error)
 fi
 # ponder (an indexer the explorer tests run), pinned by its own package-lock.json.
