@@ -49,7 +49,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Runs a GPU provider: registers the machine, answers auditors, keeps it online.
-    Provider(ProviderArgs),
+    Provider(Box<ProviderArgs>),
     /// Runs an auditor of the verification committee.
     Auditor(AuditorArgs),
     /// Rents machines and reaches their workloads.
@@ -114,6 +114,9 @@ struct ProviderArgs {
     /// `CUDA_VISIBLE_DEVICES`); without it renters get no workload.
     #[arg(long)]
     workload_cmd: Option<String>,
+    /// Project-mining programmes (ids) to enrol the machine in once it is online.
+    #[arg(long, value_delimiter = ',')]
+    projects: Vec<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -214,6 +217,8 @@ struct ProviderConfig {
     heartbeat_every: Option<u64>,
     benchmark_cmd: Option<String>,
     workload_cmd: Option<String>,
+    #[serde(default)]
+    projects: Vec<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -279,6 +284,23 @@ async fn main() -> eyre::Result<()> {
     let cli = Cli::parse();
     init_logs(&cli.log_format)?;
     let cfg = load_config(cli.config.as_deref())?;
+    // SIGINT/SIGTERM stop between steps: every decision that matters is on disk before its
+    // transaction is sent, and a restart resumes from the chain and the state files.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = run(cli, cfg) => r,
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("interrupted; stopping");
+            Ok(())
+        }
+        _ = term.recv() => {
+            tracing::info!("terminated; stopping");
+            Ok(())
+        }
+    }
+}
+
+async fn run(cli: Cli, cfg: Config) -> eyre::Result<()> {
     match cli.cmd {
         Cmd::Key(k) => {
             let password = keys::Password {
@@ -341,6 +363,7 @@ async fn main() -> eyre::Result<()> {
                 benchmark_cmd: a.benchmark_cmd.or(p.benchmark_cmd),
                 workload_cmd: a.workload_cmd.or(p.workload_cmd),
                 data_dir: r.data_dir.clone(),
+                projects: if a.projects.is_empty() { p.projects } else { a.projects },
             }
             .run()
             .await

@@ -56,6 +56,8 @@ pub(crate) struct Provider {
     pub(crate) workload_cmd: Option<String>,
     /// Where workloads live.
     pub(crate) data_dir: PathBuf,
+    /// Project-mining programmes to enrol the machine in once it is online.
+    pub(crate) projects: Vec<u64>,
 }
 
 /// The default machine id of a machine key: keccak256("DBC machine" ‖ key address).
@@ -280,6 +282,7 @@ impl Provider {
     async fn keep_online(&self, id: B256, workloads: &Workloads) -> eyre::Result<()> {
         let mut last_status = None;
         let mut last_beat = 0u64;
+        let mut to_enrol: Vec<u64> = self.projects.clone();
         loop {
             let tick = tokio::time::sleep(Duration::from_millis(500));
             let step = async {
@@ -305,6 +308,11 @@ impl Provider {
                     }
                     _ => {}
                 }
+                if status == MachineStatus::Online && !to_enrol.is_empty() {
+                    let project = to_enrol[0];
+                    self.enrol(id, project).await?;
+                    to_enrol.remove(0);
+                }
                 // Workloads of rentals that ended (or were ended by a slash) stop now.
                 for rental in workloads.rentals().await {
                     let r = self
@@ -327,6 +335,29 @@ impl Provider {
             }
             tick.await;
         }
+    }
+
+    /// Enrols the machine in project `project`; done (with a log line) if it is enrolled already
+    /// or not eligible, an error (retried) otherwise.
+    async fn enrol(&self, id: B256, project: u64) -> eyre::Result<()> {
+        use dbc_precompiles::abi::IProjectMining::{self, IProjectMiningErrors as E};
+        let call = IProjectMining::enrollCall { projectId: U256::from(project), machineId: id };
+        match self.owner.send(&self.rpc, dbc_precompiles::MINING_ADDRESS, U256::ZERO, &call).await {
+            Ok(_) => tracing::info!(machine = %id, project, "enrolled in the project"),
+            Err(e) => match e.mining_error() {
+                Some(E::AlreadyEnrolled(_)) => {
+                    tracing::info!(machine = %id, project, "already enrolled in the project")
+                }
+                Some(E::MachineNotEligible(n)) => {
+                    tracing::warn!(machine = %id, project, reason = %n.reason, "not eligible for the project")
+                }
+                Some(E::UnknownProject(_) | E::TooManyProjects(_)) => {
+                    tracing::warn!(machine = %id, project, "cannot enrol: {e}")
+                }
+                _ => return Err(e.into()),
+            },
+        }
+        Ok(())
     }
 
     /// Signs and sends a heartbeat over the block before `head` (whose hash a call at `head`

@@ -64,10 +64,18 @@ pub(crate) enum RpcError {
 fn describe_revert(data: Option<&Bytes>) -> String {
     match data {
         None => String::new(),
-        Some(d) => match dbc_precompiles::abi::IGpuMarket::IGpuMarketErrors::abi_decode(d) {
-            Ok(e) => format!(" ({e:?})"),
-            Err(_) => format!(" ({d})"),
-        },
+        Some(d) => {
+            use dbc_precompiles::abi::{
+                IGpuMarket::IGpuMarketErrors, IProjectMining::IProjectMiningErrors,
+            };
+            if let Ok(e) = IGpuMarketErrors::abi_decode(d) {
+                format!(" ({e:?})")
+            } else if let Ok(e) = IProjectMiningErrors::abi_decode(d) {
+                format!(" ({e:?})")
+            } else {
+                format!(" ({d})")
+            }
+        }
     }
 }
 
@@ -78,6 +86,14 @@ impl RpcError {
             Self::Rpc { data, .. } => data.as_ref(),
             _ => None,
         }
+    }
+
+    /// Project mining's custom error in a revert, decoded, if it is one.
+    pub(crate) fn mining_error(
+        &self,
+    ) -> Option<dbc_precompiles::abi::IProjectMining::IProjectMiningErrors> {
+        let data = self.revert_data()?;
+        dbc_precompiles::abi::IProjectMining::IProjectMiningErrors::abi_decode(data).ok()
     }
 
     /// The market's custom error in a revert, decoded, if it is one.

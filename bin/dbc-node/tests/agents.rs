@@ -1,6 +1,8 @@
 //! The market's off-chain half end to end: two providers and three auditors run as `dbc-agent`
 //! processes against a `dbc-node --dev`, and nobody sends a transaction by hand except the
-//! renter. Machines get verified, stay online through every liveness challenge for 600 blocks
+//! renter and an AI project registering its mining programme. Machines get verified, the
+//! eligible one enrols itself in the programme, a renter reaches its workload and loses it
+//! when the rental ends, machines stay online through every liveness challenge for 600 blocks
 //! (an hour of 6 s blocks), an auditor restarted in the middle resumes from its state file, and
 //! a rented machine whose provider is killed is slashed when its heartbeat times out.
 #![allow(clippy::unwrap_used)]
@@ -9,7 +11,7 @@ mod common;
 
 use alloy_primitives::{B256, U256, keccak256};
 use common::*;
-use dbc_precompiles::abi::IGpuMarket;
+use dbc_precompiles::abi::{IGpuMarket, IProjectMining};
 use serde_json::{Value, json};
 use std::{
     path::{Path, PathBuf},
@@ -18,6 +20,9 @@ use std::{
 };
 
 const MARKET: &str = "0x0000000000000000000000000000000000000D01";
+const MINING: &str = "0x0000000000000000000000000000000000000D02";
+/// Dev account 8: an AI project that runs a mining programme.
+const PROJECT_KEY: &str = "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97";
 /// Private keys of the standard dev mnemonic's accounts 1, 2 (owners), 4, 5, 6 (auditors) and
 /// 7 (the renter).
 const KEYS: [&str; 6] = [
@@ -158,11 +163,9 @@ fn wait_long(what: &str, secs: u64, mut f: impl FnMut() -> bool, agents: &[&Agen
 fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let genesis = dir.path().join("genesis.json");
-    let mut g: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("genesis/dev.json")).unwrap(),
-    )
-    .unwrap();
-    g["config"]["dbc"]["market"] = json!({
+    write_genesis_with_market(
+        &genesis,
+        json!({
         "auditorStake": "1000000000000000000000",
         "drawDelayBlocks": 2,
         "commitWindowBlocks": 80,
@@ -177,8 +180,8 @@ fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
         // Every online machine is challenged every 100 blocks: the auditors answer each.
         "challengeCheckBlocks": 100,
         "challengeChanceBps": 10000,
-    });
-    std::fs::write(&genesis, serde_json::to_string_pretty(&g).unwrap()).unwrap();
+        }),
+    );
     let node = DevNode::start(
         &dir.path().join("data"),
         &["--chain", genesis.to_str().unwrap(), "--dev.block-time", "200ms"],
@@ -220,6 +223,23 @@ fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
         &auditors.iter().collect::<Vec<_>>(),
     );
 
+    // An AI project's mining programme for RTX 4090s (the project is not an agent: it sends its
+    // own transaction); both providers are configured to enrol in it.
+    let register_project = IProjectMining::registerProjectCall {
+        tokensPerBlock: U256::from(10u64).pow(U256::from(18)),
+        budget: U256::from(10u64).pow(U256::from(24)),
+        endBlock: 1_000_000,
+        requirements: IProjectMining::Requirements {
+            minGpuMemoryGb: 16,
+            minCalcPoint: 500,
+            gpuModels: vec![B256::right_padding_from(b"RTX 4090")],
+        },
+        release: IProjectMining::Release { immediateBps: 2_500, vestingBlocks: 1_000 },
+    };
+    let calldata =
+        alloy_primitives::Bytes::from(alloy_sol_types::SolCall::abi_encode(&register_project));
+    cast(&["send", "--rpc-url", &url, "--private-key", PROJECT_KEY, MINING, &calldata.to_string()]);
+
     let specs = [("RTX 4090", 2, 24), ("RTX 3090", 1, 24)];
     let ids: Vec<B256> =
         ["machine-a", "machine-b"].iter().map(|n| keccak256(n.as_bytes())).collect();
@@ -243,7 +263,7 @@ fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
                 format!(
                     "rpc = \"{url}\"\nkey = \"{}\"\ndata-dir = \"{}\"\npassword-file = \"{pw}\"\n\
                      [provider]\nspec-file = \"{}\"\nmachine-id = \"{}\"\nlisten = \"127.0.0.1:0\"\n\
-                     heartbeat-every = 10\nworkload-cmd = \"exec python3 {}\"\n",
+                     heartbeat-every = 10\nworkload-cmd = \"exec python3 {}\"\nprojects = [1]\n",
                     keys[i].display(),
                     dir.path().join(format!("provider-{i}")).display(),
                     spec.display(),
@@ -271,6 +291,30 @@ fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+    // Machine A enrolled itself in the project; machine B (an RTX 3090) is not eligible.
+    wait_long(
+        "machine A's enrolment",
+        60,
+        || {
+            let data = alloy_primitives::Bytes::from(alloy_sol_types::SolCall::abi_encode(
+                &IProjectMining::enrolledMachineAtCall {
+                    projectId: U256::from(1),
+                    index: U256::ZERO,
+                },
+            ));
+            node.try_rpc("eth_call", json!([{"to": MINING, "data": data}, "latest"]))
+                .ok()
+                .and_then(|v| v.get("result").cloned())
+                .is_some_and(|r| r == json!(ids[0]))
+        },
+        &[&providers[0]],
+    );
+    wait_long(
+        "machine B's refusal",
+        60,
+        || providers[1].logs().contains("not eligible"),
+        &[&providers[1]],
+    );
     for (id, (_, gpus, _)) in ids.iter().zip(specs) {
         let m = machine(&node, *id);
         assert_eq!(m.spec.gpuCount, gpus);

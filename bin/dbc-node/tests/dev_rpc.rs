@@ -150,3 +150,23 @@ fn dev_methods_check_their_parameters() {
     let err = node.rpc_err("evm_increaseTime", json!([]));
     assert_eq!(err["code"], -32602, "{err}");
 }
+
+/// `eth_sendTransaction` (and `eth_fillTransaction`) fill the gas limit in the context of the
+/// block the transaction lands in, as `eth_estimateGas` does: a call that costs more in odd
+/// blocks, sent at an even head and at an odd head, succeeds both times (filled at the head's
+/// context, the one landing in an odd block ran out of gas; the web app's test saw a claim do
+/// so at an epoch boundary).
+#[test]
+fn filled_gas_is_for_the_block_the_transaction_lands_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = DevNode::start(&dir.path().join("data"), &["--dev.instant"]);
+    // if (block.number odd) sstore(block.number, block.number): a fresh slot in odd blocks.
+    let contract = "0x00000000000000000000000000000000000C0DE1";
+    node.rpc("anvil_setCode", json!([contract, "0x43600116600857005b43435500"]));
+    // Two transactions land in two consecutive blocks: one of them is odd.
+    for _ in 0..2 {
+        let sent = node.rpc("eth_sendTransaction", json!([{ "from": DEV_ADDR_0, "to": contract }]));
+        let receipt = node.wait_receipt(sent.as_str().unwrap());
+        assert_eq!(receipt["status"], "0x1", "block {}: {receipt}", receipt["blockNumber"]);
+    }
+}

@@ -334,7 +334,9 @@ impl RpcContext {
         }
         request.chain_id = Some(self.spec().chain_id);
         if request.gas.is_none() {
-            let mut sim = self.simulator(None, EvmOverrides::default())?;
+            // In the next block's context, as `eth_estimateGas` (a claim filled at the block
+            // before an epoch boundary ran out of gas at the boundary).
+            let mut sim = self.simulator_at(None, true, EvmOverrides::default())?;
             request.gas = Some(sim.estimate_gas(request.clone()).map_err(rpc_err)?);
         }
         Ok((build_unsigned(&request, self.spec().chain_id)?, from))

@@ -343,11 +343,9 @@ pub fn deploy_script(url: &str, key: &str) -> String {
 /// random liveness challenges (the scripts number the reports and count the events); returns its
 /// total supply (the sum of its balances).
 pub fn write_market_test_genesis(path: &Path) -> U256 {
-    let mut g: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("genesis/dev.json")).unwrap(),
-    )
-    .unwrap();
-    g["config"]["dbc"]["market"] = json!({
+    write_genesis_with_market(
+        path,
+        json!({
         "auditorStake": "1000000000000000000000",
         "drawDelayBlocks": 2,
         "commitWindowBlocks": 200,
@@ -360,7 +358,17 @@ pub fn write_market_test_genesis(path: &Path) -> U256 {
         "minOnlineBlocks": 100000,
         "exitCooldownBlocks": 100,
         "challengeChanceBps": 0,
-    });
+        }),
+    )
+}
+
+/// Writes the dev genesis with `market` as its market parameters; returns its total supply.
+pub fn write_genesis_with_market(path: &Path, market: Value) -> U256 {
+    let mut g: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("genesis/dev.json")).unwrap(),
+    )
+    .unwrap();
+    g["config"]["dbc"]["market"] = market;
     std::fs::write(path, serde_json::to_string_pretty(&g).unwrap()).unwrap();
     g["alloc"]
         .as_object()
