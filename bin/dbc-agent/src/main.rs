@@ -147,6 +147,13 @@ enum RenterCmd {
         #[arg(long)]
         rental: u64,
     },
+    /// Reports a fault of the rental's machine (with the market's deposit); prints the report
+    /// id.
+    Report {
+        /// The rental.
+        #[arg(long)]
+        rental: u64,
+    },
     /// Ends a rental early.
     End {
         /// The rental.
@@ -381,6 +388,9 @@ async fn run(cli: Cli, cfg: Config) -> eyre::Result<()> {
                     let chain_id = rpc.chain_id().await?;
                     let d = renter::access(&rpc, &key, chain_id, rental).await?;
                     println!("{}", serde_json::to_string_pretty(&d)?);
+                }
+                RenterCmd::Report { rental } => {
+                    println!("{}", renter::report(&rpc, &w, rental).await?);
                 }
                 RenterCmd::End { rental } => renter::end(&rpc, &w, rental).await?,
             }

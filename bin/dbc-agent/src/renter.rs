@@ -69,6 +69,31 @@ pub(crate) async fn access(
     Ok(serde_json::from_slice(&plain)?)
 }
 
+/// Reports a fault of rental `id`'s machine with the market's deposit; returns the report id.
+/// Drawn auditors decide it: a confirmed fault slashes the machine (the deposit comes back),
+/// a rejected one loses the deposit.
+pub(crate) async fn report(rpc: &Rpc, wallet: &Wallet, id: u64) -> eyre::Result<u64> {
+    let call = IGpuMarket::reportFaultCall { rentalId: U256::from(id) };
+    let deposit = crate::chain::required_stake(rpc, wallet.address(), &call).await?;
+    let receipt = wallet.send(rpc, MARKET_ADDRESS, deposit, &call).await.wrap_err("reporting")?;
+    let report = receipt["logs"]
+        .as_array()
+        .and_then(|logs| {
+            logs.iter().find_map(|l| {
+                let topics: Vec<B256> = serde_json::from_value(l["topics"].clone()).ok()?;
+                let data: Bytes = serde_json::from_value(l["data"].clone()).ok()?;
+                let e = IGpuMarket::FaultReported::decode_log_data(&LogData::new_unchecked(
+                    topics, data,
+                ))
+                .ok()?;
+                u64::try_from(e.reportId).ok()
+            })
+        })
+        .ok_or_else(|| eyre::eyre!("no FaultReported event in {receipt}"))?;
+    tracing::info!(rental = id, report, deposit = %dbc(deposit), "fault reported");
+    Ok(report)
+}
+
 /// Ends rental `id` early (the unused blocks are refunded).
 pub(crate) async fn end(rpc: &Rpc, wallet: &Wallet, id: u64) -> eyre::Result<()> {
     wallet

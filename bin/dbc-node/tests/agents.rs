@@ -2,9 +2,10 @@
 //! processes against a `dbc-node --dev`, and nobody sends a transaction by hand except the
 //! renter and an AI project registering its mining programme. Machines get verified, the
 //! eligible one enrols itself in the programme, a renter reaches its workload and loses it
-//! when the rental ends, machines stay online through every liveness challenge for 600 blocks
-//! (an hour of 6 s blocks), an auditor restarted in the middle resumes from its state file, and
-//! a rented machine whose provider is killed is slashed when its heartbeat times out.
+//! when the rental ends, a fault report on a healthy machine is rejected by the auditors,
+//! machines stay online through every liveness challenge for 600 blocks (an hour of 6 s
+//! blocks) while an auditor and a provider restart in the middle and resume from their state,
+//! and a rented machine whose provider is killed is slashed when its heartbeat times out.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -364,6 +365,25 @@ fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not the rental's renter"));
+    // A fault report on a machine that answers its auditors with the registered hardware is
+    // rejected by them (no hand-sent vote); the machine stays online.
+    let out = renter(&["report", "--rental", &rental]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: u64 = String::from_utf8(out.stdout).unwrap().trim().parse().unwrap();
+    let everyone_now: Vec<&Agent> = auditors.iter().chain(&providers).collect();
+    wait_long(
+        "the auditors' decision on the fault report",
+        60,
+        || {
+            sol_call(&node, MARKET, IGpuMarket::getReportCall { reportId: U256::from(report) })
+                .outcome
+                != 0
+        },
+        &everyone_now,
+    );
+    let r = sol_call(&node, MARKET, IGpuMarket::getReportCall { reportId: U256::from(report) });
+    assert_eq!(r.outcome, 2, "the report is rejected");
+    assert_eq!(machine(&node, ids[0]).status, IGpuMarket::MachineStatus::Online);
     let out = renter(&["end", "--rental", &rental]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     wait_long("the workload to stop", 30, || get(&token).is_none(), &[&providers[0]]);
@@ -389,6 +409,8 @@ fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
         }
         if !restarted && node.block_number() > online_at + 300 {
             auditors[0].restart();
+            // The provider comes back on a new port and publishes it.
+            providers[0].restart();
             restarted = true;
         }
         std::thread::sleep(Duration::from_millis(500));
