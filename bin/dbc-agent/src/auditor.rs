@@ -33,6 +33,38 @@ pub(crate) struct Auditor {
     pub(crate) stake: Option<U256>,
     /// Blocks scanned back for draws on the first start.
     pub(crate) lookback: u64,
+    /// The node's WebSocket URL: new heads wake the auditor (else it polls every 500 ms).
+    pub(crate) ws: Option<String>,
+}
+
+/// New-head notifications over WebSocket (`eth_subscribe("newHeads")`).
+struct Heads {
+    _client: jsonrpsee::ws_client::WsClient,
+    sub: jsonrpsee::core::client::Subscription<Value>,
+}
+
+impl Heads {
+    async fn connect(url: &str) -> eyre::Result<Self> {
+        use jsonrpsee::core::client::SubscriptionClientT;
+        let client = jsonrpsee::ws_client::WsClientBuilder::default()
+            .build(url)
+            .await
+            .wrap_err_with(|| format!("connecting to {url}"))?;
+        let sub = client
+            .subscribe("eth_subscribe", jsonrpsee::rpc_params!["newHeads"], "eth_unsubscribe")
+            .await
+            .wrap_err("subscribing to new heads")?;
+        Ok(Self { _client: client, sub })
+    }
+
+    /// Waits for the next head (at most 12 s: a tick happens anyway); `false` if the
+    /// subscription ended.
+    async fn next(&mut self) -> bool {
+        match tokio::time::timeout(Duration::from_secs(12), self.sub.next()).await {
+            Ok(Some(Ok(_))) | Err(_) => true,
+            Ok(Some(Err(_)) | None) => false,
+        }
+    }
 }
 
 /// Persisted state.
@@ -96,11 +128,32 @@ impl Auditor {
         self.ensure_member().await?;
         let mut state: State = self.state.load()?;
         tracing::info!(auditor = %me, pending = state.tasks.len(), "auditor watching draws");
+        let mut heads: Option<Heads> = None;
         loop {
             if let Err(e) = self.tick(&mut state).await {
                 tracing::warn!("{e:#}; retrying");
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            if heads.is_none()
+                && let Some(url) = &self.ws
+            {
+                match Heads::connect(url).await {
+                    Ok(h) => {
+                        tracing::info!(%url, "watching new heads over WebSocket");
+                        heads = Some(h);
+                    }
+                    Err(e) => tracing::warn!("{e:#}; polling instead"),
+                }
+            }
+            match &mut heads {
+                Some(h) => {
+                    if !h.next().await {
+                        tracing::warn!("the WebSocket subscription ended; reconnecting");
+                        heads = None;
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+                None => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
         }
     }
 

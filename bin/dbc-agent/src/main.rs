@@ -172,6 +172,9 @@ struct AuditorArgs {
     /// Blocks scanned back for draws on the first start.
     #[arg(long)]
     lookback: Option<u64>,
+    /// The node's WebSocket URL (`ws://…`): new heads wake the auditor instead of polling.
+    #[arg(long)]
+    ws: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +236,7 @@ struct ProviderConfig {
 struct AuditorConfig {
     stake: Option<u64>,
     lookback: Option<u64>,
+    ws: Option<String>,
 }
 
 fn load_config(path: Option<&Path>) -> eyre::Result<Config> {
@@ -399,6 +403,7 @@ async fn run(cli: Cli, cfg: Config) -> eyre::Result<()> {
         Cmd::Auditor(a) => {
             let stake = a.stake.or(cfg.auditor.stake);
             let lookback = a.lookback.or(cfg.auditor.lookback).unwrap_or(600);
+            let ws = a.ws.or(cfg.auditor.ws.clone());
             let r = resolve(a.common, &cfg, cli.password_file)?;
             let rpc = rpc::Rpc::new(&r.rpc)?;
             let wallet = wallet(&r, &rpc).await?;
@@ -411,6 +416,7 @@ async fn run(cli: Cli, cfg: Config) -> eyre::Result<()> {
                 state,
                 stake: stake.map(|d| U256::from(d) * U256::from(10u64).pow(U256::from(18))),
                 lookback,
+                ws,
             }
             .run()
             .await

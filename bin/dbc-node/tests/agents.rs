@@ -213,7 +213,11 @@ fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
                     keys[2 + i].to_str().unwrap().into(),
                     "--data-dir".into(),
                     data.to_str().unwrap().into(),
-                ],
+                ]
+                .into_iter()
+                // Two watch new heads over WebSocket, one polls.
+                .chain((i > 0).then(|| ["--ws".to_owned(), node.ws_url()]).into_iter().flatten())
+                .collect(),
             )
         })
         .collect();
@@ -456,6 +460,12 @@ fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
     // Every auditor finished its work: no assignment is left pending in its state file.
     for (i, a) in auditors.iter().enumerate() {
         assert!(a.logs().contains("revealed"), "auditor {i} never revealed:\n{}", a.logs());
+        assert_eq!(
+            a.logs().contains("watching new heads over WebSocket"),
+            i > 0,
+            "auditor {i}:\n{}",
+            a.logs()
+        );
     }
     drop(providers);
     drop(auditors);
