@@ -9,7 +9,7 @@ use crate::{
     rpc::{Rpc, RpcError, Wallet},
     state::Persisted,
 };
-use alloy_primitives::{Address, B256, Bytes, LogData, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_sol_types::{SolEvent, SolValue};
 use dbc_precompiles::{
     MARKET_ADDRESS,
@@ -229,13 +229,7 @@ impl Auditor {
             self.rpc.call("dbc_getBlockHookLogs", json!([format!("{n:#x}")])).await?;
         let mut out = Vec::new();
         for l in logs {
-            let addr: Address = serde_json::from_value(l["address"].clone())?;
-            if addr != MARKET_ADDRESS {
-                continue;
-            }
-            let topics: Vec<B256> = serde_json::from_value(l["topics"].clone())?;
-            let data: Bytes = serde_json::from_value(l["data"].clone())?;
-            let log = LogData::new_unchecked(topics, data);
+            let Some(log) = chain::market_log(&l) else { continue };
             if let Ok(e) = IGpuMarket::AuditorsAssigned::decode_log_data(&log) {
                 if e.auditors.contains(&me) {
                     out.push(Task {

@@ -71,6 +71,25 @@ pub(crate) async fn required_stake<C: SolCall>(
     }
 }
 
+/// A JSON-RPC log (`address`, `topics`, `data`) as a log of the market, `None` if it is
+/// another account's or malformed.
+pub(crate) fn market_log(l: &serde_json::Value) -> Option<alloy_primitives::LogData> {
+    let addr: Address = serde_json::from_value(l["address"].clone()).ok()?;
+    if addr != MARKET_ADDRESS {
+        return None;
+    }
+    let topics: Vec<B256> = serde_json::from_value(l["topics"].clone()).ok()?;
+    let data: alloy_primitives::Bytes = serde_json::from_value(l["data"].clone()).ok()?;
+    Some(alloy_primitives::LogData::new_unchecked(topics, data))
+}
+
+/// The first market event `E` in a receipt.
+pub(crate) fn receipt_event<E: alloy_sol_types::SolEvent>(
+    receipt: &serde_json::Value,
+) -> Option<E> {
+    receipt["logs"].as_array()?.iter().find_map(|l| E::decode_log_data(&market_log(l)?).ok())
+}
+
 /// `s` as a right-padded `bytes32` (at most 32 bytes).
 pub(crate) fn to_bytes32(s: &str) -> eyre::Result<B256> {
     if s.len() > 32 {

@@ -7,12 +7,11 @@ use crate::{
     rpc::{Rpc, Wallet},
     workload::Details,
 };
-use alloy_primitives::{B256, Bytes, LogData, U256};
+use alloy_primitives::{B256, U256};
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::SolEvent;
 use dbc_precompiles::{MARKET_ADDRESS, abi::IGpuMarket};
 use eyre::Context;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Rents `gpus` GPUs of `machine` for `blocks` blocks at the quoted price; returns the rental
 /// id.
@@ -30,18 +29,11 @@ pub(crate) async fn rent(
         .send(rpc, MARKET_ADDRESS, cost, &IGpuMarket::rentCall { machineId: machine, gpus, blocks })
         .await
         .wrap_err("renting")?;
-    let id = rented_id(&receipt).ok_or_else(|| eyre::eyre!("no Rented event in {receipt}"))?;
+    let id = crate::chain::receipt_event::<IGpuMarket::Rented>(&receipt)
+        .and_then(|e| u64::try_from(e.rentalId).ok())
+        .ok_or_else(|| eyre::eyre!("no Rented event in {receipt}"))?;
     tracing::info!(rental = id, cost = %dbc(cost), "rented");
     Ok(id)
-}
-
-fn rented_id(receipt: &Value) -> Option<u64> {
-    receipt["logs"].as_array()?.iter().find_map(|l| {
-        let topics: Vec<B256> = serde_json::from_value(l["topics"].clone()).ok()?;
-        let data: Bytes = serde_json::from_value(l["data"].clone()).ok()?;
-        let e = IGpuMarket::Rented::decode_log_data(&LogData::new_unchecked(topics, data)).ok()?;
-        e.rentalId.try_into().ok()
-    })
 }
 
 /// Asks rental `id`'s machine for its workload and opens the answer with the renter's key.
@@ -76,19 +68,8 @@ pub(crate) async fn report(rpc: &Rpc, wallet: &Wallet, id: u64) -> eyre::Result<
     let call = IGpuMarket::reportFaultCall { rentalId: U256::from(id) };
     let deposit = crate::chain::required_stake(rpc, wallet.address(), &call).await?;
     let receipt = wallet.send(rpc, MARKET_ADDRESS, deposit, &call).await.wrap_err("reporting")?;
-    let report = receipt["logs"]
-        .as_array()
-        .and_then(|logs| {
-            logs.iter().find_map(|l| {
-                let topics: Vec<B256> = serde_json::from_value(l["topics"].clone()).ok()?;
-                let data: Bytes = serde_json::from_value(l["data"].clone()).ok()?;
-                let e = IGpuMarket::FaultReported::decode_log_data(&LogData::new_unchecked(
-                    topics, data,
-                ))
-                .ok()?;
-                u64::try_from(e.reportId).ok()
-            })
-        })
+    let report = crate::chain::receipt_event::<IGpuMarket::FaultReported>(&receipt)
+        .and_then(|e| u64::try_from(e.reportId).ok())
         .ok_or_else(|| eyre::eyre!("no FaultReported event in {receipt}"))?;
     tracing::info!(rental = id, report, deposit = %dbc(deposit), "fault reported");
     Ok(report)

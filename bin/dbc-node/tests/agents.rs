@@ -139,14 +139,7 @@ fn machine(node: &DevNode, id: B256) -> IGpuMarket::Machine {
 
 /// Machine `id`'s status, `None` while it is not registered.
 fn status(node: &DevNode, id: B256) -> Option<IGpuMarket::MachineStatus> {
-    let data = alloy_primitives::Bytes::from(alloy_sol_types::SolCall::abi_encode(
-        &IGpuMarket::getMachineCall { machineId: id },
-    ));
-    let out = node.try_rpc("eth_call", json!([{"to": MARKET, "data": data}, "latest"])).ok()?;
-    let bytes: alloy_primitives::Bytes = serde_json::from_value(out.get("result")?.clone()).ok()?;
-    let m = <IGpuMarket::getMachineCall as alloy_sol_types::SolCall>::abi_decode_returns(&bytes)
-        .ok()?;
-    Some(m.status)
+    try_sol_call(node, MARKET, IGpuMarket::getMachineCall { machineId: id }).map(|m| m.status)
 }
 
 fn wait_long(what: &str, secs: u64, mut f: impl FnMut() -> bool, agents: &[&Agent]) {
@@ -301,16 +294,11 @@ fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
         "machine A's enrolment",
         60,
         || {
-            let data = alloy_primitives::Bytes::from(alloy_sol_types::SolCall::abi_encode(
-                &IProjectMining::enrolledMachineAtCall {
-                    projectId: U256::from(1),
-                    index: U256::ZERO,
-                },
-            ));
-            node.try_rpc("eth_call", json!([{"to": MINING, "data": data}, "latest"]))
-                .ok()
-                .and_then(|v| v.get("result").cloned())
-                .is_some_and(|r| r == json!(ids[0]))
+            let call = IProjectMining::enrolledMachineAtCall {
+                projectId: U256::from(1),
+                index: U256::ZERO,
+            };
+            try_sol_call(&node, MINING, call) == Some(ids[0])
         },
         &[&providers[0]],
     );
@@ -422,16 +410,11 @@ fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
     // The challenges were answered: each was decided as no fault.
     let mut decided = 0;
     for id in 1u64.. {
-        let Ok(out) = node.try_rpc(
-            "eth_call",
-            json!([{"to": MARKET, "data": alloy_primitives::Bytes::from(alloy_sol_types::SolCall::abi_encode(&IGpuMarket::getReportCall { reportId: U256::from(id) }))}, "latest"]),
-        ) else {
+        let Some(r) =
+            try_sol_call(&node, MARKET, IGpuMarket::getReportCall { reportId: U256::from(id) })
+        else {
             break;
         };
-        let Some(data) = out.get("result").and_then(|r| r.as_str()) else { break };
-        let data: alloy_primitives::Bytes = data.parse().unwrap();
-        let r = <IGpuMarket::getReportCall as alloy_sol_types::SolCall>::abi_decode_returns(&data)
-            .unwrap();
         if r.outcome != 0 {
             assert_eq!(r.outcome, 2, "challenge {id} of a live machine found a fault");
             decided += 1;

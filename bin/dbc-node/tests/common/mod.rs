@@ -386,6 +386,15 @@ pub fn sol_call<C: SolCall>(node: &DevNode, to: &str, call: C) -> C::Return {
     C::abi_decode_returns(&bytes).unwrap()
 }
 
+/// [`sol_call`] that returns `None` when the call reverts (or the node is unreachable).
+pub fn try_sol_call<C: SolCall>(node: &DevNode, to: &str, call: C) -> Option<C::Return> {
+    let out = node
+        .try_rpc("eth_call", json!([{"to": to, "data": Bytes::from(call.abi_encode())}, "latest"]))
+        .ok()?;
+    let bytes: Bytes = serde_json::from_value(out.get("result")?.clone()).ok()?;
+    C::abi_decode_returns(&bytes).ok()
+}
+
 pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !f() {
