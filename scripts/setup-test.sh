@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what testing dbc-node needs on top of scripts/setup.sh: Node.js, the npm tooling
 # (Foundry's forge/cast/anvil, solc-js, viem, ethers, puppeteer-core), Chromium (the web app's
-# headless-browser test), ponder, Hardhat (tests/hardhat), and the Python indexers (ethereum-etl,
-# cryo) and prometheus_client. Idempotent: does nothing that is already done.
+# headless-browser test), podman and what dbc-agent's container tests build their image from,
+# ponder, Hardhat (tests/hardhat), and the Python indexers (ethereum-etl, cryo) and
+# prometheus_client. Idempotent: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -20,6 +21,19 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "setup: installing chromium"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+# Container runtime and the pieces of dbc-agent's container tests' image (built locally, no
+# registry: bin/dbc-agent/tests/data/build-test-image.sh): podman with runc, busybox, dropbear,
+# and the ssh client that logs into it. On hosts where podman's default runtime (crun) cannot
+# set rlimits (e.g. inside a restricted VM or container), the tests use runc through
+# bin/dbc-agent/tests/data/containers.conf; run podman by hand with
+# CONTAINERS_CONF=$PWD/bin/dbc-agent/tests/data/containers.conf there.
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v busybox >/dev/null \
+  || ! { command -v dropbear >/dev/null || [ -x /usr/sbin/dropbear ]; } || ! command -v ssh >/dev/null; then
+  echo "setup: installing podman runc busybox-static dropbear-bin openssh-client"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq podman runc busybox-static dropbear-bin openssh-client >/dev/null
 fi
 
 # npm tooling, pinned by package-lock.json.

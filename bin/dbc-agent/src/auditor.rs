@@ -5,6 +5,7 @@
 
 use crate::{
     attest::{self, Attestation},
+    bench,
     chain::{self, dbc},
     rpc::{Rpc, RpcError, Wallet},
     state::Persisted,
@@ -18,7 +19,12 @@ use dbc_precompiles::{
 use eyre::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+use tokio::task::JoinHandle;
 
 /// What the auditor needs to run.
 #[derive(Debug)]
@@ -35,6 +41,80 @@ pub(crate) struct Auditor {
     pub(crate) lookback: u64,
     /// The node's WebSocket URL: new heads wake the auditor (else it polls every 500 ms).
     pub(crate) ws: Option<String>,
+    /// Machine checks in flight, by assignment: each runs in its own task, so an endpoint that
+    /// answers slowly or never cannot hold up the other assignments' commitments and reveals.
+    pub(crate) checks: Checks,
+    /// The compute challenge.
+    pub(crate) bench: BenchSettings,
+}
+
+/// How the auditor measures a machine.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BenchSettings {
+    /// The challenge's size `n`.
+    pub(crate) n: u32,
+    /// Measured GOPS per calc point.
+    pub(crate) gops_per_point: f64,
+    /// How far below its table value (basis points) a challenged machine may measure.
+    pub(crate) tolerance_bps: u32,
+}
+
+/// Rows of a benchmark answer the auditor recomputes.
+const CHECKED_ROWS: u32 = 8;
+/// Times an auditor asks again while the machine runs another auditor's benchmark.
+const BUSY_TRIES: u32 = 30;
+/// Longest a benchmark may take.
+const BENCH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a machine's endpoint proved: the spec it attested and the per-GPU calc point measured
+/// by the compute challenge, or why not.
+type CheckResult = Result<(MachineSpec, u32), String>;
+
+/// Identifies an assignment: kind, machine, report, attempt.
+type TaskKey = (Kind, B256, Option<U256>, u32);
+
+/// Endpoint checks running in the background, at most [`CHECKS_AT_ONCE`].
+#[derive(Debug, Default)]
+pub(crate) struct Checks(Mutex<HashMap<TaskKey, (JoinHandle<CheckResult>, u64)>>);
+
+impl Checks {
+    /// The finished check of `key` and the head it started at, if one is; starts `check` at
+    /// `head` if none runs and fewer than [`CHECKS_AT_ONCE`] do.
+    async fn poll(
+        &self,
+        key: TaskKey,
+        head: u64,
+        check: impl FnOnce() -> JoinHandle<CheckResult>,
+    ) -> Option<(CheckResult, u64)> {
+        let finished = {
+            let mut running = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match running.get(&key) {
+                Some((h, _)) if h.is_finished() => running.remove(&key),
+                Some(_) => None,
+                None => {
+                    if running.len() < CHECKS_AT_ONCE {
+                        running.insert(key, (check(), head));
+                    }
+                    None
+                }
+            }
+        };
+        let (handle, started) = finished?;
+        // A finished task's handle is ready at once.
+        Some((handle.await.unwrap_or_else(|e| Err(format!("the check failed: {e}"))), started))
+    }
+
+    /// Stops the checks of assignments no longer pending.
+    fn retain(&self, pending: &[TaskKey]) {
+        let mut running = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        running.retain(|k, (h, _)| {
+            let keep = pending.contains(k);
+            if !keep {
+                h.abort();
+            }
+            keep
+        });
+    }
 }
 
 /// New-head notifications over WebSocket (`eth_subscribe("newHeads")`).
@@ -78,7 +158,7 @@ struct State {
 }
 
 /// What is being checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 enum Kind {
     /// A machine's verification.
@@ -120,11 +200,28 @@ struct Vote {
 const DECIDE_MARGIN: u64 = 10;
 /// Draws read per tick at most (the rest next tick).
 const SCAN_PER_TICK: u64 = 200;
+/// Endpoint checks running at once at most (the rest start as these finish).
+const CHECKS_AT_ONCE: usize = 32;
+
+impl Task {
+    fn key(&self) -> TaskKey {
+        (self.kind, self.machine, self.report, self.attempt)
+    }
+}
 
 impl Auditor {
     /// Runs until stopped.
     pub(crate) async fn run(self) -> eyre::Result<()> {
         let me = self.wallet.address();
+        if !(bench::MIN_N..=bench::MAX_N).contains(&self.bench.n) {
+            eyre::bail!("--bench-size must be {}..={}", bench::MIN_N, bench::MAX_N);
+        }
+        if !(self.bench.gops_per_point.is_finite() && self.bench.gops_per_point > 0.0) {
+            eyre::bail!("--bench-gops-per-point must be a positive number");
+        }
+        if self.bench.tolerance_bps > 10_000 {
+            eyre::bail!("--bench-tolerance-bps must be at most 10000");
+        }
         self.ensure_member().await?;
         let mut state: State = self.state.load()?;
         tracing::info!(auditor = %me, pending = state.tasks.len(), "auditor watching draws");
@@ -182,12 +279,7 @@ impl Auditor {
         let mut changed = false;
         for n in from..=to {
             for task in self.draws_in(n).await? {
-                let dup = state.tasks.iter().any(|t| {
-                    t.kind == task.kind
-                        && t.machine == task.machine
-                        && t.report == task.report
-                        && t.attempt == task.attempt
-                });
+                let dup = state.tasks.iter().any(|t| t.key() == task.key());
                 if !dup {
                     tracing::info!(kind = ?task.kind, machine = %task.machine, report = ?task.report, attempt = task.attempt, deadline = task.commit_deadline, "drawn");
                     state.tasks.push(task);
@@ -201,6 +293,8 @@ impl Auditor {
         if changed {
             self.state.store(state)?;
         }
+        let pending: Vec<TaskKey> = state.tasks.iter().map(Task::key).collect();
+        self.checks.retain(&pending);
         let mut i = 0;
         while i < state.tasks.len() {
             let mut task = state.tasks[i].clone();
@@ -376,25 +470,40 @@ impl Auditor {
     }
 
     fn save_task(&self, state: &mut State, task: &Task) -> eyre::Result<()> {
-        if let Some(t) = state.tasks.iter_mut().find(|t| {
-            t.kind == task.kind
-                && t.machine == task.machine
-                && t.report == task.report
-                && t.attempt == task.attempt
-        }) {
+        if let Some(t) = state.tasks.iter_mut().find(|t| t.key() == task.key()) {
             *t = task.clone();
         }
         self.state.store(state)
     }
 
-    /// Checks the machine and decides the vote, or `None` to retry a failed check later.
+    /// Decides the vote from the machine's check: `None` while the check runs (it runs in the
+    /// background) or to retry a failed check later.
     async fn decide(&self, task: &mut Task, head: u64) -> eyre::Result<Option<Vote>> {
         let Some(m) = chain::machine(&self.rpc, task.machine).await? else {
             eyre::bail!("machine {} is not registered", task.machine);
         };
-        let checked = self.check(task.machine, m.spec.machineKey).await;
+        let endpoint = self
+            .rpc
+            .view(MARKET_ADDRESS, &IGpuMarket::endpointOfCall { machineId: task.machine })
+            .await?;
+        let (machine, key, gpus) = (task.machine, m.spec.machineKey, m.spec.gpuCount);
+        let (auditor, bench) = (self.wallet.key().clone(), self.bench);
+        let Some((checked, started)) = self
+            .checks
+            .poll(task.key(), head, || {
+                tokio::spawn(
+                    async move { check(&endpoint, machine, key, gpus, &auditor, bench).await },
+                )
+            })
+            .await
+        else {
+            return Ok(None);
+        };
+        // Another try only if it can finish, taking as many blocks as this one did, before
+        // the margin: a machine that never answers is voted on in time.
+        let took = head.saturating_sub(started);
         if let Err(why) = &checked
-            && head + DECIDE_MARGIN < task.commit_deadline
+            && head + took + DECIDE_MARGIN < task.commit_deadline
         {
             task.tries += 1;
             if task.tries == 1 || task.tries.is_multiple_of(20) {
@@ -402,17 +511,28 @@ impl Auditor {
             }
             return Ok(None);
         }
+        // The table value of the registered model: a machine measured at least that fast is
+        // voted at it; a slower one at what was measured (outside the market's tolerance, the
+        // vote rejects it).
+        let table = self
+            .rpc
+            .view(MARKET_ADDRESS, &IGpuMarket::gpuModelCall { model: m.spec.gpuModel })
+            .await
+            .map(|r| r.calcPoint)
+            .unwrap_or(0);
         let salt = B256::from(rand08::random::<[u8; 32]>());
         Ok(Some(match (task.kind, checked) {
-            (Kind::Verification, Ok((spec, cp))) => {
+            (Kind::Verification, Ok((spec, measured))) => {
                 let matches = spec == m.spec;
+                let cp = measured.min(table);
                 Vote {
                     spec: Bytes::from(spec.abi_encode()),
                     calc_point: cp,
                     faulty: false,
                     salt,
                     finding: format!(
-                        "attested {} × {} at {cp} points{}",
+                        "attested {} × {}{}; measured {measured} points per GPU (table {table}), \
+                         voted {cp}",
                         spec.gpuCount,
                         chain::short_string(spec.gpuModel),
                         if matches { ", as registered" } else { ", NOT as registered" }
@@ -426,17 +546,24 @@ impl Auditor {
                 salt,
                 finding: format!("no valid attestation: {why}"),
             },
-            (Kind::Report, Ok((spec, _))) => {
-                let faulty = spec != m.spec;
+            (Kind::Report, Ok((spec, measured))) => {
+                let slow = u64::from(measured) * 10_000
+                    < u64::from(table)
+                        * u64::from(10_000u32.saturating_sub(self.bench.tolerance_bps));
                 Vote {
                     spec: Bytes::new(),
                     calc_point: 0,
-                    faulty,
+                    faulty: spec != m.spec || slow,
                     salt,
-                    finding: if faulty {
+                    finding: if spec != m.spec {
                         "answered with other hardware than registered".into()
+                    } else if slow {
+                        format!("measured {measured} points per GPU, below the table's {table}")
                     } else {
-                        "answered with the machine key and the registered hardware".into()
+                        format!(
+                            "answered with the machine key and the registered hardware; \
+                             measured {measured} points per GPU"
+                        )
                     },
                 }
             }
@@ -449,26 +576,70 @@ impl Auditor {
             },
         }))
     }
+}
 
-    /// Asks the machine's endpoint for an attestation over a fresh nonce and verifies it.
-    async fn check(&self, machine: B256, key: Address) -> Result<(MachineSpec, u32), String> {
-        let endpoint = self
-            .rpc
-            .view(MARKET_ADDRESS, &IGpuMarket::endpointOfCall { machineId: machine })
-            .await
-            .map_err(|e| e.to_string())?;
-        if endpoint.is_empty() {
-            return Err("the machine published no endpoint".into());
-        }
-        let client = Rpc::untrusted(&endpoint).map_err(|e| e.to_string())?;
-        let nonce = B256::from(rand08::random::<[u8; 32]>());
-        let a: Attestation = client
-            .call("agent_attest", json!([machine, nonce]))
-            .await
-            .map_err(|e| e.to_string())?;
-        let spec = attest::verify(&a, machine, nonce, key).map_err(|e| e.to_string())?;
-        Ok((spec, a.calc_point))
+/// Asks the machine's endpoint for an attestation over a fresh nonce and verifies it, then
+/// runs the compute challenge: times it (less one round trip), recomputes rows it picks
+/// afterwards, and converts the rate to calc points per GPU.
+async fn check(
+    endpoint: &str,
+    machine: B256,
+    key: Address,
+    gpus: u32,
+    auditor: &alloy_signer_local::PrivateKeySigner,
+    bench: BenchSettings,
+) -> CheckResult {
+    if endpoint.is_empty() {
+        return Err("the machine published no endpoint".into());
     }
+    let client = Rpc::untrusted(endpoint).map_err(|e| e.to_string())?;
+    let nonce = B256::from(rand08::random::<[u8; 32]>());
+    let a: Attestation =
+        client.call("agent_attest", json!([machine, nonce])).await.map_err(|e| e.to_string())?;
+    let spec = attest::verify(&a, machine, nonce, key).map_err(|e| e.to_string())?;
+
+    let started = Instant::now();
+    let _: Value = client.call("agent_machine", json!([])).await.map_err(|e| e.to_string())?;
+    let round_trip = started.elapsed();
+    let seed = B256::from(rand08::random::<[u8; 32]>());
+    let n = bench.n;
+    let request = bench::Request::sign(auditor, machine, seed, n).map_err(|e| e.to_string())?;
+    let long = Rpc::untrusted(endpoint)
+        .map_err(|e| e.to_string())?
+        .with_limits(BENCH_TIMEOUT, 2 * 32 * n as usize + (64 << 10));
+    // One benchmark runs at a time on a machine: while another auditor's runs, ask again
+    // after a random pause (the wait must not count in the time measured).
+    let mut busy = 0;
+    let (answer, took) = loop {
+        let started = Instant::now();
+        match long.call::<bench::Answer>("agent_benchmark", json!([request.clone()])).await {
+            Ok(a) => {
+                break (
+                    a,
+                    started.elapsed().saturating_sub(round_trip).max(Duration::from_millis(1)),
+                );
+            }
+            Err(RpcError::Rpc { code, .. }) if code == bench::BUSY && busy < BUSY_TRIES => {
+                busy += 1;
+                let pause = 200 + rand08::random::<u64>() % 800;
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+            Err(e) => return Err(format!("benchmark: {e}")),
+        }
+    };
+    // Rows picked only now: the machine could not know which would be checked.
+    let rows: Vec<u32> = (0..CHECKED_ROWS).map(|_| rand08::random::<u32>() % n).collect();
+    tokio::task::spawn_blocking(move || bench::verify(&answer, machine, seed, n, key, &rows))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let per_gpu =
+        bench::ops(n) / took.as_secs_f64() / 1e9 / bench.gops_per_point / f64::from(gpus.max(1));
+    // Saturating: `as` maps out-of-range floats to the bounds (and NaN to 0).
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let measured = per_gpu as u32;
+    tracing::debug!(%machine, n, ms = took.as_millis(), measured, "benchmark checked");
+    Ok((spec, measured))
 }
 
 /// A reveal that failed because this auditor's vote is already in.

@@ -9,7 +9,9 @@
 mod access;
 mod attest;
 mod auditor;
+mod bench;
 mod chain;
+mod endpoint;
 mod hw;
 mod keys;
 mod provider;
@@ -57,6 +59,16 @@ enum Cmd {
     /// Creates or imports an encrypted keystore, or prints its address.
     #[command(subcommand)]
     Key(KeyCmd),
+    /// Runs the auditors' compute challenge (the built-in CPU implementation) and prints its
+    /// row digests, one a line; the seed and size default to `DBC_BENCH_SEED` / `DBC_BENCH_N`.
+    Bench {
+        /// The seed (0x-hex, 32 bytes).
+        #[arg(long, env = "DBC_BENCH_SEED")]
+        seed: B256,
+        /// The size `n`.
+        #[arg(long, env = "DBC_BENCH_N")]
+        n: u32,
+    },
     /// Prints the hardware this machine would register (JSON).
     Detect {
         /// Declare the hardware in a file instead of reading it.
@@ -107,14 +119,40 @@ struct ProviderArgs {
     /// Blocks between heartbeats (keep it well under the market's heartbeat timeout).
     #[arg(long)]
     heartbeat_every: Option<u64>,
-    /// A command printing the measured per-GPU calc point on its last line.
+    /// Requests a second one client address may send the endpoint over time (default 5).
+    #[arg(long)]
+    endpoint_rate: Option<f64>,
+    /// Requests one client address may send the endpoint at once (default 20).
+    #[arg(long)]
+    endpoint_burst: Option<f64>,
+    /// The GPU implementation of the auditors' compute challenge: gets `DBC_BENCH_SEED` and
+    /// `DBC_BENCH_N`, prints the row digests (docs/agent.md); default: the built-in CPU one.
     #[arg(long)]
     benchmark_cmd: Option<String>,
-    /// The command a renter's workload runs (gets `PORT`, `DBC_ACCESS_TOKEN` and
-    /// `CUDA_VISIBLE_DEVICES`); without it renters get no workload.
+    /// The command a renter's workload runs (process backend; gets `PORT`, `DBC_ACCESS_TOKEN`
+    /// and `CUDA_VISIBLE_DEVICES`); without it (or an image) renters get no workload.
     #[arg(long)]
     workload_cmd: Option<String>,
-    /// Project-mining programmes (ids) to enrol the machine in once it is online.
+    /// Where workloads run: `auto` (podman, else docker, whichever `info` works, once an image
+    /// is configured; else processes), `podman`, `docker` or `none` (processes).
+    #[arg(long, value_enum)]
+    container_runtime: Option<workload::container::RuntimeChoice>,
+    /// The image a renter's workload runs unless the renter names another (container backend).
+    #[arg(long)]
+    workload_image: Option<String>,
+    /// Images a renter may name (default: only `--workload-image`); a trailing `*` allows a
+    /// prefix, e.g. `ghcr.io/acme/*`.
+    #[arg(long, value_delimiter = ',')]
+    allowed_images: Vec<String>,
+    /// One-click mining, `PROJECT=IMAGE` (repeatable; the first the machine is enrolled in
+    /// runs on all GPUs while the machine is online and no renter's workload runs).
+    #[arg(long)]
+    mine: Vec<workload::Mine>,
+    /// One-click mining with the process backend, `PROJECT=CMD` (repeatable).
+    #[arg(long)]
+    mine_cmd: Vec<workload::Mine>,
+    /// Project-mining programmes (ids) to enrol the machine in once it is online (with the
+    /// projects of `--mine`/`--mine-cmd`).
     #[arg(long, value_delimiter = ',')]
     projects: Vec<u64>,
 }
@@ -146,6 +184,12 @@ enum RenterCmd {
         /// The rental.
         #[arg(long)]
         rental: u64,
+        /// The image the workload runs (one the provider allows; default: the provider's).
+        #[arg(long, default_value = "")]
+        image: String,
+        /// An SSH public key file (`.pub`) let in as root into the workload's container.
+        #[arg(long)]
+        ssh_key: Option<PathBuf>,
     },
     /// Reports a fault of the rental's machine (with the market's deposit); prints the report
     /// id.
@@ -175,6 +219,15 @@ struct AuditorArgs {
     /// The node's WebSocket URL (`ws://…`): new heads wake the auditor instead of polling.
     #[arg(long)]
     ws: Option<String>,
+    /// Size `n` of the compute challenge (`n³` multiply-adds on the machine).
+    #[arg(long)]
+    bench_size: Option<u32>,
+    /// Calibration: measured GOPS (10⁹ operations a second) per calc point.
+    #[arg(long)]
+    bench_gops_per_point: Option<f64>,
+    /// A challenged machine measured this far below its table value (basis points) is faulty.
+    #[arg(long)]
+    bench_tolerance_bps: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,8 +278,18 @@ struct ProviderConfig {
     listen: Option<SocketAddr>,
     endpoint: Option<String>,
     heartbeat_every: Option<u64>,
+    endpoint_rate: Option<f64>,
+    endpoint_burst: Option<f64>,
     benchmark_cmd: Option<String>,
     workload_cmd: Option<String>,
+    container_runtime: Option<workload::container::RuntimeChoice>,
+    workload_image: Option<String>,
+    #[serde(default)]
+    allowed_images: Vec<String>,
+    #[serde(default)]
+    mine: Vec<workload::Mine>,
+    #[serde(default)]
+    mine_cmd: Vec<workload::Mine>,
     #[serde(default)]
     projects: Vec<u64>,
 }
@@ -237,6 +300,14 @@ struct AuditorConfig {
     stake: Option<u64>,
     lookback: Option<u64>,
     ws: Option<String>,
+    bench_size: Option<u32>,
+    bench_gops_per_point: Option<f64>,
+    bench_tolerance_bps: Option<u32>,
+}
+
+/// A list setting: the flags' if given, else the config file's.
+fn flag_or_config<T>(flag: Vec<T>, config: Vec<T>) -> Vec<T> {
+    if flag.is_empty() { config } else { flag }
 }
 
 fn load_config(path: Option<&Path>) -> eyre::Result<Config> {
@@ -337,6 +408,14 @@ async fn run(cli: Cli, cfg: Config) -> eyre::Result<()> {
             }
             Ok(())
         }
+        Cmd::Bench { seed, n } => {
+            if !(bench::MIN_N..=bench::MAX_N).contains(&n) {
+                bail!("the size must be {}..={}", bench::MIN_N, bench::MAX_N);
+            }
+            let rows: String = bench::compute(seed, n).iter().map(|r| format!("{r}\n")).collect();
+            print!("{rows}");
+            Ok(())
+        }
         Cmd::Detect { spec_file, disk } => {
             let d = match spec_file {
                 Some(p) => hw::from_spec_file(&hw::load_spec_file(&p)?),
@@ -356,6 +435,20 @@ async fn run(cli: Cli, cfg: Config) -> eyre::Result<()> {
             let chain_id = rpc.chain_id().await?;
             let machine_key =
                 keys::load_or_create(&r.data_dir.join("machine-key.json"), &r.password)?;
+            let workloads = workload::Settings {
+                runtime: a.container_runtime.or(p.container_runtime).unwrap_or_default(),
+                workload_cmd: a.workload_cmd.or(p.workload_cmd),
+                workload_image: a.workload_image.or(p.workload_image),
+                allowed_images: flag_or_config(a.allowed_images, p.allowed_images),
+                mine: flag_or_config(a.mine, p.mine),
+                mine_cmd: flag_or_config(a.mine_cmd, p.mine_cmd),
+            };
+            let mut projects = flag_or_config(a.projects, p.projects);
+            for m in workloads.mine.iter().chain(&workloads.mine_cmd) {
+                if !projects.contains(&m.project) {
+                    projects.push(m.project);
+                }
+            }
             provider::Provider {
                 rpc: std::sync::Arc::new(rpc),
                 chain_id,
@@ -372,9 +465,14 @@ async fn run(cli: Cli, cfg: Config) -> eyre::Result<()> {
                 endpoint: a.endpoint.or(p.endpoint),
                 heartbeat_every: a.heartbeat_every.or(p.heartbeat_every).unwrap_or(20).max(1),
                 benchmark_cmd: a.benchmark_cmd.or(p.benchmark_cmd),
-                workload_cmd: a.workload_cmd.or(p.workload_cmd),
+                endpoint_limits: endpoint::Limits {
+                    per_sec: a.endpoint_rate.or(p.endpoint_rate).unwrap_or(5.0).max(0.0),
+                    burst: a.endpoint_burst.or(p.endpoint_burst).unwrap_or(20.0).max(1.0),
+                    ..endpoint::Limits::default()
+                },
+                workloads,
                 data_dir: r.data_dir.clone(),
-                projects: if a.projects.is_empty() { p.projects } else { a.projects },
+                projects,
             }
             .run()
             .await
@@ -387,10 +485,14 @@ async fn run(cli: Cli, cfg: Config) -> eyre::Result<()> {
                 RenterCmd::Rent { machine, gpus, blocks } => {
                     println!("{}", renter::rent(&rpc, &w, machine, gpus, blocks).await?);
                 }
-                RenterCmd::Access { rental } => {
+                RenterCmd::Access { rental, image, ssh_key } => {
                     let key = keys::load(&r.key, &r.password)?;
                     let chain_id = rpc.chain_id().await?;
-                    let d = renter::access(&rpc, &key, chain_id, rental).await?;
+                    let ssh_key = match ssh_key {
+                        Some(path) => renter::read_ssh_key(&path)?,
+                        None => String::new(),
+                    };
+                    let d = renter::access(&rpc, &key, chain_id, rental, image, ssh_key).await?;
                     println!("{}", serde_json::to_string_pretty(&d)?);
                 }
                 RenterCmd::Report { rental } => {
@@ -417,6 +519,18 @@ async fn run(cli: Cli, cfg: Config) -> eyre::Result<()> {
                 stake: stake.map(|d| U256::from(d) * U256::from(10u64).pow(U256::from(18))),
                 lookback,
                 ws,
+                checks: auditor::Checks::default(),
+                bench: auditor::BenchSettings {
+                    n: a.bench_size.or(cfg.auditor.bench_size).unwrap_or(4_096),
+                    gops_per_point: a
+                        .bench_gops_per_point
+                        .or(cfg.auditor.bench_gops_per_point)
+                        .unwrap_or(20.0),
+                    tolerance_bps: a
+                        .bench_tolerance_bps
+                        .or(cfg.auditor.bench_tolerance_bps)
+                        .unwrap_or(1_000),
+                },
             }
             .run()
             .await

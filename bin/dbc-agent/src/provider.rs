@@ -1,14 +1,15 @@
 //! The provider role: reads the machine's hardware, registers it with its stake, publishes its
-//! endpoint, answers auditors' attestation requests with the machine key, and keeps the
-//! machine online with signed heartbeats.
+//! endpoint, answers auditors' attestation requests with the machine key, keeps the machine
+//! online with signed heartbeats, starts renters' workloads on access and runs its one-click
+//! mining workload while it is online and not rented.
 
 use crate::{
     access::{AccessRequest, Sealed},
-    attest,
+    attest, bench,
     chain::{self, MachineStatus, short_string, to_bytes32},
     hw,
     rpc::{Rpc, Wallet},
-    workload::Workloads,
+    workload::{self, Workloads},
 };
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer::SignerSync;
@@ -20,7 +21,7 @@ use dbc_precompiles::{
 use eyre::{Context, bail};
 use jsonrpsee::{
     RpcModule,
-    server::{Server, ServerConfig, ServerHandle},
+    server::{ServerConfig, ServerHandle},
     types::ErrorObjectOwned,
 };
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
@@ -52,8 +53,10 @@ pub(crate) struct Provider {
     pub(crate) heartbeat_every: u64,
     /// A command whose standard output's last line is the measured per-GPU calc point.
     pub(crate) benchmark_cmd: Option<String>,
-    /// The command a renter's workload runs (process backend); `None`: no renter access.
-    pub(crate) workload_cmd: Option<String>,
+    /// What one client may take of the endpoint.
+    pub(crate) endpoint_limits: crate::endpoint::Limits,
+    /// What renters' and mining workloads run, and how.
+    pub(crate) workloads: workload::Settings,
     /// Where workloads live.
     pub(crate) data_dir: PathBuf,
     /// Project-mining programmes to enrol the machine in once it is online.
@@ -76,12 +79,53 @@ struct Answer {
     rpc: Arc<Rpc>,
     chain_id: u64,
     workloads: Arc<Workloads>,
+    /// The GPU implementation of the compute challenge (`None`: the built-in CPU one).
+    benchmark_cmd: Option<String>,
+    /// One benchmark runs at a time.
+    benchmarking: tokio::sync::Semaphore,
 }
+
+/// How long a mining workload that failed to start waits before the next try.
+const MINING_RETRY: Duration = Duration::from_secs(30);
 
 /// Longest an access request may be valid for, in seconds.
 const MAX_ACCESS_VALIDITY_SECS: u64 = 3_600;
 
 impl Answer {
+    /// Runs an auditor's compute challenge and signs the row digests with the machine key.
+    async fn benchmark(&self, req: bench::Request) -> Result<bench::Answer, (i64, String)> {
+        let auditor = self.benchmark_auditor(&req).await.map_err(|e| (-32000, e))?;
+        let Ok(_one) = self.benchmarking.try_acquire() else {
+            return Err((bench::BUSY, "a benchmark is running; ask again later".to_owned()));
+        };
+        let rows = bench::run(self.benchmark_cmd.as_deref(), req.seed, req.n)
+            .await
+            .map_err(|e| (-32000, e))?;
+        tracing::info!(%auditor, n = req.n, "benchmark answered");
+        bench::sign(&self.key, self.machine_id, req.seed, req.n, &rows)
+            .map_err(|e| (-32000, e.to_string()))
+    }
+
+    /// The committee member who asks for a benchmark, if the request is valid.
+    async fn benchmark_auditor(&self, req: &bench::Request) -> Result<Address, String> {
+        if req.machine_id != self.machine_id {
+            return Err(format!("this agent serves machine {}", self.machine_id));
+        }
+        if !(bench::MIN_N..=bench::MAX_N).contains(&req.n) {
+            return Err(format!("the size must be {}..={}", bench::MIN_N, bench::MAX_N));
+        }
+        let auditor = req.signer().map_err(|e| e.to_string())?;
+        let member = self
+            .rpc
+            .view(MARKET_ADDRESS, &IGpuMarket::isAuditorCall { account: auditor })
+            .await
+            .map_err(|e| e.to_string())?;
+        if !member {
+            return Err(format!("{auditor} is not a committee member"));
+        }
+        Ok(auditor)
+    }
+
     /// Checks a renter's request against the chain and returns its workload's details sealed
     /// to the renter's key.
     async fn access(&self, req: AccessRequest) -> Result<Sealed, String> {
@@ -112,7 +156,8 @@ impl Answer {
             return Err("the rental is not active".into());
         }
         let id: u64 = r.id.try_into().map_err(|_| "rental id out of range".to_owned())?;
-        let details = self.workloads.access(id, r.gpus, r.end, signer).await?;
+        let details =
+            self.workloads.access(id, r.gpus, r.end, signer, &req.image, &req.ssh_key).await?;
         let plain = serde_json::to_vec(&details).map_err(|e| e.to_string())?;
         crate::access::seal(&public, &plain).map_err(|e| e.to_string())
     }
@@ -170,12 +215,17 @@ impl Provider {
                 .unwrap_or_else(|| self.listen.ip().to_string()),
             None => self.listen.ip().to_string(),
         };
-        let workloads = Arc::new(Workloads::new(
-            self.data_dir.join("workloads"),
-            self.workload_cmd.clone(),
-            spec.gpuCount,
-            public_host,
-        )?);
+        let workloads = Arc::new(
+            Workloads::new(
+                self.data_dir.join("workloads"),
+                &self.workloads,
+                id,
+                spec.gpuCount,
+                public_host,
+                self.listen.ip(),
+            )
+            .await?,
+        );
         let answer = Arc::new(Answer {
             key: self.machine_key.clone(),
             machine_id: id,
@@ -185,8 +235,10 @@ impl Provider {
             rpc: self.rpc.clone(),
             chain_id: self.chain_id,
             workloads: workloads.clone(),
+            benchmark_cmd: self.benchmark_cmd.clone(),
+            benchmarking: tokio::sync::Semaphore::new(1),
         });
-        let (addr, _server) = serve(self.listen, answer).await?;
+        let (addr, _server) = serve(self.listen, answer, self.endpoint_limits.clone()).await?;
         let endpoint = self.endpoint.clone().unwrap_or_else(|| format!("http://{addr}"));
         tracing::info!(%addr, %endpoint, "attestation endpoint listening");
 
@@ -208,22 +260,11 @@ impl Provider {
         self.keep_online(id, &workloads).await
     }
 
-    /// The per-GPU score the machine reports: the spec file's, the benchmark's, or the table
-    /// value of its model.
+    /// The per-GPU score the machine claims: the spec file's, or the table value of its model
+    /// (auditors measure it with the compute challenge).
     async fn calc_point(&self, declared: Option<u32>, spec: &MachineSpec) -> eyre::Result<u32> {
         if let Some(cp) = declared {
             return Ok(cp);
-        }
-        if let Some(cmd) = &self.benchmark_cmd {
-            let out = tokio::process::Command::new("sh").arg("-c").arg(cmd).output().await?;
-            if !out.status.success() {
-                bail!("the benchmark `{cmd}` failed: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            let text = String::from_utf8_lossy(&out.stdout);
-            let last = text.lines().last().unwrap_or("").trim();
-            return last
-                .parse()
-                .wrap_err_with(|| format!("the benchmark printed {last:?}, not a calc point"));
         }
         let row = self
             .rpc
@@ -278,11 +319,13 @@ impl Provider {
     }
 
     /// Sends heartbeats every `heartbeat_every` blocks while the machine is online (and one to
-    /// bring it back when it went offline), logging every status change.
+    /// bring it back when it went offline), logging every status change; stops the workloads of
+    /// rentals that ended; runs the mining workload while the machine is online.
     async fn keep_online(&self, id: B256, workloads: &Workloads) -> eyre::Result<()> {
         let mut last_status = None;
         let mut last_beat = 0u64;
         let mut to_enrol: Vec<u64> = self.projects.clone();
+        let mut mining_retry = tokio::time::Instant::now();
         loop {
             let tick = tokio::time::sleep(Duration::from_millis(500));
             let step = async {
@@ -297,6 +340,7 @@ impl Provider {
                 }
                 match status {
                     MachineStatus::Rejected | MachineStatus::Exited => {
+                        workloads.mine(None).await?;
                         return Ok(Some(format!("machine {id} is {status:?}: nothing left to do")));
                     }
                     MachineStatus::Online | MachineStatus::Offline
@@ -326,6 +370,18 @@ impl Provider {
                         workloads.stop(rental).await?;
                     }
                 }
+                // One-click mining while online (a renter's workload pre-empts it), retried
+                // every 30 s while it fails to start (e.g. its image is being pulled).
+                let project = match status {
+                    MachineStatus::Online => self.mining_project(id, workloads).await?,
+                    _ => None,
+                };
+                if (project.is_none() || tokio::time::Instant::now() >= mining_retry)
+                    && let Err(e) = workloads.mine(project).await
+                {
+                    tracing::warn!(machine = %id, ?project, "mining: {e:#}; retrying in 30 s");
+                    mining_retry = tokio::time::Instant::now() + MINING_RETRY;
+                }
                 Ok::<_, eyre::Report>(None)
             };
             match step.await {
@@ -335,6 +391,24 @@ impl Provider {
             }
             tick.await;
         }
+    }
+
+    /// The project whose mining workload runs: the first configured one the machine is
+    /// enrolled in (`projectsOf`), if any.
+    async fn mining_project(&self, id: B256, workloads: &Workloads) -> eyre::Result<Option<u64>> {
+        use dbc_precompiles::abi::IProjectMining;
+        let configured = workloads.mining_projects();
+        if configured.is_empty() {
+            return Ok(None);
+        }
+        let enrolled = self
+            .rpc
+            .view(
+                dbc_precompiles::MINING_ADDRESS,
+                &IProjectMining::projectsOfCall { machineId: id },
+            )
+            .await?;
+        Ok(configured.into_iter().find(|p| enrolled.contains(&U256::from(*p))))
     }
 
     /// Enrols the machine in project `project`; done (with a log line) if it is enrolled already
@@ -387,18 +461,18 @@ impl Provider {
 async fn serve(
     listen: SocketAddr,
     answer: Arc<Answer>,
+    limits: crate::endpoint::Limits,
 ) -> eyre::Result<(SocketAddr, ServerHandle)> {
     let config = ServerConfig::builder()
         .max_connections(64)
         .max_request_body_size(16 * 1024)
-        .max_response_body_size(64 * 1024)
+        // A benchmark answer holds 32 bytes (64 hex digits) per row.
+        .max_response_body_size(2 * 32 * bench::MAX_N + 64 * 1024)
         .build();
-    let server = Server::builder()
-        .set_config(config)
-        .build(listen)
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
         .wrap_err_with(|| format!("binding the endpoint to {listen}"))?;
-    let addr = server.local_addr()?;
+    let addr = listener.local_addr()?;
     let mut module = RpcModule::from_arc(answer);
     module.register_method("agent_attest", |params, a, _| {
         let (machine_id, nonce): (B256, B256) = params.parse()?;
@@ -420,9 +494,17 @@ async fn serve(
         let req: AccessRequest = params.one()?;
         a.access(req).await.map_err(|e| ErrorObjectOwned::owned(-32000, e, None::<()>))
     })?;
+    module.register_async_method("agent_benchmark", |params, a, _| async move {
+        let req: bench::Request = params.one()?;
+        a.benchmark(req).await.map_err(|(code, e)| {
+            ErrorObjectOwned::owned(i32::try_from(code).unwrap_or(-32000), e, None::<()>)
+        })
+    })?;
     module.register_method(
         "agent_machine",
         |_, a, _| serde_json::json!({"machineId": a.machine_id, "machineKey": a.key.address()}),
     )?;
-    Ok((addr, server.start(module)))
+    let (stop, handle) = jsonrpsee::server::stop_channel();
+    tokio::spawn(crate::endpoint::serve(listener, config, module.into(), stop, limits));
+    Ok((addr, handle))
 }

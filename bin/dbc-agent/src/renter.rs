@@ -12,6 +12,7 @@ use alloy_signer_local::PrivateKeySigner;
 use dbc_precompiles::{MARKET_ADDRESS, abi::IGpuMarket};
 use eyre::Context;
 use serde_json::json;
+use std::path::Path;
 
 /// Rents `gpus` GPUs of `machine` for `blocks` blocks at the quoted price; returns the rental
 /// id.
@@ -36,12 +37,16 @@ pub(crate) async fn rent(
     Ok(id)
 }
 
-/// Asks rental `id`'s machine for its workload and opens the answer with the renter's key.
+/// Asks rental `id`'s machine for its workload, running `image` (empty: the provider's default)
+/// and reachable over SSH with `ssh_key` (empty: none), and opens the answer with the renter's
+/// key.
 pub(crate) async fn access(
     rpc: &Rpc,
     key: &PrivateKeySigner,
     chain_id: u64,
     id: u64,
+    image: String,
+    ssh_key: String,
 ) -> eyre::Result<Details> {
     let r =
         rpc.view(MARKET_ADDRESS, &IGpuMarket::getRentalCall { rentalId: U256::from(id) }).await?;
@@ -52,13 +57,24 @@ pub(crate) async fn access(
     }
     let deadline =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 600;
-    let req = AccessRequest::sign(key, chain_id, U256::from(id), r.machineId, deadline)?;
+    let req =
+        AccessRequest::sign(key, chain_id, U256::from(id), r.machineId, deadline, image, ssh_key)?;
     let sealed: Sealed = Rpc::untrusted(&endpoint)?
         .call("agent_access", json!([req]))
         .await
         .wrap_err_with(|| format!("asking {endpoint} for access"))?;
     let plain = access::open(key, &sealed)?;
     Ok(serde_json::from_slice(&plain)?)
+}
+
+/// The SSH public key in the `.pub` file at `path` (one line, checked as the provider will).
+pub(crate) fn read_ssh_key(path: &Path) -> eyre::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .wrap_err_with(|| format!("reading the SSH key {}", path.display()))?;
+    let line = text.trim();
+    access::check_ssh_key(line)
+        .map_err(|e| eyre::eyre!("{}: {e} (give the public key, the .pub file)", path.display()))?;
+    Ok(line.to_owned())
 }
 
 /// Reports a fault of rental `id`'s machine with the market's deposit; returns the report id.

@@ -144,6 +144,13 @@ impl Rpc {
         Ok(rpc)
     }
 
+    /// This client with another timeout and answer size limit.
+    pub(crate) fn with_limits(mut self, timeout: Duration, max_response: usize) -> Self {
+        self.timeout = timeout;
+        self.max_response = max_response;
+        self
+    }
+
     /// The URL this client talks to.
     pub(crate) fn url(&self) -> &str {
         &self.url
@@ -232,6 +239,11 @@ pub(crate) struct Wallet {
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Wallet {
+    /// The wallet's key.
+    pub(crate) fn key(&self) -> &PrivateKeySigner {
+        &self.key
+    }
+
     /// A wallet of `key` on chain `chain_id`.
     pub(crate) fn new(key: PrivateKeySigner, chain_id: u64) -> Self {
         Self { key, chain_id, nonce: Mutex::new(None) }

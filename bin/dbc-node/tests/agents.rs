@@ -6,6 +6,10 @@
 //! machines stay online through every liveness challenge for 600 blocks (an hour of 6 s
 //! blocks) while an auditor and a provider restart in the middle and resume from their state,
 //! and a rented machine whose provider is killed is slashed when its heartbeat times out.
+//! Three machines whose endpoints accept connections and never answer are registered first:
+//! the auditors check endpoints concurrently, so they cannot delay the honest machines' first
+//! round. Auditors measure every machine with the compute challenge: a provider that computes
+//! only half of it, and one that is far slower than its GPU model, are rejected.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -35,6 +39,14 @@ const KEYS: [&str; 6] = [
     "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
 ];
 const HEARTBEAT_TIMEOUT: u64 = 40;
+/// Dev account 0: owner of the machines whose endpoints never answer.
+const SILENT_OWNER: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+/// Dev accounts 3 and 9: owners of a machine that skips half the benchmark and of one that is
+/// far slower than its model.
+const CHEAT_KEYS: [&str; 2] = [
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+];
 /// A renter's workload: answers 200 with its GPUs to the bearer of its token, 403 otherwise.
 const WORKLOAD: &str = r#"
 import http.server, os
@@ -133,6 +145,63 @@ fn import_key(dir: &Path, name: &str, key: &str, password: &Path) -> PathBuf {
     out
 }
 
+/// A TCP endpoint that accepts connections and never answers (held until the test ends).
+fn silent_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Registers machine `id` (one RTX 4090) for the owner `key` with the stake the market asks
+/// for, publishing `endpoint`.
+fn register_by_hand(node: &DevNode, key: &str, id: B256, endpoint: &str) {
+    use alloy_sol_types::{SolCall, SolInterface};
+    let owner = cast(&["wallet", "address", "--private-key", key]).trim().to_owned();
+    let register = IGpuMarket::registerCall {
+        machineId: id,
+        spec: IGpuMarket::MachineSpec {
+            gpuModel: B256::right_padding_from(b"RTX 4090"),
+            gpuCount: 1,
+            gpuMemoryGb: 24,
+            cpuCores: 8,
+            ramGb: 32,
+            diskGb: 500,
+            region: B256::right_padding_from(b"eu-west"),
+            machineKey: alloy_primitives::Address::from_word(keccak256(id)),
+        },
+    };
+    let data = alloy_primitives::Bytes::from(register.abi_encode());
+    let err = node.rpc_err("eth_call", json!([{"from": owner, "to": MARKET, "data": data}]));
+    let revert: alloy_primitives::Bytes = serde_json::from_value(err["data"].clone()).unwrap();
+    let IGpuMarket::IGpuMarketErrors::WrongStake(w) =
+        IGpuMarket::IGpuMarketErrors::abi_decode(&revert).unwrap()
+    else {
+        panic!("registering without a stake should ask for one: {err}");
+    };
+    let url = node.url();
+    let stake = w.required.to_string();
+    cast(&[
+        "send",
+        "--rpc-url",
+        &url,
+        "--private-key",
+        key,
+        "--value",
+        &stake,
+        MARKET,
+        &data.to_string(),
+    ]);
+    let set = IGpuMarket::setEndpointCall { machineId: id, endpoint: endpoint.into() };
+    let set = alloy_primitives::Bytes::from(set.abi_encode()).to_string();
+    cast(&["send", "--rpc-url", &url, "--private-key", key, MARKET, &set]);
+}
+
 fn machine(node: &DevNode, id: B256) -> IGpuMarket::Machine {
     sol_call(node, MARKET, IGpuMarket::getMachineCall { machineId: id })
 }
@@ -206,6 +275,12 @@ fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
                     keys[2 + i].to_str().unwrap().into(),
                     "--data-dir".into(),
                     data.to_str().unwrap().into(),
+                    // A small challenge, calibrated so that this machine's CPU is far faster
+                    // than an RTX 4090's table value and 5 s is far slower.
+                    "--bench-size".into(),
+                    "128".into(),
+                    "--bench-gops-per-point".into(),
+                    "0.000002".into(),
                 ]
                 .into_iter()
                 // Two watch new heads over WebSocket, one polls.
@@ -238,44 +313,80 @@ fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
         alloy_primitives::Bytes::from(alloy_sol_types::SolCall::abi_encode(&register_project));
     cast(&["send", "--rpc-url", &url, "--private-key", PROJECT_KEY, MINING, &calldata.to_string()]);
 
-    let specs = [("RTX 4090", 2, 24), ("RTX 3090", 1, 24)];
+    // Machines whose endpoints hold every connection open and never answer (an auditor waits
+    // up to 10 s per try, retried until the commit deadline nears): drawn before the honest
+    // machines, to the same three auditors.
+    let silent: Vec<B256> = (0..3).map(|i| keccak256(format!("silent-{i}"))).collect();
+    for id in &silent {
+        register_by_hand(&node, SILENT_OWNER, *id, &silent_endpoint());
+    }
+
+    let specs = [("RTX 4090", 2u32, 24u32), ("RTX 3090", 1, 24)];
     let ids: Vec<B256> =
         ["machine-a", "machine-b"].iter().map(|n| keccak256(n.as_bytes())).collect();
+    let workload = dir.path().join("workload.py");
+    std::fs::write(&workload, WORKLOAD).unwrap();
+    // A provider agent for `spec` (model, GPUs, memory) with the owner key `key`, its
+    // settings followed by `extra` (TOML lines of `[provider]`).
+    let start_provider = |name: &str, key: &Path, id: B256, spec: (&str, u32, u32), extra: &str| {
+        let (model, gpus, mem) = spec;
+        let spec_file = dir.path().join(format!("spec-{name}.toml"));
+        std::fs::write(
+            &spec_file,
+            format!(
+                "gpu-model = \"{model}\"\ngpu-count = {gpus}\ngpu-memory-gb = {mem}\n\
+                 cpu-cores = 16\nram-gb = 64\ndisk-gb = 1000\nregion = \"eu-west\"\n"
+            ),
+        )
+        .unwrap();
+        let config = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "rpc = \"{url}\"\nkey = \"{}\"\ndata-dir = \"{}\"\npassword-file = \"{pw}\"\n\
+                 [provider]\nspec-file = \"{}\"\nmachine-id = \"{id}\"\nlisten = \"127.0.0.1:0\"\n\
+                 heartbeat-every = 10\n\
+                 # Every agent of this test reaches it from 127.0.0.1.\n\
+                 endpoint-rate = 1000.0\nendpoint-burst = 1000.0\n{extra}",
+                key.display(),
+                dir.path().join(name).display(),
+                spec_file.display(),
+            ),
+        )
+        .unwrap();
+        Agent::start(
+            dir.path().join(format!("{name}.log")),
+            vec!["--config".into(), config.to_str().unwrap().into(), "provider".into()],
+        )
+    };
+    let honest =
+        format!("workload-cmd = \"exec python3 {}\"\nprojects = [1]\n", workload.display());
     let mut providers: Vec<Agent> = (0..2)
-        .map(|i| {
-            let (model, gpus, mem) = specs[i];
-            let spec = dir.path().join(format!("spec-{i}.toml"));
-            std::fs::write(
-                &spec,
-                format!(
-                    "gpu-model = \"{model}\"\ngpu-count = {gpus}\ngpu-memory-gb = {mem}\n\
-                     cpu-cores = 16\nram-gb = 64\ndisk-gb = 1000\nregion = \"eu-west\"\n"
-                ),
-            )
-            .unwrap();
-            let workload = dir.path().join("workload.py");
-            std::fs::write(&workload, WORKLOAD).unwrap();
-            let config = dir.path().join(format!("provider-{i}.toml"));
-            std::fs::write(
-                &config,
-                format!(
-                    "rpc = \"{url}\"\nkey = \"{}\"\ndata-dir = \"{}\"\npassword-file = \"{pw}\"\n\
-                     [provider]\nspec-file = \"{}\"\nmachine-id = \"{}\"\nlisten = \"127.0.0.1:0\"\n\
-                     heartbeat-every = 10\nworkload-cmd = \"exec python3 {}\"\nprojects = [1]\n",
-                    keys[i].display(),
-                    dir.path().join(format!("provider-{i}")).display(),
-                    spec.display(),
-                    ids[i],
-                    workload.display(),
-                ),
-            )
-            .unwrap();
-            Agent::start(
-                dir.path().join(format!("provider-{i}.log")),
-                vec!["--config".into(), config.to_str().unwrap().into(), "provider".into()],
-            )
-        })
+        .map(|i| start_provider(&format!("provider-{i}"), &keys[i], ids[i], specs[i], &honest))
         .collect();
+    // Two cheats: one computes only the first half of the benchmark's rows and makes up the
+    // rest; one is as correct as the others but takes 5 s.
+    let agent = agent_bin();
+    let cheats: Vec<(B256, Agent)> = [
+        (
+            "lazy",
+            format!(
+                "benchmark-cmd = \"{{ {a} bench | head -n $((DBC_BENCH_N / 2)); yes 0x{z} | head -n \
+                 $((DBC_BENCH_N / 2)); }}\"\n",
+                a = agent.display(),
+                z = "0".repeat(64)
+            ),
+        ),
+        ("slow", format!("benchmark-cmd = \"sleep 5; exec {} bench\"\n", agent.display())),
+    ]
+    .iter()
+    .zip(CHEAT_KEYS)
+    .map(|((name, extra), key)| {
+        let id = keccak256(name.as_bytes());
+        let key = import_key(dir.path(), &format!("owner-{name}"), key, &password);
+        (id, start_provider(name, &key, id, ("RTX 4090", 1, 24), extra))
+    })
+    .collect();
 
     let everyone =
         |a: &[Agent], p: &[Agent]| -> Vec<String> { a.iter().chain(p).map(|x| x.logs()).collect() };
@@ -289,6 +400,31 @@ fn providers_and_auditors_run_the_market_without_a_hand_sent_transaction() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+    // In their first round: the silent endpoints did not hold the auditors up.
+    for id in &ids {
+        let round = sol_call(&node, MARKET, IGpuMarket::getRoundCall { machineId: *id });
+        assert_eq!(round.attempt, 1, "machine {id} was verified only at attempt {}", round.attempt);
+    }
+    // The silent machines are rejected by the same auditors.
+    wait_long(
+        "the silent machines' rejection",
+        120,
+        || silent.iter().all(|id| status(&node, *id) == Some(IGpuMarket::MachineStatus::Rejected)),
+        &auditors.iter().collect::<Vec<_>>(),
+    );
+    // The cheats are measured and rejected.
+    for (id, agent) in &cheats {
+        wait_long(
+            "a cheat's rejection",
+            120,
+            || status(&node, *id) == Some(IGpuMarket::MachineStatus::Rejected),
+            &auditors.iter().chain([agent]).collect::<Vec<_>>(),
+        );
+    }
+    let findings: String = auditors.iter().map(Agent::logs).collect();
+    assert!(findings.contains("of the benchmark is wrong"), "{findings}");
+    assert!(findings.contains("voted ") && findings.contains("(table 1000)"), "{findings}");
+    drop(cheats);
     // Machine A enrolled itself in the project; machine B (an RTX 3090) is not eligible.
     wait_long(
         "machine A's enrolment",
