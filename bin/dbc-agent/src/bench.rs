@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) const MIN_N: u32 = 16;
 /// Largest challenge size (the answer is `32 n` bytes of digests).
 pub(crate) const MAX_N: u32 = 8_192;
+/// Longest a benchmark request may be valid for, in seconds.
+pub(crate) const MAX_REQUEST_SECS: u64 = 120;
 /// JSON-RPC error code of `agent_benchmark` while another benchmark runs (ask again).
 pub(crate) const BUSY: i64 = -32005;
 /// Domain of the answer's digest.
@@ -71,6 +73,19 @@ fn row(ka: u64, b: &[u32], n: usize, i: usize) -> Vec<u32> {
         let a = entry(ka, (i * n + k) as u64);
         for (o, bv) in out.iter_mut().zip(&b[k * n..(k + 1) * n]) {
             *o = o.wrapping_add(a.wrapping_mul(*bv));
+        }
+    }
+    out
+}
+
+/// Row `i` of `C = A × B`, making `B`'s entries as they are needed (the auditor's side: no
+/// `n²` matrix in memory per check).
+fn row_on_the_fly(ka: u64, kb: u64, n: usize, i: usize) -> Vec<u32> {
+    let mut out = vec![0u32; n];
+    for k in 0..n {
+        let a = entry(ka, (i * n + k) as u64);
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = o.wrapping_add(a.wrapping_mul(entry(kb, (k * n + j) as u64)));
         }
     }
     out
@@ -169,11 +184,10 @@ pub(crate) fn verify(
     }
     let nn = n as usize;
     let (ka, kb) = keys(seed);
-    let b = matrix(kb, nn);
     for &i in check {
         let at = i as usize * 32;
         let Some(given) = answer.rows.get(at..at + 32) else { return Err(Invalid::WrongRow(i)) };
-        if row_digest(&row(ka, &b, nn, i as usize)).as_slice() != given {
+        if row_digest(&row_on_the_fly(ka, kb, nn, i as usize)).as_slice() != given {
             return Err(Invalid::WrongRow(i));
         }
     }
@@ -191,13 +205,15 @@ pub(crate) struct Request {
     pub(crate) seed: B256,
     /// The size.
     pub(crate) n: u32,
+    /// Unix time after which the request is void (at most [`MAX_REQUEST_SECS`] ahead).
+    pub(crate) deadline: u64,
     /// The auditor's signature (65 bytes) of [`request_digest`].
     pub(crate) signature: Bytes,
 }
 
 /// What an auditor signs to ask for a benchmark: keccak256("DBC benchmark request" ‖ market ‖
-/// machineId ‖ seed ‖ n (4 bytes, big-endian)).
-fn request_digest(machine_id: B256, seed: B256, n: u32) -> B256 {
+/// machineId ‖ seed ‖ n (4 bytes, big-endian) ‖ deadline (8 bytes, big-endian)).
+fn request_digest(machine_id: B256, seed: B256, n: u32, deadline: u64) -> B256 {
     keccak256(
         [
             b"DBC benchmark request".as_slice(),
@@ -205,6 +221,7 @@ fn request_digest(machine_id: B256, seed: B256, n: u32) -> B256 {
             machine_id.as_slice(),
             seed.as_slice(),
             &n.to_be_bytes(),
+            &deadline.to_be_bytes(),
         ]
         .concat(),
     )
@@ -217,9 +234,10 @@ impl Request {
         machine_id: B256,
         seed: B256,
         n: u32,
+        deadline: u64,
     ) -> eyre::Result<Self> {
-        let sig = key.sign_hash_sync(&request_digest(machine_id, seed, n))?;
-        Ok(Self { machine_id, seed, n, signature: Bytes::from(sig.as_bytes().to_vec()) })
+        let sig = key.sign_hash_sync(&request_digest(machine_id, seed, n, deadline))?;
+        Ok(Self { machine_id, seed, n, deadline, signature: Bytes::from(sig.as_bytes().to_vec()) })
     }
 
     /// Who signed the request.
@@ -231,8 +249,13 @@ impl Request {
         if sig.normalize_s().is_some() {
             return Err(Invalid::Signature);
         }
-        sig.recover_address_from_prehash(&request_digest(self.machine_id, self.seed, self.n))
-            .map_err(|_| Invalid::Signature)
+        sig.recover_address_from_prehash(&request_digest(
+            self.machine_id,
+            self.seed,
+            self.n,
+            self.deadline,
+        ))
+        .map_err(|_| Invalid::Signature)
     }
 }
 
@@ -307,6 +330,8 @@ mod tests {
     fn the_rows_are_the_product_of_the_seeded_matrices() {
         let seed = B256::repeat_byte(7);
         assert_eq!(compute(seed, 24), naive(seed, 24));
+        let (ka, kb) = keys(seed);
+        assert_eq!(row_digest(&row_on_the_fly(ka, kb, 24, 5)), naive(seed, 24)[5]);
         // Another seed, another product.
         assert_ne!(compute(B256::repeat_byte(8), 24), compute(seed, 24));
         // Pinned: the definition in docs/agent.md must not drift.
@@ -343,10 +368,13 @@ mod tests {
     #[test]
     fn requests_name_their_auditor_and_rows_parse_strictly() {
         let auditor = PrivateKeySigner::random();
-        let mut r = Request::sign(&auditor, B256::ZERO, B256::repeat_byte(9), 64).unwrap();
+        let mut r = Request::sign(&auditor, B256::ZERO, B256::repeat_byte(9), 64, 1_000).unwrap();
         assert_eq!(r.signer(), Ok(auditor.address()));
         r.n = 65;
         assert_ne!(r.signer(), Ok(auditor.address()), "the size is signed");
+        r.n = 64;
+        r.deadline = 2_000;
+        assert_ne!(r.signer(), Ok(auditor.address()), "the deadline is signed");
         let rows = compute(B256::ZERO, 16);
         let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
         assert_eq!(parse_rows(&text, 16), Ok(rows));

@@ -29,6 +29,9 @@ pub(crate) struct Limits {
     pub(crate) idle: Duration,
     /// Addresses tracked at most; past it, new addresses are refused until old ones are idle.
     pub(crate) tracked: usize,
+    /// Longest a connection may stay open (a client sending its body or reading the answer
+    /// slowly cannot hold a slot longer).
+    pub(crate) lifetime: Duration,
 }
 
 impl Default for Limits {
@@ -40,6 +43,7 @@ impl Default for Limits {
             per_sec: 5.0,
             idle: Duration::from_secs(10),
             tracked: 4096,
+            lifetime: Duration::from_secs(120),
         }
     }
 }
@@ -213,6 +217,7 @@ pub(crate) async fn serve(
         let service = service.clone();
         let stop = stop.clone();
         let idle = limits.idle;
+        let lifetime = limits.lifetime;
         tokio::spawn(async move {
             let _permit = permit;
             // A client must start its request within the idle time (hyper's header timeout
@@ -231,6 +236,9 @@ pub(crate) async fn serve(
                         tracing::trace!(error = %e, "endpoint connection closed");
                     },
                     () = stop.shutdown() => {}
+                    () = tokio::time::sleep(lifetime) => {
+                        tracing::debug!(%ip, "endpoint connection open too long; closed");
+                    }
                 }
             }
             per_ip.disconnect(ip);
@@ -252,6 +260,7 @@ mod tests {
             per_sec: 1.0,
             idle: Duration::from_secs(2),
             tracked: 2,
+            lifetime: Duration::from_secs(5),
         }
     }
 

@@ -82,11 +82,16 @@ struct Answer {
     /// The GPU implementation of the compute challenge (`None`: the built-in CPU one).
     benchmark_cmd: Option<String>,
     /// One benchmark runs at a time.
-    benchmarking: tokio::sync::Semaphore,
+    benchmarking: Arc<tokio::sync::Semaphore>,
+    /// Seeds of benchmark requests answered, with their deadlines (a replay is refused).
+    seeds: std::sync::Mutex<std::collections::HashMap<B256, u64>>,
 }
 
 /// How long a mining workload that failed to start waits before the next try.
 const MINING_RETRY: Duration = Duration::from_secs(30);
+
+/// Benchmark seeds remembered at most (each until its request's deadline).
+const MAX_SEEDS: usize = 4_096;
 
 /// Longest an access request may be valid for, in seconds.
 const MAX_ACCESS_VALIDITY_SECS: u64 = 3_600;
@@ -95,15 +100,44 @@ impl Answer {
     /// Runs an auditor's compute challenge and signs the row digests with the machine key.
     async fn benchmark(&self, req: bench::Request) -> Result<bench::Answer, (i64, String)> {
         let auditor = self.benchmark_auditor(&req).await.map_err(|e| (-32000, e))?;
-        let Ok(_one) = self.benchmarking.try_acquire() else {
+        let Ok(one) = self.benchmarking.clone().try_acquire_owned() else {
             return Err((bench::BUSY, "a benchmark is running; ask again later".to_owned()));
         };
-        let rows = bench::run(self.benchmark_cmd.as_deref(), req.seed, req.n)
-            .await
-            .map_err(|e| (-32000, e))?;
+        self.fresh_seed(&req).map_err(|e| (-32000, e))?;
+        // The run holds the permit to its end even if the client leaves: the work cannot be
+        // cancelled, so a client that disconnects cannot start a second one meanwhile.
+        let (cmd, seed, n) = (self.benchmark_cmd.clone(), req.seed, req.n);
+        let rows = tokio::spawn(async move {
+            let _one = one;
+            bench::run(cmd.as_deref(), seed, n).await
+        })
+        .await
+        .map_err(|e| (-32000, e.to_string()))?
+        .map_err(|e| (-32000, e))?;
         tracing::info!(%auditor, n = req.n, "benchmark answered");
         bench::sign(&self.key, self.machine_id, req.seed, req.n, &rows)
             .map_err(|e| (-32000, e.to_string()))
+    }
+
+    /// Records the request's seed; refuses one seen before (a replayed request) and a
+    /// deadline that is past or too far ahead.
+    fn fresh_seed(&self, req: &bench::Request) -> Result<(), String> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            .as_secs();
+        if req.deadline < now || req.deadline > now + bench::MAX_REQUEST_SECS + 30 {
+            return Err("the request's deadline is past or too far ahead".into());
+        }
+        let mut seeds = self.seeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seeds.retain(|_, deadline| *deadline >= now);
+        if seeds.len() >= MAX_SEEDS {
+            return Err("too many benchmark requests; ask again later".into());
+        }
+        if seeds.insert(req.seed, req.deadline).is_some() {
+            return Err("this request was answered already".into());
+        }
+        Ok(())
     }
 
     /// The committee member who asks for a benchmark, if the request is valid.
@@ -236,7 +270,8 @@ impl Provider {
             chain_id: self.chain_id,
             workloads: workloads.clone(),
             benchmark_cmd: self.benchmark_cmd.clone(),
-            benchmarking: tokio::sync::Semaphore::new(1),
+            benchmarking: Arc::new(tokio::sync::Semaphore::new(1)),
+            seeds: std::sync::Mutex::default(),
         });
         let (addr, _server) = serve(self.listen, answer, self.endpoint_limits.clone()).await?;
         let endpoint = self.endpoint.clone().unwrap_or_else(|| format!("http://{addr}"));
@@ -468,6 +503,8 @@ async fn serve(
         .max_request_body_size(16 * 1024)
         // A benchmark answer holds 32 bytes (64 hex digits) per row.
         .max_response_body_size(2 * 32 * bench::MAX_N + 64 * 1024)
+        // One request per call: a batch would buy many calls with one rate-limit token.
+        .set_batch_request_config(jsonrpsee::server::BatchRequestConfig::Disabled)
         .build();
     let listener = tokio::net::TcpListener::bind(listen)
         .await

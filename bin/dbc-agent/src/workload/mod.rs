@@ -180,6 +180,28 @@ struct Record {
     rental: Option<Rental>,
 }
 
+/// A workload record of an agent before containers (`{"<rental>": {"pid", "dir", …}}`).
+#[derive(Debug, Deserialize)]
+struct LegacyRecord {
+    pid: u32,
+    dir: PathBuf,
+}
+
+/// Stops the process-group workloads a `workloads.json` of an older agent lists (the file
+/// did not load as this version's: `why`).
+fn stop_legacy(state: &Persisted, why: &eyre::Report) {
+    match state.load::<BTreeMap<String, LegacyRecord>>() {
+        Ok(old) => {
+            for (rental, r) in old {
+                tracing::info!(%rental, "stopping a workload an older agent left");
+                process::stop(r.pid);
+                let _ = std::fs::remove_dir_all(&r.dir);
+            }
+        }
+        Err(_) => tracing::warn!("ignoring an unreadable workloads file: {why:#}"),
+    }
+}
+
 /// What to start in a slot.
 #[derive(Debug)]
 struct Launch<'a> {
@@ -257,7 +279,13 @@ impl Workloads {
             s.allowed_images.clone()
         };
         let state = Persisted::new(root.join("workloads.json"));
-        let stale: BTreeMap<String, Record> = state.load()?;
+        let stale: BTreeMap<String, Record> = match state.load() {
+            Ok(stale) => stale,
+            Err(e) => {
+                stop_legacy(&state, &e);
+                BTreeMap::new()
+            }
+        };
         for (slot, r) in &stale {
             tracing::info!(%slot, "stopping a workload left by a previous run");
             stop(r).await;
@@ -267,7 +295,7 @@ impl Workloads {
         }
         state.store(&BTreeMap::<String, Record>::new())?;
         tracing::info!(?backend, ?default_program, ?allowed_images, ?mining, "workloads");
-        Ok(Self {
+        let workloads = Self {
             root,
             backend,
             machine,
@@ -280,7 +308,28 @@ impl Workloads {
             state,
             running: Mutex::new(BTreeMap::new()),
             pulling: Arc::default(),
-        })
+        };
+        // The default image is pulled ahead of the first renter.
+        if let (Backend::Container(c), Some(image)) =
+            (&workloads.backend, &workloads.default_program)
+        {
+            workloads.pull_in_background(c.runtime, image);
+        }
+        Ok(workloads)
+    }
+
+    /// Pulls `image` in a task of its own unless a pull is running already (one at a time).
+    fn pull_in_background(&self, runtime: Runtime, image: &str) {
+        if self.pulling.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (image, pulling) = (image.to_owned(), self.pulling.clone());
+        tokio::spawn(async move {
+            if let Err(e) = runtime.ensure_image(&image).await {
+                tracing::warn!(image, "pulling: {e}");
+            }
+            pulling.store(false, Ordering::SeqCst);
+        });
     }
 
     /// The workload of rental `rental_id` (of `gpus` GPUs, ending at `end_block`) for `renter`,
@@ -301,19 +350,35 @@ impl Workloads {
             check_ssh_key(ssh_key)?;
         }
         let program = self.program(image, ssh_key)?;
-        if let Backend::Container(c) = &self.backend {
-            // Outside the lock: a pull may take minutes.
-            c.runtime.ensure_image(&program).await?;
+        let existing = |running: &BTreeMap<Slot, Record>| -> Option<Result<Details, String>> {
+            let r = running.get(&slot)?.rental.as_ref()?;
+            let same_image = image.is_empty() || r.program == program;
+            Some(if !same_image || !(ssh_key.is_empty() || r.ssh_key == ssh_key) {
+                Err(format!(
+                    "rental {rental_id}'s workload runs already, with another image or SSH key"
+                ))
+            } else {
+                Ok(r.details.clone())
+            })
+        };
+        // A running workload is answered before any pull: a rental cannot make the provider
+        // pull image after image.
+        if let Some(answer) = existing(&*self.running.lock().await) {
+            return answer;
+        }
+        // Never pull in a request (the renter's client gives up long before a large image
+        // arrives, and a pull must not hold the lock): in the background, one at a time.
+        if let Backend::Container(c) = &self.backend
+            && !c.runtime.has_image(&program).await
+        {
+            self.pull_in_background(c.runtime, &program);
+            return Err(format!(
+                "{program} is being pulled for this rental; ask again in a minute"
+            ));
         }
         let mut running = self.running.lock().await;
-        if let Some(r) = running.get(&slot).and_then(|r| r.rental.as_ref()) {
-            let same_image = image.is_empty() || r.program == program;
-            if !same_image || !(ssh_key.is_empty() || r.ssh_key == ssh_key) {
-                return Err(format!(
-                    "rental {rental_id}'s workload runs already, with another image or SSH key"
-                ));
-            }
-            return Ok(r.details.clone());
+        if let Some(answer) = existing(&running) {
+            return answer;
         }
         let used: Vec<u32> = running
             .iter()
@@ -424,16 +489,7 @@ impl Workloads {
         if let Backend::Container(c) = &self.backend
             && !c.runtime.has_image(&mine.program).await
         {
-            if !self.pulling.swap(true, Ordering::SeqCst) {
-                let (runtime, image) = (c.runtime, mine.program.clone());
-                let pulling = self.pulling.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = runtime.ensure_image(&image).await {
-                        tracing::warn!(image, "pulling the mining image: {e}");
-                    }
-                    pulling.store(false, Ordering::SeqCst);
-                });
-            }
+            self.pull_in_background(c.runtime, &mine.program);
             bail!("{} is being pulled for {slot}", mine.program);
         }
         let gpus: Vec<u32> = (0..self.gpu_count).collect();
@@ -539,6 +595,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use std::{
+        os::unix::process::CommandExt,
         path::Path,
         time::{Duration, Instant},
     };
@@ -582,6 +639,24 @@ mod tests {
             Handle::Process { pid } => nix::unistd::Pid::from_raw(pid.try_into().unwrap()),
             Handle::Container { .. } => unreachable!(),
         }
+    }
+
+    #[tokio::test]
+    async fn workloads_an_older_agent_left_are_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let old_dir = dir.path().join("rental-7");
+        std::fs::create_dir_all(&old_dir).unwrap();
+        // Reaped by the agent under test (`process::stop` waits for it), as an old run's would.
+        #[allow(clippy::zombie_processes)]
+        let child =
+            std::process::Command::new("sleep").arg("600").process_group(0).spawn().unwrap();
+        let pid = nix::unistd::Pid::from_raw(child.id().try_into().unwrap());
+        let old = serde_json::json!({"7": {"pid": child.id(), "dir": old_dir,
+            "details": {"rentalId": 7}, "renter": Address::ZERO}});
+        std::fs::write(dir.path().join("workloads.json"), old.to_string()).unwrap();
+        let _w = processes(dir.path(), "exec sleep 600", "exec sleep 600").await;
+        assert!(nix::sys::signal::kill(pid, None).is_err(), "the old workload is gone");
+        assert!(!old_dir.exists());
     }
 
     #[tokio::test]
