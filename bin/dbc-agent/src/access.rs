@@ -9,7 +9,7 @@ use aes_gcm::{
     aead::{Aead, Payload},
 };
 use alloy_primitives::{Address, B256, Bytes, U256};
-use alloy_signer::{Signature, SignerSync};
+use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{Eip712Domain, SolStruct, eip712_domain};
 use k256::{
@@ -91,15 +91,8 @@ impl AccessRequest {
 
     /// The signer's address and public key.
     pub(crate) fn signer(&self, chain_id: u64) -> Result<(Address, PublicKey), String> {
-        if self.signature.len() != 65 {
-            return Err("the signature is not 65 bytes".into());
-        }
-        let sig = Signature::try_from(self.signature.as_ref()).map_err(|e| e.to_string())?;
-        if sig.normalize_s().is_some() {
-            return Err("high-s signature".into());
-        }
         let hash = self.message().eip712_signing_hash(&domain(chain_id));
-        let vk = sig.recover_from_prehash(&hash).map_err(|e| e.to_string())?;
+        let vk = crate::sig::recover(&self.signature, &hash)?;
         let address = Address::from_public_key(&vk);
         Ok((address, PublicKey::from(vk)))
     }

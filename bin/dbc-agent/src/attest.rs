@@ -4,7 +4,7 @@
 //! it can answer, and an old answer cannot be replayed.
 
 use alloy_primitives::{Address, B256, Bytes, keccak256};
-use alloy_signer::{Signature, SignerSync};
+use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolValue;
 use dbc_precompiles::{MARKET_ADDRESS, abi::IGpuMarket::MachineSpec};
@@ -102,12 +102,8 @@ pub(crate) fn verify(
     if spec.abi_encode() != a.spec.as_ref() {
         return Err(Invalid::Spec);
     }
-    let sig = Signature::try_from(a.signature.as_ref()).map_err(|_| Invalid::Signature)?;
-    if a.signature.len() != 65 || sig.normalize_s().is_some() {
-        return Err(Invalid::Signature);
-    }
     let d = digest(machine_id, nonce, &a.spec, a.calc_point);
-    let got = sig.recover_address_from_prehash(&d).map_err(|_| Invalid::Signature)?;
+    let got = crate::sig::recover_address(&a.signature, &d).map_err(|_| Invalid::Signature)?;
     if got != machine_key {
         return Err(Invalid::WrongKey { want: machine_key, got });
     }

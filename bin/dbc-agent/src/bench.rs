@@ -14,7 +14,7 @@
 //! gives the exact definition).
 
 use alloy_primitives::{B256, Bytes, keccak256};
-use alloy_signer::{Signature, SignerSync};
+use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use dbc_precompiles::MARKET_ADDRESS;
 use serde::{Deserialize, Serialize};
@@ -169,16 +169,9 @@ pub(crate) fn verify(
     if answer.rows.len() != 32 * n as usize {
         return Err(Invalid::Length(answer.rows.len()));
     }
-    if answer.signature.len() != 65 {
-        return Err(Invalid::Signature);
-    }
-    let sig = Signature::try_from(answer.signature.as_ref()).map_err(|_| Invalid::Signature)?;
-    if sig.normalize_s().is_some() {
-        return Err(Invalid::Signature);
-    }
-    let signer = sig
-        .recover_address_from_prehash(&digest(machine_id, seed, n, &answer.rows))
-        .map_err(|_| Invalid::Signature)?;
+    let signer =
+        crate::sig::recover_address(&answer.signature, &digest(machine_id, seed, n, &answer.rows))
+            .map_err(|_| Invalid::Signature)?;
     if signer != key {
         return Err(Invalid::WrongKey(signer));
     }
@@ -242,20 +235,8 @@ impl Request {
 
     /// Who signed the request.
     pub(crate) fn signer(&self) -> Result<alloy_primitives::Address, Invalid> {
-        if self.signature.len() != 65 {
-            return Err(Invalid::Signature);
-        }
-        let sig = Signature::try_from(self.signature.as_ref()).map_err(|_| Invalid::Signature)?;
-        if sig.normalize_s().is_some() {
-            return Err(Invalid::Signature);
-        }
-        sig.recover_address_from_prehash(&request_digest(
-            self.machine_id,
-            self.seed,
-            self.n,
-            self.deadline,
-        ))
-        .map_err(|_| Invalid::Signature)
+        let digest = request_digest(self.machine_id, self.seed, self.n, self.deadline);
+        crate::sig::recover_address(&self.signature, &digest).map_err(|_| Invalid::Signature)
     }
 }
 

@@ -17,6 +17,7 @@ mod keys;
 mod provider;
 mod renter;
 mod rpc;
+mod sig;
 mod state;
 mod workload;
 
