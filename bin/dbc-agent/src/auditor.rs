@@ -627,7 +627,7 @@ async fn check(
     let round_trip = round_trip(endpoint).await?;
     let seed = B256::from(rand08::random::<[u8; 32]>());
     let n = bench.n;
-    let deadline = unix_now().saturating_add(bench::MAX_REQUEST_SECS);
+    let deadline = chain::unix_now().saturating_add(bench::MAX_REQUEST_SECS);
     let request =
         bench::Request::sign(auditor, machine, seed, n, deadline).map_err(|e| e.to_string())?;
     let long = Rpc::untrusted(endpoint)
@@ -689,14 +689,6 @@ async fn round_trip(endpoint: &str) -> Result<Duration, String> {
         best = best.min(started.elapsed());
     }
     Ok(best)
-}
-
-/// Seconds since the Unix epoch.
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// A reveal that failed because this auditor's vote is already in.

@@ -111,6 +111,23 @@ pub(crate) fn dbc(wei: U256) -> String {
     if frac.is_zero() { format!("{whole}") } else { format!("{whole}.{frac:04}") }
 }
 
+/// Seconds since the Unix epoch (0 on a clock before it).
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Refuses a signed request's `deadline` that is past or more than `max_ahead` seconds away.
+pub(crate) fn check_deadline(deadline: u64, max_ahead: u64) -> Result<(), String> {
+    let now = unix_now();
+    if deadline < now || deadline > now.saturating_add(max_ahead) {
+        return Err(format!("the request's deadline is past or more than {max_ahead} s away"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -122,13 +122,9 @@ impl Answer {
     /// Records the request's seed; refuses one seen before (a replayed request) and a
     /// deadline that is past or too far ahead.
     fn fresh_seed(&self, req: &bench::Request) -> Result<(), String> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_err(|e| e.to_string())?
-            .as_secs();
-        if req.deadline < now || req.deadline > now + bench::MAX_REQUEST_SECS + 30 {
-            return Err("the request's deadline is past or too far ahead".into());
-        }
+        // 30 s of slack for the auditor's clock.
+        chain::check_deadline(req.deadline, bench::MAX_REQUEST_SECS + 30)?;
+        let now = chain::unix_now();
         let mut seeds = self.seeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         seeds.retain(|_, deadline| *deadline >= now);
         if seeds.len() >= MAX_SEEDS {
@@ -166,13 +162,7 @@ impl Answer {
         if req.machine_id != self.machine_id {
             return Err(format!("this agent serves machine {}", self.machine_id));
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_err(|e| e.to_string())?
-            .as_secs();
-        if req.deadline < now || req.deadline > now + MAX_ACCESS_VALIDITY_SECS {
-            return Err("the request's deadline is past or more than an hour away".into());
-        }
+        chain::check_deadline(req.deadline, MAX_ACCESS_VALIDITY_SECS)?;
         let (signer, public) = req.signer(self.chain_id)?;
         let r = self
             .rpc

@@ -55,8 +55,7 @@ pub(crate) async fn access(
     if endpoint.is_empty() {
         eyre::bail!("machine {} published no endpoint", r.machineId);
     }
-    let deadline =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 600;
+    let deadline = crate::chain::unix_now() + 600;
     let req =
         AccessRequest::sign(key, chain_id, U256::from(id), r.machineId, deadline, image, ssh_key)?;
     let sealed: Sealed = Rpc::untrusted(&endpoint)?
