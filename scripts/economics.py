@@ -1,12 +1,23 @@
 #!/usr/bin/env python3
-"""Economics of the GPU market (precompile 0x…0D01): wash renting and a 365-day simulation.
+"""Economics of the GPU market (precompile 0x…0D01): emission, wash renting and a 365-day
+simulation.
 
     python3 scripts/economics.py [genesis.json] [options]      (default genesis/dev.json)
 
-Prints Markdown: the parameters used, the wash-renting table (issue #16 item 4), a 365-day
-simulation of honest and attacking providers and auditors (issue #16 item 7), a shill renting
-next to real renters on one machine, a server registered whole or split into 1-GPU machines,
-and the stake-weighted auditor draw.
+Prints Markdown: the parameters used, the reward pools' decaying emission (the GPU pool's
+`config.dbc.market.emission` and the validators' `config.dbc.staking.emission`, year by year),
+the wash-renting table (issue #16 item 4), a 365-day simulation of honest and attacking
+providers and auditors (issue #16 item 7), a shill renting next to real renters on one machine,
+a server registered whole or split into 1-GPU machines, and the stake-weighted auditor draw.
+
+The emission (crates/chainspec/src/emission.rs `EmissionSchedule`): block n ≥ 1 is in era
+(n − 1) / eraBlocks; the first `flatEras` eras release `initialPerBlock` a block, each later era
+⌊previous × (10⁴ − decayBps) / 10⁴⌋, the last era (`endEra` − 1) the pool's remainder, later eras
+nothing. The market releases it block by block while machines are online (rewards.rs
+`pool_update`: `emitted(last, now)`), staking pays the rate of the block's era to its sealer
+(staking.rs `on_block`). The simulation starts at genesis and follows the schedule day by day;
+a steady day of the wash table (and the break-even price derived from it) uses era 0's rate,
+the first year's.
 
 The rules modelled ("now"): a machine's grade is calcPoint × gpus × 10,000 while online (calc
 point per GPU, like the price and the stake), whatever is rented (math.rs `grade`, rewards.rs
@@ -30,10 +41,12 @@ in full through the grade, a 1-GPU machine weighed as much as an 8-GPU one, and 
 address, one chance; liveness is modelled by the rules now in both.
 
 Every formula mirrors the Rust code (file references in the comments); amounts are integer wei
-and rounded down where the code rounds down. Parameters come from `config.dbc.market` in the
-genesis file; those it omits take the defaults of `MarketParams::default()`
-(crates/chainspec/src/market.rs), read from that file when it is present next to this script
-and otherwise from the copy below. Standard library only.
+and rounded down where the code rounds down. Parameters come from `config.dbc.market` (and the
+staking pool's `emission` and `rewardPool` from `config.dbc.staking`) in the genesis file, which
+must be genesis format 3 (`config.dbc.version`, as the node requires); those it omits take the
+defaults of `MarketParams::default()` (crates/chainspec/src/market.rs) and
+`StakingParams::default()` (staking.rs), read from those files when they are present next to
+this script and otherwise from the copies below. Standard library only.
 """
 
 import argparse
@@ -50,10 +63,26 @@ ACC_SCALE = 10**18  # market/mod.rs: ACC_SCALE
 DAY = 14_400  # market.rs: blocks a day at 6 s, used by the defaults
 MAX_RENTAL_EXTENSIONS = 16  # market/mod.rs
 PER_GPU_SCALE = 10**12  # records.rs: PER_GPU_SCALE
+YEAR_BLOCKS = 5_256_000  # emission.rs: YEAR_BLOCKS, a year of 6 s blocks (the default era)
+MAX_END_ERA = 1_000  # emission.rs: MAX_END_ERA
+MAX_DURATION_BLOCKS = 10**12  # lib.rs: MAX_DURATION_BLOCKS
+U256_MAX = 2**256 - 1
+GOVERNANCE = "0x…0D04"  # lib.rs: GOVERNANCE_ADDRESS, whose balance is the treasury
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MARKET_RS = os.path.join(ROOT, "crates", "chainspec", "src", "market.rs")
+STAKING_RS = os.path.join(ROOT, "crates", "chainspec", "src", "staking.rs")
+EMISSION_RS = os.path.join(ROOT, "crates", "chainspec", "src", "emission.rs")
+
+EMISSION_KEYS = ("eraBlocks", "initialPerBlock", "flatEras", "decayBps", "endEra")
+
+
+def yearly(initial_per_block, era_blocks=YEAR_BLOCKS, flat_eras=3, decay_bps=1_250, end_era=100):
+    """emission.rs `EmissionSchedule::yearly`: yearly eras, 3 flat, −12.5% an era, 100 eras."""
+    return {"eraBlocks": era_blocks, "initialPerBlock": initial_per_block,
+            "flatEras": flat_eras, "decayBps": decay_bps, "endEra": end_era}
+
 
 # Copy of MarketParams::default() (crates/chainspec/src/market.rs), by genesis key. Tiers are
 # lists of (fromGpus, bps) and (underBlocks or None, bps); GPU models (model, calcPoint,
@@ -80,7 +109,7 @@ DEFAULTS = {
     "maxRentBlocks": 60 * DAY,
     "burnTiers": [(0, 3_000), (5_001, 7_000), (10_000, 10_000)],
     "burnTierBasis": "online",
-    "rewardPerEpoch": 400_000_000 * DBC // 365,
+    "emission": yearly(400_000_000 * DBC // YEAR_BLOCKS),
     "epochBlocks": DAY,
     "rewardPool": 4_000_000_000 * DBC,
     "immediateBps": 2_500,
@@ -94,13 +123,24 @@ DEFAULTS = {
     "slashRenterBps": 1_000,
     "slashAuditorsBps": 2_000,
     "reportDeposit": 100 * DBC,
-    "treasury": "0x00000000000000000000000000000000000dB7e0",
     "maxProjectsPerMachine": 3,
 }
 AMOUNT_KEYS = {
-    "stakePerGpu", "auditorStake", "standardPricePerGpuBlock", "rewardPerEpoch", "rewardPool",
-    "reportDeposit",
+    "stakePerGpu", "auditorStake", "standardPricePerGpuBlock", "rewardPool", "reportDeposit",
 }
+# Copy of the two fields of StakingParams::default() (crates/chainspec/src/staking.rs) the
+# emission section reads.
+STAKING_DEFAULTS = {
+    "emission": yearly(19 * DBC),
+    "rewardPool": 1_000_000_000 * DBC,
+}
+# Keys of genesis format 2 that format 3 replaced (lib.rs FORMAT_3_CHANGES).
+FORMAT_2_KEYS = {
+    ("market", "rewardPerEpoch"): "became market.emission",
+    ("market", "treasury"): f"was removed (the treasury is the governance precompile {GOVERNANCE})",
+    ("staking", "blockReward"): "became staking.emission",
+}
+GENESIS_FORMAT = 3  # lib.rs: GENESIS_FORMAT
 
 
 # ------------------------------------------------------------------------------------------
@@ -111,9 +151,11 @@ def _camel(snake):
     return head + "".join(w.capitalize() for w in rest)
 
 
-def _eval_int(expr):
+def _eval_int(expr, names=None):
     """Evaluates a Rust constant expression of the defaults (`dbc(1_000)`, `150 * DAY`,
-    `U256::from(DBC / 100)`, `dbc(400_000_000) / U256::from(365)`) to an int, or None."""
+    `U256::from(DBC / 100)`, `dbc(400_000_000) / U256::from(YEAR_BLOCKS)`) to an int, or None.
+    `names`: more constants by name (underscores removed: `YEARBLOCKS`)."""
+    consts = {"DAY": DAY, "DBC": DBC, **(names or {})}
     e = expr.replace("U256::from", "").replace("_", "")
     e = re.sub(r"\bdbc\(", "DBCF(", e)
     e = e.replace("/", "//")
@@ -127,8 +169,8 @@ def _eval_int(expr):
             return ev(n.body)
         if isinstance(n, ast.Constant) and isinstance(n.value, int):
             return n.value
-        if isinstance(n, ast.Name) and n.id in ("DAY", "DBC"):
-            return DAY if n.id == "DAY" else DBC
+        if isinstance(n, ast.Name) and n.id in consts:
+            return consts[n.id]
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "DBCF":
             return ev(n.args[0]) * DBC
         if isinstance(n, ast.BinOp):
@@ -149,19 +191,53 @@ def _eval_int(expr):
         return None
 
 
-def defaults_from_source(path):
-    """Returns ({key: value} parsed from MarketParams::default(), error or None)."""
+def yearly_from_source(path):
+    """Returns (a function initial → the `EmissionSchedule::yearly` shape parsed from
+    emission.rs, the YEAR_BLOCKS parsed), or (None, error)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            src = f.read()
+    except OSError as e:
+        return None, str(e)
+    y = re.search(r"pub const YEAR_BLOCKS: u64 = ([\d_]+);", src)
+    m = re.search(r"pub fn yearly\(initial_per_block: U256\) -> Self \{\s*Self \{(.*?)\}", src,
+                  re.S)
+    if not y or not m:
+        return None, "EmissionSchedule::yearly not found"
+    year = int(y.group(1).replace("_", ""))
+    fields = dict(re.findall(r"(\w+): ([\w_]+)", m.group(1)))
+    try:
+        shape = dict(
+            era_blocks=year if fields.get("era_blocks") == "YEAR_BLOCKS"
+            else int(fields["era_blocks"].replace("_", "")),
+            flat_eras=int(fields["flat_eras"].replace("_", "")),
+            decay_bps=int(fields["decay_bps"].replace("_", "")),
+            end_era=int(fields["end_era"].replace("_", "")))
+    except (KeyError, ValueError):
+        return None, "EmissionSchedule::yearly not understood"
+    return (lambda init: yearly(init, **shape)), year
+
+
+def defaults_from_source(path, struct="MarketParams"):
+    """Returns ({key: value} parsed from `struct`::default() in `path`, error or None)."""
     try:
         with open(path, encoding="utf-8") as f:
             src = f.read()
     except OSError as e:
         return {}, str(e)
-    m = re.search(r"impl Default for MarketParams \{(.*?)\n\}\n", src, re.S)
+    m = re.search(r"impl Default for " + struct + r" \{(.*?)\n\}\n", src, re.S)
     if not m:
-        return {}, "MarketParams::default() not found"
+        return {}, f"{struct}::default() not found"
     body = m.group(1)
+    mk_yearly, year = yearly_from_source(EMISSION_RS)
     out = {}
     for name, expr in re.findall(r"^\s{12}(\w+): (.+?),\s*$", body, re.M):
+        y = re.fullmatch(r"EmissionSchedule::yearly\((.*)\)", expr)
+        if y:
+            init = _eval_int(y.group(1), {"YEARBLOCKS": year}) if mk_yearly else None
+            if init is not None:
+                out[_camel(name)] = mk_yearly(init)
+            continue
         v = _eval_int(expr)
         if v is not None:
             out[_camel(name)] = v
@@ -201,27 +277,63 @@ def parse_amount(v):
     return int(s, 16) if s.lower().startswith("0x") else int(s)
 
 
-def load_params(genesis_path, shown):
-    """Returns (params, source of each key, blockTimeSecs, notes)."""
-    notes = []
-    base = dict(DEFAULTS)
-    parsed, err = defaults_from_source(MARKET_RS)
+def parse_emission(v, where):
+    """`EmissionSchedule` from its genesis object: all five fields, nothing else (the node's
+    serde: no defaults inside the object, unknown fields refused)."""
+    if not isinstance(v, dict):
+        raise SystemExit(f"{where}: expected an object {{{', '.join(EMISSION_KEYS)}}}")
+    missing = [k for k in EMISSION_KEYS if k not in v]
+    extra = sorted(set(v) - set(EMISSION_KEYS))
+    if missing or extra:
+        raise SystemExit(f"{where}: " + "; ".join(
+            ([f"missing {', '.join(missing)}"] if missing else [])
+            + ([f"unknown {', '.join(extra)}"] if extra else [])))
+    return {k: parse_amount(v[k]) if k == "initialPerBlock" else int(v[k]) for k in EMISSION_KEYS}
+
+
+def _defaults(base, path, struct, notes):
+    """`base` updated from `struct`::default() in `path` when it parses; returns the source
+    label and adds a note (a sentence fragment)."""
+    parsed, err = defaults_from_source(path, struct)
+    rel = os.path.relpath(path, ROOT)
     if err:
-        notes.append(f"Defaults: the copy in this script ({os.path.relpath(MARKET_RS, ROOT)}: {err}).")
-        default_src = "default (script copy)"
-    else:
-        diff = [k for k, v in parsed.items() if k in base and base[k] != v]
-        base.update({k: v for k, v in parsed.items() if k in base})
-        default_src = "default"
-        notes.append(
-            "Defaults: read from `crates/chainspec/src/market.rs` (`MarketParams::default()`)"
-            + (f"; they differ from the script's copy for {', '.join(diff)} (the file wins)."
-               if diff else "; they match the script's copy.")
-        )
+        notes.append(f"this script's copy of `{struct}::default()` ({rel}: {err})")
+        return "default (script copy)"
+    diff = [k for k, v in parsed.items() if k in base and base[k] != v]
+    base.update({k: v for k, v in parsed.items() if k in base})
+    notes.append(
+        f"`{rel}` (`{struct}::default()`"
+        + (f"; they differ from the script's copy for {', '.join(diff)}, the file wins)"
+           if diff else "; they match the script's copy)")
+    )
+    return "default"
+
+
+def load_params(genesis_path, shown):
+    """Returns (market params, source of each key, staking pool params {emission, rewardPool},
+    their sources, blockTimeSecs, notes). Refuses, as the node does, a `config.dbc` of another
+    genesis format, the keys format 3 replaced, and emission schedules `validate` refuses."""
+    found = []
+    base = dict(DEFAULTS)
+    default_src = _defaults(base, MARKET_RS, "MarketParams", found)
+    sbase = dict(STAKING_DEFAULTS)
+    sdefault_src = _defaults(sbase, STAKING_RS, "StakingParams", found)
+    notes = ["Defaults: from " + " and ".join(found) + "."]
     with open(genesis_path, encoding="utf-8") as f:
         g = json.load(f)
-    dbc_cfg = g.get("config", {}).get("dbc", {}) or {}
+    cfg = g.get("config", {})
+    if "dbc" in cfg:
+        version = (cfg["dbc"] or {}).get("version", 0)
+        if version != GENESIS_FORMAT:
+            raise SystemExit(
+                f"{shown}: config.dbc.version = {version}: the node reads genesis format "
+                f"{GENESIS_FORMAT} only (see genesis/README.md for the migration)")
+    dbc_cfg = cfg.get("dbc", {}) or {}
     block_secs = int(dbc_cfg.get("blockTimeSecs", 6))
+    for (obj, k), what in FORMAT_2_KEYS.items():
+        if k in (dbc_cfg.get(obj) or {}):
+            raise SystemExit(f"{shown}: config.dbc.{obj}.{k} is a genesis format 2 key: it {what} "
+                             "in format 3, and the node refuses it (see genesis/README.md)")
     gm = dbc_cfg.get("market")
     if gm is None:
         notes.append(f"`{shown}` has no `config.dbc.market`: every market parameter is the default.")
@@ -232,6 +344,8 @@ def load_params(genesis_path, shown):
             v = gm[k]
             if k in AMOUNT_KEYS:
                 v = parse_amount(v)
+            elif k == "emission":
+                v = parse_emission(v, "config.dbc.market.emission")
             elif k == "burnTiers":
                 v = [(int(t["fromGpus"]), int(t["bps"])) for t in v]
             elif k in ("ownerOfflineSlash", "unreachableSlash"):
@@ -239,7 +353,7 @@ def load_params(genesis_path, shown):
                      for t in v]
             elif k == "gpuModels":
                 v = [(str(t["model"]), int(t["calcPoint"]), int(t["memoryGb"])) for t in v]
-            elif k in ("burnTierBasis", "treasury"):
+            elif k == "burnTierBasis":
                 v = str(v)
             else:
                 v = int(v)
@@ -249,7 +363,128 @@ def load_params(genesis_path, shown):
     unknown = sorted(set(gm) - set(base))
     if unknown:
         notes.append(f"Ignored unknown genesis keys: {', '.join(unknown)}.")
-    return p, src, block_secs, notes
+    gs = dbc_cfg.get("staking") or {}
+    sp, ssrc = {}, {}
+    for k, dv in sbase.items():
+        if k in gs:
+            v = gs[k]
+            sp[k] = (parse_emission(v, "config.dbc.staking.emission") if k == "emission"
+                     else parse_amount(v))
+            ssrc[k] = "genesis"
+        else:
+            sp[k], ssrc[k] = dv, sdefault_src
+    for name, e, pool in (("market.emission", p["emission"], p["rewardPool"]),
+                          ("staking.emission", sp["emission"], sp["rewardPool"])):
+        err = em_validate(name, e, pool)
+        if err:
+            raise SystemExit(f"{shown}: {err}")
+    return p, src, sp, ssrc, block_secs, notes
+
+
+# ------------------------------------------------------------------------------------------
+# The emission, mirrored (crates/chainspec/src/emission.rs)
+
+def _keep(e):
+    return BPS - min(e["decayBps"], BPS)
+
+
+def em_era_of(e, n):
+    """`era_of`: the era of block n (blocks 0 and 1 are in era 0)."""
+    return max(n - 1, 0) // max(e["eraBlocks"], 1)
+
+
+def em_decayed(e, k):
+    """`decayed`: era k's per-block release ignoring the remainder rule."""
+    r = e["initialPerBlock"]
+    steps = max(k + 1 - e["flatEras"], 0)
+    for _ in range(min(steps, MAX_END_ERA)):
+        if r == 0:
+            break
+        r = min(r * _keep(e), U256_MAX) // BPS
+    return r
+
+
+def em_before_last(e):
+    """`before_last`: what eras 0 .. endEra − 2 release in all (None on a 256-bit overflow)."""
+    r, total = e["initialPerBlock"], 0
+    for k in range(max(e["endEra"] - 1, 0)):
+        if k >= e["flatEras"]:
+            if r * _keep(e) > U256_MAX:
+                return None
+            r = r * _keep(e) // BPS
+        if r * e["eraBlocks"] > U256_MAX:
+            return None
+        total += r * e["eraBlocks"]
+        if total > U256_MAX:
+            return None
+    return total
+
+
+def em_rate(e, k, pool):
+    """`rate`: era k's per-block release for a pool of `pool` wei; the last era spreads the
+    pool's remainder over its blocks (rounded down), later eras release nothing."""
+    end = e["endEra"]
+    if k >= end:
+        return 0
+    if k + 1 == end:
+        spent = em_before_last(e)
+        spent = U256_MAX if spent is None else spent
+        return max(pool - spent, 0) // max(e["eraBlocks"], 1)
+    return em_decayed(e, k)
+
+
+def em_emitted(e, a, b, pool):
+    """`emitted`: what blocks a + 1 ..= b release in all, capped by the pool (the number of
+    eras walked, which the callers charge gas for, is left out)."""
+    if b <= a:
+        return 0
+    eb = max(e["eraBlocks"], 1)
+    total, n = 0, a + 1
+    k = em_era_of(e, n)
+    while n <= b and k < e["endEra"]:
+        seg_end = min(b, (k + 1) * eb)
+        total += em_rate(e, k, pool) * (seg_end - n + 1)
+        n, k = seg_end + 1, k + 1
+    return min(total, pool)
+
+
+def em_validate(name, e, pool):
+    """`validate`: the node's refusal message, or None."""
+    if e["eraBlocks"] == 0 or e["eraBlocks"] > MAX_DURATION_BLOCKS:
+        return f"{name}.eraBlocks = {e['eraBlocks']} must be 1 to {MAX_DURATION_BLOCKS}"
+    if e["decayBps"] > BPS:
+        return f"{name}.decayBps = {e['decayBps']} exceeds 10000 bps"
+    if e["endEra"] == 0 or e["endEra"] > MAX_END_ERA:
+        return f"{name}.endEra = {e['endEra']} must be 1 to {MAX_END_ERA}"
+    if e["flatEras"] > e["endEra"]:
+        return f"{name}.flatEras = {e['flatEras']} exceeds endEra = {e['endEra']}"
+    if e["initialPerBlock"] * e["eraBlocks"] > U256_MAX:
+        return f"{name}: initialPerBlock × eraBlocks overflows"
+    s = em_before_last(e)
+    if s is None:
+        return f"{name}: the emission overflows"
+    if s > pool:
+        return f"{name} releases {s} wei before its last era, more than the pool of {pool} wei"
+    return None
+
+
+_DAILY = {}
+
+
+def daily_emission(p, day_blocks, days):
+    """What the market's schedule releases on each simulated day t (blocks t·D + 1 ..= (t + 1)·D
+    from genesis), before the cap of what is left of the pool."""
+    e = p["emission"]
+    key = (tuple(e[k] for k in EMISSION_KEYS), p["rewardPool"], day_blocks, days)
+    if key not in _DAILY:
+        _DAILY[key] = [em_emitted(e, t * day_blocks, (t + 1) * day_blocks, p["rewardPool"])
+                       for t in range(days)]
+    return _DAILY[key]
+
+
+def era0_per_block(p):
+    """Era 0's per-block release of the GPU pool (the first year's rate)."""
+    return em_rate(p["emission"], 0, p["rewardPool"])
 
 
 # ------------------------------------------------------------------------------------------
@@ -323,11 +558,6 @@ def price_floor(p, calc_point):
     return bps_of(standard_price(p, calc_point), p["minPriceBps"])
 
 
-def per_block(p):
-    """rewards.rs pool_update: rewardPerEpoch / epochBlocks per block."""
-    return p["rewardPerEpoch"] // p["epochBlocks"]
-
-
 def machine_reward(released, g_machine, g_total):
     """rewards.rs pool_update + accrued: released × ACC_SCALE / totalGrade, × grade / ACC_SCALE."""
     if g_total == 0:
@@ -393,6 +623,24 @@ def d(wei, places=2):
     return "0.00" if s in ("-0.00", "-0") else s
 
 
+def dbc_exact(wei):
+    """wei → the exact DBC amount (supply.rs `DbcAmount`'s display: no trailing zeros)."""
+    whole, frac = divmod(wei, DBC)
+    if frac == 0:
+        return f"{whole:,}"
+    return f"{whole:,}." + f"{frac:018d}".rstrip("0")
+
+
+def big(wei):
+    """wei → DBC with a unit: 1.20 B, 306.25 M, 7,584.57."""
+    v = Fraction(wei, DBC)
+    for unit, size in (("B", 10**9), ("M", 10**6)):
+        # The larger unit once the smaller one would show 1,000.00.
+        if v >= size or round(float(v * 1000 / size), 2) >= 1000:
+            return f"{float(v / size):,.2f} {unit}"
+    return f"{float(v):,.2f}"
+
+
 def pct(bps):
     return f"{bps / 100:g}%"
 
@@ -424,6 +672,8 @@ def param_section(p, src, block_secs, day_blocks, notes, genesis_path):
         elif k == "gpuModels":
             shown = ("; ".join(f"{m}: {c:,}, {mem} GB" for m, c, mem in v)
                      + " (model: calc point per GPU, memory)")
+        elif k == "emission":
+            shown = emission_text(v)
         elif k.endswith("Bps"):
             shown = f"{v:,} ({pct(v)})"
         elif isinstance(v, int):
@@ -432,14 +682,143 @@ def param_section(p, src, block_secs, day_blocks, notes, genesis_path):
             shown = str(v)
         rows.append((f"`{k}`", shown, src[k]))
     out.append(table(["`config.dbc.market` key", "value", "source"], rows))
-    pb = per_block(p)
-    out += ["", f"Derived: reward per block = `rewardPerEpoch / epochBlocks` = {d(pb, 6)} DBC; "
-            f"per day = {d(pb * day_blocks)} DBC; the pool lasts "
-            f"{p['rewardPool'] // (pb * day_blocks):,} days at that rate. "
+    pb = era0_per_block(p)
+    out += ["", f"Derived: reward per block in era 0 (the first "
+            f"{era_days(p['emission'], block_secs)}) = {d(pb, 6)} DBC, per day "
+            f"{d(pb * day_blocks)} DBC; the schedule and how long the pool lasts are in "
+            "*Emission* below. "
             f"Floor price of a machine of calc point {p['standardCalcPoint']:,} = "
             f"{d(price_floor(p, p['standardCalcPoint']), 6)} DBC per GPU-block "
             f"({d(price_floor(p, p['standardCalcPoint']) * day_blocks)} DBC per GPU-day; standard "
-            f"{d(standard_price(p, p['standardCalcPoint']) * day_blocks)})."]
+            f"{d(standard_price(p, p['standardCalcPoint']) * day_blocks)}).",
+            "",
+            "Treasury: the market's treasury shares (of machine slashes, the rest of a renter's "
+            "share when there is no renter, auditor penalties, the stake a rejected machine "
+            f"loses, a false report's deposit) go to the treasury, the balance of the governance "
+            f"precompile `{GOVERNANCE}`, tagged by source (`TreasuryReceived`, `dbc_treasury`). "
+            "Only governance proposals will spend it, and they are not implemented yet: until "
+            "then nothing leaves it. The tables count what an attacker loses to it as lost."]
+    return "\n".join(out)
+
+
+def emission_text(e):
+    return (f"eraBlocks {e['eraBlocks']:,}; initialPerBlock {dbc_exact(e['initialPerBlock'])} DBC; "
+            f"flatEras {e['flatEras']:,}; decayBps {e['decayBps']:,} ({pct(e['decayBps'])}); "
+            f"endEra {e['endEra']:,}")
+
+
+def first_year(p, day_blocks):
+    """", the first year's" when era 0 of the GPU pool is a year, else ""."""
+    return ", the first year's" if p["emission"]["eraBlocks"] == 365 * day_blocks else ""
+
+
+def era_days(e, block_secs):
+    """An era's length in words: "365 days" (a year at 6 s blocks)."""
+    days = Fraction(e["eraBlocks"] * block_secs, 86_400)
+    text = f"{float(days):,.4g} days"
+    return text + (", a year" if days == 365 else "")
+
+
+def year_rows(e, pool, years):
+    """(era, per-block rate, released in the era, cumulative, cumulative share of the pool) for
+    the 1-based eras `years`."""
+    rows, total, k = [], 0, 0
+    for y in sorted(years):
+        while k < y:
+            total += em_rate(e, k, pool) * e["eraBlocks"]
+            k += 1
+        r = em_rate(e, y - 1, pool)
+        rows.append((y, r, r * e["eraBlocks"], total, Fraction(total, pool) if pool else 0))
+    return rows
+
+
+def pool_end_with_bonus(p, day_blocks, bonus_bps):
+    """The first day on which the GPU pool is empty if rented bonuses add `bonus_bps` of the
+    emission on top of it (every GPU rented all the time, each bonus paid in full; they count
+    as distributed, rewards.rs `pay_rental_bonus`), or None within the schedule."""
+    e, pool = p["emission"], p["rewardPool"]
+    need = Fraction(pool * BPS, BPS + bonus_bps)
+    total, k = 0, 0
+    while k < e["endEra"]:
+        era = em_rate(e, k, pool) * e["eraBlocks"]
+        if total + era >= need:
+            r = em_rate(e, k, pool)
+            blocks = -(-(need - total) // r) if r else 0
+            return (k * e["eraBlocks"] + int(blocks)) // day_blocks
+        total += era
+        k += 1
+    return None
+
+
+def emission_section(p, src, sp, ssrc, block_secs, day_blocks):
+    """The two reward pools' schedules, year by year."""
+    e, pool = p["emission"], p["rewardPool"]
+    ve, vpool = sp["emission"], sp["rewardPool"]
+    out = ["### Emission", ""]
+    out.append(
+        "Both reward pools are pre-funded at genesis and released by a decaying schedule "
+        "(crates/chainspec/src/emission.rs `EmissionSchedule`): block n ≥ 1 is in era "
+        "(n − 1) / `eraBlocks`; the first `flatEras` eras release `initialPerBlock` a block, "
+        "each later era ⌊previous × (10,000 − `decayBps`) / 10,000⌋, and the last era "
+        "(`endEra` − 1) releases what the earlier eras left of the pool, spread over its blocks "
+        "(rounded down); after it nothing is released. The node refuses a schedule that would "
+        "release more than the pool before its last era. The GPU pool "
+        "(`config.dbc.market.emission`, source: " + src["emission"] + "; `rewardPool` "
+        f"{big(pool)} DBC) is shared by grade among the online machines block by block "
+        "(rewards.rs `pool_update` releases `emitted(last, now)`, capped by what is left); the "
+        "validators' pool (`config.dbc.staking.emission`, source: " + ssrc["emission"]
+        + f"; `rewardPool` {big(vpool)} DBC) pays each block's sealer the rate of the block's "
+        "era (staking.rs `on_block`), split with its delegators after commission.")
+    out.append("")
+    out.append(f"- GPU pool: {emission_text(e)}; an era is {era_days(e, block_secs)}.")
+    out.append(f"- Validators' pool: {emission_text(ve)}; an era is {era_days(ve, block_secs)}.")
+    out.append("")
+    years = [y for y in (1, 2, 3, 4, 5, 10, 20, 30, 50, 100) if y <= max(e["endEra"], ve["endEra"])]
+    years = sorted(set(years) | {e["endEra"], ve["endEra"]})
+    gr = {r[0]: r for r in year_rows(e, pool, years)}
+    vr = {r[0]: r for r in year_rows(ve, vpool, years)}
+    rows = []
+    for y in years:
+        g_, v_ = gr[y], vr[y]
+        rows.append((f"{y:,}" + (" (last)" if y in (e["endEra"], ve["endEra"]) else ""),
+                     d(g_[1], 6), big(g_[2]), big(g_[3]), f"{float(g_[4]) * 100:.2f}%",
+                     d(v_[1], 6), big(v_[2]), big(v_[3]), f"{float(v_[4]) * 100:.2f}%"))
+    out.append(table(["era (a year each by default)", "GPU: DBC per block", "GPU: released in the era",
+                      "GPU: cumulative", "GPU: share of the pool", "validators: DBC per block",
+                      "validators: released in the era", "validators: cumulative",
+                      "validators: share of the pool"], rows))
+    notes = []
+    for name, sched, pl in (("GPU", e, pool), ("validators'", ve, vpool)):
+        last = sched["endEra"]
+        all_ = year_rows(sched, pl, [last])[0][3]
+        prev = em_rate(sched, last - 2, pl) if last >= 2 else None
+        text = (f"The {name} pool's last era ({last:,}) releases "
+                f"{d(em_rate(sched, last - 1, pl) * sched['eraBlocks'])} DBC "
+                f"({d(em_rate(sched, last - 1, pl), 6)} a block")
+        if prev is not None:
+            text += f"; era {last - 1:,}: {d(prev * sched['eraBlocks'])} DBC"
+        text += (f"); {pl - all_:,} wei of the pool are never released (the last rate is "
+                 "rounded down).")
+        notes.append(text)
+    out += ["", " ".join(notes)]
+    days = pool_end_with_bonus(p, day_blocks, p["rentedBonusBps"])
+    bonus = ("" if days is None else
+             f" Rented bonuses come out of the same pool and count as distributed: were every "
+             f"GPU rented all the time with its bonus ({pct(p['rentedBonusBps'])} of what its "
+             f"GPUs earn) paid in full, the GPU pool would be empty after {days:,} days"
+             + (f" ({days / 365:.1f} years)" if days >= 365 else "")
+             + f" instead of {e['endEra'] * e['eraBlocks'] // day_blocks:,} days without them.")
+    out += ["", "Not everything is released: blocks in which no machine is online release "
+            "nothing (the market's accumulator skips them), and since the last era's remainder is "
+            "computed from the schedule, not from what is left, their share stays in the market "
+            "account for good; likewise a block whose sealer is not a registered validator pays "
+            "no block reward (nor does any block of the dev chain, which runs no staking hook), "
+            "and its share stays in the staking account. "
+            "Eras count blocks, not time: missed slots stretch them." + bonus,
+            "", "Every figure below that depends on the emission follows it: the simulation "
+            "starts at genesis and releases the schedule day by day; a steady day of the wash "
+            "table, and the break-even price derived from it (*floor needed*), use era 0's "
+            f"rate ({d(era0_per_block(p), 6)} DBC a block{first_year(p, day_blocks)})."]
     return "\n".join(out)
 
 
@@ -455,7 +834,8 @@ def wash_day(p, day_blocks, n, g, cp, other_gpus, other_rented, tier=None):
     bonus_bps = p["rentedBonusBps"]
     rent = price_floor(p, cp) * g * day_blocks
     burned = bps_of(rent, tier)
-    released = per_block(p) * day_blocks
+    # A steady day of era 0 (the first year; emission.rs `rate(0)`).
+    released = era0_per_block(p) * day_blocks
     # Before: renting raised the machine's grade, and the whole reward was paid.
     og_b = others_grade(p, n, g, other_gpus or g, cp, other_rented, True)
     g0b, g1b = grade_before(cp, g, 0, bonus_bps), grade_before(cp, g, g, bonus_bps)
@@ -566,7 +946,11 @@ def wash_section(p, day_blocks, sizes, gpu_list, cp, other_gpus, other_rented_li
                f"`auditorRewardBps` (3 honest verifiers); {pct(p['immediateBps'])} is claimable at once, the rest "
                f"vests over {p['vestingBlocks'] // day_blocks} days but is paid in full in the end. "
                "*Bonus accrued* and *bonus paid* are before the auditors' share; rewards and nets "
-               "after it. The reward pool is far from empty.")
+               "after it. The day is a day of era 0"
+               + (", the first year" if first_year(p, day_blocks) else "")
+               + f" ({d(era0_per_block(p) * day_blocks)} DBC released); in later eras the reward and "
+               "the bonus shrink with the emission while the burn does not. The reward pool is "
+               "far from empty.")
     out.append("- *Floor needed* is the price per GPU-block at which the burned rent would have "
                "equalled the extra reward before (break even); *standard* is "
                f"{d(standard_price(p, cp), 4)} DBC.")
@@ -708,7 +1092,7 @@ def run_year(p, day_blocks, days, og, cp, g, plan, before=False):
     machine's bonuses are counted against the pool (it does not run dry within a year at the
     default rates either way)."""
     bonus_bps = p["rentedBonusBps"]
-    released_day = per_block(p) * day_blocks
+    daily = daily_emission(p, day_blocks, days)
     led = Ledger(p, day_blocks)
     g0b = grade_before(cp, g, 0, bonus_bps)
     reward_per_gpu, snapshot = 0, {}
@@ -719,7 +1103,8 @@ def run_year(p, day_blocks, days, og, cp, g, plan, before=False):
             # rentals.rs rent: settle (nothing pending: settled at the end of the last day),
             # then the snapshot.
             snapshot[key] = reward_per_gpu
-        released = min(released_day, max(p["rewardPool"] - distributed, 0))
+        # rewards.rs pool_update: the schedule's release of the day, capped by what is left.
+        released = min(daily[t], max(p["rewardPool"] - distributed, 0))
         distributed += released
         blocks = day_blocks if online is True else min(int(online), day_blocks)
         if before:
@@ -727,7 +1112,9 @@ def run_year(p, day_blocks, days, og, cp, g, plan, before=False):
         else:
             gm = grade(cp, g) if blocks else 0
         # Online for `blocks` blocks: its share of what they release (rewards.rs pool_update).
-        part = released if blocks == day_blocks else min(released, per_block(p) * blocks)
+        part = released if blocks == day_blocks else min(
+            released, em_emitted(p["emission"], t * day_blocks, t * day_blocks + blocks,
+                                 p["rewardPool"]))
         r = machine_reward(part, gm, og + gm)
         if before:
             b = split_bonus(r, gm, g0b)
@@ -1149,7 +1536,7 @@ def simulate(p, day_blocks, n, a):
     tier = burn_bps(p["burnTiers"], n)
     og = others_grade(p, n, g, g, cp, a.sim_other_rented, False)
     og_b = others_grade(p, n, g, g, cp, a.sim_other_rented, True)
-    released_day = per_block(p) * day_blocks
+    daily = daily_emission(p, day_blocks, days)
     stake = p["stakePerGpu"] * g
     pl = plans(p, day_blocks, n, a, cp, g)
     h = a.sim_honest_rented
@@ -1234,8 +1621,11 @@ def simulate(p, day_blocks, n, a):
 
     # Auditors: every machine has 3 agreeing verifiers; with equal stakes each member is drawn
     # equally often and earns `auditorRewardBps` of the emission / members.
-    aud_year = sum(bps_of(min(released_day, max(p["rewardPool"] - t * released_day, 0)),
-                          p["auditorRewardBps"]) for t in range(days))
+    aud_year, left = 0, p["rewardPool"]
+    for t in range(days):
+        released = min(daily[t], left)
+        left -= released
+        aud_year += bps_of(released, p["auditorRewardBps"])
     per_seat = aud_year // nc
     penalty = bps_of(p["auditorStake"], p["auditorPenaltyBps"])
     # An honest member drawn with 2 colluders is outvoted: in each round that approves a fake
@@ -1263,6 +1653,19 @@ def simulate(p, day_blocks, n, a):
                  honest=honest, honest_old=honest_old, wash=wash, wash_old=wash_old,
                  stake=stake, fakes=fakes, fake_cmp=fake_cmp)
     return rows, cmp_rows, arows, facts
+
+
+def sim_eras(p, day_blocks, days):
+    """The eras the simulated days cover, in words."""
+    e = p["emission"]
+    first, last = 0, em_era_of(e, days * day_blocks)
+    if first == last:
+        return (f"its {days:,} days of {day_blocks:,} blocks are all in era 0: "
+                f"{d(era0_per_block(p), 6)} DBC a block")
+    rates = ", ".join(f"era {k}: {d(em_rate(e, k, p['rewardPool']), 6)}"
+                      for k in range(first, min(last, 9) + 1))
+    return (f"its {days:,} days of {day_blocks:,} blocks cover eras 0 to {last:,}, DBC a block "
+            f"by era: {rates}" + (", …" if last > 9 else ""))
 
 
 def signed(v):
@@ -1320,9 +1723,9 @@ def sim_section(p, day_blocks, a):
         f"({p['vestingBlocks']:,} blocks) from the start of the next epoch (rewards.rs `settle`, "
         "`pay_reward`, records.rs `Account::refresh`). *Received* counts what is claimable by "
         "the end of the year, *still vesting* what is not.",
-        "- The emission is `rewardPerEpoch / epochBlocks` per block, capped by what is left of "
-        "`rewardPool`, shared by grade. Now: grade = calc point × GPUs × 10,000; each rental's "
-        "bonus "
+        f"- The emission is `market.emission`'s from genesis on ({sim_eras(p, day_blocks, a.days)}), "
+        "capped by what is left of `rewardPool`, shared by grade. Now: grade = calc point × GPUs "
+        "× 10,000; each rental's bonus "
         "(`rentedBonusBps` of what its GPUs earned while it ran, at most its own burn and the "
         "pool left) is paid when it ends, through the same split. Before: grade = calc point × "
         "(1 + `rentedBonusBps` × rented/gpus) and the whole reward was paid; liveness follows the "
@@ -1356,8 +1759,8 @@ def sim_section(p, day_blocks, a):
         "`addStake` just enough; *stake lost* counts both slashes. An idle machine that misses "
         "heartbeats just goes offline (reason idle), unslashed.",
         "- *Fake machine*: a machine that does not exist or does not match its spec. Honest "
-        "auditors reject it: `rejectSlashBps` of its stake goes to the treasury and the rest is "
-        f"returned. Colluding auditors are {k} of {nc} committee members of equal stake "
+        "auditors reject it: `rejectSlashBps` of its stake goes to the treasury (the governance "
+        f"account `{GOVERNANCE}`) and the rest is returned. Colluding auditors are {k} of {nc} committee members of equal stake "
         f"({k}/{nc} of the weight; see *Auditor draws* for other shares), so a verification "
         f"approves it when at least 2 colluders are drawn (P = {float(p_ok):.3f}); otherwise the "
         "colluder votes with the honest majority (it sees who was drawn) and it is rejected. "
@@ -1708,7 +2111,7 @@ def main():
     gen_shown = a.genesis
     if os.path.abspath(a.genesis).startswith(ROOT + os.sep):
         gen_shown = os.path.relpath(os.path.abspath(a.genesis), ROOT)
-    p, src, block_secs, notes = load_params(a.genesis, gen_shown)
+    p, src, sp, ssrc, block_secs, notes = load_params(a.genesis, gen_shown)
     day_blocks = 86_400 // block_secs
     cp = a.calc_point or p["standardCalcPoint"]
     if a.round_blocks is None:
@@ -1719,6 +2122,8 @@ def main():
     print("<!-- generated by scripts/economics.py; do not edit by hand -->")
     print()
     print(param_section(p, src, block_secs, day_blocks, notes, gen_shown))
+    print()
+    print(emission_section(p, src, sp, ssrc, block_secs, day_blocks))
     print()
     print(wash_section(p, day_blocks, sizes, gpu_list, cp, a.other_gpus, other_rented))
     print()

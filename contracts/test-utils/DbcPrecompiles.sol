@@ -2,8 +2,10 @@
 pragma solidity ^0.8.24;
 
 import {HEVM} from "./Vm.sol";
-import {DBC_MARKET, DBC_MINING, DBC_STAKING, DBC_SYSTEM} from "./DbcAddresses.sol";
+import {DBC_MARKET, DBC_MINING, DBC_STAKING, DBC_GOVERNANCE, DBC_SYSTEM} from "./DbcAddresses.sol";
 import {GpuMarketSol} from "./GpuMarketSol.sol";
+import {GovernanceSol} from "./GovernanceSol.sol";
+import {Emission} from "./common/Emission.sol";
 import {
     GpuMarketParams, GpuModelRow, BurnTierRow, SlashTierRow, gpuMarketDevParams
 } from "./market/MarketBase.sol";
@@ -13,14 +15,15 @@ import {StakingParams, GenesisValidator, stakingDevParams} from "./staking/Staki
 
 /// dbc-node's precompiles for `forge test`.
 ///
-/// In Foundry's EVM the GPU market (`0x…0D01`), project mining (`0x…0D02`) and staking
-/// (`0x…0D03`) do not exist. `install()` puts Solidity implementations of all three at their
-/// addresses with `vm.etch`, set up as on the dev chain (`genesis/dev.json`), so a dApp's unit
-/// tests call them exactly as they will on the node: same ABI, same return data, same custom
-/// errors, same events, same DBC movements. `bin/dbc-node/tests/precompile_diff.rs` checks that
-/// claim by replaying call sequences recorded on a node (`contracts/test/PrecompileDiff.t.sol`).
-/// Gas differs (the precompiles have their own schedule), and the file headers of
-/// `GpuMarketSol.sol`, `ProjectMiningSol.sol` and `StakingSol.sol` list what else does.
+/// In Foundry's EVM the GPU market (`0x…0D01`), project mining (`0x…0D02`), staking
+/// (`0x…0D03`) and governance (`0x…0D04`, the treasury) do not exist. `install()` puts Solidity
+/// implementations of all four at their addresses with `vm.etch`, set up as on the dev chain
+/// (`genesis/dev.json`), so a dApp's unit tests call them exactly as they will on the node:
+/// same ABI, same return data, same custom errors, same events, same DBC movements.
+/// `bin/dbc-node/tests/precompile_diff.rs` checks that claim by replaying call sequences
+/// recorded on a node (`contracts/test/PrecompileDiff.t.sol`). Gas differs (the precompiles
+/// have their own schedule), and the file headers of `GpuMarketSol.sol`,
+/// `ProjectMiningSol.sol`, `StakingSol.sol` and `GovernanceSol.sol` list what else does.
 ///
 /// Time: the node runs the market's block hook (`onBlock(feesBurned)`, from the system address)
 /// at the end of every block; it draws auditors, closes verification rounds, checks heartbeats,
@@ -37,8 +40,10 @@ library DbcPrecompiles {
     GpuMarketSol internal constant MARKET = GpuMarketSol(payable(DBC_MARKET));
     ProjectMiningSol internal constant MINING = ProjectMiningSol(payable(DBC_MINING));
     StakingSol internal constant STAKING = StakingSol(payable(DBC_STAKING));
+    GovernanceSol internal constant GOVERNANCE = GovernanceSol(payable(DBC_GOVERNANCE));
 
-    /// Installs the three precompiles with the dev chain's parameters and genesis balances.
+    /// Installs the four precompiles with the dev chain's parameters and genesis balances
+    /// (governance needs no initialisation; its account starts empty).
     function install() internal {
         _etch();
         MARKET.initDev();
@@ -47,7 +52,7 @@ library DbcPrecompiles {
         _fundMarket(gpuMarketDevParams().rewardPool);
     }
 
-    /// Installs the three precompiles with the parameters of a genesis file's `config.dbc`
+    /// Installs the four precompiles with the parameters of a genesis file's `config.dbc`
     /// (what `dbc-node --chain FILE` runs; absent fields keep their defaults, as on the node)
     /// and the precompiles' genesis balances from its `alloc`. Pass the file's contents, e.g.
     /// `DbcPrecompiles.installFromGenesis(vm.readFile("genesis.json"))` (foundry.toml needs
@@ -61,6 +66,7 @@ library DbcPrecompiles {
         _dealFromAlloc(genesis, DBC_MARKET, "0x0000000000000000000000000000000000000d01");
         _dealFromAlloc(genesis, DBC_MINING, "0x0000000000000000000000000000000000000d02");
         _dealFromAlloc(genesis, DBC_STAKING, "0x0000000000000000000000000000000000000d03");
+        _dealFromAlloc(genesis, DBC_GOVERNANCE, "0x0000000000000000000000000000000000000d04");
     }
 
     /// Ends the current block as the node does (the market's hook with `feesBurned` base fees,
@@ -122,7 +128,6 @@ library DbcPrecompiles {
         p.minPriceBps = uint16(_uint(genesis, k, "minPriceBps", p.minPriceBps));
         p.rentUnitBlocks = uint64(_uint(genesis, k, "rentUnitBlocks", p.rentUnitBlocks));
         p.maxRentBlocks = uint64(_uint(genesis, k, "maxRentBlocks", p.maxRentBlocks));
-        p.rewardPerEpoch = _uint(genesis, k, "rewardPerEpoch", p.rewardPerEpoch);
         p.epochBlocks = uint64(_uint(genesis, k, "epochBlocks", p.epochBlocks));
         p.rewardPool = _uint(genesis, k, "rewardPool", p.rewardPool);
         p.immediateBps = uint16(_uint(genesis, k, "immediateBps", p.immediateBps));
@@ -135,9 +140,7 @@ library DbcPrecompiles {
         p.slashAuditorsBps = uint16(_uint(genesis, k, "slashAuditorsBps", p.slashAuditorsBps));
         p.reportDeposit = _uint(genesis, k, "reportDeposit", p.reportDeposit);
         p.maxProjectsPerMachine = uint32(_uint(genesis, k, "maxProjectsPerMachine", p.maxProjectsPerMachine));
-        if (_has(genesis, k, "treasury")) {
-            p.treasury = HEVM.parseJsonAddress(genesis, string.concat(k, ".treasury"));
-        }
+        if (_has(genesis, k, "emission")) p.emission = _emission(genesis, string.concat(k, ".emission"));
         if (_has(genesis, k, "burnTierBasis")) {
             string memory basis = HEVM.parseJsonString(genesis, string.concat(k, ".burnTierBasis"));
             p.burnTierBasisRegistered = keccak256(bytes(basis)) == keccak256("registered");
@@ -163,12 +166,13 @@ library DbcPrecompiles {
         p.minSelfStake = _uint(genesis, k, "minSelfStake", p.minSelfStake);
         p.minDelegation = _uint(genesis, k, "minDelegation", p.minDelegation);
         p.unbondingBlocks = uint64(_uint(genesis, k, "unbondingBlocks", p.unbondingBlocks));
-        p.blockReward = _uint(genesis, k, "blockReward", p.blockReward);
         p.rewardPool = _uint(genesis, k, "rewardPool", p.rewardPool);
         p.maxCommissionBps = uint16(_uint(genesis, k, "maxCommissionBps", p.maxCommissionBps));
         p.maxCommissionIncreaseBps = uint16(_uint(genesis, k, "maxCommissionIncreaseBps", p.maxCommissionIncreaseBps));
         p.doubleSignSlashBps = uint16(_uint(genesis, k, "doubleSignSlashBps", p.doubleSignSlashBps));
         p.evidenceRewardBps = uint16(_uint(genesis, k, "evidenceRewardBps", p.evidenceRewardBps));
+        p.slashTreasuryBps = uint16(_uint(genesis, k, "slashTreasuryBps", p.slashTreasuryBps));
+        if (_has(genesis, k, "emission")) p.emission = _emission(genesis, string.concat(k, ".emission"));
         p.downtimeJailMissed = uint32(_uint(genesis, k, "downtimeJailMissed", p.downtimeJailMissed));
         p.downtimeSlashBps = uint16(_uint(genesis, k, "downtimeSlashBps", p.downtimeSlashBps));
         p.jailBlocks = uint64(_uint(genesis, k, "jailBlocks", p.jailBlocks));
@@ -192,9 +196,11 @@ library DbcPrecompiles {
         HEVM.etch(DBC_MARKET, type(GpuMarketSol).runtimeCode);
         HEVM.etch(DBC_MINING, type(ProjectMiningSol).runtimeCode);
         HEVM.etch(DBC_STAKING, type(StakingSol).runtimeCode);
+        HEVM.etch(DBC_GOVERNANCE, type(GovernanceSol).runtimeCode);
         HEVM.label(DBC_MARKET, "dbc:GpuMarket");
         HEVM.label(DBC_MINING, "dbc:ProjectMining");
         HEVM.label(DBC_STAKING, "dbc:Staking");
+        HEVM.label(DBC_GOVERNANCE, "dbc:Governance");
     }
 
     /// The dev genesis funds the market with its reward pool.
@@ -222,6 +228,15 @@ library DbcPrecompiles {
 
     function _length(string memory json, string memory array) private view returns (uint256 n) {
         while (HEVM.keyExistsJson(json, string.concat(array, "[", HEVM.toString(n), "]"))) n++;
+    }
+
+    /// An emission schedule object (`EmissionSchedule`: all five fields required).
+    function _emission(string memory json, string memory k) private pure returns (Emission memory e) {
+        e.eraBlocks = uint64(HEVM.parseJsonUint(json, string.concat(k, ".eraBlocks")));
+        e.initialPerBlock = HEVM.parseJsonUint(json, string.concat(k, ".initialPerBlock"));
+        e.flatEras = uint32(HEVM.parseJsonUint(json, string.concat(k, ".flatEras")));
+        e.decayBps = uint16(HEVM.parseJsonUint(json, string.concat(k, ".decayBps")));
+        e.endEra = uint32(HEVM.parseJsonUint(json, string.concat(k, ".endEra")));
     }
 
     function _gpuModels(string memory json, string memory k) private view returns (GpuModelRow[] memory rows) {

@@ -40,6 +40,7 @@ pragma solidity ^0.8.24;
 //     data in both cases. Trailing bytes are ignored by both. A DELEGATECALL with undecodable
 //     calldata reverts empty here, `DelegateCallNotAllowed` there.
 //  2. Extra selectors: `initDev()`, `init(GpuMarketParams)`, `nextHookBlock()`,
+//     `emissionSchedule()` (read by `GovernanceSol.emissionRate`),
 //     `ownerMachines(address)`, `machineGrade(bytes32)` (IMarketMockReads) and the internal
 //     `gpuMarketSolRunItem(uint64,uint8,uint64)` / static probe (callable by the contract
 //     itself only; anyone else gets `UnknownSelector`) exist here; the node answers
@@ -61,14 +62,19 @@ pragma solidity ^0.8.24;
 //     `common/RewardAccount.sol`, shared with mining). Every `ck(..)` of the node is an
 //     explicit `ArithmeticOverflow()` here.
 //  7. Events of the block hook: the node runs `onBlock` as a system call without a receipt,
-//     so whatever it emits is dropped; this contract does not emit them (everything the hook
-//     does shows in state and views, as on the node).
+//     so whatever it emits is dropped; this contract does not emit them, nor has the
+//     governance stand-in log the hook's treasury inflows (everything the hook does shows in
+//     state and views, as on the node).
 //  8. `vm.deal` is not journaled (a reverted frame keeps its balance changes), so payments are
 //     not made with it: a payment is a contract created with the value that self-destructs
 //     to the payee in its constructor (EIP-6780: no code of the payee runs; a revert undoes
 //     it), a burn is one that self-destructs to itself (the value leaves the supply).
 //     `initDev`/`init` top the market's balance up to `rewardPool` with `vm.deal` (the
-//     genesis allocation of the market account).
+//     genesis allocation of the market account). The treasury's shares (slashes, auditor
+//     penalties, rejected machines' stake, lost report deposits) are paid that way to the
+//     governance account `DBC_GOVERNANCE`, then counted there by `GovernanceSol` (a call to
+//     its extra selector, which emits `TreasuryReceived`): install it too (`DbcPrecompiles`
+//     does); without code there the value moves uncounted.
 //  9. Randomness is the node's `Host::randomness`: keccak256(block.prevrandao ‖
 //     uint256(block.number)); block hashes are `blockhash(n)` inside the last 256 blocks
 //     (forge's own unless set with `vm.setBlockhash`); `origin` is not used by the market.
@@ -89,10 +95,11 @@ import {
 import {MarketHook} from "./market/MarketHook.sol";
 import {Machine, Round, Rental, Report} from "./market/MarketRecords.sol";
 import {overflow} from "./common/CheckedMath.sol";
+import {Emission, EmissionLib, IEmissionSource} from "./common/Emission.sol";
 import {slot, numKey, addrKey, get, set, g} from "./common/StoreLib.sol";
 import {blockNow, inStaticContext, answerStaticProbe} from "./common/Host.sol";
 
-contract GpuMarketSol is MarketHook, IMarketMockReads {
+contract GpuMarketSol is MarketHook, IMarketMockReads, IEmissionSource {
     /// Selector of the static-context probe (a self-call; see `_isStatic`).
     bytes4 internal constant PROBE_SELECTOR = bytes4(keccak256("gpuMarketSolStaticProbe()"));
     /// Upper bound of every duration parameter (`dbc_chainspec::MAX_DURATION_BLOCKS`).
@@ -146,7 +153,7 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
             s.burnTiers.push(p.burnTiers[i]);
         }
         s.burnTierBasisRegistered = p.burnTierBasisRegistered;
-        s.rewardPerEpoch = p.rewardPerEpoch;
+        s.emission = p.emission;
         s.epochBlocks = p.epochBlocks;
         s.rewardPool = p.rewardPool;
         s.immediateBps = p.immediateBps;
@@ -164,7 +171,6 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
         s.slashRenterBps = p.slashRenterBps;
         s.slashAuditorsBps = p.slashAuditorsBps;
         s.reportDeposit = p.reportDeposit;
-        s.treasury = p.treasury;
         s.maxProjectsPerMachine = p.maxProjectsPerMachine;
         if (address(this).balance < p.rewardPool) HEVM.deal(address(this), p.rewardPool);
     }
@@ -231,6 +237,7 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
         }
         _slashTiersOk("ownerOfflineSlash", p.ownerOfflineSlash);
         _slashTiersOk("unreachableSlash", p.unreachableSlash);
+        EmissionLib.validate(p.emission, "market.emission", p.rewardPool);
     }
 
     function _bpsOk(string memory name, uint16 v) internal pure {
@@ -332,6 +339,15 @@ contract GpuMarketSol is MarketHook, IMarketMockReads {
         if (get(HEAP_BASE) == 0) return type(uint64).max;
         uint64 top = _heapAt(1);
         return top > from ? top : from;
+    }
+
+    /// The GPU reward pool's emission schedule and size (`config.dbc.market.emission`,
+    /// `rewardPool`), read by `GovernanceSol.emissionRate` (`IEmissionSource`). Not a selector
+    /// of the node's market.
+    function emissionSchedule() external view override returns (Emission memory schedule, uint256 rewardPool) {
+        if (address(this) != DBC_MARKET) revert IGpuMarket.DelegateCallNotAllowed();
+        _requireInit();
+        return (_p().emission, _p().rewardPool);
     }
 
     // =========================================================================================

@@ -15,7 +15,9 @@ import {StakingUnbonding as UB} from "./staking/StakingUnbonding.sol";
 import {StakingEvidence as EV} from "./staking/StakingEvidence.sol";
 import {cadd, cadd64, sat64, satAdd64, min, max, bpsOf} from "./common/CheckedMath.sol";
 import {slot, numKey, addrKey, toAddr, get, set, g, setG, addG} from "./common/StoreLib.sol";
-import {payByCarrier, burnByCarrier, inStaticContext, answerStaticProbe} from "./common/Host.sol";
+import {blockNow, payByCarrier, burnByCarrier, inStaticContext, answerStaticProbe} from "./common/Host.sol";
+import {Emission, EmissionLib, IEmissionSource} from "./common/Emission.sol";
+import {treasuryReceive} from "./common/Treasury.sol";
 
 /// @title StakingSol: a Solidity stand-in for dbc-node's staking precompile (`0x…0D03`)
 /// @notice For `forge test` only (Foundry's EVM has no DBC precompiles). Mirrors
@@ -39,10 +41,12 @@ import {payByCarrier, burnByCarrier, inStaticContext, answerStaticProbe} from ".
 /// - Dev chain (`genesis/dev.json`): `config.dbc` has no `staking` section, so the parameters
 ///   are `StakingParams::default()` (epoch 14,400 blocks, 21 validators, 200 candidates, min
 ///   self-stake 10,000 DBC, min delegation 1 DBC, unbonding 201,600 blocks, block reward 19
-///   DBC, pool 1e9 DBC, max commission 10,000 bps, increase cap 500 bps, double-sign slash 500
-///   bps, evidence reward 1,000 bps, jail after 50 missed slots, downtime slash 10 bps, jail
-///   14,400 blocks) with no genesis validator, and dev.json gives 0x…0D03 no balance (the node
-///   still creates the account, nonce 1, code 0xfe). The dev block producer
+///   DBC for 3 eras of 5,256,000 blocks then 12.5% less each era up to era 99, which releases
+///   the rest of the pool (`emission`, `common/Emission.sol`), pool 1e9 DBC, max commission
+///   10,000 bps, increase cap 500 bps, double-sign slash 500 bps, evidence reward 1,000 bps,
+///   the rest of a slash all to the treasury (`slashTreasuryBps` 10,000), jail after 50 missed
+///   slots, downtime slash 10 bps, jail 14,400 blocks) with no genesis validator, and dev.json
+///   gives 0x…0D03 no balance (the node still creates the account, nonce 1, code 0xfe). The dev block producer
 ///   (`crates/node/src/dev.rs`) sets `staking_hook: None`, so `onBlock` never runs there:
 ///   `G_INIT` stays 0, the active set stays empty, no reward is credited, nobody is jailed for
 ///   downtime, no election happens. Registration, delegation, undelegation (unbonding starts at
@@ -92,8 +96,9 @@ import {payByCarrier, burnByCarrier, inStaticContext, answerStaticProbe} from ".
 ///   is told directly. It shows in traces, and a caller leaving under ~31,000 gas would be
 ///   mistaken for a static context. The probe's calldata sent by 0x…0D03 to itself is not
 ///   refused (the node never calls itself).
-/// - `init` and `initDev` exist only here (the node answers their selectors with
-///   `UnknownSelector`). Before either, every call reverts with "StakingSol: not initialised".
+/// - `init`, `initDev` and `emissionSchedule` (read by `GovernanceSol.emissionRate`) exist only
+///   here (the node answers their selectors with `UnknownSelector`). Before `init` or
+///   `initDev`, every call reverts with "StakingSol: not initialised".
 /// - Calldata is decoded by hand like alloy-sol-types' non-validating decoder, so those cases
 ///   match (trailing bytes accepted, dirty high bits of address/uint16 words ignored, 64-bit
 ///   offsets and lengths, bounds); its 1 GiB allocation cap is mirrored as arithmetic only.
@@ -106,11 +111,16 @@ import {payByCarrier, burnByCarrier, inStaticContext, answerStaticProbe} from ".
 ///   alloy-primitives uses in the node's build). Only a later change of those crates'
 ///   messages would make texts differ.
 /// - The hook's logs are recorded by Foundry like any call's (the node keeps none in receipts).
-contract StakingSol {
+/// - The treasury's share of a slash is paid by a carrier to `DBC_GOVERNANCE` and counted there
+///   by `GovernanceSol` (`common/Treasury.sol`), which emits `TreasuryReceived`; without code at
+///   `DBC_GOVERNANCE` the value moves uncounted.
+contract StakingSol is IEmissionSource {
     /// Calldata of the static-context probe (a self-call).
     bytes4 private constant PROBE = bytes4(keccak256("StakingSol.staticProbe()"));
     uint8 private constant REASON_DOUBLE_SIGN = 1;
     uint8 private constant REASON_DOWNTIME = 2;
+    /// Treasury inflow source of a validator slash (`IGovernance.TreasuryReceived.source`).
+    uint8 private constant SOURCE_VALIDATOR_SLASH = 5;
 
     // Function ids (dispatch).
     uint256 private constant F_REGISTER = 1;
@@ -173,8 +183,9 @@ contract StakingSol {
     function _validate(StakingParams memory p, GenesisValidator[] memory vs) private pure {
         uint256 maxDuration = 1e12;
         bool ok = p.maxCommissionBps <= 10_000 && p.maxCommissionIncreaseBps <= 10_000 && p.doubleSignSlashBps <= 10_000
-            && p.evidenceRewardBps <= 10_000 && p.downtimeSlashBps <= 10_000 && p.epochBlocks > 0 && p.maxValidators > 0
-            && p.epochBlocks <= maxDuration && p.unbondingBlocks <= maxDuration && p.jailBlocks <= maxDuration
+            && p.evidenceRewardBps <= 10_000 && p.slashTreasuryBps <= 10_000 && p.downtimeSlashBps <= 10_000
+            && p.epochBlocks > 0 && p.maxValidators > 0 && p.epochBlocks <= maxDuration
+            && p.unbondingBlocks <= maxDuration && p.jailBlocks <= maxDuration
             && p.maxCandidates <= 1_000 && p.maxCandidates >= p.maxValidators && vs.length <= p.maxValidators;
         for (uint256 i = 0; ok && i < vs.length; i++) {
             ok = vs[i].stake >= p.minSelfStake && vs[i].commissionBps <= p.maxCommissionBps;
@@ -183,6 +194,17 @@ contract StakingSol {
             }
         }
         require(ok, "StakingSol: invalid parameters");
+        EmissionLib.validate(p.emission, "staking.emission", p.rewardPool);
+    }
+
+    /// The block-reward pool's emission schedule and size (`config.dbc.staking.emission`,
+    /// `rewardPool`), read by `GovernanceSol.emissionRate` (`IEmissionSource`). Not a selector
+    /// of the node's staking precompile.
+    function emissionSchedule() external view override returns (Emission memory schedule, uint256 rewardPool) {
+        if (address(this) != DBC_STAKING) revert IStaking.DelegateCallNotAllowed();
+        S.Config storage c = S.config();
+        require(c.configured, "StakingSol: not initialised");
+        return (c.p.emission, c.p.rewardPool);
     }
 
     // =============================================================== entry point
@@ -504,7 +526,8 @@ contract StakingSol {
 
     /// `slashing::slash`: cuts `shareBps` of `v`'s bonded stake and of its unbonding stake
     /// that started at `infraction` or later; the reporter (unless it or the transaction's
-    /// origin is the offender) gets its share, the rest is burned. Does not store `v`.
+    /// origin is the offender) gets its share; of the rest, `slashTreasuryBps` goes to the
+    /// treasury (`DBC_GOVERNANCE`, source 5) and the remainder is burned. Does not store `v`.
     function _slash(
         StakingParams memory sp,
         Val memory v,
@@ -522,10 +545,18 @@ contract StakingSol {
         bool pays = hasReporter && reporter != v.addr && tx.origin != v.addr;
         uint256 reward = pays ? bpsOf(amount, sp.evidenceRewardBps) : 0;
         if (pays) _pay(reporter, reward);
-        uint256 burned = amount - reward;
+        _treasuryAndBurn(sp, v.addr, amount - reward);
+        emit IStaking.Slashed(v.addr, amount, why);
+    }
+
+    /// The rest of a slash after the reporter's share: `slashTreasuryBps` of it to the treasury
+    /// (source 5, from the validator), then the remainder burned and counted in `G_BURNED`.
+    function _treasuryAndBurn(StakingParams memory sp, address validator, uint256 rest) private {
+        uint256 toTreasury = bpsOf(rest, sp.slashTreasuryBps);
+        uint256 burned = rest - toTreasury;
+        _fatalUnless(treasuryReceive(SOURCE_VALIDATOR_SLASH, validator, toTreasury, true));
         _burn(burned);
         addG(S.G_BURNED, burned, false);
-        emit IStaking.Slashed(v.addr, amount, why);
     }
 
     function _jail(StakingParams memory sp, Val memory v) private {
@@ -582,7 +613,9 @@ contract StakingSol {
         Val memory v = S.loadVal(proposer);
         if (v.registered) {
             uint256 paid = g(S.G_POOL_PAID);
-            uint256 reward = min(sp.blockReward, sp.rewardPool > paid ? sp.rewardPool - paid : 0);
+            uint256 now_ = blockNow();
+            uint256 perBlock = EmissionLib.rate(sp.emission, EmissionLib.eraOf(sp.emission, now_), sp.rewardPool);
+            uint256 reward = min(perBlock, sp.rewardPool > paid ? sp.rewardPool - paid : 0);
             if (reward != 0) {
                 setG(S.G_POOL_PAID, cadd(paid, reward));
                 uint256 commission = bpsOf(reward, v.commission);

@@ -2,10 +2,13 @@
 pragma solidity ^0.8.24;
 
 import {IGpuMarket} from "../src/interfaces/IGpuMarket.sol";
+import {IGovernance} from "../src/interfaces/IGovernance.sol";
 import {HEVM, Vm} from "../test-utils/Vm.sol";
-import {DBC_MARKET, DBC_MINING, DBC_SYSTEM} from "../test-utils/DbcAddresses.sol";
+import {DBC_MARKET, DBC_MINING, DBC_GOVERNANCE, DBC_SYSTEM} from "../test-utils/DbcAddresses.sol";
 import {IMiningGradeHook} from "../test-utils/MockHooks.sol";
 import {GpuMarketSol, GpuMarketParams, gpuMarketDevParams} from "../test-utils/GpuMarketSol.sol";
+import {GovernanceSol} from "../test-utils/GovernanceSol.sol";
+import {Emission} from "../test-utils/common/Emission.sol";
 
 /// A stand-in for project mining at `DBC_MINING`: records the market's grade changes.
 contract GradeHookStub is IMiningGradeHook {
@@ -31,7 +34,9 @@ contract Delegator {
 contract GpuMarketSolTest {
     IGpuMarket internal constant M = IGpuMarket(DBC_MARKET);
     GradeHookStub internal constant STUB = GradeHookStub(DBC_MINING);
-    address internal constant TREASURY = address(uint160(0xdB7e0));
+    /// The treasury: the governance account's balance, counted by source there.
+    address internal constant TREASURY = DBC_GOVERNANCE;
+    IGovernance internal constant GOV = IGovernance(DBC_GOVERNANCE);
 
     uint256 internal constant DBC = 1e18;
     uint256 internal constant MACHINE_PK = 0xA11CE5EC12E7;
@@ -47,6 +52,7 @@ contract GpuMarketSolTest {
         HEVM.etch(DBC_MARKET, type(GpuMarketSol).runtimeCode);
         GpuMarketSol(payable(DBC_MARKET)).initDev();
         HEVM.etch(DBC_MINING, type(GradeHookStub).runtimeCode);
+        HEVM.etch(DBC_GOVERNANCE, type(GovernanceSol).runtimeCode);
         HEVM.roll(10);
         HEVM.prevrandao(bytes32(uint256(0x5eed)));
         HEVM.deal(provider, 1_000_000 * DBC);
@@ -169,6 +175,22 @@ contract GpuMarketSolTest {
             if (uint256(keccak256(abi.encodePacked(h, "weight"))) % cap >= (stake < cap ? stake : cap)) continue;
             p[n++] = a;
         }
+    }
+
+    /// Index of the only `TreasuryReceived` in `logs` (required: exactly one), checked to come
+    /// from the governance account with `source`, `from` and `amount`.
+    function _treasuryLog(Vm.Log[] memory logs, uint8 source, address from, uint256 amount)
+        internal
+        pure
+        returns (uint256 at)
+    {
+        require(_countLogs(logs, IGovernance.TreasuryReceived.selector) == 1, "one TreasuryReceived");
+        while (logs[at].topics.length == 0 || logs[at].topics[0] != IGovernance.TreasuryReceived.selector) at++;
+        Vm.Log memory l = logs[at];
+        require(l.emitter == DBC_GOVERNANCE, "TreasuryReceived from 0x0D04");
+        require(l.topics.length == 3 && l.topics[1] == bytes32(uint256(source)), "TreasuryReceived source");
+        require(l.topics[2] == bytes32(uint256(uint160(from))), "TreasuryReceived from");
+        require(abi.decode(l.data, (uint256)) == amount, "TreasuryReceived amount");
     }
 
     function _countLogs(Vm.Log[] memory logs, bytes32 topic0) internal pure returns (uint256 n) {
@@ -433,6 +455,11 @@ contract GpuMarketSolTest {
         require(cp == 1_000 && price == DBC / 100, "table calc point, standard price");
         require(M.auditorStake(r.auditors[2]) == penalised - penalised / 10, "10% penalty");
         require(TREASURY.balance == treasuryBefore + penalised / 10, "penalty to the treasury");
+        // Logged from the treasury's account where the penalty is paid: just before AuditorPenalized.
+        uint256 at = _treasuryLog(logs, 2, r.auditors[2], penalised / 10);
+        require(logs[at + 1].topics[0] == IGpuMarket.AuditorPenalized.selector, "then AuditorPenalized");
+        require(GOV.treasuryReceived(2) == penalised / 10, "counted as an auditor penalty");
+        require(GOV.treasury().received == penalised / 10 && GOV.treasuryReceived(1) == 0, "nothing else");
 
         IGpuMarket.Machine memory m = M.getMachine(MID);
         require(m.status == IGpuMarket.MachineStatus.Online && m.calcPoint == 1_000, "online");
@@ -660,7 +687,8 @@ contract GpuMarketSolTest {
     function _expectRewards(uint256 onlineAt, uint256 t) internal pure returns (RewardCase memory c) {
         GpuMarketParams memory p = gpuMarketDevParams();
         uint256 grade = 1_000 * 1 * 10_000;
-        uint256 released = (p.rewardPerEpoch / p.epochBlocks) * (t - onlineAt);
+        // Era 0 of the default schedule: 400M DBC a year of 5,256,000 blocks.
+        uint256 released = (400_000_000 * DBC / 5_256_000) * (t - onlineAt);
         c.onlineAt = onlineAt;
         c.t = t;
         c.amount = grade * (released * 1e18 / grade) / 1e18;
@@ -748,6 +776,7 @@ contract GpuMarketSolTest {
         _expectRevert(abi.encodeWithSelector(IGpuMarket.StakeTooLow.selector, 1_000 * DBC, 980 * DBC));
         M.heartbeat(MID, uint64(block.number - 1), sig);
         require(renter.balance == renterBefore && TREASURY.balance == treasuryBefore, "revert undid the payments");
+        require(GOV.treasury().received == 0, "and the treasury's count");
 
         HEVM.prank(provider, provider);
         M.addStake{value: 100 * DBC}(MID);
@@ -757,9 +786,14 @@ contract GpuMarketSolTest {
         uint256 slashed = 22 * DBC; // 2% of 1,100
         uint256 each = slashed * 2_000 / 10_000 / 3;
         uint256 toTreasury = slashed - slashed / 10 - each * 3;
-        _checkSlashLogs(HEVM.getRecordedLogs(), slashed, slashed / 10, each * 3, toTreasury);
+        Vm.Log[] memory logs = HEVM.getRecordedLogs();
+        _checkSlashLogs(logs, slashed, slashed / 10, each * 3, toTreasury);
+        // Source 1 (machine slash), from the owner, logged where it is paid: just before Slashed.
+        uint256 at = _treasuryLog(logs, 1, provider, toTreasury);
+        require(logs[at + 1].topics[0] == IGpuMarket.Slashed.selector, "then Slashed");
         require(renter.balance == renterBefore + slashed / 10, "renter's share");
         require(TREASURY.balance == treasuryBefore + toTreasury, "treasury's share");
+        require(GOV.treasuryReceived(1) == toTreasury && GOV.treasury().received == toTreasury, "counted");
         require(M.getMachine(MID).stake == 1_100 * DBC - slashed, "stake");
         require(M.rewardsOf(verifiers[1]).claimable >= each, "verifiers' share");
     }
@@ -795,7 +829,10 @@ contract GpuMarketSolTest {
         uint256 renterBefore = renter.balance;
         uint256 treasuryBefore = TREASURY.balance;
         uint256 providerBefore = provider.balance;
+        HEVM.recordLogs();
         _skipTo(114); // the heartbeat check of block 113 runs
+        // The hook's logs are dropped (no receipt on the node), the treasury's with them.
+        require(HEVM.getRecordedLogs().length == 0, "no hook logs");
         IGpuMarket.Machine memory m = M.getMachine(MID);
         require(m.status == IGpuMarket.MachineStatus.Offline, "offline");
         require(m.offlineReason == IGpuMarket.OfflineReason.Unreachable && m.offlineSince == 113, "unreachable");
@@ -809,6 +846,7 @@ contract GpuMarketSolTest {
         uint256 toTreasury = slashed - toRenter - (slashed * 2_000 / 10_000 / 3) * 3;
         require(renter.balance == renterBefore + refund + toRenter, "renter refund and share");
         require(TREASURY.balance == treasuryBefore + toTreasury, "treasury");
+        require(GOV.treasuryReceived(1) == toTreasury && GOV.treasury().received == toTreasury, "counted");
         require(m.stake == 960 * DBC, "stake slashed 4%");
         uint256 burned = (cost - refund) * 3_000 / 10_000;
         require(provider.balance == providerBefore + (cost - refund) - burned, "provider paid the used rent");
@@ -866,6 +904,83 @@ contract GpuMarketSolTest {
         M.getReport(uint256(type(uint64).max) + 1);
         _expectRevert(abi.encodeWithSelector(IGpuMarket.UnknownReport.selector, 7));
         M.getReport(7);
+    }
+
+    /// A report the auditors find false loses its deposit: 20% to the majority in equal shares,
+    /// the rest to the treasury (source 4, from the reporter), paid before `ReportResolved`.
+    function test_falseReportLosesItsDeposit() public {
+        _join(4);
+        _online(MID, 1);
+        HEVM.prank(renter, renter);
+        uint256 rid = M.rent{value: DBC / 100 * 3_000}(MID, 1, 3_000);
+        HEVM.prank(renter, renter);
+        uint256 rep = M.reportFault{value: 100 * DBC}(rid);
+        _heartbeat(MID);
+        _next();
+        _next();
+        _hook(0); // the report's draw
+        IGpuMarket.Report memory r = M.getReport(rep);
+        require(r.round.phase == IGpuMarket.RoundPhase.Commit, "report round");
+        HEVM.roll(block.number + 1);
+        for (uint256 i; i < 3; i++) {
+            address a = r.round.auditors[i];
+            HEVM.prank(a, a);
+            M.commitReport(rep, keccak256(abi.encode(rep, a, false, bytes32(i))));
+        }
+        uint256 renterBefore = renter.balance;
+        uint256 treasuryBefore = TREASURY.balance;
+        HEVM.recordLogs();
+        for (uint256 i; i < 3; i++) {
+            address a = r.round.auditors[i];
+            HEVM.prank(a, a);
+            M.revealReport(rep, false, bytes32(i));
+        }
+        Vm.Log[] memory logs = HEVM.getRecordedLogs();
+        require(M.getReport(rep).outcome == 2, "not confirmed");
+        uint256 each = 100 * DBC * 2_000 / 10_000 / 3;
+        uint256 toTreasury = 100 * DBC - each * 3;
+        uint256 at = _treasuryLog(logs, 4, renter, toTreasury);
+        require(at == logs.length - 2, "paid just before the resolution");
+        require(logs[at + 1].topics[0] == IGpuMarket.ReportResolved.selector, "then ReportResolved");
+        require(renter.balance == renterBefore, "the deposit is lost");
+        require(TREASURY.balance == treasuryBefore + toTreasury, "the rest to the treasury");
+        require(GOV.treasuryReceived(4) == toTreasury && GOV.treasury().received == toTreasury, "counted");
+        for (uint256 i; i < 3; i++) {
+            require(M.rewardsOf(r.round.auditors[i]).claimable >= each, "the majority's share");
+        }
+        require(M.getMachine(MID).status == IGpuMarket.MachineStatus.Online, "the machine is untouched");
+    }
+
+    // =========================================================================================
+    // the reward pool's emission schedule
+
+    /// The machines' reward follows the decaying schedule across eras: era 0 (blocks 1-20)
+    /// 1 DBC a block, era 1 half of it, era 2 (the last) the rest of a 50 DBC pool over its 20
+    /// blocks (50 − 20 − 10 = 20: 1 DBC a block), nothing after.
+    function test_rewardsFollowTheEmissionAcrossEras() public {
+        GpuMarketParams memory p = gpuMarketDevParams();
+        p.emission = Emission({eraBlocks: 20, initialPerBlock: DBC, flatEras: 1, decayBps: 5_000, endEra: 3});
+        p.rewardPool = 50 * DBC;
+        _reinstall(p);
+        _join(4);
+        _online(MID, 1);
+        require(block.number == 13, "online at 13");
+        // One machine: its grade (10^7) divides the accumulator scale, so no rounding.
+        _skipTo(20);
+        require(M.pendingReward(MID) == 7 * DBC, "blocks 14-20 of era 0");
+        _skipTo(30);
+        require(M.pendingReward(MID) == 7 * DBC + 10 * DBC / 2, "then 10 blocks of era 1 at half");
+        _skipTo(50);
+        require(M.pendingReward(MID) == 17 * DBC + 10 * DBC, "era 2 releases the rest: 1 DBC a block");
+        _skipTo(61);
+        require(M.pendingReward(MID) == 37 * DBC, "all of era 2");
+        _skipTo(90);
+        require(M.pendingReward(MID) == 37 * DBC, "nothing after the last era");
+        // Settled: the pool's distributed total is what the schedule released since block 13.
+        HEVM.prank(provider, provider);
+        M.claimRewards();
+        require(M.networkStats().rewardPoolRemaining == 13 * DBC, "50 - 37");
+        require(M.pendingReward(MID) == 0, "settled");
     }
 
     // =========================================================================================
@@ -968,15 +1083,33 @@ contract GpuMarketSolTest {
         }
         uint256 before = provider.balance;
         uint256 treasuryBefore = TREASURY.balance;
+        HEVM.recordLogs();
         for (uint256 i; i < 3; i++) {
             HEVM.prank(r.auditors[i], r.auditors[i]);
             M.revealVerification(MID, i == 0 ? s : wrong, 1_000, bytes32(i));
         }
+        // The last reveal: the minority's penalty, then the rejection (slashed part first).
+        Vm.Log[] memory logs = HEVM.getRecordedLogs();
+        uint256 n = logs.length;
+        require(logs[n - 1].topics[0] == IGpuMarket.MachineRejected.selector, "MachineRejected last");
+        require(logs[n - 2].topics[0] == IGovernance.TreasuryReceived.selector, "the slashed part before it");
+        require(logs[n - 2].topics[1] == bytes32(uint256(3)), "source 3");
+        require(logs[n - 2].topics[2] == bytes32(uint256(uint160(provider))), "from the owner");
+        require(abi.decode(logs[n - 2].data, (uint256)) == 100 * DBC && logs[n - 2].emitter == TREASURY, "5%");
+        require(logs[n - 3].topics[0] == IGpuMarket.AuditorPenalized.selector, "penalty");
+        require(logs[n - 4].topics[0] == IGovernance.TreasuryReceived.selector, "paid before AuditorPenalized");
+        require(logs[n - 4].topics[1] == bytes32(uint256(2)), "source 2");
+        require(logs[n - 4].topics[2] == bytes32(uint256(uint160(r.auditors[0]))), "from the auditor");
         IGpuMarket.Machine memory m = M.getMachine(MID);
         require(m.status == IGpuMarket.MachineStatus.Rejected && m.stake == 0, "rejected");
         require(provider.balance == before + 1_900 * DBC, "95% back");
         uint256 penalty = 1_000 * DBC; // the approving minority loses 10% of its stake
         require(TREASURY.balance == treasuryBefore + 100 * DBC + penalty, "5% slashed and the penalty");
+        require(GOV.treasuryReceived(3) == 100 * DBC, "a rejected machine's stake: source 3");
+        require(GOV.treasuryReceived(2) == penalty, "the penalty: source 2");
+        IGovernance.TreasuryInfo memory info = GOV.treasury();
+        require(info.received == 100 * DBC + penalty && info.spent == 0, "received");
+        require(info.balance == TREASURY.balance && info.available == info.balance, "balance");
         require(M.networkStats().totalGpus == 0, "no longer counted");
         HEVM.prank(provider, provider);
         _expectRevert(abi.encodeWithSelector(IGpuMarket.BadMachineStatus.selector, MID, IGpuMarket.MachineStatus.Rejected));
@@ -1041,6 +1174,35 @@ contract GpuMarketSolTest {
         p = gpuMarketDevParams();
         p.unreachableSlash[3].underBlocks = 100_000;
         HEVM.expectRevert(bytes("market.unreachableSlash must end with a tier without underBlocks"));
+        GpuMarketSol(payable(DBC_MARKET)).init(p);
+        // The emission schedule, checked against the pool (`EmissionSchedule::validate`).
+        p = gpuMarketDevParams();
+        p.emission.decayBps = 10_001;
+        HEVM.expectRevert(bytes("market.emission.decayBps = 10001 exceeds 10000 bps"));
+        GpuMarketSol(payable(DBC_MARKET)).init(p);
+        p = gpuMarketDevParams();
+        p.emission.endEra = 1_001;
+        HEVM.expectRevert(bytes("market.emission.endEra = 1001 must be 1 to 1000"));
+        GpuMarketSol(payable(DBC_MARKET)).init(p);
+        p = gpuMarketDevParams();
+        p.emission.eraBlocks = 0;
+        HEVM.expectRevert(bytes("market.emission.eraBlocks = 0 must be 1 to 1000000000000"));
+        GpuMarketSol(payable(DBC_MARKET)).init(p);
+        p = gpuMarketDevParams();
+        p.emission.flatEras = 101;
+        HEVM.expectRevert(bytes("market.emission.flatEras = 101 exceeds endEra = 100"));
+        GpuMarketSol(payable(DBC_MARKET)).init(p);
+        p = gpuMarketDevParams();
+        p.emission.initialPerBlock = type(uint256).max;
+        HEVM.expectRevert(bytes(unicode"market.emission: initialPerBlock × eraBlocks overflows"));
+        GpuMarketSol(payable(DBC_MARKET)).init(p);
+        // Era 0 and era 1 release 10 and 5 a block over 10 blocks: 150 before the last era.
+        p = gpuMarketDevParams();
+        p.emission = Emission({eraBlocks: 10, initialPerBlock: 10, flatEras: 1, decayBps: 5_000, endEra: 3});
+        p.rewardPool = 149;
+        HEVM.expectRevert(bytes("market.emission releases 150 wei before its last era, more than the pool of 149 wei"));
+        GpuMarketSol(payable(DBC_MARKET)).init(p);
+        p.rewardPool = 150; // the last era releases nothing: accepted
         GpuMarketSol(payable(DBC_MARKET)).init(p);
     }
 

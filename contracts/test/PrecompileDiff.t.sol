@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {HEVM, Vm} from "../test-utils/Vm.sol";
-import {DBC_MARKET, DBC_MINING, DBC_STAKING, DBC_SYSTEM} from "../test-utils/DbcAddresses.sol";
+import {DBC_MARKET, DBC_MINING, DBC_STAKING, DBC_GOVERNANCE, DBC_SYSTEM} from "../test-utils/DbcAddresses.sol";
 import {DbcPrecompiles} from "../test-utils/DbcPrecompiles.sol";
 
 /// Replays a trace recorded on a dbc-node dev chain against the Solidity stand-ins of the
@@ -207,7 +207,7 @@ contract PrecompileDiff {
     }
 
     function _isPrecompile(address a) internal pure returns (bool) {
-        return a == DBC_MARKET || a == DBC_MINING || a == DBC_STAKING;
+        return a == DBC_MARKET || a == DBC_MINING || a == DBC_STAKING || a == DBC_GOVERNANCE;
     }
 
     function _selector(bytes memory data) internal pure returns (string memory) {

@@ -2,10 +2,13 @@
 pragma solidity ^0.8.24;
 
 import {HEVM, Vm} from "../test-utils/Vm.sol";
-import {DBC_STAKING, DBC_SYSTEM} from "../test-utils/DbcAddresses.sol";
+import {DBC_STAKING, DBC_GOVERNANCE, DBC_SYSTEM} from "../test-utils/DbcAddresses.sol";
 import {IStaking} from "../src/interfaces/IStaking.sol";
+import {IGovernance} from "../src/interfaces/IGovernance.sol";
 import {StakingSol} from "../test-utils/StakingSol.sol";
+import {GovernanceSol} from "../test-utils/GovernanceSol.sol";
 import {StakingParams, GenesisValidator} from "../test-utils/staking/StakingStore.sol";
+import {Emission} from "../test-utils/common/Emission.sol";
 
 /// Calls the staking precompile by DELEGATECALL (refused), or calls it and then reverts.
 contract StakingCaller {
@@ -36,6 +39,9 @@ contract StakingCaller {
 contract StakingSolTest {
     IStaking internal constant STAKING = IStaking(DBC_STAKING);
     StakingSol internal constant SOL = StakingSol(payable(DBC_STAKING));
+    IGovernance internal constant GOV = IGovernance(DBC_GOVERNANCE);
+    /// Treasury inflow source of a validator slash.
+    uint8 internal constant SRC_VALIDATOR_SLASH = 5;
 
     uint256 internal constant B_KEY = 0xB0B;
     uint256 internal constant X_KEY = 0xE71; // not a validator
@@ -53,11 +59,15 @@ contract StakingSolTest {
 
     function setUp() public {
         HEVM.etch(DBC_STAKING, address(new StakingSol()).code);
+        HEVM.etch(DBC_GOVERNANCE, type(GovernanceSol).runtimeCode);
         B = HEVM.addr(B_KEY);
         HEVM.roll(0);
     }
 
     /// The node tests' parameters: epoch 10 blocks, 2 validators, A (300 DBC, 10%) and B (200).
+    /// Emission: 10 DBC a block in era 0 (blocks 1-2); era 1 (blocks 3-4), the last, releases
+    /// the rest of the 25 DBC pool (2.5 a block); nothing after. Slashes: the rest after the
+    /// reporter's share all to the treasury (the default).
     function params() internal pure returns (StakingParams memory p) {
         p.epochBlocks = 10;
         p.maxValidators = 2;
@@ -65,12 +75,13 @@ contract StakingSolTest {
         p.minSelfStake = dbc(100);
         p.minDelegation = dbc(1);
         p.unbondingBlocks = 5;
-        p.blockReward = dbc(10);
+        p.emission = Emission({eraBlocks: 2, initialPerBlock: dbc(10), flatEras: 1, decayBps: 0, endEra: 2});
         p.rewardPool = dbc(25);
         p.maxCommissionBps = 5_000;
         p.maxCommissionIncreaseBps = 500;
         p.doubleSignSlashBps = 1_000;
         p.evidenceRewardBps = 2_000;
+        p.slashTreasuryBps = 10_000;
         p.downtimeJailMissed = 3;
         p.downtimeSlashBps = 100;
         p.jailBlocks = 4;
@@ -252,6 +263,26 @@ contract StakingSolTest {
         p.maxCandidates = 1;
         HEVM.expectRevert("StakingSol: invalid parameters");
         SOL.init(p, genesis());
+        p = params();
+        p.slashTreasuryBps = 10_001;
+        HEVM.expectRevert("StakingSol: invalid parameters");
+        SOL.init(p, genesis());
+        // The emission schedule is checked against the pool (`EmissionSchedule::validate`).
+        p = params();
+        p.rewardPool = dbc(20) - 1;
+        HEVM.expectRevert(
+            bytes(
+                string.concat(
+                    "staking.emission releases 20000000000000000000 wei before its last era, ",
+                    "more than the pool of 19999999999999999999 wei"
+                )
+            )
+        );
+        SOL.init(p, genesis());
+        p = params();
+        p.emission.flatEras = 3;
+        HEVM.expectRevert(bytes("staking.emission.flatEras = 3 exceeds endEra = 2"));
+        SOL.init(p, genesis());
         SOL.init(params(), genesis());
         HEVM.expectRevert("StakingSol: already initialised");
         SOL.init(params(), genesis());
@@ -305,7 +336,15 @@ contract StakingSolTest {
         STAKING.claimRewards(A);
         require(A.balance - before == dbc(2) + dbc(9) + dbc(675) / 100, "A paid rewards and commission");
         require(val(A).commissionOwed == 0, "commission taken");
-        // The pool (25) runs out on the third reward: 10 + 10 + 5, then nothing.
+        // Era 1 (blocks 3-4), the last, releases the rest of the pool (25 - 20) over its two
+        // blocks; then nothing.
+        HEVM.recordLogs();
+        block_(B, new address[](0));
+        Vm.Log[] memory rewarded = HEVM.getRecordedLogs();
+        require(rewarded.length == 1 && rewarded[0].topics[0] == IStaking.BlockRewarded.selector, "rewarded");
+        require(keccak256(rewarded[0].data) == keccak256(abi.encode(dbc(25) / 10, 0)), "2.5, no commission");
+        require(del(B, B).pendingReward == dbc(25) / 10, "B 2.5");
+        require(STAKING.rewardPoolRemaining() == dbc(25) / 10, "2.5 left");
         block_(B, new address[](0));
         require(STAKING.rewardPoolRemaining() == 0, "pool spent");
         require(del(B, B).pendingReward == dbc(5), "B 5");
@@ -537,13 +576,20 @@ contract StakingSolTest {
         require(val(B).missedThisEpoch == 2 && val(B).jailedUntil == 0, "counted");
         HEVM.recordLogs();
         block_(A, one(B));
-        bytes32[] memory t = topic0s(HEVM.getRecordedLogs());
-        require(t.length == 2 && t[0] == IStaking.Slashed.selector && t[1] == IStaking.Jailed.selector, "events");
+        Vm.Log[] memory logs = HEVM.getRecordedLogs();
+        bytes32[] memory t = topic0s(logs);
+        require(t.length == 4 && t[0] == IStaking.BlockRewarded.selector, "the block's reward first");
+        require(t[1] == IGovernance.TreasuryReceived.selector && logs[1].emitter == DBC_GOVERNANCE, "to the treasury");
+        require(t[2] == IStaking.Slashed.selector && t[3] == IStaking.Jailed.selector, "events");
+        require(logs[1].topics[1] == bytes32(uint256(SRC_VALIDATOR_SLASH)), "source 5");
+        require(logs[1].topics[2] == bytes32(uint256(uint160(B))), "from the validator");
+        require(abi.decode(logs[1].data, (uint256)) == dbc(2), "no reporter: all of it");
         IStaking.Validator memory b = val(B);
         require(b.jailedUntil == block.number + 4, "jailed");
         require(b.totalStake == dbc(198), "1% slashed");
-        require(STAKING.totalBurned() == dbc(2), "burned");
-        require(DBC_STAKING.balance == dbc(523), "burned out of the staking balance");
+        require(STAKING.totalBurned() == 0, "nothing burned");
+        require(DBC_GOVERNANCE.balance == dbc(2) && GOV.treasuryReceived(SRC_VALIDATOR_SLASH) == dbc(2), "treasury");
+        require(DBC_STAKING.balance == dbc(523), "out of the staking balance");
         as_(B);
         HEVM.expectRevert(abi.encodeWithSelector(IStaking.StillJailed.selector, b.jailedUntil));
         STAKING.unjail();
@@ -770,15 +816,22 @@ contract StakingSolTest {
         (bool ok,) = submit(ALICE, x, y);
         require(ok, "slashed");
         Vm.Log[] memory logs = HEVM.getRecordedLogs();
-        require(logs.length == 2, "Slashed + Jailed");
-        require(logs[0].topics[0] == IStaking.Slashed.selector, "slashed event");
-        require(logs[0].topics[1] == bytes32(uint256(uint160(B))), "validator");
-        require(keccak256(logs[0].data) == keccak256(abi.encode(dbc(20), uint8(1))), "20, double sign");
-        require(logs[1].topics[0] == IStaking.Jailed.selector, "jailed event");
+        require(logs.length == 3, "TreasuryReceived + Slashed + Jailed");
+        require(logs[0].topics[0] == IGovernance.TreasuryReceived.selector, "the treasury's share first");
+        require(logs[0].emitter == DBC_GOVERNANCE, "from 0x0D04");
+        require(logs[0].topics[1] == bytes32(uint256(SRC_VALIDATOR_SLASH)), "source 5");
+        require(logs[0].topics[2] == bytes32(uint256(uint160(B))), "from the validator");
+        require(abi.decode(logs[0].data, (uint256)) == dbc(16), "the rest after the reporter's 4");
+        require(logs[1].topics[0] == IStaking.Slashed.selector, "slashed event");
+        require(logs[1].topics[1] == bytes32(uint256(uint160(B))), "validator");
+        require(keccak256(logs[1].data) == keccak256(abi.encode(dbc(20), uint8(1))), "20, double sign");
+        require(logs[2].topics[0] == IStaking.Jailed.selector, "jailed event");
         IStaking.Validator memory v = val(B);
         require(v.totalStake == dbc(180) && v.jailedUntil == block.number + 4, "10% slashed, jailed");
         require(ALICE.balance - before == dbc(4), "20% of the slash to the reporter");
-        require(STAKING.totalBurned() == dbc(16), "the rest burned");
+        require(STAKING.totalBurned() == 0, "nothing burned");
+        require(DBC_GOVERNANCE.balance == dbc(16), "the rest to the treasury");
+        require(GOV.treasuryReceived(SRC_VALIDATOR_SLASH) == dbc(16) && GOV.treasury().received == dbc(16), "counted");
         require(DBC_STAKING.balance == dbc(525) - dbc(20), "out of the staking balance");
         bytes memory out;
         (ok, out) = submit(ALICE, y, x);
@@ -886,7 +939,7 @@ contract StakingSolTest {
         (bool ok,) = submit(C, x, y);
         require(ok, "slashed");
         require(C.balance - before == dbc(6), "20% of the 10% of 300 cut from unbonding");
-        require(STAKING.totalBurned() == dbc(24), "burned");
+        require(STAKING.totalBurned() == 0 && GOV.treasuryReceived(SRC_VALIDATOR_SLASH) == dbc(24), "to the treasury");
         (amount,) = unb(B);
         require(amount == dbc(180), "B unbonding");
         (amount,) = unb(ALICE);
@@ -929,13 +982,89 @@ contract StakingSolTest {
         (bool ok,) = submit(B, sealed_(B_KEY, 1, 100, 0), sealed_(B_KEY, 1, 100, 1));
         require(ok, "slashed");
         require(B.balance == before, "no reward to the offender");
-        require(STAKING.totalBurned() == dbc(20), "all burned");
-        // Submitted by another account in a transaction the offender sent: burned too.
+        require(GOV.treasuryReceived(SRC_VALIDATOR_SLASH) == dbc(20), "all to the treasury");
+        // Submitted by another account in a transaction the offender sent: no reward either.
         HEVM.prank(C, B);
         (ok,) = DBC_STAKING.call(
             abi.encodeCall(IStaking.submitDoubleSign, (sealed_(B_KEY, 2, 104, 0), sealed_(B_KEY, 2, 104, 1)))
         );
-        require(ok && STAKING.totalBurned() == dbc(20) + dbc(18), "origin is the offender: all burned");
+        require(ok && C.balance == dbc(10_000), "origin is the offender: no reward");
+        require(GOV.treasuryReceived(SRC_VALIDATOR_SLASH) == dbc(20) + dbc(18), "all to the treasury");
+        require(DBC_GOVERNANCE.balance == dbc(38) && STAKING.totalBurned() == 0, "none burned");
+    }
+
+    /// `slashTreasuryBps` below 100%: of the rest after the reporter's share, that share goes
+    /// to the treasury (counted and logged first) and the remainder is burned (and counted).
+    function test_slashTreasuryShareAndBurnSplitTheRest() public {
+        StakingParams memory p = params();
+        p.slashTreasuryBps = 2_500;
+        bootWith(p);
+        uint256 before = ALICE.balance;
+        HEVM.recordLogs();
+        (bool ok,) = submit(ALICE, sealed_(B_KEY, 1, 100, 0), sealed_(B_KEY, 1, 100, 1));
+        require(ok, "slashed");
+        Vm.Log[] memory logs = HEVM.getRecordedLogs();
+        // 10% of 200 = 20: 4 to the reporter; of the 16 left, 25% (4) to the treasury, 12 burned.
+        require(ALICE.balance - before == dbc(4), "reporter");
+        require(logs.length == 3 && logs[0].topics[0] == IGovernance.TreasuryReceived.selector, "treasury first");
+        require(abi.decode(logs[0].data, (uint256)) == dbc(4), "25% of the rest");
+        require(logs[1].topics[0] == IStaking.Slashed.selector, "then Slashed");
+        require(keccak256(logs[1].data) == keccak256(abi.encode(dbc(20), uint8(1))), "the whole slash");
+        require(DBC_GOVERNANCE.balance == dbc(4) && GOV.treasuryReceived(SRC_VALIDATOR_SLASH) == dbc(4), "treasury");
+        require(STAKING.totalBurned() == dbc(12), "the remainder burned");
+        require(DBC_STAKING.balance == dbc(525) - dbc(20), "all of it left the staking balance");
+        // A downtime slash (no reporter) of A: 1% of 300 = 3; 0.75 to the treasury, 2.25 burned.
+        for (uint256 i = 0; i < 3; i++) {
+            block_(B, one(A));
+        }
+        require(val(A).totalStake == dbc(297), "A slashed 1%");
+        require(GOV.treasuryReceived(SRC_VALIDATOR_SLASH) == dbc(4) + dbc(75) / 100, "A's share counted");
+        require(STAKING.totalBurned() == dbc(12) + dbc(225) / 100, "and burned");
+        require(GOV.treasury().received == dbc(475) / 100, "received in all");
+    }
+
+    /// Nothing of a slash to the treasury: no inflow, no TreasuryReceived, all of the rest burned.
+    function test_noTreasuryShareBurnsTheRest() public {
+        StakingParams memory p = params();
+        p.slashTreasuryBps = 0;
+        bootWith(p);
+        HEVM.recordLogs();
+        (bool ok,) = submit(ALICE, sealed_(B_KEY, 1, 100, 0), sealed_(B_KEY, 1, 100, 1));
+        require(ok, "slashed");
+        Vm.Log[] memory logs = HEVM.getRecordedLogs();
+        require(logs.length == 2 && logs[0].topics[0] == IStaking.Slashed.selector, "Slashed + Jailed only");
+        require(STAKING.totalBurned() == dbc(16) && DBC_GOVERNANCE.balance == 0, "burned");
+        require(GOV.treasury().received == 0, "nothing received");
+    }
+
+    /// The block reward follows the schedule: 8 DBC a block in era 0 (blocks 1-3), half of it in
+    /// era 1 (4-6), the rest of a 40 DBC pool spread over era 2 (7-9, the last: 4 / 3 DBC a
+    /// block, rounded down), then nothing; 1 wei of the pool stays unspent.
+    function test_blockRewardFollowsTheEmissionSchedule() public {
+        StakingParams memory p = params();
+        p.emission = Emission({eraBlocks: 3, initialPerBlock: dbc(8), flatEras: 1, decayBps: 5_000, endEra: 3});
+        p.rewardPool = dbc(40);
+        bootWith(p); // block 1
+        uint256 last = dbc(4) / 3;
+        uint256[10] memory want = [dbc(8), dbc(8), dbc(8), dbc(4), dbc(4), dbc(4), last, last, last, 0];
+        require(STAKING.rewardPoolRemaining() == dbc(40) - want[0], "block 1");
+        uint256 paid = want[0];
+        for (uint256 n = 2; n <= 10; n++) {
+            HEVM.recordLogs();
+            block_(B, new address[](0));
+            require(block.number == n, "block");
+            Vm.Log[] memory logs = HEVM.getRecordedLogs();
+            paid += want[n - 1];
+            if (want[n - 1] == 0) {
+                // Block 10 ends the epoch: only the election's log, no reward.
+                require(logs.length == 1 && logs[0].topics[0] == IStaking.ValidatorSetElected.selector, "no reward");
+            } else {
+                require(logs.length == 1 && logs[0].topics[0] == IStaking.BlockRewarded.selector, "rewarded");
+                require(keccak256(logs[0].data) == keccak256(abi.encode(want[n - 1], 0)), "the era's rate");
+            }
+            require(STAKING.rewardPoolRemaining() == dbc(40) - paid, "paid out of the pool");
+        }
+        require(STAKING.rewardPoolRemaining() == 1, "the last era's rounding stays in the pool");
     }
 
     function test_activeSelfStakeStaysAtRiskUntilTheElection() public {

@@ -14,7 +14,8 @@ use dbc_precompiles::abi::IGpuMarket;
 use serde_json::{Value, json};
 
 const MARKET: &str = "0x0000000000000000000000000000000000000D01";
-const TREASURY: &str = "0x00000000000000000000000000000000000dB7e0";
+/// The treasury: the governance precompile's account.
+const TREASURY: &str = "0x0000000000000000000000000000000000000D04";
 /// Dev account 9: the machine key of MarketE2E's machine (it signs the heartbeats).
 const MACHINE_KEY: &str = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720";
 const DBC: u128 = 1_000_000_000_000_000_000;
@@ -167,9 +168,16 @@ fn gpu_market_end_to_end_with_forge_scripts() {
         assert_eq!(word(3), word(0) - word(1) - word(2));
         to_treasury += word(3);
     }
-    let treasury: U256 =
-        serde_json::from_value(node.rpc("eth_getBalance", json!([TREASURY, "latest"]))).unwrap();
-    assert_eq!(treasury, to_treasury + U256::from(100 * DBC));
+    let treasury = |block: &str| -> U256 {
+        serde_json::from_value(node.rpc("eth_getBalance", json!([TREASURY, block]))).unwrap()
+    };
+    assert_eq!(treasury("latest"), treasury("0x0") + to_treasury + U256::from(100 * DBC));
+    // dbc_treasury counts the same inflows by source (issue #17).
+    let t = node.rpc("dbc_treasury", json!([]));
+    let amount = |v: &Value| -> U256 { serde_json::from_value(v.clone()).unwrap() };
+    assert_eq!(amount(&t["balance"]), treasury("latest"));
+    assert_eq!(amount(&t["received"]), to_treasury + U256::from(100 * DBC));
+    assert_eq!(amount(&t["receivedBySource"]["machineSlash"]), to_treasury);
 
     // Transitions of the end-of-block hook have no receipt; dbc_getBlockHookLogs replays the
     // block and returns them: the auditors' draw happened in the round's draw block.

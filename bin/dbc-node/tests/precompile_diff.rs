@@ -23,8 +23,9 @@ use alloy_primitives::{Address, B256, Bytes, I256, U256, keccak256};
 use alloy_sol_types::{SolCall, SolValue, sol};
 use common::*;
 use dbc_precompiles::{
-    MARKET_ADDRESS as MARKET, MINING_ADDRESS as MINING, STAKING_ADDRESS as STAKING,
-    abi::{IGpuMarket, IProjectMining, IStaking},
+    GOVERNANCE_ADDRESS as GOVERNANCE, MARKET_ADDRESS as MARKET, MINING_ADDRESS as MINING,
+    STAKING_ADDRESS as STAKING,
+    abi::{IGovernance, IGpuMarket, IProjectMining, IStaking},
 };
 use serde_json::{Value, json};
 use std::{
@@ -400,6 +401,7 @@ fn solidity_precompiles_match_the_node() {
     r.views.push((STAKING, IStaking::epochBlocksCall {}.abi_encode()));
     r.views.push((STAKING, IStaking::rewardPoolRemainingCall {}.abi_encode()));
     r.views.push((STAKING, IStaking::totalBurnedCall {}.abi_encode()));
+    governance_views(&mut r);
 
     // 1. The committee: three auditors join; a short stake is refused.
     for a in [auditors[0], auditors[1], auditors[2], 0] {
@@ -591,8 +593,22 @@ fn solidity_precompiles_match_the_node() {
         zero,
         IStaking::onBlockCall { proposer: candidate, missed: vec![] }.abi_encode(),
     );
+    // The treasury: a donation, and one without value refused.
+    r.ok(1, GOVERNANCE, dbc(5), IGovernance::fundCall {});
+    r.reverts(1, GOVERNANCE, zero, IGovernance::fundCall {}, &err("NothingToFund()", &[]));
     r.mine(2);
     replay(&r, &genesis, "precompile-diff");
+}
+
+/// The treasury's and emission's views, compared at every block.
+fn governance_views(r: &mut Recorder) {
+    r.views.push((GOVERNANCE, IGovernance::treasuryCall {}.abi_encode()));
+    for source in [1, 2, 3, 4, 5, 9] {
+        r.views.push((GOVERNANCE, IGovernance::treasuryReceivedCall { source }.abi_encode()));
+    }
+    for target in [IGovernance::Target::Market, IGovernance::Target::Staking] {
+        r.views.push((GOVERNANCE, IGovernance::emissionRateCall { target }.abi_encode()));
+    }
 }
 
 /// Writes `r`'s trace (`name` when `DBC_DIFF_RECORD` is set: `contracts/test/data/NAME.json`)
@@ -600,7 +616,7 @@ fn solidity_precompiles_match_the_node() {
 fn replay(r: &Recorder, genesis: &Path, name: &str) {
     // Accounts whose balances are compared: the dev accounts and the precompiles.
     let mut accounts = r.dev.clone();
-    accounts.extend([MARKET, MINING, STAKING]);
+    accounts.extend([MARKET, MINING, STAKING, GOVERNANCE]);
     let contracts = repo_root().join("contracts");
     let out_dir = contracts.join("cache");
     std::fs::create_dir_all(&out_dir).unwrap();
@@ -661,6 +677,7 @@ fn solidity_market_matches_the_node_on_faults_and_challenges() {
     let committee = [2usize, 4, 5, 0, 6];
     let machine = keccak256("challenged machine");
     market_views(&mut r, machine, &[owner, renter, 2, 4, 5, 0, 6]);
+    governance_views(&mut r);
     for a in committee {
         r.ok(a, MARKET, dbc(1_000), IGpuMarket::joinCommitteeCall {});
     }

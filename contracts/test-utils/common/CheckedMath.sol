@@ -5,8 +5,8 @@ pragma solidity ^0.8.24;
 // market, mining and staking share `store::ck` and `math.rs`. Every step the node checks with
 // `ck(..)` / `ck2(..)` reverts here with `ArithmeticOverflow()`, never with a Solidity panic.
 
-/// The overflow error of all three precompiles: `IGpuMarket`, `IProjectMining` and `IStaking`
-/// declare it with the same signature, so the revert data is the same 4-byte selector.
+/// The overflow error of the precompiles: `IGpuMarket`, `IProjectMining`, `IStaking` and
+/// `IGovernance` declare it with the same signature, so the revert data is the same 4-byte selector.
 error ArithmeticOverflow();
 
 // Scale of the reward accumulators (market and mining `ACC_SCALE`).

@@ -6,6 +6,8 @@ import {DBC_MARKET, DBC_MINING} from "../DbcAddresses.sol";
 import {IMiningGradeHook} from "../MockHooks.sol";
 import {BPS, max64, mulDiv} from "../common/CheckedMath.sol";
 import {blockNow, payByCarrier, burnByCarrier} from "../common/Host.sol";
+import {Emission, yearlyEmission, YEAR_BLOCKS} from "../common/Emission.sol";
+import {treasuryReceive} from "../common/Treasury.sol";
 
 // Base of `GpuMarketSol`: the market's parameters, record tags and constants, the market's own
 // math (`math.rs`), value movements and the mining hook. The storage primitives of the node's
@@ -57,7 +59,7 @@ struct GpuMarketParams {
     uint64 maxRentBlocks;
     BurnTierRow[] burnTiers;
     bool burnTierBasisRegistered;
-    uint256 rewardPerEpoch;
+    Emission emission;
     uint64 epochBlocks;
     uint256 rewardPool;
     uint16 immediateBps;
@@ -71,7 +73,6 @@ struct GpuMarketParams {
     uint16 slashRenterBps;
     uint16 slashAuditorsBps;
     uint256 reportDeposit;
-    address treasury;
     uint32 maxProjectsPerMachine;
 }
 
@@ -110,7 +111,8 @@ function gpuMarketDevParams() pure returns (GpuMarketParams memory p) {
     p.burnTiers[1] = BurnTierRow(5_001, 7_000);
     p.burnTiers[2] = BurnTierRow(10_000, 10_000);
     p.burnTierBasisRegistered = false;
-    p.rewardPerEpoch = (400_000_000 * dbc) / 365;
+    // 400M DBC a year for 3 years, then 12.5% less each year; the 100th year releases the rest.
+    p.emission = yearlyEmission((400_000_000 * dbc) / YEAR_BLOCKS);
     p.epochBlocks = day;
     p.rewardPool = 4_000_000_000 * dbc;
     p.immediateBps = 2_500;
@@ -132,11 +134,16 @@ function gpuMarketDevParams() pure returns (GpuMarketParams memory p) {
     p.slashRenterBps = 1_000;
     p.slashAuditorsBps = 2_000;
     p.reportDeposit = 100 * dbc;
-    p.treasury = address(uint160(0xdB7e0));
     p.maxProjectsPerMachine = 3;
 }
 
 abstract contract MarketBase {
+    // ---- treasury inflow sources (`IGovernance.TreasuryReceived.source`) ----
+    uint8 internal constant SRC_MACHINE_SLASH = 1;
+    uint8 internal constant SRC_AUDITOR_PENALTY = 2;
+    uint8 internal constant SRC_REJECTED_MACHINE = 3;
+    uint8 internal constant SRC_LOST_REPORT_DEPOSIT = 4;
+
     // ---- record tags (store.rs) ----
     uint256 internal constant T_MACHINE = 1;
     uint256 internal constant T_MACHINE_AT = 2;
@@ -305,6 +312,15 @@ abstract contract MarketBase {
     function _pay(address to, uint256 amount) internal {
         if (address(this).balance < amount) revert GpuMarketSolFatal("market balance too low for a payment");
         if (!payByCarrier(to, amount)) revert GpuMarketSolFatal("payment failed");
+    }
+
+    /// `treasury::receive(ctx, source, from, amount)`: pays `amount` to the treasury (the
+    /// governance account `DBC_GOVERNANCE`), which counts it for `source` and logs
+    /// `TreasuryReceived(source, from, amount)` (not in the block hook, whose logs are dropped).
+    /// Nothing for a zero amount.
+    function _payTreasury(uint8 source, address from, uint256 amount) internal {
+        if (address(this).balance < amount) revert GpuMarketSolFatal("market balance too low for a payment");
+        if (!treasuryReceive(source, from, amount, _logs())) revert GpuMarketSolFatal("payment failed");
     }
 
     /// Removes `amount` from the market's balance and from the supply (`Ctx::burn`) through a

@@ -138,7 +138,7 @@ abstract contract MarketCommittee is MarketMachines {
         uint256 amount = bpsOf(stake, _p().auditorPenaltyBps);
         if (amount == 0) return;
         set(s, stake - amount);
-        _pay(_p().treasury, amount);
+        _payTreasury(SRC_AUDITOR_PENALTY, auditor, amount);
         if (_logs()) emit IGpuMarket.AuditorPenalized(auditor, amount);
     }
 
@@ -263,7 +263,7 @@ abstract contract MarketCommittee is MarketMachines {
             m.stake = 0;
             m.status = S_REJECTED;
             addG(G_TOTAL_GPUS, m.gpus, true);
-            _pay(_p().treasury, slashed);
+            _payTreasury(SRC_REJECTED_MACHINE, m.owner, slashed);
             _pay(m.owner, back);
             if (_logs()) emit IGpuMarket.MachineRejected(m.id, slashed);
         }

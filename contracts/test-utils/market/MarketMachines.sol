@@ -191,7 +191,7 @@ abstract contract MarketMachines is MarketRentals {
             ? _creditAuditors(m.verifiers, amount, _p().slashAuditorsBps)
             : _creditFinders(finders, amount, _p().slashAuditorsBps);
         uint256 toTreasury = amount - toRenter - toAuditors;
-        _pay(_p().treasury, toTreasury);
+        _payTreasury(SRC_MACHINE_SLASH, m.owner, toTreasury);
         if (_logs()) emit IGpuMarket.Slashed(m.id, amount, toRenter, toAuditors, toTreasury);
     }
 

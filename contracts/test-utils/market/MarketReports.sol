@@ -98,7 +98,7 @@ abstract contract MarketReports is MarketLiveness {
                 storeAccount(acct);
             }
             uint256 toTreasury = rep.deposit - each * nSeats;
-            _pay(_p().treasury, toTreasury);
+            _payTreasury(SRC_LOST_REPORT_DEPOSIT, rep.reporter, toTreasury);
         }
         if (_logs()) emit IGpuMarket.ReportResolved(rep.id, confirmed);
     }

@@ -5,10 +5,11 @@ import {IGpuMarket} from "../../src/interfaces/IGpuMarket.sol";
 import {MarketQueue} from "./MarketQueue.sol";
 import {Machine, Rental} from "./MarketRecords.sol";
 import {
-    ACC_SCALE, cadd, csub, cmul, cmul64, sat64, satSub, min, mulDiv, bpsOf, splitImmediate, accrued
+    ACC_SCALE, cadd, csub, cmul64, sat64, satSub, min, mulDiv, bpsOf, splitImmediate, accrued
 } from "../common/CheckedMath.sol";
 import {slot, addrKey, get, g, setG} from "../common/StoreLib.sol";
 import {blockNow} from "../common/Host.sol";
+import {EmissionLib} from "../common/Emission.sol";
 import {Account, storeAccount, addVesting, refresh} from "../common/RewardAccount.sol";
 
 // Rewards (`market/rewards.rs`): the pool's accumulator, settlement of a machine's reward
@@ -24,8 +25,8 @@ abstract contract MarketRewards is MarketQueue {
         if (now_ <= last) return (acc, distributed, 0);
         uint256 totalGrade = g(G_TOTAL_GRADE);
         if (totalGrade == 0) return (acc, distributed, 0);
-        uint256 perBlock = _p().rewardPerEpoch / _p().epochBlocks;
-        uint256 due = cmul(perBlock, now_ - last);
+        // What the emission schedule releases over blocks last + 1 ..= now.
+        (uint256 due,) = EmissionLib.emitted(_p().emission, last, now_, _p().rewardPool);
         uint256 left = satSub(_p().rewardPool, distributed);
         released = min(due, left);
         uint256 inc = mulDiv(released, ACC_SCALE, totalGrade);

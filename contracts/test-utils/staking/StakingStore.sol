@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {overflow, cadd, cmul, cadd64, sat64} from "../common/CheckedMath.sol";
 import {slot, numKey, addrKey, toAddr, bits, get, set, g} from "../common/StoreLib.sol";
+import {Emission, yearlyEmission} from "../common/Emission.sol";
 
 /// Staking parameters: the node's `dbc_chainspec::StakingParams` (`config.dbc.staking` of the
 /// genesis file) without its genesis validator list. Amounts in wei, durations in blocks,
@@ -14,12 +15,13 @@ struct StakingParams {
     uint256 minSelfStake;
     uint256 minDelegation;
     uint64 unbondingBlocks;
-    uint256 blockReward;
+    Emission emission;
     uint256 rewardPool;
     uint16 maxCommissionBps;
     uint16 maxCommissionIncreaseBps;
     uint16 doubleSignSlashBps;
     uint16 evidenceRewardBps;
+    uint16 slashTreasuryBps;
     uint32 downtimeJailMissed;
     uint16 downtimeSlashBps;
     uint64 jailBlocks;
@@ -34,12 +36,14 @@ function stakingDevParams() pure returns (StakingParams memory p) {
     p.minSelfStake = 10_000 ether;
     p.minDelegation = 1 ether;
     p.unbondingBlocks = 14 * 14_400;
-    p.blockReward = 19 ether;
+    // 19 DBC a block for 3 years, then 12.5% less each year; the 100th year releases the rest.
+    p.emission = yearlyEmission(19 ether);
     p.rewardPool = 1_000_000_000 ether;
     p.maxCommissionBps = 10_000;
     p.maxCommissionIncreaseBps = 500;
     p.doubleSignSlashBps = 500;
     p.evidenceRewardBps = 1_000;
+    p.slashTreasuryBps = 10_000;
     p.downtimeJailMissed = 50;
     p.downtimeSlashBps = 10;
     p.jailBlocks = 14_400;

@@ -18,19 +18,30 @@ use dbc_primitives::{KECCAK_EMPTY, StoredAccount};
 use dbc_trie::{AccountLeaf, full_state_root};
 use serde::{Deserialize, Serialize};
 
+mod emission;
 mod market;
 mod pos_genesis;
 mod staking;
+mod supply;
+pub use emission::{EmissionSchedule, MAX_END_ERA, YEAR_BLOCKS};
 pub use market::{
     BurnBasis, BurnTier, DBC, GpuModel, MARKET_ADDRESS, MAX_GPU_MODELS, MINING_ADDRESS,
     MarketParams, SlashTier, default_gpu_models,
 };
 pub use pos_genesis::{GenesisAlloc, MAX_DEV_ACCOUNTS, PosGenesis, pos_genesis_json};
 pub use staking::{GenesisValidator, MAX_CANDIDATES, STAKING_ADDRESS, StakingParams};
+pub use supply::{
+    Bucket, BucketAlloc, CIRCULATING_RESERVE, DbcAmount, SupplyParams, TOTAL_SUPPLY_DBC,
+};
 
-/// The precompiles' accounts (market, project mining, staking): always present in the genesis
-/// state with nonce 1 and code `0xfe`.
-pub const PRECOMPILE_ACCOUNTS: [Address; 3] = [MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS];
+/// Address of the governance precompile, whose balance is the treasury.
+pub const GOVERNANCE_ADDRESS: Address =
+    alloy_primitives::address!("0x0000000000000000000000000000000000000D04");
+
+/// The precompiles' accounts (market, project mining, staking, governance): always present in
+/// the genesis state with nonce 1 and code `0xfe`.
+pub const PRECOMPILE_ACCOUNTS: [Address; 4] =
+    [MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS, GOVERNANCE_ADDRESS];
 
 /// Upper bound of every duration parameter in blocks (`config.dbc.*Blocks`, slash tiers'
 /// `underBlocks`): 10^12 blocks (31,700 years of 1 s blocks). With it, a block number below
@@ -43,6 +54,10 @@ pub const MAX_BLOCK_TIME_SECS: u64 = 86_400;
 
 /// The embedded `--dev` genesis.
 pub const DEV_GENESIS_JSON: &str = include_str!("../../../genesis/dev.json");
+
+/// The mainnet-style genesis template (`genesis/mainnet-template.json`): the 10 B DBC supply in
+/// its six buckets. Its placeholder addresses must be replaced before a launch.
+pub const MAINNET_TEMPLATE_JSON: &str = include_str!("../../../genesis/mainnet-template.json");
 
 /// The mnemonic whose accounts the dev chain funds (Foundry's and Hardhat's default).
 pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
@@ -64,10 +79,18 @@ pub enum ChainSpecError {
     Unsupported(String),
 }
 
-/// The genesis format this node reads (`config.dbc.version`). Format 2: per-GPU calc points
-/// from `market.gpuModels`, machine keys, liveness challenges. A genesis of another format (or
-/// without the marker) is refused rather than misread.
-pub const GENESIS_FORMAT: u32 = 2;
+/// The genesis format this node reads (`config.dbc.version`). Format 3: decaying emission
+/// (`market.emission`, `staking.emission`), the treasury at `0x…0D04` (`market.treasury`
+/// removed, `staking.slashTreasuryBps`), the named supply buckets (`config.dbc.supply`). A
+/// genesis of another format (or without the marker) is refused rather than misread.
+pub const GENESIS_FORMAT: u32 = 3;
+
+/// What changed from genesis format 2 to 3 (in the refusal of a format-2 file).
+const FORMAT_3_CHANGES: &str = "market.rewardPerEpoch became market.emission and \
+     staking.blockReward became staking.emission (decaying schedules: eraBlocks, \
+     initialPerBlock, flatEras, decayBps, endEra); market.treasury was removed (the treasury is \
+     the governance precompile 0x0000000000000000000000000000000000000D04); new \
+     staking.slashTreasuryBps and config.dbc.supply (the named supply buckets)";
 
 /// DBC-specific chain parameters (`config.dbc` in the genesis file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +105,10 @@ pub struct DbcParams {
     pub market: MarketParams,
     /// Staking and proof-of-stake parameters (`config.dbc.staking`).
     pub staking: StakingParams,
+    /// The named supply buckets (`config.dbc.supply`), checked against the allocations. Every
+    /// genesis this repository ships has them; a plain Ethereum genesis may leave them out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supply: Option<SupplyParams>,
 }
 
 impl Default for DbcParams {
@@ -91,6 +118,7 @@ impl Default for DbcParams {
             block_time_secs: 6,
             market: MarketParams::default(),
             staking: StakingParams::default(),
+            supply: None,
         }
     }
 }
@@ -187,18 +215,28 @@ impl ChainSpec {
             (EthereumHardfork::Prague, time(c.prague_time)),
             (EthereumHardfork::Osaka, time(c.osaka_time)),
         ];
-        let params: DbcParams = match c.extra_fields.get("dbc") {
-            Some(v) => serde_json::from_value(v.clone())?,
-            None => DbcParams::default(),
+        // The format first: a file of another format is refused with what changed, not with
+        // the first key this format no longer knows.
+        let version = match c.extra_fields.get("dbc") {
+            Some(v) => v
+                .get("version")
+                .and_then(|v| v.as_u64())
+                .map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX)),
+            None => GENESIS_FORMAT,
         };
-        match params.version {
+        match version {
             GENESIS_FORMAT => {}
             0 => {
                 return Err(ChainSpecError::Unsupported(format!(
                     "config.dbc.version is missing: this genesis predates genesis format \
-                     {GENESIS_FORMAT} (per-GPU calc points from config.dbc.market.gpuModels, \
-                     machine keys, liveness challenges), which this node would misread; see \
-                     genesis/README.md, then add \"version\": {GENESIS_FORMAT}"
+                     {GENESIS_FORMAT}, which this node would misread; see genesis/README.md, \
+                     then add \"version\": {GENESIS_FORMAT}"
+                )));
+            }
+            2 => {
+                return Err(ChainSpecError::Unsupported(format!(
+                    "config.dbc.version = 2: this node reads genesis format {GENESIS_FORMAT}, in \
+                     which {FORMAT_3_CHANGES}; see genesis/README.md"
                 )));
             }
             v => {
@@ -208,6 +246,10 @@ impl ChainSpec {
                 )));
             }
         }
+        let params: DbcParams = match c.extra_fields.get("dbc") {
+            Some(v) => serde_json::from_value(v.clone())?,
+            None => DbcParams::default(),
+        };
         if params.block_time_secs > MAX_BLOCK_TIME_SECS {
             return Err(ChainSpecError::Unsupported(format!(
                 "config.dbc.blockTimeSecs = {} exceeds {MAX_BLOCK_TIME_SECS}",
@@ -232,6 +274,10 @@ impl ChainSpec {
                  the genesis validators' stakes plus config.dbc.staking.rewardPool ({needed})"
             )));
         }
+        if let Some(supply) = &params.supply {
+            let balances = genesis.alloc.iter().map(|(a, acc)| (*a, acc.balance)).collect();
+            supply.validate(&balances).map_err(ChainSpecError::Unsupported)?;
+        }
         Ok(Self {
             chain_id: c.chain_id,
             hardforks: EthereumChainHardforks::new(forks),
@@ -247,15 +293,23 @@ impl ChainSpec {
     pub fn dev(accounts: usize) -> Result<Self, ChainSpecError> {
         let mut spec = Self::from_json(DEV_GENESIS_JSON)?;
         if accounts > 10 {
-            for (index, address) in dev_addresses(accounts)?.into_iter().enumerate().skip(10) {
-                debug_assert!(index >= 10);
-                spec.genesis.alloc.entry(address).or_insert_with(|| {
-                    alloy_genesis::GenesisAccount {
-                        balance: U256::from(DEV_ACCOUNT_BALANCE),
-                        ..Default::default()
-                    }
-                });
+            // Extra accounts are paid out of the circulating reserve: the total stays 10 B.
+            let extra = dev_addresses(accounts)?.into_iter().skip(10);
+            let mut supply = spec.params.supply.clone().ok_or_else(|| {
+                ChainSpecError::Unsupported("genesis/dev.json has no config.dbc.supply".into())
+            })?;
+            for address in extra {
+                let balance = U256::from(DEV_ACCOUNT_BALANCE);
+                supply.pay_from_reserve(address, balance).map_err(ChainSpecError::Unsupported)?;
+                spec.genesis.alloc.insert(
+                    address,
+                    alloy_genesis::GenesisAccount { balance, ..Default::default() },
+                );
+                let reserve = spec.genesis.alloc.entry(CIRCULATING_RESERVE).or_default();
+                reserve.balance = reserve.balance.saturating_sub(balance);
             }
+            spec.params.supply = Some(supply);
+            spec.dbc = std::sync::Arc::new(spec.params.clone());
         }
         Ok(spec)
     }
@@ -427,16 +481,21 @@ mod tests {
         a.to_string().to_lowercase()
     }
 
-    /// Security review L3: the three precompile accounts exist with nonce 1 and code `0xfe`
-    /// even when the genesis leaves them out, and keep a balance the genesis gives them.
+    /// Security review L3: the precompile accounts exist with nonce 1 and code `0xfe` even
+    /// when the genesis leaves them out, and keep a balance the genesis gives them.
     #[test]
     fn l3_precompile_accounts_always_exist_with_nonce_and_code() {
         let mut g = dev_json();
         let alloc = g["alloc"].as_object_mut().expect("alloc");
-        alloc.remove(&key(MARKET_ADDRESS));
-        alloc.remove(&key(MINING_ADDRESS));
-        assert!(!alloc.contains_key(&key(STAKING_ADDRESS)), "dev.json omits 0x…0D03");
-        g["config"]["dbc"]["market"] = serde_json::json!({ "rewardPool": "0x0" });
+        for a in PRECOMPILE_ACCOUNTS {
+            alloc.remove(&key(a));
+        }
+        g["config"]["dbc"].as_object_mut().expect("dbc").remove("supply");
+        let none = serde_json::json!({ "eraBlocks": 1, "initialPerBlock": "0x0", "flatEras": 0,
+            "decayBps": 0, "endEra": 1 });
+        g["config"]["dbc"]["market"] = serde_json::json!({ "rewardPool": "0x0", "emission": none });
+        g["config"]["dbc"]["staking"] =
+            serde_json::json!({ "rewardPool": "0x0", "emission": none });
         let spec = ChainSpec::from_json(&g.to_string()).expect("spec");
         let accounts = spec.genesis_accounts();
         for addr in PRECOMPILE_ACCOUNTS {
@@ -448,6 +507,7 @@ mod tests {
         }
         // Listed with a balance only (no code, no nonce): the balance is kept.
         let mut g = dev_json();
+        g["config"]["dbc"].as_object_mut().expect("dbc").remove("supply");
         g["alloc"][key(STAKING_ADDRESS)] = serde_json::json!({ "balance": "0x64" });
         let spec = ChainSpec::from_json(&g.to_string()).expect("spec");
         let s = &spec.genesis.alloc[&STAKING_ADDRESS];
@@ -544,12 +604,56 @@ mod tests {
         assert!(e.contains("config.dbc.version is missing") && e.contains("README"), "{e}");
         g["config"]["dbc"]["version"] = 1.into();
         let e = refused(&g);
-        assert!(e.contains("config.dbc.version = 1") && e.contains("format 2"), "{e}");
+        assert!(e.contains("config.dbc.version = 1") && e.contains("format 3"), "{e}");
+        // Format 2 is refused with the list of what changed, also when it sets keys format 3
+        // no longer has.
+        g["config"]["dbc"]["version"] = 2.into();
+        g["config"]["dbc"]["market"] = serde_json::json!({ "rewardPerEpoch": "0x1" });
+        g["config"]["dbc"]["staking"] = serde_json::json!({ "blockReward": "0x1" });
+        let e = refused(&g);
+        for s in ["market.emission", "staking.emission", "market.treasury", "config.dbc.supply"] {
+            assert!(e.contains(s), "{s}: {e}");
+        }
         g["config"]["dbc"]["version"] = GENESIS_FORMAT.into();
+        let e = refused(&g);
+        assert!(e.contains("unknown field `rewardPerEpoch`"), "{e}");
+        g["config"]["dbc"].as_object_mut().expect("dbc").remove("market");
+        g["config"]["dbc"].as_object_mut().expect("dbc").remove("staking");
         ChainSpec::from_json(&g.to_string()).expect("current format");
         g["config"].as_object_mut().expect("config").remove("dbc");
         let spec = ChainSpec::from_json(&g.to_string()).expect("no dbc section");
         assert_eq!(spec.params.version, GENESIS_FORMAT);
+    }
+
+    /// Issue #17 item 4: every genesis this repository ships allocates exactly 10 B DBC in
+    /// named buckets, the dev chain's extra accounts included, and a genesis whose buckets
+    /// disagree with its balances is refused.
+    #[test]
+    fn shipped_geneses_allocate_exactly_ten_billion_dbc_in_buckets() {
+        let ten_b = U256::from(TOTAL_SUPPLY_DBC) * U256::from(market::DBC);
+        for (name, json) in
+            [("dev.json", DEV_GENESIS_JSON), ("mainnet-template.json", MAINNET_TEMPLATE_JSON)]
+        {
+            let spec = ChainSpec::from_json(json).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let supply = spec.params.supply.as_ref().unwrap_or_else(|| panic!("{name}: supply"));
+            assert_eq!((supply.total.0, spec.genesis_supply()), (ten_b, ten_b), "{name}");
+            let pool = |b: Bucket| -> U256 {
+                supply.buckets.iter().filter(|x| x.bucket == b).map(|x| x.amount.0).sum()
+            };
+            assert_eq!(pool(Bucket::GpuMining), spec.params.market.reward_pool, "{name}");
+            assert_eq!(pool(Bucket::ValidatorRewards), spec.params.staking.reward_pool, "{name}");
+            assert_eq!(
+                spec.genesis.alloc[&GOVERNANCE_ADDRESS].balance,
+                pool(Bucket::Treasury),
+                "{name}"
+            );
+        }
+        let spec = ChainSpec::dev(15).expect("dev 15");
+        assert_eq!(spec.genesis_supply(), ten_b);
+        let mut g = dev_json();
+        g["alloc"][key(GOVERNANCE_ADDRESS)]["balance"] = "0x1".into();
+        let e = refused(&g);
+        assert!(e.contains("config.dbc.supply") && e.contains("add up to"), "{e}");
     }
 
     #[test]

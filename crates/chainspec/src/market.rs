@@ -3,7 +3,7 @@
 use alloy_primitives::{Address, U256, address};
 use serde::{Deserialize, Serialize};
 
-use crate::MAX_DURATION_BLOCKS;
+use crate::{EmissionSchedule, MAX_DURATION_BLOCKS, emission::YEAR_BLOCKS};
 
 /// One DBC in wei.
 pub const DBC: u128 = 1_000_000_000_000_000_000;
@@ -116,8 +116,9 @@ pub struct MarketParams {
     pub burn_tiers: Vec<BurnTier>,
     /// Which GPU count selects the tier: `online` (default) or `registered`.
     pub burn_tier_basis: BurnBasis,
-    /// Reward shared among online machines per epoch.
-    pub reward_per_epoch: U256,
+    /// Release of the GPU reward pool over time, shared among online machines by grade
+    /// (decaying by era; see [`crate::EmissionSchedule`]).
+    pub emission: EmissionSchedule,
     /// Blocks per epoch (1 day).
     pub epoch_blocks: u64,
     /// Size of the pre-funded reward pool (the market account's genesis balance must cover it).
@@ -144,8 +145,6 @@ pub struct MarketParams {
     pub slash_auditors_bps: u16,
     /// Deposit of a fault report.
     pub report_deposit: U256,
-    /// Receives the treasury's share of slashes and lost deposits.
-    pub treasury: Address,
     /// Mining projects (precompile `0x…0D02`) a machine may serve at once.
     pub max_projects_per_machine: u32,
 }
@@ -208,8 +207,9 @@ impl Default for MarketParams {
                 BurnTier { from_gpus: 10_000, bps: 10_000 },
             ],
             burn_tier_basis: BurnBasis::Online,
-            // 400M DBC a year for GPU mining.
-            reward_per_epoch: dbc(400_000_000) / U256::from(365),
+            // 400M DBC a year for GPU mining for 3 years, then 12.5% less each year for 97
+            // years; the 100th year releases what is left of the pool.
+            emission: EmissionSchedule::yearly(dbc(400_000_000) / U256::from(YEAR_BLOCKS)),
             epoch_blocks: DAY,
             reward_pool: dbc(4_000_000_000),
             immediate_bps: 2_500,
@@ -233,7 +233,6 @@ impl Default for MarketParams {
             slash_renter_bps: 1_000,
             slash_auditors_bps: 2_000,
             report_deposit: dbc(100),
-            treasury: address!("0x00000000000000000000000000000000000dB7e0"),
             max_projects_per_machine: 3,
         }
     }
@@ -359,7 +358,7 @@ impl MarketParams {
                 }
             }
         }
-        Ok(())
+        self.emission.validate("market.emission", self.reward_pool)
     }
 }
 

@@ -4,8 +4,8 @@
 //! are left out unless requested with `dev_accounts` (security review L5).
 
 use crate::{
-    ChainSpec, ChainSpecError, DBC, DEV_ACCOUNT_BALANCE, DEV_GENESIS_JSON, GenesisValidator,
-    PRECOMPILE_ACCOUNTS, STAKING_ADDRESS, StakingParams, dev_addresses,
+    CIRCULATING_RESERVE, ChainSpec, ChainSpecError, DBC, DEV_ACCOUNT_BALANCE, DEV_GENESIS_JSON,
+    GenesisValidator, PRECOMPILE_ACCOUNTS, STAKING_ADDRESS, StakingParams, dev_addresses,
 };
 use alloy_primitives::{Address, U256};
 use std::{collections::BTreeMap, str::FromStr};
@@ -96,23 +96,40 @@ pub fn pos_genesis_json(p: &PosGenesis) -> Result<String, ChainSpecError> {
         .checked_add(staking.reward_pool)
         .ok_or_else(|| bad("the validators' stakes overflow".into()))?;
 
-    // Start from dev.json's alloc without its test-mnemonic accounts.
+    // Start from dev.json's alloc and supply buckets without its test-mnemonic accounts (their
+    // balances go back to the circulating reserve); every account funded here, and the
+    // validators' stakes, are paid out of that reserve, so the total stays 10 B DBC.
+    let dev_spec = ChainSpec::from_json(DEV_GENESIS_JSON)?;
+    let mut supply = dev_spec
+        .params
+        .supply
+        .clone()
+        .ok_or_else(|| bad("genesis/dev.json has no config.dbc.supply".into()))?;
     let dev = dev_addresses(DEV_JSON_ACCOUNTS.max(p.dev_accounts))?;
     let mut alloc: BTreeMap<Address, serde_json::Value> =
         serde_json::from_value(g["alloc"].take())?;
     for a in &dev[..DEV_JSON_ACCOUNTS] {
         alloc.remove(a);
+        supply.return_to_reserve(*a);
     }
     let mut balances: BTreeMap<Address, U256> = BTreeMap::new();
     for a in &dev[..p.dev_accounts] {
         balances.insert(*a, U256::from(DEV_ACCOUNT_BALANCE));
     }
     for x in &p.alloc {
-        if PRECOMPILE_ACCOUNTS.contains(&x.address) {
-            return Err(bad(format!("cannot fund the precompile account {}", x.address)));
+        if PRECOMPILE_ACCOUNTS.contains(&x.address) || x.address == CIRCULATING_RESERVE {
+            return Err(bad(format!("cannot fund the account {} (it holds a pool)", x.address)));
         }
         let b = balances.entry(x.address).or_default();
         *b = b.checked_add(x.balance).ok_or_else(|| bad("balances overflow".into()))?;
+    }
+    let pool = dev_spec.genesis.alloc.get(&STAKING_ADDRESS).map(|a| a.balance).unwrap_or_default();
+    if pool != staking.reward_pool {
+        return Err(bad("genesis/dev.json's staking account does not hold the reward pool".into()));
+    }
+    supply.pay_from_reserve(STAKING_ADDRESS, staking.genesis_stake()).map_err(bad)?;
+    for (a, balance) in &balances {
+        supply.pay_from_reserve(*a, *balance).map_err(bad)?;
     }
     for (a, balance) in balances {
         // dev.json's remaining entries (predeploys) hold no balance.
@@ -120,12 +137,19 @@ pub fn pos_genesis_json(p: &PosGenesis) -> Result<String, ChainSpecError> {
         entry["balance"] = format!("{balance:#x}").into();
     }
     alloc.insert(STAKING_ADDRESS, serde_json::json!({ "balance": format!("{staked:#x}") }));
+    let reserve = supply
+        .buckets
+        .iter()
+        .filter(|b| b.address == CIRCULATING_RESERVE)
+        .fold(U256::ZERO, |a, b| a.saturating_add(b.amount.0));
+    alloc.insert(CIRCULATING_RESERVE, serde_json::json!({ "balance": format!("{reserve:#x}") }));
     g["alloc"] = serde_json::to_value(alloc)?;
     g["config"]["chainId"] = p.chain_id.into();
     g["config"]["dbc"] = serde_json::json!({
         "version": crate::GENESIS_FORMAT,
         "blockTimeSecs": p.block_time_secs,
         "staking": serde_json::to_value(&staking)?,
+        "supply": serde_json::to_value(&supply)?,
     });
     g["timestamp"] = format!("{:#x}", p.timestamp).into();
     let text = serde_json::to_string_pretty(&g)?;
@@ -182,6 +206,10 @@ mod tests {
             staking.genesis_stake() + staking.reward_pool
         );
         assert_eq!((spec.chain_id, staking.validators.len()), (19_889, 2));
+        // Stakes and balances come out of the circulating reserve: the total stays 10 B.
+        let ten_b = U256::from(crate::TOTAL_SUPPLY_DBC) * U256::from(DBC);
+        assert_eq!(spec.genesis_supply(), ten_b);
+        assert_eq!(spec.params.supply.as_ref().unwrap().total.0, ten_b);
 
         // Opt-in: the first N test accounts, here more than dev.json's ten.
         let a = PosGenesis { dev_accounts: 11, ..args() };
@@ -201,7 +229,11 @@ mod tests {
             alloc: vec![GenesisAlloc { address: STAKING_ADDRESS, balance: U256::from(1u64) }],
             ..args()
         };
-        assert!(pos_genesis_json(&a).unwrap_err().to_string().contains("precompile"));
+        assert!(pos_genesis_json(&a).unwrap_err().to_string().contains("holds a pool"));
+        // More than the circulating reserve (3 B DBC less what is handed out) is refused.
+        let big = "0x00000000000000000000000000000000000000c3=3000000000".parse().unwrap();
+        let a = PosGenesis { alloc: vec![big], ..args() };
+        assert!(pos_genesis_json(&a).unwrap_err().to_string().contains("circulating reserve"));
         let a = PosGenesis { validators: vec![], ..args() };
         assert!(pos_genesis_json(&a).unwrap_err().to_string().contains("at least one"));
     }

@@ -4,7 +4,7 @@
 use alloy_primitives::{Address, U256, address};
 use serde::{Deserialize, Serialize};
 
-use crate::{MAX_DURATION_BLOCKS, market::DBC};
+use crate::{EmissionSchedule, MAX_DURATION_BLOCKS, market::DBC};
 
 /// Upper bound of `maxCandidates` (bounds the election's work in one block hook).
 pub const MAX_CANDIDATES: u32 = 1_000;
@@ -42,8 +42,9 @@ pub struct StakingParams {
     pub min_delegation: U256,
     /// Blocks undelegated stake stays locked (14 days).
     pub unbonding_blocks: u64,
-    /// Reward of each block's proposer, paid out of the pool.
-    pub block_reward: U256,
+    /// Reward of each block's proposer, paid out of the pool: decaying by era (see
+    /// [`crate::EmissionSchedule`]).
+    pub emission: EmissionSchedule,
     /// Pre-allocated block-reward pool (the staking account's genesis balance must cover it
     /// plus the genesis validators' stakes). Issuance stops when it is spent.
     pub reward_pool: U256,
@@ -54,8 +55,11 @@ pub struct StakingParams {
     pub max_commission_increase_bps: u16,
     /// Share of a validator's bonded stake slashed for double signing.
     pub double_sign_slash_bps: u16,
-    /// Share of the slash paid to whoever submits the evidence; the rest is burned.
+    /// Share of the slash paid to whoever submits the evidence.
     pub evidence_reward_bps: u16,
+    /// Share of the rest of a slash (after the evidence reward) paid to the treasury
+    /// (`0x…0D04`); the remainder is burned. 100% by default, as in Polkadot.
+    pub slash_treasury_bps: u16,
     /// Missed slots in one epoch that jail a validator.
     pub downtime_jail_missed: u32,
     /// Share of bonded stake slashed when jailed for downtime.
@@ -76,13 +80,15 @@ impl Default for StakingParams {
             min_self_stake: dbc(10_000),
             min_delegation: dbc(1),
             unbonding_blocks: 14 * 14_400,
-            // 100M DBC a year to validators at 5,256,000 blocks a year.
-            block_reward: dbc(19),
+            // 19 DBC a block (99.9M DBC a year) for 3 years, then 12.5% less each year; the
+            // 100th year releases what is left of the pool.
+            emission: EmissionSchedule::yearly(dbc(19)),
             reward_pool: dbc(1_000_000_000),
             max_commission_bps: 10_000,
             max_commission_increase_bps: 500,
             double_sign_slash_bps: 500,
             evidence_reward_bps: 1_000,
+            slash_treasury_bps: 10_000,
             downtime_jail_missed: 50,
             downtime_slash_bps: 10,
             jail_blocks: 14_400,
@@ -99,6 +105,7 @@ impl StakingParams {
             ("maxCommissionIncreaseBps", self.max_commission_increase_bps),
             ("doubleSignSlashBps", self.double_sign_slash_bps),
             ("evidenceRewardBps", self.evidence_reward_bps),
+            ("slashTreasuryBps", self.slash_treasury_bps),
             ("downtimeSlashBps", self.downtime_slash_bps),
         ] {
             if v > 10_000 {
@@ -145,7 +152,7 @@ impl StakingParams {
                 return Err(format!("genesis validator {} commission too high", v.address));
             }
         }
-        Ok(())
+        self.emission.validate("staking.emission", self.reward_pool)
     }
 
     /// Sum of the genesis validators' stakes.

@@ -16,3 +16,8 @@ alloy_sol_types::sol!(
     #![sol(all_derives)]
     "../../contracts/src/interfaces/IStaking.sol"
 );
+
+alloy_sol_types::sol!(
+    #![sol(all_derives)]
+    "../../contracts/src/interfaces/IGovernance.sol"
+);

@@ -43,6 +43,8 @@ pub trait Host {
     fn pay_from(&mut self, from: Address, to: Address, amount: U256) -> Result<(), HostError>;
     /// Removes `amount` from the precompile account `from`: it leaves the supply.
     fn burn_from(&mut self, from: Address, amount: U256) -> Result<(), HostError>;
+    /// Balance of `account`.
+    fn balance(&mut self, account: Address) -> Result<U256, HostError>;
     /// Moves `amount` from the market account to `to`.
     fn pay(&mut self, to: Address, amount: U256) -> Result<(), HostError> {
         self.pay_from(MARKET_ADDRESS, to, amount)
@@ -122,6 +124,10 @@ impl Host for EvmHost<'_, '_> {
         let balance = self.internals.load_account(from).map_err(state_err)?.data.info.balance;
         let left = balance.checked_sub(amount).ok_or(HostError::Balance(amount))?;
         self.internals.set_balance(from, left).map_err(state_err)
+    }
+
+    fn balance(&mut self, account: Address) -> Result<U256, HostError> {
+        Ok(self.internals.load_account(account).map_err(state_err)?.data.info.balance)
     }
 
     fn block_number(&self) -> u64 {

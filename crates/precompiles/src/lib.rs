@@ -35,6 +35,7 @@ use dbc_chainspec::DbcParams;
 use revm::precompile::{PrecompileError, PrecompileHalt, PrecompileId, PrecompileOutput};
 
 pub mod abi;
+pub mod governance;
 mod host;
 mod market;
 pub mod math;
@@ -48,8 +49,9 @@ mod store;
 mod testing;
 #[cfg(test)]
 mod tests;
+mod treasury;
 
-pub use dbc_chainspec::{MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS};
+pub use dbc_chainspec::{GOVERNANCE_ADDRESS, MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS};
 pub use host::{EvmHost, Host, HostError, StoreInfo};
 pub use market::{
     Call, HOOK_MAX_ITEMS, HOOK_SELECTOR, Outcome, execute, hook_calldata, idle_hook_slots,
@@ -128,8 +130,28 @@ pub fn staking_precompile(params: Arc<DbcParams>) -> DynPrecompile {
     )
 }
 
+/// The governance precompile (treasury and emission views).
+pub fn governance_precompile(params: Arc<DbcParams>) -> DynPrecompile {
+    DynPrecompile::new_stateful(
+        PrecompileId::custom("dbc-governance"),
+        move |mut input: PrecompileInput<'_>| {
+            let call = Call {
+                data: input.data,
+                caller: input.caller,
+                value: input.value,
+                is_static: input.is_static,
+                direct: input.is_direct_call(),
+                gas: input.gas,
+            };
+            let reservoir = input.reservoir;
+            let mut host = EvmHost::new(&mut input.internals);
+            outcome(governance::execute(&mut host, &params, call), reservoir)
+        },
+    )
+}
+
 /// Adds the chain's precompiles (market `0x…0D01`, project mining `0x…0D02`, staking
-/// `0x…0D03`) to an EVM's precompile set.
+/// `0x…0D03`, governance `0x…0D04`) to an EVM's precompile set.
 pub fn install(precompiles: &mut PrecompilesMap, params: &Arc<DbcParams>) {
     let market = params.clone();
     precompiles.apply_precompile(&MARKET_ADDRESS, move |_| Some(market_precompile(market)));
@@ -137,4 +159,7 @@ pub fn install(precompiles: &mut PrecompilesMap, params: &Arc<DbcParams>) {
     precompiles.apply_precompile(&MINING_ADDRESS, move |_| Some(mining_precompile(mining)));
     let staking = params.clone();
     precompiles.apply_precompile(&STAKING_ADDRESS, move |_| Some(staking_precompile(staking)));
+    let governance = params.clone();
+    precompiles
+        .apply_precompile(&GOVERNANCE_ADDRESS, move |_| Some(governance_precompile(governance)));
 }

@@ -21,6 +21,7 @@ use crate::{
     host::Host,
     market::{Call, Outcome},
     store::*,
+    treasury,
 };
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_sol_types::{SolCall, SolEvent, SolInterface};
@@ -488,7 +489,8 @@ fn on_block<H: Host>(
     let mut v = Val::load(ctx, proposer)?;
     if v.registered {
         let paid = ctx.g(G_POOL_PAID)?;
-        let reward = sp.block_reward.min(sp.reward_pool.saturating_sub(paid));
+        let rate = sp.emission.rate(sp.emission.era_of(ctx.now), sp.reward_pool);
+        let reward = rate.min(sp.reward_pool.saturating_sub(paid));
         if !reward.is_zero() {
             ctx.set_g(G_POOL_PAID, ck2(paid.checked_add(reward))?)?;
             let mut commission = bps(reward, v.commission)?;

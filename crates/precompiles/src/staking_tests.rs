@@ -27,12 +27,21 @@ fn params() -> StakingParams {
         min_self_stake: dbc(100),
         min_delegation: dbc(1),
         unbonding_blocks: 5,
-        block_reward: dbc(10),
+        // 10 DBC a block for the first era (the pool of 25 runs dry first).
+        emission: dbc_chainspec::EmissionSchedule {
+            era_blocks: 1_000_000,
+            initial_per_block: dbc(10),
+            flat_eras: 2,
+            decay_bps: 0,
+            end_era: 2,
+        },
         reward_pool: dbc(25),
         max_commission_bps: 5_000,
         max_commission_increase_bps: 500,
         double_sign_slash_bps: 1_000,
         evidence_reward_bps: 2_000,
+        // Burned, as before the treasury (a test below sends a share there).
+        slash_treasury_bps: 0,
         downtime_jail_missed: 3,
         downtime_slash_bps: 100,
         jail_blocks: 4,
@@ -261,6 +270,8 @@ fn double_sign_evidence_slashes_jails_and_pays_the_reporter() {
     let mut c = MockChain::new(Default::default());
     let mut p = params();
     p.validators[1].address = v;
+    // Issue #17: three quarters of what is left after the reporter's share to the treasury.
+    p.slash_treasury_bps = 7_500;
     c.staking = p;
     c.fund(STAKING_ADDRESS, dbc(500) + c.staking.reward_pool);
     c.fund(ALICE, dbc(10));
@@ -287,12 +298,20 @@ fn double_sign_evidence_slashes_jails_and_pays_the_reporter() {
     assert_eq!(val.totalStake, dbc(180), "10% of 200 slashed");
     assert_eq!(val.jailedUntil, c.number + 4);
     assert_eq!(c.balance(ALICE) - before, dbc(4), "20% of the slash");
-    assert_eq!(c.burned(), dbc(16), "the rest of the slash is burned");
-    assert_eq!(view(&mut c, IStaking::totalBurnedCall {}), dbc(16));
+    assert_eq!(c.balance(crate::GOVERNANCE_ADDRESS), dbc(12), "75% of the other 16");
+    assert_eq!(c.burned(), dbc(4), "the rest of the slash is burned");
+    assert_eq!(view(&mut c, IStaking::totalBurnedCall {}), dbc(4));
     let ev = logs.iter().find(|l| l.topics()[0] == IStaking::Slashed::SIGNATURE_HASH).unwrap();
     assert_eq!(IStaking::Slashed::decode_log_data(ev).unwrap().amount, dbc(20));
+    let ev = logs
+        .iter()
+        .find(|l| l.topics()[0] == crate::abi::IGovernance::TreasuryReceived::SIGNATURE_HASH)
+        .unwrap();
+    let t = crate::abi::IGovernance::TreasuryReceived::decode_log_data(ev).unwrap();
+    assert_eq!((t.source, t.from, t.amount), (5, v, dbc(12)));
     err(submit(&mut c, &y, &x), IStaking::EvidenceAlreadyUsed {});
-    // The staking account paid 4 and burned 16 (block rewards stay in it until claimed).
+    // The staking account paid 4 to the reporter, 12 to the treasury and burned 4 (block
+    // rewards stay in it until claimed).
     assert_eq!(c.balance(STAKING_ADDRESS), dbc(500) + c.staking.reward_pool - dbc(20));
 }
 

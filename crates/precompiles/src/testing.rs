@@ -30,6 +30,8 @@ pub struct MockChain {
     pub staking: dbc_chainspec::StakingParams,
     /// Logs of the last call.
     pub last_logs: Vec<LogData>,
+    /// Logs of the last governance call with the emitting account.
+    pub last_logs_from: Vec<(Address, LogData)>,
     pub last_gas: u64,
     /// Origin of the current transaction.
     pub origin: Address,
@@ -56,6 +58,10 @@ impl Host for MockChain {
         *self.state.balances.entry(to).or_default() += amount;
         Ok(())
     }
+    fn balance(&mut self, account: Address) -> Result<U256, HostError> {
+        Ok(self.state.balances.get(&account).copied().unwrap_or_default())
+    }
+
     fn burn_from(&mut self, from: Address, amount: U256) -> Result<(), HostError> {
         let m = self.state.balances.entry(from).or_default();
         *m = m.checked_sub(amount).ok_or(HostError::Balance(amount))?;
@@ -159,6 +165,52 @@ impl MockChain {
                 self.last_gas = gas;
                 self.last_logs =
                     self.state.logs[logs_before..].iter().map(|(_, l)| l.clone()).collect();
+                Ok(output)
+            }
+            Outcome::Revert { gas, output } => {
+                self.last_gas = gas;
+                self.state = before;
+                Err(output)
+            }
+            Outcome::OutOfGas => {
+                self.state = before;
+                Err(Bytes::from_static(b"out of gas"))
+            }
+            Outcome::Fatal(e) => panic!("fatal: {e}"),
+        }
+    }
+
+    /// Runs one call `who → governance` (`0x…0D04`) with `value`; `is_static` for a static
+    /// call. Logs of every account are kept in `last_logs` with their address in
+    /// `last_logs_from`.
+    pub fn tx_governance(
+        &mut self,
+        who: Address,
+        value: U256,
+        data: &[u8],
+        is_static: bool,
+        direct: bool,
+    ) -> TxResult {
+        let before = self.state.clone();
+        self.origin = who;
+        self.originals.clear();
+        self.warm.clear();
+        let logs_before = self.state.logs.len();
+        let from = self.state.balances.entry(who).or_default();
+        assert!(*from >= value, "test account underfunded");
+        *from -= value;
+        *self.state.balances.entry(crate::GOVERNANCE_ADDRESS).or_default() += value;
+        let params = dbc_chainspec::DbcParams {
+            market: self.params.clone(),
+            staking: self.staking.clone(),
+            ..Default::default()
+        };
+        let call = Call { data, caller: who, value, is_static, direct, gas: 30_000_000 };
+        match crate::governance::execute(self, &params, call) {
+            Outcome::Success { gas, output } => {
+                self.last_gas = gas;
+                self.last_logs_from = self.state.logs[logs_before..].to_vec();
+                self.last_logs = self.last_logs_from.iter().map(|(_, l)| l.clone()).collect();
                 Ok(output)
             }
             Outcome::Revert { gas, output } => {

@@ -9,7 +9,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolError, SolEvent, SolInterface, SolValue};
-use dbc_chainspec::MarketParams;
+use dbc_chainspec::{GOVERNANCE_ADDRESS, MarketParams};
 
 fn dbc(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
@@ -330,7 +330,7 @@ fn verification_approves_at_the_table_value_and_penalises_the_minority() {
     // The third auditor disagreed: 10% of its stake to the treasury.
     let s = t.ok(0x30, U256::ZERO, auditorStakeCall { account: auditors[2] });
     assert_eq!(s, dbc(9_000));
-    assert_eq!(t.c.balance(params().treasury), dbc(1_000));
+    assert_eq!(t.c.balance(GOVERNANCE_ADDRESS), dbc(1_000));
     let s = t.ok(0x30, U256::ZERO, auditorStakeCall { account: auditors[0] });
     assert_eq!(s, dbc(10_000));
     let stats = t.ok(0x30, U256::ZERO, networkStatsCall {});
@@ -347,8 +347,16 @@ fn rejected_machine_loses_five_percent() {
     let m = t.machine(id);
     assert_eq!(((m.status as u8), m.stake), (4, U256::ZERO));
     assert_eq!(t.c.balance(addr(OWNER)), before - dbc(100));
-    // 5% of 2,000 plus the dissenting auditor's 10% of 10,000.
-    assert_eq!(t.c.balance(params().treasury), dbc(100) + dbc(1_000));
+    // 5% of 2,000 plus the dissenting auditor's 10% of 10,000, each counted by its source.
+    assert_eq!(t.c.balance(GOVERNANCE_ADDRESS), dbc(100) + dbc(1_000));
+    let received =
+        |t: &T, s: u8| t.c.storage_at(GOVERNANCE_ADDRESS, crate::treasury::received_slot(s));
+    assert_eq!(received(&t, crate::treasury::source::REJECTED_MACHINE), dbc(100));
+    assert_eq!(received(&t, crate::treasury::source::AUDITOR_PENALTY), dbc(1_000));
+    assert_eq!(
+        t.c.storage_at(GOVERNANCE_ADDRESS, U256::from(crate::treasury::G_RECEIVED)),
+        dbc(1_100)
+    );
 }
 
 #[test]
@@ -538,7 +546,7 @@ fn rewards_split_by_grade_with_immediate_and_vesting_shares() {
     t.c.advance(30);
     let pa = t.ok(0x30, U256::ZERO, pendingRewardCall { machineId: a }) - pa0;
     let pb = t.ok(0x30, U256::ZERO, pendingRewardCall { machineId: b });
-    let per_block = params().reward_per_epoch / U256::from(params().epoch_blocks);
+    let per_block = params().emission.rate(0, params().reward_pool);
     // b joined one block after the mark: it saw 30 blocks, a 30 blocks at a third.
     assert!(pb > pa * U256::from(19) / U256::from(10) && pb <= pa * U256::from(2) + U256::from(2));
     let total = pa + pb;
@@ -621,7 +629,7 @@ fn missed_heartbeats_of_a_rented_machine_are_slashed_at_detection_and_refunded()
     // Back after 100 blocks offline: the tier for >= 70 blocks is 8%, 4% of which was taken.
     t.c.advance(100 - 1);
     let renter_before = t.c.balance(addr(RENTER));
-    let treasury_before = t.c.balance(params().treasury);
+    let treasury_before = t.c.balance(GOVERNANCE_ADDRESS);
     let n = t.c.number - 1;
     let forged = t.heartbeat_by(&other_key(), id, n);
     err_is::<BadHeartbeatSignature>(t.call(OWNER, U256::ZERO, forged));
@@ -636,7 +644,7 @@ fn missed_heartbeats_of_a_rented_machine_are_slashed_at_detection_and_refunded()
     assert_eq!(t.c.balance(addr(RENTER)), renter_before + s.toRenter);
     assert_eq!(s.toRenter, s.amount / U256::from(10));
     assert_eq!(s.toAuditors, s.amount / U256::from(5) / U256::from(3) * U256::from(3));
-    assert_eq!(t.c.balance(params().treasury), treasury_before + s.toTreasury);
+    assert_eq!(t.c.balance(GOVERNANCE_ADDRESS), treasury_before + s.toTreasury);
     let m = t.machine(id);
     assert_eq!((m.status as u8), 2);
     assert_eq!(m.stake, dbc(2_120) - s.amount);
@@ -724,14 +732,14 @@ fn fault_reports_confirmed_and_false() {
         let seat = t.seat_of(*a);
         t.ok(seat, U256::ZERO, commitReportCall { reportId: rep, commitment: c });
     }
-    let treasury_before = t.c.balance(params().treasury);
+    let treasury_before = t.c.balance(GOVERNANCE_ADDRESS);
     for a in r.auditors.iter() {
         let seat = t.seat_of(*a);
         t.ok(seat, U256::ZERO, revealReportCall { reportId: rep, faulty: false, salt: B256::ZERO });
     }
     assert_eq!(t.ok(0x30, U256::ZERO, getReportCall { reportId: rep }).outcome, 2);
     let each = dbc(20) / U256::from(3);
-    assert_eq!(t.c.balance(params().treasury), treasury_before + dbc(100) - each * U256::from(3));
+    assert_eq!(t.c.balance(GOVERNANCE_ADDRESS), treasury_before + dbc(100) - each * U256::from(3));
     assert_eq!((t.machine(id).status as u8), 2);
 }
 

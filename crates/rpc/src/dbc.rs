@@ -13,8 +13,8 @@ use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::EvmOverrides};
 use alloy_sol_types::{SolCall, SolError};
 use dbc_precompiles::{
-    MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS,
-    abi::{IGpuMarket, IProjectMining, IStaking},
+    GOVERNANCE_ADDRESS, MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS,
+    abi::{IGovernance, IGpuMarket, IProjectMining, IStaking},
 };
 use jsonrpsee::proc_macros::rpc;
 use serde::Serialize;
@@ -48,6 +48,47 @@ pub struct NetworkStats {
     pub rewards_distributed: U256,
     /// GPU reward pool left, wei.
     pub reward_pool_remaining: U256,
+}
+
+/// `dbc_treasury`: the treasury (the balance of `0x…0D04`) and what it received by source.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Treasury {
+    /// Balance of the governance account, wei.
+    pub balance: U256,
+    /// What enacted proposals may spend, wei.
+    pub available: U256,
+    /// Everything received through the precompiles (slashes, penalties, lost deposits,
+    /// donations), wei. Plain transfers to the account are in `balance` only.
+    pub received: U256,
+    /// Everything spent, wei.
+    pub spent: U256,
+    /// `received` by source.
+    pub received_by_source: TreasurySources,
+    /// Per-block release of the GPU reward pool in the current era, wei.
+    pub gpu_emission_per_block: U256,
+    /// Per-block release of the validator reward pool in the current era, wei.
+    pub validator_emission_per_block: U256,
+    /// The current era of the GPU pool's schedule (both schedules have yearly eras by default).
+    pub emission_era: u32,
+}
+
+/// What the treasury received, by source (`IGovernance.TreasuryReceived.source`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TreasurySources {
+    /// 1: the treasury's share of machine slashes.
+    pub machine_slash: U256,
+    /// 2: auditor penalties.
+    pub auditor_penalty: U256,
+    /// 3: stake lost by machines verification rejected.
+    pub rejected_machine: U256,
+    /// 4: the treasury's share of false fault reports' deposits.
+    pub lost_report_deposit: U256,
+    /// 5: the treasury's share of validator slashes.
+    pub validator_slash: U256,
+    /// 9: donations (`fund`).
+    pub donation: U256,
 }
 
 /// A machine's claimed (and, once online, verified) hardware.
@@ -248,6 +289,10 @@ pub trait DbcApi {
     /// Network GPU counts, burn rate, burned totals and supply.
     #[method(name = "networkStats", blocking)]
     fn network_stats(&self, block: Option<BlockId>) -> RpcResult<NetworkStats>;
+    /// The treasury: balance, totals, what it received by source, and the reward pools'
+    /// current emission.
+    #[method(name = "treasury", blocking)]
+    fn treasury(&self, block: Option<BlockId>) -> RpcResult<Treasury>;
     /// One machine, or null.
     #[method(name = "getMachine", blocking)]
     fn get_machine(&self, id: B256, block: Option<BlockId>) -> RpcResult<Option<Machine>>;
@@ -487,6 +532,41 @@ impl DbcApiServer for RpcContext {
             total_supply: supply,
             rewards_distributed: s.rewardsDistributed,
             reward_pool_remaining: s.rewardPoolRemaining,
+        })
+    }
+
+    fn treasury(&self, block: Option<BlockId>) -> RpcResult<Treasury> {
+        // Every read at one block, even if the head moves meanwhile.
+        let block = Some(BlockId::number(self.resolve(block)?));
+        let gov = |this: &Self, source: u8| {
+            this.precompile_ok(
+                GOVERNANCE_ADDRESS,
+                IGovernance::treasuryReceivedCall { source },
+                block,
+            )
+        };
+        let t = self.precompile_ok(GOVERNANCE_ADDRESS, IGovernance::treasuryCall {}, block)?;
+        let rate = |this: &Self, target| {
+            this.precompile_ok(GOVERNANCE_ADDRESS, IGovernance::emissionRateCall { target }, block)
+        };
+        let gpu = rate(self, IGovernance::Target::Market)?;
+        let validators = rate(self, IGovernance::Target::Staking)?;
+        Ok(Treasury {
+            balance: t.balance,
+            available: t.available,
+            received: t.received,
+            spent: t.spent,
+            received_by_source: TreasurySources {
+                machine_slash: gov(self, 1)?,
+                auditor_penalty: gov(self, 2)?,
+                rejected_machine: gov(self, 3)?,
+                lost_report_deposit: gov(self, 4)?,
+                validator_slash: gov(self, 5)?,
+                donation: gov(self, 9)?,
+            },
+            gpu_emission_per_block: gpu.perBlock,
+            validator_emission_per_block: validators.perBlock,
+            emission_era: gpu.era,
         })
     }
 

@@ -117,6 +117,7 @@ pub fn cost_of(method: &str) -> Cost {
         | "eth_gasPrice"
         | "eth_maxPriorityFeePerGas"
         | "dbc_networkStats"
+        | "dbc_treasury"
         | "dbc_getMachine"
         | "dbc_getRental"
         | "dbc_getRewards"

@@ -158,7 +158,7 @@ pub(super) fn penalize<H: Host>(ctx: &mut Ctx<'_, H>, auditor: Address) -> Res<(
         return Ok(());
     }
     ctx.set(s, stake - amount)?;
-    ctx.pay(ctx.p.treasury, amount)?;
+    treasury::receive(ctx, treasury::source::AUDITOR_PENALTY, auditor, amount)?;
     emit(ctx, IGpuMarket::AuditorPenalized { auditor, amount })
 }
 
@@ -333,7 +333,7 @@ pub(super) fn finish_verification<H: Host>(
                 m.stake = U256::ZERO;
                 m.status = status::REJECTED;
                 ctx.add_g(G_TOTAL_GPUS, U256::from(m.gpus), true)?;
-                ctx.pay(ctx.p.treasury, slashed)?;
+                treasury::receive(ctx, treasury::source::REJECTED_MACHINE, m.owner, slashed)?;
                 ctx.pay(m.owner, back)?;
                 emit(ctx, IGpuMarket::MachineRejected { machineId: m.id, slashed })
             }

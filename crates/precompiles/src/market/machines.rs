@@ -235,7 +235,7 @@ pub(super) fn slash_found<H: Host>(
         credit_auditors(ctx, finders, amount, ctx.p.slash_auditors_bps)?
     };
     let to_treasury = amount - to_renter - to_auditors;
-    ctx.pay(ctx.p.treasury, to_treasury)?;
+    treasury::receive(ctx, treasury::source::MACHINE_SLASH, m.owner, to_treasury)?;
     emit(
         ctx,
         IGpuMarket::Slashed {

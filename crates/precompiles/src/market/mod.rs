@@ -6,6 +6,7 @@ use crate::{
     math,
     records::*,
     store::*,
+    treasury,
 };
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::{SolEvent, SolInterface, SolValue};

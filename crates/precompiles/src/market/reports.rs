@@ -151,7 +151,7 @@ pub(super) fn finish_report<H: Host>(
             acct.store(ctx)?;
         }
         let to_treasury = rep.deposit - each * U256::from(seats.len());
-        ctx.pay(ctx.p.treasury, to_treasury)?;
+        treasury::receive(ctx, treasury::source::LOST_REPORT_DEPOSIT, rep.reporter, to_treasury)?;
     }
     emit(
         ctx,

@@ -20,8 +20,8 @@ pub(super) fn pool_update<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<(U256, U256, U25
     if total_grade.is_zero() {
         return Ok((acc, distributed, U256::ZERO));
     }
-    let per_block = ctx.p.reward_per_epoch / U256::from(ctx.p.epoch_blocks);
-    let due = ck(per_block.checked_mul(U256::from(ctx.now - last)))?;
+    let (due, eras) = ctx.p.emission.emitted(last, ctx.now, ctx.p.reward_pool);
+    ctx.charge(gas::STEP.saturating_mul(eras))?;
     let left = ctx.p.reward_pool.saturating_sub(distributed);
     let released = due.min(left);
     let inc = ck(math::mul_div(released, U256::from(ACC_SCALE), total_grade))?;

@@ -6,7 +6,8 @@ use super::*;
 
 /// Slashes `share_bps` of `v`'s bonded stake and of its stake that started unbonding at
 /// `infraction` or later (H8); `reporter` gets its share unless it (or the transaction's
-/// origin) is the offender, the rest is burned. Returns the amount slashed.
+/// origin) is the offender; of the rest `slashTreasuryBps` goes to the treasury and the remainder
+/// is burned. Returns the amount slashed.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn slash<H: Host>(
     ctx: &mut Ctx<'_, H>,
@@ -31,7 +32,10 @@ pub(super) fn slash<H: Host>(
     if let Some(r) = reporter {
         ctx.pay_own(r, reward)?;
     }
-    let burned = ck(amount.checked_sub(reward))?;
+    let rest = ck(amount.checked_sub(reward))?;
+    let to_treasury = bps(rest, sp.slash_treasury_bps)?;
+    treasury::receive(ctx, treasury::source::VALIDATOR_SLASH, validator, to_treasury)?;
+    let burned = rest - to_treasury;
     ctx.burn_own(burned)?;
     ctx.add_g(G_BURNED, burned, false)?;
     ctx.emit(IStaking::Slashed { validator, amount, reason: why }.encode_log_data())?;

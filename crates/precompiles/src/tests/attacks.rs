@@ -481,7 +481,7 @@ fn a_real_rental_at_a_real_price_earns_the_full_bonus() {
     // The only machine earns the whole emission of those blocks, plus 30% of it as the bonus.
     let base = earned - paid;
     assert_eq!(accrued, base * U256::from(3_000) / U256::from(10_000));
-    let per_block = t.c.params.reward_per_epoch / U256::from(t.c.params.epoch_blocks);
+    let per_block = t.c.params.emission.rate(0, t.c.params.reward_pool);
     assert!(base + U256::from(1_000) >= per_block * U256::from(99), "{base}");
 }
 

@@ -92,6 +92,9 @@ impl Host for MemHost {
         self.state.burned += amount;
         Ok(())
     }
+    fn balance(&mut self, account: Address) -> Result<U256, HostError> {
+        Ok(self.state.balances.get(&account).copied().unwrap_or_default())
+    }
     fn block_number(&self) -> u64 {
         self.number
     }

@@ -1,0 +1,96 @@
+//! The governance precompile: donations, the treasury's views, inflows by source from the
+//! market and staking, and the emission views.
+
+use alloy_primitives::{Address, U256, address};
+use alloy_sol_types::{SolCall, SolError, SolEvent};
+use dbc_chainspec::{DBC, EmissionSchedule, MarketParams};
+
+use crate::{GOVERNANCE_ADDRESS, abi::IGovernance, testing::MockChain, treasury};
+
+const DONOR: Address = address!("0x00000000000000000000000000000000000d0a0e");
+
+fn dbc(n: u64) -> U256 {
+    U256::from(n) * U256::from(DBC)
+}
+
+fn view<C: SolCall>(c: &mut MockChain, call: C) -> C::Return {
+    let out = c.tx_governance(DONOR, U256::ZERO, &call.abi_encode(), true, true).unwrap();
+    C::abi_decode_returns(&out).unwrap()
+}
+
+#[test]
+fn donations_are_counted_by_source_and_logged_from_the_treasury() {
+    let mut c = MockChain::new(MarketParams::default());
+    c.fund(DONOR, dbc(10));
+    let fund = IGovernance::fundCall {}.abi_encode();
+    let e = c.tx_governance(DONOR, U256::ZERO, &fund, false, true).unwrap_err();
+    assert_eq!(e.as_ref(), IGovernance::NothingToFund {}.abi_encode().as_slice());
+    c.tx_governance(DONOR, dbc(3), &fund, false, true).unwrap();
+    let (at, log) = c.last_logs_from[0].clone();
+    assert_eq!(at, GOVERNANCE_ADDRESS);
+    let ev = IGovernance::TreasuryReceived::decode_log_data(&log).unwrap();
+    assert_eq!((ev.source, ev.from, ev.amount), (treasury::source::DONATION, DONOR, dbc(3)));
+    assert_eq!(c.balance(GOVERNANCE_ADDRESS), dbc(3));
+    let info = view(&mut c, IGovernance::treasuryCall {});
+    assert_eq!(
+        (info.balance, info.available, info.received, info.spent),
+        (dbc(3), dbc(3), dbc(3), U256::ZERO)
+    );
+    assert_eq!(view(&mut c, IGovernance::treasuryReceivedCall { source: 9 }), dbc(3));
+    assert_eq!(view(&mut c, IGovernance::treasuryReceivedCall { source: 1 }), U256::ZERO);
+
+    // A donation by plain transfer (or SELFDESTRUCT) is in the balance, not in `received`.
+    c.fund(GOVERNANCE_ADDRESS, dbc(1));
+    let info = view(&mut c, IGovernance::treasuryCall {});
+    assert_eq!((info.balance, info.received), (dbc(4), dbc(3)));
+}
+
+#[test]
+fn calls_are_refused_like_the_other_precompiles() {
+    let mut c = MockChain::new(MarketParams::default());
+    c.fund(DONOR, dbc(10));
+    let fund = IGovernance::fundCall {}.abi_encode();
+    let e = c.tx_governance(DONOR, dbc(1), &fund, true, true).unwrap_err();
+    assert_eq!(e.as_ref(), IGovernance::StaticCallWrite {}.abi_encode().as_slice());
+    let e = c.tx_governance(DONOR, dbc(1), &fund, false, false).unwrap_err();
+    assert_eq!(e.as_ref(), IGovernance::DelegateCallNotAllowed {}.abi_encode().as_slice());
+    let t = IGovernance::treasuryCall {}.abi_encode();
+    let e = c.tx_governance(DONOR, dbc(1), &t, false, true).unwrap_err();
+    assert_eq!(e.as_ref(), IGovernance::NotPayable {}.abi_encode().as_slice());
+    let e = c.tx_governance(DONOR, U256::ZERO, &[1, 2, 3, 4, 5], false, true).unwrap_err();
+    let want = IGovernance::UnknownSelector { selector: [1, 2, 3, 4].into() }.abi_encode();
+    assert_eq!(e.as_ref(), want.as_slice());
+    // Nothing moved.
+    assert_eq!(c.balance(DONOR), dbc(10));
+    assert_eq!(c.balance(GOVERNANCE_ADDRESS), U256::ZERO);
+}
+
+#[test]
+fn emission_rate_follows_the_schedule_across_eras() {
+    let mut p = MarketParams::default();
+    p.reward_pool = U256::from(40_000u64);
+    p.emission = EmissionSchedule {
+        era_blocks: 10,
+        initial_per_block: U256::from(1_000u64),
+        flat_eras: 1,
+        decay_bps: 5_000,
+        end_era: 3,
+    };
+    let mut c = MockChain::new(p);
+    let rate = |c: &mut MockChain| {
+        let r = view(c, IGovernance::emissionRateCall { target: IGovernance::Target::Market });
+        (r.perBlock.to::<u64>(), r.era)
+    };
+    c.number = 10;
+    assert_eq!(rate(&mut c), (1_000, 0));
+    c.number = 11;
+    assert_eq!(rate(&mut c), (500, 1));
+    // The last era releases the remainder: (40,000 − 10,000 − 5,000) / 10.
+    c.number = 21;
+    assert_eq!(rate(&mut c), (2_500, 2));
+    c.number = 31;
+    assert_eq!(rate(&mut c), (0, 3));
+    let s = view(&mut c, IGovernance::emissionRateCall { target: IGovernance::Target::Staking });
+    assert_eq!(s.era, 0, "the staking schedule's yearly eras");
+    assert_eq!(s.perBlock, dbc(19));
+}
