@@ -2,29 +2,55 @@
 pragma solidity ^0.8.24;
 
 import {IGovernance} from "../src/interfaces/IGovernance.sol";
-import {DBC_MARKET, DBC_STAKING, DBC_GOVERNANCE} from "./DbcAddresses.sol";
-import {cadd, sat32} from "./common/CheckedMath.sol";
+import {HEVM} from "./Vm.sol";
+import {DBC_MARKET, DBC_STAKING, DBC_GOVERNANCE, DBC_SYSTEM} from "./DbcAddresses.sol";
+import {cadd, csub, satSub, min, sat32, overflow} from "./common/CheckedMath.sol";
 import {slot, get, set, g, setG} from "./common/StoreLib.sol";
 import {blockNow, inStaticContext, answerStaticProbe} from "./common/Host.sol";
 import {Emission, EmissionLib, IEmissionSource} from "./common/Emission.sol";
-import {ITreasuryCredit} from "./common/Treasury.sol";
+import {ITreasuryCredit, SOURCE_BURN_FLOOR} from "./common/Treasury.sol";
+
+// The dev chain's genesis supply: the sum of `genesis/dev.json`'s `alloc` balances.
+uint256 constant DEV_GENESIS_SUPPLY = 10_000_000_000 ether;
+// `GovernanceParams::default().burn_floor`: 100,000,000 DBC.
+uint256 constant DEFAULT_BURN_FLOOR = 100_000_000 ether;
 
 /// @title GovernanceSol: a Solidity stand-in for dbc-node's governance precompile (`0x…0D04`)
 /// @notice For `forge test` only. Implements `IGovernance` as the node does: the treasury is
 /// this account's balance; `fund()` donates to it (source 9); the market and staking stand-ins
-/// pay their treasury shares to it (sources 1–5, `common/Treasury.sol`), each counted by source
+/// pay their treasury shares to it (sources 1–5, and 8 for burns the floor stops,
+/// `common/Treasury.sol`), each counted by source
 /// in the node's storage layout and logged (`TreasuryReceived`) from this address at the point
 /// where the payer pays; `emissionRate` reports the market's and staking's decaying schedules
-/// (`common/Emission.sol`). Install with `vm.etch` at `DBC_GOVERNANCE` (`DbcPrecompiles` does);
-/// no initialisation is needed.
+/// (`common/Emission.sol`). Install with `vm.etch` at `DBC_GOVERNANCE` (`DbcPrecompiles` does).
 ///
-/// Storage (the node's): `G_SPENT` = slot 15, `G_RECEIVED` = slot 16, the total of source `s`
-/// at `slot(T_RECEIVED = 77, bytes32(s), 0)`.
+/// The supply ledger and the burn floor (`crates/precompiles/src/supply.rs`): `totalSupply()` =
+/// genesis supply + `G_SUPPLY_DELTA`; the market and staking stand-ins burn through
+/// `common/Treasury.sol`'s `reserveBurn`, which allows at most `burnHeadroom()` and counts it in
+/// `G_PENDING_BURN` (the rest goes to the treasury, source 8); the block hook
+/// `onBlock(int256 supplyChange)`, from `DBC_SYSTEM` last in every block, adds the block's net
+/// balance change to the ledger, mints back to the treasury base fees burned below the floor
+/// (`BurnFloorReached`) and resets the pending burns. The genesis supply and the floor are this
+/// stand-in's parameters: `init(genesisSupply, burnFloor)` (once; `DbcPrecompiles
+/// .installFromGenesis` calls it with the file's `alloc` sum and `config.dbc.governance`);
+/// without it, the dev chain's (10,000,000,000 DBC and 100,000,000 DBC).
+///
+/// Storage (the node's): `G_SUPPLY_DELTA` = slot 4 (an int256), `G_PENDING_BURN` = slot 5,
+/// `G_SPENT` = slot 15, `G_RECEIVED` = slot 16, the total of source `s` at
+/// `slot(T_RECEIVED = 77, bytes32(s), 0)`. The parameters live in hashed slots the node does
+/// not use.
 ///
 /// Known divergences from the node:
-/// - The extra selector `governanceSolCredit(uint8,address,uint256,bool)`, answered only to
-///   `DBC_MARKET` and `DBC_STAKING` (anyone else gets `UnknownSelector`, as on the node), and the
-///   static probe (a self-call, answered only to this contract).
+/// - The extra selectors `governanceSolCredit(uint8,address,uint256,bool)` and
+///   `governanceSolReserveBurn(uint256)`, answered only to `DBC_MARKET` and `DBC_STAKING`
+///   (anyone else gets `UnknownSelector`, as on the node), `init(uint256,uint256)` (anyone,
+///   once), and the static probe (a self-call, answered only to this contract).
+/// - The hook's `change` is whatever the caller passes: the node measures it (base fees,
+///   precompile and SELFDESTRUCT burns); `DbcPrecompiles.endBlock` passes −(fees burned) −
+///   `G_PENDING_BURN` (Foundry shows it no SELFDESTRUCT burn), the diff replay the node's
+///   recorded number. So `totalSupply()` is a ledger, not the sum of Foundry's balances (which
+///   `vm.deal` changes freely). The hook's mint is a `vm.deal`, which a revert does not undo;
+///   its logs are emitted (the node records them outside any receipt).
 /// - `emissionRate` reads the schedules from the stand-ins at `DBC_MARKET` and `DBC_STAKING`
 ///   (their extra view `emissionSchedule()`): it reverts as they do if they are not installed
 ///   and initialised.
@@ -39,6 +65,14 @@ contract GovernanceSol {
     uint256 internal constant G_RECEIVED = 16;
     // Per-source inflow totals: `slot(T_RECEIVED, source, 0)`.
     uint256 internal constant T_RECEIVED = 77;
+    // The supply ledger (`supply.rs`).
+    uint256 internal constant G_SUPPLY_DELTA = 4;
+    uint256 internal constant G_PENDING_BURN = 5;
+
+    // Parameters of this stand-in (not the node's storage: it has them from the genesis file).
+    uint256 internal constant INIT_SLOT = uint256(keccak256("dbc.GovernanceSol.initialized"));
+    uint256 internal constant GENESIS_SUPPLY_SLOT = uint256(keccak256("dbc.GovernanceSol.genesisSupply"));
+    uint256 internal constant BURN_FLOOR_SLOT = uint256(keccak256("dbc.GovernanceSol.burnFloor"));
 
     /// Inflow source of `fund()`.
     uint8 internal constant SOURCE_DONATION = 9;
@@ -52,6 +86,30 @@ contract GovernanceSol {
     uint256 internal constant F_TREASURY = 2;
     uint256 internal constant F_RECEIVED = 3;
     uint256 internal constant F_EMISSION_RATE = 4;
+    uint256 internal constant F_TOTAL_SUPPLY = 5;
+    uint256 internal constant F_BURN_FLOOR = 6;
+    uint256 internal constant F_BURN_HEADROOM = 7;
+
+    /// Sets the genesis supply (the sum of the genesis file's `alloc` balances) and
+    /// `config.dbc.governance.burnFloor`, checked as `GovernanceParams::validate` checks them.
+    /// Once, and only at `DBC_GOVERNANCE`. Not a selector of the node's precompile.
+    function init(uint256 genesisSupply, uint256 burnFloor_) external {
+        require(address(this) == DBC_GOVERNANCE, "GovernanceSol: install at DBC_GOVERNANCE");
+        require(get(INIT_SLOT) == 0, "GovernanceSol: already initialised");
+        require(
+            burnFloor_ <= genesisSupply,
+            string.concat(
+                "governance.burnFloor = ",
+                HEVM.toString(burnFloor_),
+                " wei exceeds the genesis supply of ",
+                HEVM.toString(genesisSupply),
+                " wei"
+            )
+        );
+        set(INIT_SLOT, 1);
+        set(GENESIS_SUPPLY_SLOT, genesisSupply);
+        set(BURN_FLOOR_SLOT, burnFloor_);
+    }
 
     /// The precompile's dispatch: DelegateCallNotAllowed, UnknownSelector (undecodable calldata
     /// included), StaticCallWrite, NotPayable, then the function. Arguments are decoded as
@@ -64,6 +122,22 @@ contract GovernanceSol {
         }
         if (address(this) != DBC_GOVERNANCE) revert IGovernance.DelegateCallNotAllowed();
         bytes4 sel = _selectorOf(input);
+        if (input.length >= 4 && sel == IGovernance.onBlock.selector) {
+            // Undecodable, or not the system's plain call: unknown, as the market's hook.
+            if (input.length < 36 || msg.sender != DBC_SYSTEM || msg.value != 0 || _isStatic()) {
+                revert IGovernance.UnknownSelector(sel);
+            }
+            _onBlock(int256(uint256(bytes32(input[4:36]))));
+            return "";
+        }
+        if (
+            input.length >= 4 && sel == ITreasuryCredit.governanceSolReserveBurn.selector
+                && (msg.sender == DBC_MARKET || msg.sender == DBC_STAKING)
+        ) {
+            if (msg.value != 0) revert IGovernance.NotPayable();
+            if (input.length < 36) revert IGovernance.UnknownSelector(sel);
+            return abi.encode(_reserveBurn(uint256(bytes32(input[4:36]))));
+        }
         if (
             input.length >= 4 && sel == ITreasuryCredit.governanceSolCredit.selector
                 && (msg.sender == DBC_MARKET || msg.sender == DBC_STAKING)
@@ -100,6 +174,9 @@ contract GovernanceSol {
             );
         }
         if (f == F_RECEIVED) return abi.encode(get(_receivedSlot(uint8(arg))));
+        if (f == F_TOTAL_SUPPLY) return abi.encode(_totalSupply());
+        if (f == F_BURN_FLOOR) return abi.encode(_burnFloor());
+        if (f == F_BURN_HEADROOM) return abi.encode(_headroom());
         (uint256 perBlock, uint32 era) = _emissionRate(arg == 0 ? DBC_MARKET : DBC_STAKING);
         return abi.encode(perBlock, era);
     }
@@ -109,6 +186,9 @@ contract GovernanceSol {
         if (s == IGovernance.treasury.selector) return F_TREASURY;
         if (s == IGovernance.treasuryReceived.selector) return F_RECEIVED;
         if (s == IGovernance.emissionRate.selector) return F_EMISSION_RATE;
+        if (s == IGovernance.totalSupply.selector) return F_TOTAL_SUPPLY;
+        if (s == IGovernance.burnFloor.selector) return F_BURN_FLOOR;
+        if (s == IGovernance.burnHeadroom.selector) return F_BURN_HEADROOM;
         return 0;
     }
 
@@ -133,6 +213,76 @@ contract GovernanceSol {
         set(s, cadd(get(s), amount));
         setG(G_RECEIVED, cadd(g(G_RECEIVED), amount));
         if (log) emit IGovernance.TreasuryReceived(source, from, amount);
+    }
+
+    // ---- the supply ledger (`supply.rs`, `governance::on_block`) ----
+
+    function _genesisSupply() internal view returns (uint256) {
+        return get(INIT_SLOT) == 0 ? DEV_GENESIS_SUPPLY : get(GENESIS_SUPPLY_SLOT);
+    }
+
+    function _burnFloor() internal view returns (uint256) {
+        return get(INIT_SLOT) == 0 ? DEFAULT_BURN_FLOOR : get(BURN_FLOOR_SLOT);
+    }
+
+    /// `supply::total_supply`: the genesis supply plus `G_SUPPLY_DELTA`.
+    function _totalSupply() internal view returns (uint256) {
+        return _applyDelta(_genesisSupply(), int256(g(G_SUPPLY_DELTA)));
+    }
+
+    /// `supply::headroom`: max(0, total supply − pending burns − floor).
+    function _headroom() internal view returns (uint256) {
+        return satSub(satSub(_totalSupply(), g(G_PENDING_BURN)), _burnFloor());
+    }
+
+    /// `supply::burn_capped` up to the burn: min(`amount`, headroom), added to the pending burns.
+    function _reserveBurn(uint256 amount) internal returns (uint256 burned) {
+        if (amount == 0) return 0;
+        burned = min(amount, _headroom());
+        if (burned != 0) setG(G_PENDING_BURN, cadd(g(G_PENDING_BURN), burned));
+    }
+
+    /// `governance::on_block`: adds the block's net balance change to the ledger, mints back to
+    /// the treasury what it burned below the floor, resets the pending burns. Writes nothing
+    /// when nothing changed and nothing was burned.
+    function _onBlock(int256 change) internal {
+        uint256 pending = g(G_PENDING_BURN);
+        if (change == 0 && pending == 0) return;
+        int256 delta = int256(g(G_SUPPLY_DELTA));
+        int256 after_ = _addSigned(delta, change);
+        uint256 supply = _applyDelta(_genesisSupply(), after_);
+        uint256 floor = _burnFloor();
+        uint256 minted;
+        if (change < 0 && supply < floor) {
+            minted = min(floor - supply, _abs(change));
+            HEVM.deal(address(this), address(this).balance + minted);
+            _receive(SOURCE_BURN_FLOOR, address(0), minted, true);
+            emit IGovernance.BurnFloorReached(supply + minted, floor);
+        }
+        if (minted > uint256(type(int256).max)) overflow();
+        int256 next = _addSigned(after_, int256(minted));
+        if (next != delta) setG(G_SUPPLY_DELTA, uint256(next));
+        if (pending != 0) setG(G_PENDING_BURN, 0);
+    }
+
+    /// `supply::apply_delta`, checked (`ArithmeticOverflow` outside 0..2²⁵⁶).
+    function _applyDelta(uint256 base, int256 delta) internal pure returns (uint256) {
+        return delta < 0 ? csub(base, _abs(delta)) : cadd(base, uint256(delta));
+    }
+
+    /// `I256::unsigned_abs` (2²⁵⁵ for the minimum).
+    function _abs(int256 x) internal pure returns (uint256) {
+        unchecked {
+            return x < 0 ? uint256(-x) : uint256(x);
+        }
+    }
+
+    /// `I256::checked_add`, `ArithmeticOverflow` on overflow.
+    function _addSigned(int256 a, int256 b) internal pure returns (int256 c) {
+        unchecked {
+            c = a + b;
+        }
+        if ((b >= 0 && c < a) || (b < 0 && c >= a)) overflow();
     }
 
     function _receivedSlot(uint8 source) internal pure returns (uint256) {

@@ -74,7 +74,10 @@ pragma solidity ^0.8.24;
 //     penalties, rejected machines' stake, lost report deposits) are paid that way to the
 //     governance account `DBC_GOVERNANCE`, then counted there by `GovernanceSol` (a call to
 //     its extra selector, which emits `TreasuryReceived`): install it too (`DbcPrecompiles`
-//     does); without code there the value moves uncounted.
+//     does); without code there the value moves uncounted. Rent burns are capped by the burn
+//     floor kept there (`reserveBurn`; the excess to the treasury, source 8); without code
+//     there all of it is burned. Run the governance hook after this one in every block
+//     (`DbcPrecompiles.endBlock` does), or its pending burns of the block are never reset.
 //  9. Randomness is the node's `Host::randomness`: keccak256(block.prevrandao ‖
 //     uint256(block.number)); block hashes are `blockhash(n)` inside the last 256 blocks
 //     (forge's own unless set with `vm.setBlockhash`); `origin` is not used by the market.

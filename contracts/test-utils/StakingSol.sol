@@ -17,7 +17,7 @@ import {cadd, cadd64, sat64, satAdd64, min, max, bpsOf} from "./common/CheckedMa
 import {slot, numKey, addrKey, toAddr, get, set, g, setG, addG} from "./common/StoreLib.sol";
 import {blockNow, payByCarrier, burnByCarrier, inStaticContext, answerStaticProbe} from "./common/Host.sol";
 import {Emission, EmissionLib, IEmissionSource} from "./common/Emission.sol";
-import {treasuryReceive} from "./common/Treasury.sol";
+import {treasuryReceive, reserveBurn, SOURCE_BURN_FLOOR} from "./common/Treasury.sol";
 
 /// @title StakingSol: a Solidity stand-in for dbc-node's staking precompile (`0x…0D03`)
 /// @notice For `forge test` only (Foundry's EVM has no DBC precompiles). Mirrors
@@ -70,7 +70,8 @@ import {treasuryReceive} from "./common/Treasury.sol";
 ///
 /// Driving epochs in a forge test: for each block N, after its transactions,
 /// `HEVM.roll(N); HEVM.prank(DBC_SYSTEM, DBC_SYSTEM); IStaking(DBC_STAKING).onBlock(p, missed);`
-/// The first such call performs the lazy genesis initialisation above. Use
+/// then the governance hook (`IGovernance.onBlock`, last; `DbcPrecompiles.endBlock` runs the
+/// market's and governance's). The first such call performs the lazy genesis initialisation above. Use
 /// `HEVM.prank(who, who)` for users: the node reads `tx.origin` (an offender that is the
 /// origin of a double-sign report is not paid the reporter's share).
 ///
@@ -113,7 +114,9 @@ import {treasuryReceive} from "./common/Treasury.sol";
 /// - The hook's logs are recorded by Foundry like any call's (the node keeps none in receipts).
 /// - The treasury's share of a slash is paid by a carrier to `DBC_GOVERNANCE` and counted there
 ///   by `GovernanceSol` (`common/Treasury.sol`), which emits `TreasuryReceived`; without code at
-///   `DBC_GOVERNANCE` the value moves uncounted.
+///   `DBC_GOVERNANCE` the value moves uncounted. The burned part of a slash is capped by the
+///   burn floor there (`reserveBurn`; the rest to the treasury, source 8); without code there
+///   all of it is burned.
 contract StakingSol is IEmissionSource {
     /// Calldata of the static-context probe (a self-call).
     bytes4 private constant PROBE = bytes4(keccak256("StakingSol.staticProbe()"));
@@ -550,12 +553,16 @@ contract StakingSol is IEmissionSource {
     }
 
     /// The rest of a slash after the reporter's share: `slashTreasuryBps` of it to the treasury
-    /// (source 5, from the validator), then the remainder burned and counted in `G_BURNED`.
+    /// (source 5, from the validator), then the remainder burned as far as the burn floor allows
+    /// (`supply::burn_capped`: the part it stops goes to the treasury, source 8, from staking)
+    /// and what was burned counted in `G_BURNED`.
     function _treasuryAndBurn(StakingParams memory sp, address validator, uint256 rest) private {
         uint256 toTreasury = bpsOf(rest, sp.slashTreasuryBps);
-        uint256 burned = rest - toTreasury;
+        uint256 burnPart = rest - toTreasury;
         _fatalUnless(treasuryReceive(SOURCE_VALIDATOR_SLASH, validator, toTreasury, true));
+        uint256 burned = reserveBurn(burnPart);
         _burn(burned);
+        _fatalUnless(treasuryReceive(SOURCE_BURN_FLOOR, address(this), burnPart - burned, true));
         addG(S.G_BURNED, burned, false);
     }
 

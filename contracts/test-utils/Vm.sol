@@ -27,6 +27,8 @@ interface Vm {
     function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
     function coinbase(address newCoinbase) external;
     function recordLogs() external;
+    function record() external;
+    function accesses(address target) external returns (bytes32[] memory readSlots, bytes32[] memory writeSlots);
     function getRecordedLogs() external returns (Log[] memory logs);
     function expectRevert(bytes calldata revertData) external;
     function expectRevert(bytes4 revertData) external;

@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {IGovernance} from "../src/interfaces/IGovernance.sol";
 import {HEVM, Vm} from "../test-utils/Vm.sol";
-import {DBC_MARKET, DBC_STAKING, DBC_GOVERNANCE} from "../test-utils/DbcAddresses.sol";
+import {DBC_MARKET, DBC_STAKING, DBC_GOVERNANCE, DBC_SYSTEM} from "../test-utils/DbcAddresses.sol";
 import {DbcPrecompiles} from "../test-utils/DbcPrecompiles.sol";
 import {GovernanceSol} from "../test-utils/GovernanceSol.sol";
 import {GpuMarketSol, GpuMarketParams, gpuMarketDevParams} from "../test-utils/GpuMarketSol.sol";
@@ -25,11 +25,19 @@ contract GovernanceCaller {
 }
 
 /// Tests of `GovernanceSol`, the stand-in of the governance precompile `0x…0D04`: the treasury
-/// (donations, the per-source totals in the node's storage slots, `treasury()`) and the
+/// (donations, the per-source totals in the node's storage slots, `treasury()`), the
 /// emission schedules' view (`emissionRate`), with small schedules installed in the market and
-/// staking stand-ins.
+/// staking stand-ins, and the supply ledger with its burn floor (`totalSupply`, `burnHeadroom`,
+/// the block hook).
 contract GovernanceSolTest {
     IGovernance internal constant GOV = IGovernance(DBC_GOVERNANCE);
+    GovernanceSol internal constant SOL = GovernanceSol(payable(DBC_GOVERNANCE));
+    /// The node's slots of the ledger.
+    bytes32 internal constant G_SUPPLY_DELTA = bytes32(uint256(4));
+    bytes32 internal constant G_PENDING_BURN = bytes32(uint256(5));
+    /// The dev chain's genesis supply and the default floor.
+    uint256 internal constant DEV_SUPPLY = 10_000_000_000 ether;
+    uint256 internal constant DEV_FLOOR = 100_000_000 ether;
 
     address internal constant DONOR = address(0xD0A0);
     address internal constant OTHER = address(0x0E0E);
@@ -179,7 +187,8 @@ contract GovernanceSolTest {
             '{"config":{"dbc":{"version":3,',
             '"market":{"rewardPool":"1600","emission":{"eraBlocks":10,"initialPerBlock":"100","flatEras":1,"decayBps":5000,"endEra":3}},',
             '"staking":{"rewardPool":"250","slashTreasuryBps":2500,',
-            '"emission":{"eraBlocks":10,"initialPerBlock":"7","flatEras":2,"decayBps":1000,"endEra":4}}}},',
+            '"emission":{"eraBlocks":10,"initialPerBlock":"7","flatEras":2,"decayBps":1000,"endEra":4}},',
+            '"governance":{"burnFloor":"40"}}},',
             '"alloc":{"0x0000000000000000000000000000000000000d04":{"balance":"0x2a"}}}'
         );
         StakingParams memory s = DbcPrecompiles.stakingParams(genesis);
@@ -192,6 +201,8 @@ contract GovernanceSolTest {
         _rate(IGovernance.Target.Market, 10, 2);
         _rate(IGovernance.Target.Staking, 6, 2);
         require(GOV.treasury().balance == 42 && GOV.treasury().received == 0, "genesis balance, not an inflow");
+        // The genesis supply is the sum of `alloc`; the floor is `config.dbc.governance`'s.
+        require(GOV.totalSupply() == 42 && GOV.burnFloor() == 40 && GOV.burnHeadroom() == 2, "ledger");
         // Absent objects: the defaults.
         m = DbcPrecompiles.marketParams('{"config":{"dbc":{"market":{"epochBlocks":50}}}}');
         require(m.emission.eraBlocks == 5_256_000 && m.emission.initialPerBlock == GPU_PER_BLOCK, "dflt");
@@ -210,6 +221,12 @@ contract GovernanceSolTest {
         require(!ok && keccak256(out) == keccak256(notPayable), "treasuryReceived not payable");
         (ok, out) = _raw(DONOR, 1, abi.encodeCall(IGovernance.emissionRate, (IGovernance.Target.Market)));
         require(!ok && keccak256(out) == keccak256(notPayable), "emissionRate not payable");
+        (ok, out) = _raw(DONOR, 1, abi.encodeCall(IGovernance.totalSupply, ()));
+        require(!ok && keccak256(out) == keccak256(notPayable), "totalSupply not payable");
+        (ok, out) = _raw(DONOR, 1, abi.encodeCall(IGovernance.burnFloor, ()));
+        require(!ok && keccak256(out) == keccak256(notPayable), "burnFloor not payable");
+        (ok, out) = _raw(DONOR, 1, abi.encodeCall(IGovernance.burnHeadroom, ()));
+        require(!ok && keccak256(out) == keccak256(notPayable), "burnHeadroom not payable");
         // Unknown selectors, short and empty calldata.
         (ok, out) = _raw(DONOR, 0, abi.encodeWithSignature("nope()"));
         bytes memory want = abi.encodeWithSelector(IGovernance.UnknownSelector.selector, bytes4(keccak256("nope()")));
@@ -248,10 +265,269 @@ contract GovernanceSolTest {
         HEVM.roll(11);
         (ok, out) = DBC_GOVERNANCE.staticcall(abi.encodeCall(IGovernance.emissionRate, (IGovernance.Target.Market)));
         require(ok && keccak256(out) == keccak256(abi.encode(uint256(50), uint32(1))), "static emissionRate");
+        (ok, out) = DBC_GOVERNANCE.staticcall(abi.encodeCall(IGovernance.burnHeadroom, ()));
+        require(ok && abi.decode(out, (uint256)) == DEV_SUPPLY - DEV_FLOOR, "static burnHeadroom");
         // DELEGATECALL.
         GovernanceCaller c = new GovernanceCaller();
         (ok, out) = c.viaDelegatecall(abi.encodeCall(IGovernance.treasury, ()));
         want = abi.encodeWithSelector(IGovernance.DelegateCallNotAllowed.selector);
         require(!ok && keccak256(out) == keccak256(want), "delegatecall");
+    }
+
+    // =========================================================================================
+    // the supply ledger and the burn floor
+
+    /// The block hook as the node calls it: from the system address, with the block's change.
+    function _hook(int256 change) internal returns (bool ok, bytes memory out) {
+        HEVM.prank(DBC_SYSTEM, DBC_SYSTEM);
+        (ok, out) = DBC_GOVERNANCE.call(abi.encodeCall(IGovernance.onBlock, (change)));
+    }
+
+    function _hookOk(int256 change) internal {
+        (bool ok, bytes memory out) = _hook(change);
+        require(ok, string.concat("hook reverted: ", HEVM.toString(out)));
+    }
+
+    /// A burn reservation of the market or staking stand-in (`common/Treasury.sol`).
+    function _reserve(address payer, uint256 amount) internal returns (uint256) {
+        HEVM.prank(payer);
+        (bool ok, bytes memory out) =
+            DBC_GOVERNANCE.call(abi.encodeCall(ITreasuryCredit.governanceSolReserveBurn, (amount)));
+        require(ok, "reservation refused");
+        return abi.decode(out, (uint256));
+    }
+
+    function _slot(bytes32 s) internal view returns (uint256) {
+        return uint256(HEVM.load(DBC_GOVERNANCE, s));
+    }
+
+    /// The slots written since `HEVM.record()`, without repetitions.
+    function _written() internal returns (bytes32[] memory out) {
+        (, bytes32[] memory w) = HEVM.accesses(DBC_GOVERNANCE);
+        out = new bytes32[](w.length);
+        uint256 n;
+        for (uint256 i; i < w.length; i++) {
+            bool seen;
+            for (uint256 j; j < n; j++) {
+                if (out[j] == w[i]) seen = true;
+            }
+            if (!seen) out[n++] = w[i];
+        }
+        assembly {
+            mstore(out, n)
+        }
+    }
+
+    /// Uninitialised, the stand-in has the dev chain's numbers. The hook adds each block's
+    /// change, up or down, to `G_SUPPLY_DELTA` (an int256 in two's complement).
+    function test_totalSupplyFollowsTheHook() public {
+        require(GOV.totalSupply() == DEV_SUPPLY && GOV.burnFloor() == DEV_FLOOR, "the dev chain's numbers");
+        require(GOV.burnHeadroom() == DEV_SUPPLY - DEV_FLOOR, "headroom");
+        _hookOk(-5 ether);
+        require(GOV.totalSupply() == DEV_SUPPLY - 5 ether, "down");
+        require(_slot(G_SUPPLY_DELTA) == uint256(int256(-5 ether)), "a negative delta, two's complement");
+        _hookOk(7 ether);
+        require(GOV.totalSupply() == DEV_SUPPLY + 2 ether && _slot(G_SUPPLY_DELTA) == 2 ether, "up");
+        require(GOV.burnHeadroom() == DEV_SUPPLY + 2 ether - DEV_FLOOR, "headroom follows");
+        // A ledger, not Foundry's balances: dealing DBC does not move it.
+        HEVM.deal(DONOR, 1_000_000 ether);
+        require(GOV.totalSupply() == DEV_SUPPLY + 2 ether, "not the sum of balances");
+        // A delta that takes the supply out of range is an overflow, for the views and the hook.
+        HEVM.store(DBC_GOVERNANCE, G_SUPPLY_DELTA, bytes32(uint256(-int256(DEV_SUPPLY))));
+        require(GOV.totalSupply() == 0 && GOV.burnHeadroom() == 0, "down to nothing");
+        bytes memory overflow = abi.encodeWithSelector(IGovernance.ArithmeticOverflow.selector);
+        (bool ok, bytes memory out) = _hook(-1);
+        require(!ok && keccak256(out) == keccak256(overflow), "the hook refuses a negative supply");
+        HEVM.store(DBC_GOVERNANCE, G_SUPPLY_DELTA, bytes32(uint256(-int256(DEV_SUPPLY) - 1)));
+        (ok, out) = DBC_GOVERNANCE.staticcall(abi.encodeCall(IGovernance.totalSupply, ()));
+        require(!ok && keccak256(out) == keccak256(overflow), "totalSupply overflows");
+        (ok, out) = DBC_GOVERNANCE.staticcall(abi.encodeCall(IGovernance.burnHeadroom, ()));
+        require(!ok && keccak256(out) == keccak256(overflow), "burnHeadroom overflows");
+        HEVM.store(DBC_GOVERNANCE, G_SUPPLY_DELTA, bytes32(uint256(type(int256).max)));
+        (ok, out) = _hook(1);
+        require(!ok && keccak256(out) == keccak256(overflow), "the delta's int256 overflows");
+    }
+
+    /// A block that changed no balance and burned nothing writes nothing; one that only had
+    /// pending burns resets them and leaves the ledger alone; the ledger is written only when
+    /// the delta changes.
+    function test_anIdleHookWritesNothing() public {
+        HEVM.record();
+        _hookOk(0);
+        require(_written().length == 0, "idle: no write");
+        require(_reserve(DBC_MARKET, 3) == 3, "reserved");
+        require(_slot(G_PENDING_BURN) == 3, "pending");
+        HEVM.record();
+        _hookOk(0);
+        bytes32[] memory w = _written();
+        require(w.length == 1 && w[0] == G_PENDING_BURN, "only the pending burns reset");
+        require(_slot(G_PENDING_BURN) == 0 && GOV.totalSupply() == DEV_SUPPLY, "reset, ledger unchanged");
+        HEVM.record();
+        _hookOk(-4);
+        w = _written();
+        require(w.length == 1 && w[0] == G_SUPPLY_DELTA, "only the ledger");
+        require(GOV.totalSupply() == DEV_SUPPLY - 4, "moved");
+    }
+
+    /// Reservations take at most the headroom (supply − pending − floor) and are counted until
+    /// the hook; only the market and staking stand-ins may make them.
+    function test_burnHeadroomAndTheReservation() public {
+        SOL.init(1_000, 900);
+        require(GOV.totalSupply() == 1_000 && GOV.burnFloor() == 900 && GOV.burnHeadroom() == 100, "init");
+        require(_reserve(DBC_MARKET, 30) == 30, "all of it");
+        require(GOV.burnHeadroom() == 70 && _slot(G_PENDING_BURN) == 30, "pending");
+        require(GOV.totalSupply() == 1_000, "the supply moves only at the hook");
+        require(_reserve(DBC_STAKING, 100) == 70, "capped at the headroom");
+        require(GOV.burnHeadroom() == 0 && _slot(G_PENDING_BURN) == 100, "none left");
+        require(_reserve(DBC_MARKET, 5) == 0 && _slot(G_PENDING_BURN) == 100, "nothing more this block");
+        require(_reserve(DBC_MARKET, 0) == 0, "zero");
+        bytes memory call_ = abi.encodeCall(ITreasuryCredit.governanceSolReserveBurn, (1));
+        (bool ok, bytes memory out) = _raw(DONOR, 0, call_);
+        bytes memory unknown = abi.encodeWithSelector(
+            IGovernance.UnknownSelector.selector, ITreasuryCredit.governanceSolReserveBurn.selector
+        );
+        require(!ok && keccak256(out) == keccak256(unknown), "others: unknown selector");
+        HEVM.deal(DBC_MARKET, 1);
+        HEVM.prank(DBC_MARKET);
+        (ok, out) = DBC_GOVERNANCE.call{value: 1}(call_);
+        require(!ok && keccak256(out) == keccak256(abi.encodeWithSelector(IGovernance.NotPayable.selector)), "value");
+        // The hook: the block burned 100 (exactly down to the floor): nothing minted.
+        HEVM.recordLogs();
+        _hookOk(-100);
+        require(HEVM.getRecordedLogs().length == 0, "no log");
+        require(GOV.totalSupply() == 900 && _slot(G_PENDING_BURN) == 0 && GOV.burnHeadroom() == 0, "at the floor");
+        require(DBC_GOVERNANCE.balance == 0, "nothing minted");
+    }
+
+    /// Base fees burned below the floor are minted back to the treasury (source 8, from
+    /// address 0) with `BurnFloorReached`; never more than the block burned.
+    function test_theHookMintsBackBurnsBelowTheFloor() public {
+        SOL.init(1_000, 900);
+        HEVM.recordLogs();
+        _hookOk(-50);
+        require(HEVM.getRecordedLogs().length == 0 && GOV.totalSupply() == 950, "above the floor: burned");
+        _hookOk(-80);
+        Vm.Log[] memory logs = HEVM.getRecordedLogs();
+        require(logs.length == 2, "TreasuryReceived, BurnFloorReached");
+        require(logs[0].emitter == DBC_GOVERNANCE && logs[0].topics[0] == IGovernance.TreasuryReceived.selector, "inflow");
+        require(logs[0].topics[1] == bytes32(uint256(8)) && logs[0].topics[2] == bytes32(0), "source 8, from 0");
+        require(abi.decode(logs[0].data, (uint256)) == 30, "the part below the floor");
+        require(logs[1].emitter == DBC_GOVERNANCE && logs[1].topics[0] == IGovernance.BurnFloorReached.selector, "floor");
+        require(keccak256(logs[1].data) == keccak256(abi.encode(uint256(900), uint256(900))), "supply, floor");
+        require(GOV.totalSupply() == 900 && DBC_GOVERNANCE.balance == 30, "minted to the treasury");
+        require(GOV.treasuryReceived(8) == 30 && GOV.treasury().received == 30, "counted");
+        // At the floor all of a burn comes back, and the ledger is not written.
+        HEVM.record();
+        _hookOk(-10);
+        bytes32[] memory w = _written();
+        for (uint256 i; i < w.length; i++) {
+            require(w[i] != G_SUPPLY_DELTA, "delta unchanged");
+        }
+        require(GOV.totalSupply() == 900 && DBC_GOVERNANCE.balance == 40 && GOV.treasuryReceived(8) == 40, "all back");
+        // A rise, then a block whose precompile burn (5, all the headroom) and base fees (95)
+        // cross the floor together: the 95 below it come back.
+        _hookOk(5);
+        require(_reserve(DBC_MARKET, 100) == 5, "the headroom");
+        _hookOk(-100);
+        require(GOV.totalSupply() == 900 && _slot(G_PENDING_BURN) == 0, "at the floor, pending reset");
+        require(GOV.treasuryReceived(8) == 135 && DBC_GOVERNANCE.balance == 135, "95 minted");
+        // A rise is never minted against.
+        HEVM.recordLogs();
+        _hookOk(1);
+        require(HEVM.getRecordedLogs().length == 0 && GOV.totalSupply() == 901, "up");
+        // Never more than the block burned: from a supply already under the floor (a state the
+        // hook itself never leaves; stored here), a burn of 10 gets 10 back, not the gap of 60.
+        HEVM.store(DBC_GOVERNANCE, G_SUPPLY_DELTA, bytes32(uint256(int256(-150))));
+        _hookOk(-10);
+        require(GOV.totalSupply() == 850 && GOV.treasuryReceived(8) == 145, "the block's burn back");
+        // And a rise under the floor is not topped up.
+        _hookOk(5);
+        require(GOV.totalSupply() == 855 && GOV.treasuryReceived(8) == 145, "only burns come back");
+    }
+
+    /// `onBlock` answers only the system address's plain call; anyone else (and a call with
+    /// value, too short, or static) gets `UnknownSelector`, and nothing changes.
+    function test_onBlockFromOthersIsRefused() public {
+        bytes memory call_ = abi.encodeCall(IGovernance.onBlock, (int256(-1 ether)));
+        bytes memory unknown = abi.encodeWithSelector(IGovernance.UnknownSelector.selector, IGovernance.onBlock.selector);
+        (bool ok, bytes memory out) = _raw(DONOR, 0, call_);
+        require(!ok && keccak256(out) == keccak256(unknown), "a user");
+        HEVM.prank(DBC_MARKET, DBC_SYSTEM);
+        (ok, out) = DBC_GOVERNANCE.call(call_);
+        require(!ok && keccak256(out) == keccak256(unknown), "the market");
+        HEVM.deal(DBC_SYSTEM, 1);
+        HEVM.prank(DBC_SYSTEM, DBC_SYSTEM);
+        (ok, out) = DBC_GOVERNANCE.call{value: 1}(call_);
+        require(!ok && keccak256(out) == keccak256(unknown), "with value");
+        HEVM.prank(DBC_SYSTEM, DBC_SYSTEM);
+        (ok, out) = DBC_GOVERNANCE.call(abi.encodePacked(IGovernance.onBlock.selector, uint128(1)));
+        require(!ok && keccak256(out) == keccak256(unknown), "short");
+        HEVM.prank(DBC_SYSTEM, DBC_SYSTEM);
+        (ok, out) = DBC_GOVERNANCE.staticcall(call_);
+        require(!ok && keccak256(out) == keccak256(unknown), "static");
+        require(GOV.totalSupply() == DEV_SUPPLY, "unchanged");
+        (ok,) = _hook(-1 ether);
+        require(ok && GOV.totalSupply() == DEV_SUPPLY - 1 ether, "the system may");
+    }
+
+    function parseGovernance(string memory genesis) external view returns (uint256, uint256) {
+        return DbcPrecompiles.governanceParams(genesis);
+    }
+
+    /// The genesis supply is the sum of `alloc`'s balances; the floor `config.dbc.governance`'s,
+    /// by default 100,000,000 DBC, and 0 for a genesis without `config.dbc`. `init` checks the
+    /// floor against the supply, once.
+    function test_governanceParametersFromGenesis() public {
+        string memory alloc = string.concat(
+            '"alloc":{"0x0000000000000000000000000000000000000001":{"balance":"0x10"},',
+            '"0x0000000000000000000000000000000000000002":{"balance":"100"},',
+            '"0x0000000000000000000000000000000000000003":{"code":"0x00"}}'
+        );
+        (uint256 supply, uint256 floor) = this.parseGovernance(string.concat("{", alloc, "}"));
+        require(supply == 116 && floor == 0, "no config.dbc: no floor");
+        (supply, floor) = this.parseGovernance(string.concat('{"config":{"dbc":{"version":3}},', alloc, "}"));
+        require(supply == 116 && floor == DEV_FLOOR, "the default floor");
+        (supply, floor) =
+            this.parseGovernance(string.concat('{"config":{"dbc":{"governance":{"burnFloor":"0x32"}}},', alloc, "}"));
+        require(supply == 116 && floor == 50, "the file's floor");
+        try this.parseGovernance('{"config":{"dbc":{"governance":{"burnFloor":"1","council":[]}}}}') {
+            revert("an unknown field was accepted");
+        } catch Error(string memory why) {
+            require(keccak256(bytes(why)) == keccak256("DbcPrecompiles: unknown field config.dbc.governance.council"), why);
+        }
+        (supply, floor) = this.parseGovernance(string.concat('{"config":{"dbc":{}},', alloc, "}"));
+        try SOL.init(supply, floor) {
+            revert("a floor above the supply was accepted");
+        } catch Error(string memory why) {
+            require(
+                keccak256(bytes(why))
+                    == keccak256("governance.burnFloor = 100000000000000000000000000 wei exceeds the genesis supply of 116 wei"),
+                why
+            );
+        }
+        SOL.init(116, 116);
+        require(GOV.totalSupply() == 116 && GOV.burnFloor() == 116 && GOV.burnHeadroom() == 0, "installed");
+        try SOL.init(116, 0) {
+            revert("initialised twice");
+        } catch Error(string memory why) {
+            require(keccak256(bytes(why)) == keccak256("GovernanceSol: already initialised"), why);
+        }
+    }
+
+    /// `DbcPrecompiles.endBlock` runs the governance hook after the market's with −fees − the
+    /// block's precompile burns; `mine` does not skip a block with pending burns.
+    function test_endBlockAndMineRunTheGovernanceHook() public {
+        DbcPrecompiles.install();
+        HEVM.roll(5);
+        require(_reserve(DBC_MARKET, 7) == 7, "a burn in block 5");
+        DbcPrecompiles.endBlock(100, 6);
+        require(block.number == 6 && GOV.totalSupply() == DEV_SUPPLY - 107, "fees and the burn");
+        require(_slot(G_PENDING_BURN) == 0, "reset");
+        require(_reserve(DBC_STAKING, 3) == 3, "a burn in block 6");
+        uint256 next = DbcPrecompiles.MARKET.nextHookBlock();
+        require(next > block.number, "the market has nothing due");
+        DbcPrecompiles.mine(20);
+        require(block.number == 26 && GOV.totalSupply() == DEV_SUPPLY - 110, "counted in block 6");
+        require(_slot(G_PENDING_BURN) == 0, "reset again");
     }
 }

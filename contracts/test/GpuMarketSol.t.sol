@@ -609,6 +609,76 @@ contract GpuMarketSolTest {
         M.getRental(99);
     }
 
+    /// The first log with `topic0` (required).
+    function _logAt(Vm.Log[] memory logs, bytes32 topic0) internal pure returns (uint256 at) {
+        while (at < logs.length && (logs[at].topics.length == 0 || logs[at].topics[0] != topic0)) at++;
+        require(at < logs.length, "log missing");
+    }
+
+    /// Rents one GPU of `MID` for 300 blocks at 0.01 DBC a block and ends the rental 10 blocks
+    /// later (the hook running in between); returns the rental and the logs of `endRental`.
+    function _rentTenBlocks() internal returns (IGpuMarket.Rental memory r, Vm.Log[] memory logs) {
+        HEVM.prank(renter, renter);
+        uint256 id = M.rent{value: (DBC / 100) * 300}(MID, 1, 300);
+        for (uint256 i; i < 10; i++) {
+            _next();
+        }
+        HEVM.recordLogs();
+        HEVM.prank(renter, renter);
+        M.endRental(id);
+        logs = HEVM.getRecordedLogs();
+        r = M.getRental(id);
+    }
+
+    /// At the burn floor a rental burns only the headroom (`GovernanceSol.burnHeadroom`): the
+    /// rest of its burn goes to the treasury (source 8, from the market) before anything else,
+    /// the provider still gets only the unburned share, and the rented bonus is capped by what
+    /// was actually burned. With the block's headroom used up, the next rental burns nothing.
+    function test_rentBurnStopsAtTheBurnFloor() public {
+        _join(4);
+        _online(MID, 1);
+        // The governance stand-in (uninitialised: the dev chain's genesis supply and floor) with
+        // the supply 0.01 DBC above the floor; 10 blocks of rent burn 30% of 0.1 DBC.
+        uint256 headroom = DBC / 100;
+        int256 delta = int256(GOV.burnFloor() + headroom) - int256(10_000_000_000 ether);
+        HEVM.store(DBC_GOVERNANCE, bytes32(uint256(4)), bytes32(uint256(delta)));
+        require(GOV.burnHeadroom() == headroom, "headroom");
+        uint256 marketBefore = DBC_MARKET.balance + (DBC / 100) * 300;
+        uint256 providerBefore = provider.balance;
+        (IGpuMarket.Rental memory r, Vm.Log[] memory logs) = _rentTenBlocks();
+        uint256 used = r.paid - r.refunded;
+        uint256 target = used * 3_000 / 10_000;
+        require(target == 3 * headroom, "30% of 10 blocks");
+        require(r.burned == headroom, "the rental records what was burned");
+        require(_treasuryLog(logs, 8, DBC_MARKET, target - headroom) == 0, "the excess to the treasury, first");
+        {
+            (uint256 refunded, uint256 toProvider, uint256 burned) =
+                abi.decode(logs[_logAt(logs, IGpuMarket.RentalEnded.selector)].data, (uint256, uint256, uint256));
+            require(refunded == r.refunded && toProvider == used - target && burned == headroom, "RentalEnded");
+            (uint256 accrued, uint256 paid) =
+                abi.decode(logs[_logAt(logs, IGpuMarket.RentedBonusPaid.selector)].data, (uint256, uint256));
+            require(accrued > headroom && paid == headroom, "the bonus capped by the actual burn");
+            (uint256 amount, uint256 total) =
+                abi.decode(logs[_logAt(logs, IGpuMarket.RentBurned.selector)].data, (uint256, uint256));
+            require(amount == headroom && total == headroom, "RentBurned");
+        }
+        require(provider.balance == providerBefore + used - target, "the provider never gets the capped part");
+        require(DBC_MARKET.balance == marketBefore - r.paid, "all of the rent left the market");
+        require(TREASURY.balance == target - headroom && GOV.treasuryReceived(8) == target - headroom, "treasury");
+        require(M.networkStats().totalBurned == headroom, "G_BURNED");
+        require(GOV.burnHeadroom() == 0, "headroom used up");
+        require(uint256(HEVM.load(DBC_GOVERNANCE, bytes32(uint256(5)))) == headroom, "pending");
+
+        // No governance hook ran since: the next rental burns nothing.
+        (r, logs) = _rentTenBlocks();
+        require(r.burned == 0 && _countLogs(logs, IGpuMarket.RentBurned.selector) == 0, "nothing burned");
+        require(_treasuryLog(logs, 8, DBC_MARKET, 3 * headroom) == 0, "all of the burn to the treasury");
+        (uint256 accrued2, uint256 paid2) =
+            abi.decode(logs[_logAt(logs, IGpuMarket.RentedBonusPaid.selector)].data, (uint256, uint256));
+        require(accrued2 > 0 && paid2 == 0, "no bonus without a burn");
+        require(M.networkStats().totalBurned == headroom, "G_BURNED unchanged");
+    }
+
     // =========================================================================================
     // heartbeats
 

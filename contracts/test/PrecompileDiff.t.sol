@@ -9,7 +9,8 @@ import {DbcPrecompiles} from "../test-utils/DbcPrecompiles.sol";
 /// precompiles (`contracts/test-utils/`) and requires identical results: for every block, the
 /// same environment (number, timestamp, prevrandao, base fee, coinbase, block hashes), every
 /// transaction sent by the same account with the same value and calldata, the market's
-/// end-of-block hook from the system address with the fees the node burned; and then the same
+/// end-of-block hook from the system address with the fees the node burned, then governance's
+/// with the block's supply change the node measured; and then the same
 /// success, return data and logs per transaction, the same balance changes per checked block
 /// (gas excluded) and the same result of every recorded view.
 ///
@@ -31,6 +32,8 @@ contract PrecompileDiff {
         address coinbase;
         uint256 baseFee;
         uint256 feesBurned;
+        /// The block's net change of the sum of all balances before governance's hook.
+        int256 supplyChange;
     }
 
     struct DiffStep {
@@ -124,6 +127,9 @@ contract PrecompileDiff {
             HEVM.prank(DBC_SYSTEM, DBC_SYSTEM);
             (bool ok,) = DBC_MARKET.call(abi.encodeWithSignature("onBlock(uint256)", blk.feesBurned));
             require(ok, string.concat("the market hook reverted in block ", HEVM.toString(blk.number)));
+            HEVM.prank(DBC_SYSTEM, DBC_SYSTEM);
+            (ok,) = DBC_GOVERNANCE.call(abi.encodeWithSignature("onBlock(int256)", blk.supplyChange));
+            require(ok, string.concat("the governance hook reverted in block ", HEVM.toString(blk.number)));
             HEVM.setBlockhash(blk.number, blk.hash);
             if (checking) {
                 _check(checks[c], accounts, before);

@@ -1023,6 +1023,50 @@ contract StakingSolTest {
         require(GOV.treasury().received == dbc(475) / 100, "received in all");
     }
 
+    /// At the burn floor a slash burns only the headroom (`GovernanceSol.burnHeadroom`); the
+    /// rest of its burned part goes to the treasury (source 8, from the staking account), after
+    /// the treasury's own share and before `Slashed`. Once the block's headroom is used up,
+    /// later slashes burn nothing.
+    function test_slashBurnStopsAtTheBurnFloor() public {
+        StakingParams memory p = params();
+        p.slashTreasuryBps = 2_500;
+        bootWith(p);
+        // The governance stand-in (uninitialised: the dev chain's genesis supply and floor)
+        // with the supply 5 DBC above the floor.
+        uint256 supply = 10_000_000_000 ether;
+        uint256 floor = GOV.burnFloor();
+        HEVM.store(DBC_GOVERNANCE, bytes32(uint256(4)), bytes32(uint256(int256(floor + dbc(5)) - int256(supply))));
+        require(GOV.burnHeadroom() == dbc(5), "5 DBC of headroom");
+        HEVM.recordLogs();
+        (bool ok,) = submit(ALICE, sealed_(B_KEY, 1, 100, 0), sealed_(B_KEY, 1, 100, 1));
+        require(ok, "slashed");
+        Vm.Log[] memory logs = HEVM.getRecordedLogs();
+        // 10% of 200 = 20: 4 to the reporter; of the 16 left, 4 to the treasury (source 5), 12 to
+        // burn of which 5 are burned and 7 go to the treasury (source 8).
+        require(logs.length == 4, "TreasuryReceived x2 + Slashed + Jailed");
+        require(logs[0].topics[0] == IGovernance.TreasuryReceived.selector, "the treasury's share");
+        require(logs[0].topics[1] == bytes32(uint256(SRC_VALIDATOR_SLASH)) && abi.decode(logs[0].data, (uint256)) == dbc(4), "5");
+        require(logs[1].topics[0] == IGovernance.TreasuryReceived.selector && logs[1].emitter == DBC_GOVERNANCE, "then 8");
+        require(logs[1].topics[1] == bytes32(uint256(8)), "source 8: burn above the floor");
+        require(logs[1].topics[2] == bytes32(uint256(uint160(DBC_STAKING))), "from the staking account");
+        require(abi.decode(logs[1].data, (uint256)) == dbc(7), "what the floor stopped");
+        require(logs[2].topics[0] == IStaking.Slashed.selector, "then Slashed");
+        require(keccak256(logs[2].data) == keccak256(abi.encode(dbc(20), uint8(1))), "the whole slash");
+        require(STAKING.totalBurned() == dbc(5), "only the headroom burned");
+        require(GOV.treasuryReceived(SRC_VALIDATOR_SLASH) == dbc(4) && GOV.treasuryReceived(8) == dbc(7), "counted");
+        require(DBC_GOVERNANCE.balance == dbc(11), "both shares in the treasury");
+        require(DBC_STAKING.balance == dbc(525) - dbc(20), "all of it left the staking balance");
+        require(GOV.burnHeadroom() == 0 && uint256(HEVM.load(DBC_GOVERNANCE, bytes32(uint256(5)))) == dbc(5), "pending");
+        // A downtime slash of A before any governance hook: 3, 0.75 to the treasury, 2.25 that
+        // cannot be burned.
+        for (uint256 i = 0; i < 3; i++) {
+            block_(B, one(A));
+        }
+        require(val(A).totalStake == dbc(297), "A slashed 1%");
+        require(STAKING.totalBurned() == dbc(5), "nothing more burned");
+        require(GOV.treasuryReceived(8) == dbc(7) + dbc(225) / 100, "all of it to the treasury");
+    }
+
     /// Nothing of a slash to the treasury: no inflow, no TreasuryReceived, all of the rest burned.
     function test_noTreasuryShareBurnsTheRest() public {
         StakingParams memory p = params();

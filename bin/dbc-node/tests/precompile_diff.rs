@@ -43,6 +43,7 @@ sol! {
         address coinbase;
         uint256 baseFee;
         uint256 feesBurned;
+        int256 supplyChange;
     }
     struct DiffStep {
         uint64 blockNumber;
@@ -153,7 +154,21 @@ impl Recorder {
     fn trace(&self, genesis: &str, accounts: &[Address]) -> Value {
         let head = self.head();
         let mut blocks = Vec::new();
+        // The block's net balance change the node handed its governance hook: the change of
+        // the ledger's total supply (exact while the burn floor is far away, as here).
+        let supply = |n: u64| -> U256 {
+            let data = Bytes::from(IGovernance::totalSupplyCall {}.abi_encode());
+            let v = self
+                .node
+                .rpc("eth_call", json!([{"to": GOVERNANCE, "data": data}, format!("{n:#x}")]));
+            let out: Bytes = serde_json::from_value(v).unwrap();
+            U256::from_be_slice(&out)
+        };
+        let mut last_supply = supply(0);
         for n in 1..=head {
+            let now_supply = supply(n);
+            let supply_change = I256::from_raw(now_supply.wrapping_sub(last_supply));
+            last_supply = now_supply;
             let b = self.node.rpc("eth_getBlockByNumber", json!([format!("{n:#x}"), false]));
             let base_fee = U256::from(hex_u64(&b["baseFeePerGas"]));
             blocks.push(DiffBlock {
@@ -164,6 +179,7 @@ impl Recorder {
                 coinbase: serde_json::from_value(b["miner"].clone()).unwrap(),
                 baseFee: base_fee,
                 feesBurned: base_fee * U256::from(hex_u64(&b["gasUsed"])),
+                supplyChange: supply_change,
             });
         }
         let mut checked = self.checked.clone();

@@ -7,7 +7,7 @@ import {IMiningGradeHook} from "../MockHooks.sol";
 import {BPS, max64, mulDiv} from "../common/CheckedMath.sol";
 import {blockNow, payByCarrier, burnByCarrier} from "../common/Host.sol";
 import {Emission, yearlyEmission, YEAR_BLOCKS} from "../common/Emission.sol";
-import {treasuryReceive} from "../common/Treasury.sol";
+import {treasuryReceive, reserveBurn, SOURCE_BURN_FLOOR} from "../common/Treasury.sol";
 
 // Base of `GpuMarketSol`: the market's parameters, record tags and constants, the market's own
 // math (`math.rs`), value movements and the mining hook. The storage primitives of the node's
@@ -328,6 +328,15 @@ abstract contract MarketBase {
     function _burn(uint256 amount) internal {
         if (address(this).balance < amount) revert GpuMarketSolFatal("market balance too low for a burn");
         if (!burnByCarrier(amount)) revert GpuMarketSolFatal("burn failed");
+    }
+
+    /// `supply::burn_capped`: burns as much of `amount` (held by the market) as the burn floor
+    /// allows in this block (`reserveBurn`, which counts it in the block's pending burns), pays
+    /// the rest to the treasury (source 8, from the market) and returns what was burned.
+    function _burnCapped(uint256 amount) internal returns (uint256 burned) {
+        burned = reserveBurn(amount);
+        if (burned != 0) _burn(burned);
+        _payTreasury(SOURCE_BURN_FLOOR, address(this), amount - burned);
     }
 
     // =========================================================================================

@@ -147,8 +147,11 @@ abstract contract MarketRentals is MarketRewards {
         r.queueIndex = 0;
         _unlistRental(r);
         uint256 used = r.paid - refund;
-        uint256 burned = bpsOf(used, r.burnBps);
-        uint256 toProvider = used - burned;
+        uint256 target = bpsOf(used, r.burnBps);
+        uint256 toProvider = used - target;
+        // At the burn floor less (or nothing) is burned and the rest goes to the treasury
+        // (source 8); the rental's bonus is capped by what was actually burned.
+        uint256 burned = _burnCapped(target);
         _settle(m);
         r.status = RS_ENDED;
         if (blockNow() < r.end) r.end = blockNow();
@@ -164,7 +167,6 @@ abstract contract MarketRentals is MarketRewards {
         _pay(m.owner, toProvider);
         if (_logs()) emit IGpuMarket.RentalEnded(r.id, refund, toProvider, burned);
         if (burned != 0) {
-            _burn(burned);
             uint256 total = addG(G_BURNED, burned, false);
             if (_logs()) emit IGpuMarket.RentBurned(r.id, burned, total);
         }

@@ -19,11 +19,13 @@ use dbc_trie::{AccountLeaf, full_state_root};
 use serde::{Deserialize, Serialize};
 
 mod emission;
+mod governance;
 mod market;
 mod pos_genesis;
 mod staking;
 mod supply;
 pub use emission::{EmissionSchedule, MAX_END_ERA, YEAR_BLOCKS};
+pub use governance::GovernanceParams;
 pub use market::{
     BurnBasis, BurnTier, DBC, GpuModel, MARKET_ADDRESS, MAX_GPU_MODELS, MINING_ADDRESS,
     MarketParams, SlashTier, default_gpu_models,
@@ -109,6 +111,11 @@ pub struct DbcParams {
     /// genesis this repository ships has them; a plain Ethereum genesis may leave them out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub supply: Option<SupplyParams>,
+    /// Governance parameters (`config.dbc.governance`).
+    pub governance: GovernanceParams,
+    /// The sum of the genesis balances (not read from the file: computed from `alloc`).
+    #[serde(skip)]
+    pub genesis_supply: U256,
 }
 
 impl Default for DbcParams {
@@ -119,6 +126,8 @@ impl Default for DbcParams {
             market: MarketParams::default(),
             staking: StakingParams::default(),
             supply: None,
+            governance: GovernanceParams::default(),
+            genesis_supply: U256::ZERO,
         }
     }
 }
@@ -246,10 +255,17 @@ impl ChainSpec {
                 )));
             }
         }
-        let params: DbcParams = match c.extra_fields.get("dbc") {
+        let mut params: DbcParams = match c.extra_fields.get("dbc") {
             Some(v) => serde_json::from_value(v.clone())?,
-            None => DbcParams::default(),
+            // A plain Ethereum genesis burns base fees as Ethereum does: no floor.
+            None => DbcParams {
+                governance: GovernanceParams { burn_floor: U256::ZERO },
+                ..DbcParams::default()
+            },
         };
+        params.genesis_supply =
+            genesis.alloc.values().fold(U256::ZERO, |acc, a| acc.saturating_add(a.balance));
+        params.governance.validate(params.genesis_supply).map_err(ChainSpecError::Unsupported)?;
         if params.block_time_secs > MAX_BLOCK_TIME_SECS {
             return Err(ChainSpecError::Unsupported(format!(
                 "config.dbc.blockTimeSecs = {} exceeds {MAX_BLOCK_TIME_SECS}",

@@ -66,6 +66,10 @@ pub struct BlockState<R> {
     deferred: Option<DbError>,
     /// Accounts being read ahead by another thread.
     prefetch: Option<Prefetch>,
+    /// Sum of the balance increases committed so far in this block.
+    supply_added: U256,
+    /// Sum of the balance decreases committed so far in this block.
+    supply_removed: U256,
 }
 
 /// Accounts read ahead of execution, arriving in chunks in the order they will be needed.
@@ -113,6 +117,29 @@ impl<R: StateReader> BlockState<R> {
             deployed: Vec::new(),
             deferred: None,
             prefetch: None,
+            supply_added: U256::ZERO,
+            supply_removed: U256::ZERO,
+        }
+    }
+
+    /// The net change of the sum of all balances committed so far in this block: base fees
+    /// (the sender pays them, nobody receives them), precompile burns, `SELFDESTRUCT` burns and
+    /// dev balance edits. The governance hook adds it to the supply ledger.
+    pub fn supply_change(&self) -> alloy_primitives::I256 {
+        use alloy_primitives::I256;
+        let (a, r) = (self.supply_added, self.supply_removed);
+        if a >= r {
+            I256::try_from(a - r).unwrap_or(I256::MAX)
+        } else {
+            I256::try_from(r - a).map_or(I256::MIN, |v| -v)
+        }
+    }
+
+    fn record_balance_change(&mut self, before: U256, after: U256) {
+        if after > before {
+            self.supply_added = self.supply_added.saturating_add(after - before);
+        } else {
+            self.supply_removed = self.supply_removed.saturating_add(before - after);
         }
     }
 
@@ -375,8 +402,10 @@ impl<R: StateReader> BlockState<R> {
         }
         let entry = self.load(edit.address())?;
         entry.touched = true;
+        let before = entry.info.as_ref().map_or(U256::ZERO, |i| i.balance);
         // As after a transaction (EIP-161): an account left empty is deleted.
         entry.info = if info.is_empty() { None } else { Some(info.clone()) };
+        self.record_balance_change(before, info.balance);
         if let (StateEdit::Code(..), Some(code)) = (edit, info.code)
             && info.code_hash != KECCAK_EMPTY
             && !self.code.contains_key(&info.code_hash)
@@ -399,10 +428,12 @@ impl<R: StateReader> BlockState<R> {
             }
         };
         entry.touched = true;
+        let before = entry.info.as_ref().map_or(U256::ZERO, |i| i.balance);
         if account.is_selfdestructed() {
             entry.info = None;
             entry.cleared = true;
             entry.storage.values_mut().for_each(|s| s.present = U256::ZERO);
+            self.record_balance_change(before, U256::ZERO);
             return;
         }
         if account.is_created() {
@@ -420,6 +451,7 @@ impl<R: StateReader> BlockState<R> {
                 .present = slot.present_value;
         }
         let info = account.info;
+        let after = info.balance;
         // EIP-161: a touched account that is empty is deleted.
         entry.info = if info.is_empty() { None } else { Some(info) };
         // New code: a contract created, or an EIP-7702 delegation set. Code this block has
@@ -432,6 +464,7 @@ impl<R: StateReader> BlockState<R> {
             self.code.insert(hash, code.clone());
             self.deployed.push((hash, code));
         }
+        self.record_balance_change(before, after);
     }
 }
 

@@ -383,6 +383,9 @@ fn execute_and_seal<R: StateReader>(
     if let Some((proposer, missed)) = attrs.staking_hook.clone() {
         crate::factory::apply_staking_hook(executor.evm_mut(), proposer, missed)?;
     }
+    // Last: the supply ledger, with the block's net balance change (everything above included).
+    let change = alloy_evm::Evm::db_mut(executor.evm_mut()).supply_change();
+    crate::factory::apply_governance_hook(executor.evm_mut(), change)?;
     let (evm, result) = executor.finish()?;
     drop(evm);
     let execution = started.elapsed();

@@ -60,6 +60,32 @@ where
     Ok(())
 }
 
+/// Runs the governance precompile's end-of-block call (`onBlock(supplyChange)` from the system
+/// address), last in the block: the supply ledger and the burn floor's top-up.
+pub fn apply_governance_hook<E>(
+    evm: &mut E,
+    supply_change: alloy_primitives::I256,
+) -> Result<(), BlockExecutionError>
+where
+    E: Evm<DB: DatabaseCommit>,
+{
+    let res = evm
+        .transact_system_call(
+            dbc_precompiles::SYSTEM_ADDRESS,
+            dbc_precompiles::GOVERNANCE_ADDRESS,
+            dbc_precompiles::governance::hook_calldata(supply_change),
+        )
+        .map_err(|e| BlockExecutionError::msg(format!("governance block hook: {e}")))?;
+    if !res.result.is_success() {
+        return Err(BlockExecutionError::msg(format!(
+            "governance block hook failed: {:?}",
+            res.result
+        )));
+    }
+    evm.db_mut().commit(res.state);
+    Ok(())
+}
+
 /// Runs the staking precompile's end-of-block call (`onBlock(proposer, missed)` from the system
 /// address): block reward, missed-slot accounting and, at epoch boundaries, the election.
 pub fn apply_staking_hook<E>(

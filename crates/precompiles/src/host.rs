@@ -45,6 +45,8 @@ pub trait Host {
     fn burn_from(&mut self, from: Address, amount: U256) -> Result<(), HostError>;
     /// Balance of `account`.
     fn balance(&mut self, account: Address) -> Result<U256, HostError>;
+    /// Creates `amount` in `to` (the governance hook's top-up at the burn floor only).
+    fn mint(&mut self, to: Address, amount: U256) -> Result<(), HostError>;
     /// Moves `amount` from the market account to `to`.
     fn pay(&mut self, to: Address, amount: U256) -> Result<(), HostError> {
         self.pay_from(MARKET_ADDRESS, to, amount)
@@ -128,6 +130,12 @@ impl Host for EvmHost<'_, '_> {
 
     fn balance(&mut self, account: Address) -> Result<U256, HostError> {
         Ok(self.internals.load_account(account).map_err(state_err)?.data.info.balance)
+    }
+
+    fn mint(&mut self, to: Address, amount: U256) -> Result<(), HostError> {
+        let balance = self.internals.load_account(to).map_err(state_err)?.data.info.balance;
+        let new = balance.checked_add(amount).ok_or(HostError::Balance(amount))?;
+        self.internals.set_balance(to, new).map_err(state_err)
     }
 
     fn block_number(&self) -> u64 {

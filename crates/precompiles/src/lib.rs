@@ -45,6 +45,7 @@ pub mod staking;
 #[cfg(test)]
 mod staking_tests;
 mod store;
+mod supply;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
@@ -76,7 +77,7 @@ pub fn market_precompile(params: Arc<DbcParams>) -> DynPrecompile {
             };
             let reservoir = input.reservoir;
             let mut host = EvmHost::new(&mut input.internals);
-            outcome(execute(&mut host, &params.market, call), reservoir)
+            outcome(market::execute_chain(&mut host, &params, call), reservoir)
         },
     )
 }

@@ -194,6 +194,7 @@ impl Del {
 pub fn execute<H: Host>(host: &mut H, params: &DbcParams, call: Call<'_>) -> Outcome {
     let metered = call.caller != SYSTEM_ADDRESS;
     let mut ctx = Ctx::new(host, STAKING_ADDRESS, &params.market, call.gas, metered);
+    ctx.supply = Some(crate::supply::SupplyRules::of(params));
     let result = dispatch(&mut ctx, &params.staking, &call);
     Outcome::of(result, ctx.gas_used.min(call.gas))
 }

@@ -171,6 +171,9 @@ pub(crate) struct Ctx<'a, H: Host> {
     gas_limit: u64,
     pub(crate) gas_used: u64,
     metered: bool,
+    /// The burn floor's numbers, when the caller has the chain's parameters (every precompile
+    /// the EVM runs); `None` in single-precompile unit tests, where burns are not capped.
+    pub(crate) supply: Option<crate::supply::SupplyRules>,
 }
 
 impl<'a, H: Host> Ctx<'a, H> {
@@ -183,7 +186,7 @@ impl<'a, H: Host> Ctx<'a, H> {
         metered: bool,
     ) -> Self {
         let now = host.block_number();
-        Self { host, me, p, now, gas_limit, gas_used: 0, metered }
+        Self { host, me, p, now, gas_limit, gas_used: 0, metered, supply: None }
     }
 
     /// Runs `f` against the storage of `account` (another precompile), then switches back.
@@ -297,13 +300,6 @@ impl<'a, H: Host> Ctx<'a, H> {
     pub(crate) fn burn_own(&mut self, amount: U256) -> Res<()> {
         self.charge(gas::WARM_SLOAD)?;
         self.host.burn_from(self.me, amount)?;
-        Ok(())
-    }
-
-    /// Burns `amount` held by the market.
-    pub(crate) fn burn(&mut self, amount: U256) -> Res<()> {
-        self.charge(gas::WARM_SLOAD)?;
-        self.host.burn(amount)?;
         Ok(())
     }
 

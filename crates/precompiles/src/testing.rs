@@ -28,6 +28,10 @@ pub struct MockChain {
     pub number: u64,
     pub params: MarketParams,
     pub staking: dbc_chainspec::StakingParams,
+    /// The genesis supply and governance parameters staking and governance calls see (10 B DBC
+    /// and the defaults unless a test changes them).
+    pub genesis_supply: U256,
+    pub governance: dbc_chainspec::GovernanceParams,
     /// Logs of the last call.
     pub last_logs: Vec<LogData>,
     /// Logs of the last governance call with the emitting account.
@@ -58,6 +62,11 @@ impl Host for MockChain {
         *self.state.balances.entry(to).or_default() += amount;
         Ok(())
     }
+    fn mint(&mut self, to: Address, amount: U256) -> Result<(), HostError> {
+        *self.state.balances.entry(to).or_default() += amount;
+        Ok(())
+    }
+
     fn balance(&mut self, account: Address) -> Result<U256, HostError> {
         Ok(self.state.balances.get(&account).copied().unwrap_or_default())
     }
@@ -103,7 +112,12 @@ pub type TxResult = Result<Bytes, Bytes>;
 
 impl MockChain {
     pub fn new(params: MarketParams) -> Self {
-        let mut c = Self { params, number: 1, ..Default::default() };
+        let mut c = Self {
+            params,
+            number: 1,
+            genesis_supply: U256::from(10_000_000_000u64) * U256::from(dbc_chainspec::DBC),
+            ..Default::default()
+        };
         let pool = c.params.reward_pool;
         c.state.balances.insert(MARKET_ADDRESS, pool);
         c
@@ -203,6 +217,8 @@ impl MockChain {
         let params = dbc_chainspec::DbcParams {
             market: self.params.clone(),
             staking: self.staking.clone(),
+            genesis_supply: self.genesis_supply,
+            governance: self.governance.clone(),
             ..Default::default()
         };
         let call = Call { data, caller: who, value, is_static, direct, gas: 30_000_000 };
@@ -286,6 +302,8 @@ impl MockChain {
         let params = dbc_chainspec::DbcParams {
             market: self.params.clone(),
             staking: self.staking.clone(),
+            genesis_supply: self.genesis_supply,
+            governance: self.governance.clone(),
             ..Default::default()
         };
         let call = Call { data, caller: who, value, is_static, direct, gas: 30_000_000 };

@@ -42,7 +42,8 @@ pub struct NetworkStats {
     pub fees_burned: U256,
     /// Validator stake burned by slashing so far, wei.
     pub staking_burned: U256,
-    /// Genesis supply less everything burned (rent, base fees, slashed stake), wei.
+    /// The exact total supply at the block (the sum of all balances): the genesis supply plus
+    /// every block's net balance change, from the governance precompile's ledger, wei.
     pub total_supply: U256,
     /// GPU rewards released from the pool so far, wei.
     pub rewards_distributed: U256,
@@ -71,6 +72,18 @@ pub struct Treasury {
     pub validator_emission_per_block: U256,
     /// The current era of the GPU pool's schedule (both schedules have yearly eras by default).
     pub emission_era: u32,
+}
+
+/// `dbc_auditSupply`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SupplyAudit {
+    /// The block whose state was summed.
+    pub block: U64,
+    /// The sum of every balance, wei.
+    pub sum: U256,
+    /// Accounts summed.
+    pub accounts: U64,
 }
 
 /// What the treasury received, by source (`IGovernance.TreasuryReceived.source`).
@@ -293,6 +306,10 @@ pub trait DbcApi {
     /// current emission.
     #[method(name = "treasury", blocking)]
     fn treasury(&self, block: Option<BlockId>) -> RpcResult<Treasury>;
+    /// Sums every balance of the state at the head (O(accounts): for audits and tests) to check
+    /// `dbc_networkStats.totalSupply` against.
+    #[method(name = "auditSupply", blocking)]
+    fn audit_supply(&self) -> RpcResult<SupplyAudit>;
     /// One machine, or null.
     #[method(name = "getMachine", blocking)]
     fn get_machine(&self, id: B256, block: Option<BlockId>) -> RpcResult<Option<Machine>>;
@@ -514,12 +531,9 @@ impl DbcApiServer for RpcContext {
         let s = self.market_ok(IGpuMarket::networkStatsCall {}, block)?;
         let staking_burned =
             self.precompile_ok(STAKING_ADDRESS, IStaking::totalBurnedCall {}, block)?;
-        let supply = self
-            .spec()
-            .genesis_supply()
-            .saturating_sub(s.totalBurned)
-            .saturating_sub(s.feesBurned)
-            .saturating_sub(staking_burned);
+        // The exact ledger of the governance precompile (every block's net balance change).
+        let supply =
+            self.precompile_ok(GOVERNANCE_ADDRESS, IGovernance::totalSupplyCall {}, block)?;
         Ok(NetworkStats {
             total_gpus: U64::from(s.totalGpus),
             online_gpus: U64::from(s.onlineGpus),
@@ -533,6 +547,19 @@ impl DbcApiServer for RpcContext {
             rewards_distributed: s.rewardsDistributed,
             reward_pool_remaining: s.rewardPoolRemaining,
         })
+    }
+
+    fn audit_supply(&self) -> RpcResult<SupplyAudit> {
+        for _ in 0..3 {
+            if let Some((block, sum, accounts)) = self.storage().sum_balances().map_err(rpc_err)? {
+                return Ok(SupplyAudit {
+                    block: U64::from(block),
+                    sum,
+                    accounts: U64::from(accounts),
+                });
+            }
+        }
+        Err(crate::error::internal("blocks kept arriving while summing balances; ask again"))
     }
 
     fn treasury(&self, block: Option<BlockId>) -> RpcResult<Treasury> {

@@ -97,7 +97,8 @@ pub fn cost_of(method: &str) -> Cost {
         | "dbc_listMachines"
         | "dbc_listProjects"
         | "dbc_listProjectMachines"
-        | "dbc_getValidators" => Cost::BlockScale,
+        | "dbc_getValidators"
+        | "dbc_auditSupply" => Cost::BlockScale,
         "ots_getApiLevel" | "ots_hasCode" => Cost::Cheap,
         m if m.starts_with("debug_") || m.starts_with("trace_") || m.starts_with("ots_") => {
             Cost::BlockScale

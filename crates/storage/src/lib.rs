@@ -449,6 +449,25 @@ impl Storage {
         LatestState { storage: self.clone() }
     }
 
+    /// The sum of every balance in the plain state, the number of accounts and the head block
+    /// they belong to: O(accounts). `None` when a block was committed meanwhile (ask again).
+    pub fn sum_balances(&self) -> Result<Option<(u64, U256, u64)>> {
+        let head = self.head_number()?;
+        let snapshot = self.db.snapshot();
+        if self.head_number()? != head {
+            return Ok(None);
+        }
+        let mut sum = U256::ZERO;
+        let mut count = 0u64;
+        for item in snapshot.iterator_cf(self.cf(PLAIN_ACCOUNTS), IteratorMode::Start) {
+            let (_, value) = item?;
+            let account: StoredAccount = decode_rlp(PLAIN_ACCOUNTS, &value)?;
+            sum = sum.saturating_add(account.balance);
+            count += 1;
+        }
+        Ok(Some((head.unwrap_or_default(), sum, count)))
+    }
+
     /// Calls `f` with every account of the plain state and its storage, in address order.
     pub fn for_each_account(
         &self,

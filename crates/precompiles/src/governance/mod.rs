@@ -2,22 +2,29 @@
 //! now the treasury (donations, balance, inflows by source) and the emission schedules' views.
 //! Council, proposals and running parameters in state follow `docs/governance-design.md`.
 
-use alloy_primitives::{Bytes, U256};
-use alloy_sol_types::SolInterface;
+use alloy_primitives::{Bytes, I256, U256};
+use alloy_sol_types::{SolCall, SolEvent, SolInterface};
 use dbc_chainspec::{DbcParams, EmissionSchedule, GOVERNANCE_ADDRESS};
 
 use crate::{
     Call, Outcome,
     abi::{IGovernance, IGovernance::IGovernanceCalls},
     host::Host,
-    store::{Ctx, Res, gas, ret, revert, selector_of},
+    store::{Ctx, Res, ck, gas, ret, revert, selector_of},
+    supply::{self, G_PENDING_BURN, G_SUPPLY_DELTA, SupplyRules},
     treasury,
 };
+
+/// Calldata of the end-of-block call with the block's net balance change.
+pub fn hook_calldata(supply_change: I256) -> Bytes {
+    IGovernance::onBlockCall { supplyChange: supply_change }.abi_encode().into()
+}
 
 /// Runs one call of the governance precompile.
 pub fn execute<H: Host>(host: &mut H, params: &DbcParams, call: Call<'_>) -> Outcome {
     let metered = call.caller != crate::SYSTEM_ADDRESS;
     let mut ctx = Ctx::new(host, GOVERNANCE_ADDRESS, &params.market, call.gas, metered);
+    ctx.supply = Some(SupplyRules::of(params));
     let result = dispatch(&mut ctx, params, &call);
     Outcome::of(result, ctx.gas_used.min(call.gas))
 }
@@ -28,10 +35,20 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
     if !call.direct {
         return Err(revert(IGovernance::DelegateCallNotAllowed {}));
     }
+    if call.data.get(..4) == Some(&IGovernance::onBlockCall::SELECTOR[..]) {
+        let Ok(c) = IGovernance::onBlockCall::abi_decode(call.data) else {
+            return Err(revert(IGovernance::UnknownSelector { selector: selector_of(call.data) }));
+        };
+        if call.caller != crate::SYSTEM_ADDRESS || call.is_static || !call.value.is_zero() {
+            return Err(revert(IGovernance::UnknownSelector { selector: selector_of(call.data) }));
+        }
+        on_block(ctx, SupplyRules::of(params), c.supplyChange)?;
+        return Ok(Bytes::new());
+    }
     let Ok(decoded) = C::abi_decode(call.data) else {
         return Err(revert(IGovernance::UnknownSelector { selector: selector_of(call.data) }));
     };
-    let view = !matches!(decoded, C::fund(_));
+    let view = !matches!(decoded, C::fund(_) | C::onBlock(_));
     if call.is_static && !view {
         return Err(revert(IGovernance::StaticCallWrite {}));
     }
@@ -62,6 +79,18 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
             let v = ctx.get(treasury::received_slot(c.source))?;
             ret::<IGovernance::treasuryReceivedCall>(&v)
         }
+        C::totalSupply(_) => ret::<IGovernance::totalSupplyCall>(&supply::total_supply(
+            ctx,
+            SupplyRules::of(params),
+        )?),
+        C::burnFloor(_) => ret::<IGovernance::burnFloorCall>(&params.governance.burn_floor),
+        C::burnHeadroom(_) => {
+            ret::<IGovernance::burnHeadroomCall>(&supply::headroom(ctx, SupplyRules::of(params))?)
+        }
+        // Routed above; a call that reaches here did not decode as the hook.
+        C::onBlock(_) => {
+            Err(revert(IGovernance::UnknownSelector { selector: selector_of(call.data) }))
+        }
         C::emissionRate(c) => {
             let (schedule, pool) = match c.target {
                 IGovernance::Target::Market => (&params.market.emission, params.market.reward_pool),
@@ -81,6 +110,44 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
             })
         }
     }
+}
+
+/// The block hook: adds the block's net balance change to the ledger, mints back to the
+/// treasury what base fees burned below the floor, and resets the block's pending burns. A block
+/// that changed no balance and burned nothing writes nothing (so idle dev blocks stay idle).
+fn on_block<H: Host>(ctx: &mut Ctx<'_, H>, rules: SupplyRules, change: I256) -> Res<()> {
+    let pending = ctx.g(G_PENDING_BURN)?;
+    if change.is_zero() && pending.is_zero() {
+        return Ok(());
+    }
+    let delta = I256::from_raw(ctx.g(G_SUPPLY_DELTA)?);
+    let after = ck(delta.checked_add(change))?;
+    let supply = ck(supply::apply_delta(rules.genesis, after))?;
+    let mut minted = U256::ZERO;
+    if change.is_negative() && supply < rules.floor {
+        minted = (rules.floor - supply).min(change.unsigned_abs());
+        ctx.host.mint(GOVERNANCE_ADDRESS, minted)?;
+        // Counted as an inflow (the DBC is already in this account).
+        treasury::receive(
+            ctx,
+            treasury::source::BURN_FLOOR,
+            alloy_primitives::Address::ZERO,
+            minted,
+        )?;
+        ctx.emit(
+            IGovernance::BurnFloorReached { totalSupply: supply + minted, floor: rules.floor }
+                .encode_log_data(),
+        )?;
+    }
+    let minted_signed = ck(I256::try_from(minted).ok())?;
+    let next = ck(after.checked_add(minted_signed))?;
+    if next != delta {
+        ctx.set_g(G_SUPPLY_DELTA, next.into_raw())?;
+    }
+    if !pending.is_zero() {
+        ctx.set_g(G_PENDING_BURN, U256::ZERO)?;
+    }
+    Ok(())
 }
 
 /// The per-block release and era of `schedule` at the current block, charged per era the

@@ -1,5 +1,6 @@
 //! The governance precompile: donations, the treasury's views, inflows by source from the
 //! market and staking, and the emission views.
+#![allow(clippy::unwrap_used)]
 
 use alloy_primitives::{Address, U256, address};
 use alloy_sol_types::{SolCall, SolError, SolEvent};
@@ -67,14 +68,16 @@ fn calls_are_refused_like_the_other_precompiles() {
 
 #[test]
 fn emission_rate_follows_the_schedule_across_eras() {
-    let mut p = MarketParams::default();
-    p.reward_pool = U256::from(40_000u64);
-    p.emission = EmissionSchedule {
-        era_blocks: 10,
-        initial_per_block: U256::from(1_000u64),
-        flat_eras: 1,
-        decay_bps: 5_000,
-        end_era: 3,
+    let p = MarketParams {
+        reward_pool: U256::from(40_000u64),
+        emission: EmissionSchedule {
+            era_blocks: 10,
+            initial_per_block: U256::from(1_000u64),
+            flat_eras: 1,
+            decay_bps: 5_000,
+            end_era: 3,
+        },
+        ..MarketParams::default()
     };
     let mut c = MockChain::new(p);
     let rate = |c: &mut MockChain| {
@@ -93,4 +96,75 @@ fn emission_rate_follows_the_schedule_across_eras() {
     let s = view(&mut c, IGovernance::emissionRateCall { target: IGovernance::Target::Staking });
     assert_eq!(s.era, 0, "the staking schedule's yearly eras");
     assert_eq!(s.perBlock, dbc(19));
+}
+
+/// Issue #17 item 4: precompile burns stop at the floor (the rest goes to the treasury as
+/// source 8), the hook keeps the ledger and mints back base fees burned below the floor, and
+/// an idle block's hook writes nothing.
+#[test]
+fn burns_stop_at_the_floor_and_the_ledger_follows_every_block() {
+    use crate::{
+        MARKET_ADDRESS, SYSTEM_ADDRESS,
+        store::Ctx,
+        supply::{SupplyRules, burn_capped},
+    };
+    use alloy_primitives::I256;
+    let mut c = MockChain::new(MarketParams::default());
+    c.genesis_supply = dbc(1_000);
+    c.governance.burn_floor = dbc(950);
+    let market = c.params.clone();
+    c.fund(MARKET_ADDRESS, dbc(100));
+    let before = c.balance(MARKET_ADDRESS);
+    let rules = SupplyRules { genesis: dbc(1_000), floor: dbc(950) };
+    {
+        let mut ctx = Ctx::new(&mut c, MARKET_ADDRESS, &market, u64::MAX, false);
+        ctx.supply = Some(rules);
+        assert_eq!(burn_capped(&mut ctx, dbc(30)).unwrap(), dbc(30));
+        // 20 of the next 30 fit above the floor; 10 go to the treasury.
+        assert_eq!(burn_capped(&mut ctx, dbc(30)).unwrap(), dbc(20));
+        assert_eq!(burn_capped(&mut ctx, dbc(5)).unwrap(), U256::ZERO);
+    }
+    assert_eq!(c.burned(), dbc(50));
+    assert_eq!(c.balance(MARKET_ADDRESS), before - dbc(65));
+    assert_eq!(c.balance(GOVERNANCE_ADDRESS), dbc(15));
+    assert_eq!(view(&mut c, IGovernance::treasuryReceivedCall { source: 8 }), dbc(15));
+    assert_eq!(view(&mut c, IGovernance::burnHeadroomCall {}), U256::ZERO);
+    assert_eq!(view(&mut c, IGovernance::totalSupplyCall {}), dbc(1_000), "until the hook");
+
+    let hook = |c: &mut MockChain, change: i64| {
+        let change = I256::try_from(change).unwrap() * I256::try_from(DBC).unwrap();
+        let data = crate::governance::hook_calldata(change);
+        c.tx_governance(SYSTEM_ADDRESS, U256::ZERO, &data, false, true).unwrap();
+        c.last_logs_from.clone()
+    };
+    // The block burned 50 (the node measures it): supply 950, pending burns reset.
+    assert!(hook(&mut c, -50).is_empty());
+    assert_eq!(view(&mut c, IGovernance::totalSupplyCall {}), dbc(950));
+    assert_eq!(c.storage_at(GOVERNANCE_ADDRESS, U256::from(5)), U256::ZERO);
+    // A block whose base fees burned 10 more: minted back to the treasury.
+    let logs = hook(&mut c, -10);
+    assert_eq!(view(&mut c, IGovernance::totalSupplyCall {}), dbc(950));
+    assert_eq!(c.balance(GOVERNANCE_ADDRESS), dbc(25));
+    let floor = logs
+        .iter()
+        .find_map(|(_, l)| IGovernance::BurnFloorReached::decode_log_data(l).ok())
+        .unwrap();
+    assert_eq!((floor.totalSupply, floor.floor), (dbc(950), dbc(950)));
+    assert_eq!(view(&mut c, IGovernance::treasuryReceivedCall { source: 8 }), dbc(25));
+    // Supply coming back (a block that net minted, e.g. a dev balance edit) is followed.
+    assert!(hook(&mut c, 7).is_empty());
+    assert_eq!(view(&mut c, IGovernance::totalSupplyCall {}), dbc(957));
+    assert_eq!(view(&mut c, IGovernance::burnHeadroomCall {}), dbc(7));
+    // An idle block writes nothing.
+    let slots = |c: &MockChain| {
+        (c.storage_at(GOVERNANCE_ADDRESS, U256::from(4)), c.balance(GOVERNANCE_ADDRESS))
+    };
+    let was = slots(&c);
+    assert!(hook(&mut c, 0).is_empty());
+    assert_eq!(slots(&c), was);
+    // Only the system address may call the hook.
+    let data = crate::governance::hook_calldata(I256::MINUS_ONE);
+    let e = c.tx_governance(DONOR, U256::ZERO, &data, false, true).unwrap_err();
+    let want = IGovernance::UnknownSelector { selector: IGovernance::onBlockCall::SELECTOR.into() };
+    assert_eq!(e.as_ref(), want.abi_encode().as_slice());
 }

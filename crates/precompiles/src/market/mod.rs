@@ -122,6 +122,20 @@ pub fn execute<H: Host>(
     Outcome::of(result, ctx.gas_used.min(call.gas))
 }
 
+/// Runs one call of the market as the EVM does: with the chain's parameters, so that burns
+/// respect the burn floor.
+pub(crate) fn execute_chain<H: Host>(
+    host: &mut H,
+    params: &dbc_chainspec::DbcParams,
+    call: Call<'_>,
+) -> Outcome {
+    let metered = call.caller != crate::SYSTEM_ADDRESS;
+    let mut ctx = Ctx::new(host, crate::MARKET_ADDRESS, &params.market, call.gas, metered);
+    ctx.supply = Some(crate::supply::SupplyRules::of(params));
+    let result = dispatch(&mut ctx, &call);
+    Outcome::of(result, ctx.gas_used.min(call.gas))
+}
+
 impl Outcome {
     /// How a precompile call that used `gas` (at most its limit) ended.
     pub(crate) fn of(result: Res<Bytes>, gas: u64) -> Self {

@@ -197,8 +197,11 @@ pub(super) fn close_rental<H: Host>(ctx: &mut Ctx<'_, H>, r: &mut Rental) -> Res
     r.queue_index = 0;
     unlist_rental(ctx, r)?;
     let used = r.paid - refund;
-    let burned = ck(math::bps_of(used, r.burn_bps))?;
-    let to_provider = used - burned;
+    let target = ck(math::bps_of(used, r.burn_bps))?;
+    let to_provider = used - target;
+    // At the burn floor less (or nothing) is burned and the rest goes to the treasury; the
+    // rental's bonus is capped by what was actually burned.
+    let burned = crate::supply::burn_capped(ctx, target)?;
     settle(ctx, &mut m)?;
     r.status = rental_status::ENDED;
     r.end = r.end.min(ctx.now);
@@ -218,7 +221,6 @@ pub(super) fn close_rental<H: Host>(ctx: &mut Ctx<'_, H>, r: &mut Rental) -> Res
         IGpuMarket::RentalEnded { rentalId: id, refunded: refund, toProvider: to_provider, burned },
     )?;
     if !burned.is_zero() {
-        ctx.burn(burned)?;
         let total = ctx.add_g(G_BURNED, burned, false)?;
         emit(ctx, IGpuMarket::RentBurned { rentalId: id, amount: burned, totalBurned: total })?;
     }

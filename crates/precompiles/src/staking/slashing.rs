@@ -35,8 +35,7 @@ pub(super) fn slash<H: Host>(
     let rest = ck(amount.checked_sub(reward))?;
     let to_treasury = bps(rest, sp.slash_treasury_bps)?;
     treasury::receive(ctx, treasury::source::VALIDATOR_SLASH, validator, to_treasury)?;
-    let burned = rest - to_treasury;
-    ctx.burn_own(burned)?;
+    let burned = crate::supply::burn_capped(ctx, rest - to_treasury)?;
     ctx.add_g(G_BURNED, burned, false)?;
     ctx.emit(IStaking::Slashed { validator, amount, reason: why }.encode_log_data())?;
     Ok(amount)

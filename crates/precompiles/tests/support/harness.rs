@@ -92,6 +92,11 @@ impl Host for MemHost {
         self.state.burned += amount;
         Ok(())
     }
+    fn mint(&mut self, to: Address, amount: U256) -> Result<(), HostError> {
+        let b = self.state.balances.entry(to).or_default();
+        *b = b.checked_add(amount).ok_or(HostError::Balance(amount))?;
+        Ok(())
+    }
     fn balance(&mut self, account: Address) -> Result<U256, HostError> {
         Ok(self.state.balances.get(&account).copied().unwrap_or_default())
     }
