@@ -34,6 +34,7 @@ fn audited(node: &DevNode, seen: &mut Vec<(Value, U256)>) -> U256 {
         audit["block"],
         audit["accounts"]
     );
+    assert_eq!(amount(&audit["totalSupply"]), amount(&audit["sum"]));
     seen.push((audit["block"].clone(), amount(&audit["sum"])));
     amount(&audit["sum"])
 }
@@ -82,7 +83,7 @@ fn total_supply_equals_the_sum_of_all_balances_after_every_block() {
 
     // A donation moves DBC, it creates or burns none (only the fee's base share).
     let data = alloy_primitives::Bytes::from(IGovernance::fundCall {}.abi_encode());
-    send(
+    let donation = send(
         &node,
         json!({ "from": DEV_0, "to": GOVERNANCE, "data": data, "value": format!("{:#x}", 2 * ETHER) }),
     );
@@ -91,10 +92,75 @@ fn total_supply_equals_the_sum_of_all_balances_after_every_block() {
     assert_eq!(amount(&t["receivedBySource"]["donation"]), U256::from(2 * ETHER));
 
     // The ledger is kept for history: at every block audited above, totalSupply read later
-    // is what the state summed to then.
+    // is what the state summed to then, and so is the state summed at that block later.
     assert!(seen.len() >= 7);
     for (block, sum) in &seen {
         let stats = node.rpc("dbc_networkStats", json!([block]));
         assert_eq!(amount(&stats["totalSupply"]), *sum, "block {block}");
+        let audit = node.rpc("dbc_auditSupply", json!([block]));
+        assert_eq!((&audit["block"], amount(&audit["sum"])), (block, *sum), "block {block}");
+        assert_eq!(amount(&audit["totalSupply"]), *sum, "block {block}");
     }
+
+    // The treasury's history: the donation, in its block, and nothing else.
+    let history = node.rpc("dbc_treasuryHistory", json!(["0x0", "latest"]));
+    let history = history.as_array().unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0]["block"], donation["blockNumber"]);
+    assert_eq!(amount(&history[0]["received"]), U256::from(2 * ETHER));
+    assert_eq!(amount(&history[0]["receivedBySource"]["donation"]), U256::from(2 * ETHER));
+    assert_eq!(amount(&history[0]["receivedBySource"]["machineSlash"]), U256::ZERO);
+    assert_eq!(amount(&history[0]["spent"]), U256::ZERO);
+    assert_eq!(amount(&history[0]["balance"]), amount(&t["balance"]));
+    let err = node.rpc_err("dbc_treasuryHistory", json!(["latest", "0x0"]));
+    assert_eq!(err["code"], -32602, "{err}");
+}
+
+/// With the burn floor at the whole genesis supply nothing can be burned: every block's base
+/// fees are minted back to the treasury at the end of the block (source 8, `BurnFloorReached`),
+/// so the supply and the sum of the balances stay at 10 B DBC while fees are paid.
+#[test]
+fn base_fees_below_the_burn_floor_are_minted_back_to_the_treasury() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = dir.path().join("genesis.json");
+    let mut g: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("genesis/dev.json")).unwrap(),
+    )
+    .unwrap();
+    let ten_b = U256::from(10_000_000_000u64) * U256::from(ETHER);
+    g["config"]["dbc"]["governance"] = json!({ "burnFloor": ten_b.to_string() });
+    std::fs::write(&genesis, serde_json::to_string_pretty(&g).unwrap()).unwrap();
+    let node = DevNode::start(
+        &dir.path().join("data"),
+        &["--chain", genesis.to_str().unwrap(), "--dev.instant"],
+    );
+    let mut seen = Vec::new();
+    let treasury_before = amount(&node.rpc("dbc_treasury", json!([]))["balance"]);
+    let mut fees = U256::ZERO;
+    let mut per_block = Vec::new();
+    for _ in 0..3 {
+        let r =
+            send(&node, json!({ "from": DEV_0, "to": DEV_3, "value": format!("{:#x}", ETHER) }));
+        let block = node.rpc("eth_getBlockByHash", json!([r["blockHash"], false]));
+        let fee =
+            U256::from(hex_u128(&r["gasUsed"])) * U256::from(hex_u128(&block["baseFeePerGas"]));
+        fees += fee;
+        per_block.push((r["blockNumber"].clone(), fee));
+        assert_eq!(audited(&node, &mut seen), ten_b, "nothing burned below the floor");
+    }
+    assert!(fees > U256::ZERO);
+    let t = node.rpc("dbc_treasury", json!([]));
+    assert_eq!(amount(&t["receivedBySource"]["burnFloor"]), fees);
+    // Minted in the governance hook, without a receipt, yet in the history block by block.
+    let history = node.rpc("dbc_treasuryHistory", json!(["0x0", "latest"]));
+    let history = history.as_array().unwrap();
+    assert_eq!(history.len(), 3, "{history:?}");
+    for (entry, (block, fee)) in history.iter().zip(&per_block) {
+        assert_eq!(&entry["block"], block);
+        assert_eq!(amount(&entry["receivedBySource"]["burnFloor"]), *fee);
+        assert_eq!(amount(&entry["received"]), *fee);
+    }
+    assert_eq!(amount(&t["balance"]), treasury_before + fees);
+    let headroom = sol_call(&node, GOVERNANCE, IGovernance::burnHeadroomCall {});
+    assert_eq!(headroom, U256::ZERO);
 }

@@ -22,6 +22,9 @@ use serde::Serialize;
 /// Largest page of `dbc_listMachines`.
 pub const MAX_PAGE: u64 = 100;
 
+/// Most blocks one `dbc_treasuryHistory` call covers.
+pub const MAX_TREASURY_RANGE: u64 = 10_000;
+
 /// `dbc_networkStats`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -84,6 +87,25 @@ pub struct SupplyAudit {
     pub sum: U256,
     /// Accounts summed.
     pub accounts: U64,
+    /// The governance precompile's ledger at the same block (`dbc_networkStats.totalSupply`),
+    /// which `sum` must equal.
+    pub total_supply: U256,
+}
+
+/// One block of `dbc_treasuryHistory`: what the treasury received and spent in it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TreasuryChange {
+    /// The block.
+    pub block: U64,
+    /// The treasury's balance at the end of the block, wei.
+    pub balance: U256,
+    /// Received in the block (the sum of `receivedBySource`), wei.
+    pub received: U256,
+    /// Spent in the block, wei.
+    pub spent: U256,
+    /// `received` by source.
+    pub received_by_source: TreasurySources,
 }
 
 /// What the treasury received, by source (`IGovernance.TreasuryReceived.source`).
@@ -100,6 +122,8 @@ pub struct TreasurySources {
     pub lost_report_deposit: U256,
     /// 5: the treasury's share of validator slashes.
     pub validator_slash: U256,
+    /// 8: burns the burn floor stopped (`config.dbc.governance.burnFloor`).
+    pub burn_floor: U256,
     /// 9: donations (`fund`).
     pub donation: U256,
 }
@@ -306,10 +330,15 @@ pub trait DbcApi {
     /// current emission.
     #[method(name = "treasury", blocking)]
     fn treasury(&self, block: Option<BlockId>) -> RpcResult<Treasury>;
-    /// Sums every balance of the state at the head (O(accounts): for audits and tests) to check
-    /// `dbc_networkStats.totalSupply` against.
+    /// Sums every balance of the state at a block (default `latest`; O(accounts + changes
+    /// since): for audits and tests) beside the ledger's `totalSupply` at that block.
     #[method(name = "auditSupply", blocking)]
-    fn audit_supply(&self) -> RpcResult<SupplyAudit>;
+    fn audit_supply(&self, block: Option<BlockId>) -> RpcResult<SupplyAudit>;
+    /// The blocks of `fromBlock..=toBlock` (at most [`MAX_TREASURY_RANGE`]) in which the
+    /// treasury received or spent anything, with the amounts by source, read from the state
+    /// (so inflows made in block hooks, which have no receipt, are included).
+    #[method(name = "treasuryHistory", blocking)]
+    fn treasury_history(&self, from: BlockId, to: BlockId) -> RpcResult<Vec<TreasuryChange>>;
     /// One machine, or null.
     #[method(name = "getMachine", blocking)]
     fn get_machine(&self, id: B256, block: Option<BlockId>) -> RpcResult<Option<Machine>>;
@@ -549,17 +578,91 @@ impl DbcApiServer for RpcContext {
         })
     }
 
-    fn audit_supply(&self) -> RpcResult<SupplyAudit> {
-        for _ in 0..3 {
-            if let Some((block, sum, accounts)) = self.storage().sum_balances().map_err(rpc_err)? {
-                return Ok(SupplyAudit {
-                    block: U64::from(block),
-                    sum,
-                    accounts: U64::from(accounts),
-                });
-            }
+    fn audit_supply(&self, block: Option<BlockId>) -> RpcResult<SupplyAudit> {
+        let number = self.resolve(block)?;
+        let (number, sum, accounts) = self
+            .storage()
+            .sum_balances_at(Some(number))
+            .map_err(rpc_err)?
+            .ok_or_else(crate::error::header_not_found)?;
+        let total_supply = self.precompile_ok(
+            GOVERNANCE_ADDRESS,
+            IGovernance::totalSupplyCall {},
+            Some(BlockId::number(number)),
+        )?;
+        Ok(SupplyAudit {
+            block: U64::from(number),
+            sum,
+            accounts: U64::from(accounts),
+            total_supply,
+        })
+    }
+
+    fn treasury_history(&self, from: BlockId, to: BlockId) -> RpcResult<Vec<TreasuryChange>> {
+        use dbc_storage::StateReader;
+        let (from, to) = (self.resolve(Some(from))?, self.resolve(Some(to))?);
+        if from > to {
+            return Err(invalid_params("fromBlock is after toBlock"));
         }
-        Err(crate::error::internal("blocks kept arriving while summing balances; ask again"))
+        if to - from >= MAX_TREASURY_RANGE {
+            return Err(crate::error::server_error(format!(
+                "query exceeds max block range {MAX_TREASURY_RANGE}"
+            )));
+        }
+        let slots = dbc_precompiles::governance::treasury_slots();
+        let limit = usize::try_from(MAX_TREASURY_RANGE).unwrap_or(usize::MAX);
+        let storage = self.storage();
+        let mut blocks = storage
+            .storage_change_blocks(&GOVERNANCE_ADDRESS, &slots.received, from, to, limit)
+            .map_err(rpc_err)?;
+        blocks.extend(
+            storage
+                .storage_change_blocks(&GOVERNANCE_ADDRESS, &slots.spent, from, to, limit)
+                .map_err(rpc_err)?,
+        );
+        blocks.sort_unstable();
+        blocks.dedup();
+        // The counters at a block: spent, then each source's total.
+        let counters = |n: u64| -> RpcResult<(U256, [U256; 7])> {
+            let state = storage.state_at(n);
+            let read = |slot| state.storage(GOVERNANCE_ADDRESS, slot).map_err(rpc_err);
+            let mut by_source = [U256::ZERO; 7];
+            for (v, slot) in by_source.iter_mut().zip(slots.by_source) {
+                *v = read(slot)?;
+            }
+            Ok((read(slots.spent)?, by_source))
+        };
+        let mut out = Vec::with_capacity(blocks.len());
+        for n in blocks {
+            // The counters only grow: the change of a block is its value less its parent's.
+            let (spent, by_source) = counters(n)?;
+            let (spent_before, before) = match n.checked_sub(1) {
+                Some(parent) => counters(parent)?,
+                None => (U256::ZERO, [U256::ZERO; 7]),
+            };
+            let d: [U256; 7] = std::array::from_fn(|i| by_source[i].saturating_sub(before[i]));
+            let balance = storage
+                .state_at(n)
+                .account(GOVERNANCE_ADDRESS)
+                .map_err(rpc_err)?
+                .map_or(U256::ZERO, |a| a.balance);
+            out.push(TreasuryChange {
+                block: U64::from(n),
+                balance,
+                received: d.iter().fold(U256::ZERO, |a, v| a.saturating_add(*v)),
+                spent: spent.saturating_sub(spent_before),
+                received_by_source: TreasurySources {
+                    machine_slash: d[0],
+                    auditor_penalty: d[1],
+                    rejected_machine: d[2],
+                    lost_report_deposit: d[3],
+                    validator_slash: d[4],
+                    burn_floor: d[5],
+                    donation: d[6],
+                },
+            });
+        }
+        Ok(out)
     }
 
     fn treasury(&self, block: Option<BlockId>) -> RpcResult<Treasury> {
@@ -589,6 +692,7 @@ impl DbcApiServer for RpcContext {
                 rejected_machine: gov(self, 3)?,
                 lost_report_deposit: gov(self, 4)?,
                 validator_slash: gov(self, 5)?,
+                burn_floor: gov(self, 8)?,
                 donation: gov(self, 9)?,
             },
             gpu_emission_per_block: gpu.perBlock,

@@ -98,7 +98,8 @@ pub fn cost_of(method: &str) -> Cost {
         | "dbc_listProjects"
         | "dbc_listProjectMachines"
         | "dbc_getValidators"
-        | "dbc_auditSupply" => Cost::BlockScale,
+        | "dbc_auditSupply"
+        | "dbc_treasuryHistory" => Cost::BlockScale,
         "ots_getApiLevel" | "ots_hasCode" => Cost::Cheap,
         m if m.starts_with("debug_") || m.starts_with("trace_") || m.starts_with("ots_") => {
             Cost::BlockScale

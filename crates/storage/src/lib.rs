@@ -449,12 +449,18 @@ impl Storage {
         LatestState { storage: self.clone() }
     }
 
-    /// The sum of every balance in the plain state, the number of accounts and the head block
-    /// they belong to: O(accounts). `None` when a block was committed meanwhile (ask again).
-    pub fn sum_balances(&self) -> Result<Option<(u64, U256, u64)>> {
-        let head = self.head_number()?;
+    /// The sum of every balance as of the end of block `number` (the head when `None`), the
+    /// number of accounts and the block, read from one RocksDB snapshot: the plain state,
+    /// corrected by the account changesets of the blocks after `number`. O(accounts + changes
+    /// after `number`). `None` when `number` is above the head.
+    pub fn sum_balances_at(&self, number: Option<u64>) -> Result<Option<(u64, U256, u64)>> {
         let snapshot = self.db.snapshot();
-        if self.head_number()? != head {
+        let head = match snapshot.get_cf(self.cf(META), META_HEAD)? {
+            None => return Ok(None),
+            Some(v) => decode_num(&v).ok_or_else(|| corrupt(META, "head"))?,
+        };
+        let number = number.unwrap_or(head);
+        if number > head {
             return Ok(None);
         }
         let mut sum = U256::ZERO;
@@ -462,10 +468,71 @@ impl Storage {
         for item in snapshot.iterator_cf(self.cf(PLAIN_ACCOUNTS), IteratorMode::Start) {
             let (_, value) = item?;
             let account: StoredAccount = decode_rlp(PLAIN_ACCOUNTS, &value)?;
-            sum = sum.saturating_add(account.balance);
+            sum = sum.checked_add(account.balance).ok_or_else(|| corrupt(PLAIN_ACCOUNTS, "sum"))?;
             count += 1;
         }
-        Ok(Some((head.unwrap_or_default(), sum, count)))
+        // An account changed after `number`: its first changeset entry after `number` is its
+        // value at `number` (empty: it did not exist); replace its head value by that.
+        let mut seen = std::collections::HashSet::new();
+        let from = num_key(number.saturating_add(1));
+        for item in snapshot
+            .iterator_cf(self.cf(ACCOUNT_CHANGESETS), IteratorMode::From(&from, Direction::Forward))
+        {
+            let (k, v) = item?;
+            if k.len() != 28 {
+                return Err(corrupt(ACCOUNT_CHANGESETS, "key"));
+            }
+            let address = Address::from_slice(&k[8..28]);
+            if !seen.insert(address) {
+                continue;
+            }
+            if let Some(now) = snapshot.get_cf(self.cf(PLAIN_ACCOUNTS), address)? {
+                let now: StoredAccount = decode_rlp(PLAIN_ACCOUNTS, &now)?;
+                sum = sum.checked_sub(now.balance).ok_or_else(|| corrupt(PLAIN_ACCOUNTS, "sum"))?;
+                count -= 1;
+            }
+            if !v.is_empty() {
+                let then: StoredAccount = decode_rlp(ACCOUNT_CHANGESETS, &v)?;
+                sum = sum
+                    .checked_add(then.balance)
+                    .ok_or_else(|| corrupt(ACCOUNT_CHANGESETS, "sum"))?;
+                count += 1;
+            }
+        }
+        Ok(Some((number, sum, count)))
+    }
+
+    /// The blocks in `from..=to` in which `address`'s storage `slot` changed, in order, at most
+    /// `limit` of them (from the storage history index).
+    pub fn storage_change_blocks(
+        &self,
+        address: &Address,
+        slot: &B256,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>> {
+        let start = storage_history_key(address, slot, from);
+        let prefix = &start[..52];
+        let mut out = Vec::new();
+        let mut opts = ReadOptions::default();
+        opts.set_prefix_same_as_start(false);
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(STORAGES_HISTORY), opts);
+        iter.seek(start);
+        while iter.valid() && out.len() < limit {
+            let Some(k) = iter.key() else { break };
+            if k.len() != 60 || !k.starts_with(prefix) {
+                break;
+            }
+            let block = decode_num(&k[52..]).ok_or_else(|| corrupt(STORAGES_HISTORY, "key"))?;
+            if block > to {
+                break;
+            }
+            out.push(block);
+            iter.next();
+        }
+        iter.status()?;
+        Ok(out)
     }
 
     /// Calls `f` with every account of the plain state and its storage, in address order.
@@ -1067,6 +1134,66 @@ mod tests {
             assert_eq!(state.storage(a, slot).expect("read"), expected_slot, "block {n}");
         }
         assert_eq!(storage.head_number().expect("head"), Some(9));
+    }
+
+    #[test]
+    fn balances_sum_at_any_block_and_slot_changes_are_listed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Storage::open(dir.path()).expect("open");
+        let (a, b) = (Address::with_last_byte(1), Address::with_last_byte(2));
+        let slot = B256::with_last_byte(9);
+        // a: balance 100 + n, deleted at block 6, back at 7; b: created at block 4 with 1,000;
+        // a's slot holds n / 2: it changes at blocks 2, 4, 6 and 8.
+        let a_at = |n: u64| (n != 6).then(|| account(n, 100 + n));
+        let slot_at = |n: u64| U256::from(n / 2);
+        let mut changed_slots = Vec::new();
+        for n in 0..10u64 {
+            let before = n.checked_sub(1).and_then(a_at);
+            let prev_slot = n.checked_sub(1).map_or(U256::ZERO, slot_at);
+            let mut slots = vec![];
+            if slot_at(n) != prev_slot {
+                slots.push(SlotChange { slot, before: prev_slot, after: slot_at(n) });
+                changed_slots.push(n);
+            }
+            let mut accounts = vec![AccountChange {
+                address: a,
+                before,
+                after: a_at(n),
+                wiped: false,
+                storage: slots,
+            }];
+            if n == 4 {
+                accounts.push(AccountChange {
+                    address: b,
+                    before: None,
+                    after: Some(account(0, 1_000)),
+                    wiped: false,
+                    storage: vec![],
+                });
+            }
+            let changes = StateChangeset { accounts, bytecodes: vec![] };
+            storage.commit_block(&block(n), &[], &changes).expect("commit");
+        }
+        for n in 0..10u64 {
+            let a_balance = a_at(n).map_or(0, |acc| acc.balance.to::<u64>());
+            let b_balance = if n >= 4 { 1_000 } else { 0 };
+            let accounts = u64::from(a_at(n).is_some()) + u64::from(n >= 4);
+            assert_eq!(
+                storage.sum_balances_at(Some(n)).expect("sum"),
+                Some((n, U256::from(a_balance + b_balance), accounts)),
+                "block {n}"
+            );
+        }
+        assert_eq!(storage.sum_balances_at(None).expect("sum"), Some((9, U256::from(1_109), 2)));
+        assert_eq!(storage.sum_balances_at(Some(10)).expect("sum"), None, "above the head");
+        assert_eq!(changed_slots, vec![2, 4, 6, 8]);
+        let listed = |from, to, limit| storage.storage_change_blocks(&a, &slot, from, to, limit);
+        assert_eq!(listed(0, 9, 100).expect("list"), changed_slots);
+        assert_eq!(listed(3, 7, 100).expect("list"), vec![4, 6]);
+        assert_eq!(listed(2, 8, 2).expect("list"), vec![2, 4]);
+        assert_eq!(listed(5, 5, 100).expect("list"), Vec::<u64>::new());
+        let other = storage.storage_change_blocks(&b, &slot, 0, 9, 100).expect("list");
+        assert!(other.is_empty(), "another account's slot");
     }
 
     #[test]

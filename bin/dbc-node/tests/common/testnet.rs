@@ -60,7 +60,21 @@ impl Testnet {
     }
 
     pub fn script(&self, args: &[&str]) -> String {
-        let out = Command::new(repo_root().join("testnet/run.sh"))
+        let out = self.run_script(args);
+        assert!(
+            out.status.success(),
+            "run.sh {args:?} failed:\n{}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.logs()
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// Runs `run.sh` and returns whatever it did, for a node that may exit before it answers
+    /// (one started to crash).
+    pub fn run_script(&self, args: &[&str]) -> std::process::Output {
+        Command::new(repo_root().join("testnet/run.sh"))
             .args(args)
             .env("TESTNET_DIR", self.dir.path())
             .env("HTTP_PORT_BASE", self.http_base.to_string())
@@ -70,15 +84,7 @@ impl Testnet {
             .env("DBC_NODE_BIN", env!("CARGO_BIN_EXE_dbc-node"))
             .stdin(Stdio::null())
             .output()
-            .expect("run.sh");
-        assert!(
-            out.status.success(),
-            "run.sh {args:?} failed:\n{}\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.logs()
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
+            .expect("run.sh")
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

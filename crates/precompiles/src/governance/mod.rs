@@ -2,7 +2,7 @@
 //! now the treasury (donations, balance, inflows by source) and the emission schedules' views.
 //! Council, proposals and running parameters in state follow `docs/governance-design.md`.
 
-use alloy_primitives::{Bytes, I256, U256};
+use alloy_primitives::{B256, Bytes, I256, U256};
 use alloy_sol_types::{SolCall, SolEvent, SolInterface};
 use dbc_chainspec::{DbcParams, EmissionSchedule, GOVERNANCE_ADDRESS};
 
@@ -18,6 +18,40 @@ use crate::{
 /// Calldata of the end-of-block call with the block's net balance change.
 pub fn hook_calldata(supply_change: I256) -> Bytes {
     IGovernance::onBlockCall { supplyChange: supply_change }.abi_encode().into()
+}
+
+/// Sources of treasury inflows, as `TreasuryReceived.source` numbers them.
+pub const TREASURY_SOURCES: [u8; 7] = [
+    treasury::source::MACHINE_SLASH,
+    treasury::source::AUDITOR_PENALTY,
+    treasury::source::REJECTED_MACHINE,
+    treasury::source::LOST_REPORT_DEPOSIT,
+    treasury::source::VALIDATOR_SLASH,
+    treasury::source::BURN_FLOOR,
+    treasury::source::DONATION,
+];
+
+/// Storage slots of `0x…0D04` that count the treasury's flows, for reading its history from
+/// the state: what it ever spent, what it ever received, and what it received from each of
+/// [`TREASURY_SOURCES`] (in that order). A slot changes in exactly the blocks whose flows it
+/// counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreasurySlots {
+    /// Everything spent.
+    pub spent: B256,
+    /// Everything received.
+    pub received: B256,
+    /// Received per source.
+    pub by_source: [B256; 7],
+}
+
+/// The treasury's counter slots.
+pub fn treasury_slots() -> TreasurySlots {
+    TreasurySlots {
+        spent: B256::from(U256::from(treasury::G_SPENT)),
+        received: B256::from(U256::from(treasury::G_RECEIVED)),
+        by_source: TREASURY_SOURCES.map(|s| B256::from(treasury::received_slot(s))),
+    }
 }
 
 /// Runs one call of the governance precompile.

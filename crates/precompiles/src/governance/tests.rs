@@ -39,6 +39,16 @@ fn donations_are_counted_by_source_and_logged_from_the_treasury() {
     );
     assert_eq!(view(&mut c, IGovernance::treasuryReceivedCall { source: 9 }), dbc(3));
     assert_eq!(view(&mut c, IGovernance::treasuryReceivedCall { source: 1 }), U256::ZERO);
+    // The slots the RPC reads the history from hold the same counters.
+    let slots = crate::governance::treasury_slots();
+    let at = |c: &MockChain, slot: alloy_primitives::B256| {
+        c.storage_at(GOVERNANCE_ADDRESS, U256::from_be_bytes(slot.0))
+    };
+    assert_eq!((at(&c, slots.received), at(&c, slots.spent)), (dbc(3), U256::ZERO));
+    for (source, slot) in crate::governance::TREASURY_SOURCES.iter().zip(slots.by_source) {
+        let expected = if *source == treasury::source::DONATION { dbc(3) } else { U256::ZERO };
+        assert_eq!(at(&c, slot), expected, "source {source}");
+    }
 
     // A donation by plain transfer (or SELFDESTRUCT) is in the balance, not in `received`.
     c.fund(GOVERNANCE_ADDRESS, dbc(1));
