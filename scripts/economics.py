@@ -696,8 +696,8 @@ def param_section(p, src, block_secs, day_blocks, notes, genesis_path):
             "share when there is no renter, auditor penalties, the stake a rejected machine "
             f"loses, a false report's deposit) go to the treasury, the balance of the governance "
             f"precompile `{GOVERNANCE}`, tagged by source (`TreasuryReceived`, `dbc_treasury`). "
-            "Only governance proposals will spend it, and they are not implemented yet: until "
-            "then nothing leaves it. The tables count what an attacker loses to it as lost."]
+            "Only a treasury spend enacted by a referendum of locked DBC spends it. The tables "
+            "count what an attacker loses to it as lost."]
     return "\n".join(out)
 
 

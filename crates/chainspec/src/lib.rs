@@ -259,7 +259,7 @@ impl ChainSpec {
             Some(v) => serde_json::from_value(v.clone())?,
             // A plain Ethereum genesis burns base fees as Ethereum does: no floor.
             None => DbcParams {
-                governance: GovernanceParams { burn_floor: U256::ZERO },
+                governance: GovernanceParams { burn_floor: U256::ZERO, ..Default::default() },
                 ..DbcParams::default()
             },
         };

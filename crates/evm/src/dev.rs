@@ -86,6 +86,12 @@ impl IdleBlocks {
         if !state.storage(dbc_precompiles::MARKET_ADDRESS, B256::from(due))?.is_zero() {
             return Ok(None);
         }
+        // Proposals counted or enacted at the end of the block.
+        for due in dbc_precompiles::governance::idle_hook_slots(parent.number + 1) {
+            if !state.storage(dbc_precompiles::GOVERNANCE_ADDRESS, B256::from(due))?.is_zero() {
+                return Ok(None);
+            }
+        }
         let base_fee = next_evm_env(spec, parent, &attrs).block_env.basefee;
         let roots = Roots {
             state_root: parent.state_root,
@@ -175,6 +181,14 @@ mod tests {
         for slot in dbc_precompiles::idle_hook_slots(1) {
             let mut busy = state.clone();
             busy.storage.insert((dbc_precompiles::MARKET_ADDRESS, B256::from(slot)), U256::from(1));
+            let idle = IdleBlocks::new(&busy).expect("read");
+            assert!(idle.block_after(&spec, &genesis, &busy, attrs(1)).expect("read").is_none());
+        }
+        // So is a proposal counted or enacted at block 1.
+        for slot in dbc_precompiles::governance::idle_hook_slots(1) {
+            let mut busy = state.clone();
+            let key = (dbc_precompiles::GOVERNANCE_ADDRESS, B256::from(slot));
+            busy.storage.insert(key, U256::from(1));
             let idle = IdleBlocks::new(&busy).expect("read");
             assert!(idle.block_after(&spec, &genesis, &busy, attrs(1)).expect("read").is_none());
         }

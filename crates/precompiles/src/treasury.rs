@@ -36,6 +36,8 @@ pub(crate) mod source {
     pub(crate) const LOST_REPORT_DEPOSIT: u8 = 4;
     /// The treasury's share of a validator slash.
     pub(crate) const VALIDATOR_SLASH: u8 = 5;
+    /// The deposit of a proposal that failed.
+    pub(crate) const LOST_PROPOSAL_DEPOSIT: u8 = 6;
     /// A burn the burn floor stopped (a precompile's, or base fees minted back).
     pub(crate) const BURN_FLOOR: u8 = 8;
     /// A donation (`fund`).

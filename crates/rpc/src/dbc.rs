@@ -122,6 +122,8 @@ pub struct TreasurySources {
     pub lost_report_deposit: U256,
     /// 5: the treasury's share of validator slashes.
     pub validator_slash: U256,
+    /// 6: deposits of proposals that failed.
+    pub lost_proposal_deposit: U256,
     /// 8: burns the burn floor stopped (`config.dbc.governance.burnFloor`).
     pub burn_floor: U256,
     /// 9: donations (`fund`).
@@ -623,10 +625,10 @@ impl DbcApiServer for RpcContext {
         blocks.sort_unstable();
         blocks.dedup();
         // The counters at a block: spent, then each source's total.
-        let counters = |n: u64| -> RpcResult<(U256, [U256; 7])> {
+        let counters = |n: u64| -> RpcResult<(U256, [U256; 8])> {
             let state = storage.state_at(n);
             let read = |slot| state.storage(GOVERNANCE_ADDRESS, slot).map_err(rpc_err);
-            let mut by_source = [U256::ZERO; 7];
+            let mut by_source = [U256::ZERO; 8];
             for (v, slot) in by_source.iter_mut().zip(slots.by_source) {
                 *v = read(slot)?;
             }
@@ -638,9 +640,9 @@ impl DbcApiServer for RpcContext {
             let (spent, by_source) = counters(n)?;
             let (spent_before, before) = match n.checked_sub(1) {
                 Some(parent) => counters(parent)?,
-                None => (U256::ZERO, [U256::ZERO; 7]),
+                None => (U256::ZERO, [U256::ZERO; 8]),
             };
-            let d: [U256; 7] = std::array::from_fn(|i| by_source[i].saturating_sub(before[i]));
+            let d: [U256; 8] = std::array::from_fn(|i| by_source[i].saturating_sub(before[i]));
             let balance = storage
                 .state_at(n)
                 .account(GOVERNANCE_ADDRESS)
@@ -657,8 +659,9 @@ impl DbcApiServer for RpcContext {
                     rejected_machine: d[2],
                     lost_report_deposit: d[3],
                     validator_slash: d[4],
-                    burn_floor: d[5],
-                    donation: d[6],
+                    lost_proposal_deposit: d[5],
+                    burn_floor: d[6],
+                    donation: d[7],
                 },
             });
         }
@@ -692,6 +695,7 @@ impl DbcApiServer for RpcContext {
                 rejected_machine: gov(self, 3)?,
                 lost_report_deposit: gov(self, 4)?,
                 validator_slash: gov(self, 5)?,
+                lost_proposal_deposit: gov(self, 6)?,
                 burn_floor: gov(self, 8)?,
                 donation: gov(self, 9)?,
             },

@@ -1,6 +1,11 @@
-//! The governance precompile at `0x…0D04` (`contracts/src/interfaces/IGovernance.sol`): for
-//! now the treasury (donations, balance, inflows by source) and the emission schedules' views.
-//! Council, proposals and running parameters in state follow `docs/governance-design.md`.
+//! The governance precompile at `0x…0D04` (`contracts/src/interfaces/IGovernance.sol`): the
+//! treasury (donations, balance, inflows by source), the supply ledger, voting locks and
+//! referenda on text and treasury spends (`proposals.rs`), and the emission schedules' views.
+//! The council and running parameters in state follow `docs/governance-design.md`.
+
+mod proposals;
+
+pub use proposals::idle_hook_slots;
 
 use alloy_primitives::{B256, Bytes, I256, U256};
 use alloy_sol_types::{SolCall, SolEvent, SolInterface};
@@ -21,12 +26,13 @@ pub fn hook_calldata(supply_change: I256) -> Bytes {
 }
 
 /// Sources of treasury inflows, as `TreasuryReceived.source` numbers them.
-pub const TREASURY_SOURCES: [u8; 7] = [
+pub const TREASURY_SOURCES: [u8; 8] = [
     treasury::source::MACHINE_SLASH,
     treasury::source::AUDITOR_PENALTY,
     treasury::source::REJECTED_MACHINE,
     treasury::source::LOST_REPORT_DEPOSIT,
     treasury::source::VALIDATOR_SLASH,
+    treasury::source::LOST_PROPOSAL_DEPOSIT,
     treasury::source::BURN_FLOOR,
     treasury::source::DONATION,
 ];
@@ -42,7 +48,7 @@ pub struct TreasurySlots {
     /// Everything received.
     pub received: B256,
     /// Received per source.
-    pub by_source: [B256; 7],
+    pub by_source: [B256; 8],
 }
 
 /// The treasury's counter slots.
@@ -77,16 +83,23 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
             return Err(revert(IGovernance::UnknownSelector { selector: selector_of(call.data) }));
         }
         on_block(ctx, SupplyRules::of(params), c.supplyChange)?;
+        proposals::run_due(ctx, params, SupplyRules::of(params))?;
         return Ok(Bytes::new());
     }
     let Ok(decoded) = C::abi_decode(call.data) else {
         return Err(revert(IGovernance::UnknownSelector { selector: selector_of(call.data) }));
     };
-    let view = !matches!(decoded, C::fund(_) | C::onBlock(_));
+    let payable =
+        matches!(decoded, C::fund(_) | C::lock(_) | C::proposeText(_) | C::proposeSpend(_));
+    let view = !payable
+        && !matches!(
+            decoded,
+            C::onBlock(_) | C::unlock(_) | C::castVote(_) | C::castVoteWithReason(_)
+        );
     if call.is_static && !view {
         return Err(revert(IGovernance::StaticCallWrite {}));
     }
-    if !call.value.is_zero() && view {
+    if !call.value.is_zero() && !payable {
         return Err(revert(IGovernance::NotPayable {}));
     }
     match decoded {
@@ -98,12 +111,29 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
             treasury::receive(ctx, treasury::source::DONATION, call.caller, call.value)?;
             Ok(Bytes::new())
         }
+        C::lock(_) => proposals::lock(ctx, call.caller, call.value),
+        C::unlock(c) => proposals::unlock(ctx, call.caller, c.amount),
+        C::lockOf(c) => proposals::lock_of(ctx, c.voter),
+        C::proposeText(c) => proposals::propose_text(ctx, params, call.caller, call.value, c),
+        C::proposeSpend(c) => proposals::propose_spend(ctx, params, call.caller, call.value, c),
+        C::requiredDeposit(c) => proposals::required_deposit_view(ctx, params, &c),
+        C::castVote(c) => {
+            proposals::cast_vote(ctx, params, call.caller, c.proposalId, c.support, String::new())
+        }
+        C::castVoteWithReason(c) => {
+            proposals::cast_vote(ctx, params, call.caller, c.proposalId, c.support, c.reason)
+        }
+        C::getProposal(c) => proposals::get_proposal(ctx, c.id),
+        C::proposalCount(_) => {
+            let n = ctx.g(proposals::G_PROPOSALS)?;
+            ret::<IGovernance::proposalCountCall>(&n)
+        }
         C::treasury(_) => {
-            ctx.charge(gas::COLD_SLOAD)?;
+            let available = proposals::available(ctx)?;
             let balance = ctx.host.balance(GOVERNANCE_ADDRESS)?;
             let info = IGovernance::TreasuryInfo {
                 balance,
-                available: balance,
+                available,
                 received: ctx.g(treasury::G_RECEIVED)?,
                 spent: ctx.g(treasury::G_SPENT)?,
             };
@@ -196,5 +226,7 @@ fn emission_now<H: Host>(
     Ok((schedule.rate(era, pool), u32::try_from(era).unwrap_or(u32::MAX)))
 }
 
+#[cfg(test)]
+mod proposal_tests;
 #[cfg(test)]
 mod tests;

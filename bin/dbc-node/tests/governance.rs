@@ -1,0 +1,136 @@
+//! Issue #17 items 2 and 3 on a real `dbc-node --dev`, driven with `cast`: holders lock DBC,
+//! a treasury spend passes a referendum and is paid at exactly block E − 1 (E the first
+//! staking epoch boundary after the enactment delay), the proposer's deposit comes back, a
+//! proposal nobody supports loses its deposit to the treasury, and the treasury's history and
+//! views follow.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use alloy_primitives::U256;
+use common::*;
+use dbc_precompiles::abi::IGovernance;
+use serde_json::{Value, json};
+
+const GOVERNANCE: &str = "0x0000000000000000000000000000000000000D04";
+const PAYEE: &str = "0x00000000000000000000000000000000000a11ce";
+const ETHER: u128 = 1_000_000_000_000_000_000;
+
+fn amount(v: &Value) -> U256 {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+fn balance_at(node: &DevNode, who: &str, block: u64) -> U256 {
+    amount(&node.rpc("eth_getBalance", json!([who, format!("{block:#x}")])))
+}
+
+fn send(url: &str, key: &str, value: &str, sig: &str, args: &[&str]) -> Value {
+    let mut cmd = vec!["send", "--json", "--rpc-url", url, "--private-key", key, "--value", value];
+    cmd.push(GOVERNANCE);
+    cmd.push(sig);
+    cmd.extend_from_slice(args);
+    let out = cast(&cmd);
+    let receipt: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(receipt["status"], "0x1", "{sig}: {receipt}");
+    receipt
+}
+
+#[test]
+fn a_referendum_spends_the_treasury_at_the_epoch_boundary_and_a_failed_one_loses_its_deposit() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = dir.path().join("genesis.json");
+    let mut g: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("genesis/dev.json")).unwrap(),
+    )
+    .unwrap();
+    g["config"]["dbc"]["governance"] = json!({
+        "referendumBlocks": 5,
+        "referendumTurnoutBps": 0,
+        "enactmentDelayBlocks": 3,
+        "proposalDeposit": (100 * ETHER).to_string(),
+    });
+    g["config"]["dbc"]["staking"] = json!({ "epochBlocks": 10 });
+    std::fs::write(&genesis, serde_json::to_string_pretty(&g).unwrap()).unwrap();
+    let node = DevNode::start(
+        &dir.path().join("data"),
+        &["--chain", genesis.to_str().unwrap(), "--dev.instant"],
+    );
+    let url = node.url();
+
+    // Dev account 3 locks 1,000 DBC to vote; dev account 0 proposes a 500 DBC grant and a
+    // text.
+    let wei = |dbc: u128| (dbc * ETHER).to_string();
+    send(&url, DEV_KEY_3, "1000ether", "lock()", &[]);
+    let need = cast(&[
+        "call",
+        "--rpc-url",
+        &url,
+        GOVERNANCE,
+        "requiredDeposit(uint8,uint256)(uint256)",
+        "1",
+        &wei(500),
+    ]);
+    assert!(need.starts_with("100000000000000000000"), "{need}");
+    let grant = send(
+        &url,
+        DEV_KEY_0,
+        "100ether",
+        "proposeSpend(address,uint256,uint64,uint8,string)",
+        &[PAYEE, &wei(500), "0", "1", "a grant"],
+    );
+    let proposed_at = hex_u64(&grant["blockNumber"]);
+    send(&url, DEV_KEY_0, "100ether", "proposeText(uint8,string)", &["1", "nobody wants this"]);
+    let vote = send(&url, DEV_KEY_3, "0", "castVote(uint256,uint8)", &["1", "1"]);
+    assert!(hex_u64(&vote["blockNumber"]) <= proposed_at + 5, "voted in time");
+    // The vote commits the lock until vote end + delay + an epoch.
+    let vote_end = proposed_at + 5;
+    let until = vote_end + 3 + 10;
+    let lock =
+        sol_call(&node, GOVERNANCE, IGovernance::lockOfCall { voter: DEV_ADDR_3.parse().unwrap() });
+    assert_eq!((lock.committed, lock.committedUntil), (U256::from(1000 * ETHER), until));
+
+    // Counted at the end of block proposed + 5; E is the first multiple of 10 after that + 3.
+    let e = (vote_end + 3 + 10) / 10 * 10;
+    let head = node.block_number();
+    node.rpc("anvil_mine", json!([format!("{:#x}", e + 2 - head)]));
+    assert_eq!(balance_at(&node, PAYEE, e - 2), U256::ZERO);
+    assert_eq!(balance_at(&node, PAYEE, e - 1), U256::from(500 * ETHER), "paid at E - 1");
+
+    let p = sol_call(&node, GOVERNANCE, IGovernance::getProposalCall { id: U256::from(1) });
+    assert_eq!((p.status, p.enactAt, p.voteEnd), (IGovernance::Status::Enacted, e, vote_end));
+    assert_eq!(p.forVotes, U256::from(1000 * ETHER));
+    let p = sol_call(&node, GOVERNANCE, IGovernance::getProposalCall { id: U256::from(2) });
+    assert_eq!(p.status, IGovernance::Status::Rejected);
+
+    // The treasury: the lost deposit in, the grant out, both in the history at their blocks.
+    let t = node.rpc("dbc_treasury", json!([]));
+    assert_eq!(amount(&t["receivedBySource"]["lostProposalDeposit"]), U256::from(100 * ETHER));
+    assert_eq!(amount(&t["spent"]), U256::from(500 * ETHER));
+    let history = node.rpc("dbc_treasuryHistory", json!(["0x0", "latest"]));
+    let rows: Vec<(u64, U256, U256)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (hex_u64(&r["block"]), amount(&r["received"]), amount(&r["spent"])))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (vote_end + 1, U256::from(100 * ETHER), U256::ZERO),
+            (e - 1, U256::ZERO, U256::from(500 * ETHER)),
+        ]
+    );
+
+    // After the commitment the lock comes back.
+    let head = node.block_number();
+    if head < until {
+        node.rpc("anvil_mine", json!([format!("{:#x}", until - head)]));
+    }
+    let before = amount(&node.rpc("eth_getBalance", json!([DEV_ADDR_3, "latest"])));
+    send(&url, DEV_KEY_3, "0", "unlock(uint256)", &[&wei(1000)]);
+    let after = amount(&node.rpc("eth_getBalance", json!([DEV_ADDR_3, "latest"])));
+    assert!(after > before + U256::from(999 * ETHER), "unlocked: {before} -> {after}");
+    // The supply is untouched by all of it (only base fees left it).
+    let audit = node.rpc("dbc_auditSupply", json!([]));
+    assert_eq!(amount(&audit["sum"]), amount(&audit["totalSupply"]));
+}

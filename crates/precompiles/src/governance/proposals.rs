@@ -1,0 +1,586 @@
+//! Voting locks and referenda (`docs/governance-design.md` §5; the council route is not
+//! implemented yet).
+//!
+//! Holders lock DBC in `0x…0D04` to vote (1 wei = 1 vote). Anyone proposes a text or a
+//! treasury spend with a deposit. Votes are counted in the governance hook of the proposal's
+//! last voting block (an END item); a passed proposal gets its deposit back and is enacted in
+//! the hook of block E − 1, E being the first staking epoch boundary at least
+//! `enactmentDelayBlocks` after the pass (an ENACT item), so every node applies it at the same
+//! block. A failed proposal's deposit goes to the treasury (source 6).
+//!
+//! Storage of `0x…0D04` (§3.1): `G_PROPOSALS` (9), `G_OPEN` (10), `G_LOCKED` (11),
+//! `G_DEPOSITS` (12); `T_PROPOSAL[id]` (60), `T_VOTER[addr]` (67), `T_VOTE[keccak(id ‖ voter)]`
+//! (71), `T_END_Q[block]` (74) and `T_ENACT_Q[block]` (75), whose lists are shared by unrelated
+//! transactions and so read and written at a flat price.
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_sol_types::{SolEvent, SolValue};
+use dbc_chainspec::DbcParams;
+
+use crate::{
+    GOVERNANCE_ADDRESS,
+    abi::IGovernance,
+    host::Host,
+    store::{
+        Ctx, Fail, Res, Slots, addr_key, bits, ck, from_addr, gas, num_key, put, ret, revert, slot,
+        to_addr,
+    },
+    supply::{self, SupplyRules},
+    treasury,
+};
+
+/// The last proposal id.
+pub(crate) const G_PROPOSALS: u64 = 9;
+/// Proposals voting or queued.
+pub(crate) const G_OPEN: u64 = 10;
+/// Everything locked for voting (owed to the voters).
+pub(crate) const G_LOCKED: u64 = 11;
+/// Deposits of open proposals (owed to their proposers until they fail).
+pub(crate) const G_DEPOSITS: u64 = 12;
+const T_PROPOSAL: u64 = 60;
+const T_VOTER: u64 = 67;
+const T_VOTE: u64 = 71;
+/// Proposals whose vote is counted at the end of a block.
+pub(crate) const T_END_Q: u64 = 74;
+/// Proposals enacted at the end of a block.
+pub(crate) const T_ENACT_Q: u64 = 75;
+
+mod status {
+    pub(super) const VOTING: u8 = 1;
+    pub(super) const QUEUED: u8 = 2;
+    pub(super) const ENACTED: u8 = 3;
+    pub(super) const REJECTED: u8 = 4;
+    pub(super) const ENACTMENT_FAILED: u8 = 5;
+}
+const KIND_TEXT: u8 = 0;
+const KIND_SPEND: u8 = 1;
+const ROUTE_REFERENDUM: u8 = 1;
+/// `ProposalRejected.reason`.
+const REJECTED_DEFEATED: u8 = 2;
+const REJECTED_TURNOUT: u8 = 3;
+
+/// A proposal record (10 slots).
+#[derive(Debug, Clone, Default)]
+struct Proposal {
+    proposer: Address,
+    kind: u8,
+    route: u8,
+    status: u8,
+    vote_start: u64,
+    vote_end: u64,
+    enact_at: u64,
+    deposit: U256,
+    voters: u64,
+    tally: [U256; 3],
+    payload_hash: B256,
+    spend_to: Address,
+    spend_amount: U256,
+}
+
+impl Proposal {
+    fn encode(&self) -> [U256; 10] {
+        let mut f0 = from_addr(self.proposer);
+        put(&mut f0, 160, 8, u64::from(self.kind));
+        put(&mut f0, 168, 8, u64::from(self.route));
+        put(&mut f0, 176, 8, u64::from(self.status));
+        let mut f1 = U256::ZERO;
+        put(&mut f1, 0, 64, self.vote_start);
+        put(&mut f1, 64, 64, self.vote_end);
+        put(&mut f1, 128, 64, self.enact_at);
+        [
+            f0,
+            f1,
+            self.deposit,
+            U256::from(self.voters),
+            self.tally[0],
+            self.tally[1],
+            self.tally[2],
+            U256::from_be_bytes(self.payload_hash.0),
+            from_addr(self.spend_to),
+            self.spend_amount,
+        ]
+    }
+
+    fn decode(w: &[U256; 10]) -> Self {
+        Self {
+            proposer: to_addr(w[0]),
+            kind: bits(w[0], 160, 8) as u8,
+            route: bits(w[0], 168, 8) as u8,
+            status: bits(w[0], 176, 8) as u8,
+            vote_start: bits(w[1], 0, 64),
+            vote_end: bits(w[1], 64, 64),
+            enact_at: bits(w[1], 128, 64),
+            deposit: w[2],
+            voters: w[3].saturating_to(),
+            tally: [w[4], w[5], w[6]],
+            payload_hash: B256::from(w[7]),
+            spend_to: to_addr(w[8]),
+            spend_amount: w[9],
+        }
+    }
+}
+
+fn load<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Option<(Slots<10>, Proposal)>> {
+    if id.is_zero() || id > ctx.g(G_PROPOSALS)? {
+        return Ok(None);
+    }
+    let (s, w) = Slots::<10>::load(ctx, T_PROPOSAL, B256::from(id))?;
+    Ok(Some((s, Proposal::decode(&w))))
+}
+
+fn load_known<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<(Slots<10>, Proposal)> {
+    load(ctx, id)?.ok_or_else(|| revert(IGovernance::UnknownProposal { id }))
+}
+
+/// What the treasury may spend: its balance less what it holds for voters and proposers.
+pub(crate) fn available<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<U256> {
+    ctx.charge(gas::COLD_SLOAD)?;
+    let balance = ctx.host.balance(GOVERNANCE_ADDRESS)?;
+    let owed = ck(ctx.g(G_LOCKED)?.checked_add(ctx.g(G_DEPOSITS)?))?;
+    Ok(balance.saturating_sub(owed))
+}
+
+// ---- voting locks ----
+
+/// A voter's lock: `[locked, committed, committedUntil]`.
+fn voter<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<(Slots<3>, [U256; 3])> {
+    Slots::<3>::load(ctx, T_VOTER, addr_key(who))
+}
+
+/// What `w`'s votes still commit at `now`.
+fn committed(w: &[U256; 3], now: u64) -> (U256, u64) {
+    let until: u64 = w[2].saturating_to();
+    if until > now { (w[1], until) } else { (U256::ZERO, 0) }
+}
+
+pub(crate) fn lock<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, value: U256) -> Res<Bytes> {
+    if value.is_zero() {
+        return Err(revert(IGovernance::NothingLocked {}));
+    }
+    let (mut s, mut w) = voter(ctx, who)?;
+    w[0] = ck(w[0].checked_add(value))?;
+    s.store(ctx, w)?;
+    ctx.add_g(G_LOCKED, value, false)?;
+    ctx.emit(IGovernance::Locked { voter: who, amount: value, locked: w[0] }.encode_log_data())?;
+    Ok(Bytes::new())
+}
+
+pub(crate) fn unlock<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, amount: U256) -> Res<Bytes> {
+    let (mut s, mut w) = voter(ctx, who)?;
+    if amount.is_zero() || amount > w[0] {
+        return Err(revert(IGovernance::NothingLocked {}));
+    }
+    let (held, until) = committed(&w, ctx.now);
+    if w[0] - amount < held {
+        return Err(revert(IGovernance::LockCommitted {
+            unlockable: w[0].saturating_sub(held),
+            until,
+        }));
+    }
+    w[0] -= amount;
+    s.store(ctx, w)?;
+    ctx.add_g(G_LOCKED, amount, true)?;
+    ctx.pay_own(who, amount)?;
+    ctx.emit(IGovernance::Unlocked { voter: who, amount, locked: w[0] }.encode_log_data())?;
+    Ok(Bytes::new())
+}
+
+pub(crate) fn lock_of<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<Bytes> {
+    let (_, w) = voter(ctx, who)?;
+    let (held, until) = committed(&w, ctx.now);
+    ret::<IGovernance::lockOfCall>(&IGovernance::lockOfReturn {
+        locked: w[0],
+        committed: held,
+        committedUntil: until,
+        ballotWeight: U256::ZERO,
+    })
+}
+
+// ---- proposals ----
+
+/// The deposit a proposal needs now (§5.2).
+fn required_deposit<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    spend: Option<U256>,
+) -> Res<U256> {
+    let g = &p.governance;
+    let open = ctx.g(G_OPEN)?.saturating_to::<u64>();
+    let quarters = open.saturating_mul(4) / u64::from(g.max_open_proposals.max(1));
+    // `validate` keeps the base below 2^252, so 8× fits.
+    let base = g.proposal_deposit << usize::try_from(quarters.min(3)).unwrap_or(3);
+    let share = match spend {
+        Some(amount) => {
+            ck(amount.checked_mul(U256::from(g.spend_deposit_bps)))? / U256::from(10_000)
+        }
+        None => U256::ZERO,
+    };
+    Ok(base.max(share))
+}
+
+pub(crate) fn required_deposit_view<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    c: &IGovernance::requiredDepositCall,
+) -> Res<Bytes> {
+    let spend = matches!(c.kind, IGovernance::Kind::TreasurySpend).then_some(c.spendAmount);
+    let d = required_deposit(ctx, p, spend)?;
+    ret::<IGovernance::requiredDepositCall>(&d)
+}
+
+/// The checks and the record every proposal shares; returns the new id.
+#[allow(clippy::too_many_arguments)]
+fn submit<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    proposer: Address,
+    value: U256,
+    route: IGovernance::Route,
+    description: &str,
+    kind: u8,
+    spend: Option<(Address, U256)>,
+) -> Res<U256> {
+    let g = &p.governance;
+    if !matches!(route, IGovernance::Route::Referendum) {
+        return Err(revert(IGovernance::NoCouncil {}));
+    }
+    if description.len() > g.max_payload_bytes as usize {
+        return Err(revert(IGovernance::PayloadTooLarge {
+            maximum: U256::from(g.max_payload_bytes),
+        }));
+    }
+    let open = ctx.g(G_OPEN)?;
+    if open >= U256::from(g.max_open_proposals) {
+        return Err(revert(IGovernance::TooManyOpenProposals { maximum: g.max_open_proposals }));
+    }
+    let required = required_deposit(ctx, p, spend.map(|(_, a)| a))?;
+    if value != required {
+        return Err(revert(IGovernance::WrongDeposit { required }));
+    }
+    let id = ck(ctx.g(G_PROPOSALS)?.checked_add(U256::from(1)))?;
+    ctx.set_g(G_PROPOSALS, id)?;
+    ctx.set_g(G_OPEN, open + U256::from(1))?;
+    ctx.add_g(G_DEPOSITS, value, false)?;
+    let vote_end = ck(ctx.now.checked_add(g.referendum_blocks))?;
+    let (spend_to, spend_amount) = spend.unwrap_or_default();
+    let payload_hash = ctx.hash(description.as_bytes())?;
+    let rec = Proposal {
+        proposer,
+        kind,
+        route: ROUTE_REFERENDUM,
+        status: status::VOTING,
+        vote_start: ctx.now,
+        vote_end,
+        deposit: value,
+        payload_hash,
+        spend_to,
+        spend_amount,
+        ..Default::default()
+    };
+    // A new id: its slots are all zero.
+    let mut s = Slots::<10> { tag: T_PROPOSAL, key: B256::from(id), orig: [U256::ZERO; 10] };
+    s.store(ctx, rec.encode())?;
+    push(ctx, T_END_Q, vote_end, id)?;
+    let kind_enum =
+        if kind == KIND_SPEND { IGovernance::Kind::TreasurySpend } else { IGovernance::Kind::Text };
+    ctx.emit(
+        IGovernance::ProposalSubmitted {
+            id,
+            proposer,
+            kind: kind_enum,
+            route,
+            deposit: value,
+            payloadHash: payload_hash,
+        }
+        .encode_log_data(),
+    )?;
+    let calldata: Bytes = (U256::from(kind), U256::from(ROUTE_REFERENDUM), spend_to, spend_amount)
+        .abi_encode()
+        .into();
+    ctx.emit(
+        IGovernance::ProposalCreated {
+            proposalId: id,
+            proposer,
+            targets: vec![GOVERNANCE_ADDRESS],
+            values: vec![U256::ZERO],
+            signatures: vec![String::new()],
+            calldatas: vec![calldata],
+            voteStart: U256::from(ctx.now),
+            voteEnd: U256::from(vote_end),
+            description: description.to_string(),
+        }
+        .encode_log_data(),
+    )?;
+    Ok(id)
+}
+
+pub(crate) fn propose_text<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    who: Address,
+    value: U256,
+    c: IGovernance::proposeTextCall,
+) -> Res<Bytes> {
+    let id = submit(ctx, p, who, value, c.route, &c.description, KIND_TEXT, None)?;
+    ret::<IGovernance::proposeTextCall>(&id)
+}
+
+pub(crate) fn propose_spend<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    who: Address,
+    value: U256,
+    c: IGovernance::proposeSpendCall,
+) -> Res<Bytes> {
+    if c.streamBlocks != 0 {
+        return Err(revert(IGovernance::StreamTooLong { maximum: 0 }));
+    }
+    if c.to == Address::ZERO || c.amount.is_zero() {
+        return Err(revert(IGovernance::BadSpend {}));
+    }
+    // The deposit is paid with this call, so it is not yet in what the treasury owes.
+    let available = available(ctx)?.saturating_sub(value);
+    if c.amount > available {
+        return Err(revert(IGovernance::InsufficientTreasury { available }));
+    }
+    let spend = Some((c.to, c.amount));
+    let id = submit(ctx, p, who, value, c.route, &c.description, KIND_SPEND, spend)?;
+    ret::<IGovernance::proposeSpendCall>(&id)
+}
+
+/// Votes with the caller's whole lock; a new vote replaces the old one.
+pub(crate) fn cast_vote<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    who: Address,
+    id: U256,
+    support: u8,
+    reason: String,
+) -> Res<Bytes> {
+    let (mut s, mut rec) = load_known(ctx, id)?;
+    if rec.status != status::VOTING || ctx.now > rec.vote_end {
+        return Err(revert(IGovernance::VotingClosed { id }));
+    }
+    if support > 2 {
+        return Err(revert(IGovernance::BadSupport { support }));
+    }
+    let (mut vs, mut v) = voter(ctx, who)?;
+    let weight = v[0];
+    if weight.is_zero() {
+        return Err(revert(IGovernance::NoVotingPower {}));
+    }
+    let key = ctx.hash(&(id, who).abi_encode())?;
+    let (mut ballot_slots, mut ballot) = Slots::<2>::load(ctx, T_VOTE, key)?;
+    if ballot[0].is_zero() {
+        rec.voters = ck(rec.voters.checked_add(1))?;
+    } else {
+        let old = ballot[0].saturating_to::<usize>().saturating_sub(1).min(2);
+        rec.tally[old] = ck(rec.tally[old].checked_sub(ballot[1]))?;
+    }
+    let at = usize::from(support);
+    rec.tally[at] = ck(rec.tally[at].checked_add(weight))?;
+    s.store(ctx, rec.encode())?;
+    ballot = [U256::from(support + 1), weight];
+    ballot_slots.store(ctx, ballot)?;
+    // The weight stays locked until about the enactment.
+    let until = rec
+        .vote_end
+        .saturating_add(p.governance.enactment_delay_blocks)
+        .saturating_add(p.staking.epoch_blocks);
+    let (held, held_until) = committed(&v, ctx.now);
+    v[1] = held.max(weight);
+    v[2] = U256::from(held_until.max(until));
+    vs.store(ctx, v)?;
+    ctx.emit(
+        IGovernance::VoteCast { voter: who, proposalId: id, support, weight, reason }
+            .encode_log_data(),
+    )?;
+    ret::<IGovernance::castVoteCall>(&weight)
+}
+
+pub(crate) fn get_proposal<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Bytes> {
+    let (_, r) = load_known(ctx, id)?;
+    let kind = if r.kind == KIND_SPEND {
+        IGovernance::Kind::TreasurySpend
+    } else {
+        IGovernance::Kind::Text
+    };
+    let status = match r.status {
+        status::VOTING => IGovernance::Status::Voting,
+        status::QUEUED => IGovernance::Status::Queued,
+        status::ENACTED => IGovernance::Status::Enacted,
+        status::REJECTED => IGovernance::Status::Rejected,
+        status::ENACTMENT_FAILED => IGovernance::Status::EnactmentFailed,
+        _ => IGovernance::Status::None,
+    };
+    let out = IGovernance::Proposal {
+        id,
+        proposer: r.proposer,
+        kind,
+        route: IGovernance::Route::Referendum,
+        status,
+        target: IGovernance::Target::Market,
+        voteStart: r.vote_start,
+        voteEnd: r.vote_end,
+        enactAt: r.enact_at,
+        term: 0,
+        seated: 0,
+        deposit: r.deposit,
+        forVotes: r.tally[1],
+        againstVotes: r.tally[0],
+        abstainVotes: r.tally[2],
+        voters: r.voters,
+        payloadHash: r.payload_hash,
+        baseVersion: 0,
+        spendTo: r.spend_to,
+        spendAmount: r.spend_amount,
+        streamBlocks: 0,
+        validatorSetSize: 0,
+    };
+    ret::<IGovernance::getProposalCall>(&out)
+}
+
+// ---- the hook ----
+
+/// Appends `id` to the list `tag` of block `block` (flat-priced: the list is shared).
+fn push<H: Host>(ctx: &mut Ctx<'_, H>, tag: u64, block: u64, id: U256) -> Res<u64> {
+    let key = num_key(block);
+    let count = ctx.get_flat(slot(tag, key, 0))?.saturating_to::<u64>();
+    let n = ck(count.checked_add(1))?;
+    ctx.set_flat(slot(tag, key, n), id)?;
+    ctx.set_flat(slot(tag, key, 0), U256::from(n))?;
+    Ok(n)
+}
+
+/// The governance storage slots that are zero exactly when the hook of block `number` has no
+/// proposal to count or enact.
+pub fn idle_hook_slots(number: u64) -> [U256; 2] {
+    [slot(T_ENACT_Q, num_key(number), 0), slot(T_END_Q, num_key(number), 0)]
+}
+
+/// Runs the proposals due at the end of this block: enactments first (in pass order), then
+/// vote counts. Each in its own journal checkpoint, so a failing item (a bug) cannot stop the
+/// chain. Bounded: at most `maxEnactmentsPerEpoch` + `maxOpenProposals` items.
+pub(crate) fn run_due<H: Host>(ctx: &mut Ctx<'_, H>, p: &DbcParams, rules: SupplyRules) -> Res<()> {
+    for tag in [T_ENACT_Q, T_END_Q] {
+        let key = num_key(ctx.now);
+        let count = ctx.get(slot(tag, key, 0))?.saturating_to::<u64>();
+        for i in 1..=count {
+            let id = ctx.get(slot(tag, key, i))?;
+            ctx.host.checkpoint();
+            let r = if tag == T_ENACT_Q { enact(ctx, id) } else { count_votes(ctx, p, rules, id) };
+            match r {
+                Ok(()) => ctx.host.commit(),
+                Err(Fail::Revert(_)) => ctx.host.revert(),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The END item: counts the referendum. Passed: deposit back, enactment queued. Failed:
+/// deposit to the treasury.
+fn count_votes<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    rules: SupplyRules,
+    id: U256,
+) -> Res<()> {
+    let (mut s, mut rec) = load_known(ctx, id)?;
+    if rec.status != status::VOTING {
+        return Ok(());
+    }
+    let g = &p.governance;
+    let [against, for_, abstain] = rec.tally;
+    let turnout = ck(ck(for_.checked_add(against))?.checked_add(abstain))?;
+    let supply = supply::total_supply(ctx, rules)?;
+    let bps = U256::from(10_000);
+    let enough = ck(turnout.checked_mul(bps))?
+        >= ck(supply.checked_mul(U256::from(g.referendum_turnout_bps)))?;
+    let approved = ck(for_.checked_mul(bps))?
+        > ck(ck(for_.checked_add(against))?.checked_mul(U256::from(g.referendum_approval_bps)))?;
+    ctx.add_g(G_DEPOSITS, rec.deposit, true)?;
+    if enough && approved {
+        let enact_at = enactment_block(ctx, p, ctx.now)?;
+        rec.status = status::QUEUED;
+        rec.enact_at = enact_at;
+        s.store(ctx, rec.encode())?;
+        push(ctx, T_ENACT_Q, enact_at - 1, id)?;
+        ctx.pay_own(rec.proposer, rec.deposit)?;
+        ctx.emit(
+            IGovernance::DepositReturned { id, to: rec.proposer, amount: rec.deposit }
+                .encode_log_data(),
+        )?;
+        ctx.emit(
+            IGovernance::ProposalQueued { proposalId: id, etaSeconds: U256::from(enact_at) }
+                .encode_log_data(),
+        )?;
+    } else {
+        rec.status = status::REJECTED;
+        s.store(ctx, rec.encode())?;
+        close(ctx)?;
+        // The deposit is already in this account: only what it owes shrinks.
+        treasury::receive(ctx, treasury::source::LOST_PROPOSAL_DEPOSIT, rec.proposer, rec.deposit)?;
+        let reason = if enough { REJECTED_DEFEATED } else { REJECTED_TURNOUT };
+        ctx.emit(
+            IGovernance::ProposalRejected { id, reason, depositToTreasury: rec.deposit }
+                .encode_log_data(),
+        )?;
+    }
+    Ok(())
+}
+
+/// E: the first staking epoch boundary more than `enactmentDelayBlocks` after `passed` whose
+/// block E − 1 has room for another enactment.
+fn enactment_block<H: Host>(ctx: &mut Ctx<'_, H>, p: &DbcParams, passed: u64) -> Res<u64> {
+    let epoch = p.staking.epoch_blocks.max(1);
+    let earliest = ck(passed.checked_add(p.governance.enactment_delay_blocks))?;
+    let mut e = ck(ck(earliest.checked_add(epoch))?.checked_div(epoch))?;
+    e = ck(e.checked_mul(epoch))?;
+    // At most `maxOpenProposals` boundaries can be full: bounded.
+    for _ in 0..=p.governance.max_open_proposals {
+        let queued = ctx.get(slot(T_ENACT_Q, num_key(e - 1), 0))?.saturating_to::<u64>();
+        if queued < u64::from(p.governance.max_enactments_per_epoch) {
+            return Ok(e);
+        }
+        e = ck(e.checked_add(epoch))?;
+    }
+    Err(Fail::Fatal("no enactment block with room".into()))
+}
+
+/// The ENACT item: applies the proposal (a spend pays out of what the treasury may spend).
+fn enact<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<()> {
+    let (mut s, mut rec) = load_known(ctx, id)?;
+    if rec.status != status::QUEUED {
+        return Ok(());
+    }
+    close(ctx)?;
+    if rec.kind == KIND_SPEND {
+        let available = available(ctx)?;
+        if rec.spend_amount > available {
+            rec.status = status::ENACTMENT_FAILED;
+            s.store(ctx, rec.encode())?;
+            let reason = format!("the treasury has {available} wei available");
+            return ctx.emit(IGovernance::EnactmentFailed { id, reason }.encode_log_data());
+        }
+        ctx.pay_own(rec.spend_to, rec.spend_amount)?;
+        ctx.add_g(treasury::G_SPENT, rec.spend_amount, false)?;
+        ctx.emit(
+            IGovernance::TreasurySpent {
+                proposalId: id,
+                to: rec.spend_to,
+                amount: rec.spend_amount,
+            }
+            .encode_log_data(),
+        )?;
+    }
+    rec.status = status::ENACTED;
+    s.store(ctx, rec.encode())?;
+    ctx.emit(IGovernance::ProposalExecuted { proposalId: id }.encode_log_data())
+}
+
+/// One proposal fewer open.
+fn close<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<()> {
+    ctx.add_g(G_OPEN, U256::from(1), true).map(|_| ())
+}
