@@ -1,6 +1,7 @@
-//! Property tests of the market, mining and staking precompiles' calldata handling: random
-//! sequences of calls (real selectors with words from a small vocabulary, or raw bytes), from
-//! a few accounts, with and without value, static, delegated and short of gas, across blocks.
+//! Property tests of the market, mining, staking and governance precompiles' calldata
+//! handling: random sequences of calls (real selectors with words from a small vocabulary, or
+//! raw bytes), from a few accounts, with and without value, static, delegated and short of
+//! gas, across blocks.
 //!
 //! The checks after every call are in `support/harness.rs`: no panic, never a `Fatal`
 //! outcome, gas at most the limit, static and delegated calls write nothing, no value created

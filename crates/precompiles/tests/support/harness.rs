@@ -14,10 +14,12 @@
 
 use alloy_primitives::{Address, B256, LogData, U256, keccak256};
 use alloy_sol_types::SolInterface;
-use dbc_chainspec::{DbcParams, MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS};
+use dbc_chainspec::{
+    DbcParams, GOVERNANCE_ADDRESS, MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS,
+};
 use dbc_precompiles::{
     Call, Host, HostError, Outcome, SYSTEM_ADDRESS,
-    abi::{IGpuMarket, IProjectMining, IStaking},
+    abi::{IGovernance, IGpuMarket, IProjectMining, IStaking},
     hook_calldata,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -136,14 +138,16 @@ pub enum Target {
     Market,
     Mining,
     Staking,
+    Governance,
 }
 
 impl Target {
     pub fn from_index(i: u8) -> Self {
-        match i % 3 {
+        match i % 4 {
             0 => Self::Market,
             1 => Self::Mining,
-            _ => Self::Staking,
+            2 => Self::Staking,
+            _ => Self::Governance,
         }
     }
 
@@ -152,6 +156,7 @@ impl Target {
             Self::Market => MARKET_ADDRESS,
             Self::Mining => MINING_ADDRESS,
             Self::Staking => STAKING_ADDRESS,
+            Self::Governance => GOVERNANCE_ADDRESS,
         }
     }
 
@@ -161,6 +166,7 @@ impl Target {
             Self::Market => IGpuMarket::IGpuMarketCalls::selectors().collect(),
             Self::Mining => IProjectMining::IProjectMiningCalls::selectors().collect(),
             Self::Staking => IStaking::IStakingCalls::selectors().collect(),
+            Self::Governance => IGovernance::IGovernanceCalls::selectors().collect(),
         }
     }
 }
@@ -238,7 +244,10 @@ impl Default for Harness {
 
 impl Harness {
     pub fn new() -> Self {
-        let params = DbcParams::default();
+        let mut params = DbcParams::default();
+        // Referenda short enough to be counted within a scenario.
+        params.governance.referendum_blocks = 3;
+        params.governance.enactment_delay_blocks = 1;
         let mut host = MemHost { number: 1, ..Default::default() };
         host.state.balances.insert(MARKET_ADDRESS, params.market.reward_pool);
         host.state.balances.insert(STAKING_ADDRESS, params.staking.reward_pool);
@@ -278,6 +287,9 @@ impl Harness {
             Target::Staking => {
                 dbc_precompiles::staking::execute(&mut self.host, &self.params, call)
             }
+            Target::Governance => {
+                dbc_precompiles::governance::execute(&mut self.host, &self.params, call)
+            }
         };
         match &out {
             Outcome::Success { gas: used, .. } => {
@@ -300,8 +312,9 @@ impl Harness {
         out
     }
 
-    /// Ends the block (the market's and the staking hooks, which must succeed) and starts the
-    /// next `blocks` later.
+    /// Ends the block (the market's, the staking and the governance hooks, which must succeed)
+    /// and starts the next `blocks` later; the governance hook, which has work queued by block
+    /// number, also runs at the end of every block skipped.
     pub fn next_block(&mut self, blocks: u8, proposer: u8, missed: u8) {
         let missed: Vec<Address> =
             (0..4u8).filter(|i| missed & (1 << i) != 0).map(caller).collect();
@@ -313,6 +326,19 @@ impl Harness {
         let out =
             self.call(Target::Staking, SYSTEM_ADDRESS, U256::ZERO, &staking, false, true, HOOK_GAS);
         assert!(matches!(out, Outcome::Success { .. }), "staking hook failed: {out:?}");
-        self.host.number += u64::from(blocks.max(1));
+        let governance = dbc_precompiles::governance::hook_calldata(alloy_primitives::I256::ZERO);
+        for _ in 0..blocks.max(1) {
+            let out = self.call(
+                Target::Governance,
+                SYSTEM_ADDRESS,
+                U256::ZERO,
+                &governance,
+                false,
+                true,
+                HOOK_GAS,
+            );
+            assert!(matches!(out, Outcome::Success { .. }), "governance hook failed: {out:?}");
+            self.host.number += 1;
+        }
     }
 }
