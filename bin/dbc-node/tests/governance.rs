@@ -15,6 +15,10 @@ use serde_json::{Value, json};
 const GOVERNANCE: &str = "0x0000000000000000000000000000000000000D04";
 const PAYEE: &str = "0x00000000000000000000000000000000000a11ce";
 const ETHER: u128 = 1_000_000_000_000_000_000;
+/// `getProposal` as `docs/governance.md` calls it with `cast`.
+const GET_PROPOSAL: &str = "getProposal(uint256)((uint256,address,uint8,uint8,uint8,uint8,uint64,\
+    uint64,uint64,uint64,uint32,uint256,uint256,uint256,uint256,uint64,bytes32,uint32,address,\
+    uint256,uint64,uint32))";
 
 fn amount(v: &Value) -> U256 {
     serde_json::from_value(v.clone()).unwrap()
@@ -101,6 +105,19 @@ fn a_referendum_spends_the_treasury_at_the_epoch_boundary_and_a_failed_one_loses
     assert_eq!(p.forVotes, U256::from(1000 * ETHER));
     let p = sol_call(&node, GOVERNANCE, IGovernance::getProposalCall { id: U256::from(2) });
     assert_eq!(p.status, IGovernance::Status::Rejected);
+    // docs/governance.md's commands.
+    let shown = cast(&["call", GOVERNANCE, GET_PROPOSAL, "1", "--rpc-url", &url]);
+    let payee = PAYEE.trim_start_matches("0x");
+    assert!(shown.to_lowercase().contains(payee), "{shown}");
+    assert!(shown.starts_with("(1, 0xf39F"), "{shown}");
+    let info = cast(&[
+        "call",
+        GOVERNANCE,
+        "treasury()((uint256,uint256,uint256,uint256))",
+        "--rpc-url",
+        &url,
+    ]);
+    assert!(info.contains("500000000000000000000 [5e20])"), "spent last: {info}");
 
     // The treasury: the lost deposit in, the grant out, both in the history at their blocks.
     let t = node.rpc("dbc_treasury", json!([]));
