@@ -105,6 +105,16 @@ fn a_referendum_spends_the_treasury_at_the_epoch_boundary_and_a_failed_one_loses
     assert_eq!(p.forVotes, U256::from(1000 * ETHER));
     let p = sol_call(&node, GOVERNANCE, IGovernance::getProposalCall { id: U256::from(2) });
     assert_eq!(p.status, IGovernance::Status::Rejected);
+    // The same over the dbc_ RPC.
+    let listed = node.rpc("dbc_listProposals", json!([]));
+    assert_eq!(listed["total"], "0x2");
+    assert_eq!(listed["proposals"][0]["status"], "enacted");
+    assert_eq!(listed["proposals"][0]["kind"], "treasurySpend");
+    assert_eq!(listed["proposals"][0]["enactAt"], format!("{e:#x}"));
+    assert_eq!(amount(&listed["proposals"][0]["spendAmount"]), U256::from(500 * ETHER));
+    assert_eq!(listed["proposals"][1]["status"], "rejected");
+    assert_eq!(node.rpc("dbc_getProposal", json!(["0x2"]))["kind"], "text");
+    assert!(node.rpc("dbc_getProposal", json!(["0x3"])).is_null());
     // docs/governance.md's commands.
     let shown = cast(&["call", GOVERNANCE, GET_PROPOSAL, "1", "--rpc-url", &url]);
     let payee = PAYEE.trim_start_matches("0x");

@@ -296,6 +296,94 @@ pub struct Project {
     pub attestor: Address,
 }
 
+/// `dbc_getProposal`: a governance proposal.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProposalJson {
+    /// Id (from 1).
+    pub id: U256,
+    /// Who proposed it.
+    pub proposer: Address,
+    /// `text` or `treasurySpend`.
+    pub kind: &'static str,
+    /// `referendum` (the council route is not implemented).
+    pub route: &'static str,
+    /// `voting`, `queued`, `enacted`, `rejected` or `enactmentFailed`.
+    pub status: &'static str,
+    /// The block it was proposed in.
+    pub vote_start: U64,
+    /// The last block votes count in.
+    pub vote_end: U64,
+    /// Once passed: E, the first block it is in force (enacted at the end of E − 1); else 0.
+    pub enact_at: U64,
+    /// The deposit, wei.
+    pub deposit: U256,
+    /// Locked wei voting for.
+    pub for_votes: U256,
+    /// Locked wei voting against.
+    pub against_votes: U256,
+    /// Locked wei abstaining.
+    pub abstain_votes: U256,
+    /// Distinct voters.
+    pub voters: U64,
+    /// keccak256 of the description (the text is in the `ProposalCreated` log).
+    pub description_hash: B256,
+    /// A spend's recipient (zero for a text).
+    pub spend_to: Address,
+    /// A spend's amount, wei (zero for a text).
+    pub spend_amount: U256,
+}
+
+/// `dbc_listProposals`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProposalPage {
+    /// Proposals ever made.
+    pub total: U64,
+    /// The page.
+    pub proposals: Vec<ProposalJson>,
+    /// Offset of the next page, null after the last.
+    pub next_offset: Option<U64>,
+}
+
+fn proposal_json(p: IGovernance::Proposal) -> ProposalJson {
+    use IGovernance::{Kind, Status};
+    ProposalJson {
+        id: p.id,
+        proposer: p.proposer,
+        kind: match p.kind {
+            Kind::TreasurySpend => "treasurySpend",
+            Kind::ParamChange => "paramChange",
+            Kind::ValidatorSetSize => "validatorSetSize",
+            _ => "text",
+        },
+        route: if matches!(p.route, IGovernance::Route::Council) {
+            "council"
+        } else {
+            "referendum"
+        },
+        status: match p.status {
+            Status::Voting => "voting",
+            Status::Queued => "queued",
+            Status::Enacted => "enacted",
+            Status::Rejected => "rejected",
+            Status::EnactmentFailed => "enactmentFailed",
+            _ => "none",
+        },
+        vote_start: U64::from(p.voteStart),
+        vote_end: U64::from(p.voteEnd),
+        enact_at: U64::from(p.enactAt),
+        deposit: p.deposit,
+        for_votes: p.forVotes,
+        against_votes: p.againstVotes,
+        abstain_votes: p.abstainVotes,
+        voters: U64::from(p.voters),
+        description_hash: p.payloadHash,
+        spend_to: p.spendTo,
+        spend_amount: p.spendAmount,
+    }
+}
+
 /// `dbc_listProjects`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -336,6 +424,17 @@ pub trait DbcApi {
     /// since): for audits and tests) beside the ledger's `totalSupply` at that block.
     #[method(name = "auditSupply", blocking)]
     fn audit_supply(&self, block: Option<BlockId>) -> RpcResult<SupplyAudit>;
+    /// One governance proposal, or null.
+    #[method(name = "getProposal", blocking)]
+    fn get_proposal(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<ProposalJson>>;
+    /// Governance proposals by id from `offset` (ids start at 1), at most 100.
+    #[method(name = "listProposals", blocking)]
+    fn list_proposals(
+        &self,
+        offset: Option<U64>,
+        limit: Option<U64>,
+        block: Option<BlockId>,
+    ) -> RpcResult<ProposalPage>;
     /// The blocks of `fromBlock..=toBlock` (at most [`MAX_TREASURY_RANGE`]) in which the
     /// treasury received or spent anything, with the amounts by source, read from the state
     /// (so inflows made in block hooks, which have no receipt, are included).
@@ -597,6 +696,50 @@ impl DbcApiServer for RpcContext {
             sum,
             accounts: U64::from(accounts),
             total_supply,
+        })
+    }
+
+    fn get_proposal(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<ProposalJson>> {
+        match self.precompile_view(
+            GOVERNANCE_ADDRESS,
+            IGovernance::getProposalCall { id },
+            block,
+        )? {
+            View::Ok(p) => Ok(Some(proposal_json(p))),
+            View::Reverted(data) if IGovernance::UnknownProposal::abi_decode(&data).is_ok() => {
+                Ok(None)
+            }
+            View::Reverted(data) => Err(reverted(&data)),
+        }
+    }
+
+    fn list_proposals(
+        &self,
+        offset: Option<U64>,
+        limit: Option<U64>,
+        block: Option<BlockId>,
+    ) -> RpcResult<ProposalPage> {
+        let offset = offset.map_or(1, |o| o.to::<u64>()).max(1);
+        let limit = limit.map_or(MAX_PAGE, |l| l.to::<u64>());
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(invalid_params(format!("limit must be between 1 and {MAX_PAGE}")));
+        }
+        let at = Some(BlockId::number(self.resolve(block)?));
+        let total: u64 = self
+            .precompile_ok(GOVERNANCE_ADDRESS, IGovernance::proposalCountCall {}, at)?
+            .saturating_to();
+        let last = offset.saturating_add(limit - 1).min(total);
+        let until = self.deadline();
+        let mut proposals = Vec::new();
+        for id in offset..=last {
+            Self::check_deadline(until)?;
+            let call = IGovernance::getProposalCall { id: U256::from(id) };
+            proposals.push(proposal_json(self.precompile_ok(GOVERNANCE_ADDRESS, call, at)?));
+        }
+        Ok(ProposalPage {
+            total: U64::from(total),
+            proposals,
+            next_offset: (last < total).then(|| U64::from(last + 1)),
         })
     }
 

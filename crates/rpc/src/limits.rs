@@ -97,6 +97,7 @@ pub fn cost_of(method: &str) -> Cost {
         | "dbc_listMachines"
         | "dbc_listProjects"
         | "dbc_listProjectMachines"
+        | "dbc_listProposals"
         | "dbc_getValidators"
         | "dbc_auditSupply"
         | "dbc_treasuryHistory" => Cost::BlockScale,
@@ -124,7 +125,8 @@ pub fn cost_of(method: &str) -> Cost {
         | "dbc_getRental"
         | "dbc_getRewards"
         | "dbc_getProject"
-        | "dbc_getProjectRewards" => Cost::Compute,
+        | "dbc_getProjectRewards"
+        | "dbc_getProposal" => Cost::Compute,
         _ => Cost::Cheap,
     }
 }
