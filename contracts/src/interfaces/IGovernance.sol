@@ -11,15 +11,17 @@ pragma solidity ^0.8.24;
 /// Only enacted proposals spend it.
 ///
 /// Proposals: holders lock DBC here to vote (`lock`, 1 wei locked = 1 vote) and anyone
-/// proposes with a deposit (`requiredDeposit`). A referendum is open for
-/// `referendumBlocks`; at the end of its last block it passes when the turnout (for + against +
-/// abstain) is at least `referendumTurnoutBps` of the total supply and `for` exceeds
-/// `referendumApprovalBps` of for + against. A passed proposal gets its deposit back and is
-/// enacted at the end of block E − 1, E being the first staking epoch boundary at least
-/// `enactmentDelayBlocks` after the pass; a failed one loses its deposit to the treasury
-/// (source 6). A vote commits its weight until about the enactment (`lockOf`): it cannot be
-/// unlocked before, so one DBC cannot vote twice. The council route is not implemented yet
-/// (`NoCouncil`); streamed spends and parameter changes neither.
+/// proposes with a deposit (`requiredDeposit`). A referendum proposed in block b takes votes
+/// until the end of block b + `referendumBlocks`, where it is counted: it passes when the
+/// turnout (for + against + abstain) is at least `referendumTurnoutBps` of the total supply and
+/// `for` exceeds `referendumApprovalBps` of for + against. A passed proposal gets its deposit
+/// back and is enacted at the end of block E − 1, E being the first staking epoch boundary more
+/// than `enactmentDelayBlocks` after the pass with room left (`maxEnactmentsPerEpoch`; else the
+/// next); a failed one loses its deposit to the treasury (source 6). A vote commits the voter's
+/// lock until the vote end + `enactmentDelayBlocks` + one epoch (`lockOf`): it cannot be
+/// unlocked before, so one DBC cannot vote twice (when boundaries are full, enactment can come
+/// after that). The council route is not implemented yet (`NoCouncil`); streamed spends and
+/// parameter changes neither.
 ///
 /// `emissionRate` reports the reward pools' decaying schedules (`config.dbc.market.emission`
 /// and `config.dbc.staking.emission`): the per-block release of the current era.
@@ -67,7 +69,7 @@ interface IGovernance {
 
     /// Treasury inflows by source (`TreasuryReceived.source`, `treasuryReceived(source)`).
     /// 1 machine slash, 2 auditor penalty, 3 rejected machine, 4 lost report deposit,
-    /// 5 validator slash, 8 burn above the floor, 9 donation (`fund`).
+    /// 5 validator slash, 6 lost proposal deposit, 8 burn above the floor, 9 donation (`fund`).
     struct TreasuryInfo {
         /// Balance of this account.
         uint256 balance;
@@ -127,7 +129,7 @@ interface IGovernance {
     error TooManyOpenProposals(uint32 maximum);
     error PayloadTooLarge(uint256 maximum);
     error StreamTooLong(uint64 maximum);
-    /// A spend to the zero address or of nothing.
+    /// A spend of nothing, or to the zero address, the system address or a precompile.
     error BadSpend();
 
     /// Donates `msg.value` to the treasury (source 9).

@@ -14,7 +14,8 @@ pub struct GovernanceParams {
     /// treasury, and base fees burned beyond it are minted back to the treasury at the end of
     /// the block (DBC 1.0 stopped burning once 100 M DBC remained).
     pub burn_floor: U256,
-    /// Blocks a referendum is open for votes (the vote is counted at the end of its last block).
+    /// A referendum proposed in block `b` takes votes until the end of block
+    /// `b + referendumBlocks`, where it is counted.
     pub referendum_blocks: u64,
     /// Least turnout (for + against + abstain, in locked wei) for a referendum to count, basis
     /// points of the total supply.
@@ -83,9 +84,10 @@ impl GovernanceParams {
                 "governance.referendumTurnoutBps and spendDepositBps are at most 10000".into()
             );
         }
-        if !(5_000..=10_000).contains(&self.referendum_approval_bps) {
+        if !(5_000..=9_999).contains(&self.referendum_approval_bps) {
             return Err(format!(
-                "governance.referendumApprovalBps = {} must be 5000 to 10000 (a majority)",
+                "governance.referendumApprovalBps = {} must be 5000 to 9999 (`for` must exceed \
+                 this share of for + against)",
                 self.referendum_approval_bps
             ));
         }
@@ -126,6 +128,7 @@ mod tests {
             },
             GovernanceParams { referendum_turnout_bps: 10_001, ..Default::default() },
             GovernanceParams { referendum_approval_bps: 4_999, ..Default::default() },
+            GovernanceParams { referendum_approval_bps: 10_000, ..Default::default() },
             GovernanceParams { max_open_proposals: 0, ..Default::default() },
             GovernanceParams { max_open_proposals: 65, ..Default::default() },
             GovernanceParams { max_enactments_per_epoch: 33, ..Default::default() },

@@ -288,3 +288,64 @@ fn spam_costs_more_as_slots_fill_and_bad_calls_are_refused() {
         IGovernance::UnknownProposal { id: U256::ZERO },
     );
 }
+
+#[test]
+fn thresholds_are_exact_late_votes_count_and_full_boundaries_push_enactment() {
+    let mut c = chain();
+    c.governance.max_enactments_per_epoch = 1;
+    c.fund(GOVERNANCE_ADDRESS, dbc(500));
+    // Exactly 5% turnout (50 of 1,000 DBC), all for: passes.
+    let exact = send(&mut c, PROPOSER, dbc(100), text());
+    // For == against: fails (for must exceed half).
+    let tie = send(&mut c, PROPOSER, dbc(200), text());
+    // A second passing proposal at the same boundary waits for the next (one per boundary).
+    let later = send(&mut c, PROPOSER, dbc(400), text());
+    send(&mut c, ALICE, dbc(50), IGovernance::lockCall {});
+    send(&mut c, BOB, dbc(50), IGovernance::lockCall {});
+    send(&mut c, ALICE, U256::ZERO, IGovernance::castVoteCall { proposalId: exact, support: 1 });
+    send(&mut c, ALICE, U256::ZERO, IGovernance::castVoteCall { proposalId: tie, support: 1 });
+    // Votes in the last block (6) still count.
+    end_blocks_to(&mut c, 5);
+    assert_eq!(c.number, 6);
+    send(&mut c, BOB, U256::ZERO, IGovernance::castVoteCall { proposalId: tie, support: 0 });
+    send(&mut c, BOB, U256::ZERO, IGovernance::castVoteCall { proposalId: later, support: 1 });
+    end_block(&mut c);
+    let get = |c: &mut MockChain, id| view(c, IGovernance::getProposalCall { id });
+    let p = get(&mut c, exact);
+    assert_eq!((p.status, p.enactAt), (Status::Queued, 10));
+    let p = get(&mut c, tie);
+    assert_eq!((p.status, p.forVotes, p.againstVotes), (Status::Rejected, dbc(50), dbc(50)));
+    let p = get(&mut c, later);
+    assert_eq!((p.status, p.enactAt), (Status::Queued, 20), "boundary 10 is full");
+    end_blocks_to(&mut c, 9);
+    assert_eq!(get(&mut c, exact).status, Status::Enacted);
+    assert_eq!(get(&mut c, later).status, Status::Queued);
+    end_blocks_to(&mut c, 19);
+    assert_eq!(get(&mut c, later).status, Status::Enacted);
+
+    // Spends to the precompiles or the system address are refused; so is value to unlock.
+    for to in [GOVERNANCE_ADDRESS, crate::MARKET_ADDRESS, SYSTEM_ADDRESS] {
+        refused(&mut c, PROPOSER, dbc(100), spend(to, dbc(1)), IGovernance::BadSpend {});
+    }
+    let unlock = IGovernance::unlockCall { amount: dbc(1) };
+    refused(&mut c, ALICE, dbc(1), unlock, IGovernance::NotPayable {});
+}
+
+#[test]
+fn tally_writes_cost_the_same_whatever_others_left() {
+    // The first vote on a proposal and a vote after others' votes pay the same for the shared
+    // tallies; the same for a lock when the total locked is zero or not.
+    let gas_of = |others_first: bool| {
+        let mut c = chain();
+        let id = send(&mut c, PROPOSER, dbc(100), text());
+        if others_first {
+            send(&mut c, BOB, dbc(5), IGovernance::lockCall {});
+            send(&mut c, BOB, U256::ZERO, IGovernance::castVoteCall { proposalId: id, support: 1 });
+        }
+        send(&mut c, ALICE, dbc(5), IGovernance::lockCall {});
+        let lock = c.last_gas;
+        send(&mut c, ALICE, U256::ZERO, IGovernance::castVoteCall { proposalId: id, support: 1 });
+        (lock, c.last_gas)
+    };
+    assert_eq!(gas_of(false), gas_of(true));
+}

@@ -87,13 +87,16 @@ impl Proposal {
         put(&mut f1, 0, 64, self.vote_start);
         put(&mut f1, 64, 64, self.vote_end);
         put(&mut f1, 128, 64, self.enact_at);
+        // f3: seated(32) | baseVersion(32) | voters(64) | validatorSetSize(32) (§3.1).
+        let mut f3 = U256::ZERO;
+        put(&mut f3, 64, 64, self.voters);
         [
             f0,
             f1,
             self.deposit,
-            U256::from(self.voters),
-            self.tally[0],
+            f3,
             self.tally[1],
+            self.tally[0],
             self.tally[2],
             U256::from_be_bytes(self.payload_hash.0),
             from_addr(self.spend_to),
@@ -111,8 +114,9 @@ impl Proposal {
             vote_end: bits(w[1], 64, 64),
             enact_at: bits(w[1], 128, 64),
             deposit: w[2],
-            voters: w[3].saturating_to(),
-            tally: [w[4], w[5], w[6]],
+            voters: bits(w[3], 64, 64),
+            // Stored for, against, abstain; indexed by `support` (0 against, 1 for, 2 abstain).
+            tally: [w[5], w[4], w[6]],
             payload_hash: B256::from(w[7]),
             spend_to: to_addr(w[8]),
             spend_amount: w[9],
@@ -132,11 +136,22 @@ fn load_known<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<(Slots<10>, Propos
     load(ctx, id)?.ok_or_else(|| revert(IGovernance::UnknownProposal { id }))
 }
 
+/// Adds to (or subtracts from) a counter every user shares, at a flat price: a call's gas
+/// must not depend on whether others left it at zero (`eth_estimateGas`).
+fn add_flat<H: Host>(ctx: &mut Ctx<'_, H>, n: u64, delta: U256, sub: bool) -> Res<U256> {
+    let k = U256::from(n);
+    let cur = ctx.get_flat(k)?;
+    let next = if sub { ck(cur.checked_sub(delta))? } else { ck(cur.checked_add(delta))? };
+    ctx.set_flat(k, next)?;
+    Ok(next)
+}
+
 /// What the treasury may spend: its balance less what it holds for voters and proposers.
 pub(crate) fn available<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<U256> {
     ctx.charge(gas::COLD_SLOAD)?;
     let balance = ctx.host.balance(GOVERNANCE_ADDRESS)?;
-    let owed = ck(ctx.g(G_LOCKED)?.checked_add(ctx.g(G_DEPOSITS)?))?;
+    let locked = ctx.get_flat(U256::from(G_LOCKED))?;
+    let owed = ck(locked.checked_add(ctx.get_flat(U256::from(G_DEPOSITS))?))?;
     Ok(balance.saturating_sub(owed))
 }
 
@@ -149,7 +164,7 @@ fn voter<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<(Slots<3>, [U256; 3
 
 /// What `w`'s votes still commit at `now`.
 fn committed(w: &[U256; 3], now: u64) -> (U256, u64) {
-    let until: u64 = w[2].saturating_to();
+    let until = bits(w[2], 0, 64);
     if until > now { (w[1], until) } else { (U256::ZERO, 0) }
 }
 
@@ -160,7 +175,7 @@ pub(crate) fn lock<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, value: U256) -> 
     let (mut s, mut w) = voter(ctx, who)?;
     w[0] = ck(w[0].checked_add(value))?;
     s.store(ctx, w)?;
-    ctx.add_g(G_LOCKED, value, false)?;
+    add_flat(ctx, G_LOCKED, value, false)?;
     ctx.emit(IGovernance::Locked { voter: who, amount: value, locked: w[0] }.encode_log_data())?;
     Ok(Bytes::new())
 }
@@ -179,7 +194,7 @@ pub(crate) fn unlock<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, amount: U256) 
     }
     w[0] -= amount;
     s.store(ctx, w)?;
-    ctx.add_g(G_LOCKED, amount, true)?;
+    add_flat(ctx, G_LOCKED, amount, true)?;
     ctx.pay_own(who, amount)?;
     ctx.emit(IGovernance::Unlocked { voter: who, amount, locked: w[0] }.encode_log_data())?;
     Ok(Bytes::new())
@@ -205,7 +220,7 @@ fn required_deposit<H: Host>(
     spend: Option<U256>,
 ) -> Res<U256> {
     let g = &p.governance;
-    let open = ctx.g(G_OPEN)?.saturating_to::<u64>();
+    let open = ctx.get_flat(U256::from(G_OPEN))?.saturating_to::<u64>();
     let quarters = open.saturating_mul(4) / u64::from(g.max_open_proposals.max(1));
     // `validate` keeps the base below 2^252, so 8× fits.
     let base = g.proposal_deposit << usize::try_from(quarters.min(3)).unwrap_or(3);
@@ -249,7 +264,7 @@ fn submit<H: Host>(
             maximum: U256::from(g.max_payload_bytes),
         }));
     }
-    let open = ctx.g(G_OPEN)?;
+    let open = ctx.get_flat(U256::from(G_OPEN))?;
     if open >= U256::from(g.max_open_proposals) {
         return Err(revert(IGovernance::TooManyOpenProposals { maximum: g.max_open_proposals }));
     }
@@ -257,10 +272,9 @@ fn submit<H: Host>(
     if value != required {
         return Err(revert(IGovernance::WrongDeposit { required }));
     }
-    let id = ck(ctx.g(G_PROPOSALS)?.checked_add(U256::from(1)))?;
-    ctx.set_g(G_PROPOSALS, id)?;
-    ctx.set_g(G_OPEN, open + U256::from(1))?;
-    ctx.add_g(G_DEPOSITS, value, false)?;
+    let id = add_flat(ctx, G_PROPOSALS, U256::from(1), false)?;
+    add_flat(ctx, G_OPEN, U256::from(1), false)?;
+    add_flat(ctx, G_DEPOSITS, value, false)?;
     let vote_end = ck(ctx.now.checked_add(g.referendum_blocks))?;
     let (spend_to, spend_amount) = spend.unwrap_or_default();
     let payload_hash = ctx.hash(description.as_bytes())?;
@@ -335,7 +349,7 @@ pub(crate) fn propose_spend<H: Host>(
     if c.streamBlocks != 0 {
         return Err(revert(IGovernance::StreamTooLong { maximum: 0 }));
     }
-    if c.to == Address::ZERO || c.amount.is_zero() {
+    if !spendable_to(c.to) || c.amount.is_zero() {
         return Err(revert(IGovernance::BadSpend {}));
     }
     // The deposit is paid with this call, so it is not yet in what the treasury owes.
@@ -346,6 +360,14 @@ pub(crate) fn propose_spend<H: Host>(
     let spend = Some((c.to, c.amount));
     let id = submit(ctx, p, who, value, c.route, &c.description, KIND_SPEND, spend)?;
     ret::<IGovernance::proposeSpendCall>(&id)
+}
+
+/// A spend may go to any account but the zero address, the system address and the
+/// precompiles' accounts (where it would leave every ledger, or not move at all).
+fn spendable_to(to: Address) -> bool {
+    to != Address::ZERO
+        && to != crate::SYSTEM_ADDRESS
+        && !dbc_chainspec::PRECOMPILE_ACCOUNTS.contains(&to)
 }
 
 /// Votes with the caller's whole lock; a new vote replaces the old one.
@@ -379,7 +401,15 @@ pub(crate) fn cast_vote<H: Host>(
     }
     let at = usize::from(support);
     rec.tally[at] = ck(rec.tally[at].checked_add(weight))?;
-    s.store(ctx, rec.encode())?;
+    // The tallies are shared by every voter: written at a flat price.
+    let words = rec.encode();
+    for (f, (new, old)) in words.iter().zip(s.orig.iter_mut()).enumerate().skip(3).take(4) {
+        if new != old {
+            ctx.set_flat(slot(T_PROPOSAL, s.key, f as u64), *new)?;
+            *old = *new;
+        }
+    }
+    s.store(ctx, words)?;
     ballot = [U256::from(support + 1), weight];
     ballot_slots.store(ctx, ballot)?;
     // The weight stays locked until about the enactment.
@@ -389,7 +419,7 @@ pub(crate) fn cast_vote<H: Host>(
         .saturating_add(p.staking.epoch_blocks);
     let (held, held_until) = committed(&v, ctx.now);
     v[1] = held.max(weight);
-    v[2] = U256::from(held_until.max(until));
+    put(&mut v[2], 0, 64, held_until.max(until));
     vs.store(ctx, v)?;
     ctx.emit(
         IGovernance::VoteCast { voter: who, proposalId: id, support, weight, reason }
@@ -471,7 +501,16 @@ pub(crate) fn run_due<H: Host>(ctx: &mut Ctx<'_, H>, p: &DbcParams, rules: Suppl
             let r = if tag == T_ENACT_Q { enact(ctx, id) } else { count_votes(ctx, p, rules, id) };
             match r {
                 Ok(()) => ctx.host.commit(),
-                Err(Fail::Revert(_)) => ctx.host.revert(),
+                Err(Fail::Revert(_)) => {
+                    ctx.host.revert();
+                    // A bug: close the proposal rather than leave it open for ever.
+                    ctx.host.checkpoint();
+                    match abandon(ctx, id) {
+                        Ok(()) => ctx.host.commit(),
+                        Err(Fail::Revert(_)) => ctx.host.revert(),
+                        Err(e) => return Err(e),
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -500,7 +539,7 @@ fn count_votes<H: Host>(
         >= ck(supply.checked_mul(U256::from(g.referendum_turnout_bps)))?;
     let approved = ck(for_.checked_mul(bps))?
         > ck(ck(for_.checked_add(against))?.checked_mul(U256::from(g.referendum_approval_bps)))?;
-    ctx.add_g(G_DEPOSITS, rec.deposit, true)?;
+    add_flat(ctx, G_DEPOSITS, rec.deposit, true)?;
     if enough && approved {
         let enact_at = enactment_block(ctx, p, ctx.now)?;
         rec.status = status::QUEUED;
@@ -558,7 +597,7 @@ fn enact<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<()> {
     close(ctx)?;
     if rec.kind == KIND_SPEND {
         let available = available(ctx)?;
-        if rec.spend_amount > available {
+        if rec.spend_amount > available || !spendable_to(rec.spend_to) {
             rec.status = status::ENACTMENT_FAILED;
             s.store(ctx, rec.encode())?;
             let reason = format!("the treasury has {available} wei available");
@@ -580,7 +619,25 @@ fn enact<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<()> {
     ctx.emit(IGovernance::ProposalExecuted { proposalId: id }.encode_log_data())
 }
 
+/// Closes a proposal whose hook item failed: `EnactmentFailed`, and a deposit still held goes
+/// back to the proposer (the failure is not theirs).
+fn abandon<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<()> {
+    let (mut s, mut rec) = load_known(ctx, id)?;
+    if rec.status != status::VOTING && rec.status != status::QUEUED {
+        return Ok(());
+    }
+    if rec.status == status::VOTING {
+        add_flat(ctx, G_DEPOSITS, rec.deposit, true)?;
+        ctx.pay_own(rec.proposer, rec.deposit)?;
+    }
+    close(ctx)?;
+    rec.status = status::ENACTMENT_FAILED;
+    s.store(ctx, rec.encode())?;
+    let reason = "the proposal's block-hook item failed".to_string();
+    ctx.emit(IGovernance::EnactmentFailed { id, reason }.encode_log_data())
+}
+
 /// One proposal fewer open.
 fn close<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<()> {
-    ctx.add_g(G_OPEN, U256::from(1), true).map(|_| ())
+    add_flat(ctx, G_OPEN, U256::from(1), true).map(|_| ())
 }
