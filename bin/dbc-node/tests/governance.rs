@@ -36,6 +36,7 @@ fn send(url: &str, key: &str, value: &str, sig: &str, args: &[&str]) -> Value {
     let out = cast(&cmd);
     let receipt: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(receipt["status"], "0x1", "{sig}: {receipt}");
+    println!("{sig}: {} gas", hex_u64(&receipt["gasUsed"]));
     receipt
 }
 

@@ -9,7 +9,7 @@ use alloy_evm::{
     eth::{EthEvm, EthEvmContext, EthEvmFactory},
     precompiles::PrecompilesMap,
 };
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, Bytes, U256};
 use dbc_chainspec::DbcParams;
 use revm::{DatabaseCommit, Inspector, inspector::NoOpInspector};
 use std::sync::Arc;
@@ -37,22 +37,24 @@ pub fn evm_with_inspector<DB: Database, I: Inspector<EthEvmContext<DB>>>(
     evm
 }
 
-/// Runs the market's end-of-block hook (`onBlock(feesBurned)` from the system address) and
-/// commits its state changes. Like the EIP-2935/4788 system calls it has no receipt.
-pub fn apply_market_hook<E>(evm: &mut E, fees_burned: U256) -> Result<(), BlockExecutionError>
+/// Runs one end-of-block system call from the system address to the precompile at `to` and
+/// commits its state changes. Like the EIP-2935/4788 system calls it has no receipt; a failure
+/// makes the block invalid.
+fn apply_hook<E>(
+    evm: &mut E,
+    to: Address,
+    data: Bytes,
+    what: &str,
+) -> Result<(), BlockExecutionError>
 where
     E: Evm<DB: DatabaseCommit>,
 {
     let res = evm
-        .transact_system_call(
-            dbc_precompiles::SYSTEM_ADDRESS,
-            dbc_precompiles::MARKET_ADDRESS,
-            dbc_precompiles::hook_calldata(fees_burned),
-        )
-        .map_err(|e| BlockExecutionError::msg(format!("market block hook: {e}")))?;
+        .transact_system_call(dbc_precompiles::SYSTEM_ADDRESS, to, data)
+        .map_err(|e| BlockExecutionError::msg(format!("{what} block hook: {e}")))?;
     if !res.result.is_success() {
         return Err(BlockExecutionError::msg(format!(
-            "market block hook failed: {:?}",
+            "{what} block hook failed: {:?}",
             res.result
         )));
     }
@@ -60,8 +62,17 @@ where
     Ok(())
 }
 
-/// Runs the governance precompile's end-of-block call (`onBlock(supplyChange)` from the system
-/// address), last in the block: the supply ledger and the burn floor's top-up.
+/// Runs the market's end-of-block hook (`onBlock(feesBurned)`).
+pub fn apply_market_hook<E>(evm: &mut E, fees_burned: U256) -> Result<(), BlockExecutionError>
+where
+    E: Evm<DB: DatabaseCommit>,
+{
+    let data = dbc_precompiles::hook_calldata(fees_burned);
+    apply_hook(evm, dbc_precompiles::MARKET_ADDRESS, data, "market")
+}
+
+/// Runs the governance precompile's end-of-block call (`onBlock(supplyChange)`), last in the
+/// block: the supply ledger, the burn floor's top-up, and the referenda due.
 pub fn apply_governance_hook<E>(
     evm: &mut E,
     supply_change: alloy_primitives::I256,
@@ -69,25 +80,12 @@ pub fn apply_governance_hook<E>(
 where
     E: Evm<DB: DatabaseCommit>,
 {
-    let res = evm
-        .transact_system_call(
-            dbc_precompiles::SYSTEM_ADDRESS,
-            dbc_precompiles::GOVERNANCE_ADDRESS,
-            dbc_precompiles::governance::hook_calldata(supply_change),
-        )
-        .map_err(|e| BlockExecutionError::msg(format!("governance block hook: {e}")))?;
-    if !res.result.is_success() {
-        return Err(BlockExecutionError::msg(format!(
-            "governance block hook failed: {:?}",
-            res.result
-        )));
-    }
-    evm.db_mut().commit(res.state);
-    Ok(())
+    let data = dbc_precompiles::governance::hook_calldata(supply_change);
+    apply_hook(evm, dbc_precompiles::GOVERNANCE_ADDRESS, data, "governance")
 }
 
-/// Runs the staking precompile's end-of-block call (`onBlock(proposer, missed)` from the system
-/// address): block reward, missed-slot accounting and, at epoch boundaries, the election.
+/// Runs the staking precompile's end-of-block call (`onBlock(proposer, missed)`): block
+/// reward, missed-slot accounting and, at epoch boundaries, the election.
 pub fn apply_staking_hook<E>(
     evm: &mut E,
     proposer: Address,
@@ -96,19 +94,6 @@ pub fn apply_staking_hook<E>(
 where
     E: Evm<DB: DatabaseCommit>,
 {
-    let res = evm
-        .transact_system_call(
-            dbc_precompiles::SYSTEM_ADDRESS,
-            dbc_precompiles::STAKING_ADDRESS,
-            dbc_precompiles::staking::hook_calldata(proposer, missed),
-        )
-        .map_err(|e| BlockExecutionError::msg(format!("staking block hook: {e}")))?;
-    if !res.result.is_success() {
-        return Err(BlockExecutionError::msg(format!(
-            "staking block hook failed: {:?}",
-            res.result
-        )));
-    }
-    evm.db_mut().commit(res.state);
-    Ok(())
+    let data = dbc_precompiles::staking::hook_calldata(proposer, missed);
+    apply_hook(evm, dbc_precompiles::STAKING_ADDRESS, data, "staking")
 }

@@ -62,44 +62,35 @@ pub use store::gas;
 /// Caller of system calls (EIP-4788's system address): the only caller of the block hook.
 pub const SYSTEM_ADDRESS: Address = address!("0xfffffffffffffffffffffffffffffffffffffffe");
 
+/// A precompile that runs `run` on the EVM's state (through [`EvmHost`]) with the call's
+/// context.
+fn stateful<F>(id: &'static str, run: F) -> DynPrecompile
+where
+    F: Fn(&mut EvmHost<'_, '_>, Call<'_>) -> Outcome + Send + Sync + 'static,
+{
+    DynPrecompile::new_stateful(PrecompileId::custom(id), move |mut input: PrecompileInput<'_>| {
+        let call = Call {
+            data: input.data,
+            caller: input.caller,
+            value: input.value,
+            is_static: input.is_static,
+            direct: input.is_direct_call(),
+            gas: input.gas,
+        };
+        let reservoir = input.reservoir;
+        let mut host = EvmHost::new(&mut input.internals);
+        outcome(run(&mut host, call), reservoir)
+    })
+}
+
 /// The GPU market as a revm precompile.
 pub fn market_precompile(params: Arc<DbcParams>) -> DynPrecompile {
-    DynPrecompile::new_stateful(
-        PrecompileId::custom("dbc-gpu-market"),
-        move |mut input: PrecompileInput<'_>| {
-            let call = Call {
-                data: input.data,
-                caller: input.caller,
-                value: input.value,
-                is_static: input.is_static,
-                direct: input.is_direct_call(),
-                gas: input.gas,
-            };
-            let reservoir = input.reservoir;
-            let mut host = EvmHost::new(&mut input.internals);
-            outcome(market::execute_chain(&mut host, &params, call), reservoir)
-        },
-    )
+    stateful("dbc-gpu-market", move |host, call| market::execute_chain(host, &params, call))
 }
 
 /// The project-mining precompile.
 pub fn mining_precompile(params: Arc<DbcParams>) -> DynPrecompile {
-    DynPrecompile::new_stateful(
-        PrecompileId::custom("dbc-project-mining"),
-        move |mut input: PrecompileInput<'_>| {
-            let call = Call {
-                data: input.data,
-                caller: input.caller,
-                value: input.value,
-                is_static: input.is_static,
-                direct: input.is_direct_call(),
-                gas: input.gas,
-            };
-            let reservoir = input.reservoir;
-            let mut host = EvmHost::new(&mut input.internals);
-            outcome(mining::execute(&mut host, &params.market, call), reservoir)
-        },
-    )
+    stateful("dbc-project-mining", move |host, call| mining::execute(host, &params.market, call))
 }
 
 fn outcome(o: Outcome, reservoir: u64) -> revm::precompile::PrecompileResult {
@@ -113,42 +104,12 @@ fn outcome(o: Outcome, reservoir: u64) -> revm::precompile::PrecompileResult {
 
 /// The staking precompile.
 pub fn staking_precompile(params: Arc<DbcParams>) -> DynPrecompile {
-    DynPrecompile::new_stateful(
-        PrecompileId::custom("dbc-staking"),
-        move |mut input: PrecompileInput<'_>| {
-            let call = Call {
-                data: input.data,
-                caller: input.caller,
-                value: input.value,
-                is_static: input.is_static,
-                direct: input.is_direct_call(),
-                gas: input.gas,
-            };
-            let reservoir = input.reservoir;
-            let mut host = EvmHost::new(&mut input.internals);
-            outcome(staking::execute(&mut host, &params, call), reservoir)
-        },
-    )
+    stateful("dbc-staking", move |host, call| staking::execute(host, &params, call))
 }
 
-/// The governance precompile (treasury and emission views).
+/// The governance precompile (treasury, supply ledger, referenda, emission views).
 pub fn governance_precompile(params: Arc<DbcParams>) -> DynPrecompile {
-    DynPrecompile::new_stateful(
-        PrecompileId::custom("dbc-governance"),
-        move |mut input: PrecompileInput<'_>| {
-            let call = Call {
-                data: input.data,
-                caller: input.caller,
-                value: input.value,
-                is_static: input.is_static,
-                direct: input.is_direct_call(),
-                gas: input.gas,
-            };
-            let reservoir = input.reservoir;
-            let mut host = EvmHost::new(&mut input.internals);
-            outcome(governance::execute(&mut host, &params, call), reservoir)
-        },
-    )
+    stateful("dbc-governance", move |host, call| governance::execute(host, &params, call))
 }
 
 /// Adds the chain's precompiles (market `0x…0D01`, project mining `0x…0D02`, staking

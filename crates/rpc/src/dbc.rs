@@ -643,6 +643,35 @@ impl RpcContext {
         self.precompile_ok(MARKET_ADDRESS, call, block)
     }
 
+    /// A page of records numbered from 1 (`limit` at most [`MAX_PAGE`] from `offset`), all
+    /// read at one block: `count` at `at_address` says how many exist, `item` reads one.
+    /// Returns the total, the page and the next page's offset (null after the last).
+    fn id_page<C: SolCall<Return = U256>, T>(
+        &self,
+        offset: Option<U64>,
+        limit: Option<U64>,
+        block: Option<BlockId>,
+        at_address: Address,
+        count: C,
+        mut item: impl FnMut(&Self, u64, Option<BlockId>) -> RpcResult<T>,
+    ) -> RpcResult<(U64, Vec<T>, Option<U64>)> {
+        let offset = offset.map_or(1, |o| o.to::<u64>()).max(1);
+        let limit = limit.map_or(MAX_PAGE, |l| l.to::<u64>());
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(invalid_params(format!("limit must be between 1 and {MAX_PAGE}")));
+        }
+        let at = Some(BlockId::number(self.resolve(block)?));
+        let total: u64 = self.precompile_ok(at_address, count, at)?.saturating_to();
+        let last = offset.saturating_add(limit - 1).min(total);
+        let until = self.deadline();
+        let mut page = Vec::new();
+        for id in offset..=last {
+            Self::check_deadline(until)?;
+            page.push(item(self, id, at)?);
+        }
+        Ok((U64::from(total), page, (last < total).then(|| U64::from(last + 1))))
+    }
+
     fn precompile_ok<C: SolCall>(
         &self,
         to: Address,
@@ -719,28 +748,13 @@ impl DbcApiServer for RpcContext {
         limit: Option<U64>,
         block: Option<BlockId>,
     ) -> RpcResult<ProposalPage> {
-        let offset = offset.map_or(1, |o| o.to::<u64>()).max(1);
-        let limit = limit.map_or(MAX_PAGE, |l| l.to::<u64>());
-        if limit == 0 || limit > MAX_PAGE {
-            return Err(invalid_params(format!("limit must be between 1 and {MAX_PAGE}")));
-        }
-        let at = Some(BlockId::number(self.resolve(block)?));
-        let total: u64 = self
-            .precompile_ok(GOVERNANCE_ADDRESS, IGovernance::proposalCountCall {}, at)?
-            .saturating_to();
-        let last = offset.saturating_add(limit - 1).min(total);
-        let until = self.deadline();
-        let mut proposals = Vec::new();
-        for id in offset..=last {
-            Self::check_deadline(until)?;
-            let call = IGovernance::getProposalCall { id: U256::from(id) };
-            proposals.push(proposal_json(self.precompile_ok(GOVERNANCE_ADDRESS, call, at)?));
-        }
-        Ok(ProposalPage {
-            total: U64::from(total),
-            proposals,
-            next_offset: (last < total).then(|| U64::from(last + 1)),
-        })
+        let count = IGovernance::proposalCountCall {};
+        let (total, proposals, next_offset) =
+            self.id_page(offset, limit, block, GOVERNANCE_ADDRESS, count, |this, id, at| {
+                let call = IGovernance::getProposalCall { id: U256::from(id) };
+                Ok(proposal_json(this.precompile_ok(GOVERNANCE_ADDRESS, call, at)?))
+            })?;
+        Ok(ProposalPage { total, proposals, next_offset })
     }
 
     fn treasury_history(&self, from: BlockId, to: BlockId) -> RpcResult<Vec<TreasuryChange>> {
@@ -970,28 +984,13 @@ impl DbcApiServer for RpcContext {
         limit: Option<U64>,
         block: Option<BlockId>,
     ) -> RpcResult<ProjectPage> {
-        let offset = offset.map_or(1, |o| o.to::<u64>()).max(1);
-        let limit = limit.map_or(MAX_PAGE, |l| l.to::<u64>());
-        if limit == 0 || limit > MAX_PAGE {
-            return Err(invalid_params(format!("limit must be between 1 and {MAX_PAGE}")));
-        }
-        let at = Some(BlockId::number(self.resolve(block)?));
-        let total: u64 = self
-            .precompile_ok(MINING_ADDRESS, IProjectMining::projectCountCall {}, at)?
-            .saturating_to();
-        let last = offset.saturating_add(limit - 1).min(total);
-        let until = self.deadline();
-        let mut projects = Vec::new();
-        for id in offset..=last {
-            Self::check_deadline(until)?;
-            let call = IProjectMining::getProjectCall { projectId: U256::from(id) };
-            projects.push(project_json(self.precompile_ok(MINING_ADDRESS, call, at)?));
-        }
-        Ok(ProjectPage {
-            total: U64::from(total),
-            projects,
-            next_offset: (last < total).then(|| U64::from(last + 1)),
-        })
+        let count = IProjectMining::projectCountCall {};
+        let (total, projects, next_offset) =
+            self.id_page(offset, limit, block, MINING_ADDRESS, count, |this, id, at| {
+                let call = IProjectMining::getProjectCall { projectId: U256::from(id) };
+                Ok(project_json(this.precompile_ok(MINING_ADDRESS, call, at)?))
+            })?;
+        Ok(ProjectPage { total, projects, next_offset })
     }
 
     fn list_project_machines(
