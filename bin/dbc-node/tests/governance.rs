@@ -44,18 +44,15 @@ fn send(url: &str, key: &str, value: &str, sig: &str, args: &[&str]) -> Value {
 fn a_referendum_spends_the_treasury_at_the_epoch_boundary_and_a_failed_one_loses_its_deposit() {
     let dir = tempfile::tempdir().unwrap();
     let genesis = dir.path().join("genesis.json");
-    let mut g: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("genesis/dev.json")).unwrap(),
-    )
-    .unwrap();
-    g["config"]["dbc"]["governance"] = json!({
-        "referendumBlocks": 5,
-        "referendumTurnoutBps": 0,
-        "enactmentDelayBlocks": 3,
-        "proposalDeposit": (100 * ETHER).to_string(),
+    write_dev_genesis(&genesis, |g| {
+        g["config"]["dbc"]["governance"] = json!({
+            "referendumBlocks": 5,
+            "referendumTurnoutBps": 0,
+            "enactmentDelayBlocks": 3,
+            "proposalDeposit": (100 * ETHER).to_string(),
+        });
+        g["config"]["dbc"]["staking"] = json!({ "epochBlocks": 10 });
     });
-    g["config"]["dbc"]["staking"] = json!({ "epochBlocks": 10 });
-    std::fs::write(&genesis, serde_json::to_string_pretty(&g).unwrap()).unwrap();
     let node = DevNode::start(
         &dir.path().join("data"),
         &["--chain", genesis.to_str().unwrap(), "--dev.instant"],

@@ -123,13 +123,11 @@ fn total_supply_equals_the_sum_of_all_balances_after_every_block() {
 fn base_fees_below_the_burn_floor_are_minted_back_to_the_treasury() {
     let dir = tempfile::tempdir().unwrap();
     let genesis = dir.path().join("genesis.json");
-    let mut g: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("genesis/dev.json")).unwrap(),
-    )
-    .unwrap();
     let ten_b = U256::from(10_000_000_000u64) * U256::from(ETHER);
-    g["config"]["dbc"]["governance"] = json!({ "burnFloor": ten_b.to_string() });
-    std::fs::write(&genesis, serde_json::to_string_pretty(&g).unwrap()).unwrap();
+    let supply = write_dev_genesis(&genesis, |g| {
+        g["config"]["dbc"]["governance"] = json!({ "burnFloor": ten_b.to_string() });
+    });
+    assert_eq!(supply, ten_b);
     let node = DevNode::start(
         &dir.path().join("data"),
         &["--chain", genesis.to_str().unwrap(), "--dev.instant"],

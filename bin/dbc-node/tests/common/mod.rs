@@ -364,11 +364,16 @@ pub fn write_market_test_genesis(path: &Path) -> U256 {
 
 /// Writes the dev genesis with `market` as its market parameters; returns its total supply.
 pub fn write_genesis_with_market(path: &Path, market: Value) -> U256 {
+    write_dev_genesis(path, |g| g["config"]["dbc"]["market"] = market)
+}
+
+/// Writes `genesis/dev.json` as `edit` changes it; returns its total supply.
+pub fn write_dev_genesis(path: &Path, edit: impl FnOnce(&mut Value)) -> U256 {
     let mut g: Value = serde_json::from_str(
         &std::fs::read_to_string(repo_root().join("genesis/dev.json")).unwrap(),
     )
     .unwrap();
-    g["config"]["dbc"]["market"] = market;
+    edit(&mut g);
     std::fs::write(path, serde_json::to_string_pretty(&g).unwrap()).unwrap();
     g["alloc"]
         .as_object()
