@@ -20,21 +20,85 @@ pragma solidity ^0.8.24;
 /// next); a failed one loses its deposit to the treasury (source 6). A vote commits the voter's
 /// lock until the vote end + `enactmentDelayBlocks` + one epoch (`lockOf`): it cannot be
 /// unlocked before, so one DBC cannot vote twice (when boundaries are full, enactment can come
-/// after that). The council route is not implemented yet (`NoCouncil`); streamed spends and
-/// parameter changes neither.
+/// after that). The council route is not implemented yet (`NoCouncil`), nor are streamed spends.
+///
+/// Running parameters: the market, staking and governance parameters in force live in this
+/// account's state (`currentParams`, `paramsVersion`); genesis sets the first ones. A
+/// `proposeParams` referendum carries a complete new record, `abi.encode` of the V1 struct of its
+/// target (`currentParams` returns one to start from), validated exactly as the genesis file is
+/// (`InvalidParams` gives the genesis check's message), and again at enactment; it is enacted
+/// only if no other change of the same target was enacted since it was proposed. A
+/// `proposeValidatorSetSize` referendum changes `staking.maxValidators` alone. Enacted at the end
+/// of block E − 1, a record is in force from block E on every node (`ParamsChanged`). The
+/// schedule-defining fields cannot change (`InvalidParams` names them): market and staking
+/// `epochBlocks`, `rewardPool` and `emission`, and `staking.unbondingBlocks`.
 ///
 /// `emissionRate` reports the reward pools' decaying schedules (`config.dbc.market.emission`
 /// and `config.dbc.staking.emission`): the per-block release of the current era.
 /// @dev Amounts are wei of the native token. Static calls cannot write; DELEGATECALL/CALLCODE are
 /// refused; value sent to a non-payable function reverts.
 interface IGovernance {
-    /// The reward pool whose schedule `emissionRate` reports.
-    enum Target { Market, Staking }
-    /// What a proposal does. Only Text and TreasurySpend can be proposed yet.
+    /// A precompile's parameters (`currentParams`, `proposeParams`); for `emissionRate`, its
+    /// reward pool (Market or Staking).
+    enum Target { Market, Staking, Governance }
+    /// What a proposal does.
     enum Kind { Text, TreasurySpend, ParamChange, ValidatorSetSize }
     /// Who decides: the council (not elected yet) or a referendum of locked DBC.
     enum Route { Council, Referendum }
     enum Status { None, Voting, Queued, Enacted, Rejected, EnactmentFailed }
+
+    /// An emission schedule (`config.dbc.*.emission`).
+    struct Emission { uint256 initialPerBlock; uint64 eraBlocks; uint32 flatEras; uint16 decayBps; uint32 endEra; }
+    /// A row of the GPU-model table; `model` is the name left-aligned, zero-padded.
+    struct GpuModelRow { bytes32 model; uint32 calcPoint; uint32 memoryGb; }
+    struct BurnTierRow { uint64 fromGpus; uint16 bps; }
+    /// `underBlocks == type(uint64).max`: the last tier (no bound).
+    struct SlashTierRow { uint64 underBlocks; uint16 bps; }
+    /// `config.dbc.market`, every field, grouped by what it rules (the ABI allows at most 24
+    /// fields a struct).
+    struct MarketParamsV1 {
+        MarketStakeV1 stake;
+        MarketVerificationV1 verification;
+        MarketRentV1 rent;
+        MarketRewardsV1 rewards;
+        MarketLivenessV1 liveness;
+    }
+    struct MarketStakeV1 {
+        uint256 stakePerGpu; uint256 auditorStake; uint16 auditorPenaltyBps; uint16 auditorRewardBps;
+        uint16 rejectSlashBps; uint256 reportDeposit;
+    }
+    struct MarketVerificationV1 {
+        uint64 drawDelayBlocks; uint64 commitWindowBlocks; uint64 revealWindowBlocks;
+        uint32 standardCalcPoint; GpuModelRow[] gpuModels; uint16 calcPointToleranceBps;
+        uint64 challengeCheckBlocks; uint16 challengeChanceBps;
+    }
+    struct MarketRentV1 {
+        uint256 standardPricePerGpuBlock; uint16 minPriceBps; uint64 rentUnitBlocks; uint64 maxRentBlocks;
+        BurnTierRow[] burnTiers; bool burnTierBasisRegistered;
+    }
+    struct MarketRewardsV1 {
+        Emission emission; uint64 epochBlocks; uint256 rewardPool; uint16 immediateBps;
+        uint64 vestingBlocks; uint16 rentedBonusBps; uint32 maxProjectsPerMachine;
+    }
+    struct MarketLivenessV1 {
+        uint64 heartbeatTimeoutBlocks; uint64 minOnlineBlocks; uint64 exitCooldownBlocks;
+        SlashTierRow[] ownerOfflineSlash; SlashTierRow[] unreachableSlash; uint16 slashRenterBps;
+        uint16 slashAuditorsBps;
+    }
+    /// `config.dbc.staking` without the genesis `validators`.
+    struct StakingParamsV1 {
+        uint64 epochBlocks; uint32 maxValidators; uint32 maxCandidates; uint256 minSelfStake;
+        uint256 minDelegation; uint64 unbondingBlocks; Emission emission; uint256 rewardPool;
+        uint16 maxCommissionBps; uint16 maxCommissionIncreaseBps; uint16 doubleSignSlashBps;
+        uint16 evidenceRewardBps; uint16 slashTreasuryBps; uint32 downtimeJailMissed;
+        uint16 downtimeSlashBps; uint64 jailBlocks;
+    }
+    /// `config.dbc.governance`.
+    struct GovernanceParamsV1 {
+        uint256 burnFloor; uint64 referendumBlocks; uint16 referendumTurnoutBps;
+        uint16 referendumApprovalBps; uint64 enactmentDelayBlocks; uint32 maxEnactmentsPerEpoch;
+        uint256 proposalDeposit; uint16 spendDepositBps; uint32 maxOpenProposals; uint32 maxPayloadBytes;
+    }
 
     struct Proposal {
         uint256 id;
@@ -42,7 +106,7 @@ interface IGovernance {
         Kind kind;
         Route route;
         Status status;
-        /// Unused yet (parameter changes).
+        /// ParamChange and ValidatorSetSize: whose parameters.
         Target target;
         /// The block it was proposed in.
         uint64 voteStart;
@@ -58,8 +122,10 @@ interface IGovernance {
         uint256 againstVotes;
         uint256 abstainVotes;
         uint64 voters;
-        /// keccak256 of the description.
+        /// keccak256 of the description; for ParamChange, of the parameter record
+        /// (`proposalPayload`).
         bytes32 payloadHash;
+        /// ParamChange: the target's parameter version it was proposed against.
         uint32 baseVersion;
         address spendTo;
         uint256 spendAmount;
@@ -131,6 +197,13 @@ interface IGovernance {
     error StreamTooLong(uint64 maximum);
     /// A spend of nothing, or to the zero address, the system address or a precompile.
     error BadSpend();
+    /// A parameter record that is not the canonical encoding of its V1 struct, that the genesis
+    /// checks refuse (same message), or that changes a field that cannot change.
+    error InvalidParams(string reason);
+
+    /// `target`'s parameter record `paramsHash` (version `version`) is in force from block
+    /// `effectiveFrom` on.
+    event ParamsChanged(Target indexed target, uint32 version, uint64 effectiveFrom, bytes32 paramsHash);
 
     /// Donates `msg.value` to the treasury (source 9).
     function fund() external payable;
@@ -146,6 +219,13 @@ interface IGovernance {
     function proposeText(Route route, string calldata description) external payable returns (uint256 id);
     /// A spend of `amount` to `to` at enactment (streamBlocks must be 0; route Referendum).
     function proposeSpend(address to, uint256 amount, uint64 streamBlocks, Route route, string calldata description) external payable returns (uint256 id);
+    /// A change of `target`'s parameters to the record `params` (`abi.encode` of its V1 struct,
+    /// complete; `currentParams(target)` is the record in force). Validated now and at
+    /// enactment; route Referendum. At most 65,536 bytes; gas grows with the record (about
+    /// 22,200 per 32 bytes).
+    function proposeParams(Target target, bytes calldata params, Route route, string calldata description) external payable returns (uint256 id);
+    /// A change of the active validator set's size (`staking.maxValidators`) alone.
+    function proposeValidatorSetSize(uint32 maxValidators, Route route, string calldata description) external payable returns (uint256 id);
     /// The deposit a proposal of `kind` needs now: `proposalDeposit`, doubled at each quarter
     /// of `maxOpenProposals` in use, and for spends at least `spendDepositBps` of the amount.
     function requiredDeposit(Kind kind, uint256 spendAmount) external view returns (uint256);
@@ -156,6 +236,13 @@ interface IGovernance {
     function getProposal(uint256 id) external view returns (Proposal memory);
     /// The last proposal id (ids start at 1).
     function proposalCount() external view returns (uint256);
+    /// A ParamChange proposal's record (empty for other kinds).
+    function proposalPayload(uint256 id) external view returns (bytes memory);
+    /// `target`'s parameters in force at this block: `abi.encode` of its V1 struct.
+    function currentParams(Target target) external view returns (bytes memory params);
+    /// How many times `target`'s parameters changed (0: the genesis ones), from which block the
+    /// record in force applies, and its hash (zero for the genesis record).
+    function paramsVersion(Target target) external view returns (uint32 version, uint64 effectiveFrom, bytes32 paramsHash);
     /// The treasury's balance and totals.
     function treasury() external view returns (TreasuryInfo memory);
     /// Everything received from `source`.

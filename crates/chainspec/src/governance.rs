@@ -56,7 +56,7 @@ impl Default for GovernanceParams {
 }
 
 /// Most open proposals the parameters may allow (bounds the block hook's work).
-pub(crate) const MAX_OPEN_PROPOSALS: u32 = 64;
+pub const MAX_OPEN_PROPOSALS: u32 = 64;
 /// Most enactments per epoch boundary the parameters may allow.
 pub(crate) const MAX_ENACTMENTS_PER_EPOCH: u32 = 32;
 /// Longest proposal description the parameters may allow, bytes.

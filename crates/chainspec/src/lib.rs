@@ -25,7 +25,7 @@ mod pos_genesis;
 mod staking;
 mod supply;
 pub use emission::{EmissionSchedule, MAX_END_ERA, YEAR_BLOCKS};
-pub use governance::GovernanceParams;
+pub use governance::{GovernanceParams, MAX_OPEN_PROPOSALS};
 pub use market::{
     BurnBasis, BurnTier, DBC, GpuModel, MARKET_ADDRESS, MAX_GPU_MODELS, MINING_ADDRESS,
     MarketParams, SlashTier, default_gpu_models,
@@ -128,6 +128,91 @@ impl Default for DbcParams {
             supply: None,
             governance: GovernanceParams::default(),
             genesis_supply: U256::ZERO,
+        }
+    }
+}
+
+/// Whose parameters a governance change replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamsTarget {
+    /// `config.dbc.market` (also read by project mining).
+    Market,
+    /// `config.dbc.staking` (without the genesis validators).
+    Staking,
+    /// `config.dbc.governance`.
+    Governance,
+}
+
+impl DbcParams {
+    /// Checks that `new` may replace the parameters in force, `self`, by a governance change of
+    /// `target`: `new` passes the checks a genesis file's parameters pass (same messages), the
+    /// other targets' parameters are unchanged, and so are the fields that define schedules
+    /// already running (market and staking `epochBlocks`, `rewardPool` and `emission`,
+    /// `staking.unbondingBlocks`) and everything that is not a parameter record (format, block
+    /// time, supply buckets, genesis validators and supply). The state-dependent checks (open
+    /// proposals, registered candidates) are the governance precompile's.
+    pub fn check_change(&self, new: &DbcParams, target: ParamsTarget) -> Result<(), String> {
+        let same_other = match target {
+            ParamsTarget::Market => {
+                self.staking == new.staking && self.governance == new.governance
+            }
+            ParamsTarget::Staking => self.market == new.market && self.governance == new.governance,
+            ParamsTarget::Governance => self.market == new.market && self.staking == new.staking,
+        };
+        if !same_other
+            || self.version != new.version
+            || self.block_time_secs != new.block_time_secs
+            || self.supply != new.supply
+            || self.genesis_supply != new.genesis_supply
+            || self.staking.validators != new.staking.validators
+        {
+            return Err("a change may replace one target's parameters only".into());
+        }
+        let (old_m, new_m, old_s, new_s) = (&self.market, &new.market, &self.staking, &new.staking);
+        for (name, same) in [
+            ("market.epochBlocks", old_m.epoch_blocks == new_m.epoch_blocks),
+            ("market.rewardPool", old_m.reward_pool == new_m.reward_pool),
+            ("market.emission", old_m.emission == new_m.emission),
+            ("staking.epochBlocks", old_s.epoch_blocks == new_s.epoch_blocks),
+            ("staking.rewardPool", old_s.reward_pool == new_s.reward_pool),
+            ("staking.emission", old_s.emission == new_s.emission),
+            ("staking.unbondingBlocks", old_s.unbonding_blocks == new_s.unbonding_blocks),
+        ] {
+            if !same {
+                return Err(format!(
+                    "{name} cannot change: it defines schedules already running (vesting, \
+                     emission eras, epochs, unbonding buckets)"
+                ));
+            }
+        }
+        // A machine being verified is judged by its model's row: rows stay, with their calc
+        // point (rows may be added, and their memory corrected).
+        for row in &old_m.gpu_models {
+            match new_m.gpu_models.iter().find(|r| r.model == row.model) {
+                Some(r) if r.calc_point == row.calc_point => {}
+                Some(_) => {
+                    return Err(format!(
+                        "market.gpuModels: the calcPoint of {} cannot change (machines are \
+                         verified and graded by it)",
+                        row.model
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "market.gpuModels: {} cannot be removed (machines of that model may be \
+                         registered)",
+                        row.model
+                    ));
+                }
+            }
+        }
+        match target {
+            ParamsTarget::Market => new.market.validate(),
+            // The genesis set is history: only its own checks are skipped.
+            ParamsTarget::Staking => {
+                StakingParams { validators: Vec::new(), ..new.staking.clone() }.validate()
+            }
+            ParamsTarget::Governance => new.governance.validate(new.genesis_supply),
         }
     }
 }

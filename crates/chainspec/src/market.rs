@@ -167,6 +167,9 @@ pub fn default_gpu_models() -> Vec<GpuModel> {
     .collect()
 }
 
+/// Most mining projects one machine may serve at once (`maxProjectsPerMachine`).
+pub(crate) const MAX_PROJECTS_PER_MACHINE: u32 = 16;
+
 /// Most rows the GPU-model table may have (a lookup scans it).
 pub const MAX_GPU_MODELS: usize = 256;
 
@@ -317,6 +320,13 @@ impl MarketParams {
             if v > MAX_DURATION_BLOCKS {
                 return Err(format!("market.{name} = {v} exceeds {MAX_DURATION_BLOCKS} blocks"));
             }
+        }
+        if self.max_projects_per_machine > MAX_PROJECTS_PER_MACHINE {
+            return Err(format!(
+                "market.maxProjectsPerMachine = {} exceeds {MAX_PROJECTS_PER_MACHINE} (the block \
+                 hook visits every project of a machine)",
+                self.max_projects_per_machine
+            ));
         }
         if self.standard_calc_point == 0 {
             return Err("market.standardCalcPoint must be positive".into());

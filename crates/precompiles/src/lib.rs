@@ -40,6 +40,7 @@ mod host;
 mod market;
 pub mod math;
 pub mod mining;
+pub mod params;
 mod records;
 pub mod staking;
 #[cfg(test)]
@@ -63,34 +64,51 @@ pub use store::gas;
 pub const SYSTEM_ADDRESS: Address = address!("0xfffffffffffffffffffffffffffffffffffffffe");
 
 /// A precompile that runs `run` on the EVM's state (through [`EvmHost`]) with the call's
-/// context.
-fn stateful<F>(id: &'static str, run: F) -> DynPrecompile
+/// context and the parameters in force ([`params::running`], charged [`gas::PARAMS`]).
+fn stateful<F>(id: &'static str, genesis: Arc<DbcParams>, run: F) -> DynPrecompile
 where
-    F: Fn(&mut EvmHost<'_, '_>, Call<'_>) -> Outcome + Send + Sync + 'static,
+    F: Fn(&mut EvmHost<'_, '_>, &DbcParams, Call<'_>) -> Outcome + Send + Sync + 'static,
 {
     DynPrecompile::new_stateful(PrecompileId::custom(id), move |mut input: PrecompileInput<'_>| {
+        let reservoir = input.reservoir;
+        let metered = input.caller != SYSTEM_ADDRESS;
+        if metered && input.gas < gas::PARAMS {
+            return outcome(Outcome::OutOfGas, reservoir);
+        }
         let call = Call {
             data: input.data,
             caller: input.caller,
             value: input.value,
             is_static: input.is_static,
             direct: input.is_direct_call(),
-            gas: input.gas,
+            gas: input.gas.saturating_sub(gas::PARAMS),
         };
-        let reservoir = input.reservoir;
         let mut host = EvmHost::new(&mut input.internals);
-        outcome(run(&mut host, call), reservoir)
+        let params = match params::running(&mut host, &genesis) {
+            Ok(p) => p,
+            Err(e) => return outcome(Outcome::of(Err(e), 0), reservoir),
+        };
+        let o = match run(&mut host, &params, call) {
+            Outcome::Success { gas, output } => {
+                Outcome::Success { gas: gas.saturating_add(gas::PARAMS), output }
+            }
+            Outcome::Revert { gas, output } => {
+                Outcome::Revert { gas: gas.saturating_add(gas::PARAMS), output }
+            }
+            other => other,
+        };
+        outcome(o, reservoir)
     })
 }
 
 /// The GPU market as a revm precompile.
 pub fn market_precompile(params: Arc<DbcParams>) -> DynPrecompile {
-    stateful("dbc-gpu-market", move |host, call| market::execute_chain(host, &params, call))
+    stateful("dbc-gpu-market", params, |host, p, call| market::execute_chain(host, p, call))
 }
 
 /// The project-mining precompile.
 pub fn mining_precompile(params: Arc<DbcParams>) -> DynPrecompile {
-    stateful("dbc-project-mining", move |host, call| mining::execute(host, &params.market, call))
+    stateful("dbc-project-mining", params, |host, p, call| mining::execute(host, &p.market, call))
 }
 
 fn outcome(o: Outcome, reservoir: u64) -> revm::precompile::PrecompileResult {
@@ -104,12 +122,12 @@ fn outcome(o: Outcome, reservoir: u64) -> revm::precompile::PrecompileResult {
 
 /// The staking precompile.
 pub fn staking_precompile(params: Arc<DbcParams>) -> DynPrecompile {
-    stateful("dbc-staking", move |host, call| staking::execute(host, &params, call))
+    stateful("dbc-staking", params, |host, p, call| staking::execute(host, p, call))
 }
 
 /// The governance precompile (treasury, supply ledger, referenda, emission views).
 pub fn governance_precompile(params: Arc<DbcParams>) -> DynPrecompile {
-    stateful("dbc-governance", move |host, call| governance::execute(host, &params, call))
+    stateful("dbc-governance", params, |host, p, call| governance::execute(host, p, call))
 }
 
 /// Adds the chain's precompiles (market `0x…0D01`, project mining `0x…0D02`, staking

@@ -39,7 +39,7 @@ const SCALE: u128 = 1_000_000_000_000_000_000;
 const ECRECOVER_GAS: u64 = 3_000;
 
 const G_INIT: u64 = 0;
-const G_CANDIDATES: u64 = 1;
+pub(crate) const G_CANDIDATES: u64 = 1;
 const G_ACTIVE_LEN: u64 = 2;
 const G_POOL_PAID: u64 = 3;
 const G_TOTAL_BONDED: u64 = 4;

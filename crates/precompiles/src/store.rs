@@ -37,6 +37,8 @@ pub mod gas {
     pub const ECRECOVER: u64 = 3_000;
     /// Reading a recent block's hash (as `BLOCKHASH`).
     pub const BLOCKHASH: u64 = 20;
+    /// Loading the parameters in force (one flat read; see `params.rs`), every call.
+    pub const PARAMS: u64 = 2_100;
 }
 
 /// Why a call did not succeed.

@@ -123,6 +123,24 @@ impl MockChain {
         c
     }
 
+    /// The chain's parameters as genesis sets them.
+    pub fn genesis_params(&self) -> std::sync::Arc<dbc_chainspec::DbcParams> {
+        std::sync::Arc::new(dbc_chainspec::DbcParams {
+            market: self.params.clone(),
+            staking: self.staking.clone(),
+            genesis_supply: self.genesis_supply,
+            governance: self.governance.clone(),
+            ..Default::default()
+        })
+    }
+
+    /// The parameters in force (genesis, with the changes governance enacted), as every
+    /// precompile of the EVM loads them.
+    pub fn running(&mut self) -> std::sync::Arc<dbc_chainspec::DbcParams> {
+        let genesis = self.genesis_params();
+        crate::params::running(self, &genesis).expect("parameters in force")
+    }
+
     pub fn balance(&self, a: Address) -> U256 {
         self.state.balances.get(&a).copied().unwrap_or_default()
     }
@@ -169,11 +187,9 @@ impl MockChain {
         assert!(*from >= value, "test account underfunded");
         *from -= value;
         *self.state.balances.entry(MARKET_ADDRESS).or_default() += value;
-        let out = execute(
-            self,
-            &self.params.clone(),
-            Call { data, caller: who, value, is_static, direct, gas },
-        );
+        let p = self.running();
+        let out =
+            execute(self, &p.market, Call { data, caller: who, value, is_static, direct, gas });
         match out {
             Outcome::Success { gas, output } => {
                 self.last_gas = gas;
@@ -214,13 +230,7 @@ impl MockChain {
         assert!(*from >= value, "test account underfunded");
         *from -= value;
         *self.state.balances.entry(crate::GOVERNANCE_ADDRESS).or_default() += value;
-        let params = dbc_chainspec::DbcParams {
-            market: self.params.clone(),
-            staking: self.staking.clone(),
-            genesis_supply: self.genesis_supply,
-            governance: self.governance.clone(),
-            ..Default::default()
-        };
+        let params = self.running();
         let call = Call { data, caller: who, value, is_static, direct, gas: 30_000_000 };
         match crate::governance::execute(self, &params, call) {
             Outcome::Success { gas, output } => {
@@ -257,7 +267,8 @@ impl MockChain {
             direct: true,
             gas: 30_000_000,
         };
-        match crate::mining::execute(self, &self.params.clone(), call) {
+        let p = self.running();
+        match crate::mining::execute(self, &p.market, call) {
             Outcome::Success { gas, output } => {
                 self.last_gas = gas;
                 self.last_logs =
@@ -299,13 +310,7 @@ impl MockChain {
         assert!(*from >= value, "test account underfunded");
         *from -= value;
         *self.state.balances.entry(crate::STAKING_ADDRESS).or_default() += value;
-        let params = dbc_chainspec::DbcParams {
-            market: self.params.clone(),
-            staking: self.staking.clone(),
-            genesis_supply: self.genesis_supply,
-            governance: self.governance.clone(),
-            ..Default::default()
-        };
+        let params = self.running();
         let call = Call { data, caller: who, value, is_static, direct, gas: 30_000_000 };
         match crate::staking::execute(self, &params, call) {
             Outcome::Success { gas, output } => {

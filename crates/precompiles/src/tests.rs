@@ -57,7 +57,7 @@ fn spec(gpus: u32) -> MachineSpec {
 
 /// The spec of a machine of `gpus` 24 GB GPUs of the table model worth `cp` per GPU (1,000:
 /// the RTX 4090; 2,000: the test table's "TEST 2000").
-fn spec_cp(gpus: u32, cp: u32) -> MachineSpec {
+pub(crate) fn spec_cp(gpus: u32, cp: u32) -> MachineSpec {
     let model: &[u8] = match cp {
         1_000 => b"RTX 4090",
         2_000 => b"TEST 2000",

@@ -1,7 +1,8 @@
 //! The governance precompile at `0x…0D04` (`contracts/src/interfaces/IGovernance.sol`): the
 //! treasury (donations, balance, inflows by source), the supply ledger, voting locks and
 //! referenda on text and treasury spends (`proposals.rs`), and the emission schedules' views.
-//! The council and running parameters in state follow `docs/governance-design.md`.
+//! Parameter changes put new records in force (`params.rs`); the council follows
+//! `docs/governance-design.md`.
 
 mod proposals;
 
@@ -89,8 +90,15 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
     let Ok(decoded) = C::abi_decode(call.data) else {
         return Err(revert(IGovernance::UnknownSelector { selector: selector_of(call.data) }));
     };
-    let payable =
-        matches!(decoded, C::fund(_) | C::lock(_) | C::proposeText(_) | C::proposeSpend(_));
+    let payable = matches!(
+        decoded,
+        C::fund(_)
+            | C::lock(_)
+            | C::proposeText(_)
+            | C::proposeSpend(_)
+            | C::proposeParams(_)
+            | C::proposeValidatorSetSize(_)
+    );
     let view = !payable
         && !matches!(
             decoded,
@@ -116,6 +124,30 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
         C::lockOf(c) => proposals::lock_of(ctx, c.voter),
         C::proposeText(c) => proposals::propose_text(ctx, params, call.caller, call.value, c),
         C::proposeSpend(c) => proposals::propose_spend(ctx, params, call.caller, call.value, c),
+        C::proposeParams(c) => proposals::propose_params(ctx, params, call.caller, call.value, c),
+        C::proposeValidatorSetSize(c) => {
+            proposals::propose_validator_set_size(ctx, params, call.caller, call.value, c)
+        }
+        C::proposalPayload(c) => proposals::proposal_payload(ctx, c.id),
+        C::currentParams(c) => {
+            let Some(t) = crate::params::target_of(c.target) else {
+                return Err(revert(IGovernance::InvalidParams { reason: "unknown target".into() }));
+            };
+            let record = crate::params::encode(params, t);
+            ctx.charge(gas::STEP.saturating_mul(record.len().div_ceil(32) as u64))?;
+            ret::<IGovernance::currentParamsCall>(&Bytes::from(record))
+        }
+        C::paramsVersion(c) => {
+            let Some(t) = crate::params::target_of(c.target) else {
+                return Err(revert(IGovernance::InvalidParams { reason: "unknown target".into() }));
+            };
+            let (version, effective_from, hash) = crate::params::version(ctx, t)?;
+            ret::<IGovernance::paramsVersionCall>(&IGovernance::paramsVersionReturn {
+                version,
+                effectiveFrom: effective_from,
+                paramsHash: hash,
+            })
+        }
         C::requiredDeposit(c) => proposals::required_deposit_view(ctx, params, &c),
         C::castVote(c) => {
             proposals::cast_vote(ctx, params, call.caller, c.proposalId, c.support, String::new())
@@ -226,6 +258,8 @@ fn emission_now<H: Host>(
     Ok((schedule.rate(era, pool), u32::try_from(era).unwrap_or(u32::MAX)))
 }
 
+#[cfg(test)]
+mod params_tests;
 #[cfg(test)]
 mod proposal_tests;
 #[cfg(test)]

@@ -12,18 +12,18 @@ use crate::{
     testing::MockChain,
 };
 
-const PROPOSER: Address = address!("0x00000000000000000000000000000000000a0001");
-const ALICE: Address = address!("0x00000000000000000000000000000000000a0002");
-const BOB: Address = address!("0x00000000000000000000000000000000000a0003");
-const PAYEE: Address = address!("0x00000000000000000000000000000000000a0004");
+pub(super) const PROPOSER: Address = address!("0x00000000000000000000000000000000000a0001");
+pub(super) const ALICE: Address = address!("0x00000000000000000000000000000000000a0002");
+pub(super) const BOB: Address = address!("0x00000000000000000000000000000000000a0003");
+pub(super) const PAYEE: Address = address!("0x00000000000000000000000000000000000a0004");
 
-fn dbc(n: u64) -> U256 {
+pub(super) fn dbc(n: u64) -> U256 {
     U256::from(n) * U256::from(DBC)
 }
 
 /// A chain of 1,000 DBC (turnout 5% = 50 DBC), referenda of 5 blocks, enactment 3 blocks
 /// after the pass at a boundary of 10-block epochs, deposits of 100 DBC, 4 open at most.
-fn chain() -> MockChain {
+pub(super) fn chain() -> MockChain {
     let mut c = MockChain::new(MarketParams::default());
     c.genesis_supply = dbc(1_000);
     c.staking.epoch_blocks = 10;
@@ -42,31 +42,37 @@ fn chain() -> MockChain {
     c
 }
 
-fn send<C: SolCall>(c: &mut MockChain, who: Address, value: U256, call: C) -> C::Return {
+pub(super) fn send<C: SolCall>(c: &mut MockChain, who: Address, value: U256, call: C) -> C::Return {
     let out = c.tx_governance(who, value, &call.abi_encode(), false, true).unwrap();
     C::abi_decode_returns(&out).unwrap()
 }
 
-fn refused<C: SolCall, E: SolError>(c: &mut MockChain, who: Address, value: U256, call: C, e: E) {
+pub(super) fn refused<C: SolCall, E: SolError>(
+    c: &mut MockChain,
+    who: Address,
+    value: U256,
+    call: C,
+    e: E,
+) {
     let out = c.tx_governance(who, value, &call.abi_encode(), false, true).unwrap_err();
     assert_eq!(out, Bytes::from(e.abi_encode()), "{}", C::SIGNATURE);
 }
 
-fn view<C: SolCall>(c: &mut MockChain, call: C) -> C::Return {
+pub(super) fn view<C: SolCall>(c: &mut MockChain, call: C) -> C::Return {
     let out = c.tx_governance(ALICE, U256::ZERO, &call.abi_encode(), true, true).unwrap();
     C::abi_decode_returns(&out).unwrap()
 }
 
 /// Ends the current block (the governance hook, no supply change) and starts the next one;
 /// returns the hook's logs.
-fn end_block(c: &mut MockChain) -> Vec<alloy_primitives::LogData> {
+pub(super) fn end_block(c: &mut MockChain) -> Vec<alloy_primitives::LogData> {
     let data = crate::governance::hook_calldata(alloy_primitives::I256::ZERO);
     c.tx_governance(SYSTEM_ADDRESS, U256::ZERO, &data, false, true).unwrap();
     c.number += 1;
     c.last_logs.clone()
 }
 
-fn end_blocks_to(c: &mut MockChain, last: u64) -> Vec<alloy_primitives::LogData> {
+pub(super) fn end_blocks_to(c: &mut MockChain, last: u64) -> Vec<alloy_primitives::LogData> {
     let mut logs = vec![];
     while c.number <= last {
         logs.extend(end_block(c));

@@ -15,12 +15,13 @@
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::{SolEvent, SolValue};
-use dbc_chainspec::DbcParams;
+use dbc_chainspec::{DbcParams, ParamsTarget, STAKING_ADDRESS};
 
 use crate::{
     GOVERNANCE_ADDRESS,
     abi::IGovernance,
     host::Host,
+    params,
     store::{
         Ctx, Fail, Res, Slots, addr_key, bits, ck, from_addr, gas, num_key, put, ret, revert, slot,
         to_addr,
@@ -54,6 +55,8 @@ mod status {
 }
 const KIND_TEXT: u8 = 0;
 const KIND_SPEND: u8 = 1;
+const KIND_PARAMS: u8 = 2;
+const KIND_VALIDATOR_SET_SIZE: u8 = 3;
 const ROUTE_REFERENDUM: u8 = 1;
 /// `ProposalRejected.reason`.
 const REJECTED_DEFEATED: u8 = 2;
@@ -75,6 +78,11 @@ struct Proposal {
     payload_hash: B256,
     spend_to: Address,
     spend_amount: U256,
+    /// ParamChange and ValidatorSetSize: `params::index` of the target.
+    target: u8,
+    /// ParamChange: the target's version when proposed.
+    base_version: u32,
+    validator_set_size: u32,
 }
 
 impl Proposal {
@@ -83,13 +91,16 @@ impl Proposal {
         put(&mut f0, 160, 8, u64::from(self.kind));
         put(&mut f0, 168, 8, u64::from(self.route));
         put(&mut f0, 176, 8, u64::from(self.status));
+        put(&mut f0, 184, 8, u64::from(self.target));
         let mut f1 = U256::ZERO;
         put(&mut f1, 0, 64, self.vote_start);
         put(&mut f1, 64, 64, self.vote_end);
         put(&mut f1, 128, 64, self.enact_at);
         // f3: seated(32) | baseVersion(32) | voters(64) | validatorSetSize(32) (§3.1).
         let mut f3 = U256::ZERO;
+        put(&mut f3, 32, 32, u64::from(self.base_version));
         put(&mut f3, 64, 64, self.voters);
+        put(&mut f3, 128, 32, u64::from(self.validator_set_size));
         [
             f0,
             f1,
@@ -120,7 +131,23 @@ impl Proposal {
             payload_hash: B256::from(w[7]),
             spend_to: to_addr(w[8]),
             spend_amount: w[9],
+            target: bits(w[0], 184, 8) as u8,
+            base_version: bits(w[3], 32, 32) as u32,
+            validator_set_size: bits(w[3], 128, 32) as u32,
         }
+    }
+
+    fn kind(&self) -> IGovernance::Kind {
+        match self.kind {
+            KIND_SPEND => IGovernance::Kind::TreasurySpend,
+            KIND_PARAMS => IGovernance::Kind::ParamChange,
+            KIND_VALIDATOR_SET_SIZE => IGovernance::Kind::ValidatorSetSize,
+            _ => IGovernance::Kind::Text,
+        }
+    }
+
+    fn target(&self) -> ParamsTarget {
+        params::TARGETS.get(usize::from(self.target)).copied().unwrap_or(ParamsTarget::Market)
     }
 }
 
@@ -243,8 +270,8 @@ pub(crate) fn required_deposit_view<H: Host>(
     ret::<IGovernance::requiredDepositCall>(&d)
 }
 
-/// The checks and the record every proposal shares; returns the new id.
-#[allow(clippy::too_many_arguments)]
+/// The checks and the record every proposal shares; `rec` holds the kind's own fields (and,
+/// for a parameter change, the record's hash as the payload hash). Returns the new id.
 fn submit<H: Host>(
     ctx: &mut Ctx<'_, H>,
     p: &DbcParams,
@@ -252,8 +279,7 @@ fn submit<H: Host>(
     value: U256,
     route: IGovernance::Route,
     description: &str,
-    kind: u8,
-    spend: Option<(Address, U256)>,
+    rec: Proposal,
 ) -> Res<U256> {
     let g = &p.governance;
     if !matches!(route, IGovernance::Route::Referendum) {
@@ -268,7 +294,8 @@ fn submit<H: Host>(
     if open >= U256::from(g.max_open_proposals) {
         return Err(revert(IGovernance::TooManyOpenProposals { maximum: g.max_open_proposals }));
     }
-    let required = required_deposit(ctx, p, spend.map(|(_, a)| a))?;
+    let spend = (rec.kind == KIND_SPEND).then_some(rec.spend_amount);
+    let required = required_deposit(ctx, p, spend)?;
     if value != required {
         return Err(revert(IGovernance::WrongDeposit { required }));
     }
@@ -276,27 +303,27 @@ fn submit<H: Host>(
     add_flat(ctx, G_OPEN, U256::from(1), false)?;
     add_flat(ctx, G_DEPOSITS, value, false)?;
     let vote_end = ck(ctx.now.checked_add(g.referendum_blocks))?;
-    let (spend_to, spend_amount) = spend.unwrap_or_default();
-    let payload_hash = ctx.hash(description.as_bytes())?;
+    let payload_hash = if rec.payload_hash.is_zero() {
+        ctx.hash(description.as_bytes())?
+    } else {
+        rec.payload_hash
+    };
+    let (kind, spend_to, spend_amount) = (rec.kind, rec.spend_to, rec.spend_amount);
+    let kind_enum = rec.kind();
     let rec = Proposal {
         proposer,
-        kind,
         route: ROUTE_REFERENDUM,
         status: status::VOTING,
         vote_start: ctx.now,
         vote_end,
         deposit: value,
         payload_hash,
-        spend_to,
-        spend_amount,
-        ..Default::default()
+        ..rec
     };
     // A new id: its slots are all zero.
     let mut s = Slots::<10> { tag: T_PROPOSAL, key: B256::from(id), orig: [U256::ZERO; 10] };
     s.store(ctx, rec.encode())?;
     push(ctx, T_END_Q, vote_end, id)?;
-    let kind_enum =
-        if kind == KIND_SPEND { IGovernance::Kind::TreasurySpend } else { IGovernance::Kind::Text };
     ctx.emit(
         IGovernance::ProposalSubmitted {
             id,
@@ -335,7 +362,8 @@ pub(crate) fn propose_text<H: Host>(
     value: U256,
     c: IGovernance::proposeTextCall,
 ) -> Res<Bytes> {
-    let id = submit(ctx, p, who, value, c.route, &c.description, KIND_TEXT, None)?;
+    let rec = Proposal { kind: KIND_TEXT, ..Default::default() };
+    let id = submit(ctx, p, who, value, c.route, &c.description, rec)?;
     ret::<IGovernance::proposeTextCall>(&id)
 }
 
@@ -357,9 +385,123 @@ pub(crate) fn propose_spend<H: Host>(
     if c.amount > available {
         return Err(revert(IGovernance::InsufficientTreasury { available }));
     }
-    let spend = Some((c.to, c.amount));
-    let id = submit(ctx, p, who, value, c.route, &c.description, KIND_SPEND, spend)?;
+    let rec =
+        Proposal { kind: KIND_SPEND, spend_to: c.to, spend_amount: c.amount, ..Default::default() };
+    let id = submit(ctx, p, who, value, c.route, &c.description, rec)?;
     ret::<IGovernance::proposeSpendCall>(&id)
+}
+
+/// A change of a target's whole parameter record (checked as genesis is, and against the
+/// state); the record is stored by hash for enactment and `proposalPayload`.
+pub(crate) fn propose_params<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    who: Address,
+    value: U256,
+    c: IGovernance::proposeParamsCall,
+) -> Res<Bytes> {
+    let Some(t) = params::target_of(c.target) else {
+        return Err(revert(IGovernance::InvalidParams { reason: "unknown target".into() }));
+    };
+    // A fixed bound, not `maxPayloadBytes`: a change of that must not lock changes out.
+    if c.params.len() > params::MAX_RECORD_BYTES {
+        return Err(revert(IGovernance::PayloadTooLarge {
+            maximum: U256::from(params::MAX_RECORD_BYTES),
+        }));
+    }
+    // Decoding and the checks: a hash's worth per word.
+    ctx.charge(gas::HASH.saturating_mul(c.params.len().div_ceil(32) as u64))?;
+    let new = params::decode(p, t, &c.params)
+        .and_then(|new| p.check_change(&new, t).map(|()| new))
+        .map_err(|reason| revert(IGovernance::InvalidParams { reason }))?;
+    state_checks(ctx, &new, t)?.map_err(|reason| revert(IGovernance::InvalidParams { reason }))?;
+    let hash = ctx.hash(&c.params)?;
+    params::store_blob(ctx, hash, &c.params)?;
+    let (base_version, _, _) = params::version(ctx, t)?;
+    let rec = Proposal {
+        kind: KIND_PARAMS,
+        target: params::index(t) as u8,
+        base_version,
+        payload_hash: hash,
+        ..Default::default()
+    };
+    let id = submit(ctx, p, who, value, c.route, &c.description, rec)?;
+    ret::<IGovernance::proposeParamsCall>(&id)
+}
+
+/// A change of `staking.maxValidators` alone (applied to the staking parameters in force at
+/// enactment).
+pub(crate) fn propose_validator_set_size<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    who: Address,
+    value: U256,
+    c: IGovernance::proposeValidatorSetSizeCall,
+) -> Res<Bytes> {
+    let new = with_set_size(p, c.maxValidators)
+        .map_err(|reason| revert(IGovernance::InvalidParams { reason }))?;
+    let t = ParamsTarget::Staking;
+    state_checks(ctx, &new, t)?.map_err(|reason| revert(IGovernance::InvalidParams { reason }))?;
+    let rec = Proposal {
+        kind: KIND_VALIDATOR_SET_SIZE,
+        target: params::index(t) as u8,
+        validator_set_size: c.maxValidators,
+        ..Default::default()
+    };
+    let id = submit(ctx, p, who, value, c.route, &c.description, rec)?;
+    ret::<IGovernance::proposeValidatorSetSizeCall>(&id)
+}
+
+/// `p` with `staking.maxValidators = size`, checked as a change.
+fn with_set_size(p: &DbcParams, size: u32) -> Result<DbcParams, String> {
+    let mut new = p.clone();
+    new.staking.max_validators = size;
+    p.check_change(&new, ParamsTarget::Staking)?;
+    Ok(new)
+}
+
+/// The checks of a parameter change against the state (the runtime form of genesis's
+/// coverage checks): no fewer open proposals or registered candidates than exist now.
+fn state_checks<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    new: &DbcParams,
+    t: ParamsTarget,
+) -> Res<Result<(), String>> {
+    Ok(match t {
+        ParamsTarget::Market => Ok(()),
+        ParamsTarget::Staking => {
+            let n = ctx.within(STAKING_ADDRESS, |c| {
+                c.get_flat(U256::from(crate::staking::G_CANDIDATES))
+            })?;
+            if U256::from(new.staking.max_candidates) < n {
+                Err(format!(
+                    "staking.maxCandidates = {} is below the {n} candidates registered now",
+                    new.staking.max_candidates
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        ParamsTarget::Governance => {
+            let open = ctx.get_flat(U256::from(G_OPEN))?;
+            if U256::from(new.governance.max_open_proposals) < open {
+                Err(format!(
+                    "governance.maxOpenProposals = {} is below the {open} proposals open now",
+                    new.governance.max_open_proposals
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    })
+}
+
+/// A ParamChange proposal's record (empty for other kinds).
+pub(crate) fn proposal_payload<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Bytes> {
+    let (_, r) = load_known(ctx, id)?;
+    let bytes =
+        if r.kind == KIND_PARAMS { params::load_blob(ctx, r.payload_hash)? } else { Vec::new() };
+    ret::<IGovernance::proposalPayloadCall>(&Bytes::from(bytes))
 }
 
 /// A spend may go to any account but the zero address, the system address and the
@@ -430,11 +572,7 @@ pub(crate) fn cast_vote<H: Host>(
 
 pub(crate) fn get_proposal<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Bytes> {
     let (_, r) = load_known(ctx, id)?;
-    let kind = if r.kind == KIND_SPEND {
-        IGovernance::Kind::TreasurySpend
-    } else {
-        IGovernance::Kind::Text
-    };
+    let kind = r.kind();
     let status = match r.status {
         status::VOTING => IGovernance::Status::Voting,
         status::QUEUED => IGovernance::Status::Queued,
@@ -449,7 +587,7 @@ pub(crate) fn get_proposal<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Bytes
         kind,
         route: IGovernance::Route::Referendum,
         status,
-        target: IGovernance::Target::Market,
+        target: params::abi_target(r.target()),
         voteStart: r.vote_start,
         voteEnd: r.vote_end,
         enactAt: r.enact_at,
@@ -461,11 +599,11 @@ pub(crate) fn get_proposal<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Bytes
         abstainVotes: r.tally[2],
         voters: r.voters,
         payloadHash: r.payload_hash,
-        baseVersion: 0,
+        baseVersion: r.base_version,
         spendTo: r.spend_to,
         spendAmount: r.spend_amount,
         streamBlocks: 0,
-        validatorSetSize: 0,
+        validatorSetSize: r.validator_set_size,
     };
     ret::<IGovernance::getProposalCall>(&out)
 }
@@ -492,15 +630,27 @@ pub fn idle_hook_slots(number: u64) -> [U256; 2] {
 /// vote counts. Each in its own journal checkpoint, so a failing item (a bug) cannot stop the
 /// chain. Bounded: at most `maxEnactmentsPerEpoch` + `maxOpenProposals` items.
 pub(crate) fn run_due<H: Host>(ctx: &mut Ctx<'_, H>, p: &DbcParams, rules: SupplyRules) -> Res<()> {
+    // The parameters with the changes enacted so far in this hook (a later change of the same
+    // block builds on them); votes are counted by the ones in force in this block.
+    let mut enacted: Option<DbcParams> = None;
     for tag in [T_ENACT_Q, T_END_Q] {
         let key = num_key(ctx.now);
         let count = ctx.get(slot(tag, key, 0))?.saturating_to::<u64>();
         for i in 1..=count {
             let id = ctx.get(slot(tag, key, i))?;
             ctx.host.checkpoint();
-            let r = if tag == T_ENACT_Q { enact(ctx, id) } else { count_votes(ctx, p, rules, id) };
+            let r = if tag == T_ENACT_Q {
+                enact(ctx, enacted.as_ref().unwrap_or(p), id)
+            } else {
+                count_votes(ctx, p, rules, id).map(|()| None)
+            };
             match r {
-                Ok(()) => ctx.host.commit(),
+                Ok(new) => {
+                    ctx.host.commit();
+                    if new.is_some() {
+                        enacted = new;
+                    }
+                }
                 Err(Fail::Revert(_)) => {
                     ctx.host.revert();
                     // A bug: close the proposal rather than leave it open for ever.
@@ -577,32 +727,66 @@ fn enactment_block<H: Host>(ctx: &mut Ctx<'_, H>, p: &DbcParams, passed: u64) ->
     let earliest = ck(passed.checked_add(p.governance.enactment_delay_blocks))?;
     let mut e = ck(ck(earliest.checked_add(epoch))?.checked_div(epoch))?;
     e = ck(e.checked_mul(epoch))?;
-    // At most `maxOpenProposals` boundaries can be full: bounded.
-    for _ in 0..=p.governance.max_open_proposals {
+    // Fewer boundaries than open proposals can be full, and proposals open are at most the
+    // largest `maxOpenProposals` any parameters allow: bounded, also after a change of either
+    // limit. Should none have room, the item reverts and `abandon` closes the proposal.
+    for _ in 0..=dbc_chainspec::MAX_OPEN_PROPOSALS {
         let queued = ctx.get(slot(T_ENACT_Q, num_key(e - 1), 0))?.saturating_to::<u64>();
         if queued < u64::from(p.governance.max_enactments_per_epoch) {
             return Ok(e);
         }
         e = ck(e.checked_add(epoch))?;
     }
-    Err(Fail::Fatal("no enactment block with room".into()))
+    Err(revert(IGovernance::TooManyOpenProposals { maximum: p.governance.max_open_proposals }))
 }
 
-/// The ENACT item: applies the proposal (a spend pays out of what the treasury may spend).
-fn enact<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<()> {
+/// The ENACT item: applies the proposal (a spend pays out of what the treasury may spend; a
+/// parameter change puts its record in force from the next block). Returns the parameters
+/// after a parameter change.
+fn enact<H: Host>(ctx: &mut Ctx<'_, H>, p: &DbcParams, id: U256) -> Res<Option<DbcParams>> {
     let (mut s, mut rec) = load_known(ctx, id)?;
     if rec.status != status::QUEUED {
-        return Ok(());
+        return Ok(None);
     }
     close(ctx)?;
-    if rec.kind == KIND_SPEND {
-        let available = available(ctx)?;
-        if rec.spend_amount > available || !spendable_to(rec.spend_to) {
-            rec.status = status::ENACTMENT_FAILED;
-            s.store(ctx, rec.encode())?;
-            let reason = format!("the treasury has {available} wei available");
-            return ctx.emit(IGovernance::EnactmentFailed { id, reason }.encode_log_data());
+    let mut changed = None;
+    let failure = match rec.kind {
+        KIND_SPEND => {
+            let available = available(ctx)?;
+            (rec.spend_amount > available || !spendable_to(rec.spend_to))
+                .then(|| format!("the treasury has {available} wei available"))
         }
+        KIND_PARAMS | KIND_VALIDATOR_SET_SIZE => match new_params(ctx, p, &rec)? {
+            Ok((new, bytes)) => {
+                let t = rec.target();
+                let hash = ctx.hash(&bytes)?;
+                if rec.kind == KIND_VALIDATOR_SET_SIZE {
+                    params::store_blob(ctx, hash, &bytes)?;
+                }
+                let version = params::put_in_force(ctx, t, hash)?;
+                ctx.emit(
+                    IGovernance::ParamsChanged {
+                        target: params::abi_target(t),
+                        version,
+                        effectiveFrom: ctx.now.saturating_add(1),
+                        paramsHash: hash,
+                    }
+                    .encode_log_data(),
+                )?;
+                changed = Some(new);
+                None
+            }
+            Err(reason) => Some(reason),
+        },
+        _ => None,
+    };
+    if let Some(reason) = failure {
+        rec.status = status::ENACTMENT_FAILED;
+        s.store(ctx, rec.encode())?;
+        ctx.emit(IGovernance::EnactmentFailed { id, reason }.encode_log_data())?;
+        return Ok(None);
+    }
+    if rec.kind == KIND_SPEND {
         ctx.pay_own(rec.spend_to, rec.spend_amount)?;
         ctx.add_g(treasury::G_SPENT, rec.spend_amount, false)?;
         ctx.emit(
@@ -616,7 +800,43 @@ fn enact<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<()> {
     }
     rec.status = status::ENACTED;
     s.store(ctx, rec.encode())?;
-    ctx.emit(IGovernance::ProposalExecuted { proposalId: id }.encode_log_data())
+    ctx.emit(IGovernance::ProposalExecuted { proposalId: id }.encode_log_data())?;
+    Ok(changed)
+}
+
+/// The parameters a ParamChange or ValidatorSetSize proposal puts in force, and their record,
+/// checked again against `p` (the parameters in force, with this block's earlier changes) and
+/// the state; or why it cannot be enacted.
+fn new_params<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    rec: &Proposal,
+) -> Res<Result<(DbcParams, Vec<u8>), String>> {
+    let t = rec.target();
+    let checked = if rec.kind == KIND_VALIDATOR_SET_SIZE {
+        with_set_size(p, rec.validator_set_size)
+    } else {
+        let (version, _, _) = params::version(ctx, t)?;
+        if version != rec.base_version {
+            return Ok(Err(format!(
+                "the {} parameters changed since the proposal (version {version}, proposed \
+                 against {})",
+                params::name(t),
+                rec.base_version
+            )));
+        }
+        let bytes = params::load_blob(ctx, rec.payload_hash)?;
+        params::decode(p, t, &bytes).and_then(|new| p.check_change(&new, t).map(|()| new))
+    };
+    let new = match checked {
+        Ok(new) => new,
+        Err(e) => return Ok(Err(e)),
+    };
+    if let Err(e) = state_checks(ctx, &new, t)? {
+        return Ok(Err(e));
+    }
+    let bytes = params::encode(&new, t);
+    Ok(Ok((new, bytes)))
 }
 
 /// Closes a proposal whose hook item failed: `EnactmentFailed`, and a deposit still held goes

@@ -194,7 +194,9 @@ pub(super) fn claim<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<U256> {
         return Err(revert(IGpuMarket::NothingToClaim {}));
     }
     acct.claimable = U256::ZERO;
-    acct.withdrawn_vested = vested;
+    // A high-water mark: after a longer `vestingBlocks` the vested total can fall below what
+    // was already withdrawn, and must not be paid again when it climbs back.
+    acct.withdrawn_vested = acct.withdrawn_vested.max(vested);
     acct.claimed = ck(acct.claimed.checked_add(amount))?;
     acct.store(ctx)?;
     ctx.pay(who, amount)?;
