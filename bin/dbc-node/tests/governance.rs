@@ -2,14 +2,17 @@
 //! a treasury spend passes a referendum and is paid at exactly block E − 1 (E the first
 //! staking epoch boundary after the enactment delay), the proposer's deposit comes back, a
 //! proposal nobody supports loses its deposit to the treasury, and the treasury's history and
-//! views follow.
+//! views follow. A parameter change (the stake per GPU and the burn tiers), built with
+//! `dbc_encodeParams` and proposed with `cast`, is in force from block E on: the market asks
+//! the new stake and burns by the new tiers there, not one block earlier.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use alloy_primitives::U256;
+use alloy_primitives::{B256, U256};
+use alloy_sol_types::{SolCall, SolError};
 use common::*;
-use dbc_precompiles::abi::IGovernance;
+use dbc_precompiles::abi::{IGovernance, IGpuMarket};
 use serde_json::{Value, json};
 
 const GOVERNANCE: &str = "0x0000000000000000000000000000000000000D04";
@@ -40,10 +43,9 @@ fn send(url: &str, key: &str, value: &str, sig: &str, args: &[&str]) -> Value {
     receipt
 }
 
-#[test]
-fn a_referendum_spends_the_treasury_at_the_epoch_boundary_and_a_failed_one_loses_its_deposit() {
-    let dir = tempfile::tempdir().unwrap();
-    let genesis = dir.path().join("genesis.json");
+/// A `--dev.instant` node with 5-block referenda, a 3-block delay and 10-block epochs.
+fn governed_node(dir: &std::path::Path) -> DevNode {
+    let genesis = dir.join("genesis.json");
     write_dev_genesis(&genesis, |g| {
         g["config"]["dbc"]["governance"] = json!({
             "referendumBlocks": 5,
@@ -53,10 +55,13 @@ fn a_referendum_spends_the_treasury_at_the_epoch_boundary_and_a_failed_one_loses
         });
         g["config"]["dbc"]["staking"] = json!({ "epochBlocks": 10 });
     });
-    let node = DevNode::start(
-        &dir.path().join("data"),
-        &["--chain", genesis.to_str().unwrap(), "--dev.instant"],
-    );
+    DevNode::start(&dir.join("data"), &["--chain", genesis.to_str().unwrap(), "--dev.instant"])
+}
+
+#[test]
+fn a_referendum_spends_the_treasury_at_the_epoch_boundary_and_a_failed_one_loses_its_deposit() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = governed_node(dir.path());
     let url = node.url();
 
     // Dev account 3 locks 1,000 DBC to vote; dev account 0 proposes a 500 DBC grant and a
@@ -158,4 +163,116 @@ fn a_referendum_spends_the_treasury_at_the_epoch_boundary_and_a_failed_one_loses
     // The supply is untouched by all of it (only base fees left it).
     let audit = node.rpc("dbc_auditSupply", json!([]));
     assert_eq!(amount(&audit["sum"]), amount(&audit["totalSupply"]));
+}
+
+/// `eth_call` of `register` (one RTX 4090) paying `stake` at `block`: Ok, or the revert data.
+fn try_register(node: &DevNode, stake: U256, block: u64) -> Result<(), String> {
+    let spec = IGpuMarket::MachineSpec {
+        gpuModel: B256::right_padding_from(b"RTX 4090"),
+        gpuCount: 1,
+        gpuMemoryGb: 24,
+        cpuCores: 32,
+        ramGb: 128,
+        diskGb: 2_000,
+        region: B256::right_padding_from(b"eu-west"),
+        machineKey: DEV_ADDR_3.parse().unwrap(),
+    };
+    let data = IGpuMarket::registerCall { machineId: B256::repeat_byte(7), spec }.abi_encode();
+    let tx = json!({
+        "from": DEV_ADDR_0,
+        "to": "0x0000000000000000000000000000000000000D01",
+        "value": format!("{stake:#x}"),
+        "data": format!("0x{}", alloy_primitives::hex::encode(data)),
+    });
+    let v = node.try_rpc("eth_call", json!([tx, format!("{block:#x}")])).unwrap();
+    match v.get("error") {
+        None => Ok(()),
+        Some(e) => Err(e["data"].as_str().unwrap_or_default().to_string()),
+    }
+}
+
+fn burn_rate_at(url: &str, gpus: u64, block: u64) -> String {
+    let (gpus, block) = (gpus.to_string(), block.to_string());
+    let sig = "burnRateBpsFor(uint64)(uint16)";
+    let market = "0x0000000000000000000000000000000000000D01";
+    cast(&["call", market, sig, &gpus, "--block", &block, "--rpc-url", url]).trim().to_string()
+}
+
+#[test]
+fn a_parameter_change_is_in_force_from_its_epoch_boundary_on_every_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = governed_node(dir.path());
+    let url = node.url();
+    let params = node.rpc("dbc_params", json!([]));
+    assert_eq!(params["market"]["version"], 0);
+    assert_eq!(amount(&params["market"]["params"]["stakePerGpu"]), U256::from(1_000 * ETHER));
+    assert!(params["staking"]["params"].get("validators").is_none());
+
+    // docs/governance.md: build the record with dbc_encodeParams; a bad value is refused with
+    // the genesis check's words.
+    let err = node.rpc_err("dbc_encodeParams", json!(["market", {"immediateBps": 10001}]));
+    assert_eq!(err["message"], "market.immediateBps = 10001 exceeds 10000 bps");
+    let err = node.rpc_err("dbc_encodeParams", json!(["market", {"stakePerGPU": "0x1"}]));
+    assert!(err["message"].as_str().unwrap().contains("no field"), "{err}");
+    let changes = json!({
+        "stakePerGpu": format!("{:#x}", U256::from(2_000 * ETHER)),
+        "burnTiers": [{"fromGpus": 0, "bps": 5000}, {"fromGpus": 10, "bps": 10000}],
+    });
+    let record = cast(&[
+        "rpc",
+        "--raw",
+        "--rpc-url",
+        &url,
+        "dbc_encodeParams",
+        &json!(["market", changes]).to_string(),
+    ]);
+    let record = record.trim().trim_matches('"').to_string();
+    assert!(record.starts_with("0x") && record.len() > 1_000, "{record}");
+
+    send(&url, DEV_KEY_3, "1000ether", "lock()", &[]);
+    let proposal = send(
+        &url,
+        DEV_KEY_0,
+        "100ether",
+        "proposeParams(uint8,bytes,uint8,string)",
+        &["0", &record, "1", "stake 2,000 DBC per GPU; burn 50%, 100% from 10 GPUs"],
+    );
+    let proposed_at = hex_u64(&proposal["blockNumber"]);
+    send(&url, DEV_KEY_3, "0", "castVote(uint256,uint8)", &["1", "1"]);
+    let shown =
+        cast(&["call", GOVERNANCE, "proposalPayload(uint256)(bytes)", "1", "--rpc-url", &url]);
+    assert_eq!(shown.trim(), record);
+
+    let e = (proposed_at + 5 + 3 + 10) / 10 * 10;
+    let head = node.block_number();
+    node.rpc("anvil_mine", json!([format!("{:#x}", e + 1 - head)]));
+    let p = sol_call(&node, GOVERNANCE, IGovernance::getProposalCall { id: U256::from(1) });
+    assert_eq!((p.status, p.enactAt), (IGovernance::Status::Enacted, e));
+
+    // Block E − 1 ran the genesis numbers, block E runs the new ones: the stake a
+    // registration needs, the burn tier of a rental, the RPC's view.
+    let (old, new) = (U256::from(1_000 * ETHER), U256::from(2_000 * ETHER));
+    assert_eq!(try_register(&node, old, e - 1), Ok(()));
+    let wrong = IGpuMarket::WrongStake { required: new, sent: old }.abi_encode();
+    let wrong = format!("0x{}", alloy_primitives::hex::encode(wrong));
+    assert_eq!(try_register(&node, old, e), Err(wrong));
+    assert_eq!(try_register(&node, new, e), Ok(()));
+    assert_eq!(burn_rate_at(&url, 0, e - 1), "3000");
+    assert_eq!(burn_rate_at(&url, 0, e), "5000");
+    assert_eq!(burn_rate_at(&url, 10, e), "10000 [1e4]");
+    let before = node.rpc("dbc_params", json!([format!("{:#x}", e - 1)]));
+    assert_eq!(before["market"]["version"], 0);
+    let after = node.rpc("dbc_params", json!([format!("{e:#x}")]));
+    assert_eq!(after["market"]["version"], 1);
+    assert_eq!(after["market"]["effectiveFrom"], format!("{e:#x}"));
+    assert_eq!(amount(&after["market"]["params"]["stakePerGpu"]), new);
+    assert_eq!(after["market"]["params"]["burnTiers"][1]["bps"], 10000);
+    assert_eq!(after["staking"]["version"], 0);
+    let listed = node.rpc("dbc_getProposal", json!(["0x1"]));
+    assert_eq!(
+        (listed["kind"].as_str(), listed["target"].as_str()),
+        (Some("paramChange"), Some("market"))
+    );
+    assert_eq!(listed["paramsHash"], after["market"]["hash"]);
+    let _ = IGovernance::InvalidParams::SELECTOR;
 }

@@ -6,9 +6,12 @@
 //! `StakingParamsV1`, `GovernanceParamsV1`), canonical (one record, one hash), stored once as a
 //! blob `T_BLOB[keccak256(record)]` (`0` → length, `1..` → 32-byte chunks). Globals of
 //! `0x…0D04`: `G_PARAMS_CHANGES` (19) counts enactments of all targets (zero: every target
-//! runs its genesis parameters); `G_PARAMS_HASH + i` (20–22) is the hash of target `i`'s record
-//! in force (zero: genesis); `G_PARAMS_META + i` (23–25) packs `version u32 @0 |
-//! effectiveFrom u64 @32`.
+//! runs its genesis parameters); `G_PARAMS_HASH + i` (20–22) is the hash of target `i`'s newest
+//! record (zero: genesis) and `G_PARAMS_META + i` (23–25) packs its `version u32 @0 |
+//! effectiveFrom u64 @32`; `G_PARAMS_PREV_HASH + i` (26–28) and `G_PARAMS_PREV_META + i`
+//! (29–31) are the record before it. A record is enacted in the hook of block E − 1 and in force
+//! from E, so a call at block n runs the newest record if `n ≥ effectiveFrom`, else the one
+//! before (what `eth_call` on block E − 1's state sees, as the block itself did).
 //!
 //! Every call of the four precompiles loads the parameters in force with [`running`] for a
 //! flat [`gas::PARAMS`](crate::gas::PARAMS): one slot decides whether anything changed; the
@@ -36,13 +39,17 @@ pub(crate) const G_PARAMS_CHANGES: u64 = 19;
 pub(crate) const G_PARAMS_HASH: u64 = 20;
 /// `+ index(target)`: `version u32 @0 | effectiveFrom u64 @32`.
 pub(crate) const G_PARAMS_META: u64 = 23;
+/// `+ index(target)`: the record before the newest (zero: genesis).
+pub(crate) const G_PARAMS_PREV_HASH: u64 = 26;
+/// `+ index(target)`: its meta.
+pub(crate) const G_PARAMS_PREV_META: u64 = 29;
 /// Parameter records by hash.
 pub(crate) const T_BLOB: u64 = 80;
 /// Longest record the loader reads (a market record with 256 GPU models is about 27 KiB).
 pub(crate) const MAX_RECORD_BYTES: usize = 65_536;
 
 /// The three targets, in storage order.
-pub(crate) const TARGETS: [ParamsTarget; 3] =
+pub const TARGETS: [ParamsTarget; 3] =
     [ParamsTarget::Market, ParamsTarget::Staking, ParamsTarget::Governance];
 
 /// Storage index of `t`.
@@ -55,7 +62,7 @@ pub(crate) fn index(t: ParamsTarget) -> u64 {
 }
 
 /// The ABI's target.
-pub(crate) fn abi_target(t: ParamsTarget) -> G::Target {
+pub fn abi_target(t: ParamsTarget) -> G::Target {
     match t {
         ParamsTarget::Market => G::Target::Market,
         ParamsTarget::Staking => G::Target::Staking,
@@ -74,7 +81,7 @@ pub(crate) fn target_of(t: G::Target) -> Option<ParamsTarget> {
 }
 
 /// The name of a target in messages (`config.dbc.<name>`).
-pub(crate) fn name(t: ParamsTarget) -> &'static str {
+pub fn target_name(t: ParamsTarget) -> &'static str {
     match t {
         ParamsTarget::Market => "market",
         ParamsTarget::Staking => "staking",
@@ -338,7 +345,7 @@ pub fn encode(p: &DbcParams, target: ParamsTarget) -> Vec<u8> {
 /// canonical encoding of its V1 struct (decoding and re-encoding gives the same bytes). Does
 /// not check the result (see [`DbcParams::check_change`]).
 pub fn decode(base: &DbcParams, target: ParamsTarget, bytes: &[u8]) -> Result<DbcParams, String> {
-    let bad = |e: alloy_sol_types::Error| format!("not a {} record: {e}", name(target));
+    let bad = |e: alloy_sol_types::Error| format!("not a {} record: {e}", target_name(target));
     let mut p = base.clone();
     match target {
         ParamsTarget::Market => {
@@ -418,11 +425,18 @@ pub(crate) fn running<H: Host>(host: &mut H, genesis: &Arc<DbcParams>) -> Res<Ar
     if global(host, G_PARAMS_CHANGES)?.is_zero() {
         return Ok(genesis.clone());
     }
+    let now = host.block_number();
     let mut p = (**genesis).clone();
     for t in TARGETS {
-        let hash = B256::from(global(host, G_PARAMS_HASH + index(t))?);
+        let mut hash = B256::from(global(host, G_PARAMS_HASH + index(t))?);
         if hash.is_zero() {
             continue;
+        }
+        if now < bits(global(host, G_PARAMS_META + index(t))?, 32, 64) {
+            hash = B256::from(global(host, G_PARAMS_PREV_HASH + index(t))?);
+            if hash.is_zero() {
+                continue;
+            }
         }
         let rec = match cached(hash) {
             Some(r) => r,
@@ -450,8 +464,20 @@ pub(crate) fn running<H: Host>(host: &mut H, genesis: &Arc<DbcParams>) -> Res<Ar
     Ok(Arc::new(p))
 }
 
-/// `(version, effectiveFrom, hash)` of `t`'s record in force (flat-priced reads).
-pub(crate) fn version<H: Host>(ctx: &mut Ctx<'_, H>, t: ParamsTarget) -> Res<(u32, u64, B256)> {
+/// `(version, effectiveFrom, hash)` of `t`'s record in force at this block (flat-priced reads).
+pub(crate) fn in_force<H: Host>(ctx: &mut Ctx<'_, H>, t: ParamsTarget) -> Res<(u32, u64, B256)> {
+    let newest = newest(ctx, t)?;
+    if ctx.now >= newest.1 {
+        return Ok(newest);
+    }
+    let meta = ctx.get_flat(U256::from(G_PARAMS_PREV_META + index(t)))?;
+    let hash = B256::from(ctx.get_flat(U256::from(G_PARAMS_PREV_HASH + index(t)))?);
+    Ok((bits(meta, 0, 32) as u32, bits(meta, 32, 64), hash))
+}
+
+/// `(version, effectiveFrom, hash)` of `t`'s newest record, in force from `effectiveFrom`
+/// (flat-priced reads).
+pub(crate) fn newest<H: Host>(ctx: &mut Ctx<'_, H>, t: ParamsTarget) -> Res<(u32, u64, B256)> {
     let meta = ctx.get_flat(U256::from(G_PARAMS_META + index(t)))?;
     let hash = B256::from(ctx.get_flat(U256::from(G_PARAMS_HASH + index(t)))?);
     Ok((bits(meta, 0, 32) as u32, bits(meta, 32, 64), hash))
@@ -478,7 +504,16 @@ pub(crate) fn load_blob<H: Host>(ctx: &mut Ctx<'_, H>, hash: B256) -> Res<Vec<u8
 /// Puts the stored record `hash` in force for `t` from the next block on (called in the hook
 /// of block E − 1); returns the new version.
 pub(crate) fn put_in_force<H: Host>(ctx: &mut Ctx<'_, H>, t: ParamsTarget, hash: B256) -> Res<u32> {
-    let (version, _, _) = version(ctx, t)?;
+    let i = index(t);
+    let meta = ctx.get_flat(U256::from(G_PARAMS_META + i))?;
+    let (version, effective_from) = (bits(meta, 0, 32) as u32, bits(meta, 32, 64));
+    // The newest record becomes the previous one, unless it is itself not in force yet (a
+    // second change at the same boundary replaces it).
+    if effective_from <= ctx.now {
+        let current = ctx.get_flat(U256::from(G_PARAMS_HASH + i))?;
+        ctx.set_flat(U256::from(G_PARAMS_PREV_HASH + i), current)?;
+        ctx.set_flat(U256::from(G_PARAMS_PREV_META + i), meta)?;
+    }
     let next = ck(version.checked_add(1))?;
     let from = ck(ctx.now.checked_add(1))?;
     let mut meta = U256::ZERO;

@@ -304,8 +304,11 @@ pub struct ProposalJson {
     pub id: U256,
     /// Who proposed it.
     pub proposer: Address,
-    /// `text` or `treasurySpend`.
+    /// `text`, `treasurySpend`, `paramChange` or `validatorSetSize`.
     pub kind: &'static str,
+    /// Whose parameters a `paramChange` or `validatorSetSize` changes (`market`, `staking` or
+    /// `governance`); null for other kinds.
+    pub target: Option<&'static str>,
     /// `referendum` (the council route is not implemented).
     pub route: &'static str,
     /// `voting`, `queued`, `enacted`, `rejected` or `enactmentFailed`.
@@ -326,8 +329,17 @@ pub struct ProposalJson {
     pub abstain_votes: U256,
     /// Distinct voters.
     pub voters: U64,
-    /// keccak256 of the description (the text is in the `ProposalCreated` log).
-    pub description_hash: B256,
+    /// keccak256 of the description (the text is in the `ProposalCreated` log); null for a
+    /// `paramChange`, which is identified by its record.
+    pub description_hash: Option<B256>,
+    /// A `paramChange`'s record hash (`dbc_params` shows it once in force; the record is
+    /// `proposalPayload(id)`), else null.
+    pub params_hash: Option<B256>,
+    /// A `paramChange`: the target's parameter version it was proposed against (it fails at
+    /// enactment if another change came first).
+    pub base_version: u32,
+    /// A `validatorSetSize`: the new `staking.maxValidators`, else 0.
+    pub validator_set_size: u32,
     /// A spend's recipient (zero for a text).
     pub spend_to: Address,
     /// A spend's amount, wei (zero for a text).
@@ -347,7 +359,9 @@ pub struct ProposalPage {
 }
 
 fn proposal_json(p: IGovernance::Proposal) -> ProposalJson {
-    use IGovernance::{Kind, Status};
+    use IGovernance::{Kind, Status, Target};
+    let params = matches!(p.kind, Kind::ParamChange);
+    let targeted = params || matches!(p.kind, Kind::ValidatorSetSize);
     ProposalJson {
         id: p.id,
         proposer: p.proposer,
@@ -357,6 +371,11 @@ fn proposal_json(p: IGovernance::Proposal) -> ProposalJson {
             Kind::ValidatorSetSize => "validatorSetSize",
             _ => "text",
         },
+        target: targeted.then_some(match p.target {
+            Target::Staking => "staking",
+            Target::Governance => "governance",
+            _ => "market",
+        }),
         route: if matches!(p.route, IGovernance::Route::Council) {
             "council"
         } else {
@@ -378,7 +397,10 @@ fn proposal_json(p: IGovernance::Proposal) -> ProposalJson {
         against_votes: p.againstVotes,
         abstain_votes: p.abstainVotes,
         voters: U64::from(p.voters),
-        description_hash: p.payloadHash,
+        description_hash: (!params).then_some(p.payloadHash),
+        params_hash: params.then_some(p.payloadHash),
+        base_version: p.baseVersion,
+        validator_set_size: p.validatorSetSize,
         spend_to: p.spendTo,
         spend_amount: p.spendAmount,
     }
@@ -491,9 +513,9 @@ pub trait DbcApi {
         provider: Address,
         block: Option<BlockId>,
     ) -> RpcResult<ProjectRewards>;
-    /// The GPU-model table of the genesis: the models machines may register and their
-    /// reference calc point per GPU.
-    #[method(name = "gpuModels")]
+    /// The GPU-model table in force (genesis, or as governance changed it): the models
+    /// machines may register and their reference calc point per GPU.
+    #[method(name = "gpuModels", blocking)]
     fn gpu_models(&self) -> RpcResult<Vec<GpuModelJson>>;
     /// The active validator set with each member's staking record.
     #[method(name = "getValidators", blocking)]
@@ -672,7 +694,7 @@ impl RpcContext {
         Ok((U64::from(total), page, (last < total).then(|| U64::from(last + 1))))
     }
 
-    fn precompile_ok<C: SolCall>(
+    pub(crate) fn precompile_ok<C: SolCall>(
         &self,
         to: Address,
         call: C,
@@ -1065,7 +1087,8 @@ impl DbcApiServer for RpcContext {
 
     fn gpu_models(&self) -> RpcResult<Vec<GpuModelJson>> {
         Ok(self
-            .spec()
+            .running_params(None)?
+            .1
             .market
             .gpu_models
             .iter()

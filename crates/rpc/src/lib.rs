@@ -19,6 +19,7 @@ mod filters;
 pub mod limits;
 mod other;
 pub mod ots;
+pub mod params;
 pub mod server;
 pub mod trace;
 
@@ -30,6 +31,7 @@ pub use dev::{DevApi, DevRpc};
 pub use eth::{EthApiServer, FillTransactionResult};
 pub use other::{NetApiServer, TxPoolApiServer, Web3ApiServer};
 pub use ots::OtsApiServer;
+pub use params::DbcParamsApiServer;
 pub use server::{ApiSet, Namespace, RpcConfig, RpcLimits, RpcServerHandles, RpcStartError, start};
 pub use trace::{DebugApiServer, TraceApiServer};
 
@@ -209,7 +211,15 @@ impl RpcContext {
                 Namespace::Debug => DebugApiServer::into_rpc(self.clone()).remove_context(),
                 Namespace::Trace => TraceApiServer::into_rpc(self.clone()).remove_context(),
                 Namespace::Ots => OtsApiServer::into_rpc(self.clone()).remove_context(),
-                Namespace::Dbc => DbcApiServer::into_rpc(self.clone()).remove_context(),
+                Namespace::Dbc => {
+                    let mut dbc = DbcApiServer::into_rpc(self.clone()).remove_context();
+                    if let Err(e) =
+                        dbc.merge(DbcParamsApiServer::into_rpc(self.clone()).remove_context())
+                    {
+                        tracing::error!(target: "dbc::rpc", error = %e, "duplicate rpc method");
+                    }
+                    dbc
+                }
             };
             // Method names are unique per namespace, so merging cannot fail.
             if let Err(e) = module.merge(part) {

@@ -126,7 +126,10 @@ pub fn cost_of(method: &str) -> Cost {
         | "dbc_getRewards"
         | "dbc_getProject"
         | "dbc_getProjectRewards"
-        | "dbc_getProposal" => Cost::Compute,
+        | "dbc_getProposal"
+        | "dbc_gpuModels"
+        | "dbc_params"
+        | "dbc_encodeParams" => Cost::Compute,
         _ => Cost::Cheap,
     }
 }

@@ -141,7 +141,7 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
             let Some(t) = crate::params::target_of(c.target) else {
                 return Err(revert(IGovernance::InvalidParams { reason: "unknown target".into() }));
             };
-            let (version, effective_from, hash) = crate::params::version(ctx, t)?;
+            let (version, effective_from, hash) = crate::params::in_force(ctx, t)?;
             ret::<IGovernance::paramsVersionCall>(&IGovernance::paramsVersionReturn {
                 version,
                 effectiveFrom: effective_from,

@@ -119,8 +119,16 @@ fn a_market_change_is_in_force_from_its_epoch_boundary_on() {
     );
     assert_eq!(view(&mut c, IGovernance::getProposalCall { id }).status, Status::Enacted);
 
+    // On block 9's final state (an `eth_call` at block 9) the genesis record is still the one
+    // in force.
+    c.number = 9;
+    assert_eq!(c.running().market.stake_per_gpu, dbc(1_000));
+    assert_eq!(rate(&mut c), 3_000);
+    assert_eq!(view(&mut c, IGovernance::paramsVersionCall { target: Target::Market }).version, 0);
+    assert_eq!(market(&mut c), genesis);
+    c.number = 10;
+
     // Block 10: the market asks for the new stake and burns by the new tiers.
-    assert_eq!(c.number, 10);
     let out = register(&mut c, 2, dbc(1_000)).unwrap_err();
     assert_eq!(
         out,

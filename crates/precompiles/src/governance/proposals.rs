@@ -417,7 +417,7 @@ pub(crate) fn propose_params<H: Host>(
     state_checks(ctx, &new, t)?.map_err(|reason| revert(IGovernance::InvalidParams { reason }))?;
     let hash = ctx.hash(&c.params)?;
     params::store_blob(ctx, hash, &c.params)?;
-    let (base_version, _, _) = params::version(ctx, t)?;
+    let (base_version, _, _) = params::newest(ctx, t)?;
     let rec = Proposal {
         kind: KIND_PARAMS,
         target: params::index(t) as u8,
@@ -816,12 +816,12 @@ fn new_params<H: Host>(
     let checked = if rec.kind == KIND_VALIDATOR_SET_SIZE {
         with_set_size(p, rec.validator_set_size)
     } else {
-        let (version, _, _) = params::version(ctx, t)?;
+        let (version, _, _) = params::newest(ctx, t)?;
         if version != rec.base_version {
             return Ok(Err(format!(
                 "the {} parameters changed since the proposal (version {version}, proposed \
                  against {})",
-                params::name(t),
+                params::target_name(t),
                 rec.base_version
             )));
         }
