@@ -474,3 +474,18 @@ pub fn evidence(data: &[u8]) {
     let from = harness::caller(a.first().copied().unwrap_or(0));
     h.call(Target::Staking, from, U256::ZERO, &call.abi_encode(), false, true, 30_000_000);
 }
+
+/// A governance parameter record (`proposeParams`' `params`, and what the loader reads back
+/// from state): decoding never panics, only canonical bytes decode (decoding then encoding
+/// gives the same bytes), and the check a change goes through never panics either.
+pub fn params_record(data: &[u8]) {
+    use dbc_chainspec::{DbcParams, ParamsTarget};
+    let Some((&t, record)) = data.split_first() else { return };
+    let target = [ParamsTarget::Market, ParamsTarget::Staking, ParamsTarget::Governance]
+        [usize::from(t % 3)];
+    let base = DbcParams::default();
+    if let Ok(p) = dbc_precompiles::params::decode(&base, target, record) {
+        assert_eq!(dbc_precompiles::params::encode(&p, target), record, "{target:?}");
+        let _ = base.check_change(&p, target);
+    }
+}

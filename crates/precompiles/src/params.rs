@@ -464,6 +464,15 @@ pub(crate) fn running<H: Host>(host: &mut H, genesis: &Arc<DbcParams>) -> Res<Ar
     Ok(Arc::new(p))
 }
 
+/// The parameters in force at the host's block, as every precompile call of the EVM loads them
+/// (for harnesses outside this crate); a record that does not decode is an error.
+pub fn in_force_params<H: Host>(
+    host: &mut H,
+    genesis: &Arc<DbcParams>,
+) -> Result<Arc<DbcParams>, String> {
+    running(host, genesis).map_err(|e| format!("{e:?}"))
+}
+
 /// `(version, effectiveFrom, hash)` of `t`'s record in force at this block (flat-priced reads).
 pub(crate) fn in_force<H: Host>(ctx: &mut Ctx<'_, H>, t: ParamsTarget) -> Res<(u32, u64, B256)> {
     let newest = newest(ctx, t)?;

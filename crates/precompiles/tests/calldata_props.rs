@@ -1,7 +1,7 @@
 //! Property tests of the market, mining, staking and governance precompiles' calldata
 //! handling: random sequences of calls (real selectors with words from a small vocabulary, or
 //! raw bytes), from a few accounts, with and without value, static, delegated and short of
-//! gas, across blocks.
+//! gas, across blocks, with parameter changes proposed, voted and enacted on the way.
 //!
 //! The checks after every call are in `support/harness.rs`: no panic, never a `Fatal`
 //! outcome, gas at most the limit, static and delegated calls write nothing, no value created
@@ -35,6 +35,8 @@ enum Step {
     Raw { target: u8, from: u8, data: Vec<u8> },
     /// End of block, and the next one `blocks` later.
     Blocks { blocks: u8, proposer: u8, missed: u8 },
+    /// A referendum on a parameter change (valid or not) that everybody votes for.
+    ParamChange { target: u8, seed: u64 },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -59,6 +61,7 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(target, from, data)| Step::Raw { target, from, data }),
         2 => (any::<u8>(), any::<u8>(), any::<u8>())
             .prop_map(|(blocks, proposer, missed)| Step::Blocks { blocks, proposer, missed }),
+        1 => (any::<u8>(), any::<u64>()).prop_map(|(target, seed)| Step::ParamChange { target, seed }),
     ]
 }
 
@@ -92,6 +95,7 @@ fn run(steps: &[Step]) {
                 );
             }
             Step::Blocks { blocks, proposer, missed } => h.next_block(*blocks, *proposer, *missed),
+            Step::ParamChange { target, seed } => h.propose_change(*target, *seed),
         }
     }
 }
@@ -105,4 +109,68 @@ proptest! {
     ) {
         run(&steps);
     }
+}
+
+/// A record with one byte changed, cut or grown: decoding never panics and accepts only
+/// canonical bytes (what it decodes re-encodes to the same bytes), and checking the result as
+/// a change never panics.
+fn mutated_record(
+    target: u8,
+    at: u16,
+    byte: u8,
+    how: u8,
+) -> (dbc_chainspec::ParamsTarget, Vec<u8>) {
+    use dbc_chainspec::ParamsTarget;
+    let t = [ParamsTarget::Market, ParamsTarget::Staking, ParamsTarget::Governance]
+        [usize::from(target % 3)];
+    let mut rec = dbc_precompiles::params::encode(&dbc_chainspec::DbcParams::default(), t);
+    let i = usize::from(at) % rec.len();
+    match how % 4 {
+        0 => rec[i] = byte,
+        1 => rec.truncate(i),
+        2 => rec.insert(i, byte),
+        _ => rec.extend(std::iter::repeat_n(byte, usize::from(at % 64))),
+    }
+    (t, rec)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn parameter_records_decode_only_when_canonical(
+        target in any::<u8>(), at in any::<u16>(), byte in any::<u8>(), how in any::<u8>(),
+    ) {
+        let (t, rec) = mutated_record(target, at, byte, how);
+        let base = dbc_chainspec::DbcParams::default();
+        if let Ok(p) = dbc_precompiles::params::decode(&base, t, &rec) {
+            prop_assert_eq!(dbc_precompiles::params::encode(&p, t), rec);
+            let _ = base.check_change(&p, t);
+        }
+    }
+}
+
+/// The scenario step above does change the parameters in force: a market change everybody
+/// votes for is in force some blocks later (else the property test would never run a call
+/// under changed parameters).
+#[test]
+fn a_change_proposed_in_a_scenario_is_enacted() {
+    let mut h = Harness::new();
+    let before = dbc_precompiles::params::in_force_params(&mut h.host, &h.params).unwrap();
+    h.propose_change(0, 12_345);
+    for _ in 0..4 {
+        h.next_block(10, 0, 0);
+    }
+    let after = dbc_precompiles::params::in_force_params(&mut h.host, &h.params).unwrap();
+    assert_ne!(after.market.stake_per_gpu, before.market.stake_per_gpu);
+    assert_eq!(
+        after.market.stake_per_gpu,
+        U256::from(12_345u64.rotate_left(7) % 5_000 + 1) * U256::from(10u128.pow(18))
+    );
+    h.propose_change(3, 7);
+    for _ in 0..4 {
+        h.next_block(10, 0, 0);
+    }
+    let after = dbc_precompiles::params::in_force_params(&mut h.host, &h.params).unwrap();
+    assert_eq!(after.staking.max_validators, 7);
 }

@@ -13,7 +13,7 @@
 #![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
 use alloy_primitives::{Address, B256, LogData, U256, keccak256};
-use alloy_sol_types::SolInterface;
+use alloy_sol_types::{SolCall, SolInterface, SolValue};
 use dbc_chainspec::{
     DbcParams, GOVERNANCE_ADDRESS, MARKET_ADDRESS, MINING_ADDRESS, STAKING_ADDRESS,
 };
@@ -233,7 +233,8 @@ pub fn value(tag: u8, x: u64) -> U256 {
 #[derive(Debug)]
 pub struct Harness {
     pub host: MemHost,
-    pub params: DbcParams,
+    /// The genesis parameters; calls run the ones in force (`params::in_force_params`).
+    pub params: std::sync::Arc<DbcParams>,
 }
 
 impl Default for Harness {
@@ -248,13 +249,15 @@ impl Harness {
         // Referenda short enough to be counted within a scenario.
         params.governance.referendum_blocks = 3;
         params.governance.enactment_delay_blocks = 1;
+        // Epochs short enough for elections and enactments within a scenario.
+        params.staking.epoch_blocks = 20;
         let mut host = MemHost { number: 1, ..Default::default() };
         host.state.balances.insert(MARKET_ADDRESS, params.market.reward_pool);
         host.state.balances.insert(STAKING_ADDRESS, params.staking.reward_pool);
         for c in CALLERS {
             host.state.balances.insert(c, U256::from(10u128.pow(30)));
         }
-        Self { host, params }
+        Self { host, params: std::sync::Arc::new(params) }
     }
 
     /// Runs one transaction and checks its outcome.
@@ -279,17 +282,13 @@ impl Harness {
         self.host.warm.clear();
         self.host.pay_from(from, target.address(), value).unwrap();
         let call = Call { data, caller: from, value, is_static, direct, gas };
+        let p = dbc_precompiles::params::in_force_params(&mut self.host, &self.params)
+            .unwrap_or_else(|e| panic!("parameters in force: {e}"));
         let out = match target {
-            Target::Market => dbc_precompiles::execute(&mut self.host, &self.params.market, call),
-            Target::Mining => {
-                dbc_precompiles::mining::execute(&mut self.host, &self.params.market, call)
-            }
-            Target::Staking => {
-                dbc_precompiles::staking::execute(&mut self.host, &self.params, call)
-            }
-            Target::Governance => {
-                dbc_precompiles::governance::execute(&mut self.host, &self.params, call)
-            }
+            Target::Market => dbc_precompiles::execute(&mut self.host, &p.market, call),
+            Target::Mining => dbc_precompiles::mining::execute(&mut self.host, &p.market, call),
+            Target::Staking => dbc_precompiles::staking::execute(&mut self.host, &p, call),
+            Target::Governance => dbc_precompiles::governance::execute(&mut self.host, &p, call),
         };
         match &out {
             Outcome::Success { gas: used, .. } => {
@@ -339,6 +338,98 @@ impl Harness {
             );
             assert!(matches!(out, Outcome::Success { .. }), "governance hook failed: {out:?}");
             self.host.number += 1;
+        }
+    }
+}
+
+impl Harness {
+    /// A view of the governance precompile (panics on a revert).
+    fn governance_view<C: alloy_sol_types::SolCall>(&mut self, c: C) -> C::Return {
+        let data = c.abi_encode();
+        let gov = Target::Governance;
+        match self.call(gov, CALLERS[0], U256::ZERO, &data, true, true, HOOK_GAS) {
+            Outcome::Success { output, .. } => C::abi_decode_returns(&output).unwrap(),
+            other => panic!("{}: {other:?}", C::SIGNATURE),
+        }
+    }
+
+    /// A referendum on a change of `target`'s parameters (0 market, 1 staking, 2 governance,
+    /// else the validator-set size) derived from `seed` (valid or not), which every caller
+    /// locks DBC for and votes for; later blocks count and enact it.
+    pub fn propose_change(&mut self, target: u8, seed: u64) {
+        use IGovernance::{Kind, Route};
+        let pick = |n: u64| seed.rotate_left((n * 7) as u32);
+        let t = match target % 4 {
+            0 => IGovernance::Target::Market,
+            1 => IGovernance::Target::Staking,
+            _ => IGovernance::Target::Governance,
+        };
+        let current = self.governance_view(IGovernance::currentParamsCall { target: t });
+        let (kind, data) = if target % 4 == 3 {
+            let n = (seed % 40) as u32;
+            let c = IGovernance::proposeValidatorSetSizeCall {
+                maxValidators: n,
+                route: Route::Referendum,
+                description: "size".into(),
+            };
+            (Kind::ValidatorSetSize, c.abi_encode())
+        } else {
+            let record = match t {
+                IGovernance::Target::Market => {
+                    let mut m = IGovernance::MarketParamsV1::abi_decode(&current).unwrap();
+                    m.stake.stakePerGpu = U256::from(pick(1) % 5_000 + 1) * U256::from(DBC);
+                    m.stake.auditorStake = U256::from(pick(2) % 20_000) * U256::from(DBC);
+                    m.rent.burnTiers = vec![
+                        IGovernance::BurnTierRow { fromGpus: 0, bps: (pick(3) % 10_001) as u16 },
+                        IGovernance::BurnTierRow { fromGpus: pick(4) % 100 + 1, bps: 10_000 },
+                    ];
+                    m.rewards.vestingBlocks = pick(5) % 1_000 + 1;
+                    m.rewards.immediateBps = (pick(6) % 10_001) as u16;
+                    m.rewards.rentedBonusBps = (pick(7) % 10_002) as u16;
+                    m.rewards.maxProjectsPerMachine = (pick(8) % 18) as u32;
+                    m.liveness.heartbeatTimeoutBlocks = pick(9) % 200;
+                    m.verification.commitWindowBlocks = pick(10) % 20 + 1;
+                    m.stake.reportDeposit = U256::from(pick(11) % 1_000) * U256::from(DBC);
+                    m.abi_encode()
+                }
+                IGovernance::Target::Staking => {
+                    let mut s = IGovernance::StakingParamsV1::abi_decode(&current).unwrap();
+                    s.maxValidators = (pick(1) % 30) as u32;
+                    s.maxCandidates = (pick(2) % 300) as u32;
+                    s.minSelfStake = U256::from(pick(3) % 100_000) * U256::from(DBC);
+                    s.jailBlocks = pick(4) % 100;
+                    s.doubleSignSlashBps = (pick(5) % 10_001) as u16;
+                    s.abi_encode()
+                }
+                _ => {
+                    let mut g = IGovernance::GovernanceParamsV1::abi_decode(&current).unwrap();
+                    g.referendumBlocks = pick(1) % 5;
+                    g.enactmentDelayBlocks = pick(2) % 3 + 1;
+                    g.maxEnactmentsPerEpoch = (pick(3) % 4) as u32;
+                    g.maxOpenProposals = (pick(4) % 66) as u32;
+                    g.proposalDeposit = U256::from(pick(5) % 10) * U256::from(DBC);
+                    g.abi_encode()
+                }
+            };
+            let c = IGovernance::proposeParamsCall {
+                target: t,
+                params: record.into(),
+                route: Route::Referendum,
+                description: "change".into(),
+            };
+            (Kind::ParamChange, c.abi_encode())
+        };
+        let deposit = self
+            .governance_view(IGovernance::requiredDepositCall { kind, spendAmount: U256::ZERO });
+        let gov = Target::Governance;
+        let out = self.call(gov, CALLERS[0], deposit, &data, false, true, HOOK_GAS);
+        let Outcome::Success { output, .. } = out else { return };
+        let id = U256::from_be_slice(&output[..32]);
+        let lock = IGovernance::lockCall {}.abi_encode();
+        let vote = IGovernance::castVoteCall { proposalId: id, support: 1 }.abi_encode();
+        for c in CALLERS {
+            self.call(gov, c, U256::from(1_000u64) * U256::from(DBC), &lock, false, true, HOOK_GAS);
+            self.call(gov, c, U256::ZERO, &vote, false, true, HOOK_GAS);
         }
     }
 }
