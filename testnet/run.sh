@@ -10,7 +10,8 @@
 # p2p on 30304..30308. Pids in testnet/.run/pids (one a line, validators first), logs in
 # testnet/.run/<node>.log. Environment overrides (used by the tests): TESTNET_DIR (state
 # directory), HTTP_PORT_BASE, P2P_PORT_BASE, BLOCK_TIME (seconds, default 2), EPOCH_BLOCKS
-# (default 200), DEV_ACCOUNTS (test-mnemonic accounts funded, default 10), DBC_NODE_BIN (the
+# (default 200), DEV_ACCOUNTS (test-mnemonic accounts funded, default 10), CONFIG_DBC (a JSON
+# file merged into the genesis's config.dbc, e.g. short governance periods), DBC_NODE_BIN (the
 # binary; default: build it in release mode).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -109,6 +110,7 @@ for n in v1 v2 v3 v4; do
 done
 gen_args=()
 for a in "${validators[@]}"; do gen_args+=(--validator "$a"); done
+if [ -n "${CONFIG_DBC:-}" ]; then gen_args+=(--config-dbc "$CONFIG_DBC"); fi
 # A local test network funds the public test mnemonic's first accounts (the e2e tests sign
 # with them); `dbc-node genesis` funds none unless asked.
 "$bin" genesis "${gen_args[@]}" --block-time "${BLOCK_TIME:-2}" \

@@ -163,9 +163,10 @@ contract GovernanceSol {
         }
         if (f == F_FUND && _isStatic()) revert IGovernance.StaticCallWrite();
         if (msg.value != 0 && f != F_FUND) revert IGovernance.NotPayable();
-        // `Target` has two values; alloy decodes any other byte to its hidden `__Invalid`, which
-        // the node answers, after the checks above, with `UnknownSelector`.
-        if (f == F_EMISSION_RATE && arg > uint8(type(IGovernance.Target).max)) {
+        // Only Market and Staking have a schedule: the node answers Governance, and any other
+        // byte (which alloy decodes to its hidden `__Invalid`), after the checks above, with
+        // `UnknownSelector`.
+        if (f == F_EMISSION_RATE && arg > uint8(IGovernance.Target.Staking)) {
             revert IGovernance.UnknownSelector(sel);
         }
         if (f == F_FUND) {

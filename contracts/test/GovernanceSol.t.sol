@@ -241,13 +241,15 @@ contract GovernanceSolTest {
         (ok, out) = _raw(DONOR, 0, abi.encodePacked(IGovernance.treasuryReceived.selector, uint8(9)));
         want = abi.encodeWithSelector(IGovernance.UnknownSelector.selector, IGovernance.treasuryReceived.selector);
         require(!ok && keccak256(out) == keccak256(want), "short argument");
-        // A `Target` outside the enum decodes (to alloy's `__Invalid`) and is then refused as
-        // unknown, after the value check.
+        // A `Target` without a schedule (Governance, 2) or outside the enum (alloy's
+        // `__Invalid`) is refused as unknown, after the value check.
         (ok, out) = _raw(DONOR, 0, abi.encodePacked(IGovernance.emissionRate.selector, uint256(2)));
         want = abi.encodeWithSelector(IGovernance.UnknownSelector.selector, IGovernance.emissionRate.selector);
         require(!ok && keccak256(out) == keccak256(want), "bad target");
         (ok, out) = _raw(DONOR, 1, abi.encodePacked(IGovernance.emissionRate.selector, uint256(2)));
         require(!ok && keccak256(out) == keccak256(notPayable), "bad target with value");
+        (ok, out) = _raw(DONOR, 0, abi.encodePacked(IGovernance.emissionRate.selector, uint256(3)));
+        require(!ok && keccak256(out) == keccak256(want), "target outside the enum");
         // Only the low byte counts: 0x101 is Staking.
         HEVM.roll(1);
         (ok, out) = _raw(DONOR, 0, abi.encodePacked(IGovernance.emissionRate.selector, uint256(0x101)));

@@ -120,6 +120,11 @@ struct GenesisArgs {
     /// ("test test … junk", anyone can sign for them) with 10,000 DBC each. Default: none.
     #[arg(long = "dev-accounts", value_name = "N", default_value_t = 0)]
     dev_accounts: usize,
+    /// A JSON object merged into `config.dbc` (objects field by field, anything else
+    /// replaced), e.g. `{"governance": {"referendumBlocks": 20}}`; the result is checked like
+    /// `--chain` checks a file.
+    #[arg(long = "config-dbc", value_name = "FILE")]
+    config_dbc: Option<PathBuf>,
     /// Output file.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -358,9 +363,37 @@ fn genesis(a: GenesisArgs) -> eyre::Result<()> {
         dev_accounts: a.dev_accounts,
         alloc: a.alloc,
     })?;
+    let text = match &a.config_dbc {
+        None => text,
+        Some(path) => {
+            let read = std::fs::read_to_string(path)
+                .wrap_err_with(|| format!("reading {}", path.display()))?;
+            let changes: serde_json::Value = serde_json::from_str(&read)
+                .wrap_err_with(|| format!("{} is not JSON", path.display()))?;
+            eyre::ensure!(changes.is_object(), "{} must hold a JSON object", path.display());
+            let mut g: serde_json::Value = serde_json::from_str(&text)?;
+            merge_json(&mut g["config"]["dbc"], changes);
+            let text = serde_json::to_string_pretty(&g)?;
+            dbc_chainspec::ChainSpec::from_json(&text)
+                .wrap_err_with(|| format!("the genesis with {} merged", path.display()))?;
+            text
+        }
+    };
     std::fs::write(&a.out, text).wrap_err_with(|| format!("writing {}", a.out.display()))?;
     eprintln!("genesis written to {}", a.out.display());
     Ok(())
+}
+
+/// Merges `changes` into `into`: objects field by field, anything else replaced.
+fn merge_json(into: &mut serde_json::Value, changes: serde_json::Value) {
+    match (into, changes) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                merge_json(a.entry(k).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (slot, v) => *slot = v,
+    }
 }
 
 /// The RPC servers' settings from the flags.

@@ -132,6 +132,28 @@ fn a_referendum_spends_the_treasury_at_the_epoch_boundary_and_a_failed_one_loses
     ]);
     assert!(info.contains("500000000000000000000 [5e20])"), "spent last: {info}");
 
+    // OpenZeppelin IGovernor's views, with OpenZeppelin's signatures (what front ends call).
+    let oz = |sig: &str, args: &[&str]| {
+        let mut cmd = vec!["call", GOVERNANCE, sig];
+        cmd.extend_from_slice(args);
+        cmd.extend_from_slice(&["--rpc-url", &url]);
+        cast(&cmd).trim().to_string()
+    };
+    assert_eq!(oz("state(uint256)(uint8)", &["1"]), "7", "Executed");
+    assert_eq!(oz("state(uint256)(uint8)", &["2"]), "3", "Defeated");
+    let votes = oz("proposalVotes(uint256)(uint256,uint256,uint256)", &["1"]);
+    assert_eq!(votes.lines().nth(1), Some("1000000000000000000000 [1e21]"), "for: {votes}");
+    assert_eq!(oz("hasVoted(uint256,address)(bool)", &["1", DEV_ADDR_3]), "true");
+    assert_eq!(oz("hasVoted(uint256,address)(bool)", &["1", DEV_ADDR_0]), "false");
+    assert_eq!(oz("proposalDeadline(uint256)(uint256)", &["1"]), vote_end.to_string());
+    assert_eq!(oz("proposalEta(uint256)(uint256)", &["1"]), e.to_string());
+    assert_eq!(oz("proposalProposer(uint256)(address)", &["1"]), DEV_ADDR_0);
+    assert_eq!(oz("votingPeriod()(uint256)", &[]), "5");
+    assert_eq!(oz("COUNTING_MODE()(string)", &[]), "\"support=bravo&quorum=for,against,abstain\"");
+    assert_eq!(oz("clock()(uint48)", &[]), node.block_number().to_string());
+    assert_eq!(oz("supportsInterface(bytes4)(bool)", &["0xda287a1d"]), "true", "ERC-6372");
+    assert_eq!(oz("supportsInterface(bytes4)(bool)", &["0x01ffc9a7"]), "true", "ERC-165");
+
     // The treasury: the lost deposit in, the grant out, both in the history at their blocks.
     let t = node.rpc("dbc_treasury", json!([]));
     assert_eq!(amount(&t["receivedBySource"]["lostProposalDeposit"]), U256::from(100 * ETHER));

@@ -46,6 +46,8 @@ interface IGovernance {
     /// Who decides: the council (not elected yet) or a referendum of locked DBC.
     enum Route { Council, Referendum }
     enum Status { None, Voting, Queued, Enacted, Rejected, EnactmentFailed }
+    /// OpenZeppelin IGovernor's ProposalState, same order (`state`).
+    enum ProposalState { Pending, Active, Canceled, Defeated, Succeeded, Queued, Expired, Executed }
 
     /// An emission schedule (`config.dbc.*.emission`).
     struct Emission { uint256 initialPerBlock; uint64 eraBlocks; uint32 flatEras; uint16 decayBps; uint32 endEra; }
@@ -257,6 +259,48 @@ interface IGovernance {
     /// What precompiles may still burn in this block: max(0, totalSupply − burns so far in this
     /// block − burnFloor).
     function burnHeadroom() external view returns (uint256);
+    // ---- OpenZeppelin IGovernor's views, for governance front ends and indexers ----
+    // Proposals are typed, enacted automatically and numbered 1, 2, …: `propose`,
+    // `hashProposal`, `queue`, `execute`, `cancel` and the by-signature votes do not exist
+    // (`UnknownSelector`), and `supportsInterface` is true for ERC-165 and ERC-6372 only.
+    // There is no history of weights: `getVotes` and `quorum` ignore `timepoint`.
+
+    /// "DBC Governance".
+    function name() external view returns (string memory);
+    /// "1".
+    function version() external view returns (string memory);
+    /// "support=bravo&quorum=for,against,abstain".
+    function COUNTING_MODE() external view returns (string memory);
+    /// ERC-6372: the block number.
+    function clock() external view returns (uint48);
+    /// ERC-6372: "mode=blocknumber&from=default".
+    function CLOCK_MODE() external view returns (string memory);
+    /// Voting → Active, Queued → Queued, Enacted → Executed, Rejected → Defeated,
+    /// EnactmentFailed → Expired.
+    function state(uint256 proposalId) external view returns (ProposalState);
+    /// The block it was proposed in (`voteStart`).
+    function proposalSnapshot(uint256 proposalId) external view returns (uint256);
+    /// The last block votes count in (`voteEnd`).
+    function proposalDeadline(uint256 proposalId) external view returns (uint256);
+    function proposalProposer(uint256 proposalId) external view returns (address);
+    /// E, the first block it is in force (0 before it passed).
+    function proposalEta(uint256 proposalId) external view returns (uint256);
+    /// False: a passed proposal is queued and enacted by the chain.
+    function proposalNeedsQueuing(uint256 proposalId) external view returns (bool);
+    /// 0: votes count from the proposal's own block.
+    function votingDelay() external view returns (uint256);
+    /// `referendumBlocks`.
+    function votingPeriod() external view returns (uint256);
+    /// 0: anyone may propose (with the deposit).
+    function proposalThreshold() external view returns (uint256);
+    /// The turnout a referendum needs now: `referendumTurnoutBps` of the total supply.
+    function quorum(uint256 timepoint) external view returns (uint256);
+    /// The account's lock now (what a vote weighs).
+    function getVotes(address account, uint256 timepoint) external view returns (uint256);
+    function hasVoted(uint256 proposalId, address account) external view returns (bool);
+    function proposalVotes(uint256 proposalId) external view returns (uint256 againstVotes, uint256 forVotes, uint256 abstainVotes);
+    function supportsInterface(bytes4 interfaceId) external view returns (bool);
+
     /// The block hook: the system address calls it last in every block with the block's net
     /// balance change. Anyone else gets `UnknownSelector`.
     function onBlock(int256 supplyChange) external;

@@ -143,15 +143,35 @@ pub enum ParamsTarget {
     Governance,
 }
 
+/// Guard rails of a governance change (not of a genesis file): a change may not move these
+/// past the bound (one already past it from genesis may stay, or move back), so that one passed
+/// proposal cannot lock governance out, centralise the validator set or stall the market.
+pub mod change_limits {
+    /// `governance.referendumTurnoutBps` at most (20% of the supply).
+    pub const MAX_TURNOUT_BPS: u16 = 2_000;
+    /// `governance.referendumApprovalBps` at most (a two-thirds majority).
+    pub const MAX_APPROVAL_BPS: u16 = 6_667;
+    /// `governance.proposalDeposit` at most this share of the genesis supply, basis points
+    /// (1%, doubled at most 8× when proposals crowd).
+    pub const MAX_DEPOSIT_BPS: u64 = 100;
+    /// `staking.maxValidators` at least.
+    pub const MIN_VALIDATORS: u32 = 4;
+    /// `market.heartbeatTimeoutBlocks` at least (a heartbeat may be 64 blocks old).
+    pub const MIN_HEARTBEAT_TIMEOUT_BLOCKS: u64 = 100;
+    /// `market.challengeCheckBlocks` at least (each check is a hook item per online machine).
+    pub const MIN_CHALLENGE_CHECK_BLOCKS: u64 = 100;
+    /// `market.commitWindowBlocks` and `revealWindowBlocks` at least.
+    pub const MIN_AUDIT_WINDOW_BLOCKS: u64 = 20;
+}
+
 impl DbcParams {
-    /// Checks that `new` may replace the parameters in force, `self`, by a governance change of
-    /// `target`: `new` passes the checks a genesis file's parameters pass (same messages), the
-    /// other targets' parameters are unchanged, and so are the fields that define schedules
-    /// already running (market and staking `epochBlocks`, `rewardPool` and `emission`,
-    /// `staking.unbondingBlocks`) and everything that is not a parameter record (format, block
-    /// time, supply buckets, genesis validators and supply). The state-dependent checks (open
-    /// proposals, registered candidates) are the governance precompile's.
-    pub fn check_change(&self, new: &DbcParams, target: ParamsTarget) -> Result<(), String> {
+    /// Checks that `new` is `self` with `target`'s parameters replaced by a record a chain may
+    /// run: the checks a genesis file's parameters pass (same messages), and the fields that
+    /// define schedules already running (market and staking `epochBlocks`, `rewardPool` and
+    /// `emission`, `staking.unbondingBlocks`) unchanged, as is everything that is not a
+    /// parameter record (format, block time, supply buckets, genesis validators and supply).
+    /// What the parameter loader checks of a stored record against the genesis.
+    pub fn check_record(&self, new: &DbcParams, target: ParamsTarget) -> Result<(), String> {
         let same_other = match target {
             ParamsTarget::Market => {
                 self.staking == new.staking && self.governance == new.governance
@@ -168,6 +188,14 @@ impl DbcParams {
         {
             return Err("a change may replace one target's parameters only".into());
         }
+        match target {
+            ParamsTarget::Market => new.market.validate(),
+            // The genesis set is history: only its own checks are skipped.
+            ParamsTarget::Staking => {
+                StakingParams { validators: Vec::new(), ..new.staking.clone() }.validate()
+            }
+            ParamsTarget::Governance => new.governance.validate(new.genesis_supply),
+        }?;
         let (old_m, new_m, old_s, new_s) = (&self.market, &new.market, &self.staking, &new.staking);
         for (name, same) in [
             ("market.epochBlocks", old_m.epoch_blocks == new_m.epoch_blocks),
@@ -185,10 +213,20 @@ impl DbcParams {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Checks that `new` may replace the parameters in force, `self`, by a governance change of
+    /// `target`: [`Self::check_record`], GPU-model rows kept with their calc point, and the
+    /// [`change_limits`]. The state-dependent checks (open proposals, registered candidates)
+    /// are the governance precompile's.
+    pub fn check_change(&self, new: &DbcParams, target: ParamsTarget) -> Result<(), String> {
+        use change_limits::*;
+        self.check_record(new, target)?;
         // A machine being verified is judged by its model's row: rows stay, with their calc
         // point (rows may be added, and their memory corrected).
-        for row in &old_m.gpu_models {
-            match new_m.gpu_models.iter().find(|r| r.model == row.model) {
+        for row in &self.market.gpu_models {
+            match new.market.gpu_models.iter().find(|r| r.model == row.model) {
                 Some(r) if r.calc_point == row.calc_point => {}
                 Some(_) => {
                     return Err(format!(
@@ -206,14 +244,73 @@ impl DbcParams {
                 }
             }
         }
-        match target {
-            ParamsTarget::Market => new.market.validate(),
-            // The genesis set is history: only its own checks are skipped.
-            ParamsTarget::Staking => {
-                StakingParams { validators: Vec::new(), ..new.staking.clone() }.validate()
+        let (o, n) = (self, new);
+        let max_deposit =
+            o.genesis_supply.saturating_mul(U256::from(MAX_DEPOSIT_BPS)) / U256::from(10_000u64);
+        let raised = |name: &str, old: u64, new: u64, max: u64| {
+            if new > old && new > max {
+                Err(format!("{name} = {new} exceeds {max}, the most a change may set"))
+            } else {
+                Ok(())
             }
-            ParamsTarget::Governance => new.governance.validate(new.genesis_supply),
+        };
+        let lowered = |name: &str, old: u64, new: u64, min: u64| {
+            if new < old && new < min {
+                Err(format!("{name} = {new} is below {min}, the least a change may set"))
+            } else {
+                Ok(())
+            }
+        };
+        let (og, ng, om, nm) = (&o.governance, &n.governance, &o.market, &n.market);
+        raised(
+            "governance.referendumTurnoutBps",
+            og.referendum_turnout_bps.into(),
+            ng.referendum_turnout_bps.into(),
+            MAX_TURNOUT_BPS.into(),
+        )?;
+        raised(
+            "governance.referendumApprovalBps",
+            og.referendum_approval_bps.into(),
+            ng.referendum_approval_bps.into(),
+            MAX_APPROVAL_BPS.into(),
+        )?;
+        if ng.proposal_deposit > og.proposal_deposit && ng.proposal_deposit > max_deposit {
+            return Err(format!(
+                "governance.proposalDeposit = {} wei exceeds {max_deposit} wei ({MAX_DEPOSIT_BPS} \
+                 bps of the genesis supply), the most a change may set",
+                ng.proposal_deposit
+            ));
         }
+        lowered(
+            "staking.maxValidators",
+            o.staking.max_validators.into(),
+            n.staking.max_validators.into(),
+            MIN_VALIDATORS.into(),
+        )?;
+        lowered(
+            "market.heartbeatTimeoutBlocks",
+            om.heartbeat_timeout_blocks,
+            nm.heartbeat_timeout_blocks,
+            MIN_HEARTBEAT_TIMEOUT_BLOCKS,
+        )?;
+        lowered(
+            "market.challengeCheckBlocks",
+            om.challenge_check_blocks,
+            nm.challenge_check_blocks,
+            MIN_CHALLENGE_CHECK_BLOCKS,
+        )?;
+        lowered(
+            "market.commitWindowBlocks",
+            om.commit_window_blocks,
+            nm.commit_window_blocks,
+            MIN_AUDIT_WINDOW_BLOCKS,
+        )?;
+        lowered(
+            "market.revealWindowBlocks",
+            om.reveal_window_blocks,
+            nm.reveal_window_blocks,
+            MIN_AUDIT_WINDOW_BLOCKS,
+        )
     }
 }
 

@@ -69,6 +69,7 @@ fn stateful<F>(id: &'static str, genesis: Arc<DbcParams>, run: F) -> DynPrecompi
 where
     F: Fn(&mut EvmHost<'_, '_>, &DbcParams, Call<'_>) -> Outcome + Send + Sync + 'static,
 {
+    let memo = params::Composed::default();
     DynPrecompile::new_stateful(PrecompileId::custom(id), move |mut input: PrecompileInput<'_>| {
         let reservoir = input.reservoir;
         let metered = input.caller != SYSTEM_ADDRESS;
@@ -84,7 +85,7 @@ where
             gas: input.gas.saturating_sub(gas::PARAMS),
         };
         let mut host = EvmHost::new(&mut input.internals);
-        let params = match params::running(&mut host, &genesis) {
+        let params = match params::running_memo(&mut host, &genesis, &memo) {
             Ok(p) => p,
             Err(e) => return outcome(Outcome::of(Err(e), 0), reservoir),
         };

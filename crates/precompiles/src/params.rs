@@ -378,14 +378,18 @@ fn canonical(again: &[u8], bytes: &[u8]) -> Result<(), String> {
 
 // ---- the records in force ----
 
-/// Decoded records by hash (content-addressed, so shared safely by every chain in the
-/// process); at most `CACHE_SIZE`, oldest out first.
+/// Decoded and checked records by hash (content-addressed, so shared safely by every chain in
+/// the process); at most `CACHE_SIZE`, the least recently used out first.
 static CACHE: Mutex<Vec<(B256, Arc<DbcParams>)>> = Mutex::new(Vec::new());
 const CACHE_SIZE: usize = 32;
 
 fn cached(hash: B256) -> Option<Arc<DbcParams>> {
-    let c = CACHE.lock().ok()?;
-    c.iter().find(|(h, _)| *h == hash).map(|(_, p)| p.clone())
+    let mut c = CACHE.lock().ok()?;
+    let i = c.iter().position(|(h, _)| *h == hash)?;
+    let hit = c.remove(i);
+    let p = hit.1.clone();
+    c.push(hit);
+    Some(p)
 }
 
 fn remember(hash: B256, p: Arc<DbcParams>) {
@@ -418,33 +422,82 @@ fn read_blob<H: Host>(host: &mut H, hash: B256) -> Res<Vec<u8>> {
     Ok(out)
 }
 
+/// The hashes of the records in force at the current block, by target (zero: genesis); `None`
+/// when governance never changed anything (one slot read).
+fn in_force_hashes<H: Host>(host: &mut H) -> Res<Option<[B256; 3]>> {
+    if global(host, G_PARAMS_CHANGES)?.is_zero() {
+        return Ok(None);
+    }
+    let now = host.block_number();
+    let mut out = [B256::ZERO; 3];
+    for (t, slot) in TARGETS.into_iter().zip(out.iter_mut()) {
+        let i = index(t);
+        let mut hash = B256::from(global(host, G_PARAMS_HASH + i)?);
+        if !hash.is_zero() && now < bits(global(host, G_PARAMS_META + i)?, 32, 64) {
+            hash = B256::from(global(host, G_PARAMS_PREV_HASH + i)?);
+        }
+        *slot = hash;
+    }
+    Ok(Some(out))
+}
+
+/// The parameters of one precompile instance (one EVM, so one block or one RPC call): the
+/// last composition and the hashes it was made from, so later calls only read the hashes.
+pub(crate) type Composed = Mutex<Option<([B256; 3], Arc<DbcParams>)>>;
+
+/// [`running`] through `memo`, which the caller keeps between calls.
+pub(crate) fn running_memo<H: Host>(
+    host: &mut H,
+    genesis: &Arc<DbcParams>,
+    memo: &Composed,
+) -> Res<Arc<DbcParams>> {
+    let Some(hashes) = in_force_hashes(host)? else { return Ok(genesis.clone()) };
+    if let Ok(m) = memo.lock()
+        && let Some((h, p)) = m.as_ref()
+        && *h == hashes
+    {
+        return Ok(p.clone());
+    }
+    let p = compose(host, genesis, hashes)?;
+    if let Ok(mut m) = memo.lock() {
+        *m = Some((hashes, p.clone()));
+    }
+    Ok(p)
+}
+
 /// The parameters in force at the current block: `genesis` with every target that governance
 /// changed replaced by its record. Reads one slot when nothing changed. The caller charges
 /// [`gas::PARAMS`](crate::gas::PARAMS).
 pub(crate) fn running<H: Host>(host: &mut H, genesis: &Arc<DbcParams>) -> Res<Arc<DbcParams>> {
-    if global(host, G_PARAMS_CHANGES)?.is_zero() {
-        return Ok(genesis.clone());
+    match in_force_hashes(host)? {
+        None => Ok(genesis.clone()),
+        Some(hashes) => compose(host, genesis, hashes),
     }
-    let now = host.block_number();
+}
+
+/// `genesis` with each target whose hash is not zero replaced by that record (read, checked
+/// against the genesis as the chain checked it, and cached by hash on first use).
+fn compose<H: Host>(
+    host: &mut H,
+    genesis: &Arc<DbcParams>,
+    hashes: [B256; 3],
+) -> Res<Arc<DbcParams>> {
     let mut p = (**genesis).clone();
-    for t in TARGETS {
-        let mut hash = B256::from(global(host, G_PARAMS_HASH + index(t))?);
+    for (t, hash) in TARGETS.into_iter().zip(hashes) {
         if hash.is_zero() {
             continue;
-        }
-        if now < bits(global(host, G_PARAMS_META + index(t))?, 32, 64) {
-            hash = B256::from(global(host, G_PARAMS_PREV_HASH + index(t))?);
-            if hash.is_zero() {
-                continue;
-            }
         }
         let rec = match cached(hash) {
             Some(r) => r,
             None => {
                 let bytes = read_blob(host, hash)?;
-                let r = decode(genesis, t, &bytes).map_err(|e| {
-                    Fail::Fatal(format!("parameter record {hash} does not decode: {e}"))
-                })?;
+                // Only records the chain checked are ever put in force; a record that fails
+                // here came from elsewhere (an `eth_call` state override) and is refused.
+                let r = decode(genesis, t, &bytes)
+                    .and_then(|r| genesis.check_record(&r, t).map(|()| r))
+                    .map_err(|e| {
+                        Fail::Fatal(format!("parameter record {hash} is not valid: {e}"))
+                    })?;
                 let r = Arc::new(r);
                 remember(hash, r.clone());
                 r
@@ -619,13 +672,42 @@ mod tests {
             });
         });
         base.check_change(&grown, t).unwrap();
+        // Guard rails of a change: not past the bound, unless genesis already was.
+        for (p, target, what) in [
+            (
+                change(&|p| p.governance.referendum_turnout_bps = 2_001),
+                ParamsTarget::Governance,
+                "referendumTurnoutBps",
+            ),
+            (
+                change(&|p| p.governance.referendum_approval_bps = 6_668),
+                ParamsTarget::Governance,
+                "referendumApprovalBps",
+            ),
+            (
+                change(&|p| p.governance.proposal_deposit = base.genesis_supply / U256::from(50)),
+                ParamsTarget::Governance,
+                "proposalDeposit",
+            ),
+            (change(&|p| p.staking.max_validators = 3), ParamsTarget::Staking, "maxValidators"),
+            (change(&|p| p.market.heartbeat_timeout_blocks = 99), t, "heartbeatTimeoutBlocks"),
+            (change(&|p| p.market.challenge_check_blocks = 99), t, "challengeCheckBlocks"),
+            (change(&|p| p.market.reveal_window_blocks = 19), t, "revealWindowBlocks"),
+        ] {
+            let e = base.check_change(&p, target).unwrap_err();
+            assert!(e.contains(what) && e.contains("a change may set"), "{e}");
+            // The same values are a valid genesis, and a chain that starts past a bound may
+            // keep it.
+            base.check_record(&p, target).unwrap();
+            p.check_change(&p, target).unwrap();
+        }
         // One target at a time.
         let two = change(&|p| p.governance.max_open_proposals = 3);
         assert!(base.check_change(&two, t).is_err());
         base.check_change(&two, ParamsTarget::Governance).unwrap();
         // The genesis validators do not bound a smaller active set.
         let mut with_set = base.clone();
-        for i in 0..4u8 {
+        for i in 0..5u8 {
             with_set.staking.validators.push(dbc_chainspec::GenesisValidator {
                 address: alloy_primitives::Address::repeat_byte(i + 1),
                 stake: with_set.staking.min_self_stake,
@@ -633,7 +715,7 @@ mod tests {
             });
         }
         let mut smaller = with_set.clone();
-        smaller.staking.max_validators = 3;
+        smaller.staking.max_validators = 4;
         with_set.check_change(&smaller, ParamsTarget::Staking).unwrap();
         smaller.staking.max_validators = 0;
         assert!(with_set.check_change(&smaller, ParamsTarget::Staking).is_err());

@@ -647,7 +647,19 @@ impl RpcContext {
         call: C,
         block: Option<BlockId>,
     ) -> RpcResult<View<C::Return>> {
-        let mut sim = self.simulator(block, EvmOverrides::default())?;
+        self.precompile_view_at(to, call, block, false)
+    }
+
+    /// A view at `block`, or (`pending_for_latest`, and `block` latest or unset) in the pending
+    /// context: the block after the head, where a transaction sent now executes.
+    fn precompile_view_at<C: SolCall>(
+        &self,
+        to: Address,
+        call: C,
+        block: Option<BlockId>,
+        pending_for_latest: bool,
+    ) -> RpcResult<View<C::Return>> {
+        let mut sim = self.simulator_at(block, pending_for_latest, EvmOverrides::default())?;
         let request =
             TransactionRequest::default().to(to).input(Bytes::from(call.abi_encode()).into());
         let out = match sim.call(request) {
@@ -700,7 +712,19 @@ impl RpcContext {
         call: C,
         block: Option<BlockId>,
     ) -> RpcResult<C::Return> {
-        match self.precompile_view(to, call, block)? {
+        self.precompile_ok_at(to, call, block, false)
+    }
+
+    /// [`Self::precompile_ok`] in the pending context when `pending_for_latest` (see
+    /// [`Self::precompile_view_at`]).
+    pub(crate) fn precompile_ok_at<C: SolCall>(
+        &self,
+        to: Address,
+        call: C,
+        block: Option<BlockId>,
+        pending_for_latest: bool,
+    ) -> RpcResult<C::Return> {
+        match self.precompile_view_at(to, call, block, pending_for_latest)? {
             View::Ok(v) => Ok(v),
             View::Reverted(data) => Err(reverted(&data)),
         }
@@ -1087,7 +1111,7 @@ impl DbcApiServer for RpcContext {
 
     fn gpu_models(&self) -> RpcResult<Vec<GpuModelJson>> {
         Ok(self
-            .running_params(None)?
+            .running_params(None, false)?
             .1
             .market
             .gpu_models

@@ -53,9 +53,10 @@ pub trait DbcParamsApi {
     fn params(&self, block: Option<BlockId>) -> RpcResult<ParamsJson>;
     /// The record `proposeParams(target, record, …)` takes for a change of `target`
     /// (`"market"`, `"staking"` or `"governance"`): the parameters in force at `block`
-    /// (default `latest`) with the fields of `changes` (a JSON object in the genesis file's
-    /// names and format) replacing theirs. Refused, with the precompile's message, when the
-    /// precompile would refuse the change.
+    /// (default: the pending block, where a proposal sent now runs) with the fields of
+    /// `changes` (a JSON object in the genesis file's names and format) replacing theirs.
+    /// Refused, with the precompile's message, when the checks of a change refuse it (the
+    /// precompile also checks the open proposals and registered candidates).
     #[method(name = "encodeParams", blocking)]
     fn encode_params(
         &self,
@@ -89,14 +90,27 @@ fn json_of(p: &DbcParams, t: ParamsTarget) -> RpcResult<Value> {
 }
 
 impl RpcContext {
-    /// The parameters in force at `block` (genesis, with every enacted change).
-    pub(crate) fn running_params(&self, block: Option<BlockId>) -> RpcResult<(u64, DbcParams)> {
+    /// The parameters in force at `block` (genesis, with every enacted change); with
+    /// `pending_for_latest`, for `latest` (or no block) those of the pending block, where a
+    /// transaction sent now runs (a change enacted in the head's hook is in force there).
+    pub(crate) fn running_params(
+        &self,
+        block: Option<BlockId>,
+        pending_for_latest: bool,
+    ) -> RpcResult<(u64, DbcParams)> {
         let number = self.resolve(block)?;
-        let at = Some(BlockId::number(number));
+        let pending = pending_for_latest
+            && matches!(
+                block,
+                None | Some(BlockId::Number(
+                    alloy_eips::BlockNumberOrTag::Latest | alloy_eips::BlockNumberOrTag::Pending
+                ))
+            );
+        let at = if pending { None } else { Some(BlockId::number(number)) };
         let mut p = (*self.spec().dbc).clone();
         for t in params::TARGETS {
             let call = IGovernance::currentParamsCall { target: params::abi_target(t) };
-            let rec = self.precompile_ok(GOVERNANCE_ADDRESS, call, at)?;
+            let rec = self.precompile_ok_at(GOVERNANCE_ADDRESS, call, at, pending)?;
             p = params::decode(&p, t, &rec).map_err(internal)?;
         }
         Ok((number, p))
@@ -105,7 +119,7 @@ impl RpcContext {
 
 impl DbcParamsApiServer for RpcContext {
     fn params(&self, block: Option<BlockId>) -> RpcResult<ParamsJson> {
-        let (number, p) = self.running_params(block)?;
+        let (number, p) = self.running_params(block, false)?;
         let at = Some(BlockId::number(number));
         let record = |t: ParamsTarget| -> RpcResult<ParamsRecord> {
             let call = IGovernance::paramsVersionCall { target: params::abi_target(t) };
@@ -135,7 +149,7 @@ impl DbcParamsApiServer for RpcContext {
         let Value::Object(changes) = changes else {
             return Err(invalid_params("changes must be a JSON object of config.dbc fields"));
         };
-        let (_, current) = self.running_params(block)?;
+        let (_, current) = self.running_params(block, true)?;
         let mut merged = json_of(&current, t)?;
         let fields =
             merged.as_object_mut().ok_or_else(|| internal("parameters are not an object"))?;

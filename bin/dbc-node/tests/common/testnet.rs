@@ -32,6 +32,8 @@ pub struct Testnet {
     pub up: String,
     pub http_base: u16,
     pub p2p_base: u16,
+    /// Environment for `run.sh` beyond the defaults (`EPOCH_BLOCKS`, `CONFIG_DBC`, …).
+    pub env: Vec<(String, String)>,
 }
 
 fn ports_free(base: u16) -> bool {
@@ -44,6 +46,12 @@ fn ports_free(base: u16) -> bool {
 impl Testnet {
     /// Starts the network (2 s slots, long epochs).
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts the network with `env` for `run.sh` on top of the defaults (2 s slots, epochs of
+    /// 1,000 blocks).
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
         let seed = std::process::id() as u16;
         let mut http_base = 20_000 + (seed % 200) * 20;
         while !ports_free(http_base) {
@@ -53,8 +61,14 @@ impl Testnet {
         while !ports_free(p2p_base) {
             p2p_base += 20;
         }
-        let mut net =
-            Self { dir: tempfile::tempdir().expect("tmp"), up: String::new(), http_base, p2p_base };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut net = Self {
+            dir: tempfile::tempdir().expect("tmp"),
+            up: String::new(),
+            http_base,
+            p2p_base,
+            env,
+        };
         net.up = net.script(&[]);
         net
     }
@@ -82,6 +96,7 @@ impl Testnet {
             .env("BLOCK_TIME", "2")
             .env("EPOCH_BLOCKS", "1000")
             .env("DBC_NODE_BIN", env!("CARGO_BIN_EXE_dbc-node"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .output()
             .expect("run.sh")

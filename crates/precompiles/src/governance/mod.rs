@@ -4,6 +4,7 @@
 //! Parameter changes put new records in force (`params.rs`); the council follows
 //! `docs/governance-design.md`.
 
+mod oz;
 mod proposals;
 
 pub use proposals::idle_hook_slots;
@@ -110,6 +111,9 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
     if !call.value.is_zero() && !payable {
         return Err(revert(IGovernance::NotPayable {}));
     }
+    if let Some(answer) = oz::view(ctx, params, &decoded) {
+        return answer;
+    }
     match decoded {
         C::fund(_) => {
             if call.value.is_zero() {
@@ -185,6 +189,28 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
         }
         // Routed above; a call that reaches here did not decode as the hook.
         C::onBlock(_) => {
+            Err(revert(IGovernance::UnknownSelector { selector: selector_of(call.data) }))
+        }
+        // OpenZeppelin's views, answered by `oz::view` above.
+        C::name(_)
+        | C::version(_)
+        | C::COUNTING_MODE(_)
+        | C::clock(_)
+        | C::CLOCK_MODE(_)
+        | C::state(_)
+        | C::proposalSnapshot(_)
+        | C::proposalDeadline(_)
+        | C::proposalProposer(_)
+        | C::proposalEta(_)
+        | C::proposalNeedsQueuing(_)
+        | C::votingDelay(_)
+        | C::votingPeriod(_)
+        | C::proposalThreshold(_)
+        | C::quorum(_)
+        | C::getVotes(_)
+        | C::hasVoted(_)
+        | C::proposalVotes(_)
+        | C::supportsInterface(_) => {
             Err(revert(IGovernance::UnknownSelector { selector: selector_of(call.data) }))
         }
         C::emissionRate(c) => {

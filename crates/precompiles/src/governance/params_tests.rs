@@ -192,3 +192,39 @@ fn a_stale_record_fails_and_a_set_size_change_builds_on_the_one_before() {
     assert_eq!((s.version, s.effectiveFrom), (1, 10));
     let _ = Address::ZERO;
 }
+
+#[test]
+fn the_loader_refuses_a_record_the_chain_did_not_check() {
+    use crate::{
+        params::{G_PARAMS_CHANGES, G_PARAMS_HASH, G_PARAMS_META, T_BLOB},
+        store::slot,
+    };
+    let mut c = chain();
+    let genesis = c.genesis_params();
+    // What an `eth_call` state override could write: a market record with a zero vesting
+    // period (valid ABI, refused by the genesis checks), in force.
+    let mut v = crate::params::market_v1(&genesis.market);
+    v.rewards.vestingBlocks = 0;
+    let rec = v.abi_encode();
+    let hash = keccak256(&rec);
+    let gov = crate::GOVERNANCE_ADDRESS;
+    c.set_storage(gov, U256::from(G_PARAMS_CHANGES), U256::from(1));
+    c.set_storage(gov, U256::from(G_PARAMS_HASH), U256::from_be_bytes(hash.0));
+    c.set_storage(gov, U256::from(G_PARAMS_META), U256::from(1));
+    c.set_storage(gov, slot(T_BLOB, hash, 0), U256::from(rec.len()));
+    for (i, w) in rec.chunks(32).enumerate() {
+        c.set_storage(gov, slot(T_BLOB, hash, 1 + i as u64), U256::from_be_slice(w));
+    }
+    let e = crate::params::in_force_params(&mut c, &genesis).unwrap_err();
+    assert!(e.contains("is not valid") && e.contains("vestingBlocks"), "{e}");
+    // The same record with a valid period loads.
+    v.rewards.vestingBlocks = 10;
+    let rec = v.abi_encode();
+    let hash = keccak256(&rec);
+    c.set_storage(gov, U256::from(G_PARAMS_HASH), U256::from_be_bytes(hash.0));
+    c.set_storage(gov, slot(T_BLOB, hash, 0), U256::from(rec.len()));
+    for (i, w) in rec.chunks(32).enumerate() {
+        c.set_storage(gov, slot(T_BLOB, hash, 1 + i as u64), U256::from_be_slice(w));
+    }
+    assert_eq!(crate::params::in_force_params(&mut c, &genesis).unwrap().market.vesting_blocks, 10);
+}

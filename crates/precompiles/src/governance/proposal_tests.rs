@@ -355,3 +355,47 @@ fn tally_writes_cost_the_same_whatever_others_left() {
     };
     assert_eq!(gas_of(false), gas_of(true));
 }
+
+#[test]
+fn openzeppelin_views_follow_a_proposal_through_its_life() {
+    use IGovernance::ProposalState as S;
+    let mut c = chain();
+    send(&mut c, ALICE, dbc(60), IGovernance::lockCall {});
+    let id = send(&mut c, PROPOSER, dbc(100), text());
+    let state = |c: &mut MockChain| view(c, IGovernance::stateCall { proposalId: id });
+    assert_eq!(state(&mut c), S::Active);
+    let voted = |c: &mut MockChain, who| {
+        view(c, IGovernance::hasVotedCall { proposalId: id, account: who })
+    };
+    assert!(!voted(&mut c, ALICE));
+    send(&mut c, ALICE, U256::ZERO, IGovernance::castVoteCall { proposalId: id, support: 2 });
+    assert!(voted(&mut c, ALICE) && !voted(&mut c, BOB));
+    let v = view(&mut c, IGovernance::proposalVotesCall { proposalId: id });
+    assert_eq!((v.againstVotes, v.forVotes, v.abstainVotes), (U256::ZERO, U256::ZERO, dbc(60)));
+    assert_eq!(
+        view(&mut c, IGovernance::getVotesCall { account: ALICE, timepoint: U256::ZERO }),
+        dbc(60)
+    );
+    assert_eq!(view(&mut c, IGovernance::proposalDeadlineCall { proposalId: id }), U256::from(6));
+    assert_eq!(view(&mut c, IGovernance::proposalSnapshotCall { proposalId: id }), U256::from(1));
+    // 5% of the 1,000 DBC supply.
+    assert_eq!(view(&mut c, IGovernance::quorumCall { timepoint: U256::ZERO }), dbc(50));
+    // Only abstentions: not approved.
+    end_blocks_to(&mut c, 6);
+    assert_eq!(state(&mut c), S::Defeated);
+    let again = send(&mut c, PROPOSER, dbc(100), text());
+    send(&mut c, ALICE, U256::ZERO, IGovernance::castVoteCall { proposalId: again, support: 1 });
+    end_blocks_to(&mut c, 12);
+    assert_eq!(view(&mut c, IGovernance::stateCall { proposalId: again }), S::Queued);
+    let eta = view(&mut c, IGovernance::proposalEtaCall { proposalId: again });
+    end_blocks_to(&mut c, eta.to::<u64>() - 1);
+    assert_eq!(view(&mut c, IGovernance::stateCall { proposalId: again }), S::Executed);
+    refused(
+        &mut c,
+        ALICE,
+        U256::ZERO,
+        IGovernance::stateCall { proposalId: U256::from(9) },
+        IGovernance::UnknownProposal { id: U256::from(9) },
+    );
+    assert!(!view(&mut c, IGovernance::supportsInterfaceCall { interfaceId: [0xff; 4].into() }));
+}

@@ -608,6 +608,51 @@ pub(crate) fn get_proposal<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Bytes
     ret::<IGovernance::getProposalCall>(&out)
 }
 
+// ---- OpenZeppelin IGovernor's views (`oz.rs`) ----
+
+/// What OpenZeppelin's views read of a proposal: proposer, vote start and end, E, and the
+/// tallies as `proposalVotes` orders them (against, for, abstain).
+pub(super) struct Summary {
+    pub(super) proposer: Address,
+    pub(super) vote_start: u64,
+    pub(super) vote_end: u64,
+    pub(super) enact_at: u64,
+    pub(super) votes: [U256; 3],
+    pub(super) state: IGovernance::ProposalState,
+}
+
+pub(super) fn summary<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Summary> {
+    use IGovernance::ProposalState as S;
+    let (_, r) = load_known(ctx, id)?;
+    let state = match r.status {
+        status::QUEUED => S::Queued,
+        status::ENACTED => S::Executed,
+        status::REJECTED => S::Defeated,
+        status::ENACTMENT_FAILED => S::Expired,
+        _ => S::Active,
+    };
+    Ok(Summary {
+        proposer: r.proposer,
+        vote_start: r.vote_start,
+        vote_end: r.vote_end,
+        enact_at: r.enact_at,
+        votes: r.tally,
+        state,
+    })
+}
+
+/// Whether `who` has a vote on proposal `id`.
+pub(super) fn has_voted<H: Host>(ctx: &mut Ctx<'_, H>, id: U256, who: Address) -> Res<bool> {
+    load_known(ctx, id)?;
+    let key = ctx.hash(&(id, who).abi_encode())?;
+    Ok(!ctx.get(slot(T_VOTE, key, 0))?.is_zero())
+}
+
+/// The weight a vote of `who` would have now.
+pub(super) fn votes_of<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<U256> {
+    Ok(voter(ctx, who)?.1[0])
+}
+
 // ---- the hook ----
 
 /// Appends `id` to the list `tag` of block `block` (flat-priced: the list is shared).

@@ -387,8 +387,8 @@ impl Harness {
                     m.rewards.immediateBps = (pick(6) % 10_001) as u16;
                     m.rewards.rentedBonusBps = (pick(7) % 10_002) as u16;
                     m.rewards.maxProjectsPerMachine = (pick(8) % 18) as u32;
-                    m.liveness.heartbeatTimeoutBlocks = pick(9) % 200;
-                    m.verification.commitWindowBlocks = pick(10) % 20 + 1;
+                    m.liveness.heartbeatTimeoutBlocks = 99 + pick(9) % 200;
+                    m.verification.commitWindowBlocks = 20 + pick(10) % 20;
                     m.stake.reportDeposit = U256::from(pick(11) % 1_000) * U256::from(DBC);
                     m.abi_encode()
                 }
