@@ -126,11 +126,11 @@ fn a_referendum_spends_the_treasury_at_the_epoch_boundary_and_a_failed_one_loses
     let info = cast(&[
         "call",
         GOVERNANCE,
-        "treasury()((uint256,uint256,uint256,uint256))",
+        "treasury()((uint256,uint256,uint256,uint256,uint256))",
         "--rpc-url",
         &url,
     ]);
-    assert!(info.contains("500000000000000000000 [5e20])"), "spent last: {info}");
+    assert!(info.contains("500000000000000000000 [5e20], 0)"), "spent, then reserved: {info}");
 
     // OpenZeppelin IGovernor's views, with OpenZeppelin's signatures (what front ends call).
     let oz = |sig: &str, args: &[&str]| {
@@ -297,4 +297,67 @@ fn a_parameter_change_is_in_force_from_its_epoch_boundary_on_every_call() {
     );
     assert_eq!(listed["paramsHash"], after["market"]["hash"]);
     let _ = IGovernance::InvalidParams::SELECTOR;
+}
+
+#[test]
+fn a_streamed_spend_is_released_block_by_block_and_anyone_can_pay_it_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = governed_node(dir.path());
+    let url = node.url();
+    let wei = |dbc: u128| (dbc * ETHER).to_string();
+    send(&url, DEV_KEY_3, "1000ether", "fund()", &[]);
+    send(&url, DEV_KEY_3, "1000ether", "lock()", &[]);
+    let grant = send(
+        &url,
+        DEV_KEY_0,
+        "100ether",
+        "proposeSpend(address,uint256,uint64,uint8,string)",
+        &[PAYEE, &wei(100), "10", "1", "100 DBC over 10 blocks"],
+    );
+    let proposed_at = hex_u64(&grant["blockNumber"]);
+    send(&url, DEV_KEY_3, "0", "castVote(uint256,uint8)", &["1", "1"]);
+    let listed = node.rpc("dbc_getProposal", json!(["0x1"]));
+    assert_eq!(listed["streamBlocks"], "0xa");
+    let e = (proposed_at + 5 + 3 + 10) / 10 * 10;
+    let head = node.block_number();
+    // To block E + 4: 4 of 10 blocks released.
+    node.rpc("anvil_mine", json!([format!("{:#x}", e + 4 - head)]));
+    let t = node.rpc("dbc_treasury", json!([]));
+    assert_eq!(amount(&t["reserved"]), U256::from(100 * ETHER));
+    let s = sol_call(&node, GOVERNANCE, IGovernance::getStreamCall { proposalId: U256::from(1) });
+    assert_eq!((s.to, s.startBlock, s.endBlock), (PAYEE.parse().unwrap(), e, e + 10));
+    // Anyone pays it out, to the recipient; the claim lands in block E + 5: half released.
+    send(&url, DEV_KEY_0, "0", "claimStream(uint256)", &["1"]);
+    assert_eq!(
+        amount(&node.rpc("eth_getBalance", json!([PAYEE, "latest"]))),
+        U256::from(50 * ETHER)
+    );
+    let t = node.rpc("dbc_treasury", json!([]));
+    assert_eq!(
+        (amount(&t["reserved"]), amount(&t["spent"])),
+        (U256::from(50 * ETHER), U256::from(50 * ETHER))
+    );
+    let head = node.block_number();
+    node.rpc("anvil_mine", json!([format!("{:#x}", e + 20 - head)]));
+    send(&url, DEV_KEY_0, "0", "claimStream(uint256)", &["1"]);
+    assert_eq!(
+        amount(&node.rpc("eth_getBalance", json!([PAYEE, "latest"]))),
+        U256::from(100 * ETHER)
+    );
+    let err = node.rpc_err(
+        "eth_estimateGas",
+        json!([{"from": DEV_ADDR_0, "to": GOVERNANCE, "data": format!("0x{}", alloy_primitives::hex::encode(IGovernance::claimStreamCall { proposalId: U256::from(1) }.abi_encode()))}]),
+    );
+    let data = err["data"].as_str().unwrap_or_default().to_string();
+    let want = alloy_primitives::hex::encode(IGovernance::NothingToClaim {}.abi_encode());
+    assert!(data.contains(&want), "nothing left: {err}");
+    // The history shows both claims as spends.
+    let history = node.rpc("dbc_treasuryHistory", json!(["0x0", "latest"]));
+    let spent: U256 = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| amount(&r["spent"]))
+        .fold(U256::ZERO, |a, b| a + b);
+    assert_eq!(spent, U256::from(100 * ETHER));
 }

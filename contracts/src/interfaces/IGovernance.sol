@@ -20,7 +20,7 @@ pragma solidity ^0.8.24;
 /// next); a failed one loses its deposit to the treasury (source 6). A vote commits the voter's
 /// lock until the vote end + `enactmentDelayBlocks` + one epoch (`lockOf`): it cannot be
 /// unlocked before, so one DBC cannot vote twice (when boundaries are full, enactment can come
-/// after that). The council route is not implemented yet (`NoCouncil`), nor are streamed spends.
+/// after that). The council route is not implemented yet (`NoCouncil`).
 ///
 /// Running parameters: the market, staking and governance parameters in force live in this
 /// account's state (`currentParams`, `paramsVersion`); genesis sets the first ones. A
@@ -100,7 +100,11 @@ interface IGovernance {
         uint256 burnFloor; uint64 referendumBlocks; uint16 referendumTurnoutBps;
         uint16 referendumApprovalBps; uint64 enactmentDelayBlocks; uint32 maxEnactmentsPerEpoch;
         uint256 proposalDeposit; uint16 spendDepositBps; uint32 maxOpenProposals; uint32 maxPayloadBytes;
+        uint64 maxStreamBlocks;
     }
+    /// A streamed spend: `total` released linearly over blocks `startBlock` (E) to `endBlock`;
+    /// `claimStream` pays what is released and not yet claimed to `to`.
+    struct Stream { uint256 proposalId; address to; uint256 total; uint256 claimed; uint64 startBlock; uint64 endBlock; }
 
     struct Proposal {
         uint256 id;
@@ -141,13 +145,15 @@ interface IGovernance {
     struct TreasuryInfo {
         /// Balance of this account.
         uint256 balance;
-        /// What enacted proposals may spend: the balance less voting locks and proposal
-        /// deposits, which this account holds for their owners.
+        /// What enacted proposals may spend: the balance less voting locks, proposal deposits
+        /// and streams not yet claimed, which this account holds for their owners.
         uint256 available;
         /// Everything received, all sources.
         uint256 received;
         /// Everything spent.
         uint256 spent;
+        /// Streamed spends enacted and not yet claimed (held for their recipients).
+        uint256 reserved;
     }
 
     /// `amount` reached the treasury from `source`; `from` is who lost it (the machine's owner,
@@ -197,6 +203,8 @@ interface IGovernance {
     error TooManyOpenProposals(uint32 maximum);
     error PayloadTooLarge(uint256 maximum);
     error StreamTooLong(uint64 maximum);
+    /// No stream for this proposal, or nothing released since the last claim.
+    error NothingToClaim();
     /// A spend of nothing, or to the zero address, the system address or a precompile.
     error BadSpend();
     /// A parameter record that is not the canonical encoding of its V1 struct, that the genesis
@@ -205,6 +213,10 @@ interface IGovernance {
 
     /// `target`'s parameter record `paramsHash` (version `version`) is in force from block
     /// `effectiveFrom` on.
+    /// A streamed spend began: `total` to `to`, released linearly from `startBlock` to `endBlock`.
+    event StreamOpened(uint256 indexed proposalId, address indexed to, uint256 total, uint64 startBlock, uint64 endBlock);
+    /// `amount` of a stream was paid to `to` (also `TreasurySpent`).
+    event StreamClaimed(uint256 indexed proposalId, address indexed to, uint256 amount);
     event ParamsChanged(Target indexed target, uint32 version, uint64 effectiveFrom, bytes32 paramsHash);
 
     /// Donates `msg.value` to the treasury (source 9).
@@ -219,7 +231,9 @@ interface IGovernance {
     function lockOf(address voter) external view returns (uint256 locked, uint256 committed, uint64 committedUntil, uint256 ballotWeight);
     /// A text proposal (route must be Referendum); `msg.value` must be `requiredDeposit`.
     function proposeText(Route route, string calldata description) external payable returns (uint256 id);
-    /// A spend of `amount` to `to` at enactment (streamBlocks must be 0; route Referendum).
+    /// A spend of `amount` to `to`: paid at enactment (streamBlocks 0), or released linearly
+    /// over `streamBlocks` (at most `maxStreamBlocks`) from E and paid by `claimStream`.
+    /// Route Referendum.
     function proposeSpend(address to, uint256 amount, uint64 streamBlocks, Route route, string calldata description) external payable returns (uint256 id);
     /// A change of `target`'s parameters to the record `params` (`abi.encode` of its V1 struct,
     /// complete; `currentParams(target)` is the record in force). Validated now and at
@@ -247,6 +261,11 @@ interface IGovernance {
     function paramsVersion(Target target) external view returns (uint32 version, uint64 effectiveFrom, bytes32 paramsHash);
     /// The treasury's balance and totals.
     function treasury() external view returns (TreasuryInfo memory);
+    /// Pays `to` of proposal `proposalId`'s stream what is released and not yet claimed
+    /// (anyone may call; the money goes to `to`). Returns the amount.
+    function claimStream(uint256 proposalId) external returns (uint256 amount);
+    /// The stream of a streamed spend once enacted (`NothingToClaim` before).
+    function getStream(uint256 proposalId) external view returns (Stream memory);
     /// Everything received from `source`.
     function treasuryReceived(uint8 source) external view returns (uint256);
     /// The per-block release of `target`'s reward pool in the current era, and the era.

@@ -36,6 +36,8 @@ pub struct GovernanceParams {
     pub max_open_proposals: u32,
     /// Longest description of a proposal, bytes.
     pub max_payload_bytes: u32,
+    /// Longest stream of a streamed treasury spend, blocks (released linearly from E).
+    pub max_stream_blocks: u64,
 }
 
 impl Default for GovernanceParams {
@@ -51,6 +53,8 @@ impl Default for GovernanceParams {
             spend_deposit_bps: 500,
             max_open_proposals: 64,
             max_payload_bytes: 32_768,
+            // A year of 6 s blocks.
+            max_stream_blocks: 5_256_000,
         }
     }
 }
@@ -100,6 +104,12 @@ impl GovernanceParams {
                 return Err(format!("governance.{name} = {v} must be 1 to {max}"));
             }
         }
+        if self.max_stream_blocks > MAX_DURATION_BLOCKS {
+            return Err(format!(
+                "governance.maxStreamBlocks = {} exceeds {MAX_DURATION_BLOCKS}",
+                self.max_stream_blocks
+            ));
+        }
         if self.proposal_deposit.is_zero() {
             return Err("governance.proposalDeposit must be positive".into());
         }
@@ -134,6 +144,7 @@ mod tests {
             GovernanceParams { max_enactments_per_epoch: 33, ..Default::default() },
             GovernanceParams { max_payload_bytes: 65_537, ..Default::default() },
             GovernanceParams { proposal_deposit: U256::ZERO, ..Default::default() },
+            GovernanceParams { max_stream_blocks: MAX_DURATION_BLOCKS + 1, ..Default::default() },
         ];
         for p in bad {
             assert!(p.validate(supply).is_err(), "{p:?}");

@@ -314,6 +314,7 @@ pub fn governance_v1(g: &GovernanceParams) -> G::GovernanceParamsV1 {
         spendDepositBps: g.spend_deposit_bps,
         maxOpenProposals: g.max_open_proposals,
         maxPayloadBytes: g.max_payload_bytes,
+        maxStreamBlocks: g.max_stream_blocks,
     }
 }
 
@@ -329,6 +330,7 @@ fn governance_of(v: &G::GovernanceParamsV1) -> GovernanceParams {
         spend_deposit_bps: v.spendDepositBps,
         max_open_proposals: v.maxOpenProposals,
         max_payload_bytes: v.maxPayloadBytes,
+        max_stream_blocks: v.maxStreamBlocks,
     }
 }
 

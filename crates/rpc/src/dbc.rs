@@ -65,8 +65,10 @@ pub struct Treasury {
     /// Everything received through the precompiles (slashes, penalties, lost deposits,
     /// donations), wei. Plain transfers to the account are in `balance` only.
     pub received: U256,
-    /// Everything spent, wei.
+    /// Everything spent, wei (streamed spends as they are claimed).
     pub spent: U256,
+    /// Streamed spends enacted and not yet claimed, wei (held for their recipients).
+    pub reserved: U256,
     /// `received` by source.
     pub received_by_source: TreasurySources,
     /// Per-block release of the GPU reward pool in the current era, wei.
@@ -344,6 +346,8 @@ pub struct ProposalJson {
     pub spend_to: Address,
     /// A spend's amount, wei (zero for a text).
     pub spend_amount: U256,
+    /// A streamed spend's length in blocks (0: paid at enactment).
+    pub stream_blocks: U64,
 }
 
 /// `dbc_listProposals`.
@@ -403,6 +407,7 @@ fn proposal_json(p: IGovernance::Proposal) -> ProposalJson {
         validator_set_size: p.validatorSetSize,
         spend_to: p.spendTo,
         spend_amount: p.spendAmount,
+        stream_blocks: U64::from(p.streamBlocks),
     }
 }
 
@@ -892,6 +897,7 @@ impl DbcApiServer for RpcContext {
             available: t.available,
             received: t.received,
             spent: t.spent,
+            reserved: t.reserved,
             received_by_source: TreasurySources {
                 machine_slash: gov(self, 1)?,
                 auditor_penalty: gov(self, 2)?,

@@ -103,7 +103,11 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
     let view = !payable
         && !matches!(
             decoded,
-            C::onBlock(_) | C::unlock(_) | C::castVote(_) | C::castVoteWithReason(_)
+            C::onBlock(_)
+                | C::unlock(_)
+                | C::castVote(_)
+                | C::castVoteWithReason(_)
+                | C::claimStream(_)
         );
     if call.is_static && !view {
         return Err(revert(IGovernance::StaticCallWrite {}));
@@ -133,6 +137,8 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
             proposals::propose_validator_set_size(ctx, params, call.caller, call.value, c)
         }
         C::proposalPayload(c) => proposals::proposal_payload(ctx, c.id),
+        C::claimStream(c) => proposals::claim_stream(ctx, c.proposalId),
+        C::getStream(c) => proposals::get_stream(ctx, c.proposalId),
         C::currentParams(c) => {
             let Some(t) = crate::params::target_of(c.target) else {
                 return Err(revert(IGovernance::InvalidParams { reason: "unknown target".into() }));
@@ -172,6 +178,7 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
                 available,
                 received: ctx.g(treasury::G_RECEIVED)?,
                 spent: ctx.g(treasury::G_SPENT)?,
+                reserved: proposals::reserved(ctx)?,
             };
             ret::<IGovernance::treasuryCall>(&info)
         }

@@ -273,8 +273,9 @@ fn spam_costs_more_as_slots_fill_and_bad_calls_are_refused() {
         IGovernance::InsufficientTreasury { available: dbc(50) },
     );
     refused(&mut c, PROPOSER, dbc(100), spend(Address::ZERO, dbc(1)), IGovernance::BadSpend {});
-    let streamed = IGovernance::proposeSpendCall { streamBlocks: 10, ..spend(PAYEE, dbc(1)) };
-    refused(&mut c, PROPOSER, dbc(100), streamed, IGovernance::StreamTooLong { maximum: 0 });
+    let max = GovernanceParams::default().max_stream_blocks;
+    let streamed = IGovernance::proposeSpendCall { streamBlocks: max + 1, ..spend(PAYEE, dbc(1)) };
+    refused(&mut c, PROPOSER, dbc(100), streamed, IGovernance::StreamTooLong { maximum: max });
     refused(&mut c, ALICE, U256::ZERO, IGovernance::lockCall {}, IGovernance::NothingLocked {});
     let id = send(&mut c, PROPOSER, dbc(100), text());
     let vote = |support| IGovernance::castVoteCall { proposalId: id, support };
@@ -398,4 +399,90 @@ fn openzeppelin_views_follow_a_proposal_through_its_life() {
         IGovernance::UnknownProposal { id: U256::from(9) },
     );
     assert!(!view(&mut c, IGovernance::supportsInterfaceCall { interfaceId: [0xff; 4].into() }));
+}
+
+#[test]
+fn a_streamed_spend_is_released_linearly_and_claimed_by_anyone() {
+    let mut c = chain();
+    c.governance.max_stream_blocks = 10;
+    c.fund(GOVERNANCE_ADDRESS, dbc(500));
+    send(&mut c, ALICE, dbc(60), IGovernance::lockCall {});
+    let streamed =
+        |blocks| IGovernance::proposeSpendCall { streamBlocks: blocks, ..spend(PAYEE, dbc(100)) };
+    refused(&mut c, PROPOSER, dbc(100), streamed(11), IGovernance::StreamTooLong { maximum: 10 });
+    let id = send(&mut c, PROPOSER, dbc(100), streamed(10));
+    assert_eq!(view(&mut c, IGovernance::getProposalCall { id }).streamBlocks, 10);
+    send(&mut c, ALICE, U256::ZERO, IGovernance::castVoteCall { proposalId: id, support: 1 });
+    refused(
+        &mut c,
+        BOB,
+        U256::ZERO,
+        IGovernance::claimStreamCall { proposalId: id },
+        IGovernance::NothingToClaim {},
+    );
+    // Enacted at the end of block 9: nothing paid, 100 DBC reserved.
+    let logs = end_blocks_to(&mut c, 9);
+    let opened =
+        logs.iter().find_map(|l| IGovernance::StreamOpened::decode_log_data(l).ok()).unwrap();
+    assert_eq!(
+        (opened.to, opened.total, opened.startBlock, opened.endBlock),
+        (PAYEE, dbc(100), 10, 20)
+    );
+    assert_eq!(c.balance(PAYEE), U256::ZERO);
+    let t = view(&mut c, IGovernance::treasuryCall {});
+    // 500 + 60 locked; 100 reserved for the stream.
+    assert_eq!(
+        (t.balance, t.available, t.reserved, t.spent),
+        (dbc(560), dbc(400), dbc(100), U256::ZERO)
+    );
+    // A spend cannot take what the stream holds.
+    refused(
+        &mut c,
+        PROPOSER,
+        dbc(100),
+        spend(PAYEE, dbc(401)),
+        IGovernance::InsufficientTreasury { available: dbc(400) },
+    );
+    refused(
+        &mut c,
+        BOB,
+        U256::ZERO,
+        IGovernance::claimStreamCall { proposalId: id },
+        IGovernance::NothingToClaim {},
+    );
+    end_blocks_to(&mut c, 12);
+    // Block 13: 3 of 10 blocks released; Bob pays it out to the payee.
+    assert_eq!(
+        send(&mut c, BOB, U256::ZERO, IGovernance::claimStreamCall { proposalId: id }),
+        dbc(30)
+    );
+    assert_eq!(c.balance(PAYEE), dbc(30));
+    refused(
+        &mut c,
+        BOB,
+        U256::ZERO,
+        IGovernance::claimStreamCall { proposalId: id },
+        IGovernance::NothingToClaim {},
+    );
+    end_blocks_to(&mut c, 40);
+    assert_eq!(
+        send(&mut c, PAYEE, U256::ZERO, IGovernance::claimStreamCall { proposalId: id }),
+        dbc(70)
+    );
+    assert_eq!(c.balance(PAYEE), dbc(100));
+    let s = view(&mut c, IGovernance::getStreamCall { proposalId: id });
+    assert_eq!((s.total, s.claimed), (dbc(100), dbc(100)));
+    let t = view(&mut c, IGovernance::treasuryCall {});
+    assert_eq!((t.balance, t.reserved, t.spent), (dbc(460), U256::ZERO, dbc(100)));
+    // A stream claim is not a view.
+    let out = c
+        .tx_governance(
+            BOB,
+            U256::ZERO,
+            &IGovernance::claimStreamCall { proposalId: id }.abi_encode(),
+            true,
+            true,
+        )
+        .unwrap_err();
+    assert_eq!(out, Bytes::from(IGovernance::StaticCallWrite {}.abi_encode()));
 }

@@ -38,6 +38,11 @@ pub(crate) const G_OPEN: u64 = 10;
 pub(crate) const G_LOCKED: u64 = 11;
 /// Deposits of open proposals (owed to their proposers until they fail).
 pub(crate) const G_DEPOSITS: u64 = 12;
+/// Streamed spends enacted and not yet claimed (owed to their recipients).
+pub(crate) const G_RESERVED: u64 = 14;
+/// A streamed spend by proposal id: f0 `to | startBlock(64)@160`, f1 total, f2 claimed,
+/// f3 endBlock.
+const T_STREAM: u64 = 73;
 const T_PROPOSAL: u64 = 60;
 const T_VOTER: u64 = 67;
 const T_VOTE: u64 = 71;
@@ -78,6 +83,8 @@ struct Proposal {
     payload_hash: B256,
     spend_to: Address,
     spend_amount: U256,
+    /// A streamed spend's length (0: paid at enactment).
+    stream_blocks: u64,
     /// ParamChange and ValidatorSetSize: `params::index` of the target.
     target: u8,
     /// ParamChange: the target's version when proposed.
@@ -110,7 +117,11 @@ impl Proposal {
             self.tally[0],
             self.tally[2],
             U256::from_be_bytes(self.payload_hash.0),
-            from_addr(self.spend_to),
+            {
+                let mut f8 = from_addr(self.spend_to);
+                put(&mut f8, 160, 64, self.stream_blocks);
+                f8
+            },
             self.spend_amount,
         ]
     }
@@ -131,6 +142,7 @@ impl Proposal {
             payload_hash: B256::from(w[7]),
             spend_to: to_addr(w[8]),
             spend_amount: w[9],
+            stream_blocks: bits(w[8], 160, 64),
             target: bits(w[0], 184, 8) as u8,
             base_version: bits(w[3], 32, 32) as u32,
             validator_set_size: bits(w[3], 128, 32) as u32,
@@ -173,13 +185,20 @@ fn add_flat<H: Host>(ctx: &mut Ctx<'_, H>, n: u64, delta: U256, sub: bool) -> Re
     Ok(next)
 }
 
-/// What the treasury may spend: its balance less what it holds for voters and proposers.
+/// What the treasury may spend: its balance less what it holds for voters, proposers and
+/// stream recipients.
 pub(crate) fn available<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<U256> {
     ctx.charge(gas::COLD_SLOAD)?;
     let balance = ctx.host.balance(GOVERNANCE_ADDRESS)?;
     let locked = ctx.get_flat(U256::from(G_LOCKED))?;
     let owed = ck(locked.checked_add(ctx.get_flat(U256::from(G_DEPOSITS))?))?;
+    let owed = ck(owed.checked_add(ctx.get_flat(U256::from(G_RESERVED))?))?;
     Ok(balance.saturating_sub(owed))
+}
+
+/// Streamed spends not yet claimed.
+pub(crate) fn reserved<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<U256> {
+    ctx.get_flat(U256::from(G_RESERVED))
 }
 
 // ---- voting locks ----
@@ -374,8 +393,9 @@ pub(crate) fn propose_spend<H: Host>(
     value: U256,
     c: IGovernance::proposeSpendCall,
 ) -> Res<Bytes> {
-    if c.streamBlocks != 0 {
-        return Err(revert(IGovernance::StreamTooLong { maximum: 0 }));
+    let max = p.governance.max_stream_blocks;
+    if c.streamBlocks > max {
+        return Err(revert(IGovernance::StreamTooLong { maximum: max }));
     }
     if !spendable_to(c.to) || c.amount.is_zero() {
         return Err(revert(IGovernance::BadSpend {}));
@@ -385,8 +405,13 @@ pub(crate) fn propose_spend<H: Host>(
     if c.amount > available {
         return Err(revert(IGovernance::InsufficientTreasury { available }));
     }
-    let rec =
-        Proposal { kind: KIND_SPEND, spend_to: c.to, spend_amount: c.amount, ..Default::default() };
+    let rec = Proposal {
+        kind: KIND_SPEND,
+        spend_to: c.to,
+        spend_amount: c.amount,
+        stream_blocks: c.streamBlocks,
+        ..Default::default()
+    };
     let id = submit(ctx, p, who, value, c.route, &c.description, rec)?;
     ret::<IGovernance::proposeSpendCall>(&id)
 }
@@ -602,10 +627,62 @@ pub(crate) fn get_proposal<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Bytes
         baseVersion: r.base_version,
         spendTo: r.spend_to,
         spendAmount: r.spend_amount,
-        streamBlocks: 0,
+        streamBlocks: r.stream_blocks,
         validatorSetSize: r.validator_set_size,
     };
     ret::<IGovernance::getProposalCall>(&out)
+}
+
+// ---- streams ----
+
+/// A stream: `(slots, to, start, total, claimed, end)`; `NothingToClaim` if there is none.
+#[allow(clippy::type_complexity)]
+fn stream<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    id: U256,
+) -> Res<(Slots<4>, Address, u64, U256, U256, u64)> {
+    let (s, w) = Slots::<4>::load(ctx, T_STREAM, B256::from(id))?;
+    if w[1].is_zero() {
+        return Err(revert(IGovernance::NothingToClaim {}));
+    }
+    Ok((s, to_addr(w[0]), bits(w[0], 160, 64), w[1], w[2], w[3].saturating_to::<u64>()))
+}
+
+/// What a stream has released by block `now`: `total × elapsed / length`, all of it at the end.
+fn released(total: U256, start: u64, end: u64, now: u64) -> Res<U256> {
+    let length = end.saturating_sub(start).max(1);
+    let elapsed = now.saturating_sub(start).min(length);
+    Ok(ck(total.checked_mul(U256::from(elapsed)))? / U256::from(length))
+}
+
+/// Pays a stream's recipient what it released since the last claim (anyone may call).
+pub(crate) fn claim_stream<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Bytes> {
+    let (mut s, to, start, total, claimed, end) = stream(ctx, id)?;
+    let amount = released(total, start, end, ctx.now)?.saturating_sub(claimed);
+    if amount.is_zero() {
+        return Err(revert(IGovernance::NothingToClaim {}));
+    }
+    let mut w = s.orig;
+    w[2] = ck(claimed.checked_add(amount))?;
+    s.store(ctx, w)?;
+    add_flat(ctx, G_RESERVED, amount, true)?;
+    ctx.add_g(treasury::G_SPENT, amount, false)?;
+    ctx.pay_own(to, amount)?;
+    ctx.emit(IGovernance::StreamClaimed { proposalId: id, to, amount }.encode_log_data())?;
+    ctx.emit(IGovernance::TreasurySpent { proposalId: id, to, amount }.encode_log_data())?;
+    ret::<IGovernance::claimStreamCall>(&amount)
+}
+
+pub(crate) fn get_stream<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Bytes> {
+    let (_, to, start, total, claimed, end) = stream(ctx, id)?;
+    ret::<IGovernance::getStreamCall>(&IGovernance::Stream {
+        proposalId: id,
+        to,
+        total,
+        claimed,
+        startBlock: start,
+        endBlock: end,
+    })
 }
 
 // ---- OpenZeppelin IGovernor's views (`oz.rs`) ----
@@ -831,7 +908,26 @@ fn enact<H: Host>(ctx: &mut Ctx<'_, H>, p: &DbcParams, id: U256) -> Res<Option<D
         ctx.emit(IGovernance::EnactmentFailed { id, reason }.encode_log_data())?;
         return Ok(None);
     }
-    if rec.kind == KIND_SPEND {
+    if rec.kind == KIND_SPEND && rec.stream_blocks != 0 {
+        // Released linearly from E (the next block): held for the recipient until claimed.
+        add_flat(ctx, G_RESERVED, rec.spend_amount, false)?;
+        let start = ck(ctx.now.checked_add(1))?;
+        let end = ck(start.checked_add(rec.stream_blocks))?;
+        let mut f0 = from_addr(rec.spend_to);
+        put(&mut f0, 160, 64, start);
+        let mut s = Slots::<4> { tag: T_STREAM, key: B256::from(id), orig: [U256::ZERO; 4] };
+        s.store(ctx, [f0, rec.spend_amount, U256::ZERO, U256::from(end)])?;
+        ctx.emit(
+            IGovernance::StreamOpened {
+                proposalId: id,
+                to: rec.spend_to,
+                total: rec.spend_amount,
+                startBlock: start,
+                endBlock: end,
+            }
+            .encode_log_data(),
+        )?;
+    } else if rec.kind == KIND_SPEND {
         ctx.pay_own(rec.spend_to, rec.spend_amount)?;
         ctx.add_g(treasury::G_SPENT, rec.spend_amount, false)?;
         ctx.emit(
