@@ -1,5 +1,5 @@
 //! Issue #16 item 8: gas estimates that hold. Every state-changing call of the GPU market, the
-//! project-mining and the staking precompiles is estimated with `eth_estimateGas` the way a
+//! project-mining, the staking and the governance precompiles is estimated with `eth_estimateGas` the way a
 //! wallet does, then sent with exactly that gas limit one block later and, for most, tens of
 //! blocks later (across epoch boundaries: epochs are 50 blocks here) with `cast send`. None may
 //! run out of gas, and none may use more than it was given.
@@ -10,7 +10,7 @@ mod market_support;
 
 use alloy_primitives::{B256, U256};
 use common::*;
-use dbc_precompiles::abi::{IGpuMarket, IProjectMining, IStaking};
+use dbc_precompiles::abi::{IGovernance, IGpuMarket, IProjectMining, IStaking};
 use market_support::*;
 use serde_json::json;
 
@@ -117,4 +117,102 @@ fn every_precompile_call_sent_with_exactly_its_estimate_succeeds() {
         .collect();
     println!("{}", report.join("\n"));
     assert_eq!(c.sent.len(), 33);
+}
+
+const GOVERNANCE: &str = "0x0000000000000000000000000000000000000D04";
+
+/// The governance precompile's calls, each sent with exactly its estimate one block or more
+/// later, while other proposals, votes and enactments change the shared counters in between:
+/// donations, locks, the four proposal kinds, votes and revotes, a stream's claims, an unlock.
+#[test]
+fn every_governance_call_sent_with_exactly_its_estimate_succeeds() {
+    use IGovernance::{Kind, Route, Target};
+    use alloy_sol_types::SolValue;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = start(dir.path(), |g| {
+        g["config"]["dbc"]["governance"] = json!({
+            "referendumBlocks": 80,
+            "referendumTurnoutBps": 0,
+            "enactmentDelayBlocks": 2,
+            "proposalDeposit": format!("{:#x}", 100 * DBC),
+        });
+        g["config"]["dbc"]["staking"] = json!({ "epochBlocks": 10 });
+    });
+    let zero = U256::ZERO;
+    let dbc = |n: u128| U256::from(n * DBC);
+    let deposit = |c: &mut market_support::Chain, kind| {
+        c.call(GOVERNANCE, IGovernance::requiredDepositCall { kind, spendAmount: dbc(10) })
+    };
+    c.exact(0, GOVERNANCE, IGovernance::fundCall {}, dbc(1_000), 1);
+    c.exact(1, GOVERNANCE, IGovernance::lockCall {}, dbc(100), 1);
+    c.exact(2, GOVERNANCE, IGovernance::lockCall {}, dbc(50), 3);
+    let d = deposit(&mut c, Kind::Text);
+    let text = IGovernance::proposeTextCall { route: Route::Referendum, description: "t".into() };
+    c.exact(0, GOVERNANCE, text, d, 1);
+    let d = deposit(&mut c, Kind::TreasurySpend);
+    let to = c.addr(8);
+    let spend = IGovernance::proposeSpendCall {
+        to,
+        amount: dbc(10),
+        streamBlocks: 5,
+        route: Route::Referendum,
+        description: "stream".into(),
+    };
+    c.exact(0, GOVERNANCE, spend, d, 2);
+    let current = c.call(GOVERNANCE, IGovernance::currentParamsCall { target: Target::Market });
+    let mut m = IGovernance::MarketParamsV1::abi_decode(&current).unwrap();
+    m.stake.stakePerGpu = dbc(1_500);
+    let params = IGovernance::proposeParamsCall {
+        target: Target::Market,
+        params: m.abi_encode().into(),
+        route: Route::Referendum,
+        description: "stake".into(),
+    };
+    let d = deposit(&mut c, Kind::ParamChange);
+    c.exact(0, GOVERNANCE, params, d, 2);
+    let size = IGovernance::proposeValidatorSetSizeCall {
+        maxValidators: 25,
+        route: Route::Referendum,
+        description: "size".into(),
+    };
+    let d = deposit(&mut c, Kind::ValidatorSetSize);
+    c.exact(0, GOVERNANCE, size, d, 1);
+    for id in 1..=4u64 {
+        let id = U256::from(id);
+        c.exact(1, GOVERNANCE, IGovernance::castVoteCall { proposalId: id, support: 0 }, zero, 1);
+        c.exact(1, GOVERNANCE, IGovernance::castVoteCall { proposalId: id, support: 1 }, zero, 1);
+        let why = IGovernance::castVoteWithReasonCall {
+            proposalId: id,
+            support: 2,
+            reason: "why".into(),
+        };
+        c.exact(2, GOVERNANCE, why, zero, 1);
+    }
+    // The stream is enacted at an epoch boundary, then claimed twice as it is released.
+    let stream = IGovernance::getProposalCall { id: U256::from(2) };
+    let mut enact_at = 0;
+    wait_until("the streamed spend to pass", || {
+        enact_at = c.call(GOVERNANCE, stream.clone()).enactAt;
+        enact_at != 0
+    });
+    c.node.wait_for_block(enact_at + 2, std::time::Duration::from_secs(60));
+    let claim = IGovernance::claimStreamCall { proposalId: U256::from(2) };
+    c.exact(5, GOVERNANCE, claim.clone(), zero, 1);
+    c.exact(6, GOVERNANCE, claim, zero, 1);
+    wait_until("the parameter change to be enacted", || {
+        let p = c.call(GOVERNANCE, IGovernance::getProposalCall { id: U256::from(3) });
+        p.status == IGovernance::Status::Enacted
+    });
+    // Every call now loads the changed market record: still exactly its estimate.
+    let params = c.node.rpc("dbc_params", json!([]));
+    assert_eq!(params["market"]["version"], 1);
+    c.exact(2, GOVERNANCE, IGovernance::lockCall {}, dbc(5), 1);
+    c.exact(2, GOVERNANCE, IGovernance::unlockCall { amount: dbc(5) }, zero, 1);
+    let report: Vec<String> = c
+        .sent
+        .iter()
+        .map(|(name, gas, used)| format!("{name}: estimate {gas}, used {used}"))
+        .collect();
+    println!("{}", report.join("\n"));
+    assert_eq!(c.sent.len(), 23);
 }
