@@ -132,6 +132,25 @@ fn a_referendum_spends_the_treasury_at_the_epoch_boundary_and_a_failed_one_loses
     ]);
     assert!(info.contains("500000000000000000000 [5e20], 0)"), "spent, then reserved: {info}");
 
+    // The hooks' events, which no receipt holds: counted at the vote's end, paid at E - 1.
+    let hook_events = |block: u64| -> Vec<alloy_primitives::B256> {
+        let logs = node.rpc("dbc_getBlockHookLogs", json!([format!("{block:#x}")]));
+        logs.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["topics"][0].as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+    use alloy_sol_types::SolEvent;
+    // The text was proposed a block after the grant: its vote ends a block later.
+    let mut counted = hook_events(vote_end);
+    counted.extend(hook_events(vote_end + 1));
+    assert!(counted.contains(&IGovernance::ProposalQueued::SIGNATURE_HASH), "{counted:?}");
+    assert!(counted.contains(&IGovernance::ProposalRejected::SIGNATURE_HASH), "{counted:?}");
+    let paid = hook_events(e - 1);
+    assert!(paid.contains(&IGovernance::TreasurySpent::SIGNATURE_HASH), "{paid:?}");
+    assert!(paid.contains(&IGovernance::ProposalExecuted::SIGNATURE_HASH), "{paid:?}");
+
     // OpenZeppelin IGovernor's views, with OpenZeppelin's signatures (what front ends call).
     let oz = |sig: &str, args: &[&str]| {
         let mut cmd = vec!["call", GOVERNANCE, sig];

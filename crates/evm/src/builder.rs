@@ -153,6 +153,9 @@ pub struct ExecutedBlock {
     pub block: Block,
     /// Receipts, same order as the transactions.
     pub receipts: Vec<ReceiptEnvelope>,
+    /// Logs of the end-of-block hooks (market, staking, governance, in that order), which no
+    /// receipt holds.
+    pub hook_logs: Vec<alloy_primitives::Log>,
     /// State changes for storage.
     pub changes: StateChangeset,
     /// Transactions dropped as invalid.
@@ -379,13 +382,13 @@ fn execute_and_seal<R: StateReader>(
     }
     // The market's end-of-block hook (due draws, deadlines, heartbeat checks, expiries).
     let fees_burned = U256::from(base_fee) * U256::from(gas_used);
-    crate::factory::apply_market_hook(executor.evm_mut(), fees_burned)?;
+    let mut hook_logs = crate::factory::apply_market_hook(executor.evm_mut(), fees_burned)?;
     if let Some((proposer, missed)) = attrs.staking_hook.clone() {
-        crate::factory::apply_staking_hook(executor.evm_mut(), proposer, missed)?;
+        hook_logs.extend(crate::factory::apply_staking_hook(executor.evm_mut(), proposer, missed)?);
     }
     // Last: the supply ledger, with the block's net balance change (everything above included).
     let change = alloy_evm::Evm::db_mut(executor.evm_mut()).supply_change();
-    crate::factory::apply_governance_hook(executor.evm_mut(), change)?;
+    hook_logs.extend(crate::factory::apply_governance_hook(executor.evm_mut(), change)?);
     let (evm, result) = executor.finish()?;
     drop(evm);
     let execution = started.elapsed();
@@ -458,6 +461,7 @@ fn execute_and_seal<R: StateReader>(
     Ok(ExecutedBlock {
         block,
         receipts,
+        hook_logs,
         changes,
         rejected,
         timings: BuildTimings { execution, state_root: state_root_time, other },

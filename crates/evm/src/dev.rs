@@ -105,6 +105,7 @@ impl IdleBlocks {
         Ok(Some(ExecutedBlock {
             block: Block { header: header.seal_slow(), transactions: vec![], senders: vec![] },
             receipts: vec![],
+            hook_logs: vec![],
             changes: StateChangeset::default(),
             rejected: vec![],
             timings: Default::default(),

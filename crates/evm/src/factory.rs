@@ -38,14 +38,14 @@ pub fn evm_with_inspector<DB: Database, I: Inspector<EthEvmContext<DB>>>(
 }
 
 /// Runs one end-of-block system call from the system address to the precompile at `to` and
-/// commits its state changes. Like the EIP-2935/4788 system calls it has no receipt; a failure
-/// makes the block invalid.
+/// commits its state changes; returns its logs. Like the EIP-2935/4788 system calls it has no
+/// receipt (the node stores the logs beside the block); a failure makes the block invalid.
 fn apply_hook<E>(
     evm: &mut E,
     to: Address,
     data: Bytes,
     what: &str,
-) -> Result<(), BlockExecutionError>
+) -> Result<Vec<alloy_primitives::Log>, BlockExecutionError>
 where
     E: Evm<DB: DatabaseCommit>,
 {
@@ -59,11 +59,14 @@ where
         )));
     }
     evm.db_mut().commit(res.state);
-    Ok(())
+    Ok(res.result.into_logs())
 }
 
 /// Runs the market's end-of-block hook (`onBlock(feesBurned)`).
-pub fn apply_market_hook<E>(evm: &mut E, fees_burned: U256) -> Result<(), BlockExecutionError>
+pub fn apply_market_hook<E>(
+    evm: &mut E,
+    fees_burned: U256,
+) -> Result<Vec<alloy_primitives::Log>, BlockExecutionError>
 where
     E: Evm<DB: DatabaseCommit>,
 {
@@ -76,7 +79,7 @@ where
 pub fn apply_governance_hook<E>(
     evm: &mut E,
     supply_change: alloy_primitives::I256,
-) -> Result<(), BlockExecutionError>
+) -> Result<Vec<alloy_primitives::Log>, BlockExecutionError>
 where
     E: Evm<DB: DatabaseCommit>,
 {
@@ -90,7 +93,7 @@ pub fn apply_staking_hook<E>(
     evm: &mut E,
     proposer: Address,
     missed: Vec<Address>,
-) -> Result<(), BlockExecutionError>
+) -> Result<Vec<alloy_primitives::Log>, BlockExecutionError>
 where
     E: Evm<DB: DatabaseCommit>,
 {

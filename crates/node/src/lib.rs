@@ -291,7 +291,12 @@ pub(crate) fn commit_or_restore(
     executed: &dbc_evm::ExecutedBlock,
     trie: &mut StateTrie,
 ) -> Result<(), NodeError> {
-    if let Err(e) = storage.commit_block(&executed.block, &executed.receipts, &executed.changes) {
+    if let Err(e) = storage.commit_executed(
+        &executed.block,
+        &executed.receipts,
+        &executed.hook_logs,
+        &executed.changes,
+    ) {
         // Put the trie back to the storage's head: O(what the block touched).
         let mut touched = trie_undo::Touched::default();
         touched.add_changes(&executed.changes);

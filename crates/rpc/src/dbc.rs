@@ -484,10 +484,14 @@ pub trait DbcApi {
     /// Claimable, vesting and claimed rewards of an account.
     #[method(name = "getRewards", blocking)]
     fn get_rewards(&self, account: Address, block: Option<BlockId>) -> RpcResult<Rewards>;
-    /// Logs of the market's end-of-block hook in `block` (auditor draws, deadlines, heartbeat
-    /// offline marks, liveness challenges, rental expiries and their burns). The hook is a system call without a
-    /// receipt, so `eth_getLogs` does not have them; they come in `eth_getLogs`' format with
-    /// null transaction fields and log indices after the block's receipt logs.
+    /// Logs of the end-of-block hooks in `block`: the market's (auditor draws, deadlines,
+    /// heartbeat offline marks, liveness challenges, rental expiries and their burns), then
+    /// staking's (elections) and governance's (votes counted, proposals enacted, treasury
+    /// spends, parameter changes, streams, the burn floor's top-up). The hooks are system calls
+    /// without a receipt, so `eth_getLogs` does not have them; the node stores them with the
+    /// block. They come in `eth_getLogs`' format with null transaction fields and log indices
+    /// after the block's receipt logs. Blocks committed by a build that did not store them get
+    /// the market's, replayed.
     #[method(name = "getBlockHookLogs", blocking)]
     fn get_block_hook_logs(&self, block: BlockId) -> RpcResult<Vec<alloy_rpc_types_eth::Log>>;
     /// One mining project, or null.
@@ -994,9 +998,14 @@ impl DbcApiServer for RpcContext {
         if number == 0 {
             return Ok(Vec::new());
         }
-        let parent = self.storage().state_at(number - 1);
-        let logs = dbc_evm::trace::market_hook_logs(self.spec(), &block, parent, self.deadline())
-            .map_err(rpc_err)?;
+        let logs = match self.storage().hook_logs(number).map_err(rpc_err)? {
+            Some(logs) => logs,
+            None => {
+                let parent = self.storage().state_at(number - 1);
+                dbc_evm::trace::market_hook_logs(self.spec(), &block, parent, self.deadline())
+                    .map_err(rpc_err)?
+            }
+        };
         let receipts = self.storage().receipts(number).map_err(rpc_err)?.unwrap_or_default();
         let first =
             receipts.iter().map(|r| alloy_consensus::TxReceipt::logs(r).len() as u64).sum::<u64>();

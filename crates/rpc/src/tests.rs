@@ -142,7 +142,14 @@ impl TestChain {
         )
         .unwrap();
         assert!(executed.rejected.is_empty(), "{:?}", executed.rejected);
-        self.storage.commit_block(&executed.block, &executed.receipts, &executed.changes).unwrap();
+        self.storage
+            .commit_executed(
+                &executed.block,
+                &executed.receipts,
+                &executed.hook_logs,
+                &executed.changes,
+            )
+            .unwrap();
         self.chain.on_committed(executed.block.clone(), executed.receipts);
         executed.block
     }

@@ -386,6 +386,12 @@ impl Storage {
         self.get(RECEIPTS, num_key(number))?.map(|raw| decode_receipts(&raw)).transpose()
     }
 
+    /// The logs of block `number`'s end-of-block hooks (market, staking, governance, in
+    /// order); `None` when the block was committed by a build that did not store them.
+    pub fn hook_logs(&self, number: u64) -> Result<Option<Vec<alloy_primitives::Log>>> {
+        self.get(HOOK_LOGS, num_key(number))?.map(|raw| decode_rlp(HOOK_LOGS, &raw)).transpose()
+    }
+
     /// Full block `number` with senders.
     pub fn block(&self, number: u64) -> Result<Option<Block>> {
         let Some(header) = self.header(number)? else { return Ok(None) };
@@ -642,6 +648,18 @@ impl Storage {
         receipts: &[ReceiptEnvelope],
         changes: &StateChangeset,
     ) -> Result<()> {
+        self.commit_executed(block, receipts, &[], changes)
+    }
+
+    /// [`Self::commit_block`] with the logs of the block's end-of-block hooks, in the same
+    /// batch.
+    pub fn commit_executed(
+        &self,
+        block: &Block,
+        receipts: &[ReceiptEnvelope],
+        hook_logs: &[alloy_primitives::Log],
+        changes: &StateChangeset,
+    ) -> Result<()> {
         let number = block.number();
         let head = self.head_number()?;
         let expected = head.map_or(0, |h| h + 1);
@@ -660,6 +678,9 @@ impl Storage {
         let senders: Vec<u8> = block.senders.iter().flat_map(|s| s.0.0).collect();
         batch.put_cf(self.cf(SENDERS), nk, senders);
         batch.put_cf(self.cf(RECEIPTS), nk, encode_receipts(receipts));
+        let mut logs_rlp = Vec::new();
+        alloy_rlp::encode_list(hook_logs, &mut logs_rlp);
+        batch.put_cf(self.cf(HOOK_LOGS), nk, logs_rlp);
         let lookup = self.cf(TX_LOOKUP);
         // In key order: the memtable's skip list inserts a run of ascending keys from where the
         // previous one went instead of searching from the top for each.
@@ -711,6 +732,8 @@ impl Storage {
             batch.put_cf(self.cf(BLOCK_BODIES), nk, &empty_list);
             batch.put_cf(self.cf(SENDERS), nk, []);
             batch.put_cf(self.cf(RECEIPTS), nk, &empty_receipts);
+            // An idle block's hooks log nothing.
+            batch.put_cf(self.cf(HOOK_LOGS), nk, [alloy_rlp::EMPTY_LIST_CODE]);
             expected += 1;
         }
         batch.put_cf(self.cf(META), META_HEAD, num_key(expected - 1));
@@ -874,7 +897,7 @@ impl Storage {
             batch.delete_cf(self.cf(TX_LOOKUP), tx.tx_hash());
         }
         batch.delete_cf(self.cf(HEADER_NUMBERS), block.hash());
-        for table in [HEADERS, CANONICAL_HEADERS, BLOCK_BODIES, SENDERS, RECEIPTS] {
+        for table in [HEADERS, CANONICAL_HEADERS, BLOCK_BODIES, SENDERS, RECEIPTS, HOOK_LOGS] {
             batch.delete_cf(self.cf(table), nk);
         }
         Ok(())
@@ -1297,6 +1320,27 @@ mod tests {
         assert_eq!(storage.latest_storage(a, s1).expect("read"), U256::ZERO);
         assert_eq!(storage.state_at(0).storage(a, s2).expect("read"), U256::from(6));
         assert_eq!(storage.state_at(1).account(a).expect("read"), None);
+    }
+
+    #[test]
+    fn hook_logs_are_committed_with_their_block_and_unwound_with_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Storage::open(dir.path()).expect("open");
+        let log = alloy_primitives::Log::new_unchecked(
+            Address::with_last_byte(0xd4),
+            vec![B256::with_last_byte(1)],
+            Bytes::from_static(b"data"),
+        );
+        let none = StateChangeset::default();
+        storage.commit_block(&block(0), &[], &none).expect("genesis");
+        storage.commit_executed(&block(1), &[], std::slice::from_ref(&log), &none).expect("commit");
+        storage.commit_empty_blocks(&[block(2)]).expect("empty");
+        assert_eq!(storage.hook_logs(0).expect("read"), Some(vec![]));
+        assert_eq!(storage.hook_logs(1).expect("read"), Some(vec![log]));
+        assert_eq!(storage.hook_logs(2).expect("read"), Some(vec![]));
+        assert_eq!(storage.hook_logs(3).expect("read"), None);
+        storage.unwind_to(0).expect("unwind");
+        assert_eq!(storage.hook_logs(1).expect("read"), None);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! | `AccountsHistory` | address ‖ block | empty: the account changed in that block |
 //! | `StoragesHistory` | address ‖ slot ‖ block | empty: the slot changed in that block |
 //! | `Meta` | name | chain metadata (head number, …) |
+//! | `BlockHookLogs` | block number | RLP list of the end-of-block hooks' logs |
 //!
 //! Numbers are big-endian so that keys sort by block.
 
@@ -53,6 +54,9 @@ pub const ACCOUNTS_HISTORY: &str = "AccountsHistory";
 pub const STORAGES_HISTORY: &str = "StoragesHistory";
 /// Name → metadata.
 pub const META: &str = "Meta";
+/// Block number → the logs of its end-of-block hooks (system calls without a receipt); absent
+/// for blocks committed by an older build.
+pub const HOOK_LOGS: &str = "BlockHookLogs";
 
 /// Every table, in creation order.
 pub const ALL: &[&str] = &[
@@ -71,6 +75,7 @@ pub const ALL: &[&str] = &[
     ACCOUNTS_HISTORY,
     STORAGES_HISTORY,
     META,
+    HOOK_LOGS,
 ];
 
 /// Meta key of the highest finalized block's number.

@@ -258,7 +258,12 @@ impl PosNode {
         self.chain.on_unwound(head);
         for (block, finalized) in executed {
             let commit_started = Instant::now();
-            storage.commit_block(&block.block, &block.receipts, &block.changes)?;
+            storage.commit_executed(
+                &block.block,
+                &block.receipts,
+                &block.hook_logs,
+                &block.changes,
+            )?;
             finish_block(&self.chain, &self.pool, block, started, commit_started, "block imported");
             if let Some(number) = finalized {
                 self.mark_finalized(number, true);
