@@ -69,6 +69,7 @@ contract GovernanceSol {
     // What the account owes (`proposals.rs`): voting locks and open proposals' deposits.
     uint256 internal constant G_LOCKED = 11;
     uint256 internal constant G_DEPOSITS = 12;
+    uint256 internal constant G_RESERVED = 14;
     // Per-source inflow totals: `slot(T_RECEIVED, source, 0)`.
     uint256 internal constant T_RECEIVED = 77;
     // The supply ledger (`supply.rs`).
@@ -176,11 +177,19 @@ contract GovernanceSol {
         }
         if (f == F_TREASURY) {
             uint256 balance = address(this).balance;
-            // What the account holds for voters and proposers is not the treasury's (locks
-            // and proposals are not mirrored here, so both are 0 unless a test writes them).
-            uint256 available = satSub(balance, g(G_LOCKED) + g(G_DEPOSITS));
+            // What the account holds for voters, proposers and stream recipients is not the
+            // treasury's (locks, proposals and streams are not mirrored here, so all are 0
+            // unless a test writes them).
+            uint256 reserved = g(G_RESERVED);
+            uint256 available = satSub(balance, g(G_LOCKED) + g(G_DEPOSITS) + reserved);
             return abi.encode(
-                IGovernance.TreasuryInfo({balance: balance, available: available, received: g(G_RECEIVED), spent: g(G_SPENT)})
+                IGovernance.TreasuryInfo({
+                    balance: balance,
+                    available: available,
+                    received: g(G_RECEIVED),
+                    spent: g(G_SPENT),
+                    reserved: reserved
+                })
             );
         }
         if (f == F_RECEIVED) return abi.encode(get(_receivedSlot(uint8(arg))));

@@ -14,6 +14,13 @@ use dbc_precompiles::abi::{IGovernance, IGpuMarket, IProjectMining, IStaking};
 use market_support::*;
 use serde_json::json;
 
+/// Prints each exact send's estimate and gas used.
+fn report(c: &market_support::Chain) {
+    for (name, gas, used) in &c.sent {
+        println!("{name}: estimate {gas}, used {used}");
+    }
+}
+
 #[test]
 fn every_precompile_call_sent_with_exactly_its_estimate_succeeds() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -110,12 +117,7 @@ fn every_precompile_call_sent_with_exactly_its_estimate_succeeds() {
     c.exact(0, STAKING, IStaking::claimRewardsCall { validator: v }, zero, 60);
     c.exact(0, STAKING, IStaking::undelegateCall { validator: v, amount: dbc(5) }, zero, 1);
 
-    let report: Vec<String> = c
-        .sent
-        .iter()
-        .map(|(name, gas, used)| format!("{name}: estimate {gas}, used {used}"))
-        .collect();
-    println!("{}", report.join("\n"));
+    report(&c);
     assert_eq!(c.sent.len(), 33);
 }
 
@@ -208,11 +210,6 @@ fn every_governance_call_sent_with_exactly_its_estimate_succeeds() {
     assert_eq!(params["market"]["version"], 1);
     c.exact(2, GOVERNANCE, IGovernance::lockCall {}, dbc(5), 1);
     c.exact(2, GOVERNANCE, IGovernance::unlockCall { amount: dbc(5) }, zero, 1);
-    let report: Vec<String> = c
-        .sent
-        .iter()
-        .map(|(name, gas, used)| format!("{name}: estimate {gas}, used {used}"))
-        .collect();
-    println!("{}", report.join("\n"));
+    report(&c);
     assert_eq!(c.sent.len(), 23);
 }

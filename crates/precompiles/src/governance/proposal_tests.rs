@@ -401,6 +401,12 @@ fn openzeppelin_views_follow_a_proposal_through_its_life() {
     assert!(!view(&mut c, IGovernance::supportsInterfaceCall { interfaceId: [0xff; 4].into() }));
 }
 
+/// A claim of stream `id` now is refused: nothing released since the last one.
+fn nothing_to_claim(c: &mut MockChain, id: U256) {
+    let claim = IGovernance::claimStreamCall { proposalId: id };
+    refused(c, BOB, U256::ZERO, claim, IGovernance::NothingToClaim {});
+}
+
 #[test]
 fn a_streamed_spend_is_released_linearly_and_claimed_by_anyone() {
     let mut c = chain();
@@ -413,13 +419,7 @@ fn a_streamed_spend_is_released_linearly_and_claimed_by_anyone() {
     let id = send(&mut c, PROPOSER, dbc(100), streamed(10));
     assert_eq!(view(&mut c, IGovernance::getProposalCall { id }).streamBlocks, 10);
     send(&mut c, ALICE, U256::ZERO, IGovernance::castVoteCall { proposalId: id, support: 1 });
-    refused(
-        &mut c,
-        BOB,
-        U256::ZERO,
-        IGovernance::claimStreamCall { proposalId: id },
-        IGovernance::NothingToClaim {},
-    );
+    nothing_to_claim(&mut c, id);
     // Enacted at the end of block 9: nothing paid, 100 DBC reserved.
     let logs = end_blocks_to(&mut c, 9);
     let opened =
@@ -443,13 +443,7 @@ fn a_streamed_spend_is_released_linearly_and_claimed_by_anyone() {
         spend(PAYEE, dbc(401)),
         IGovernance::InsufficientTreasury { available: dbc(400) },
     );
-    refused(
-        &mut c,
-        BOB,
-        U256::ZERO,
-        IGovernance::claimStreamCall { proposalId: id },
-        IGovernance::NothingToClaim {},
-    );
+    nothing_to_claim(&mut c, id);
     end_blocks_to(&mut c, 12);
     // Block 13: 3 of 10 blocks released; Bob pays it out to the payee.
     assert_eq!(
@@ -457,13 +451,7 @@ fn a_streamed_spend_is_released_linearly_and_claimed_by_anyone() {
         dbc(30)
     );
     assert_eq!(c.balance(PAYEE), dbc(30));
-    refused(
-        &mut c,
-        BOB,
-        U256::ZERO,
-        IGovernance::claimStreamCall { proposalId: id },
-        IGovernance::NothingToClaim {},
-    );
+    nothing_to_claim(&mut c, id);
     end_blocks_to(&mut c, 40);
     assert_eq!(
         send(&mut c, PAYEE, U256::ZERO, IGovernance::claimStreamCall { proposalId: id }),
