@@ -80,6 +80,13 @@ pub(crate) fn target_of(t: G::Target) -> Option<ParamsTarget> {
     }
 }
 
+/// The target of a call's `Target` argument; `InvalidParams("unknown target")` for a value
+/// the enum does not have.
+pub(crate) fn target_arg(t: G::Target) -> Res<ParamsTarget> {
+    target_of(t)
+        .ok_or_else(|| crate::store::revert(G::InvalidParams { reason: "unknown target".into() }))
+}
+
 /// The name of a target in messages (`config.dbc.<name>`).
 pub fn target_name(t: ParamsTarget) -> &'static str {
     match t {

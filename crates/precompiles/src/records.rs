@@ -590,6 +590,18 @@ impl Account {
         Ok(())
     }
 
+    /// Takes everything claimable now, `vested` being the vested total ([`Self::refresh`]):
+    /// the claimable part plus the vested part not yet withdrawn. `withdrawn_vested` is a
+    /// high-water mark: after a longer `vestingBlocks` the vested total can fall below what was
+    /// already withdrawn, and must not be paid again when it climbs back. `None` on overflow.
+    pub(crate) fn take(&mut self, vested: U256) -> Option<U256> {
+        let amount = self.claimable.checked_add(vested.saturating_sub(self.withdrawn_vested))?;
+        self.claimed = self.claimed.checked_add(amount)?;
+        self.claimable = U256::ZERO;
+        self.withdrawn_vested = self.withdrawn_vested.max(vested);
+        Some(amount)
+    }
+
     /// Moves tranches whose release started into the active sums and fully released ones into
     /// `matured`. Returns the vested total at `now`.
     pub(crate) fn refresh<H: Host>(
@@ -624,5 +636,34 @@ impl Account {
                 .checked_sub(self.active_weighted))?
                 / U256::from(vesting_blocks);
         ck(self.matured.checked_add(releasing))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vested_total_that_falls_is_not_paid_twice_when_it_climbs_back() {
+        let mut a = Account {
+            slots: Slots { tag: T_ACCOUNT, key: B256::ZERO, orig: [U256::ZERO; 8] },
+            key: B256::ZERO,
+            claimable: U256::from(5),
+            claimed: U256::ZERO,
+            matured: U256::ZERO,
+            withdrawn_vested: U256::ZERO,
+            active_amount: U256::ZERO,
+            active_weighted: U256::ZERO,
+            head: 0,
+            started: 0,
+            tail: 0,
+            total_vesting: U256::ZERO,
+        };
+        assert_eq!(a.take(U256::from(100)), Some(U256::from(105)));
+        // A longer vesting period: 60 vested now, less than the 100 withdrawn.
+        assert_eq!(a.take(U256::from(60)), Some(U256::ZERO));
+        assert_eq!(a.withdrawn_vested, U256::from(100));
+        assert_eq!(a.take(U256::from(120)), Some(U256::from(20)));
+        assert_eq!(a.claimed, U256::from(125));
     }
 }

@@ -642,14 +642,6 @@ enum View<T> {
 }
 
 impl RpcContext {
-    fn market_view<C: SolCall>(
-        &self,
-        call: C,
-        block: Option<BlockId>,
-    ) -> RpcResult<View<C::Return>> {
-        self.precompile_view(MARKET_ADDRESS, call, block)
-    }
-
     fn precompile_view<C: SolCall>(
         &self,
         to: Address,
@@ -680,6 +672,21 @@ impl RpcContext {
         C::abi_decode_returns(&out.output)
             .map(View::Ok)
             .map_err(|e| crate::error::internal(format!("market returned malformed data: {e}")))
+    }
+
+    /// A view of a record that may not exist: `None` when the precompile reverts with `Missing`
+    /// (its "unknown id" error), any other revert is an error.
+    fn precompile_opt<C: SolCall, Missing: SolError>(
+        &self,
+        to: Address,
+        call: C,
+        block: Option<BlockId>,
+    ) -> RpcResult<Option<C::Return>> {
+        match self.precompile_view(to, call, block)? {
+            View::Ok(v) => Ok(Some(v)),
+            View::Reverted(data) if Missing::abi_decode(&data).is_ok() => Ok(None),
+            View::Reverted(data) => Err(reverted(&data)),
+        }
     }
 
     fn market_ok<C: SolCall>(&self, call: C, block: Option<BlockId>) -> RpcResult<C::Return> {
@@ -784,17 +791,13 @@ impl DbcApiServer for RpcContext {
     }
 
     fn get_proposal(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<ProposalJson>> {
-        match self.precompile_view(
+        let call = IGovernance::getProposalCall { id };
+        let p = self.precompile_opt::<_, IGovernance::UnknownProposal>(
             GOVERNANCE_ADDRESS,
-            IGovernance::getProposalCall { id },
+            call,
             block,
-        )? {
-            View::Ok(p) => Ok(Some(proposal_json(p))),
-            View::Reverted(data) if IGovernance::UnknownProposal::abi_decode(&data).is_ok() => {
-                Ok(None)
-            }
-            View::Reverted(data) => Err(reverted(&data)),
-        }
+        )?;
+        Ok(p.map(proposal_json))
     }
 
     fn list_proposals(
@@ -921,17 +924,14 @@ impl DbcApiServer for RpcContext {
     fn get_machine(&self, id: B256, block: Option<BlockId>) -> RpcResult<Option<Machine>> {
         // Both reads at one block, even if the head moves meanwhile.
         let block = Some(BlockId::number(self.resolve(block)?));
-        match self.market_view(IGpuMarket::getMachineCall { machineId: id }, block)? {
-            View::Ok(m) => {
-                let endpoint =
-                    self.market_ok(IGpuMarket::endpointOfCall { machineId: id }, block)?;
-                Ok(Some(machine_json(m, endpoint)))
-            }
-            View::Reverted(data) if IGpuMarket::UnknownMachine::abi_decode(&data).is_ok() => {
-                Ok(None)
-            }
-            View::Reverted(data) => Err(reverted(&data)),
-        }
+        let call = IGpuMarket::getMachineCall { machineId: id };
+        let Some(m) =
+            self.precompile_opt::<_, IGpuMarket::UnknownMachine>(MARKET_ADDRESS, call, block)?
+        else {
+            return Ok(None);
+        };
+        let endpoint = self.market_ok(IGpuMarket::endpointOfCall { machineId: id }, block)?;
+        Ok(Some(machine_json(m, endpoint)))
     }
 
     fn list_machines(
@@ -968,12 +968,11 @@ impl DbcApiServer for RpcContext {
     }
 
     fn get_rental(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<Rental>> {
-        let r = match self.market_view(IGpuMarket::getRentalCall { rentalId: id }, block)? {
-            View::Ok(r) => r,
-            View::Reverted(data) if IGpuMarket::UnknownRental::abi_decode(&data).is_ok() => {
-                return Ok(None);
-            }
-            View::Reverted(data) => return Err(reverted(&data)),
+        let call = IGpuMarket::getRentalCall { rentalId: id };
+        let Some(r) =
+            self.precompile_opt::<_, IGpuMarket::UnknownRental>(MARKET_ADDRESS, call, block)?
+        else {
+            return Ok(None);
         };
         Ok(Some(Rental {
             id: r.id,
@@ -1026,17 +1025,10 @@ impl DbcApiServer for RpcContext {
     }
 
     fn get_project(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<Project>> {
-        match self.precompile_view(
-            MINING_ADDRESS,
-            IProjectMining::getProjectCall { projectId: id },
-            block,
-        )? {
-            View::Ok(p) => Ok(Some(project_json(p))),
-            View::Reverted(data) if IProjectMining::UnknownProject::abi_decode(&data).is_ok() => {
-                Ok(None)
-            }
-            View::Reverted(data) => Err(reverted(&data)),
-        }
+        let call = IProjectMining::getProjectCall { projectId: id };
+        let p =
+            self.precompile_opt::<_, IProjectMining::UnknownProject>(MINING_ADDRESS, call, block)?;
+        Ok(p.map(project_json))
     }
 
     fn list_projects(

@@ -140,17 +140,13 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
         C::claimStream(c) => proposals::claim_stream(ctx, c.proposalId),
         C::getStream(c) => proposals::get_stream(ctx, c.proposalId),
         C::currentParams(c) => {
-            let Some(t) = crate::params::target_of(c.target) else {
-                return Err(revert(IGovernance::InvalidParams { reason: "unknown target".into() }));
-            };
+            let t = crate::params::target_arg(c.target)?;
             let record = crate::params::encode(params, t);
             ctx.charge(gas::STEP.saturating_mul(record.len().div_ceil(32) as u64))?;
             ret::<IGovernance::currentParamsCall>(&Bytes::from(record))
         }
         C::paramsVersion(c) => {
-            let Some(t) = crate::params::target_of(c.target) else {
-                return Err(revert(IGovernance::InvalidParams { reason: "unknown target".into() }));
-            };
+            let t = crate::params::target_arg(c.target)?;
             let (version, effective_from, hash) = crate::params::in_force(ctx, t)?;
             ret::<IGovernance::paramsVersionCall>(&IGovernance::paramsVersionReturn {
                 version,

@@ -425,9 +425,7 @@ pub(crate) fn propose_params<H: Host>(
     value: U256,
     c: IGovernance::proposeParamsCall,
 ) -> Res<Bytes> {
-    let Some(t) = params::target_of(c.target) else {
-        return Err(revert(IGovernance::InvalidParams { reason: "unknown target".into() }));
-    };
+    let t = params::target_arg(c.target)?;
     // A fixed bound, not `maxPayloadBytes`: a change of that must not lock changes out.
     if c.params.len() > params::MAX_RECORD_BYTES {
         return Err(revert(IGovernance::PayloadTooLarge {
@@ -438,8 +436,8 @@ pub(crate) fn propose_params<H: Host>(
     ctx.charge(gas::HASH.saturating_mul(c.params.len().div_ceil(32) as u64))?;
     let new = params::decode(p, t, &c.params)
         .and_then(|new| p.check_change(&new, t).map(|()| new))
-        .map_err(|reason| revert(IGovernance::InvalidParams { reason }))?;
-    state_checks(ctx, &new, t)?.map_err(|reason| revert(IGovernance::InvalidParams { reason }))?;
+        .map_err(invalid)?;
+    state_checks(ctx, &new, t)?.map_err(invalid)?;
     let hash = ctx.hash(&c.params)?;
     params::store_blob(ctx, hash, &c.params)?;
     let (base_version, _, _) = params::newest(ctx, t)?;
@@ -463,10 +461,9 @@ pub(crate) fn propose_validator_set_size<H: Host>(
     value: U256,
     c: IGovernance::proposeValidatorSetSizeCall,
 ) -> Res<Bytes> {
-    let new = with_set_size(p, c.maxValidators)
-        .map_err(|reason| revert(IGovernance::InvalidParams { reason }))?;
+    let new = with_set_size(p, c.maxValidators).map_err(invalid)?;
     let t = ParamsTarget::Staking;
-    state_checks(ctx, &new, t)?.map_err(|reason| revert(IGovernance::InvalidParams { reason }))?;
+    state_checks(ctx, &new, t)?.map_err(invalid)?;
     let rec = Proposal {
         kind: KIND_VALIDATOR_SET_SIZE,
         target: params::index(t) as u8,
@@ -475,6 +472,11 @@ pub(crate) fn propose_validator_set_size<H: Host>(
     };
     let id = submit(ctx, p, who, value, c.route, &c.description, rec)?;
     ret::<IGovernance::proposeValidatorSetSizeCall>(&id)
+}
+
+/// The revert of a parameter change the checks refuse.
+fn invalid(reason: String) -> Fail {
+    revert(IGovernance::InvalidParams { reason })
 }
 
 /// `p` with `staking.maxValidators = size`, checked as a change.

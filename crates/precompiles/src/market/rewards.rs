@@ -189,15 +189,10 @@ pub(super) fn claim<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<U256> {
     }
     let mut acct = Account::load(ctx, who)?;
     let vested = acct.refresh(ctx, ctx.p.vesting_blocks)?;
-    let amount = ck(acct.claimable.checked_add(vested.saturating_sub(acct.withdrawn_vested)))?;
+    let amount = ck(acct.take(vested))?;
     if amount.is_zero() {
         return Err(revert(IGpuMarket::NothingToClaim {}));
     }
-    acct.claimable = U256::ZERO;
-    // A high-water mark: after a longer `vestingBlocks` the vested total can fall below what
-    // was already withdrawn, and must not be paid again when it climbs back.
-    acct.withdrawn_vested = acct.withdrawn_vested.max(vested);
-    acct.claimed = ck(acct.claimed.checked_add(amount))?;
     acct.store(ctx)?;
     ctx.pay(who, amount)?;
     emit(ctx, IGpuMarket::RewardsClaimed { account: who, amount })?;

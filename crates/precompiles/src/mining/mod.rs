@@ -695,12 +695,7 @@ fn settle<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, pid: U256, provider: Addr
     }
     let mut acct = Account::load_keyed(ctx, T_PROVIDER, provider_key(p.id, provider))?;
     let vested = acct.refresh(ctx, p.vesting_blocks.max(1))?;
-    let amount = ck2(acct.claimable.checked_add(vested.saturating_sub(acct.withdrawn_vested)))?;
-    acct.claimable = U256::ZERO;
-    // A high-water mark: after a longer `vestingBlocks` the vested total can fall below what
-    // was already withdrawn, and must not be paid again when it climbs back.
-    acct.withdrawn_vested = acct.withdrawn_vested.max(vested);
-    acct.claimed = ck2(acct.claimed.checked_add(amount))?;
+    let amount = ck2(acct.take(vested))?;
     acct.store(ctx)?;
     p.settled = ck2(p.settled.checked_add(amount))?;
     p.store(ctx)?;
