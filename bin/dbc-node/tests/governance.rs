@@ -380,3 +380,131 @@ fn a_streamed_spend_is_released_block_by_block_and_anyone_can_pay_it_out() {
         .fold(U256::ZERO, |a, b| a + b);
     assert_eq!(spent, U256::from(100 * ETHER));
 }
+
+const DEV_KEY_1: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+const DEV_ADDR_1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+const DEV_KEY_2: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+const DEV_ADDR_2: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
+const DEV_KEY_4: &str = "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a";
+const DEV_ADDR_4: &str = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65";
+
+/// Issue #17 items 1, 2 and 6 on one `dbc-node --dev`, with `cast` only: candidates stand, a
+/// holder's ballot elects a council of three at the end of the term (the fresh candidate left
+/// out loses its bond), the council passes a motion changing the stake per GPU (closed by the
+/// second member's vote, in that transaction), the market asks the new stake from block E and
+/// not before, and a motion two members oppose loses its deposit to the treasury.
+#[test]
+fn an_elected_council_changes_the_market_by_motion_and_a_rejected_motion_loses_its_deposit() {
+    use alloy_sol_types::SolEvent;
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = dir.path().join("genesis.json");
+    write_dev_genesis(&genesis, |g| {
+        g["config"]["dbc"]["governance"] = json!({
+            "enactmentDelayBlocks": 3,
+            "proposalDeposit": (100 * ETHER).to_string(),
+            "council": {
+                "seats": 3, "runnersUp": 0, "termBlocks": 30, "electionFreezeBlocks": 2,
+                "maxCandidates": 8, "maxApprovals": 4, "candidacyBond": (10 * ETHER).to_string(),
+                "minVoteLock": ETHER.to_string(), "motionBlocks": 5,
+            },
+        });
+        g["config"]["dbc"]["staking"] = json!({ "epochBlocks": 10 });
+    });
+    let node = DevNode::start(
+        &dir.path().join("data"),
+        &["--chain", genesis.to_str().unwrap(), "--dev.instant"],
+    );
+    let url = node.url();
+    let council = node.rpc("dbc_council", json!([]));
+    assert_eq!(
+        (council["term"].as_str(), council["termEnd"].as_str()),
+        (Some("0x0"), Some("0x1e"))
+    );
+
+    for key in [DEV_KEY_0, DEV_KEY_1, DEV_KEY_2, DEV_KEY_4] {
+        send(&url, key, "10ether", "submitCandidacy()", &[]);
+    }
+    send(&url, DEV_KEY_3, "1000ether", "lock()", &[]);
+    let approvals = format!("[{DEV_ADDR_0},{DEV_ADDR_1},{DEV_ADDR_2}]");
+    send(&url, DEV_KEY_3, "0", "voteCouncil(address[])", &[&approvals]);
+    let before = node.rpc("dbc_council", json!([]));
+    let stake: Vec<U256> = before["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| amount(&c["approvalStake"]))
+        .collect();
+    let k = U256::from(1000 * ETHER);
+    assert_eq!(stake, vec![k, k, k, U256::ZERO]);
+    let fresh = before["candidates"][3]["account"].as_str().unwrap().to_lowercase();
+    assert_eq!(fresh, DEV_ADDR_4.to_lowercase());
+
+    // The election runs in block 30's hook: equal approval stakes, so lower addresses first.
+    let head = node.block_number();
+    node.rpc("anvil_mine", json!([format!("{:#x}", 31 - head)]));
+    let council = node.rpc("dbc_council", json!([]));
+    assert_eq!(council["term"], "0x1");
+    assert_eq!(council["termEnd"], "0x3c");
+    let members: Vec<String> = council["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_lowercase())
+        .collect();
+    let want: Vec<String> =
+        [DEV_ADDR_2, DEV_ADDR_1, DEV_ADDR_0].iter().map(|a| a.to_lowercase()).collect();
+    assert_eq!(members, want);
+    let t = node.rpc("dbc_treasury", json!([]));
+    assert_eq!(amount(&t["receivedBySource"]["lostCandidacyBond"]), U256::from(10 * ETHER));
+    let elected = node.rpc("dbc_getBlockHookLogs", json!(["0x1e"]));
+    let topic = format!("{:#x}", IGovernance::CouncilElected::SIGNATURE_HASH);
+    assert!(
+        elected.as_array().unwrap().iter().any(|l| l["topics"][0] == topic.as_str()),
+        "CouncilElected in block 30's hook logs: {elected}"
+    );
+
+    // A council motion (route 0) by a non-member: 2,000 DBC per GPU.
+    let changes = json!({ "stakePerGpu": format!("{:#x}", U256::from(2_000 * ETHER)) });
+    let record = node.rpc("dbc_encodeParams", json!(["market", changes]));
+    let record = record.as_str().unwrap().to_string();
+    send(
+        &url,
+        DEV_KEY_4,
+        "100ether",
+        "proposeParams(uint8,bytes,uint8,string)",
+        &["0", &record, "0", "council: 2,000 DBC per GPU"],
+    );
+    let p = node.rpc("dbc_getProposal", json!(["0x1"]));
+    assert_eq!(
+        (p["route"].as_str(), p["term"].as_str(), p["seated"].as_u64()),
+        (Some("council"), Some("0x1"), Some(3))
+    );
+    send(&url, DEV_KEY_0, "0", "castVote(uint256,uint8)", &["1", "1"]);
+    assert_eq!(node.rpc("dbc_getProposal", json!(["0x1"]))["status"], "voting");
+    let second = send(&url, DEV_KEY_1, "0", "castVote(uint256,uint8)", &["1", "1"]);
+    let queued = format!("{:#x}", IGovernance::ProposalQueued::SIGNATURE_HASH);
+    assert!(
+        second["logs"].as_array().unwrap().iter().any(|l| l["topics"][0] == queued.as_str()),
+        "the second member's vote passes it: {second}"
+    );
+    let passed_at = hex_u64(&second["blockNumber"]);
+    let e = (passed_at + 3 + 10) / 10 * 10;
+
+    // A text motion two members oppose is rejected at once; its deposit goes to the treasury.
+    send(&url, DEV_KEY_4, "100ether", "proposeText(uint8,string)", &["0", "no"]);
+    send(&url, DEV_KEY_0, "0", "castVote(uint256,uint8)", &["2", "0"]);
+    send(&url, DEV_KEY_2, "0", "castVote(uint256,uint8)", &["2", "0"]);
+    assert_eq!(node.rpc("dbc_getProposal", json!(["0x2"]))["status"], "rejected");
+    let t = node.rpc("dbc_treasury", json!([]));
+    assert_eq!(amount(&t["receivedBySource"]["lostProposalDeposit"]), U256::from(100 * ETHER));
+
+    let head = node.block_number();
+    node.rpc("anvil_mine", json!([format!("{:#x}", e + 1 - head)]));
+    assert_eq!(node.rpc("dbc_getProposal", json!(["0x1"]))["status"], "enacted");
+    let (old, new) = (U256::from(1_000 * ETHER), U256::from(2_000 * ETHER));
+    assert_eq!(try_register(&node, old, e - 1), Ok(()));
+    assert_eq!(try_register(&node, new, e), Ok(()));
+    let at = |b: u64| node.rpc("dbc_params", json!([format!("{b:#x}")]));
+    assert_eq!(amount(&at(e - 1)["market"]["params"]["stakePerGpu"]), old);
+    assert_eq!(amount(&at(e)["market"]["params"]["stakePerGpu"]), new);
+}

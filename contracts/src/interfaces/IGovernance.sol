@@ -20,7 +20,24 @@ pragma solidity ^0.8.24;
 /// next); a failed one loses its deposit to the treasury (source 6). A vote commits the voter's
 /// lock until the vote end + `enactmentDelayBlocks` + one epoch (`lockOf`): it cannot be
 /// unlocked before, so one DBC cannot vote twice (when boundaries are full, enactment can come
-/// after that). The council route is not implemented yet (`NoCouncil`).
+/// after that).
+///
+/// Council: every term (`council.termBlocks`) a council of `council.seats` members and
+/// `council.runnersUp` runners-up is elected by sequential Phragmén over approval ballots, in
+/// the hook of the term's last block (`CouncilElected`). Anyone becomes a candidate for the
+/// current term with a bond (`submitCandidacy`); members and runners-up stand again
+/// automatically. A ballot (`voteCouncil`) approves up to `council.maxApprovals` candidates
+/// with the voter's whole lock (at least `council.minVoteLock`), follows the lock as it changes,
+/// and counts for the current term only. In the last `council.electionFreezeBlocks` of a term
+/// candidacies and ballots are frozen (`CouncilVotesFrozen`) and a lock cannot go below its
+/// ballot. A fresh candidate that is neither elected nor a runner-up loses its bond to the
+/// treasury (source 7); the others get it back when they leave. Council motions
+/// (`Route.Council`) are decided by the members of the term they started in, one vote each:
+/// passed once `council.approvalBps` of the seated members voted for, rejected once that
+/// cannot happen any more, else rejected at the end of `council.motionBlocks`. A motion needs a
+/// council of at least a third of the seats (`NoCouncil`); governance's own parameters go to
+/// referendum only (`RouteNotAllowed`), and a council spend is at most `council.spendLimit`,
+/// `council.termSpendLimit` a term (`SpendAboveCouncilLimit`).
 ///
 /// Running parameters: the market, staking and governance parameters in force live in this
 /// account's state (`currentParams`, `paramsVersion`); genesis sets the first ones. A
@@ -43,7 +60,7 @@ interface IGovernance {
     enum Target { Market, Staking, Governance }
     /// What a proposal does.
     enum Kind { Text, TreasurySpend, ParamChange, ValidatorSetSize }
-    /// Who decides: the council (not elected yet) or a referendum of locked DBC.
+    /// Who decides: a motion of the council, or a referendum of locked DBC.
     enum Route { Council, Referendum }
     enum Status { None, Voting, Queued, Enacted, Rejected, EnactmentFailed }
     /// OpenZeppelin IGovernor's ProposalState, same order (`state`).
@@ -100,8 +117,17 @@ interface IGovernance {
         uint256 burnFloor; uint64 referendumBlocks; uint16 referendumTurnoutBps;
         uint16 referendumApprovalBps; uint64 enactmentDelayBlocks; uint32 maxEnactmentsPerEpoch;
         uint256 proposalDeposit; uint16 spendDepositBps; uint32 maxOpenProposals; uint32 maxPayloadBytes;
-        uint64 maxStreamBlocks;
+        uint64 maxStreamBlocks; CouncilParamsV1 council;
     }
+    /// `config.dbc.governance.council`.
+    struct CouncilParamsV1 {
+        uint32 seats; uint32 runnersUp; uint64 termBlocks; uint64 electionFreezeBlocks;
+        uint32 maxCandidates; uint256 candidacyBond; uint256 minVoteLock; uint32 maxApprovals;
+        uint32 maxBallotClasses; uint64 motionBlocks; uint16 approvalBps; uint256 spendLimit;
+        uint256 termSpendLimit;
+    }
+    /// A council candidate of the current term and the locked DBC whose ballots approve it.
+    struct Candidate { address account; uint256 bond; uint256 approvalStake; bool carried; }
     /// A streamed spend: `total` released linearly over blocks `startBlock` (E) to `endBlock`;
     /// `claimStream` pays what is released and not yet claimed to `to`.
     struct Stream { uint256 proposalId; address to; uint256 total; uint256 claimed; uint64 startBlock; uint64 endBlock; }
@@ -120,7 +146,7 @@ interface IGovernance {
         uint64 voteEnd;
         /// Once passed: E, the first block the proposal is in force (enacted at the end of E − 1).
         uint64 enactAt;
-        /// Unused yet (council motions).
+        /// Council motions: the term whose council decides it, and its seated members.
         uint64 term;
         uint32 seated;
         uint256 deposit;
@@ -141,7 +167,8 @@ interface IGovernance {
 
     /// Treasury inflows by source (`TreasuryReceived.source`, `treasuryReceived(source)`).
     /// 1 machine slash, 2 auditor penalty, 3 rejected machine, 4 lost report deposit,
-    /// 5 validator slash, 6 lost proposal deposit, 8 burn above the floor, 9 donation (`fund`).
+    /// 5 validator slash, 6 lost proposal deposit, 7 lost candidacy bond, 8 burn above the
+    /// floor, 9 donation (`fund`).
     struct TreasuryInfo {
         /// Balance of this account.
         uint256 balance;
@@ -173,7 +200,7 @@ interface IGovernance {
     event VoteCast(address indexed voter, uint256 proposalId, uint8 support, uint256 weight, string reason);
     /// OpenZeppelin Governor's name; the second value is the block E, not seconds.
     event ProposalQueued(uint256 proposalId, uint256 etaSeconds);
-    /// reason: 2 defeated, 3 turnout missed.
+    /// reason: 1 the council did not pass it, 2 defeated, 3 turnout missed.
     event ProposalRejected(uint256 indexed id, uint8 reason, uint256 depositToTreasury);
     /// OpenZeppelin Governor's name: the proposal was enacted.
     event ProposalExecuted(uint256 proposalId);
@@ -193,7 +220,7 @@ interface IGovernance {
     error NothingLocked();
     /// Voted weight stays locked until `until`; `unlockable` may be unlocked now.
     error LockCommitted(uint256 unlockable, uint64 until);
-    /// The council route needs a council, which is not elected yet.
+    /// The council route needs a council of at least a third of the seats.
     error NoCouncil();
     error UnknownProposal(uint256 id);
     error VotingClosed(uint256 id);
@@ -211,13 +238,36 @@ interface IGovernance {
     /// checks refuse (same message), or that changes a field that cannot change.
     error InvalidParams(string reason);
 
-    /// `target`'s parameter record `paramsHash` (version `version`) is in force from block
-    /// `effectiveFrom` on.
     /// A streamed spend began: `total` to `to`, released linearly from `startBlock` to `endBlock`.
     event StreamOpened(uint256 indexed proposalId, address indexed to, uint256 total, uint64 startBlock, uint64 endBlock);
     /// `amount` of a stream was paid to `to` (also `TreasurySpent`).
     event StreamClaimed(uint256 indexed proposalId, address indexed to, uint256 amount);
+    /// `target`'s parameter record `paramsHash` (version `version`) is in force from block
+    /// `effectiveFrom` on.
     event ParamsChanged(Target indexed target, uint32 version, uint64 effectiveFrom, bytes32 paramsHash);
+
+    /// `candidate` stands in the election at the end of `term` with `bond` held.
+    event CandidacySubmitted(address indexed candidate, uint64 indexed term, uint256 bond);
+    /// `candidate` withdrew from the election at the end of `term`.
+    event CandidacyRenounced(address indexed candidate, uint64 indexed term);
+    /// `voter`'s ballot for the election at the end of `term` (empty approvals: removed).
+    event CouncilBallot(address indexed voter, uint64 indexed term, address[] approvals, uint256 weight);
+    /// The election at the end of term `term - 1` seated the council of `term`, until `termEnd`.
+    event CouncilElected(uint64 indexed term, address[] members, address[] runnersUp, uint64 termEnd);
+    /// A candidacy bond went back to its candidate.
+    event BondReturned(address indexed candidate, uint256 amount);
+
+    error CouncilVotesFrozen(uint64 untilBlock);
+    error AlreadyCandidate();
+    error NotCandidate(address account);
+    error TooManyCandidates(uint32 maximum);
+    error TooManyApprovals(uint32 maximum);
+    error TooManyBallotClasses(uint32 maximum);
+    /// A ballot needs a lock of at least `minimum`.
+    error BallotTooSmall(uint256 minimum);
+    error NotCouncilMember(uint64 term);
+    error RouteNotAllowed(Kind kind, Route route);
+    error SpendAboveCouncilLimit(uint256 limit);
 
     /// Donates `msg.value` to the treasury (source 9).
     function fund() external payable;
@@ -227,18 +277,18 @@ interface IGovernance {
     /// Returns `amount` of the caller's lock, except what its votes committed until
     /// `committedUntil` (`LockCommitted`).
     function unlock(uint256 amount) external;
-    /// The voter's lock, what its votes committed and until when (ballotWeight is 0: no council yet).
+    /// The voter's lock, what its votes committed and until when, and what its council ballot
+    /// of the current term weighs (0: none).
     function lockOf(address voter) external view returns (uint256 locked, uint256 committed, uint64 committedUntil, uint256 ballotWeight);
-    /// A text proposal (route must be Referendum); `msg.value` must be `requiredDeposit`.
+    /// A text proposal; `msg.value` must be `requiredDeposit`.
     function proposeText(Route route, string calldata description) external payable returns (uint256 id);
     /// A spend of `amount` to `to`: paid at enactment (streamBlocks 0), or released linearly
     /// over `streamBlocks` (at most `maxStreamBlocks`) from E and paid by `claimStream`.
-    /// Route Referendum.
     function proposeSpend(address to, uint256 amount, uint64 streamBlocks, Route route, string calldata description) external payable returns (uint256 id);
     /// A change of `target`'s parameters to the record `params` (`abi.encode` of its V1 struct,
     /// complete; `currentParams(target)` is the record in force). Validated now and at
-    /// enactment; route Referendum. At most 65,536 bytes; gas grows with the record (about
-    /// 22,200 per 32 bytes).
+    /// enactment; governance's own parameters by referendum only. At most 65,536 bytes; gas
+    /// grows with the record (about 22,200 per 32 bytes).
     function proposeParams(Target target, bytes calldata params, Route route, string calldata description) external payable returns (uint256 id);
     /// A change of the active validator set's size (`staking.maxValidators`) alone.
     function proposeValidatorSetSize(uint32 maxValidators, Route route, string calldata description) external payable returns (uint256 id);
@@ -246,7 +296,8 @@ interface IGovernance {
     /// of `maxOpenProposals` in use, and for spends at least `spendDepositBps` of the amount.
     function requiredDeposit(Kind kind, uint256 spendAmount) external view returns (uint256);
     /// Votes with the caller's whole lock (0 against, 1 for, 2 abstain); a new vote replaces
-    /// the caller's earlier one. Returns the weight.
+    /// the caller's earlier one. On a council motion only the members of its term vote, with
+    /// weight 1 (`NotCouncilMember`). Returns the weight.
     function castVote(uint256 proposalId, uint8 support) external returns (uint256 weight);
     function castVoteWithReason(uint256 proposalId, uint8 support, string calldata reason) external returns (uint256 weight);
     function getProposal(uint256 id) external view returns (Proposal memory);
@@ -319,6 +370,27 @@ interface IGovernance {
     function hasVoted(uint256 proposalId, address account) external view returns (bool);
     function proposalVotes(uint256 proposalId) external view returns (uint256 againstVotes, uint256 forVotes, uint256 abstainVotes);
     function supportsInterface(bytes4 interfaceId) external view returns (bool);
+
+    // ---- council ----
+
+    /// Stands in the election at the end of the current term; `msg.value` must be
+    /// `council.candidacyBond` (`WrongDeposit`).
+    function submitCandidacy() external payable;
+    /// Withdraws from the current election; a fresh candidate gets its bond back now, a member or
+    /// runner-up at the election.
+    function renounceCandidacy() external;
+    /// Approves `approvals` (candidates of the current term, distinct) with the caller's whole
+    /// lock; replaces the caller's ballot.
+    function voteCouncil(address[] calldata approvals) external;
+    function removeCouncilVote() external;
+    /// The council in office, its runners-up, the term, the block whose hook holds the next
+    /// election and the first block of the freeze before it.
+    function council() external view returns (address[] memory members, address[] memory runnersUp, uint64 term, uint64 termEnd, uint64 freezeStart);
+    /// The candidates of the current term's election with their approval stake.
+    function candidates() external view returns (Candidate[] memory);
+    function isCouncilMember(address account) external view returns (bool);
+    /// `voter`'s ballot of the current term (empty: none).
+    function ballotOf(address voter) external view returns (address[] memory approvals, uint256 weight);
 
     /// The block hook: the system address calls it last in every block with the block's net
     /// balance change. Anyone else gets `UnknownSelector`.

@@ -25,7 +25,10 @@ mod pos_genesis;
 mod staking;
 mod supply;
 pub use emission::{EmissionSchedule, MAX_END_ERA, YEAR_BLOCKS};
-pub use governance::{GovernanceParams, MAX_OPEN_PROPOSALS};
+pub use governance::{
+    CouncilParams, GovernanceParams, MAX_BALLOT_CLASSES, MAX_COUNCIL_CANDIDATES,
+    MAX_COUNCIL_RUNNERS_UP, MAX_COUNCIL_SEATS, MAX_OPEN_PROPOSALS,
+};
 pub use market::{
     BurnBasis, BurnTier, DBC, GpuModel, MARKET_ADDRESS, MAX_GPU_MODELS, MINING_ADDRESS,
     MarketParams, SlashTier, default_gpu_models,
@@ -39,6 +42,10 @@ pub use supply::{
 /// Address of the governance precompile, whose balance is the treasury.
 pub const GOVERNANCE_ADDRESS: Address =
     alloy_primitives::address!("0x0000000000000000000000000000000000000D04");
+
+/// Storage slot of `0x…0D04` holding the block whose hook holds the next council election
+/// (set in genesis to `governance.council.termBlocks`).
+pub const GOVERNANCE_TERM_END_SLOT: u64 = 8;
 
 /// The precompiles' accounts (market, project mining, staking, governance): always present in
 /// the genesis state with nonce 1 and code `0xfe`.
@@ -162,6 +169,8 @@ pub mod change_limits {
     pub const MIN_CHALLENGE_CHECK_BLOCKS: u64 = 100;
     /// `market.commitWindowBlocks` and `revealWindowBlocks` at least.
     pub const MIN_AUDIT_WINDOW_BLOCKS: u64 = 20;
+    /// `governance.council.termBlocks` at least (an election per term).
+    pub const MIN_TERM_BLOCKS: u64 = 100;
 }
 
 impl DbcParams {
@@ -281,6 +290,12 @@ impl DbcParams {
                 ng.proposal_deposit
             ));
         }
+        lowered(
+            "governance.council.termBlocks",
+            og.council.term_blocks,
+            ng.council.term_blocks,
+            MIN_TERM_BLOCKS,
+        )?;
         lowered(
             "staking.maxValidators",
             o.staking.max_validators.into(),
@@ -475,6 +490,16 @@ impl ChainSpec {
         if let Some(supply) = &params.supply {
             let balances = genesis.alloc.iter().map(|(a, acc)| (*a, acc.balance)).collect();
             supply.validate(&balances).map_err(ChainSpecError::Unsupported)?;
+        }
+        if c.extra_fields.contains_key("dbc") {
+            // The first council election is held at the end of block `termBlocks` (a later
+            // change of the term applies from the next term on).
+            let key = B256::from(U256::from(GOVERNANCE_TERM_END_SLOT));
+            let gov = genesis.alloc.entry(GOVERNANCE_ADDRESS).or_default();
+            gov.storage
+                .get_or_insert_with(Default::default)
+                .entry(key)
+                .or_insert(B256::from(U256::from(params.governance.council.term_blocks)));
         }
         Ok(Self {
             chain_id: c.chain_id,

@@ -92,6 +92,12 @@ impl IdleBlocks {
                 return Ok(None);
             }
         }
+        // The council election at the end of the term.
+        let term_end = B256::from(U256::from(dbc_chainspec::GOVERNANCE_TERM_END_SLOT));
+        let term_end = state.storage(dbc_precompiles::GOVERNANCE_ADDRESS, term_end)?;
+        if !term_end.is_zero() && term_end <= U256::from(parent.number + 1) {
+            return Ok(None);
+        }
         let base_fee = next_evm_env(spec, parent, &attrs).block_env.basefee;
         let roots = Roots {
             state_root: parent.state_root,

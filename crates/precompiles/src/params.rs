@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex};
 use alloy_primitives::{B256, U256, keccak256};
 use alloy_sol_types::SolValue;
 use dbc_chainspec::{
-    BurnBasis, BurnTier, DbcParams, EmissionSchedule, GOVERNANCE_ADDRESS, GovernanceParams,
-    GpuModel, MarketParams, ParamsTarget, SlashTier, StakingParams,
+    BurnBasis, BurnTier, CouncilParams, DbcParams, EmissionSchedule, GOVERNANCE_ADDRESS,
+    GovernanceParams, GpuModel, MarketParams, ParamsTarget, SlashTier, StakingParams,
 };
 
 use crate::{
@@ -322,6 +322,43 @@ pub fn governance_v1(g: &GovernanceParams) -> G::GovernanceParamsV1 {
         maxOpenProposals: g.max_open_proposals,
         maxPayloadBytes: g.max_payload_bytes,
         maxStreamBlocks: g.max_stream_blocks,
+        council: council_v1(&g.council),
+    }
+}
+
+fn council_v1(c: &CouncilParams) -> G::CouncilParamsV1 {
+    G::CouncilParamsV1 {
+        seats: c.seats,
+        runnersUp: c.runners_up,
+        termBlocks: c.term_blocks,
+        electionFreezeBlocks: c.election_freeze_blocks,
+        maxCandidates: c.max_candidates,
+        candidacyBond: c.candidacy_bond,
+        minVoteLock: c.min_vote_lock,
+        maxApprovals: c.max_approvals,
+        maxBallotClasses: c.max_ballot_classes,
+        motionBlocks: c.motion_blocks,
+        approvalBps: c.approval_bps,
+        spendLimit: c.spend_limit,
+        termSpendLimit: c.term_spend_limit,
+    }
+}
+
+fn council_of(v: &G::CouncilParamsV1) -> CouncilParams {
+    CouncilParams {
+        seats: v.seats,
+        runners_up: v.runnersUp,
+        term_blocks: v.termBlocks,
+        election_freeze_blocks: v.electionFreezeBlocks,
+        max_candidates: v.maxCandidates,
+        candidacy_bond: v.candidacyBond,
+        min_vote_lock: v.minVoteLock,
+        max_approvals: v.maxApprovals,
+        max_ballot_classes: v.maxBallotClasses,
+        motion_blocks: v.motionBlocks,
+        approval_bps: v.approvalBps,
+        spend_limit: v.spendLimit,
+        term_spend_limit: v.termSpendLimit,
     }
 }
 
@@ -338,6 +375,7 @@ fn governance_of(v: &G::GovernanceParamsV1) -> GovernanceParams {
         max_open_proposals: v.maxOpenProposals,
         max_payload_bytes: v.maxPayloadBytes,
         max_stream_blocks: v.maxStreamBlocks,
+        council: council_of(&v.council),
     }
 }
 

@@ -38,6 +38,8 @@ pub(crate) mod source {
     pub(crate) const VALIDATOR_SLASH: u8 = 5;
     /// The deposit of a proposal that failed.
     pub(crate) const LOST_PROPOSAL_DEPOSIT: u8 = 6;
+    /// The bond of a council candidate neither elected nor a runner-up.
+    pub(crate) const CANDIDACY_BOND: u8 = 7;
     /// A burn the burn floor stopped (a precompile's, or base fees minted back).
     pub(crate) const BURN_FLOOR: u8 = 8;
     /// A donation (`fund`).

@@ -126,6 +126,8 @@ pub struct TreasurySources {
     pub validator_slash: U256,
     /// 6: deposits of proposals that failed.
     pub lost_proposal_deposit: U256,
+    /// 7: bonds of council candidates neither elected nor runners-up.
+    pub lost_candidacy_bond: U256,
     /// 8: burns the burn floor stopped (`config.dbc.governance.burnFloor`).
     pub burn_floor: U256,
     /// 9: donations (`fund`).
@@ -311,8 +313,12 @@ pub struct ProposalJson {
     /// Whose parameters a `paramChange` or `validatorSetSize` changes (`market`, `staking` or
     /// `governance`); null for other kinds.
     pub target: Option<&'static str>,
-    /// `referendum` (the council route is not implemented).
+    /// `referendum`, or `council` for a council motion.
     pub route: &'static str,
+    /// A council motion: the term whose council decides it; else 0.
+    pub term: U64,
+    /// A council motion: that council's seated members; else 0.
+    pub seated: u32,
     /// `voting`, `queued`, `enacted`, `rejected` or `enactmentFailed`.
     pub status: &'static str,
     /// The block it was proposed in.
@@ -350,6 +356,38 @@ pub struct ProposalJson {
     pub stream_blocks: U64,
 }
 
+/// `dbc_council`: the council in office and the next election.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouncilJson {
+    /// The current term (0 until the first election).
+    pub term: U64,
+    /// Members in election order.
+    pub members: Vec<Address>,
+    /// Runners-up in election order.
+    pub runners_up: Vec<Address>,
+    /// The block whose hook holds the next election.
+    pub term_end: U64,
+    /// The first block of the freeze before it (no candidacies or ballots from then on).
+    pub freeze_start: U64,
+    /// The candidates of the next election with the locked wei approving each.
+    pub candidates: Vec<CandidateJson>,
+}
+
+/// A council candidate.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CandidateJson {
+    /// Its account.
+    pub account: Address,
+    /// Its bond, wei.
+    pub bond: U256,
+    /// Locked wei whose ballots approve it.
+    pub approval_stake: U256,
+    /// A member or runner-up standing again.
+    pub carried: bool,
+}
+
 /// `dbc_listProposals`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -385,6 +423,8 @@ fn proposal_json(p: IGovernance::Proposal) -> ProposalJson {
         } else {
             "referendum"
         },
+        term: U64::from(p.term),
+        seated: p.seated,
         status: match p.status {
             Status::Voting => "voting",
             Status::Queued => "queued",
@@ -451,6 +491,9 @@ pub trait DbcApi {
     /// since): for audits and tests) beside the ledger's `totalSupply` at that block.
     #[method(name = "auditSupply", blocking)]
     fn audit_supply(&self, block: Option<BlockId>) -> RpcResult<SupplyAudit>;
+    /// The council in office, its runners-up, the next election and its candidates.
+    #[method(name = "council", blocking)]
+    fn council(&self, block: Option<BlockId>) -> RpcResult<CouncilJson>;
     /// One governance proposal, or null.
     #[method(name = "getProposal", blocking)]
     fn get_proposal(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<ProposalJson>>;
@@ -748,6 +791,30 @@ impl RpcContext {
 }
 
 impl DbcApiServer for RpcContext {
+    fn council(&self, block: Option<BlockId>) -> RpcResult<CouncilJson> {
+        // Both reads at one block, even if the head moves meanwhile.
+        let block = Some(BlockId::number(self.resolve(block)?));
+        let c = self.precompile_ok(GOVERNANCE_ADDRESS, IGovernance::councilCall {}, block)?;
+        let cands =
+            self.precompile_ok(GOVERNANCE_ADDRESS, IGovernance::candidatesCall {}, block)?;
+        Ok(CouncilJson {
+            term: U64::from(c.term),
+            members: c.members,
+            runners_up: c.runnersUp,
+            term_end: U64::from(c.termEnd),
+            freeze_start: U64::from(c.freezeStart),
+            candidates: cands
+                .into_iter()
+                .map(|x| CandidateJson {
+                    account: x.account,
+                    bond: x.bond,
+                    approval_stake: x.approvalStake,
+                    carried: x.carried,
+                })
+                .collect(),
+        })
+    }
+
     fn network_stats(&self, block: Option<BlockId>) -> RpcResult<NetworkStats> {
         let s = self.market_ok(IGpuMarket::networkStatsCall {}, block)?;
         let staking_burned =
@@ -840,10 +907,10 @@ impl DbcApiServer for RpcContext {
         blocks.sort_unstable();
         blocks.dedup();
         // The counters at a block: spent, then each source's total.
-        let counters = |n: u64| -> RpcResult<(U256, [U256; 8])> {
+        let counters = |n: u64| -> RpcResult<(U256, [U256; 9])> {
             let state = storage.state_at(n);
             let read = |slot| state.storage(GOVERNANCE_ADDRESS, slot).map_err(rpc_err);
-            let mut by_source = [U256::ZERO; 8];
+            let mut by_source = [U256::ZERO; 9];
             for (v, slot) in by_source.iter_mut().zip(slots.by_source) {
                 *v = read(slot)?;
             }
@@ -855,9 +922,9 @@ impl DbcApiServer for RpcContext {
             let (spent, by_source) = counters(n)?;
             let (spent_before, before) = match n.checked_sub(1) {
                 Some(parent) => counters(parent)?,
-                None => (U256::ZERO, [U256::ZERO; 8]),
+                None => (U256::ZERO, [U256::ZERO; 9]),
             };
-            let d: [U256; 8] = std::array::from_fn(|i| by_source[i].saturating_sub(before[i]));
+            let d: [U256; 9] = std::array::from_fn(|i| by_source[i].saturating_sub(before[i]));
             let balance = storage
                 .state_at(n)
                 .account(GOVERNANCE_ADDRESS)
@@ -875,8 +942,9 @@ impl DbcApiServer for RpcContext {
                     lost_report_deposit: d[3],
                     validator_slash: d[4],
                     lost_proposal_deposit: d[5],
-                    burn_floor: d[6],
-                    donation: d[7],
+                    lost_candidacy_bond: d[6],
+                    burn_floor: d[7],
+                    donation: d[8],
                 },
             });
         }
@@ -912,6 +980,7 @@ impl DbcApiServer for RpcContext {
                 lost_report_deposit: gov(self, 4)?,
                 validator_slash: gov(self, 5)?,
                 lost_proposal_deposit: gov(self, 6)?,
+                lost_candidacy_bond: gov(self, 7)?,
                 burn_floor: gov(self, 8)?,
                 donation: gov(self, 9)?,
             },

@@ -127,6 +127,7 @@ pub fn cost_of(method: &str) -> Cost {
         | "dbc_getProject"
         | "dbc_getProjectRewards"
         | "dbc_getProposal"
+        | "dbc_council"
         | "dbc_gpuModels"
         | "dbc_params"
         | "dbc_encodeParams" => Cost::Compute,

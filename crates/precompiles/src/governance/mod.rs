@@ -1,10 +1,12 @@
 //! The governance precompile at `0x…0D04` (`contracts/src/interfaces/IGovernance.sol`): the
-//! treasury (donations, balance, inflows by source), the supply ledger, voting locks and
-//! referenda on text and treasury spends (`proposals.rs`), and the emission schedules' views.
-//! Parameter changes put new records in force (`params.rs`); the council follows
-//! `docs/governance-design.md`.
+//! treasury (donations, balance, inflows by source), the supply ledger, voting locks,
+//! proposals decided by referendum or council motion (`proposals.rs`), the council's election
+//! (`council.rs`, `phragmen.rs`), and the emission schedules' views. Parameter changes put new
+//! records in force (`params.rs`). The design is `docs/governance-design.md`.
 
+mod council;
 mod oz;
+mod phragmen;
 mod proposals;
 
 pub use proposals::idle_hook_slots;
@@ -28,13 +30,14 @@ pub fn hook_calldata(supply_change: I256) -> Bytes {
 }
 
 /// Sources of treasury inflows, as `TreasuryReceived.source` numbers them.
-pub const TREASURY_SOURCES: [u8; 8] = [
+pub const TREASURY_SOURCES: [u8; 9] = [
     treasury::source::MACHINE_SLASH,
     treasury::source::AUDITOR_PENALTY,
     treasury::source::REJECTED_MACHINE,
     treasury::source::LOST_REPORT_DEPOSIT,
     treasury::source::VALIDATOR_SLASH,
     treasury::source::LOST_PROPOSAL_DEPOSIT,
+    treasury::source::CANDIDACY_BOND,
     treasury::source::BURN_FLOOR,
     treasury::source::DONATION,
 ];
@@ -50,7 +53,7 @@ pub struct TreasurySlots {
     /// Everything received.
     pub received: B256,
     /// Received per source.
-    pub by_source: [B256; 8],
+    pub by_source: [B256; 9],
 }
 
 /// The treasury's counter slots.
@@ -86,6 +89,9 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
         }
         on_block(ctx, SupplyRules::of(params), c.supplyChange)?;
         proposals::run_due(ctx, params, SupplyRules::of(params))?;
+        // Last: a motion enacted or counted in this block was decided by the council of the
+        // term it started in.
+        council::on_block(ctx, params)?;
         return Ok(Bytes::new());
     }
     let Ok(decoded) = C::abi_decode(call.data) else {
@@ -99,6 +105,7 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
             | C::proposeSpend(_)
             | C::proposeParams(_)
             | C::proposeValidatorSetSize(_)
+            | C::submitCandidacy(_)
     );
     let view = !payable
         && !matches!(
@@ -108,6 +115,9 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
                 | C::castVote(_)
                 | C::castVoteWithReason(_)
                 | C::claimStream(_)
+                | C::renounceCandidacy(_)
+                | C::voteCouncil(_)
+                | C::removeCouncilVote(_)
         );
     if call.is_static && !view {
         return Err(revert(IGovernance::StaticCallWrite {}));
@@ -127,8 +137,23 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
             treasury::receive(ctx, treasury::source::DONATION, call.caller, call.value)?;
             Ok(Bytes::new())
         }
-        C::lock(_) => proposals::lock(ctx, call.caller, call.value),
-        C::unlock(c) => proposals::unlock(ctx, call.caller, c.amount),
+        C::lock(_) => proposals::lock(ctx, params, call.caller, call.value),
+        C::unlock(c) => proposals::unlock(ctx, params, call.caller, c.amount),
+        C::submitCandidacy(_) => council::submit_candidacy(ctx, params, call.caller, call.value),
+        C::renounceCandidacy(_) => council::renounce_candidacy(ctx, params, call.caller),
+        C::voteCouncil(c) => proposals::vote_council(ctx, params, call.caller, &c.approvals),
+        C::removeCouncilVote(_) => proposals::vote_council(ctx, params, call.caller, &[]),
+        C::council(_) => council::council_view(ctx, params),
+        C::candidates(_) => council::candidates_view(ctx),
+        C::isCouncilMember(c) => {
+            let (term, _) = council::term(ctx)?;
+            let member = council::is_member(ctx, term, c.account)?;
+            ret::<IGovernance::isCouncilMemberCall>(&member)
+        }
+        C::ballotOf(c) => {
+            let (_, v) = proposals::voter(ctx, c.voter)?;
+            council::ballot_view(ctx, &v)
+        }
         C::lockOf(c) => proposals::lock_of(ctx, c.voter),
         C::proposeText(c) => proposals::propose_text(ctx, params, call.caller, call.value, c),
         C::proposeSpend(c) => proposals::propose_spend(ctx, params, call.caller, call.value, c),
@@ -287,6 +312,8 @@ fn emission_now<H: Host>(
     Ok((schedule.rate(era, pool), u32::try_from(era).unwrap_or(u32::MAX)))
 }
 
+#[cfg(test)]
+mod council_tests;
 #[cfg(test)]
 mod params_tests;
 #[cfg(test)]

@@ -1,9 +1,10 @@
-//! Voting locks and referenda (`docs/governance-design.md` §5; the council route is not
-//! implemented yet).
+//! Voting locks, referenda and council motions (`docs/governance-design.md` §5).
 //!
-//! Holders lock DBC in `0x…0D04` to vote (1 wei = 1 vote). Anyone proposes a text or a
-//! treasury spend with a deposit. Votes are counted in the governance hook of the proposal's
-//! last voting block (an END item); a passed proposal gets its deposit back and is enacted in
+//! Holders lock DBC in `0x…0D04` to vote (1 wei = 1 vote). Anyone proposes with a deposit,
+//! to a referendum of locked DBC or as a motion of the council (`council.rs`), whose members of
+//! the motion's term vote one each and decide it as soon as the result is certain. Votes are
+//! counted in the governance hook of the proposal's last voting block (an END item) unless a
+//! motion was decided before; a passed proposal gets its deposit back and is enacted in
 //! the hook of block E − 1, E being the first staking epoch boundary at least
 //! `enactmentDelayBlocks` after the pass (an ENACT item), so every node applies it at the same
 //! block. A failed proposal's deposit goes to the treasury (source 6).
@@ -17,6 +18,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::{SolEvent, SolValue};
 use dbc_chainspec::{DbcParams, ParamsTarget, STAKING_ADDRESS};
 
+use super::council;
 use crate::{
     GOVERNANCE_ADDRESS,
     abi::IGovernance,
@@ -62,8 +64,12 @@ const KIND_TEXT: u8 = 0;
 const KIND_SPEND: u8 = 1;
 const KIND_PARAMS: u8 = 2;
 const KIND_VALIDATOR_SET_SIZE: u8 = 3;
+const ROUTE_COUNCIL: u8 = 0;
 const ROUTE_REFERENDUM: u8 = 1;
+/// Council spends passed in a term: `term(64)@192 | amount(192)`.
+const G_COUNCIL_SPENT: u64 = 17;
 /// `ProposalRejected.reason`.
+const REJECTED_COUNCIL: u8 = 1;
 const REJECTED_DEFEATED: u8 = 2;
 const REJECTED_TURNOUT: u8 = 3;
 
@@ -90,6 +96,9 @@ struct Proposal {
     /// ParamChange: the target's version when proposed.
     base_version: u32,
     validator_set_size: u32,
+    /// Council motions: the term whose council decides, and its seated members.
+    term: u64,
+    seated: u32,
 }
 
 impl Proposal {
@@ -103,8 +112,10 @@ impl Proposal {
         put(&mut f1, 0, 64, self.vote_start);
         put(&mut f1, 64, 64, self.vote_end);
         put(&mut f1, 128, 64, self.enact_at);
+        put(&mut f1, 192, 64, self.term);
         // f3: seated(32) | baseVersion(32) | voters(64) | validatorSetSize(32) (§3.1).
         let mut f3 = U256::ZERO;
+        put(&mut f3, 0, 32, u64::from(self.seated));
         put(&mut f3, 32, 32, u64::from(self.base_version));
         put(&mut f3, 64, 64, self.voters);
         put(&mut f3, 128, 32, u64::from(self.validator_set_size));
@@ -146,6 +157,8 @@ impl Proposal {
             target: bits(w[0], 184, 8) as u8,
             base_version: bits(w[3], 32, 32) as u32,
             validator_set_size: bits(w[3], 128, 32) as u32,
+            term: bits(w[1], 192, 64),
+            seated: bits(w[3], 0, 32) as u32,
         }
     }
 
@@ -155,6 +168,14 @@ impl Proposal {
             KIND_PARAMS => IGovernance::Kind::ParamChange,
             KIND_VALIDATOR_SET_SIZE => IGovernance::Kind::ValidatorSetSize,
             _ => IGovernance::Kind::Text,
+        }
+    }
+
+    fn route(&self) -> IGovernance::Route {
+        if self.route == ROUTE_COUNCIL {
+            IGovernance::Route::Council
+        } else {
+            IGovernance::Route::Referendum
         }
     }
 
@@ -185,14 +206,15 @@ fn add_flat<H: Host>(ctx: &mut Ctx<'_, H>, n: u64, delta: U256, sub: bool) -> Re
     Ok(next)
 }
 
-/// What the treasury may spend: its balance less what it holds for voters, proposers and
-/// stream recipients.
+/// What the treasury may spend: its balance less what it holds for voters, proposers,
+/// candidates and stream recipients.
 pub(crate) fn available<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<U256> {
     ctx.charge(gas::COLD_SLOAD)?;
     let balance = ctx.host.balance(GOVERNANCE_ADDRESS)?;
     let locked = ctx.get_flat(U256::from(G_LOCKED))?;
     let owed = ck(locked.checked_add(ctx.get_flat(U256::from(G_DEPOSITS))?))?;
     let owed = ck(owed.checked_add(ctx.get_flat(U256::from(G_RESERVED))?))?;
+    let owed = ck(owed.checked_add(council::bonds(ctx)?))?;
     Ok(balance.saturating_sub(owed))
 }
 
@@ -203,30 +225,42 @@ pub(crate) fn reserved<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<U256> {
 
 // ---- voting locks ----
 
-/// A voter's lock: `[locked, committed, committedUntil]`.
-fn voter<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<(Slots<3>, [U256; 3])> {
-    Slots::<3>::load(ctx, T_VOTER, addr_key(who))
+/// A voter's lock: `[locked, committed, committedUntil | ballotTerm | ballotMask,
+/// ballotWeight]`.
+pub(super) fn voter<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<(Slots<4>, [U256; 4])> {
+    Slots::<4>::load(ctx, T_VOTER, addr_key(who))
 }
 
 /// What `w`'s votes still commit at `now`.
-fn committed(w: &[U256; 3], now: u64) -> (U256, u64) {
+fn committed(w: &[U256; 4], now: u64) -> (U256, u64) {
     let until = bits(w[2], 0, 64);
     if until > now { (w[1], until) } else { (U256::ZERO, 0) }
 }
 
-pub(crate) fn lock<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, value: U256) -> Res<Bytes> {
+pub(crate) fn lock<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    who: Address,
+    value: U256,
+) -> Res<Bytes> {
     if value.is_zero() {
         return Err(revert(IGovernance::NothingLocked {}));
     }
     let (mut s, mut w) = voter(ctx, who)?;
     w[0] = ck(w[0].checked_add(value))?;
+    council::on_lock_change(ctx, p, who, &mut w)?;
     s.store(ctx, w)?;
     add_flat(ctx, G_LOCKED, value, false)?;
     ctx.emit(IGovernance::Locked { voter: who, amount: value, locked: w[0] }.encode_log_data())?;
     Ok(Bytes::new())
 }
 
-pub(crate) fn unlock<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, amount: U256) -> Res<Bytes> {
+pub(crate) fn unlock<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    who: Address,
+    amount: U256,
+) -> Res<Bytes> {
     let (mut s, mut w) = voter(ctx, who)?;
     if amount.is_zero() || amount > w[0] {
         return Err(revert(IGovernance::NothingLocked {}));
@@ -239,6 +273,7 @@ pub(crate) fn unlock<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, amount: U256) 
         }));
     }
     w[0] -= amount;
+    council::on_lock_change(ctx, p, who, &mut w)?;
     s.store(ctx, w)?;
     add_flat(ctx, G_LOCKED, amount, true)?;
     ctx.pay_own(who, amount)?;
@@ -249,12 +284,26 @@ pub(crate) fn unlock<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, amount: U256) 
 pub(crate) fn lock_of<H: Host>(ctx: &mut Ctx<'_, H>, who: Address) -> Res<Bytes> {
     let (_, w) = voter(ctx, who)?;
     let (held, until) = committed(&w, ctx.now);
+    let (term, _) = council::term(ctx)?;
     ret::<IGovernance::lockOfCall>(&IGovernance::lockOfReturn {
         locked: w[0],
         committed: held,
         committedUntil: until,
-        ballotWeight: U256::ZERO,
+        ballotWeight: council::ballot(&w, term).1,
     })
+}
+
+/// `voteCouncil` (an empty list: `removeCouncilVote`).
+pub(crate) fn vote_council<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    who: Address,
+    approvals: &[Address],
+) -> Res<Bytes> {
+    let (mut s, mut w) = voter(ctx, who)?;
+    council::vote(ctx, p, who, &mut w, approvals)?;
+    s.store(ctx, w)?;
+    Ok(Bytes::new())
 }
 
 // ---- proposals ----
@@ -301,8 +350,30 @@ fn submit<H: Host>(
     rec: Proposal,
 ) -> Res<U256> {
     let g = &p.governance;
-    if !matches!(route, IGovernance::Route::Referendum) {
-        return Err(revert(IGovernance::NoCouncil {}));
+    let c = &g.council;
+    let by_council = matches!(route, IGovernance::Route::Council);
+    let (mut term, mut seated) = (0, 0);
+    if by_council {
+        // A council must not lower its own thresholds.
+        if rec.kind == KIND_PARAMS && rec.target() == ParamsTarget::Governance {
+            return Err(revert(IGovernance::RouteNotAllowed { kind: rec.kind(), route }));
+        }
+        (term, seated) = council::seated(ctx)?;
+        if seated < c.quorum_seats() {
+            return Err(revert(IGovernance::NoCouncil {}));
+        }
+        if rec.kind == KIND_SPEND {
+            if rec.spend_amount > c.spend_limit {
+                return Err(revert(IGovernance::SpendAboveCouncilLimit { limit: c.spend_limit }));
+            }
+            if council_spent(ctx, term)?.saturating_add(rec.spend_amount) > c.term_spend_limit {
+                return Err(revert(IGovernance::SpendAboveCouncilLimit {
+                    limit: c.term_spend_limit,
+                }));
+            }
+        }
+    } else if !matches!(route, IGovernance::Route::Referendum) {
+        return Err(revert(IGovernance::RouteNotAllowed { kind: rec.kind(), route }));
     }
     if description.len() > g.max_payload_bytes as usize {
         return Err(revert(IGovernance::PayloadTooLarge {
@@ -321,7 +392,9 @@ fn submit<H: Host>(
     let id = add_flat(ctx, G_PROPOSALS, U256::from(1), false)?;
     add_flat(ctx, G_OPEN, U256::from(1), false)?;
     add_flat(ctx, G_DEPOSITS, value, false)?;
-    let vote_end = ck(ctx.now.checked_add(g.referendum_blocks))?;
+    let period = if by_council { c.motion_blocks } else { g.referendum_blocks };
+    let vote_end = ck(ctx.now.checked_add(period))?;
+    let route_code = if by_council { ROUTE_COUNCIL } else { ROUTE_REFERENDUM };
     let payload_hash = if rec.payload_hash.is_zero() {
         ctx.hash(description.as_bytes())?
     } else {
@@ -331,8 +404,10 @@ fn submit<H: Host>(
     let kind_enum = rec.kind();
     let rec = Proposal {
         proposer,
-        route: ROUTE_REFERENDUM,
+        route: route_code,
         status: status::VOTING,
+        term,
+        seated,
         vote_start: ctx.now,
         vote_end,
         deposit: value,
@@ -354,9 +429,8 @@ fn submit<H: Host>(
         }
         .encode_log_data(),
     )?;
-    let calldata: Bytes = (U256::from(kind), U256::from(ROUTE_REFERENDUM), spend_to, spend_amount)
-        .abi_encode()
-        .into();
+    let calldata: Bytes =
+        (U256::from(kind), U256::from(route_code), spend_to, spend_amount).abi_encode().into();
     ctx.emit(
         IGovernance::ProposalCreated {
             proposalId: id,
@@ -555,8 +629,13 @@ pub(crate) fn cast_vote<H: Host>(
     if support > 2 {
         return Err(revert(IGovernance::BadSupport { support }));
     }
+    let by_council = rec.route == ROUTE_COUNCIL;
+    if by_council && !council::is_member(ctx, rec.term, who)? {
+        return Err(revert(IGovernance::NotCouncilMember { term: rec.term }));
+    }
     let (mut vs, mut v) = voter(ctx, who)?;
-    let weight = v[0];
+    // A member's vote weighs one; a referendum vote the caller's whole lock.
+    let weight = if by_council { U256::from(1) } else { v[0] };
     if weight.is_zero() {
         return Err(revert(IGovernance::NoVotingPower {}));
     }
@@ -581,19 +660,29 @@ pub(crate) fn cast_vote<H: Host>(
     s.store(ctx, words)?;
     ballot = [U256::from(support + 1), weight];
     ballot_slots.store(ctx, ballot)?;
-    // The weight stays locked until about the enactment.
-    let until = rec
-        .vote_end
-        .saturating_add(p.governance.enactment_delay_blocks)
-        .saturating_add(p.staking.epoch_blocks);
-    let (held, held_until) = committed(&v, ctx.now);
-    v[1] = held.max(weight);
-    put(&mut v[2], 0, 64, held_until.max(until));
-    vs.store(ctx, v)?;
+    if !by_council {
+        // The weight stays locked until about the enactment.
+        let until = rec
+            .vote_end
+            .saturating_add(p.governance.enactment_delay_blocks)
+            .saturating_add(p.staking.epoch_blocks);
+        let (held, held_until) = committed(&v, ctx.now);
+        v[1] = held.max(weight);
+        put(&mut v[2], 0, 64, held_until.max(until));
+        vs.store(ctx, v)?;
+    }
     ctx.emit(
         IGovernance::VoteCast { voter: who, proposalId: id, support, weight, reason }
             .encode_log_data(),
     )?;
+    if by_council {
+        // A motion closes as soon as its result is certain (as pallet-collective's).
+        match motion_outcome(p, &rec) {
+            Some(true) => decide(ctx, p, id, s, rec, None)?,
+            Some(false) => decide(ctx, p, id, s, rec, Some(REJECTED_COUNCIL))?,
+            None => {}
+        }
+    }
     ret::<IGovernance::castVoteCall>(&weight)
 }
 
@@ -612,14 +701,14 @@ pub(crate) fn get_proposal<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Bytes
         id,
         proposer: r.proposer,
         kind,
-        route: IGovernance::Route::Referendum,
+        route: r.route(),
         status,
         target: params::abi_target(r.target()),
         voteStart: r.vote_start,
         voteEnd: r.vote_end,
         enactAt: r.enact_at,
-        term: 0,
-        seated: 0,
+        term: r.term,
+        seated: r.seated,
         deposit: r.deposit,
         forVotes: r.tally[1],
         againstVotes: r.tally[0],
@@ -792,17 +881,38 @@ pub(crate) fn run_due<H: Host>(ctx: &mut Ctx<'_, H>, p: &DbcParams, rules: Suppl
     Ok(())
 }
 
-/// The END item: counts the referendum. Passed: deposit back, enactment queued. Failed:
-/// deposit to the treasury.
+/// Whether a council motion has passed (`Some(true)`), can no longer pass (`Some(false)`)
+/// or is still open: passed once `approvalBps` of the seated members voted for it.
+fn motion_outcome(p: &DbcParams, rec: &Proposal) -> Option<bool> {
+    let bps = u64::from(p.governance.council.approval_bps);
+    let seated = u64::from(rec.seated);
+    let count = |v: U256| v.saturating_to::<u64>();
+    let [against, for_, _] = rec.tally;
+    if count(for_).saturating_mul(10_000) >= bps.saturating_mul(seated) {
+        Some(true)
+    } else if count(against).saturating_mul(10_000) > (10_000 - bps.min(10_000)) * seated {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The END item: counts the referendum, or closes a council motion still open (rejected:
+/// its approvals were not reached).
 fn count_votes<H: Host>(
     ctx: &mut Ctx<'_, H>,
     p: &DbcParams,
     rules: SupplyRules,
     id: U256,
 ) -> Res<()> {
-    let (mut s, mut rec) = load_known(ctx, id)?;
+    let (s, rec) = load_known(ctx, id)?;
     if rec.status != status::VOTING {
         return Ok(());
+    }
+    if rec.route == ROUTE_COUNCIL {
+        let outcome = motion_outcome(p, &rec);
+        let rejected = (outcome != Some(true)).then_some(REJECTED_COUNCIL);
+        return decide(ctx, p, id, s, rec, rejected);
     }
     let g = &p.governance;
     let [against, for_, abstain] = rec.tally;
@@ -813,35 +923,72 @@ fn count_votes<H: Host>(
         >= ck(supply.checked_mul(U256::from(g.referendum_turnout_bps)))?;
     let approved = ck(for_.checked_mul(bps))?
         > ck(ck(for_.checked_add(against))?.checked_mul(U256::from(g.referendum_approval_bps)))?;
+    let rejected = match (enough, approved) {
+        (true, true) => None,
+        (true, false) => Some(REJECTED_DEFEATED),
+        (false, _) => Some(REJECTED_TURNOUT),
+    };
+    decide(ctx, p, id, s, rec, rejected)
+}
+
+/// Council spends passed in `term` so far.
+fn council_spent<H: Host>(ctx: &mut Ctx<'_, H>, term: u64) -> Res<U256> {
+    let w = ctx.get_flat(U256::from(G_COUNCIL_SPENT))?;
+    Ok(if bits(w, 192, 64) == term { w & (U256::MAX >> 64) } else { U256::ZERO })
+}
+
+/// Closes a vote. Passed (`rejected` is `None`): deposit back, enactment queued; a council
+/// spend that would take the term's council spends past `termSpendLimit` fails instead (the
+/// deposit goes back: the proposer could not know). Rejected: the deposit goes to the treasury.
+fn decide<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    p: &DbcParams,
+    id: U256,
+    mut s: Slots<10>,
+    mut rec: Proposal,
+    rejected: Option<u8>,
+) -> Res<()> {
     add_flat(ctx, G_DEPOSITS, rec.deposit, true)?;
-    if enough && approved {
-        let enact_at = enactment_block(ctx, p, ctx.now)?;
-        rec.status = status::QUEUED;
-        rec.enact_at = enact_at;
-        s.store(ctx, rec.encode())?;
-        push(ctx, T_ENACT_Q, enact_at - 1, id)?;
-        ctx.pay_own(rec.proposer, rec.deposit)?;
-        ctx.emit(
-            IGovernance::DepositReturned { id, to: rec.proposer, amount: rec.deposit }
-                .encode_log_data(),
-        )?;
-        ctx.emit(
-            IGovernance::ProposalQueued { proposalId: id, etaSeconds: U256::from(enact_at) }
-                .encode_log_data(),
-        )?;
-    } else {
+    if let Some(reason) = rejected {
         rec.status = status::REJECTED;
         s.store(ctx, rec.encode())?;
         close(ctx)?;
         // The deposit is already in this account: only what it owes shrinks.
         treasury::receive(ctx, treasury::source::LOST_PROPOSAL_DEPOSIT, rec.proposer, rec.deposit)?;
-        let reason = if enough { REJECTED_DEFEATED } else { REJECTED_TURNOUT };
-        ctx.emit(
+        return ctx.emit(
             IGovernance::ProposalRejected { id, reason, depositToTreasury: rec.deposit }
                 .encode_log_data(),
-        )?;
+        );
     }
-    Ok(())
+    ctx.pay_own(rec.proposer, rec.deposit)?;
+    ctx.emit(
+        IGovernance::DepositReturned { id, to: rec.proposer, amount: rec.deposit }
+            .encode_log_data(),
+    )?;
+    if rec.route == ROUTE_COUNCIL && rec.kind == KIND_SPEND {
+        let (term, _) = council::term(ctx)?;
+        let spent = council_spent(ctx, term)?.saturating_add(rec.spend_amount);
+        let limit = p.governance.council.term_spend_limit;
+        if spent > limit {
+            rec.status = status::ENACTMENT_FAILED;
+            s.store(ctx, rec.encode())?;
+            close(ctx)?;
+            let reason = format!("the council's spends this term would exceed {limit} wei");
+            return ctx.emit(IGovernance::EnactmentFailed { id, reason }.encode_log_data());
+        }
+        let mut w = spent;
+        put(&mut w, 192, 64, term);
+        ctx.set_flat(U256::from(G_COUNCIL_SPENT), w)?;
+    }
+    let enact_at = enactment_block(ctx, p, ctx.now)?;
+    rec.status = status::QUEUED;
+    rec.enact_at = enact_at;
+    s.store(ctx, rec.encode())?;
+    push(ctx, T_ENACT_Q, enact_at - 1, id)?;
+    ctx.emit(
+        IGovernance::ProposalQueued { proposalId: id, etaSeconds: U256::from(enact_at) }
+            .encode_log_data(),
+    )
 }
 
 /// E: the first staking epoch boundary more than `enactmentDelayBlocks` after `passed` whose
