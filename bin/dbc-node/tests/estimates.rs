@@ -137,6 +137,10 @@ fn every_governance_call_sent_with_exactly_its_estimate_succeeds() {
             "referendumTurnoutBps": 0,
             "enactmentDelayBlocks": 2,
             "proposalDeposit": format!("{:#x}", 100 * DBC),
+            "council": {
+                "candidacyBond": format!("{:#x}", 10 * DBC),
+                "minVoteLock": format!("{:#x}", DBC),
+            },
         });
         g["config"]["dbc"]["staking"] = json!({ "epochBlocks": 10 });
     });
@@ -210,6 +214,18 @@ fn every_governance_call_sent_with_exactly_its_estimate_succeeds() {
     assert_eq!(params["market"]["version"], 1);
     c.exact(2, GOVERNANCE, IGovernance::lockCall {}, dbc(5), 1);
     c.exact(2, GOVERNANCE, IGovernance::unlockCall { amount: dbc(5) }, zero, 1);
+    // The council: candidacies, ballots that create, join and leave classes, locks that move a
+    // ballot's weight, a renounced candidacy.
+    let (a, b) = (c.addr(3), c.addr(4));
+    c.exact(3, GOVERNANCE, IGovernance::submitCandidacyCall {}, dbc(10), 1);
+    c.exact(4, GOVERNANCE, IGovernance::submitCandidacyCall {}, dbc(10), 2);
+    c.exact(1, GOVERNANCE, IGovernance::voteCouncilCall { approvals: vec![a, b] }, zero, 1);
+    c.exact(2, GOVERNANCE, IGovernance::voteCouncilCall { approvals: vec![a, b] }, zero, 2);
+    c.exact(2, GOVERNANCE, IGovernance::voteCouncilCall { approvals: vec![a] }, zero, 1);
+    c.exact(1, GOVERNANCE, IGovernance::lockCall {}, dbc(5), 1);
+    c.exact(1, GOVERNANCE, IGovernance::unlockCall { amount: dbc(5) }, zero, 1);
+    c.exact(2, GOVERNANCE, IGovernance::removeCouncilVoteCall {}, zero, 1);
+    c.exact(4, GOVERNANCE, IGovernance::renounceCandidacyCall {}, zero, 1);
     report(&c);
-    assert_eq!(c.sent.len(), 23);
+    assert_eq!(c.sent.len(), 32);
 }

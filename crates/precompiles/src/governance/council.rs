@@ -363,15 +363,19 @@ pub(crate) fn on_lock_change<H: Host>(
     if new == weight {
         return Ok(());
     }
-    class_sub(ctx, term, mask, weight)?;
     if new.is_zero() {
+        class_sub(ctx, term, mask, weight)?;
         set_ballot(v, term, 0, U256::ZERO);
         return ctx.emit(
             IGovernance::CouncilBallot { voter: who, term, approvals: Vec::new(), weight: new }
                 .encode_log_data(),
         );
     }
-    class_add(ctx, c, term, mask, new)?;
+    // The class keeps a ballot of positive weight: only its weight moves.
+    let key = tk(ctx, term, U256::from(mask))?;
+    let w = ctx.get_flat(slot(T_CLASS, key, 0))?;
+    let w = ck(ck(w.checked_sub(weight))?.checked_add(new))?;
+    ctx.set_flat(slot(T_CLASS, key, 0), w)?;
     set_ballot(v, term, mask, new);
     Ok(())
 }
