@@ -487,6 +487,18 @@ fn an_elected_council_changes_the_market_by_motion_and_a_rejected_motion_loses_i
         second["logs"].as_array().unwrap().iter().any(|l| l["topics"][0] == queued.as_str()),
         "the second member's vote passes it: {second}"
     );
+    let votes = node.rpc("dbc_getProposalVotes", json!(["0x1"]));
+    assert_eq!(votes["total"], "0x2");
+    assert_eq!(
+        votes["votes"][1]["voter"].as_str().unwrap().to_lowercase(),
+        DEV_ADDR_1.to_lowercase()
+    );
+    assert_eq!(
+        (votes["votes"][1]["support"].as_str(), amount(&votes["votes"][1]["weight"])),
+        (Some("for"), U256::from(1))
+    );
+    assert!(votes["nextOffset"].is_null());
+    assert!(node.rpc("dbc_getProposalVotes", json!(["0x9"])).is_null());
     let passed_at = hex_u64(&second["blockNumber"]);
     let e = (passed_at + 3 + 10) / 10 * 10;
 

@@ -301,6 +301,10 @@ interface IGovernance {
     function castVote(uint256 proposalId, uint8 support) external returns (uint256 weight);
     function castVoteWithReason(uint256 proposalId, uint8 support, string calldata reason) external returns (uint256 weight);
     function getProposal(uint256 id) external view returns (Proposal memory);
+    /// Up to `limit` (at most 100) of proposal `id`'s voters from `offset`, in the order of their
+    /// first vote, with their current vote (0 against, 1 for, 2 abstain) and its weight
+    /// (`voters` in `getProposal` counts them).
+    function proposalVoters(uint256 id, uint256 offset, uint256 limit) external view returns (address[] memory voters, uint8[] memory support, uint256[] memory weights);
     /// The last proposal id (ids start at 1).
     function proposalCount() external view returns (uint256);
     /// A ParamChange proposal's record (empty for other kinds).

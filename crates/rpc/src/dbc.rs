@@ -356,6 +356,30 @@ pub struct ProposalJson {
     pub stream_blocks: U64,
 }
 
+/// `dbc_getProposalVotes`: a page of a proposal's votes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VotePage {
+    /// Distinct voters.
+    pub total: U64,
+    /// The page, in the order of each voter's first vote.
+    pub votes: Vec<VoteJson>,
+    /// Offset of the next page, null after the last.
+    pub next_offset: Option<U64>,
+}
+
+/// One voter's current vote.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoteJson {
+    /// The voter.
+    pub voter: Address,
+    /// `for`, `against` or `abstain`.
+    pub support: &'static str,
+    /// Locked wei for a referendum, 1 for a council member's vote.
+    pub weight: U256,
+}
+
 /// `dbc_council`: the council in office and the next election.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -497,6 +521,16 @@ pub trait DbcApi {
     /// One governance proposal, or null.
     #[method(name = "getProposal", blocking)]
     fn get_proposal(&self, id: U256, block: Option<BlockId>) -> RpcResult<Option<ProposalJson>>;
+    /// A proposal's votes (null for an unknown proposal): `limit` (at most 100, default 100)
+    /// from `offset`, in the order of each voter's first vote.
+    #[method(name = "getProposalVotes", blocking)]
+    fn get_proposal_votes(
+        &self,
+        id: U256,
+        offset: Option<U64>,
+        limit: Option<U64>,
+        block: Option<BlockId>,
+    ) -> RpcResult<Option<VotePage>>;
     /// Governance proposals by id from `offset` (ids start at 1), at most 100.
     #[method(name = "listProposals", blocking)]
     fn list_proposals(
@@ -865,6 +899,55 @@ impl DbcApiServer for RpcContext {
             block,
         )?;
         Ok(p.map(proposal_json))
+    }
+
+    fn get_proposal_votes(
+        &self,
+        id: U256,
+        offset: Option<U64>,
+        limit: Option<U64>,
+        block: Option<BlockId>,
+    ) -> RpcResult<Option<VotePage>> {
+        // Both reads at one block, even if the head moves meanwhile.
+        let block = Some(BlockId::number(self.resolve(block)?));
+        let call = IGovernance::getProposalCall { id };
+        let Some(p) = self.precompile_opt::<_, IGovernance::UnknownProposal>(
+            GOVERNANCE_ADDRESS,
+            call,
+            block,
+        )?
+        else {
+            return Ok(None);
+        };
+        let offset = offset.map_or(0, |o| o.to::<u64>());
+        let limit = limit.map_or(100, |l| l.to::<u64>()).min(100);
+        let call = IGovernance::proposalVotersCall {
+            id,
+            offset: U256::from(offset),
+            limit: U256::from(limit),
+        };
+        let page = self.precompile_ok(GOVERNANCE_ADDRESS, call, block)?;
+        let votes: Vec<VoteJson> = page
+            .voters
+            .into_iter()
+            .zip(page.support)
+            .zip(page.weights)
+            .map(|((voter, support), weight)| VoteJson {
+                voter,
+                support: match support {
+                    0 => "against",
+                    1 => "for",
+                    _ => "abstain",
+                },
+                weight,
+            })
+            .collect();
+        let end = offset.saturating_add(votes.len() as u64);
+        Ok(Some(VotePage {
+            total: U64::from(p.voters),
+            next_offset: (end < p.voters && !votes.is_empty()).then_some(U64::from(end)),
+            votes,
+        }))
     }
 
     fn list_proposals(

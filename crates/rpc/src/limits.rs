@@ -128,6 +128,7 @@ pub fn cost_of(method: &str) -> Cost {
         | "dbc_getProjectRewards"
         | "dbc_getProposal"
         | "dbc_council"
+        | "dbc_getProposalVotes"
         | "dbc_gpuModels"
         | "dbc_params"
         | "dbc_encodeParams" => Cost::Compute,

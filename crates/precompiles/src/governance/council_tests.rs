@@ -259,6 +259,12 @@ fn council_motions_pass_or_fail_as_soon_as_the_result_is_certain() {
     // Passed in block 21 by D's vote: E = the boundary after 21 + 3 (epochs of 10).
     assert_eq!(queued.unwrap().etaSeconds, U256::from(30));
     assert_eq!(view(&mut c, IGovernance::getProposalCall { id }).status, Status::Queued);
+    let page = IGovernance::proposalVotersCall { id, offset: U256::ZERO, limit: U256::from(9) };
+    let voters = view(&mut c, page);
+    assert_eq!((voters.voters, voters.support), (vec![A, D], vec![1, 1]));
+    assert_eq!(voters.weights, vec![U256::from(1); 2]);
+    let page = IGovernance::proposalVotersCall { id, offset: U256::from(1), limit: U256::MAX };
+    assert_eq!(view(&mut c, page).voters, vec![D]);
     refused(
         &mut c,
         B,

@@ -187,6 +187,7 @@ fn dispatch<H: Host>(ctx: &mut Ctx<'_, H>, params: &DbcParams, call: &Call<'_>) 
             proposals::cast_vote(ctx, params, call.caller, c.proposalId, c.support, c.reason)
         }
         C::getProposal(c) => proposals::get_proposal(ctx, c.id),
+        C::proposalVoters(c) => proposals::proposal_voters(ctx, c.id, c.offset, c.limit),
         C::proposalCount(_) => {
             let n = ctx.g(proposals::G_PROPOSALS)?;
             ret::<IGovernance::proposalCountCall>(&n)

@@ -48,6 +48,10 @@ const T_STREAM: u64 = 73;
 const T_PROPOSAL: u64 = 60;
 const T_VOTER: u64 = 67;
 const T_VOTE: u64 = 71;
+/// A proposal's voters in the order of their first vote: `keccak(id ‖ i)` → voter.
+const T_VOTERS_OF: u64 = 72;
+/// Most voters `proposalVoters` returns at once.
+const MAX_VOTERS_PAGE: u64 = 100;
 /// Proposals whose vote is counted at the end of a block.
 pub(crate) const T_END_Q: u64 = 74;
 /// Proposals enacted at the end of a block.
@@ -642,6 +646,8 @@ pub(crate) fn cast_vote<H: Host>(
     let key = ctx.hash(&(id, who).abi_encode())?;
     let (mut ballot_slots, mut ballot) = Slots::<2>::load(ctx, T_VOTE, key)?;
     if ballot[0].is_zero() {
+        let key = ctx.hash(&(id, U256::from(rec.voters)).abi_encode())?;
+        ctx.set(slot(T_VOTERS_OF, key, 0), from_addr(who))?;
         rec.voters = ck(rec.voters.checked_add(1))?;
     } else {
         let old = ballot[0].saturating_to::<usize>().saturating_sub(1).min(2);
@@ -722,6 +728,34 @@ pub(crate) fn get_proposal<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Bytes
         validatorSetSize: r.validator_set_size,
     };
     ret::<IGovernance::getProposalCall>(&out)
+}
+
+/// A page of a proposal's votes: voters in the order of their first vote, with their current
+/// vote (0 against, 1 for, 2 abstain) and weight; at most 100.
+pub(crate) fn proposal_voters<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    id: U256,
+    offset: U256,
+    limit: U256,
+) -> Res<Bytes> {
+    let (_, r) = load_known(ctx, id)?;
+    let from = offset.saturating_to::<u64>().min(r.voters);
+    let to = from.saturating_add(limit.saturating_to::<u64>().min(MAX_VOTERS_PAGE)).min(r.voters);
+    let mut out = IGovernance::proposalVotersReturn {
+        voters: Vec::new(),
+        support: Vec::new(),
+        weights: Vec::new(),
+    };
+    for i in from..to {
+        let key = ctx.hash(&(id, U256::from(i)).abi_encode())?;
+        let who = to_addr(ctx.get(slot(T_VOTERS_OF, key, 0))?);
+        let vote = ctx.hash(&(id, who).abi_encode())?;
+        let support = ctx.get(slot(T_VOTE, vote, 0))?.saturating_to::<u8>().saturating_sub(1);
+        out.voters.push(who);
+        out.support.push(support);
+        out.weights.push(ctx.get(slot(T_VOTE, vote, 1))?);
+    }
+    ret::<IGovernance::proposalVotersCall>(&out)
 }
 
 // ---- streams ----
