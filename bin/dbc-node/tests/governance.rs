@@ -420,6 +420,14 @@ fn an_elected_council_changes_the_market_by_motion_and_a_rejected_motion_loses_i
         (council["term"].as_str(), council["termEnd"].as_str()),
         (Some("0x0"), Some("0x1e"))
     );
+    // dbc_encodeParams merges a nested object field by field.
+    let record = node.rpc("dbc_encodeParams", json!(["governance", {"council": {"seats": 5}}]));
+    let record = alloy_primitives::hex::decode(record.as_str().unwrap()).unwrap();
+    let g = <IGovernance::GovernanceParamsV1 as alloy_sol_types::SolValue>::abi_decode(&record)
+        .unwrap();
+    assert_eq!((g.council.seats, g.council.termBlocks, g.council.maxApprovals), (5, 30, 4));
+    let err = node.rpc_err("dbc_encodeParams", json!(["governance", {"council": {"sets": 5}}]));
+    assert_eq!(err["message"], "config.dbc.governance.council has no field \"sets\"");
 
     for key in [DEV_KEY_0, DEV_KEY_1, DEV_KEY_2, DEV_KEY_4] {
         send(&url, key, "10ether", "submitCandidacy()", &[]);

@@ -154,12 +154,7 @@ impl DbcParamsApiServer for RpcContext {
         let fields =
             merged.as_object_mut().ok_or_else(|| internal("parameters are not an object"))?;
         let name = params::target_name(t);
-        for (k, v) in changes {
-            if !fields.contains_key(&k) {
-                return Err(invalid_params(format!("config.dbc.{name} has no field {k:?}")));
-            }
-            fields.insert(k, v);
-        }
+        merge_fields(fields, changes, &format!("config.dbc.{name}"))?;
         let bad = |e: serde_json::Error| invalid_params(format!("config.dbc.{name}: {e}"));
         let mut new = current.clone();
         match t {
@@ -177,4 +172,25 @@ impl DbcParamsApiServer for RpcContext {
         current.check_change(&new, t).map_err(invalid_params)?;
         Ok(Bytes::from(params::encode(&new, t)))
     }
+}
+
+/// Replaces the fields of `into` that `changes` gives; a nested object (`governance.council`)
+/// is merged field by field, so the fields it does not give keep their values in force.
+fn merge_fields(
+    into: &mut serde_json::Map<String, Value>,
+    changes: serde_json::Map<String, Value>,
+    path: &str,
+) -> RpcResult<()> {
+    for (k, v) in changes {
+        let Some(slot) = into.get_mut(&k) else {
+            return Err(invalid_params(format!("{path} has no field {k:?}")));
+        };
+        match (slot, v) {
+            (Value::Object(inner), Value::Object(v)) => {
+                merge_fields(inner, v, &format!("{path}.{k}"))?
+            }
+            (slot, v) => *slot = v,
+        }
+    }
+    Ok(())
 }
