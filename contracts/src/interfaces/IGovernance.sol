@@ -31,7 +31,8 @@ pragma solidity ^0.8.24;
 /// and counts for the current term only. In the last `council.electionFreezeBlocks` of a term
 /// candidacies and ballots are frozen (`CouncilVotesFrozen`) and a lock cannot go below its
 /// ballot. A fresh candidate that is neither elected nor a runner-up loses its bond to the
-/// treasury (source 7); the others get it back when they leave. Council motions
+/// treasury (source 7), also when it withdraws (its slot stays taken); the others get it back
+/// when they leave. Council motions
 /// (`Route.Council`) are decided by the members of the term they started in, one vote each:
 /// passed once `council.approvalBps` of the seated members voted for, rejected once that
 /// cannot happen any more, else rejected at the end of `council.motionBlocks`. A motion needs a
@@ -380,8 +381,9 @@ interface IGovernance {
     /// Stands in the election at the end of the current term; `msg.value` must be
     /// `council.candidacyBond` (`WrongDeposit`).
     function submitCandidacy() external payable;
-    /// Withdraws from the current election; a fresh candidate gets its bond back now, a member or
-    /// runner-up at the election.
+    /// Withdraws from the current election. A member or runner-up standing again gets its bond
+    /// back now; a fresh candidate's bond goes to the treasury (source 7), as if it lost: its
+    /// slot stays taken for the term.
     function renounceCandidacy() external;
     /// Approves `approvals` (candidates of the current term, distinct) with the caller's whole
     /// lock; replaces the caller's ballot.

@@ -199,6 +199,18 @@ mod tests {
             let idle = IdleBlocks::new(&busy).expect("read");
             assert!(idle.block_after(&spec, &genesis, &busy, attrs(1)).expect("read").is_none());
         }
+        // So is the council election at the end of a term (genesis sets the first one's block),
+        // and a term end passed without one.
+        let end = B256::from(U256::from(dbc_chainspec::GOVERNANCE_TERM_END_SLOT));
+        let key = (dbc_precompiles::GOVERNANCE_ADDRESS, end);
+        assert_eq!(state.storage.get(&key), Some(&U256::from(1_752_000)), "set in genesis");
+        for at in [1u64, 0] {
+            let mut busy = state.clone();
+            busy.storage.insert(key, U256::from(at));
+            let idle = IdleBlocks::new(&busy).expect("read");
+            let built = idle.block_after(&spec, &genesis, &busy, attrs(1)).expect("read");
+            assert_eq!(built.is_none(), at == 1, "term end {at}");
+        }
         // A deployed system contract changes state in every block.
         state.accounts.insert(
             alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS,

@@ -207,7 +207,15 @@ pub(crate) fn renounce_candidacy<H: Host>(
     }
     write_candidate(ctx, key, who, true, carried, U256::ZERO)?;
     ctx.emit(IGovernance::CandidacyRenounced { candidate: who, term }.encode_log_data())?;
-    return_bond(ctx, who, bond)?;
+    if carried {
+        return_bond(ctx, who, bond)?;
+    } else {
+        // The slot stays taken for the term (ballots name candidates by index), so a fresh
+        // candidacy withdrawn costs its bond as one not elected would: else 64 candidacies made
+        // and withdrawn for nothing but gas would keep everyone else out of the election.
+        add_bonds(ctx, bond, true)?;
+        treasury::receive(ctx, treasury::source::CANDIDACY_BOND, who, bond)?;
+    }
     Ok(Bytes::new())
 }
 

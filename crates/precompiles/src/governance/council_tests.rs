@@ -169,6 +169,17 @@ fn ballots_follow_locks_and_the_freeze_holds_them() {
     );
     ballot(&mut c, ALICE, &[A, B]);
     assert_eq!(stakes(&mut c), vec![(A, dbc(5)), (B, dbc(5)), (C, U256::ZERO)]);
+    // A fresh candidacy withdrawn keeps its slot taken and costs its bond (else candidacies
+    // made and withdrawn for gas alone would fill the list); it can come back with a new bond.
+    let slots = |c: &mut MockChain| view(c, IGovernance::candidatesCall {}).len();
+    stand(&mut c, E);
+    send(&mut c, E, U256::ZERO, IGovernance::renounceCandidacyCall {});
+    assert_eq!((slots(&mut c), c.balance(E)), (3, dbc(90)));
+    assert_eq!(view(&mut c, IGovernance::treasuryReceivedCall { source: 7 }), dbc(10));
+    refused(&mut c, ALICE, U256::ZERO, vote(&[E]), IGovernance::NotCandidate { account: E });
+    stand(&mut c, E);
+    assert_eq!(slots(&mut c), 4);
+    send(&mut c, E, U256::ZERO, IGovernance::renounceCandidacyCall {});
     // A larger lock weighs more at once; a smaller one less; below the minimum, no ballot.
     send(&mut c, ALICE, dbc(3), IGovernance::lockCall {});
     assert_eq!(stakes(&mut c)[0], (A, dbc(8)));
