@@ -37,6 +37,8 @@ enum Step {
     Blocks { blocks: u8, proposer: u8, missed: u8 },
     /// A referendum on a parameter change (valid or not) that everybody votes for.
     ParamChange { target: u8, seed: u64 },
+    /// A council step: candidacy, ballot, withdrawal, motion with votes, unlock.
+    Council { seed: u64 },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -62,6 +64,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (any::<u8>(), any::<u8>(), any::<u8>())
             .prop_map(|(blocks, proposer, missed)| Step::Blocks { blocks, proposer, missed }),
         1 => (any::<u8>(), any::<u64>()).prop_map(|(target, seed)| Step::ParamChange { target, seed }),
+        2 => any::<u64>().prop_map(|seed| Step::Council { seed }),
     ]
 }
 
@@ -96,6 +99,7 @@ fn run(steps: &[Step]) {
             }
             Step::Blocks { blocks, proposer, missed } => h.next_block(*blocks, *proposer, *missed),
             Step::ParamChange { target, seed } => h.propose_change(*target, *seed),
+            Step::Council { seed } => h.council_step(*seed),
         }
     }
 }
@@ -173,4 +177,31 @@ fn a_change_proposed_in_a_scenario_is_enacted() {
     }
     let after = dbc_precompiles::params::in_force_params(&mut h.host, &h.params).unwrap();
     assert_eq!(after.staking.max_validators, 7);
+}
+
+/// The council steps above do elect councils whose motions are then voted on: three callers
+/// stand, two ballots approve them, and the hook of block 10 seats two members and a runner-up
+/// (else the property test would never run a motion).
+#[test]
+fn a_council_is_elected_in_a_scenario() {
+    use dbc_precompiles::abi::IGovernance;
+    let mut h = Harness::new();
+    for who in 0..3u64 {
+        h.council_step(who << 8);
+    }
+    // Callers 0 and 1 lock 100 DBC and approve callers 0–2 (bits 0b0111).
+    for who in 0..2u64 {
+        h.council_step(1 | who << 8 | 0b0111 << 16 | 100 << 40);
+    }
+    assert_eq!(h.governance_view(IGovernance::candidatesCall {}).len(), 3);
+    h.next_block(12, 0, 0);
+    let council = h.governance_view(IGovernance::councilCall {});
+    assert_eq!((council.term, council.members.len(), council.runnersUp.len()), (1, 2, 1));
+    // A text motion the two members both vote for passes in the second vote's transaction.
+    let members: Vec<u64> =
+        (0..4u64).filter(|i| council.members.contains(&caller(*i as u8))).collect();
+    let votes = members.iter().fold(0u64, |v, i| v | 1 << (48 + 2 * i));
+    h.council_step(4 | votes);
+    let p = h.governance_view(IGovernance::getProposalCall { id: U256::from(1) });
+    assert_eq!((p.route, p.status), (IGovernance::Route::Council, IGovernance::Status::Queued));
 }

@@ -251,7 +251,16 @@ impl Harness {
         params.governance.enactment_delay_blocks = 1;
         // Epochs short enough for elections and enactments within a scenario.
         params.staking.epoch_blocks = 20;
+        // A council of two (and a runner-up) elected every 10 blocks, as genesis schedules the
+        // first election; motions of 3 blocks; bonds and ballots a caller can afford many times.
+        let c = &mut params.governance.council;
+        (c.seats, c.runners_up, c.max_candidates, c.max_approvals) = (2, 1, 6, 3);
+        (c.term_blocks, c.election_freeze_blocks, c.motion_blocks) = (10, 1, 3);
+        (c.max_ballot_classes, c.candidacy_bond, c.min_vote_lock) =
+            (4, U256::from(10 * DBC), U256::from(DBC));
         let mut host = MemHost { number: 1, ..Default::default() };
+        let term_end = U256::from(dbc_chainspec::GOVERNANCE_TERM_END_SLOT);
+        host.state.storage.insert((GOVERNANCE_ADDRESS, term_end), U256::from(10));
         host.state.balances.insert(MARKET_ADDRESS, params.market.reward_pool);
         host.state.balances.insert(STAKING_ADDRESS, params.staking.reward_pool);
         for c in CALLERS {
@@ -344,12 +353,82 @@ impl Harness {
 
 impl Harness {
     /// A view of the governance precompile (panics on a revert).
-    fn governance_view<C: alloy_sol_types::SolCall>(&mut self, c: C) -> C::Return {
+    pub fn governance_view<C: alloy_sol_types::SolCall>(&mut self, c: C) -> C::Return {
         let data = c.abi_encode();
         let gov = Target::Governance;
         match self.call(gov, CALLERS[0], U256::ZERO, &data, true, true, HOOK_GAS) {
             Outcome::Success { output, .. } => C::abi_decode_returns(&output).unwrap(),
             other => panic!("{}: {other:?}", C::SIGNATURE),
+        }
+    }
+
+    /// A council step derived from `seed` (its low byte picks the action, byte 1 the caller,
+    /// byte 2 the approvals): a candidacy, a lock and a ballot, a withdrawal, a
+    /// council motion (a spend or a text) that some callers vote on, or an unlock. Outcomes
+    /// are whatever the precompile decides; [`Self::call`] checks each.
+    pub fn council_step(&mut self, seed: u64) {
+        use IGovernance::Route;
+        let gov = Target::Governance;
+        let who = caller((seed >> 8) as u8);
+        let bits = (seed >> 16) as u8;
+        let chosen: Vec<Address> = (0..4u8).filter(|i| bits & (1 << i) != 0).map(caller).collect();
+        let dbc = |n: u64| U256::from(n) * U256::from(DBC);
+        let action = (seed & 0xff) % 6;
+        match action {
+            0 => {
+                let data = IGovernance::submitCandidacyCall {}.abi_encode();
+                self.call(gov, who, dbc(10), &data, false, true, HOOK_GAS);
+            }
+            1 => {
+                let lock = IGovernance::lockCall {}.abi_encode();
+                self.call(gov, who, dbc(seed >> 40 & 0xff), &lock, false, true, HOOK_GAS);
+                let data = IGovernance::voteCouncilCall { approvals: chosen }.abi_encode();
+                self.call(gov, who, U256::ZERO, &data, false, true, HOOK_GAS);
+            }
+            2 => {
+                let data = if bits & 1 == 0 {
+                    IGovernance::removeCouncilVoteCall {}.abi_encode()
+                } else {
+                    IGovernance::renounceCandidacyCall {}.abi_encode()
+                };
+                self.call(gov, who, U256::ZERO, &data, false, true, HOOK_GAS);
+            }
+            3 | 4 => {
+                let fund = IGovernance::fundCall {}.abi_encode();
+                self.call(gov, who, dbc(50), &fund, false, true, HOOK_GAS);
+                let (kind, data) = if action == 3 {
+                    let c = IGovernance::proposeSpendCall {
+                        to: caller(bits),
+                        amount: dbc(seed >> 24 & 0x3f),
+                        streamBlocks: seed >> 32 & 3,
+                        route: Route::Council,
+                        description: "motion".into(),
+                    };
+                    (IGovernance::Kind::TreasurySpend, c.abi_encode())
+                } else {
+                    let c = IGovernance::proposeTextCall {
+                        route: Route::Council,
+                        description: "motion".into(),
+                    };
+                    (IGovernance::Kind::Text, c.abi_encode())
+                };
+                let deposit = self.governance_view(IGovernance::requiredDepositCall {
+                    kind,
+                    spendAmount: dbc(63),
+                });
+                let out = self.call(gov, who, deposit, &data, false, true, HOOK_GAS);
+                let Outcome::Success { output, .. } = out else { return };
+                let id = U256::from_be_slice(&output[..32]);
+                for (i, c) in CALLERS.into_iter().enumerate() {
+                    let support = (seed >> (48 + 2 * i)) as u8 & 3;
+                    let vote = IGovernance::castVoteCall { proposalId: id, support }.abi_encode();
+                    self.call(gov, c, U256::ZERO, &vote, false, true, HOOK_GAS);
+                }
+            }
+            _ => {
+                let data = IGovernance::unlockCall { amount: dbc(seed >> 40 & 0xff) }.abi_encode();
+                self.call(gov, who, U256::ZERO, &data, false, true, HOOK_GAS);
+            }
         }
     }
 
