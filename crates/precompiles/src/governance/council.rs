@@ -8,7 +8,8 @@
 //! `T_RUNNER[keccak(term ‖ i)]` (64), `T_CAND[keccak(term ‖ i)]` (65) f0 `addr | withdrawn@160
 //! | carried@161`, f1 bond, `T_CAND_IDX[keccak(term ‖ addr)]` (66) `i + 1`,
 //! `T_CLASS[keccak(term ‖ mask)]` (68) f0 weight, f1 `index + 1`, `T_CLASS_AT[keccak(term ‖ i)]`
-//! (69) mask, `T_TERM[term]` (70) f0 `candidates(32) | classes(32) | seated(32) | runners(32)`.
+//! (69) mask, `T_TERM[term]` (70) f0 `candidates(32) | classes(32) | seated(32) | runners(32)`,
+//! f1 the spends passed for the term's council motions.
 //! A voter's ballot lives in its `T_VOTER` record (`proposals.rs`): f2 `ballotTerm(64)@64 |
 //! mask(64)@128`, f3 weight. The per-term counters and the classes are shared by every voter,
 //! so they are read and written at a flat price: a call's gas does not depend on the others.
@@ -89,9 +90,13 @@ pub(crate) fn term<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<(u64, u64)> {
     Ok((term, end))
 }
 
-/// Reverts with `CouncilVotesFrozen` in the election freeze.
+/// Reverts with `CouncilVotesFrozen` in the election freeze, and with `NoCouncil` on a chain
+/// that holds no elections (a genesis without `config.dbc`).
 fn not_frozen<H: Host>(ctx: &mut Ctx<'_, H>, c: &CouncilParams) -> Res<(u64, u64)> {
     let (term, end) = term(ctx)?;
+    if end == 0 {
+        return Err(revert(IGovernance::NoCouncil {}));
+    }
     if frozen(ctx.now, end, c) {
         return Err(revert(IGovernance::CouncilVotesFrozen { untilBlock: end }));
     }
@@ -255,8 +260,33 @@ fn set_ballot(v: &mut [U256; 4], term: u64, mask: u64, weight: U256) {
     v[3] = if mask == 0 { U256::ZERO } else { weight };
 }
 
+/// Most gas [`class_add`] and [`class_sub`] take (a class created; a class removed with the
+/// last one moved into its place): each is charged that whatever it does, since whether a class
+/// is created or removed depends on other voters' ballots, which a sender cannot know when it
+/// estimates gas.
+const CLASS_ADD_GAS: u64 = 100_000;
+const CLASS_SUB_GAS: u64 = 145_000;
+
+/// Charges what `ctx` used since `start` up to `total` (so a call costs the same whichever
+/// branch it took).
+fn top_up<H: Host>(ctx: &mut Ctx<'_, H>, start: u64, total: u64) -> Res<()> {
+    ctx.charge(total.saturating_sub(ctx.gas_used.saturating_sub(start)))
+}
+
 /// Adds `weight` to the class of `mask` in `term`, creating it (at most `maxBallotClasses`).
 fn class_add<H: Host>(
+    ctx: &mut Ctx<'_, H>,
+    c: &CouncilParams,
+    term: u64,
+    mask: u64,
+    weight: U256,
+) -> Res<()> {
+    let start = ctx.gas_used;
+    class_add_inner(ctx, c, term, mask, weight)?;
+    top_up(ctx, start, CLASS_ADD_GAS)
+}
+
+fn class_add_inner<H: Host>(
     ctx: &mut Ctx<'_, H>,
     c: &CouncilParams,
     term: u64,
@@ -283,6 +313,12 @@ fn class_add<H: Host>(
 /// Takes `weight` out of the class of `mask` in `term`; an emptied class leaves the list
 /// (swap-remove).
 fn class_sub<H: Host>(ctx: &mut Ctx<'_, H>, term: u64, mask: u64, weight: U256) -> Res<()> {
+    let start = ctx.gas_used;
+    class_sub_inner(ctx, term, mask, weight)?;
+    top_up(ctx, start, CLASS_SUB_GAS)
+}
+
+fn class_sub_inner<H: Host>(ctx: &mut Ctx<'_, H>, term: u64, mask: u64, weight: U256) -> Res<()> {
     let key = tk(ctx, term, U256::from(mask))?;
     let w = ck(ctx.get_flat(slot(T_CLASS, key, 0))?.checked_sub(weight))?;
     ctx.set_flat(slot(T_CLASS, key, 0), w)?;
@@ -472,12 +508,42 @@ pub(crate) fn on_block<H: Host>(ctx: &mut Ctx<'_, H>, p: &DbcParams) -> Res<()> 
             Ok(())
         }
         Err(Fail::Revert(_)) => {
-            // A bug: start the next term without a council rather than stop the chain.
+            // A bug: return every bond and start the next term without a council, rather than
+            // stop the chain or keep the bonds.
             ctx.host.revert();
+            ctx.host.checkpoint();
+            match refund_all(ctx, term) {
+                Ok(()) => ctx.host.commit(),
+                Err(Fail::Revert(_)) => ctx.host.revert(),
+                Err(e) => return Err(e),
+            }
             next_term(ctx, p, term).map(|_| ())
         }
         Err(e) => Err(e),
     }
+}
+
+/// Returns the bond of every candidate of `term` still standing.
+fn refund_all<H: Host>(ctx: &mut Ctx<'_, H>, term: u64) -> Res<()> {
+    let info = term_info(ctx, term)?;
+    for i in 0..info.candidates.min(64) {
+        let (_, who, withdrawn, _, bond) = candidate(ctx, term, i)?;
+        if !withdrawn {
+            return_bond(ctx, who, bond)?;
+        }
+    }
+    Ok(())
+}
+
+/// The council spends passed for motions of `term` (`T_TERM[term]` f1).
+pub(crate) fn spent<H: Host>(ctx: &mut Ctx<'_, H>, term: u64) -> Res<U256> {
+    ctx.get_flat(slot(T_TERM, num_key(term), 1))
+}
+
+/// Adds a passed council spend of a motion of `term`.
+pub(crate) fn add_spent<H: Host>(ctx: &mut Ctx<'_, H>, term: u64, amount: U256) -> Res<()> {
+    let total = ck(spent(ctx, term)?.checked_add(amount))?;
+    ctx.set_flat(slot(T_TERM, num_key(term), 1), total)
 }
 
 /// Moves to term `term + 1`, ending `termBlocks` from now.
@@ -501,7 +567,8 @@ fn elect<H: Host>(ctx: &mut Ctx<'_, H>, p: &DbcParams, term: u64) -> Res<()> {
         .map(|&(_, account, withdrawn, _, _)| phragmen::Candidate { account, live: !withdrawn })
         .collect();
     let rounds = (c.seats.min(64) + c.runners_up.min(64)) as usize;
-    let won = phragmen::elect(&input, &classes, rounds).unwrap_or_default();
+    // An overflow (ruled out by the bounds) reverts: every bond is returned (`on_block`).
+    let won = ck(phragmen::elect(&input, &classes, rounds))?;
     let seats = (c.seats as usize).min(won.len());
     let next = ck(term.checked_add(1))?;
     let end = next_term(ctx, p, term)?;

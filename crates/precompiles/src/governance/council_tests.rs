@@ -332,3 +332,49 @@ fn council_motions_pass_or_fail_as_soon_as_the_result_is_certain() {
     assert_eq!(view(&mut c, IGovernance::getProposalCall { id }).status, Status::Enacted);
     assert_eq!(c.balance(PAYEE), dbc(100));
 }
+
+#[test]
+fn what_depends_on_others_costs_the_same_gas_and_limits_follow_the_motions_term() {
+    // A chain without `config.dbc` holds no elections: nothing to stand for.
+    let mut bare = chain();
+    bare.fund(A, dbc(100));
+    refused(&mut bare, A, dbc(10), IGovernance::submitCandidacyCall {}, IGovernance::NoCouncil {});
+
+    let mut c = council_chain();
+    c.fund(GOVERNANCE_ADDRESS, dbc(1_000));
+    elect_first_council(&mut c);
+    // Term 1's ballots (A, B, C and D stand again). The first ballot of a set creates its class, the second joins it: same gas.
+    ballot(&mut c, ALICE, &[A, B]);
+    let creates = c.last_gas;
+    ballot(&mut c, BOB, &[A, B]);
+    assert_eq!(c.last_gas, creates, "joining a class costs what creating one does");
+    // Leaving a class that stays and leaving one that goes: same gas.
+    ballot(&mut c, ALICE, &[A]);
+    let stays = c.last_gas;
+    ballot(&mut c, BOB, &[A]);
+    assert_eq!(c.last_gas, stays, "emptying a class costs what leaving one does");
+
+    // A vote that does not decide a motion costs what the deciding one does.
+    let id = send(&mut c, PROPOSER, dbc(100), motion_spend(dbc(100)));
+    vote(&mut c, A, id, 1);
+    let first = c.last_gas;
+    vote(&mut c, D, id, 1);
+    assert_eq!(c.last_gas, first, "the deciding vote");
+    // Two 50 DBC motions of term 1 (of 30 blocks), each within its budget when proposed
+    // (100 + 50 ≤ 150); the one passed after the election still counts against term 1's
+    // budget, which it would exceed: it fails, with its deposit returned.
+    c.governance.council.motion_blocks = 30;
+    let late = send(&mut c, PROPOSER, dbc(100), motion_spend(dbc(50)));
+    let later = send(&mut c, PROPOSER, dbc(100), motion_spend(dbc(50)));
+    vote(&mut c, A, late, 1);
+    vote(&mut c, D, late, 1);
+    assert_eq!(view(&mut c, IGovernance::getProposalCall { id: late }).status, Status::Queued);
+    end_blocks_to(&mut c, 40);
+    assert_eq!(view(&mut c, IGovernance::councilCall {}).term, 2);
+    vote(&mut c, A, later, 1);
+    let proposer = c.balance(PROPOSER);
+    vote(&mut c, D, later, 1);
+    let p = view(&mut c, IGovernance::getProposalCall { id: later });
+    assert_eq!(p.status, Status::EnactmentFailed);
+    assert_eq!(c.balance(PROPOSER), proposer + dbc(100), "deposit returned");
+}

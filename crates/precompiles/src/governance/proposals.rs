@@ -70,8 +70,10 @@ const KIND_PARAMS: u8 = 2;
 const KIND_VALIDATOR_SET_SIZE: u8 = 3;
 const ROUTE_COUNCIL: u8 = 0;
 const ROUTE_REFERENDUM: u8 = 1;
-/// Council spends passed in a term: `term(64)@192 | amount(192)`.
-const G_COUNCIL_SPENT: u64 = 17;
+/// Most gas a council vote's decision takes (`decide`: deposit, events, the enactment search);
+/// every council vote is charged that whether or not it decides, since that depends on the other
+/// members' votes, which a sender cannot know when it estimates gas.
+const MOTION_DECIDE_GAS: u64 = 300_000;
 /// `ProposalRejected.reason`.
 const REJECTED_COUNCIL: u8 = 1;
 const REJECTED_DEFEATED: u8 = 2;
@@ -370,7 +372,7 @@ fn submit<H: Host>(
             if rec.spend_amount > c.spend_limit {
                 return Err(revert(IGovernance::SpendAboveCouncilLimit { limit: c.spend_limit }));
             }
-            if council_spent(ctx, term)?.saturating_add(rec.spend_amount) > c.term_spend_limit {
+            if council::spent(ctx, term)?.saturating_add(rec.spend_amount) > c.term_spend_limit {
                 return Err(revert(IGovernance::SpendAboveCouncilLimit {
                     limit: c.term_spend_limit,
                 }));
@@ -682,12 +684,20 @@ pub(crate) fn cast_vote<H: Host>(
             .encode_log_data(),
     )?;
     if by_council {
-        // A motion closes as soon as its result is certain (as pallet-collective's).
-        match motion_outcome(p, &rec) {
-            Some(true) => decide(ctx, p, id, s, rec, None)?,
-            Some(false) => decide(ctx, p, id, s, rec, Some(REJECTED_COUNCIL))?,
-            None => {}
+        // A motion closes as soon as its result is certain (as pallet-collective's). If that
+        // fails (every enactment boundary in reach is full), the vote stands and the END item
+        // decides, or abandons the motion with its deposit returned.
+        let start = ctx.gas_used;
+        if let Some(passed) = motion_outcome(p, &rec) {
+            let rejected = (!passed).then_some(REJECTED_COUNCIL);
+            ctx.host.checkpoint();
+            match decide(ctx, p, id, s, rec, rejected) {
+                Ok(()) => ctx.host.commit(),
+                Err(Fail::Revert(_)) => ctx.host.revert(),
+                Err(e) => return Err(e),
+            }
         }
+        ctx.charge(MOTION_DECIDE_GAS.saturating_sub(ctx.gas_used.saturating_sub(start)))?;
     }
     ret::<IGovernance::castVoteCall>(&weight)
 }
@@ -965,12 +975,6 @@ fn count_votes<H: Host>(
     decide(ctx, p, id, s, rec, rejected)
 }
 
-/// Council spends passed in `term` so far.
-fn council_spent<H: Host>(ctx: &mut Ctx<'_, H>, term: u64) -> Res<U256> {
-    let w = ctx.get_flat(U256::from(G_COUNCIL_SPENT))?;
-    Ok(if bits(w, 192, 64) == term { w & (U256::MAX >> 64) } else { U256::ZERO })
-}
-
 /// Closes a vote. Passed (`rejected` is `None`): deposit back, enactment queued; a council
 /// spend that would take the term's council spends past `termSpendLimit` fails instead (the
 /// deposit goes back: the proposer could not know). Rejected: the deposit goes to the treasury.
@@ -1000,8 +1004,8 @@ fn decide<H: Host>(
             .encode_log_data(),
     )?;
     if rec.route == ROUTE_COUNCIL && rec.kind == KIND_SPEND {
-        let (term, _) = council::term(ctx)?;
-        let spent = council_spent(ctx, term)?.saturating_add(rec.spend_amount);
+        // Counted against the budget of the term whose council decided it.
+        let spent = council::spent(ctx, rec.term)?.saturating_add(rec.spend_amount);
         let limit = p.governance.council.term_spend_limit;
         if spent > limit {
             rec.status = status::ENACTMENT_FAILED;
@@ -1010,9 +1014,7 @@ fn decide<H: Host>(
             let reason = format!("the council's spends this term would exceed {limit} wei");
             return ctx.emit(IGovernance::EnactmentFailed { id, reason }.encode_log_data());
         }
-        let mut w = spent;
-        put(&mut w, 192, 64, term);
-        ctx.set_flat(U256::from(G_COUNCIL_SPENT), w)?;
+        council::add_spent(ctx, rec.term, rec.spend_amount)?;
     }
     let enact_at = enactment_block(ctx, p, ctx.now)?;
     rec.status = status::QUEUED;
