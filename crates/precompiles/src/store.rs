@@ -268,6 +268,17 @@ impl<'a, H: Host> Ctx<'a, H> {
         Ok(next)
     }
 
+    /// Adds to (or subtracts from) a global counter every user shares, at a flat price
+    /// ([`Self::get_flat`], [`Self::set_flat`]): a call's gas must not depend on whether others
+    /// left it at zero (`eth_estimateGas`). Checked.
+    pub(crate) fn add_g_flat(&mut self, n: u64, delta: U256, sub: bool) -> Res<U256> {
+        let k = U256::from(n);
+        let cur = self.get_flat(k)?;
+        let next = if sub { ck(cur.checked_sub(delta))? } else { ck(cur.checked_add(delta))? };
+        self.set_flat(k, next)?;
+        Ok(next)
+    }
+
     /// Emits an event.
     pub(crate) fn emit(&mut self, data: LogData) -> Res<()> {
         let cost = gas::LOG

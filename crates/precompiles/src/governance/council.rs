@@ -191,7 +191,7 @@ pub(crate) fn submit_candidacy<H: Host>(
     };
     let key = tk(ctx, term, U256::from(i))?;
     write_candidate(ctx, key, who, false, false, value)?;
-    add_bonds(ctx, value, false)?;
+    ctx.add_g_flat(G_BONDS, value, false)?;
     ctx.emit(
         IGovernance::CandidacySubmitted { candidate: who, term, bond: value }.encode_log_data(),
     )?;
@@ -218,17 +218,10 @@ pub(crate) fn renounce_candidacy<H: Host>(
         // The slot stays taken for the term (ballots name candidates by index), so a fresh
         // candidacy withdrawn costs its bond as one not elected would: else 64 candidacies made
         // and withdrawn for nothing but gas would keep everyone else out of the election.
-        add_bonds(ctx, bond, true)?;
+        ctx.add_g_flat(G_BONDS, bond, true)?;
         treasury::receive(ctx, treasury::source::CANDIDACY_BOND, who, bond)?;
     }
     Ok(Bytes::new())
-}
-
-fn add_bonds<H: Host>(ctx: &mut Ctx<'_, H>, amount: U256, sub: bool) -> Res<()> {
-    let k = U256::from(G_BONDS);
-    let cur = ctx.get_flat(k)?;
-    let next = if sub { ck(cur.checked_sub(amount))? } else { ck(cur.checked_add(amount))? };
-    ctx.set_flat(k, next)
 }
 
 /// Bonds held (owed to their candidates).
@@ -240,7 +233,7 @@ fn return_bond<H: Host>(ctx: &mut Ctx<'_, H>, who: Address, bond: U256) -> Res<(
     if bond.is_zero() {
         return Ok(());
     }
-    add_bonds(ctx, bond, true)?;
+    ctx.add_g_flat(G_BONDS, bond, true)?;
     ctx.pay_own(who, bond)?;
     ctx.emit(IGovernance::BondReturned { candidate: who, amount: bond }.encode_log_data())
 }
@@ -609,7 +602,7 @@ fn elect<H: Host>(ctx: &mut Ctx<'_, H>, p: &DbcParams, term: u64) -> Res<()> {
         if carried {
             return_bond(ctx, who, bond)?;
         } else {
-            add_bonds(ctx, bond, true)?;
+            ctx.add_g_flat(G_BONDS, bond, true)?;
             // The bond is already in this account: only what it owes shrinks.
             treasury::receive(ctx, treasury::source::CANDIDACY_BOND, who, bond)?;
         }

@@ -202,16 +202,6 @@ fn load_known<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<(Slots<10>, Propos
     load(ctx, id)?.ok_or_else(|| revert(IGovernance::UnknownProposal { id }))
 }
 
-/// Adds to (or subtracts from) a counter every user shares, at a flat price: a call's gas
-/// must not depend on whether others left it at zero (`eth_estimateGas`).
-fn add_flat<H: Host>(ctx: &mut Ctx<'_, H>, n: u64, delta: U256, sub: bool) -> Res<U256> {
-    let k = U256::from(n);
-    let cur = ctx.get_flat(k)?;
-    let next = if sub { ck(cur.checked_sub(delta))? } else { ck(cur.checked_add(delta))? };
-    ctx.set_flat(k, next)?;
-    Ok(next)
-}
-
 /// What the treasury may spend: its balance less what it holds for voters, proposers,
 /// candidates and stream recipients.
 pub(crate) fn available<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<U256> {
@@ -256,7 +246,7 @@ pub(crate) fn lock<H: Host>(
     w[0] = ck(w[0].checked_add(value))?;
     council::on_lock_change(ctx, p, who, &mut w)?;
     s.store(ctx, w)?;
-    add_flat(ctx, G_LOCKED, value, false)?;
+    ctx.add_g_flat(G_LOCKED, value, false)?;
     ctx.emit(IGovernance::Locked { voter: who, amount: value, locked: w[0] }.encode_log_data())?;
     Ok(Bytes::new())
 }
@@ -281,7 +271,7 @@ pub(crate) fn unlock<H: Host>(
     w[0] -= amount;
     council::on_lock_change(ctx, p, who, &mut w)?;
     s.store(ctx, w)?;
-    add_flat(ctx, G_LOCKED, amount, true)?;
+    ctx.add_g_flat(G_LOCKED, amount, true)?;
     ctx.pay_own(who, amount)?;
     ctx.emit(IGovernance::Unlocked { voter: who, amount, locked: w[0] }.encode_log_data())?;
     Ok(Bytes::new())
@@ -395,9 +385,9 @@ fn submit<H: Host>(
     if value != required {
         return Err(revert(IGovernance::WrongDeposit { required }));
     }
-    let id = add_flat(ctx, G_PROPOSALS, U256::from(1), false)?;
-    add_flat(ctx, G_OPEN, U256::from(1), false)?;
-    add_flat(ctx, G_DEPOSITS, value, false)?;
+    let id = ctx.add_g_flat(G_PROPOSALS, U256::from(1), false)?;
+    ctx.add_g_flat(G_OPEN, U256::from(1), false)?;
+    ctx.add_g_flat(G_DEPOSITS, value, false)?;
     let period = if by_council { c.motion_blocks } else { g.referendum_blocks };
     let vote_end = ck(ctx.now.checked_add(period))?;
     let route_code = if by_council { ROUTE_COUNCIL } else { ROUTE_REFERENDUM };
@@ -800,7 +790,7 @@ pub(crate) fn claim_stream<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<Bytes
     let mut w = s.orig;
     w[2] = ck(claimed.checked_add(amount))?;
     s.store(ctx, w)?;
-    add_flat(ctx, G_RESERVED, amount, true)?;
+    ctx.add_g_flat(G_RESERVED, amount, true)?;
     ctx.add_g(treasury::G_SPENT, amount, false)?;
     ctx.pay_own(to, amount)?;
     ctx.emit(IGovernance::StreamClaimed { proposalId: id, to, amount }.encode_log_data())?;
@@ -986,7 +976,7 @@ fn decide<H: Host>(
     mut rec: Proposal,
     rejected: Option<u8>,
 ) -> Res<()> {
-    add_flat(ctx, G_DEPOSITS, rec.deposit, true)?;
+    ctx.add_g_flat(G_DEPOSITS, rec.deposit, true)?;
     if let Some(reason) = rejected {
         rec.status = status::REJECTED;
         s.store(ctx, rec.encode())?;
@@ -1095,7 +1085,7 @@ fn enact<H: Host>(ctx: &mut Ctx<'_, H>, p: &DbcParams, id: U256) -> Res<Option<D
     }
     if rec.kind == KIND_SPEND && rec.stream_blocks != 0 {
         // Released linearly from E (the next block): held for the recipient until claimed.
-        add_flat(ctx, G_RESERVED, rec.spend_amount, false)?;
+        ctx.add_g_flat(G_RESERVED, rec.spend_amount, false)?;
         let start = ck(ctx.now.checked_add(1))?;
         let end = ck(start.checked_add(rec.stream_blocks))?;
         let mut f0 = from_addr(rec.spend_to);
@@ -1173,7 +1163,7 @@ fn abandon<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<()> {
         return Ok(());
     }
     if rec.status == status::VOTING {
-        add_flat(ctx, G_DEPOSITS, rec.deposit, true)?;
+        ctx.add_g_flat(G_DEPOSITS, rec.deposit, true)?;
         ctx.pay_own(rec.proposer, rec.deposit)?;
     }
     close(ctx)?;
@@ -1185,5 +1175,5 @@ fn abandon<H: Host>(ctx: &mut Ctx<'_, H>, id: U256) -> Res<()> {
 
 /// One proposal fewer open.
 fn close<H: Host>(ctx: &mut Ctx<'_, H>) -> Res<()> {
-    add_flat(ctx, G_OPEN, U256::from(1), true).map(|_| ())
+    ctx.add_g_flat(G_OPEN, U256::from(1), true).map(|_| ())
 }
