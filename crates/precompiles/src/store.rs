@@ -279,6 +279,19 @@ impl<'a, H: Host> Ctx<'a, H> {
         Ok(next)
     }
 
+    /// Runs `f` and charges it at least `total` gas: for work whose cost depends on what other
+    /// users did, which a sender cannot know when it estimates gas (charged its worst case).
+    pub(crate) fn at_flat_cost<T>(
+        &mut self,
+        total: u64,
+        f: impl FnOnce(&mut Self) -> Res<T>,
+    ) -> Res<T> {
+        let start = self.gas_used;
+        let out = f(self)?;
+        self.charge(total.saturating_sub(self.gas_used.saturating_sub(start)))?;
+        Ok(out)
+    }
+
     /// Emits an event.
     pub(crate) fn emit(&mut self, data: LogData) -> Res<()> {
         let cost = gas::LOG

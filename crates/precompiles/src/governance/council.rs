@@ -260,12 +260,6 @@ fn set_ballot(v: &mut [U256; 4], term: u64, mask: u64, weight: U256) {
 const CLASS_ADD_GAS: u64 = 100_000;
 const CLASS_SUB_GAS: u64 = 145_000;
 
-/// Charges what `ctx` used since `start` up to `total` (so a call costs the same whichever
-/// branch it took).
-fn top_up<H: Host>(ctx: &mut Ctx<'_, H>, start: u64, total: u64) -> Res<()> {
-    ctx.charge(total.saturating_sub(ctx.gas_used.saturating_sub(start)))
-}
-
 /// Adds `weight` to the class of `mask` in `term`, creating it (at most `maxBallotClasses`).
 fn class_add<H: Host>(
     ctx: &mut Ctx<'_, H>,
@@ -274,9 +268,7 @@ fn class_add<H: Host>(
     mask: u64,
     weight: U256,
 ) -> Res<()> {
-    let start = ctx.gas_used;
-    class_add_inner(ctx, c, term, mask, weight)?;
-    top_up(ctx, start, CLASS_ADD_GAS)
+    ctx.at_flat_cost(CLASS_ADD_GAS, |ctx| class_add_inner(ctx, c, term, mask, weight))
 }
 
 fn class_add_inner<H: Host>(
@@ -306,9 +298,7 @@ fn class_add_inner<H: Host>(
 /// Takes `weight` out of the class of `mask` in `term`; an emptied class leaves the list
 /// (swap-remove).
 fn class_sub<H: Host>(ctx: &mut Ctx<'_, H>, term: u64, mask: u64, weight: U256) -> Res<()> {
-    let start = ctx.gas_used;
-    class_sub_inner(ctx, term, mask, weight)?;
-    top_up(ctx, start, CLASS_SUB_GAS)
+    ctx.at_flat_cost(CLASS_SUB_GAS, |ctx| class_sub_inner(ctx, term, mask, weight))
 }
 
 fn class_sub_inner<H: Host>(ctx: &mut Ctx<'_, H>, term: u64, mask: u64, weight: U256) -> Res<()> {

@@ -677,8 +677,8 @@ pub(crate) fn cast_vote<H: Host>(
         // A motion closes as soon as its result is certain (as pallet-collective's). If that
         // fails (every enactment boundary in reach is full), the vote stands and the END item
         // decides, or abandons the motion with its deposit returned.
-        let start = ctx.gas_used;
-        if let Some(passed) = motion_outcome(p, &rec) {
+        ctx.at_flat_cost(MOTION_DECIDE_GAS, |ctx| {
+            let Some(passed) = motion_outcome(p, &rec) else { return Ok(()) };
             let rejected = (!passed).then_some(REJECTED_COUNCIL);
             ctx.host.checkpoint();
             match decide(ctx, p, id, s, rec, rejected) {
@@ -686,8 +686,8 @@ pub(crate) fn cast_vote<H: Host>(
                 Err(Fail::Revert(_)) => ctx.host.revert(),
                 Err(e) => return Err(e),
             }
-        }
-        ctx.charge(MOTION_DECIDE_GAS.saturating_sub(ctx.gas_used.saturating_sub(start)))?;
+            Ok(())
+        })?;
     }
     ret::<IGovernance::castVoteCall>(&weight)
 }
