@@ -68,7 +68,43 @@ const BENCH_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a machine's endpoint proved: the spec it attested and the per-GPU calc point measured
 /// by the compute challenge, or why not.
-type CheckResult = Result<(MachineSpec, u32), String>;
+type CheckResult = Result<(MachineSpec, u32), CheckError>;
+
+/// Why a check failed, and whether the machine itself proved it wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CheckError {
+    why: String,
+    /// The machine signed a wrong answer: final, not retried. Asking again would give a cheat
+    /// that computes part of the benchmark another draw of the checked rows per try, until
+    /// one falls entirely in the part it computed.
+    proven: bool,
+}
+
+impl CheckError {
+    /// A failure the machine signed (a wrong benchmark row).
+    fn proven(why: impl std::fmt::Display) -> Self {
+        Self { why: why.to_string(), proven: true }
+    }
+}
+
+/// Any other failure (no answer, a transport error, busy): retried while time allows.
+impl From<String> for CheckError {
+    fn from(why: String) -> Self {
+        Self { why, proven: false }
+    }
+}
+
+impl From<&str> for CheckError {
+    fn from(why: &str) -> Self {
+        why.to_owned().into()
+    }
+}
+
+impl std::fmt::Display for CheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
 
 /// Identifies an assignment: kind, machine, report, attempt.
 type TaskKey = (Kind, B256, Option<U256>, u32);
@@ -101,7 +137,10 @@ impl Checks {
         };
         let (handle, started) = finished?;
         // A finished task's handle is ready at once.
-        Some((handle.await.unwrap_or_else(|e| Err(format!("the check failed: {e}"))), started))
+        Some((
+            handle.await.unwrap_or_else(|e| Err(format!("the check failed: {e}").into())),
+            started,
+        ))
     }
 
     /// Stops the checks of assignments no longer pending.
@@ -516,11 +555,8 @@ impl Auditor {
                 .await
                 .map(Some);
         };
-        // Another try only if it can finish, taking as many blocks as this one did, before
-        // the margin: a machine that never answers is voted on in time.
-        let took = head.saturating_sub(started);
         if let Err(why) = &checked
-            && head + took + DECIDE_MARGIN < task.commit_deadline
+            && retry(why, head, started, task.commit_deadline)
         {
             task.tries += 1;
             if task.tries == 1 || task.tries.is_multiple_of(20) {
@@ -652,7 +688,7 @@ async fn check(
                 let pause = 200 + rand08::random::<u64>() % 800;
                 tokio::time::sleep(Duration::from_millis(pause)).await;
             }
-            Err(e) => return Err(format!("benchmark: {e}")),
+            Err(e) => return Err(format!("benchmark: {e}").into()),
         }
     };
     // Rows picked only now: the machine could not know which would be checked.
@@ -660,7 +696,11 @@ async fn check(
     tokio::task::spawn_blocking(move || bench::verify(&answer, machine, seed, n, key, &rows))
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            // Rows are checked only after the machine key's signature over all of them.
+            bench::Invalid::WrongRow(_) => CheckError::proven(e),
+            other => other.to_string().into(),
+        })?;
     let per_gpu =
         bench::ops(n) / took.as_secs_f64() / 1e9 / bench.gops_per_point / f64::from(gpus.max(1));
     // Saturating: `as` maps out-of-range floats to the bounds (and NaN to 0).
@@ -691,7 +731,37 @@ async fn round_trip(endpoint: &str) -> Result<Duration, String> {
     Ok(best)
 }
 
+/// Whether a check that started at `started` and failed with `why` at `head` is tried again:
+/// never when the machine signed a wrong answer, else only if another try can finish,
+/// taking as many blocks as this one did, before the margin (a machine that never answers is
+/// voted on in time).
+fn retry(why: &CheckError, head: u64, started: u64, commit_deadline: u64) -> bool {
+    let took = head.saturating_sub(started);
+    !why.proven && head.saturating_add(took).saturating_add(DECIDE_MARGIN) < commit_deadline
+}
+
 /// A reveal that failed because this auditor's vote is already in.
 fn already_revealed(e: &RpcError) -> bool {
     matches!(e.market_error(), Some(IGpuMarketErrors::CommitmentMismatch(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signed_wrong_row_is_final_and_other_failures_are_retried_while_time_allows() {
+        let wrong = CheckError::proven(bench::Invalid::WrongRow(7));
+        let silent = CheckError::from("agent_attest: no answer within 10s");
+        // Plenty of time: only the failure the machine did not sign is retried.
+        assert!(!retry(&wrong, 10, 9, 100));
+        assert!(retry(&silent, 10, 9, 100));
+        // Another try that would end inside the margin is not started.
+        assert!(!retry(&silent, 80, 70, 100));
+        assert!(retry(&silent, 80, 79, 100));
+        // Malformed or foreign signatures prove nothing about the machine.
+        for e in [bench::Invalid::Signature, bench::Invalid::Length(3)] {
+            assert!(!CheckError::from(e.to_string()).proven);
+        }
+    }
 }

@@ -1,18 +1,81 @@
 //! Merkle-Patricia roots for dbc-node.
 //!
-//! [`StateTrie`] keeps the account trie and every storage trie in memory with cached node
-//! references, so the cost of a new state root grows with what a block changed, not with the
-//! whole state. [`full_state_root`] recomputes the root from scratch with `alloy-trie`'s
-//! `HashBuilder` and is the oracle the incremental trie is tested against.
+//! [`StateTrie`] keeps the account trie and the storage tries with cached node references, so
+//! the cost of a new state root grows with what a block changed, not with the whole state. Its
+//! nodes are stored by path in the database ([`NodeSource`] reads them, [`TrieUpdates`] are
+//! written with each block): a node starts from the stored root and loads only the paths a
+//! block touches, and [`StateTrie::unload`] bounds what stays in memory. [`full_state_root`]
+//! recomputes the root from scratch with `alloy-trie`'s `HashBuilder` and is the oracle the
+//! incremental trie is tested against.
 
 mod mpt;
 pub mod proof;
 
-pub use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount};
+pub use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles, TrieAccount};
 pub use mpt::Mpt;
 
-use alloy_primitives::{Address, B256, U256, keccak256, map::HashMap};
+use alloy_primitives::{
+    Address, B256, U256, keccak256,
+    map::{HashMap, HashSet},
+};
+use alloy_rlp::Decodable;
 use rayon::prelude::*;
+use std::sync::Arc;
+
+/// Where stored trie nodes are read from: the database at the head.
+pub trait NodeSource: Send + Sync + std::fmt::Debug {
+    /// The node stored at `path` of the account trie (`account` `None`) or of the storage trie
+    /// of `account` (a hashed address).
+    fn node(&self, account: Option<&B256>, path: &Nibbles) -> Result<Option<Vec<u8>>, TrieError>;
+}
+
+/// Why the trie could not be read or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrieError {
+    /// A node that should be stored is not.
+    #[error("trie node missing at path {path:?} of {} (hash {hash})", trie_name(account))]
+    MissingNode {
+        /// Whose storage trie, or the account trie.
+        account: Option<B256>,
+        /// The node's path in hex nibbles.
+        path: String,
+        /// The hash its parent gives.
+        hash: B256,
+    },
+    /// A stored node does not hash to its parent's reference.
+    #[error("trie node at path {path:?} of {} does not match its hash {hash}", trie_name(account))]
+    CorruptNode {
+        /// Whose storage trie, or the account trie.
+        account: Option<B256>,
+        /// The node's path in hex nibbles.
+        path: String,
+        /// The hash its parent gives.
+        hash: B256,
+    },
+    /// A stored node or account leaf is not a canonical encoding.
+    #[error("trie node at path {path:?} of {} is malformed: {reason}", trie_name(account))]
+    Decode {
+        /// Whose storage trie, or the account trie.
+        account: Option<B256>,
+        /// The node's path in hex nibbles.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The source failed.
+    #[error("reading a trie node: {0}")]
+    Source(String),
+    /// A node is not in memory and the trie has no source.
+    #[error("the trie has no node source")]
+    NoSource,
+    /// An earlier operation failed half-way: the trie must be opened again.
+    #[error("the trie is incomplete after an earlier error")]
+    Poisoned,
+}
+
+fn trie_name(account: &Option<B256>) -> String {
+    account.map_or_else(|| "the account trie".into(), |a| format!("the storage trie of {a}"))
+}
 
 /// The fields of an account that enter the state trie, apart from its storage root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,82 +99,200 @@ pub struct AccountUpdate {
     pub storage: Vec<(U256, U256)>,
 }
 
+/// The stored trie's changes since the last write: written in the block's write batch.
+#[derive(Debug, Default, Clone)]
+pub struct TrieUpdates {
+    /// The state root they lead to.
+    pub root: B256,
+    /// Storage tries to delete whole first (accounts removed or their storage wiped).
+    pub wiped: Vec<B256>,
+    /// Account-trie paths: the node to store, or `None` to delete.
+    pub accounts: Vec<(Nibbles, Option<Vec<u8>>)>,
+    /// Storage-trie paths by hashed address: the node to store, or `None` to delete.
+    pub storages: Vec<(B256, Vec<(Nibbles, Option<Vec<u8>>)>)>,
+}
+
+impl TrieUpdates {
+    /// Number of node writes and deletions.
+    pub fn len(&self) -> usize {
+        self.accounts.len() + self.storages.iter().map(|(_, s)| s.len()).sum::<usize>()
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.wiped.is_empty() && self.len() == 0
+    }
+}
+
+/// One account's updates merged in order.
+#[derive(Default)]
+struct Merged {
+    info: Option<AccountLeaf>,
+    wipe: bool,
+    storage: Vec<(U256, U256)>,
+}
+
 /// The state trie: accounts keyed by `keccak(address)` and one storage trie per account.
 #[derive(Debug, Default)]
 pub struct StateTrie {
     accounts: Mpt,
+    /// Storage tries in memory, by hashed address.
     storages: HashMap<B256, Mpt>,
+    /// Storage tries dropped whole since the last take (their stored nodes go first).
+    wiped: HashSet<B256>,
+    source: Option<Arc<dyn NodeSource>>,
+    /// An update failed half-way: the trie must be opened again from the stored root.
+    poisoned: bool,
 }
 
 impl StateTrie {
-    /// An empty state.
+    /// An empty state held in memory.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Applies a set of account updates. Storage roots of touched accounts are recomputed in
-    /// parallel; only the changed paths of each trie are re-hashed.
-    pub fn apply(&mut self, updates: impl IntoIterator<Item = (Address, AccountUpdate)>) {
-        let mut touched: Vec<(B256, Option<AccountLeaf>, Mpt, bool)> = Vec::new();
+    /// The stored state with root `root`, read from `source` as needed.
+    pub fn open(source: Arc<dyn NodeSource>, root: B256) -> Self {
+        Self { accounts: Mpt::from_root(root), source: Some(source), ..Self::default() }
+    }
+
+    /// Sets the source of a trie built in memory, once its nodes are stored.
+    pub fn set_source(&mut self, source: Arc<dyn NodeSource>) {
+        self.source = Some(source);
+    }
+
+    /// The storage root of the account with hashed address `hashed` as the trie has it.
+    fn stored_storage_root(&mut self, hashed: B256) -> Result<B256, TrieError> {
+        if let Some(trie) = self.storages.get_mut(&hashed) {
+            return Ok(trie.root());
+        }
+        let Some(leaf) = self.accounts.get_in(hashed, self.source.as_deref(), None)? else {
+            return Ok(EMPTY_ROOT_HASH);
+        };
+        let account = TrieAccount::decode(&mut leaf.as_slice()).map_err(|e| TrieError::Decode {
+            account: None,
+            path: format!("leaf {hashed}"),
+            reason: e.to_string(),
+        })?;
+        Ok(account.storage_root)
+    }
+
+    /// Applies a set of account updates. Storage tries of touched accounts are updated and
+    /// hashed in parallel; only the changed paths of each trie are loaded and re-hashed.
+    /// On an error (a stored node missing or corrupt) the trie is left incomplete and refuses
+    /// further updates ([`TrieError::Poisoned`]): open it again from the stored root.
+    pub fn apply(
+        &mut self,
+        updates: impl IntoIterator<Item = (Address, AccountUpdate)>,
+    ) -> Result<(), TrieError> {
+        if self.poisoned {
+            return Err(TrieError::Poisoned);
+        }
+        let applied = self.apply_inner(updates);
+        self.poisoned = applied.is_err();
+        applied
+    }
+
+    /// Whether an update failed half-way (see [`StateTrie::apply`]).
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// The same trie opened again from the stored root `root`: what is not stored is dropped.
+    pub fn reopened(&self, root: B256) -> Result<Self, TrieError> {
+        let source = self.source.clone().ok_or(TrieError::NoSource)?;
+        Ok(Self::open(source, root))
+    }
+
+    fn apply_inner(
+        &mut self,
+        updates: impl IntoIterator<Item = (Address, AccountUpdate)>,
+    ) -> Result<(), TrieError> {
         // An address may appear more than once; later updates apply on top of earlier ones.
-        let mut index: HashMap<B256, usize> = HashMap::default();
+        let mut merged: HashMap<B256, Merged> = HashMap::default();
+        let mut order = Vec::new();
         for (address, update) in updates {
             let hashed = keccak256(address);
-            let (mut storage, was_changed) = match index.remove(&hashed) {
-                Some(i) => {
-                    let t = &mut touched[i];
-                    t.0 = B256::ZERO;
-                    t.1 = None;
-                    (std::mem::take(&mut t.2), std::mem::replace(&mut t.3, false))
-                }
-                None => (self.storages.remove(&hashed).unwrap_or_default(), false),
-            };
-            if update.wipe_storage {
-                storage = Mpt::new();
+            let m = merged.entry(hashed).or_insert_with(|| {
+                order.push(hashed);
+                Merged::default()
+            });
+            m.info = update.info;
+            // An account that no longer exists has no storage either.
+            if update.wipe_storage || update.info.is_none() {
+                m.wipe = true;
+                m.storage.clear();
             }
-            let changed_storage = was_changed || update.wipe_storage || !update.storage.is_empty();
-            for (slot, value) in update.storage {
-                let key = keccak256(B256::from(slot));
-                if value.is_zero() {
-                    storage.remove(key);
-                } else {
-                    storage.insert(key, alloy_rlp::encode_fixed_size(&value).to_vec());
-                }
-            }
-            index.insert(hashed, touched.len());
-            touched.push((hashed, update.info, storage, changed_storage));
+            m.storage.extend(update.storage);
         }
-        // Superseded entries were left with a zero key; drop them.
-        let live: std::collections::HashSet<usize> = index.into_values().collect();
-        let touched: Vec<_> = touched
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| live.contains(i))
-            .map(|(_, t)| t)
+        // The storage tries to change, in memory (loading starts from the stored root).
+        let mut tries: Vec<(B256, Mpt, Vec<(U256, U256)>)> = Vec::new();
+        for hashed in &order {
+            let Some(m) = merged.get_mut(hashed) else { continue };
+            if m.info.is_none() || (!m.wipe && m.storage.is_empty()) {
+                continue;
+            }
+            let trie = if m.wipe {
+                self.storages.remove(hashed);
+                self.wiped.insert(*hashed);
+                Mpt::new()
+            } else {
+                match self.storages.remove(hashed) {
+                    Some(t) => t,
+                    None => Mpt::from_root(self.stored_storage_root(*hashed)?),
+                }
+            };
+            tries.push((*hashed, trie, std::mem::take(&mut m.storage)));
+        }
+        let source = self.source.as_deref();
+        let results: Vec<Result<(), TrieError>> = tries
+            .par_iter_mut()
+            .map(|(hashed, trie, slots)| {
+                for (slot, value) in slots.drain(..) {
+                    let key = keccak256(B256::from(slot));
+                    let value = if value.is_zero() {
+                        Vec::new()
+                    } else {
+                        alloy_rlp::encode_fixed_size(&value).to_vec()
+                    };
+                    trie.insert_in(key, value, source, Some(*hashed))?;
+                }
+                trie.root();
+                Ok(())
+            })
             .collect();
-        let mut touched = touched;
-        touched.par_iter_mut().filter(|t| t.3).for_each(|t| {
-            t.2.root();
-        });
-        for (hashed, info, mut storage, _) in touched {
-            match info {
+        for (hashed, trie, _) in tries {
+            self.storages.insert(hashed, trie);
+        }
+        results.into_iter().collect::<Result<(), _>>()?;
+        for hashed in order {
+            let Some(m) = merged.remove(&hashed) else { continue };
+            match m.info {
                 None => {
-                    self.accounts.remove(hashed);
+                    if self.stored_storage_root(hashed)? != EMPTY_ROOT_HASH {
+                        self.wiped.insert(hashed);
+                    }
+                    self.accounts.remove_in(hashed, self.source.as_deref(), None)?;
+                    self.storages.remove(&hashed);
                 }
                 Some(info) => {
+                    let storage_root = self.stored_storage_root(hashed)?;
                     let account = TrieAccount {
                         nonce: info.nonce,
                         balance: info.balance,
-                        storage_root: storage.root(),
+                        storage_root,
                         code_hash: info.code_hash,
                     };
-                    self.accounts.insert(hashed, alloy_rlp::encode(account));
-                    if !storage.is_empty() {
-                        self.storages.insert(hashed, storage);
-                    }
+                    self.accounts.insert_in(
+                        hashed,
+                        alloy_rlp::encode(account),
+                        self.source.as_deref(),
+                        None,
+                    )?;
                 }
             }
         }
+        Ok(())
     }
 
     /// The state root.
@@ -120,13 +301,55 @@ impl StateTrie {
     }
 
     /// The storage root of `address` (the empty root for unknown accounts).
-    pub fn storage_root(&mut self, address: Address) -> B256 {
-        self.storages.get_mut(&keccak256(address)).map_or(EMPTY_ROOT_HASH, Mpt::root)
+    pub fn storage_root(&mut self, address: Address) -> Result<B256, TrieError> {
+        self.stored_storage_root(keccak256(address))
     }
 
-    /// Number of accounts in the trie.
+    /// Number of accounts in memory (walks the trie; for tests and diagnostics).
     pub fn account_count(&self) -> usize {
         self.accounts.len()
+    }
+
+    /// Nodes loaded or created since the last unload: what the trie holds in memory, roughly.
+    pub fn resident(&self) -> usize {
+        self.accounts.resident() + self.storages.values().map(Mpt::resident).sum::<usize>()
+    }
+
+    /// Takes the changes to store since the last take (the root is brought up to date).
+    pub fn take_updates(&mut self) -> TrieUpdates {
+        let root = self.accounts.root();
+        let mut wiped: Vec<B256> = self.wiped.drain().collect();
+        wiped.sort_unstable();
+        let mut storages: Vec<_> = self
+            .storages
+            .iter_mut()
+            .map(|(h, t)| (*h, t.take_pending()))
+            .filter(|(_, p)| !p.is_empty())
+            .collect();
+        storages.sort_unstable_by_key(|s| s.0);
+        TrieUpdates { root, wiped, accounts: self.accounts.take_pending(), storages }
+    }
+
+    /// Puts back updates taken but not stored (the write failed), under any made since.
+    pub fn restore_updates(&mut self, updates: TrieUpdates) {
+        self.wiped.extend(updates.wiped);
+        self.accounts.restore_pending(updates.accounts);
+        for (hashed, pending) in updates.storages {
+            // A trie dropped since (its account removed) is wiped whole anyway.
+            if let Some(t) = self.storages.get_mut(&hashed) {
+                t.restore_pending(pending);
+            }
+        }
+    }
+
+    /// Once everything is stored, keeps in memory only the account trie's top `depth` levels
+    /// and no storage trie: what a later block touches is read again from the source.
+    pub fn unload(&mut self, depth: usize) {
+        if self.source.is_none() || !self.wiped.is_empty() {
+            return;
+        }
+        self.storages.retain(|_, t| t.has_pending());
+        self.accounts.unload(depth);
     }
 }
 
@@ -152,6 +375,7 @@ pub fn full_state_root(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use std::collections::BTreeMap;
 
@@ -215,7 +439,7 @@ mod tests {
                 update.info = Some(entry.0);
                 updates.push((address, update));
             }
-            trie.apply(updates);
+            trie.apply(updates).unwrap();
             assert_eq!(trie.root(), model.root(), "block {block}");
         }
     }
@@ -224,5 +448,199 @@ mod tests {
     fn empty_state_root() {
         assert_eq!(StateTrie::new().root(), EMPTY_ROOT_HASH);
         assert_eq!(full_state_root(Vec::new()), EMPTY_ROOT_HASH);
+    }
+}
+
+#[cfg(test)]
+mod stored_tests {
+    //! The trie stored by path: what is stored after each block is exactly the trie of the
+    //! state (nothing stale), a trie opened from it or partly unloaded gives the same roots,
+    //! and proofs read from it verify.
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use alloy_trie::proof::verify_proof;
+    use std::{collections::BTreeMap, sync::Mutex};
+
+    /// Nodes by (account, path), as the database keeps them.
+    #[derive(Debug, Default)]
+    struct MemSource(Mutex<BTreeMap<(Option<B256>, Vec<u8>), Vec<u8>>>);
+
+    impl NodeSource for MemSource {
+        fn node(
+            &self,
+            account: Option<&B256>,
+            path: &Nibbles,
+        ) -> Result<Option<Vec<u8>>, TrieError> {
+            Ok(self.0.lock().unwrap().get(&(account.copied(), path.to_vec())).cloned())
+        }
+    }
+
+    impl MemSource {
+        fn write(&self, u: &TrieUpdates) {
+            let mut m = self.0.lock().unwrap();
+            for w in &u.wiped {
+                m.retain(|(a, _), _| a.as_ref() != Some(w));
+            }
+            let all = u
+                .accounts
+                .iter()
+                .map(|(p, n)| (None, p, n))
+                .chain(u.storages.iter().flat_map(|(a, s)| s.iter().map(|(p, n)| (Some(*a), p, n))));
+            for (a, p, n) in all {
+                match n {
+                    Some(n) => m.insert((a, p.to_vec()), n.clone()),
+                    None => m.remove(&(a, p.to_vec())),
+                };
+            }
+        }
+
+        fn snapshot(&self) -> BTreeMap<(Option<B256>, Vec<u8>), Vec<u8>> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    type Model = BTreeMap<Address, (AccountLeaf, BTreeMap<U256, U256>)>;
+
+    fn updates_of(model: &Model) -> Vec<(Address, AccountUpdate)> {
+        model
+            .iter()
+            .map(|(a, (leaf, st))| {
+                let storage = st.iter().map(|(k, v)| (*k, *v)).collect();
+                (*a, AccountUpdate { info: Some(*leaf), wipe_storage: false, storage })
+            })
+            .collect()
+    }
+
+    fn model_root(model: &Model) -> B256 {
+        full_state_root(
+            model.iter().map(|(a, (l, st))| (*a, *l, st.iter().map(|(k, v)| (*k, *v)).collect())),
+        )
+    }
+
+    #[test]
+    fn the_stored_trie_follows_the_state_exactly_through_unloads_and_reopens() {
+        let mut seed = 0x1234_5678_9abc_def1_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let source = Arc::new(MemSource::default());
+        let mut trie = StateTrie::open(source.clone(), EMPTY_ROOT_HASH);
+        let mut model = Model::new();
+        for block in 0..120 {
+            let mut updates = Vec::new();
+            for _ in 0..(next() % 30 + 1) {
+                let address = Address::with_last_byte((next() % 200) as u8);
+                let mut update = AccountUpdate::default();
+                if next() % 12 == 0 {
+                    model.remove(&address);
+                    updates.push((address, update));
+                    continue;
+                }
+                let entry = model.entry(address).or_default();
+                if next() % 15 == 0 {
+                    update.wipe_storage = true;
+                    entry.1.clear();
+                }
+                for _ in 0..(next() % 6) {
+                    let slot = U256::from(next() % 40);
+                    let value = if next() % 3 == 0 { U256::ZERO } else { U256::from(next()) };
+                    update.storage.push((slot, value));
+                    if value.is_zero() {
+                        entry.1.remove(&slot);
+                    } else {
+                        entry.1.insert(slot, value);
+                    }
+                }
+                entry.0.nonce += 1;
+                entry.0.balance = U256::from(next() % 1_000_000);
+                entry.0.code_hash = KECCAK_EMPTY;
+                update.info = Some(entry.0);
+                updates.push((address, update));
+            }
+            trie.apply(updates).unwrap();
+            assert_eq!(trie.root(), model_root(&model), "block {block}");
+            let taken = trie.take_updates();
+            assert_eq!(taken.root, model_root(&model));
+            // Every few blocks a write fails and is retried with the next block's.
+            if block % 7 == 3 {
+                trie.restore_updates(taken);
+                continue;
+            }
+            source.write(&taken);
+            // Exactly the nodes of the state, nothing stale.
+            let mut fresh = StateTrie::new();
+            fresh.apply(updates_of(&model)).unwrap();
+            let expected = MemSource::default();
+            expected.write(&fresh.take_updates());
+            assert_eq!(source.snapshot(), expected.snapshot(), "block {block}");
+            match next() % 4 {
+                0 => trie = StateTrie::open(source.clone(), model_root(&model)),
+                1 => trie.unload((next() % 3) as usize),
+                _ => {}
+            }
+        }
+        // Proofs from the store verify against the root, for present and absent keys.
+        let root = model_root(&model);
+        for (address, (leaf, storage)) in model.iter().take(20) {
+            let (proof, value) =
+                proof::stored_proof(source.as_ref(), None, root, keccak256(address)).unwrap();
+            let account = TrieAccount::decode(&mut value.clone().unwrap().as_slice()).unwrap();
+            assert_eq!(account.balance, leaf.balance);
+            verify_proof(root, Nibbles::unpack(keccak256(address)), value, &proof).unwrap();
+            for slot in [U256::from(1), U256::from(7), U256::from(1000)] {
+                let key = keccak256(B256::from(slot));
+                let (proof, value) = proof::stored_proof(
+                    source.as_ref(),
+                    Some(keccak256(address)),
+                    account.storage_root,
+                    key,
+                )
+                .unwrap();
+                let expected = storage.get(&slot).map(|v| alloy_rlp::encode_fixed_size(v).to_vec());
+                assert_eq!(value, expected);
+                verify_proof(account.storage_root, Nibbles::unpack(key), value, &proof).unwrap();
+            }
+        }
+        let absent = keccak256(Address::repeat_byte(0xee));
+        let (proof, value) = proof::stored_proof(source.as_ref(), None, root, absent).unwrap();
+        assert!(value.is_none());
+        verify_proof(root, Nibbles::unpack(absent), None, &proof).unwrap();
+    }
+
+    #[test]
+    fn a_missing_or_altered_node_is_an_error_not_a_wrong_root() {
+        let source = Arc::new(MemSource::default());
+        let mut trie = StateTrie::new();
+        let update = |n: u8| {
+            (
+                Address::with_last_byte(n),
+                AccountUpdate {
+                    info: Some(AccountLeaf { nonce: 1, balance: U256::from(n), code_hash: KECCAK_EMPTY }),
+                    ..Default::default()
+                },
+            )
+        };
+        trie.apply((0..50).map(update)).unwrap();
+        let root = trie.root();
+        source.write(&trie.take_updates());
+        // Alter one stored branch below the root.
+        let key = {
+            let m = source.0.lock().unwrap();
+            m.keys().find(|(a, p)| a.is_none() && p.len() == 1).unwrap().clone()
+        };
+        source.0.lock().unwrap().get_mut(&key).unwrap()[5] ^= 1;
+        let mut opened = StateTrie::open(source.clone(), root);
+        let touched: Vec<_> = (0..50).map(update).collect();
+        let err = opened.apply(touched).unwrap_err();
+        assert!(matches!(err, TrieError::CorruptNode { .. }), "{err}");
+        // The trie refuses further work instead of computing from a partial state.
+        assert!(matches!(opened.apply([update(1)]), Err(TrieError::Poisoned)));
+        source.0.lock().unwrap().remove(&key);
+        let mut opened = StateTrie::open(source, root);
+        let err = opened.apply((0..50).map(update)).unwrap_err();
+        assert!(matches!(err, TrieError::MissingNode { .. }), "{err}");
     }
 }

@@ -1,18 +1,29 @@
-//! An in-memory Merkle-Patricia trie over fixed-length (32-byte, hashed) keys, with cached node
-//! references so that recomputing the root after a change only re-hashes the changed paths.
+//! A Merkle-Patricia trie over fixed-length (32-byte, hashed) keys, with cached node references
+//! so that recomputing the root after a change only re-hashes the changed paths.
+//!
+//! Nodes may live in a [`NodeSource`] (the database) rather than in memory: an unloaded node is
+//! a [`Node::Stub`] holding its reference, read from the source at its path the first time a
+//! change or a lookup passes through it and checked against that reference (the parent's
+//! hash of it). Every node re-encoded since the last [`Mpt::take_pending`] is recorded at its
+//! path, with the paths whose nodes went away, so the database follows the trie by writing
+//! only what changed (path-keyed, like geth's path scheme: one node per path, no reference
+//! counts, no garbage).
 //!
 //! Node encodings come from `alloy-trie` ([`LeafNodeRef`], [`ExtensionNodeRef`],
 //! [`BranchNodeRef`]), so the hashes are exactly Ethereum's. Because every key has the same
 //! length, no key is a prefix of another and branch nodes never carry values.
 
-use alloy_primitives::{B256, keccak256};
+use crate::{NodeSource, TrieError};
+use alloy_primitives::{B256, keccak256, map::HashMap};
+use alloy_rlp::Decodable;
 use alloy_trie::{
     EMPTY_ROOT_HASH, Nibbles, TrieMask,
-    nodes::{BranchNodeRef, ExtensionNodeRef, LeafNodeRef, RlpNode},
+    nodes::{BranchNodeRef, ExtensionNodeRef, LeafNodeRef, RlpNode, TrieNode},
 };
 
 /// One node of the trie. `cache` holds the node's reference (inline RLP or hash) once computed;
-/// any change below a node clears the caches on the path to the root.
+/// any change below a node clears the caches on the path to the root. A node whose cache is
+/// set is stored in the source (when it is hashed) exactly as it is.
 #[derive(Debug, Default, Clone)]
 enum Node {
     #[default]
@@ -31,6 +42,109 @@ enum Node {
         children: Box<[Node; 16]>,
         cache: Option<RlpNode>,
     },
+    /// A node not in memory, by its reference: its hash (read from the source at its path) or,
+    /// when its encoding is shorter than 32 bytes, the encoding itself.
+    Stub(RlpNode),
+}
+
+/// Paths whose stored node changed since the last take: the new encoding, or `None` when no
+/// hashed node is there any more.
+pub(crate) type Pending = HashMap<Nibbles, Option<Vec<u8>>>;
+
+/// What an operation on one trie reads from and records to.
+struct Cx<'a> {
+    source: Option<&'a dyn NodeSource>,
+    /// `None` for the account trie, else the hashed address whose storage trie this is.
+    account: Option<B256>,
+    pending: &'a mut Pending,
+    /// Nodes loaded or created (a measure of the memory the trie holds).
+    resident: &'a mut usize,
+}
+
+impl Cx<'_> {
+    /// The node at `at` changes or goes away: unless it is encoded again before the next
+    /// take, its stored copy is deleted.
+    fn changed(&mut self, at: Nibbles) {
+        self.pending.insert(at, None);
+    }
+
+    fn created(&mut self, n: usize) {
+        *self.resident = self.resident.saturating_add(n);
+    }
+
+    /// Reads and decodes the node at `at` whose reference is `r`.
+    fn load(&mut self, r: &RlpNode, at: &Nibbles) -> Result<Node, TrieError> {
+        let stored;
+        let data: &[u8] = match r.as_hash() {
+            Some(hash) => {
+                let source = self.source.ok_or(TrieError::NoSource)?;
+                stored = source.node(self.account.as_ref(), at)?.ok_or_else(|| {
+                    TrieError::MissingNode { account: self.account, path: hex_path(at), hash }
+                })?;
+                if keccak256(&stored) != hash {
+                    return Err(TrieError::CorruptNode {
+                        account: self.account,
+                        path: hex_path(at),
+                        hash,
+                    });
+                }
+                &stored
+            }
+            None => r.as_slice(),
+        };
+        self.created(1);
+        // Only the root is stored while its encoding is shorter than a hash: as a root it
+        // is referenced by hash, as a child it would be inline, so it keeps no reference.
+        let cache = (r.is_hash() == (data.len() >= 32)).then(|| r.clone());
+        decode(data, cache).map_err(|e| TrieError::Decode {
+            account: self.account,
+            path: hex_path(at),
+            reason: e,
+        })
+    }
+}
+
+/// `at` as hex nibbles, for errors.
+fn hex_path(at: &Nibbles) -> String {
+    at.iter().map(|n| char::from_digit(u32::from(n), 16).unwrap_or('?')).collect()
+}
+
+/// Decodes one stored node (canonical RLP, nothing after it); its children become stubs.
+fn decode(mut data: &[u8], cache: Option<RlpNode>) -> Result<Node, String> {
+    let node = TrieNode::decode(&mut data).map_err(|e| e.to_string())?;
+    if !data.is_empty() {
+        return Err(format!("{} bytes after the node", data.len()));
+    }
+    Ok(match node {
+        TrieNode::EmptyRoot => Node::Empty,
+        TrieNode::Leaf(l) => Node::Leaf { key: l.key, value: l.value, cache },
+        TrieNode::Extension(e) => {
+            if e.key.is_empty() {
+                return Err("an extension with an empty key".into());
+            }
+            Node::Extension { key: e.key, child: Box::new(Node::Stub(e.child)), cache }
+        }
+        TrieNode::Branch(b) => {
+            let mut children: Box<[Node; 16]> = Box::default();
+            let mut stack = b.stack.into_iter();
+            for (i, child) in children.iter_mut().enumerate() {
+                if b.state_mask.is_bit_set(i as u8) {
+                    *child = Node::Stub(stack.next().ok_or("a branch with too few children")?);
+                }
+            }
+            if stack.next().is_some() {
+                return Err("a branch with more children than its mask".into());
+            }
+            Node::Branch { children, cache }
+        }
+    })
+}
+
+/// `at` followed by one nibble.
+fn child_path(at: &Nibbles, nibble: usize) -> Nibbles {
+    let mut p = *at;
+    p.push(nibble as u8);
+    p
 }
 
 impl Node {
@@ -49,29 +163,66 @@ impl Node {
         Self::Extension { key, child: Box::new(child), cache: None }
     }
 
-    /// Prepends `prefix` to this node's path, as needed when a branch or extension above it
-    /// collapses.
-    fn with_prefix(self, prefix: &Nibbles) -> Self {
-        match self {
-            Self::Empty => Self::Empty,
-            Self::Leaf { key, value, .. } => Self::leaf(prefix.join(&key), value),
-            Self::Extension { key, child, .. } => {
-                Self::Extension { key: prefix.join(&key), child, cache: None }
-            }
-            branch @ Self::Branch { .. } => Self::extension(*prefix, branch),
+    /// Loads this node if it is a stub (it is at `at`).
+    fn resolve(&mut self, at: &Nibbles, cx: &mut Cx<'_>) -> Result<(), TrieError> {
+        if let Self::Stub(r) = self {
+            *self = cx.load(r, at)?;
         }
+        Ok(())
     }
 
-    fn insert(self, path: Nibbles, value: Vec<u8>) -> Self {
-        match self {
-            Self::Empty => Self::leaf(path, value),
+    /// Prepends `prefix` to this node's path, as needed when a branch or extension above it
+    /// collapses. The node is at `at` now and moves to `at` less `prefix`.
+    fn with_prefix(
+        mut self,
+        at: &Nibbles,
+        prefix: &Nibbles,
+        cx: &mut Cx<'_>,
+    ) -> Result<Self, TrieError> {
+        self.resolve(at, cx)?;
+        Ok(match self {
+            Self::Empty | Self::Stub(_) => Self::Empty,
+            Self::Leaf { key, value, .. } => {
+                cx.changed(*at);
+                Self::leaf(prefix.join(&key), value)
+            }
+            Self::Extension { key, child, .. } => {
+                cx.changed(*at);
+                Self::Extension { key: prefix.join(&key), child, cache: None }
+            }
+            // A branch stays where it is, under a new extension.
+            branch @ Self::Branch { .. } => {
+                cx.created(1);
+                Self::extension(*prefix, branch)
+            }
+        })
+    }
+
+    /// Sets `path` (below `at`, where this node is) to `value`.
+    fn insert(
+        mut self,
+        at: Nibbles,
+        path: Nibbles,
+        value: Vec<u8>,
+        cx: &mut Cx<'_>,
+    ) -> Result<Self, TrieError> {
+        self.resolve(&at, cx)?;
+        Ok(match self {
+            Self::Empty | Self::Stub(_) => {
+                cx.changed(at);
+                cx.created(1);
+                Self::leaf(path, value)
+            }
             Self::Leaf { key, value: old, cache } => {
                 if key == path {
                     if old == value {
-                        return Self::Leaf { key, value: old, cache };
+                        return Ok(Self::Leaf { key, value: old, cache });
                     }
-                    return Self::leaf(key, value);
+                    cx.changed(at);
+                    return Ok(Self::leaf(key, value));
                 }
+                cx.changed(at);
+                cx.created(3);
                 let common = key.common_prefix_length(&path);
                 let mut children: Box<[Node; 16]> = Box::default();
                 children[key.get_unchecked(common) as usize] =
@@ -81,12 +232,15 @@ impl Node {
                 Self::extension(key.slice(..common), Self::Branch { children, cache: None })
             }
             Self::Extension { key, child, .. } => {
+                cx.changed(at);
                 let common = key.common_prefix_length(&path);
                 if common == key.len() {
-                    let child = child.insert(path.slice(common..), value);
-                    return Self::Extension { key, child: Box::new(child), cache: None };
+                    let child = child.insert(at.join(&key), path.slice(common..), value, cx)?;
+                    return Ok(Self::Extension { key, child: Box::new(child), cache: None });
                 }
+                cx.created(3);
                 let mut children: Box<[Node; 16]> = Box::default();
+                // The old extension's rest moves below the new branch; its child stays put.
                 children[key.get_unchecked(common) as usize] =
                     Self::extension(key.slice(common + 1..), *child);
                 children[path.get_unchecked(common) as usize] =
@@ -94,20 +248,29 @@ impl Node {
                 Self::extension(key.slice(..common), Self::Branch { children, cache: None })
             }
             Self::Branch { mut children, .. } => {
+                cx.changed(at);
                 let idx = path.get_unchecked(0) as usize;
                 let child = std::mem::take(&mut children[idx]);
-                children[idx] = child.insert(path.slice(1..), value);
+                children[idx] = child.insert(child_path(&at, idx), path.slice(1..), value, cx)?;
                 Self::Branch { children, cache: None }
             }
-        }
+        })
     }
 
-    /// Removes `path`; returns the new node and whether anything changed.
-    fn remove(self, path: &Nibbles) -> (Self, bool) {
-        match self {
-            Self::Empty => (Self::Empty, false),
+    /// Removes `path` (below `at`, where this node is); returns the new node and whether
+    /// anything changed.
+    fn remove(
+        mut self,
+        at: Nibbles,
+        path: &Nibbles,
+        cx: &mut Cx<'_>,
+    ) -> Result<(Self, bool), TrieError> {
+        self.resolve(&at, cx)?;
+        Ok(match self {
+            Self::Empty | Self::Stub(_) => (Self::Empty, false),
             Self::Leaf { key, value, cache } => {
                 if &key == path {
+                    cx.changed(at);
                     (Self::Empty, true)
                 } else {
                     (Self::Leaf { key, value, cache }, false)
@@ -115,22 +278,25 @@ impl Node {
             }
             Self::Extension { key, child, cache } => {
                 if !path.starts_with(&key) {
-                    return (Self::Extension { key, child, cache }, false);
+                    return Ok((Self::Extension { key, child, cache }, false));
                 }
-                let (child, changed) = child.remove(&path.slice(key.len()..));
+                let child_at = at.join(&key);
+                let (child, changed) = child.remove(child_at, &path.slice(key.len()..), cx)?;
                 if !changed {
-                    return (Self::Extension { key, child: Box::new(child), cache }, false);
+                    return Ok((Self::Extension { key, child: Box::new(child), cache }, false));
                 }
-                (child.with_prefix(&key), true)
+                cx.changed(at);
+                (child.with_prefix(&child_at, &key, cx)?, true)
             }
             Self::Branch { mut children, cache } => {
                 let idx = path.get_unchecked(0) as usize;
                 let child = std::mem::take(&mut children[idx]);
-                let (child, changed) = child.remove(&path.slice(1..));
+                let (child, changed) = child.remove(child_path(&at, idx), &path.slice(1..), cx)?;
                 children[idx] = child;
                 if !changed {
-                    return (Self::Branch { children, cache }, false);
+                    return Ok((Self::Branch { children, cache }, false));
                 }
+                cx.changed(at);
                 let mut present = children.iter().enumerate().filter(|(_, c)| !c.is_empty());
                 let first = present.next().map(|(i, _)| i);
                 let more = present.next().is_some();
@@ -140,47 +306,54 @@ impl Node {
                         let child = std::mem::take(&mut children[only]);
                         let mut prefix = Nibbles::new();
                         prefix.push(only as u8);
-                        (child.with_prefix(&prefix), true)
+                        (child.with_prefix(&child_path(&at, only), &prefix, cx)?, true)
                     }
                     (Some(_), true) => (Self::Branch { children, cache: None }, true),
                 }
             }
-        }
+        })
     }
 
-    fn get(&self, path: &Nibbles) -> Option<&[u8]> {
+    /// The value at `path` below `at`, loading what it passes through.
+    fn get(
+        &mut self,
+        at: Nibbles,
+        path: &Nibbles,
+        cx: &mut Cx<'_>,
+    ) -> Result<Option<Vec<u8>>, TrieError> {
+        self.resolve(&at, cx)?;
         match self {
-            Self::Empty => None,
-            Self::Leaf { key, value, .. } => (key == path).then_some(value.as_slice()),
+            Self::Empty | Self::Stub(_) => Ok(None),
+            Self::Leaf { key, value, .. } => Ok((key == path).then(|| value.clone())),
             Self::Extension { key, child, .. } => {
                 if path.starts_with(key) {
-                    child.get(&path.slice(key.len()..))
+                    let rest = path.slice(key.len()..);
+                    child.get(at.join(key), &rest, cx)
                 } else {
-                    None
+                    Ok(None)
                 }
             }
             Self::Branch { children, .. } => {
-                if path.is_empty() {
-                    return None;
-                }
-                children[path.get_unchecked(0) as usize].get(&path.slice(1..))
+                let Some(idx) = path.first() else { return Ok(None) };
+                children[idx as usize].get(child_path(&at, idx as usize), &path.slice(1..), cx)
             }
         }
     }
 
-    /// Encodes this node into `buf` (cleared first) and returns its reference, re-encoding
-    /// only nodes whose cache was cleared.
-    fn encode(&mut self, buf: &mut Vec<u8>) -> RlpNode {
+    /// Encodes this node (at `at`) into `buf` (cleared first) and returns its reference,
+    /// re-encoding only nodes whose cache was cleared and recording each in `pending`.
+    fn encode(&mut self, at: &Nibbles, buf: &mut Vec<u8>, pending: &mut Pending) -> RlpNode {
         buf.clear();
-        match self {
-            Self::Empty => RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE]),
+        let node = match self {
+            Self::Empty => return RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE]),
+            Self::Stub(r) => return r.clone(),
             Self::Leaf { key, value, cache } => {
                 let node = LeafNodeRef::new(key, value).rlp(buf);
                 *cache = Some(node.clone());
                 node
             }
             Self::Extension { key, child, cache } => {
-                let child_ref = child.reference(buf);
+                let child_ref = child.reference(&at.join(key), buf, pending);
                 buf.clear();
                 let node = ExtensionNodeRef::new(key, &child_ref).rlp(buf);
                 *cache = Some(node.clone());
@@ -191,7 +364,7 @@ impl Node {
                 let mut mask = TrieMask::default();
                 for (i, child) in children.iter_mut().enumerate() {
                     if !child.is_empty() {
-                        stack.push(child.reference(buf));
+                        stack.push(child.reference(&child_path(at, i), buf, pending));
                         mask.set_bit(i as u8);
                     }
                 }
@@ -200,22 +373,140 @@ impl Node {
                 *cache = Some(node.clone());
                 node
             }
-        }
+        };
+        // Inline nodes live in their parent's encoding: nothing is stored at their path.
+        pending.insert(*at, node.is_hash().then(|| buf.clone()));
+        node
     }
 
     /// This node's reference, from the cache when clean.
-    fn reference(&mut self, buf: &mut Vec<u8>) -> RlpNode {
+    fn reference(&mut self, at: &Nibbles, buf: &mut Vec<u8>, pending: &mut Pending) -> RlpNode {
         match self {
             Self::Leaf { cache: Some(c), .. }
             | Self::Extension { cache: Some(c), .. }
             | Self::Branch { cache: Some(c), .. } => c.clone(),
-            _ => self.encode(buf),
+            Self::Stub(r) => r.clone(),
+            _ => self.encode(at, buf, pending),
+        }
+    }
+
+    /// Replaces clean subtrees at `depth` nodes below this one by stubs; returns the nodes
+    /// left in memory.
+    fn unload(&mut self, depth: usize) -> usize {
+        match self {
+            Self::Empty | Self::Stub(_) => 0,
+            Self::Leaf { cache, .. } => {
+                if depth == 0
+                    && let Some(c) = cache
+                {
+                    *self = Self::Stub(c.clone());
+                    return 0;
+                }
+                1
+            }
+            Self::Extension { child, cache, .. } => {
+                if depth == 0
+                    && let Some(c) = cache
+                {
+                    *self = Self::Stub(c.clone());
+                    return 0;
+                }
+                1 + child.unload(depth.saturating_sub(1))
+            }
+            Self::Branch { children, cache } => {
+                if depth == 0
+                    && let Some(c) = cache
+                {
+                    *self = Self::Stub(c.clone());
+                    return 0;
+                }
+                1 + children.iter_mut().map(|c| c.unload(depth.saturating_sub(1))).sum::<usize>()
+            }
+        }
+    }
+
+    /// This node's reference if it is known without encoding (a stub, or a clean node).
+    fn cached(&self) -> Option<RlpNode> {
+        match self {
+            Self::Empty => Some(RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE])),
+            Self::Stub(r) => Some(r.clone()),
+            Self::Leaf { cache, .. } | Self::Extension { cache, .. } | Self::Branch { cache, .. } => {
+                cache.clone()
+            }
+        }
+    }
+
+    /// Encodes this node into `buf` from its children's references, without changing
+    /// anything: `None` if a child is dirty (the root is not up to date).
+    fn encode_clean(&self, buf: &mut Vec<u8>) -> Option<()> {
+        buf.clear();
+        match self {
+            Self::Empty | Self::Stub(_) => return None,
+            Self::Leaf { key, value, .. } => {
+                LeafNodeRef::new(key, value).rlp(buf);
+            }
+            Self::Extension { key, child, .. } => {
+                let child = child.cached()?;
+                ExtensionNodeRef::new(key, &child).rlp(buf);
+            }
+            Self::Branch { children, .. } => {
+                let mut stack = Vec::with_capacity(16);
+                let mut mask = TrieMask::default();
+                for (i, child) in children.iter().enumerate() {
+                    if !child.is_empty() {
+                        stack.push(child.cached()?);
+                        mask.set_bit(i as u8);
+                    }
+                }
+                BranchNodeRef::new(&stack, mask).rlp(buf);
+            }
+        }
+        Some(())
+    }
+
+    /// The nodes on the way to `path` below `at` that are referenced by hash (as EIP-1186
+    /// lists them: inline nodes are inside their parent), the root always, with the value
+    /// found; loads what it passes through.
+    fn prove(
+        &mut self,
+        at: Nibbles,
+        path: &Nibbles,
+        cx: &mut Cx<'_>,
+        proof: &mut Vec<alloy_primitives::Bytes>,
+    ) -> Result<Option<Vec<u8>>, TrieError> {
+        let hashed = self.cached().is_some_and(|r| r.is_hash());
+        self.resolve(&at, cx)?;
+        if (hashed || at.is_empty()) && !self.is_empty() {
+            let mut buf = Vec::new();
+            self.encode_clean(&mut buf).ok_or(TrieError::Poisoned)?;
+            proof.push(buf.into());
+        }
+        match self {
+            Self::Empty | Self::Stub(_) => Ok(None),
+            Self::Leaf { key, value, .. } => Ok((key == path).then(|| value.clone())),
+            Self::Extension { key, child, .. } => {
+                if path.starts_with(key) {
+                    let rest = path.slice(key.len()..);
+                    child.prove(at.join(key), &rest, cx, proof)
+                } else {
+                    Ok(None)
+                }
+            }
+            Self::Branch { children, .. } => {
+                let Some(idx) = path.first() else { return Ok(None) };
+                children[idx as usize].prove(
+                    child_path(&at, idx as usize),
+                    &path.slice(1..),
+                    cx,
+                    proof,
+                )
+            }
         }
     }
 
     fn count_leaves(&self) -> usize {
         match self {
-            Self::Empty => 0,
+            Self::Empty | Self::Stub(_) => 0,
             Self::Leaf { .. } => 1,
             Self::Extension { child, .. } => child.count_leaves(),
             Self::Branch { children, .. } => children.iter().map(Self::count_leaves).sum(),
@@ -223,11 +514,18 @@ impl Node {
     }
 }
 
-/// A Merkle-Patricia trie keyed by 32-byte hashes, with incremental root computation.
+/// A Merkle-Patricia trie keyed by 32-byte hashes, with incremental root computation; its
+/// nodes in memory or, once stored and unloaded, in a [`NodeSource`].
 #[derive(Debug, Default, Clone)]
 pub struct Mpt {
     root: Node,
     root_hash: Option<B256>,
+    pending: Pending,
+    /// Nodes loaded or created since the last unload.
+    resident: usize,
+    /// An operation failed half-way (the source could not give a node): the trie is no
+    /// longer whole and refuses further work.
+    poisoned: bool,
 }
 
 impl Mpt {
@@ -236,30 +534,124 @@ impl Mpt {
         Self::default()
     }
 
-    /// Sets `key` to `value` (an RLP-encoded leaf value). An empty `value` removes the key.
-    pub fn insert(&mut self, key: B256, value: Vec<u8>) {
-        if value.is_empty() {
-            self.remove(key);
-            return;
+    /// The stored trie with root `root`, nothing loaded yet.
+    pub fn from_root(root: B256) -> Self {
+        if root == EMPTY_ROOT_HASH {
+            return Self::new();
         }
+        Self { root: Node::Stub(RlpNode::word_rlp(&root)), root_hash: Some(root), ..Self::new() }
+    }
+
+    fn cx<'a>(&'a mut self, source: Option<&'a dyn NodeSource>, account: Option<B256>) -> Cx<'a> {
+        Cx { source, account, pending: &mut self.pending, resident: &mut self.resident }
+    }
+
+    fn check(&self) -> Result<(), TrieError> {
+        if self.poisoned { Err(TrieError::Poisoned) } else { Ok(()) }
+    }
+
+    /// Sets `key` to `value` (an RLP-encoded leaf value). An empty `value` removes the key.
+    /// `source` gives the nodes not in memory (`account`: whose storage trie this is).
+    pub(crate) fn insert_in(
+        &mut self,
+        key: B256,
+        value: Vec<u8>,
+        source: Option<&dyn NodeSource>,
+        account: Option<B256>,
+    ) -> Result<(), TrieError> {
+        if value.is_empty() {
+            return self.remove_in(key, source, account);
+        }
+        self.check()?;
         let root = std::mem::take(&mut self.root);
-        self.root = root.insert(Nibbles::unpack(key), value);
         self.root_hash = None;
+        match root.insert(Nibbles::new(), Nibbles::unpack(key), value, &mut self.cx(source, account))
+        {
+            Ok(root) => {
+                self.root = root;
+                Ok(())
+            }
+            Err(e) => {
+                self.poisoned = true;
+                Err(e)
+            }
+        }
     }
 
     /// Removes `key` if present.
-    pub fn remove(&mut self, key: B256) {
+    pub(crate) fn remove_in(
+        &mut self,
+        key: B256,
+        source: Option<&dyn NodeSource>,
+        account: Option<B256>,
+    ) -> Result<(), TrieError> {
+        self.check()?;
         let root = std::mem::take(&mut self.root);
-        let (root, changed) = root.remove(&Nibbles::unpack(key));
-        self.root = root;
-        if changed {
-            self.root_hash = None;
+        match root.remove(Nibbles::new(), &Nibbles::unpack(key), &mut self.cx(source, account)) {
+            Ok((root, changed)) => {
+                self.root = root;
+                if changed {
+                    self.root_hash = None;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.poisoned = true;
+                Err(e)
+            }
         }
     }
 
     /// The value stored at `key`.
-    pub fn get(&self, key: B256) -> Option<&[u8]> {
-        self.root.get(&Nibbles::unpack(key))
+    pub(crate) fn get_in(
+        &mut self,
+        key: B256,
+        source: Option<&dyn NodeSource>,
+        account: Option<B256>,
+    ) -> Result<Option<Vec<u8>>, TrieError> {
+        self.check()?;
+        let mut root = std::mem::take(&mut self.root);
+        let found = root.get(Nibbles::new(), &Nibbles::unpack(key), &mut self.cx(source, account));
+        self.root = root;
+        found
+    }
+
+    /// The proof of `key` (the hashed nodes from the root to it) and its value. The root must
+    /// be up to date.
+    pub(crate) fn prove_in(
+        &mut self,
+        key: B256,
+        source: Option<&dyn NodeSource>,
+        account: Option<B256>,
+    ) -> Result<(Vec<alloy_primitives::Bytes>, Option<Vec<u8>>), TrieError> {
+        self.check()?;
+        self.root();
+        let mut proof = Vec::new();
+        let mut root = std::mem::take(&mut self.root);
+        let found = root.prove(
+            Nibbles::new(),
+            &Nibbles::unpack(key),
+            &mut self.cx(source, account),
+            &mut proof,
+        );
+        self.root = root;
+        Ok((proof, found?))
+    }
+
+    /// Sets `key` to `value` in a trie held wholly in memory.
+    pub fn insert(&mut self, key: B256, value: Vec<u8>) {
+        // Without a source no node is ever missing.
+        let _ = self.insert_in(key, value, None, None);
+    }
+
+    /// Removes `key` from a trie held wholly in memory.
+    pub fn remove(&mut self, key: B256) {
+        let _ = self.remove_in(key, None, None);
+    }
+
+    /// The value stored at `key` of a trie held wholly in memory.
+    pub fn get(&mut self, key: B256) -> Option<Vec<u8>> {
+        self.get_in(key, None, None).ok().flatten()
     }
 
     /// Whether the trie holds no keys.
@@ -267,9 +659,19 @@ impl Mpt {
         self.root.is_empty()
     }
 
-    /// Number of keys (walks the trie; for tests and diagnostics).
+    /// Number of keys in memory (walks the trie; for tests and diagnostics).
     pub fn len(&self) -> usize {
         self.root.count_leaves()
+    }
+
+    /// Whether changes wait to be taken.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || self.root_hash.is_none()
+    }
+
+    /// Nodes loaded or created since the last [`Mpt::unload`].
+    pub fn resident(&self) -> usize {
+        self.resident
     }
 
     /// The root hash. Only nodes changed since the last call are re-encoded.
@@ -278,15 +680,56 @@ impl Mpt {
             return hash;
         }
         let hash = if self.root.is_empty() {
+            self.pending.insert(Nibbles::new(), None);
             EMPTY_ROOT_HASH
         } else {
             let mut buf = Vec::with_capacity(600);
-            let node = self.root.encode(&mut buf);
-            // The root is always referenced by hash, even when its encoding is short.
+            let node = self.root.encode(&Nibbles::new(), &mut buf, &mut self.pending);
+            // The root is always referenced by hash, and stored, even when its encoding is
+            // short.
+            if !node.is_hash() {
+                self.pending.insert(Nibbles::new(), Some(buf.clone()));
+            }
             node.as_hash().unwrap_or_else(|| keccak256(&buf))
         };
         self.root_hash = Some(hash);
         hash
+    }
+
+    /// Takes what changed since the last take (after bringing the root up to date): each
+    /// path's new encoding, `None` where the stored node goes.
+    pub fn take_pending(&mut self) -> Vec<(Nibbles, Option<Vec<u8>>)> {
+        self.root();
+        let mut out: Vec<_> = self.pending.drain().collect();
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Puts back changes taken but not stored (a failed write); changes since win.
+    pub fn restore_pending(&mut self, changes: Vec<(Nibbles, Option<Vec<u8>>)>) {
+        for (path, node) in changes {
+            self.pending.entry(path).or_insert(node);
+        }
+    }
+
+    /// Keeps in memory only the nodes less than `depth` below the root, once everything is
+    /// stored (nothing pending): the rest is read again from the source when needed.
+    pub fn unload(&mut self, depth: usize) {
+        if !self.pending.is_empty() || self.poisoned {
+            return;
+        }
+        self.root();
+        self.resident = if depth == 0 {
+            match self.root_hash {
+                Some(h) if !self.root.is_empty() => {
+                    self.root = Node::Stub(RlpNode::word_rlp(&h));
+                    0
+                }
+                _ => 0,
+            }
+        } else {
+            self.root.unload(depth)
+        };
     }
 }
 
@@ -373,7 +816,7 @@ mod tests {
     fn get_returns_inserted_values() {
         let mut trie = Mpt::new();
         trie.insert(B256::with_last_byte(7), value(7));
-        assert_eq!(trie.get(B256::with_last_byte(7)), Some(value(7).as_slice()));
+        assert_eq!(trie.get(B256::with_last_byte(7)), Some(value(7)));
         assert_eq!(trie.get(B256::with_last_byte(8)), None);
     }
 }

@@ -1,9 +1,26 @@
-//! EIP-1186 Merkle proofs, built with alloy-trie's `HashBuilder` and `ProofRetainer` from a full
-//! listing of the state (the cost is linear in the state size).
+//! EIP-1186 Merkle proofs: from the stored trie, reading the nodes on the key's path
+//! ([`stored_proof`], O(depth)), or built with alloy-trie's `HashBuilder` and `ProofRetainer`
+//! from a full listing of a state (the cost is linear in the state size; for states whose
+//! trie is not stored).
 
-use crate::{AccountLeaf, TrieAccount};
+use crate::{AccountLeaf, Mpt, NodeSource, TrieAccount, TrieError};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, HashBuilder, Nibbles, proof::ProofRetainer};
+
+/// The proof of `key` in the stored trie with root `root` (the account trie, or `account`'s
+/// storage trie) and the value there: reads only the nodes on the key's path, each checked
+/// against its parent's hash.
+pub fn stored_proof(
+    source: &dyn NodeSource,
+    account: Option<B256>,
+    root: B256,
+    key: B256,
+) -> Result<(Vec<Bytes>, Option<Vec<u8>>), TrieError> {
+    if root == EMPTY_ROOT_HASH {
+        return Ok((Vec::new(), None));
+    }
+    Mpt::from_root(root).prove_in(key, Some(source), account)
+}
 
 /// Builds a trie over `leaves` (hashed key → RLP value, any order) and returns its root and the
 /// proof (root first) of each of `targets` (hashed keys).
