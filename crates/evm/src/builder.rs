@@ -421,8 +421,8 @@ fn execute_and_seal<R: StateReader>(
     let transactions_part = || calculate_transaction_root(&transactions);
     let state_root = |trie: &mut StateTrie| {
         let root_started = Instant::now();
-        trie.apply(trie_updates);
-        (trie.root(), root_started.elapsed())
+        let root = trie.apply(trie_updates).map(|()| trie.root());
+        (root, root_started.elapsed())
     };
     let other_started = Instant::now();
     let ((state_root, state_root_time), transactions_root, (receipts_root, logs_bloom, receipts)) =
@@ -440,6 +440,7 @@ fn execute_and_seal<R: StateReader>(
         } else {
             (state_root(trie), transactions_part(), receipts_part())
         };
+    let state_root = state_root?;
     let header = header_after(
         spec,
         parent,

@@ -42,4 +42,7 @@ pub enum ExecError {
     /// Reading the parent's state failed.
     #[error("block execution failed: {0}")]
     Database(#[from] DbError),
+    /// The stored state trie could not be read (the trie is left for the caller to reopen).
+    #[error("state root: {0}")]
+    Trie(#[from] dbc_trie::TrieError),
 }

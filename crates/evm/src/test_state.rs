@@ -67,7 +67,8 @@ impl MemState {
                     (*a, AccountUpdate { info: Some(info), wipe_storage: false, storage })
                 })
                 .collect::<Vec<_>>(),
-        );
+        )
+        .expect("in memory");
         trie
     }
 }

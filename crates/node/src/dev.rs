@@ -254,7 +254,9 @@ impl DevControl {
         let accounts: Vec<Address> = touched.accounts().collect();
         touched.restore(&mut trie, &storage)?;
         let root = trie.root();
-        if root != head.state_root {
+        if root == head.state_root {
+            crate::store_trie(&mut trie, &storage)?;
+        } else {
             return Err(NodeError::StateRootMismatch {
                 number: head.number,
                 computed: root,

@@ -62,6 +62,9 @@ pub enum NodeError {
     /// Block production failed.
     #[error("block production: {0}")]
     Production(String),
+    /// The stored state trie could not be read.
+    #[error(transparent)]
+    Trie(#[from] dbc_trie::TrieError),
 }
 
 /// Node configuration.
@@ -142,10 +145,77 @@ pub fn init_genesis(storage: &Storage, spec: &ChainSpec) -> Result<u64, NodeErro
     Ok(0)
 }
 
-/// Builds the in-memory state trie from the plain state.
+/// Trie nodes loaded or created after which a committed block's trie is unloaded down to
+/// [`TRIE_KEEP_DEPTH`] levels (about 150 bytes a node: a few hundred MiB at most).
+pub const TRIE_RESIDENT_NODES: usize = 2_000_000;
+/// Levels of the account trie kept in memory after an unload (16⁴ = 65,536 branches at most).
+pub const TRIE_KEEP_DEPTH: usize = 4;
+
+/// Builds the state trie from the plain state and stores it whole (replacing whatever the
+/// trie tables held): the first start of a data directory written before the trie was
+/// stored, or a start after a crash between an unwind and its trie write.
 pub fn rebuild_trie(storage: &Storage) -> Result<StateTrie, NodeError> {
+    let mut trie = build_trie(storage)?;
+    storage.write_trie(&trie.take_updates())?;
+    trie.set_source(Arc::new(storage.clone()));
+    trie.unload(TRIE_KEEP_DEPTH);
+    Ok(trie)
+}
+
+/// The head's state trie: the stored one if it is the head's, else rebuilt from the plain
+/// state and stored.
+pub fn open_trie(storage: &Storage, head: &dbc_primitives::SealedHeader) -> Result<StateTrie, NodeError> {
+    if storage.trie_root()? == Some(head.state_root) {
+        return Ok(StateTrie::open(Arc::new(storage.clone()), head.state_root));
+    }
+    let mut trie = rebuild_trie(storage)?;
+    let computed = trie.root();
+    if computed != head.state_root {
+        return Err(NodeError::StateRootMismatch {
+            number: head.number,
+            computed,
+            header: head.state_root,
+        });
+    }
+    Ok(trie)
+}
+
+/// After a failed update (a stored node unreadable) the trie is opened again from what is
+/// stored, which is the storage head's.
+pub(crate) fn recover_trie(trie: &mut StateTrie, storage: &Storage) -> Result<(), NodeError> {
+    if trie.is_poisoned() {
+        *trie = match storage.trie_root()? {
+            Some(root) => trie.reopened(root)?,
+            None => rebuild_trie(storage)?,
+        };
+    }
+    Ok(())
+}
+
+/// Stores `trie`'s updates since the last write on their own (after an unwind moved it), then
+/// unloads it if it grew.
+pub(crate) fn store_trie(trie: &mut StateTrie, storage: &Storage) -> Result<(), NodeError> {
+    let updates = trie.take_updates();
+    if let Err(e) = storage.write_trie(&updates) {
+        trie.restore_updates(updates);
+        return Err(e.into());
+    }
+    after_commit(trie);
+    Ok(())
+}
+
+/// Bounds the trie's memory once a block's updates are stored.
+pub(crate) fn after_commit(trie: &mut StateTrie) {
+    if trie.resident() > TRIE_RESIDENT_NODES {
+        trie.unload(TRIE_KEEP_DEPTH);
+    }
+}
+
+/// Builds the state trie in memory from the plain state.
+pub fn build_trie(storage: &Storage) -> Result<StateTrie, NodeError> {
     let mut trie = StateTrie::new();
     let mut updates = Vec::new();
+    let mut failed = None;
     storage.for_each_account(|address, account, storage| {
         updates.push((
             address,
@@ -163,10 +233,13 @@ pub fn rebuild_trie(storage: &Storage) -> Result<StateTrie, NodeError> {
             },
         ));
         if updates.len() >= 10_000 {
-            trie.apply(std::mem::take(&mut updates));
+            failed = failed.take().or(trie.apply(std::mem::take(&mut updates)).err());
         }
     })?;
-    trie.apply(updates);
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    trie.apply(updates)?;
     Ok(trie)
 }
 
@@ -291,17 +364,26 @@ pub(crate) fn commit_or_restore(
     executed: &dbc_evm::ExecutedBlock,
     trie: &mut StateTrie,
 ) -> Result<(), NodeError> {
-    if let Err(e) = storage.commit_executed(
+    let updates = trie.take_updates();
+    match storage.commit_executed(
         &executed.block,
         &executed.receipts,
         &executed.hook_logs,
         &executed.changes,
+        Some(&updates),
     ) {
-        // Put the trie back to the storage's head: O(what the block touched).
-        let mut touched = trie_undo::Touched::default();
-        touched.add_changes(&executed.changes);
-        touched.restore(trie, storage)?;
-        return Err(e.into());
+        Ok(dbc_storage::TrieWrite::Stale) => {
+            warn!(target: "dbc::node", "the stored state trie was behind; it is rebuilt at the next start");
+        }
+        Ok(_) => after_commit(trie),
+        Err(e) => {
+            trie.restore_updates(updates);
+            // Put the trie back to the storage's head: O(what the block touched).
+            let mut touched = trie_undo::Touched::default();
+            touched.add_changes(&executed.changes);
+            touched.restore(trie, storage)?;
+            return Err(e.into());
+        }
     }
     Ok(())
 }
@@ -355,22 +437,20 @@ fn open(config: &NodeConfig) -> Result<Opened, NodeError> {
         .ok_or_else(|| NodeError::Production(format!("missing head header {head_number}")))?;
 
     let started = Instant::now();
-    let mut trie = rebuild_trie(&storage)?;
-    let computed = trie.root();
-    if computed != head.state_root {
-        return Err(NodeError::StateRootMismatch {
-            number: head_number,
-            computed,
-            header: head.state_root,
-        });
-    }
+    let stored = storage.trie_root()?;
+    let trie = open_trie(&storage, &head)?;
     info!(
         target: "dbc::node",
         head = head_number,
         hash = %head.hash(),
-        accounts = trie.account_count(),
+        state_root = %head.state_root,
         elapsed = ?started.elapsed(),
-        "state loaded and verified"
+        "{}",
+        if stored == Some(head.state_root) {
+            "stored state trie opened"
+        } else {
+            "state trie built from the plain state, checked and stored"
+        }
     );
     let chain = Arc::new(CanonChain::new(storage.clone(), head));
     let pool = Arc::new(TxPool::new(config.pool.clone()));

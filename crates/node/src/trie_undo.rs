@@ -65,7 +65,7 @@ impl Touched {
         trie: &mut StateTrie,
         storage: &Storage,
         number: u64,
-    ) -> Result<(), dbc_storage::StorageError> {
+    ) -> Result<(), crate::NodeError> {
         let before = storage.changes_before(number)?;
         let mut updates = Vec::with_capacity(before.len());
         for (address, account, slots) in before {
@@ -85,17 +85,20 @@ impl Touched {
                 },
             ));
         }
-        trie.apply(updates);
+        trie.apply(updates)?;
         Ok(())
     }
 
     /// Sets every touched key of `trie` back to its value in `storage`'s plain state, which
-    /// makes `trie` the trie of `storage`'s head again.
+    /// makes `trie` the trie of `storage`'s head again. A trie left incomplete by a failed
+    /// update is first opened again from the stored trie (the touched keys then move it to the
+    /// head, wherever the stored trie is behind).
     pub(crate) fn restore(
         self,
         trie: &mut StateTrie,
         storage: &Storage,
-    ) -> Result<(), dbc_storage::StorageError> {
+    ) -> Result<(), crate::NodeError> {
+        crate::recover_trie(trie, storage)?;
         let mut updates = Vec::with_capacity(self.accounts.len());
         for (address, t) in self.accounts {
             let account = storage.latest_account(address)?;
@@ -122,7 +125,7 @@ impl Touched {
                 },
             ));
         }
-        trie.apply(updates);
+        trie.apply(updates)?;
         Ok(())
     }
 }

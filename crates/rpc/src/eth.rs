@@ -612,6 +612,14 @@ impl EthApiServer for RpcContext {
         let number = self.resolve(block)?;
         let header =
             self.storage().header(number).map_err(rpc_err)?.ok_or_else(header_not_found)?;
+        // The head's state (and any block with the same root): read the stored trie's paths,
+        // each node checked against its parent's hash from the header's root. A commit racing
+        // the reads fails a check, and the proof is built the slow way below.
+        if self.storage().trie_root().map_err(rpc_err)? == Some(header.state_root)
+            && let Ok(found) = stored_account_proof(self.storage(), header.state_root, address, &keys)
+        {
+            return Ok(found);
+        }
         let state = self.storage().full_state_at(number).map_err(rpc_err)?;
         let slots: Vec<B256> = keys.iter().map(|k| k.as_b256()).collect();
         let target_storage: Vec<(U256, U256)> = state
@@ -1003,4 +1011,51 @@ impl EthApiServer for RpcContext {
         });
         Ok(())
     }
+}
+
+/// `eth_getProof` from the stored trie at `root`: O(depth) node reads per key.
+fn stored_account_proof(
+    storage: &dbc_storage::Storage,
+    root: B256,
+    address: Address,
+    keys: &[JsonStorageKey],
+) -> Result<EIP1186AccountProofResponse, dbc_trie::TrieError> {
+    use alloy_rlp::Decodable;
+    use dbc_trie::{EMPTY_ROOT_HASH, TrieAccount, TrieError, proof::stored_proof};
+    let malformed = |what: &str, e: alloy_rlp::Error| TrieError::Decode {
+        account: None,
+        path: what.into(),
+        reason: e.to_string(),
+    };
+    let hashed = alloy_primitives::keccak256(address);
+    let (account_proof, leaf) = stored_proof(storage, None, root, hashed)?;
+    let account = match leaf {
+        Some(leaf) => TrieAccount::decode(&mut leaf.as_slice())
+            .map_err(|e| malformed("account leaf", e))?,
+        None => TrieAccount {
+            nonce: 0,
+            balance: U256::ZERO,
+            storage_root: EMPTY_ROOT_HASH,
+            code_hash: dbc_primitives::KECCAK_EMPTY,
+        },
+    };
+    let mut storage_proof = Vec::with_capacity(keys.len());
+    for key in keys {
+        let slot = alloy_primitives::keccak256(key.as_b256());
+        let (proof, value) = stored_proof(storage, Some(hashed), account.storage_root, slot)?;
+        let value = match value {
+            Some(v) => U256::decode(&mut v.as_slice()).map_err(|e| malformed("slot", e))?,
+            None => U256::ZERO,
+        };
+        storage_proof.push(EIP1186StorageProof { key: *key, value, proof });
+    }
+    Ok(EIP1186AccountProofResponse {
+        address,
+        balance: account.balance,
+        code_hash: account.code_hash,
+        nonce: account.nonce,
+        storage_hash: account.storage_root,
+        account_proof,
+        storage_proof,
+    })
 }

@@ -49,7 +49,7 @@ fn trie_of(storage: &Storage) -> StateTrie {
                 .push((address, AccountUpdate { info: Some(info), wipe_storage: false, storage }));
         })
         .unwrap();
-    trie.apply(updates);
+    trie.apply(updates).unwrap();
     trie
 }
 
@@ -148,6 +148,7 @@ impl TestChain {
                 &executed.receipts,
                 &executed.hook_logs,
                 &executed.changes,
+                Some(&self.trie.take_updates()),
             )
             .unwrap();
         self.chain.on_committed(executed.block.clone(), executed.receipts);

@@ -16,8 +16,10 @@
 
 pub mod chain;
 pub mod tables;
+mod trie;
 
 pub use chain::{CanonChain, NewBlock};
+pub use trie::TrieWrite;
 
 use alloy_consensus::Header;
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
@@ -648,18 +650,22 @@ impl Storage {
         receipts: &[ReceiptEnvelope],
         changes: &StateChangeset,
     ) -> Result<()> {
-        self.commit_executed(block, receipts, &[], changes)
+        self.commit_executed(block, receipts, &[], changes, None).map(|_| ())
     }
 
-    /// [`Self::commit_block`] with the logs of the block's end-of-block hooks, in the same
-    /// batch.
+    /// [`Self::commit_block`] with the logs of the block's end-of-block hooks and the stored
+    /// trie's updates to the block's state, in the same batch. Without `trie` the stored trie
+    /// stays as it is (a later write of updates since its root catches it up; until then it is
+    /// behind the head and a start rebuilds it); updates not built on the stored trie mark it
+    /// stale.
     pub fn commit_executed(
         &self,
         block: &Block,
         receipts: &[ReceiptEnvelope],
         hook_logs: &[alloy_primitives::Log],
         changes: &StateChangeset,
-    ) -> Result<()> {
+        trie: Option<&dbc_trie::TrieUpdates>,
+    ) -> Result<TrieWrite> {
         let number = block.number();
         let head = self.head_number()?;
         let expected = head.map_or(0, |h| h + 1);
@@ -692,13 +698,17 @@ impl Storage {
             batch.put_cf(lookup, hash, alloy_rlp::encode(location));
         }
         self.write_state(&mut batch, number, changes)?;
+        let trie = match trie {
+            Some(updates) => self.write_trie_into(&mut batch, updates)?,
+            None => TrieWrite::Unchanged,
+        };
         batch.put_cf(self.cf(META), META_HEAD, nk);
         let mut opts = WriteOptions::default();
         // The WAL makes the batch durable against process crashes; fsync per block would only
         // add protection against power loss at a large cost.
         opts.set_sync(false);
         self.db.write_opt(batch, &opts)?;
-        Ok(())
+        Ok(trie)
     }
 
     /// Writes a run of blocks without transactions or state changes (the dev chain's
@@ -1333,7 +1343,9 @@ mod tests {
         );
         let none = StateChangeset::default();
         storage.commit_block(&block(0), &[], &none).expect("genesis");
-        storage.commit_executed(&block(1), &[], std::slice::from_ref(&log), &none).expect("commit");
+        storage
+            .commit_executed(&block(1), &[], std::slice::from_ref(&log), &none, None)
+            .expect("commit");
         storage.commit_empty_blocks(&[block(2)]).expect("empty");
         assert_eq!(storage.hook_logs(0).expect("read"), Some(vec![]));
         assert_eq!(storage.hook_logs(1).expect("read"), Some(vec![log]));

@@ -18,6 +18,8 @@
 //! | `StoragesHistory` | address ‖ slot ‖ block | empty: the slot changed in that block |
 //! | `Meta` | name | chain metadata (head number, …) |
 //! | `BlockHookLogs` | block number | RLP list of the end-of-block hooks' logs |
+//! | `AccountsTrie` | nibble path (one byte a nibble) | RLP trie node of the head's account trie |
+//! | `StoragesTrie` | hashed address ‖ nibble path | RLP trie node of that account's storage trie |
 //!
 //! Numbers are big-endian so that keys sort by block.
 
@@ -58,6 +60,11 @@ pub const META: &str = "Meta";
 /// for blocks committed by an older build.
 pub const HOOK_LOGS: &str = "BlockHookLogs";
 
+/// Nibble path → the account-trie node there (hashed nodes and the root; the head's state).
+pub const ACCOUNTS_TRIE: &str = "AccountsTrie";
+/// Hashed address ‖ nibble path → the node there of the account's storage trie.
+pub const STORAGES_TRIE: &str = "StoragesTrie";
+
 /// Every table, in creation order.
 pub const ALL: &[&str] = &[
     HEADERS,
@@ -76,10 +83,15 @@ pub const ALL: &[&str] = &[
     STORAGES_HISTORY,
     META,
     HOOK_LOGS,
+    ACCOUNTS_TRIE,
+    STORAGES_TRIE,
 ];
 
 /// Meta key of the highest finalized block's number.
 pub const META_FINALIZED: &[u8] = b"finalized";
+/// Meta key of the state root the stored trie (`AccountsTrie`, `StoragesTrie`) holds; absent
+/// while the stored trie is not the head's (never built, or left behind).
+pub const META_TRIE_ROOT: &[u8] = b"trieRoot";
 /// Meta key of the database layout version.
 pub const META_LAYOUT: &[u8] = b"layout";
 /// The layout this build reads and writes. 2: receipts stored without their bloom. 3: the chain

@@ -99,17 +99,22 @@ pub struct AccountUpdate {
     pub storage: Vec<(U256, U256)>,
 }
 
+/// Node writes of one trie by path: the node to store, or `None` to delete.
+pub type NodeWrites = Vec<(Nibbles, Option<Vec<u8>>)>;
+
 /// The stored trie's changes since the last write: written in the block's write batch.
 #[derive(Debug, Default, Clone)]
 pub struct TrieUpdates {
+    /// The stored root they apply to; `None` when they are the whole trie (built in memory).
+    pub base: Option<B256>,
     /// The state root they lead to.
     pub root: B256,
     /// Storage tries to delete whole first (accounts removed or their storage wiped).
     pub wiped: Vec<B256>,
     /// Account-trie paths: the node to store, or `None` to delete.
-    pub accounts: Vec<(Nibbles, Option<Vec<u8>>)>,
+    pub accounts: NodeWrites,
     /// Storage-trie paths by hashed address: the node to store, or `None` to delete.
-    pub storages: Vec<(B256, Vec<(Nibbles, Option<Vec<u8>>)>)>,
+    pub storages: Vec<(B256, NodeWrites)>,
 }
 
 impl TrieUpdates {
@@ -143,6 +148,8 @@ pub struct StateTrie {
     source: Option<Arc<dyn NodeSource>>,
     /// An update failed half-way: the trie must be opened again from the stored root.
     poisoned: bool,
+    /// The stored root the next updates apply to (`None`: nothing stored yet).
+    base: Option<B256>,
 }
 
 impl StateTrie {
@@ -153,7 +160,12 @@ impl StateTrie {
 
     /// The stored state with root `root`, read from `source` as needed.
     pub fn open(source: Arc<dyn NodeSource>, root: B256) -> Self {
-        Self { accounts: Mpt::from_root(root), source: Some(source), ..Self::default() }
+        Self {
+            accounts: Mpt::from_root(root),
+            source: Some(source),
+            base: Some(root),
+            ..Self::default()
+        }
     }
 
     /// Sets the source of a trie built in memory, once its nodes are stored.
@@ -226,7 +238,8 @@ impl StateTrie {
             m.storage.extend(update.storage);
         }
         // The storage tries to change, in memory (loading starts from the stored root).
-        let mut tries: Vec<(B256, Mpt, Vec<(U256, U256)>)> = Vec::new();
+        type Touched = (B256, Mpt, Vec<(U256, U256)>);
+        let mut tries: Vec<Touched> = Vec::new();
         for hashed in &order {
             let Some(m) = merged.get_mut(hashed) else { continue };
             if m.info.is_none() || (!m.wipe && m.storage.is_empty()) {
@@ -327,11 +340,13 @@ impl StateTrie {
             .filter(|(_, p)| !p.is_empty())
             .collect();
         storages.sort_unstable_by_key(|s| s.0);
-        TrieUpdates { root, wiped, accounts: self.accounts.take_pending(), storages }
+        let base = self.base.replace(root);
+        TrieUpdates { base, root, wiped, accounts: self.accounts.take_pending(), storages }
     }
 
     /// Puts back updates taken but not stored (the write failed), under any made since.
     pub fn restore_updates(&mut self, updates: TrieUpdates) {
+        self.base = updates.base;
         self.wiped.extend(updates.wiped);
         self.accounts.restore_pending(updates.accounts);
         for (hashed, pending) in updates.storages {
@@ -462,8 +477,9 @@ mod stored_tests {
     use std::{collections::BTreeMap, sync::Mutex};
 
     /// Nodes by (account, path), as the database keeps them.
+    type Nodes = BTreeMap<(Option<B256>, Vec<u8>), Vec<u8>>;
     #[derive(Debug, Default)]
-    struct MemSource(Mutex<BTreeMap<(Option<B256>, Vec<u8>), Vec<u8>>>);
+    struct MemSource(Mutex<Nodes>);
 
     impl NodeSource for MemSource {
         fn node(
@@ -494,7 +510,7 @@ mod stored_tests {
             }
         }
 
-        fn snapshot(&self) -> BTreeMap<(Option<B256>, Vec<u8>), Vec<u8>> {
+        fn snapshot(&self) -> Nodes {
             self.0.lock().unwrap().clone()
         }
     }

@@ -701,7 +701,7 @@ impl Mpt {
     pub fn take_pending(&mut self) -> Vec<(Nibbles, Option<Vec<u8>>)> {
         self.root();
         let mut out: Vec<_> = self.pending.drain().collect();
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out.sort_unstable_by_key(|a| a.0);
         out
     }
 

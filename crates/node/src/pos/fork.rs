@@ -143,7 +143,7 @@ impl PosNode {
         let executed = match result {
             Ok(e) => e,
             Err(e) => {
-                touched.restore(trie, &storage).map_err(NodeError::from)?;
+                touched.restore(trie, &storage)?;
                 return Err(e);
             }
         };
@@ -161,7 +161,7 @@ impl PosNode {
         accounts.sort_unstable();
         accounts.dedup();
         let adopted = executed.len();
-        if let Err(e) = self.adopt(&fork_parent, executed, started) {
+        if let Err(e) = self.adopt(&fork_parent, executed, started, trie) {
             // Storage refused a write: the trie no longer matches anything we know.
             *trie = crate::rebuild_trie(&storage)?;
             return Err(e.into());
@@ -197,7 +197,7 @@ impl PosNode {
     ) -> Result<Vec<(ExecutedBlock, Option<u64>)>, ImportError> {
         let storage = self.storage();
         for n in (fork_parent.number + 1..=head.number).rev() {
-            touched.revert_committed(trie, storage, n).map_err(NodeError::from)?;
+            touched.revert_committed(trie, storage, n)?;
         }
         let mut state = BranchState::new(storage.state_at(fork_parent.number));
         let mut parent = fork_parent.clone();
@@ -234,12 +234,14 @@ impl PosNode {
     }
 
     /// Unwinds storage to `fork_parent` and commits the executed branch (the trie already
-    /// holds the branch's state).
+    /// holds the branch's state: its updates go with the branch's last block; a crash before
+    /// leaves the stored trie behind the head, rebuilt at start).
     fn adopt(
         &self,
         fork_parent: &SealedHeader,
         executed: Vec<(ExecutedBlock, Option<u64>)>,
         started: Instant,
+        trie: &mut StateTrie,
     ) -> Result<(), NodeError> {
         let storage = self.storage();
         let mut head = self.chain.head();
@@ -256,14 +258,20 @@ impl PosNode {
             }
         }
         self.chain.on_unwound(head);
-        for (block, finalized) in executed {
+        let last = executed.len().saturating_sub(1);
+        for (i, (block, finalized)) in executed.into_iter().enumerate() {
             let commit_started = Instant::now();
+            let updates = (i == last).then(|| trie.take_updates());
             storage.commit_executed(
                 &block.block,
                 &block.receipts,
                 &block.hook_logs,
                 &block.changes,
+                updates.as_ref(),
             )?;
+            if updates.is_some() {
+                crate::after_commit(trie);
+            }
             finish_block(&self.chain, &self.pool, block, started, commit_started, "block imported");
             if let Some(number) = finalized {
                 self.mark_finalized(number, true);

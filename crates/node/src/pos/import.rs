@@ -112,7 +112,7 @@ impl PosNode {
         ) {
             Ok(e) => e,
             Err(e) => {
-                touched.restore(trie, &storage).map_err(crate::NodeError::from)?;
+                touched.restore(trie, &storage)?;
                 return Err(e);
             }
         };
