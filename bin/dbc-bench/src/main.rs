@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 mod load;
 mod market;
+mod state;
 mod sync;
 
 #[derive(Debug, Parser)]
@@ -34,6 +35,9 @@ enum Cmd {
     Market(market::MarketArgs),
     /// A fresh node syncing a proof-of-stake chain from a peer over libp2p.
     Sync(sync::SyncArgs),
+    /// A large state: start-up, import touching random accounts, proofs, memory and disk,
+    /// beside the same on a small state.
+    State(state::StateArgs),
     /// Block import of native transfers vs bare revm.
     Import {
         /// Distinct senders.
@@ -71,12 +75,29 @@ fn workload(senders: usize, txs_per_block: usize, blocks: usize) -> eyre::Result
     workload_on(ChainSpec::dev(10)?, senders, txs_per_block, blocks)
 }
 
-/// Funds `senders` bench accounts in `spec` and signs the blocks' transfers.
+/// The recipient of the `i`-th transfer overall: a fresh account each time.
+pub(crate) fn fresh_recipient(i: usize) -> Address {
+    Address::from_word(keccak256(i.to_be_bytes()))
+}
+
+/// Funds `senders` bench accounts in `spec` and signs the blocks' transfers, each to a fresh
+/// account.
 fn workload_on(
+    spec: ChainSpec,
+    senders: usize,
+    txs_per_block: usize,
+    blocks: usize,
+) -> eyre::Result<Workload> {
+    workload_to(spec, senders, txs_per_block, blocks, &fresh_recipient)
+}
+
+/// [`workload_on`] with the `i`-th transfer overall sent to `recipient(i)`.
+pub(crate) fn workload_to(
     mut spec: ChainSpec,
     senders: usize,
     txs_per_block: usize,
     blocks: usize,
+    recipient: &(dyn Fn(usize) -> Address + Sync),
 ) -> eyre::Result<Workload> {
     let keys: Vec<PrivateKeySigner> = (0..senders)
         .map(|i| PrivateKeySigner::from_bytes(&keccak256(format!("dbc-bench-{i}"))))
@@ -106,9 +127,7 @@ fn workload_on(
                         gas_limit: 21_000,
                         max_fee_per_gas: 100_000_000_000,
                         max_priority_fee_per_gas: 1_000_000_000,
-                        to: TxKind::Call(Address::from_word(keccak256(
-                            (b * txs_per_block + i).to_be_bytes(),
-                        ))),
+                        to: TxKind::Call(recipient(b * txs_per_block + i)),
                         value: U256::from(1),
                         ..Default::default()
                     };
@@ -156,14 +175,35 @@ fn run_node(w: &Workload) -> eyre::Result<(Duration, Vec<BlockTimes>)> {
     let storage = Storage::open(dir.path())?;
     init_genesis(&storage, &w.spec)?;
     let mut trie = rebuild_trie(&storage)?;
-    let mut parent = storage.header(0)?.ok_or_else(|| eyre::eyre!("no genesis"))?;
+    let parent = storage.header(0)?.ok_or_else(|| eyre::eyre!("no genesis"))?;
+    import_blocks(w, &storage, &mut trie, parent, 0)
+}
+
+/// Imports `w`'s blocks on `parent` as the node does (execute, root, commit with the trie's
+/// node writes in the block's batch, unload past the memory bound); the first is the
+/// workload's block `first`.
+pub(crate) fn import_blocks(
+    w: &Workload,
+    storage: &Storage,
+    trie: &mut dbc_trie::StateTrie,
+    mut parent: dbc_primitives::SealedHeader,
+    first: usize,
+) -> eyre::Result<(Duration, Vec<BlockTimes>)> {
     let mut parts = Vec::new();
     let started = Instant::now();
-    for (i, txs) in w.blocks.iter().enumerate() {
+    for (i, txs) in w.blocks.iter().enumerate().skip(first) {
         let attrs = w.attrs(i);
-        let executed = build_all(&w.spec, &parent, &storage, attrs, txs, &mut trie)?;
+        let executed = build_all(&w.spec, &parent, storage, attrs, txs, trie)?;
         let commit = Instant::now();
-        storage.commit_block(&executed.block, &executed.receipts, &executed.changes)?;
+        let updates = trie.take_updates();
+        storage.commit_executed(
+            &executed.block,
+            &executed.receipts,
+            &executed.hook_logs,
+            &executed.changes,
+            Some(&updates),
+        )?;
+        dbc_node_lib::after_commit(trie);
         parts.push((executed.timings.execution, executed.timings.state_root, commit.elapsed()));
         parent = executed.block.header;
     }
@@ -255,6 +295,7 @@ fn main() -> eyre::Result<()> {
         Cmd::Load(args) => load::run(&args)?,
         Cmd::Market(args) => market::run(&args)?,
         Cmd::Sync(args) => sync::run(&args)?,
+        Cmd::State(args) => state::run(&args)?,
         Cmd::Import { senders, txs_per_block, blocks } => {
             eprintln!(
                 "preparing {blocks} blocks × {txs_per_block} transfers from {senders} senders …"

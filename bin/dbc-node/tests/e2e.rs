@@ -175,6 +175,11 @@ fn kill_9_and_restart_keeps_the_chain() {
         );
         let head = restarted.block_number();
         assert!(head >= target, "head {head} < {target}");
+        // The state trie is stored with each block's batch, so even a kill -9 leaves it at the
+        // head: the restart opens it, it does not rebuild it from the plain state.
+        let logs = restarted.logs();
+        assert!(logs.contains("stored state trie opened"), "{logs}");
+        assert!(!logs.contains("built from the plain state"), "{logs}");
         assert_eq!(restarted.rpc("eth_getBalance", json!([DEV_ADDR_3, "latest"])), balance);
         assert_eq!(restarted.rpc("eth_getStorageAt", json!([counter, "0x0", "latest"])), slot0);
         assert_eq!(

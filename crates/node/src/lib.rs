@@ -164,7 +164,10 @@ pub fn rebuild_trie(storage: &Storage) -> Result<StateTrie, NodeError> {
 
 /// The head's state trie: the stored one if it is the head's, else rebuilt from the plain
 /// state and stored.
-pub fn open_trie(storage: &Storage, head: &dbc_primitives::SealedHeader) -> Result<StateTrie, NodeError> {
+pub fn open_trie(
+    storage: &Storage,
+    head: &dbc_primitives::SealedHeader,
+) -> Result<StateTrie, NodeError> {
     if storage.trie_root()? == Some(head.state_root) {
         return Ok(StateTrie::open(Arc::new(storage.clone()), head.state_root));
     }
@@ -205,7 +208,7 @@ pub(crate) fn store_trie(trie: &mut StateTrie, storage: &Storage) -> Result<(), 
 }
 
 /// Bounds the trie's memory once a block's updates are stored.
-pub(crate) fn after_commit(trie: &mut StateTrie) {
+pub fn after_commit(trie: &mut StateTrie) {
     if trie.resident() > TRIE_RESIDENT_NODES {
         trie.unload(TRIE_KEEP_DEPTH);
     }

@@ -616,7 +616,8 @@ impl EthApiServer for RpcContext {
         // each node checked against its parent's hash from the header's root. A commit racing
         // the reads fails a check, and the proof is built the slow way below.
         if self.storage().trie_root().map_err(rpc_err)? == Some(header.state_root)
-            && let Ok(found) = stored_account_proof(self.storage(), header.state_root, address, &keys)
+            && let Ok(found) =
+                stored_account_proof(self.storage(), header.state_root, address, &keys)
         {
             return Ok(found);
         }
@@ -1030,8 +1031,9 @@ fn stored_account_proof(
     let hashed = alloy_primitives::keccak256(address);
     let (account_proof, leaf) = stored_proof(storage, None, root, hashed)?;
     let account = match leaf {
-        Some(leaf) => TrieAccount::decode(&mut leaf.as_slice())
-            .map_err(|e| malformed("account leaf", e))?,
+        Some(leaf) => {
+            TrieAccount::decode(&mut leaf.as_slice()).map_err(|e| malformed("account leaf", e))?
+        }
         None => TrieAccount {
             nonce: 0,
             balance: U256::ZERO,

@@ -76,7 +76,11 @@ impl Storage {
             }
             Some(base) if self.trie_root()? == Some(base) => {
                 for account in &updates.wiped {
-                    batch.delete_range_cf(storages, account.as_slice(), storage_end(account).as_slice());
+                    batch.delete_range_cf(
+                        storages,
+                        account.as_slice(),
+                        storage_end(account).as_slice(),
+                    );
                 }
             }
             Some(_) => {
@@ -110,5 +114,4 @@ impl Storage {
         self.db.write(batch).map_err(StorageError::from)?;
         Ok(written)
     }
-
 }

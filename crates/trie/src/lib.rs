@@ -237,6 +237,8 @@ impl StateTrie {
             }
             m.storage.extend(update.storage);
         }
+        // What the changes pass through, loaded at once (in parallel near the root).
+        self.accounts.preload(&order, self.source.as_deref(), None)?;
         // The storage tries to change, in memory (loading starts from the stored root).
         type Touched = (B256, Mpt, Vec<(U256, U256)>);
         let mut tries: Vec<Touched> = Vec::new();
@@ -261,6 +263,9 @@ impl StateTrie {
         let results: Vec<Result<(), TrieError>> = tries
             .par_iter_mut()
             .map(|(hashed, trie, slots)| {
+                let keys: Vec<B256> =
+                    slots.iter().map(|(s, _)| keccak256(B256::from(*s))).collect();
+                trie.preload(&keys, source, Some(*hashed))?;
                 for (slot, value) in slots.drain(..) {
                     let key = keccak256(B256::from(slot));
                     let value = if value.is_zero() {
@@ -497,11 +502,9 @@ mod stored_tests {
             for w in &u.wiped {
                 m.retain(|(a, _), _| a.as_ref() != Some(w));
             }
-            let all = u
-                .accounts
-                .iter()
-                .map(|(p, n)| (None, p, n))
-                .chain(u.storages.iter().flat_map(|(a, s)| s.iter().map(|(p, n)| (Some(*a), p, n))));
+            let all = u.accounts.iter().map(|(p, n)| (None, p, n)).chain(
+                u.storages.iter().flat_map(|(a, s)| s.iter().map(|(p, n)| (Some(*a), p, n))),
+            );
             for (a, p, n) in all {
                 match n {
                     Some(n) => m.insert((a, p.to_vec()), n.clone()),
@@ -634,7 +637,11 @@ mod stored_tests {
             (
                 Address::with_last_byte(n),
                 AccountUpdate {
-                    info: Some(AccountLeaf { nonce: 1, balance: U256::from(n), code_hash: KECCAK_EMPTY }),
+                    info: Some(AccountLeaf {
+                        nonce: 1,
+                        balance: U256::from(n),
+                        code_hash: KECCAK_EMPTY,
+                    }),
                     ..Default::default()
                 },
             )

@@ -74,33 +74,92 @@ impl Cx<'_> {
 
     /// Reads and decodes the node at `at` whose reference is `r`.
     fn load(&mut self, r: &RlpNode, at: &Nibbles) -> Result<Node, TrieError> {
-        let stored;
-        let data: &[u8] = match r.as_hash() {
+        self.created(1);
+        load(self.source, self.account, r, at)
+    }
+}
+
+/// Reads (when hashed) and decodes the node at `at` of the trie of `account` whose reference
+/// is `r`, checking it against the hash.
+fn load(
+    source: Option<&dyn NodeSource>,
+    account: Option<B256>,
+    r: &RlpNode,
+    at: &Nibbles,
+) -> Result<Node, TrieError> {
+    let stored;
+    let data: &[u8] =
+        match r.as_hash() {
             Some(hash) => {
-                let source = self.source.ok_or(TrieError::NoSource)?;
-                stored = source.node(self.account.as_ref(), at)?.ok_or_else(|| {
-                    TrieError::MissingNode { account: self.account, path: hex_path(at), hash }
-                })?;
+                let source = source.ok_or(TrieError::NoSource)?;
+                stored = source
+                    .node(account.as_ref(), at)?
+                    .ok_or_else(|| TrieError::MissingNode { account, path: hex_path(at), hash })?;
                 if keccak256(&stored) != hash {
-                    return Err(TrieError::CorruptNode {
-                        account: self.account,
-                        path: hex_path(at),
-                        hash,
-                    });
+                    return Err(TrieError::CorruptNode { account, path: hex_path(at), hash });
                 }
                 &stored
             }
             None => r.as_slice(),
         };
-        self.created(1);
-        // Only the root is stored while its encoding is shorter than a hash: as a root it
-        // is referenced by hash, as a child it would be inline, so it keeps no reference.
-        let cache = (r.is_hash() == (data.len() >= 32)).then(|| r.clone());
-        decode(data, cache).map_err(|e| TrieError::Decode {
-            account: self.account,
-            path: hex_path(at),
-            reason: e,
-        })
+    // Only the root is stored while its encoding is shorter than a hash: as a root it is
+    // referenced by hash, as a child it would be inline, so it keeps no reference.
+    let cache = (r.is_hash() == (data.len() >= 32)).then(|| r.clone());
+    decode(data, cache).map_err(|e| TrieError::Decode { account, path: hex_path(at), reason: e })
+}
+
+/// Levels below which [`Node::preload`] stops splitting its work across threads.
+const PARALLEL_LEVELS: usize = 2;
+
+impl Node {
+    /// Loads every stub on the paths from this node (at `at`) to `keys` (sorted, all starting
+    /// with `at`), the subtrees of a branch in parallel near the top; returns the nodes
+    /// loaded. Only loads: what the trie means does not change.
+    fn preload(
+        &mut self,
+        at: Nibbles,
+        keys: &[Nibbles],
+        source: Option<&dyn NodeSource>,
+        account: Option<B256>,
+    ) -> Result<usize, TrieError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let mut loaded = 0;
+        if let Self::Stub(r) = self {
+            *self = load(source, account, r, &at)?;
+            loaded += 1;
+        }
+        match self {
+            Self::Extension { key, child, .. } => {
+                let below = at.join(key);
+                let first = keys.partition_point(|k| k.slice(..below.len()) < below);
+                let end = keys.partition_point(|k| k.slice(..below.len()) <= below);
+                Ok(loaded + child.preload(below, &keys[first..end], source, account)?)
+            }
+            Self::Branch { children, .. } => {
+                let depth = at.len();
+                let mut groups: [&[Nibbles]; 16] = [&[]; 16];
+                let mut rest = keys;
+                for (i, group) in groups.iter_mut().enumerate() {
+                    let n = rest.partition_point(|k| {
+                        k.len() > depth && (k.get_unchecked(depth) as usize) <= i
+                    });
+                    (*group, rest) = rest.split_at(n);
+                }
+                let one = |(i, child): (usize, &mut Node)| {
+                    child.preload(child_path(&at, i), groups[i], source, account)
+                };
+                let counts: Vec<Result<usize, TrieError>> = if depth < PARALLEL_LEVELS {
+                    use rayon::prelude::*;
+                    children.par_iter_mut().enumerate().map(one).collect()
+                } else {
+                    children.iter_mut().enumerate().map(one).collect()
+                };
+                counts.into_iter().try_fold(loaded, |sum, c| Ok(sum + c?))
+            }
+            _ => Ok(loaded),
+        }
     }
 }
 
@@ -430,9 +489,9 @@ impl Node {
         match self {
             Self::Empty => Some(RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE])),
             Self::Stub(r) => Some(r.clone()),
-            Self::Leaf { cache, .. } | Self::Extension { cache, .. } | Self::Branch { cache, .. } => {
-                cache.clone()
-            }
+            Self::Leaf { cache, .. }
+            | Self::Extension { cache, .. }
+            | Self::Branch { cache, .. } => cache.clone(),
         }
     }
 
@@ -565,8 +624,12 @@ impl Mpt {
         self.check()?;
         let root = std::mem::take(&mut self.root);
         self.root_hash = None;
-        match root.insert(Nibbles::new(), Nibbles::unpack(key), value, &mut self.cx(source, account))
-        {
+        match root.insert(
+            Nibbles::new(),
+            Nibbles::unpack(key),
+            value,
+            &mut self.cx(source, account),
+        ) {
             Ok(root) => {
                 self.root = root;
                 Ok(())
@@ -636,6 +699,26 @@ impl Mpt {
         );
         self.root = root;
         Ok((proof, found?))
+    }
+
+    /// Loads the stored nodes on the paths to `keys` (in parallel near the root), so that the
+    /// changes that follow find them in memory.
+    pub(crate) fn preload(
+        &mut self,
+        keys: &[B256],
+        source: Option<&dyn NodeSource>,
+        account: Option<B256>,
+    ) -> Result<(), TrieError> {
+        self.check()?;
+        if source.is_none() || keys.len() < 2 {
+            return Ok(());
+        }
+        let mut paths: Vec<Nibbles> = keys.iter().map(Nibbles::unpack).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        let loaded = self.root.preload(Nibbles::new(), &paths, source, account)?;
+        self.resident = self.resident.saturating_add(loaded);
+        Ok(())
     }
 
     /// Sets `key` to `value` in a trie held wholly in memory.
