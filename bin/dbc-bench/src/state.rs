@@ -173,6 +173,8 @@ fn build(
         }
         commit(&mut trie, changes, updates)?;
     }
+    // As a node stopped cleanly leaves it.
+    storage.flush()?;
     eprintln!("  built in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }

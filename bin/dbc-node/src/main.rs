@@ -532,9 +532,21 @@ async fn main() -> eyre::Result<()> {
     if !cli.log_status_interval.is_zero() {
         logging::spawn_status(&node, cli.log_status_interval);
     }
+    let storage = node.chain.storage().clone();
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
     tokio::select! {
         r = node.wait() => r?,
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+        () = terminate => tracing::info!("terminated; shutting down"),
     }
+    // A clean stop leaves no log to replay: the next start opens at once.
+    storage.flush()?;
     Ok(())
 }

@@ -263,6 +263,9 @@ impl Storage {
         // Memory bound: all memtables together stay under 256 MiB (flushes start earlier
         // than each table's own 64 MiB when many tables are busy), plus the 256 MiB block cache.
         opts.set_db_write_buffer_size(256 << 20);
+        // What a start after a crash replays is bounded: past 64 MiB of log the oldest
+        // tables are flushed.
+        opts.set_max_total_wal_size(64 << 20);
         let cache = Cache::new_lru_cache(256 << 20);
         let cfs = ALL.iter().map(|name| {
             let mut cf = Options::default();
@@ -306,6 +309,15 @@ impl Storage {
 
     fn get(&self, table: &str, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
         Ok(self.db.get_cf(self.cf(table), key)?)
+    }
+
+    /// Writes every table's in-memory part to disk, so that the next open replays no log
+    /// (a clean shutdown).
+    pub fn flush(&self) -> Result<()> {
+        for name in ALL {
+            self.db.flush_cf(self.cf(name))?;
+        }
+        Ok(())
     }
 
     /// Number of the canonical head, or `None` for an empty database.

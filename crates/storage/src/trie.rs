@@ -40,6 +40,22 @@ impl NodeSource for Storage {
         };
         found.map_err(|e| TrieError::Source(e.to_string()))
     }
+
+    fn nodes(
+        &self,
+        account: Option<&B256>,
+        paths: &[Nibbles],
+    ) -> std::result::Result<Vec<Option<Vec<u8>>>, TrieError> {
+        let (table, keys): (_, Vec<Vec<u8>>) = match account {
+            None => (ACCOUNTS_TRIE, paths.iter().map(account_key).collect()),
+            Some(a) => (STORAGES_TRIE, paths.iter().map(|p| storage_key(a, p)).collect()),
+        };
+        self.db
+            .batched_multi_get_cf(self.cf(table), &keys, false)
+            .into_iter()
+            .map(|r| r.map(|v| v.map(|v| v.to_vec())).map_err(|e| TrieError::Source(e.to_string())))
+            .collect()
+    }
 }
 
 /// What [`Storage::write_trie_into`] did.

@@ -27,6 +27,15 @@ pub trait NodeSource: Send + Sync + std::fmt::Debug {
     /// The node stored at `path` of the account trie (`account` `None`) or of the storage trie
     /// of `account` (a hashed address).
     fn node(&self, account: Option<&B256>, path: &Nibbles) -> Result<Option<Vec<u8>>, TrieError>;
+
+    /// The nodes at `paths` of one trie, in order (a source may read them in one batch).
+    fn nodes(
+        &self,
+        account: Option<&B256>,
+        paths: &[Nibbles],
+    ) -> Result<Vec<Option<Vec<u8>>>, TrieError> {
+        paths.iter().map(|p| self.node(account, p)).collect()
+    }
 }
 
 /// Why the trie could not be read or changed.

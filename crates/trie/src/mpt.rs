@@ -87,80 +87,120 @@ fn load(
     r: &RlpNode,
     at: &Nibbles,
 ) -> Result<Node, TrieError> {
-    let stored;
-    let data: &[u8] =
-        match r.as_hash() {
-            Some(hash) => {
-                let source = source.ok_or(TrieError::NoSource)?;
-                stored = source
-                    .node(account.as_ref(), at)?
-                    .ok_or_else(|| TrieError::MissingNode { account, path: hex_path(at), hash })?;
-                if keccak256(&stored) != hash {
-                    return Err(TrieError::CorruptNode { account, path: hex_path(at), hash });
-                }
-                &stored
+    let stored = match r.as_hash() {
+        Some(_) => source.ok_or(TrieError::NoSource)?.node(account.as_ref(), at)?,
+        None => None,
+    };
+    verified(account, r, at, stored.as_deref())
+}
+
+/// Decodes the node at `at` whose reference is `r`: `stored` (what the source holds there)
+/// for a hashed reference, which it must hash to; the reference itself for an inline one.
+fn verified(
+    account: Option<B256>,
+    r: &RlpNode,
+    at: &Nibbles,
+    stored: Option<&[u8]>,
+) -> Result<Node, TrieError> {
+    let data: &[u8] = match r.as_hash() {
+        Some(hash) => {
+            let stored = stored.ok_or_else(|| TrieError::MissingNode {
+                account,
+                path: hex_path(at),
+                hash,
+            })?;
+            if keccak256(stored) != hash {
+                return Err(TrieError::CorruptNode { account, path: hex_path(at), hash });
             }
-            None => r.as_slice(),
-        };
+            stored
+        }
+        None => r.as_slice(),
+    };
     // Only the root is stored while its encoding is shorter than a hash: as a root it is
     // referenced by hash, as a child it would be inline, so it keeps no reference.
     let cache = (r.is_hash() == (data.len() >= 32)).then(|| r.clone());
     decode(data, cache).map_err(|e| TrieError::Decode { account, path: hex_path(at), reason: e })
 }
 
-/// Levels below which [`Node::preload`] stops splitting its work across threads.
-const PARALLEL_LEVELS: usize = 2;
+/// Stubs on the paths to some keys: each with its path and the keys below it.
+type Frontier<'a, 'k> = Vec<(&'a mut Node, Nibbles, &'k [Nibbles])>;
 
-impl Node {
-    /// Loads every stub on the paths from this node (at `at`) to `keys` (sorted, all starting
-    /// with `at`), the subtrees of a branch in parallel near the top; returns the nodes
-    /// loaded. Only loads: what the trie means does not change.
-    fn preload(
-        &mut self,
-        at: Nibbles,
-        keys: &[Nibbles],
-        source: Option<&dyn NodeSource>,
-        account: Option<B256>,
-    ) -> Result<usize, TrieError> {
-        if keys.is_empty() {
-            return Ok(0);
-        }
-        let mut loaded = 0;
-        if let Self::Stub(r) = self {
-            *self = load(source, account, r, &at)?;
-            loaded += 1;
-        }
-        match self {
-            Self::Extension { key, child, .. } => {
-                let below = at.join(key);
-                let first = keys.partition_point(|k| k.slice(..below.len()) < below);
-                let end = keys.partition_point(|k| k.slice(..below.len()) <= below);
-                Ok(loaded + child.preload(below, &keys[first..end], source, account)?)
-            }
-            Self::Branch { children, .. } => {
-                let depth = at.len();
-                let mut groups: [&[Nibbles]; 16] = [&[]; 16];
-                let mut rest = keys;
-                for (i, group) in groups.iter_mut().enumerate() {
-                    let n = rest.partition_point(|k| {
-                        k.len() > depth && (k.get_unchecked(depth) as usize) <= i
-                    });
-                    (*group, rest) = rest.split_at(n);
-                }
-                let one = |(i, child): (usize, &mut Node)| {
-                    child.preload(child_path(&at, i), groups[i], source, account)
-                };
-                let counts: Vec<Result<usize, TrieError>> = if depth < PARALLEL_LEVELS {
-                    use rayon::prelude::*;
-                    children.par_iter_mut().enumerate().map(one).collect()
-                } else {
-                    children.iter_mut().enumerate().map(one).collect()
-                };
-                counts.into_iter().try_fold(loaded, |sum, c| Ok(sum + c?))
-            }
-            _ => Ok(loaded),
-        }
+/// Walks from `node` (at `at`) along `keys` (sorted, all starting with `at`) and collects the
+/// stubs where the walk stops.
+fn stubs<'a, 'k>(node: &'a mut Node, at: Nibbles, keys: &'k [Nibbles], out: &mut Frontier<'a, 'k>) {
+    if keys.is_empty() {
+        return;
     }
+    if matches!(node, Node::Stub(_)) {
+        out.push((node, at, keys));
+        return;
+    }
+    match node {
+        Node::Extension { key, child, .. } => {
+            let below = at.join(key);
+            let first = keys.partition_point(|k| k.slice(..below.len()) < below);
+            let end = keys.partition_point(|k| k.slice(..below.len()) <= below);
+            stubs(child, below, &keys[first..end], out);
+        }
+        Node::Branch { children, .. } => {
+            let depth = at.len();
+            let mut rest = keys;
+            for (i, child) in children.iter_mut().enumerate() {
+                let n = rest
+                    .partition_point(|k| k.len() > depth && (k.get_unchecked(depth) as usize) <= i);
+                let (group, after) = rest.split_at(n);
+                rest = after;
+                stubs(child, child_path(&at, i), group, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Loads every stub on the paths from `root` to `keys` (sorted), a level at a time: one
+/// batched read of the level's stored nodes, checked and decoded in parallel. Returns the
+/// nodes loaded. Only loads: what the trie means does not change.
+fn preload(
+    root: &mut Node,
+    keys: &[Nibbles],
+    source: &dyn NodeSource,
+    account: Option<B256>,
+) -> Result<usize, TrieError> {
+    use rayon::prelude::*;
+    let mut frontier = Frontier::new();
+    stubs(root, Nibbles::new(), keys, &mut frontier);
+    let mut loaded = 0;
+    while !frontier.is_empty() {
+        let hashed: Vec<Nibbles> = frontier
+            .iter()
+            .filter(|(n, ..)| matches!(n, Node::Stub(r) if r.is_hash()))
+            .map(|(_, at, _)| *at)
+            .collect();
+        let mut read = source.nodes(account.as_ref(), &hashed)?.into_iter();
+        let mut level: Vec<_> = frontier
+            .into_iter()
+            .map(|(node, at, keys)| {
+                let stored = match node {
+                    Node::Stub(r) if r.is_hash() => read.next().flatten(),
+                    _ => None,
+                };
+                (node, at, keys, stored)
+            })
+            .collect();
+        level.par_iter_mut().try_for_each(|(node, at, _, stored)| {
+            if let Node::Stub(r) = &**node {
+                **node = verified(account, r, at, stored.as_deref())?;
+            }
+            Ok::<_, TrieError>(())
+        })?;
+        loaded += level.len();
+        let mut next = Frontier::new();
+        for (node, at, keys, _) in level {
+            stubs(node, at, keys, &mut next);
+        }
+        frontier = next;
+    }
+    Ok(loaded)
 }
 
 /// `at` as hex nibbles, for errors.
@@ -710,13 +750,14 @@ impl Mpt {
         account: Option<B256>,
     ) -> Result<(), TrieError> {
         self.check()?;
-        if source.is_none() || keys.len() < 2 {
+        if keys.len() < 2 {
             return Ok(());
         }
         let mut paths: Vec<Nibbles> = keys.iter().map(Nibbles::unpack).collect();
         paths.sort_unstable();
         paths.dedup();
-        let loaded = self.root.preload(Nibbles::new(), &paths, source, account)?;
+        let Some(source) = source else { return Ok(()) };
+        let loaded = preload(&mut self.root, &paths, source, account)?;
         self.resident = self.resident.saturating_add(loaded);
         Ok(())
     }
