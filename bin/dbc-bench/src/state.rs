@@ -52,9 +52,12 @@ pub(crate) struct StateArgs {
     /// the trie was stored).
     #[arg(long)]
     rebuild: bool,
-    /// Internal: measure the states already built in `--dir`.
-    #[arg(long, hide = true)]
+    /// Measure the states already built in `--dir` (once: importing changes them).
+    #[arg(long)]
     measure: bool,
+    /// Only build the states in `--dir`.
+    #[arg(long)]
+    build_only: bool,
 }
 
 /// The `i`-th bench account.
@@ -410,6 +413,9 @@ pub(crate) fn run(args: &StateArgs) -> eyre::Result<()> {
         args.contracts,
         args.slots,
     )?;
+    if args.build_only {
+        return Ok(());
+    }
     // Measured in a fresh process: nothing of the build stays in its memory or caches.
     let mut child = std::process::Command::new(std::env::current_exe()?);
     child.args(std::env::args().skip(1)).arg("--measure");
