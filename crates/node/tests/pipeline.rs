@@ -11,7 +11,7 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use dbc_chainspec::{ChainSpec, dev_signers};
 use dbc_evm::{BlockAttributes, TxList, build_block};
-use dbc_node_lib::{init_genesis, rebuild_trie};
+use dbc_node_lib::{init_genesis, open_trie, rebuild_trie};
 use dbc_primitives::Recovered;
 use dbc_storage::{StateReader, Storage};
 use dbc_trie::{AccountLeaf, full_state_root};
@@ -232,6 +232,101 @@ fn blocks_commit_with_roots_equal_to_full_recompute() {
     // A restart rebuilds the same trie.
     let mut rebuilt = rebuild_trie(&storage).expect("rebuild");
     assert_eq!(rebuilt.root(), parent.state_root);
+}
+
+/// The stored trie follows the head when each block's batch carries the trie's updates; a
+/// start finds it caught up (opened, not rebuilt) or behind (rebuilt from the plain state and
+/// stored), and blocks built on an opened trie have the full recompute's roots.
+#[test]
+fn the_stored_trie_is_opened_when_current_and_rebuilt_when_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = ChainSpec::dev(10).expect("spec");
+    let storage = Storage::open(dir.path()).expect("open");
+    init_genesis(&storage, &spec).expect("genesis");
+    let genesis = storage.header(0).expect("read").expect("genesis");
+    assert_eq!(storage.trie_root().expect("read"), None, "the genesis is written without it");
+    let mut trie = open_trie(&storage, &genesis).expect("trie");
+    assert_eq!(storage.trie_root().expect("read"), Some(genesis.state_root));
+    let keys = dev_signers(2).expect("keys");
+    let mut parent = genesis;
+    let mut nonce = 0;
+    let mut next_block = |trie: &mut dbc_trie::StateTrie, parent: &dbc_primitives::SealedHeader| {
+        let txs = (0..3u8)
+            .map(|i| {
+                nonce += 1;
+                let to = Address::left_padding_from(&[0xbb, nonce as u8, i]);
+                eip1559(
+                    &keys[0],
+                    spec.chain_id,
+                    nonce - 1,
+                    TxKind::Call(to),
+                    9,
+                    Bytes::new(),
+                    21_000,
+                )
+            })
+            .collect();
+        build_next(&spec, parent, &storage, txs, trie, Address::ZERO)
+    };
+    // Blocks 1 and 3 without the trie's updates, block 2 with all of them since genesis.
+    for (n, with_trie) in [(1, false), (2, true), (3, false)] {
+        let executed = next_block(&mut trie, &parent);
+        let updates = with_trie.then(|| trie.take_updates());
+        storage
+            .commit_executed(
+                &executed.block,
+                &executed.receipts,
+                &[],
+                &executed.changes,
+                updates.as_ref(),
+            )
+            .expect("commit");
+        parent = executed.block.header;
+        let stored = storage.trie_root().expect("read");
+        assert_eq!(stored == Some(parent.state_root), with_trie, "block {n}");
+    }
+    // Behind the head: rebuilt, checked and stored.
+    drop(trie);
+    let mut trie = open_trie(&storage, &parent).expect("rebuilt");
+    assert_eq!(trie.root(), parent.state_root);
+    assert_eq!(storage.trie_root().expect("read"), Some(parent.state_root));
+    // Current: opened from the store; blocks on it commit with the full recompute's root.
+    drop(trie);
+    let mut trie = open_trie(&storage, &parent).expect("opened");
+    for _ in 0..3 {
+        let executed = next_block(&mut trie, &parent);
+        let updates = trie.take_updates();
+        storage
+            .commit_executed(
+                &executed.block,
+                &executed.receipts,
+                &[],
+                &executed.changes,
+                Some(&updates),
+            )
+            .expect("commit");
+        parent = executed.block.header;
+        assert_eq!(full_root(&storage), parent.state_root);
+        assert_eq!(storage.trie_root().expect("read"), Some(parent.state_root));
+        trie.unload(1);
+    }
+    // Updates built on another root than the stored one are refused, and mark it stale.
+    let executed = next_block(&mut trie, &parent);
+    let mut updates = trie.take_updates();
+    updates.base = Some(B256::repeat_byte(7));
+    let written = storage
+        .commit_executed(
+            &executed.block,
+            &executed.receipts,
+            &[],
+            &executed.changes,
+            Some(&updates),
+        )
+        .expect("commit");
+    assert_eq!(written, dbc_storage::TrieWrite::Stale);
+    assert_eq!(storage.trie_root().expect("read"), None);
+    let mut trie = open_trie(&storage, &executed.block.header).expect("rebuilt");
+    assert_eq!(trie.root(), executed.block.header.state_root);
 }
 
 /// Receipts leave the builder with their blooms and the header carries their union, whether the
