@@ -67,6 +67,7 @@ fn node_config(datadir: std::path::PathBuf, spec: &Arc<ChainSpec>) -> NodeConfig
         rpc: dbc_rpc::RpcConfig { http: None, ws: None, cors: None, ..Default::default() },
         pool: Default::default(),
         gas_limit: None,
+        cache: Default::default(),
     }
 }
 

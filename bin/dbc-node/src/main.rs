@@ -4,7 +4,7 @@ use alloy_signer_local::PrivateKeySigner;
 use clap::Parser;
 use dbc_chainspec::ChainSpec;
 use dbc_consensus::{DevEngine, DevMode};
-use dbc_node_lib::{NodeConfig, PosConfig, launch_dev, launch_pos};
+use dbc_node_lib::{CacheConfig, NodeConfig, PosConfig, launch_dev, launch_pos};
 use dbc_rpc::{ApiSet, RpcConfig, RpcLimits};
 use dbc_txpool::PoolConfig;
 use eyre::{Context, bail};
@@ -253,6 +253,15 @@ struct RunArgs {
     #[arg(long = "builder.gaslimit", value_name = "GAS")]
     gas_limit: Option<u64>,
 
+    /// RocksDB block cache shared by every table, in MiB.
+    #[arg(long = "db.cache-size", value_name = "MIB", default_value_t = 256)]
+    db_cache_size: usize,
+
+    /// State-trie nodes kept in memory after a block (about 200 bytes each); past it the trie
+    /// keeps only its top levels and reads the rest from the database as blocks need them.
+    #[arg(long = "trie.cache-nodes", value_name = "NODES", default_value_t = 2_000_000)]
+    trie_cache_nodes: usize,
+
     /// Maximum transactions in the pool.
     #[arg(long = "txpool.max-txs", default_value_t = 200_000)]
     txpool_max_txs: usize,
@@ -476,6 +485,10 @@ async fn main() -> eyre::Result<()> {
         rpc: rpc_config(&cli),
         pool: PoolConfig { max_txs: cli.txpool_max_txs, ..Default::default() },
         gas_limit: cli.gas_limit,
+        cache: CacheConfig {
+            db_bytes: cli.db_cache_size.saturating_mul(1 << 20),
+            trie_nodes: cli.trie_cache_nodes,
+        },
     };
     let node = if cli.dev {
         tracing::info!(chain_id = config.spec.chain_id, ?mode, datadir = %config.datadir.display(), "starting dbc-node");

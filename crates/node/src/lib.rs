@@ -80,6 +80,24 @@ pub struct NodeConfig {
     pub pool: PoolConfig,
     /// Gas limit of produced blocks (defaults to the genesis gas limit).
     pub gas_limit: Option<u64>,
+    /// Memory for caches.
+    pub cache: CacheConfig,
+}
+
+/// What the node keeps in memory: the database's block cache and the state trie's nodes.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheConfig {
+    /// RocksDB's block cache, shared by every table, in bytes.
+    pub db_bytes: usize,
+    /// State-trie nodes kept in memory past a commit before the trie is unloaded to its top
+    /// [`TRIE_KEEP_DEPTH`] levels.
+    pub trie_nodes: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self { db_bytes: dbc_storage::DEFAULT_BLOCK_CACHE, trie_nodes: TRIE_RESIDENT_NODES }
+    }
 }
 
 /// A running node.
@@ -146,7 +164,7 @@ pub fn init_genesis(storage: &Storage, spec: &ChainSpec) -> Result<u64, NodeErro
 }
 
 /// Trie nodes loaded or created after which a committed block's trie is unloaded down to
-/// [`TRIE_KEEP_DEPTH`] levels (about 150 bytes a node: a few hundred MiB at most).
+/// [`TRIE_KEEP_DEPTH`] levels, by default (about 200 bytes a node in memory: ~400 MiB).
 pub const TRIE_RESIDENT_NODES: usize = 2_000_000;
 /// Levels of the account trie kept in memory after an unload (16⁴ = 65,536 branches at most).
 pub const TRIE_KEEP_DEPTH: usize = 4;
@@ -158,6 +176,7 @@ pub fn rebuild_trie(storage: &Storage) -> Result<StateTrie, NodeError> {
     let mut trie = build_trie(storage)?;
     storage.write_trie(&trie.take_updates())?;
     trie.set_source(Arc::new(storage.clone()));
+    trie.set_resident_limit(TRIE_RESIDENT_NODES);
     trie.unload(TRIE_KEEP_DEPTH);
     Ok(trie)
 }
@@ -169,7 +188,9 @@ pub fn open_trie(
     head: &dbc_primitives::SealedHeader,
 ) -> Result<StateTrie, NodeError> {
     if storage.trie_root()? == Some(head.state_root) {
-        return Ok(StateTrie::open(Arc::new(storage.clone()), head.state_root));
+        let mut trie = StateTrie::open(Arc::new(storage.clone()), head.state_root);
+        trie.set_resident_limit(TRIE_RESIDENT_NODES);
+        return Ok(trie);
     }
     let mut trie = rebuild_trie(storage)?;
     let computed = trie.root();
@@ -209,7 +230,7 @@ pub(crate) fn store_trie(trie: &mut StateTrie, storage: &Storage) -> Result<(), 
 
 /// Bounds the trie's memory once a block's updates are stored.
 pub fn after_commit(trie: &mut StateTrie) {
-    if trie.resident() > TRIE_RESIDENT_NODES {
+    if trie.over_limit() {
         trie.unload(TRIE_KEEP_DEPTH);
     }
 }
@@ -433,7 +454,7 @@ struct Opened {
 
 fn open(config: &NodeConfig) -> Result<Opened, NodeError> {
     std::fs::create_dir_all(&config.datadir).map_err(|e| NodeError::Production(e.to_string()))?;
-    let storage = Storage::open(config.datadir.join("db"))?;
+    let storage = Storage::open_with_cache(config.datadir.join("db"), config.cache.db_bytes)?;
     let head_number = init_genesis(&storage, &config.spec)?;
     let head = storage
         .header(head_number)?
@@ -441,7 +462,8 @@ fn open(config: &NodeConfig) -> Result<Opened, NodeError> {
 
     let started = Instant::now();
     let stored = storage.trie_root()?;
-    let trie = open_trie(&storage, &head)?;
+    let mut trie = open_trie(&storage, &head)?;
+    trie.set_resident_limit(config.cache.trie_nodes);
     info!(
         target: "dbc::node",
         head = head_number,

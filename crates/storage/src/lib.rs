@@ -239,6 +239,9 @@ fn encode_u256(value: &U256) -> Vec<u8> {
     bytes[first..].to_vec()
 }
 
+/// The block cache of [`Storage::open`]: 256 MiB.
+pub const DEFAULT_BLOCK_CACHE: usize = 256 << 20;
+
 /// Blocks [`Storage::unwind_to`] removes per write batch.
 pub const UNWIND_BATCH: u64 = 4096;
 
@@ -252,8 +255,14 @@ pub struct UnwoundKeys {
 }
 
 impl Storage {
-    /// Opens (or creates) the database in `path`.
+    /// Opens (or creates) the database in `path` with the default block cache.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with_cache(path, DEFAULT_BLOCK_CACHE)
+    }
+
+    /// Opens (or creates) the database in `path` with a block cache of `cache_bytes` shared
+    /// by every table.
+    pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: usize) -> Result<Self> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -261,12 +270,12 @@ impl Storage {
         opts.set_bytes_per_sync(1 << 20);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         // Memory bound: all memtables together stay under 256 MiB (flushes start earlier
-        // than each table's own 64 MiB when many tables are busy), plus the 256 MiB block cache.
+        // than each table's own 64 MiB when many tables are busy), plus the block cache.
         opts.set_db_write_buffer_size(256 << 20);
         // What a start after a crash replays is bounded: past 64 MiB of log the oldest
         // tables are flushed.
         opts.set_max_total_wal_size(64 << 20);
-        let cache = Cache::new_lru_cache(256 << 20);
+        let cache = Cache::new_lru_cache(cache_bytes);
         let cfs = ALL.iter().map(|name| {
             let mut cf = Options::default();
             let mut table = BlockBasedOptions::default();

@@ -159,6 +159,8 @@ pub struct StateTrie {
     poisoned: bool,
     /// The stored root the next updates apply to (`None`: nothing stored yet).
     base: Option<B256>,
+    /// Nodes in memory past which [`StateTrie::over_limit`] says to unload.
+    resident_limit: Option<usize>,
 }
 
 impl StateTrie {
@@ -335,6 +337,16 @@ impl StateTrie {
     /// Number of accounts in memory (walks the trie; for tests and diagnostics).
     pub fn account_count(&self) -> usize {
         self.accounts.len()
+    }
+
+    /// Sets the nodes in memory past which [`StateTrie::over_limit`] is true.
+    pub fn set_resident_limit(&mut self, nodes: usize) {
+        self.resident_limit = Some(nodes);
+    }
+
+    /// Whether the trie holds more nodes than its limit (never without one).
+    pub fn over_limit(&self) -> bool {
+        self.resident_limit.is_some_and(|limit| self.resident() > limit)
     }
 
     /// Nodes loaded or created since the last unload: what the trie holds in memory, roughly.

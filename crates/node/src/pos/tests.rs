@@ -42,6 +42,7 @@ fn offline(spec: &Arc<ChainSpec>, dir: &std::path::Path) -> PosNode {
         rpc: dbc_rpc::RpcConfig { http: None, ws: None, cors: None, ..Default::default() },
         pool: Default::default(),
         gas_limit: None,
+        cache: Default::default(),
     };
     let Opened { chain, pool, validator, trie } = open(&config).expect("open");
     PosNode {
