@@ -179,6 +179,23 @@ fn run_node(w: &Workload) -> eyre::Result<(Duration, Vec<BlockTimes>)> {
     import_blocks(w, &storage, &mut trie, parent, 0)
 }
 
+/// [`run_node`] without storing the trie (the trie in memory only, as before it was stored):
+/// what storing it costs.
+fn run_node_unstored(w: &Workload) -> eyre::Result<Duration> {
+    let dir = tempfile::tempdir()?;
+    let storage = Storage::open(dir.path())?;
+    init_genesis(&storage, &w.spec)?;
+    let mut trie = dbc_node_lib::build_trie(&storage)?;
+    let mut parent = storage.header(0)?.ok_or_else(|| eyre::eyre!("no genesis"))?;
+    let started = Instant::now();
+    for (i, txs) in w.blocks.iter().enumerate() {
+        let executed = build_all(&w.spec, &parent, &storage, w.attrs(i), txs, &mut trie)?;
+        storage.commit_block(&executed.block, &executed.receipts, &executed.changes)?;
+        parent = executed.block.header;
+    }
+    Ok(started.elapsed())
+}
+
 /// Imports `w`'s blocks on `parent` as the node does (execute, root, commit with the trie's
 /// node writes in the block's batch, unload past the memory bound); the first is the
 /// workload's block `first`.
@@ -304,6 +321,7 @@ fn main() -> eyre::Result<()> {
             let total = (blocks * txs_per_block) as f64;
             let revm = run_revm(&w)?;
             let (node, parts) = run_node(&w)?;
+            let unstored = run_node_unstored(&w)?;
             let mem = run_executor_in_memory(&w)?;
             println!(
                 "  block executor over an in-memory reader (first block): {:>8.0} tx/s",
@@ -327,6 +345,10 @@ fn main() -> eyre::Result<()> {
                 "dbc-node import (execute+root+commit): {:>8.0} tx/s  {:>8.2} blocks/s",
                 node_tps,
                 blocks as f64 / node.as_secs_f64()
+            );
+            println!(
+                "  the same without storing the trie:  {:>8.0} tx/s",
+                total / unstored.as_secs_f64()
             );
             println!("  execution only:                     {:>8.0} tx/s", total / exec);
             let per_block = |f: fn(&BlockTimes) -> Duration| {
