@@ -90,6 +90,7 @@ impl DevControl {
         let started = Instant::now();
         let mut trie = self.trie.lock();
         let storage = self.chain.storage().clone();
+        crate::recover_trie(&mut trie, &storage)?;
         let mut parent = self.chain.head();
         let from = parent.number;
         let mut idle = IdleBlocks::new(&storage.latest())?;
@@ -178,6 +179,7 @@ impl DevControl {
     pub fn apply_edit(&self, edit: StateEdit) -> Result<(), NodeError> {
         let mut trie = self.trie.lock();
         let storage = self.chain.storage().clone();
+        crate::recover_trie(&mut trie, &storage)?;
         if let StateEdit::Storage(address, ..) = &edit
             && storage.latest().account(*address)?.is_none_or(|a| a.is_empty())
         {
@@ -244,7 +246,7 @@ impl DevControl {
                 if let Some(head) = head {
                     self.chain.on_unwound(head);
                 }
-                *trie = crate::rebuild_trie(&storage)?;
+                crate::reset_trie(&mut trie, &storage)?;
                 return Err(e.into());
             }
         };
@@ -252,7 +254,11 @@ impl DevControl {
         let mut touched = Touched::default();
         touched.add_unwound(&keys);
         let accounts: Vec<Address> = touched.accounts().collect();
-        touched.restore(&mut trie, &storage)?;
+        if let Err(e) = touched.restore(&mut trie, &storage) {
+            // The stored trie is the old head's: rebuild from the unwound plain state.
+            crate::reset_trie(&mut trie, &storage)?;
+            return Err(e);
+        }
         let root = trie.root();
         if root == head.state_root {
             crate::store_trie(&mut trie, &storage)?;

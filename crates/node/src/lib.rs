@@ -204,14 +204,32 @@ pub fn open_trie(
     Ok(trie)
 }
 
-/// After a failed update (a stored node unreadable) the trie is opened again from what is
-/// stored, which is the storage head's.
+/// A trie left incomplete by a failed update (a stored node unreadable, a failed restore) is
+/// opened again: from the stored trie if it is the storage head's, else rebuilt from the plain
+/// state. Its memory limit carries over.
 pub(crate) fn recover_trie(trie: &mut StateTrie, storage: &Storage) -> Result<(), NodeError> {
     if trie.is_poisoned() {
-        *trie = match storage.trie_root()? {
-            Some(root) => trie.reopened(root)?,
-            None => rebuild_trie(storage)?,
-        };
+        reset_trie(trie, storage)?;
+    }
+    Ok(())
+}
+
+/// Replaces `trie` by the storage head's (see [`recover_trie`]).
+pub(crate) fn reset_trie(trie: &mut StateTrie, storage: &Storage) -> Result<(), NodeError> {
+    let limit = trie.resident_limit();
+    let number = storage.head_number()?.unwrap_or(0);
+    let head = storage
+        .header(number)?
+        .ok_or_else(|| NodeError::Production(format!("missing head header {number}")))?;
+    *trie = match storage.trie_root()? {
+        Some(root) if root == head.state_root => trie.reopened(root)?,
+        _ => {
+            warn!(target: "dbc::node", head = number, "rebuilding the state trie from the plain state");
+            open_trie(storage, &head)?
+        }
+    };
+    if let Some(limit) = limit {
+        trie.set_resident_limit(limit);
     }
     Ok(())
 }
@@ -220,9 +238,25 @@ pub(crate) fn recover_trie(trie: &mut StateTrie, storage: &Storage) -> Result<()
 /// unloads it if it grew.
 pub(crate) fn store_trie(trie: &mut StateTrie, storage: &Storage) -> Result<(), NodeError> {
     let updates = trie.take_updates();
-    if let Err(e) = storage.write_trie(&updates) {
-        trie.restore_updates(updates);
-        return Err(e.into());
+    match storage.write_trie(&updates) {
+        Ok(written) => trie_written(trie, storage, written),
+        Err(e) => {
+            trie.restore_updates(updates);
+            Err(e.into())
+        }
+    }
+}
+
+/// After a write of `trie`'s updates: unloads it if it grew, or, if the stored trie was not
+/// the one they built on (never in a correct run), rebuilds it so that it is stored again.
+pub(crate) fn trie_written(
+    trie: &mut StateTrie,
+    storage: &Storage,
+    written: dbc_storage::TrieWrite,
+) -> Result<(), NodeError> {
+    if written == dbc_storage::TrieWrite::Stale {
+        warn!(target: "dbc::node", "the stored state trie was not the one this node's updates build on");
+        return reset_trie(trie, storage);
     }
     after_commit(trie);
     Ok(())
@@ -362,9 +396,17 @@ pub(crate) fn build_sealed<E: ConsensusEngine>(
             &mut best
         }
     };
-    // On error `build_block` has not touched the trie (its update is the last step).
-    let mut executed = build_block(spec, parent, storage.latest(), attrs, payload, trie)
-        .map_err(|e| NodeError::Production(e.to_string()))?;
+    // On error `build_block` has not touched the trie (its update is the last step) or left it
+    // incomplete (a stored node unreadable), and then it is opened again.
+    recover_trie(trie, storage)?;
+    let built = build_block(spec, parent, storage.latest(), attrs, payload, trie);
+    let mut executed = match built {
+        Ok(e) => e,
+        Err(e) => {
+            recover_trie(trie, storage)?;
+            return Err(NodeError::Production(e.to_string()));
+        }
+    };
     match engine.seal(executed.block.header.inner().clone()) {
         Ok(sealed) => {
             executed.block.header = sealed.seal_slow();
@@ -396,10 +438,7 @@ pub(crate) fn commit_or_restore(
         &executed.changes,
         Some(&updates),
     ) {
-        Ok(dbc_storage::TrieWrite::Stale) => {
-            warn!(target: "dbc::node", "the stored state trie was behind; it is rebuilt at the next start");
-        }
-        Ok(_) => after_commit(trie),
+        Ok(written) => trie_written(trie, storage, written)?,
         Err(e) => {
             trie.restore_updates(updates);
             // Put the trie back to the storage's head: O(what the block touched).

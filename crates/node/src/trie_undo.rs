@@ -99,6 +99,19 @@ impl Touched {
         storage: &Storage,
     ) -> Result<(), crate::NodeError> {
         crate::recover_trie(trie, storage)?;
+        let restored = self.restore_inner(trie, storage);
+        if restored.is_err() {
+            // Some keys may be back and others not: the trie is no longer any state's.
+            trie.poison();
+        }
+        restored
+    }
+
+    fn restore_inner(
+        self,
+        trie: &mut StateTrie,
+        storage: &Storage,
+    ) -> Result<(), crate::NodeError> {
         let mut updates = Vec::with_capacity(self.accounts.len());
         for (address, t) in self.accounts {
             let account = storage.latest_account(address)?;

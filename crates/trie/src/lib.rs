@@ -221,10 +221,22 @@ impl StateTrie {
         self.poisoned
     }
 
-    /// The same trie opened again from the stored root `root`: what is not stored is dropped.
+    /// The same trie opened again from the stored root `root`: what is not stored is dropped;
+    /// the memory limit stays.
     pub fn reopened(&self, root: B256) -> Result<Self, TrieError> {
         let source = self.source.clone().ok_or(TrieError::NoSource)?;
-        Ok(Self::open(source, root))
+        Ok(Self { resident_limit: self.resident_limit, ..Self::open(source, root) })
+    }
+
+    /// Marks the trie incomplete (a caller's multi-step change failed half-way): it refuses
+    /// further updates until opened again, and its updates are never written.
+    pub fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
+    /// The memory limit set by [`StateTrie::set_resident_limit`].
+    pub fn resident_limit(&self) -> Option<usize> {
+        self.resident_limit
     }
 
     fn apply_inner(
@@ -298,7 +310,11 @@ impl StateTrie {
             let Some(m) = merged.remove(&hashed) else { continue };
             match m.info {
                 None => {
-                    if self.stored_storage_root(hashed)? != EMPTY_ROOT_HASH {
+                    // Its stored storage trie goes, including nodes whose deletion is pending
+                    // in a trie emptied since the last write.
+                    if self.stored_storage_root(hashed)? != EMPTY_ROOT_HASH
+                        || self.storages.get(&hashed).is_some_and(Mpt::has_pending)
+                    {
                         self.wiped.insert(hashed);
                     }
                     self.accounts.remove_in(hashed, self.source.as_deref(), None)?;
@@ -366,7 +382,12 @@ impl StateTrie {
             .filter(|(_, p)| !p.is_empty())
             .collect();
         storages.sort_unstable_by_key(|s| s.0);
-        let base = self.base.replace(root);
+        let mut base = self.base.replace(root);
+        if self.poisoned {
+            // An incomplete trie's changes are never written: a base no stored trie has makes
+            // the write refuse them (and mark the stored trie stale).
+            base = Some(B256::ZERO);
+        }
         TrieUpdates { base, root, wiped, accounts: self.accounts.take_pending(), storages }
     }
 
@@ -435,6 +456,27 @@ mod tests {
         }
     }
 
+    /// Up to `n - 1` random slot writes among `slots` slots (a third of them deletions), in
+    /// `update` and in the model's `storage`.
+    pub(crate) fn random_slots(
+        next: &mut impl FnMut() -> u64,
+        n: u64,
+        slots: u64,
+        update: &mut AccountUpdate,
+        storage: &mut BTreeMap<U256, U256>,
+    ) {
+        for _ in 0..(next() % n) {
+            let slot = U256::from(next() % slots);
+            let value = if next().is_multiple_of(3) { U256::ZERO } else { U256::from(next()) };
+            update.storage.push((slot, value));
+            if value.is_zero() {
+                storage.remove(&slot);
+            } else {
+                storage.insert(slot, value);
+            }
+        }
+    }
+
     #[test]
     fn incremental_root_equals_full_recompute_over_random_blocks() {
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
@@ -464,16 +506,7 @@ mod tests {
                     }
                     _ => {}
                 }
-                for _ in 0..(next() % 5) {
-                    let slot = U256::from(next() % 16);
-                    let value = if next() % 3 == 0 { U256::ZERO } else { U256::from(next()) };
-                    update.storage.push((slot, value));
-                    if value.is_zero() {
-                        entry.1.remove(&slot);
-                    } else {
-                        entry.1.insert(slot, value);
-                    }
-                }
+                random_slots(&mut next, 5, 16, &mut update, &mut entry.1);
                 entry.0.nonce += 1;
                 entry.0.balance = U256::from(next() % 1_000_000);
                 entry.0.code_hash = if next() % 2 == 0 { KECCAK_EMPTY } else { keccak256([1]) };
@@ -584,16 +617,7 @@ mod stored_tests {
                     update.wipe_storage = true;
                     entry.1.clear();
                 }
-                for _ in 0..(next() % 6) {
-                    let slot = U256::from(next() % 40);
-                    let value = if next() % 3 == 0 { U256::ZERO } else { U256::from(next()) };
-                    update.storage.push((slot, value));
-                    if value.is_zero() {
-                        entry.1.remove(&slot);
-                    } else {
-                        entry.1.insert(slot, value);
-                    }
-                }
+                crate::tests::random_slots(&mut next, 6, 40, &mut update, &mut entry.1);
                 entry.0.nonce += 1;
                 entry.0.balance = U256::from(next() % 1_000_000);
                 entry.0.code_hash = KECCAK_EMPTY;

@@ -664,21 +664,17 @@ impl Mpt {
         self.check()?;
         let root = std::mem::take(&mut self.root);
         self.root_hash = None;
-        match root.insert(
-            Nibbles::new(),
-            Nibbles::unpack(key),
-            value,
-            &mut self.cx(source, account),
-        ) {
-            Ok(root) => {
-                self.root = root;
-                Ok(())
-            }
-            Err(e) => {
-                self.poisoned = true;
-                Err(e)
-            }
-        }
+        let inserted =
+            root.insert(Nibbles::new(), Nibbles::unpack(key), value, &mut self.cx(source, account));
+        self.root = self.poison_on_err(inserted)?;
+        Ok(())
+    }
+
+    /// `r`'s node, or its error after marking the trie incomplete (the operation that failed
+    /// had taken nodes out of it).
+    fn poison_on_err<T>(&mut self, r: Result<T, TrieError>) -> Result<T, TrieError> {
+        self.poisoned |= r.is_err();
+        r
     }
 
     /// Removes `key` if present.
@@ -690,19 +686,14 @@ impl Mpt {
     ) -> Result<(), TrieError> {
         self.check()?;
         let root = std::mem::take(&mut self.root);
-        match root.remove(Nibbles::new(), &Nibbles::unpack(key), &mut self.cx(source, account)) {
-            Ok((root, changed)) => {
-                self.root = root;
-                if changed {
-                    self.root_hash = None;
-                }
-                Ok(())
-            }
-            Err(e) => {
-                self.poisoned = true;
-                Err(e)
-            }
+        let removed =
+            root.remove(Nibbles::new(), &Nibbles::unpack(key), &mut self.cx(source, account));
+        let (root, changed) = self.poison_on_err(removed)?;
+        self.root = root;
+        if changed {
+            self.root_hash = None;
         }
+        Ok(())
     }
 
     /// The value stored at `key`.

@@ -118,6 +118,7 @@ impl PosNode {
     ) -> Result<usize, ImportError> {
         let started = Instant::now();
         let storage = self.storage().clone();
+        crate::recover_trie(trie, &storage)?;
         let head = self.chain.head();
         let (Some(first), Some(last)) = (branch.first(), branch.last()) else { return Ok(0) };
         let fork_parent_number =
@@ -163,7 +164,7 @@ impl PosNode {
         let adopted = executed.len();
         if let Err(e) = self.adopt(&fork_parent, executed, started, trie) {
             // Storage refused a write: the trie no longer matches anything we know.
-            *trie = crate::rebuild_trie(&storage)?;
+            crate::reset_trie(trie, &storage)?;
             return Err(e.into());
         }
         info!(
@@ -262,7 +263,7 @@ impl PosNode {
         for (i, (block, finalized)) in executed.into_iter().enumerate() {
             let commit_started = Instant::now();
             let updates = (i == last).then(|| trie.take_updates());
-            storage.commit_executed(
+            let written = storage.commit_executed(
                 &block.block,
                 &block.receipts,
                 &block.hook_logs,
@@ -270,7 +271,8 @@ impl PosNode {
                 updates.as_ref(),
             )?;
             if updates.is_some() {
-                crate::after_commit(trie);
+                // The branch's last block carries the trie's updates since our old head.
+                crate::trie_written(trie, storage, written)?;
             }
             finish_block(&self.chain, &self.pool, block, started, commit_started, "block imported");
             if let Some(number) = finalized {

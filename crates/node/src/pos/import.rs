@@ -89,6 +89,7 @@ impl PosNode {
         block: RawBlock,
     ) -> Result<(), ImportError> {
         let started = Instant::now();
+        crate::recover_trie(trie, self.storage())?;
         let head = self.chain.head();
         if block.header.parent_hash != head.hash() {
             return Err(ImportError::NotNext(block.header.parent_hash));

@@ -494,3 +494,37 @@ async fn h3_a_claimed_head_alone_never_shows_in_eth_syncing() {
     }
     assert_eq!(node.info.highest_block.load(std::sync::atomic::Ordering::Relaxed), 2);
 }
+
+/// A trie left incomplete (a stored node unreadable, a restore that failed half-way) is opened
+/// again before the next block: from the store when it is the head's, else rebuilt from the
+/// plain state; imports go on with the right roots and the memory limit stays.
+#[test]
+fn a_poisoned_trie_is_reopened_or_rebuilt_before_the_next_block() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let (a, b) = (offline(&spec, da.path()), offline(&spec, db.path()));
+    let blocks = extend(&a, &key, 0, 4);
+    b.trie.lock().set_resident_limit(1234);
+    // Poisoned while the store is the head's: reopened from it.
+    import(&b, blocks[0].clone()).expect("valid block");
+    b.trie.lock().poison();
+    import(&b, blocks[1].clone()).expect("imports after a reopen");
+    root_ok(&b);
+    // Poisoned while the store is behind the head (as between an unwind and its trie write):
+    // rebuilt, not reopened at the old root.
+    import(&b, blocks[2].clone()).expect("valid block");
+    let stale = b.storage().trie_root().expect("read");
+    b.storage()
+        .write_trie(&dbc_trie::TrieUpdates {
+            base: stale,
+            root: B256::repeat_byte(9),
+            ..Default::default()
+        })
+        .expect("write");
+    b.trie.lock().poison();
+    import(&b, blocks[3].clone()).expect("imports after a rebuild");
+    root_ok(&b);
+    assert_eq!(b.storage().trie_root().expect("read"), Some(b.chain.head().state_root));
+    assert_eq!(b.trie.lock().resident_limit(), Some(1234));
+}
