@@ -413,32 +413,6 @@ impl Node {
         })
     }
 
-    /// The value at `path` below `at`, loading what it passes through.
-    fn get(
-        &mut self,
-        at: Nibbles,
-        path: &Nibbles,
-        cx: &mut Cx<'_>,
-    ) -> Result<Option<Vec<u8>>, TrieError> {
-        self.resolve(&at, cx)?;
-        match self {
-            Self::Empty | Self::Stub(_) => Ok(None),
-            Self::Leaf { key, value, .. } => Ok((key == path).then(|| value.clone())),
-            Self::Extension { key, child, .. } => {
-                if path.starts_with(key) {
-                    let rest = path.slice(key.len()..);
-                    child.get(at.join(key), &rest, cx)
-                } else {
-                    Ok(None)
-                }
-            }
-            Self::Branch { children, .. } => {
-                let Some(idx) = path.first() else { return Ok(None) };
-                children[idx as usize].get(child_path(&at, idx as usize), &path.slice(1..), cx)
-            }
-        }
-    }
-
     /// Encodes this node (at `at`) into `buf` (cleared first) and returns its reference,
     /// re-encoding only nodes whose cache was cleared and recording each in `pending`.
     fn encode(&mut self, at: &Nibbles, buf: &mut Vec<u8>, pending: &mut Pending) -> RlpNode {
@@ -563,19 +537,22 @@ impl Node {
         Some(())
     }
 
-    /// The nodes on the way to `path` below `at` that are referenced by hash (as EIP-1186
-    /// lists them: inline nodes are inside their parent), the root always, with the value
-    /// found; loads what it passes through.
+    /// The value at `path` below `at`, loading what it passes through; with `proof`, also the
+    /// nodes on the way that are referenced by hash (as EIP-1186 lists them: inline nodes are
+    /// inside their parent), the root always.
     fn prove(
         &mut self,
         at: Nibbles,
         path: &Nibbles,
         cx: &mut Cx<'_>,
-        proof: &mut Vec<alloy_primitives::Bytes>,
+        mut proof: Option<&mut Vec<alloy_primitives::Bytes>>,
     ) -> Result<Option<Vec<u8>>, TrieError> {
         let hashed = self.cached().is_some_and(|r| r.is_hash());
         self.resolve(&at, cx)?;
-        if (hashed || at.is_empty()) && !self.is_empty() {
+        if let Some(proof) = proof.as_deref_mut()
+            && (hashed || at.is_empty())
+            && !self.is_empty()
+        {
             let mut buf = Vec::new();
             self.encode_clean(&mut buf).ok_or(TrieError::Poisoned)?;
             proof.push(buf.into());
@@ -705,7 +682,8 @@ impl Mpt {
     ) -> Result<Option<Vec<u8>>, TrieError> {
         self.check()?;
         let mut root = std::mem::take(&mut self.root);
-        let found = root.get(Nibbles::new(), &Nibbles::unpack(key), &mut self.cx(source, account));
+        let found =
+            root.prove(Nibbles::new(), &Nibbles::unpack(key), &mut self.cx(source, account), None);
         self.root = root;
         found
     }
@@ -726,7 +704,7 @@ impl Mpt {
             Nibbles::new(),
             &Nibbles::unpack(key),
             &mut self.cx(source, account),
-            &mut proof,
+            Some(&mut proof),
         );
         self.root = root;
         Ok((proof, found?))
