@@ -248,6 +248,11 @@ fn the_stored_trie_is_opened_when_current_and_rebuilt_when_behind() {
     let mut trie = open_trie(&storage, &genesis).expect("trie");
     assert_eq!(storage.trie_root().expect("read"), Some(genesis.state_root));
     let keys = dev_signers(2).expect("keys");
+    let commit = |executed: &dbc_evm::ExecutedBlock, updates: Option<&dbc_trie::TrieUpdates>| {
+        storage
+            .commit_executed(&executed.block, &executed.receipts, &[], &executed.changes, updates)
+            .expect("commit")
+    };
     let mut parent = genesis;
     let mut nonce = 0;
     let mut next_block = |trie: &mut dbc_trie::StateTrie, parent: &dbc_primitives::SealedHeader| {
@@ -272,15 +277,7 @@ fn the_stored_trie_is_opened_when_current_and_rebuilt_when_behind() {
     for (n, with_trie) in [(1, false), (2, true), (3, false)] {
         let executed = next_block(&mut trie, &parent);
         let updates = with_trie.then(|| trie.take_updates());
-        storage
-            .commit_executed(
-                &executed.block,
-                &executed.receipts,
-                &[],
-                &executed.changes,
-                updates.as_ref(),
-            )
-            .expect("commit");
+        commit(&executed, updates.as_ref());
         parent = executed.block.header;
         let stored = storage.trie_root().expect("read");
         assert_eq!(stored == Some(parent.state_root), with_trie, "block {n}");
@@ -296,15 +293,7 @@ fn the_stored_trie_is_opened_when_current_and_rebuilt_when_behind() {
     for _ in 0..3 {
         let executed = next_block(&mut trie, &parent);
         let updates = trie.take_updates();
-        storage
-            .commit_executed(
-                &executed.block,
-                &executed.receipts,
-                &[],
-                &executed.changes,
-                Some(&updates),
-            )
-            .expect("commit");
+        commit(&executed, Some(&updates));
         parent = executed.block.header;
         assert_eq!(full_root(&storage), parent.state_root);
         assert_eq!(storage.trie_root().expect("read"), Some(parent.state_root));
@@ -314,16 +303,7 @@ fn the_stored_trie_is_opened_when_current_and_rebuilt_when_behind() {
     let executed = next_block(&mut trie, &parent);
     let mut updates = trie.take_updates();
     updates.base = Some(B256::repeat_byte(7));
-    let written = storage
-        .commit_executed(
-            &executed.block,
-            &executed.receipts,
-            &[],
-            &executed.changes,
-            Some(&updates),
-        )
-        .expect("commit");
-    assert_eq!(written, dbc_storage::TrieWrite::Stale);
+    assert_eq!(commit(&executed, Some(&updates)), dbc_storage::TrieWrite::Stale);
     assert_eq!(storage.trie_root().expect("read"), None);
     let mut trie = open_trie(&storage, &executed.block.header).expect("rebuilt");
     assert_eq!(trie.root(), executed.block.header.state_root);

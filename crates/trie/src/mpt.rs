@@ -138,8 +138,10 @@ fn stubs<'a, 'k>(node: &'a mut Node, at: Nibbles, keys: &'k [Nibbles], out: &mut
     match node {
         Node::Extension { key, child, .. } => {
             let below = at.join(key);
-            let first = keys.partition_point(|k| k.slice(..below.len()) < below);
-            let end = keys.partition_point(|k| k.slice(..below.len()) <= below);
+            // (Never past a key's end, whatever a stored extension says.)
+            let prefix = |k: &Nibbles| k.slice(..below.len().min(k.len()));
+            let first = keys.partition_point(|k| prefix(k) < below);
+            let end = keys.partition_point(|k| prefix(k) <= below);
             stubs(child, below, &keys[first..end], out);
         }
         Node::Branch { children, .. } => {
