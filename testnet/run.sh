@@ -11,8 +11,9 @@
 # testnet/.run/<node>.log. Environment overrides (used by the tests): TESTNET_DIR (state
 # directory), HTTP_PORT_BASE, P2P_PORT_BASE, BLOCK_TIME (seconds, default 2), EPOCH_BLOCKS
 # (default 200), DEV_ACCOUNTS (test-mnemonic accounts funded, default 10), CONFIG_DBC (a JSON
-# file merged into the genesis's config.dbc, e.g. short governance periods), DBC_NODE_BIN (the
-# binary; default: build it in release mode).
+# file merged into the genesis's config.dbc, e.g. short governance periods), GAS_LIMIT (the
+# genesis block gas limit; default the dev genesis's), DBC_NODE_BIN (the binary; default: build
+# it in release mode).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 run="${TESTNET_DIR:-$here/.run}"
@@ -111,6 +112,7 @@ done
 gen_args=()
 for a in "${validators[@]}"; do gen_args+=(--validator "$a"); done
 if [ -n "${CONFIG_DBC:-}" ]; then gen_args+=(--config-dbc "$CONFIG_DBC"); fi
+if [ -n "${GAS_LIMIT:-}" ]; then gen_args+=(--gas-limit "$GAS_LIMIT"); fi
 # A local test network funds the public test mnemonic's first accounts (the e2e tests sign
 # with them); `dbc-node genesis` funds none unless asked.
 "$bin" genesis "${gen_args[@]}" --block-time "${BLOCK_TIME:-2}" \

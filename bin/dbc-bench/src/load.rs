@@ -85,7 +85,7 @@ impl Conn {
     }
 }
 
-fn hex_u64(v: &Value) -> u64 {
+pub(crate) fn hex_u64(v: &Value) -> u64 {
     v.as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()).unwrap_or(0)
 }
 
@@ -145,7 +145,7 @@ fn align_to_slot(conn: &mut Conn, phase: f64, block_time: f64) -> eyre::Result<(
     Ok(())
 }
 
-fn sign(
+pub(crate) fn sign(
     key: &PrivateKeySigner,
     chain_id: u64,
     nonce: u64,
@@ -265,13 +265,10 @@ fn wait_included(
     Ok((last, blocks, gas, seen))
 }
 
-/// Runs the load test and prints one line of results.
-pub(crate) fn run(args: &LoadArgs) -> eyre::Result<()> {
-    let mut conn = Conn::connect(&args.rpc)?;
-    let chain_id = hex_u64(&conn.rpc("eth_chainId", json!([]))?);
-    let client = conn.rpc("web3_clientVersion", json!([]))?;
-    eprintln!("deriving {} dev keys …", args.senders);
-    let keys: Vec<PrivateKeySigner> = (0..args.senders as u32)
+/// The first `n` accounts of the dev mnemonic.
+pub(crate) fn dev_keys(n: usize) -> eyre::Result<Vec<PrivateKeySigner>> {
+    eprintln!("deriving {n} dev keys …");
+    (0..n as u32)
         .into_par_iter()
         .map(|i| {
             alloy_signer_local::MnemonicBuilder::<alloy_signer_local::coins_bip39::English>::default()
@@ -280,15 +277,37 @@ pub(crate) fn run(args: &LoadArgs) -> eyre::Result<()> {
                 .and_then(|b| b.build())
                 .map_err(|e| eyre::eyre!("{e}"))
         })
-        .collect::<eyre::Result<_>>()?;
-    let nonces: Vec<u64> = keys
-        .iter()
-        .map(|k| {
-            conn.rpc("eth_getTransactionCount", json!([k.address(), "pending"]))
-                .map(|v| hex_u64(&v))
-        })
-        .collect::<eyre::Result<_>>()?;
-    let mut nonces = nonces;
+        .collect()
+}
+
+/// Each key's pending nonce, asked in batches of 500.
+pub(crate) fn pending_nonces(conn: &mut Conn, keys: &[PrivateKeySigner]) -> eyre::Result<Vec<u64>> {
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(500) {
+        let body: Vec<Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, k)| json!({"jsonrpc": "2.0", "id": i, "method": "eth_getTransactionCount", "params": [k.address(), "pending"]}))
+            .collect();
+        let resp = conn.call(&Value::Array(body).to_string())?;
+        let mut answers = resp.as_array().cloned().unwrap_or_default();
+        answers.sort_by_key(|r| r["id"].as_u64().unwrap_or(u64::MAX));
+        eyre::ensure!(answers.len() == chunk.len(), "nonces: {} answers", answers.len());
+        for r in answers {
+            let n = r.get("result").ok_or_else(|| eyre::eyre!("nonce: {r}"))?;
+            out.push(hex_u64(n));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the load test and prints one line of results.
+pub(crate) fn run(args: &LoadArgs) -> eyre::Result<()> {
+    let mut conn = Conn::connect(&args.rpc)?;
+    let chain_id = hex_u64(&conn.rpc("eth_chainId", json!([]))?);
+    let client = conn.rpc("web3_clientVersion", json!([]))?;
+    let keys = dev_keys(args.senders)?;
+    let mut nonces = pending_nonces(&mut conn, &keys)?;
     let token = if args.kind == Kind::Erc20 {
         Some(setup_token(&mut conn, &args.rpc, chain_id, &keys, &mut nonces, args.timeout)?)
     } else {

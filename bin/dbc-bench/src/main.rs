@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 mod load;
 mod market;
+mod network;
 mod state;
 mod sync;
 
@@ -31,6 +32,9 @@ mod sync;
 enum Cmd {
     /// End-to-end load against a running node (dbc-node or anvil).
     Load(load::LoadArgs),
+    /// A steady flood through one node of a proof-of-stake network (`scripts/bench-network.sh`):
+    /// end-to-end transfers/s, block fullness, time to finality, CPU per node.
+    Network(network::NetworkArgs),
     /// Gas and time per GPU-market transaction (rent, heartbeat) vs a transfer.
     Market(market::MarketArgs),
     /// A fresh node syncing a proof-of-stake chain from a peer over libp2p.
@@ -310,6 +314,7 @@ fn run_revm(w: &Workload) -> eyre::Result<Duration> {
 fn main() -> eyre::Result<()> {
     match Cmd::parse() {
         Cmd::Load(args) => load::run(&args)?,
+        Cmd::Network(args) => network::run(&args)?,
         Cmd::Market(args) => market::run(&args)?,
         Cmd::Sync(args) => sync::run(&args)?,
         Cmd::State(args) => state::run(&args)?,

@@ -31,6 +31,24 @@ pub(crate) struct SyncArgs {
     /// Distinct senders.
     #[arg(long, default_value_t = 100)]
     senders: usize,
+    /// Nodes serving the chain (copies of one datadir); the fresh node syncs from all of them.
+    #[arg(long, default_value_t = 1)]
+    peers: usize,
+}
+
+/// Copies a closed datadir's files.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> eyre::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 fn pos_spec(validator: Address, blocks: usize) -> eyre::Result<ChainSpec> {
@@ -125,19 +143,29 @@ pub(crate) fn run(args: &SyncArgs) -> eyre::Result<()> {
 
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let src_port = free_port()?;
-        let src_id = dbc_network::peer_id_of(&src.path().join("p2p_key"))?;
-        let _source = launch_pos(
-            node_config(src.path().to_path_buf(), &spec),
-            pos_config(src.path(), src_port, vec![])?,
-        )
-        .await?;
+        // The serving nodes: the built datadir and copies of its database (each its own key).
+        let mut copies = Vec::new();
+        for _ in 1..args.peers.max(1) {
+            let dir = tempfile::tempdir()?;
+            copy_dir(&src.path().join("db"), &dir.path().join("db"))?;
+            copies.push(dir);
+        }
+        let mut sources = Vec::new();
+        let mut boot = Vec::new();
+        for dir in std::iter::once(src.path()).chain(copies.iter().map(|d| d.path())) {
+            let port = free_port()?;
+            let id = dbc_network::peer_id_of(&dir.join("p2p_key"))?;
+            sources.push(
+                launch_pos(node_config(dir.to_path_buf(), &spec), pos_config(dir, port, vec![])?)
+                    .await?,
+            );
+            boot.push(format!("/ip4/127.0.0.1/tcp/{port}/p2p/{id}").parse()?);
+        }
         let dst = tempfile::tempdir()?;
-        let boot = format!("/ip4/127.0.0.1/tcp/{src_port}/p2p/{src_id}").parse()?;
         let started = Instant::now();
         let sink = launch_pos(
             node_config(dst.path().to_path_buf(), &spec),
-            pos_config(dst.path(), free_port()?, vec![boot])?,
+            pos_config(dst.path(), free_port()?, boot)?,
         )
         .await?;
         let target = args.blocks as u64;
@@ -154,8 +182,9 @@ pub(crate) fn run(args: &SyncArgs) -> eyre::Result<()> {
         let blocks = target as f64;
         let txs = blocks * args.txs_per_block as f64;
         println!(
-            "sync: {target} blocks × {} transfers from one peer over libp2p",
-            args.txs_per_block
+            "sync: {target} blocks × {} transfers from {} peer(s) over libp2p",
+            args.txs_per_block,
+            args.peers.max(1)
         );
         println!(
             "  total {:.2}s (connect + first response {:.2}s)",

@@ -125,6 +125,10 @@ struct GenesisArgs {
     /// `--chain` checks a file.
     #[arg(long = "config-dbc", value_name = "FILE")]
     config_dbc: Option<PathBuf>,
+    /// Block gas limit of the genesis (default: the dev genesis's; producers then move it by
+    /// at most 1/1024 a block towards their `--builder.gaslimit`).
+    #[arg(long = "gas-limit", value_name = "GAS")]
+    gas_limit: Option<u64>,
     /// Output file.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -372,6 +376,17 @@ fn genesis(a: GenesisArgs) -> eyre::Result<()> {
         dev_accounts: a.dev_accounts,
         alloc: a.alloc,
     })?;
+    let text = match a.gas_limit {
+        None => text,
+        Some(gas) => {
+            eyre::ensure!(gas >= 5_000, "--gas-limit must be at least 5000");
+            let mut g: serde_json::Value = serde_json::from_str(&text)?;
+            g["gasLimit"] = format!("{gas:#x}").into();
+            let text = serde_json::to_string_pretty(&g)?;
+            dbc_chainspec::ChainSpec::from_json(&text).wrap_err("the genesis with --gas-limit")?;
+            text
+        }
+    };
     let text = match &a.config_dbc {
         None => text,
         Some(path) => {

@@ -458,38 +458,65 @@ impl PosEngine {
     }
 }
 
-impl ConsensusEngine for PosEngine {
-    async fn next_slot(&self, parent: &SealedHeader, _pool: &TxPool) -> Slot {
-        let Some((k, timestamp, set)) = self.my_slot(parent) else {
-            // Not in the active set: never produce on this parent.
-            return std::future::pending().await;
-        };
-        let wait = Duration::from_secs(timestamp).saturating_sub(now());
-        tokio::time::sleep(wait).await;
+impl PosEngine {
+    /// The slot this validator may seal the block after `parent` in, with what its header
+    /// carries, without waiting for it: the producer builds the block while the slot before it
+    /// runs and seals it when the slot opens. `None`: not in the active set (never produce on
+    /// this parent), or no VRF reveal (hashing to the curve fails with probability 2⁻²⁵⁶; the
+    /// slot is then left to the backup rather than sealing a header every peer would refuse).
+    pub fn slot_after(&self, parent: &SealedHeader) -> Option<Slot> {
+        let (k, timestamp, set) = self.my_slot(parent)?;
         let number = parent.number + 1;
-        // The VRF reveal depends only on the key and the parent: computing it cannot fail for
-        // a valid key (hashing to the curve fails with probability 2⁻²⁵⁶); if it ever did, the
-        // slot is left to the backup rather than sealing a header every peer would refuse.
         let Ok((randao, mix)) = vrf::reveal(self.signer.credential(), parent.inner()) else {
             tracing::error!(target: "dbc::pos", number, "no VRF reveal for this slot; skipping it");
-            return std::future::pending().await;
+            return None;
         };
         let extra = ConsensusExtra {
             finality: (self.proofs)().into_iter().collect(),
             randao: randao.to_vec().into(),
         };
-        Slot {
+        Some(Slot {
             timestamp,
             beneficiary: self.address(),
             extra_data: pos::unsealed_extra(&self.vanity, &extra),
             staking_hook: Some((self.address(), set.missed(number, k))),
             prev_randao: Some(mix),
+        })
+    }
+
+    /// Puts the newest finality proof into an unsealed header built during the slot before:
+    /// votes for the parent usually arrive while its successor is being built. The proof
+    /// provider only offers canonical blocks below the head, so the proof stays below `header`.
+    fn refresh_finality(&self, header: &mut Header) {
+        let Some(fresh) = (self.proofs)() else { return };
+        let Some(body) = header.extra_data.get(pos::VANITY_LEN..) else { return };
+        let mut rest = body;
+        let Ok(mut extra) = <ConsensusExtra as alloy_rlp::Decodable>::decode(&mut rest) else {
+            return;
+        };
+        let newer = extra.finality.first().is_none_or(|p| p.number < fresh.number);
+        if !rest.is_empty() || !newer || fresh.number >= header.number {
+            return;
         }
+        extra.finality = vec![fresh];
+        header.extra_data = pos::unsealed_extra(&header.extra_data[..pos::VANITY_LEN], &extra);
+    }
+}
+
+impl ConsensusEngine for PosEngine {
+    async fn next_slot(&self, parent: &SealedHeader, _pool: &TxPool) -> Slot {
+        let Some(slot) = self.slot_after(parent) else {
+            return std::future::pending().await;
+        };
+        let wait = Duration::from_secs(slot.timestamp).saturating_sub(now());
+        tokio::time::sleep(wait).await;
+        slot
     }
 
     /// Seals `header` if its timestamp is after every header this validator sealed before,
     /// recording it durably first (see [`crate::guard`]).
-    fn seal(&self, header: Header) -> Result<Header, ConsensusError> {
+    fn seal(&self, mut header: Header) -> Result<Header, ConsensusError> {
+        self.refresh_finality(&mut header);
         let (timestamp, number) = (header.timestamp, header.number);
         self.sealed.advance(timestamp, number, || self.sign_seal(header))
     }

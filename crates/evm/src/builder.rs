@@ -21,7 +21,10 @@ use alloy_evm::{
 };
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
 use dbc_chainspec::ChainSpec;
-use dbc_primitives::{Block, ReceiptEnvelope, Recovered, Sealable, SealedHeader, TxEnvelope};
+use dbc_primitives::{
+    BLOCK_OVERHEAD_BYTES, Block, MAX_RLP_BLOCK_SIZE, ReceiptEnvelope, Recovered, Sealable,
+    SealedHeader, TxEnvelope,
+};
 use dbc_storage::{StateChangeset, StateReader};
 use dbc_trie::StateTrie;
 use std::{borrow::Cow, time::Instant};
@@ -220,6 +223,10 @@ const BLOB_TX_UNSUPPORTED: &str = "transaction type not supported";
 /// the receipt blooms and root on three threads.
 const PARALLEL_ROOTS_MIN_TXS: usize = 512;
 
+/// No signed transaction encodes in fewer bytes (a legacy transfer to the zero-length `to` of a
+/// creation with no data is ~85 bytes): below this much room the block is full.
+const MIN_TX_BYTES: usize = 80;
+
 /// Builds the block after `parent` from `txs`, executing each transaction on `state` (the
 /// parent's state) and updating `trie` to compute the new state root.
 ///
@@ -334,9 +341,21 @@ fn execute_and_seal<R: StateReader>(
     included.reserve(hint);
     let mut rejected = Vec::new();
     let mut gas_used = 0u64;
+    // EIP-7934: the block's RLP stays below `MAX_RLP_BLOCK_SIZE`. A transaction that does not
+    // fit is left out (its sender's later ones too); smaller ones may still fit. An imported
+    // block goes through the same rule, so a peer's block past it is refused.
+    let mut tx_bytes_left = MAX_RLP_BLOCK_SIZE - BLOCK_OVERHEAD_BYTES;
     while let Some(tx) = txs.next_tx() {
         if attrs.gas_limit.saturating_sub(gas_used) < 21_000 {
             break;
+        }
+        let size = alloy_rlp::Encodable::length(tx.inner());
+        if size > tx_bytes_left {
+            txs.skip_sender(tx.signer());
+            if tx_bytes_left < MIN_TX_BYTES {
+                break;
+            }
+            continue;
         }
         // The chain has no blobs (no sidecars, `blob_gas_used` is always 0): a blob
         // transaction is invalid in a block, so an imported block carrying one is refused
@@ -353,6 +372,7 @@ fn execute_and_seal<R: StateReader>(
         match executor.execute_transaction(&tx) {
             Ok(gas) => {
                 gas_used = gas_used.saturating_add(gas.tx_gas_used());
+                tx_bytes_left -= size;
                 included.push(tx);
             }
             Err(BlockExecutionError::Validation(
@@ -600,5 +620,73 @@ mod tests {
         assert_eq!(executed.rejected[0].reason, BLOB_TX_UNSUPPORTED);
         assert_eq!(executed.block.senders, vec![senders[1]]);
         assert_eq!(executed.block.header.blob_gas_used, Some(0));
+    }
+
+    #[test]
+    fn eip7934_a_block_stops_below_the_size_limit_and_small_transactions_still_fit() {
+        let senders_n = 81;
+        let spec = ChainSpec::dev(senders_n).expect("spec");
+        let state = genesis(&spec);
+        let parent = spec.genesis_header().seal_slow();
+        let senders = dbc_chainspec::dev_addresses(senders_n).expect("dev accounts");
+        let data = vec![0u8; 120 << 10];
+        let tx = |nonce: u64, input: &[u8], gas_limit: u64| {
+            TxEip1559 {
+                chain_id: spec.chain_id,
+                nonce,
+                gas_limit,
+                max_fee_per_gas: 10_000_000_000,
+                to: TxKind::Call(Address::with_last_byte(0xee)),
+                input: Bytes::copy_from_slice(input),
+                ..Default::default()
+            }
+            .into_signed(Signature::test_signature())
+        };
+        // 80 senders with a 120 KiB transaction each (~9.6 MB in all), then a small transfer.
+        let mut txs: Vec<_> =
+            senders[..80].iter().map(|s| from(*s, tx(0, &data, 2_000_000))).collect();
+        txs.push(from(senders[80], tx(0, &[], 21_000)));
+        let attrs = BlockAttributes {
+            timestamp: parent.timestamp + 6,
+            beneficiary: Address::with_last_byte(0xbe),
+            extra_data: Bytes::new(),
+            gas_limit: 1_000_000_000,
+            staking_hook: None,
+            prev_randao: None,
+        };
+        let build = |txs: Vec<Recovered<TxEnvelope>>| {
+            build_block(
+                &spec,
+                &parent,
+                &state,
+                attrs.clone(),
+                &mut TxList::new(txs),
+                &mut StateTrie::new(),
+            )
+            .expect("build")
+        };
+        let executed = build(txs.clone());
+        let included = executed.block.transactions.len();
+        // The big ones that fit, then the small one.
+        let fitted = included - 1;
+        let big = |n: usize| n * alloy_rlp::Encodable::length(txs[0].inner());
+        assert!(fitted > 60 && fitted < 80, "{fitted} of 80 big transactions included");
+        assert_eq!(executed.block.senders.last(), Some(&senders[80]), "the small one fits");
+        assert!(executed.rejected.is_empty(), "too large for this block is not invalid");
+        let block = alloy_consensus::Block {
+            header: executed.block.header.inner().clone(),
+            body: alloy_consensus::BlockBody {
+                transactions: executed.block.transactions.clone(),
+                ommers: vec![],
+                withdrawals: Some(Default::default()),
+            },
+        };
+        let encoded = alloy_rlp::Encodable::length(&block);
+        assert!(encoded <= MAX_RLP_BLOCK_SIZE, "{encoded} bytes");
+        assert!(big(fitted + 1) > MAX_RLP_BLOCK_SIZE - BLOCK_OVERHEAD_BYTES, "it is full");
+        // A peer's block with one big transaction more: re-executing it leaves that one out,
+        // which an importer refuses (the count differs from the block's).
+        let over = txs[..=fitted].to_vec();
+        assert_eq!(build(over).block.transactions.len(), fitted);
     }
 }

@@ -367,8 +367,11 @@ fn record_block(
 /// Builds the block after `parent` from the pool's best transactions and seals it with
 /// `engine`. With `until` (the slot's end and a stop flag), the slot is still running:
 /// transactions that become pending before then are executed as they arrive (see
-/// [`streaming`]). A build failure leaves the trie untouched (its update is the build's last
-/// step); a refused seal puts back only the keys the block touched.
+/// [`streaming`]), a block that fills up early is sealed at the slot's end (blocks keep the
+/// cadence and their timestamps never run ahead of the clock), and once the flag is set the
+/// build is abandoned: nothing is sealed, the trie is put back and `None` is returned. A build
+/// failure leaves the trie untouched (its update is the build's last step); a refused seal puts
+/// back only the keys the block touched.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn build_sealed<E: ConsensusEngine>(
     engine: &E,
@@ -379,7 +382,7 @@ pub(crate) fn build_sealed<E: ConsensusEngine>(
     attrs: BlockAttributes,
     trie: &mut StateTrie,
     until: Option<(Instant, &AtomicBool)>,
-) -> Result<dbc_evm::ExecutedBlock, NodeError> {
+) -> Result<Option<dbc_evm::ExecutedBlock>, NodeError> {
     // At most what fits in the block: the builder sizes buffers and prefetches accounts for it.
     let fits = (attrs.gas_limit / 21_000) as usize;
     let hint = pool.status().pending.min(fits);
@@ -407,17 +410,29 @@ pub(crate) fn build_sealed<E: ConsensusEngine>(
             return Err(NodeError::Production(e.to_string()));
         }
     };
+    let drop_block = |executed: &dbc_evm::ExecutedBlock, trie: &mut StateTrie| {
+        let mut touched = trie_undo::Touched::default();
+        touched.add_changes(&executed.changes);
+        touched.restore(trie, storage)
+    };
+    if let Some((deadline, stop)) = until {
+        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+            std::thread::sleep(STOP_POLL.min(deadline - Instant::now()));
+        }
+        if stop.load(Ordering::Relaxed) {
+            drop_block(&executed, trie)?;
+            return Ok(None);
+        }
+    }
     match engine.seal(executed.block.header.inner().clone()) {
         Ok(sealed) => {
             executed.block.header = sealed.seal_slow();
-            Ok(executed)
+            Ok(Some(executed))
         }
         Err(e) => {
             // Not sealed (e.g. the slot was already sealed before a restart): the block is
             // dropped and the trie put back to the head.
-            let mut touched = trie_undo::Touched::default();
-            touched.add_changes(&executed.changes);
-            touched.restore(trie, storage)?;
+            drop_block(&executed, trie)?;
             Err(NodeError::Production(e.to_string()))
         }
     }
@@ -652,7 +667,7 @@ async fn produce<E: ConsensusEngine>(
             if chain2.head().hash() != parent.hash() {
                 return Ok(());
             }
-            let executed = build_sealed(
+            let Some(executed) = build_sealed(
                 &*engine2,
                 &spec,
                 &parent,
@@ -661,20 +676,12 @@ async fn produce<E: ConsensusEngine>(
                 attrs,
                 &mut trie,
                 until.map(|u| (u, &*stop)),
-            )?;
-            // A block that filled up before its slot ended is committed at the slot's end, not
-            // before: blocks keep the cadence and their timestamps never run ahead of the clock.
-            if let Some(until) = until {
-                while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-                    std::thread::sleep(STOP_POLL.min(until - Instant::now()));
-                }
-            }
-            if stop.load(Ordering::Relaxed) {
+            )?
+            else {
                 // Shutting down mid-slot: the slot has not ended, so its block is dropped, as the
-                // pool (not persisted) is. The trie holds the block's update but dies with the
-                // producer; a restart rebuilds it from storage.
+                // pool (not persisted) is.
                 return Ok(());
-            }
+            };
             // Logged times count from the end of the slot (or from its start when the block is
             // built after it).
             let started = until.map_or(opened, |u| u.min(Instant::now()));

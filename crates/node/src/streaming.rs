@@ -58,7 +58,8 @@ pub(crate) struct StreamingPayload<'a> {
     deadline: Instant,
     /// The block's base fee: a transaction whose fee cap is below it waits in the pool.
     base_fee: u64,
-    /// Set when the producer is gone (the node is shutting down): end the block now.
+    /// Set when the block will be dropped (the node is shutting down, or a proof-of-stake
+    /// producer abandons it for a competing block): end it now.
     stop: &'a AtomicBool,
     /// The next idle sleep.
     idle: Duration,
@@ -192,6 +193,11 @@ impl<'a> StreamingPayload<'a> {
 
 impl PayloadTransactions for StreamingPayload<'_> {
     fn next_tx(&mut self) -> Option<Recovered<TxEnvelope>> {
+        // Stopped (shutting down, or the block is abandoned for a competing one): the block is
+        // dropped, so end it at once.
+        if self.stop.load(Ordering::Relaxed) {
+            return None;
+        }
         if let Some(best) = &mut self.best {
             if let Some(tx) = best.next_tx() {
                 return Some(self.take(&tx));

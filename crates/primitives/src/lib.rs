@@ -22,6 +22,17 @@ pub type SealedHeader = Sealed<Header>;
 /// Keccak-256 of empty code.
 pub const KECCAK_EMPTY: B256 = alloy_primitives::KECCAK256_EMPTY;
 
+/// Largest block, in RLP bytes: EIP-7934's `MAX_RLP_BLOCK_SIZE` (10 MiB minus a 2 MiB margin),
+/// a consensus rule from Osaka on, which this chain activates at genesis. It is also the
+/// largest block the network gossips and serves.
+pub const MAX_RLP_BLOCK_SIZE: usize = 8 << 20;
+
+/// Room kept in a block for everything but its transactions: the header (its extra data carries
+/// a finality proof: one signature per validator, at most 21) and the list headers. A builder
+/// stops adding transactions once their encodings would pass
+/// `MAX_RLP_BLOCK_SIZE - BLOCK_OVERHEAD_BYTES`, so a built block is always below the limit.
+pub const BLOCK_OVERHEAD_BYTES: usize = 64 << 10;
+
 /// A block as the node passes it around: sealed header, transactions and their senders.
 #[derive(Debug, Clone)]
 pub struct Block {

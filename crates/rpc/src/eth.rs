@@ -16,8 +16,8 @@ use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718};
 use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U64, U256};
 use alloy_rpc_types_eth::{
     AccessListResult, AccountInfo, Block, BlockOverrides, EIP1186AccountProofResponse,
-    EIP1186StorageProof, FeeHistory, Filter, FilterChanges, Index, Log, SyncStatus, Transaction,
-    TransactionReceipt, TransactionRequest,
+    EIP1186StorageProof, FeeHistory, Filter, FilterChanges, Header, Index, Log, SyncStatus,
+    Transaction, TransactionReceipt, TransactionRequest,
     pubsub::{Params as SubParams, SubscriptionKind},
     state::{EvmOverrides, StateOverride},
 };
@@ -102,6 +102,13 @@ pub trait EthApi {
     /// Block by hash.
     #[method(name = "getBlockByHash", blocking)]
     fn block_by_hash(&self, hash: B256, full: Option<bool>) -> RpcResult<Option<Block>>;
+    /// Header by number (geth's and reth's `eth_getHeaderByNumber`): a block without its
+    /// transaction list, cheap to poll for `latest`/`finalized`.
+    #[method(name = "getHeaderByNumber", blocking)]
+    fn header_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<Header>>;
+    /// Header by hash.
+    #[method(name = "getHeaderByHash", blocking)]
+    fn header_by_hash(&self, hash: B256) -> RpcResult<Option<Header>>;
     /// Transaction count of a block by number.
     #[method(name = "getBlockTransactionCountByNumber", blocking)]
     fn block_tx_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>>;
@@ -682,6 +689,19 @@ impl EthApiServer for RpcContext {
     fn block_by_hash(&self, hash: B256, full: Option<bool>) -> RpcResult<Option<Block>> {
         let Some(n) = self.storage().block_number(hash).map_err(rpc_err)? else { return Ok(None) };
         Ok(self.stored_block(n)?.map(|b| rpc_block(&b, full.unwrap_or(false))))
+    }
+
+    fn header_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<Header>> {
+        let Some(n) = self.resolve_tag(number) else { return Ok(None) };
+        Ok(self.storage().header(n).map_err(rpc_err)?.map(|h| crate::convert::rpc_header(&h)))
+    }
+
+    fn header_by_hash(&self, hash: B256) -> RpcResult<Option<Header>> {
+        let Some(n) = self.storage().block_number(hash).map_err(rpc_err)? else { return Ok(None) };
+        if n > self.chain().head_number() {
+            return Ok(None);
+        }
+        Ok(self.storage().header(n).map_err(rpc_err)?.map(|h| crate::convert::rpc_header(&h)))
     }
 
     fn block_tx_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>> {

@@ -14,6 +14,9 @@ use alloy_primitives::Address;
 use alloy_rlp::{Decodable, Encodable};
 use dbc_primitives::{Block, BlockHeader, Sealable, TxEnvelope};
 
+// The network carries exactly the blocks the consensus rule allows.
+const _: () = assert!(dbc_network::MAX_BLOCK_SIZE == dbc_primitives::MAX_RLP_BLOCK_SIZE);
+
 /// A block decoded from the wire whose senders are not recovered yet.
 #[derive(Debug, Clone)]
 pub struct RawBlock {
@@ -46,6 +49,9 @@ fn encode_parts(header: &BlockHeader, transactions: &[TxEnvelope]) -> Vec<u8> {
 /// Decodes an RLP block strictly: the whole input, no ommers, an empty withdrawals list, and
 /// the canonical encoding only (re-encoding gives the same bytes). Senders are not recovered.
 pub fn decode_raw_block(raw: &[u8]) -> Result<RawBlock, String> {
+    if raw.len() > dbc_primitives::MAX_RLP_BLOCK_SIZE {
+        return Err(format!("block of {} bytes is above the size limit (EIP-7934)", raw.len()));
+    }
     let mut rest = raw;
     let b = alloy_consensus::Block::<TxEnvelope>::decode(&mut rest).map_err(|e| e.to_string())?;
     if !rest.is_empty() {
@@ -129,6 +135,23 @@ mod tests {
         let mut trailing = raw.clone();
         trailing.push(0x80);
         assert!(decode_block(&trailing).is_err(), "trailing bytes");
+    }
+
+    /// EIP-7934: a block past `MAX_RLP_BLOCK_SIZE` is refused before it is decoded.
+    #[test]
+    fn a_block_above_the_size_limit_is_refused() {
+        let mut block = empty_block(3);
+        let mut header = block.header.inner().clone();
+        let room = dbc_primitives::MAX_RLP_BLOCK_SIZE - encode_block(&block).len();
+        header.extra_data = vec![7u8; room - 8].into();
+        block.header = header.clone().seal_slow();
+        let fits = encode_block(&block);
+        assert!(fits.len() <= dbc_primitives::MAX_RLP_BLOCK_SIZE);
+        assert!(decode_raw_block(&fits).is_ok(), "at the limit");
+        header.extra_data = vec![7u8; room + 1].into();
+        block.header = header.seal_slow();
+        let err = decode_raw_block(&encode_block(&block)).expect_err("above the limit");
+        assert!(err.contains("size limit"), "{err}");
     }
 
     /// Security review H4: a body that is not the header's is refused before execution.

@@ -98,6 +98,7 @@ async fn on_gossip_block(node: &Arc<PosNode>, data: Vec<u8>, from: Peer) -> Verd
         let head = n.chain.head();
         let number = block.header.number;
         if number == head.number + 1 && block.header.parent_hash == head.hash() {
+            n.competing_block(&head, &block);
             let mut trie = n.trie.lock();
             return match n.import_locked(&mut trie, block) {
                 Ok(()) => Ok(Gossiped::Imported),

@@ -115,6 +115,8 @@ pub(crate) struct PosNode {
     equivocate: bool,
     abort_after_seal: bool,
     engine: std::sync::OnceLock<Arc<PosEngine>>,
+    /// The block this validator is building, if any.
+    building: Mutex<Option<produce::Building>>,
 }
 
 impl std::fmt::Debug for PosNode {
@@ -293,6 +295,7 @@ pub(crate) async fn start(
         equivocate: config.equivocate,
         abort_after_seal: config.abort_after_seal,
         engine: Default::default(),
+        building: Mutex::default(),
     });
     let (handle, events, addr) = dbc_network::start(config.network, Arc::new(Server(node.clone())))
         .await

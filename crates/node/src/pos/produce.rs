@@ -1,16 +1,21 @@
-//! The validator's block production: wait for its slot, build, seal under the persisted
-//! watermark (never two headers for one slot, across restarts and unwinds), commit, gossip.
+//! The validator's block production: build during the slot before its own, seal when its slot
+//! opens under the persisted watermark (never two headers for one slot, across restarts and
+//! unwinds), commit, gossip; abandon the build for a valid competing block.
 
+use super::codec::RawBlock;
 use super::{PosNode, codec::encode_block};
 use crate::{NodeError, finish_block};
-use alloy_primitives::Bytes;
-use dbc_consensus::{ConsensusEngine, pos::PosEngine};
+use alloy_primitives::{B256, Bytes};
+use dbc_consensus::pos::{PosEngine, verify_header};
 use dbc_evm::BlockAttributes;
 use dbc_network::Topic;
 use dbc_primitives::{Block, Sealable, pos};
 use std::{
-    sync::Arc,
-    time::{Duration, Instant},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 use tracing::warn;
 
@@ -19,6 +24,8 @@ pub(super) async fn produce(
     engine: Arc<PosEngine>,
     gas_limit: u64,
 ) -> Result<(), NodeError> {
+    // Dropped with this future when the node shuts down: a block being built ends at once.
+    let _abandon = AbandonOnDrop(node.clone());
     // After a restart, hear from peers first: sealing on a stale head only makes a fork that
     // the node then has to unwind. Waiting is bounded, and continues only while a peer is
     // delivering valid blocks (a claim alone does not hold production back).
@@ -36,20 +43,32 @@ pub(super) async fn produce(
         tokio::pin!(changed);
         changed.as_mut().enable();
         let parent = node.chain.head();
-        let slot = tokio::select! {
-            slot = engine.next_slot(&parent, &node.pool) => slot,
-            _ = changed => continue,
+        // The block of slot `t` is built while the slot before it runs (`t - slot` to `t`:
+        // for the in-turn proposer, from the parent's arrival), executing transactions as they
+        // arrive, and sealed when its slot opens; only the roots and the commit come after.
+        let Some(slot) = engine.slot_after(&parent) else {
+            // Not a proposer after this parent: wait for the head to move.
+            changed.await;
+            continue;
         };
+        let opens = Duration::from_secs(slot.timestamp.saturating_sub(node.slot_secs()));
+        tokio::select! {
+            _ = tokio::time::sleep(opens.saturating_sub(unix_now())) => {}
+            _ = changed => continue,
+        }
         if node.behind() {
             // A peer is proving, block by block, that our head is old: do not fork off it.
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         }
+        let deadline =
+            Instant::now() + Duration::from_secs(slot.timestamp).saturating_sub(unix_now());
         let (n, e) = (node.clone(), engine.clone());
-        let produced =
-            tokio::task::spawn_blocking(move || n.seal_and_commit(&e, &parent, slot, gas_limit))
-                .await
-                .map_err(|x| NodeError::Production(x.to_string()))?;
+        let produced = tokio::task::spawn_blocking(move || {
+            n.seal_and_commit(&e, &parent, slot, gas_limit, Some(deadline))
+        })
+        .await
+        .map_err(|x| NodeError::Production(x.to_string()))?;
         let produced = match produced {
             Ok(p) => p,
             Err(e) => {
@@ -71,23 +90,103 @@ pub(super) async fn produce(
     }
 }
 
+fn unix_now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+/// Abandons the block being built when the producer goes away.
+struct AbandonOnDrop(Arc<PosNode>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        self.0.abandon_build();
+    }
+}
+
+/// The block a validator is building: its parent, and the flag that abandons it.
+#[derive(Debug)]
+pub(super) struct Building {
+    pub(super) parent: B256,
+    pub(super) abandon: Arc<AtomicBool>,
+}
+
 impl PosNode {
     /// Builds the block after `parent` in `slot`, seals it (under the persisted watermark) and
     /// commits it. Returns the encoded block(s) to gossip, or `None` if the head moved since
     /// `parent` was read. The head moves before the trie lock is released (security review M7),
     /// so whoever takes the lock next sees storage and `CanonChain` agree.
+    ///
+    /// With `until` (the slot's start), the block is built while the slot before it runs and
+    /// sealed when its own opens; a valid competing block on the same parent arriving
+    /// meanwhile ([`Self::abandon_build_for`]) abandons it: nothing is sealed and `None` is
+    /// returned.
     pub(super) fn seal_and_commit(
         &self,
         engine: &PosEngine,
         parent: &dbc_primitives::SealedHeader,
         slot: dbc_consensus::Slot,
         gas_limit: u64,
+        until: Option<Instant>,
     ) -> Result<Option<Vec<Bytes>>, NodeError> {
-        let started = Instant::now();
-        let mut trie = self.trie.lock();
+        let trie = self.trie.lock();
         if self.chain.head().hash() != parent.hash() {
             return Ok(None);
         }
+        let abandon = Arc::new(AtomicBool::new(false));
+        *self.building.lock() = Some(Building { parent: parent.hash(), abandon: abandon.clone() });
+        let result = self.build_and_commit(engine, parent, slot, gas_limit, until, &abandon, trie);
+        *self.building.lock() = None;
+        result
+    }
+
+    /// Abandons the block being built, if any (the producer is going away).
+    pub(super) fn abandon_build(&self) {
+        if let Some(b) = &*self.building.lock() {
+            b.abandon.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A block on `parent` that a peer sent and whose header verified: a block this validator
+    /// is building on the same parent is abandoned, so the import waiting for the trie lock
+    /// runs now rather than after our slot (when our block would lose fork choice anyway, the
+    /// peer's slot being earlier). Returns whether a build was abandoned.
+    pub(super) fn abandon_build_for(&self, parent: B256) -> bool {
+        match &*self.building.lock() {
+            Some(b) if b.parent == parent => {
+                b.abandon.store(true, Ordering::Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A peer's block on our head `head`: if this validator is building on the same parent and
+    /// the block's header verifies (seal, slot, proposer; one signature recovery), the build
+    /// is abandoned. Garbage or a block for another parent abandons nothing.
+    pub(super) fn competing_block(&self, head: &dbc_primitives::SealedHeader, block: &RawBlock) {
+        let building = self.building.lock().as_ref().is_some_and(|b| b.parent == head.hash());
+        if !building || block.header.parent_hash != head.hash() {
+            return;
+        }
+        let set = self.set_for(head);
+        let header = block.header.inner();
+        if verify_header(&set, head.inner(), header, self.slot_secs(), super::now_secs()).is_ok() {
+            self.abandon_build_for(head.hash());
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // `seal_and_commit`'s parts, with its lock and flag
+    fn build_and_commit(
+        &self,
+        engine: &PosEngine,
+        parent: &dbc_primitives::SealedHeader,
+        slot: dbc_consensus::Slot,
+        gas_limit: u64,
+        until: Option<Instant>,
+        abandon: &AtomicBool,
+        mut trie: parking_lot::MutexGuard<'_, dbc_trie::StateTrie>,
+    ) -> Result<Option<Vec<Bytes>>, NodeError> {
+        let started = Instant::now();
         let storage = self.storage().clone();
         let attrs = BlockAttributes {
             timestamp: slot.timestamp,
@@ -102,9 +201,20 @@ impl PosNode {
         };
         // Sealing records the slot in `<datadir>/last_seal` (fsynced) before the
         // signature exists; a slot already sealed is refused.
-        let executed = crate::build_sealed(
-            engine, &self.spec, parent, &storage, &self.pool, attrs, &mut trie, None,
-        )?;
+        let until = until.map(|u| (u, abandon));
+        let Some(executed) = crate::build_sealed(
+            engine, &self.spec, parent, &storage, &self.pool, attrs, &mut trie, until,
+        )?
+        else {
+            tracing::info!(
+                target: "dbc::pos",
+                number = parent.number + 1,
+                "block abandoned for a competing one"
+            );
+            return Ok(None);
+        };
+        // Logged times count from the slot's start (the build ran during the slot before).
+        let started = until.map_or(started, |(u, _)| u.min(Instant::now()));
         let sealed = executed.block.header.inner().clone();
         if self.abort_after_seal {
             tracing::error!(

@@ -76,6 +76,21 @@ impl SyncState {
         best
     }
 
+    /// Peers other than `peer` that may serve batches of the running round, best claim first
+    /// (at most [`PIPELINE`] - 1; none cooling down).
+    fn helpers(&mut self, peer: Peer, now: Instant) -> Vec<(Peer, u64)> {
+        self.cooldown.retain(|_, until| *until > now);
+        let mut out: Vec<(Peer, u64)> = self
+            .claims
+            .iter()
+            .filter(|(p, _)| **p != peer && !self.cooldown.contains_key(p))
+            .map(|(p, h)| (*p, *h))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        out.truncate(PIPELINE - 1);
+        out
+    }
+
     /// Ends the running round with `peer`. A peer that moved us forward is forgiven its
     /// strikes. One that claimed a higher head and served nothing (`delivered` false and the
     /// target not reached) cools down for [`COOLDOWN`] and returns the penalty it owes, which
@@ -108,6 +123,141 @@ impl SyncState {
         *strikes = (*strikes + 1).min(MAX_STRIKES);
         self.cooldown.insert(peer, now + COOLDOWN);
         Some(NO_PROGRESS_PENALTY << (*strikes - 1))
+    }
+}
+
+/// Batches a sync has requested at most at once: the one being imported and the ones after it.
+const PIPELINE: usize = 4;
+
+/// Blocks asked for per request.
+const BATCH: u64 = dbc_network::MAX_BLOCKS_PER_REQUEST as u64;
+
+type BlocksAnswer = Result<Response, String>;
+
+/// Consecutive batch requests in flight, answered in request order.
+#[derive(Default)]
+struct Pipeline {
+    /// (first block, who serves it, the request).
+    inflight: std::collections::VecDeque<(u64, Peer, tokio::task::JoinHandle<BlocksAnswer>)>,
+}
+
+impl Pipeline {
+    /// Requests batches from `from` on (while below `target`) until [`PIPELINE`] are in
+    /// flight: the batch at `from` from `peer` (which the round's accounting is about), the
+    /// ones after it from `helpers` whose claims cover them, in turn (else from `peer`, which
+    /// the network lets have two requests in flight). A batch that would leave a gap before
+    /// the first in flight (the last answer was short) is asked of `peer` first.
+    fn fill(
+        &mut self,
+        net: &dbc_network::NetworkHandle,
+        peer: Peer,
+        helpers: &[(Peer, u64)],
+        from: u64,
+        target: u64,
+    ) {
+        let request = |who: Peer, start: u64, count: u64| {
+            let net = net.clone();
+            tokio::spawn(async move {
+                let count = u32::try_from(count).unwrap_or(u32::MAX);
+                net.request(who, Request::Blocks { from: start, count })
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        };
+        match self.inflight.front() {
+            Some((start, ..)) if *start > from => {
+                let gap = (*start - from).min(BATCH);
+                self.inflight.push_front((from, peer, request(peer, from, gap)));
+            }
+            Some((start, ..)) if *start < from => self.clear(),
+            _ => {}
+        }
+        let mut next = self.inflight.back().map_or(from, |(start, ..)| start + BATCH);
+        while self.inflight.len() < PIPELINE && next <= target {
+            let busy = |p: &Peer| self.inflight.iter().filter(|(_, who, _)| who == p).count();
+            // Helpers whose claim covers the batch, in turn by batch, then `peer`; each with at
+            // most `MAX_INFLIGHT_PER_PEER` of our requests (more would be dropped as a flood).
+            let covering: Vec<Peer> = helpers
+                .iter()
+                .filter(|(_, head)| *head >= (next + BATCH - 1).min(target))
+                .map(|(p, _)| *p)
+                .collect();
+            let turn = (next / BATCH) as usize;
+            let candidates = (0..covering.len())
+                .map(|i| covering[(turn + i) % covering.len()])
+                .chain(std::iter::once(peer));
+            let first = self.inflight.is_empty();
+            let Some(who) = candidates
+                .filter(|p| !first || *p == peer)
+                .find(|p| busy(p) < dbc_network::MAX_INFLIGHT_PER_PEER as usize)
+            else {
+                break;
+            };
+            self.inflight.push_back((next, who, request(who, next, BATCH)));
+            next += BATCH;
+        }
+    }
+
+    /// The answer to the first batch in flight.
+    async fn next(&mut self) -> Option<(u64, Peer, BlocksAnswer)> {
+        let (start, who, handle) = self.inflight.pop_front()?;
+        let answer = handle.await.unwrap_or_else(|e| Err(e.to_string()));
+        Some((start, who, answer))
+    }
+
+    /// Drops every request in flight.
+    fn clear(&mut self) {
+        for (_, _, handle) in self.inflight.drain(..) {
+            handle.abort();
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// How often a running sync logs its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(8);
+
+/// A sync's progress line: blocks and bytes a second since the start, and the time left at
+/// that rate.
+struct Progress {
+    started: Instant,
+    from: u64,
+    bytes: usize,
+    last_log: Instant,
+}
+
+impl Progress {
+    fn new(from: u64) -> Self {
+        let now = Instant::now();
+        Self { started: now, from, bytes: 0, last_log: now }
+    }
+
+    /// Records a batch of `bytes` that moved the head to `head`; logs every
+    /// [`PROGRESS_EVERY`].
+    fn log(&mut self, head: u64, target: u64, bytes: usize) {
+        self.bytes += bytes;
+        if self.last_log.elapsed() < PROGRESS_EVERY {
+            return;
+        }
+        self.last_log = Instant::now();
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let rate = head.saturating_sub(self.from) as f64 / secs;
+        let eta_secs =
+            if rate > 0.0 { (target.saturating_sub(head) as f64 / rate) as u64 } else { 0 };
+        info!(
+            target: "dbc::pos",
+            head,
+            target,
+            blocks_per_sec = format!("{rate:.0}"),
+            mib_per_sec = format!("{:.1}", self.bytes as f64 / secs / (1 << 20) as f64),
+            eta = %format!("{}m{:02}s", eta_secs / 60, eta_secs % 60),
+            "sync progress"
+        );
     }
 }
 
@@ -184,6 +334,14 @@ impl PosNode {
 
     /// Fetches blocks from `peer` until our head reaches `target` or the peer stops helping.
     /// Sets `progressed` once a batch of this peer's imports as valid blocks.
+    ///
+    /// Download is pipelined with execution: up to [`PIPELINE`] consecutive batches are
+    /// requested ahead of the one being imported, the first from `peer` and the others from
+    /// helpers — other peers whose claimed head covers the batch, in turn — so several peers
+    /// serve at once. Batches are imported in order. A helper that fails or answers nothing
+    /// cools down and its batch is asked of `peer`; one that serves an invalid batch is
+    /// penalised like `peer` would be. Everything but steady progress (a fork, a walk back,
+    /// known blocks) empties the pipeline and continues one batch at a time, as before.
     async fn sync_with(
         self: &Arc<Self>,
         peer: Peer,
@@ -193,24 +351,50 @@ impl PosNode {
         let net = self.net().ok_or("no network")?.clone();
         let mut from = self.chain.head_number() + 1;
         let mut back = 8u64;
+        let mut progress = Progress::new(self.chain.head_number());
+        let mut pipeline = Pipeline::default();
         while self.chain.head_number() < target {
             let finalized = self.chain.finalized().unwrap_or(0);
             from = from.max(finalized + 1);
-            let resp = net
-                .request(peer, Request::Blocks { from, count: dbc_network::MAX_BLOCKS_PER_REQUEST })
-                .await
-                .map_err(|e| e.to_string())?;
-            let Response::Blocks(raw) = resp else { return Err("unexpected response".into()) };
-            if raw.is_empty() {
+            let helpers = self.sync.lock().helpers(peer, Instant::now());
+            pipeline.fill(&net, peer, &helpers, from, target);
+            let Some((start, who, resp)) = pipeline.next().await else {
                 return Ok(());
-            }
+            };
+            let raw = match resp {
+                Ok(Response::Blocks(raw)) if !raw.is_empty() => raw,
+                _ if who != peer => {
+                    // A helper let us down: it rests, and `peer` is asked for its batch.
+                    self.sync.lock().cooldown.insert(who, Instant::now() + COOLDOWN);
+                    pipeline.clear();
+                    continue;
+                }
+                Ok(Response::Blocks(_)) => return Ok(()),
+                Ok(_) => return Err("unexpected response".into()),
+                Err(e) => return Err(e),
+            };
             let n = self.clone();
-            let outcome = tokio::task::spawn_blocking(move || n.import_batch(from, raw))
+            let bytes = raw.iter().map(|b| b.len()).sum::<usize>();
+            let outcome = tokio::task::spawn_blocking(move || n.import_batch(start, raw))
                 .await
                 .map_err(|e| e.to_string())?;
+            if !matches!(outcome, BatchOutcome::Progress) {
+                pipeline.clear();
+            }
+            if who != peer && !matches!(outcome, BatchOutcome::Progress | BatchOutcome::Known(_)) {
+                // A helper's batch that does not extend our chain: the round's peer decides
+                // forks and walks back; the helper rests (and pays for an invalid batch).
+                if let BatchOutcome::Invalid(e) = outcome {
+                    self.penalize(who, super::INVALID_PENALTY, e);
+                }
+                self.sync.lock().cooldown.insert(who, Instant::now() + COOLDOWN);
+                continue;
+            }
             match outcome {
                 BatchOutcome::Progress => {
-                    *progressed = true;
+                    // The round's peer is credited for what it served itself.
+                    *progressed |= who == peer;
+                    progress.log(self.chain.head_number(), target, bytes);
                     from = self.chain.head_number() + 1;
                     back = 8;
                     let head = self.chain.head_number();

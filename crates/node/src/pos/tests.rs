@@ -63,6 +63,7 @@ fn offline(spec: &Arc<ChainSpec>, dir: &std::path::Path) -> PosNode {
         equivocate: false,
         abort_after_seal: false,
         engine: Default::default(),
+        building: Mutex::default(),
     }
 }
 
@@ -459,7 +460,7 @@ fn m7_whoever_takes_the_trie_lock_sees_storage_and_the_head_agree() {
             let nonce = node.chain.head_number();
             let v = node.validator.validate(transfer(0, nonce), 200, parent.inner()).expect("ok");
             node.pool.add(v.tx, v.size, v.state_nonce).expect("pooled");
-            let out = node.seal_and_commit(&engine, &parent, slot, parent.gas_limit);
+            let out = node.seal_and_commit(&engine, &parent, slot, parent.gas_limit, None);
             assert!(matches!(out, Ok(Some(_))), "{out:?}");
         }
         done.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -527,4 +528,99 @@ fn a_poisoned_trie_is_reopened_or_rebuilt_before_the_next_block() {
     root_ok(&b);
     assert_eq!(b.storage().trie_root().expect("read"), Some(b.chain.head().state_root));
     assert_eq!(b.trie.lock().resident_limit(), Some(1234));
+}
+
+/// The slot `t` block of `key` after the node's head, with what the engine would put in it.
+fn slot_at(key: &PrivateKeySigner, node: &PosNode, timestamp: u64) -> dbc_consensus::Slot {
+    let parent = node.chain.head();
+    let (extra_data, mix) = reveal_extra(key, &parent, b"during");
+    dbc_consensus::Slot {
+        timestamp,
+        beneficiary: key.address(),
+        extra_data,
+        staking_hook: Some((key.address(), vec![])),
+        prev_randao: Some(mix),
+    }
+}
+
+fn pool_transfer(node: &PosNode, from: usize, nonce: u64) {
+    let head = node.chain.head();
+    let v = node.validator.validate(transfer(from, nonce), 200, head.inner()).expect("valid");
+    node.pool.add(v.tx, v.size, v.state_nonce).expect("pooled");
+}
+
+/// #20 item 5: a validator builds its block while the slot before it runs and seals it when
+/// its slot opens, so a transaction arriving during the build is in the block; a valid
+/// competing block on the same parent abandons the build at once — nothing sealed (the
+/// watermark does not move), the trie back at the head — and then imports.
+#[test]
+fn a_block_is_built_during_the_slot_before_and_abandoned_for_a_competing_block() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = offline(&spec, dir.path());
+    let engine =
+        PosEngine::new(key.clone(), 1, Arc::new(|_| Default::default()), Arc::new(|| None));
+
+    // Built during the slot: one transaction pending at the start, one arriving mid-build.
+    let parent = node.chain.head();
+    pool_transfer(&node, 0, 0);
+    let opens = std::time::Instant::now() + std::time::Duration::from_millis(1_500);
+    let slot = slot_at(&key, &node, parent.timestamp + 1);
+    let built = std::thread::scope(|s| {
+        let build =
+            s.spawn(|| node.seal_and_commit(&engine, &parent, slot, parent.gas_limit, Some(opens)));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(node.building.lock().is_some(), "the build runs before the slot opens");
+        pool_transfer(&node, 1, 0);
+        build.join().expect("thread")
+    });
+    assert!(std::time::Instant::now() >= opens, "sealed when the slot opens, not before");
+    assert!(matches!(built, Ok(Some(_))), "{built:?}");
+    let block = node.storage().block(1).expect("read").expect("block 1");
+    assert_eq!(block.transactions.len(), 2, "the arrival during the build is in the block");
+    assert!(node.building.lock().is_none());
+    root_ok(&node);
+
+    // A competing block for the next height (an earlier slot than ours, validly sealed).
+    let parent = node.chain.head();
+    let theirs = make(&node, &key, 0);
+    let sealed_before = engine.last_sealed();
+    pool_transfer(&node, 0, 1);
+    let opens = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let slot = slot_at(&key, &node, parent.timestamp + 2);
+    let started = std::time::Instant::now();
+    let built = std::thread::scope(|s| {
+        let build =
+            s.spawn(|| node.seal_and_commit(&engine, &parent, slot, parent.gas_limit, Some(opens)));
+        while node.building.lock().is_none() {
+            std::thread::yield_now();
+        }
+        // Garbage and a block for another parent abandon nothing.
+        let mut forged = raw_block(&theirs);
+        let mut header = forged.header.inner().clone();
+        header.gas_used += 1;
+        forged.header = header.seal_slow();
+        node.competing_block(&parent, &forged);
+        let mut elsewhere = raw_block(&theirs);
+        let mut header = elsewhere.header.inner().clone();
+        header.parent_hash = alloy_primitives::B256::repeat_byte(1);
+        elsewhere.header = reseal(&key, header).seal_slow();
+        node.competing_block(&parent, &elsewhere);
+        assert!(
+            node.building.lock().as_ref().is_some_and(|b| !b.abandon.load(Relaxed)),
+            "still building"
+        );
+        node.competing_block(&parent, &raw_block(&theirs));
+        build.join().expect("thread")
+    });
+    assert!(matches!(built, Ok(None)), "abandoned: {built:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "at once, not at the slot");
+    assert_eq!(engine.last_sealed(), sealed_before, "nothing was sealed");
+    assert_eq!(node.chain.head().hash(), parent.hash());
+    root_ok(&node);
+    import(&node, theirs.clone()).expect("the competing block imports");
+    assert_eq!(node.chain.head().hash(), theirs.header.hash());
+    root_ok(&node);
 }

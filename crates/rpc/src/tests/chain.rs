@@ -357,3 +357,43 @@ fn estimates_and_pending_calls_run_in_the_next_blocks_context() {
     assert!(EthApiServer::call(&t.ctx, req(), at(BlockNumberOrTag::Pending), None, None).is_ok());
     assert!(EthApiServer::call(&t.ctx, req(), None, None, None).is_err(), "eth_call: latest");
 }
+
+/// `eth_getHeaderByNumber`/`ByHash` (geth, reth): the block's header without its transactions,
+/// for tags too; nothing past the head.
+#[test]
+fn headers_by_number_and_hash_match_the_blocks() {
+    let mut t = TestChain::new();
+    let tx = t.log_tx(1);
+    t.commit(vec![tx]);
+    t.chain.set_finalized(0);
+    let tx = t.log_tx(2);
+    let head = t.commit(vec![tx]);
+    let block = |tag| {
+        serde_json::to_value(EthApiServer::block_by_number(&t.ctx, tag, Some(false)).unwrap())
+            .unwrap()
+    };
+    let header =
+        |tag| serde_json::to_value(EthApiServer::header_by_number(&t.ctx, tag).unwrap()).unwrap();
+    for tag in [BlockNumberOrTag::Latest, BlockNumberOrTag::Finalized, BlockNumberOrTag::Number(1)]
+    {
+        let (mut b, mut h) = (block(tag), header(tag));
+        let b = b.as_object_mut().unwrap();
+        for body in ["transactions", "uncles", "withdrawals"] {
+            b.remove(body);
+        }
+        // A header's size is its own RLP length (geth's `Header.Size`), below the block's.
+        let size = |v: Value| u64::from_str_radix(&v.as_str().unwrap()[2..], 16).unwrap();
+        let block_size = size(b.remove("size").unwrap());
+        let header_size = size(h.as_object_mut().unwrap().remove("size").unwrap());
+        assert!(header_size < block_size, "{header_size} vs {block_size}");
+        assert_eq!(Value::Object(b.clone()), h, "{tag:?}");
+    }
+    assert_eq!(header(BlockNumberOrTag::Finalized)["number"], "0x0");
+    assert_eq!(header(BlockNumberOrTag::Latest)["hash"], json!(head.hash()));
+    let by_hash = EthApiServer::header_by_hash(&t.ctx, head.hash()).unwrap();
+    assert_eq!(serde_json::to_value(by_hash).unwrap(), header(BlockNumberOrTag::Latest));
+    assert!(
+        EthApiServer::header_by_number(&t.ctx, BlockNumberOrTag::Number(99)).unwrap().is_none()
+    );
+    assert!(EthApiServer::header_by_hash(&t.ctx, B256::repeat_byte(9)).unwrap().is_none());
+}
