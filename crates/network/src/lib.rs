@@ -4,7 +4,7 @@
 //!   Ed25519 key kept in the data directory (`p2p_key`), so a node keeps its peer id across
 //!   restarts and others can list it as a bootnode (`/ip4/…/tcp/…/p2p/<peer id>`).
 //! - **Gossip** (gossipsub, signed messages, message id = hash of the payload): transactions
-//!   ([`Topic::Txs`]), blocks ([`Topic::Blocks`]) and finality votes ([`Topic::Votes`]). Every
+//!   ([`Topic::Txs`], in batches), blocks ([`Topic::Blocks`]) and finality votes ([`Topic::Votes`]). Every
 //!   message is *validated before it is forwarded*: the node receives it as a
 //!   [`NetEvent::Gossip`] and must [`report`](NetworkHandle::report) a [`Verdict`]; only
 //!   accepted messages travel on. Each topic has a size limit ([`Topic::max_size`]); larger
@@ -62,6 +62,12 @@ pub const MAX_BLOCKS_PER_REQUEST: u32 = 128;
 pub const MAX_BLOCK_SIZE: usize = 8 << 20;
 /// Largest gossiped transaction (EIP-2718 bytes): the pool's `MAX_TX_SIZE`.
 pub const MAX_TX_SIZE: usize = 128 << 10;
+/// Largest gossiped batch of transactions (an RLP list of EIP-2718 encodings): a node
+/// gathers what it gossips for a few milliseconds into one message, so that the message's
+/// signature check and envelope are paid once a batch, not once a transaction.
+pub const MAX_TX_BATCH_SIZE: usize = 512 << 10;
+/// Most transactions in one gossiped batch.
+pub const MAX_TXS_PER_BATCH: usize = 4_096;
 /// Largest gossiped finality vote (an RLP vote is about 110 bytes).
 pub const MAX_VOTE_SIZE: usize = 1 << 10;
 /// Largest sync request accepted (JSON; a `Blocks` request is under 70 bytes).
@@ -100,7 +106,7 @@ pub enum NetworkError {
 /// Gossip topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
-    /// EIP-2718 encoded transactions.
+    /// Batches of transactions: an RLP list of EIP-2718 encodings.
     Txs,
     /// RLP blocks (header and transactions).
     Blocks,
@@ -111,7 +117,7 @@ pub enum Topic {
 impl Topic {
     fn name(self) -> &'static str {
         match self {
-            Topic::Txs => "/dbc/txs/1",
+            Topic::Txs => "/dbc/txs/2",
             Topic::Blocks => "/dbc/blocks/1",
             Topic::Votes => "/dbc/votes/1",
         }
@@ -129,7 +135,7 @@ impl Topic {
     /// forwarding peer [`REJECT_PENALTY`]; larger publishes are dropped).
     pub fn max_size(self) -> usize {
         match self {
-            Topic::Txs => MAX_TX_SIZE,
+            Topic::Txs => MAX_TX_BATCH_SIZE,
             Topic::Blocks => MAX_BLOCK_SIZE,
             Topic::Votes => MAX_VOTE_SIZE,
         }

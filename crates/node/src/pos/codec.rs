@@ -90,13 +90,27 @@ pub fn check_body(header: &BlockHeader, transactions: &[TxEnvelope]) -> Result<(
 
 /// Recovers every sender (one `ecrecover` each): call after the header and body checks.
 pub fn recover_senders(block: RawBlock) -> Result<Block, String> {
-    let mut senders: Vec<Address> = Vec::with_capacity(block.transactions.len());
-    for tx in &block.transactions {
-        senders.push(
-            alloy_consensus::transaction::SignerRecoverable::recover_signer(tx)
-                .map_err(|e| format!("transaction {}: {e}", tx.tx_hash()))?,
-        );
-    }
+    recover_senders_with(block, |_| None)
+}
+
+/// [`recover_senders`], taking a sender from `known` where it has one for a transaction's hash
+/// (the pool recovered it when the transaction arrived: the hash covers the signature, so it
+/// is the same signed transaction), and recovering the rest in parallel.
+pub fn recover_senders_with(
+    block: RawBlock,
+    known: impl Fn(&alloy_primitives::B256) -> Option<Address> + Sync,
+) -> Result<Block, String> {
+    use rayon::prelude::*;
+    let senders = block
+        .transactions
+        .par_iter()
+        .with_min_len(64)
+        .map(|tx| match known(tx.tx_hash()) {
+            Some(sender) => Ok(sender),
+            None => alloy_consensus::transaction::SignerRecoverable::recover_signer(tx)
+                .map_err(|e| format!("transaction {}: {e}", tx.tx_hash())),
+        })
+        .collect::<Result<Vec<Address>, String>>()?;
     Ok(Block { header: block.header, transactions: block.transactions, senders })
 }
 

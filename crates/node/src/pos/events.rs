@@ -30,7 +30,7 @@ pub(super) async fn event_loop(
         match ev {
             NetEvent::Gossip { topic, data, from, id } => {
                 let verdict = match topic {
-                    Topic::Txs => on_gossip_tx(&node, &data, from),
+                    Topic::Txs => super::txs::on_gossip_txs(&node, data, from).await,
                     Topic::Votes => match Vote::decode(&mut &data[..]) {
                         Ok(v) if alloy_rlp::encode(&v).len() == data.len() => {
                             let verdict = node.on_vote(v, Some(from));
@@ -62,23 +62,6 @@ pub(super) async fn event_loop(
             }
             NetEvent::PeerGone(peer) => node.forget_peer(&peer),
         }
-    }
-}
-
-fn on_gossip_tx(node: &PosNode, data: &[u8], from: Peer) -> Verdict {
-    let head = node.chain.head();
-    match node.validator.validate_raw(data, head.inner()) {
-        // The sender's pooled transactions together must fit its balance (L6).
-        Ok(v) => match node.pool.add_valid(v) {
-            Ok(_) => Verdict::Accept,
-            Err(_) => Verdict::Ignore,
-        },
-        Err(dbc_txpool::ValidationError::Decode(e)) => {
-            node.penalize(from, GARBAGE_PENALTY, format!("bad transaction: {e}"));
-            Verdict::Reject
-        }
-        // Valid encoding but not acceptable here now (nonce, fee, balance): not forwarded.
-        Err(_) => Verdict::Ignore,
     }
 }
 

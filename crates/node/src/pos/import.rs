@@ -2,7 +2,7 @@
 
 use super::{
     ImportError, PosNode,
-    codec::{RawBlock, check_body, recover_senders},
+    codec::{RawBlock, check_body, recover_senders_with},
     now_secs,
 };
 use crate::{finish_block, trie_undo::Touched};
@@ -52,8 +52,10 @@ impl PosNode {
             staking_hook: Some((verified.sealer, verified.missed.clone())),
             prev_randao: Some(verified.mix),
         };
-        // Only now, with the header and the body checked, one ecrecover per transaction.
-        let block = recover_senders(block).map_err(ImportError::Invalid)?;
+        // Only now, with the header and the body checked, one ecrecover per transaction the
+        // pool has not recovered already.
+        let block = recover_senders_with(block, |hash| self.pool.get(hash).map(|t| t.sender()))
+            .map_err(ImportError::Invalid)?;
         let received = block.header.clone();
         let count = block.transactions.len();
         let txs: Vec<Recovered<TxEnvelope>> = block

@@ -9,6 +9,7 @@
 //!   and adopted only if it is valid and heavier (no unwind on a claim);
 //! - `sync`: which peer to fetch from, batches, penalties for peers that claim and do not serve;
 //! - `votes`: finality votes, checked before they are buffered or forwarded;
+//! - `txs`: transactions gossiped in batches, decoded strictly and validated in parallel;
 //! - `events`: the p2p event loop: every gossip message gets a verdict before it is forwarded;
 //! - `produce`: the validator's slots, sealed under a persisted watermark.
 //!
@@ -26,6 +27,7 @@ mod produce;
 mod sync;
 #[cfg(test)]
 mod tests;
+mod txs;
 mod votes;
 
 pub use codec::{decode_block, encode_block};
@@ -35,7 +37,7 @@ use alloy_primitives::{B256, Bytes};
 use alloy_signer_local::PrivateKeySigner;
 use dbc_chainspec::{ChainSpec, STAKING_ADDRESS};
 use dbc_consensus::pos::{PosEngine, ValidatorSet, VoteBook, Voter, verify_finality};
-use dbc_network::{NetworkConfig, NetworkHandle, Status, SyncServer, Topic};
+use dbc_network::{NetworkConfig, NetworkHandle, Status, SyncServer};
 use dbc_primitives::{SealedHeader, pos::FinalityProof};
 use dbc_rpc::NetInfo;
 use dbc_storage::{CanonChain, StateReader, Storage};
@@ -117,6 +119,8 @@ pub(crate) struct PosNode {
     engine: std::sync::OnceLock<Arc<PosEngine>>,
     /// The block this validator is building, if any.
     building: Mutex<Option<produce::Building>>,
+    /// Transactions accepted through RPC, waiting to be gossiped as one batch.
+    tx_batch: Mutex<txs::TxBatch>,
 }
 
 impl std::fmt::Debug for PosNode {
@@ -172,13 +176,6 @@ impl PosNode {
     fn penalize(&self, peer: dbc_network::Peer, amount: u32, why: impl Into<String>) {
         if let Some(net) = self.net() {
             net.penalize(peer, amount, why);
-        }
-    }
-
-    /// Gossips a transaction accepted through RPC.
-    pub(crate) fn gossip_tx(&self, raw: &[u8]) {
-        if let Some(net) = self.net() {
-            net.publish(Topic::Txs, raw.to_vec());
         }
     }
 
@@ -296,6 +293,7 @@ pub(crate) async fn start(
         abort_after_seal: config.abort_after_seal,
         engine: Default::default(),
         building: Mutex::default(),
+        tx_batch: Mutex::default(),
     });
     let (handle, events, addr) = dbc_network::start(config.network, Arc::new(Server(node.clone())))
         .await
@@ -304,6 +302,7 @@ pub(crate) async fn start(
     let _ = node.net.set(handle);
 
     tokio::spawn(events::event_loop(node.clone(), events));
+    tokio::spawn(txs::flush_loop(node.clone()));
     let producer = match config.signer {
         Some(signer) => {
             let n1 = node.clone();

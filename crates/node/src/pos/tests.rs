@@ -64,6 +64,7 @@ fn offline(spec: &Arc<ChainSpec>, dir: &std::path::Path) -> PosNode {
         abort_after_seal: false,
         engine: Default::default(),
         building: Mutex::default(),
+        tx_batch: Mutex::default(),
     }
 }
 
@@ -623,4 +624,38 @@ fn a_block_is_built_during_the_slot_before_and_abandoned_for_a_competing_block()
     import(&node, theirs.clone()).expect("the competing block imports");
     assert_eq!(node.chain.head().hash(), theirs.header.hash());
     root_ok(&node);
+}
+
+/// Transactions travel in gossip batches: a valid batch is pooled and forwarded, a repeat is
+/// not forwarded again, and a batch holding one undecodable transaction is garbage (nothing of
+/// it pooled). A block carrying pooled transactions imports with the pool's senders.
+#[test]
+fn gossiped_transaction_batches_are_pooled_or_refused_whole() {
+    use alloy_eips::eip2718::Encodable2718;
+    use dbc_network::Verdict;
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let (a, b) = (offline(&spec, da.path()), offline(&spec, db.path()));
+    let peer = dbc_network::Peer::random();
+    let batch = |txs: &[Vec<u8>]| {
+        let list: Vec<Bytes> = txs.iter().map(|t| Bytes::from(t.clone())).collect();
+        alloy_rlp::encode(&list)
+    };
+    let (t0, t1) = (transfer(0, 0).encoded_2718(), transfer(1, 0).encoded_2718());
+    let mut garbage = transfer(2, 0).encoded_2718();
+    garbage.truncate(garbage.len() - 3);
+    let t3 = transfer(3, 0).encoded_2718();
+    assert!(matches!(b.receive_txs(&batch(&[t3, garbage]), peer), Verdict::Reject));
+    assert_eq!(b.pool.status().pending, 0, "nothing of a garbage batch is pooled");
+    assert!(matches!(b.receive_txs(&batch(&[t0.clone(), t1.clone()]), peer), Verdict::Accept));
+    assert_eq!(b.pool.status().pending, 2);
+    assert!(matches!(b.receive_txs(&batch(&[t0, t1]), peer), Verdict::Ignore), "known");
+    assert!(matches!(b.receive_txs(&[0xc0], peer), Verdict::Reject), "an empty batch");
+
+    let block = make_with(&a, &key, 0, vec![transfer(0, 0), transfer(1, 0)]);
+    import(&b, block.clone()).expect("imports with the pool's senders");
+    assert_eq!(b.storage().block(1).expect("read").expect("block").senders, block.senders);
+    assert_eq!(b.pool.status().pending, 0, "included");
+    root_ok(&b);
 }
