@@ -6,7 +6,7 @@
 #
 # Usage: ./scripts/bench-network.sh [SLOT_SECS ...]            (default: 6 1)
 # Environment: RATE (offered transfers/s, default 5000), SECS (seconds of sending, default 30),
-# SENDERS (default 2000), GAS_LIMIT (genesis gas limit; default the dev genesis's),
+# SENDERS (default 1000, the most a test genesis funds), GAS_LIMIT (genesis gas limit; default the dev genesis's),
 # HTTP_PORT_BASE / P2P_PORT_BASE (default 18545 / 31304), KEEP=1 keeps each run's directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ cargo build --release --locked -q -p dbc-node -p dbc-bench
 BIN="$CARGO_TARGET_DIR/release"
 RATE="${RATE:-5000}"
 SECS="${SECS:-30}"
-SENDERS="${SENDERS:-2000}"
+SENDERS="${SENDERS:-1000}"
 export HTTP_PORT_BASE="${HTTP_PORT_BASE:-18545}"
 export P2P_PORT_BASE="${P2P_PORT_BASE:-31304}"
 slots=("$@")
