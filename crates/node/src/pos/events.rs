@@ -81,12 +81,19 @@ async fn on_gossip_block(node: &Arc<PosNode>, data: Vec<u8>, from: Peer) -> Verd
         let head = n.chain.head();
         let number = block.header.number;
         if number == head.number + 1 && block.header.parent_hash == head.hash() {
-            n.competing_block(&head, &block);
+            // Checked before waiting for the trie lock (a producer may hold it for its slot);
+            // only a block that passes may abandon our build on the same parent.
+            n.precheck_block(&head, &block).map_err(|e| (INVALID_PENALTY, e))?;
+            let hash = block.header.hash();
+            n.abandon_for(head.hash(), hash);
             let mut trie = n.trie.lock();
             return match n.import_locked(&mut trie, block) {
                 Ok(()) => Ok(Gossiped::Imported),
                 Err(ImportError::NotNext(_)) => Ok(Gossiped::Old),
-                Err(ImportError::Invalid(e)) => Err((INVALID_PENALTY, e)),
+                Err(ImportError::Invalid(e)) => {
+                    n.remember_failed(hash);
+                    Err((INVALID_PENALTY, e))
+                }
                 Err(ImportError::Node(e)) => {
                     warn!(target: "dbc::pos", error = %e, "import failed");
                     Ok(Gossiped::Old)
@@ -108,7 +115,18 @@ async fn on_gossip_block(node: &Arc<PosNode>, data: Vec<u8>, from: Peer) -> Verd
                 && block.header.parent_hash == head.parent_hash
                 && heavier(&block.header, &head)
             {
-                return n.try_tip_replacement(block);
+                // It would replace the head our build (if any) is on: checked against the
+                // head's parent before the trie lock, then the build is abandoned.
+                let parent = n.storage().header(head.number - 1).ok().flatten();
+                let Some(parent) = parent else { return Ok(Gossiped::Old) };
+                n.precheck_block(&parent, &block).map_err(|e| (INVALID_PENALTY, e))?;
+                let hash = block.header.hash();
+                n.abandon_for(head.hash(), hash);
+                let replaced = n.try_tip_replacement(block);
+                if replaced.is_err() {
+                    n.remember_failed(hash);
+                }
+                return replaced;
             }
             return Ok(Gossiped::Old);
         }

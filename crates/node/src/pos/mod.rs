@@ -121,6 +121,8 @@ pub(crate) struct PosNode {
     building: Mutex<Option<produce::Building>>,
     /// Transactions accepted through RPC, waiting to be gossiped as one batch.
     tx_batch: Mutex<txs::TxBatch>,
+    /// Peer blocks that passed the precheck and then failed to import: they abandon no build.
+    failed_competitors: Mutex<Vec<B256>>,
 }
 
 impl std::fmt::Debug for PosNode {
@@ -294,6 +296,7 @@ pub(crate) async fn start(
         engine: Default::default(),
         building: Mutex::default(),
         tx_batch: Mutex::default(),
+        failed_competitors: Mutex::default(),
     });
     let (handle, events, addr) = dbc_network::start(config.network, Arc::new(Server(node.clone())))
         .await

@@ -2,7 +2,7 @@
 //! opens under the persisted watermark (never two headers for one slot, across restarts and
 //! unwinds), commit, gossip; abandon the build for a valid competing block.
 
-use super::codec::RawBlock;
+use super::codec::{RawBlock, check_body};
 use super::{PosNode, codec::encode_block};
 use crate::{NodeError, finish_block};
 use alloy_primitives::{B256, Bytes};
@@ -103,11 +103,23 @@ impl Drop for AbandonOnDrop {
     }
 }
 
+/// Peer blocks remembered as having failed to import after passing the precheck.
+const MAX_FAILED_COMPETITORS: usize = 64;
+
 /// The block a validator is building: its parent, and the flag that abandons it.
 #[derive(Debug)]
 pub(super) struct Building {
     pub(super) parent: B256,
     pub(super) abandon: Arc<AtomicBool>,
+}
+
+/// Clears [`PosNode::building`] when the build ends, however it ends.
+struct ClearBuilding<'a>(&'a parking_lot::Mutex<Option<Building>>);
+
+impl Drop for ClearBuilding<'_> {
+    fn drop(&mut self) {
+        *self.0.lock() = None;
+    }
 }
 
 impl PosNode {
@@ -117,9 +129,8 @@ impl PosNode {
     /// so whoever takes the lock next sees storage and `CanonChain` agree.
     ///
     /// With `until` (the slot's start), the block is built while the slot before it runs and
-    /// sealed when its own opens; a valid competing block on the same parent arriving
-    /// meanwhile ([`Self::abandon_build_for`]) abandons it: nothing is sealed and `None` is
-    /// returned.
+    /// sealed when its own opens; a prechecked competing block on the same parent arriving
+    /// meanwhile ([`Self::abandon_for`]) abandons it: nothing is sealed and `None` is returned.
     pub(super) fn seal_and_commit(
         &self,
         engine: &PosEngine,
@@ -128,64 +139,15 @@ impl PosNode {
         gas_limit: u64,
         until: Option<Instant>,
     ) -> Result<Option<Vec<Bytes>>, NodeError> {
-        let trie = self.trie.lock();
+        // Announced before the trie lock is taken, so that a competing block checked while we
+        // wait for the lock abandons the build too (which then ends at once).
+        let abandon = Arc::new(AtomicBool::new(false));
+        *self.building.lock() = Some(Building { parent: parent.hash(), abandon: abandon.clone() });
+        let _building = ClearBuilding(&self.building);
+        let mut trie = self.trie.lock();
         if self.chain.head().hash() != parent.hash() {
             return Ok(None);
         }
-        let abandon = Arc::new(AtomicBool::new(false));
-        *self.building.lock() = Some(Building { parent: parent.hash(), abandon: abandon.clone() });
-        let result = self.build_and_commit(engine, parent, slot, gas_limit, until, &abandon, trie);
-        *self.building.lock() = None;
-        result
-    }
-
-    /// Abandons the block being built, if any (the producer is going away).
-    pub(super) fn abandon_build(&self) {
-        if let Some(b) = &*self.building.lock() {
-            b.abandon.store(true, Ordering::Relaxed);
-        }
-    }
-
-    /// A block on `parent` that a peer sent and whose header verified: a block this validator
-    /// is building on the same parent is abandoned, so the import waiting for the trie lock
-    /// runs now rather than after our slot (when our block would lose fork choice anyway, the
-    /// peer's slot being earlier). Returns whether a build was abandoned.
-    pub(super) fn abandon_build_for(&self, parent: B256) -> bool {
-        match &*self.building.lock() {
-            Some(b) if b.parent == parent => {
-                b.abandon.store(true, Ordering::Relaxed);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// A peer's block on our head `head`: if this validator is building on the same parent and
-    /// the block's header verifies (seal, slot, proposer; one signature recovery), the build
-    /// is abandoned. Garbage or a block for another parent abandons nothing.
-    pub(super) fn competing_block(&self, head: &dbc_primitives::SealedHeader, block: &RawBlock) {
-        let building = self.building.lock().as_ref().is_some_and(|b| b.parent == head.hash());
-        if !building || block.header.parent_hash != head.hash() {
-            return;
-        }
-        let set = self.set_for(head);
-        let header = block.header.inner();
-        if verify_header(&set, head.inner(), header, self.slot_secs(), super::now_secs()).is_ok() {
-            self.abandon_build_for(head.hash());
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)] // `seal_and_commit`'s parts, with its lock and flag
-    fn build_and_commit(
-        &self,
-        engine: &PosEngine,
-        parent: &dbc_primitives::SealedHeader,
-        slot: dbc_consensus::Slot,
-        gas_limit: u64,
-        until: Option<Instant>,
-        abandon: &AtomicBool,
-        mut trie: parking_lot::MutexGuard<'_, dbc_trie::StateTrie>,
-    ) -> Result<Option<Vec<Bytes>>, NodeError> {
         let started = Instant::now();
         let storage = self.storage().clone();
         let attrs = BlockAttributes {
@@ -201,7 +163,7 @@ impl PosNode {
         };
         // Sealing records the slot in `<datadir>/last_seal` (fsynced) before the
         // signature exists; a slot already sealed is refused.
-        let until = until.map(|u| (u, abandon));
+        let until = until.map(|u| (u, &*abandon));
         let Some(executed) = crate::build_sealed(
             engine, &self.spec, parent, &storage, &self.pool, attrs, &mut trie, until,
         )?
@@ -255,5 +217,55 @@ impl PosNode {
             self.mark_finalized(p.number, true);
         }
         Ok(Some(out))
+    }
+
+    /// Abandons the block being built, if any (the producer is going away).
+    pub(super) fn abandon_build(&self) {
+        if let Some(b) = &*self.building.lock() {
+            b.abandon.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Checks a peer's block on `parent` the way its import starts — header (seal, slot,
+    /// proposer, not from the future) and body (transactions root) — before anyone waits for
+    /// the trie lock, which a producer building during its slot holds: garbage is refused at
+    /// once instead of after our slot, and only a block that passes may abandon a build.
+    pub(super) fn precheck_block(
+        &self,
+        parent: &dbc_primitives::SealedHeader,
+        block: &RawBlock,
+    ) -> Result<(), String> {
+        let set = self.set_for(parent);
+        let header = block.header.inner();
+        verify_header(&set, parent.inner(), header, self.slot_secs(), super::now_secs())
+            .map_err(|e| e.to_string())?;
+        check_body(header, &block.transactions)
+    }
+
+    /// A prechecked peer block `block` that builds on `parent` or replaces it: a build on
+    /// `parent` is abandoned (the import waiting for the trie lock runs now rather than after
+    /// our slot, when our block would lose fork choice anyway), unless `block` already failed
+    /// to import once — a sealer cannot keep abandoning our builds with one signed header.
+    /// Returns whether a build was abandoned.
+    pub(super) fn abandon_for(&self, parent: B256, block: B256) -> bool {
+        if self.failed_competitors.lock().contains(&block) {
+            return false;
+        }
+        match &*self.building.lock() {
+            Some(b) if b.parent == parent => {
+                b.abandon.store(true, Ordering::Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Remembers a peer block that passed the precheck but failed to import.
+    pub(super) fn remember_failed(&self, block: B256) {
+        let mut failed = self.failed_competitors.lock();
+        if failed.len() >= MAX_FAILED_COMPETITORS {
+            failed.remove(0);
+        }
+        failed.push(block);
     }
 }

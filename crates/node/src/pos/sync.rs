@@ -134,20 +134,47 @@ const BATCH: u64 = dbc_network::MAX_BLOCKS_PER_REQUEST as u64;
 
 type BlocksAnswer = Result<Response, String>;
 
+/// A batch request in flight.
+struct Inflight {
+    start: u64,
+    count: u64,
+    who: Peer,
+    handle: tokio::task::JoinHandle<BlocksAnswer>,
+}
+
 /// Consecutive batch requests in flight, answered in request order.
-#[derive(Default)]
 struct Pipeline {
-    /// (first block, who serves it, the request).
-    inflight: std::collections::VecDeque<(u64, Peer, tokio::task::JoinHandle<BlocksAnswer>)>,
+    inflight: std::collections::VecDeque<Inflight>,
+    /// Requests whose answers are no longer wanted but which the peer may still be serving:
+    /// they count against its [`dbc_network::MAX_INFLIGHT_PER_PEER`] until they finish (more
+    /// would be dropped by the peer as a flood and end the round).
+    draining: Vec<(Peer, tokio::task::JoinHandle<BlocksAnswer>)>,
+    /// Blocks asked for per request: halved down to what the last short answer carried (a
+    /// peer answers at most `MAX_RESPONSE_BYTES`, one block if blocks are large), doubled
+    /// back up to [`BATCH`] after full answers.
+    count: u64,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Self { inflight: Default::default(), draining: Vec::new(), count: BATCH }
+    }
 }
 
 impl Pipeline {
+    /// Our requests `peer` may still be serving.
+    fn busy(&self, peer: &Peer) -> usize {
+        self.inflight.iter().filter(|r| r.who == *peer).count()
+            + self.draining.iter().filter(|(p, h)| p == peer && !h.is_finished()).count()
+    }
+
     /// Requests batches from `from` on (while below `target`) until [`PIPELINE`] are in
     /// flight: the batch at `from` from `peer` (which the round's accounting is about), the
-    /// ones after it from `helpers` whose claims cover them, in turn (else from `peer`, which
-    /// the network lets have two requests in flight). A batch that would leave a gap before
-    /// the first in flight (the last answer was short) is asked of `peer` first.
-    fn fill(
+    /// ones after it from `helpers` whose claims cover them, in turn (else from `peer`); no
+    /// peer gets more than `MAX_INFLIGHT_PER_PEER` of our requests, counting ones it may still
+    /// be serving. A gap before the first batch in flight (the last answer was short) is asked
+    /// of `peer` first; if `peer` is busy the pipeline starts again from `from`.
+    async fn fill(
         &mut self,
         net: &dbc_network::NetworkHandle,
         peer: Peer,
@@ -155,6 +182,7 @@ impl Pipeline {
         from: u64,
         target: u64,
     ) {
+        let limit = dbc_network::MAX_INFLIGHT_PER_PEER as usize;
         let request = |who: Peer, start: u64, count: u64| {
             let net = net.clone();
             tokio::spawn(async move {
@@ -164,58 +192,76 @@ impl Pipeline {
                     .map_err(|e| e.to_string())
             })
         };
-        match self.inflight.front() {
-            Some((start, ..)) if *start > from => {
-                let gap = (*start - from).min(BATCH);
-                self.inflight.push_front((from, peer, request(peer, from, gap)));
+        self.draining.retain(|(_, h)| !h.is_finished());
+        match self.inflight.front().map(|r| r.start) {
+            Some(start) if start > from && self.busy(&peer) < limit => {
+                let count = (start - from).min(self.count);
+                let handle = request(peer, from, count);
+                self.inflight.push_front(Inflight { start: from, count, who: peer, handle });
             }
-            Some((start, ..)) if *start < from => self.clear(),
+            Some(start) if start != from => self.clear(),
             _ => {}
         }
-        let mut next = self.inflight.back().map_or(from, |(start, ..)| start + BATCH);
+        // The first batch is `peer`'s: wait for it to finish what it may still be serving.
+        while self.inflight.is_empty() && self.busy(&peer) >= limit {
+            let Some(i) = self.draining.iter().position(|(p, h)| *p == peer && !h.is_finished())
+            else {
+                break;
+            };
+            let (_, handle) = self.draining.swap_remove(i);
+            let _ = handle.await;
+        }
+        let mut next = self.inflight.back().map_or(from, |r| r.start + r.count);
         while self.inflight.len() < PIPELINE && next <= target {
-            let busy = |p: &Peer| self.inflight.iter().filter(|(_, who, _)| who == p).count();
-            // Helpers whose claim covers the batch, in turn by batch, then `peer`; each with at
-            // most `MAX_INFLIGHT_PER_PEER` of our requests (more would be dropped as a flood).
+            let count = self.count.min(target - next + 1);
+            // Helpers whose claim covers the batch, in turn by batch, then `peer`.
             let covering: Vec<Peer> = helpers
                 .iter()
-                .filter(|(_, head)| *head >= (next + BATCH - 1).min(target))
+                .filter(|(_, head)| *head >= next + count - 1)
                 .map(|(p, _)| *p)
                 .collect();
-            let turn = (next / BATCH) as usize;
+            let turn = (next / count.max(1)) as usize;
             let candidates = (0..covering.len())
                 .map(|i| covering[(turn + i) % covering.len()])
                 .chain(std::iter::once(peer));
             let first = self.inflight.is_empty();
-            let Some(who) = candidates
-                .filter(|p| !first || *p == peer)
-                .find(|p| busy(p) < dbc_network::MAX_INFLIGHT_PER_PEER as usize)
+            let Some(who) =
+                candidates.filter(|p| !first || *p == peer).find(|p| self.busy(p) < limit)
             else {
                 break;
             };
-            self.inflight.push_back((next, who, request(who, next, BATCH)));
-            next += BATCH;
+            let handle = request(who, next, count);
+            self.inflight.push_back(Inflight { start: next, count, who, handle });
+            next += count;
         }
     }
 
-    /// The answer to the first batch in flight.
-    async fn next(&mut self) -> Option<(u64, Peer, BlocksAnswer)> {
-        let (start, who, handle) = self.inflight.pop_front()?;
-        let answer = handle.await.unwrap_or_else(|e| Err(e.to_string()));
-        Some((start, who, answer))
+    /// The answer to the first batch in flight: (first block, blocks asked, who, answer).
+    async fn next(&mut self) -> Option<(u64, u64, Peer, BlocksAnswer)> {
+        let r = self.inflight.pop_front()?;
+        let answer = r.handle.await.unwrap_or_else(|e| Err(e.to_string()));
+        Some((r.start, r.count, r.who, answer))
     }
 
-    /// Drops every request in flight.
-    fn clear(&mut self) {
-        for (_, _, handle) in self.inflight.drain(..) {
-            handle.abort();
-        }
+    /// Adapts the request size to an answer of `got` blocks to a request for `asked`.
+    fn answered(&mut self, asked: u64, got: u64) {
+        self.count = if got < asked { got.max(1) } else { (self.count * 2).min(BATCH) };
     }
-}
 
-impl Drop for Pipeline {
-    fn drop(&mut self) {
+    /// Waits for every request still out (each ends by the network's request timeout).
+    async fn finish(mut self) {
         self.clear();
+        for (_, handle) in self.draining.drain(..) {
+            let _ = handle.await;
+        }
+    }
+
+    /// Drops every request in flight (the answers are no longer wanted; the requests count
+    /// against their peers until they finish).
+    fn clear(&mut self) {
+        for r in self.inflight.drain(..) {
+            self.draining.push((r.who, r.handle));
+        }
     }
 }
 
@@ -348,21 +394,38 @@ impl PosNode {
         target: u64,
         progressed: &mut bool,
     ) -> Result<(), String> {
+        let mut pipeline = Pipeline::default();
+        let result = self.sync_batches(peer, target, progressed, &mut pipeline).await;
+        // The round ends only when no request of it is still being served: the next round's
+        // requests must not exceed a peer's in-flight limit.
+        pipeline.finish().await;
+        result
+    }
+
+    async fn sync_batches(
+        self: &Arc<Self>,
+        peer: Peer,
+        target: u64,
+        progressed: &mut bool,
+        pipeline: &mut Pipeline,
+    ) -> Result<(), String> {
         let net = self.net().ok_or("no network")?.clone();
         let mut from = self.chain.head_number() + 1;
         let mut back = 8u64;
         let mut progress = Progress::new(self.chain.head_number());
-        let mut pipeline = Pipeline::default();
         while self.chain.head_number() < target {
             let finalized = self.chain.finalized().unwrap_or(0);
             from = from.max(finalized + 1);
             let helpers = self.sync.lock().helpers(peer, Instant::now());
-            pipeline.fill(&net, peer, &helpers, from, target);
-            let Some((start, who, resp)) = pipeline.next().await else {
+            pipeline.fill(&net, peer, &helpers, from, target).await;
+            let Some((start, asked, who, resp)) = pipeline.next().await else {
                 return Ok(());
             };
             let raw = match resp {
-                Ok(Response::Blocks(raw)) if !raw.is_empty() => raw,
+                Ok(Response::Blocks(raw)) if !raw.is_empty() => {
+                    pipeline.answered(asked, raw.len() as u64);
+                    raw
+                }
                 _ if who != peer => {
                     // A helper let us down: it rests, and `peer` is asked for its batch.
                     self.sync.lock().cooldown.insert(who, Instant::now() + COOLDOWN);
@@ -459,6 +522,15 @@ impl PosNode {
         if storage.block_hash(from - 1).ok().flatten() != Some(first.header.parent_hash) {
             return BatchOutcome::Disconnected;
         }
+        // A producer building on our head holds the trie lock for its slot: a batch that
+        // extends our head with a block that passes the precheck proves we are behind, and
+        // abandons that build rather than waiting for it (and sealing on a stale head).
+        let head = self.chain.head();
+        if let Some(next) = blocks.iter().find(|b| b.header.parent_hash == head.hash())
+            && self.precheck_block(&head, next).is_ok()
+        {
+            self.abandon_for(head.hash(), next.header.hash());
+        }
         let mut trie = self.trie.lock();
         let head = self.chain.head();
         // Skip what we already have.
@@ -510,6 +582,35 @@ impl PosNode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn helpers_are_other_peers_not_cooling_down_best_claim_first() {
+        let peers: Vec<Peer> = (0..6).map(|_| Peer::random()).collect();
+        let mut s = SyncState::default();
+        let now = Instant::now();
+        for (i, p) in peers.iter().enumerate() {
+            assert!(s.claim(*p, 100 + i as u64));
+        }
+        s.cooldown.insert(peers[4], now + COOLDOWN);
+        let helpers = s.helpers(peers[5], now);
+        // Not the round's peer (5), not the one resting (4); the best three others.
+        assert_eq!(helpers, vec![(peers[3], 103), (peers[2], 102), (peers[1], 101)]);
+        assert_eq!(s.helpers(peers[5], now + COOLDOWN + COOLDOWN).first(), Some(&(peers[4], 104)));
+    }
+
+    #[test]
+    fn the_request_size_follows_short_answers_down_and_full_ones_back_up() {
+        let mut p = Pipeline::default();
+        assert_eq!(p.count, BATCH);
+        p.answered(BATCH, 3);
+        assert_eq!(p.count, 3, "a peer's answers hold 3 blocks (its byte limit)");
+        p.answered(3, 0);
+        assert_eq!(p.count, 1, "never below one block");
+        for _ in 0..10 {
+            p.answered(p.count, p.count);
+        }
+        assert_eq!(p.count, BATCH, "full answers double it back up to a batch");
+    }
 
     #[test]
     fn h3_a_claim_picks_the_highest_candidate_above_our_head_one_round_at_a_time() {

@@ -65,6 +65,7 @@ fn offline(spec: &Arc<ChainSpec>, dir: &std::path::Path) -> PosNode {
         engine: Default::default(),
         building: Mutex::default(),
         tx_batch: Mutex::default(),
+        failed_competitors: Mutex::default(),
     }
 }
 
@@ -586,7 +587,7 @@ fn a_block_is_built_during_the_slot_before_and_abandoned_for_a_competing_block()
 
     // A competing block for the next height (an earlier slot than ours, validly sealed).
     let parent = node.chain.head();
-    let theirs = make(&node, &key, 0);
+    let theirs = make_with(&node, &key, 0, vec![transfer(0, 1)]);
     let sealed_before = engine.last_sealed();
     pool_transfer(&node, 0, 1);
     let opens = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -598,22 +599,30 @@ fn a_block_is_built_during_the_slot_before_and_abandoned_for_a_competing_block()
         while node.building.lock().is_none() {
             std::thread::yield_now();
         }
-        // Garbage and a block for another parent abandon nothing.
+        // A forged seal, a swapped body and a block for another parent fail the precheck; a
+        // block that failed to import before abandons nothing.
         let mut forged = raw_block(&theirs);
         let mut header = forged.header.inner().clone();
         header.gas_used += 1;
         forged.header = header.seal_slow();
-        node.competing_block(&parent, &forged);
+        assert!(node.precheck_block(&parent, &forged).is_err(), "forged seal");
+        let mut swapped = raw_block(&theirs);
+        swapped.transactions.clear();
+        assert!(node.precheck_block(&parent, &swapped).is_err(), "swapped body");
         let mut elsewhere = raw_block(&theirs);
         let mut header = elsewhere.header.inner().clone();
         header.parent_hash = alloy_primitives::B256::repeat_byte(1);
         elsewhere.header = reseal(&key, header).seal_slow();
-        node.competing_block(&parent, &elsewhere);
+        assert!(!node.abandon_for(alloy_primitives::B256::repeat_byte(1), elsewhere.header.hash()));
+        node.remember_failed(alloy_primitives::B256::repeat_byte(7));
+        assert!(!node.abandon_for(parent.hash(), alloy_primitives::B256::repeat_byte(7)));
         assert!(
             node.building.lock().as_ref().is_some_and(|b| !b.abandon.load(Relaxed)),
             "still building"
         );
-        node.competing_block(&parent, &raw_block(&theirs));
+        let real = raw_block(&theirs);
+        node.precheck_block(&parent, &real).expect("a valid competitor");
+        assert!(node.abandon_for(parent.hash(), real.header.hash()));
         build.join().expect("thread")
     });
     assert!(matches!(built, Ok(None)), "abandoned: {built:?}");
@@ -652,6 +661,8 @@ fn gossiped_transaction_batches_are_pooled_or_refused_whole() {
     assert_eq!(b.pool.status().pending, 2);
     assert!(matches!(b.receive_txs(&batch(&[t0, t1]), peer), Verdict::Ignore), "known");
     assert!(matches!(b.receive_txs(&[0xc0], peer), Verdict::Reject), "an empty batch");
+    let oversized = vec![0x02; dbc_network::MAX_TX_SIZE + 1];
+    assert!(matches!(b.receive_txs(&batch(&[oversized]), peer), Verdict::Reject), "oversized");
 
     let block = make_with(&a, &key, 0, vec![transfer(0, 0), transfer(1, 0)]);
     import(&b, block.clone()).expect("imports with the pool's senders");

@@ -118,9 +118,16 @@ impl PosNode {
         let head = self.chain.head();
         let checked: Vec<_> =
             txs.par_iter().map(|raw| self.validator.validate_raw(raw, head.inner())).collect();
-        if let Some(Err(e)) =
-            checked.iter().find(|r| matches!(r, Err(dbc_txpool::ValidationError::Decode(_))))
-        {
+        // Undecodable or above the transaction size limit (which a batch could otherwise
+        // smuggle past the topic's per-message limit): garbage.
+        let garbage = |r: &&Result<_, dbc_txpool::ValidationError>| {
+            matches!(
+                r,
+                Err(dbc_txpool::ValidationError::Decode(_)
+                    | dbc_txpool::ValidationError::Oversized { .. })
+            )
+        };
+        if let Some(Err(e)) = checked.iter().find(garbage) {
             self.penalize(from, GARBAGE_PENALTY, format!("bad transaction: {e}"));
             return Verdict::Reject;
         }
