@@ -63,6 +63,7 @@ pub(super) async fn produce(
         }
         let deadline =
             Instant::now() + Duration::from_secs(slot.timestamp).saturating_sub(unix_now());
+        let parent_hash = parent.hash();
         let (n, e) = (node.clone(), engine.clone());
         let produced = tokio::task::spawn_blocking(move || {
             n.seal_and_commit(&e, &parent, slot, gas_limit, Some(deadline))
@@ -79,13 +80,25 @@ pub(super) async fn produce(
                 continue;
             }
         };
-        if let Some(blocks) = produced {
-            if let Some(net) = node.net() {
-                for b in blocks {
-                    net.publish(Topic::Blocks, b.to_vec());
+        match produced {
+            Some(blocks) => {
+                if let Some(net) = node.net() {
+                    for b in blocks {
+                        net.publish(Topic::Blocks, b.to_vec());
+                    }
+                }
+                node.after_new_head();
+            }
+            None => {
+                // Abandoned for a competing block (or the head moved): let that block's import,
+                // which waited for the trie lock, run before anything is built on this parent
+                // again — rebuilding at once could take the lock first and seal a losing
+                // block. If the competitor fails to import, its parent is built on after a slot.
+                let until = Instant::now() + Duration::from_secs(node.slot_secs());
+                while node.chain.head().hash() == parent_hash && Instant::now() < until {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }
-            node.after_new_head();
         }
     }
 }
