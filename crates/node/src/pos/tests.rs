@@ -69,6 +69,16 @@ fn offline(spec: &Arc<ChainSpec>, dir: &std::path::Path) -> PosNode {
     }
 }
 
+/// Two offline nodes of one single-validator chain, with the validator's key (the temporary
+/// directories live as long as the returned value).
+fn two_nodes() -> (PrivateKeySigner, [tempfile::TempDir; 2], PosNode, PosNode) {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dirs = [tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp")];
+    let (a, b) = (offline(&spec, dirs[0].path()), offline(&spec, dirs[1].path()));
+    (key, dirs, a, b)
+}
+
 /// Builds and seals the block after `node`'s head at slot offset `k` (not committed).
 fn make(node: &PosNode, key: &PrivateKeySigner, k: u64) -> Block {
     make_with(node, key, k, vec![])
@@ -189,10 +199,7 @@ fn root_ok(node: &PosNode) {
 
 #[test]
 fn import_rejects_tampered_and_missealed_blocks_and_keeps_state() {
-    let key = PrivateKeySigner::random();
-    let spec = spec_for(key.address());
-    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
-    let (a, b) = (offline(&spec, da.path()), offline(&spec, db.path()));
+    let (key, _dirs, a, b) = two_nodes();
     for block in extend(&a, &key, 0, 3) {
         import(&b, block).expect("valid block");
     }
@@ -263,10 +270,7 @@ fn fork_choice_takes_the_longer_chain_but_never_unwinds_finalized_blocks() {
 /// check, before senders are recovered or anything executes; the trie stays at the head.
 #[test]
 fn h4_a_valid_header_with_a_swapped_body_is_refused_before_execution() {
-    let key = PrivateKeySigner::random();
-    let spec = spec_for(key.address());
-    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
-    let (a, b) = (offline(&spec, da.path()), offline(&spec, db.path()));
+    let (key, _dirs, a, b) = two_nodes();
     for block in extend(&a, &key, 0, 2) {
         import(&b, block).expect("valid block");
     }
@@ -503,10 +507,7 @@ async fn h3_a_claimed_head_alone_never_shows_in_eth_syncing() {
 /// plain state; imports go on with the right roots and the memory limit stays.
 #[test]
 fn a_poisoned_trie_is_reopened_or_rebuilt_before_the_next_block() {
-    let key = PrivateKeySigner::random();
-    let spec = spec_for(key.address());
-    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
-    let (a, b) = (offline(&spec, da.path()), offline(&spec, db.path()));
+    let (key, _dirs, a, b) = two_nodes();
     let blocks = extend(&a, &key, 0, 4);
     b.trie.lock().set_resident_limit(1234);
     // Poisoned while the store is the head's: reopened from it.
@@ -642,10 +643,7 @@ fn a_block_is_built_during_the_slot_before_and_abandoned_for_a_competing_block()
 fn gossiped_transaction_batches_are_pooled_or_refused_whole() {
     use alloy_eips::eip2718::Encodable2718;
     use dbc_network::Verdict;
-    let key = PrivateKeySigner::random();
-    let spec = spec_for(key.address());
-    let (da, db) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
-    let (a, b) = (offline(&spec, da.path()), offline(&spec, db.path()));
+    let (key, _dirs, a, b) = two_nodes();
     let peer = dbc_network::Peer::random();
     let batch = |txs: &[Vec<u8>]| {
         let list: Vec<Bytes> = txs.iter().map(|t| Bytes::from(t.clone())).collect();
