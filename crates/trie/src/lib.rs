@@ -289,15 +289,20 @@ impl StateTrie {
                 let keys: Vec<B256> =
                     slots.iter().map(|(s, _)| keccak256(B256::from(*s))).collect();
                 trie.preload(&keys, source, Some(*hashed))?;
-                for (slot, value) in slots.drain(..) {
-                    let key = keccak256(B256::from(slot));
-                    let value = if value.is_zero() {
-                        Vec::new()
-                    } else {
-                        alloy_rlp::encode_fixed_size(&value).to_vec()
-                    };
-                    trie.insert_in(key, value, source, Some(*hashed))?;
+                // Later writes of a slot win; removals go one at a time, the rest together.
+                let mut last: HashMap<B256, U256> = HashMap::default();
+                for ((_, value), key) in slots.drain(..).zip(keys) {
+                    last.insert(key, value);
                 }
+                let mut inserts = Vec::with_capacity(last.len());
+                for (key, value) in last {
+                    if value.is_zero() {
+                        trie.remove_in(key, source, Some(*hashed))?;
+                    } else {
+                        inserts.push((key, alloy_rlp::encode_fixed_size(&value).to_vec()));
+                    }
+                }
+                trie.insert_many_in(inserts, source, Some(*hashed))?;
                 trie.root();
                 Ok(())
             })
@@ -306,6 +311,9 @@ impl StateTrie {
             self.storages.insert(hashed, trie);
         }
         results.into_iter().collect::<Result<(), _>>()?;
+        // Removals one at a time; the accounts that stay, together (in parallel below the
+        // root, see `Mpt::insert_many_in`).
+        let mut inserts = Vec::with_capacity(order.len());
         for hashed in order {
             let Some(m) = merged.remove(&hashed) else { continue };
             match m.info {
@@ -328,16 +336,11 @@ impl StateTrie {
                         storage_root,
                         code_hash: info.code_hash,
                     };
-                    self.accounts.insert_in(
-                        hashed,
-                        alloy_rlp::encode(account),
-                        self.source.as_deref(),
-                        None,
-                    )?;
+                    inserts.push((hashed, alloy_rlp::encode(account)));
                 }
             }
         }
-        Ok(())
+        self.accounts.insert_many_in(inserts, self.source.as_deref(), None)
     }
 
     /// The state root.
@@ -590,9 +593,37 @@ mod stored_tests {
         )
     }
 
+    /// Block shapes for [`stored_blocks`]: accounts changed per block (at most), distinct
+    /// addresses, slot changes per account (at most) and distinct slots.
+    struct Shape {
+        blocks: usize,
+        accounts: u64,
+        addresses: u64,
+        slots: u64,
+        slot_space: u64,
+    }
+
     #[test]
     fn the_stored_trie_follows_the_state_exactly_through_unloads_and_reopens() {
-        let mut seed = 0x1234_5678_9abc_def1_u64;
+        stored_blocks(
+            0x1234_5678_9abc_def1,
+            &Shape { blocks: 120, accounts: 30, addresses: 200, slots: 6, slot_space: 40 },
+        );
+    }
+
+    /// Blocks large enough that the account trie and the big storage tries are updated in
+    /// parallel below their roots (`Mpt::insert_many_in`): the same roots and the same stored
+    /// nodes as one key at a time, through failed writes, unloads and reopens.
+    #[test]
+    fn large_blocks_updated_in_parallel_store_exactly_the_state_trie() {
+        stored_blocks(
+            0x0bad_cafe_f00d_1234,
+            &Shape { blocks: 24, accounts: 1200, addresses: 3000, slots: 700, slot_space: 1500 },
+        );
+    }
+
+    fn stored_blocks(seed: u64, shape: &Shape) {
+        let mut seed = seed;
         let mut next = || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
@@ -602,10 +633,11 @@ mod stored_tests {
         let source = Arc::new(MemSource::default());
         let mut trie = StateTrie::open(source.clone(), EMPTY_ROOT_HASH);
         let mut model = Model::new();
-        for block in 0..120 {
+        for block in 0..shape.blocks {
             let mut updates = Vec::new();
-            for _ in 0..(next() % 30 + 1) {
-                let address = Address::with_last_byte((next() % 200) as u8);
+            for _ in 0..(next() % shape.accounts + 1) {
+                let index = next() % shape.addresses;
+                let address = Address::from_word(B256::from(U256::from(index)));
                 let mut update = AccountUpdate::default();
                 if next() % 12 == 0 {
                     model.remove(&address);
@@ -617,7 +649,15 @@ mod stored_tests {
                     update.wipe_storage = true;
                     entry.1.clear();
                 }
-                crate::tests::random_slots(&mut next, 6, 40, &mut update, &mut entry.1);
+                // In large blocks, one account in 50 is a contract changing many slots.
+                let slots = if shape.slots > 100 && index % 50 != 0 { 2 } else { shape.slots };
+                crate::tests::random_slots(
+                    &mut next,
+                    slots,
+                    shape.slot_space,
+                    &mut update,
+                    &mut entry.1,
+                );
                 entry.0.nonce += 1;
                 entry.0.balance = U256::from(next() % 1_000_000);
                 entry.0.code_hash = KECCAK_EMPTY;
