@@ -650,7 +650,8 @@ mod stored_tests {
                     entry.1.clear();
                 }
                 // In large blocks, one account in 50 is a contract changing many slots.
-                let slots = if shape.slots > 100 && index % 50 != 0 { 2 } else { shape.slots };
+                let slots =
+                    if shape.slots > 100 && !index.is_multiple_of(50) { 2 } else { shape.slots };
                 crate::tests::random_slots(
                     &mut next,
                     slots,

@@ -122,6 +122,9 @@ fn verified(
     decode(data, cache).map_err(|e| TrieError::Decode { account, path: hex_path(at), reason: e })
 }
 
+/// Keys and their new values.
+type Items = Vec<(B256, Vec<u8>)>;
+
 /// Below this many inserts [`Mpt::insert_many_in`] goes one key at a time.
 const PARALLEL_INSERTS_MIN: usize = 256;
 
@@ -768,9 +771,9 @@ impl Mpt {
         *cache = None;
         self.root_hash = None;
         self.pending.insert(Nibbles::new(), None);
-        items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        items.sort_unstable_by_key(|a| a.0);
         // The items below each child of the root, by the key's first nibble.
-        let mut groups: Vec<(usize, Node, Vec<(B256, Vec<u8>)>)> = Vec::new();
+        let mut groups: Vec<(usize, Node, Items)> = Vec::new();
         let mut rest = items.into_iter().peekable();
         for (i, child) in children.iter_mut().enumerate() {
             let mut group = Vec::new();
