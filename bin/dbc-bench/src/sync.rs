@@ -132,7 +132,8 @@ pub(crate) fn run(args: &SyncArgs) -> eyre::Result<()> {
                 staking_hook: Some((validator.address(), vec![])),
                 prev_randao: Some(mix),
             };
-            let mut executed = crate::build_all(&spec, &parent, &storage, attrs, txs, &mut trie)?;
+            let mut executed =
+                crate::build_all(&spec, &parent, storage.latest(), attrs, txs, &mut trie)?;
             let header = executed.block.header.inner().clone();
             let sig = validator.sign_hash_sync(&pos::seal_hash(&header, false))?;
             executed.block.header = pos::apply_seal(header, &sig).seal_slow();

@@ -139,7 +139,7 @@ impl DevControl {
                 &self.pool,
                 executed,
                 block_started,
-                commit_started,
+                commit_started.elapsed(),
                 "block mined",
             );
             idle = IdleBlocks::new(&storage.latest())?;
@@ -202,7 +202,14 @@ impl DevControl {
         .map_err(|e| NodeError::Production(e.to_string()))?;
         let commit_started = Instant::now();
         commit_or_restore(&storage, &executed, &mut trie)?;
-        finish_block(&self.chain, &self.pool, executed, started, commit_started, "dev state edit");
+        finish_block(
+            &self.chain,
+            &self.pool,
+            executed,
+            started,
+            commit_started.elapsed(),
+            "dev state edit",
+        );
         Ok(())
     }
 

@@ -17,6 +17,8 @@ use dbc_txpool::{BestTransactions, PoolConfig, TxPool, TxValidator};
 use parking_lot::Mutex;
 
 pub mod dev;
+pub mod overlay;
+pub mod persist;
 pub mod pos;
 mod streaming;
 mod trie_undo;
@@ -308,10 +310,9 @@ pub(crate) fn finish_block(
     pool: &TxPool,
     executed: dbc_evm::ExecutedBlock,
     started: Instant,
-    commit_started: Instant,
+    commit: std::time::Duration,
     what: &'static str,
 ) {
-    let commit = commit_started.elapsed();
     let mut senders: Vec<(Address, u64)> = executed
         .changes
         .accounts
@@ -689,7 +690,14 @@ async fn produce<E: ConsensusEngine>(
             commit_or_restore(&storage, &executed, &mut trie)?;
             // The head moves while the trie lock is held (security review M7): an import that
             // takes the lock next sees the new head, never storage ahead of `chain.head()`.
-            finish_block(&chain2, &pool2, executed, started, commit_started, "block sealed");
+            finish_block(
+                &chain2,
+                &pool2,
+                executed,
+                started,
+                commit_started.elapsed(),
+                "block sealed",
+            );
             drop(trie);
             Ok::<_, NodeError>(())
         })

@@ -370,3 +370,169 @@ fn receipts_carry_their_log_blooms_in_small_and_large_blocks() {
         parent = executed.block.header;
     }
 }
+
+/// Blocks imported with each commit on a background thread while the next block executes
+/// (`persist::Persister`, what sync does) give exactly the chain and stored trie of committing
+/// one block at a time: every block spends nonces the block before set, so each executes over
+/// the state of the block still being written. A trie over its memory bound commits at once
+/// and unloads; a failed commit reopens the trie at the storage head.
+#[test]
+fn background_commits_give_the_sequential_chain_and_a_failed_commit_reopens_the_trie() {
+    use dbc_node_lib::persist::Persister;
+    let spec = ChainSpec::dev(10).expect("spec");
+    let keys = dev_signers(4).expect("keys");
+    let (seq_dir, bg_dir) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let open = |dir: &tempfile::TempDir| {
+        let storage = Storage::open(dir.path()).expect("open");
+        init_genesis(&storage, &spec).expect("genesis");
+        let trie = rebuild_trie(&storage).expect("trie");
+        (storage, trie)
+    };
+    let (seq, mut seq_trie) = open(&seq_dir);
+    let (bg, mut bg_trie) = open(&bg_dir);
+    let limit = bg_trie.resident_limit();
+    let init: Bytes = "0x600560005534600155".parse().expect("hex");
+    let attrs = |parent: &dbc_primitives::SealedHeader| BlockAttributes {
+        timestamp: parent.timestamp + 6,
+        beneficiary: Address::with_last_byte(0xfe),
+        extra_data: Bytes::new(),
+        gas_limit: spec.genesis.gas_limit,
+        staking_hook: None,
+        prev_randao: None,
+    };
+    let mut persist = Persister::<u64>::new(bg.clone());
+    let mut seq_parent = seq.header(0).expect("read").expect("genesis");
+    let mut bg_parent = seq_parent.clone();
+    let mut nonces = [0u64; 4];
+    let mut finished = Vec::new();
+    for round in 0..10u64 {
+        let mut txs = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            for j in 0..3u64 {
+                let to = Address::left_padding_from(&[0xbb, round as u8, (i * 3) as u8 + j as u8]);
+                txs.push(eip1559(
+                    key,
+                    spec.chain_id,
+                    nonces[i],
+                    TxKind::Call(to),
+                    10,
+                    Bytes::new(),
+                    21_000,
+                ));
+                nonces[i] += 1;
+            }
+        }
+        txs.push(eip1559(
+            &keys[0],
+            spec.chain_id,
+            nonces[0],
+            TxKind::Create,
+            7,
+            init.clone(),
+            200_000,
+        ));
+        nonces[0] += 1;
+        let count = txs.len();
+        // One at a time.
+        let executed = build_block(
+            &spec,
+            &seq_parent,
+            seq.latest(),
+            attrs(&seq_parent),
+            &mut TxList::new(txs.clone()),
+            &mut seq_trie,
+        )
+        .expect("build");
+        let updates = seq_trie.take_updates();
+        seq.commit_executed(
+            &executed.block,
+            &executed.receipts,
+            &executed.hook_logs,
+            &executed.changes,
+            Some(&updates),
+        )
+        .expect("commit");
+        seq_parent = executed.block.header;
+        // In the background; in rounds 4 and 5 the trie is over its bound and unloads.
+        bg_trie.set_resident_limit(if (4..6).contains(&round) {
+            1
+        } else {
+            limit.unwrap_or(usize::MAX)
+        });
+        let executed = build_block(
+            &spec,
+            &bg_parent,
+            persist.state().expect("state"),
+            attrs(&bg_parent),
+            &mut TxList::new(txs),
+            &mut bg_trie,
+        )
+        .expect("build");
+        assert_eq!(
+            executed.block.transactions.len(),
+            count,
+            "round {round}: {:?}",
+            executed.rejected
+        );
+        assert_eq!(executed.block.hash(), seq_parent.hash(), "round {round}");
+        bg_parent = executed.block.header.clone();
+        let number = bg_parent.number;
+        for c in persist
+            .submit(executed, &mut bg_trie, std::time::Instant::now(), number)
+            .expect("submit")
+        {
+            finished.push(c.tag);
+        }
+        // The next block's state has this one on top, landed or not.
+        let state = persist.state().expect("state");
+        if let Some(pending) = persist.pending_header() {
+            assert_eq!(pending.hash(), bg_parent.hash());
+        }
+        assert_eq!(state.block_hash(number).expect("read"), Some(bg_parent.hash()));
+        let account = state.account(keys[1].address()).expect("read").expect("account");
+        assert_eq!(account.nonce, nonces[1]);
+    }
+    if let Some(c) = persist.wait(&mut bg_trie).expect("last commit") {
+        finished.push(c.tag);
+    }
+    // Every block finished once, in order, each only once committed.
+    assert_eq!(finished, (1..=10).collect::<Vec<_>>());
+    let head = bg.header(10).expect("read").expect("head");
+    assert_eq!(head.hash(), seq_parent.hash());
+    assert_eq!(bg.trie_root().expect("read"), Some(head.state_root), "the stored trie follows");
+    assert_eq!(full_root(&bg), head.state_root);
+    assert_eq!(bg_trie.root(), head.state_root);
+
+    // A block that does not extend the head fails to commit: the trie is the head's again.
+    let parent = bg.header(9).expect("read").expect("parent");
+    let txs = vec![eip1559(
+        &keys[2],
+        spec.chain_id,
+        nonces[2],
+        TxKind::Call(Address::ZERO),
+        1,
+        Bytes::new(),
+        21_000,
+    )];
+    let stale = build_block(
+        &spec,
+        &parent,
+        bg.latest(),
+        attrs(&parent),
+        &mut TxList::new(txs),
+        &mut bg_trie,
+    )
+    .expect("build");
+    assert_ne!(bg_trie.root(), head.state_root);
+    bg_trie.set_resident_limit(usize::MAX);
+    assert!(
+        persist
+            .submit(stale, &mut bg_trie, std::time::Instant::now(), 99)
+            .expect("handed over")
+            .is_empty()
+    );
+    assert!(persist.wait(&mut bg_trie).is_err(), "block 10 again does not extend head 10");
+    assert_eq!(bg.head_number().expect("read"), Some(10));
+    assert!(!bg_trie.is_poisoned());
+    assert_eq!(bg_trie.root(), head.state_root);
+}

@@ -254,6 +254,11 @@ pub struct UnwoundKeys {
     pub slots: Vec<(Address, B256)>,
 }
 
+/// Tables written for every changed account or transaction and read only by known key or by
+/// seek: a memtable bloom filter would cost every write and save no read.
+const WRITE_MOSTLY: [&str; 5] =
+    [TX_LOOKUP, ACCOUNT_CHANGESETS, STORAGE_CHANGESETS, ACCOUNTS_HISTORY, STORAGES_HISTORY];
+
 impl Storage {
     /// Opens (or creates) the database in `path` with the default block cache.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -287,8 +292,10 @@ impl Storage {
             cf.set_write_buffer_size(64 << 20);
             // Point reads that miss (fresh accounts, unset slots) stop at a memtable bloom
             // filter instead of searching the skiplist.
-            cf.set_memtable_prefix_bloom_ratio(0.1);
-            cf.set_memtable_whole_key_filtering(true);
+            if !WRITE_MOSTLY.contains(name) {
+                cf.set_memtable_prefix_bloom_ratio(0.1);
+                cf.set_memtable_whole_key_filtering(true);
+            }
             ColumnFamilyDescriptor::new(*name, cf)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;

@@ -10,16 +10,13 @@
 
 use super::{ImportError, PosNode, codec::RawBlock, now_secs};
 use crate::{NodeError, finish_block, trie_undo::Touched};
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::Address;
 use dbc_consensus::pos::verify_header;
 use dbc_evm::ExecutedBlock;
-use dbc_primitives::{SealedHeader, StoredAccount, TxEnvelope};
-use dbc_storage::{HistoricalState, StateReader};
+use dbc_primitives::{SealedHeader, TxEnvelope};
+use dbc_storage::HistoricalState;
 use dbc_trie::StateTrie;
-use std::{
-    collections::{HashMap, HashSet},
-    time::Instant,
-};
+use std::time::Instant;
 use tracing::{info, warn};
 
 /// Whether a chain whose tip is `theirs` is heavier than ours (tip `ours`): longer, or as long
@@ -31,81 +28,7 @@ pub(super) fn heavier(theirs: &SealedHeader, ours: &SealedHeader) -> bool {
 }
 
 /// The fork point's historical state plus the changes of the branch blocks executed so far.
-#[derive(Debug)]
-pub(super) struct BranchState {
-    base: HistoricalState,
-    accounts: HashMap<Address, Option<StoredAccount>>,
-    /// Accounts whose storage before the branch no longer counts (cleared or destroyed).
-    wiped: HashSet<Address>,
-    storage: HashMap<Address, HashMap<B256, U256>>,
-    codes: HashMap<B256, Bytes>,
-    hashes: HashMap<u64, B256>,
-}
-
-impl BranchState {
-    pub(super) fn new(base: HistoricalState) -> Self {
-        Self {
-            base,
-            accounts: HashMap::new(),
-            wiped: HashSet::new(),
-            storage: HashMap::new(),
-            codes: HashMap::new(),
-            hashes: HashMap::new(),
-        }
-    }
-
-    /// Adds an executed branch block's changes on top.
-    pub(super) fn apply(&mut self, executed: &ExecutedBlock) {
-        for c in &executed.changes.accounts {
-            self.accounts.insert(c.address, c.after);
-            if c.wiped || c.after.is_none() {
-                self.wiped.insert(c.address);
-                self.storage.remove(&c.address);
-            }
-            let slots = self.storage.entry(c.address).or_default();
-            for s in &c.storage {
-                slots.insert(s.slot, s.after);
-            }
-        }
-        for (hash, code) in &executed.changes.bytecodes {
-            self.codes.insert(*hash, code.clone());
-        }
-        self.hashes.insert(executed.block.number(), executed.block.hash());
-    }
-}
-
-impl StateReader for BranchState {
-    fn account(&self, address: Address) -> dbc_storage::Result<Option<StoredAccount>> {
-        match self.accounts.get(&address) {
-            Some(a) => Ok(*a),
-            None => self.base.account(address),
-        }
-    }
-
-    fn storage(&self, address: Address, slot: B256) -> dbc_storage::Result<U256> {
-        if let Some(v) = self.storage.get(&address).and_then(|s| s.get(&slot)) {
-            return Ok(*v);
-        }
-        if self.wiped.contains(&address) {
-            return Ok(U256::ZERO);
-        }
-        self.base.storage(address, slot)
-    }
-
-    fn code(&self, code_hash: B256) -> dbc_storage::Result<Option<Bytes>> {
-        match self.codes.get(&code_hash) {
-            Some(c) => Ok(Some(c.clone())),
-            None => self.base.code(code_hash),
-        }
-    }
-
-    fn block_hash(&self, number: u64) -> dbc_storage::Result<Option<B256>> {
-        if number > self.base.block() {
-            return Ok(self.hashes.get(&number).copied());
-        }
-        self.base.block_hash(number)
-    }
-}
+pub(super) type BranchState = crate::overlay::Overlay<HistoricalState>;
 
 impl PosNode {
     /// Switches to `branch` (consecutive blocks, the first one's parent canonical here and at
@@ -200,7 +123,7 @@ impl PosNode {
         for n in (fork_parent.number + 1..=head.number).rev() {
             touched.revert_committed(trie, storage, n)?;
         }
-        let mut state = BranchState::new(storage.state_at(fork_parent.number));
+        let mut state = BranchState::new(storage.state_at(fork_parent.number), fork_parent.number);
         let mut parent = fork_parent.clone();
         let mut out = Vec::with_capacity(branch.len());
         let now = now_secs();
@@ -274,7 +197,14 @@ impl PosNode {
                 // The branch's last block carries the trie's updates since our old head.
                 crate::trie_written(trie, storage, written)?;
             }
-            finish_block(&self.chain, &self.pool, block, started, commit_started, "block imported");
+            finish_block(
+                &self.chain,
+                &self.pool,
+                block,
+                started,
+                commit_started.elapsed(),
+                "block imported",
+            );
             if let Some(number) = finalized {
                 self.mark_finalized(number, true);
             }

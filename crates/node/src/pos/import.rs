@@ -5,9 +5,14 @@ use super::{
     codec::{RawBlock, check_body, recover_senders_with},
     now_secs,
 };
-use crate::{finish_block, trie_undo::Touched};
+use crate::{
+    NodeError, finish_block,
+    persist::{Committed, Persister},
+    trie_undo::Touched,
+};
 use dbc_consensus::pos::{VerifiedHeader, verify_header};
 use dbc_evm::{BlockAttributes, ExecutedBlock, TxList, build_block};
+use dbc_primitives::pos::FinalityProof;
 use dbc_primitives::{BlockHeader, Recovered, TxEnvelope};
 use dbc_storage::StateReader;
 use dbc_trie::StateTrie;
@@ -121,10 +126,94 @@ impl PosNode {
         };
         let commit_started = Instant::now();
         crate::commit_or_restore(&storage, &executed, trie)?;
-        finish_block(&self.chain, &self.pool, executed, started, commit_started, "block imported");
+        finish_block(
+            &self.chain,
+            &self.pool,
+            executed,
+            started,
+            commit_started.elapsed(),
+            "block imported",
+        );
         if let Some(proof) = verified.finality {
             self.mark_finalized(proof.number, true);
         }
         Ok(())
+    }
+
+    /// Imports `block` on top of the block `persist` is committing (else the head), with that
+    /// commit still running: the block is verified and executed over the state with the
+    /// committing block on top, then handed to `persist`; every block whose commit finished
+    /// meanwhile is finished here (head, pool, finality). Call with the trie locked, for a run
+    /// of blocks (a sync batch), and [`PosNode::finish_pipeline`] after the last.
+    pub(super) fn import_pipelined(
+        &self,
+        trie: &mut StateTrie,
+        persist: &mut Persister<Option<FinalityProof>>,
+        block: RawBlock,
+    ) -> Result<(), ImportError> {
+        let started = Instant::now();
+        let storage = self.storage().clone();
+        if trie.is_poisoned() {
+            // Reopening reads the storage head: the commit in flight lands first.
+            self.finish_waited(persist, trie)?;
+            crate::recover_trie(trie, &storage)?;
+        }
+        let parent = match persist.pending_header() {
+            Some(h) => h.clone(),
+            None => self.chain.head(),
+        };
+        if block.header.parent_hash != parent.hash() {
+            return Err(ImportError::NotNext(block.header.parent_hash));
+        }
+        let state = persist.state()?;
+        let header = block.header.inner();
+        let set = self.set_in(&parent, &state);
+        let verified = verify_header(&set, parent.inner(), header, self.slot_secs(), now_secs())
+            .map_err(|e| ImportError::Invalid(e.to_string()))?;
+        if let Some(proof) = &verified.finality {
+            // The proof's block must be canonical in storage: wait if it is being committed.
+            if persist.pending_header().is_some_and(|h| h.number <= proof.number) {
+                self.finish_waited(persist, trie)?;
+            }
+            self.check_finality(proof, header.number).map_err(ImportError::Invalid)?;
+        }
+        let mut touched = Touched::default();
+        let finality = verified.finality.clone();
+        match self.execute_verified(&parent, state, block, &verified, trie, &mut touched) {
+            Ok(executed) => {
+                for c in persist.submit(executed, trie, started, finality)? {
+                    self.finish_committed(c);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Putting the trie back reads the head's plain state: the block in flight
+                // must be there first.
+                self.finish_waited(persist, trie)?;
+                touched.restore(trie, &storage)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits for `persist`'s block in flight and finishes it.
+    pub(super) fn finish_waited(
+        &self,
+        persist: &mut Persister<Option<FinalityProof>>,
+        trie: &mut StateTrie,
+    ) -> Result<(), NodeError> {
+        if let Some(c) = persist.wait(trie)? {
+            self.finish_committed(c);
+        }
+        Ok(())
+    }
+
+    /// A block committed by a [`Persister`] becomes the head.
+    fn finish_committed(&self, c: Committed<Option<FinalityProof>>) {
+        let proof = c.tag;
+        finish_block(&self.chain, &self.pool, c.executed, c.started, c.commit, "block imported");
+        if let Some(proof) = proof {
+            self.mark_finalized(proof.number, true);
+        }
     }
 }

@@ -224,7 +224,14 @@ impl PosNode {
         let commit_started = Instant::now();
         crate::commit_or_restore(&storage, &executed, &mut trie)?;
         // The head moves before the lock is released (security review M7).
-        finish_block(&self.chain, &self.pool, executed, started, commit_started, "block sealed");
+        finish_block(
+            &self.chain,
+            &self.pool,
+            executed,
+            started,
+            commit_started.elapsed(),
+            "block sealed",
+        );
         drop(trie);
         if let Some(p) = proof {
             self.mark_finalized(p.number, true);

@@ -10,6 +10,7 @@
 //! claim, so a peer announcing a huge head and answering slowly cannot stall the chain.
 
 use super::{ImportError, NO_PROGRESS_PENALTY, PosNode, codec::decode_raw_block, fork::heavier};
+use crate::persist::Persister;
 use dbc_network::{Peer, Request, Response};
 use std::{
     collections::HashMap,
@@ -563,19 +564,33 @@ impl PosNode {
                 }
             };
         }
-        let mut imported = 0;
+        // Each block's commit runs while the next one executes (see `crate::persist`).
+        let before = self.chain.head().number;
+        let mut persist = Persister::new(storage.clone());
+        let mut invalid = None;
         for b in rest {
-            match self.import_locked(&mut trie, b) {
-                Ok(()) => imported += 1,
-                Err(ImportError::Invalid(e)) => return BatchOutcome::Invalid(e),
+            match self.import_pipelined(&mut trie, &mut persist, b) {
+                Ok(()) => {}
+                Err(ImportError::Invalid(e)) => {
+                    invalid = Some(e);
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(target: "dbc::pos", error = %e, "sync import failed");
                     break;
                 }
             }
         }
+        if let Err(e) = self.finish_waited(&mut persist, &mut trie) {
+            tracing::warn!(target: "dbc::pos", error = %e, "sync commit failed");
+        }
+        let imported = self.chain.head().number.saturating_sub(before);
         debug!(target: "dbc::pos", from, imported, "sync batch");
-        if imported == 0 { BatchOutcome::NoProgress } else { BatchOutcome::Progress }
+        match invalid {
+            Some(e) => BatchOutcome::Invalid(e),
+            None if imported == 0 => BatchOutcome::NoProgress,
+            None => BatchOutcome::Progress,
+        }
     }
 }
 

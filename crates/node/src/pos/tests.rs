@@ -668,3 +668,34 @@ fn gossiped_transaction_batches_are_pooled_or_refused_whole() {
     assert_eq!(b.pool.status().pending, 0, "included");
     root_ok(&b);
 }
+
+/// A sync batch commits each block while the next one executes: blocks that spend the nonces
+/// of the block before import, a block with a wrong state root stops the batch with the blocks
+/// before it committed and the trie at their head (it waits for the commit in flight before
+/// putting the trie back), and the rest of the chain imports after.
+#[test]
+fn a_sync_batch_commits_in_the_background_and_stops_cleanly_at_an_invalid_block() {
+    let (key, _dirs, a, b) = two_nodes();
+    let mut blocks = Vec::new();
+    for n in 0..6u64 {
+        let txs = vec![transfer(0, 2 * n), transfer(0, 2 * n + 1), transfer(1, n)];
+        let block = make_with(&a, &key, 0, txs);
+        import(&a, block.clone()).expect("import");
+        blocks.push(block);
+    }
+    let mut bad = blocks.clone();
+    let mut h = bad[3].header.inner().clone();
+    h.state_root = B256::repeat_byte(7);
+    bad[3] = Block { header: reseal(&key, h).seal_slow(), ..bad[3].clone() };
+    // (The batch ends at the bad block: the next one would not link to it.)
+    let outcome = b.import_batch(1, raw(&bad[..4]));
+    assert!(matches!(outcome, BatchOutcome::Invalid(_)));
+    assert_eq!(b.chain.head().hash(), blocks[2].header.hash());
+    assert_eq!(b.storage().head_number().expect("read"), Some(3));
+    root_ok(&b);
+    assert!(matches!(b.import_batch(4, raw(&blocks[3..])), BatchOutcome::Progress));
+    assert_eq!(b.chain.head().hash(), blocks[5].header.hash());
+    root_ok(&b);
+    let receipts = b.storage().receipts(6).expect("read").expect("receipts");
+    assert_eq!(receipts.len(), 3);
+}
