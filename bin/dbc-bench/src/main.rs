@@ -115,7 +115,9 @@ pub(crate) fn workload_to(
             },
         );
     }
-    spec.genesis.gas_limit = (txs_per_block as u64 * 21_000).max(30_000_000) + 1_000_000;
+    // Blocks at the EIP-1559 target (half the limit): the base fee stays where it is however
+    // many blocks there are, so the transactions' fixed fee cap always suffices.
+    spec.genesis.gas_limit = (2 * txs_per_block as u64 * 21_000).max(30_000_000) + 1_000_000;
     let chain_id = spec.chain_id;
     let per_sender = txs_per_block.div_ceil(senders);
     let blocks: Vec<Vec<Recovered<TxEnvelope>>> = (0..blocks)
