@@ -224,11 +224,13 @@ pub(crate) fn import_blocks(
         let block_started = Instant::now();
         let executed = build_all(&w.spec, &parent, persist.state()?, attrs, txs, trie)?;
         parent = executed.block.header.clone();
-        for c in persist.submit(executed, trie, block_started, ())? {
+        persist.submit(executed, trie, block_started, ())?;
+        for c in persist.take_finished() {
             record(&mut parts, c);
         }
     }
-    if let Some(c) = persist.wait(trie)? {
+    persist.wait(trie)?;
+    for c in persist.take_finished() {
         record(&mut parts, c);
     }
     Ok((started.elapsed(), parts))

@@ -12,9 +12,11 @@
 //! - whatever reads the head's plain state to put the trie back (an invalid block) waits for
 //!   the commit in flight first ([`Persister::wait`]);
 //! - a failed commit reopens the trie from the stored root (the head before that block), and
-//!   the blocks executed on top of it are dropped;
+//!   the blocks executed on top of it are dropped; if even that fails, the trie is left
+//!   poisoned, so its next user reopens it;
 //! - the chain's head (RPC, pool, notifications) moves when a block's commit has finished, never
-//!   before: [`Committed`] hands each finished block back in order.
+//!   before: [`Persister::take_finished`] hands back each committed block in order, also after
+//!   an error (a block committed before a failure is never lost).
 
 use crate::{NodeError, commit_or_restore, overlay::Overlay, reset_trie};
 use dbc_evm::ExecutedBlock;
@@ -48,18 +50,20 @@ struct InFlight<T> {
     handle: JoinHandle<(Result<TrieWrite, StorageError>, Duration)>,
 }
 
-/// Commits executed blocks one at a time on a background thread. Call [`Persister::wait`]
-/// before dropping it: the block in flight is finished only then.
+/// Commits executed blocks one at a time on a background thread. Call [`Persister::wait`] and
+/// [`Persister::take_finished`] before dropping it: the block in flight is finished only then.
 #[derive(Debug)]
 pub struct Persister<T> {
     storage: Storage,
     inflight: Option<InFlight<T>>,
+    /// Committed, not yet taken by the caller.
+    finished: Vec<Committed<T>>,
 }
 
 impl<T> Persister<T> {
     /// A persister writing to `storage`, nothing in flight.
     pub fn new(storage: Storage) -> Self {
-        Self { storage, inflight: None }
+        Self { storage, inflight: None, finished: Vec::new() }
     }
 
     /// The header of the block being committed, if any: the next block's parent.
@@ -81,27 +85,34 @@ impl<T> Persister<T> {
     }
 
     /// Hands over `executed`, whose trie updates `trie` holds and has not given out, for
-    /// commit, after waiting for the block before it. Returns the blocks whose commit finished
-    /// meanwhile: the one before, and `executed` itself when the trie is over its memory bound
-    /// (committed at once, then unloaded). On `Err` nothing of `executed` is stored and the
-    /// trie is the storage head's.
+    /// commit, after waiting for the block before it. The blocks whose commit finished
+    /// meanwhile (the one before, and `executed` itself when the trie is over its memory bound:
+    /// committed at once, then unloaded) are queued for [`Persister::take_finished`], also when
+    /// this fails. On `Err` nothing of `executed` is stored and the trie is the storage head's
+    /// (or poisoned, if even reopening it failed).
     pub fn submit(
         &mut self,
         executed: ExecutedBlock,
         trie: &mut StateTrie,
         started: Instant,
         tag: T,
-    ) -> Result<Vec<Committed<T>>, NodeError>
+    ) -> Result<(), NodeError>
     where
         T: Send + 'static,
     {
-        let mut done: Vec<Committed<T>> = self.wait(trie)?.into_iter().collect();
+        if self.wait_inner(trie)? {
+            // The trie was rebuilt at the block before: `executed`'s update is gone with it.
+            return Err(NodeError::Production(
+                "the stored state trie was stale and was rebuilt; the block is not committed"
+                    .into(),
+            ));
+        }
         if trie.over_limit() {
             let commit_started = Instant::now();
             commit_or_restore(&self.storage, &executed, trie)?;
             let commit = commit_started.elapsed();
-            done.push(Committed { executed, started, commit, tag });
-            return Ok(done);
+            self.finished.push(Committed { executed, started, commit, tag });
+            return Ok(());
         }
         let updates = trie.take_updates();
         let executed = Arc::new(executed);
@@ -122,40 +133,60 @@ impl<T> Persister<T> {
         match spawned {
             Ok(handle) => {
                 self.inflight = Some(InFlight { executed, started, tag, handle });
+                Ok(())
             }
             Err(e) => {
                 // No thread: the updates went with the closure, so the trie starts again from
                 // the stored root (the head, as the block before was committed above).
+                trie.poison();
                 reset_trie(trie, &self.storage)?;
-                return Err(NodeError::Production(format!("could not start a commit: {e}")));
+                Err(NodeError::Production(format!("could not start a commit: {e}")))
             }
         }
-        Ok(done)
     }
 
-    /// Waits for the block in flight and returns it once committed. If its commit failed,
-    /// the trie (which may hold later blocks' updates too) is reopened from the stored root,
-    /// the storage head's, and the error returned.
-    pub fn wait(&mut self, trie: &mut StateTrie) -> Result<Option<Committed<T>>, NodeError> {
-        let Some(f) = self.inflight.take() else { return Ok(None) };
+    /// Waits for the block in flight and queues it for [`Persister::take_finished`] once
+    /// committed. If its commit failed, the trie (which may hold later blocks' updates too) is
+    /// reopened from the stored root, the storage head's, and the error returned.
+    pub fn wait(&mut self, trie: &mut StateTrie) -> Result<(), NodeError> {
+        self.wait_inner(trie).map(|_| ())
+    }
+
+    /// The blocks whose commit has finished since the last call, in order: the caller moves
+    /// the head to each.
+    pub fn take_finished(&mut self) -> Vec<Committed<T>> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// [`Persister::wait`]; `true` if the stored trie turned out stale and the trie was
+    /// rebuilt (dropping any later block's update it held).
+    fn wait_inner(&mut self, trie: &mut StateTrie) -> Result<bool, NodeError> {
+        let Some(f) = self.inflight.take() else { return Ok(false) };
         let (written, commit) = match f.handle.join() {
             Ok((Ok(written), commit)) => (written, commit),
             Ok((Err(e), _)) => {
+                // Poisoned first: if reopening fails too, the next user of the trie reopens it.
+                trie.poison();
                 reset_trie(trie, &self.storage)?;
                 return Err(e.into());
             }
             Err(_) => {
+                trie.poison();
                 reset_trie(trie, &self.storage)?;
                 return Err(NodeError::Production("the commit thread panicked".into()));
             }
         };
-        if written == TrieWrite::Stale {
-            // Never in a correct run (see `trie_written`): the stored trie is rebuilt.
-            reset_trie(trie, &self.storage)?;
-        }
+        // The thread dropped its handle on the block before it ended.
         let executed = Arc::try_unwrap(f.executed)
             .map_err(|_| NodeError::Production("a committed block is still shared".into()))?;
-        Ok(Some(Committed { executed, started: f.started, commit, tag: f.tag }))
+        self.finished.push(Committed { executed, started: f.started, commit, tag: f.tag });
+        if written == TrieWrite::Stale {
+            // Never in a correct run (see `trie_written`): the stored trie is rebuilt.
+            trie.poison();
+            reset_trie(trie, &self.storage)?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
 
@@ -166,6 +197,9 @@ impl<T> Drop for Persister<T> {
         if let Some(f) = self.inflight.take() {
             tracing::warn!(target: "dbc::node", number = f.executed.block.number(), "a commit in flight was not waited for");
             let _ = f.handle.join();
+        }
+        if let Some(c) = self.finished.last() {
+            tracing::warn!(target: "dbc::node", number = c.executed.block.number(), "a committed block was not finished");
         }
     }
 }

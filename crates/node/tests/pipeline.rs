@@ -477,12 +477,8 @@ fn background_commits_give_the_sequential_chain_and_a_failed_commit_reopens_the_
         assert_eq!(executed.block.hash(), seq_parent.hash(), "round {round}");
         bg_parent = executed.block.header.clone();
         let number = bg_parent.number;
-        for c in persist
-            .submit(executed, &mut bg_trie, std::time::Instant::now(), number)
-            .expect("submit")
-        {
-            finished.push(c.tag);
-        }
+        persist.submit(executed, &mut bg_trie, std::time::Instant::now(), number).expect("submit");
+        finished.extend(persist.take_finished().into_iter().map(|c| c.tag));
         // The next block's state has this one on top, landed or not.
         let state = persist.state().expect("state");
         if let Some(pending) = persist.pending_header() {
@@ -492,9 +488,8 @@ fn background_commits_give_the_sequential_chain_and_a_failed_commit_reopens_the_
         let account = state.account(keys[1].address()).expect("read").expect("account");
         assert_eq!(account.nonce, nonces[1]);
     }
-    if let Some(c) = persist.wait(&mut bg_trie).expect("last commit") {
-        finished.push(c.tag);
-    }
+    persist.wait(&mut bg_trie).expect("last commit");
+    finished.extend(persist.take_finished().into_iter().map(|c| c.tag));
     // Every block finished once, in order, each only once committed.
     assert_eq!(finished, (1..=10).collect::<Vec<_>>());
     let head = bg.header(10).expect("read").expect("head");
@@ -503,36 +498,36 @@ fn background_commits_give_the_sequential_chain_and_a_failed_commit_reopens_the_
     assert_eq!(full_root(&bg), head.state_root);
     assert_eq!(bg_trie.root(), head.state_root);
 
-    // A block that does not extend the head fails to commit: the trie is the head's again.
-    let parent = bg.header(9).expect("read").expect("parent");
-    let txs = vec![eip1559(
-        &keys[2],
-        spec.chain_id,
-        nonces[2],
-        TxKind::Call(Address::ZERO),
-        1,
-        Bytes::new(),
-        21_000,
-    )];
-    let stale = build_block(
-        &spec,
-        &parent,
-        bg.latest(),
-        attrs(&parent),
-        &mut TxList::new(txs),
-        &mut bg_trie,
-    )
-    .expect("build");
-    assert_ne!(bg_trie.root(), head.state_root);
+    // Block 11 goes into flight; a second block 11 (same parent, so it does not extend the
+    // head once the first lands) fails to commit at once (the trie over its bound): the first
+    // is still handed back finished and the trie is block 11's.
+    let eleven = |nonce: u64, trie: &mut dbc_trie::StateTrie, state: &dyn StateReader| {
+        let to = TxKind::Call(Address::with_last_byte(0x77));
+        let txs = vec![eip1559(&keys[2], spec.chain_id, nonce, to, 1, Bytes::new(), 21_000)];
+        build_block(&spec, &head, state, attrs(&head), &mut TxList::new(txs), trie).expect("build")
+    };
     bg_trie.set_resident_limit(usize::MAX);
-    assert!(
-        persist
-            .submit(stale, &mut bg_trie, std::time::Instant::now(), 99)
-            .expect("handed over")
-            .is_empty()
-    );
-    assert!(persist.wait(&mut bg_trie).is_err(), "block 10 again does not extend head 10");
-    assert_eq!(bg.head_number().expect("read"), Some(10));
+    let first = eleven(nonces[2], &mut bg_trie, &persist.state().expect("state"));
+    let first_root = first.block.header.state_root;
+    persist.submit(first, &mut bg_trie, std::time::Instant::now(), 11).expect("submit");
+    let second = eleven(nonces[2] + 1, &mut bg_trie, &persist.state().expect("state"));
+    bg_trie.set_resident_limit(1);
+    assert!(persist.submit(second, &mut bg_trie, std::time::Instant::now(), 12).is_err());
+    let tags: Vec<u64> = persist.take_finished().into_iter().map(|c| c.tag).collect();
+    assert_eq!(tags, vec![11], "the block committed before the failure is not lost");
+    assert_eq!(bg.head_number().expect("read"), Some(11));
     assert!(!bg_trie.is_poisoned());
-    assert_eq!(bg_trie.root(), head.state_root);
+    assert_eq!(bg_trie.root(), first_root);
+    // The same on the commit thread: the failure shows when it is waited for, and the trie is
+    // reopened at the storage head.
+    bg_trie.set_resident_limit(usize::MAX);
+    let third = eleven(nonces[2] + 1, &mut bg_trie, &persist.state().expect("state"));
+    assert_ne!(bg_trie.root(), first_root);
+    persist.submit(third, &mut bg_trie, std::time::Instant::now(), 13).expect("handed over");
+    assert!(persist.take_finished().is_empty());
+    assert!(persist.wait(&mut bg_trie).is_err(), "a second block 11 does not extend head 11");
+    assert!(persist.take_finished().is_empty());
+    assert_eq!(bg.head_number().expect("read"), Some(11));
+    assert!(!bg_trie.is_poisoned());
+    assert_eq!(bg_trie.root(), first_root);
 }

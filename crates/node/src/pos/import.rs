@@ -181,31 +181,40 @@ impl PosNode {
         let finality = verified.finality.clone();
         match self.execute_verified(&parent, state, block, &verified, trie, &mut touched) {
             Ok(executed) => {
-                for c in persist.submit(executed, trie, started, finality)? {
-                    self.finish_committed(c);
-                }
-                Ok(())
+                let submitted = persist.submit(executed, trie, started, finality);
+                // Whatever committed is finished, also when this block could not be.
+                self.finish_all(persist);
+                Ok(submitted?)
             }
             Err(e) => {
                 // Putting the trie back reads the head's plain state: the block in flight
-                // must be there first.
-                self.finish_waited(persist, trie)?;
-                touched.restore(trie, &storage)?;
+                // must be there first. If its commit failed, the trie was reopened at the
+                // storage head instead; the block is still invalid.
+                match self.finish_waited(persist, trie) {
+                    Ok(()) => touched.restore(trie, &storage)?,
+                    Err(w) => tracing::warn!(target: "dbc::pos", error = %w, "a commit failed"),
+                }
                 Err(e)
             }
         }
     }
 
-    /// Waits for `persist`'s block in flight and finishes it.
+    /// Waits for `persist`'s block in flight and finishes it (also when a later step fails).
     pub(super) fn finish_waited(
         &self,
         persist: &mut Persister<Option<FinalityProof>>,
         trie: &mut StateTrie,
     ) -> Result<(), NodeError> {
-        if let Some(c) = persist.wait(trie)? {
+        let waited = persist.wait(trie);
+        self.finish_all(persist);
+        waited
+    }
+
+    /// Every block `persist` has committed becomes the head, in order.
+    fn finish_all(&self, persist: &mut Persister<Option<FinalityProof>>) {
+        for c in persist.take_finished() {
             self.finish_committed(c);
         }
-        Ok(())
     }
 
     /// A block committed by a [`Persister`] becomes the head.
