@@ -244,11 +244,68 @@ pub fn build_block<R: StateReader>(
     // transaction by transaction (each growth rehashes or copies into fresh pages). A
     // transaction touches about two accounts.
     let hint = txs.size_hint().min((attrs.gas_limit / 21_000) as usize);
-    // A second thread reads the accounts the transactions will touch while they execute.
+    // A second thread reads the accounts the transactions will touch while they execute, and
+    // a third loads the stored trie nodes on their paths, so the state root finds them in
+    // memory (on a large state those reads are most of the root's time).
     let prefetch = txs.prefetch();
-    BlockState::with_prefetch(&state, &prefetch, 2 * hint + 16, |db| {
-        execute_and_seal(spec, parent, db, attrs, &[], txs, trie, started, hint)
+    std::thread::scope(|s| {
+        let mut trie = TrieSlot::loading(s, trie, &prefetch);
+        BlockState::with_prefetch(&state, &prefetch, 2 * hint + 16, |db| {
+            execute_and_seal(spec, parent, db, attrs, &[], txs, &mut trie, started, hint)
+        })
     })
+}
+
+/// Below this many accounts to touch, the trie's paths are not loaded ahead.
+const TRIE_PRELOAD_MIN: usize = 64;
+
+/// The state trie, possibly on a thread loading the paths a block will change; whoever needs
+/// it takes it back ([`TrieSlot::get`]), and it is always back in place when the slot goes,
+/// whatever path execution took.
+struct TrieSlot<'scope, 'a> {
+    trie: &'a mut StateTrie,
+    loader: Option<std::thread::ScopedJoinHandle<'scope, StateTrie>>,
+}
+
+impl<'scope, 'a: 'scope> TrieSlot<'scope, 'a> {
+    /// Starts loading the account trie's paths to `addresses` on a thread of `scope`, for a
+    /// stored trie and a block that touches enough accounts.
+    fn loading<'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        trie: &'a mut StateTrie,
+        addresses: &'scope [Address],
+    ) -> Self {
+        if addresses.len() < TRIE_PRELOAD_MIN || !trie.is_stored() || trie.is_poisoned() {
+            return Self { trie, loader: None };
+        }
+        let mut moved = std::mem::take(trie);
+        let loader = scope.spawn(move || {
+            // A node that cannot be read is left a stub: the update that needs it reports it.
+            let _ = moved.preload_accounts(addresses);
+            moved
+        });
+        Self { trie, loader: Some(loader) }
+    }
+}
+
+impl TrieSlot<'_, '_> {
+    /// The trie, once its paths are loaded.
+    fn get(&mut self) -> &mut StateTrie {
+        if let Some(loader) = self.loader.take() {
+            *self.trie = loader.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        }
+        self.trie
+    }
+}
+
+impl Drop for TrieSlot<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(loader) = self.loader.take()
+            && let Ok(trie) = loader.join()
+        {
+            *self.trie = trie;
+        }
+    }
 }
 
 /// [`build_block`] with dev-chain state edits (`anvil_setBalance` and friends) applied before
@@ -266,7 +323,8 @@ pub fn build_block_with_edits<R: StateReader>(
     let started = Instant::now();
     let hint = txs.size_hint().min((attrs.gas_limit / 21_000) as usize);
     let db = BlockState::new(&state, 2 * hint + 16 + edits.len());
-    execute_and_seal(spec, parent, db, attrs, edits, txs, trie, started, hint)
+    let mut trie = TrieSlot { trie, loader: None };
+    execute_and_seal(spec, parent, db, attrs, edits, txs, &mut trie, started, hint)
 }
 
 /// Builds receipts like alloy-evm's `AlloyReceiptBuilder` but with a zero bloom: hashing every
@@ -315,7 +373,7 @@ fn execute_and_seal<R: StateReader>(
     attrs: BlockAttributes,
     edits: &[crate::StateEdit],
     txs: &mut dyn PayloadTransactions,
-    trie: &mut StateTrie,
+    trie: &mut TrieSlot<'_, '_>,
     started: Instant,
     hint: usize,
 ) -> Result<ExecutedBlock, ExecError> {
@@ -415,6 +473,7 @@ fn execute_and_seal<R: StateReader>(
 
     let other_started = Instant::now();
     let (changes, trie_updates) = db.into_changes()?;
+    let trie = trie.get();
     let other_a = other_started.elapsed();
 
     // The state root, the transaction root and the receipts' blooms and root are independent:

@@ -531,3 +531,57 @@ fn background_commits_give_the_sequential_chain_and_a_failed_commit_reopens_the_
     assert!(!bg_trie.is_poisoned());
     assert_eq!(bg_trie.root(), first_root);
 }
+
+/// A block touching many accounts has the stored trie's paths to them loaded on a thread while
+/// it executes (`build_block`'s `TrieSlot`): on a trie unloaded to its root, the block's state
+/// root still equals a full recomputation, and the trie is back in place, stored, afterwards.
+#[test]
+fn a_large_block_loads_its_trie_paths_while_it_executes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = ChainSpec::dev(10).expect("spec");
+    let storage = Storage::open(dir.path()).expect("open");
+    init_genesis(&storage, &spec).expect("genesis");
+    let keys = dev_signers(10).expect("keys");
+    let mut trie = rebuild_trie(&storage).expect("trie");
+    let mut parent = storage.header(0).expect("read").expect("genesis");
+    for round in 0..3u64 {
+        trie.unload(0);
+        assert_eq!(trie.resident(), 0);
+        let mut txs = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            for j in 0..10u64 {
+                // Fresh recipients, and in later rounds last round's again.
+                let to =
+                    Address::left_padding_from(&[0xcc, (round.min(1) * 10 + j) as u8, i as u8]);
+                txs.push(eip1559(
+                    key,
+                    spec.chain_id,
+                    round * 10 + j,
+                    TxKind::Call(to),
+                    3,
+                    Bytes::new(),
+                    21_000,
+                ));
+            }
+        }
+        let executed =
+            build_next(&spec, &parent, &storage, txs, &mut trie, Address::with_last_byte(0xfe));
+        assert_eq!(executed.block.transactions.len(), 100, "round {round}");
+        assert!(trie.is_stored(), "the trie came back from the loading thread");
+        assert!(trie.resident() > 0, "paths were loaded");
+        let updates = trie.take_updates();
+        storage
+            .commit_executed(
+                &executed.block,
+                &executed.receipts,
+                &executed.hook_logs,
+                &executed.changes,
+                Some(&updates),
+            )
+            .expect("commit");
+        parent = executed.block.header;
+        assert_eq!(full_root(&storage), parent.state_root, "round {round}");
+        assert_eq!(trie.root(), parent.state_root);
+        assert_eq!(storage.trie_root().expect("read"), Some(parent.state_root));
+    }
+}

@@ -216,6 +216,22 @@ impl StateTrie {
         applied
     }
 
+    /// Loads the stored account-trie nodes on the paths to `addresses` (in parallel near the
+    /// root), so that an update of those accounts finds them in memory: what a block will
+    /// touch, read while it executes. Only loads; a node that cannot be read stays unloaded.
+    pub fn preload_accounts(&mut self, addresses: &[Address]) -> Result<(), TrieError> {
+        if self.poisoned {
+            return Err(TrieError::Poisoned);
+        }
+        let keys: Vec<B256> = addresses.iter().map(keccak256).collect();
+        self.accounts.preload(&keys, self.source.as_deref(), None)
+    }
+
+    /// Whether nodes may be in a store rather than in memory.
+    pub fn is_stored(&self) -> bool {
+        self.source.is_some()
+    }
+
     /// Whether an update failed half-way (see [`StateTrie::apply`]).
     pub fn is_poisoned(&self) -> bool {
         self.poisoned
