@@ -200,17 +200,15 @@ impl DevControl {
             &mut trie,
         )
         .map_err(|e| NodeError::Production(e.to_string()))?;
-        let commit_started = Instant::now();
-        commit_or_restore(&storage, &executed, &mut trie)?;
-        finish_block(
+        crate::commit_and_finish(
             &self.chain,
             &self.pool,
+            &storage,
             executed,
+            &mut trie,
             started,
-            commit_started.elapsed(),
             "dev state edit",
-        );
-        Ok(())
+        )
     }
 
     /// Records the head and the clock; returns the snapshot's id (from 1).

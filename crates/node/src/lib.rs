@@ -439,6 +439,23 @@ pub(crate) fn build_sealed<E: ConsensusEngine>(
     }
 }
 
+/// Commits `executed` ([`commit_or_restore`]) and moves the head to it ([`finish_block`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn commit_and_finish(
+    chain: &CanonChain,
+    pool: &TxPool,
+    storage: &Storage,
+    executed: dbc_evm::ExecutedBlock,
+    trie: &mut StateTrie,
+    started: Instant,
+    what: &'static str,
+) -> Result<(), NodeError> {
+    let commit_started = Instant::now();
+    commit_or_restore(storage, &executed, trie)?;
+    finish_block(chain, pool, executed, started, commit_started.elapsed(), what);
+    Ok(())
+}
+
 /// Commits `executed` in one write batch; if that fails the trie (already updated for the
 /// block) is put back to the storage's head.
 pub(crate) fn commit_or_restore(

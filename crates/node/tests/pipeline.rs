@@ -76,6 +76,24 @@ fn build_next(
     build_block(spec, parent, storage.latest(), attrs, &mut TxList::new(txs), trie).expect("build")
 }
 
+/// Commits `executed` with the trie's node writes in its batch, as the node does.
+fn commit_with_trie(
+    storage: &Storage,
+    executed: &dbc_evm::ExecutedBlock,
+    trie: &mut dbc_trie::StateTrie,
+) {
+    let updates = trie.take_updates();
+    storage
+        .commit_executed(
+            &executed.block,
+            &executed.receipts,
+            &executed.hook_logs,
+            &executed.changes,
+            Some(&updates),
+        )
+        .expect("commit");
+}
+
 #[test]
 fn blocks_commit_with_roots_equal_to_full_recompute() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -443,15 +461,7 @@ fn background_commits_give_the_sequential_chain_and_a_failed_commit_reopens_the_
             &mut seq_trie,
         )
         .expect("build");
-        let updates = seq_trie.take_updates();
-        seq.commit_executed(
-            &executed.block,
-            &executed.receipts,
-            &executed.hook_logs,
-            &executed.changes,
-            Some(&updates),
-        )
-        .expect("commit");
+        commit_with_trie(&seq, &executed, &mut seq_trie);
         seq_parent = executed.block.header;
         // In the background; in rounds 4 and 5 the trie is over its bound and unloads.
         bg_trie.set_resident_limit(if (4..6).contains(&round) {
@@ -569,16 +579,7 @@ fn a_large_block_loads_its_trie_paths_while_it_executes() {
         assert_eq!(executed.block.transactions.len(), 100, "round {round}");
         assert!(trie.is_stored(), "the trie came back from the loading thread");
         assert!(trie.resident() > 0, "paths were loaded");
-        let updates = trie.take_updates();
-        storage
-            .commit_executed(
-                &executed.block,
-                &executed.receipts,
-                &executed.hook_logs,
-                &executed.changes,
-                Some(&updates),
-            )
-            .expect("commit");
+        commit_with_trie(&storage, &executed, &mut trie);
         parent = executed.block.header;
         assert_eq!(full_root(&storage), parent.state_root, "round {round}");
         assert_eq!(trie.root(), parent.state_root);

@@ -124,16 +124,15 @@ impl PosNode {
                 return Err(e);
             }
         };
-        let commit_started = Instant::now();
-        crate::commit_or_restore(&storage, &executed, trie)?;
-        finish_block(
+        crate::commit_and_finish(
             &self.chain,
             &self.pool,
+            &storage,
             executed,
+            trie,
             started,
-            commit_started.elapsed(),
             "block imported",
-        );
+        )?;
         if let Some(proof) = verified.finality {
             self.mark_finalized(proof.number, true);
         }

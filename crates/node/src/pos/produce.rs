@@ -4,7 +4,7 @@
 
 use super::codec::{RawBlock, check_body};
 use super::{PosNode, codec::encode_block};
-use crate::{NodeError, finish_block};
+use crate::NodeError;
 use alloy_primitives::{B256, Bytes};
 use dbc_consensus::pos::{PosEngine, verify_header};
 use dbc_evm::BlockAttributes;
@@ -221,17 +221,16 @@ impl PosNode {
             };
             out.push(encode_block(&twin).into());
         }
-        let commit_started = Instant::now();
-        crate::commit_or_restore(&storage, &executed, &mut trie)?;
         // The head moves before the lock is released (security review M7).
-        finish_block(
+        crate::commit_and_finish(
             &self.chain,
             &self.pool,
+            &storage,
             executed,
+            &mut trie,
             started,
-            commit_started.elapsed(),
             "block sealed",
-        );
+        )?;
         drop(trie);
         if let Some(p) = proof {
             self.mark_finalized(p.number, true);
