@@ -89,61 +89,25 @@ impl PosNode {
     /// Imports `block` on top of the head. Call with the trie locked (`trie`). Nothing is
     /// recovered or executed before the header (seal, slot, finality proof) and the body
     /// (transactions root) check out; an invalid block costs what it touched to undo, never a
-    /// trie rebuild (security review H4).
+    /// trie rebuild (security review H4). The one-block case of [`PosNode::import_pipelined`]:
+    /// the same checks, and the commit is waited for before returning.
     pub(super) fn import_locked(
         &self,
         trie: &mut StateTrie,
         block: RawBlock,
     ) -> Result<(), ImportError> {
-        let started = Instant::now();
-        crate::recover_trie(trie, self.storage())?;
-        let head = self.chain.head();
-        if block.header.parent_hash != head.hash() {
-            return Err(ImportError::NotNext(block.header.parent_hash));
-        }
-        let header = block.header.inner();
-        let set = self.set_for(&head);
-        let verified = verify_header(&set, head.inner(), header, self.slot_secs(), now_secs())
-            .map_err(|e| ImportError::Invalid(e.to_string()))?;
-        if let Some(proof) = &verified.finality {
-            self.check_finality(proof, header.number).map_err(ImportError::Invalid)?;
-        }
-        let storage = self.storage().clone();
-        let mut touched = Touched::default();
-        let executed = match self.execute_verified(
-            &head,
-            storage.latest(),
-            block,
-            &verified,
-            trie,
-            &mut touched,
-        ) {
-            Ok(e) => e,
-            Err(e) => {
-                touched.restore(trie, &storage)?;
-                return Err(e);
-            }
-        };
-        crate::commit_and_finish(
-            &self.chain,
-            &self.pool,
-            &storage,
-            executed,
-            trie,
-            started,
-            "block imported",
-        )?;
-        if let Some(proof) = verified.finality {
-            self.mark_finalized(proof.number, true);
-        }
-        Ok(())
+        let mut persist = Persister::new(self.storage().clone());
+        let imported = self.import_pipelined(trie, &mut persist, block);
+        let committed = self.finish_waited(&mut persist, trie);
+        imported?;
+        Ok(committed?)
     }
 
     /// Imports `block` on top of the block `persist` is committing (else the head), with that
     /// commit still running: the block is verified and executed over the state with the
     /// committing block on top, then handed to `persist`; every block whose commit finished
     /// meanwhile is finished here (head, pool, finality). Call with the trie locked, for a run
-    /// of blocks (a sync batch), and [`PosNode::finish_pipeline`] after the last.
+    /// of blocks (a sync batch), and [`PosNode::finish_waited`] after the last.
     pub(super) fn import_pipelined(
         &self,
         trie: &mut StateTrie,
