@@ -49,7 +49,12 @@ impl SyncServer for Liar {
         }
     }
 
-    fn blocks(&self, _from: u64, _count: u32) -> Vec<Bytes> {
+    fn headers(&self, _from: u64, _count: u32) -> Vec<Bytes> {
+        std::thread::sleep(self.delay);
+        Vec::new()
+    }
+
+    fn bodies(&self, _hashes: &[B256]) -> Vec<Bytes> {
         std::thread::sleep(self.delay);
         Vec::new()
     }
@@ -108,16 +113,26 @@ async fn attacker(net: &Testnet, name: &str, claim: u64, delay: Duration) -> Att
     Attacker { net: handle, blocks, liar }
 }
 
-/// The raw RLP of canonical block `n`, fetched over the sync protocol like any peer would.
+/// The raw RLP of canonical block `n`, fetched over the sync protocol like any peer would
+/// (its header, then its body by the header's hash).
 async fn raw_block(net: &Testnet, a: &Attacker, n: u64) -> Vec<u8> {
     let mut answers = Vec::new();
     for _ in 0..10 {
         for peer in a.net.peers() {
-            match a.net.request(peer, Request::Blocks { from: n, count: 1 }).await {
-                Ok(Response::Blocks(b)) if !b.is_empty() => {
-                    let block = dbc_node_lib::decode_block(&b[0]).expect("served block decodes");
+            let header = match a.net.request(peer, Request::Headers { from: n, count: 1 }).await {
+                Ok(Response::Headers(h)) if !h.is_empty() => h[0].clone(),
+                other => {
+                    answers.push(format!("{other:?}"));
+                    continue;
+                }
+            };
+            let hash = alloy_primitives::keccak256(&header);
+            match a.net.request(peer, Request::Bodies { hashes: vec![hash] }).await {
+                Ok(Response::Bodies(b)) if !b.is_empty() => {
+                    let raw = dbc_node_lib::block_rlp(&header, &b[0]).expect("served block joins");
+                    let block = dbc_node_lib::decode_block(&raw).expect("served block decodes");
                     assert_eq!(block.header.number, n, "peer {peer} served the wrong block");
-                    return b[0].to_vec();
+                    return raw;
                 }
                 other => answers.push(format!("{other:?}")),
             }

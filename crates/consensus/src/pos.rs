@@ -147,17 +147,53 @@ pub fn verify_header(
     slot_secs: u64,
     now: u64,
 ) -> Result<VerifiedHeader, ConsensusError> {
-    if header.number != parent.number + 1 {
+    let k = slot_offset(parent.timestamp, header.timestamp, slot_secs)
+        .ok_or_else(|| invalid("timestamp is not on a slot after the parent"))?;
+    let expected = set.proposer(header.number, k).ok_or_else(|| invalid("empty validator set"))?;
+    let shaped = verify_header_shape(parent, header, slot_secs, now)?;
+    if shaped.sealer != expected {
+        return Err(invalid(format!("sealed by {}, slot belongs to {expected}", shaped.sealer)));
+    }
+    Ok(VerifiedHeader {
+        sealer: shaped.sealer,
+        missed: set.missed(header.number, k),
+        finality: shaped.finality,
+        mix: shaped.mix,
+    })
+}
+
+/// A header whose every rule but the proposer schedule holds: see [`verify_header_shape`].
+#[derive(Debug, Clone)]
+pub struct ShapedHeader {
+    /// Who sealed it (also the beneficiary); not yet checked against the schedule.
+    pub sealer: Address,
+    /// Finality proof carried, if any (not checked).
+    pub finality: Option<FinalityProof>,
+    /// The block's randomness, the sealer's VRF reveal on the parent's mix.
+    pub mix: B256,
+}
+
+/// Checks every rule of `header` that needs only `parent`, not the validator set (which is
+/// in the parent's state): number, slot timing, not from the future, a canonical seal whose
+/// signer is the beneficiary, the signer's VRF reveal as `mixHash`, gas limit bounds, zero
+/// difficulty and nonce, at most one finality proof. Headers-first sync checks a run of
+/// headers this way before it fetches their bodies; [`verify_header`] adds the schedule.
+pub fn verify_header_shape(
+    parent: &Header,
+    header: &Header,
+    slot_secs: u64,
+    now: u64,
+) -> Result<ShapedHeader, ConsensusError> {
+    if parent.number.checked_add(1) != Some(header.number) {
         return Err(invalid("number is not parent + 1"));
     }
-    let k = slot_offset(parent.timestamp, header.timestamp, slot_secs)
+    slot_offset(parent.timestamp, header.timestamp, slot_secs)
         .ok_or_else(|| invalid("timestamp is not on a slot after the parent"))?;
     // Not from the future beyond a small clock drift: a backup proposer cannot publish its
     // block before its slot and race the in-turn one (security review M2).
     if header.timestamp > now.saturating_add(MAX_CLOCK_DRIFT_SECS) {
         return Err(invalid(format!("timestamp {} is in the future", header.timestamp)));
     }
-    let expected = set.proposer(header.number, k).ok_or_else(|| invalid("empty validator set"))?;
     let (extra, seal) = pos::parse_extra(&header.extra_data).map_err(|e| invalid(e.to_string()))?;
     let key = pos::canonical_signature(&seal)
         .and_then(|sig| {
@@ -166,9 +202,6 @@ pub fn verify_header(
         })
         .map_err(|e| invalid(e.to_string()))?;
     let sealer = Address::from_public_key(&key);
-    if sealer != expected {
-        return Err(invalid(format!("sealed by {sealer}, slot belongs to {expected}")));
-    }
     if header.beneficiary != sealer {
         return Err(invalid("beneficiary is not the sealer"));
     }
@@ -190,12 +223,7 @@ pub fn verify_header(
     if extra.finality.len() > 1 {
         return Err(invalid("more than one finality proof"));
     }
-    Ok(VerifiedHeader {
-        sealer,
-        missed: set.missed(header.number, k),
-        finality: extra.finality.into_iter().next(),
-        mix,
-    })
+    Ok(ShapedHeader { sealer, finality: extra.finality.into_iter().next(), mix })
 }
 
 /// Checks a finality proof against the set that was active for the finalized block: every
@@ -642,6 +670,33 @@ mod tests {
         assert!(verify_header(&set, &parent, &tampered, 2, 1_002).is_err());
         let outsider = child(&parent, &engine(&PrivateKeySigner::random(), set.clone()), 0);
         assert!(verify_header(&set, &parent, &outsider, 2, 1_002).is_err());
+    }
+
+    /// Headers-first sync checks a run of headers without the validator set: everything but
+    /// the schedule. A header sealed out of turn or by an outsider passes that check (the
+    /// schedule is checked at import); a tampered, unsigned or future header does not.
+    #[test]
+    fn the_shape_check_is_everything_but_the_schedule() {
+        let k = keys(3);
+        let set = set_of(&k, &[1, 1, 1]);
+        let parent =
+            Header { number: 9, timestamp: 1_000, gas_limit: 30_000_000, ..Default::default() };
+        let outsider = PrivateKeySigner::random();
+        let out = child(&parent, &engine(&outsider, set.clone()), 0);
+        let shaped = verify_header_shape(&parent, &out, 2, 1_002).expect("well-formed");
+        assert_eq!(shaped.sealer, outsider.address());
+        assert!(verify_header(&set, &parent, &out, 2, 1_002).is_err(), "not scheduled");
+        let ok = child(&parent, &engine(&k[1], set.clone()), 0);
+        assert_eq!(verify_header_shape(&parent, &ok, 2, 1_002).expect("ok").sealer, k[1].address());
+        let mut tampered = ok.clone();
+        tampered.gas_used = 1;
+        assert!(verify_header_shape(&parent, &tampered, 2, 1_002).is_err(), "seal no longer signs");
+        assert!(verify_header_shape(&parent, &ok, 2, 990).is_err(), "from the future");
+        let mut unsigned = ok.clone();
+        unsigned.extra_data = pos::unsealed_extra(b"x", &ConsensusExtra::default());
+        assert!(verify_header_shape(&parent, &unsigned, 2, 1_002).is_err(), "no seal");
+        let far = Header { number: u64::MAX, ..parent.clone() };
+        assert!(verify_header_shape(&far, &ok, 2, 1_002).is_err(), "no overflow past u64::MAX");
     }
 
     #[test]

@@ -9,11 +9,13 @@
 //!   [`NetEvent::Gossip`] and must [`report`](NetworkHandle::report) a [`Verdict`]; only
 //!   accepted messages travel on. Each topic has a size limit ([`Topic::max_size`]); larger
 //!   messages are rejected before the node sees them.
-//! - **Sync** (request/response `/dbc/sync/1`, JSON, [`MAX_REQUEST_SIZE`] /
-//!   [`MAX_RESPONSE_SIZE`]): a peer's [`Status`] (head, finalized) and ranges of blocks by
-//!   number. Block ranges are read by the [`SyncServer`] on the blocking thread pool, at most
-//!   [`MAX_INFLIGHT_PER_PEER`] per peer and [`MAX_INFLIGHT`] in all; status requests are
-//!   rate-limited per peer.
+//! - **Sync** (request/response `/dbc/sync/2`, JSON, [`MAX_REQUEST_SIZE`] /
+//!   [`MAX_RESPONSE_SIZE`]): a peer's [`Status`] (head, finalized), ranges of canonical
+//!   headers by number and block bodies by hash (headers first, as geth's `eth` protocol:
+//!   a syncing node pins the header chain from one peer and fetches the bodies, which the
+//!   headers commit to, from several). Headers and bodies are read by the [`SyncServer`] on the
+//!   blocking thread pool, at most [`MAX_INFLIGHT_PER_PEER`] requests per peer and
+//!   [`MAX_INFLIGHT`] in all; status requests are rate-limited per peer.
 //! - **Scoring**: a peer starts at 0; [`NetworkHandle::penalize`] lowers its score, and a peer
 //!   whose score drops below [`BAN_SCORE`] (or that is [`ban`](NetworkHandle::ban)ned) is
 //!   disconnected and refused for the node's lifetime.
@@ -53,8 +55,10 @@ pub const BAN_SCORE: i32 = -100;
 pub const REJECT_PENALTY: u32 = 20;
 /// Score a peer loses for each sync request beyond its in-flight or rate allowance.
 pub const FLOOD_PENALTY: u32 = 5;
-/// Most blocks served per request.
-pub const MAX_BLOCKS_PER_REQUEST: u32 = 128;
+/// Most headers served per request.
+pub const MAX_HEADERS_PER_REQUEST: u32 = 1024;
+/// Most bodies served per request (and most hashes a request may name).
+pub const MAX_BODIES_PER_REQUEST: u32 = 128;
 /// Largest gossiped block (RLP bytes): EIP-7934's `MAX_RLP_BLOCK_SIZE` (10 MiB minus a 2 MiB
 /// margin), a consensus rule from Osaka on, which this chain activates at genesis. With the
 /// EIP-7623 calldata floor (10 gas per byte) a 60M-gas block carries at most ~6 MB of
@@ -70,15 +74,16 @@ pub const MAX_TX_BATCH_SIZE: usize = 512 << 10;
 pub const MAX_TXS_PER_BATCH: usize = 4_096;
 /// Largest gossiped finality vote (an RLP vote is about 110 bytes).
 pub const MAX_VOTE_SIZE: usize = 1 << 10;
-/// Largest sync request accepted (JSON; a `Blocks` request is under 70 bytes).
-pub const MAX_REQUEST_SIZE: u64 = 1 << 10;
-/// Largest sync response accepted (JSON). Blocks travel as hex, twice their size, so one
-/// [`MAX_BLOCK_SIZE`] block must fit; served ranges are cut to fit.
+/// Largest sync request accepted (JSON; a `Bodies` request naming [`MAX_BODIES_PER_REQUEST`]
+/// hashes is under 9 KiB).
+pub const MAX_REQUEST_SIZE: u64 = 16 << 10;
+/// Largest sync response accepted (JSON). Headers and bodies travel as hex, twice their size,
+/// so the body of one [`MAX_BLOCK_SIZE`] block must fit; answers are cut to fit.
 pub const MAX_RESPONSE_SIZE: u64 = 2 * MAX_BLOCK_SIZE as u64 + (64 << 10);
-/// Inbound `Blocks` requests served at once for one peer; more are dropped and cost
-/// [`FLOOD_PENALTY`].
+/// Inbound `Headers` and `Bodies` requests served at once for one peer; more are dropped and
+/// cost [`FLOOD_PENALTY`].
 pub const MAX_INFLIGHT_PER_PEER: u32 = 2;
-/// Inbound `Blocks` requests served at once in all; more are dropped.
+/// Inbound `Headers` and `Bodies` requests served at once in all; more are dropped.
 pub const MAX_INFLIGHT: u32 = 16;
 /// Inbound `Status` requests a peer may burst; beyond, [`STATUS_PER_SEC`] are answered and the
 /// rest dropped, each costing [`FLOOD_PENALTY`].
@@ -162,12 +167,18 @@ pub struct Status {
 pub enum Request {
     /// The peer's status.
     Status,
-    /// Canonical blocks `from..from+count` (RLP), fewer at the head.
-    Blocks {
+    /// Canonical headers `from..from+count` (RLP), fewer at the head.
+    Headers {
         /// First block number.
         from: u64,
-        /// How many (the server clamps it to [`MAX_BLOCKS_PER_REQUEST`] and to `u64::MAX`).
+        /// How many (the server clamps it to [`MAX_HEADERS_PER_REQUEST`] and to `u64::MAX`).
         count: u32,
+    },
+    /// The bodies of the blocks with these hashes (the server serves at most
+    /// [`MAX_BODIES_PER_REQUEST`]).
+    Bodies {
+        /// Block hashes, in the order the bodies are wanted.
+        hashes: Vec<alloy_primitives::B256>,
     },
 }
 
@@ -177,17 +188,26 @@ pub enum Request {
 pub enum Response {
     /// The status.
     Status(Status),
-    /// RLP-encoded blocks.
-    Blocks(Vec<alloy_primitives::Bytes>),
+    /// RLP-encoded headers, consecutive from the first one asked for.
+    Headers(Vec<alloy_primitives::Bytes>),
+    /// RLP-encoded bodies (each the RLP list of the block's EIP-2718 transactions), in the
+    /// order asked for: a prefix of the hashes (it stops at one the server does not have, or
+    /// at the size limit).
+    Bodies(Vec<alloy_primitives::Bytes>),
 }
 
 /// Answers inbound sync requests (implemented by the node over its storage).
 pub trait SyncServer: Send + Sync + 'static {
     /// The node's status (called on the network task: must be cheap).
     fn status(&self) -> Status;
-    /// Canonical blocks from `from`, at most `count` (`from + count` never overflows). Called
-    /// on the blocking thread pool; the network cuts the answer to [`MAX_RESPONSE_SIZE`].
-    fn blocks(&self, from: u64, count: u32) -> Vec<alloy_primitives::Bytes>;
+    /// Canonical headers (RLP) from `from`, at most `count` (at most
+    /// [`MAX_HEADERS_PER_REQUEST`]; `from + count` never overflows). Called on the blocking
+    /// thread pool; the network cuts the answer to [`MAX_RESPONSE_SIZE`].
+    fn headers(&self, from: u64, count: u32) -> Vec<alloy_primitives::Bytes>;
+    /// The bodies of the blocks `hashes` names (at most [`MAX_BODIES_PER_REQUEST`]), in order,
+    /// stopping at the first one the server does not have. Called on the blocking thread pool;
+    /// the network cuts the answer to [`MAX_RESPONSE_SIZE`].
+    fn bodies(&self, hashes: &[alloy_primitives::B256]) -> Vec<alloy_primitives::Bytes>;
 }
 
 /// What the network tells the node.
@@ -361,7 +381,7 @@ pub async fn start(
                 .set_response_size_maximum(MAX_RESPONSE_SIZE);
             let sync = request_response::Behaviour::with_codec(
                 codec,
-                [(StreamProtocol::new("/dbc/sync/1"), ProtocolSupport::Full)],
+                [(StreamProtocol::new("/dbc/sync/2"), ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(request_timeout)
                     .with_max_concurrent_streams(32),

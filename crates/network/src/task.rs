@@ -3,8 +3,9 @@
 //! blocking pool and answered when they come back.
 
 use crate::{
-    Behaviour, BehaviourEvent, FLOOD_PENALTY, MAX_BLOCKS_PER_REQUEST, MAX_RESPONSE_SIZE, NetEvent,
-    NetworkConfig, NetworkError, REJECT_PENALTY, Request, Response, SyncServer, Topic,
+    Behaviour, BehaviourEvent, FLOOD_PENALTY, MAX_BODIES_PER_REQUEST, MAX_HEADERS_PER_REQUEST,
+    MAX_RESPONSE_SIZE, NetEvent, NetworkConfig, NetworkError, REJECT_PENALTY, Request, Response,
+    SyncServer, Topic,
     handle::{Channels, Command, GossipId, Shared, Verdict, lock},
     peers::{Admit, Inflight, Scores, StatusLimiter},
 };
@@ -36,7 +37,9 @@ type Pending = HashMap<
 struct Served {
     peer: PeerId,
     channel: ResponseChannel<Response>,
-    blocks: Vec<Bytes>,
+    /// Whether the answer is headers (else bodies).
+    headers: bool,
+    items: Vec<Bytes>,
 }
 
 pub(crate) struct Task {
@@ -85,7 +88,7 @@ pub(crate) fn fit_response(mut blocks: Vec<Bytes>) -> Vec<Bytes> {
 /// Clamps an inbound range to [`MAX_BLOCKS_PER_REQUEST`] and so that `from + count` fits a u64.
 pub(crate) fn clamp_range(from: u64, count: u32) -> u32 {
     let room = u32::try_from(u64::MAX - from).unwrap_or(u32::MAX);
-    count.min(MAX_BLOCKS_PER_REQUEST).min(room)
+    count.min(MAX_HEADERS_PER_REQUEST).min(room)
 }
 
 impl Task {
@@ -344,49 +347,66 @@ impl Task {
                     return;
                 }
                 let status = self.server.status();
-                let _ = self
-                    .swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_response(channel, Response::Status(status));
+                self.respond(channel, Response::Status(status));
             }
-            Request::Blocks { from, count } => {
+            Request::Headers { from, count } => {
                 let count = clamp_range(from, count);
                 if count == 0 {
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_response(channel, Response::Blocks(vec![]));
+                    self.respond(channel, Response::Headers(vec![]));
                     return;
                 }
-                match self.inflight.admit(peer) {
-                    Admit::Yes => {}
-                    Admit::PeerBusy => {
-                        self.penalize(peer, FLOOD_PENALTY, "too many block requests in flight");
-                        return;
-                    }
-                    Admit::AllBusy => {
-                        debug!(target: "dbc::net", %peer, "block request dropped: server busy");
-                        return;
-                    }
+                self.serve(peer, channel, true, move |server| server.headers(from, count));
+            }
+            Request::Bodies { mut hashes } => {
+                if hashes.is_empty() {
+                    self.respond(channel, Response::Bodies(vec![]));
+                    return;
                 }
-                // Read on the blocking pool: the swarm task never waits for the database.
-                let server = self.server.clone();
-                let done = self.served_tx.clone();
-                tokio::spawn(async move {
-                    let read = tokio::task::spawn_blocking(move || server.blocks(from, count));
-                    // A panicking server answers nothing; the slot is freed either way.
-                    let blocks = read.await.unwrap_or_default();
-                    let _ = done.send(Served { peer, channel, blocks });
-                });
+                hashes.truncate(MAX_BODIES_PER_REQUEST as usize);
+                self.serve(peer, channel, false, move |server| server.bodies(&hashes));
             }
         }
     }
 
+    fn respond(&mut self, channel: ResponseChannel<Response>, response: Response) {
+        let _ = self.swarm.behaviour_mut().sync.send_response(channel, response);
+    }
+
+    /// Serves a headers or bodies request with `read` on the blocking pool, if `peer` and the
+    /// node have room for one more request in flight.
+    fn serve(
+        &mut self,
+        peer: PeerId,
+        channel: ResponseChannel<Response>,
+        headers: bool,
+        read: impl FnOnce(&dyn SyncServer) -> Vec<Bytes> + Send + 'static,
+    ) {
+        match self.inflight.admit(peer) {
+            Admit::Yes => {}
+            Admit::PeerBusy => {
+                self.penalize(peer, FLOOD_PENALTY, "too many sync requests in flight");
+                return;
+            }
+            Admit::AllBusy => {
+                debug!(target: "dbc::net", %peer, "sync request dropped: server busy");
+                return;
+            }
+        }
+        // Read on the blocking pool: the swarm task never waits for the database.
+        let server = self.server.clone();
+        let done = self.served_tx.clone();
+        tokio::spawn(async move {
+            let read = tokio::task::spawn_blocking(move || read(server.as_ref()));
+            // A panicking server answers nothing; the slot is freed either way.
+            let items = read.await.unwrap_or_default();
+            let _ = done.send(Served { peer, channel, headers, items });
+        });
+    }
+
     fn on_served(&mut self, s: Served) {
         self.inflight.done(&s.peer);
-        let resp = Response::Blocks(fit_response(s.blocks));
+        let items = fit_response(s.items);
+        let resp = if s.headers { Response::Headers(items) } else { Response::Bodies(items) };
         // The peer may have gone or timed out meanwhile.
         let _ = self.swarm.behaviour_mut().sync.send_response(s.channel, resp);
     }
@@ -398,7 +418,7 @@ mod tests {
 
     #[test]
     fn h4_ranges_never_overflow() {
-        assert_eq!(clamp_range(0, u32::MAX), MAX_BLOCKS_PER_REQUEST);
+        assert_eq!(clamp_range(0, u32::MAX), MAX_HEADERS_PER_REQUEST);
         assert_eq!(clamp_range(u64::MAX - 3, 100), 3);
         assert_eq!(clamp_range(u64::MAX, 100), 0);
         assert_eq!(clamp_range(10, 5), 5);
@@ -409,13 +429,13 @@ mod tests {
         let big = Bytes::from(vec![0xab; crate::MAX_BLOCK_SIZE]);
         // One largest block always fits, two do not.
         assert_eq!(fit_response(vec![big.clone(), big.clone()]).len(), 1);
-        let resp = Response::Blocks(fit_response(vec![big.clone(), big]));
+        let resp = Response::Bodies(fit_response(vec![big.clone(), big]));
         let json = serde_json::to_vec(&resp).unwrap_or_default();
         assert!(json.len() as u64 <= MAX_RESPONSE_SIZE, "{} bytes", json.len());
         // Many small blocks fill the budget up to the limit and no further.
         let small = Bytes::from(vec![1u8; 1 << 20]);
         let cut = fit_response(vec![small; 40]);
-        let json = serde_json::to_vec(&Response::Blocks(cut.clone())).unwrap_or_default();
+        let json = serde_json::to_vec(&Response::Bodies(cut.clone())).unwrap_or_default();
         assert!(json.len() as u64 <= MAX_RESPONSE_SIZE);
         assert_eq!(cut.len(), 8);
     }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use alloy_primitives::{Bytes, keccak256};
+use alloy_primitives::{B256, Bytes, keccak256};
 use common::{Chain, Node, config, next_matching, until};
 use dbc_network::{
     FLOOD_PENALTY, MAX_BLOCK_SIZE, MAX_VOTE_SIZE, NetEvent, NetworkConfig, REJECT_PENALTY, Request,
@@ -81,7 +81,7 @@ impl Evil {
                     .set_response_size_maximum(NO_LIMIT as u64);
                 let sync = request_response::Behaviour::with_codec(
                     codec,
-                    [(StreamProtocol::new("/dbc/sync/1"), ProtocolSupport::Full)],
+                    [(StreamProtocol::new("/dbc/sync/2"), ProtocolSupport::Full)],
                     request_response::Config::default().with_max_concurrent_streams(1000),
                 );
                 EvilBehaviour { gossip, sync }
@@ -382,9 +382,10 @@ async fn h4_connection_limit_is_enforced() {
     assert_eq!(connected, 2);
 }
 
-/// H4: block ranges are read on the blocking pool, so a slow read does not stall the swarm
-/// (status is answered meanwhile); at most 2 per peer are in flight (the excess is dropped and
-/// costs FLOOD_PENALTY). H3: the request timeout is configurable.
+/// H4: headers and bodies are read on the blocking pool, so a slow read does not stall the
+/// swarm (status is answered meanwhile); at most 2 per peer are in flight, headers and bodies
+/// together (the excess is dropped and costs FLOOD_PENALTY). H3: the request timeout is
+/// configurable.
 #[tokio::test(flavor = "multi_thread")]
 async fn h4_blocks_are_served_off_the_swarm_task() {
     let dir = tempfile::tempdir().unwrap();
@@ -400,9 +401,12 @@ async fn h4_blocks_are_served_off_the_swarm_task() {
     let reqs: Vec<_> = (0..3)
         .map(|k| {
             let net = y.net.clone();
-            tokio::spawn(async move {
-                net.request(x_id, Request::Blocks { from: k * 10, count: 5 }).await
-            })
+            let req = if k == 1 {
+                Request::Bodies { hashes: vec![B256::repeat_byte(1); 5] }
+            } else {
+                Request::Headers { from: k * 10, count: 5 }
+            };
+            tokio::spawn(async move { net.request(x_id, req).await })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -413,7 +417,7 @@ async fn h4_blocks_are_served_off_the_swarm_task() {
 
     let mut ok = 0;
     for r in reqs {
-        if let Ok(Response::Blocks(b)) = r.await.unwrap() {
+        if let Ok(Response::Headers(b) | Response::Bodies(b)) = r.await.unwrap() {
             assert_eq!(b.len(), 5);
             ok += 1;
         }
@@ -429,7 +433,7 @@ async fn h4_blocks_are_served_off_the_swarm_task() {
     let z = Node::start(cfg, Chain::new(1)).await;
     until("z connected", || z.net.peer_count() == 1).await;
     let t = Instant::now();
-    assert!(z.net.request(x_id, Request::Blocks { from: 0, count: 1 }).await.is_err());
+    assert!(z.net.request(x_id, Request::Headers { from: 0, count: 1 }).await.is_err());
     assert!(t.elapsed() < Duration::from_millis(1500), "timed out after {:?}", t.elapsed());
 }
 
@@ -466,14 +470,17 @@ async fn h4_status_flood_is_rate_limited() {
     until("flooder banned", || x.net.is_banned(&evil.id)).await;
 }
 
-/// A server whose every range is three blocks of the largest size.
+/// A server whose every answer is three items of the largest block's size.
 struct Fat;
 
 impl SyncServer for Fat {
     fn status(&self) -> Status {
         Status::default()
     }
-    fn blocks(&self, _: u64, _: u32) -> Vec<Bytes> {
+    fn headers(&self, _: u64, _: u32) -> Vec<Bytes> {
+        vec![Bytes::from(vec![0xfe; MAX_BLOCK_SIZE]); 3]
+    }
+    fn bodies(&self, _: &[B256]) -> Vec<Bytes> {
         vec![Bytes::from(vec![0xfe; MAX_BLOCK_SIZE]); 3]
     }
 }
@@ -481,12 +488,12 @@ impl SyncServer for Fat {
 fn fat_answer(req: &Request) -> Option<Response> {
     match req {
         // 2 × 9 MiB: about 36 MiB of JSON.
-        Request::Blocks { from: 0, .. } => {
-            Some(Response::Blocks(vec![Bytes::from(vec![1; 9 << 20]); 2]))
+        Request::Headers { from: 0, .. } => {
+            Some(Response::Headers(vec![Bytes::from(vec![1; 9 << 20]); 2]))
         }
-        // One largest block: 16 MiB of JSON.
-        Request::Blocks { .. } => {
-            Some(Response::Blocks(vec![Bytes::from(vec![2; MAX_BLOCK_SIZE])]))
+        // One largest block's body: 16 MiB of JSON.
+        Request::Headers { .. } | Request::Bodies { .. } => {
+            Some(Response::Bodies(vec![Bytes::from(vec![2; MAX_BLOCK_SIZE])]))
         }
         Request::Status => Some(Response::Status(Status::default())),
     }
@@ -501,19 +508,21 @@ async fn h3_sync_responses_are_size_bounded() {
     let y = Node::start(config(dir.path(), "y", vec![]), Chain::new(1)).await;
     let evil = Evil::start(y.addr.clone(), fat_answer).await;
     until("connected", || y.net.peer_count() == 1).await;
-    let err = y.net.request(evil.id, Request::Blocks { from: 0, count: 1 }).await;
+    let err = y.net.request(evil.id, Request::Headers { from: 0, count: 1 }).await;
     assert!(err.is_err(), "an oversized response was accepted");
-    let Response::Blocks(one) =
-        y.net.request(evil.id, Request::Blocks { from: 1, count: 1 }).await.unwrap()
+    let Response::Bodies(one) =
+        y.net.request(evil.id, Request::Headers { from: 1, count: 1 }).await.unwrap()
     else {
-        panic!("blocks expected")
+        panic!("bodies expected")
     };
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].len(), MAX_BLOCK_SIZE);
 
     let x = Node::start(config(dir.path(), "x", vec![y.boot()]), Arc::new(Fat)).await;
     until("x connected", || y.net.peer_count() == 2).await;
-    let resp =
-        y.net.request(x.net.local_peer_id(), Request::Blocks { from: 0, count: 3 }).await.unwrap();
-    assert!(matches!(resp, Response::Blocks(b) if b.len() == 1), "cut to fit the limit");
+    let x_id = x.net.local_peer_id();
+    let resp = y.net.request(x_id, Request::Headers { from: 0, count: 3 }).await.unwrap();
+    assert!(matches!(resp, Response::Headers(b) if b.len() == 1), "cut to fit the limit");
+    let resp = y.net.request(x_id, Request::Bodies { hashes: vec![B256::ZERO; 3] }).await.unwrap();
+    assert!(matches!(resp, Response::Bodies(b) if b.len() == 1), "cut to fit the limit");
 }

@@ -39,7 +39,9 @@ fn status() -> impl Strategy<Value = Status> {
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         Just(Request::Status),
-        (any::<u64>(), any::<u32>()).prop_map(|(from, count)| Request::Blocks { from, count }),
+        (any::<u64>(), any::<u32>()).prop_map(|(from, count)| Request::Headers { from, count }),
+        prop::collection::vec(any::<[u8; 32]>(), 0..4)
+            .prop_map(|h| Request::Bodies { hashes: h.into_iter().map(B256::from).collect() }),
     ]
 }
 
@@ -47,7 +49,9 @@ fn response() -> impl Strategy<Value = Response> {
     prop_oneof![
         status().prop_map(Response::Status),
         prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 0..4)
-            .prop_map(|b| Response::Blocks(b.into_iter().map(Bytes::from).collect())),
+            .prop_map(|b| Response::Headers(b.into_iter().map(Bytes::from).collect())),
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 0..4)
+            .prop_map(|b| Response::Bodies(b.into_iter().map(Bytes::from).collect())),
     ]
 }
 

@@ -4,8 +4,9 @@
 
 mod common;
 
+use alloy_primitives::{B256, U256};
 use common::{Chain, Node, config, next_matching, until};
-use dbc_network::{BAN_SCORE, NetEvent, Request, Response, Topic, Verdict};
+use dbc_network::{BAN_SCORE, MAX_BODIES_PER_REQUEST, NetEvent, Request, Response, Topic, Verdict};
 use std::{sync::atomic::Ordering, time::Duration};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -25,18 +26,27 @@ async fn peers_connect_gossip_sync_and_ban() {
     assert_eq!(a.net.peers(), vec![b_id]);
     assert_eq!(b.net.peers(), vec![a_id]);
 
-    // Ranges are capped at the head and at 128 per request.
-    let resp = b.net.request(a_id, Request::Blocks { from: 250, count: 100 }).await.unwrap();
-    let Response::Blocks(blocks) = resp else { panic!("blocks expected") };
-    assert_eq!(blocks.len(), 51);
-    let resp = b.net.request(a_id, Request::Blocks { from: 0, count: 1000 }).await.unwrap();
-    let Response::Blocks(blocks) = resp else { panic!("blocks expected") };
-    assert_eq!(blocks.len(), 128);
+    // Header ranges are capped at the head and at MAX_HEADERS_PER_REQUEST per request.
+    let resp = b.net.request(a_id, Request::Headers { from: 250, count: 100 }).await.unwrap();
+    let Response::Headers(headers) = resp else { panic!("headers expected") };
+    assert_eq!(headers.len(), 51);
+    assert_eq!(headers[0].as_ref(), 250u64.to_be_bytes());
+    let resp = b.net.request(a_id, Request::Headers { from: 0, count: u32::MAX }).await.unwrap();
+    let Response::Headers(headers) = resp else { panic!("headers expected") };
+    assert_eq!(headers.len(), 301);
     // H4: a range ending past u64::MAX is clamped before it reaches the server.
     for from in [u64::MAX - 1, u64::MAX] {
-        let resp = b.net.request(a_id, Request::Blocks { from, count: u32::MAX }).await.unwrap();
-        assert_eq!(resp, Response::Blocks(vec![]));
+        let resp = b.net.request(a_id, Request::Headers { from, count: u32::MAX }).await.unwrap();
+        assert_eq!(resp, Response::Headers(vec![]));
     }
+    // Bodies by hash, in order, at most MAX_BODIES_PER_REQUEST of them.
+    let hashes: Vec<B256> = (0..200u64).map(|i| B256::from(U256::from(i))).collect();
+    let resp = b.net.request(a_id, Request::Bodies { hashes: hashes.clone() }).await.unwrap();
+    let Response::Bodies(bodies) = resp else { panic!("bodies expected") };
+    assert_eq!(bodies.len(), MAX_BODIES_PER_REQUEST as usize);
+    assert_eq!(bodies[5].as_ref(), hashes[5].as_slice());
+    let resp = b.net.request(a_id, Request::Bodies { hashes: vec![] }).await.unwrap();
+    assert_eq!(resp, Response::Bodies(vec![]));
     assert!(!chain.overflowed.load(Ordering::Relaxed), "the server saw from + count overflow");
 
     // Gossip needs the mesh: publish until the other side hears it.

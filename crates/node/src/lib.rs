@@ -23,7 +23,7 @@ pub mod pos;
 mod streaming;
 mod trie_undo;
 pub use dbc_storage::chain::ChainEvent;
-pub use pos::{PosConfig, decode_block, encode_block};
+pub use pos::{PosConfig, block_rlp, decode_block, encode_block};
 use std::{
     path::PathBuf,
     sync::{

@@ -351,6 +351,11 @@ impl Storage {
         Ok(Some(header.seal_slow()))
     }
 
+    /// Canonical header of block `number`, as stored (its RLP), for serving it as is.
+    pub fn header_rlp(&self, number: u64) -> Result<Option<Vec<u8>>> {
+        self.get(HEADERS, num_key(number))
+    }
+
     /// Canonical hash of block `number`.
     pub fn block_hash(&self, number: u64) -> Result<Option<B256>> {
         Ok(self.get(CANONICAL_HEADERS, num_key(number))?.map(|v| B256::from_slice(&v)))

@@ -13,8 +13,9 @@ use std::{
 };
 use tokio::sync::mpsc::Receiver;
 
-/// A chain of `head + 1` blocks whose block `n` is `n` in big-endian bytes; `delay` slows
-/// `blocks()` down; `overflowed` records a range whose end does not fit a u64.
+/// A chain of `head + 1` blocks whose header `n` is `n` in big-endian bytes and whose body
+/// for a hash is the hash; `delay` slows every read down; `overflowed` records a range whose
+/// end does not fit a u64.
 #[derive(Default)]
 pub struct Chain {
     pub head: u64,
@@ -41,13 +42,17 @@ impl SyncServer for Chain {
             finalized: 0,
         }
     }
-    fn blocks(&self, from: u64, count: u32) -> Vec<Bytes> {
+    fn headers(&self, from: u64, count: u32) -> Vec<Bytes> {
         std::thread::sleep(self.delay);
         let Some(end) = from.checked_add(u64::from(count)) else {
             self.overflowed.store(true, Ordering::Relaxed);
             return vec![];
         };
         (from..end.min(self.head + 1)).map(|n| Bytes::from(n.to_be_bytes().to_vec())).collect()
+    }
+    fn bodies(&self, hashes: &[B256]) -> Vec<Bytes> {
+        std::thread::sleep(self.delay);
+        hashes.iter().map(|h| Bytes::from(h.to_vec())).collect()
     }
 }
 

@@ -73,6 +73,70 @@ pub fn decode_raw_block(raw: &[u8]) -> Result<RawBlock, String> {
     Ok(block)
 }
 
+/// Largest header accepted from a peer (a header with a finality proof of a hundred
+/// signatures is under 8 KiB).
+pub const MAX_HEADER_SIZE: usize = 64 << 10;
+
+/// RLP of a header, as served to headers-first sync.
+pub fn encode_header(header: &BlockHeader) -> Vec<u8> {
+    let mut out = Vec::with_capacity(768);
+    header.encode(&mut out);
+    out
+}
+
+/// Decodes a header strictly: at most [`MAX_HEADER_SIZE`] bytes, the whole input, the
+/// canonical encoding only.
+pub fn decode_header(raw: &[u8]) -> Result<dbc_primitives::SealedHeader, String> {
+    if raw.len() > MAX_HEADER_SIZE {
+        return Err(format!("header of {} bytes is above {MAX_HEADER_SIZE}", raw.len()));
+    }
+    let mut rest = raw;
+    let header = BlockHeader::decode(&mut rest).map_err(|e| e.to_string())?;
+    if !rest.is_empty() {
+        return Err("trailing bytes after the header".into());
+    }
+    if encode_header(&header) != raw {
+        return Err("non-canonical header encoding".into());
+    }
+    Ok(header.seal_slow())
+}
+
+/// RLP of a block body as served to headers-first sync: the list of its transactions (a block
+/// here has no ommers and an empty withdrawals list, which the header's roots fix).
+pub fn encode_body(transactions: &[TxEnvelope]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    alloy_rlp::encode_list(transactions, &mut out);
+    out
+}
+
+/// Joins a header from the pinned header chain with a body a peer served for it: the body is
+/// decoded strictly (at most a block's size, the whole input, canonical, no blob transactions)
+/// and must be the one the header commits to ([`check_body`]). Senders are not recovered.
+pub fn join_body(header: dbc_primitives::SealedHeader, raw: &[u8]) -> Result<RawBlock, String> {
+    if raw.len() > dbc_primitives::MAX_RLP_BLOCK_SIZE {
+        return Err(format!("body of {} bytes is above the block size limit", raw.len()));
+    }
+    let mut rest = raw;
+    let transactions = Vec::<TxEnvelope>::decode(&mut rest).map_err(|e| e.to_string())?;
+    if !rest.is_empty() {
+        return Err("trailing bytes after the body".into());
+    }
+    if transactions.iter().any(|t| matches!(t, TxEnvelope::Eip4844(_))) {
+        return Err("blob transactions are not accepted".into());
+    }
+    if encode_body(&transactions) != raw {
+        return Err("non-canonical body encoding".into());
+    }
+    check_body(header.inner(), &transactions)?;
+    Ok(RawBlock { header, transactions })
+}
+
+/// The block RLP (as gossiped) of a served header and body, checked as sync checks them.
+pub fn block_rlp(header: &[u8], body: &[u8]) -> Result<Vec<u8>, String> {
+    let block = join_body(decode_header(header)?, body)?;
+    Ok(encode_parts(block.header.inner(), &block.transactions))
+}
+
 /// Checks that the body is the one the header commits to: transaction root, no ommers, empty
 /// withdrawals.
 pub fn check_body(header: &BlockHeader, transactions: &[TxEnvelope]) -> Result<(), String> {
@@ -166,6 +230,54 @@ mod tests {
         block.header = header.seal_slow();
         let err = decode_raw_block(&encode_block(&block)).expect_err("above the limit");
         assert!(err.contains("size limit"), "{err}");
+    }
+
+    fn transfer_tx(nonce: u64) -> TxEnvelope {
+        let tx = alloy_consensus::TxLegacy { nonce, gas_limit: 21_000, ..Default::default() };
+        TxEnvelope::Legacy(alloy_consensus::Signed::new_unchecked(
+            tx,
+            alloy_primitives::Signature::test_signature(),
+            Default::default(),
+        ))
+    }
+
+    /// Headers-first sync: headers and bodies round-trip, and each is decoded strictly; a body
+    /// joins only the header whose transactions root it has.
+    #[test]
+    fn headers_and_bodies_are_strict_and_a_body_joins_only_its_header() {
+        let txs = vec![transfer_tx(0), transfer_tx(1)];
+        let mut header = empty_block(5).header.inner().clone();
+        header.transactions_root = calculate_transaction_root(&txs);
+        let raw_header = encode_header(&header);
+        let sealed = decode_header(&raw_header).expect("decodes");
+        assert_eq!(sealed.hash(), header.hash_slow());
+        let mut trailing = raw_header.clone();
+        trailing.push(0x80);
+        assert!(decode_header(&trailing).is_err(), "trailing bytes");
+        assert!(decode_header(&raw_header[..raw_header.len() - 1]).is_err(), "truncated");
+        assert!(decode_header(&vec![0u8; MAX_HEADER_SIZE + 1]).is_err(), "oversized");
+
+        let body = encode_body(&txs);
+        let joined = join_body(sealed.clone(), &body).expect("its own body");
+        assert_eq!(encode_body(&joined.transactions), body);
+        // The joined block is the block that would have been served whole.
+        let whole = Block { header: sealed.clone(), transactions: txs.clone(), senders: vec![] };
+        assert_eq!(encode_parts(joined.header.inner(), &joined.transactions), encode_block(&whole));
+        // Another body (one transaction left out) does not join.
+        let err = join_body(sealed.clone(), &encode_body(&txs[..1])).expect_err("not its body");
+        assert!(err.contains("transactions root"), "{err}");
+        let mut trailing = body.clone();
+        trailing.push(0x80);
+        assert!(join_body(sealed.clone(), &trailing).is_err(), "trailing bytes");
+        // A non-canonical list header (its length with a leading zero byte) is refused.
+        let start = if body[0] <= 0xf7 { 1 } else { 1 + usize::from(body[0] - 0xf7) };
+        let payload = &body[start..];
+        let mut long = vec![0xfa, 0, (payload.len() >> 8) as u8, payload.len() as u8];
+        long.extend_from_slice(payload);
+        assert!(join_body(sealed.clone(), &long).is_err(), "non-canonical");
+        // An empty block's body is the empty list.
+        let empty = empty_block(6);
+        assert!(join_body(empty.header.clone(), &encode_body(&[])).is_ok());
     }
 
     /// Security review H4: a body that is not the header's is refused before execution.

@@ -26,11 +26,13 @@ mod import;
 mod produce;
 mod sync;
 #[cfg(test)]
+mod sync_tests;
+#[cfg(test)]
 mod tests;
 mod txs;
 mod votes;
 
-pub use codec::{decode_block, encode_block};
+pub use codec::{block_rlp, decode_block, encode_block};
 
 use crate::NodeError;
 use alloy_primitives::{B256, Bytes};
@@ -59,7 +61,7 @@ const INVALID_PENALTY: u32 = 50;
 const GARBAGE_PENALTY: u32 = 20;
 /// Score a peer loses for claiming a head it then does not serve.
 const NO_PROGRESS_PENALTY: u32 = 10;
-/// Raw block bytes served per sync response (at least one block is always served).
+/// Raw body bytes served per sync response (at least one body is always served).
 const MAX_RESPONSE_BYTES: usize = 4 << 20;
 
 /// Proof-of-stake configuration of a node.
@@ -144,17 +146,33 @@ impl SyncServer for Server {
         }
     }
 
-    fn blocks(&self, from: u64, count: u32) -> Vec<Bytes> {
+    fn headers(&self, from: u64, count: u32) -> Vec<Bytes> {
+        let storage = self.0.storage();
+        let count = count.min(dbc_network::MAX_HEADERS_PER_REQUEST);
+        let mut out = Vec::new();
+        for n in from..from.saturating_add(u64::from(count)) {
+            let Ok(Some(raw)) = storage.header_rlp(n) else { break };
+            out.push(Bytes::from(raw));
+        }
+        out
+    }
+
+    fn bodies(&self, hashes: &[B256]) -> Vec<Bytes> {
         let storage = self.0.storage();
         let mut out = Vec::new();
         let mut bytes = 0;
-        for n in from..from.saturating_add(count.min(dbc_network::MAX_BLOCKS_PER_REQUEST) as u64) {
-            // Responses travel as JSON (hex, twice the size) under the sync codec's response limit.
+        for hash in hashes.iter().take(dbc_network::MAX_BODIES_PER_REQUEST as usize) {
+            // Responses travel as JSON (hex, twice the size) under the sync codec's limit.
             if bytes >= MAX_RESPONSE_BYTES {
                 break;
             }
-            let Ok(Some(b)) = storage.block(n) else { break };
-            let raw = encode_block(&b);
+            // Canonical blocks only: a hash we hold off the canonical chain is not served.
+            let Ok(Some(n)) = storage.block_number(*hash) else { break };
+            if storage.block_hash(n).ok().flatten() != Some(*hash) {
+                break;
+            }
+            let Ok(Some(txs)) = storage.transactions(n) else { break };
+            let raw = codec::encode_body(&txs);
             bytes += raw.len();
             out.push(Bytes::from(raw));
         }

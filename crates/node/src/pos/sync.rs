@@ -9,9 +9,15 @@
 //! peer is *proving* we are behind — its batches import as valid blocks — never because of a
 //! claim, so a peer announcing a huge head and answering slowly cannot stall the chain.
 
-use super::{ImportError, NO_PROGRESS_PENALTY, PosNode, codec::decode_raw_block, fork::heavier};
+use super::{
+    ImportError, NO_PROGRESS_PENALTY, PosNode,
+    codec::{RawBlock, decode_header, join_body},
+    fork::heavier,
+};
 use crate::persist::Persister;
+use dbc_consensus::pos::verify_header_shape;
 use dbc_network::{Peer, Request, Response};
+use dbc_primitives::SealedHeader;
 use std::{
     collections::HashMap,
     sync::{Arc, atomic::Ordering},
@@ -52,7 +58,7 @@ impl SyncState {
     }
 
     /// Records a claim; returns whether it was recorded (at most [`MAX_CLAIMS`] peers).
-    fn claim(&mut self, peer: Peer, head: u64) -> bool {
+    pub(super) fn claim(&mut self, peer: Peer, head: u64) -> bool {
         if self.claims.len() >= MAX_CLAIMS && !self.claims.contains_key(&peer) {
             return false;
         }
@@ -127,32 +133,127 @@ impl SyncState {
     }
 }
 
-/// Batches a sync has requested at most at once: the one being imported and the ones after it.
+/// Body requests a sync has in flight at most: the batch being imported and the ones after it.
 const PIPELINE: usize = 4;
 
-/// Blocks asked for per request.
-const BATCH: u64 = dbc_network::MAX_BLOCKS_PER_REQUEST as u64;
+/// Bodies asked for per request.
+const BATCH: u64 = dbc_network::MAX_BODIES_PER_REQUEST as u64;
 
-type BlocksAnswer = Result<Response, String>;
+/// Headers asked for per request: the pinned header chain grows by up to this many.
+const HEADERS: u64 = dbc_network::MAX_HEADERS_PER_REQUEST as u64;
 
-/// A batch request in flight.
+type Answer = Result<Response, String>;
+
+/// The round's pinned header chain (headers first, as geth's skeleton): headers served by the
+/// round's peer, consecutive, linked to each other and to our chain, each checked for every
+/// rule but the proposer schedule (which needs the parent's state, and is checked at import).
+/// Bodies are fetched against it, from any peer: a body either is the one its header commits
+/// to, or its server is caught at once, before anything executes.
+#[derive(Default)]
+struct Skeleton {
+    headers: std::collections::VecDeque<SealedHeader>,
+}
+
+impl Skeleton {
+    fn first(&self) -> Option<u64> {
+        self.headers.front().map(|h| h.number)
+    }
+
+    fn last(&self) -> Option<&SealedHeader> {
+        self.headers.back()
+    }
+
+    fn clear(&mut self) {
+        self.headers.clear();
+    }
+
+    /// Forgets the headers below `from` (imported, or known here).
+    fn drop_below(&mut self, from: u64) {
+        while self.headers.front().is_some_and(|h| h.number < from) {
+            self.headers.pop_front();
+        }
+    }
+
+    /// The pinned headers `start..start + count` (fewer where the chain ends).
+    fn range(&self, start: u64, count: u64) -> Vec<SealedHeader> {
+        let Some(first) = self.first() else { return Vec::new() };
+        let Some(skip) = start.checked_sub(first) else { return Vec::new() };
+        let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        self.headers.iter().skip(skip).take(count).cloned().collect()
+    }
+}
+
+/// Why a run of served headers was not pinned.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum HeadersError {
+    /// The first header does not build on the block it was asked to follow.
+    Disconnected,
+    /// The run breaks a rule: the peer that served it pays.
+    Invalid(String),
+}
+
+/// Checks a run of headers served for the blocks after `parent`: decoded strictly, at most
+/// [`HEADERS`], consecutive, each the child of the one before (the first of `parent`), and
+/// each well-formed on its own ([`verify_header_shape`]: slot timing, not from the future, a
+/// canonical seal by the beneficiary, its VRF reveal, gas limit bounds). The signature and VRF
+/// checks run in parallel.
+pub(super) fn verify_headers(
+    parent: &SealedHeader,
+    raw: &[alloy_primitives::Bytes],
+    slot_secs: u64,
+    now: u64,
+) -> Result<Vec<SealedHeader>, HeadersError> {
+    use rayon::prelude::*;
+    if raw.len() as u64 > HEADERS {
+        return Err(HeadersError::Invalid(format!(
+            "{} headers served, at most {HEADERS}",
+            raw.len()
+        )));
+    }
+    let headers = raw
+        .iter()
+        .map(|r| decode_header(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| HeadersError::Invalid(format!("undecodable header: {e}")))?;
+    if headers.first().is_some_and(|h| h.parent_hash != parent.hash()) {
+        return Err(HeadersError::Disconnected);
+    }
+    (0..headers.len())
+        .into_par_iter()
+        .with_min_len(16)
+        .try_for_each(|i| {
+            let before = if i == 0 { parent } else { &headers[i - 1] };
+            let header = &headers[i];
+            if header.parent_hash != before.hash() {
+                return Err(format!("header {} does not link to its parent", header.number));
+            }
+            verify_header_shape(before.inner(), header.inner(), slot_secs, now)
+                .map(|_| ())
+                .map_err(|e| format!("header {}: {e}", header.number))
+        })
+        .map_err(HeadersError::Invalid)?;
+    Ok(headers)
+}
+
+/// A body request in flight.
 struct Inflight {
     start: u64,
     count: u64,
     who: Peer,
-    handle: tokio::task::JoinHandle<BlocksAnswer>,
+    handle: tokio::task::JoinHandle<Answer>,
 }
 
-/// Consecutive batch requests in flight, answered in request order.
+/// Consecutive body requests in flight, answered in request order.
 struct Pipeline {
     inflight: std::collections::VecDeque<Inflight>,
     /// Requests whose answers are no longer wanted but which the peer may still be serving:
     /// they count against its [`dbc_network::MAX_INFLIGHT_PER_PEER`] until they finish (more
     /// would be dropped by the peer as a flood and end the round).
-    draining: Vec<(Peer, tokio::task::JoinHandle<BlocksAnswer>)>,
-    /// Blocks asked for per request: halved down to what the last short answer carried (a
-    /// peer answers at most `MAX_RESPONSE_BYTES`, one block if blocks are large), doubled
-    /// back up to [`BATCH`] after full answers.
+    draining: Vec<(Peer, tokio::task::JoinHandle<Answer>)>,
+    /// Bodies asked for per request: halved down to what the last short answer carried (a
+    /// peer answers at most `MAX_RESPONSE_BYTES`, one body if blocks are large), doubled back
+    /// up to [`BATCH`] after full answers.
     count: u64,
 }
 
@@ -162,6 +263,16 @@ impl Default for Pipeline {
     }
 }
 
+/// Sends `request` to `who` on its own task.
+fn send(
+    net: &dbc_network::NetworkHandle,
+    who: Peer,
+    request: Request,
+) -> tokio::task::JoinHandle<Answer> {
+    let net = net.clone();
+    tokio::spawn(async move { net.request(who, request).await.map_err(|e| e.to_string()) })
+}
+
 impl Pipeline {
     /// Our requests `peer` may still be serving.
     fn busy(&self, peer: &Peer) -> usize {
@@ -169,29 +280,40 @@ impl Pipeline {
             + self.draining.iter().filter(|(p, h)| p == peer && !h.is_finished()).count()
     }
 
-    /// Requests batches from `from` on (while below `target`) until [`PIPELINE`] are in
-    /// flight: the batch at `from` from `peer` (which the round's accounting is about), the
-    /// ones after it from `helpers` whose claims cover them, in turn (else from `peer`); no
-    /// peer gets more than `MAX_INFLIGHT_PER_PEER` of our requests, counting ones it may still
-    /// be serving. A gap before the first batch in flight (the last answer was short) is asked
-    /// of `peer` first; if `peer` is busy the pipeline starts again from `from`.
+    /// Waits until `peer` serves fewer than its in-flight limit of our requests (each ends
+    /// by the network's request timeout).
+    async fn wait_for(&mut self, peer: &Peer) {
+        let limit = dbc_network::MAX_INFLIGHT_PER_PEER as usize;
+        while self.busy(peer) >= limit {
+            let Some(i) = self.draining.iter().position(|(p, h)| p == peer && !h.is_finished())
+            else {
+                break;
+            };
+            let (_, handle) = self.draining.swap_remove(i);
+            let _ = handle.await;
+        }
+    }
+
+    /// Requests the bodies of the pinned headers from `from` on (up to `last`) until
+    /// [`PIPELINE`] requests are in flight: the batch at `from` from `peer` (the round's
+    /// peer), the ones after it from `helpers` whose claims cover them, in turn (else from
+    /// `peer`); no peer gets more than `MAX_INFLIGHT_PER_PEER` of our requests, counting ones
+    /// it may still be serving. A gap before the first batch in flight (the last answer was
+    /// short) is asked of `peer` first; if `peer` is busy the pipeline starts again from
+    /// `from`.
     async fn fill(
         &mut self,
         net: &dbc_network::NetworkHandle,
         peer: Peer,
         helpers: &[(Peer, u64)],
+        skeleton: &Skeleton,
         from: u64,
-        target: u64,
+        last: u64,
     ) {
         let limit = dbc_network::MAX_INFLIGHT_PER_PEER as usize;
         let request = |who: Peer, start: u64, count: u64| {
-            let net = net.clone();
-            tokio::spawn(async move {
-                let count = u32::try_from(count).unwrap_or(u32::MAX);
-                net.request(who, Request::Blocks { from: start, count })
-                    .await
-                    .map_err(|e| e.to_string())
-            })
+            let hashes = skeleton.range(start, count).iter().map(|h| h.hash()).collect();
+            send(net, who, Request::Bodies { hashes })
         };
         self.draining.retain(|(_, h)| !h.is_finished());
         match self.inflight.front().map(|r| r.start) {
@@ -204,17 +326,12 @@ impl Pipeline {
             _ => {}
         }
         // The first batch is `peer`'s: wait for it to finish what it may still be serving.
-        while self.inflight.is_empty() && self.busy(&peer) >= limit {
-            let Some(i) = self.draining.iter().position(|(p, h)| *p == peer && !h.is_finished())
-            else {
-                break;
-            };
-            let (_, handle) = self.draining.swap_remove(i);
-            let _ = handle.await;
+        if self.inflight.is_empty() {
+            self.wait_for(&peer).await;
         }
         let mut next = self.inflight.back().map_or(from, |r| r.start + r.count);
-        while self.inflight.len() < PIPELINE && next <= target {
-            let count = self.count.min(target - next + 1);
+        while self.inflight.len() < PIPELINE && next <= last {
+            let count = self.count.min(last - next + 1);
             // Helpers whose claim covers the batch, in turn by batch, then `peer`.
             let covering: Vec<Peer> = helpers
                 .iter()
@@ -237,14 +354,14 @@ impl Pipeline {
         }
     }
 
-    /// The answer to the first batch in flight: (first block, blocks asked, who, answer).
-    async fn next(&mut self) -> Option<(u64, u64, Peer, BlocksAnswer)> {
+    /// The answer to the first request in flight: (first block, bodies asked, who, answer).
+    async fn next(&mut self) -> Option<(u64, u64, Peer, Answer)> {
         let r = self.inflight.pop_front()?;
         let answer = r.handle.await.unwrap_or_else(|e| Err(e.to_string()));
         Some((r.start, r.count, r.who, answer))
     }
 
-    /// Adapts the request size to an answer of `got` blocks to a request for `asked`.
+    /// Adapts the request size to an answer of `got` bodies to a request for `asked`.
     fn answered(&mut self, asked: u64, got: u64) {
         self.count = if got < asked { got.max(1) } else { (self.count * 2).min(BATCH) };
     }
@@ -380,15 +497,19 @@ impl PosNode {
     }
 
     /// Fetches blocks from `peer` until our head reaches `target` or the peer stops helping.
-    /// Sets `progressed` once a batch of this peer's imports as valid blocks.
+    /// Sets `progressed` once blocks on the header chain this peer served import as valid.
     ///
-    /// Download is pipelined with execution: up to [`PIPELINE`] consecutive batches are
-    /// requested ahead of the one being imported, the first from `peer` and the others from
-    /// helpers — other peers whose claimed head covers the batch, in turn — so several peers
-    /// serve at once. Batches are imported in order. A helper that fails or answers nothing
-    /// cools down and its batch is asked of `peer`; one that serves an invalid batch is
-    /// penalised like `peer` would be. Everything but steady progress (a fork, a walk back,
-    /// known blocks) empties the pipeline and continues one batch at a time, as before.
+    /// Headers first: the peer serves the header chain ahead of our head in runs of up to
+    /// [`HEADERS`], each checked before any body is asked for ([`verify_headers`]); the bodies
+    /// of the pinned headers are then downloaded with up to [`PIPELINE`] requests in flight,
+    /// the first from `peer` and the others from helpers (other peers whose claimed head covers
+    /// the batch, in turn), so several peers serve at once while the previous batch executes.
+    /// A body must be the one its pinned header commits to: a helper that serves another is
+    /// penalised at once and its batch asked of `peer`, before anything executes; a helper
+    /// that fails or answers nothing cools down. A block that fails to execute was committed
+    /// to by the header `peer` served, so `peer` pays for it. Batches import in order.
+    /// Everything but steady progress (a fork, a walk back, known blocks) empties the
+    /// pipeline and continues from the new position.
     async fn sync_with(
         self: &Arc<Self>,
         peer: Peer,
@@ -403,6 +524,52 @@ impl PosNode {
         result
     }
 
+    /// Extends `skeleton` (or starts it at `from`) with the next run of `peer`'s headers, at
+    /// most up to `target`. `Ok(false)`: the peer has no header there.
+    async fn extend_skeleton(
+        self: &Arc<Self>,
+        pipeline: &mut Pipeline,
+        peer: Peer,
+        skeleton: &mut Skeleton,
+        from: u64,
+        target: u64,
+    ) -> Result<bool, HeadersError> {
+        let net = self.net().ok_or(HeadersError::Invalid("no network".into()))?.clone();
+        let parent = match skeleton.last() {
+            Some(h) => h.clone(),
+            None => {
+                self.storage().header(from - 1).ok().flatten().ok_or(HeadersError::Disconnected)?
+            }
+        };
+        let start = parent.number + 1;
+        let count = (target.saturating_sub(start) + 1).min(HEADERS);
+        // A header request counts against the peer's in-flight limit like a body request.
+        pipeline.wait_for(&peer).await;
+        let answer = send(&net, peer, Request::Headers { from: start, count: count as u32 })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        let raw = match answer {
+            Ok(Response::Headers(raw)) => raw,
+            Ok(_) => return Err(HeadersError::Invalid("unexpected response".into())),
+            // A timeout or a closed stream: the round ends (and the claim is judged).
+            Err(e) => {
+                debug!(target: "dbc::pos", %peer, error = %e, "header request failed");
+                return Ok(false);
+            }
+        };
+        if raw.is_empty() {
+            return Ok(false);
+        }
+        let slot = self.slot_secs();
+        let headers = tokio::task::spawn_blocking(move || {
+            verify_headers(&parent, &raw, slot, super::now_secs())
+        })
+        .await
+        .map_err(|e| HeadersError::Invalid(e.to_string()))??;
+        skeleton.headers.extend(headers);
+        Ok(true)
+    }
+
     async fn sync_batches(
         self: &Arc<Self>,
         peer: Peer,
@@ -414,18 +581,79 @@ impl PosNode {
         let mut from = self.chain.head_number() + 1;
         let mut back = 8u64;
         let mut progress = Progress::new(self.chain.head_number());
+        let mut skeleton = Skeleton::default();
+        // Whether `peer` has no header beyond the skeleton.
+        let mut exhausted = false;
         while self.chain.head_number() < target {
             let finalized = self.chain.finalized().unwrap_or(0);
             from = from.max(finalized + 1);
+            skeleton.drop_below(from);
+            if skeleton.first().is_some_and(|f| f != from) {
+                // We moved back (a walk towards a fork point): pin again from there.
+                skeleton.clear();
+                pipeline.clear();
+                exhausted = false;
+            }
+            // Headers we already have need no bodies.
+            while let Some(h) = skeleton.headers.front() {
+                if self.storage().block_hash(h.number).ok().flatten() != Some(h.hash()) {
+                    break;
+                }
+                from = h.number + 1;
+                skeleton.headers.pop_front();
+            }
+            // Keep the pinned chain ahead of what the pipeline will ask for.
+            let reach = from.saturating_add(PIPELINE as u64 * pipeline.count);
+            if !exhausted && skeleton.last().is_none_or(|h| h.number < reach.min(target)) {
+                match self.extend_skeleton(pipeline, peer, &mut skeleton, from, target).await {
+                    Ok(more) => exhausted = !more,
+                    Err(HeadersError::Disconnected) if skeleton.headers.is_empty() => {
+                        // The peer's chain forks below `from`: walk back towards the fork
+                        // point, never past the finalized block.
+                        if from <= finalized + 1 {
+                            net.ban(peer, "chain conflicts with our finalized block");
+                            return Err("peer's chain conflicts with our finalized block".into());
+                        }
+                        from = from.saturating_sub(back).max(finalized + 1);
+                        back = back.saturating_mul(4);
+                        continue;
+                    }
+                    Err(HeadersError::Disconnected) => {
+                        // The peer's chain changed under the skeleton: pin again.
+                        skeleton.clear();
+                        pipeline.clear();
+                        exhausted = false;
+                        continue;
+                    }
+                    Err(HeadersError::Invalid(e)) => {
+                        self.penalize(peer, super::INVALID_PENALTY, e.clone());
+                        return Err(e);
+                    }
+                }
+                continue;
+            }
+            let Some(last) = skeleton.last().map(|h| h.number) else { return Ok(()) };
             let helpers = self.sync.lock().helpers(peer, Instant::now());
-            pipeline.fill(&net, peer, &helpers, from, target).await;
+            pipeline.fill(&net, peer, &helpers, &skeleton, from, last).await;
             let Some((start, asked, who, resp)) = pipeline.next().await else {
                 return Ok(());
             };
-            let raw = match resp {
-                Ok(Response::Blocks(raw)) if !raw.is_empty() => {
+            let headers = skeleton.range(start, asked);
+            let bodies = match resp {
+                Ok(Response::Bodies(raw)) if !raw.is_empty() && raw.len() <= headers.len() => {
                     pipeline.answered(asked, raw.len() as u64);
                     raw
+                }
+                Ok(Response::Bodies(raw)) if raw.len() > headers.len() => {
+                    let e = format!("{} bodies served for {} hashes", raw.len(), headers.len());
+                    if who == peer {
+                        self.penalize(peer, super::INVALID_PENALTY, e.clone());
+                        return Err(e);
+                    }
+                    self.penalize(who, super::INVALID_PENALTY, e);
+                    self.sync.lock().cooldown.insert(who, Instant::now() + COOLDOWN);
+                    pipeline.clear();
+                    continue;
                 }
                 _ if who != peer => {
                     // A helper let us down: it rests, and `peer` is asked for its batch.
@@ -433,31 +661,43 @@ impl PosNode {
                     pipeline.clear();
                     continue;
                 }
-                Ok(Response::Blocks(_)) => return Ok(()),
+                Ok(Response::Bodies(_)) => return Ok(()),
                 Ok(_) => return Err("unexpected response".into()),
                 Err(e) => return Err(e),
             };
             let n = self.clone();
-            let bytes = raw.iter().map(|b| b.len()).sum::<usize>();
-            let outcome = tokio::task::spawn_blocking(move || n.import_batch(start, raw))
-                .await
-                .map_err(|e| e.to_string())?;
+            let bytes = bodies.iter().map(|b| b.len()).sum::<usize>();
+            let joined = tokio::task::spawn_blocking(move || {
+                let blocks = headers
+                    .into_iter()
+                    .zip(bodies.iter())
+                    .map(|(h, b)| join_body(h, b))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok::<_, String>(n.import_batch(start, blocks))
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            let outcome = match joined {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    // A body that is not its pinned header's: its server pays, nothing ran.
+                    let e = format!("body does not match its header: {e}");
+                    self.penalize(who, super::INVALID_PENALTY, e.clone());
+                    if who == peer {
+                        return Err(e);
+                    }
+                    self.sync.lock().cooldown.insert(who, Instant::now() + COOLDOWN);
+                    pipeline.clear();
+                    continue;
+                }
+            };
             if !matches!(outcome, BatchOutcome::Progress) {
                 pipeline.clear();
             }
-            if who != peer && !matches!(outcome, BatchOutcome::Progress | BatchOutcome::Known(_)) {
-                // A helper's batch that does not extend our chain: the round's peer decides
-                // forks and walks back; the helper rests (and pays for an invalid batch).
-                if let BatchOutcome::Invalid(e) = outcome {
-                    self.penalize(who, super::INVALID_PENALTY, e);
-                }
-                self.sync.lock().cooldown.insert(who, Instant::now() + COOLDOWN);
-                continue;
-            }
             match outcome {
                 BatchOutcome::Progress => {
-                    // The round's peer is credited for what it served itself.
-                    *progressed |= who == peer;
+                    // Blocks of the header chain `peer` served: the round's peer delivered.
+                    *progressed = true;
                     progress.log(self.chain.head_number(), target, bytes);
                     from = self.chain.head_number() + 1;
                     back = 8;
@@ -473,17 +713,14 @@ impl PosNode {
                 BatchOutcome::Known(last) => from = last + 1,
                 BatchOutcome::NoProgress => return Ok(()),
                 BatchOutcome::Disconnected => {
-                    if from <= finalized + 1 {
-                        if let Some(net) = self.net() {
-                            net.ban(peer, "chain conflicts with our finalized block");
-                        }
-                        return Err("peer's chain conflicts with our finalized block".into());
-                    }
-                    // Walk back towards the fork point, never past the finalized block.
-                    from = from.saturating_sub(back).max(finalized + 1);
-                    back = back.saturating_mul(4);
+                    // Our chain moved under the skeleton (a block by gossip, a fork): pin
+                    // again from our head.
+                    skeleton.clear();
+                    exhausted = false;
+                    from = self.chain.head_number() + 1;
                 }
                 BatchOutcome::Invalid(e) => {
+                    // The body is the one the header commits to: the header's server pays.
                     self.penalize(peer, super::INVALID_PENALTY, e.clone());
                     return Err(e);
                 }
@@ -496,18 +733,7 @@ impl PosNode {
     /// Imports a batch of consecutive blocks starting at `from`. The batch must link (numbers
     /// and parent hashes) before anything else happens; where it forks off our chain it is
     /// handed to fork choice, which adopts it only if it is valid and heavier.
-    pub(super) fn import_batch(
-        &self,
-        from: u64,
-        raw: Vec<alloy_primitives::Bytes>,
-    ) -> BatchOutcome {
-        let mut blocks = Vec::with_capacity(raw.len());
-        for r in &raw {
-            match decode_raw_block(r) {
-                Ok(b) => blocks.push(b),
-                Err(e) => return BatchOutcome::Invalid(format!("undecodable block: {e}")),
-            }
-        }
+    pub(super) fn import_batch(&self, from: u64, mut blocks: Vec<RawBlock>) -> BatchOutcome {
         let Some(first) = blocks.first() else { return BatchOutcome::NoProgress };
         if first.header.number != from || from == 0 {
             return BatchOutcome::Invalid("blocks out of range".into());

@@ -12,7 +12,7 @@ use dbc_evm::{BlockAttributes, TxList, build_block};
 use dbc_primitives::{Block, pos};
 use tokio::sync::Notify;
 
-fn spec_for(validator: Address) -> Arc<ChainSpec> {
+pub(super) fn spec_for(validator: Address) -> Arc<ChainSpec> {
     let mut g: serde_json::Value = serde_json::from_str(DEV_GENESIS_JSON).expect("json");
     let staking = dbc_chainspec::StakingParams {
         validators: vec![dbc_chainspec::GenesisValidator {
@@ -35,7 +35,7 @@ fn spec_for(validator: Address) -> Arc<ChainSpec> {
     Arc::new(ChainSpec::from_json(&g.to_string()).expect("spec"))
 }
 
-fn offline(spec: &Arc<ChainSpec>, dir: &std::path::Path) -> PosNode {
+pub(super) fn offline(spec: &Arc<ChainSpec>, dir: &std::path::Path) -> PosNode {
     let config = NodeConfig {
         datadir: dir.to_path_buf(),
         spec: spec.clone(),
@@ -71,7 +71,7 @@ fn offline(spec: &Arc<ChainSpec>, dir: &std::path::Path) -> PosNode {
 
 /// Two offline nodes of one single-validator chain, with the validator's key (the temporary
 /// directories live as long as the returned value).
-fn two_nodes() -> (PrivateKeySigner, [tempfile::TempDir; 2], PosNode, PosNode) {
+pub(super) fn two_nodes() -> (PrivateKeySigner, [tempfile::TempDir; 2], PosNode, PosNode) {
     let key = PrivateKeySigner::random();
     let spec = spec_for(key.address());
     let dirs = [tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp")];
@@ -85,7 +85,7 @@ fn make(node: &PosNode, key: &PrivateKeySigner, k: u64) -> Block {
 }
 
 /// A signed EIP-1559 transfer from dev account `from` (chain 19888).
-fn transfer(from: usize, nonce: u64) -> dbc_primitives::TxEnvelope {
+pub(super) fn transfer(from: usize, nonce: u64) -> dbc_primitives::TxEnvelope {
     use alloy_consensus::SignableTransaction;
     use alloy_signer::SignerSync;
     let signer = dbc_chainspec::dev_signers(from + 1).expect("dev keys").remove(from);
@@ -104,7 +104,7 @@ fn transfer(from: usize, nonce: u64) -> dbc_primitives::TxEnvelope {
 }
 
 /// [`make`] with transactions.
-fn make_with(
+pub(super) fn make_with(
     node: &PosNode,
     key: &PrivateKeySigner,
     k: u64,
@@ -161,7 +161,7 @@ fn engine_seal(key: &PrivateKeySigner, header: Header) -> Header {
         .expect("seal")
 }
 
-fn reseal(key: &PrivateKeySigner, mut header: Header) -> Header {
+pub(super) fn reseal(key: &PrivateKeySigner, mut header: Header) -> Header {
     let mut extra = header.extra_data.to_vec();
     extra.truncate(extra.len() - pos::SEAL_LEN);
     header.extra_data = extra.into();
@@ -172,12 +172,12 @@ fn raw_block(block: &Block) -> RawBlock {
     RawBlock { header: block.header.clone(), transactions: block.transactions.clone() }
 }
 
-fn import(node: &PosNode, block: Block) -> Result<(), ImportError> {
+pub(super) fn import(node: &PosNode, block: Block) -> Result<(), ImportError> {
     let mut trie = node.trie.lock();
     node.import_locked(&mut trie, raw_block(&block))
 }
 
-fn extend(node: &PosNode, key: &PrivateKeySigner, k: u64, n: usize) -> Vec<Block> {
+pub(super) fn extend(node: &PosNode, key: &PrivateKeySigner, k: u64, n: usize) -> Vec<Block> {
     (0..n)
         .map(|_| {
             let b = make(node, key, k);
@@ -187,11 +187,11 @@ fn extend(node: &PosNode, key: &PrivateKeySigner, k: u64, n: usize) -> Vec<Block
         .collect()
 }
 
-fn raw(blocks: &[Block]) -> Vec<Bytes> {
-    blocks.iter().map(|b| Bytes::from(encode_block(b))).collect()
+pub(super) fn raw(blocks: &[Block]) -> Vec<RawBlock> {
+    blocks.iter().map(raw_block).collect()
 }
 
-fn root_ok(node: &PosNode) {
+pub(super) fn root_ok(node: &PosNode) {
     let head = node.chain.head();
     assert_eq!(rebuild_trie(node.storage()).expect("trie").root(), head.state_root);
     assert_eq!(node.trie.lock().root(), head.state_root, "in-memory trie follows the head");

@@ -1,0 +1,173 @@
+//! Headers-first sync: the pinned header chain, and bodies from several peers checked against
+//! it (over a real network).
+
+use super::{
+    Server,
+    codec::{encode_body, encode_header},
+    now_secs,
+    sync::{HeadersError, verify_headers},
+    tests::{extend, import, make_with, offline, reseal, root_ok, spec_for, transfer, two_nodes},
+};
+use alloy_consensus::Sealable;
+use alloy_primitives::{B256, Bytes};
+use alloy_signer_local::PrivateKeySigner;
+use dbc_network::{NetworkConfig, Status, SyncServer};
+use dbc_primitives::Block;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+fn raw_headers(blocks: &[Block]) -> Vec<Bytes> {
+    blocks.iter().map(|b| Bytes::from(encode_header(b.header.inner()))).collect()
+}
+
+/// A run of headers is pinned only if every header decodes strictly, follows the one before
+/// (the first our block) and is well-formed on its own; one that starts elsewhere is a fork
+/// to walk back from, not a fault.
+#[test]
+fn headers_first_pins_only_a_linked_well_formed_run() {
+    let (key, _dirs, a, b) = two_nodes();
+    let blocks = extend(&a, &key, 0, 6);
+    let genesis = b.storage().header(0).expect("read").expect("genesis");
+    let (slot, now) = (b.slot_secs(), now_secs());
+    let pinned = verify_headers(&genesis, &raw_headers(&blocks), slot, now).expect("valid run");
+    let hashes: Vec<B256> = pinned.iter().map(|h| h.hash()).collect();
+    assert_eq!(hashes, blocks.iter().map(|b| b.header.hash()).collect::<Vec<_>>());
+    assert_eq!(verify_headers(&genesis, &[], slot, now), Ok(vec![]));
+
+    // A run that does not start on our block.
+    let err = verify_headers(&genesis, &raw_headers(&blocks[1..]), slot, now);
+    assert_eq!(err, Err(HeadersError::Disconnected));
+    let invalid = |raw: &[Bytes]| match verify_headers(&genesis, raw, slot, now) {
+        Err(HeadersError::Invalid(e)) => e,
+        other => panic!("not refused: {other:?}"),
+    };
+    // A gap.
+    let mut gap = raw_headers(&blocks);
+    gap.remove(3);
+    assert!(invalid(&gap).contains("does not link"));
+    // A header changed under its seal.
+    let mut tampered = blocks.clone();
+    let mut h = tampered[4].header.inner().clone();
+    h.state_root = B256::repeat_byte(7);
+    tampered[4] = Block { header: h.seal_slow(), ..tampered[4].clone() };
+    // (The next header still names the old parent: rebuild the rest on top.)
+    let e = invalid(&raw_headers(&tampered[..5]));
+    assert!(e.contains("header 5"), "{e}");
+    // A header from the future, resealed properly.
+    let mut h = blocks[0].header.inner().clone();
+    h.timestamp = now + 3_600;
+    let future = Block { header: reseal(&key, h).seal_slow(), ..blocks[0].clone() };
+    assert!(invalid(&raw_headers(&[future])).contains("future"));
+    // Bytes that are not one canonical header.
+    let mut trailing = raw_headers(&blocks[..1]);
+    trailing[0] = Bytes::from([trailing[0].to_vec(), vec![0x80]].concat());
+    assert!(invalid(&trailing).contains("undecodable"));
+    // More headers than a request may carry.
+    let many = vec![
+        raw_headers(&blocks[..1])[0].clone();
+        dbc_network::MAX_HEADERS_PER_REQUEST as usize + 1
+    ];
+    assert!(invalid(&many).contains("at most"));
+    // A header sealed by someone outside the set is well-formed (the schedule needs the
+    // parent's state): it is pinned, and import refuses it.
+    let outsider = PrivateKeySigner::random();
+    let forged = make_with(&b, &outsider, 0, vec![]);
+    let run = raw_headers(std::slice::from_ref(&forged));
+    assert_eq!(verify_headers(&genesis, &run, slot, now).map(|h| h.len()), Ok(1));
+    assert!(import(&b, forged).is_err());
+    assert!(import(&b, blocks[0].clone()).is_ok());
+}
+
+/// A peer that serves bodies its headers do not commit to: every body is the same transfer.
+struct WrongBodies {
+    genesis: B256,
+    head: u64,
+}
+
+impl SyncServer for WrongBodies {
+    fn status(&self) -> Status {
+        Status { genesis: self.genesis, head: self.head, head_hash: B256::ZERO, finalized: 0 }
+    }
+    fn headers(&self, _: u64, _: u32) -> Vec<Bytes> {
+        Vec::new()
+    }
+    fn bodies(&self, hashes: &[B256]) -> Vec<Bytes> {
+        hashes.iter().map(|_| Bytes::from(encode_body(&[transfer(1, 0)]))).collect()
+    }
+}
+
+fn net_config(dir: &std::path::Path, name: &str, boot: Vec<dbc_network::Addr>) -> NetworkConfig {
+    NetworkConfig {
+        listen: "/ip4/127.0.0.1/tcp/0".parse().expect("addr"),
+        bootnodes: boot,
+        key_file: dir.join(name),
+        status_interval: Duration::from_millis(300),
+        ..Default::default()
+    }
+}
+
+fn boot(addr: &dbc_network::Addr, peer: dbc_network::Peer) -> dbc_network::Addr {
+    format!("{addr}/p2p/{peer}").parse().expect("bootnode address")
+}
+
+/// Headers first over a real network: B pins A's header chain and fetches the bodies from A
+/// and from a helper whose claim covers them. The helper serves bodies that are not the ones
+/// the pinned headers commit to: it is penalised before anything executes, its batch is asked
+/// of A, and B reaches A's head with A's state. Without the body check the wrong bodies would
+/// fail execution and cost A, the headers' server, its standing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_come_from_several_peers_and_a_wrong_body_costs_only_its_server() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let a = Arc::new(offline(&spec, dirs[0].path()));
+    let b = Arc::new(offline(&spec, dirs[1].path()));
+    const HEAD: u64 = 300;
+    for n in 0..HEAD {
+        let block = make_with(&a, &key, 0, vec![transfer(0, n)]);
+        import(&a, block).expect("own block");
+    }
+    let genesis = a.storage().block_hash(0).expect("read").expect("genesis");
+
+    let (a_net, _a_events, a_addr) =
+        dbc_network::start(net_config(dirs[2].path(), "a", vec![]), Arc::new(Server(a.clone())))
+            .await
+            .expect("a's network");
+    let _ = a.net.set(a_net.clone());
+    let evil_server = Arc::new(WrongBodies { genesis, head: HEAD - 1 });
+    let (evil_net, _evil_events, evil_addr) =
+        dbc_network::start(net_config(dirs[2].path(), "evil", vec![]), evil_server)
+            .await
+            .expect("evil's network");
+    let (a_id, evil_id) = (a_net.local_peer_id(), evil_net.local_peer_id());
+    let boots = vec![boot(&a_addr, a_id), boot(&evil_addr, evil_id)];
+    // B's event loop is not running: the claims below are the only ones it acts on.
+    let (b_net, _b_events, _) =
+        dbc_network::start(net_config(dirs[2].path(), "b", boots), Arc::new(Server(b.clone())))
+            .await
+            .expect("b's network");
+    let _ = b.net.set(b_net.clone());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b_net.peer_count() < 2 {
+        assert!(Instant::now() < deadline, "connected to {}", b_net.peer_count());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The helper's claim first (no round: it is recorded while A's round is being picked).
+    b.sync.lock().claim(evil_id, HEAD - 1);
+    b.on_peer_claim(a_id, HEAD);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while b.chain.head_number() < HEAD {
+        assert!(Instant::now() < deadline, "synced to {} of {HEAD}", b.chain.head_number());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(b.chain.head().hash(), a.chain.head().hash());
+    root_ok(&b);
+    let receipts = b.storage().receipts(HEAD).expect("read").expect("receipts");
+    assert_eq!(receipts.len(), 1, "bodies arrived with their transactions");
+    let evil_score = b_net.score(evil_id).await.expect("score");
+    assert!(evil_score <= -i64::from(super::INVALID_PENALTY), "helper's score {evil_score}");
+    assert_eq!(b_net.score(a_id).await.expect("score"), 0, "the headers' server lost nothing");
+}
