@@ -147,10 +147,22 @@ pub fn verify_header(
     slot_secs: u64,
     now: u64,
 ) -> Result<VerifiedHeader, ConsensusError> {
+    let shaped = verify_header_shape(parent, header, slot_secs, now)?;
+    verify_schedule(set, parent, header, shaped, slot_secs)
+}
+
+/// The rest of [`verify_header`] for a header that passed [`verify_header_shape`] on `parent`
+/// (giving `shaped`): its sealer is the set's proposer for the slot.
+pub fn verify_schedule(
+    set: &ValidatorSet,
+    parent: &Header,
+    header: &Header,
+    shaped: ShapedHeader,
+    slot_secs: u64,
+) -> Result<VerifiedHeader, ConsensusError> {
     let k = slot_offset(parent.timestamp, header.timestamp, slot_secs)
         .ok_or_else(|| invalid("timestamp is not on a slot after the parent"))?;
     let expected = set.proposer(header.number, k).ok_or_else(|| invalid("empty validator set"))?;
-    let shaped = verify_header_shape(parent, header, slot_secs, now)?;
     if shaped.sealer != expected {
         return Err(invalid(format!("sealed by {}, slot belongs to {expected}", shaped.sealer)));
     }

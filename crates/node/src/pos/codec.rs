@@ -24,6 +24,23 @@ pub struct RawBlock {
     pub header: dbc_primitives::SealedHeader,
     /// Transactions in block order.
     pub transactions: Vec<TxEnvelope>,
+    /// What `verify_header_shape` found for this header on its parent, when headers-first
+    /// sync checked it before the body was fetched; import then checks only the schedule.
+    /// Set only by [`RawBlock::with_shape`] from the check itself.
+    pub(crate) shaped: Option<dbc_consensus::pos::ShapedHeader>,
+}
+
+impl RawBlock {
+    /// A block decoded from the wire, its header not checked yet.
+    pub fn new(header: dbc_primitives::SealedHeader, transactions: Vec<TxEnvelope>) -> Self {
+        Self { header, transactions, shaped: None }
+    }
+
+    /// The block with the result of `verify_header_shape` on exactly this header and its
+    /// parent (the header's hash commits to both).
+    pub(crate) fn with_shape(self, shaped: dbc_consensus::pos::ShapedHeader) -> Self {
+        Self { shaped: Some(shaped), ..self }
+    }
 }
 
 /// RLP of a block as gossiped and served: the standard Ethereum block encoding.
@@ -66,7 +83,7 @@ pub fn decode_raw_block(raw: &[u8]) -> Result<RawBlock, String> {
     if b.body.transactions.iter().any(|t| matches!(t, TxEnvelope::Eip4844(_))) {
         return Err("blob transactions are not accepted".into());
     }
-    let block = RawBlock { header: b.header.seal_slow(), transactions: b.body.transactions };
+    let block = RawBlock::new(b.header.seal_slow(), b.body.transactions);
     if encode_parts(block.header.inner(), &block.transactions) != raw {
         return Err("non-canonical block encoding".into());
     }
@@ -128,7 +145,7 @@ pub fn join_body(header: dbc_primitives::SealedHeader, raw: &[u8]) -> Result<Raw
         return Err("non-canonical body encoding".into());
     }
     check_body(header.inner(), &transactions)?;
-    Ok(RawBlock { header, transactions })
+    Ok(RawBlock::new(header, transactions))
 }
 
 /// The block RLP (as gossiped) of a served header and body, checked as sync checks them.

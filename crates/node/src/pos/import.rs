@@ -10,7 +10,7 @@ use crate::{
     persist::{Committed, Persister},
     trie_undo::Touched,
 };
-use dbc_consensus::pos::{VerifiedHeader, verify_header};
+use dbc_consensus::pos::{VerifiedHeader, verify_header, verify_schedule};
 use dbc_evm::{BlockAttributes, ExecutedBlock, TxList, build_block};
 use dbc_primitives::pos::FinalityProof;
 use dbc_primitives::{BlockHeader, Recovered, TxEnvelope};
@@ -131,8 +131,13 @@ impl PosNode {
         let state = persist.state()?;
         let header = block.header.inner();
         let set = self.set_in(&parent, &state);
-        let verified = verify_header(&set, parent.inner(), header, self.slot_secs(), now_secs())
-            .map_err(|e| ImportError::Invalid(e.to_string()))?;
+        let slot = self.slot_secs();
+        let verified = match &block.shaped {
+            // Headers-first sync checked the seal and VRF on this very parent already.
+            Some(shaped) => verify_schedule(&set, parent.inner(), header, shaped.clone(), slot),
+            None => verify_header(&set, parent.inner(), header, slot, now_secs()),
+        }
+        .map_err(|e| ImportError::Invalid(e.to_string()))?;
         if let Some(proof) = &verified.finality {
             // The proof's block must be canonical in storage: wait if it is being committed.
             if persist.pending_header().is_some_and(|h| h.number <= proof.number) {

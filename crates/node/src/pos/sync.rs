@@ -15,7 +15,7 @@ use super::{
     fork::heavier,
 };
 use crate::persist::Persister;
-use dbc_consensus::pos::verify_header_shape;
+use dbc_consensus::pos::{ShapedHeader, verify_header_shape};
 use dbc_network::{Peer, Request, Response};
 use dbc_primitives::SealedHeader;
 use std::{
@@ -151,16 +151,20 @@ type Answer = Result<Response, String>;
 /// to, or its server is caught at once, before anything executes.
 #[derive(Default)]
 struct Skeleton {
-    headers: std::collections::VecDeque<SealedHeader>,
+    headers: std::collections::VecDeque<Pinned>,
 }
+
+/// A pinned header with what its shape check found (its sealer, VRF mix, finality proof), so
+/// that import checks only the schedule instead of the seal and VRF again.
+pub(super) type Pinned = (SealedHeader, ShapedHeader);
 
 impl Skeleton {
     fn first(&self) -> Option<u64> {
-        self.headers.front().map(|h| h.number)
+        self.headers.front().map(|h| h.0.number)
     }
 
     fn last(&self) -> Option<&SealedHeader> {
-        self.headers.back()
+        self.headers.back().map(|h| &h.0)
     }
 
     fn clear(&mut self) {
@@ -169,13 +173,13 @@ impl Skeleton {
 
     /// Forgets the headers below `from` (imported, or known here).
     fn drop_below(&mut self, from: u64) {
-        while self.headers.front().is_some_and(|h| h.number < from) {
+        while self.headers.front().is_some_and(|h| h.0.number < from) {
             self.headers.pop_front();
         }
     }
 
     /// The pinned headers `start..start + count` (fewer where the chain ends).
-    fn range(&self, start: u64, count: u64) -> Vec<SealedHeader> {
+    fn range(&self, start: u64, count: u64) -> Vec<Pinned> {
         let Some(first) = self.first() else { return Vec::new() };
         let Some(skip) = start.checked_sub(first) else { return Vec::new() };
         let skip = usize::try_from(skip).unwrap_or(usize::MAX);
@@ -203,7 +207,7 @@ pub(super) fn verify_headers(
     raw: &[alloy_primitives::Bytes],
     slot_secs: u64,
     now: u64,
-) -> Result<Vec<SealedHeader>, HeadersError> {
+) -> Result<Vec<Pinned>, HeadersError> {
     use rayon::prelude::*;
     if raw.len() as u64 > HEADERS {
         return Err(HeadersError::Invalid(format!(
@@ -219,21 +223,21 @@ pub(super) fn verify_headers(
     if headers.first().is_some_and(|h| h.parent_hash != parent.hash()) {
         return Err(HeadersError::Disconnected);
     }
-    (0..headers.len())
+    let shapes = (0..headers.len())
         .into_par_iter()
         .with_min_len(16)
-        .try_for_each(|i| {
+        .map(|i| {
             let before = if i == 0 { parent } else { &headers[i - 1] };
             let header = &headers[i];
             if header.parent_hash != before.hash() {
                 return Err(format!("header {} does not link to its parent", header.number));
             }
             verify_header_shape(before.inner(), header.inner(), slot_secs, now)
-                .map(|_| ())
                 .map_err(|e| format!("header {}: {e}", header.number))
         })
+        .collect::<Result<Vec<_>, _>>()
         .map_err(HeadersError::Invalid)?;
-    Ok(headers)
+    Ok(headers.into_iter().zip(shapes).collect())
 }
 
 /// A body request in flight.
@@ -255,11 +259,20 @@ struct Pipeline {
     /// peer answers at most `MAX_RESPONSE_BYTES`, one body if blocks are large), doubled back
     /// up to [`BATCH`] after full answers.
     count: u64,
+    /// The next run of headers, requested from the round's peer while bodies download.
+    headers: Option<HeaderFetch>,
+}
+
+/// A header request in flight: the run after `parent`.
+struct HeaderFetch {
+    parent: SealedHeader,
+    who: Peer,
+    handle: tokio::task::JoinHandle<Answer>,
 }
 
 impl Default for Pipeline {
     fn default() -> Self {
-        Self { inflight: Default::default(), draining: Vec::new(), count: BATCH }
+        Self { inflight: Default::default(), draining: Vec::new(), count: BATCH, headers: None }
     }
 }
 
@@ -278,6 +291,7 @@ impl Pipeline {
     fn busy(&self, peer: &Peer) -> usize {
         self.inflight.iter().filter(|r| r.who == *peer).count()
             + self.draining.iter().filter(|(p, h)| p == peer && !h.is_finished()).count()
+            + self.headers.iter().filter(|f| f.who == *peer && !f.handle.is_finished()).count()
     }
 
     /// Waits until `peer` serves fewer than its in-flight limit of our requests (each ends
@@ -312,7 +326,7 @@ impl Pipeline {
     ) {
         let limit = dbc_network::MAX_INFLIGHT_PER_PEER as usize;
         let request = |who: Peer, start: u64, count: u64| {
-            let hashes = skeleton.range(start, count).iter().map(|h| h.hash()).collect();
+            let hashes = skeleton.range(start, count).iter().map(|h| h.0.hash()).collect();
             send(net, who, Request::Bodies { hashes })
         };
         self.draining.retain(|(_, h)| !h.is_finished());
@@ -379,6 +393,9 @@ impl Pipeline {
     fn clear(&mut self) {
         for r in self.inflight.drain(..) {
             self.draining.push((r.who, r.handle));
+        }
+        if let Some(f) = self.headers.take() {
+            self.draining.push((f.who, f.handle));
         }
     }
 }
@@ -524,43 +541,35 @@ impl PosNode {
         result
     }
 
-    /// Extends `skeleton` (or starts it at `from`) with the next run of `peer`'s headers, at
-    /// most up to `target`. `Ok(false)`: the peer has no header there.
-    async fn extend_skeleton(
-        self: &Arc<Self>,
-        pipeline: &mut Pipeline,
-        peer: Peer,
+    /// Pins the answer to a header request onto `skeleton`, if it still follows on from it
+    /// (else the answer is stale and dropped). `Ok(false)`: the peer has no header there.
+    async fn pin_headers(
+        &self,
+        fetch: HeaderFetch,
         skeleton: &mut Skeleton,
         from: u64,
-        target: u64,
     ) -> Result<bool, HeadersError> {
-        let net = self.net().ok_or(HeadersError::Invalid("no network".into()))?.clone();
-        let parent = match skeleton.last() {
-            Some(h) => h.clone(),
-            None => {
-                self.storage().header(from - 1).ok().flatten().ok_or(HeadersError::Disconnected)?
-            }
+        let answer = fetch.handle.await.unwrap_or_else(|e| Err(e.to_string()));
+        let follows = match skeleton.last() {
+            Some(last) => last.hash() == fetch.parent.hash(),
+            None => fetch.parent.number + 1 == from,
         };
-        let start = parent.number + 1;
-        let count = (target.saturating_sub(start) + 1).min(HEADERS);
-        // A header request counts against the peer's in-flight limit like a body request.
-        pipeline.wait_for(&peer).await;
-        let answer = send(&net, peer, Request::Headers { from: start, count: count as u32 })
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
+        if !follows {
+            return Ok(true);
+        }
         let raw = match answer {
             Ok(Response::Headers(raw)) => raw,
             Ok(_) => return Err(HeadersError::Invalid("unexpected response".into())),
-            // A timeout or a closed stream: the round ends (and the claim is judged).
+            // A timeout or a closed stream: no more headers this round.
             Err(e) => {
-                debug!(target: "dbc::pos", %peer, error = %e, "header request failed");
+                debug!(target: "dbc::pos", peer = %fetch.who, error = %e, "header request failed");
                 return Ok(false);
             }
         };
         if raw.is_empty() {
             return Ok(false);
         }
-        let slot = self.slot_secs();
+        let (parent, slot) = (fetch.parent, self.slot_secs());
         let headers = tokio::task::spawn_blocking(move || {
             verify_headers(&parent, &raw, slot, super::now_secs())
         })
@@ -595,17 +604,37 @@ impl PosNode {
                 exhausted = false;
             }
             // Headers we already have need no bodies.
-            while let Some(h) = skeleton.headers.front() {
+            while let Some((h, _)) = skeleton.headers.front() {
                 if self.storage().block_hash(h.number).ok().flatten() != Some(h.hash()) {
                     break;
                 }
                 from = h.number + 1;
                 skeleton.headers.pop_front();
             }
-            // Keep the pinned chain ahead of what the pipeline will ask for.
-            let reach = from.saturating_add(PIPELINE as u64 * pipeline.count);
-            if !exhausted && skeleton.last().is_none_or(|h| h.number < reach.min(target)) {
-                match self.extend_skeleton(pipeline, peer, &mut skeleton, from, target).await {
+            // Keep the pinned chain ahead of the bodies: the next run of headers is asked
+            // for while fewer than half a run are pinned beyond `from`, alongside the body
+            // requests (it counts against the peer's in-flight limit like them).
+            let ahead = from.saturating_add(HEADERS / 2).min(target);
+            if !exhausted
+                && pipeline.headers.is_none()
+                && skeleton.last().is_none_or(|h| h.number < ahead)
+                && pipeline.busy(&peer) < dbc_network::MAX_INFLIGHT_PER_PEER as usize
+            {
+                let parent = match skeleton.last() {
+                    Some(h) => Some(h.clone()),
+                    None => self.storage().header(from - 1).ok().flatten(),
+                };
+                let Some(parent) = parent else { return Err("no block before the sync".into()) };
+                let start = parent.number + 1;
+                let count = (target.saturating_sub(start) + 1).min(HEADERS) as u32;
+                let handle = send(&net, peer, Request::Headers { from: start, count });
+                pipeline.headers = Some(HeaderFetch { parent, who: peer, handle });
+            }
+            // Take the run when it is in, or wait for it when no pinned header is left.
+            let needed = skeleton.headers.is_empty();
+            if pipeline.headers.as_ref().is_some_and(|f| needed || f.handle.is_finished()) {
+                let Some(fetch) = pipeline.headers.take() else { continue };
+                match self.pin_headers(fetch, &mut skeleton, from).await {
                     Ok(more) => exhausted = !more,
                     Err(HeadersError::Disconnected) if skeleton.headers.is_empty() => {
                         // The peer's chain forks below `from`: walk back towards the fork
@@ -616,20 +645,28 @@ impl PosNode {
                         }
                         from = from.saturating_sub(back).max(finalized + 1);
                         back = back.saturating_mul(4);
-                        continue;
                     }
                     Err(HeadersError::Disconnected) => {
                         // The peer's chain changed under the skeleton: pin again.
                         skeleton.clear();
                         pipeline.clear();
                         exhausted = false;
-                        continue;
                     }
                     Err(HeadersError::Invalid(e)) => {
                         self.penalize(peer, super::INVALID_PENALTY, e.clone());
                         return Err(e);
                     }
                 }
+                continue;
+            }
+            if needed {
+                if exhausted {
+                    return Ok(());
+                }
+                // The peer is busy with requests whose answers no pinned header is left
+                // for: drop them and wait for one to end.
+                pipeline.clear();
+                pipeline.wait_for(&peer).await;
                 continue;
             }
             let Some(last) = skeleton.last().map(|h| h.number) else { return Ok(()) };
@@ -671,7 +708,10 @@ impl PosNode {
                 let blocks = headers
                     .into_iter()
                     .zip(bodies.iter())
-                    .map(|(h, b)| join_body(h, b))
+                    .map(|((header, shaped), body)| {
+                        // Import checks the schedule only: the seal and VRF checked out.
+                        join_body(header, body).map(|b| b.with_shape(shaped))
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok::<_, String>(n.import_batch(start, blocks))
             })

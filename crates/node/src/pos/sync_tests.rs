@@ -3,9 +3,9 @@
 
 use super::{
     Server,
-    codec::{encode_body, encode_header},
+    codec::{encode_body, encode_header, join_body},
     now_secs,
-    sync::{HeadersError, verify_headers},
+    sync::{BatchOutcome, HeadersError, verify_headers},
     tests::{extend, import, make_with, offline, reseal, root_ok, spec_for, transfer, two_nodes},
 };
 use alloy_consensus::Sealable;
@@ -32,13 +32,17 @@ fn headers_first_pins_only_a_linked_well_formed_run() {
     let genesis = b.storage().header(0).expect("read").expect("genesis");
     let (slot, now) = (b.slot_secs(), now_secs());
     let pinned = verify_headers(&genesis, &raw_headers(&blocks), slot, now).expect("valid run");
-    let hashes: Vec<B256> = pinned.iter().map(|h| h.hash()).collect();
+    let hashes: Vec<B256> = pinned.iter().map(|(h, _)| h.hash()).collect();
     assert_eq!(hashes, blocks.iter().map(|b| b.header.hash()).collect::<Vec<_>>());
-    assert_eq!(verify_headers(&genesis, &[], slot, now), Ok(vec![]));
+    // What the shape check found travels with each header (import checks the schedule only).
+    assert!(
+        pinned.iter().all(|(h, shaped)| shaped.sealer == key.address() && shaped.mix == h.mix_hash)
+    );
+    assert_eq!(verify_headers(&genesis, &[], slot, now).map(|v| v.len()), Ok(0));
 
     // A run that does not start on our block.
     let err = verify_headers(&genesis, &raw_headers(&blocks[1..]), slot, now);
-    assert_eq!(err, Err(HeadersError::Disconnected));
+    assert!(matches!(err, Err(HeadersError::Disconnected)));
     let invalid = |raw: &[Bytes]| match verify_headers(&genesis, raw, slot, now) {
         Err(HeadersError::Invalid(e)) => e,
         other => panic!("not refused: {other:?}"),
@@ -76,6 +80,16 @@ fn headers_first_pins_only_a_linked_well_formed_run() {
     let forged = make_with(&b, &outsider, 0, vec![]);
     let run = raw_headers(std::slice::from_ref(&forged));
     assert_eq!(verify_headers(&genesis, &run, slot, now).map(|h| h.len()), Ok(1));
+    // Through the sync path (the shape check's result carried along), import still checks
+    // the schedule and refuses it.
+    let (header, shaped) =
+        verify_headers(&genesis, &run, slot, now).expect("pinned").into_iter().next().expect("one");
+    let body = encode_body(&forged.transactions);
+    let joined = join_body(header, &body).expect("its body").with_shape(shaped);
+    match b.import_batch(1, vec![joined]) {
+        BatchOutcome::Invalid(e) => assert!(e.contains("slot belongs to"), "{e}"),
+        _ => panic!("an outsider's block was not refused"),
+    }
     assert!(import(&b, forged).is_err());
     assert!(import(&b, blocks[0].clone()).is_ok());
 }

@@ -169,7 +169,7 @@ pub(super) fn reseal(key: &PrivateKeySigner, mut header: Header) -> Header {
 }
 
 fn raw_block(block: &Block) -> RawBlock {
-    RawBlock { header: block.header.clone(), transactions: block.transactions.clone() }
+    RawBlock::new(block.header.clone(), block.transactions.clone())
 }
 
 pub(super) fn import(node: &PosNode, block: Block) -> Result<(), ImportError> {
