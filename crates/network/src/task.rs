@@ -424,6 +424,19 @@ mod tests {
         assert_eq!(clamp_range(10, 5), 5);
     }
 
+    /// The largest request the sync needs (a `Bodies` request naming the most hashes a server
+    /// serves) fits the request decode limit; one naming many more does not.
+    #[test]
+    fn a_full_bodies_request_fits_the_request_limit() {
+        let hashes =
+            vec![alloy_primitives::B256::repeat_byte(0xab); MAX_BODIES_PER_REQUEST as usize];
+        let json = serde_json::to_vec(&Request::Bodies { hashes }).unwrap_or_default();
+        assert!(json.len() as u64 <= crate::MAX_REQUEST_SIZE, "{} bytes", json.len());
+        let hashes = vec![alloy_primitives::B256::ZERO; 4 * MAX_BODIES_PER_REQUEST as usize];
+        let json = serde_json::to_vec(&Request::Bodies { hashes }).unwrap_or_default();
+        assert!(json.len() as u64 > crate::MAX_REQUEST_SIZE, "a flood of hashes is refused");
+    }
+
     #[test]
     fn h4_responses_fit_the_decode_limit() {
         let big = Bytes::from(vec![0xab; crate::MAX_BLOCK_SIZE]);

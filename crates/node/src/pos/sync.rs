@@ -677,12 +677,17 @@ impl PosNode {
             };
             let headers = skeleton.range(start, asked);
             let bodies = match resp {
-                Ok(Response::Bodies(raw)) if !raw.is_empty() && raw.len() <= headers.len() => {
+                Ok(Response::Bodies(raw)) if !raw.is_empty() && raw.len() as u64 <= asked => {
+                    if raw.len() > headers.len() {
+                        // Our pinned chain moved on meanwhile: ask again.
+                        pipeline.clear();
+                        continue;
+                    }
                     pipeline.answered(asked, raw.len() as u64);
                     raw
                 }
-                Ok(Response::Bodies(raw)) if raw.len() > headers.len() => {
-                    let e = format!("{} bodies served for {} hashes", raw.len(), headers.len());
+                Ok(Response::Bodies(raw)) if !raw.is_empty() => {
+                    let e = format!("{} bodies served for {asked} hashes", raw.len());
                     if who == peer {
                         self.penalize(peer, super::INVALID_PENALTY, e.clone());
                         return Err(e);
