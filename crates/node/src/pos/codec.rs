@@ -90,9 +90,10 @@ pub fn decode_raw_block(raw: &[u8]) -> Result<RawBlock, String> {
     Ok(block)
 }
 
-/// Largest header accepted from a peer (a header with a finality proof of a hundred
-/// signatures is under 8 KiB).
-pub const MAX_HEADER_SIZE: usize = 64 << 10;
+/// Largest header accepted from a peer: a finality proof carries one ~67-byte signature per
+/// voter, and the set may hold up to `MAX_CANDIDATES` (1,000) validators, ~67 KiB; twice that.
+pub const MAX_HEADER_SIZE: usize = 128 << 10;
+const _: () = assert!(MAX_HEADER_SIZE >= 67 * dbc_chainspec::MAX_CANDIDATES as usize + (8 << 10));
 
 /// RLP of a header, as served to headers-first sync.
 pub fn encode_header(header: &BlockHeader) -> Vec<u8> {

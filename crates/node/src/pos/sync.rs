@@ -15,6 +15,7 @@ use super::{
     fork::heavier,
 };
 use crate::persist::Persister;
+use alloy_primitives::B256;
 use dbc_consensus::pos::{ShapedHeader, verify_header_shape};
 use dbc_network::{Peer, Request, Response};
 use dbc_primitives::SealedHeader;
@@ -99,7 +100,9 @@ impl SyncState {
     }
 
     /// Ends the running round with `peer`. A peer that moved us forward is forgiven its
-    /// strikes. One that claimed a higher head and served nothing (`delivered` false and the
+    /// strikes; if it stopped short of its claim it still cools down (without a penalty), so
+    /// that a peer serving a trickle of headers is not picked again at once ahead of the
+    /// others. One that claimed a higher head and served nothing (`delivered` false and the
     /// target not reached) cools down for [`COOLDOWN`] and returns the penalty it owes, which
     /// doubles with each consecutive failure (10, 20, 40, 80: banned after four rounds, about
     /// three minutes with the 10 s request timeout, where a flat 10 took eleven rounds).
@@ -114,6 +117,9 @@ impl SyncState {
         self.behind_until = None;
         if delivered {
             self.strikes.remove(&peer);
+            if !reached {
+                self.cooldown.insert(peer, now + COOLDOWN);
+            }
             return None;
         }
         if reached {
@@ -198,10 +204,12 @@ pub(super) enum HeadersError {
 }
 
 /// Checks a run of headers served for the blocks after `parent`: decoded strictly, at most
-/// [`HEADERS`], consecutive, each the child of the one before (the first of `parent`), and
-/// each well-formed on its own ([`verify_header_shape`]: slot timing, not from the future, a
-/// canonical seal by the beneficiary, its VRF reveal, gas limit bounds). The signature and VRF
-/// checks run in parallel.
+/// [`HEADERS`], the first the child of `parent`, and each well-formed on its own
+/// ([`verify_header_shape`]: number, slot timing, not from the future, a canonical seal by the
+/// beneficiary, its VRF reveal, gas limit bounds; the signature and VRF checks run in
+/// parallel). The run is cut where a header is not the child of the one before — a server
+/// whose chain reorganised while it read the run serves a prefix that links, not a fault; a
+/// peer that serves a trickle ends its round short of its claim and cools down.
 pub(super) fn verify_headers(
     parent: &SealedHeader,
     raw: &[alloy_primitives::Bytes],
@@ -215,7 +223,7 @@ pub(super) fn verify_headers(
             raw.len()
         )));
     }
-    let headers = raw
+    let mut headers = raw
         .iter()
         .map(|r| decode_header(r))
         .collect::<Result<Vec<_>, _>>()
@@ -223,15 +231,14 @@ pub(super) fn verify_headers(
     if headers.first().is_some_and(|h| h.parent_hash != parent.hash()) {
         return Err(HeadersError::Disconnected);
     }
+    let linked = 1 + headers.windows(2).take_while(|w| w[1].parent_hash == w[0].hash()).count();
+    headers.truncate(linked);
     let shapes = (0..headers.len())
         .into_par_iter()
         .with_min_len(16)
         .map(|i| {
             let before = if i == 0 { parent } else { &headers[i - 1] };
             let header = &headers[i];
-            if header.parent_hash != before.hash() {
-                return Err(format!("header {} does not link to its parent", header.number));
-            }
             verify_header_shape(before.inner(), header.inner(), slot_secs, now)
                 .map_err(|e| format!("header {}: {e}", header.number))
         })
@@ -244,6 +251,9 @@ pub(super) fn verify_headers(
 struct Inflight {
     start: u64,
     count: u64,
+    /// The pinned headers' hashes asked for: an answer is for them, not for whatever the
+    /// skeleton holds at those numbers when it arrives.
+    hashes: Vec<B256>,
     who: Peer,
     handle: tokio::task::JoinHandle<Answer>,
 }
@@ -326,15 +336,22 @@ impl Pipeline {
     ) {
         let limit = dbc_network::MAX_INFLIGHT_PER_PEER as usize;
         let request = |who: Peer, start: u64, count: u64| {
-            let hashes = skeleton.range(start, count).iter().map(|h| h.0.hash()).collect();
-            send(net, who, Request::Bodies { hashes })
+            let hashes: Vec<B256> =
+                skeleton.range(start, count).iter().map(|h| h.0.hash()).collect();
+            (send(net, who, Request::Bodies { hashes: hashes.clone() }), hashes)
         };
         self.draining.retain(|(_, h)| !h.is_finished());
         match self.inflight.front().map(|r| r.start) {
             Some(start) if start > from && self.busy(&peer) < limit => {
                 let count = (start - from).min(self.count);
-                let handle = request(peer, from, count);
-                self.inflight.push_front(Inflight { start: from, count, who: peer, handle });
+                let (handle, hashes) = request(peer, from, count);
+                self.inflight.push_front(Inflight {
+                    start: from,
+                    count,
+                    hashes,
+                    who: peer,
+                    handle,
+                });
             }
             Some(start) if start != from => self.clear(),
             _ => {}
@@ -362,20 +379,21 @@ impl Pipeline {
             else {
                 break;
             };
-            let handle = request(who, next, count);
-            self.inflight.push_back(Inflight { start: next, count, who, handle });
+            let (handle, hashes) = request(who, next, count);
+            self.inflight.push_back(Inflight { start: next, count, hashes, who, handle });
             next += count;
         }
     }
 
-    /// The answer to the first request in flight: (first block, bodies asked, who, answer).
-    async fn next(&mut self) -> Option<(u64, u64, Peer, Answer)> {
+    /// The answer to the first request in flight: (first block, hashes asked, who, answer).
+    async fn next(&mut self) -> Option<(u64, Vec<B256>, Peer, Answer)> {
         let r = self.inflight.pop_front()?;
         let answer = r.handle.await.unwrap_or_else(|e| Err(e.to_string()));
-        Some((r.start, r.count, r.who, answer))
+        Some((r.start, r.hashes, r.who, answer))
     }
 
-    /// Adapts the request size to an answer of `got` bodies to a request for `asked`.
+    /// Adapts the request size to an answer of `got` bodies to a request for `asked` (the
+    /// round's peer's answers only: a helper cannot shrink everyone's requests).
     fn answered(&mut self, asked: u64, got: u64) {
         self.count = if got < asked { got.max(1) } else { (self.count * 2).min(BATCH) };
     }
@@ -552,7 +570,12 @@ impl PosNode {
         let answer = fetch.handle.await.unwrap_or_else(|e| Err(e.to_string()));
         let follows = match skeleton.last() {
             Some(last) => last.hash() == fetch.parent.hash(),
-            None => fetch.parent.number + 1 == from,
+            // Still our block before `from` (not replaced by a reorg meanwhile).
+            None => {
+                fetch.parent.number + 1 == from
+                    && self.storage().block_hash(fetch.parent.number).ok().flatten()
+                        == Some(fetch.parent.hash())
+            }
         };
         if !follows {
             return Ok(true);
@@ -593,6 +616,8 @@ impl PosNode {
         let mut skeleton = Skeleton::default();
         // Whether `peer` has no header beyond the skeleton.
         let mut exhausted = false;
+        // Helpers left out of this round: they did not have bodies of the pinned chain.
+        let mut benched: Vec<Peer> = Vec::new();
         while self.chain.head_number() < target {
             let finalized = self.chain.finalized().unwrap_or(0);
             from = from.max(finalized + 1);
@@ -645,6 +670,7 @@ impl PosNode {
                         }
                         from = from.saturating_sub(back).max(finalized + 1);
                         back = back.saturating_mul(4);
+                        pipeline.clear();
                     }
                     Err(HeadersError::Disconnected) => {
                         // The peer's chain changed under the skeleton: pin again.
@@ -670,20 +696,27 @@ impl PosNode {
                 continue;
             }
             let Some(last) = skeleton.last().map(|h| h.number) else { return Ok(()) };
-            let helpers = self.sync.lock().helpers(peer, Instant::now());
+            let mut helpers = self.sync.lock().helpers(peer, Instant::now());
+            helpers.retain(|(p, _)| !benched.contains(p));
             pipeline.fill(&net, peer, &helpers, &skeleton, from, last).await;
-            let Some((start, asked, who, resp)) = pipeline.next().await else {
+            let Some((start, hashes, who, resp)) = pipeline.next().await else {
                 return Ok(());
             };
+            let asked = hashes.len() as u64;
             let headers = skeleton.range(start, asked);
+            if headers.len() != hashes.len()
+                || headers.iter().zip(&hashes).any(|((h, _), want)| h.hash() != *want)
+            {
+                // The pinned chain changed since the request (a walk back, a new run): the
+                // answer is for headers no longer pinned. Ask again.
+                pipeline.clear();
+                continue;
+            }
             let bodies = match resp {
                 Ok(Response::Bodies(raw)) if !raw.is_empty() && raw.len() as u64 <= asked => {
-                    if raw.len() > headers.len() {
-                        // Our pinned chain moved on meanwhile: ask again.
-                        pipeline.clear();
-                        continue;
+                    if who == peer {
+                        pipeline.answered(asked, raw.len() as u64);
                     }
-                    pipeline.answered(asked, raw.len() as u64);
                     raw
                 }
                 Ok(Response::Bodies(raw)) if !raw.is_empty() => {
@@ -697,8 +730,19 @@ impl PosNode {
                     pipeline.clear();
                     continue;
                 }
+                Ok(Response::Bodies(_)) if who != peer => {
+                    // A helper without these bodies (on another branch, or the pinned headers
+                    // are the round's peer's own invention): it is left out of this round
+                    // only, and `peer` is asked for its batch.
+                    if !benched.contains(&who) {
+                        benched.push(who);
+                    }
+                    pipeline.clear();
+                    continue;
+                }
                 _ if who != peer => {
-                    // A helper let us down: it rests, and `peer` is asked for its batch.
+                    // A helper that failed (a timeout, a closed stream): it rests, and `peer`
+                    // is asked for its batch.
                     self.sync.lock().cooldown.insert(who, Instant::now() + COOLDOWN);
                     pipeline.clear();
                     continue;
@@ -959,6 +1003,8 @@ mod tests {
         assert_eq!(s.end_round(flaky, false, false, now), Some(10));
         assert_eq!(s.end_round(flaky, false, false, now), Some(20));
         assert_eq!(s.end_round(flaky, true, false, now), None);
+        // Delivering short of its claim costs nothing, but the next round is someone else's.
+        assert!(s.cooldown.contains_key(&flaky), "a peer that stopped short cools down");
         assert_eq!(s.end_round(flaky, false, false, now), Some(10));
         // The penalty stops doubling.
         for _ in 0..10 {

@@ -47,10 +47,11 @@ fn headers_first_pins_only_a_linked_well_formed_run() {
         Err(HeadersError::Invalid(e)) => e,
         other => panic!("not refused: {other:?}"),
     };
-    // A gap.
+    // A run that stops linking (the server's chain changed while it read it) pins the prefix
+    // that links.
     let mut gap = raw_headers(&blocks);
     gap.remove(3);
-    assert!(invalid(&gap).contains("does not link"));
+    assert_eq!(verify_headers(&genesis, &gap, slot, now).map(|v| v.len()), Ok(3));
     // A header changed under its seal.
     let mut tampered = blocks.clone();
     let mut h = tampered[4].header.inner().clone();
