@@ -8,9 +8,18 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-/// Waits until the node's log has `n` lines containing `needle`.
+/// Waits until the node's log has `n` lines containing `needle`; on a timeout the log is
+/// shown.
 fn wait_for_lines(node: &DevNode, needle: &str, n: usize) {
-    wait_until(needle, || node.logs().lines().filter(|l| l.contains(needle)).count() >= n);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while node.logs().lines().filter(|l| l.contains(needle)).count() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} lines with {needle:?} not logged within 60 s; the log:\n{}",
+            node.logs()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 #[test]
