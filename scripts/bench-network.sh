@@ -8,6 +8,7 @@
 # Environment: RATE (offered transfers/s, default 5000), SECS (seconds of sending, default 30),
 # SENDERS (default 1000, the most a test genesis funds), GAS_LIMIT (genesis gas limit; default the dev genesis's),
 # HTTP_PORT_BASE / P2P_PORT_BASE (default 18545 / 31304), KEEP=1 keeps each run's directory.
+# DBC_NODE_BIN runs another build of the node (to compare builds with one bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dbc-target}"
@@ -39,7 +40,7 @@ for slot in "${slots[@]}"; do
   dir="$(mktemp -d)"
   dirs+=("$dir")
   echo "== ${slot} s slots: starting the testnet in $dir"
-  TESTNET_DIR="$dir" BLOCK_TIME="$slot" DEV_ACCOUNTS="$SENDERS" DBC_NODE_BIN="$BIN/dbc-node" \
+  TESTNET_DIR="$dir" BLOCK_TIME="$slot" DEV_ACCOUNTS="$SENDERS" DBC_NODE_BIN="${DBC_NODE_BIN:-$BIN/dbc-node}" \
     ./testnet/run.sh >/dev/null
   full=$((HTTP_PORT_BASE + 4))
   # Warm up: a few blocks, so that every validator has proposed and voted.

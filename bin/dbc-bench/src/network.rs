@@ -16,7 +16,7 @@
 //!   transfers per second per core the network used.
 
 use crate::load::{Conn, dev_keys, hex_u64, pending_nonces, sign};
-use alloy_primitives::{Address, Bytes, U256, hex};
+use alloy_primitives::{Address, B256, Bytes, U256, hex};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use std::{
@@ -67,6 +67,7 @@ struct SeenBlock {
     txs: u64,
     /// When (unix ms) the node first reported it finalized.
     finalized_at: Option<u64>,
+    hash: B256,
 }
 
 /// What the watcher saw, by block number.
@@ -75,22 +76,45 @@ struct Seen {
     blocks: BTreeMap<u64, SeenBlock>,
     finalized: u64,
     head: u64,
+    /// Blocks read once and later replaced by a competing branch (a reorg).
+    replaced: u64,
 }
 
 /// Polls the node's `latest` and `finalized` headers every 25 ms until `stop`, reading each new
-/// block's header and transaction count once.
+/// block's header and transaction count once. A block that a reorg replaced is read again (the
+/// watcher steps back from its last block until the node's hash there matches), so what it
+/// holds is the canonical chain, never two blocks for one number.
 fn watch(rpc: &str, seen: &Mutex<Seen>, stop: &AtomicBool) -> eyre::Result<()> {
     let mut conn = Conn::connect(rpc)?;
     let header = |conn: &mut Conn, tag: Value| conn.rpc("eth_getHeaderByNumber", json!([tag]));
     let mut finalized = hex_u64(&header(&mut conn, json!("finalized"))?["number"]);
-    let mut next = hex_u64(&header(&mut conn, json!("latest"))?["number"]) + 1;
+    let start = hex_u64(&header(&mut conn, json!("latest"))?["number"]);
+    let mut next = start + 1;
     while !stop.load(Ordering::Relaxed) {
         let head = hex_u64(&header(&mut conn, json!("latest"))?["number"]);
+        // Step back over blocks a reorg replaced since they were read.
+        let mut replaced = 0;
+        while next - 1 > start {
+            let n = next - 1;
+            let ours =
+                seen.lock().map_err(|_| eyre::eyre!("poisoned"))?.blocks.get(&n).map(|b| b.hash);
+            let theirs = header(&mut conn, json!(format!("0x{n:x}")))?;
+            if ours.is_none() || hash_of(&theirs) == ours {
+                break;
+            }
+            seen.lock().map_err(|_| eyre::eyre!("poisoned"))?.blocks.remove(&n);
+            replaced += 1;
+            next -= 1;
+        }
         let mut new = Vec::new();
         while next <= head {
             let number = json!(format!("0x{next:x}"));
             let h = header(&mut conn, number.clone())?;
-            let txs = hex_u64(&conn.rpc("eth_getBlockTransactionCountByNumber", json!([number]))?);
+            if h.is_null() {
+                // The head moved back meanwhile (a shorter branch won): read it next time.
+                break;
+            }
+            let txs = hex_u64(&conn.rpc("eth_getBlockTransactionCountByHash", json!([h["hash"]]))?);
             new.push((
                 next,
                 SeenBlock {
@@ -99,6 +123,7 @@ fn watch(rpc: &str, seen: &Mutex<Seen>, stop: &AtomicBool) -> eyre::Result<()> {
                     gas_limit: hex_u64(&h["gasLimit"]),
                     txs,
                     finalized_at: None,
+                    hash: hash_of(&h).unwrap_or_default(),
                 },
             ));
             next += 1;
@@ -106,8 +131,10 @@ fn watch(rpc: &str, seen: &Mutex<Seen>, stop: &AtomicBool) -> eyre::Result<()> {
         let now_finalized = hex_u64(&header(&mut conn, json!("finalized"))?["number"]);
         let now = unix_ms();
         let mut s = seen.lock().map_err(|_| eyre::eyre!("poisoned"))?;
+        s.replaced += replaced;
         s.blocks.extend(new);
-        for n in finalized + 1..=now_finalized {
+        // Blocks read after the node had finalized them count from now (at most a poll late).
+        for n in start + 1..=now_finalized {
             if let Some(b) = s.blocks.get_mut(&n) {
                 b.finalized_at.get_or_insert(now);
             }
@@ -119,6 +146,11 @@ fn watch(rpc: &str, seen: &Mutex<Seen>, stop: &AtomicBool) -> eyre::Result<()> {
         std::thread::sleep(Duration::from_millis(25));
     }
     Ok(())
+}
+
+/// The `hash` of a JSON-RPC header.
+fn hash_of(header: &Value) -> Option<B256> {
+    header["hash"].as_str()?.parse().ok()
 }
 
 /// User + system CPU seconds of `pid` so far (Linux `/proc/<pid>/stat`).
@@ -350,6 +382,10 @@ fn report(r: Report<'_>) {
             limit / 21_000
         );
     }
+    println!(
+        "blocks replaced by a competing branch after the node reported them: {}",
+        r.seen.replaced
+    );
     println!(
         "time to finality from the slot's start ({} blocks): p50 {p50} ms = {:.2} slots, p99 {p99} ms = {:.2} slots, max {} ms",
         finality.len(),

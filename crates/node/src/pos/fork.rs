@@ -17,7 +17,7 @@ use dbc_primitives::{SealedHeader, TxEnvelope};
 use dbc_storage::HistoricalState;
 use dbc_trie::StateTrie;
 use std::time::Instant;
-use tracing::{info, warn};
+use tracing::{debug, info};
 
 /// Whether a chain whose tip is `theirs` is heavier than ours (tip `ours`): longer, or as long
 /// with an earlier tip (fewer skipped slots: the in-turn block beats a backup's, so a backup
@@ -72,11 +72,13 @@ impl PosNode {
             }
         };
         // Every block checked out and the branch is heavier: now, and only now, switch.
-        let mut unwound: Vec<TxEnvelope> = Vec::new();
+        let mut unwound: Vec<(TxEnvelope, Address)> = Vec::new();
         let mut accounts: Vec<Address> = Vec::new();
         for n in fork_parent.number + 1..=head.number {
-            if let Ok(Some(b)) = storage.block(n) {
-                unwound.extend(b.transactions);
+            if let Ok(Some(b)) = storage.block(n)
+                && b.senders.len() == b.transactions.len()
+            {
+                unwound.extend(b.transactions.into_iter().zip(b.senders));
             }
             if let Ok(changed) = storage.changes_before(n) {
                 accounts.extend(changed.into_iter().map(|(a, _, _)| a));
@@ -212,17 +214,46 @@ impl PosNode {
         Ok(())
     }
 
-    /// Returns unwound transactions to the pool (those still valid).
-    pub(super) fn readd(&self, txs: Vec<TxEnvelope>) {
+    /// Returns unwound transactions (with the senders recovered when their blocks were
+    /// executed) to the pool, those still valid on the new head. Most of a reorg's are
+    /// usually in the adopted branch too: a transaction below its sender's nonce on the new
+    /// head is left out before any other check. One line sums up what happened to them.
+    pub(super) fn readd(&self, txs: Vec<(TxEnvelope, Address)>) {
         let head = self.chain.head();
-        for tx in txs {
-            let size = tx.eip2718_encoded_length();
-            match self.validator.validate(tx, size, head.inner()) {
-                Ok(v) => {
-                    let _ = self.pool.add(v.tx, v.size, v.state_nonce);
-                }
-                Err(e) => warn!(target: "dbc::pos", error = %e, "unwound transaction dropped"),
+        let storage = self.storage();
+        let mut nonces: std::collections::HashMap<Address, u64> = Default::default();
+        let (mut returned, mut in_branch, mut dropped) = (0usize, 0usize, 0usize);
+        for (tx, sender) in txs {
+            let nonce = *nonces.entry(sender).or_insert_with(|| {
+                storage.latest_account(sender).ok().flatten().map_or(0, |a| a.nonce)
+            });
+            if alloy_consensus::Transaction::nonce(&tx) < nonce {
+                in_branch += 1;
+                continue;
             }
+            let size = tx.eip2718_encoded_length();
+            match self.validator.validate_recovered(tx, size, head.inner(), sender) {
+                Ok(v) => match self.pool.add(v.tx, v.size, v.state_nonce) {
+                    Ok(_) => returned += 1,
+                    Err(e) => {
+                        dropped += 1;
+                        debug!(target: "dbc::pos", error = %e, "unwound transaction not taken back");
+                    }
+                },
+                Err(e) => {
+                    dropped += 1;
+                    debug!(target: "dbc::pos", error = %e, "unwound transaction dropped");
+                }
+            }
+        }
+        if returned + in_branch + dropped > 0 {
+            info!(
+                target: "dbc::pos",
+                returned_to_pool = returned,
+                nonce_used_on_new_head = in_branch,
+                dropped,
+                "unwound transactions"
+            );
         }
     }
 }

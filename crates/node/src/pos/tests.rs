@@ -414,17 +414,27 @@ fn m8_a_reorg_lowers_the_pools_nonce_so_senders_are_not_stuck() {
     let head = b.chain.head();
     let v = b.validator.validate(transfer(0, 1), 200, head.inner()).expect("valid");
     b.pool.add(v.tx, v.size, v.state_nonce).expect("pooled");
-    // A's block 1 carries the sender's nonce-0 transaction; B imports it.
-    let block = make_with(&a, &key, 0, vec![transfer(0, 0)]);
-    assert_eq!(block.transactions.len(), 1);
+    // A's block 1 carries the sender's nonce-0 transaction and another sender's; B imports it.
+    let block = make_with(&a, &key, 0, vec![transfer(0, 0), transfer(1, 0)]);
+    assert_eq!(block.transactions.len(), 2);
     import(&a, block.clone()).expect("a");
     import(&b, block).expect("b");
     assert_eq!(b.pool.status().pending, 1, "the nonce-1 transaction is executable now");
-    // C's heavier branch from genesis does not have it: B switches and re-adds it.
-    let chain_c = extend(&c, &key, 1, 2);
+    // C's heavier branch from genesis has only the second sender's: B switches and re-adds
+    // the first sender's, not the one the new head already includes.
+    let c1 = make_with(&c, &key, 1, vec![transfer(1, 0)]);
+    import(&c, c1.clone()).expect("c1");
+    let mut chain_c = vec![c1];
+    chain_c.extend(extend(&c, &key, 1, 1));
     assert!(matches!(b.import_batch(1, raw(&chain_c)), BatchOutcome::Progress));
     assert_eq!(b.chain.head().hash(), c.chain.head().hash());
     assert_eq!(b.pool.status().pending, 2, "nonce 0 (re-added) and nonce 1 are both executable");
+    let sender = |i: usize| {
+        let tx = transfer(i, 0);
+        alloy_consensus::transaction::SignerRecoverable::recover_signer(&tx).expect("sender")
+    };
+    assert!(b.pool.pending_from(&sender(0), None, 10).len() == 2);
+    assert!(b.pool.pending_from(&sender(1), None, 10).is_empty(), "in the new head already");
     root_ok(&b);
 }
 
