@@ -1,6 +1,6 @@
 //! The validator's block production: build during the slot before its own, seal when its slot
 //! opens under the persisted watermark (never two headers for one slot, across restarts and
-//! unwinds), commit, gossip; abandon the build for a valid competing block.
+//! unwinds), gossip, commit; abandon the build for a valid competing block.
 
 use super::codec::{RawBlock, check_body};
 use super::{PosNode, codec::encode_block};
@@ -81,14 +81,8 @@ pub(super) async fn produce(
             }
         };
         match produced {
-            Some(blocks) => {
-                if let Some(net) = node.net() {
-                    for b in blocks {
-                        net.publish(Topic::Blocks, b.to_vec());
-                    }
-                }
-                node.after_new_head();
-            }
+            // Gossiped by `seal_and_commit` before its commit.
+            Some(_) => node.after_new_head(),
             None => {
                 // Abandoned for a competing block (or the head moved): let that block's import,
                 // which waited for the trie lock, run before anything is built on this parent
@@ -136,8 +130,9 @@ impl Drop for ClearBuilding<'_> {
 }
 
 impl PosNode {
-    /// Builds the block after `parent` in `slot`, seals it (under the persisted watermark) and
-    /// commits it. Returns the encoded block(s) to gossip, or `None` if the head moved since
+    /// Builds the block after `parent` in `slot`, seals it (under the persisted watermark),
+    /// gossips it and commits it. Returns the encoded block(s) it gossiped, or `None` if the
+    /// head moved since
     /// `parent` was read. The head moves before the trie lock is released (security review M7),
     /// so whoever takes the lock next sees storage and `CanonChain` agree.
     ///
@@ -220,6 +215,15 @@ impl PosNode {
                 senders: executed.block.senders.clone(),
             };
             out.push(encode_block(&twin).into());
+        }
+        // Peers get the block now, not after our commit: its import on every other validator
+        // (and its votes) starts a commit earlier (Lighthouse publishes before import too).
+        // Sealing recorded the slot first, so a failed commit below cannot lead to a second
+        // header for it; the block then reaches us back through sync like anyone's.
+        if let Some(net) = self.net() {
+            for b in &out {
+                net.publish(Topic::Blocks, b.to_vec());
+            }
         }
         // The head moves before the lock is released (security review M7).
         crate::commit_and_finish(
