@@ -176,7 +176,7 @@ impl RpcContext {
                 let valid = self
                     .inner
                     .validator
-                    .validate_impersonated(tx, size, head.inner(), from)
+                    .validate_with_sender(tx, size, head.inner(), from)
                     .map_err(rpc_err)?;
                 self.pool().add_valid(valid).map_err(rpc_err)?;
                 Ok(hash)

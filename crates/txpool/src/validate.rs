@@ -255,24 +255,13 @@ impl TxValidator {
         self.validate_as(tx, size, head, None)
     }
 
-    /// Validates a transaction whose sender this node recovered itself earlier: one of its own
-    /// canonical blocks' transactions returning to the pool after a reorg (the block's senders
-    /// were recovered and checked when it was built or imported). The signature is not
-    /// recovered again; everything else is checked as for a new transaction.
-    pub fn validate_recovered(
-        &self,
-        tx: TxEnvelope,
-        size: usize,
-        head: &BlockHeader,
-        sender: Address,
-    ) -> Result<ValidTransaction, ValidationError> {
-        self.validate_as(tx, size, head, Some(sender))
-    }
-
-    /// Validates a transaction of the dev chain's impersonated account `sender` (anvil's
-    /// `anvil_impersonateAccount`): its signature is not checked. Never for transactions from
-    /// outside a dev chain.
-    pub fn validate_impersonated(
+    /// Validates a transaction whose sender is known without recovering its signature, which
+    /// is not checked; everything else is, as for a new transaction. Only for two senders:
+    /// - one this node recovered itself earlier: its own canonical blocks' transactions
+    ///   returning to the pool after a reorg (recovered when the block was built or imported);
+    /// - the dev chain's impersonated account (anvil's `anvil_impersonateAccount`), never for
+    ///   transactions from outside a dev chain.
+    pub fn validate_with_sender(
         &self,
         tx: TxEnvelope,
         size: usize,

@@ -232,7 +232,7 @@ impl PosNode {
                 continue;
             }
             let size = tx.eip2718_encoded_length();
-            match self.validator.validate_recovered(tx, size, head.inner(), sender) {
+            match self.validator.validate_with_sender(tx, size, head.inner(), sender) {
                 Ok(v) => match self.pool.add(v.tx, v.size, v.state_nonce) {
                     Ok(_) => returned += 1,
                     Err(e) => {
