@@ -106,8 +106,9 @@ impl PosNode {
             .into_iter()
             .map(|a| (a, storage.latest_account(a).ok().flatten().map_or(0, |acc| acc.nonce)))
             .collect();
+        let new_nonces: std::collections::HashMap<Address, u64> = nonces.iter().copied().collect();
         self.pool.on_reorg(nonces);
-        self.readd(unwound);
+        self.readd(unwound, &new_nonces);
         Ok(adopted)
     }
 
@@ -217,17 +218,17 @@ impl PosNode {
     /// Returns unwound transactions (with the senders recovered when their blocks were
     /// executed) to the pool, those still valid on the new head. Most of a reorg's are
     /// usually in the adopted branch too: a transaction below its sender's nonce on the new
-    /// head is left out before any other check. One line sums up what happened to them.
-    pub(super) fn readd(&self, txs: Vec<(TxEnvelope, Address)>) {
+    /// head (`nonces`: every account the unwound blocks changed, senders included) is left
+    /// out before any other check. One line sums up what happened to them.
+    fn readd(
+        &self,
+        txs: Vec<(TxEnvelope, Address)>,
+        nonces: &std::collections::HashMap<Address, u64>,
+    ) {
         let head = self.chain.head();
-        let storage = self.storage();
-        let mut nonces: std::collections::HashMap<Address, u64> = Default::default();
         let (mut returned, mut in_branch, mut dropped) = (0usize, 0usize, 0usize);
         for (tx, sender) in txs {
-            let nonce = *nonces.entry(sender).or_insert_with(|| {
-                storage.latest_account(sender).ok().flatten().map_or(0, |a| a.nonce)
-            });
-            if alloy_consensus::Transaction::nonce(&tx) < nonce {
+            if nonces.get(&sender).is_some_and(|n| alloy_consensus::Transaction::nonce(&tx) < *n) {
                 in_branch += 1;
                 continue;
             }

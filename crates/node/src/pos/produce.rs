@@ -132,9 +132,8 @@ impl Drop for ClearBuilding<'_> {
 impl PosNode {
     /// Builds the block after `parent` in `slot`, seals it (under the persisted watermark),
     /// gossips it and commits it. Returns the encoded block(s) it gossiped, or `None` if the
-    /// head moved since
-    /// `parent` was read. The head moves before the trie lock is released (security review M7),
-    /// so whoever takes the lock next sees storage and `CanonChain` agree.
+    /// head moved since `parent` was read. The head moves before the trie lock is released
+    /// (security review M7), so whoever takes the lock next sees storage and `CanonChain` agree.
     ///
     /// With `until` (the slot's start), the block is built while the slot before it runs and
     /// sealed when its own opens; a prechecked competing block on the same parent arriving

@@ -433,7 +433,7 @@ fn m8_a_reorg_lowers_the_pools_nonce_so_senders_are_not_stuck() {
         let tx = transfer(i, 0);
         alloy_consensus::transaction::SignerRecoverable::recover_signer(&tx).expect("sender")
     };
-    assert!(b.pool.pending_from(&sender(0), None, 10).len() == 2);
+    assert_eq!(b.pool.pending_from(&sender(0), None, 10).len(), 2);
     assert!(b.pool.pending_from(&sender(1), None, 10).is_empty(), "in the new head already");
     root_ok(&b);
 }
