@@ -179,10 +179,10 @@ fn build(
         }
         commit(&mut trie, changes, updates)?;
     }
-    // As a node stopped cleanly leaves it, and with the compactions the build's writes call
-    // for done: a node that grew this state over a long history ran them as it went.
-    storage.flush()?;
     eprintln!("  built in {:.0} s", started.elapsed().as_secs_f64());
+    // Flushed, as a node stopped cleanly leaves it, and with the compactions the build's
+    // writes call for done: a node that grew this state over a long history ran them as it
+    // went.
     let settling = Instant::now();
     storage.settle(SETTLE_TIMEOUT)?;
     eprintln!("  compactions settled in {:.1} s", settling.elapsed().as_secs_f64());
@@ -215,7 +215,7 @@ fn disk(dir: &Path) -> u64 {
         .sum()
 }
 
-/// How long a bench waits for RocksDB's compactions to finish before it goes on anyway.
+/// How long the bench waits for RocksDB's compactions to finish before it fails.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// One state opened for measuring.

@@ -242,12 +242,14 @@ fn encode_u256(value: &U256) -> Vec<u8> {
 /// About the bytes [`Storage::commit_executed`] puts in a block's write batch (RocksDB adds a
 /// few bytes of framing to each entry): a capacity hint, not a limit.
 fn batch_estimate(
-    block: &Block,
+    body: &[u8],
+    transactions: usize,
     changes: &StateChangeset,
     trie: Option<&dbc_trie::TrieUpdates>,
 ) -> usize {
-    // Per transaction: its body bytes, a lookup entry, a receipt without logs and a sender.
-    let txs: usize = block.transactions.iter().map(|tx| tx.encode_2718_len() + 128).sum();
+    // The encoded body, and per transaction a lookup entry, a receipt without logs and a
+    // sender.
+    let txs = body.len() + transactions * 128;
     // Per account: plain state, changeset and history entries; per slot the same.
     let state: usize = changes.accounts.iter().map(|a| 320 + a.storage.len() * 224).sum();
     let node = |(path, node): &(dbc_trie::Nibbles, Option<Vec<u8>>)| {
@@ -358,9 +360,10 @@ impl Storage {
         Ok(())
     }
 
-    /// Flushes every table and waits until RocksDB has no flush or compaction left to run
-    /// (at most `timeout`), so that what comes next does not share the CPU with compactions
-    /// of earlier writes: for a bench that measures a database right after building it.
+    /// Flushes every table and waits until RocksDB has no flush or compaction left to run, so
+    /// that what comes next does not share the CPU with compactions of earlier writes: for a
+    /// bench that measures a database right after building it. Past `timeout` it stops
+    /// waiting and returns RocksDB's time-out error.
     pub fn settle(&self, timeout: std::time::Duration) -> Result<()> {
         let mut opts = rocksdb::WaitForCompactOptions::default();
         opts.set_flush(true);
@@ -739,7 +742,13 @@ impl Storage {
         }
         // Sized once: a large block's batch (16 MB for 10k transfers on a 10M-account state)
         // would otherwise be copied at every doubling and fault in twice its size.
-        let mut batch = WriteBatch::with_capacity_bytes(batch_estimate(block, changes, trie));
+        let body = encode_list(&block.transactions);
+        let mut batch = WriteBatch::with_capacity_bytes(batch_estimate(
+            &body,
+            block.transactions.len(),
+            changes,
+            trie,
+        ));
         let hash = block.hash();
         let nk = num_key(number);
         let mut header_rlp = Vec::with_capacity(600);
@@ -747,7 +756,7 @@ impl Storage {
         batch.put_cf(self.cf(HEADERS), nk, header_rlp);
         batch.put_cf(self.cf(CANONICAL_HEADERS), nk, hash);
         batch.put_cf(self.cf(HEADER_NUMBERS), hash, nk);
-        batch.put_cf(self.cf(BLOCK_BODIES), nk, encode_list(&block.transactions));
+        batch.put_cf(self.cf(BLOCK_BODIES), nk, body);
         let senders: Vec<u8> = block.senders.iter().flat_map(|s| s.0.0).collect();
         batch.put_cf(self.cf(SENDERS), nk, senders);
         batch.put_cf(self.cf(RECEIPTS), nk, encode_receipts(receipts));
