@@ -316,6 +316,13 @@ fn run_revm(w: &Workload) -> eyre::Result<Duration> {
     Ok(started.elapsed())
 }
 
+/// jemalloc as the process's allocator, unprefixed so that RocksDB's memtables and block cache
+/// use it too (as reth does). Under a sustained import on a 10M-account state glibc's malloc
+/// held ~560 MiB more for the same work (`docs/benchmarks.md`, "the resident trie").
+#[cfg(all(feature = "jemalloc", unix))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> eyre::Result<()> {
     match Cmd::parse() {
         Cmd::Load(args) => load::run(&args)?,

@@ -61,6 +61,10 @@ pub(crate) struct StateArgs {
     /// Only build the states in `--dir`.
     #[arg(long)]
     build_only: bool,
+    /// Import on the large state only (the small one stays open and idle): the memory of a
+    /// node with one large state, over many blocks (`--blocks 100` fills the trie's cache).
+    #[arg(long)]
+    large_only: bool,
 }
 
 /// The `i`-th bench account.
@@ -337,18 +341,27 @@ fn measure(args: &StateArgs, dir: &Path) -> eyre::Result<()> {
     let mut parts_large = Vec::new();
     let mut parts_small = Vec::new();
     let mut rss_max = 0;
+    // The large state's trie in memory after a block, at its largest: (nodes, bytes).
+    let mut trie_max = (0, 0);
     for b in 0..args.blocks {
         for (s, w, parts) in
             [(&mut small, &small_w, &mut parts_small), (&mut large, &large_w, &mut parts_large)]
         {
+            if args.large_only && s.name == "small" {
+                continue;
+            }
             let (_, p) = import_blocks_one(w, s, b)?;
             parts.extend(p);
             rss_max = rss_max.max(memory().0);
         }
+        let bytes = large.trie.heap_bytes();
+        if bytes > trie_max.1 {
+            trie_max = (large.trie.resident(), bytes);
+        }
     }
     // The first block of each warms caches: reported, not counted.
-    let (lt, le, lr, lc) = tps(args.txs_per_block, &parts_large[1..]);
-    let (st, se, sr, sc) = tps(args.txs_per_block, &parts_small[1..]);
+    let (lt, le, lr, lc) = tps(args.txs_per_block, parts_large.get(1..).unwrap_or_default());
+    let (st, se, sr, sc) = tps(args.txs_per_block, parts_small.get(1..).unwrap_or_default());
     println!(
         "import of {} blocks × {} transfers to random existing accounts, alternating (first block of each not counted):",
         args.blocks, args.txs_per_block
@@ -356,15 +369,25 @@ fn measure(args: &StateArgs, dir: &Path) -> eyre::Result<()> {
     println!(
         "  large {lt:>8.0} tx/s   per block: execution {le:.1} ms, state root {lr:.1} ms, commit {lc:.1} ms"
     );
-    println!(
-        "  small {st:>8.0} tx/s   per block: execution {se:.1} ms, state root {sr:.1} ms, commit {sc:.1} ms"
-    );
-    println!("  large/small: {:.2}", lt / st);
+    if !args.large_only {
+        println!(
+            "  small {st:>8.0} tx/s   per block: execution {se:.1} ms, state root {sr:.1} ms, commit {sc:.1} ms"
+        );
+        println!("  large/small: {:.2}", lt / st);
+    }
     let (_, hwm) = memory();
     println!(
-        "memory: resident at most {} MiB while importing (both states open), peak {} MiB",
+        "memory: resident at most {} MiB while importing ({}), peak {} MiB",
         rss_max / 1024,
+        if args.large_only { "the large state only" } else { "both states open" },
         hwm / 1024
+    );
+    println!(
+        "  the large state's trie in memory after a block: at most {} nodes, {} MiB ({} bytes a node; the limit is {} nodes)",
+        trie_max.0,
+        trie_max.1 >> 20,
+        trie_max.1.checked_div(trie_max.0).unwrap_or(0),
+        large.trie.resident_limit().unwrap_or(0)
     );
     println!(
         "disk: large {:.2} GiB, small {:.1} MiB",

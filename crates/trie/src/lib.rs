@@ -389,6 +389,12 @@ impl StateTrie {
         self.accounts.resident() + self.storages.values().map(Mpt::resident).sum::<usize>()
     }
 
+    /// Bytes the nodes in memory hold, storage tries included (walks every node: for
+    /// measurements and diagnostics, not for each block).
+    pub fn heap_bytes(&self) -> usize {
+        self.accounts.heap_bytes() + self.storages.values().map(Mpt::heap_bytes).sum::<usize>()
+    }
+
     /// Takes the changes to store since the last take (the root is brought up to date).
     pub fn take_updates(&mut self) -> TrieUpdates {
         let root = self.accounts.root();

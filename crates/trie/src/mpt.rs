@@ -24,27 +24,46 @@ use alloy_trie::{
 /// One node of the trie. `cache` holds the node's reference (inline RLP or hash) once computed;
 /// any change below a node clears the caches on the path to the root. A node whose cache is
 /// set is stored in the source (when it is hashed) exactly as it is.
+///
+/// Leaves, extensions and branches live behind a box, so a node is no larger than a stub (40
+/// bytes): a branch's sixteen children, mostly stubs, take 640 bytes instead of the 1,664 they
+/// took with the variants inline, which is most of what a large state's resident trie weighs.
 #[derive(Debug, Default, Clone)]
 enum Node {
     #[default]
     Empty,
-    Leaf {
-        key: Nibbles,
-        value: Vec<u8>,
-        cache: Option<RlpNode>,
-    },
-    Extension {
-        key: Nibbles,
-        child: Box<Node>,
-        cache: Option<RlpNode>,
-    },
-    Branch {
-        children: Box<[Node; 16]>,
-        cache: Option<RlpNode>,
-    },
+    Leaf(Box<Leaf>),
+    Extension(Box<Extension>),
+    Branch(Box<Branch>),
     /// A node not in memory, by its reference: its hash (read from the source at its path) or,
     /// when its encoding is shorter than 32 bytes, the encoding itself.
     Stub(RlpNode),
+}
+
+// The resident trie's memory per node (the node limit's estimate rests on it).
+const _: () = assert!(std::mem::size_of::<Node>() <= 40);
+
+/// A leaf: the rest of its key and the value.
+#[derive(Debug, Clone)]
+struct Leaf {
+    key: Nibbles,
+    value: Vec<u8>,
+    cache: Option<RlpNode>,
+}
+
+/// An extension: the shared part of the keys below it, and its one child.
+#[derive(Debug, Clone)]
+struct Extension {
+    key: Nibbles,
+    child: Node,
+    cache: Option<RlpNode>,
+}
+
+/// A branch: a child per nibble ([`Node::Empty`] where none).
+#[derive(Debug, Default, Clone)]
+struct Branch {
+    children: [Node; 16],
+    cache: Option<RlpNode>,
 }
 
 /// Paths whose stored node changed since the last take: the new encoding, or `None` when no
@@ -142,18 +161,18 @@ fn stubs<'a, 'k>(node: &'a mut Node, at: Nibbles, keys: &'k [Nibbles], out: &mut
         return;
     }
     match node {
-        Node::Extension { key, child, .. } => {
-            let below = at.join(key);
+        Node::Extension(e) => {
+            let below = at.join(&e.key);
             // (Never past a key's end, whatever a stored extension says.)
             let prefix = |k: &Nibbles| k.slice(..below.len().min(k.len()));
             let first = keys.partition_point(|k| prefix(k) < below);
             let end = keys.partition_point(|k| prefix(k) <= below);
-            stubs(child, below, &keys[first..end], out);
+            stubs(&mut e.child, below, &keys[first..end], out);
         }
-        Node::Branch { children, .. } => {
+        Node::Branch(b) => {
             let depth = at.len();
             let mut rest = keys;
-            for (i, child) in children.iter_mut().enumerate() {
+            for (i, child) in b.children.iter_mut().enumerate() {
                 let n = rest
                     .partition_point(|k| k.len() > depth && (k.get_unchecked(depth) as usize) <= i);
                 let (group, after) = rest.split_at(n);
@@ -224,17 +243,17 @@ fn decode(mut data: &[u8], cache: Option<RlpNode>) -> Result<Node, String> {
     }
     Ok(match node {
         TrieNode::EmptyRoot => Node::Empty,
-        TrieNode::Leaf(l) => Node::Leaf { key: l.key, value: l.value, cache },
+        TrieNode::Leaf(l) => Node::Leaf(Box::new(Leaf { key: l.key, value: l.value, cache })),
         TrieNode::Extension(e) => {
             if e.key.is_empty() {
                 return Err("an extension with an empty key".into());
             }
-            Node::Extension { key: e.key, child: Box::new(Node::Stub(e.child)), cache }
+            Node::Extension(Box::new(Extension { key: e.key, child: Node::Stub(e.child), cache }))
         }
         TrieNode::Branch(b) => {
-            let mut children: Box<[Node; 16]> = Box::default();
+            let mut branch: Box<Branch> = Box::default();
             let mut stack = b.stack.into_iter();
-            for (i, child) in children.iter_mut().enumerate() {
+            for (i, child) in branch.children.iter_mut().enumerate() {
                 if b.state_mask.is_bit_set(i as u8) {
                     *child = Node::Stub(stack.next().ok_or("a branch with too few children")?);
                 }
@@ -242,7 +261,8 @@ fn decode(mut data: &[u8], cache: Option<RlpNode>) -> Result<Node, String> {
             if stack.next().is_some() {
                 return Err("a branch with more children than its mask".into());
             }
-            Node::Branch { children, cache }
+            branch.cache = cache;
+            Node::Branch(branch)
         }
     })
 }
@@ -260,14 +280,24 @@ impl Node {
     }
 
     fn leaf(key: Nibbles, value: Vec<u8>) -> Self {
-        Self::Leaf { key, value, cache: None }
+        Self::Leaf(Box::new(Leaf { key, value, cache: None }))
     }
 
     fn extension(key: Nibbles, child: Self) -> Self {
         if key.is_empty() {
             return child;
         }
-        Self::Extension { key, child: Box::new(child), cache: None }
+        Self::Extension(Box::new(Extension { key, child, cache: None }))
+    }
+
+    /// A leaf's, extension's or branch's reference, once computed.
+    fn cache(&self) -> Option<&RlpNode> {
+        match self {
+            Self::Leaf(l) => l.cache.as_ref(),
+            Self::Extension(e) => e.cache.as_ref(),
+            Self::Branch(b) => b.cache.as_ref(),
+            Self::Empty | Self::Stub(_) => None,
+        }
     }
 
     /// Loads this node if it is a stub (it is at `at`).
@@ -289,16 +319,20 @@ impl Node {
         self.resolve(at, cx)?;
         Ok(match self {
             Self::Empty | Self::Stub(_) => Self::Empty,
-            Self::Leaf { key, value, .. } => {
+            Self::Leaf(mut l) => {
                 cx.changed(*at);
-                Self::leaf(prefix.join(&key), value)
+                l.key = prefix.join(&l.key);
+                l.cache = None;
+                Self::Leaf(l)
             }
-            Self::Extension { key, child, .. } => {
+            Self::Extension(mut e) => {
                 cx.changed(*at);
-                Self::Extension { key: prefix.join(&key), child, cache: None }
+                e.key = prefix.join(&e.key);
+                e.cache = None;
+                Self::Extension(e)
             }
             // A branch stays where it is, under a new extension.
-            branch @ Self::Branch { .. } => {
+            branch @ Self::Branch(_) => {
                 cx.created(1);
                 Self::extension(*prefix, branch)
             }
@@ -320,46 +354,55 @@ impl Node {
                 cx.created(1);
                 Self::leaf(path, value)
             }
-            Self::Leaf { key, value: old, cache } => {
-                if key == path {
-                    if old == value {
-                        return Ok(Self::Leaf { key, value: old, cache });
+            Self::Leaf(mut l) => {
+                if l.key == path {
+                    if l.value == value {
+                        return Ok(Self::Leaf(l));
                     }
                     cx.changed(at);
-                    return Ok(Self::leaf(key, value));
+                    l.value = value;
+                    l.cache = None;
+                    return Ok(Self::Leaf(l));
                 }
                 cx.changed(at);
                 cx.created(3);
-                let common = key.common_prefix_length(&path);
-                let mut children: Box<[Node; 16]> = Box::default();
-                children[key.get_unchecked(common) as usize] =
-                    Self::leaf(key.slice(common + 1..), old);
-                children[path.get_unchecked(common) as usize] =
+                let common = l.key.common_prefix_length(&path);
+                let prefix = l.key.slice(..common);
+                let old_at = l.key.get_unchecked(common) as usize;
+                l.key = l.key.slice(common + 1..);
+                l.cache = None;
+                let mut branch: Box<Branch> = Box::default();
+                branch.children[old_at] = Self::Leaf(l);
+                branch.children[path.get_unchecked(common) as usize] =
                     Self::leaf(path.slice(common + 1..), value);
-                Self::extension(key.slice(..common), Self::Branch { children, cache: None })
+                Self::extension(prefix, Self::Branch(branch))
             }
-            Self::Extension { key, child, .. } => {
+            Self::Extension(mut e) => {
                 cx.changed(at);
-                let common = key.common_prefix_length(&path);
-                if common == key.len() {
-                    let child = child.insert(at.join(&key), path.slice(common..), value, cx)?;
-                    return Ok(Self::Extension { key, child: Box::new(child), cache: None });
+                let common = e.key.common_prefix_length(&path);
+                if common == e.key.len() {
+                    let child = std::mem::take(&mut e.child);
+                    e.child = child.insert(at.join(&e.key), path.slice(common..), value, cx)?;
+                    e.cache = None;
+                    return Ok(Self::Extension(e));
                 }
                 cx.created(3);
-                let mut children: Box<[Node; 16]> = Box::default();
+                let Extension { key, child, .. } = *e;
+                let mut branch: Box<Branch> = Box::default();
                 // The old extension's rest moves below the new branch; its child stays put.
-                children[key.get_unchecked(common) as usize] =
-                    Self::extension(key.slice(common + 1..), *child);
-                children[path.get_unchecked(common) as usize] =
+                branch.children[key.get_unchecked(common) as usize] =
+                    Self::extension(key.slice(common + 1..), child);
+                branch.children[path.get_unchecked(common) as usize] =
                     Self::leaf(path.slice(common + 1..), value);
-                Self::extension(key.slice(..common), Self::Branch { children, cache: None })
+                Self::extension(key.slice(..common), Self::Branch(branch))
             }
-            Self::Branch { mut children, .. } => {
+            Self::Branch(mut b) => {
                 cx.changed(at);
                 let idx = path.get_unchecked(0) as usize;
-                let child = std::mem::take(&mut children[idx]);
-                children[idx] = child.insert(child_path(&at, idx), path.slice(1..), value, cx)?;
-                Self::Branch { children, cache: None }
+                let child = std::mem::take(&mut b.children[idx]);
+                b.children[idx] = child.insert(child_path(&at, idx), path.slice(1..), value, cx)?;
+                b.cache = None;
+                Self::Branch(b)
             }
         })
     }
@@ -375,47 +418,52 @@ impl Node {
         self.resolve(&at, cx)?;
         Ok(match self {
             Self::Empty | Self::Stub(_) => (Self::Empty, false),
-            Self::Leaf { key, value, cache } => {
-                if &key == path {
+            Self::Leaf(l) => {
+                if &l.key == path {
                     cx.changed(at);
                     (Self::Empty, true)
                 } else {
-                    (Self::Leaf { key, value, cache }, false)
+                    (Self::Leaf(l), false)
                 }
             }
-            Self::Extension { key, child, cache } => {
-                if !path.starts_with(&key) {
-                    return Ok((Self::Extension { key, child, cache }, false));
+            Self::Extension(mut e) => {
+                if !path.starts_with(&e.key) {
+                    return Ok((Self::Extension(e), false));
                 }
-                let child_at = at.join(&key);
-                let (child, changed) = child.remove(child_at, &path.slice(key.len()..), cx)?;
+                let child_at = at.join(&e.key);
+                let child = std::mem::take(&mut e.child);
+                let (child, changed) = child.remove(child_at, &path.slice(e.key.len()..), cx)?;
                 if !changed {
-                    return Ok((Self::Extension { key, child: Box::new(child), cache }, false));
+                    e.child = child;
+                    return Ok((Self::Extension(e), false));
                 }
                 cx.changed(at);
-                (child.with_prefix(&child_at, &key, cx)?, true)
+                (child.with_prefix(&child_at, &e.key, cx)?, true)
             }
-            Self::Branch { mut children, cache } => {
+            Self::Branch(mut b) => {
                 let idx = path.get_unchecked(0) as usize;
-                let child = std::mem::take(&mut children[idx]);
+                let child = std::mem::take(&mut b.children[idx]);
                 let (child, changed) = child.remove(child_path(&at, idx), &path.slice(1..), cx)?;
-                children[idx] = child;
+                b.children[idx] = child;
                 if !changed {
-                    return Ok((Self::Branch { children, cache }, false));
+                    return Ok((Self::Branch(b), false));
                 }
                 cx.changed(at);
-                let mut present = children.iter().enumerate().filter(|(_, c)| !c.is_empty());
+                let mut present = b.children.iter().enumerate().filter(|(_, c)| !c.is_empty());
                 let first = present.next().map(|(i, _)| i);
                 let more = present.next().is_some();
                 match (first, more) {
                     (None, _) => (Self::Empty, true),
                     (Some(only), false) => {
-                        let child = std::mem::take(&mut children[only]);
+                        let child = std::mem::take(&mut b.children[only]);
                         let mut prefix = Nibbles::new();
                         prefix.push(only as u8);
                         (child.with_prefix(&child_path(&at, only), &prefix, cx)?, true)
                     }
-                    (Some(_), true) => (Self::Branch { children, cache: None }, true),
+                    (Some(_), true) => {
+                        b.cache = None;
+                        (Self::Branch(b), true)
+                    }
                 }
             }
         })
@@ -428,22 +476,22 @@ impl Node {
         let node = match self {
             Self::Empty => return RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE]),
             Self::Stub(r) => return r.clone(),
-            Self::Leaf { key, value, cache } => {
-                let node = LeafNodeRef::new(key, value).rlp(buf);
-                *cache = Some(node.clone());
+            Self::Leaf(l) => {
+                let node = LeafNodeRef::new(&l.key, &l.value).rlp(buf);
+                l.cache = Some(node.clone());
                 node
             }
-            Self::Extension { key, child, cache } => {
-                let child_ref = child.reference(&at.join(key), buf, pending);
+            Self::Extension(e) => {
+                let child_ref = e.child.reference(&at.join(&e.key), buf, pending);
                 buf.clear();
-                let node = ExtensionNodeRef::new(key, &child_ref).rlp(buf);
-                *cache = Some(node.clone());
+                let node = ExtensionNodeRef::new(&e.key, &child_ref).rlp(buf);
+                e.cache = Some(node.clone());
                 node
             }
-            Self::Branch { children, cache } => {
+            Self::Branch(b) => {
                 let mut stack = Vec::with_capacity(16);
                 let mut mask = TrieMask::default();
-                for (i, child) in children.iter_mut().enumerate() {
+                for (i, child) in b.children.iter_mut().enumerate() {
                     if !child.is_empty() {
                         stack.push(child.reference(&child_path(at, i), buf, pending));
                         mask.set_bit(i as u8);
@@ -451,7 +499,7 @@ impl Node {
                 }
                 buf.clear();
                 let node = BranchNodeRef::new(&stack, mask).rlp(buf);
-                *cache = Some(node.clone());
+                b.cache = Some(node.clone());
                 node
             }
         };
@@ -462,46 +510,30 @@ impl Node {
 
     /// This node's reference, from the cache when clean.
     fn reference(&mut self, at: &Nibbles, buf: &mut Vec<u8>, pending: &mut Pending) -> RlpNode {
-        match self {
-            Self::Leaf { cache: Some(c), .. }
-            | Self::Extension { cache: Some(c), .. }
-            | Self::Branch { cache: Some(c), .. } => c.clone(),
-            Self::Stub(r) => r.clone(),
-            _ => self.encode(at, buf, pending),
+        if let Self::Stub(r) = self {
+            return r.clone();
+        }
+        match self.cache() {
+            Some(c) => c.clone(),
+            None => self.encode(at, buf, pending),
         }
     }
 
     /// Replaces clean subtrees at `depth` nodes below this one by stubs; returns the nodes
     /// left in memory.
     fn unload(&mut self, depth: usize) -> usize {
+        if depth == 0
+            && let Some(c) = self.cache()
+        {
+            *self = Self::Stub(c.clone());
+            return 0;
+        }
         match self {
             Self::Empty | Self::Stub(_) => 0,
-            Self::Leaf { cache, .. } => {
-                if depth == 0
-                    && let Some(c) = cache
-                {
-                    *self = Self::Stub(c.clone());
-                    return 0;
-                }
-                1
-            }
-            Self::Extension { child, cache, .. } => {
-                if depth == 0
-                    && let Some(c) = cache
-                {
-                    *self = Self::Stub(c.clone());
-                    return 0;
-                }
-                1 + child.unload(depth.saturating_sub(1))
-            }
-            Self::Branch { children, cache } => {
-                if depth == 0
-                    && let Some(c) = cache
-                {
-                    *self = Self::Stub(c.clone());
-                    return 0;
-                }
-                1 + children.iter_mut().map(|c| c.unload(depth.saturating_sub(1))).sum::<usize>()
+            Self::Leaf(_) => 1,
+            Self::Extension(e) => 1 + e.child.unload(depth.saturating_sub(1)),
+            Self::Branch(b) => {
+                1 + b.children.iter_mut().map(|c| c.unload(depth.saturating_sub(1))).sum::<usize>()
             }
         }
     }
@@ -511,9 +543,7 @@ impl Node {
         match self {
             Self::Empty => Some(RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE])),
             Self::Stub(r) => Some(r.clone()),
-            Self::Leaf { cache, .. }
-            | Self::Extension { cache, .. }
-            | Self::Branch { cache, .. } => cache.clone(),
+            _ => self.cache().cloned(),
         }
     }
 
@@ -523,17 +553,17 @@ impl Node {
         buf.clear();
         match self {
             Self::Empty | Self::Stub(_) => return None,
-            Self::Leaf { key, value, .. } => {
-                LeafNodeRef::new(key, value).rlp(buf);
+            Self::Leaf(l) => {
+                LeafNodeRef::new(&l.key, &l.value).rlp(buf);
             }
-            Self::Extension { key, child, .. } => {
-                let child = child.cached()?;
-                ExtensionNodeRef::new(key, &child).rlp(buf);
+            Self::Extension(e) => {
+                let child = e.child.cached()?;
+                ExtensionNodeRef::new(&e.key, &child).rlp(buf);
             }
-            Self::Branch { children, .. } => {
+            Self::Branch(b) => {
                 let mut stack = Vec::with_capacity(16);
                 let mut mask = TrieMask::default();
-                for (i, child) in children.iter().enumerate() {
+                for (i, child) in b.children.iter().enumerate() {
                     if !child.is_empty() {
                         stack.push(child.cached()?);
                         mask.set_bit(i as u8);
@@ -567,18 +597,18 @@ impl Node {
         }
         match self {
             Self::Empty | Self::Stub(_) => Ok(None),
-            Self::Leaf { key, value, .. } => Ok((key == path).then(|| value.clone())),
-            Self::Extension { key, child, .. } => {
-                if path.starts_with(key) {
-                    let rest = path.slice(key.len()..);
-                    child.prove(at.join(key), &rest, cx, proof)
+            Self::Leaf(l) => Ok((&l.key == path).then(|| l.value.clone())),
+            Self::Extension(e) => {
+                if path.starts_with(&e.key) {
+                    let rest = path.slice(e.key.len()..);
+                    e.child.prove(at.join(&e.key), &rest, cx, proof)
                 } else {
                     Ok(None)
                 }
             }
-            Self::Branch { children, .. } => {
+            Self::Branch(b) => {
                 let Some(idx) = path.first() else { return Ok(None) };
-                children[idx as usize].prove(
+                b.children[idx as usize].prove(
                     child_path(&at, idx as usize),
                     &path.slice(1..),
                     cx,
@@ -588,12 +618,25 @@ impl Node {
         }
     }
 
+    /// Bytes this node's subtree holds on the heap (boxes and values, not the node itself).
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Self::Empty | Self::Stub(_) => 0,
+            Self::Leaf(l) => std::mem::size_of::<Leaf>() + l.value.capacity(),
+            Self::Extension(e) => std::mem::size_of::<Extension>() + e.child.heap_bytes(),
+            Self::Branch(b) => {
+                std::mem::size_of::<Branch>()
+                    + b.children.iter().map(Self::heap_bytes).sum::<usize>()
+            }
+        }
+    }
+
     fn count_leaves(&self) -> usize {
         match self {
             Self::Empty | Self::Stub(_) => 0,
-            Self::Leaf { .. } => 1,
-            Self::Extension { child, .. } => child.count_leaves(),
-            Self::Branch { children, .. } => children.iter().map(Self::count_leaves).sum(),
+            Self::Leaf(_) => 1,
+            Self::Extension(e) => e.child.count_leaves(),
+            Self::Branch(b) => b.children.iter().map(Self::count_leaves).sum(),
         }
     }
 }
@@ -761,21 +804,21 @@ impl Mpt {
         let resolved = root.resolve(&Nibbles::new(), &mut self.cx(source, account));
         self.root = root;
         self.poison_on_err(resolved)?;
-        if !matches!(self.root, Node::Branch { .. }) {
+        if !matches!(self.root, Node::Branch(_)) {
             for (key, value) in items {
                 self.insert_in(key, value, source, account)?;
             }
             return Ok(());
         }
-        let Node::Branch { children, cache } = &mut self.root else { return Ok(()) };
-        *cache = None;
+        let Node::Branch(branch) = &mut self.root else { return Ok(()) };
+        branch.cache = None;
         self.root_hash = None;
         self.pending.insert(Nibbles::new(), None);
         items.sort_unstable_by_key(|a| a.0);
         // The items below each child of the root, by the key's first nibble.
         let mut groups: Vec<(usize, Node, Items)> = Vec::new();
         let mut rest = items.into_iter().peekable();
-        for (i, child) in children.iter_mut().enumerate() {
+        for (i, child) in branch.children.iter_mut().enumerate() {
             let mut group = Vec::new();
             while let Some((key, value)) = rest.next_if(|(k, _)| usize::from(k[0] >> 4) == i) {
                 group.push((key, value));
@@ -816,7 +859,7 @@ impl Mpt {
             self.resident = self.resident.saturating_add(resident);
             self.pending.extend(pending);
             match node {
-                Ok(node) => children[i] = node,
+                Ok(node) => branch.children[i] = node,
                 Err(e) => failed = failed.or(Some(e)),
             }
         }
@@ -855,6 +898,11 @@ impl Mpt {
     /// Whether changes wait to be taken.
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty() || self.root_hash.is_none()
+    }
+
+    /// Bytes the nodes in memory hold (walks the trie; for measurements and diagnostics).
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Node>() + self.root.heap_bytes()
     }
 
     /// Nodes loaded or created since the last [`Mpt::unload`].
