@@ -340,6 +340,12 @@ impl Node {
     }
 
     /// Sets `path` (below `at`, where this node is) to `value`.
+    ///
+    /// Records nothing in `pending`: whatever the insert does, a node is at `at` afterwards
+    /// with its cache cleared (every node on the path is), so [`Node::encode`] records its
+    /// new encoding there, or `None` when it became inline, before any take
+    /// ([`Mpt::take_pending`] brings the root up to date first). A moved leaf is re-encoded at
+    /// its new path the same way. Only removals leave paths that nothing is encoded at.
     fn insert(
         mut self,
         at: Nibbles,
@@ -350,7 +356,6 @@ impl Node {
         self.resolve(&at, cx)?;
         Ok(match self {
             Self::Empty | Self::Stub(_) => {
-                cx.changed(at);
                 cx.created(1);
                 Self::leaf(path, value)
             }
@@ -359,12 +364,10 @@ impl Node {
                     if l.value == value {
                         return Ok(Self::Leaf(l));
                     }
-                    cx.changed(at);
                     l.value = value;
                     l.cache = None;
                     return Ok(Self::Leaf(l));
                 }
-                cx.changed(at);
                 cx.created(3);
                 let common = l.key.common_prefix_length(&path);
                 let prefix = l.key.slice(..common);
@@ -378,7 +381,6 @@ impl Node {
                 Self::extension(prefix, Self::Branch(branch))
             }
             Self::Extension(mut e) => {
-                cx.changed(at);
                 let common = e.key.common_prefix_length(&path);
                 if common == e.key.len() {
                     let child = std::mem::take(&mut e.child);
@@ -397,7 +399,6 @@ impl Node {
                 Self::extension(key.slice(..common), Self::Branch(branch))
             }
             Self::Branch(mut b) => {
-                cx.changed(at);
                 let idx = path.get_unchecked(0) as usize;
                 let child = std::mem::take(&mut b.children[idx]);
                 b.children[idx] = child.insert(child_path(&at, idx), path.slice(1..), value, cx)?;
@@ -830,7 +831,9 @@ impl Mpt {
         let results: Vec<(usize, Result<Node, TrieError>, Pending, usize)> = groups
             .into_par_iter()
             .map(|(i, mut child, group)| {
-                let mut pending = Pending::default();
+                // A leaf a key, and the branches above them: sized once.
+                let mut pending =
+                    Pending::with_capacity_and_hasher(2 * group.len(), Default::default());
                 let mut resident = 0;
                 let at = child_path(&Nibbles::new(), i);
                 let mut cx = Cx { source, account, pending: &mut pending, resident: &mut resident };
@@ -855,6 +858,8 @@ impl Mpt {
             })
             .collect();
         let mut failed = None;
+        // Grown once, not rehashed as each group's records come in.
+        self.pending.reserve(results.iter().map(|r| r.2.len()).sum());
         for (i, node, pending, resident) in results {
             self.resident = self.resident.saturating_add(resident);
             self.pending.extend(pending);
