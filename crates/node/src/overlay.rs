@@ -2,11 +2,13 @@
 //! point's historical state (fork choice), or the block being committed in the background over
 //! the head's state (pipelined import, [`crate::persist`]).
 
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{
+    Address, B256, Bytes, U256,
+    map::{HashMap, HashSet},
+};
 use dbc_evm::ExecutedBlock;
 use dbc_primitives::StoredAccount;
 use dbc_storage::StateReader;
-use std::collections::{HashMap, HashSet};
 
 /// `base` (the state at the end of block `above`) plus the changes of the blocks applied
 /// since, in order.
@@ -28,11 +30,11 @@ impl<R: StateReader> Overlay<R> {
         Self {
             base,
             above,
-            accounts: HashMap::new(),
-            wiped: HashSet::new(),
-            storage: HashMap::new(),
-            codes: HashMap::new(),
-            hashes: HashMap::new(),
+            accounts: HashMap::default(),
+            wiped: HashSet::default(),
+            storage: HashMap::default(),
+            codes: HashMap::default(),
+            hashes: HashMap::default(),
         }
     }
 
