@@ -619,6 +619,33 @@ impl Node {
         }
     }
 
+    /// The value at `path` below this node if every node on the way is in memory: `None` at
+    /// the first stub (the caller reads through the source instead), `Some(None)` when the
+    /// key is absent. Reads nothing, changes nothing.
+    fn loaded_value(&self, path: &Nibbles) -> Option<Option<&[u8]>> {
+        let mut node = self;
+        let mut rest = *path;
+        loop {
+            match node {
+                Self::Stub(_) => return None,
+                Self::Empty => return Some(None),
+                Self::Leaf(l) => return Some((l.key == rest).then_some(l.value.as_slice())),
+                Self::Extension(e) => {
+                    if !rest.starts_with(&e.key) {
+                        return Some(None);
+                    }
+                    rest = rest.slice(e.key.len()..);
+                    node = &e.child;
+                }
+                Self::Branch(b) => {
+                    let Some(idx) = rest.first() else { return Some(None) };
+                    rest = rest.slice(1..);
+                    node = &b.children[idx as usize];
+                }
+            }
+        }
+    }
+
     /// Bytes this node's subtree holds on the heap (boxes and values, not the node itself).
     fn heap_bytes(&self) -> usize {
         match self {
@@ -738,6 +765,15 @@ impl Mpt {
             root.prove(Nibbles::new(), &Nibbles::unpack(key), &mut self.cx(source, account), None);
         self.root = root;
         found
+    }
+
+    /// The value stored at `key` when its path is in memory (see [`Node::loaded_value`]):
+    /// `None` when a node on the way is not loaded.
+    pub(crate) fn loaded_value(&self, key: &B256) -> Option<Option<&[u8]>> {
+        if self.poisoned {
+            return None;
+        }
+        self.root.loaded_value(&Nibbles::unpack(key))
     }
 
     /// The proof of `key` (the hashed nodes from the root to it) and its value. The root must
