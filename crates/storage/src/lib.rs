@@ -1273,6 +1273,23 @@ mod tests {
         }
     }
 
+    /// RocksDB's CRC32C (every log record and table block) runs the hardware instruction on
+    /// x86-64: `.cargo/config.toml` passes `-msse4.2 -mpclmul` to its C++, which
+    /// `librocksdb-sys` would not (it prints "compiling without SSE4.2" regardless, as it only
+    /// looks at rustc's target features). RocksDB says which it got in its `LOG`.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn rocksdb_checksums_use_the_hardware_crc32c() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(Storage::open(dir.path()).expect("open"));
+        let log = std::fs::read_to_string(dir.path().join("LOG")).expect("RocksDB's LOG");
+        let line = log
+            .lines()
+            .find(|l| l.contains("Fast CRC32 supported:"))
+            .expect("RocksDB logs its CRC32C implementation at open");
+        assert!(line.ends_with("Fast CRC32 supported: Supported on x86"), "{line}");
+    }
+
     #[test]
     fn hinted_inserts_in_any_order_read_back_sorted() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -1351,6 +1368,144 @@ mod tests {
             assert_eq!(state.storage(a, slot).expect("read"), expected_slot, "block {n}");
         }
         assert_eq!(storage.head_number().expect("head"), Some(9));
+    }
+
+    /// Entries of `table`.
+    fn entries(storage: &Storage, table: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+        storage
+            .db
+            .iterator_cf(storage.cf(table), IteratorMode::Start)
+            .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).expect("read"))
+            .collect()
+    }
+
+    /// Several accounts and slots a block, one destroyed and created again: one changeset and
+    /// one history entry a change; every archive read, `changes_before` and unwinding agree
+    /// with a model of the state after each block, and an unwound block leaves no entry behind.
+    #[test]
+    fn history_reads_and_unwinds_agree_with_a_model_of_several_accounts() {
+        use std::collections::BTreeMap;
+        type State = BTreeMap<Address, (StoredAccount, BTreeMap<B256, U256>)>;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Storage::open(dir.path()).expect("open");
+        let addresses: Vec<Address> = (1..=5u8).map(Address::with_last_byte).collect();
+        let slots: Vec<B256> = (1..=3u8).map(B256::with_last_byte).collect();
+        let mut state = State::new();
+        let mut after_block: Vec<State> = Vec::new();
+        let mut changed_in: Vec<Vec<Address>> = Vec::new();
+        let mut changes_count = 0;
+        for n in 0..8u64 {
+            let mut accounts = Vec::new();
+            // Changes listed out of address order: reads must not depend on it.
+            for (i, address) in addresses.iter().enumerate().rev() {
+                let i = i as u64;
+                if !(i + n).is_multiple_of(2) {
+                    continue;
+                }
+                let before = state.get(address).map(|(a, _)| *a);
+                let destroyed = n == 5 && i == 1;
+                let after = (!destroyed).then(|| account(n, 1000 * (i + 1) + n));
+                let mut slot_changes = Vec::new();
+                for (j, slot) in slots.iter().enumerate() {
+                    if destroyed || (j as u64 + n + i).is_multiple_of(3) {
+                        continue;
+                    }
+                    let old = state.get(address).and_then(|(_, st)| st.get(slot).copied());
+                    let new = U256::from((n + j as u64) % 3);
+                    slot_changes.push(SlotChange {
+                        slot: *slot,
+                        before: old.unwrap_or_default(),
+                        after: new,
+                    });
+                }
+                match after {
+                    None => {
+                        state.remove(address);
+                    }
+                    Some(acc) => {
+                        let entry = state.entry(*address).or_insert((acc, BTreeMap::new()));
+                        entry.0 = acc;
+                        for c in &slot_changes {
+                            if c.after.is_zero() {
+                                entry.1.remove(&c.slot);
+                            } else {
+                                entry.1.insert(c.slot, c.after);
+                            }
+                        }
+                    }
+                }
+                accounts.push(AccountChange {
+                    address: *address,
+                    before,
+                    after,
+                    wiped: destroyed,
+                    storage: slot_changes,
+                });
+            }
+            changes_count += accounts.len();
+            changed_in.push(accounts.iter().map(|c| c.address).collect());
+            let changes = StateChangeset { accounts, bytecodes: vec![] };
+            storage.commit_block(&block(n), &[], &changes).expect("commit");
+            after_block.push(state.clone());
+        }
+        // One changeset and one history entry a changed account.
+        assert_eq!(entries(&storage, ACCOUNT_CHANGESETS).len(), changes_count);
+        assert_eq!(entries(&storage, ACCOUNTS_HISTORY).len(), changes_count);
+        for (n, expected) in after_block.iter().enumerate() {
+            let n = n as u64;
+            let at = storage.state_at(n);
+            for address in &addresses {
+                let want = expected.get(address);
+                assert_eq!(at.account(*address).expect("read"), want.map(|w| w.0), "block {n}");
+                for slot in &slots {
+                    let want = want.and_then(|w| w.1.get(slot).copied()).unwrap_or_default();
+                    assert_eq!(at.storage(*address, *slot).expect("read"), want, "block {n}");
+                }
+            }
+            assert_eq!(&storage.full_state_at(n).expect("full state"), expected, "block {n}");
+            let sum = expected.values().map(|(a, _)| a.balance).sum::<U256>();
+            assert_eq!(
+                storage.sum_balances_at(Some(n)).expect("sum"),
+                Some((n, sum, expected.len() as u64)),
+                "block {n}"
+            );
+        }
+        // What block 7 changed, as the values before it, in address order.
+        let mut want: Vec<Address> = changed_in[7].clone();
+        want.sort();
+        let before = storage.changes_before(7).expect("changes");
+        assert_eq!(before.iter().map(|c| c.0).collect::<Vec<_>>(), want);
+        for (address, account, slots_before) in &before {
+            let then = after_block[6].get(address);
+            assert_eq!(*account, then.map(|t| t.0));
+            for (slot, value) in slots_before {
+                let old = then.and_then(|t| t.1.get(slot).copied()).unwrap_or_default();
+                assert_eq!(*value, old);
+            }
+        }
+        // Unwinding two blocks restores block 5's state and leaves nothing of blocks 6 and 7.
+        storage.unwind_head().expect("unwind");
+        storage.unwind_head().expect("unwind");
+        for address in &addresses {
+            let want = after_block[5].get(address);
+            assert_eq!(storage.latest_account(*address).expect("read"), want.map(|w| w.0));
+            assert_eq!(storage.account_storage(address).expect("read"), {
+                want.map(|w| w.1.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            });
+        }
+        for table in [ACCOUNT_CHANGESETS, STORAGE_CHANGESETS] {
+            for (key, _) in entries(&storage, table) {
+                let block = decode_num(&key[..8]).expect("block");
+                assert!(block <= 5, "{table} keeps an entry of unwound block {block}");
+            }
+        }
+        for table in [ACCOUNTS_HISTORY, STORAGES_HISTORY] {
+            for (key, _) in entries(&storage, table) {
+                let block = decode_num(&key[key.len() - 8..]).expect("block");
+                assert!(block <= 5, "{table} keeps an entry of unwound block {block}");
+            }
+        }
     }
 
     #[test]
