@@ -282,13 +282,11 @@ impl StateTrie {
         let preloaded = std::mem::take(&mut self.preloaded);
         let mut to_load = Vec::new();
         for (address, update) in updates {
-            let hashed = match preloaded.get(&address) {
-                Some(hashed) => *hashed,
-                None => keccak256(address),
-            };
+            let known = preloaded.get(&address).copied();
+            let hashed = known.unwrap_or_else(|| keccak256(address));
             let m = merged.entry(hashed).or_insert_with(|| {
                 order.push(hashed);
-                if !preloaded.contains_key(&address) {
+                if known.is_none() {
                     to_load.push(hashed);
                 }
                 Merged::default()
