@@ -27,7 +27,7 @@ use revm::{
     bytecode::Bytecode,
     state::{Account, AccountInfo},
 };
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 
 /// One slot: its value before the block and now.
 #[derive(Debug, Clone, Copy)]
@@ -275,18 +275,44 @@ impl<'r, R: StateReader> BlockState<&'r R> {
     /// Execution never sees different data than without prefetching: prefetched accounts are
     /// the reader's, and an account execution has already loaded (and perhaps changed) is
     /// never replaced.
+    ///
+    /// `fields`, if given, also receives the accounts found (their trie fields), chunk by
+    /// chunk, and closes once reading ends: what the trie's preload checks leaves against.
     pub fn with_prefetch<T>(
         reader: &'r R,
         addresses: &[Address],
         accounts: usize,
+        fields: Option<Sender<Vec<(Address, AccountLeaf)>>>,
         f: impl FnOnce(BlockState<&'r R>) -> T,
     ) -> T {
         let mut state = BlockState::new(reader, accounts);
+        // Owns the sender: the channel closes when reading ends, not when `f` returns (the
+        // loader it feeds is waited for inside `f`).
+        let share = move |chunk: &[Address], found: &[Option<StoredAccount>]| {
+            if let Some(fields) = &fields {
+                let leaves = chunk.iter().zip(found).filter_map(|(a, f)| {
+                    f.as_ref().map(|f| {
+                        (
+                            *a,
+                            AccountLeaf {
+                                nonce: f.nonce,
+                                balance: f.balance,
+                                code_hash: f.code_hash,
+                            },
+                        )
+                    })
+                });
+                // The preload may be gone (a read failed there): nothing to do.
+                let _ = fields.send(leaves.collect());
+            }
+        };
         if addresses.len() <= PREFETCH_CHUNK {
             // Not worth a thread: one batch now.
             if let Ok(found) = reader.accounts(addresses) {
+                share(addresses, &found);
                 state.insert_loaded(addresses.iter().copied().zip(found).collect());
             }
+            drop(share);
             return f(state);
         }
         let (tx, rx) = channel();
@@ -297,11 +323,13 @@ impl<'r, R: StateReader> BlockState<&'r R> {
             s.spawn(move || {
                 for chunk in addresses.chunks(PREFETCH_CHUNK) {
                     let Ok(found) = reader.accounts(chunk) else { break };
+                    share(chunk, &found);
                     // Execution finished (the receiver is gone): stop reading.
                     if tx.send(chunk.iter().copied().zip(found).collect()).is_err() {
                         break;
                     }
                 }
+                drop(share);
             });
             f(state)
         })
@@ -643,7 +671,7 @@ mod tests {
             addresses.iter().map(|a| plain.basic(*a).expect("read")).collect()
         };
         let first = addresses[1];
-        let seen = BlockState::with_prefetch(&mem, &addresses, 2000, |mut state| {
+        let seen = BlockState::with_prefetch(&mem, &addresses, 2000, None, |mut state| {
             // Change an account, then let a stale copy of it arrive: the change stays.
             let mut info = state.basic(first).expect("read").expect("exists");
             info.balance = U256::from(12345);

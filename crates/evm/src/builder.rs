@@ -26,7 +26,8 @@ use dbc_primitives::{
     SealedHeader, TxEnvelope,
 };
 use dbc_storage::{StateChangeset, StateReader};
-use dbc_trie::StateTrie;
+use dbc_trie::{AccountLeaf, StateTrie};
+use std::sync::mpsc::Receiver;
 use std::{borrow::Cow, time::Instant};
 
 /// A source of transactions for a block being built, best first. The pool implements it.
@@ -247,10 +248,15 @@ pub fn build_block<R: StateReader>(
     // A second thread reads the accounts the transactions will touch while they execute, and
     // a third loads the stored trie nodes on their paths, so the state root finds them in
     // memory (on a large state those reads are most of the root's time).
+    //
+    // The prefetch also hands the accounts' fields to the trie's loader: an account's leaf
+    // rebuilt from them and matching its parent's hash need not be read.
     let prefetch = txs.prefetch();
     std::thread::scope(|s| {
-        let mut trie = TrieSlot::loading(s, trie, &prefetch);
-        BlockState::with_prefetch(&state, &prefetch, 2 * hint + 16, |db| {
+        let (fields, fields_rx) = std::sync::mpsc::channel();
+        let mut trie = TrieSlot::loading(s, trie, &prefetch, fields_rx);
+        let fields = trie.loader.is_some().then_some(fields);
+        BlockState::with_prefetch(&state, &prefetch, 2 * hint + 16, fields, |db| {
             execute_and_seal(spec, parent, db, attrs, &[], txs, &mut trie, started, hint)
         })
     })
@@ -270,10 +276,12 @@ struct TrieSlot<'scope, 'a> {
 impl<'scope, 'a: 'scope> TrieSlot<'scope, 'a> {
     /// Starts loading the account trie's paths to `addresses` on a thread of `scope`, for a
     /// stored trie and a block that touches enough accounts.
+    /// The accounts' fields before the block arrive on `fields`, until it closes.
     fn loading<'env>(
         scope: &'scope std::thread::Scope<'scope, 'env>,
         trie: &'a mut StateTrie,
         addresses: &'scope [Address],
+        fields: Receiver<Vec<(Address, AccountLeaf)>>,
     ) -> Self {
         if addresses.len() < TRIE_PRELOAD_MIN || !trie.is_stored() || trie.is_poisoned() {
             return Self { trie, loader: None };
@@ -281,7 +289,7 @@ impl<'scope, 'a: 'scope> TrieSlot<'scope, 'a> {
         let mut moved = std::mem::take(trie);
         let loader = scope.spawn(move || {
             // A node that cannot be read is left a stub: the update that needs it reports it.
-            let _ = moved.preload_accounts(addresses);
+            let _ = moved.preload_accounts_knowing(addresses, || fields.iter().flatten().collect());
             moved
         });
         Self { trie, loader: Some(loader) }

@@ -184,20 +184,83 @@ fn stubs<'a, 'k>(node: &'a mut Node, at: Nibbles, keys: &'k [Nibbles], out: &mut
     }
 }
 
+/// How [`Guesses`] asks for its values.
+type Ask<'a> = Box<dyn FnOnce() -> HashMap<Nibbles, Vec<u8>> + 'a>;
+
+/// Leaf values a preload may rebuild a leaf from instead of reading it: by key, the value the
+/// leaf holds if it is that key's own (for accounts, their fields before the block). Asked
+/// for once, when the first stub that could be such a leaf is reached: on a trie held in
+/// memory that never happens, and the caller never waits for values nobody needs.
+pub(crate) struct Guesses<'a> {
+    ask: Option<Ask<'a>>,
+    values: HashMap<Nibbles, Vec<u8>>,
+}
+
+impl<'a> Guesses<'a> {
+    /// No values: every stub is read.
+    pub(crate) fn none() -> Self {
+        Self { ask: None, values: HashMap::default() }
+    }
+
+    /// Values given by `ask` when first needed.
+    pub(crate) fn later(ask: impl FnOnce() -> HashMap<Nibbles, Vec<u8>> + 'a) -> Self {
+        Self { ask: Some(Box::new(ask)), values: HashMap::default() }
+    }
+
+    fn get(&mut self, key: &Nibbles) -> Option<&Vec<u8>> {
+        if let Some(ask) = self.ask.take() {
+            self.values = ask();
+        }
+        self.values.get(key)
+    }
+
+    /// Replaces each hashed stub of `frontier` with exactly one key below it by that key's
+    /// leaf, when the leaf built from the key's value hashes to the stub's reference: the
+    /// node the source would give, without the read (a hash match proves it). Anything else
+    /// (a branch or extension still above the key's leaf, another account's leaf, a value
+    /// that changed) stays a stub and is read. Returns the leaves rebuilt.
+    fn rebuild(&mut self, frontier: &mut Frontier<'_, '_>, buf: &mut Vec<u8>) -> usize {
+        if self.ask.is_none() && self.values.is_empty() {
+            return 0;
+        }
+        let mut rebuilt = 0;
+        for (node, at, keys) in frontier.iter_mut() {
+            let [key] = keys else { continue };
+            let Node::Stub(r) = &**node else { continue };
+            if !r.is_hash() {
+                continue;
+            }
+            let Some(value) = self.get(key) else { continue };
+            let rest = key.slice(at.len()..);
+            buf.clear();
+            if LeafNodeRef::new(&rest, value).rlp(buf) == *r {
+                let leaf = Leaf { key: rest, value: value.clone(), cache: Some(r.clone()) };
+                **node = Node::Leaf(Box::new(leaf));
+                rebuilt += 1;
+            }
+        }
+        rebuilt
+    }
+}
+
 /// Loads every stub on the paths from `root` to `keys` (sorted), a level at a time: one
-/// batched read of the level's stored nodes, checked and decoded in parallel. Returns the
-/// nodes loaded. Only loads: what the trie means does not change.
+/// batched read of the level's stored nodes, checked and decoded in parallel; a stub that
+/// `guesses` shows to be a key's own leaf is rebuilt instead of read. Returns the nodes
+/// loaded or rebuilt. Only loads: what the trie means does not change.
 fn preload(
     root: &mut Node,
     keys: &[Nibbles],
     source: &dyn NodeSource,
     account: Option<B256>,
+    guesses: &mut Guesses<'_>,
 ) -> Result<usize, TrieError> {
     use rayon::prelude::*;
     let mut frontier = Frontier::new();
     stubs(root, Nibbles::new(), keys, &mut frontier);
     let mut loaded = 0;
+    let mut buf = Vec::new();
     while !frontier.is_empty() {
+        guesses.rebuild(&mut frontier, &mut buf);
         let hashed: Vec<Nibbles> = frontier
             .iter()
             .filter(|(n, ..)| matches!(n, Node::Stub(r) if r.is_hash()))
@@ -805,6 +868,7 @@ impl Mpt {
         keys: &[B256],
         source: Option<&dyn NodeSource>,
         account: Option<B256>,
+        guesses: &mut Guesses<'_>,
     ) -> Result<(), TrieError> {
         self.check()?;
         if keys.len() < 2 {
@@ -814,7 +878,7 @@ impl Mpt {
         paths.sort_unstable();
         paths.dedup();
         let Some(source) = source else { return Ok(()) };
-        let loaded = preload(&mut self.root, &paths, source, account)?;
+        let loaded = preload(&mut self.root, &paths, source, account, guesses)?;
         self.resident = self.resident.saturating_add(loaded);
         Ok(())
     }
