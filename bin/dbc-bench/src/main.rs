@@ -180,13 +180,29 @@ fn build_all(
 /// Per block: execution, state root and commit time.
 type BlockTimes = (Duration, Duration, Duration);
 
-fn run_node(w: &Workload) -> eyre::Result<(Duration, Vec<BlockTimes>)> {
+/// The node's import of `w`: wall time, each block's stage times, and the CPU time of the
+/// whole process (every thread, RocksDB's own included) while it ran.
+fn run_node(w: &Workload) -> eyre::Result<(Duration, Vec<BlockTimes>, Duration)> {
     let dir = tempfile::tempdir()?;
     let storage = Storage::open(dir.path())?;
     init_genesis(&storage, &w.spec)?;
     let mut trie = rebuild_trie(&storage)?;
     let parent = storage.header(0)?.ok_or_else(|| eyre::eyre!("no genesis"))?;
-    import_blocks(w, &storage, &mut trie, parent, 0)
+    let cpu = process_cpu();
+    let (wall, parts) = import_blocks(w, &storage, &mut trie, parent, 0)?;
+    Ok((wall, parts, process_cpu().saturating_sub(cpu)))
+}
+
+/// CPU time used by this process so far (user and system, all threads), from
+/// `/proc/self/stat` in clock ticks of 10 ms (Linux's fixed `USER_HZ`); zero elsewhere.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start with the state; user
+    // and system time are the 12th and 13th of them.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 =
+        rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
+    Duration::from_millis(ticks.saturating_mul(10))
 }
 
 /// [`run_node`] without storing the trie (the trie in memory only, as before it was stored):
@@ -342,7 +358,7 @@ fn main() -> eyre::Result<()> {
             let w = workload(senders, txs_per_block, blocks)?;
             let total = (blocks * txs_per_block) as f64;
             let revm = run_revm(&w)?;
-            let (node, parts) = run_node(&w)?;
+            let (node, parts, cpu) = run_node(&w)?;
             let unstored = run_node_unstored(&w)?;
             let mem = run_executor_in_memory(&w)?;
             println!(
@@ -391,6 +407,14 @@ fn main() -> eyre::Result<()> {
                 100.0 * root / node.as_secs_f64(),
                 100.0 * (node.as_secs_f64() - exec - root) / node.as_secs_f64(),
                 100.0 * commit / node.as_secs_f64(),
+            );
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            println!(
+                "  CPU of the whole process while importing: {:.0} ms a block, {:.0}% of {cores} cores \
+                 (if all of it ran in parallel on them: {:.0} tx/s)",
+                cpu.as_secs_f64() * 1e3 / blocks as f64,
+                100.0 * cpu.as_secs_f64() / (node.as_secs_f64() * cores as f64),
+                total * cores as f64 / cpu.as_secs_f64().max(1e-9),
             );
             println!(
                 "ratio import/revm: {:.2}   execution/revm: {:.2}",
