@@ -97,6 +97,11 @@ fn to_info(a: &StoredAccount) -> AccountInfo {
     }
 }
 
+/// The fields of `a` that enter the state trie.
+fn to_leaf(a: &StoredAccount) -> AccountLeaf {
+    AccountLeaf { nonce: a.nonce, balance: a.balance, code_hash: a.code_hash }
+}
+
 fn to_stored(info: &AccountInfo) -> StoredAccount {
     StoredAccount {
         nonce: info.nonce,
@@ -238,11 +243,7 @@ impl<R: StateReader> BlockState<R> {
             updates.push((
                 address,
                 AccountUpdate {
-                    info: after.map(|a| AccountLeaf {
-                        nonce: a.nonce,
-                        balance: a.balance,
-                        code_hash: a.code_hash,
-                    }),
+                    info: after.as_ref().map(to_leaf),
                     wipe_storage: account.cleared || after.is_none(),
                     storage: storage
                         .iter()
@@ -290,18 +291,8 @@ impl<'r, R: StateReader> BlockState<&'r R> {
         // loader it feeds is waited for inside `f`).
         let share = move |chunk: &[Address], found: &[Option<StoredAccount>]| {
             if let Some(fields) = &fields {
-                let leaves = chunk.iter().zip(found).filter_map(|(a, f)| {
-                    f.as_ref().map(|f| {
-                        (
-                            *a,
-                            AccountLeaf {
-                                nonce: f.nonce,
-                                balance: f.balance,
-                                code_hash: f.code_hash,
-                            },
-                        )
-                    })
-                });
+                let leaves =
+                    chunk.iter().zip(found).filter_map(|(a, f)| Some((*a, to_leaf(f.as_ref()?))));
                 // The preload may be gone (a read failed there): nothing to do.
                 let _ = fields.send(leaves.collect());
             }

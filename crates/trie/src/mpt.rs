@@ -218,12 +218,11 @@ impl<'a> Guesses<'a> {
     /// leaf, when the leaf built from the key's value hashes to the stub's reference: the
     /// node the source would give, without the read (a hash match proves it). Anything else
     /// (a branch or extension still above the key's leaf, another account's leaf, a value
-    /// that changed) stays a stub and is read. Returns the leaves rebuilt.
-    fn rebuild(&mut self, frontier: &mut Frontier<'_, '_>, buf: &mut Vec<u8>) -> usize {
+    /// that changed) stays a stub and is read.
+    fn rebuild(&mut self, frontier: &mut Frontier<'_, '_>, buf: &mut Vec<u8>) {
         if self.ask.is_none() && self.values.is_empty() {
-            return 0;
+            return;
         }
-        let mut rebuilt = 0;
         for (node, at, keys) in frontier.iter_mut() {
             let [key] = keys else { continue };
             let Node::Stub(r) = &**node else { continue };
@@ -236,10 +235,8 @@ impl<'a> Guesses<'a> {
             if LeafNodeRef::new(&rest, value).rlp(buf) == *r {
                 let leaf = Leaf { key: rest, value: value.clone(), cache: Some(r.clone()) };
                 **node = Node::Leaf(Box::new(leaf));
-                rebuilt += 1;
             }
         }
-        rebuilt
     }
 }
 
