@@ -277,10 +277,21 @@ pub struct UnwoundKeys {
     pub slots: Vec<(Address, B256)>,
 }
 
-/// Tables written for every changed account or transaction and read only by known key or by
-/// seek: a memtable bloom filter would cost every write and save no read.
-const WRITE_MOSTLY: [&str; 5] =
-    [TX_LOOKUP, ACCOUNT_CHANGESETS, STORAGE_CHANGESETS, ACCOUNTS_HISTORY, STORAGES_HISTORY];
+/// Tables without a memtable bloom filter, whose inserts cost every write (a tenth of a
+/// block's RocksDB write, `docs/benchmarks.md`) and which would save no read here:
+/// - written for every changed account or transaction and read only by known key or by seek
+///   (transaction lookups, changesets, history);
+/// - the stored trie: a node is read only at a path its parent references, so every read
+///   finds it, and a filter can only answer "maybe".
+const NO_MEMTABLE_FILTER: [&str; 7] = [
+    TX_LOOKUP,
+    ACCOUNT_CHANGESETS,
+    STORAGE_CHANGESETS,
+    ACCOUNTS_HISTORY,
+    STORAGES_HISTORY,
+    ACCOUNTS_TRIE,
+    STORAGES_TRIE,
+];
 
 /// RocksDB option of every table: memtable inserts start from the previous insert's position
 /// (see [`Storage::open_with_cache`]).
@@ -321,7 +332,7 @@ impl Storage {
             cf.set_write_buffer_size(64 << 20);
             // Point reads that miss (fresh accounts, unset slots) stop at a memtable bloom
             // filter instead of searching the skiplist.
-            if !WRITE_MOSTLY.contains(name) {
+            if !NO_MEMTABLE_FILTER.contains(name) {
                 cf.set_memtable_prefix_bloom_ratio(0.1);
                 cf.set_memtable_whole_key_filtering(true);
             }
@@ -1267,7 +1278,7 @@ mod tests {
             assert!(has("write_buffer_size=67108864"), "{name}: write buffer lost");
             assert_eq!(
                 has("memtable_whole_key_filtering=true"),
-                !WRITE_MOSTLY.contains(name),
+                !NO_MEMTABLE_FILTER.contains(name),
                 "{name}: memtable filter"
             );
         }
