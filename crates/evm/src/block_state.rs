@@ -219,6 +219,7 @@ impl<R: StateReader> BlockState<R> {
         }
         let mut accounts = self.accounts;
         let mut updates = Vec::with_capacity(accounts.len());
+        changes.accounts.reserve(accounts.len());
         for (address, account) in accounts.drain() {
             if !account.touched {
                 continue;

@@ -307,8 +307,12 @@ impl StateTrie {
         updates: impl IntoIterator<Item = (Address, AccountUpdate)>,
     ) -> Result<(), TrieError> {
         // An address may appear more than once; later updates apply on top of earlier ones.
-        let mut merged: HashMap<B256, Merged> = HashMap::default();
-        let mut order = Vec::new();
+        // Sized once: a 10k-account block's map otherwise rehashes as it grows.
+        let updates = updates.into_iter();
+        let expected = updates.size_hint().0;
+        let mut merged: HashMap<B256, Merged> =
+            HashMap::with_capacity_and_hasher(expected, Default::default());
+        let mut order = Vec::with_capacity(expected);
         // Paths to load: those the last preload did not.
         let preloaded = std::mem::take(&mut self.preloaded);
         let mut to_load = Vec::new();
