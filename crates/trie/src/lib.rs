@@ -917,6 +917,104 @@ mod stored_tests {
         assert_eq!(count(), 0);
     }
 
+    /// A [`MemSource`] that logs the paths of the account trie's nodes read, in order.
+    #[derive(Debug, Default)]
+    struct Logging(MemSource, Mutex<Vec<Nibbles>>);
+
+    impl NodeSource for Logging {
+        fn node(
+            &self,
+            account: Option<&B256>,
+            path: &Nibbles,
+        ) -> Result<Option<Vec<u8>>, TrieError> {
+            self.1.lock().unwrap().push(*path);
+            self.0.node(account, path)
+        }
+    }
+
+    /// A trie of `accounts`, stored in a fresh [`Logging`] source: the source and the root.
+    fn stored(accounts: &[(Address, AccountLeaf)]) -> (Arc<Logging>, B256) {
+        let mut built = StateTrie::new();
+        built
+            .apply(
+                accounts.iter().map(|(a, leaf)| {
+                    (*a, AccountUpdate { info: Some(*leaf), ..Default::default() })
+                }),
+            )
+            .unwrap();
+        let source = Arc::new(Logging::default());
+        source.0.write(&built.take_updates());
+        (source, built.root())
+    }
+
+    #[test]
+    fn the_branches_are_read_before_the_fields_are_waited_for() {
+        let leaf =
+            |i: u64| AccountLeaf { nonce: i, balance: U256::from(i + 1), code_hash: KECCAK_EMPTY };
+        let address = |i: u64| Address::from_word(B256::from(U256::from(i)));
+        let all: Vec<_> = (0..4000).map(|i| (address(i), leaf(i))).collect();
+        let (source, root) = stored(&all);
+        let touched: Vec<(Address, AccountLeaf)> = all.iter().step_by(4).cloned().collect();
+        let addresses: Vec<Address> = touched.iter().map(|(a, _)| *a).collect();
+        let keys: Vec<Nibbles> = addresses.iter().map(|a| Nibbles::unpack(keccak256(a))).collect();
+        let below = |p: &Nibbles| keys.iter().filter(|k| k.starts_with(p)).count();
+        let mut trie = StateTrie::open(source.clone(), root);
+        let asked_after = std::cell::Cell::new(None);
+        trie.preload_accounts_knowing(&addresses, || {
+            asked_after.set(Some(source.1.lock().unwrap().len()));
+            touched.clone()
+        })
+        .unwrap();
+        let log = source.1.lock().unwrap().clone();
+        let asked_after = asked_after.get().expect("the fields were asked for");
+        let (before, after) = log.split_at(asked_after);
+        // Everything with more than one touched key below it was read first, while the
+        // fields were still being gathered; after them, only stubs a single key's leaf could
+        // have replaced (and did not: a branch still above it).
+        assert!(before.iter().any(|p| p.len() >= 2), "{before:?}");
+        assert!(after.iter().all(|p| below(p) == 1), "{after:?}");
+        // No leaf given right was read.
+        assert!(log.iter().all(|p| p.len() < 64 && !keys.contains(p)));
+        assert!(log.len() < 2 * keys.len(), "{} reads", log.len());
+    }
+
+    #[test]
+    fn a_child_of_a_full_branch_is_read_without_waiting_for_the_fields() {
+        let leaf =
+            |i: u64| AccountLeaf { nonce: i, balance: U256::from(1), code_hash: KECCAK_EMPTY };
+        // Sixteen accounts whose hashed addresses start with sixteen different nibbles: the
+        // root is a full branch of sixteen leaves.
+        let mut by_nibble: BTreeMap<u8, Address> = BTreeMap::new();
+        for i in 0u64.. {
+            let a = Address::from_word(B256::from(U256::from(i)));
+            by_nibble.entry(keccak256(a)[0] >> 4).or_insert(a);
+            if by_nibble.len() == 16 {
+                break;
+            }
+        }
+        let accounts: Vec<(Address, AccountLeaf)> =
+            by_nibble.values().enumerate().map(|(i, a)| (*a, leaf(i as u64))).collect();
+        let preload = |accounts: &[(Address, AccountLeaf)]| {
+            let (source, root) = stored(accounts);
+            let asked = std::cell::Cell::new(false);
+            let mut trie = StateTrie::open(source.clone(), root);
+            let addresses: Vec<Address> = accounts.iter().map(|(a, _)| *a).collect();
+            trie.preload_accounts_knowing(&addresses, || {
+                asked.set(true);
+                accounts.to_vec()
+            })
+            .unwrap();
+            let reads = source.1.lock().unwrap().len();
+            // Read or rebuilt, the trie is the same.
+            assert_eq!(trie.root(), root);
+            (asked.get(), reads)
+        };
+        // Full: the root and its sixteen leaves are read, and nobody waits for the fields.
+        assert_eq!(preload(&accounts), (false, 17));
+        // Fifteen children: each may be a leaf, so the fields are asked for and rebuild them.
+        assert_eq!(preload(&accounts[..15]), (true, 1));
+    }
+
     #[test]
     fn a_missing_or_altered_node_is_an_error_not_a_wrong_root() {
         let source = Arc::new(MemSource::default());

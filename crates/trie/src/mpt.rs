@@ -147,17 +147,30 @@ type Items = Vec<(B256, Vec<u8>)>;
 /// Below this many inserts [`Mpt::insert_many_in`] goes one key at a time.
 const PARALLEL_INSERTS_MIN: usize = 256;
 
-/// Stubs on the paths to some keys: each with its path and the keys below it.
-type Frontier<'a, 'k> = Vec<(&'a mut Node, Nibbles, &'k [Nibbles])>;
+/// Stubs on the paths to some keys: each with its path, the keys below it and whether it may
+/// be a leaf worth rebuilding instead of reading (see [`stubs`]).
+type Frontier<'a, 'k> = Vec<(&'a mut Node, Nibbles, &'k [Nibbles], bool)>;
 
 /// Walks from `node` (at `at`) along `keys` (sorted, all starting with `at`) and collects the
 /// stubs where the walk stops.
-fn stubs<'a, 'k>(node: &'a mut Node, at: Nibbles, keys: &'k [Nibbles], out: &mut Frontier<'a, 'k>) {
+///
+/// `may_be_leaf` is false for `node` when it is a child of an extension (always a branch) or
+/// of a full branch. Hashed keys spread evenly, so a branch with all 16 children almost
+/// always has several keys below each child: with 4 on average a child is a single leaf less
+/// than one time in ten, and the chance falls fast with more. A [`Guesses`] rebuild there
+/// would almost always fail, after waiting for the value to try it; such a stub is read.
+fn stubs<'a, 'k>(
+    node: &'a mut Node,
+    at: Nibbles,
+    keys: &'k [Nibbles],
+    may_be_leaf: bool,
+    out: &mut Frontier<'a, 'k>,
+) {
     if keys.is_empty() {
         return;
     }
     if matches!(node, Node::Stub(_)) {
-        out.push((node, at, keys));
+        out.push((node, at, keys, may_be_leaf));
         return;
     }
     match node {
@@ -167,17 +180,18 @@ fn stubs<'a, 'k>(node: &'a mut Node, at: Nibbles, keys: &'k [Nibbles], out: &mut
             let prefix = |k: &Nibbles| k.slice(..below.len().min(k.len()));
             let first = keys.partition_point(|k| prefix(k) < below);
             let end = keys.partition_point(|k| prefix(k) <= below);
-            stubs(&mut e.child, below, &keys[first..end], out);
+            stubs(&mut e.child, below, &keys[first..end], false, out);
         }
         Node::Branch(b) => {
             let depth = at.len();
+            let full = b.children.iter().all(|c| !c.is_empty());
             let mut rest = keys;
             for (i, child) in b.children.iter_mut().enumerate() {
                 let n = rest
                     .partition_point(|k| k.len() > depth && (k.get_unchecked(depth) as usize) <= i);
                 let (group, after) = rest.split_at(n);
                 rest = after;
-                stubs(child, child_path(&at, i), group, out);
+                stubs(child, child_path(&at, i), group, !full, out);
             }
         }
         _ => {}
@@ -189,8 +203,9 @@ type Ask<'a> = Box<dyn FnOnce() -> HashMap<Nibbles, Vec<u8>> + 'a>;
 
 /// Leaf values a preload may rebuild a leaf from instead of reading it: by key, the value the
 /// leaf holds if it is that key's own (for accounts, their fields before the block). Asked
-/// for once, when the first stub that could be such a leaf is reached: on a trie held in
-/// memory that never happens, and the caller never waits for values nobody needs.
+/// for once, when nothing but stubs that could be such leaves is left to load: on a trie held
+/// in memory that never happens, the caller never waits for values nobody needs, and the
+/// branches above the leaves are read while it gathers them.
 pub(crate) struct Guesses<'a> {
     ask: Option<Ask<'a>>,
     values: HashMap<Nibbles, Vec<u8>>,
@@ -205,6 +220,18 @@ impl<'a> Guesses<'a> {
     /// Values given by `ask` when first needed.
     pub(crate) fn later(ask: impl FnOnce() -> HashMap<Nibbles, Vec<u8>> + 'a) -> Self {
         Self { ask: Some(Box::new(ask)), values: HashMap::default() }
+    }
+
+    /// Whether the values are still to be asked for.
+    fn unasked(&self) -> bool {
+        self.ask.is_some()
+    }
+
+    /// Whether `stub` (a frontier entry) is one a value could rebuild: a hashed stub that
+    /// may be a leaf, with exactly one key below it.
+    fn could_rebuild(stub: &(&mut Node, Nibbles, &[Nibbles], bool)) -> bool {
+        let (node, _, keys, may_be_leaf) = stub;
+        *may_be_leaf && keys.len() == 1 && matches!(&**node, Node::Stub(r) if r.is_hash())
     }
 
     fn get(&mut self, key: &Nibbles) -> Option<&Vec<u8>> {
@@ -223,12 +250,12 @@ impl<'a> Guesses<'a> {
         if self.ask.is_none() && self.values.is_empty() {
             return;
         }
-        for (node, at, keys) in frontier.iter_mut() {
-            let [key] = keys else { continue };
-            let Node::Stub(r) = &**node else { continue };
-            if !r.is_hash() {
+        for stub in frontier.iter_mut() {
+            if !Self::could_rebuild(stub) {
                 continue;
             }
+            let (node, at, [key], _) = stub else { continue };
+            let Node::Stub(r) = &**node else { continue };
             let Some(value) = self.get(key) else { continue };
             let rest = key.slice(at.len()..);
             buf.clear();
@@ -242,8 +269,10 @@ impl<'a> Guesses<'a> {
 
 /// Loads every stub on the paths from `root` to `keys` (sorted), a level at a time: one
 /// batched read of the level's stored nodes, checked and decoded in parallel; a stub that
-/// `guesses` shows to be a key's own leaf is rebuilt instead of read. Returns the nodes
-/// loaded or rebuilt. Only loads: what the trie means does not change.
+/// `guesses` shows to be a key's own leaf is rebuilt instead of read. Until the values are
+/// asked for, such stubs wait aside while everything else is read (asking may block until
+/// the caller has them). Returns the nodes loaded or rebuilt. Only loads: what the trie
+/// means does not change.
 fn preload(
     root: &mut Node,
     keys: &[Nibbles],
@@ -253,28 +282,45 @@ fn preload(
 ) -> Result<usize, TrieError> {
     use rayon::prelude::*;
     let mut frontier = Frontier::new();
-    stubs(root, Nibbles::new(), keys, &mut frontier);
+    stubs(root, Nibbles::new(), keys, true, &mut frontier);
     let mut loaded = 0;
     let mut buf = Vec::new();
-    while !frontier.is_empty() {
-        guesses.rebuild(&mut frontier, &mut buf);
+    let mut waiting = Frontier::new();
+    loop {
+        if frontier.is_empty() {
+            if waiting.is_empty() {
+                break;
+            }
+            // Only stubs a value could rebuild are left: now the values are asked for.
+            frontier = std::mem::take(&mut waiting);
+            guesses.rebuild(&mut frontier, &mut buf);
+        } else if guesses.unasked() {
+            let (later, now) = frontier.into_iter().partition(Guesses::could_rebuild);
+            waiting.extend::<Frontier<'_, '_>>(later);
+            frontier = now;
+            if frontier.is_empty() {
+                continue;
+            }
+        } else {
+            guesses.rebuild(&mut frontier, &mut buf);
+        }
         let hashed: Vec<Nibbles> = frontier
             .iter()
             .filter(|(n, ..)| matches!(n, Node::Stub(r) if r.is_hash()))
-            .map(|(_, at, _)| *at)
+            .map(|(_, at, ..)| *at)
             .collect();
-        let mut read = source.nodes(account.as_ref(), &hashed)?.into_iter();
+        let mut read = read_nodes(source, account.as_ref(), &hashed)?.into_iter();
         let mut level: Vec<_> = frontier
             .into_iter()
-            .map(|(node, at, keys)| {
+            .map(|(node, at, keys, may_be_leaf)| {
                 let stored = match node {
                     Node::Stub(r) if r.is_hash() => read.next().flatten(),
                     _ => None,
                 };
-                (node, at, keys, stored)
+                (node, at, keys, may_be_leaf, stored)
             })
             .collect();
-        level.par_iter_mut().try_for_each(|(node, at, _, stored)| {
+        level.par_iter_mut().try_for_each(|(node, at, _, _, stored)| {
             if let Node::Stub(r) = &**node {
                 **node = verified(account, r, at, stored.as_deref())?;
             }
@@ -282,12 +328,35 @@ fn preload(
         })?;
         loaded += level.len();
         let mut next = Frontier::new();
-        for (node, at, keys, _) in level {
-            stubs(node, at, keys, &mut next);
+        for (node, at, keys, may_be_leaf, _) in level {
+            stubs(node, at, keys, may_be_leaf, &mut next);
         }
         frontier = next;
     }
     Ok(loaded)
+}
+
+/// Below this many nodes a level is read in one batch; above, in one batch per thread.
+const PARALLEL_READS_MIN: usize = 256;
+
+/// The stored nodes at `paths` (in order): a large level is read in parallel batches, since
+/// each read is mostly CPU (a table's index and block search, the block cache, the copy out
+/// of the page cache) and the loader is what the block waits on once execution is done.
+fn read_nodes(
+    source: &dyn NodeSource,
+    account: Option<&B256>,
+    paths: &[Nibbles],
+) -> Result<Vec<Option<Vec<u8>>>, TrieError> {
+    use rayon::prelude::*;
+    let threads = rayon::current_num_threads();
+    if paths.len() < PARALLEL_READS_MIN || threads < 2 {
+        return source.nodes(account, paths);
+    }
+    let batches: Vec<Vec<Option<Vec<u8>>>> = paths
+        .par_chunks(paths.len().div_ceil(threads))
+        .map(|batch| source.nodes(account, batch))
+        .collect::<Result<_, _>>()?;
+    Ok(batches.into_iter().flatten().collect())
 }
 
 /// `at` as hex nibbles, for errors.
