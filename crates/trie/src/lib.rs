@@ -830,17 +830,17 @@ mod stored_tests {
         verify_proof(root, Nibbles::unpack(absent), None, &proof).unwrap();
     }
 
-    /// A [`MemSource`] that counts the nodes read.
+    /// A [`MemSource`] that logs the paths of the nodes read, in order.
     #[derive(Debug, Default)]
-    struct Counting(MemSource, std::sync::atomic::AtomicUsize);
+    struct Logging(MemSource, Mutex<Vec<Nibbles>>);
 
-    impl NodeSource for Counting {
+    impl NodeSource for Logging {
         fn node(
             &self,
             account: Option<&B256>,
             path: &Nibbles,
         ) -> Result<Option<Vec<u8>>, TrieError> {
-            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.1.lock().unwrap().push(*path);
             self.0.node(account, path)
         }
     }
@@ -853,7 +853,7 @@ mod stored_tests {
             code_hash: KECCAK_EMPTY,
         };
         let address = |i: u64| Address::from_word(B256::from(U256::from(i)));
-        let source = Arc::new(Counting::default());
+        let source = Arc::new(Logging::default());
         let mut built = StateTrie::new();
         let all = (0..2000)
             .map(|i| (address(i), AccountUpdate { info: Some(leaf(i)), ..Default::default() }));
@@ -884,7 +884,7 @@ mod stored_tests {
                 })
                 .collect::<Vec<_>>()
         };
-        let count = || source.1.swap(0, std::sync::atomic::Ordering::Relaxed);
+        let count = || std::mem::take(&mut *source.1.lock().unwrap()).len();
         let mut read = StateTrie::open(source.clone(), root);
         count();
         read.preload_accounts(&touched).unwrap();
@@ -915,21 +915,6 @@ mod stored_tests {
             .unwrap();
         assert!(!asked.get());
         assert_eq!(count(), 0);
-    }
-
-    /// A [`MemSource`] that logs the paths of the account trie's nodes read, in order.
-    #[derive(Debug, Default)]
-    struct Logging(MemSource, Mutex<Vec<Nibbles>>);
-
-    impl NodeSource for Logging {
-        fn node(
-            &self,
-            account: Option<&B256>,
-            path: &Nibbles,
-        ) -> Result<Option<Vec<u8>>, TrieError> {
-            self.1.lock().unwrap().push(*path);
-            self.0.node(account, path)
-        }
     }
 
     /// A trie of `accounts`, stored in a fresh [`Logging`] source: the source and the root.
