@@ -38,6 +38,9 @@ pub trait NodeSource: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// How many of a block's accounts [`StateTrie::needs_loading`] walks to.
+pub const LOADING_SAMPLE: usize = 64;
+
 /// Why the trie could not be read or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum TrieError {
@@ -272,6 +275,18 @@ impl StateTrie {
         drop(guesses);
         self.preloaded = hashed;
         Ok(())
+    }
+
+    /// Whether loading the paths to `addresses` ahead would read anything, judged on the
+    /// first [`LOADING_SAMPLE`] of them: whether any of their paths in memory ends at a stub.
+    /// On a state whose trie is all in memory (a small one, or fresh accounts under resident
+    /// branches) the answer is no, and the block is spared the loader's hashing and walk.
+    pub fn needs_loading(&self, addresses: &[Address]) -> bool {
+        self.source.is_some()
+            && addresses
+                .iter()
+                .take(LOADING_SAMPLE)
+                .any(|a| self.accounts.reaches_stub(keccak256(a)))
     }
 
     /// Whether nodes may be in a store rather than in memory.
@@ -961,6 +976,39 @@ mod stored_tests {
         // No leaf given right was read.
         assert!(log.iter().all(|p| p.len() < 64 && !keys.contains(p)));
         assert!(log.len() < 2 * keys.len(), "{} reads", log.len());
+    }
+
+    #[test]
+    fn loading_is_needed_only_where_a_path_ends_at_a_stub() {
+        let address = |i: u64| Address::from_word(B256::from(U256::from(i)));
+        let leaf =
+            |i: u64| AccountLeaf { nonce: i, balance: U256::from(1), code_hash: KECCAK_EMPTY };
+        let all: Vec<_> = (0..1000).map(|i| (address(i), leaf(i))).collect();
+        let addresses = |range: std::ops::Range<u64>| range.map(address).collect::<Vec<_>>();
+        let (source, root) = stored(&all);
+        // Held in memory only: nothing is ever read.
+        let mut memory = StateTrie::new();
+        memory
+            .apply(
+                all.iter()
+                    .map(|(a, l)| (*a, AccountUpdate { info: Some(*l), ..Default::default() })),
+            )
+            .unwrap();
+        assert!(!memory.needs_loading(&addresses(0..1000)));
+        // Opened from the store: the root itself is a stub.
+        let mut trie = StateTrie::open(source.clone(), root);
+        assert!(trie.needs_loading(&addresses(0..100)));
+        trie.preload_accounts(&addresses(0..100)).unwrap();
+        // Those paths are in memory now; other stored accounts' still end at stubs.
+        assert!(!trie.needs_loading(&addresses(0..100)));
+        assert!(trie.needs_loading(&addresses(500..600)));
+        // With every path loaded, fresh accounts end at an empty child or another's leaf.
+        trie.preload_accounts(&addresses(0..1000)).unwrap();
+        assert!(!trie.needs_loading(&addresses(0..1000)));
+        assert!(!trie.needs_loading(&addresses(5000..5100)));
+        // Unloaded, they end at stubs again.
+        trie.unload(1);
+        assert!(trie.needs_loading(&addresses(0..100)));
     }
 
     #[test]
