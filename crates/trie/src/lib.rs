@@ -236,7 +236,7 @@ impl StateTrie {
     /// root), so that an update of those accounts finds them in memory: what a block will
     /// touch, read while it executes. Only loads; a node that cannot be read stays unloaded.
     pub fn preload_accounts(&mut self, addresses: &[Address]) -> Result<(), TrieError> {
-        self.preload_accounts_knowing(addresses, Vec::new)
+        self.preload_accounts_with(addresses, None::<fn() -> Vec<(Address, AccountLeaf)>>)
     }
 
     /// [`StateTrie::preload_accounts`], given the fields the accounts had before the block
@@ -249,6 +249,16 @@ impl StateTrie {
         addresses: &[Address],
         before: impl FnOnce() -> Vec<(Address, AccountLeaf)>,
     ) -> Result<(), TrieError> {
+        self.preload_accounts_with(addresses, Some(before))
+    }
+
+    /// [`StateTrie::preload_accounts_knowing`], or without fields (every stub read, none
+    /// left waiting for them).
+    fn preload_accounts_with(
+        &mut self,
+        addresses: &[Address],
+        before: Option<impl FnOnce() -> Vec<(Address, AccountLeaf)>>,
+    ) -> Result<(), TrieError> {
         if self.poisoned {
             return Err(TrieError::Poisoned);
         }
@@ -256,6 +266,16 @@ impl StateTrie {
         let keys: Vec<B256> = addresses.iter().map(keccak256).collect();
         let hashed: HashMap<Address, B256> =
             addresses.iter().copied().zip(keys.iter().copied()).collect();
+        let Some(before) = before else {
+            self.accounts.preload(
+                &keys,
+                self.source.as_deref(),
+                None,
+                &mut mpt::Guesses::none(),
+            )?;
+            self.preloaded = hashed;
+            return Ok(());
+        };
         let mut guesses = mpt::Guesses::later(|| {
             before()
                 .into_iter()
@@ -282,11 +302,11 @@ impl StateTrie {
     /// On a state whose trie is all in memory (a small one, or fresh accounts under resident
     /// branches) the answer is no, and the block is spared the loader's hashing and walk.
     pub fn needs_loading(&self, addresses: &[Address]) -> bool {
-        self.source.is_some()
+        self.is_stored()
             && addresses
                 .iter()
                 .take(LOADING_SAMPLE)
-                .any(|a| self.accounts.reaches_stub(keccak256(a)))
+                .any(|a| self.accounts.loaded_value(&keccak256(a)).is_none())
     }
 
     /// Whether nodes may be in a store rather than in memory.

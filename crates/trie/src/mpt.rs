@@ -1076,33 +1076,6 @@ impl Mpt {
         std::mem::size_of::<Node>() + self.root.heap_bytes()
     }
 
-    /// Whether the path to `key` in memory ends at a stub: a change of `key` would read a node
-    /// first. Walks memory only.
-    pub fn reaches_stub(&self, key: B256) -> bool {
-        let path = Nibbles::unpack(key);
-        let mut node = &self.root;
-        let mut at = 0;
-        loop {
-            match node {
-                Node::Stub(_) => return true,
-                Node::Empty | Node::Leaf(_) => return false,
-                Node::Extension(e) => {
-                    let end = at + e.key.len();
-                    if end > path.len() || path.slice(at..end) != e.key {
-                        return false;
-                    }
-                    at = end;
-                    node = &e.child;
-                }
-                Node::Branch(b) => {
-                    let Some(nibble) = path.get(at) else { return false };
-                    at += 1;
-                    node = &b.children[usize::from(nibble)];
-                }
-            }
-        }
-    }
-
     /// Nodes loaded or created since the last [`Mpt::unload`].
     pub fn resident(&self) -> usize {
         self.resident
