@@ -26,7 +26,7 @@ pub use block_state::BlockState;
 pub use builder::{
     BlockAttributes, BuildTimings, ExecutedBlock, PayloadTransactions, RejectedTx, TxList,
     build_block, build_block_with_edits, evm_env_for, next_base_fee, next_evm_env, pending_header,
-    touched_accounts,
+    receipts_root, touched_accounts, transactions_root,
 };
 pub use db::{DbError, StateDb};
 pub use dev::{IdleBlocks, StateEdit};

@@ -8,7 +8,9 @@
 //! recomputes the root from scratch with `alloy-trie`'s `HashBuilder` and is the oracle the
 //! incremental trie is tested against.
 
+pub mod keccak;
 mod mpt;
+pub mod ordered;
 pub mod proof;
 
 pub use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles, TrieAccount};
@@ -351,9 +353,20 @@ impl StateTrie {
         // Paths to load: those the last preload did not.
         let preloaded = std::mem::take(&mut self.preloaded);
         let mut to_load = Vec::new();
+        // The addresses the preload did not hash, hashed together.
+        let updates: Vec<(Address, AccountUpdate)> = updates.collect();
+        let unknown: Vec<&[u8]> = updates
+            .iter()
+            .filter(|(a, _)| !preloaded.contains_key(a))
+            .map(|(a, _)| a.as_slice())
+            .collect();
+        let mut fresh = keccak::keccak256_many(&unknown).into_iter();
         for (address, update) in updates {
             let known = preloaded.get(&address).copied();
-            let hashed = known.unwrap_or_else(|| keccak256(address));
+            let hashed = match known {
+                Some(hashed) => hashed,
+                None => fresh.next().unwrap_or_else(|| keccak256(address)),
+            };
             let m = merged.entry(hashed).or_insert_with(|| {
                 order.push(hashed);
                 if known.is_none() {
@@ -395,8 +408,11 @@ impl StateTrie {
         let results: Vec<Result<(), TrieError>> = tries
             .par_iter_mut()
             .map(|(hashed, trie, slots)| {
-                let keys: Vec<B256> =
-                    slots.iter().map(|(s, _)| keccak256(B256::from(*s))).collect();
+                let slot_bytes: Vec<[u8; 32]> =
+                    slots.iter().map(|(s, _)| s.to_be_bytes::<32>()).collect();
+                let keys = keccak::keccak256_many(
+                    &slot_bytes.iter().map(|s| s.as_slice()).collect::<Vec<_>>(),
+                );
                 trie.preload(&keys, source, Some(*hashed), &mut mpt::Guesses::none())?;
                 // Later writes of a slot win; removals go one at a time, the rest together.
                 let mut last: HashMap<B256, U256> = HashMap::default();

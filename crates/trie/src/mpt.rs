@@ -13,9 +13,10 @@
 //! [`BranchNodeRef`]), so the hashes are exactly Ethereum's. Because every key has the same
 //! length, no key is a prefix of another and branch nodes never carry values.
 
+use crate::keccak::keccak256_many;
 use crate::{NodeSource, TrieError};
 use alloy_primitives::{B256, keccak256, map::HashMap};
-use alloy_rlp::Decodable;
+use alloy_rlp::{Decodable, Encodable};
 use alloy_trie::{
     EMPTY_ROOT_HASH, Nibbles, TrieMask,
     nodes::{BranchNodeRef, ExtensionNodeRef, LeafNodeRef, RlpNode, TrieNode},
@@ -110,16 +111,18 @@ fn load(
         Some(_) => source.ok_or(TrieError::NoSource)?.node(account.as_ref(), at)?,
         None => None,
     };
-    verified(account, r, at, stored.as_deref())
+    verified(account, r, at, stored.as_deref(), None)
 }
 
 /// Decodes the node at `at` whose reference is `r`: `stored` (what the source holds there)
 /// for a hashed reference, which it must hash to; the reference itself for an inline one.
+/// `stored_hash` is `stored`'s hash when the caller has it already (hashed with others).
 fn verified(
     account: Option<B256>,
     r: &RlpNode,
     at: &Nibbles,
     stored: Option<&[u8]>,
+    stored_hash: Option<B256>,
 ) -> Result<Node, TrieError> {
     let data: &[u8] = match r.as_hash() {
         Some(hash) => {
@@ -128,7 +131,7 @@ fn verified(
                 path: hex_path(at),
                 hash,
             })?;
-            if keccak256(stored) != hash {
+            if stored_hash.unwrap_or_else(|| keccak256(stored)) != hash {
                 return Err(TrieError::CorruptNode { account, path: hex_path(at), hash });
             }
             stored
@@ -320,9 +323,16 @@ fn preload(
                 (node, at, keys, may_be_leaf, stored)
             })
             .collect();
-        level.par_iter_mut().try_for_each(|(node, at, _, _, stored)| {
-            if let Node::Stub(r) = &**node {
-                **node = verified(account, r, at, stored.as_deref())?;
+        // Checked against their hashes in parallel batches, each batch's reads hashed together.
+        let chunk = level.len().div_ceil(rayon::current_num_threads()).max(1);
+        level.par_chunks_mut(chunk).try_for_each(|batch| {
+            let reads: Vec<&[u8]> = batch.iter().filter_map(|l| l.4.as_deref()).collect();
+            let mut hashes = keccak256_many(&reads).into_iter();
+            for (node, at, _, _, stored) in batch.iter_mut() {
+                let stored_hash = stored.as_ref().and_then(|_| hashes.next());
+                if let Node::Stub(r) = &**node {
+                    **node = verified(account, r, at, stored.as_deref(), stored_hash)?;
+                }
             }
             Ok::<_, TrieError>(())
         })?;
@@ -396,6 +406,96 @@ fn decode(mut data: &[u8], cache: Option<RlpNode>) -> Result<Node, String> {
     })
 }
 
+/// Re-encodes every dirty node of the subtrie `node` (at `at`) from the bottom up, a round at
+/// a time: first the dirty nodes with no dirty child (height 0), then those whose dirty
+/// children were all in earlier rounds, up to `node`. The encodings of a round are hashed
+/// together ([`keccak256_many`]: four at a time with AVX2), which is where a block's state root
+/// spends most of its time. Each node gets the cache and the record in `pending` that
+/// [`Node::encode`] would give it, so encoding above `node` then finds it clean.
+fn hash_dirty(node: &mut Node, at: Nibbles, pending: &mut Pending) {
+    let mut rounds: Vec<Vec<Nibbles>> = Vec::new();
+    dirty_heights(node, at, &mut rounds);
+    let mut one = Vec::with_capacity(600);
+    let mut encodings = Vec::new();
+    let mut ends = Vec::new();
+    for paths in rounds {
+        encodings.clear();
+        ends.clear();
+        for path in &paths {
+            // Every child of a node in this round is clean by now, so this always encodes.
+            if descend(node, at.len(), path).encode_clean(&mut one).is_none() {
+                return;
+            }
+            encodings.extend_from_slice(&one);
+            ends.push(encodings.len());
+        }
+        let mut start = 0;
+        let slices: Vec<&[u8]> = ends
+            .iter()
+            .map(|&end| {
+                let slice = &encodings[start..end];
+                start = end;
+                slice
+            })
+            .collect();
+        let long: Vec<&[u8]> = slices.iter().copied().filter(|e| e.len() >= 32).collect();
+        let mut hashes = keccak256_many(&long).into_iter();
+        for (path, encoding) in paths.into_iter().zip(slices) {
+            let reference = if encoding.len() >= 32 {
+                RlpNode::word_rlp(&hashes.next().unwrap_or_default())
+            } else {
+                RlpNode::from_rlp(encoding)
+            };
+            // Inline nodes live in their parent's encoding: nothing is stored at their path.
+            pending.insert(path, reference.is_hash().then(|| encoding.to_vec()));
+            descend(node, at.len(), &path).set_cache(reference);
+        }
+    }
+}
+
+/// Files each dirty node of `node`'s subtrie (at `at`) under its height in `rounds` (a node
+/// with no dirty child is 0, else one more than its highest dirty child); returns `node`'s
+/// height, `None` if it is clean.
+fn dirty_heights(node: &Node, at: Nibbles, rounds: &mut Vec<Vec<Nibbles>>) -> Option<usize> {
+    let height = match node {
+        Node::Empty | Node::Stub(_) => return None,
+        _ if node.cache().is_some() => return None,
+        Node::Leaf(_) => 0,
+        Node::Extension(e) => dirty_heights(&e.child, at.join(&e.key), rounds).map_or(0, |h| h + 1),
+        Node::Branch(b) => b
+            .children
+            .iter()
+            .enumerate()
+            .filter_map(|(i, child)| dirty_heights(child, child_path(&at, i), rounds))
+            .max()
+            .map_or(0, |h| h + 1),
+    };
+    if rounds.len() <= height {
+        rounds.resize_with(height + 1, Vec::new);
+    }
+    rounds[height].push(at);
+    Some(height)
+}
+
+/// The node at `path` below `node`, which is at the first `depth` nibbles of it; `node` itself
+/// if the path ends early (never on a path [`dirty_heights`] gave, whose nodes are loaded).
+fn descend<'a>(mut node: &'a mut Node, mut depth: usize, path: &Nibbles) -> &'a mut Node {
+    while let Some(nibble) = path.get(depth) {
+        match node {
+            Node::Branch(b) => {
+                node = &mut b.children[usize::from(nibble & 0x0f)];
+                depth += 1;
+            }
+            Node::Extension(e) => {
+                depth += e.key.len();
+                node = &mut e.child;
+            }
+            Node::Empty | Node::Stub(_) | Node::Leaf(_) => break,
+        }
+    }
+    node
+}
+
 /// `at` followed by one nibble.
 fn child_path(at: &Nibbles, nibble: usize) -> Nibbles {
     let mut p = *at;
@@ -426,6 +526,16 @@ impl Node {
             Self::Extension(e) => e.cache.as_ref(),
             Self::Branch(b) => b.cache.as_ref(),
             Self::Empty | Self::Stub(_) => None,
+        }
+    }
+
+    /// Sets a leaf's, extension's or branch's reference.
+    fn set_cache(&mut self, reference: RlpNode) {
+        match self {
+            Self::Leaf(l) => l.cache = Some(reference),
+            Self::Extension(e) => e.cache = Some(reference),
+            Self::Branch(b) => b.cache = Some(reference),
+            Self::Empty | Self::Stub(_) => {}
         }
     }
 
@@ -684,11 +794,11 @@ impl Node {
         match self {
             Self::Empty | Self::Stub(_) => return None,
             Self::Leaf(l) => {
-                LeafNodeRef::new(&l.key, &l.value).rlp(buf);
+                LeafNodeRef::new(&l.key, &l.value).encode(buf);
             }
             Self::Extension(e) => {
                 let child = e.child.cached()?;
-                ExtensionNodeRef::new(&e.key, &child).rlp(buf);
+                ExtensionNodeRef::new(&e.key, &child).encode(buf);
             }
             Self::Branch(b) => {
                 let mut stack = Vec::with_capacity(16);
@@ -699,7 +809,7 @@ impl Node {
                         mask.set_bit(i as u8);
                     }
                 }
-                BranchNodeRef::new(&stack, mask).rlp(buf);
+                BranchNodeRef::new(&stack, mask).encode(buf);
             }
         }
         Some(())
@@ -1016,8 +1126,7 @@ impl Mpt {
                 }
                 // Re-hashed here too, in parallel: the root's encoding then finds the cache.
                 let node = done.map(|()| {
-                    let mut buf = Vec::with_capacity(600);
-                    child.reference(&at, &mut buf, &mut pending);
+                    hash_dirty(&mut child, at, &mut pending);
                     child
                 });
                 (i, node, pending, resident)
@@ -1090,14 +1199,20 @@ impl Mpt {
             self.pending.insert(Nibbles::new(), None);
             EMPTY_ROOT_HASH
         } else {
-            let mut buf = Vec::with_capacity(600);
-            let node = self.root.encode(&Nibbles::new(), &mut buf, &mut self.pending);
-            // The root is always referenced by hash, and stored, even when its encoding is
-            // short.
-            if !node.is_hash() {
-                self.pending.insert(Nibbles::new(), Some(buf.clone()));
+            hash_dirty(&mut self.root, Nibbles::new(), &mut self.pending);
+            match self.root.cache().and_then(RlpNode::as_hash) {
+                Some(hash) => hash,
+                None => {
+                    // The root is always referenced by hash, and stored, even when its
+                    // encoding is short.
+                    let mut buf = Vec::with_capacity(600);
+                    let node = self.root.encode(&Nibbles::new(), &mut buf, &mut self.pending);
+                    if !node.is_hash() {
+                        self.pending.insert(Nibbles::new(), Some(buf.clone()));
+                    }
+                    node.as_hash().unwrap_or_else(|| keccak256(&buf))
+                }
             }
-            node.as_hash().unwrap_or_else(|| keccak256(&buf))
         };
         self.root_hash = Some(hash);
         hash

@@ -8,7 +8,7 @@
 //! per transaction) and execution. A valid header with a swapped body is refused at
 //! [`check_body`] without executing anything.
 
-use alloy_consensus::{BlockBody, EMPTY_OMMER_ROOT_HASH, proofs::calculate_transaction_root};
+use alloy_consensus::{BlockBody, EMPTY_OMMER_ROOT_HASH};
 use alloy_eips::eip4895::Withdrawals;
 use alloy_primitives::Address;
 use alloy_rlp::{Decodable, Encodable};
@@ -164,7 +164,7 @@ pub fn check_body(header: &BlockHeader, transactions: &[TxEnvelope]) -> Result<(
     if header.withdrawals_root != Some(alloy_consensus::constants::EMPTY_WITHDRAWALS) {
         return Err("withdrawals root is not the empty list's".into());
     }
-    if calculate_transaction_root(transactions) != header.transactions_root {
+    if dbc_evm::transactions_root(transactions) != header.transactions_root {
         return Err("transactions do not match the header's transactions root".into());
     }
     Ok(())
@@ -265,7 +265,7 @@ mod tests {
     fn headers_and_bodies_are_strict_and_a_body_joins_only_its_header() {
         let txs = vec![transfer_tx(0), transfer_tx(1)];
         let mut header = empty_block(5).header.inner().clone();
-        header.transactions_root = calculate_transaction_root(&txs);
+        header.transactions_root = alloy_consensus::proofs::calculate_transaction_root(&txs);
         let raw_header = encode_header(&header);
         let sealed = decode_header(&raw_header).expect("decodes");
         assert_eq!(sealed.hash(), header.hash_slow());
