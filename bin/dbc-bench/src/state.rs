@@ -65,6 +65,11 @@ pub(crate) struct StateArgs {
     /// node with one large state, over many blocks (`--blocks 100` fills the trie's cache).
     #[arg(long)]
     large_only: bool,
+    /// Blocks imported in a row on one state before the other's turn, each block's commit
+    /// running while the next executes, as the node's sync imports (1: each block alone,
+    /// timed to the end of its own commit).
+    #[arg(long, default_value_t = 1)]
+    run: usize,
 }
 
 /// The `i`-th bench account.
@@ -280,7 +285,7 @@ fn proofs(s: &Opened, n: usize, contracts: usize, slots: usize) -> eyre::Result<
 }
 
 /// One measured block: its wall time (from the start of its execution to the end of its
-/// commit) and its stages.
+/// commit; in a run of blocks, an equal share of the run's) and its stages.
 type Measured = (Duration, BlockTimes);
 
 /// Rate over the wall time, and per block: execution, the rest of the block's thread (waiting
@@ -346,15 +351,21 @@ fn measure(args: &StateArgs, dir: &Path) -> eyre::Result<()> {
     let mut rss_max = 0;
     // The large state's trie in memory after a block, at its largest: (nodes, bytes).
     let mut trie_max = (0, 0);
-    for b in 0..args.blocks {
+    // The first block alone (it warms the caches), then runs of `--run` blocks.
+    let run = args.run.max(1);
+    let runs = std::iter::once(0..1.min(args.blocks))
+        .chain((1..args.blocks).step_by(run).map(|b| b..(b + run).min(args.blocks)));
+    for blocks in runs {
         for (s, w, parts) in
             [(&mut small, &small_w, &mut parts_small), (&mut large, &large_w, &mut parts_large)]
         {
             if args.large_only && s.name == "small" {
                 continue;
             }
-            let (wall, p) = import_blocks_one(w, s, b)?;
-            parts.extend(p.into_iter().map(|p| (wall, p)));
+            let (wall, p) = import_run(w, s, blocks.clone())?;
+            // Each block of a run is charged an equal share of the run's wall time.
+            let share = wall / p.len().max(1) as u32;
+            parts.extend(p.into_iter().map(|p| (share, p)));
             rss_max = rss_max.max(memory().0);
         }
         let bytes = large.trie.heap_bytes();
@@ -366,8 +377,8 @@ fn measure(args: &StateArgs, dir: &Path) -> eyre::Result<()> {
     let (lt, l) = tps(args.txs_per_block, parts_large.get(1..).unwrap_or_default());
     let (st, sm) = tps(args.txs_per_block, parts_small.get(1..).unwrap_or_default());
     println!(
-        "import of {} blocks × {} transfers to random existing accounts, alternating (first block of each not counted):",
-        args.blocks, args.txs_per_block
+        "import of {} blocks × {} transfers to random existing accounts, alternating runs of {} (first block of each not counted):",
+        args.blocks, args.txs_per_block, run
     );
     let stages = |m: [f64; 4]| {
         format!(
@@ -413,14 +424,15 @@ fn measure(args: &StateArgs, dir: &Path) -> eyre::Result<()> {
     Ok(())
 }
 
-/// Imports block `b` of `w` on `s`.
-fn import_blocks_one(
+/// Imports `blocks` of `w` on `s` in a row (each block's commit during the next one's
+/// execution): the run's wall time, to the end of its last commit, and each block's stages.
+fn import_run(
     w: &Workload,
     s: &mut Opened,
-    b: usize,
+    blocks: std::ops::Range<usize>,
 ) -> eyre::Result<(Duration, Vec<BlockTimes>)> {
-    let one = Workload { spec: w.spec.clone(), blocks: w.blocks[..=b].to_vec() };
-    let out = import_blocks(&one, &s.storage, &mut s.trie, s.head.clone(), b)?;
+    let upto = Workload { spec: w.spec.clone(), blocks: w.blocks[..blocks.end].to_vec() };
+    let out = import_blocks(&upto, &s.storage, &mut s.trie, s.head.clone(), blocks.start)?;
     let number = s.storage.head_number()?.unwrap_or(0);
     s.head = s.storage.header(number)?.ok_or_else(|| eyre::eyre!("no head"))?;
     Ok(out)
