@@ -47,8 +47,7 @@ pub fn ordered_trie_root_with_encoder<T>(
         value.clear();
         encode(&items[adjust_index_for_rlp(j, n)], &mut value);
         if j == 0 {
-            // Sized once from the first: a block's items are of similar sizes.
-            leaves.reserve(n * (value.len() + 16));
+            leaves.reserve(arena_estimate(n, value.len()));
         }
         let start = leaves.len();
         alloy_rlp::Encodable::encode(
@@ -74,6 +73,17 @@ pub fn ordered_trie_root_with_encoder<T>(
         builder.add_branch(key.slice(..depth), hash, false);
     }
     builder.root()
+}
+
+/// Most the leaves' buffer is sized for up front (it grows past it if it must).
+const ARENA_RESERVE_MAX: usize = 16 << 20;
+
+/// The leaves' buffer for `n` items, sized once from the first's `first` bytes: a block's
+/// items are mostly of similar sizes. Never more than [`ARENA_RESERVE_MAX`]: the items may
+/// come from a peer, and one large item first among many small ones must not ask for `n`
+/// times its size.
+fn arena_estimate(n: usize, first: usize) -> usize {
+    n.saturating_mul(first.saturating_add(16)).min(ARENA_RESERVE_MAX)
 }
 
 #[cfg(test)]
@@ -102,6 +112,21 @@ mod tests {
                 "{n} items"
             );
         }
+    }
+
+    #[test]
+    fn a_large_first_item_among_many_small_ones_reserves_a_bounded_buffer() {
+        // A peer's body: one 4 MB transaction first in key order (index 1) and 10,000 small
+        // ones would have asked for ~40 GB.
+        assert_eq!(arena_estimate(10_001, 4 << 20), ARENA_RESERVE_MAX);
+        assert_eq!(arena_estimate(usize::MAX, usize::MAX), ARENA_RESERVE_MAX);
+        assert_eq!(arena_estimate(10_000, 100), 10_000 * 116);
+        let mut items = items(3000);
+        items[1] = vec![9u8; 1 << 20];
+        assert_eq!(
+            ordered_trie_root_with_encoder(&items, encode),
+            alloy_trie::root::ordered_trie_root_with_encoder(&items, encode),
+        );
     }
 
     #[test]
