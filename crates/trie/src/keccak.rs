@@ -25,6 +25,19 @@ pub fn keccak256_many(messages: &[&[u8]]) -> Vec<B256> {
     out
 }
 
+/// The messages packed one after another in `packed`, each ending at the next of `ends`
+/// (ascending): how callers lay out many encodings before hashing them together.
+pub(crate) fn unpack<'a>(packed: &'a [u8], ends: &[usize]) -> Vec<&'a [u8]> {
+    let mut start = 0;
+    ends.iter()
+        .map(|&end| {
+            let message = packed.get(start..end).unwrap_or_default();
+            start = end;
+            message
+        })
+        .collect()
+}
+
 /// Four Keccak-256 computations at once on AVX2.
 #[cfg(target_arch = "x86_64")]
 mod x4 {
@@ -157,7 +170,7 @@ mod x4 {
     #[target_feature(enable = "avx2")]
     fn hash4(messages: [&[u8]; LANES]) -> [B256; LANES] {
         let blocks = blocks(messages[0].len());
-        debug_assert!(messages.iter().all(|m| super::x4::blocks(m.len()) == blocks));
+        debug_assert!(messages.iter().all(|m| self::blocks(m.len()) == blocks));
         // Each message's last block, padded (Keccak's pad10*1 with the 0x01 domain byte).
         let mut last = [[0u8; RATE]; LANES];
         for (padded, m) in last.iter_mut().zip(messages) {

@@ -429,15 +429,7 @@ fn hash_dirty(node: &mut Node, at: Nibbles, pending: &mut Pending) {
             encodings.extend_from_slice(&one);
             ends.push(encodings.len());
         }
-        let mut start = 0;
-        let slices: Vec<&[u8]> = ends
-            .iter()
-            .map(|&end| {
-                let slice = &encodings[start..end];
-                start = end;
-                slice
-            })
-            .collect();
+        let slices = crate::keccak::unpack(&encodings, &ends);
         let long: Vec<&[u8]> = slices.iter().copied().filter(|e| e.len() >= 32).collect();
         let mut hashes = keccak256_many(&long).into_iter();
         for (path, encoding) in paths.into_iter().zip(slices) {

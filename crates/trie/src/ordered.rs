@@ -61,13 +61,7 @@ pub fn ordered_trie_root_with_encoder<T>(
         }
         leaf_ends.push(leaves.len());
     }
-    let mut messages = Vec::with_capacity(n);
-    let mut start = 0;
-    for &end in &leaf_ends {
-        messages.push(&leaves[start..end]);
-        start = end;
-    }
-    let hashes = keccak256_many(&messages);
+    let hashes = keccak256_many(&crate::keccak::unpack(&leaves, &leaf_ends));
     let mut builder = HashBuilder::default();
     for ((key, depth), hash) in keys.iter().zip(depths).zip(hashes) {
         builder.add_branch(key.slice(..depth), hash, false);
