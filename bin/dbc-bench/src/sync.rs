@@ -133,7 +133,7 @@ pub(crate) fn run(args: &SyncArgs) -> eyre::Result<()> {
                 prev_randao: Some(mix),
             };
             let mut executed =
-                crate::build_all(&spec, &parent, storage.latest(), attrs, txs, &mut trie)?;
+                crate::build_all(&spec, &parent, storage.latest(), attrs, txs.to_vec(), &mut trie)?;
             let header = executed.block.header.inner().clone();
             let sig = validator.sign_hash_sync(&pos::seal_hash(&header, false))?;
             executed.block.header = pos::apply_seal(header, &sig).seal_slow();

@@ -45,6 +45,13 @@ pub trait PayloadTransactions {
     fn prefetch(&self) -> Vec<Address> {
         Vec::new()
     }
+    /// The transactions root of everything the source offers, in order, when the caller has
+    /// already checked it against those transactions (block import checks a peer's body against
+    /// its header), with how many transactions it covers. The builder uses it instead of
+    /// hashing them again when it includes every one of them.
+    fn verified_root(&self) -> Option<(usize, B256)> {
+        None
+    }
 }
 
 /// A fixed list of transactions, in order (block import, benchmarks, tests).
@@ -52,12 +59,21 @@ pub trait PayloadTransactions {
 pub struct TxList {
     txs: std::collections::VecDeque<Recovered<TxEnvelope>>,
     skipped: std::collections::HashSet<Address>,
+    root: Option<(usize, B256)>,
 }
 
 impl TxList {
     /// A list of transactions.
     pub fn new(txs: Vec<Recovered<TxEnvelope>>) -> Self {
-        Self { txs: txs.into(), skipped: Default::default() }
+        Self { txs: txs.into(), skipped: Default::default(), root: None }
+    }
+
+    /// A list of transactions whose transactions root the caller has computed from exactly
+    /// these transactions, in this order, and checked (a peer's body against its header): a
+    /// block that includes all of them takes `root` instead of hashing them again.
+    pub fn with_verified_root(txs: Vec<Recovered<TxEnvelope>>, root: B256) -> Self {
+        let count = txs.len();
+        Self { root: Some((count, root)), ..Self::new(txs) }
     }
 }
 
@@ -81,6 +97,10 @@ impl PayloadTransactions for TxList {
 
     fn prefetch(&self) -> Vec<Address> {
         touched_accounts(self.txs.iter())
+    }
+
+    fn verified_root(&self) -> Option<(usize, B256)> {
+        self.root
     }
 }
 
@@ -407,6 +427,8 @@ fn execute_and_seal<R: StateReader>(
     };
     let mut executor = EthBlockExecutor::new(evm, ctx, spec, DeferredBloomReceipts);
     executor.apply_pre_execution_changes()?;
+    // Taken before the source is drained: it covers everything offered.
+    let verified_root = txs.verified_root();
 
     let mut included: Vec<Recovered<TxEnvelope>> = SPARE_INCLUDED.take().unwrap_or_default();
     included.reserve(hint);
@@ -510,7 +532,11 @@ fn execute_and_seal<R: StateReader>(
         }
         (receipts_root(&receipts), logs_bloom, receipts)
     };
-    let transactions_part = || transactions_root(&transactions);
+    // Included in order from the source, so as many as it offered means exactly those.
+    let transactions_part = || match verified_root {
+        Some((count, root)) if count == transactions.len() => root,
+        _ => transactions_root(&transactions),
+    };
     let state_root = |trie: &mut StateTrie| {
         let root_started = Instant::now();
         let root = trie.apply(trie_updates).map(|()| trie.root());
@@ -691,6 +717,58 @@ mod tests {
                 "{n} receipts"
             );
         }
+    }
+
+    #[test]
+    fn a_verified_root_is_taken_only_when_every_offered_transaction_is_included() {
+        let spec = ChainSpec::dev(2).expect("spec");
+        let state = genesis(&spec);
+        let parent = spec.genesis_header().seal_slow();
+        let senders = dbc_chainspec::dev_addresses(2).expect("dev accounts");
+        let transfer = |nonce: u64| {
+            TxEip1559 {
+                chain_id: spec.chain_id,
+                nonce,
+                gas_limit: 21_000,
+                max_fee_per_gas: 100_000_000_000,
+                to: TxKind::Call(Address::with_last_byte(0xee)),
+                value: U256::from(1),
+                ..Default::default()
+            }
+            .into_signed(Signature::test_signature())
+        };
+        let attrs = || BlockAttributes {
+            timestamp: parent.timestamp + 6,
+            beneficiary: Address::with_last_byte(0xbe),
+            extra_data: Bytes::new(),
+            gas_limit: spec.genesis.gas_limit,
+            staking_hook: None,
+            prev_randao: None,
+        };
+        let build = |list: &mut TxList| {
+            build_block(&spec, &parent, &state, attrs(), list, &mut StateTrie::new())
+                .expect("build")
+        };
+        // A marker, not the real root: the header carries whatever the caller vouched for, so
+        // seeing it proves the builder took it instead of hashing.
+        let vouched = B256::repeat_byte(0x5a);
+        let all = vec![from(senders[0], transfer(0)), from(senders[1], transfer(0))];
+        let executed = build(&mut TxList::with_verified_root(all.clone(), vouched));
+        assert_eq!(executed.block.transactions.len(), 2);
+        assert_eq!(executed.block.header.transactions_root, vouched);
+        let plain = build(&mut TxList::new(all));
+        assert_eq!(
+            plain.block.header.transactions_root,
+            transactions_root(&plain.block.transactions)
+        );
+        // One left out (a nonce gap): the root is the included transactions', computed.
+        let gap = vec![from(senders[0], transfer(0)), from(senders[1], transfer(5))];
+        let executed = build(&mut TxList::with_verified_root(gap, vouched));
+        assert_eq!(executed.block.transactions.len(), 1);
+        assert_eq!(
+            executed.block.header.transactions_root,
+            transactions_root(&executed.block.transactions)
+        );
     }
 
     #[test]

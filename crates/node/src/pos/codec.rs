@@ -28,12 +28,26 @@ pub struct RawBlock {
     /// sync checked it before the body was fetched; import then checks only the schedule.
     /// Set only by [`RawBlock::with_shape`] from the check itself.
     pub(crate) shaped: Option<dbc_consensus::pos::ShapedHeader>,
+    /// [`check_body`] passed on exactly this header and these transactions: import does not
+    /// hash them again, and the block's builder takes the header's transactions root. Set
+    /// only where the check itself ran ([`RawBlock::ensure_body_checked`]).
+    pub(crate) body_checked: bool,
 }
 
 impl RawBlock {
     /// A block decoded from the wire, its header not checked yet.
     pub fn new(header: dbc_primitives::SealedHeader, transactions: Vec<TxEnvelope>) -> Self {
-        Self { header, transactions, shaped: None }
+        Self { header, transactions, shaped: None, body_checked: false }
+    }
+
+    /// Runs [`check_body`] unless it has passed on this block already, and records that it
+    /// passed.
+    pub(crate) fn ensure_body_checked(&mut self) -> Result<(), String> {
+        if !self.body_checked {
+            check_body(self.header.inner(), &self.transactions)?;
+            self.body_checked = true;
+        }
+        Ok(())
     }
 
     /// The block with the result of `verify_header_shape` on exactly this header and its
@@ -145,8 +159,9 @@ pub fn join_body(header: dbc_primitives::SealedHeader, raw: &[u8]) -> Result<Raw
     if encode_body(&transactions) != raw {
         return Err("non-canonical body encoding".into());
     }
-    check_body(header.inner(), &transactions)?;
-    Ok(RawBlock::new(header, transactions))
+    let mut block = RawBlock::new(header, transactions);
+    block.ensure_body_checked()?;
+    Ok(block)
 }
 
 /// The block RLP (as gossiped) of a served header and body, checked as sync checks them.
@@ -315,5 +330,14 @@ mod tests {
         };
         let err = decode_block(&encode_block(&swapped)).expect_err("swapped body");
         assert!(err.contains("transactions root"), "{err}");
+        // The mark that spares import a second check is set only by a check that passed.
+        let mut raw = RawBlock::new(swapped.header.clone(), swapped.transactions.clone());
+        assert!(raw.ensure_body_checked().is_err());
+        assert!(!raw.body_checked);
+        assert!(raw.ensure_body_checked().is_err(), "checked again, refused again");
+        let mut own = RawBlock::new(swapped.header, Vec::new());
+        assert!(!own.body_checked, "decoded blocks start unchecked");
+        own.ensure_body_checked().expect("its own body");
+        assert!(own.body_checked);
     }
 }

@@ -77,13 +77,13 @@ enum Gossiped {
 async fn on_gossip_block(node: &Arc<PosNode>, data: Vec<u8>, from: Peer) -> Verdict {
     let n = node.clone();
     let outcome = tokio::task::spawn_blocking(move || -> Result<Gossiped, (u32, String)> {
-        let block = decode_raw_block(&data).map_err(|e| (GARBAGE_PENALTY, e))?;
+        let mut block = decode_raw_block(&data).map_err(|e| (GARBAGE_PENALTY, e))?;
         let head = n.chain.head();
         let number = block.header.number;
         if number == head.number + 1 && block.header.parent_hash == head.hash() {
             // Checked before waiting for the trie lock (a producer may hold it for its slot);
             // only a block that passes may abandon our build on the same parent.
-            n.precheck_block(&head, &block).map_err(|e| (INVALID_PENALTY, e))?;
+            n.precheck_block(&head, &mut block).map_err(|e| (INVALID_PENALTY, e))?;
             let hash = block.header.hash();
             n.abandon_for(head.hash(), hash);
             let mut trie = n.trie.lock();
@@ -105,7 +105,8 @@ async fn on_gossip_block(node: &Arc<PosNode>, data: Vec<u8>, from: Peer) -> Verd
             // header's is garbage from whoever sent it (security review C1, H4).
             pos::recover_sealer(block.header.inner())
                 .map_err(|e| (INVALID_PENALTY, format!("old block: {e}")))?;
-            super::codec::check_body(block.header.inner(), &block.transactions)
+            block
+                .ensure_body_checked()
                 .map_err(|e| (INVALID_PENALTY, format!("old block: {e}")))?;
             n.check_equivocation(block.header.inner());
             // A competing block at our height with the same parent and an earlier slot: the
@@ -119,7 +120,7 @@ async fn on_gossip_block(node: &Arc<PosNode>, data: Vec<u8>, from: Peer) -> Verd
                 // head's parent before the trie lock, then the build is abandoned.
                 let parent = n.storage().header(head.number - 1).ok().flatten();
                 let Some(parent) = parent else { return Ok(Gossiped::Old) };
-                n.precheck_block(&parent, &block).map_err(|e| (INVALID_PENALTY, e))?;
+                n.precheck_block(&parent, &mut block).map_err(|e| (INVALID_PENALTY, e))?;
                 let hash = block.header.hash();
                 n.abandon_for(head.hash(), hash);
                 let replaced = n.try_tip_replacement(block);

@@ -2,7 +2,7 @@
 
 use super::{
     ImportError, PosNode,
-    codec::{RawBlock, check_body, recover_senders_with},
+    codec::{RawBlock, recover_senders_with},
     now_secs,
 };
 use crate::{
@@ -46,8 +46,10 @@ impl PosNode {
         trie: &mut StateTrie,
         touched: &mut Touched,
     ) -> Result<ExecutedBlock, ImportError> {
+        let mut block = block;
+        block.ensure_body_checked().map_err(ImportError::Invalid)?;
         let header = block.header.inner();
-        check_body(header, &block.transactions).map_err(ImportError::Invalid)?;
+        let transactions_root = header.transactions_root;
         let expected_hash = block.header.hash();
         let attrs = BlockAttributes {
             timestamp: header.timestamp,
@@ -69,7 +71,9 @@ impl PosNode {
             .zip(block.senders)
             .map(|(t, s)| Recovered::new_unchecked(t, s))
             .collect();
-        let executed = build_block(&self.spec, parent, state, attrs, &mut TxList::new(txs), trie)
+        // The body matches the header's transactions root (checked above): not hashed again.
+        let mut txs = TxList::with_verified_root(txs, transactions_root);
+        let executed = build_block(&self.spec, parent, state, attrs, &mut txs, trie)
             .map_err(|e| ImportError::Invalid(format!("execution failed: {e}")))?;
         touched.add_changes(&executed.changes);
         if !executed.rejected.is_empty() || executed.block.transactions.len() != count {

@@ -2,7 +2,7 @@
 //! opens under the persisted watermark (never two headers for one slot, across restarts and
 //! unwinds), gossip, commit; abandon the build for a valid competing block.
 
-use super::codec::{RawBlock, check_body};
+use super::codec::RawBlock;
 use super::{PosNode, codec::encode_block};
 use crate::NodeError;
 use alloy_primitives::{B256, Bytes};
@@ -255,13 +255,13 @@ impl PosNode {
     pub(super) fn precheck_block(
         &self,
         parent: &dbc_primitives::SealedHeader,
-        block: &RawBlock,
+        block: &mut RawBlock,
     ) -> Result<(), String> {
         let set = self.set_for(parent);
         let header = block.header.inner();
         verify_header(&set, parent.inner(), header, self.slot_secs(), super::now_secs())
             .map_err(|e| e.to_string())?;
-        check_body(header, &block.transactions)
+        block.ensure_body_checked()
     }
 
     /// A prechecked peer block `block` that builds on `parent` or replaces it: a build on

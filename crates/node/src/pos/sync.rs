@@ -842,7 +842,7 @@ impl PosNode {
         // extends our head with a block that passes the precheck proves we are behind, and
         // abandons that build rather than waiting for it (and sealing on a stale head).
         let head = self.chain.head();
-        if let Some(next) = blocks.iter().find(|b| b.header.parent_hash == head.hash())
+        if let Some(next) = blocks.iter_mut().find(|b| b.header.parent_hash == head.hash())
             && self.precheck_block(&head, next).is_ok()
         {
             self.abandon_for(head.hash(), next.header.hash());

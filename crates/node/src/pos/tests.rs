@@ -616,10 +616,10 @@ fn a_block_is_built_during_the_slot_before_and_abandoned_for_a_competing_block()
         let mut header = forged.header.inner().clone();
         header.gas_used += 1;
         forged.header = header.seal_slow();
-        assert!(node.precheck_block(&parent, &forged).is_err(), "forged seal");
+        assert!(node.precheck_block(&parent, &mut forged).is_err(), "forged seal");
         let mut swapped = raw_block(&theirs);
         swapped.transactions.clear();
-        assert!(node.precheck_block(&parent, &swapped).is_err(), "swapped body");
+        assert!(node.precheck_block(&parent, &mut swapped).is_err(), "swapped body");
         let mut elsewhere = raw_block(&theirs);
         let mut header = elsewhere.header.inner().clone();
         header.parent_hash = alloy_primitives::B256::repeat_byte(1);
@@ -631,8 +631,8 @@ fn a_block_is_built_during_the_slot_before_and_abandoned_for_a_competing_block()
             node.building.lock().as_ref().is_some_and(|b| !b.abandon.load(Relaxed)),
             "still building"
         );
-        let real = raw_block(&theirs);
-        node.precheck_block(&parent, &real).expect("a valid competitor");
+        let mut real = raw_block(&theirs);
+        node.precheck_block(&parent, &mut real).expect("a valid competitor");
         assert!(node.abandon_for(parent.hash(), real.header.hash()));
         build.join().expect("thread")
     });
