@@ -227,8 +227,11 @@ fn run_node(w: &Workload) -> eyre::Result<(Duration, Vec<BlockTimes>, Duration)>
     init_genesis(&storage, &w.spec)?;
     let mut trie = rebuild_trie(&storage)?;
     let parent = storage.header(0)?.ok_or_else(|| eyre::eyre!("no genesis"))?;
+    // The node owns the transactions it imports (decoded from a peer's body): copies made
+    // before the clock and the CPU count start.
+    let lists = w.blocks.clone();
     let cpu = process_cpu();
-    let (wall, parts) = import_blocks(w, &storage, &mut trie, parent, 0)?;
+    let (wall, parts) = import_blocks(w, lists, &storage, &mut trie, parent, 0)?;
     Ok((wall, parts, process_cpu().saturating_sub(cpu)))
 }
 
@@ -266,9 +269,11 @@ fn run_node_unstored(w: &Workload) -> eyre::Result<Duration> {
 /// Imports `w`'s blocks on `parent` as the node's sync does (execute, root, commit with the
 /// trie's node writes in the block's batch, unload past the memory bound), each block's commit
 /// running while the next one executes (`dbc_node_lib::persist`); the first is the workload's
-/// block `first`. Per block: execution, state root and the commit's own time.
+/// block `first`, and `lists` holds the transactions of blocks `first..`, owned as the node
+/// owns those it imports. Per block: execution, state root and the commit's own time.
 pub(crate) fn import_blocks(
     w: &Workload,
+    lists: Vec<Vec<Recovered<TxEnvelope>>>,
     storage: &Storage,
     trie: &mut dbc_trie::StateTrie,
     mut parent: dbc_primitives::SealedHeader,
@@ -280,9 +285,6 @@ pub(crate) fn import_blocks(
         let t = &c.executed.timings;
         parts.push((t.execution, t.state_root, c.commit, t.other));
     };
-    // The node owns the transactions it imports (decoded from a peer's body): copies made
-    // before the clock starts.
-    let lists = w.blocks[first.min(w.blocks.len())..].to_vec();
     let started = Instant::now();
     for (i, txs) in lists.into_iter().enumerate() {
         let i = i + first;

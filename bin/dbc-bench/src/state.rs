@@ -432,7 +432,8 @@ fn import_run(
     blocks: std::ops::Range<usize>,
 ) -> eyre::Result<(Duration, Vec<BlockTimes>)> {
     let upto = Workload { spec: w.spec.clone(), blocks: w.blocks[..blocks.end].to_vec() };
-    let out = import_blocks(&upto, &s.storage, &mut s.trie, s.head.clone(), blocks.start)?;
+    let lists = w.blocks[blocks.clone()].to_vec();
+    let out = import_blocks(&upto, lists, &s.storage, &mut s.trie, s.head.clone(), blocks.start)?;
     let number = s.storage.head_number()?.unwrap_or(0);
     s.head = s.storage.header(number)?.ok_or_else(|| eyre::eyre!("no head"))?;
     Ok(out)

@@ -30,7 +30,8 @@ pub struct RawBlock {
     pub(crate) shaped: Option<dbc_consensus::pos::ShapedHeader>,
     /// [`check_body`] passed on exactly this header and these transactions: import does not
     /// hash them again, and the block's builder takes the header's transactions root. Set
-    /// only where the check itself ran ([`RawBlock::ensure_body_checked`]).
+    /// only where the check itself ran ([`RawBlock::ensure_body_checked`]). Nothing changes a
+    /// block's header or transactions in place; a changed block is a new `RawBlock`.
     pub(crate) body_checked: bool,
 }
 
