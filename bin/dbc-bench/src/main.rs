@@ -53,6 +53,11 @@ enum Cmd {
         /// Blocks.
         #[arg(long, default_value_t = 10)]
         blocks: usize,
+        /// Rounds of bare revm then the import, alternating in this process; past one, each
+        /// round's ratios and their median are printed too (this machine's speed swings
+        /// between runs).
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
     },
     /// Keccak-256 of many messages: one at a time (alloy's) vs four at a time
     /// (`dbc_trie::keccak::keccak256_many`), for message lengths a block hashes.
@@ -399,7 +404,7 @@ fn main() -> eyre::Result<()> {
         Cmd::Sync(args) => sync::run(&args)?,
         Cmd::State(args) => state::run(&args)?,
         Cmd::Keccak { messages, rounds } => keccak_bench(messages, rounds)?,
-        Cmd::Import { senders, txs_per_block, blocks } => {
+        Cmd::Import { senders, txs_per_block, blocks, rounds } => {
             eprintln!(
                 "preparing {blocks} blocks × {txs_per_block} transfers from {senders} senders …"
             );
@@ -469,7 +474,48 @@ fn main() -> eyre::Result<()> {
                 node_tps / revm_tps,
                 (total / exec) / revm_tps
             );
+            if rounds > 1 {
+                let mut ratios = vec![(node_tps / revm_tps, (total / exec) / revm_tps)];
+                for round in 2..=rounds {
+                    let revm = run_revm(&w)?;
+                    let (node, parts, _) = run_node(&w)?;
+                    let exec: f64 = parts.iter().map(|p| p.0.as_secs_f64()).sum();
+                    let (revm_tps, node_tps) =
+                        (total / revm.as_secs_f64(), total / node.as_secs_f64());
+                    let r = (node_tps / revm_tps, (total / exec) / revm_tps);
+                    println!(
+                        "round {round}: bare revm {revm_tps:.0} tx/s, import {node_tps:.0} tx/s, \
+                         import/revm {:.2}, execution/revm {:.2}",
+                        r.0, r.1
+                    );
+                    ratios.push(r);
+                }
+                let (import, execution) = medians(&ratios);
+                println!(
+                    "median of {rounds} rounds: import/revm {import:.2}   execution/revm {execution:.2}"
+                );
+            }
         }
     }
     Ok(())
+}
+
+/// The medians of each half of `pairs` (the lower middle one for an even count).
+fn medians(pairs: &[(f64, f64)]) -> (f64, f64) {
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len().saturating_sub(1) / 2).copied().unwrap_or(0.0)
+    };
+    (median(pairs.iter().map(|p| p.0).collect()), median(pairs.iter().map(|p| p.1).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn medians_take_the_middle_of_each_half() {
+        let pairs = [(0.3, 0.9), (0.1, 0.5), (0.2, 0.7)];
+        assert_eq!(super::medians(&pairs), (0.2, 0.7));
+        assert_eq!(super::medians(&[(0.4, 0.6), (0.2, 0.8)]), (0.2, 0.6));
+        assert_eq!(super::medians(&[]), (0.0, 0.0));
+    }
 }
