@@ -665,6 +665,32 @@ mod tests {
         Recovered::new_unchecked(tx.into(), sender)
     }
 
+    /// A transfer of `value` to `0x…ee` with enough fee for a dev block.
+    fn transfer(chain_id: u64, nonce: u64, value: u64) -> alloy_consensus::Signed<TxEip1559> {
+        TxEip1559 {
+            chain_id,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 100_000_000_000,
+            to: TxKind::Call(Address::with_last_byte(0xee)),
+            value: U256::from(value),
+            ..Default::default()
+        }
+        .into_signed(Signature::test_signature())
+    }
+
+    /// The attributes of a dev block 6 s after `parent`, at the genesis gas limit.
+    fn next_attrs(spec: &ChainSpec, parent: &SealedHeader) -> BlockAttributes {
+        BlockAttributes {
+            timestamp: parent.timestamp + 6,
+            beneficiary: Address::with_last_byte(0xbe),
+            extra_data: Bytes::new(),
+            gas_limit: spec.genesis.gas_limit,
+            staking_hook: None,
+            prev_randao: None,
+        }
+    }
+
     #[test]
     fn the_batched_roots_are_alloys() {
         // Transactions and receipts of varied sizes (calldata, logs), around the counts where
@@ -725,29 +751,10 @@ mod tests {
         let state = genesis(&spec);
         let parent = spec.genesis_header().seal_slow();
         let senders = dbc_chainspec::dev_addresses(2).expect("dev accounts");
-        let transfer = |nonce: u64| {
-            TxEip1559 {
-                chain_id: spec.chain_id,
-                nonce,
-                gas_limit: 21_000,
-                max_fee_per_gas: 100_000_000_000,
-                to: TxKind::Call(Address::with_last_byte(0xee)),
-                value: U256::from(1),
-                ..Default::default()
-            }
-            .into_signed(Signature::test_signature())
-        };
-        let attrs = || BlockAttributes {
-            timestamp: parent.timestamp + 6,
-            beneficiary: Address::with_last_byte(0xbe),
-            extra_data: Bytes::new(),
-            gas_limit: spec.genesis.gas_limit,
-            staking_hook: None,
-            prev_randao: None,
-        };
+        let transfer = |nonce: u64| transfer(spec.chain_id, nonce, 1);
         let build = |list: &mut TxList| {
-            build_block(&spec, &parent, &state, attrs(), list, &mut StateTrie::new())
-                .expect("build")
+            let attrs = next_attrs(&spec, &parent);
+            build_block(&spec, &parent, &state, attrs, list, &mut StateTrie::new()).expect("build")
         };
         // A marker, not the real root: the header carries whatever the caller vouched for, so
         // seeing it proves the builder took it instead of hashing.
@@ -796,35 +803,11 @@ mod tests {
         }
         .into_signed(Signature::test_signature());
         let blob_hash = *blob.hash();
-        let after_blob = TxEip1559 {
-            chain_id,
-            nonce: 1,
-            gas_limit: 21_000,
-            max_fee_per_gas: 100_000_000_000,
-            to: TxKind::Call(Address::with_last_byte(0xee)),
-            ..Default::default()
-        }
-        .into_signed(Signature::test_signature());
-        let other = TxEip1559 {
-            chain_id,
-            nonce: 0,
-            gas_limit: 21_000,
-            max_fee_per_gas: 100_000_000_000,
-            to: TxKind::Call(Address::with_last_byte(0xee)),
-            value: U256::from(2),
-            ..Default::default()
-        }
-        .into_signed(Signature::test_signature());
+        let after_blob = transfer(chain_id, 1, 0);
+        let other = transfer(chain_id, 0, 2);
         let txs =
             vec![from(senders[0], blob), from(senders[0], after_blob), from(senders[1], other)];
-        let attrs = BlockAttributes {
-            timestamp: parent.timestamp + 6,
-            beneficiary: Address::with_last_byte(0xbe),
-            extra_data: Bytes::new(),
-            gas_limit: spec.genesis.gas_limit,
-            staking_hook: None,
-            prev_randao: None,
-        };
+        let attrs = next_attrs(&spec, &parent);
         let mut list = TxList::new(txs);
         let executed = build_block(&spec, &parent, &state, attrs, &mut list, &mut StateTrie::new())
             .expect("build");
@@ -862,14 +845,7 @@ mod tests {
         let mut txs: Vec<_> =
             senders[..80].iter().map(|s| from(*s, tx(0, &data, 2_000_000))).collect();
         txs.push(from(senders[80], tx(0, &[], 21_000)));
-        let attrs = BlockAttributes {
-            timestamp: parent.timestamp + 6,
-            beneficiary: Address::with_last_byte(0xbe),
-            extra_data: Bytes::new(),
-            gas_limit: 1_000_000_000,
-            staking_hook: None,
-            prev_randao: None,
-        };
+        let attrs = BlockAttributes { gas_limit: 1_000_000_000, ..next_attrs(&spec, &parent) };
         let build = |txs: Vec<Recovered<TxEnvelope>>| {
             build_block(
                 &spec,
