@@ -415,7 +415,6 @@ fn decode(mut data: &[u8], cache: Option<RlpNode>) -> Result<Node, String> {
 fn hash_dirty(node: &mut Node, at: Nibbles, pending: &mut Pending) {
     let mut rounds: Vec<Vec<Nibbles>> = Vec::new();
     dirty_heights(node, at, &mut rounds);
-    let mut one = Vec::with_capacity(600);
     let mut encodings = Vec::new();
     let mut ends = Vec::new();
     for paths in rounds {
@@ -423,10 +422,9 @@ fn hash_dirty(node: &mut Node, at: Nibbles, pending: &mut Pending) {
         ends.clear();
         for path in &paths {
             // Every child of a node in this round is clean by now, so this always encodes.
-            if descend(node, at.len(), path).encode_clean(&mut one).is_none() {
+            if descend(node, at.len(), path).encode_clean(&mut encodings).is_none() {
                 return;
             }
-            encodings.extend_from_slice(&one);
             ends.push(encodings.len());
         }
         let slices = crate::keccak::unpack(&encodings, &ends);
@@ -779,10 +777,9 @@ impl Node {
         }
     }
 
-    /// Encodes this node into `buf` from its children's references, without changing
-    /// anything: `None` if a child is dirty (the root is not up to date).
+    /// Appends this node's encoding to `buf` from its children's references, without changing
+    /// anything: `None` (and `buf` as it was) if a child is dirty (the root is not up to date).
     fn encode_clean(&self, buf: &mut Vec<u8>) -> Option<()> {
-        buf.clear();
         match self {
             Self::Empty | Self::Stub(_) => return None,
             Self::Leaf(l) => {

@@ -30,12 +30,13 @@ pub fn ordered_trie_root_with_encoder<T>(
     let keys: Vec<Nibbles> = (0..n)
         .map(|i| Nibbles::unpack(alloy_rlp::encode_fixed_size(&adjust_index_for_rlp(i, n))))
         .collect();
-    let shared = |a: usize, b: usize| keys[a].common_prefix_length(&keys[b]);
-    // Each leaf's depth: one below the longest prefix it shares with a neighbour.
+    // What each key shares with the next, then each leaf's depth: one below the longest
+    // prefix it shares with a neighbour.
+    let shared: Vec<usize> = keys.windows(2).map(|w| w[0].common_prefix_length(&w[1])).collect();
     let depths: Vec<usize> = (0..n)
         .map(|j| {
-            let before = if j > 0 { shared(j - 1, j) } else { 0 };
-            let after = if j + 1 < n { shared(j, j + 1) } else { 0 };
+            let before = j.checked_sub(1).and_then(|i| shared.get(i)).copied().unwrap_or(0);
+            let after = shared.get(j).copied().unwrap_or(0);
             before.max(after) + 1
         })
         .collect();
