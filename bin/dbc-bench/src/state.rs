@@ -183,7 +183,7 @@ fn build(
             });
             updates.push((
                 a,
-                AccountUpdate { info: Some(leaf(&funded)), wipe_storage: false, storage },
+                AccountUpdate { info: Some(leaf(&funded)), storage, ..Default::default() },
             ));
         }
         commit(&mut trie, changes, updates)?;

@@ -224,6 +224,8 @@ impl<R: StateReader> BlockState<R> {
             if !account.touched {
                 continue;
             }
+            // Not in the state at all before the block (not even empty): no leaf in the trie.
+            let absent_before = account.original.is_none();
             let before = account.original.filter(|a| !a.is_empty());
             let after = account.info.as_ref().map(to_stored).filter(|a| !a.is_empty());
             // Storage to clear in the database: only an account that existed can have any.
@@ -250,6 +252,7 @@ impl<R: StateReader> BlockState<R> {
                         .iter()
                         .map(|s| (U256::from_be_bytes(s.slot.0), s.after))
                         .collect(),
+                    absent_before,
                 },
             ));
             changes.accounts.push(AccountChange {
@@ -576,6 +579,28 @@ mod tests {
         assert_eq!(slots[0].slot, B256::with_last_byte(2));
         assert_eq!((slots[0].before, slots[0].after), (U256::ZERO, U256::from(4)));
         assert_eq!(updates.len(), 3);
+        // Only b was not in the state: the trie takes its storage root as empty unread.
+        let absent: Vec<Address> =
+            updates.iter().filter(|(_, u)| u.absent_before).map(|(a, _)| *a).collect();
+        assert_eq!(absent, vec![b]);
+    }
+
+    /// An account that is in the state but empty (a genesis account with only storage, say)
+    /// is not "absent before": its leaf, and the storage root in it, are in the trie.
+    #[test]
+    fn an_empty_account_in_the_state_is_not_absent_before() {
+        let d = Address::repeat_byte(4);
+        let mut mem = Mem::default();
+        mem.accounts.insert(d, eoa(0));
+        mem.slots.insert((d, B256::with_last_byte(1)), U256::from(3));
+        let mut state = BlockState::new(mem, 4);
+        let info = state.basic(d).expect("read").expect("exists");
+        assert!(info.is_empty());
+        let funded = AccountInfo { balance: U256::from(1), ..info };
+        state.commit_iter(&mut [(d, touched(funded))].into_iter());
+        let (changes, updates) = state.into_changes().expect("in-memory reader");
+        assert_eq!(changes.accounts[0].before, None, "the changeset calls an empty account absent");
+        assert!(!updates[0].1.absent_before, "the trie must still read its storage root");
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl MemState {
                         balance: acc.balance,
                         code_hash: acc.code_hash,
                     };
-                    (*a, AccountUpdate { info: Some(info), wipe_storage: false, storage })
+                    (*a, AccountUpdate { info: Some(info), storage, ..Default::default() })
                 })
                 .collect::<Vec<_>>(),
         )

@@ -291,6 +291,7 @@ pub fn build_trie(storage: &Storage) -> Result<StateTrie, NodeError> {
                     .into_iter()
                     .map(|(k, v)| (alloy_primitives::U256::from_be_bytes(k.0), v))
                     .collect(),
+                absent_before: false,
             },
         ));
         if updates.len() >= 10_000 {

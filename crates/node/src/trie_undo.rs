@@ -82,6 +82,7 @@ impl Touched {
                         .into_iter()
                         .map(|(k, v)| (U256::from_be_bytes(k.0), v))
                         .collect(),
+                    absent_before: false,
                 },
             ));
         }
@@ -135,6 +136,7 @@ impl Touched {
                         .into_iter()
                         .map(|(k, v)| (U256::from_be_bytes(k.0), v))
                         .collect(),
+                    absent_before: false,
                 },
             ));
         }

@@ -46,7 +46,7 @@ fn trie_of(storage: &Storage) -> StateTrie {
             };
             let storage = slots.into_iter().map(|(k, v)| (U256::from_be_bytes(k.0), v)).collect();
             updates
-                .push((address, AccountUpdate { info: Some(info), wipe_storage: false, storage }));
+                .push((address, AccountUpdate { info: Some(info), storage, ..Default::default() }));
         })
         .unwrap();
     trie.apply(updates).unwrap();

@@ -111,6 +111,11 @@ pub struct AccountUpdate {
     pub wipe_storage: bool,
     /// Changed storage slots and their new values (zero deletes the slot).
     pub storage: Vec<(U256, U256)>,
+    /// The account was not in the state before this update (no leaf in the trie): its storage
+    /// root starts empty, and the trie does not walk to its path to read it. Set only when
+    /// that is known (an account the block created); `false` means "unknown", and the trie
+    /// looks. A wrong `true` gives a wrong root.
+    pub absent_before: bool,
 }
 
 /// Node writes of one trie by path: the node to store, or `None` to delete.
@@ -149,6 +154,8 @@ struct Merged {
     info: Option<AccountLeaf>,
     wipe: bool,
     storage: Vec<(U256, U256)>,
+    /// The first update's [`AccountUpdate::absent_before`]: absent before them all.
+    absent_before: bool,
 }
 
 /// The state trie: accounts keyed by `keccak(address)` and one storage trie per account.
@@ -193,10 +200,15 @@ impl StateTrie {
         self.source = Some(source);
     }
 
-    /// The storage root of the account with hashed address `hashed` as the trie has it.
-    fn stored_storage_root(&mut self, hashed: B256) -> Result<B256, TrieError> {
+    /// The storage root of the account with hashed address `hashed` as the trie has it;
+    /// `absent` when the account is known to have no leaf (see
+    /// [`AccountUpdate::absent_before`]).
+    fn stored_storage_root(&mut self, hashed: B256, absent: bool) -> Result<B256, TrieError> {
         if let Some(trie) = self.storages.get_mut(&hashed) {
             return Ok(trie.root());
+        }
+        if absent {
+            return Ok(EMPTY_ROOT_HASH);
         }
         // The leaf in memory (a block's paths are loaded before its updates), else read.
         let read;
@@ -372,7 +384,7 @@ impl StateTrie {
                 if known.is_none() {
                     to_load.push(hashed);
                 }
-                Merged::default()
+                Merged { absent_before: update.absent_before, ..Merged::default() }
             });
             m.info = update.info;
             // An account that no longer exists has no storage either.
@@ -382,8 +394,14 @@ impl StateTrie {
             }
             m.storage.extend(update.storage);
         }
-        // What the changes pass through, loaded at once (in parallel near the root).
-        self.accounts.preload(&to_load, self.source.as_deref(), None, &mut mpt::Guesses::none())?;
+        // What the changes pass through, loaded at once (in parallel near the root), unless a
+        // sample of the paths all end in memory (a trie all in memory, or one the block's
+        // loader already filled): then the walk would find nothing to load. A stub the sample
+        // missed is read where an update meets it.
+        if to_load.iter().take(LOADING_SAMPLE).any(|h| self.accounts.loaded_value(h).is_none()) {
+            let source = self.source.as_deref();
+            self.accounts.preload(&to_load, source, None, &mut mpt::Guesses::none())?;
+        }
         // The storage tries to change, in memory (loading starts from the stored root).
         type Touched = (B256, Mpt, Vec<(U256, U256)>);
         let mut tries: Vec<Touched> = Vec::new();
@@ -399,7 +417,7 @@ impl StateTrie {
             } else {
                 match self.storages.remove(hashed) {
                     Some(t) => t,
-                    None => Mpt::from_root(self.stored_storage_root(*hashed)?),
+                    None => Mpt::from_root(self.stored_storage_root(*hashed, m.absent_before)?),
                 }
             };
             tries.push((*hashed, trie, std::mem::take(&mut m.storage)));
@@ -445,7 +463,7 @@ impl StateTrie {
                 None => {
                     // Its stored storage trie goes, including nodes whose deletion is pending
                     // in a trie emptied since the last write.
-                    if self.stored_storage_root(hashed)? != EMPTY_ROOT_HASH
+                    if self.stored_storage_root(hashed, m.absent_before)? != EMPTY_ROOT_HASH
                         || self.storages.get(&hashed).is_some_and(Mpt::has_pending)
                     {
                         self.wiped.insert(hashed);
@@ -454,7 +472,7 @@ impl StateTrie {
                     self.storages.remove(&hashed);
                 }
                 Some(info) => {
-                    let storage_root = self.stored_storage_root(hashed)?;
+                    let storage_root = self.stored_storage_root(hashed, m.absent_before)?;
                     let account = TrieAccount {
                         nonce: info.nonce,
                         balance: info.balance,
@@ -475,7 +493,7 @@ impl StateTrie {
 
     /// The storage root of `address` (the empty root for unknown accounts).
     pub fn storage_root(&mut self, address: Address) -> Result<B256, TrieError> {
-        self.stored_storage_root(keccak256(address))
+        self.stored_storage_root(keccak256(address), false)
     }
 
     /// Number of accounts in memory (walks the trie; for tests and diagnostics).
@@ -627,8 +645,10 @@ mod tests {
             let mut updates = Vec::new();
             for _ in 0..(next() % 12 + 1) {
                 let address = Address::with_last_byte((next() % 40) as u8);
+                // As the block's own state says it: not in the state before this update.
+                let absent_before = !model.accounts.contains_key(&address);
                 let entry = model.accounts.entry(address).or_default();
-                let mut update = AccountUpdate::default();
+                let mut update = AccountUpdate { absent_before, ..Default::default() };
                 match next() % 10 {
                     0 => {
                         model.accounts.remove(&address);
@@ -714,7 +734,7 @@ mod stored_tests {
             .iter()
             .map(|(a, (leaf, st))| {
                 let storage = st.iter().map(|(k, v)| (*k, *v)).collect();
-                (*a, AccountUpdate { info: Some(*leaf), wipe_storage: false, storage })
+                (*a, AccountUpdate { info: Some(*leaf), storage, ..Default::default() })
             })
             .collect()
     }
@@ -771,7 +791,9 @@ mod stored_tests {
             for _ in 0..(next() % shape.accounts + 1) {
                 let index = next() % shape.addresses;
                 let address = Address::from_word(B256::from(U256::from(index)));
-                let mut update = AccountUpdate::default();
+                // Not in the state before the block, as the block's own state tells it.
+                let absent_before = !before.contains_key(&address);
+                let mut update = AccountUpdate { absent_before, ..Default::default() };
                 if next() % 12 == 0 {
                     model.remove(&address);
                     updates.push((address, update));
@@ -966,6 +988,40 @@ mod stored_tests {
             .unwrap();
         assert!(!asked.get());
         assert_eq!(count(), 0);
+    }
+
+    /// `absent_before` is trusted: the storage root of an account said to be new is not
+    /// looked up (the walk to its leaf is what the hint saves). So only the block's own state,
+    /// which read the account and found nothing, may set it: here a false one drops a stored
+    /// account's storage from the root, and without it the root keeps it.
+    #[test]
+    fn an_account_absent_before_has_its_storage_root_taken_as_empty() {
+        let a = Address::with_last_byte(7);
+        let leaf = AccountLeaf { nonce: 1, balance: U256::from(5), code_hash: KECCAK_EMPTY };
+        let slot = (U256::from(1), U256::from(9));
+        let mut built = StateTrie::new();
+        let others = (10..40u8).map(|i| {
+            (Address::with_last_byte(i), AccountUpdate { info: Some(leaf), ..Default::default() })
+        });
+        let first = AccountUpdate { info: Some(leaf), storage: vec![slot], ..Default::default() };
+        built.apply(others.chain([(a, first)])).unwrap();
+        let source = Arc::new(MemSource::default());
+        source.write(&built.take_updates());
+        let root = built.root();
+        let newer = AccountLeaf { nonce: 2, ..leaf };
+        let root_after = |absent_before: bool| {
+            let mut trie = StateTrie::open(source.clone(), root);
+            let update = AccountUpdate { info: Some(newer), absent_before, ..Default::default() };
+            trie.apply([(a, update)]).unwrap();
+            trie.root()
+        };
+        let mut model: Model = (10..40u8)
+            .map(|i| (Address::with_last_byte(i), (leaf, BTreeMap::new())))
+            .chain([(a, (newer, BTreeMap::from([slot])))])
+            .collect();
+        assert_eq!(root_after(false), model_root(&model));
+        model.insert(a, (newer, BTreeMap::new()));
+        assert_eq!(root_after(true), model_root(&model));
     }
 
     /// A trie of `accounts`, stored in a fresh [`Logging`] source: the source and the root.
