@@ -500,7 +500,8 @@ fn main() -> eyre::Result<()> {
     Ok(())
 }
 
-/// The medians of each half of `pairs` (the lower middle one for an even count).
+/// The median of the first values of `pairs` and that of the second ones (the lower middle one
+/// for an even count).
 fn medians(pairs: &[(f64, f64)]) -> (f64, f64) {
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);

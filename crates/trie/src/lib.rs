@@ -316,11 +316,13 @@ impl StateTrie {
     /// On a state whose trie is all in memory (a small one, or fresh accounts under resident
     /// branches) the answer is no, and the block is spared the loader's hashing and walk.
     pub fn needs_loading(&self, addresses: &[Address]) -> bool {
-        self.is_stored()
-            && addresses
-                .iter()
-                .take(LOADING_SAMPLE)
-                .any(|a| self.accounts.loaded_value(&keccak256(a)).is_none())
+        self.is_stored() && self.sample_ends_at_stub(addresses.iter().map(keccak256))
+    }
+
+    /// Whether the path in memory to any of the first [`LOADING_SAMPLE`] of `hashed` ends at a
+    /// stub: the rule by which a block's loader starts and `apply` preloads.
+    fn sample_ends_at_stub(&self, hashed: impl Iterator<Item = B256>) -> bool {
+        hashed.take(LOADING_SAMPLE).any(|h| self.accounts.loaded_value(&h).is_none())
     }
 
     /// Whether nodes may be in a store rather than in memory.
@@ -398,7 +400,7 @@ impl StateTrie {
         // sample of the paths all end in memory (a trie all in memory, or one the block's
         // loader already filled): then the walk would find nothing to load. A stub the sample
         // missed is read where an update meets it.
-        if to_load.iter().take(LOADING_SAMPLE).any(|h| self.accounts.loaded_value(h).is_none()) {
+        if self.sample_ends_at_stub(to_load.iter().copied()) {
             let source = self.source.as_deref();
             self.accounts.preload(&to_load, source, None, &mut mpt::Guesses::none())?;
         }
