@@ -59,39 +59,45 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         rounds: usize,
     },
-    /// Keccak-256 of many messages: one at a time (alloy's) vs four at a time
-    /// (`dbc_trie::keccak::keccak256_many`), for message lengths a block hashes.
+    /// Keccak-256 of many messages: one at a time (alloy's) against at most four and at most
+    /// eight at a time (`dbc_trie::keccak::keccak256_many_at_most`), for message lengths a
+    /// block hashes.
     Keccak {
         /// Messages per round.
         #[arg(long, default_value_t = 40_000)]
         messages: usize,
-        /// Rounds (alternating the two).
+        /// Rounds (each alternating the three widths).
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
 }
 
 /// [`Cmd::Keccak`]: for a transfer's account leaf (~110 bytes, one block), a receipt (~280
-/// bytes, three blocks) and a full branch (532 bytes, four blocks), µs a message each way.
+/// bytes, three blocks) and a full branch (532 bytes, four blocks), µs a message at each width.
 fn keccak_bench(messages: usize, rounds: usize) -> eyre::Result<()> {
+    use dbc_trie::keccak::{Width, keccak256_many_at_most};
     for (what, len) in [("account leaf", 110), ("receipt", 280), ("full branch", 532)] {
         let data: Vec<Vec<u8>> =
             (0..messages).map(|k| (0..len).map(|i| (i * 7 + k * 13) as u8).collect()).collect();
         let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
         for _ in 0..rounds {
-            let started = Instant::now();
-            let one: Vec<B256> = refs.iter().map(alloy_primitives::keccak256).collect();
-            let single = started.elapsed();
-            let started = Instant::now();
-            let many = dbc_trie::keccak::keccak256_many(&refs);
-            let batched = started.elapsed();
-            eyre::ensure!(one == many, "the batch hashed differently from keccak256");
-            let per = |d: Duration| d.as_secs_f64() * 1e6 / messages as f64;
+            let mut per = Vec::new();
+            for width in [Width::One, Width::Four, Width::Eight] {
+                let started = Instant::now();
+                let hashes = keccak256_many_at_most(&refs, width);
+                per.push(started.elapsed().as_secs_f64() * 1e6 / messages as f64);
+                eyre::ensure!(
+                    hashes.iter().zip(&refs).all(|(h, m)| *h == keccak256(m)),
+                    "{width:?} hashed differently from keccak256"
+                );
+            }
             println!(
-                "{what:>12} ({len} bytes): one at a time {:.3} µs, four at a time {:.3} µs a message ({:.2}x)",
-                per(single),
-                per(batched),
-                single.as_secs_f64() / batched.as_secs_f64()
+                "{what:>12} ({len} bytes), µs a message: one at a time {:.3}, at most four {:.3} ({:.2}x), at most eight {:.3} ({:.2}x)",
+                per[0],
+                per[1],
+                per[0] / per[1],
+                per[2],
+                per[0] / per[2]
             );
         }
     }
