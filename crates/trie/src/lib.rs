@@ -11,6 +11,7 @@
 pub mod keccak;
 mod mpt;
 pub mod ordered;
+mod pending;
 pub mod proof;
 
 pub use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles, TrieAccount};

@@ -5,7 +5,7 @@
 //! a [`Node::Stub`] holding its reference, read from the source at its path the first time a
 //! change or a lookup passes through it and checked against that reference (the parent's
 //! hash of it). Every node re-encoded since the last [`Mpt::take_pending`] is recorded at its
-//! path, with the paths whose nodes went away, so the database follows the trie by writing
+//! path ([`crate::pending`]), with the paths whose nodes went away, so the database follows the trie by writing
 //! only what changed (path-keyed, like geth's path scheme: one node per path, no reference
 //! counts, no garbage).
 //!
@@ -14,6 +14,7 @@
 //! length, no key is a prefix of another and branch nodes never carry values.
 
 use crate::keccak::keccak256_many;
+use crate::pending::Pending;
 use crate::{NodeSource, TrieError};
 use alloy_primitives::{B256, keccak256, map::HashMap};
 use alloy_rlp::{Decodable, Encodable};
@@ -66,10 +67,6 @@ struct Branch {
     children: [Node; 16],
     cache: Option<RlpNode>,
 }
-
-/// Paths whose stored node changed since the last take: the new encoding, or `None` when no
-/// hashed node is there any more.
-pub(crate) type Pending = HashMap<Nibbles, Option<Vec<u8>>>;
 
 /// What an operation on one trie reads from and records to.
 struct Cx<'a> {
@@ -1097,8 +1094,7 @@ impl Mpt {
             .into_par_iter()
             .map(|(i, mut child, group)| {
                 // A leaf a key, and the branches above them: sized once.
-                let mut pending =
-                    Pending::with_capacity_and_hasher(2 * group.len(), Default::default());
+                let mut pending = Pending::with_capacity(2 * group.len());
                 let mut resident = 0;
                 let at = child_path(&Nibbles::new(), i);
                 let mut cx = Cx { source, account, pending: &mut pending, resident: &mut resident };
@@ -1124,9 +1120,9 @@ impl Mpt {
         let mut failed = None;
         // Grown once, not rehashed as each group's records come in.
         self.pending.reserve(results.iter().map(|r| r.2.len()).sum());
-        for (i, node, pending, resident) in results {
+        for (i, node, mut pending, resident) in results {
             self.resident = self.resident.saturating_add(resident);
-            self.pending.extend(pending);
+            self.pending.append(&mut pending);
             match node {
                 Ok(node) => branch.children[i] = node,
                 Err(e) => failed = failed.or(Some(e)),
@@ -1211,16 +1207,12 @@ impl Mpt {
     /// path's new encoding, `None` where the stored node goes.
     pub fn take_pending(&mut self) -> Vec<(Nibbles, Option<Vec<u8>>)> {
         self.root();
-        let mut out: Vec<_> = self.pending.drain().collect();
-        out.sort_unstable_by_key(|a| a.0);
-        out
+        self.pending.take_sorted()
     }
 
     /// Puts back changes taken but not stored (a failed write); changes since win.
     pub fn restore_pending(&mut self, changes: Vec<(Nibbles, Option<Vec<u8>>)>) {
-        for (path, node) in changes {
-            self.pending.entry(path).or_insert(node);
-        }
+        self.pending.restore(changes);
     }
 
     /// Keeps in memory only the nodes less than `depth` below the root, once everything is
