@@ -443,16 +443,22 @@ fn hash_dirty(node: &mut Node, at: Nibbles, pending: &mut Pending) {
 /// Files each dirty node of `node`'s subtrie (at `at`) under its height in `rounds` (a node
 /// with no dirty child is 0, else one more than its highest dirty child); returns `node`'s
 /// height, `None` if it is clean.
+///
+/// A child's path is built only for a dirty child: most children of a dirty branch are clean
+/// or stubs, and building a path costs more than looking at the child.
 fn dirty_heights(node: &Node, at: Nibbles, rounds: &mut Vec<Vec<Nibbles>>) -> Option<usize> {
+    if !node.is_dirty() {
+        return None;
+    }
     let height = match node {
         Node::Empty | Node::Stub(_) => return None,
-        _ if node.cache().is_some() => return None,
         Node::Leaf(_) => 0,
         Node::Extension(e) => dirty_heights(&e.child, at.join(&e.key), rounds).map_or(0, |h| h + 1),
         Node::Branch(b) => b
             .children
             .iter()
             .enumerate()
+            .filter(|(_, child)| child.is_dirty())
             .filter_map(|(i, child)| dirty_heights(child, child_path(&at, i), rounds))
             .max()
             .map_or(0, |h| h + 1),
@@ -504,6 +510,12 @@ impl Node {
             return child;
         }
         Self::Extension(Box::new(Extension { key, child, cache: None }))
+    }
+
+    /// A leaf, extension or branch whose reference is not computed (it or something below it
+    /// changed).
+    fn is_dirty(&self) -> bool {
+        !matches!(self, Self::Empty | Self::Stub(_)) && self.cache().is_none()
     }
 
     /// A leaf's, extension's or branch's reference, once computed.
@@ -787,15 +799,18 @@ impl Node {
                 ExtensionNodeRef::new(&e.key, &child).encode(buf);
             }
             Self::Branch(b) => {
-                let mut stack = Vec::with_capacity(16);
+                // On the stack, not the heap: every dirty branch of a block is encoded here.
+                let mut stack: [RlpNode; 16] = Default::default();
+                let mut children = 0;
                 let mut mask = TrieMask::default();
                 for (i, child) in b.children.iter().enumerate() {
                     if !child.is_empty() {
-                        stack.push(child.cached()?);
+                        stack[children] = child.cached()?;
+                        children += 1;
                         mask.set_bit(i as u8);
                     }
                 }
-                BranchNodeRef::new(&stack, mask).encode(buf);
+                BranchNodeRef::new(&stack[..children], mask).encode(buf);
             }
         }
         Some(())
