@@ -358,37 +358,45 @@ impl StateTrie {
         &mut self,
         updates: impl IntoIterator<Item = (Address, AccountUpdate)>,
     ) -> Result<(), TrieError> {
-        // An address may appear more than once; later updates apply on top of earlier ones.
-        // Sized once: a 10k-account block's map otherwise rehashes as it grows.
-        let updates = updates.into_iter();
-        let expected = updates.size_hint().0;
-        let mut merged: HashMap<B256, Merged> =
-            HashMap::with_capacity_and_hasher(expected, Default::default());
-        let mut order = Vec::with_capacity(expected);
         // Paths to load: those the last preload did not.
         let preloaded = std::mem::take(&mut self.preloaded);
-        let mut to_load = Vec::new();
         // The addresses the preload did not hash, hashed together.
-        let updates: Vec<(Address, AccountUpdate)> = updates.collect();
+        let mut updates: Vec<(Address, AccountUpdate)> = updates.into_iter().collect();
         let unknown: Vec<&[u8]> = updates
             .iter()
             .filter(|(a, _)| !preloaded.contains_key(a))
             .map(|(a, _)| a.as_slice())
             .collect();
         let mut fresh = keccak::keccak256_many(&unknown).into_iter();
-        for (address, update) in updates {
-            let known = preloaded.get(&address).copied();
-            let hashed = match known {
-                Some(hashed) => hashed,
-                None => fresh.next().unwrap_or_else(|| keccak256(address)),
-            };
-            let m = merged.entry(hashed).or_insert_with(|| {
-                order.push(hashed);
-                if known.is_none() {
+        // Each update's hashed address (and whether the preload had it), with its place:
+        // sorted by key, an account's updates (an address may appear more than once) are next
+        // to each other in the order given, and later ones apply on top of earlier ones. A
+        // sort of these small entries, not a map of the merged updates: a 10k-account block's
+        // map cost more to fill than this.
+        let mut keyed: Vec<(B256, usize, bool)> = updates
+            .iter()
+            .enumerate()
+            .map(|(i, (address, _))| match preloaded.get(address) {
+                Some(hashed) => (*hashed, i, true),
+                None => (fresh.next().unwrap_or_else(|| keccak256(address)), i, false),
+            })
+            .collect();
+        keyed.sort_unstable();
+        let mut merged: Vec<(B256, Merged)> = Vec::with_capacity(keyed.len());
+        let mut to_load = Vec::new();
+        for (hashed, i, known) in keyed {
+            let Some((_, update)) = updates.get_mut(i) else { continue };
+            let update = std::mem::take(update);
+            if merged.last().is_none_or(|(h, _)| *h != hashed) {
+                if !known {
                     to_load.push(hashed);
                 }
-                Merged { absent_before: update.absent_before, ..Merged::default() }
-            });
+                merged.push((
+                    hashed,
+                    Merged { absent_before: update.absent_before, ..Merged::default() },
+                ));
+            }
+            let Some((_, m)) = merged.last_mut() else { continue };
             m.info = update.info;
             // An account that no longer exists has no storage either.
             if update.wipe_storage || update.info.is_none() {
@@ -397,6 +405,7 @@ impl StateTrie {
             }
             m.storage.extend(update.storage);
         }
+        drop(updates);
         // What the changes pass through, loaded at once (in parallel near the root), unless a
         // sample of the paths all end in memory (a trie all in memory, or one the block's
         // loader already filled): then the walk would find nothing to load. A stub the sample
@@ -408,8 +417,7 @@ impl StateTrie {
         // The storage tries to change, in memory (loading starts from the stored root).
         type Touched = (B256, Mpt, Vec<(U256, U256)>);
         let mut tries: Vec<Touched> = Vec::new();
-        for hashed in &order {
-            let Some(m) = merged.get_mut(hashed) else { continue };
+        for (hashed, m) in &mut merged {
             if m.info.is_none() || (!m.wipe && m.storage.is_empty()) {
                 continue;
             }
@@ -459,9 +467,8 @@ impl StateTrie {
         results.into_iter().collect::<Result<(), _>>()?;
         // Removals one at a time; the accounts that stay, together (in parallel below the
         // root, see `Mpt::insert_many_in`).
-        let mut inserts = Vec::with_capacity(order.len());
-        for hashed in order {
-            let Some(m) = merged.remove(&hashed) else { continue };
+        let mut inserts = Vec::with_capacity(merged.len());
+        for (hashed, m) in merged {
             match m.info {
                 None => {
                     // Its stored storage trie goes, including nodes whose deletion is pending
