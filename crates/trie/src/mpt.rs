@@ -5,9 +5,9 @@
 //! a [`Node::Stub`] holding its reference, read from the source at its path the first time a
 //! change or a lookup passes through it and checked against that reference (the parent's
 //! hash of it). Every node re-encoded since the last [`Mpt::take_pending`] is recorded at its
-//! path ([`crate::pending`]), with the paths whose nodes went away, so the database follows the trie by writing
-//! only what changed (path-keyed, like geth's path scheme: one node per path, no reference
-//! counts, no garbage).
+//! path ([`crate::pending`]), with the paths whose nodes went away, so the database follows
+//! the trie by writing only what changed (path-keyed, like geth's path scheme: one node per
+//! path, no reference counts, no garbage).
 //!
 //! Node encodings come from `alloy-trie` ([`LeafNodeRef`], [`ExtensionNodeRef`],
 //! [`BranchNodeRef`]), so the hashes are exactly Ethereum's. Because every key has the same
@@ -1133,7 +1133,7 @@ impl Mpt {
             })
             .collect();
         let mut failed = None;
-        // Grown once, not rehashed as each group's records come in.
+        // Grown once, not copied again as each group's records come in.
         self.pending.reserve(results.iter().map(|r| r.2.len()).sum());
         for (i, node, mut pending, resident) in results {
             self.resident = self.resident.saturating_add(resident);
