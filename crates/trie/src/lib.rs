@@ -362,10 +362,13 @@ impl StateTrie {
         let preloaded = std::mem::take(&mut self.preloaded);
         // The addresses the preload did not hash, hashed together.
         let mut updates: Vec<(Address, AccountUpdate)> = updates.into_iter().collect();
+        let known: Vec<Option<B256>> =
+            updates.iter().map(|(a, _)| preloaded.get(a).copied()).collect();
         let unknown: Vec<&[u8]> = updates
             .iter()
-            .filter(|(a, _)| !preloaded.contains_key(a))
-            .map(|(a, _)| a.as_slice())
+            .zip(&known)
+            .filter(|(_, k)| k.is_none())
+            .map(|((a, _), _)| a.as_slice())
             .collect();
         let mut fresh = keccak::keccak256_many(&unknown).into_iter();
         // Each update's hashed address (and whether the preload had it), with its place:
@@ -375,9 +378,10 @@ impl StateTrie {
         // map cost more to fill than this.
         let mut keyed: Vec<(B256, usize, bool)> = updates
             .iter()
+            .zip(known)
             .enumerate()
-            .map(|(i, (address, _))| match preloaded.get(address) {
-                Some(hashed) => (*hashed, i, true),
+            .map(|(i, ((address, _), known))| match known {
+                Some(hashed) => (hashed, i, true),
                 None => (fresh.next().unwrap_or_else(|| keccak256(address)), i, false),
             })
             .collect();
