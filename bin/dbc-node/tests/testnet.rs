@@ -2,7 +2,7 @@
 //! (4 validators and 1 full node, 2 s slots): blocks are produced and finalized; with one
 //! validator stopped both continue; with two stopped blocks continue but nothing new
 //! finalizes, and after a restart the chain finalizes again and everyone catches up; a
-//! double-signing validator's evidence is picked up by the nodes and slashes it on chain; a
+//! validator cut off from the others rejoins their finalized chain; a double-signing validator's evidence is picked up by the nodes and slashes it on chain; a
 //! fresh full node syncs from genesis. Prints time to finality and sync speed.
 
 mod common;
@@ -73,6 +73,25 @@ fn cast_validator(url: &str, validator: &str) -> String {
     ])
 }
 
+/// A node's command line (`run.sh`'s `<node>.cmd`) listening on `port` and dialling nobody.
+fn cut_off(cmd: &str, port: u16) -> String {
+    let mut out = Vec::new();
+    let mut words = cmd.split_whitespace();
+    while let Some(w) = words.next() {
+        match w {
+            "--bootnodes" => {
+                words.next();
+            }
+            "--p2p.port" => {
+                words.next();
+                out.push(format!("--p2p.port {port}"));
+            }
+            w => out.push(w.to_string()),
+        }
+    }
+    out.join(" ")
+}
+
 #[test]
 fn four_validators_finalize_tolerate_faults_slash_double_signing_and_sync_a_new_node() {
     let _ = tool("cast");
@@ -138,6 +157,34 @@ fn four_validators_finalize_tolerate_faults_slash_double_signing_and_sync_a_new_
         assert_eq!(net.hash_at(i, fin), net.hash_at(0, fin), "node {i} at finalized {fin}");
     }
     println!("fault tolerance: finalized {f1} stalled while head went {h1}→{h2}; resumed to {fin}");
+
+    // 4b. A partition: v3, cut off from the others (restarted on another port, without
+    //     bootnodes), builds a branch of its own while the other three finalize theirs. Back
+    //     on its port it switches to the network's branch, although that branch carries proofs
+    //     finalizing blocks of its own, finalizes with it, and no node banned it. (On
+    //     2026-12-05 a validator that forked off early refused such a branch for ever, and the
+    //     nodes it had sent its branch to banned it.)
+    let cmd_file = net.path("v3.cmd");
+    let cmd = std::fs::read_to_string(&cmd_file).expect("cmd");
+    std::fs::write(&cmd_file, cut_off(&cmd, net.p2p_base + 50)).expect("write");
+    net.script(&["start", "v3"]);
+    let (cut, f_cut) = (net.head(2), net.finalized(0));
+    net.wait("both sides of the partition growing, the majority finalizing", 60, || {
+        net.head(2) >= cut + 4 && net.finalized(0) >= f_cut + 4 && net.finalized(0) > cut + 1
+    });
+    let apart = cut + 1;
+    assert_ne!(net.hash_at(2, apart), net.hash_at(0, apart), "v3 built a branch of its own");
+    assert!(net.finalized(2) < apart, "v3 alone finalized nothing of its branch");
+    std::fs::write(&cmd_file, &cmd).expect("restore");
+    net.script(&["start", "v3"]);
+    let f3 = net.finalized(0);
+    net.wait("v3 back on the network's chain and finalizing with it", 60, || {
+        net.finalized(2) >= f3 && net.hash_at(2, f3) == net.hash_at(0, f3)
+    });
+    net.wait("every node connected to every other (nobody banned v3)", 30, || {
+        (0..5).all(|i| net.rpc(i, "net_peerCount", json!([])) == Some(json!("0x4")))
+    });
+    println!("partition: v3 apart from block {apart}, rejoined; finalized {f3} on every side");
 
     // 5. Double signing: v4 seals two blocks per slot; the nodes record the evidence and
     //    anyone submits it to the staking precompile, which slashes and jails v4.

@@ -112,8 +112,18 @@ impl Testnet {
             .map(|n| {
                 let log =
                     std::fs::read_to_string(self.path(&format!("{n}.log"))).unwrap_or_default();
+                let log = strip_ansi(&log);
+                // Every warning and error (the cause is rarely in the last lines), then the tail.
+                let warned: Vec<&str> =
+                    log.lines().filter(|l| l.contains(" WARN ") || l.contains(" ERROR ")).collect();
+                let warned = &warned[warned.len().saturating_sub(40)..];
                 let tail: Vec<&str> = log.lines().rev().take(15).collect();
-                format!("--- {n} ---\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+                format!(
+                    "--- {n}: the last {} warnings and errors ---\n{}\n--- {n}: the last lines ---\n{}",
+                    warned.len(),
+                    warned.join("\n"),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -159,6 +169,16 @@ impl Testnet {
 
 impl Drop for Testnet {
     fn drop(&mut self) {
+        // A failed test's whole logs, for whoever set DBC_TEST_KEEP_LOGS to a directory.
+        if let Some(keep) =
+            std::env::var_os("DBC_TEST_KEEP_LOGS").filter(|_| std::thread::panicking())
+        {
+            let _ = std::fs::create_dir_all(&keep);
+            for n in NODES {
+                let name = format!("{n}.log");
+                let _ = std::fs::copy(self.path(&name), PathBuf::from(&keep).join(name));
+            }
+        }
         let _ = Command::new(repo_root().join("testnet/run.sh"))
             .arg("stop")
             .env("TESTNET_DIR", self.dir.path())

@@ -10,10 +10,10 @@
 
 use super::{ImportError, PosNode, codec::RawBlock, now_secs};
 use crate::{NodeError, finish_block, trie_undo::Touched};
-use alloy_primitives::Address;
-use dbc_consensus::pos::verify_header;
+use alloy_primitives::{Address, B256};
+use dbc_consensus::pos::{ValidatorSet, verify_finality, verify_header};
 use dbc_evm::ExecutedBlock;
-use dbc_primitives::{SealedHeader, TxEnvelope};
+use dbc_primitives::{SealedHeader, TxEnvelope, pos::FinalityProof};
 use dbc_storage::HistoricalState;
 use dbc_trie::StateTrie;
 use std::time::Instant;
@@ -25,6 +25,33 @@ use tracing::{debug, info};
 pub(super) fn heavier(theirs: &SealedHeader, ours: &SealedHeader) -> bool {
     theirs.number > ours.number
         || (theirs.number == ours.number && theirs.timestamp < ours.timestamp)
+}
+
+/// Checks a finality proof carried by a branch block against the branch itself when it is
+/// for one of the branch's earlier blocks (`sets`: their hashes and active sets, in order from
+/// the block after `fork_parent`). The network may have finalized those blocks while this node
+/// was on another branch: a node on a minority fork must still be able to rejoin a chain that
+/// carries its own finality (our finalized block is at or below the fork point, so nothing we
+/// finalized is undone). `Ok(false)`: the proof is for a block at or below the fork point, to
+/// be checked against our canonical chain.
+pub(super) fn check_branch_finality(
+    proof: &FinalityProof,
+    fork_parent: u64,
+    sets: &[(B256, ValidatorSet)],
+    chain_id: u64,
+) -> Result<bool, String> {
+    let Some(index) = proof.number.checked_sub(fork_parent.saturating_add(1)) else {
+        return Ok(false);
+    };
+    let index = usize::try_from(index).unwrap_or(usize::MAX);
+    let Some((hash, set)) = sets.get(index) else {
+        return Err(format!("finality proof for block {}, not below it", proof.number));
+    };
+    if *hash != proof.hash {
+        return Err(format!("finality proof for block {} of another branch", proof.number));
+    }
+    verify_finality(set, chain_id, proof).map_err(|e| e.to_string())?;
+    Ok(true)
 }
 
 /// The fork point's historical state plus the changes of the branch blocks executed so far.
@@ -129,6 +156,9 @@ impl PosNode {
         let mut state = BranchState::new(storage.state_at(fork_parent.number), fork_parent.number);
         let mut parent = fork_parent.clone();
         let mut out = Vec::with_capacity(branch.len());
+        // The branch's blocks executed so far, each with the set that was active for it: a
+        // proof carried further on may finalize one of them.
+        let mut sets: Vec<(B256, ValidatorSet)> = Vec::with_capacity(branch.len());
         let now = now_secs();
         for block in branch {
             if block.header.parent_hash != parent.hash() {
@@ -138,22 +168,25 @@ impl PosNode {
             let header = block.header.inner();
             let verified = verify_header(&set, parent.inner(), header, self.slot_secs(), now)
                 .map_err(|e| ImportError::Invalid(e.to_string()))?;
-            let mut finalized = None;
-            if let Some(proof) = &verified.finality {
-                // Proofs may only finalize blocks below the fork point (canonical here); a
-                // branch block cannot finalize another branch block before it is adopted.
-                if proof.number > fork_parent.number {
-                    return Err(ImportError::Invalid(
-                        "finality proof for a block of the branch itself".into(),
-                    ));
+            let finalized = match &verified.finality {
+                None => None,
+                Some(proof) => {
+                    let chain_id = self.spec.chain_id;
+                    let on_branch =
+                        check_branch_finality(proof, fork_parent.number, &sets, chain_id)
+                            .map_err(ImportError::Invalid)?;
+                    if !on_branch {
+                        self.check_finality(proof, fork_parent.number + 1)
+                            .map_err(ImportError::Invalid)?;
+                    }
+                    Some(proof.number)
                 }
-                self.check_finality(proof, fork_parent.number + 1).map_err(ImportError::Invalid)?;
-                finalized = Some(proof.number);
-            }
+            };
             let next = block.header.clone();
             let executed =
                 self.execute_verified(&parent, &state, block, &verified, trie, touched)?;
             state.apply(&executed);
+            sets.push((next.hash(), set));
             parent = next;
             out.push((executed, finalized));
         }

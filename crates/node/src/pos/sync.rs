@@ -28,6 +28,9 @@ use tracing::{debug, info};
 
 /// How long a peer that did not deliver is not synced from again.
 const COOLDOWN: Duration = Duration::from_secs(30);
+/// How long a peer whose chain conflicts with our finalized block is not synced from again
+/// (it is not penalised: it may be an honest node on a minority fork, which syncs from us).
+const CONFLICT_COOLDOWN: Duration = Duration::from_secs(600);
 /// Most peers whose claims are remembered.
 const MAX_CLAIMS: usize = 256;
 
@@ -47,6 +50,9 @@ pub(super) struct SyncState {
     strikes: HashMap<Peer, u32>,
     /// Whether a sync task runs.
     running: bool,
+    /// The running round's peer turned out to be on a chain that conflicts with our finalized
+    /// block.
+    conflict: Option<Peer>,
     /// Production pauses until then: a peer is delivering valid blocks beyond our head.
     behind_until: Option<Instant>,
 }
@@ -56,6 +62,12 @@ impl SyncState {
     #[cfg(test)]
     pub(super) fn is_running(&self) -> bool {
         self.running
+    }
+
+    /// Whether `peer` is not to be synced from now.
+    #[cfg(test)]
+    pub(super) fn is_cooling_down(&self, peer: &Peer) -> bool {
+        self.cooldown.get(peer).is_some_and(|until| *until > Instant::now())
     }
 
     /// Records a claim; returns whether it was recorded (at most [`MAX_CLAIMS`] peers).
@@ -99,6 +111,14 @@ impl SyncState {
         out
     }
 
+    /// Records that `peer`, the running round's, serves a chain that conflicts with our
+    /// finalized block: its round ends without a penalty, and it is not synced from for
+    /// [`CONFLICT_COOLDOWN`].
+    pub(super) fn conflicting(&mut self, peer: Peer, now: Instant) {
+        self.conflict = Some(peer);
+        self.cooldown.insert(peer, now + CONFLICT_COOLDOWN);
+    }
+
     /// Ends the running round with `peer`. A peer that moved us forward is forgiven its
     /// strikes; if it stopped short of its claim it still cools down (without a penalty), so
     /// that a peer serving a trickle of headers is not picked again at once ahead of the
@@ -115,6 +135,9 @@ impl SyncState {
     ) -> Option<u32> {
         self.running = false;
         self.behind_until = None;
+        if self.conflict.take() == Some(peer) {
+            return None;
+        }
         if delivered {
             self.strikes.remove(&peer);
             if !reached {
@@ -665,7 +688,9 @@ impl PosNode {
                         // The peer's chain forks below `from`: walk back towards the fork
                         // point, never past the finalized block.
                         if from <= finalized + 1 {
-                            net.ban(peer, "chain conflicts with our finalized block");
+                            // Useless to sync from, but not banned: an honest node stuck on a
+                            // minority fork must still be able to sync from us to rejoin.
+                            self.sync.lock().conflicting(peer, Instant::now());
                             return Err("peer's chain conflicts with our finalized block".into());
                         }
                         from = from.saturating_sub(back).max(finalized + 1);
@@ -1010,6 +1035,26 @@ mod tests {
         for _ in 0..10 {
             assert!(s.end_round(flaky, false, false, now).expect("penalty") <= 80);
         }
+    }
+
+    #[test]
+    fn a_peer_on_a_chain_that_conflicts_with_finality_is_left_alone_not_penalised() {
+        let (p, q) = (Peer::random(), Peer::random());
+        let mut s = SyncState::default();
+        let now = Instant::now();
+        s.claim(p, 500);
+        assert_eq!(s.start_round(100, now), Some((p, 500)));
+        s.conflicting(p, now);
+        assert_eq!(s.end_round(p, false, false, now), None, "no penalty: maybe an honest node");
+        // Not synced from for the long cooldown, then a candidate again.
+        assert_eq!(s.start_round(100, now + COOLDOWN * 2), None);
+        s.running = false;
+        assert_eq!(s.start_round(100, now + CONFLICT_COOLDOWN), Some((p, 500)));
+        // The mark is for that round only: the next failure costs as usual.
+        assert_eq!(s.end_round(p, false, false, now + CONFLICT_COOLDOWN), Some(10));
+        // Another peer's round is not spared by it.
+        s.conflicting(p, now);
+        assert_eq!(s.end_round(q, false, false, now), Some(10));
     }
 
     #[test]

@@ -186,3 +186,49 @@ async fn bodies_come_from_several_peers_and_a_wrong_body_costs_only_its_server()
     assert!(evil_score <= -i64::from(super::INVALID_PENALTY), "helper's score {evil_score}");
     assert_eq!(b_net.score(a_id).await.expect("score"), 0, "the headers' server lost nothing");
 }
+
+/// A peer whose chain conflicts with our finalized block is useless to sync from, but it may be
+/// an honest node on a minority fork that must sync from us to rejoin: the round ends without a
+/// ban or a penalty, and the peer is left alone as a sync source for a while. (On 2026-12-05
+/// the testnet's nodes banned a validator that had forked off early, for ever.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_whose_chain_conflicts_with_our_finality_is_left_alone_not_banned() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let a = Arc::new(offline(&spec, dirs[0].path()));
+    let b = Arc::new(offline(&spec, dirs[1].path()));
+    // A: six blocks. B: three of its own from genesis (later slots), the second finalized.
+    extend(&a, &key, 0, 6);
+    extend(&b, &key, 1, 3);
+    b.mark_finalized(2, true);
+    let (a_net, _a_events, a_addr) =
+        dbc_network::start(net_config(dirs[2].path(), "a", vec![]), Arc::new(Server(a.clone())))
+            .await
+            .expect("a's network");
+    let a_id = a_net.local_peer_id();
+    let (b_net, _b_events, _) = dbc_network::start(
+        net_config(dirs[2].path(), "b", vec![boot(&a_addr, a_id)]),
+        Arc::new(Server(b.clone())),
+    )
+    .await
+    .expect("b's network");
+    let _ = b.net.set(b_net.clone());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b_net.peer_count() < 1 {
+        assert!(Instant::now() < deadline, "not connected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ours = b.chain.head().hash();
+    b.on_peer_claim(a_id, 6);
+    // The round walks back to our finalized block, finds A's chain conflicting, and ends.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b.sync.lock().is_running() || !b.sync.lock().is_cooling_down(&a_id) {
+        assert!(Instant::now() < deadline, "the round did not end on the conflict");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(b.chain.head().hash(), ours, "our finalized chain stays");
+    assert!(!b_net.is_banned(&a_id), "a node on another fork is not banned");
+    assert_eq!(b_net.score(a_id).await.expect("score"), 0, "nor penalised");
+    assert_eq!(b_net.peer_count(), 1, "and stays connected, to sync from us");
+}

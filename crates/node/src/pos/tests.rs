@@ -9,7 +9,7 @@ use alloy_primitives::Bytes;
 use dbc_chainspec::DEV_GENESIS_JSON;
 use dbc_consensus::{ConsensusEngine, pos::PosEngine};
 use dbc_evm::{BlockAttributes, TxList, build_block};
-use dbc_primitives::{Block, pos};
+use dbc_primitives::{Block, pos, pos::FinalityProof};
 use tokio::sync::Notify;
 
 pub(super) fn spec_for(validator: Address) -> Arc<ChainSpec> {
@@ -110,6 +110,17 @@ pub(super) fn make_with(
     k: u64,
     txs: Vec<dbc_primitives::TxEnvelope>,
 ) -> Block {
+    make_carrying(node, key, k, txs, vec![])
+}
+
+/// [`make_with`] carrying `finality` in the header.
+fn make_carrying(
+    node: &PosNode,
+    key: &PrivateKeySigner,
+    k: u64,
+    txs: Vec<dbc_primitives::TxEnvelope>,
+    finality: Vec<FinalityProof>,
+) -> Block {
     let txs: Vec<dbc_primitives::Recovered<dbc_primitives::TxEnvelope>> = txs
         .into_iter()
         .map(|t| {
@@ -120,7 +131,7 @@ pub(super) fn make_with(
         .collect();
     let parent = node.chain.head();
     let mut trie = node.trie.lock();
-    let (extra_data, mix) = reveal_extra(key, &parent, b"test");
+    let (extra_data, mix) = reveal_extra_with(key, &parent, b"test", finality);
     let attrs = BlockAttributes {
         timestamp: parent.timestamp + k + 1,
         beneficiary: key.address(),
@@ -150,9 +161,33 @@ fn reveal_extra(
     parent: &dbc_primitives::SealedHeader,
     vanity: &[u8],
 ) -> (alloy_primitives::Bytes, alloy_primitives::B256) {
+    reveal_extra_with(key, parent, vanity, vec![])
+}
+
+/// [`reveal_extra`] carrying `finality`.
+fn reveal_extra_with(
+    key: &PrivateKeySigner,
+    parent: &dbc_primitives::SealedHeader,
+    vanity: &[u8],
+    finality: Vec<FinalityProof>,
+) -> (alloy_primitives::Bytes, alloy_primitives::B256) {
     let (randao, mix) = dbc_consensus::vrf::reveal(key.credential(), parent.inner()).expect("vrf");
-    let extra = pos::ConsensusExtra { finality: vec![], randao: randao.to_vec().into() };
+    let extra = pos::ConsensusExtra { finality, randao: randao.to_vec().into() };
     (pos::unsealed_extra(vanity, &extra), mix)
+}
+
+/// `keys`' finality proof for `block` (chain 19888).
+fn proof_by(keys: &[&PrivateKeySigner], block: &Block) -> FinalityProof {
+    use alloy_signer::SignerSync;
+    let (number, hash) = (block.header.number, block.header.hash());
+    let signatures = keys
+        .iter()
+        .map(|k| {
+            let sig = k.sign_hash_sync(&pos::vote_hash(19888, number, hash)).expect("sign");
+            Bytes::from(sig.as_bytes().to_vec())
+        })
+        .collect();
+    FinalityProof { number, hash, signatures }
 }
 
 fn engine_seal(key: &PrivateKeySigner, header: Header) -> Header {
@@ -263,6 +298,60 @@ fn fork_choice_takes_the_longer_chain_but_never_unwinds_finalized_blocks() {
     assert!(matches!(b.import_batch(1, raw(&chain_a)), BatchOutcome::Invalid(_)));
     assert_eq!(b.chain.head().hash(), c.chain.head().hash());
     assert_eq!(b.storage().finalized().expect("read"), Some(3));
+    root_ok(&b);
+}
+
+/// A node that went off on a minority fork before the network's first finality (the testnet
+/// flake of 2026-12-05: validator v2 never rejoined) adopts the network's longer branch even
+/// though that branch carries a proof finalizing one of its own blocks; a proof on a branch
+/// that is not signed by the branch's set, or that finalizes a block not on the branch, keeps
+/// the branch out.
+#[test]
+fn a_node_on_a_minority_fork_rejoins_a_branch_that_finalized_its_own_blocks() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let (a, b, c) = (
+        offline(&spec, dirs[0].path()),
+        offline(&spec, dirs[1].path()),
+        offline(&spec, dirs[2].path()),
+    );
+    // B went its own way at block 1 (a later slot: another hash).
+    let ours = extend(&b, &key, 1, 2);
+    // The network (A): blocks 1-2, then block 3 carrying the proof that finalizes block 2.
+    let mut theirs = extend(&a, &key, 0, 2);
+    assert_ne!(ours[0].header.hash(), theirs[0].header.hash());
+    // Block 3 with a proof by someone outside the branch's set, or for a block of another
+    // branch (C's block 2, at the same height).
+    let outsider = PrivateKeySigner::random();
+    let other = extend(&c, &key, 2, 2);
+    let forged = [
+        (proof_by(&[&outsider], &theirs[1]), "not a validator"),
+        (proof_by(&[&key], &other[1]), "another branch"),
+    ]
+    .map(|(proof, why)| (make_carrying(&a, &key, 0, vec![], vec![proof]), why));
+    let proof = proof_by(&[&key], &theirs[1]);
+    let block = make_carrying(&a, &key, 0, vec![], vec![proof]);
+    import(&a, block.clone()).expect("A's own block");
+    theirs.push(block);
+    theirs.extend(extend(&a, &key, 0, 1));
+
+    // A wrong proof keeps the whole branch out and changes nothing.
+    for (block, why) in forged {
+        let mut forged = theirs[..2].to_vec();
+        forged.push(block);
+        assert!(
+            matches!(b.import_batch(1, raw(&forged)), BatchOutcome::Invalid(ref e) if e.contains(why)),
+            "{why}"
+        );
+        assert_eq!(b.chain.head().hash(), ours[1].header.hash());
+        root_ok(&b);
+    }
+
+    assert!(matches!(b.import_batch(1, raw(&theirs)), BatchOutcome::Progress));
+    assert_eq!(b.chain.head().hash(), a.chain.head().hash());
+    assert_eq!(b.storage().finalized().expect("read"), Some(2), "the branch's proof counts");
+    assert_eq!(b.chain.finalized(), Some(2));
     root_ok(&b);
 }
 
