@@ -71,12 +71,19 @@ pub(super) fn offline(spec: &Arc<ChainSpec>, dir: &std::path::Path) -> PosNode {
 
 /// Two offline nodes of one single-validator chain, with the validator's key (the temporary
 /// directories live as long as the returned value).
-pub(super) fn two_nodes() -> (PrivateKeySigner, [tempfile::TempDir; 2], PosNode, PosNode) {
+pub(super) fn two_nodes() -> (PrivateKeySigner, Vec<tempfile::TempDir>, PosNode, PosNode) {
+    let (key, dirs, [a, b]) = nodes();
+    (key, dirs, a, b)
+}
+
+/// `N` offline nodes of one single-validator chain, with the validator's key (the temporary
+/// directories live as long as the returned value).
+fn nodes<const N: usize>() -> (PrivateKeySigner, Vec<tempfile::TempDir>, [PosNode; N]) {
     let key = PrivateKeySigner::random();
     let spec = spec_for(key.address());
-    let dirs = [tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp")];
-    let (a, b) = (offline(&spec, dirs[0].path()), offline(&spec, dirs[1].path()));
-    (key, dirs, a, b)
+    let dirs: Vec<_> = (0..N).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let nodes = std::array::from_fn(|i| offline(&spec, dirs[i].path()));
+    (key, dirs, nodes)
 }
 
 /// Builds and seals the block after `node`'s head at slot offset `k` (not committed).
@@ -265,14 +272,7 @@ fn import_rejects_tampered_and_missealed_blocks_and_keeps_state() {
 
 #[test]
 fn fork_choice_takes_the_longer_chain_but_never_unwinds_finalized_blocks() {
-    let key = PrivateKeySigner::random();
-    let spec = spec_for(key.address());
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
-    let (a, b, c) = (
-        offline(&spec, dirs[0].path()),
-        offline(&spec, dirs[1].path()),
-        offline(&spec, dirs[2].path()),
-    );
+    let (key, _dirs, [a, b, c]) = nodes();
     // A: 4 blocks in turn. C: a branch from genesis with later slots (other hashes).
     let chain_a = extend(&a, &key, 0, 4);
     let chain_c = extend(&c, &key, 1, 2);
@@ -308,14 +308,7 @@ fn fork_choice_takes_the_longer_chain_but_never_unwinds_finalized_blocks() {
 /// the branch out.
 #[test]
 fn a_node_on_a_minority_fork_rejoins_a_branch_that_finalized_its_own_blocks() {
-    let key = PrivateKeySigner::random();
-    let spec = spec_for(key.address());
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
-    let (a, b, c) = (
-        offline(&spec, dirs[0].path()),
-        offline(&spec, dirs[1].path()),
-        offline(&spec, dirs[2].path()),
-    );
+    let (key, _dirs, [a, b, c]) = nodes();
     // B went its own way at block 1 (a later slot: another hash).
     let ours = extend(&b, &key, 1, 2);
     // The network (A): blocks 1-2, then block 3 carrying the proof that finalizes block 2.
@@ -388,14 +381,7 @@ fn h4_a_valid_header_with_a_swapped_body_is_refused_before_execution() {
 /// lost blocks, the trie stays at our head (the branch ran on an overlay).
 #[test]
 fn h2_an_invalid_longer_branch_changes_nothing() {
-    let key = PrivateKeySigner::random();
-    let spec = spec_for(key.address());
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
-    let (a, b, c) = (
-        offline(&spec, dirs[0].path()),
-        offline(&spec, dirs[1].path()),
-        offline(&spec, dirs[2].path()),
-    );
+    let (key, _dirs, [a, b, c]) = nodes();
     let chain_a = extend(&a, &key, 0, 3);
     for blk in &chain_a {
         import(&b, blk.clone()).expect("import");
@@ -414,7 +400,7 @@ fn h2_an_invalid_longer_branch_changes_nothing() {
     // A branch with a block sealed by an outsider: refused the same way.
     let outsider = PrivateKeySigner::random();
     let dd = tempfile::tempdir().expect("tmp");
-    let d = offline(&spec, dd.path());
+    let d = offline(&a.spec, dd.path());
     let mut forged = extend(&d, &key, 1, 4);
     let valid = forged.clone();
     let h = forged[3].header.inner().clone();
@@ -436,14 +422,7 @@ fn h2_an_invalid_longer_branch_changes_nothing() {
 /// wins over a backup's, so racing the in-turn proposer gains nothing.
 #[test]
 fn m2_the_earlier_slot_wins_at_equal_height() {
-    let key = PrivateKeySigner::random();
-    let spec = spec_for(key.address());
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
-    let (a, b, c) = (
-        offline(&spec, dirs[0].path()),
-        offline(&spec, dirs[1].path()),
-        offline(&spec, dirs[2].path()),
-    );
+    let (key, _dirs, [a, b, c]) = nodes();
     let backup = extend(&a, &key, 1, 1).remove(0);
     let in_turn = extend(&c, &key, 0, 1).remove(0);
     import(&b, backup.clone()).expect("backup block");
@@ -491,14 +470,7 @@ fn m6_votes_are_checked_before_they_are_buffered() {
 /// are executable again from the new head's nonce (the pool's nonce is lowered, not kept).
 #[test]
 fn m8_a_reorg_lowers_the_pools_nonce_so_senders_are_not_stuck() {
-    let key = PrivateKeySigner::random();
-    let spec = spec_for(key.address());
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
-    let (a, b, c) = (
-        offline(&spec, dirs[0].path()),
-        offline(&spec, dirs[1].path()),
-        offline(&spec, dirs[2].path()),
-    );
+    let (key, _dirs, [a, b, c]) = nodes();
     // B knows the sender: its nonce-1 transaction waits behind the gap.
     let head = b.chain.head();
     let v = b.validator.validate(transfer(0, 1), 200, head.inner()).expect("valid");
