@@ -72,9 +72,12 @@ enum Gossiped {
     Sync(u64),
     /// Nothing to do (old, known, or recorded as evidence).
     Old,
+    /// At or below our head, carrying a proof that finalizes a block we do not have: fetch
+    /// the finalized branch from the forwarder.
+    Rejoin(u64),
 }
 
-async fn on_gossip_block(node: &Arc<PosNode>, data: Vec<u8>, from: Peer) -> Verdict {
+pub(super) async fn on_gossip_block(node: &Arc<PosNode>, data: Vec<u8>, from: Peer) -> Verdict {
     let n = node.clone();
     let outcome = tokio::task::spawn_blocking(move || -> Result<Gossiped, (u32, String)> {
         let mut block = decode_raw_block(&data).map_err(|e| (GARBAGE_PENALTY, e))?;
@@ -103,7 +106,7 @@ async fn on_gossip_block(node: &Arc<PosNode>, data: Vec<u8>, from: Peer) -> Verd
         if number <= head.number {
             // Old news, but still checked: a re-encoded seal or a body that is not the
             // header's is garbage from whoever sent it (security review C1, H4).
-            pos::recover_sealer(block.header.inner())
+            let sealer = pos::recover_sealer(block.header.inner())
                 .map_err(|e| (INVALID_PENALTY, format!("old block: {e}")))?;
             block
                 .ensure_body_checked()
@@ -129,6 +132,16 @@ async fn on_gossip_block(node: &Arc<PosNode>, data: Vec<u8>, from: Peer) -> Verd
                 }
                 return replaced;
             }
+            // A proof finalizing a block we do not have at its height: the network finalized
+            // a branch we are not on (`rejoin.rs`). A current validator's seal first.
+            if let Ok((extra, _)) = pos::parse_extra(&block.header.extra_data)
+                && let Some(proof) = extra.finality.first()
+                && proof.number > n.chain.finalized().unwrap_or(0)
+                && n.storage().block_hash(proof.number).ok().flatten() != Some(proof.hash)
+                && n.set_for(&head).stake_of(sealer).is_some()
+            {
+                return Ok(Gossiped::Rejoin(number));
+            }
             return Ok(Gossiped::Old);
         }
         // Ahead of us: before it may trigger anything its seal must be a current validator's
@@ -148,6 +161,10 @@ async fn on_gossip_block(node: &Arc<PosNode>, data: Vec<u8>, from: Peer) -> Verd
         }
         Ok(Ok(Gossiped::Sync(number))) => {
             node.on_peer_claim(from, number);
+            Verdict::Ignore
+        }
+        Ok(Ok(Gossiped::Rejoin(number))) => {
+            node.rejoin(from, number);
             Verdict::Ignore
         }
         Ok(Ok(Gossiped::Old)) => Verdict::Ignore,

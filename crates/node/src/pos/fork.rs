@@ -1,5 +1,7 @@
 //! Fork choice: a competing branch is verified and executed on an overlay of the fork point's
-//! state, and adopted only if every block of it is valid and it is heavier than our chain.
+//! state, and adopted only if every block of it is valid and it is heavier than our chain, or
+//! it carries a valid proof finalizing one of its own blocks (finality beats length: none of
+//! our blocks above the fork point can be final then).
 //!
 //! Nothing a peer claims moves the chain (security review H2): the state trie is moved back to
 //! the fork point by applying our blocks' changesets backwards, the branch is executed over
@@ -13,7 +15,10 @@ use crate::{NodeError, finish_block, trie_undo::Touched};
 use alloy_primitives::{Address, B256};
 use dbc_consensus::pos::{ValidatorSet, verify_finality, verify_header};
 use dbc_evm::ExecutedBlock;
-use dbc_primitives::{SealedHeader, TxEnvelope, pos::FinalityProof};
+use dbc_primitives::{
+    SealedHeader, TxEnvelope,
+    pos::{self, FinalityProof},
+};
 use dbc_storage::HistoricalState;
 use dbc_trie::StateTrie;
 use std::time::Instant;
@@ -54,6 +59,16 @@ pub(super) fn check_branch_finality(
     Ok(true)
 }
 
+/// Whether a header of `branch` carries a finality proof for a block above `fork_parent` (one
+/// of the branch's own, not yet checked): such a branch is worth executing even when it is not
+/// heavier, since a valid proof makes it the chain (fork choice never leaves finality).
+pub(super) fn claims_finality_above(branch: &[RawBlock], fork_parent: u64) -> bool {
+    branch.iter().any(|b| {
+        pos::parse_extra(&b.header.extra_data)
+            .is_ok_and(|(extra, _)| extra.finality.iter().any(|p| p.number > fork_parent))
+    })
+}
+
 /// The fork point's historical state plus the changes of the branch blocks executed so far.
 pub(super) type BranchState = crate::overlay::Overlay<HistoricalState>;
 
@@ -86,7 +101,10 @@ impl PosNode {
             .map_err(NodeError::from)?
             .filter(|h| h.hash() == first.header.parent_hash)
             .ok_or(ImportError::NotNext(first.header.parent_hash))?;
-        if fork_parent.number >= head.number || !heavier(&last.header, &head) {
+        let longer = heavier(&last.header, &head);
+        if fork_parent.number >= head.number
+            || !(longer || claims_finality_above(&branch, fork_parent.number))
+        {
             return Ok(0);
         }
         let mut touched = Touched::default();
@@ -98,7 +116,15 @@ impl PosNode {
                 return Err(e);
             }
         };
-        // Every block checked out and the branch is heavier: now, and only now, switch.
+        // A shorter branch wins only by finality: more than 2/3 of the stake voted for one of
+        // its blocks, so none of ours above the fork point can ever be final.
+        let finalizes = executed.iter().any(|(_, f)| f.is_some_and(|n| n > fork_parent.number));
+        if !(longer || finalizes) {
+            touched.restore(trie, &storage)?;
+            return Ok(0);
+        }
+        // Every block checked out and the branch is heavier (or final): now, and only now,
+        // switch.
         let mut unwound: Vec<(TxEnvelope, Address)> = Vec::new();
         let mut accounts: Vec<Address> = Vec::new();
         for n in fork_parent.number + 1..=head.number {
@@ -125,7 +151,7 @@ impl PosNode {
             unwound = head.number - fork_parent.number,
             adopted,
             head = self.chain.head_number(),
-            "switched to a heavier branch"
+            "switched to another branch"
         );
         // Senders whose nonce our unwound blocks had raised go back to the new head's nonce
         // before their transactions return to the pool (security review M8).

@@ -6,8 +6,11 @@
 //! - `import`: a peer's block on top of the head — verified (seal, slot, finality proof, body
 //!   roots) before its senders are recovered or it is executed, and re-executed before commit;
 //! - `fork`: a competing branch, verified and executed on an overlay of the fork point's state
-//!   and adopted only if it is valid and heavier (no unwind on a claim);
+//!   and adopted only if it is valid and heavier, or finalizes a block of its own (no unwind
+//!   on a claim);
 //! - `sync`: which peer to fetch from, batches, penalties for peers that claim and do not serve;
+//! - `rejoin`: fetching a finalized branch shorter than ours, announced by a proof in its
+//!   gossip (a node whose own branch outgrew the network's);
 //! - `votes`: finality votes, checked before they are buffered or forwarded;
 //! - `txs`: transactions gossiped in batches, decoded strictly and validated in parallel;
 //! - `events`: the p2p event loop: every gossip message gets a verdict before it is forwarded;
@@ -24,6 +27,7 @@ mod events;
 mod fork;
 mod import;
 mod produce;
+mod rejoin;
 mod sync;
 #[cfg(test)]
 mod sync_tests;

@@ -12,7 +12,7 @@
 use super::{
     ImportError, NO_PROGRESS_PENALTY, PosNode,
     codec::{RawBlock, decode_header, join_body},
-    fork::heavier,
+    fork::{claims_finality_above, heavier},
 };
 use crate::persist::Persister;
 use alloy_primitives::B256;
@@ -111,6 +111,29 @@ impl SyncState {
         out
     }
 
+    /// Starts a rejoin round with `peer` (see `rejoin.rs`) unless a round runs or `peer` is
+    /// cooling down; it cools down for [`COOLDOWN`] from now whatever the round brings, so a
+    /// stream of its gossip starts one round, not one per block.
+    pub(super) fn start_rejoin(&mut self, peer: Peer, now: Instant) -> bool {
+        self.cooldown.retain(|_, until| *until > now);
+        if self.running || self.cooldown.contains_key(&peer) {
+            return false;
+        }
+        self.running = true;
+        self.cooldown.insert(peer, now + COOLDOWN);
+        true
+    }
+
+    /// Ends a rejoin round with `peer`; one that brought us back is not left to rest (it is
+    /// now the best peer to sync the rest of its chain from).
+    pub(super) fn end_rejoin(&mut self, peer: Peer, adopted: bool) {
+        self.running = false;
+        self.conflict = None;
+        if adopted {
+            self.cooldown.remove(&peer);
+        }
+    }
+
     /// Records that `peer`, the running round's, serves a chain that conflicts with our
     /// finalized block: its round ends without a penalty, and it is not synced from for
     /// [`CONFLICT_COOLDOWN`].
@@ -169,7 +192,7 @@ const PIPELINE: usize = 4;
 const BATCH: u64 = dbc_network::MAX_BODIES_PER_REQUEST as u64;
 
 /// Headers asked for per request: the pinned header chain grows by up to this many.
-const HEADERS: u64 = dbc_network::MAX_HEADERS_PER_REQUEST as u64;
+pub(super) const HEADERS: u64 = dbc_network::MAX_HEADERS_PER_REQUEST as u64;
 
 type Answer = Result<Response, String>;
 
@@ -889,8 +912,10 @@ impl PosNode {
         let fork_at = rest[0].header.number;
         if fork_at <= head.number {
             let Some(tip) = rest.last() else { return BatchOutcome::NoProgress };
-            if !heavier(&tip.header, &head) {
-                // Not heavier than ours (as far as this batch shows): keep our chain.
+            if !heavier(&tip.header, &head)
+                && !claims_finality_above(&rest, fork_at.saturating_sub(1))
+            {
+                // Not heavier than ours, nor final (as far as this batch shows): keep ours.
                 return BatchOutcome::NoProgress;
             }
             return match self.import_fork(&mut trie, rest) {

@@ -3,10 +3,13 @@
 
 use super::{
     Server,
-    codec::{encode_body, encode_header, join_body},
+    codec::{encode_block, encode_body, encode_header, join_body},
     now_secs,
     sync::{BatchOutcome, HeadersError, verify_headers},
-    tests::{extend, import, make_with, offline, reseal, root_ok, spec_for, transfer, two_nodes},
+    tests::{
+        extend, import, make_carrying, make_with, offline, proof_by, reseal, root_ok, spec_for,
+        transfer, two_nodes,
+    },
 };
 use alloy_consensus::Sealable;
 use alloy_primitives::{B256, Bytes};
@@ -127,6 +130,39 @@ fn boot(addr: &dbc_network::Addr, peer: dbc_network::Peer) -> dbc_network::Addr 
     format!("{addr}/p2p/{peer}").parse().expect("bootnode address")
 }
 
+/// A's and B's networks (keys in `dir`), B dialling A and using its network; returns once they
+/// are connected, with A's peer id and both event streams (kept, not read: nothing but the test
+/// acts).
+async fn connect(
+    a: &Arc<super::PosNode>,
+    b: &Arc<super::PosNode>,
+    dir: &std::path::Path,
+) -> (
+    dbc_network::NetworkHandle,
+    dbc_network::NetworkHandle,
+    dbc_network::Peer,
+    [tokio::sync::mpsc::Receiver<dbc_network::NetEvent>; 2],
+) {
+    let (a_net, a_events, a_addr) =
+        dbc_network::start(net_config(dir, "a", vec![]), Arc::new(Server(a.clone())))
+            .await
+            .expect("a's network");
+    let a_id = a_net.local_peer_id();
+    let (b_net, b_events, _) = dbc_network::start(
+        net_config(dir, "b", vec![boot(&a_addr, a_id)]),
+        Arc::new(Server(b.clone())),
+    )
+    .await
+    .expect("b's network");
+    let _ = b.net.set(b_net.clone());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b_net.peer_count() < 1 {
+        assert!(Instant::now() < deadline, "not connected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (a_net, b_net, a_id, [a_events, b_events])
+}
+
 /// Headers first over a real network: B pins A's header chain and fetches the bodies from A
 /// and from a helper whose claim covers them. The helper serves bodies that are not the ones
 /// the pinned headers commit to: it is penalised before anything executes, its batch is asked
@@ -202,23 +238,7 @@ async fn a_peer_whose_chain_conflicts_with_our_finality_is_left_alone_not_banned
     extend(&a, &key, 0, 6);
     extend(&b, &key, 1, 3);
     b.mark_finalized(2, true);
-    let (a_net, _a_events, a_addr) =
-        dbc_network::start(net_config(dirs[2].path(), "a", vec![]), Arc::new(Server(a.clone())))
-            .await
-            .expect("a's network");
-    let a_id = a_net.local_peer_id();
-    let (b_net, _b_events, _) = dbc_network::start(
-        net_config(dirs[2].path(), "b", vec![boot(&a_addr, a_id)]),
-        Arc::new(Server(b.clone())),
-    )
-    .await
-    .expect("b's network");
-    let _ = b.net.set(b_net.clone());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while b_net.peer_count() < 1 {
-        assert!(Instant::now() < deadline, "not connected");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (_a_net, b_net, a_id, _events) = connect(&a, &b, dirs[2].path()).await;
     let ours = b.chain.head().hash();
     b.on_peer_claim(a_id, 6);
     // The round walks back to our finalized block, finds A's chain conflicting, and ends.
@@ -231,4 +251,37 @@ async fn a_peer_whose_chain_conflicts_with_our_finality_is_left_alone_not_banned
     assert!(!b_net.is_banned(&a_id), "a node on another fork is not banned");
     assert_eq!(b_net.score(a_id).await.expect("score"), 0, "nor penalised");
     assert_eq!(b_net.peer_count(), 1, "and stays connected, to sync from us");
+}
+
+/// A node whose own branch outgrew the network's (cut off while the network missed slots)
+/// hears the network's block carrying a proof for a block it does not have: it fetches that
+/// finalized branch from the block's forwarder, fork choice adopts it though it is shorter, and
+/// the node finalizes with it (`rejoin.rs`). Sync alone never would: no peer claims a head
+/// above ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_branch_outgrew_the_network_rejoins_on_its_gossip() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let a = Arc::new(offline(&spec, dirs[0].path()));
+    let b = Arc::new(offline(&spec, dirs[1].path()));
+    extend(&b, &key, 1, 5);
+    let theirs = extend(&a, &key, 0, 2);
+    let block = make_carrying(&a, &key, 0, vec![], vec![proof_by(&[&key], &theirs[1])]);
+    import(&a, block.clone()).expect("A's own block");
+    let (_a_net, b_net, a_id, _events) = connect(&a, &b, dirs[2].path()).await;
+    // No claim brings B back: A's head is below B's.
+    b.on_peer_claim(a_id, a.chain.head_number());
+    assert_eq!(b.chain.head_number(), 5);
+    // A's block 3 arrives by gossip from A.
+    let verdict = super::events::on_gossip_block(&b, encode_block(&block), a_id).await;
+    assert_eq!(verdict, dbc_network::Verdict::Ignore, "not forwarded: not our chain yet");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b.chain.head().hash() != a.chain.head().hash() {
+        assert!(Instant::now() < deadline, "B did not rejoin (head {})", b.chain.head_number());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(b.chain.finalized(), Some(2));
+    root_ok(&b);
+    assert_eq!(b_net.score(a_id).await.expect("score"), 0, "an honest forwarder pays nothing");
 }

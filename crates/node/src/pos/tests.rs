@@ -121,7 +121,7 @@ pub(super) fn make_with(
 }
 
 /// [`make_with`] carrying `finality` in the header.
-fn make_carrying(
+pub(super) fn make_carrying(
     node: &PosNode,
     key: &PrivateKeySigner,
     k: u64,
@@ -184,7 +184,7 @@ fn reveal_extra_with(
 }
 
 /// `keys`' finality proof for `block` (chain 19888).
-fn proof_by(keys: &[&PrivateKeySigner], block: &Block) -> FinalityProof {
+pub(super) fn proof_by(keys: &[&PrivateKeySigner], block: &Block) -> FinalityProof {
     use alloy_signer::SignerSync;
     let (number, hash) = (block.header.number, block.header.hash());
     let signatures = keys
@@ -344,6 +344,37 @@ fn a_node_on_a_minority_fork_rejoins_a_branch_that_finalized_its_own_blocks() {
     assert!(matches!(b.import_batch(1, raw(&theirs)), BatchOutcome::Progress));
     assert_eq!(b.chain.head().hash(), a.chain.head().hash());
     assert_eq!(b.storage().finalized().expect("read"), Some(2), "the branch's proof counts");
+    assert_eq!(b.chain.finalized(), Some(2));
+    root_ok(&b);
+}
+
+/// Finality beats length: a node whose own branch outgrew the network's (it was cut off, and
+/// the network missed slots) takes the network's shorter branch once that branch carries a
+/// valid proof finalizing one of its blocks; without a proof a shorter branch is not taken, and
+/// with a forged one it is refused and nothing changes.
+#[test]
+fn a_shorter_branch_that_finalized_one_of_its_blocks_beats_a_longer_chain() {
+    let (key, _dirs, [a, b]) = nodes();
+    let ours = extend(&b, &key, 1, 5);
+    // The network (A): three blocks, the third carrying the proof that finalizes the second.
+    let mut theirs = extend(&a, &key, 0, 2);
+    let outsider = PrivateKeySigner::random();
+    let forged = make_carrying(&a, &key, 0, vec![], vec![proof_by(&[&outsider], &theirs[1])]);
+    let block = make_carrying(&a, &key, 0, vec![], vec![proof_by(&[&key], &theirs[1])]);
+    import(&a, block.clone()).expect("A's own block");
+    theirs.push(block);
+
+    assert!(matches!(b.import_batch(1, raw(&theirs[..2])), BatchOutcome::NoProgress));
+    let mut bad = theirs[..2].to_vec();
+    bad.push(forged);
+    assert!(matches!(b.import_batch(1, raw(&bad)), BatchOutcome::Invalid(_)));
+    assert_eq!(b.chain.head().hash(), ours[4].header.hash());
+    assert_eq!(b.chain.finalized().unwrap_or(0), 0, "nothing finalized");
+    root_ok(&b);
+
+    assert!(matches!(b.import_batch(1, raw(&theirs)), BatchOutcome::Progress));
+    assert_eq!(b.chain.head().hash(), a.chain.head().hash());
+    assert_eq!(b.chain.head_number(), 3, "five blocks of ours unwound for three");
     assert_eq!(b.chain.finalized(), Some(2));
     root_ok(&b);
 }
