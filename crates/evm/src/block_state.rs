@@ -27,7 +27,11 @@ use revm::{
     bytecode::Bytecode,
     state::{Account, AccountInfo},
 };
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
+    mpsc::{Receiver, Sender, TryRecvError, channel},
+};
 
 /// One slot: its value before the block and now.
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +82,65 @@ struct Prefetch {
     /// Everything that will arrive (until the channel closes).
     pending: AddressSet,
     chunks: Receiver<Vec<(Address, Option<StoredAccount>)>>,
+    /// The chunks, shared with the prefetching thread: execution reads the next unclaimed one
+    /// itself rather than wait for that thread.
+    shared: Arc<Chunks>,
+}
+
+/// The fields of the accounts found, for the trie's loader.
+type FieldsSender = Sender<Vec<(Address, AccountLeaf)>>;
+
+/// A block's addresses in chunks of [`PREFETCH_CHUNK`], each read once by whichever thread
+/// claims it first: the prefetching thread in order, or execution when it has caught up with
+/// that thread (on two cores that thread shares its core with the previous block's commit, so
+/// waiting for it would leave execution's core idle).
+#[derive(Debug)]
+struct Chunks {
+    addresses: Vec<Address>,
+    /// The next chunk nobody has claimed.
+    next: AtomicUsize,
+    /// Chunks read (their fields shared).
+    done: AtomicUsize,
+    /// Closed (dropped) when every chunk has been read or a read failed: the loader then stops
+    /// waiting for fields.
+    fields: Mutex<Option<FieldsSender>>,
+}
+
+impl Chunks {
+    fn count(&self) -> usize {
+        self.addresses.len().div_ceil(PREFETCH_CHUNK)
+    }
+
+    /// Claims the next chunk nobody has claimed yet.
+    fn claim(&self) -> Option<&[Address]> {
+        let k = self.next.fetch_add(1, Ordering::Relaxed);
+        let start = k.checked_mul(PREFETCH_CHUNK).filter(|s| *s < self.addresses.len())?;
+        let end = start.saturating_add(PREFETCH_CHUNK).min(self.addresses.len());
+        Some(&self.addresses[start..end])
+    }
+
+    fn fields(&self) -> std::sync::MutexGuard<'_, Option<FieldsSender>> {
+        self.fields.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Shares a claimed chunk's accounts with the loader; the last chunk closes its channel.
+    fn finish(&self, chunk: &[Address], found: &[Option<StoredAccount>]) {
+        let mut fields = self.fields();
+        if let Some(tx) = fields.as_ref() {
+            let leaves =
+                chunk.iter().zip(found).filter_map(|(a, f)| Some((*a, to_leaf(f.as_ref()?))));
+            // The preload may be gone (a read failed there): nothing to do.
+            let _ = tx.send(leaves.collect());
+        }
+        if self.done.fetch_add(1, Ordering::AcqRel).saturating_add(1) >= self.count() {
+            fields.take();
+        }
+    }
+
+    /// A read failed: the loader gets no more fields (it reads what it still needs).
+    fn abandon(&self) {
+        self.fields().take();
+    }
 }
 
 /// The last block's account map, emptied, for the next block (see [`crate::spare`]).
@@ -159,7 +222,9 @@ impl<R: StateReader> BlockState<R> {
         }
     }
 
-    /// Waits for the prefetcher until `address` has arrived or it has nothing more to send.
+    /// Makes sure `address` has been read, if the prefetch has it: takes the chunks that have
+    /// arrived, reads the next unclaimed chunk here rather than wait for the prefetching
+    /// thread, and waits only when every chunk is claimed.
     fn await_prefetched(&mut self, address: Address) {
         let Some(prefetch) = self.prefetch.as_ref() else { return };
         if !prefetch.pending.contains(&address) {
@@ -167,9 +232,36 @@ impl<R: StateReader> BlockState<R> {
         }
         while !self.accounts.contains_key(&address) {
             let Some(prefetch) = self.prefetch.as_ref() else { return };
+            match prefetch.chunks.try_recv() {
+                Ok(chunk) => {
+                    self.insert_loaded(chunk);
+                    continue;
+                }
+                // Done (or failed): read directly from now on.
+                Err(TryRecvError::Disconnected) => {
+                    self.prefetch = None;
+                    return;
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+            let shared = Arc::clone(&prefetch.shared);
+            if let Some(chunk) = shared.claim() {
+                match self.reader.accounts(chunk) {
+                    Ok(found) => {
+                        shared.finish(chunk, &found);
+                        self.insert_loaded(chunk.iter().copied().zip(found).collect());
+                    }
+                    Err(_) => {
+                        // Read directly from now on (the read that fails again returns it).
+                        shared.abandon();
+                        self.prefetch = None;
+                    }
+                }
+                continue;
+            }
+            // Every chunk is claimed: the one with `address` is on its way.
             match prefetch.chunks.recv() {
                 Ok(chunk) => self.insert_loaded(chunk),
-                // Done (or failed): read directly from now on.
                 Err(_) => self.prefetch = None,
             }
         }
@@ -291,40 +383,46 @@ impl<'r, R: StateReader> BlockState<&'r R> {
         f: impl FnOnce(BlockState<&'r R>) -> T,
     ) -> T {
         let mut state = BlockState::new(reader, accounts);
-        // Owns the sender: the channel closes when reading ends, not when `f` returns (the
-        // loader it feeds is waited for inside `f`).
-        let share = move |chunk: &[Address], found: &[Option<StoredAccount>]| {
-            if let Some(fields) = &fields {
-                let leaves =
-                    chunk.iter().zip(found).filter_map(|(a, f)| Some((*a, to_leaf(f.as_ref()?))));
-                // The preload may be gone (a read failed there): nothing to do.
-                let _ = fields.send(leaves.collect());
-            }
-        };
         if addresses.len() <= PREFETCH_CHUNK {
             // Not worth a thread: one batch now.
             if let Ok(found) = reader.accounts(addresses) {
-                share(addresses, &found);
+                if let Some(fields) = &fields {
+                    let leaves = addresses
+                        .iter()
+                        .zip(&found)
+                        .filter_map(|(a, f)| Some((*a, to_leaf(f.as_ref()?))));
+                    // The preload may be gone (a read failed there): nothing to do.
+                    let _ = fields.send(leaves.collect());
+                }
                 state.insert_loaded(addresses.iter().copied().zip(found).collect());
             }
-            drop(share);
+            // Dropping `fields` here closes the loader's channel: reading has ended.
+            drop(fields);
             return f(state);
         }
         let (tx, rx) = channel();
         let mut pending = AddressSet::default();
         pending.extend(addresses.iter().copied());
-        state.prefetch = Some(Prefetch { pending, chunks: rx });
+        let shared = Arc::new(Chunks {
+            addresses: addresses.to_vec(),
+            next: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            fields: Mutex::new(fields),
+        });
+        state.prefetch = Some(Prefetch { pending, chunks: rx, shared: Arc::clone(&shared) });
         std::thread::scope(|s| {
             s.spawn(move || {
-                for chunk in addresses.chunks(PREFETCH_CHUNK) {
-                    let Ok(found) = reader.accounts(chunk) else { break };
-                    share(chunk, &found);
+                while let Some(chunk) = shared.claim() {
+                    let Ok(found) = reader.accounts(chunk) else {
+                        shared.abandon();
+                        break;
+                    };
+                    shared.finish(chunk, &found);
                     // Execution finished (the receiver is gone): stop reading.
                     if tx.send(chunk.iter().copied().zip(found).collect()).is_err() {
                         break;
                     }
                 }
-                drop(share);
             });
             f(state)
         })
@@ -701,5 +799,99 @@ mod tests {
             addresses.iter().skip(2).map(|a| state.basic(*a).expect("read")).collect::<Vec<_>>()
         });
         assert_eq!(seen, direct[2..]);
+    }
+
+    /// A reader whose `accounts` blocks on every thread but the test's until the gate opens:
+    /// a prefetching thread that gets no CPU.
+    #[derive(Debug)]
+    struct Stalled<'a> {
+        mem: &'a Mem,
+        test_thread: std::thread::ThreadId,
+        gate: std::sync::Mutex<bool>,
+        opened: std::sync::Condvar,
+        /// Told when the prefetching thread has claimed its first chunk and stalls on it.
+        stalled: std::sync::Mutex<Sender<()>>,
+    }
+
+    impl StateReader for Stalled<'_> {
+        fn account(&self, a: Address) -> dbc_storage::Result<Option<StoredAccount>> {
+            self.mem.account(a)
+        }
+        fn storage(&self, a: Address, s: B256) -> dbc_storage::Result<U256> {
+            self.mem.storage(a, s)
+        }
+        fn code(&self, h: B256) -> dbc_storage::Result<Option<alloy_primitives::Bytes>> {
+            self.mem.code(h)
+        }
+        fn block_hash(&self, n: u64) -> dbc_storage::Result<Option<B256>> {
+            self.mem.block_hash(n)
+        }
+        fn accounts(&self, a: &[Address]) -> dbc_storage::Result<Vec<Option<StoredAccount>>> {
+            if std::thread::current().id() != self.test_thread {
+                let _ = self.stalled.lock().expect("stalled").send(());
+                let mut open = self.gate.lock().expect("gate");
+                while !*open {
+                    open = self.opened.wait(open).expect("gate");
+                }
+            }
+            a.iter().map(|a| self.mem.account(*a)).collect()
+        }
+    }
+
+    #[test]
+    fn execution_reads_the_next_chunk_itself_instead_of_waiting_for_a_stalled_prefetch() {
+        let mut mem = Mem::default();
+        let addresses: Vec<Address> =
+            (0..1000u64).map(|i| Address::left_padding_from(&i.to_be_bytes())).collect();
+        for (i, a) in addresses.iter().enumerate().filter(|(i, _)| i % 3 != 0) {
+            mem.accounts.insert(*a, eoa(i as u64));
+        }
+        let (stalled_tx, stalled_rx) = channel();
+        let reader = Stalled {
+            mem: &mem,
+            test_thread: std::thread::current().id(),
+            gate: std::sync::Mutex::new(false),
+            opened: std::sync::Condvar::new(),
+            stalled: std::sync::Mutex::new(stalled_tx),
+        };
+        let (fields_tx, fields_rx) = channel();
+        let open_gate = || {
+            *reader.gate.lock().expect("gate") = true;
+            reader.opened.notify_all();
+        };
+        // The prefetching thread claims the first chunk and stalls there; everything after it
+        // must come through execution's own reads, before the gate opens. (Opened after 10 s
+        // at the latest, so that a prefetch that waits fails the test instead of hanging it.)
+        let (done_tx, done_rx) = channel::<()>();
+        let (seen, gate_was_shut) = std::thread::scope(|s| {
+            s.spawn(move || {
+                let _ = done_rx.recv_timeout(std::time::Duration::from_secs(10));
+                open_gate();
+            });
+            BlockState::with_prefetch(&reader, &addresses, 2000, Some(fields_tx), |mut st| {
+                // The prefetching thread holds the first chunk: nothing else has claimed one.
+                stalled_rx.recv_timeout(std::time::Duration::from_secs(10)).expect("stalled");
+                let after_first = addresses[PREFETCH_CHUNK..].iter();
+                let seen: Vec<_> = after_first.map(|a| st.basic(*a).expect("read")).collect();
+                let gate_was_shut = !*reader.gate.lock().expect("gate");
+                let _ = done_tx.send(());
+                // The first chunk arrives once the gate opens.
+                assert_eq!(st.basic(addresses[0]).expect("read"), None);
+                (seen, gate_was_shut)
+            })
+        });
+        assert!(gate_was_shut, "execution waited for the stalled prefetch");
+        let direct: Vec<Option<AccountInfo>> = addresses[PREFETCH_CHUNK..]
+            .iter()
+            .map(|a| mem.account(*a).expect("read").as_ref().map(to_info))
+            .collect();
+        assert_eq!(seen, direct);
+        // The loader got every account found exactly once, whoever read it, and its channel
+        // closed when reading ended.
+        let mut fields: Vec<Address> = fields_rx.iter().flatten().map(|(a, _)| a).collect();
+        fields.sort_unstable();
+        let mut found: Vec<Address> = mem.accounts.keys().copied().collect();
+        found.sort_unstable();
+        assert_eq!(fields, found);
     }
 }
