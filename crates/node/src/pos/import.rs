@@ -1,8 +1,11 @@
-//! A peer's block on top of the head: verified cheapest first, re-executed, then committed.
+//! A peer's block on top of the head: verified cheapest first, re-executed, then committed;
+//! and a batch of consecutive blocks a peer served (sync and rejoin rounds), which may fork off
+//! our chain and then goes to fork choice.
 
 use super::{
     ImportError, PosNode,
     codec::{RawBlock, recover_senders_with},
+    fork::{claims_finality_above, heavier},
     now_secs,
 };
 use crate::{
@@ -195,6 +198,113 @@ impl PosNode {
         finish_block(&self.chain, &self.pool, c.executed, c.started, c.commit, "block imported");
         if let Some(proof) = proof {
             self.mark_finalized(proof.number, true);
+        }
+    }
+}
+
+/// What became of a batch of blocks a peer served (sync and rejoin rounds).
+pub(super) enum BatchOutcome {
+    /// Blocks were imported (or a heavier branch adopted).
+    Progress,
+    /// Every block of the batch is already canonical here, up to this number.
+    Known(u64),
+    /// Nothing to do with this batch (our chain is at least as heavy).
+    NoProgress,
+    /// The batch does not connect to our canonical chain.
+    Disconnected,
+    /// The peer sent something invalid.
+    Invalid(String),
+}
+
+impl PosNode {
+    /// Imports a batch of consecutive blocks starting at `from`. The batch must link (numbers
+    /// and parent hashes) before anything else happens; where it forks off our chain it is
+    /// handed to fork choice, which adopts it only if it is valid and heavier.
+    pub(super) fn import_batch(&self, from: u64, mut blocks: Vec<RawBlock>) -> BatchOutcome {
+        let Some(first) = blocks.first() else { return BatchOutcome::NoProgress };
+        if first.header.number != from || from == 0 {
+            return BatchOutcome::Invalid("blocks out of range".into());
+        }
+        for w in blocks.windows(2) {
+            if w[1].header.number != w[0].header.number + 1
+                || w[1].header.parent_hash != w[0].header.hash()
+            {
+                return BatchOutcome::Invalid("batch blocks do not link".into());
+            }
+        }
+        let storage = self.storage().clone();
+        if storage.block_hash(from - 1).ok().flatten() != Some(first.header.parent_hash) {
+            return BatchOutcome::Disconnected;
+        }
+        // A producer building on our head holds the trie lock for its slot: a batch that
+        // extends our head with a block that passes the precheck proves we are behind, and
+        // abandons that build rather than waiting for it (and sealing on a stale head).
+        let head = self.chain.head();
+        if let Some(next) = blocks.iter_mut().find(|b| b.header.parent_hash == head.hash())
+            && self.precheck_block(&head, next).is_ok()
+        {
+            self.abandon_for(head.hash(), next.header.hash());
+        }
+        let mut trie = self.trie.lock();
+        let head = self.chain.head();
+        // Skip what we already have.
+        let known = blocks
+            .iter()
+            .take_while(|b| {
+                storage.block_hash(b.header.number).ok().flatten() == Some(b.header.hash())
+            })
+            .count();
+        let last = blocks.last().map(|b| b.header.number).unwrap_or(0);
+        if known == blocks.len() {
+            return BatchOutcome::Known(last);
+        }
+        let rest: Vec<_> = blocks.drain(known..).collect();
+        let fork_at = rest[0].header.number;
+        if fork_at <= head.number {
+            let Some(tip) = rest.last() else { return BatchOutcome::NoProgress };
+            if !heavier(&tip.header, &head)
+                && !claims_finality_above(&rest, fork_at.saturating_sub(1))
+            {
+                // Not heavier than ours, nor final (as far as this batch shows): keep ours.
+                return BatchOutcome::NoProgress;
+            }
+            return match self.import_fork(&mut trie, rest) {
+                Ok(0) => BatchOutcome::NoProgress,
+                Ok(_) => BatchOutcome::Progress,
+                Err(ImportError::Invalid(e)) => BatchOutcome::Invalid(e),
+                Err(ImportError::NotNext(_)) => BatchOutcome::Disconnected,
+                Err(ImportError::Node(e)) => {
+                    tracing::warn!(target: "dbc::pos", error = %e, "fork import failed");
+                    BatchOutcome::NoProgress
+                }
+            };
+        }
+        // Each block's commit runs while the next one executes (see `crate::persist`).
+        let before = self.chain.head().number;
+        let mut persist = Persister::new(storage.clone());
+        let mut invalid = None;
+        for b in rest {
+            match self.import_pipelined(&mut trie, &mut persist, b) {
+                Ok(()) => {}
+                Err(ImportError::Invalid(e)) => {
+                    invalid = Some(e);
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(target: "dbc::pos", error = %e, "sync import failed");
+                    break;
+                }
+            }
+        }
+        if let Err(e) = self.finish_waited(&mut persist, &mut trie) {
+            tracing::warn!(target: "dbc::pos", error = %e, "sync commit failed");
+        }
+        let imported = self.chain.head().number.saturating_sub(before);
+        tracing::debug!(target: "dbc::pos", from, imported, "sync batch");
+        match invalid {
+            Some(e) => BatchOutcome::Invalid(e),
+            None if imported == 0 => BatchOutcome::NoProgress,
+            None => BatchOutcome::Progress,
         }
     }
 }

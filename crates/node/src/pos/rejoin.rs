@@ -16,7 +16,8 @@
 use super::{
     PosNode,
     codec::join_body,
-    sync::{BatchOutcome, HeadersError, verify_headers},
+    import::BatchOutcome,
+    sync::{HeadersError, verify_headers},
 };
 use dbc_network::{Peer, Request, Response};
 use std::{sync::Arc, time::Instant};

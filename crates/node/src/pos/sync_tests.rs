@@ -4,8 +4,9 @@
 use super::{
     Server,
     codec::{encode_block, encode_body, encode_header, join_body},
+    import::BatchOutcome,
     now_secs,
-    sync::{BatchOutcome, HeadersError, verify_headers},
+    sync::{HeadersError, verify_headers},
     tests::{
         extend, import, make_carrying, make_with, offline, proof_by, reseal, root_ok, spec_for,
         transfer, two_nodes,

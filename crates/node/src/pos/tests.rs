@@ -1,6 +1,6 @@
 //! Import, fork choice and vote handling of offline nodes (no network).
 
-use super::{codec::RawBlock, sync::BatchOutcome, *};
+use super::{codec::RawBlock, import::BatchOutcome, *};
 use crate::rebuild_trie;
 use crate::{NodeConfig, Opened, open};
 use alloy_consensus::{Header, Sealable};
