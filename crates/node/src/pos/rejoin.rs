@@ -6,9 +6,10 @@
 //! sync never fetches the network's chain. The network's gossip still reaches the node: a block
 //! at or below our head that carries a proof finalizing a block we do not have at that height
 //! says the network finalized a branch we are not on. This round fetches that branch from the
-//! peer that forwarded the block — the headers after our finalized block, then the bodies from
-//! the first header that differs from our chain up to the first one carrying a proof above the
-//! fork point — and hands it to fork choice, which adopts it only if every block and the proof
+//! peer that forwarded the block — the fork point by bisection between our finalized block and
+//! that block (our finality may have stalled long before the fork), a run of headers from there,
+//! then the bodies from the first header that differs from our chain up to the first one
+//! carrying a proof above the fork point — and hands it to fork choice, which adopts it only if every block and the proof
 //! check out (`fork.rs`). One round at a time, shared with sync's; a peer whose round did not
 //! bring us back then rests for sync's cooldown, so its gossip starts one round, not one per
 //! block. Only a block sealed by a current validator starts a round.
@@ -58,16 +59,17 @@ impl PosNode {
     async fn rejoin_with(self: &Arc<Self>, peer: Peer, upto: u64) -> Result<bool, String> {
         let net = self.net().ok_or("no network")?.clone();
         let finalized = self.chain.finalized().unwrap_or(0);
+        let below = self.fork_below(&net, peer, finalized, upto).await?;
         let parent = self
             .storage()
-            .header(finalized)
+            .header(below)
             .map_err(|e| e.to_string())?
-            .ok_or("no finalized header")?;
-        let count = upto.saturating_sub(finalized).min(super::sync::HEADERS);
+            .ok_or("no header below the fork")?;
+        let count = upto.saturating_sub(below).min(super::sync::HEADERS);
         if count == 0 {
             return Ok(false);
         }
-        let request = Request::Headers { from: finalized + 1, count: count as u32 };
+        let request = Request::Headers { from: below + 1, count: count as u32 };
         let raw = match net.request(peer, request).await.map_err(|e| e.to_string())? {
             Response::Headers(raw) => raw,
             _ => {
@@ -84,8 +86,9 @@ impl PosNode {
         let pinned = match pinned {
             Ok(p) => p,
             Err(HeadersError::Disconnected) => {
-                // Its chain does not contain our finalized block: nothing to rejoin.
-                return Err("the peer's chain conflicts with our finalized block".into());
+                // Its chain does not contain our block there: nothing to rejoin (its probes
+                // misled the search, or its chain conflicts with our finalized block).
+                return Err(format!("the peer's chain does not build on our block {below}"));
             }
             Err(HeadersError::Invalid(e)) => {
                 self.penalize(peer, super::INVALID_PENALTY, e.clone());
@@ -162,5 +165,91 @@ impl PosNode {
                 Ok(false)
             }
         }
+    }
+
+    /// A block of ours, at or above `finalized`, under which `peer`'s chain forks off ours,
+    /// close enough to the fork (within half a header run) that one run from it reaches the
+    /// fork and the proof after it. Our finality may have stalled long before the fork, so
+    /// the fork is found by bisection between our finalized block and `upto` (the block it
+    /// forwarded, not ours), one header asked for at a time: at most 64 requests, none
+    /// verified, since a peer that misleads the search only gets a run that does not link to
+    /// our block, or none that brings us back.
+    async fn fork_below(
+        &self,
+        net: &dbc_network::NetworkHandle,
+        peer: Peer,
+        finalized: u64,
+        upto: u64,
+    ) -> Result<u64, String> {
+        let (mut lo, mut hi) = (finalized, upto);
+        while hi.saturating_sub(lo) > super::sync::HEADERS / 2 {
+            let mid = lo + (hi - lo) / 2;
+            let request = Request::Headers { from: mid, count: 1 };
+            let raw = match net.request(peer, request).await.map_err(|e| e.to_string())? {
+                Response::Headers(raw) => raw,
+                _ => {
+                    self.penalize(peer, super::INVALID_PENALTY, "unexpected response");
+                    return Err("unexpected response".into());
+                }
+            };
+            let header = match one_header(&raw, mid) {
+                Ok(h) => h,
+                Err((e, fault)) => {
+                    if fault {
+                        self.penalize(peer, super::INVALID_PENALTY, e.clone());
+                    }
+                    return Err(e);
+                }
+            };
+            let ours = self.storage().block_hash(mid).map_err(|e| e.to_string())?;
+            if ours == Some(header.hash()) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+}
+
+/// The header at `at` from a peer's answer to a request for that one header, or why there is
+/// none and whether that is the peer's fault. It forwarded a block above `at`, so it has one
+/// there; none at all is not a fault (its chain may have changed meanwhile).
+fn one_header(
+    raw: &[alloy_primitives::Bytes],
+    at: u64,
+) -> Result<dbc_primitives::SealedHeader, (String, bool)> {
+    let one = match raw {
+        [one] => one,
+        [] => return Err((format!("no header served at {at}"), false)),
+        _ => return Err((format!("{} headers served for one at {at}", raw.len()), true)),
+    };
+    match super::codec::decode_header(one) {
+        Ok(h) if h.number == at => Ok(h),
+        Ok(h) => Err((format!("header {} served for {at}", h.number), true)),
+        Err(e) => Err((format!("undecodable header: {e}"), true)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pos::codec::encode_header;
+
+    #[test]
+    fn a_probe_answer_is_one_header_of_the_number_asked_for() {
+        let header = |number: u64| {
+            let h = dbc_primitives::BlockHeader { number, ..Default::default() };
+            alloy_primitives::Bytes::from(encode_header(&h))
+        };
+        assert_eq!(one_header(&[header(7)], 7).map(|h| h.number), Ok(7));
+        let fault =
+            |raw: &[alloy_primitives::Bytes]| one_header(raw, 7).map(|_| ()).map_err(|e| e.1);
+        assert_eq!(fault(&[]), Err(false), "none: its chain may have changed");
+        assert_eq!(fault(&[header(8)]), Err(true), "another number");
+        assert_eq!(fault(&[header(7), header(8)]), Err(true), "more than asked for");
+        let mut trailing = header(7).to_vec();
+        trailing.push(0);
+        assert_eq!(fault(&[trailing.into()]), Err(true), "not a strict encoding");
     }
 }

@@ -286,3 +286,35 @@ async fn a_node_whose_branch_outgrew_the_network_rejoins_on_its_gossip() {
     root_ok(&b);
     assert_eq!(b_net.score(a_id).await.expect("score"), 0, "an honest forwarder pays nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_rejoins_a_branch_forked_more_than_a_header_run_above_its_finalized_block() {
+    let key = PrivateKeySigner::random();
+    let spec = spec_for(key.address());
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let a = Arc::new(offline(&spec, dirs[0].path()));
+    let b = Arc::new(offline(&spec, dirs[1].path()));
+    // A long shared chain that nobody finalized: B's finality stays at genesis.
+    let shared = super::sync::HEADERS + 100;
+    for block in extend(&a, &key, 0, shared as usize) {
+        import(&b, block).expect("shared block");
+    }
+    extend(&b, &key, 1, 5);
+    let theirs = extend(&a, &key, 0, 2);
+    let block = make_carrying(&a, &key, 0, vec![], vec![proof_by(&[&key], &theirs[1])]);
+    import(&a, block.clone()).expect("A's own block");
+    assert_eq!(b.chain.finalized().unwrap_or(0), 0);
+    assert!(b.chain.head_number() > a.chain.head_number(), "B's branch outgrew A's");
+    let (_a_net, b_net, a_id, _events) = connect(&a, &b, dirs[2].path()).await;
+    // The fork is more than a run of headers above B's finalized block: the first run after it
+    // is all B's own chain.
+    super::events::on_gossip_block(&b, encode_block(&block), a_id).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while b.chain.head().hash() != a.chain.head().hash() {
+        assert!(Instant::now() < deadline, "B did not rejoin (head {})", b.chain.head_number());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(b.chain.finalized(), Some(shared + 2));
+    root_ok(&b);
+    assert_eq!(b_net.score(a_id).await.expect("score"), 0, "an honest forwarder pays nothing");
+}
