@@ -101,8 +101,8 @@ struct Chunks {
     next: AtomicUsize,
     /// Chunks read (their fields shared).
     done: AtomicUsize,
-    /// Closed (dropped) when every chunk has been read or a read failed: the loader then stops
-    /// waiting for fields.
+    /// Closed (dropped) when every chunk has been read, a read failed, or execution ended
+    /// before the prefetching thread read them all: the loader then stops waiting for fields.
     fields: Mutex<Option<FieldsSender>>,
 }
 
@@ -418,8 +418,10 @@ impl<'r, R: StateReader> BlockState<&'r R> {
                         break;
                     };
                     shared.finish(chunk, &found);
-                    // Execution finished (the receiver is gone): stop reading.
+                    // Execution finished (the receiver is gone): stop reading, and let the
+                    // loader stop waiting for the chunks nobody will read.
                     if tx.send(chunk.iter().copied().zip(found).collect()).is_err() {
+                        shared.abandon();
                         break;
                     }
                 }

@@ -9,10 +9,11 @@
 //! peer that forwarded the block — the fork point by bisection between our finalized block and
 //! that block (our finality may have stalled long before the fork), a run of headers from there,
 //! then the bodies from the first header that differs from our chain up to the first one
-//! carrying a proof above the fork point — and hands it to fork choice, which adopts it only if every block and the proof
-//! check out (`fork.rs`). One round at a time, shared with sync's; a peer whose round did not
-//! bring us back then rests for sync's cooldown, so its gossip starts one round, not one per
-//! block. Only a block sealed by a current validator starts a round.
+//! carrying a proof above the fork point — and hands it to fork choice, which adopts it only
+//! if every block and the proof check out (`fork.rs`). One round at a time, shared with sync's
+//! and bounded as a whole (60 s); a peer whose round did not bring us back then rests for
+//! sync's cooldown from the round's end, so its gossip starts one round, not one per block.
+//! Only a block sealed by a current validator starts a round.
 
 use super::{
     PosNode,
@@ -28,6 +29,10 @@ use tracing::{debug, info};
 /// proofs ride a block or two behind the block they finalize).
 const MAX_REJOIN_BLOCKS: usize = dbc_network::MAX_BODIES_PER_REQUEST as usize;
 
+/// How long a rejoin round may take at most (its requests each have the network's timeout; a
+/// slow peer's bisection could otherwise hold up sync for minutes).
+const REJOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl PosNode {
     /// Starts a rejoin round with `peer`, which forwarded a block at `upto` carrying a proof
     /// for a block we do not have, unless a round runs or `peer` rests.
@@ -37,7 +42,10 @@ impl PosNode {
         }
         let node = self.clone();
         tokio::spawn(async move {
-            let result = node.rejoin_with(peer, upto).await;
+            // Bounded as a whole: sync waits while it runs.
+            let result = tokio::time::timeout(REJOIN_TIMEOUT, node.rejoin_with(peer, upto))
+                .await
+                .unwrap_or_else(|_| Err("the round timed out".into()));
             match &result {
                 Ok(true) => info!(
                     target: "dbc::pos",
@@ -49,7 +57,7 @@ impl PosNode {
                 Ok(false) => {}
                 Err(e) => debug!(target: "dbc::pos", %peer, error = %e, "rejoin stopped"),
             }
-            node.sync.lock().end_rejoin(peer, matches!(result, Ok(true)));
+            node.sync.lock().end_rejoin(peer, matches!(result, Ok(true)), Instant::now());
             node.after_new_head();
             node.maybe_sync();
         });
@@ -171,7 +179,7 @@ impl PosNode {
     /// close enough to the fork (within half a header run) that one run from it reaches the
     /// fork and the proof after it. Our finality may have stalled long before the fork, so
     /// the fork is found by bisection between our finalized block and `upto` (the block it
-    /// forwarded, not ours), one header asked for at a time: at most 64 requests, none
+    /// forwarded, not ours), one header asked for at a time: log2((upto - finalized) / 512) requests, none
     /// verified, since a peer that misleads the search only gets a run that does not link to
     /// our block, or none that brings us back.
     async fn fork_below(

@@ -132,9 +132,9 @@ impl PosNode {
     ///
     /// Headers first: the peer serves the header chain ahead of our head in runs of up to
     /// [`HEADERS`], each checked before any body is asked for ([`verify_headers`]); the bodies
-    /// of the pinned headers are then downloaded with up to [`pipeline::PIPELINE`] requests in flight,
-    /// the first from `peer` and the others from helpers (other peers whose claimed head covers
-    /// the batch, in turn), so several peers serve at once while the previous batch executes.
+    /// of the pinned headers are then downloaded with up to [`pipeline::PIPELINE`] requests in
+    /// flight, the first from `peer` and the others from helpers (other peers whose claimed head
+    /// covers the batch, in turn), so several peers serve at once while the previous batch executes.
     /// A body must be the one its pinned header commits to: a helper that serves another is
     /// penalised at once and its batch asked of `peer`, before anything executes; a helper
     /// that fails or answers nothing cools down. A block that fails to execute was committed

@@ -117,25 +117,27 @@ impl SyncState {
     }
 
     /// Starts a rejoin round with `peer` (see `rejoin.rs`) unless a round runs or `peer` is
-    /// cooling down; it cools down for [`COOLDOWN`] from now whatever the round brings, so a
-    /// stream of its gossip starts one round, not one per block.
+    /// cooling down.
     pub(in crate::pos) fn start_rejoin(&mut self, peer: Peer, now: Instant) -> bool {
         self.cooldown.retain(|_, until| *until > now);
         if self.running || self.cooldown.contains_key(&peer) {
             return false;
         }
         self.running = true;
-        self.cooldown.insert(peer, now + COOLDOWN);
         true
     }
 
-    /// Ends a rejoin round with `peer`; one that brought us back is not left to rest (it is
-    /// now the best peer to sync the rest of its chain from).
-    pub(in crate::pos) fn end_rejoin(&mut self, peer: Peer, adopted: bool) {
+    /// Ends a rejoin round with `peer`. One that did not bring us back cools down for
+    /// [`COOLDOWN`] from now, however long the round took, so a stream of its gossip starts
+    /// one round, not one per block; one that did is not left to rest (it is now the best peer
+    /// to sync the rest of its chain from).
+    pub(in crate::pos) fn end_rejoin(&mut self, peer: Peer, adopted: bool, now: Instant) {
         self.running = false;
         self.conflict = None;
         if adopted {
             self.cooldown.remove(&peer);
+        } else {
+            self.cooldown.insert(peer, now + COOLDOWN);
         }
     }
 
@@ -313,5 +315,23 @@ mod tests {
         let known = *s.claims.keys().next().expect("one");
         assert!(s.claim(known, 2), "a known peer's claim is updated");
         assert_eq!(s.claims.len(), MAX_CLAIMS);
+    }
+
+    #[test]
+    fn a_rejoin_round_that_did_not_bring_us_back_rests_its_peer_from_its_end() {
+        let (p, q) = (Peer::random(), Peer::random());
+        let mut s = SyncState::default();
+        let now = Instant::now();
+        assert!(s.start_rejoin(p, now));
+        assert!(!s.start_rejoin(q, now), "one round at a time");
+        assert_eq!(s.start_round(0, now), None, "sync waits for it");
+        // A round that took longer than the cooldown: the rest counts from its end.
+        let end = now + COOLDOWN * 2;
+        s.end_rejoin(p, false, end);
+        assert!(!s.start_rejoin(p, end + COOLDOWN - Duration::from_millis(1)));
+        assert!(s.start_rejoin(p, end + COOLDOWN));
+        // A round that brought us back leaves its peer free at once.
+        s.end_rejoin(p, true, end + COOLDOWN);
+        assert!(s.start_rejoin(p, end + COOLDOWN));
     }
 }
