@@ -775,14 +775,20 @@ mod tests {
         assert!(updates.iter().any(|(x, u)| *x == a && u.info.is_none() && u.wipe_storage));
     }
 
-    #[test]
-    fn prefetched_accounts_match_direct_reads_and_never_replace_changes() {
+    /// 1,000 addresses in a reader that has two thirds of them (every third is absent).
+    fn thousand_addresses() -> (Mem, Vec<Address>) {
         let mut mem = Mem::default();
         let addresses: Vec<Address> =
             (0..1000u64).map(|i| Address::left_padding_from(&i.to_be_bytes())).collect();
         for (i, a) in addresses.iter().enumerate().filter(|(i, _)| i % 3 != 0) {
             mem.accounts.insert(*a, eoa(i as u64));
         }
+        (mem, addresses)
+    }
+
+    #[test]
+    fn prefetched_accounts_match_direct_reads_and_never_replace_changes() {
+        let (mem, addresses) = thousand_addresses();
         let direct: Vec<Option<AccountInfo>> = {
             let mut plain = BlockState::new(&mem, 0);
             addresses.iter().map(|a| plain.basic(*a).expect("read")).collect()
@@ -842,12 +848,7 @@ mod tests {
 
     #[test]
     fn execution_reads_the_next_chunk_itself_instead_of_waiting_for_a_stalled_prefetch() {
-        let mut mem = Mem::default();
-        let addresses: Vec<Address> =
-            (0..1000u64).map(|i| Address::left_padding_from(&i.to_be_bytes())).collect();
-        for (i, a) in addresses.iter().enumerate().filter(|(i, _)| i % 3 != 0) {
-            mem.accounts.insert(*a, eoa(i as u64));
-        }
+        let (mem, addresses) = thousand_addresses();
         let (stalled_tx, stalled_rx) = channel();
         let reader = Stalled {
             mem: &mem,
