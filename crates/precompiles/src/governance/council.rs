@@ -10,7 +10,7 @@
 //! `T_CLASS[keccak(term ‖ mask)]` (68) f0 weight, f1 `index + 1`, `T_CLASS_AT[keccak(term ‖ i)]`
 //! (69) mask, `T_TERM[term]` (70) f0 `candidates(32) | classes(32) | seated(32) | runners(32)`,
 //! f1 the spends passed for the term's council motions.
-//! A voter's ballot lives in its `T_VOTER` record (`proposals.rs`): f2 `ballotTerm(64)@64 |
+//! A voter's ballot lives in its `T_VOTER` record (`proposals/`): f2 `ballotTerm(64)@64 |
 //! mask(64)@128`, f3 weight. The per-term counters and the classes are shared by every voter,
 //! so they are read and written at a flat price: a call's gas does not depend on the others.
 

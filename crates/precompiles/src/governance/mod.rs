@@ -1,6 +1,6 @@
 //! The governance precompile at `0x…0D04` (`contracts/src/interfaces/IGovernance.sol`): the
 //! treasury (donations, balance, inflows by source), the supply ledger, voting locks,
-//! proposals decided by referendum or council motion (`proposals.rs`), the council's election
+//! proposals decided by referendum or council motion (`proposals/`), the council's election
 //! (`council.rs`, `phragmen.rs`), and the emission schedules' views. Parameter changes put new
 //! records in force (`params.rs`). The design is `docs/governance-design.md`.
 
