@@ -20,6 +20,7 @@ pub mod limits;
 mod other;
 pub mod ots;
 pub mod params;
+mod resolve;
 pub mod server;
 pub mod trace;
 
