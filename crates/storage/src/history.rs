@@ -309,33 +309,19 @@ mod tests {
     use super::*;
     use crate::{
         AccountChange, SlotChange, StateChangeset,
-        tests::{account, block},
+        tests::{OneAccount, account, block},
     };
 
     #[test]
     fn history_reads_return_the_value_at_each_block() {
         let dir = tempfile::tempdir().expect("tempdir");
         let storage = Storage::open(dir.path()).expect("open");
-        let a = Address::with_last_byte(1);
-        let slot = B256::with_last_byte(9);
-        let mut prev: Option<StoredAccount> = None;
-        let mut prev_slot = U256::ZERO;
+        let mut one = OneAccount::new(Address::with_last_byte(1), B256::with_last_byte(9));
+        let (a, slot) = (one.address, one.slot);
         for n in 0..10u64 {
             let after = if n == 6 { None } else { Some(account(n, 100 + n)) };
-            let new_slot = if n % 3 == 0 { U256::ZERO } else { U256::from(n) };
-            let changes = StateChangeset {
-                accounts: vec![AccountChange {
-                    address: a,
-                    before: prev,
-                    after,
-                    wiped: false,
-                    storage: vec![SlotChange { slot, before: prev_slot, after: new_slot }],
-                }],
-                bytecodes: vec![],
-            };
-            storage.commit_block(&block(n), &[], &changes).expect("commit");
-            prev = after;
-            prev_slot = new_slot;
+            let value = if n % 3 == 0 { U256::ZERO } else { U256::from(n) };
+            one.commit(&storage, n, after, value);
         }
         for n in 0..10u64 {
             let state = storage.state_at(n);

@@ -554,6 +554,49 @@ mod tests {
         StoredAccount { nonce, balance: U256::from(balance), code_hash: KECCAK_EMPTY }
     }
 
+    /// One account and one of its slots, changed block after block: each commit records what
+    /// they held before.
+    pub(crate) struct OneAccount {
+        pub(crate) address: Address,
+        pub(crate) slot: B256,
+        account: Option<StoredAccount>,
+        value: U256,
+    }
+
+    impl OneAccount {
+        /// Absent, its slot zero.
+        pub(crate) fn new(address: Address, slot: B256) -> Self {
+            Self { address, slot, account: None, value: U256::ZERO }
+        }
+
+        /// Commits block `n` setting the account to `after` and the slot to `value`.
+        pub(crate) fn commit(
+            &mut self,
+            storage: &Storage,
+            n: u64,
+            after: Option<StoredAccount>,
+            value: U256,
+        ) {
+            let changes = crate::StateChangeset {
+                accounts: vec![crate::AccountChange {
+                    address: self.address,
+                    before: self.account,
+                    after,
+                    wiped: false,
+                    storage: vec![crate::SlotChange {
+                        slot: self.slot,
+                        before: self.value,
+                        after: value,
+                    }],
+                }],
+                bytecodes: vec![],
+            };
+            storage.commit_block(&block(n), &[], &changes).expect("commit");
+            self.account = after;
+            self.value = value;
+        }
+    }
+
     /// The CF section of each table in the newest `OPTIONS-*` file RocksDB wrote at open.
     fn options_sections(dir: &Path) -> std::collections::HashMap<String, String> {
         let newest = std::fs::read_dir(dir)

@@ -335,36 +335,20 @@ mod tests {
     use crate::StateReader;
     use crate::{
         AccountChange, SlotChange, StateChangeset,
-        tests::{account, block},
+        tests::{OneAccount, account, block},
     };
     use alloy_primitives::Bytes;
     use alloy_primitives::U256;
-    use dbc_primitives::StoredAccount;
 
     #[test]
     fn unwind_to_restores_the_state_of_the_target_across_batches() {
         let dir = tempfile::tempdir().expect("tempdir");
         let storage = Storage::open(dir.path()).expect("open");
-        let a = Address::with_last_byte(1);
-        let slot = B256::with_last_byte(9);
-        let mut prev: Option<StoredAccount> = None;
-        let mut prev_slot = U256::ZERO;
+        let mut one = OneAccount::new(Address::with_last_byte(1), B256::with_last_byte(9));
+        let (a, slot) = (one.address, one.slot);
         let mut change = |n: u64, storage: &Storage| {
             let after = if n == 6 { None } else { Some(account(n, 100 + n)) };
-            let new_slot = U256::from(n % 4);
-            let changes = StateChangeset {
-                accounts: vec![AccountChange {
-                    address: a,
-                    before: prev,
-                    after,
-                    wiped: false,
-                    storage: vec![SlotChange { slot, before: prev_slot, after: new_slot }],
-                }],
-                bytecodes: vec![],
-            };
-            storage.commit_block(&block(n), &[], &changes).expect("commit");
-            prev = after;
-            prev_slot = new_slot;
+            one.commit(storage, n, after, U256::from(n % 4));
         };
         for n in 0..8 {
             change(n, &storage);
