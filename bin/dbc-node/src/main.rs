@@ -512,6 +512,9 @@ async fn main() -> eyre::Result<()> {
             trie_nodes: cli.trie_cache_nodes,
         },
     };
+    if let Some(addr) = cli.metrics {
+        metrics::install(addr)?;
+    }
     let node = if cli.dev {
         tracing::info!(chain_id = config.spec.chain_id, ?mode, datadir = %config.datadir.display(), "starting dbc-node");
         let accounts = cli.dev_accounts.max(10);
@@ -561,8 +564,8 @@ async fn main() -> eyre::Result<()> {
         );
         launch_pos(config, pos).await?
     };
-    if let Some(addr) = cli.metrics {
-        metrics::start(addr, &node, spec.clone())?;
+    if cli.metrics.is_some() {
+        metrics::start_samplers(&node, spec.clone());
     }
     if !cli.log_status_interval.is_zero() {
         logging::spawn_status(&node, cli.log_status_interval);

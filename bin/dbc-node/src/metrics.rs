@@ -21,8 +21,9 @@ const TIME_BUCKETS: &[f64] = &[
 /// Transactions per block.
 const TX_BUCKETS: &[f64] = &[0.0, 1.0, 10.0, 100.0, 1_000.0, 5_000.0, 10_000.0, 50_000.0];
 
-/// Serves `/metrics` on `addr` and starts the samplers.
-pub(crate) fn start(addr: SocketAddr, node: &Node, spec: Arc<ChainSpec>) -> eyre::Result<()> {
+/// Installs the recorder and serves `/metrics` on `addr`. Called before the node starts: a
+/// block sealed or an RPC call answered as soon as the RPC server is up is counted too.
+pub(crate) fn install(addr: SocketAddr) -> eyre::Result<()> {
     PrometheusBuilder::new()
         .with_http_listener(addr)
         .set_buckets(TIME_BUCKETS)
@@ -32,6 +33,12 @@ pub(crate) fn start(addr: SocketAddr, node: &Node, spec: Arc<ChainSpec>) -> eyre
         .install()
         .wrap_err_with(|| format!("serving metrics on {addr}"))?;
     tracing::info!(%addr, "Prometheus metrics served at /metrics");
+    Ok(())
+}
+
+/// Starts the samplers of what is read rather than recorded (chain, pool, p2p, sync, storage,
+/// market).
+pub(crate) fn start_samplers(node: &Node, spec: Arc<ChainSpec>) {
     let (chain, pool, net) = (node.chain.clone(), node.pool.clone(), node.net.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -71,7 +78,6 @@ pub(crate) fn start(addr: SocketAddr, node: &Node, spec: Arc<ChainSpec>) -> eyre
             }
         }
     });
-    Ok(())
 }
 
 /// DBC (10^18 wei) as a float, for gauges.

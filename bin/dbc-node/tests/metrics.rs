@@ -58,6 +58,14 @@ fn metrics_endpoint_serves_parsable_prometheus_text() {
         &dir.path().join("data"),
         &["--dev.instant", "--metrics", &format!("127.0.0.1:{port}")],
     );
+    // The recorder is installed before the RPC server opens: what the node does as soon as a
+    // client can reach it is counted (a block sealed right after start was once lost in CI).
+    let logs = node.logs();
+    let (served, rpc) = (
+        logs.find("Prometheus metrics served").expect("the metrics line"),
+        logs.find("HTTP JSON-RPC server started").expect("the RPC line"),
+    );
+    assert!(served < rpc, "metrics installed after the RPC server started:\n{logs}");
     // Some work to measure: a transfer (a sealed block), mined blocks, RPC calls and an error.
     let raw = signed_transfer(&node.url(), DEV_KEY_0, DEV_ADDR_3, 0, "0x77359400");
     let hash = node.rpc("eth_sendRawTransaction", json!([raw]));
@@ -98,6 +106,9 @@ fn metrics_endpoint_serves_parsable_prometheus_text() {
     let by = [("method", "eth_getBalance")];
     assert!(value(f, "dbc_rpc_requests", "dbc_rpc_requests_total", &by) >= Some(1.0));
     assert!(value(f, "dbc_rpc_errors", "dbc_rpc_errors_total", &by) >= Some(1.0));
+    // `DevNode::start`'s first answered request, made as soon as the port opened.
+    let by = [("method", "eth_chainId")];
+    assert!(value(f, "dbc_rpc_requests", "dbc_rpc_requests_total", &by) >= Some(1.0));
     let by = [("method", "eth_blockNumber")];
     assert!(
         value(f, "dbc_rpc_request_duration_seconds", "dbc_rpc_request_duration_seconds_count", &by)
