@@ -60,12 +60,20 @@ fn metrics_endpoint_serves_parsable_prometheus_text() {
     );
     // The recorder is installed before the RPC server opens: what the node does as soon as a
     // client can reach it is counted (a block sealed right after start was once lost in CI).
-    let logs = node.logs();
-    let (served, rpc) = (
-        logs.find("Prometheus metrics served").expect("the metrics line"),
-        logs.find("HTTP JSON-RPC server started").expect("the RPC line"),
+    // (The RPC server logs its line just after it starts answering: read until it is there.)
+    let mut lines = None;
+    wait_until("the start-up lines", || {
+        let logs = node.logs();
+        let found =
+            (logs.find("Prometheus metrics served"), logs.find("HTTP JSON-RPC server started"));
+        lines = Some((found, logs));
+        matches!(found, (_, Some(_)))
+    });
+    let ((served, Some(rpc)), logs) = lines.unwrap() else { unreachable!() };
+    assert!(
+        served.is_some_and(|s| s < rpc),
+        "metrics installed after the RPC server started:\n{logs}"
     );
-    assert!(served < rpc, "metrics installed after the RPC server started:\n{logs}");
     // Some work to measure: a transfer (a sealed block), mined blocks, RPC calls and an error.
     let raw = signed_transfer(&node.url(), DEV_KEY_0, DEV_ADDR_3, 0, "0x77359400");
     let hash = node.rpc("eth_sendRawTransaction", json!([raw]));

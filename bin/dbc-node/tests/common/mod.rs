@@ -50,8 +50,13 @@ pub fn tool(name: &str) -> PathBuf {
     p
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+/// Two free ports for a node's HTTP and WebSocket servers. Both are held while the second is
+/// picked: two binds in a row may get the same released port back, and the WebSocket server
+/// then cannot start (seen once in CI).
+pub fn two_free_ports() -> (u16, u16) {
+    let first = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let second = TcpListener::bind("127.0.0.1:0").expect("bind");
+    (first.local_addr().expect("addr").port(), second.local_addr().expect("addr").port())
 }
 
 pub struct DevNode {
@@ -65,10 +70,7 @@ pub struct DevNode {
 impl DevNode {
     /// Starts `dbc-node --dev` with `extra` flags on `datadir`.
     pub fn start(datadir: &Path, extra: &[&str]) -> Self {
-        let http = free_port();
-        // Two binds in a row may get the same released port back: the WebSocket server then
-        // cannot start (seen once in CI).
-        let ws = std::iter::repeat_with(free_port).find(|p| *p != http).unwrap_or(http + 1);
+        let (http, ws) = two_free_ports();
         Self::start_on(datadir, extra, http, ws)
     }
 

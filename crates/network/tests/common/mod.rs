@@ -111,3 +111,25 @@ pub async fn until(what: &str, f: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Watches `f` for `window` (polled every 50 ms) and fails if it stays false for `max_gap`: a
+/// state that may break for a moment but never lasts broken. A peer that a node refuses and that
+/// keeps redialing counts the connection from its side while the refusing node closes it.
+pub async fn never_broken_for(
+    what: &str,
+    window: Duration,
+    max_gap: Duration,
+    f: impl Fn() -> bool,
+) {
+    let t = tokio::time::Instant::now();
+    let mut broken_since: Option<tokio::time::Instant> = None;
+    while t.elapsed() < window {
+        if f() {
+            broken_since = None;
+        } else {
+            let since = *broken_since.get_or_insert_with(tokio::time::Instant::now);
+            assert!(since.elapsed() < max_gap, "{what}: broken for {:?}", since.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
