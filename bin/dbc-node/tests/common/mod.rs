@@ -70,12 +70,18 @@ pub struct DevNode {
 impl DevNode {
     /// Starts `dbc-node --dev` with `extra` flags on `datadir`.
     pub fn start(datadir: &Path, extra: &[&str]) -> Self {
-        let (http, ws) = two_free_ports();
-        Self::start_on(datadir, extra, http, ws)
+        // Ports 0: the node binds free ones itself and logs them. A port picked here and
+        // released would be free only until something else took it: another test's node, or
+        // one of the thousands of client connections of the RPC flood test.
+        Self::start_on(datadir, extra, 0, 0)
     }
 
+    /// Starts `dbc-node --dev` on the given ports (0: any free one, read from its log).
     pub fn start_on(datadir: &Path, extra: &[&str], http_port: u16, ws_port: u16) -> Self {
-        let log = datadir.with_extension(format!("{}.log", http_port));
+        // One log a start, never shared (a restart on the same data directory gets its own).
+        static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let start = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = datadir.with_extension(format!("{start}.log"));
         let log_file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_dbc-node"))
             .arg("--dev")
@@ -87,8 +93,33 @@ impl DevNode {
             .stderr(log_file)
             .spawn()
             .expect("spawn dbc-node");
-        let node = Self { child, http_port, ws_port, datadir: datadir.to_path_buf(), log };
+        let mut node = Self { child, http_port, ws_port, datadir: datadir.to_path_buf(), log };
         let started = Instant::now();
+        if http_port == 0 || ws_port == 0 {
+            let (http, ws) = loop {
+                let logs = node.logs();
+                let bound = |server: &str| {
+                    let line = logs.lines().find(|l| l.contains(server))?;
+                    let at = line.find("127.0.0.1:")? + "127.0.0.1:".len();
+                    let digits: String =
+                        line[at..].chars().take_while(char::is_ascii_digit).collect();
+                    digits.parse::<u16>().ok()
+                };
+                if let (Some(http), Some(ws)) = (
+                    bound("HTTP JSON-RPC server started"),
+                    bound("WebSocket JSON-RPC server started"),
+                ) {
+                    break (http, ws);
+                }
+                let exited = node.child.try_wait().ok().flatten();
+                assert!(
+                    exited.is_none() && started.elapsed() < Duration::from_secs(60),
+                    "node did not start ({exited:?}):\n{logs}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            (node.http_port, node.ws_port) = (http, ws);
+        }
         loop {
             if let Ok(v) = node.try_rpc("eth_chainId", json!([]))
                 && v.get("result").is_some()
