@@ -314,6 +314,13 @@ fn fees_filters_and_logs() {
     assert_eq!(filled["tx"]["nonce"], "0x4");
     assert!(hex_u64(&filled["tx"]["gas"]) > 21_000);
     assert!(filled["raw"].as_str().expect("raw").starts_with("0x02"));
+    // A tip at the type's limit: the fee cap it implies saturates (it wrapped to a small cap).
+    let max = format!("0x{:x}", u128::MAX);
+    let filled = node.rpc(
+        "eth_fillTransaction",
+        json!([{"from": DEV_ADDR_0, "to": counter, "gas": "0x5208", "maxPriorityFeePerGas": max}]),
+    );
+    assert_eq!(filled["tx"]["maxFeePerGas"], max, "{filled}");
 
     // eth_createAccessList lists the counter's slots.
     let al = node.rpc(

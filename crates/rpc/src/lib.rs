@@ -15,6 +15,7 @@ pub mod dbc;
 pub mod dev;
 pub mod error;
 pub mod eth;
+mod fees;
 mod filters;
 pub mod limits;
 mod other;
