@@ -153,6 +153,20 @@ fn dev_methods_check_their_parameters() {
     assert_eq!(err["code"], -32602, "{err}");
     let err = node.rpc_err("evm_increaseTime", json!([]));
     assert_eq!(err["code"], -32602, "{err}");
+    // Timestamps past i64::MAX are refused: a head at u64::MAX wrapped every next block's
+    // `timestamp + 1` to 0, and the chain stopped.
+    let max = "0xffffffffffffffff";
+    let err = node.rpc_err("evm_setNextBlockTimestamp", json!([max]));
+    assert!(err["message"].as_str().unwrap().contains("is past"), "{err}");
+    let err = node.rpc_err("evm_mine", json!([max]));
+    assert!(err["message"].as_str().unwrap().contains("is past"), "{err}");
+    let err = node.rpc_err("anvil_mine", json!(["0x3", max]));
+    assert!(err["message"].as_str().unwrap().contains("would pass"), "{err}");
+    // The chain goes on.
+    let head = node.block_number();
+    node.rpc("evm_mine", json!([]));
+    assert_eq!(node.block_number(), head + 1);
+    node.rpc("eth_estimateGas", json!([{ "from": DEV_ADDR_0, "to": DEAD }]));
 }
 
 /// `eth_sendTransaction` (and `eth_fillTransaction`) fill the gas limit in the context of the

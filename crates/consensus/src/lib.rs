@@ -196,7 +196,7 @@ impl DevEngine {
             .unwrap_or(i64::MAX)
             .saturating_add(clock.offset)
             .max(0) as u64;
-        clock.next.take().unwrap_or(shifted).max(parent.timestamp + 1)
+        clock.next.take().unwrap_or(shifted).max(parent.timestamp.saturating_add(1))
     }
 
     /// The mode.

@@ -224,7 +224,7 @@ pub fn pending_header(parent: &SealedHeader, timestamp: u64) -> Header {
     let mut h = parent.inner().clone();
     h.parent_hash = parent.hash();
     h.number = parent.number + 1;
-    h.timestamp = timestamp.max(parent.timestamp + 1);
+    h.timestamp = timestamp.max(parent.timestamp.saturating_add(1));
     h.base_fee_per_gas = Some(next_base_fee(parent.inner()));
     h.mix_hash = prev_randao(parent);
     h.gas_used = 0;

@@ -30,6 +30,10 @@ const IDLE_BATCH: usize = 8192;
 /// writing for hours).
 pub const MAX_MINE_BLOCKS: u64 = 100_000_000;
 
+/// The latest block timestamp the dev methods set (the largest signed 64-bit second, as Go's
+/// and JavaScript's clocks allow): above it a block's `timestamp + 1` would wrap.
+pub const MAX_TIMESTAMP: u64 = i64::MAX as u64;
+
 /// What `evm_snapshot` records.
 #[derive(Debug, Clone, Copy)]
 struct Snapshot {
@@ -85,6 +89,18 @@ impl DevControl {
         if blocks > MAX_MINE_BLOCKS {
             return Err(NodeError::Production(format!(
                 "at most {MAX_MINE_BLOCKS} blocks per call"
+            )));
+        }
+        // The last block's timestamp, at the latest: the first at `timestamp` or the clock's
+        // (never past the parent's by less than a second), each next `interval` later.
+        let first = timestamp.unwrap_or(0).max(self.chain.head().timestamp.saturating_add(1));
+        let last = interval
+            .max(1)
+            .checked_mul(blocks.saturating_sub(1))
+            .and_then(|span| first.checked_add(span));
+        if last.is_none_or(|last| last > MAX_TIMESTAMP) {
+            return Err(NodeError::Production(format!(
+                "the blocks' timestamps would pass {MAX_TIMESTAMP}"
             )));
         }
         let started = Instant::now();
@@ -313,6 +329,9 @@ impl dbc_rpc::DevApi for DevControl {
     }
 
     fn set_next_timestamp(&self, timestamp: u64) -> Result<(), String> {
+        if timestamp > MAX_TIMESTAMP {
+            return Err(format!("timestamp {timestamp} is past {MAX_TIMESTAMP}"));
+        }
         let head = self.head();
         if timestamp <= head.timestamp {
             return Err(format!(

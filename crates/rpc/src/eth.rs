@@ -36,6 +36,9 @@ pub const MAX_LOG_RANGE: u64 = 100_000;
 pub const MAX_LOGS: usize = 20_000;
 /// Default suggested tip (1 gwei) when recent blocks have no transactions.
 pub const DEFAULT_TIP: u128 = 1_000_000_000;
+/// Storage keys one `eth_getProof` may prove (a request could otherwise carry ~70,000 within
+/// its size limit, each a walk of the account's storage trie).
+pub const MAX_PROOF_KEYS: usize = 1024;
 /// Blocks `eth_feeHistory` may span.
 pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
 /// Reward percentiles `eth_feeHistory` may ask for (geth's `maxQueryLimit`).
@@ -384,6 +387,12 @@ impl EthApiServer for RpcContext {
         block: Option<BlockId>,
     ) -> RpcResult<EIP1186AccountProofResponse> {
         use dbc_trie::{AccountLeaf, proof};
+        if keys.len() > MAX_PROOF_KEYS {
+            return Err(invalid_params(format!(
+                "too many storage keys: {} (at most {MAX_PROOF_KEYS})",
+                keys.len()
+            )));
+        }
         let number = self.resolve(block)?;
         let header =
             self.storage().header(number).map_err(rpc_err)?.ok_or_else(header_not_found)?;

@@ -231,6 +231,21 @@ impl Gates {
     }
 }
 
+/// How long past the request timeout a gated call that ignores its deadline is waited for.
+const BACKSTOP_SLACK: Duration = Duration::from_secs(5);
+
+/// `req` owning its method name, id and parameters, so that its call can outlive the
+/// connection's buffer.
+fn owned_request(req: Request<'_>) -> Request<'static> {
+    Request {
+        jsonrpc: req.jsonrpc,
+        id: req.id.into_owned(),
+        method: std::borrow::Cow::Owned(req.method.into_owned()),
+        params: req.params.map(|p| std::borrow::Cow::Owned(p.into_owned())),
+        extensions: req.extensions,
+    }
+}
+
 /// Installs [`Guard`] on every connection.
 #[derive(Debug, Clone)]
 pub struct GuardLayer {
@@ -246,6 +261,8 @@ struct GuardShared {
     batch_limit: usize,
     batch_response_max: usize,
     timeout: Duration,
+    /// How long past `timeout` a gated call is waited for before its caller is answered.
+    backstop_slack: Duration,
 }
 
 impl GuardLayer {
@@ -264,6 +281,7 @@ impl GuardLayer {
                 batch_limit: limits.batch_request_limit as usize,
                 batch_response_max: limits.batch_response_max_size as usize,
                 timeout: limits.request_timeout,
+                backstop_slack: BACKSTOP_SLACK,
             }),
         }
     }
@@ -386,15 +404,24 @@ where
         };
         let id = req.id().into_owned();
         let started = Instant::now();
-        let _permit = match gate.enter(started + self.shared.timeout).await {
+        let permit = match gate.enter(started + self.shared.timeout).await {
             Ok(p) => p,
             Err(e) => return MethodResponse::error(id, e),
         };
         // The methods stop themselves at their deadline; this is the backstop for one that
-        // does not (its blocking thread finishes on its own, its permit is then released).
-        let backstop = self.shared.timeout + Duration::from_secs(5);
-        match tokio::time::timeout(backstop, self.inner.call(req)).await {
-            Ok(rp) => rp,
+        // does not. Its work goes on after the caller has been answered, and holds the permit
+        // until it ends: a caller who repeats a call that outlives the backstop does not pile
+        // up more work than the gate admits.
+        let inner = self.inner.clone();
+        let req = owned_request(req);
+        let call = tokio::spawn(async move {
+            let rp = inner.call(req).await;
+            drop(permit);
+            rp
+        });
+        match tokio::time::timeout(self.shared.timeout + self.shared.backstop_slack, call).await {
+            Ok(Ok(rp)) => rp,
+            Ok(Err(_)) => MethodResponse::error(id, crate::error::internal("the call failed")),
             Err(_) => MethodResponse::error(id, request_timed_out()),
         }
     }

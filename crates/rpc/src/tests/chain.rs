@@ -331,6 +331,22 @@ fn m4_fee_history_caps_reward_percentiles() {
     .unwrap();
 }
 
+/// `eth_getProof` proves at most `MAX_PROOF_KEYS` storage keys: a request within the size
+/// limit could otherwise carry ~70,000.
+#[test]
+fn m4_proofs_cap_their_storage_keys() {
+    let t = TestChain::new();
+    let key = |i: u64| alloy_serde::JsonStorageKey::from(B256::from(U256::from(i)));
+    let max = crate::eth::MAX_PROOF_KEYS as u64;
+    let too_many: Vec<_> = (0..=max).map(key).collect();
+    let err = EthApiServer::proof(&t.ctx, Address::ZERO, too_many, None).unwrap_err();
+    assert_eq!(err.code(), -32602);
+    assert_eq!(err.message(), "too many storage keys: 1025 (at most 1024)");
+    let proof =
+        EthApiServer::proof(&t.ctx, Address::ZERO, (0..max).map(key).collect(), None).unwrap();
+    assert_eq!(proof.storage_proof.len(), 1024);
+}
+
 /// Issue #16 item 8: estimates (at `latest`, the default, and `pending`) and `pending` calls run
 /// in the next block's context, where a transaction sent now executes; an explicit block number
 /// keeps that block's context. The init code below succeeds only when `block.number` is the

@@ -331,3 +331,104 @@ fn m4_block_scale_methods_are_classified() {
         assert_eq!(cost_of(m), Cost::Cheap, "{m}");
     }
 }
+
+/// A served method that ignores its deadline: it sleeps `for_` and counts how many of its calls
+/// run at once.
+#[derive(Clone)]
+struct Stubborn {
+    for_: Duration,
+    running: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    most: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl jsonrpsee::core::middleware::RpcServiceT for Stubborn {
+    type MethodResponse = jsonrpsee::MethodResponse;
+    type NotificationResponse = jsonrpsee::MethodResponse;
+    type BatchResponse = jsonrpsee::MethodResponse;
+
+    fn call<'a>(
+        &self,
+        req: jsonrpsee::types::Request<'a>,
+    ) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
+        use std::sync::atomic::Ordering::SeqCst;
+        let this = self.clone();
+        async move {
+            // On the blocking pool, as jsonrpsee runs the node's `blocking` methods.
+            let work = this.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let now = work.running.fetch_add(1, SeqCst) + 1;
+                work.most.fetch_max(now, SeqCst);
+                std::thread::sleep(work.for_); // stuck, as a method in a long scan would be
+                work.running.fetch_sub(1, SeqCst);
+            })
+            .await;
+            jsonrpsee::MethodResponse::response(
+                req.id().into_owned(),
+                jsonrpsee::ResponsePayload::success(1u8),
+                usize::MAX,
+            )
+        }
+    }
+
+    fn batch<'a>(
+        &self,
+        _: jsonrpsee::core::middleware::Batch<'a>,
+    ) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        // Never sent here.
+        std::future::pending()
+    }
+
+    fn notification<'a>(
+        &self,
+        _: jsonrpsee::core::middleware::Notification<'a>,
+    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
+        // Never sent here.
+        std::future::pending()
+    }
+}
+
+/// A gated call that outlives its backstop is answered "timed out" but keeps its permit until
+/// its work ends: a caller repeating it is refused meanwhile instead of starting a second run
+/// beside the first (security review M4; the permit used to go with the answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn m4_a_call_past_its_backstop_keeps_its_permit_until_it_ends() {
+    use jsonrpsee::core::middleware::RpcServiceT;
+    use std::sync::{Arc, atomic::Ordering::SeqCst};
+    let limits = RpcLimits {
+        max_block_scale_requests: 1,
+        request_timeout: Duration::from_millis(200),
+        ..RpcLimits::default()
+    };
+    let gates = Arc::new(crate::limits::Gates::new(&limits));
+    let methods = Arc::new(std::collections::BTreeSet::from(["debug_traceBlockByNumber"]));
+    let stubborn = Stubborn {
+        for_: Duration::from_secs(8),
+        running: Default::default(),
+        most: Default::default(),
+    };
+    let guard = tower::Layer::layer(
+        &crate::limits::GuardLayer::new(false, methods, gates.clone(), &limits),
+        stubborn.clone(),
+    );
+    let call = |id: u64| {
+        let guard = guard.clone();
+        async move {
+            let req = jsonrpsee::types::Request::owned(
+                "debug_traceBlockByNumber".into(),
+                None,
+                jsonrpsee::types::Id::Number(id),
+            );
+            let rp = guard.call(req).await;
+            serde_json::from_str::<Value>(rp.as_json().get()).unwrap()
+        }
+    };
+    let started = Instant::now();
+    let first = call(1).await;
+    assert_eq!(first["error"]["code"], -32002, "{first}");
+    assert!(started.elapsed() < Duration::from_secs(7), "answered at the backstop");
+    // The first call's work still runs: the repeat waits for the permit and is refused.
+    let second = call(2).await;
+    assert_eq!(second["error"]["code"], -32005, "{second}");
+    assert_eq!(stubborn.most.load(SeqCst), 1, "two runs at once");
+    assert_eq!(stubborn.running.load(SeqCst), 1);
+}
