@@ -261,8 +261,6 @@ struct GuardShared {
     batch_limit: usize,
     batch_response_max: usize,
     timeout: Duration,
-    /// How long past `timeout` a gated call is waited for before its caller is answered.
-    backstop_slack: Duration,
 }
 
 impl GuardLayer {
@@ -281,7 +279,6 @@ impl GuardLayer {
                 batch_limit: limits.batch_request_limit as usize,
                 batch_response_max: limits.batch_response_max_size as usize,
                 timeout: limits.request_timeout,
-                backstop_slack: BACKSTOP_SLACK,
             }),
         }
     }
@@ -419,7 +416,7 @@ where
             drop(permit);
             rp
         });
-        match tokio::time::timeout(self.shared.timeout + self.shared.backstop_slack, call).await {
+        match tokio::time::timeout(self.shared.timeout + BACKSTOP_SLACK, call).await {
             Ok(Ok(rp)) => rp,
             Ok(Err(_)) => MethodResponse::error(id, crate::error::internal("the call failed")),
             Err(_) => MethodResponse::error(id, request_timed_out()),
