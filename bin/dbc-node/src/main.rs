@@ -245,6 +245,16 @@ struct RunArgs {
     #[arg(long = "rpc.max-tracing-requests", value_name = "N")]
     rpc_max_tracing_requests: Option<usize>,
 
+    /// Blocks behind the head eth_getProof may be asked at. A proof at an earlier block undoes
+    /// every change since it (at most 250,000 account and slot changes).
+    #[arg(
+        long = "rpc.eth-proof-window",
+        value_name = "BLOCKS",
+        default_value_t = dbc_rpc::proofs::DEFAULT_PROOF_WINDOW,
+        value_parser = clap::value_parser!(u64).range(..=dbc_rpc::proofs::MAX_PROOF_WINDOW)
+    )]
+    rpc_eth_proof_window: u64,
+
     /// Gas cap of eth_call, eth_estimateGas and traced calls.
     #[arg(long = "rpc.gascap", value_name = "GAS", default_value_t = 50_000_000)]
     rpc_gascap: u64,
@@ -448,6 +458,7 @@ fn rpc_config(cli: &RunArgs) -> RpcConfig {
                 .max(1),
             gas_cap: cli.rpc_gascap,
             evm_timeout: cli.rpc_evmtimeout,
+            eth_proof_window: cli.rpc_eth_proof_window,
             ..defaults
         },
     }

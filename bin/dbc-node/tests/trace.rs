@@ -8,7 +8,8 @@ use serde_json::json;
 #[test]
 fn geth_and_parity_traces_of_nested_calls() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = DevNode::start(&dir.path().join("node"), &["--dev.instant"]);
+    let node =
+        DevNode::start(&dir.path().join("node"), &["--dev.instant", "--rpc.eth-proof-window", "2"]);
     let url = node.url();
     let counter = deploy(&url, "src/Counter.sol:Counter");
     let relay = deploy(&url, "src/Relay.sol:Relay");
@@ -179,7 +180,8 @@ fn verify_account(proof: &serde_json::Value, state_root: &str) {
 #[test]
 fn eth_get_proof_verifies_against_block_state_roots() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = DevNode::start(&dir.path().join("node"), &["--dev.instant"]);
+    let node =
+        DevNode::start(&dir.path().join("node"), &["--dev.instant", "--rpc.eth-proof-window", "2"]);
     let url = node.url();
     let counter = deploy(&url, "src/Counter.sol:Counter");
     cast(&[
@@ -212,6 +214,12 @@ fn eth_get_proof_verifies_against_block_state_roots() {
         let header = node.rpc("eth_getBlockByNumber", json!([block, false]));
         verify_account(&proof, header["stateRoot"].as_str().expect("root"));
     }
+    // Past `--rpc.eth-proof-window` (reth's flag and message).
+    let head = node.block_number();
+    assert!(head >= 3, "{head}");
+    let err = node.rpc_err("eth_getProof", json!([counter, [], format!("0x{:x}", head - 3)]));
+    assert_eq!(err["code"], -32000);
+    assert_eq!(err["message"], "distance to target block exceeds maximum proof window (2 blocks)");
     // An account that does not exist has an exclusion proof.
     let proof = node
         .rpc("eth_getProof", json!(["0x00000000000000000000000000000000deadbeef", [], "latest"]));

@@ -66,25 +66,12 @@ impl Touched {
         storage: &Storage,
         number: u64,
     ) -> Result<(), crate::NodeError> {
-        let before = storage.changes_before(number)?;
-        let mut updates = Vec::with_capacity(before.len());
-        for (address, account, slots) in before {
-            let t = self.accounts.entry(address).or_default();
+        let updates = storage.trie_reverts(number)?;
+        for (address, update) in &updates {
+            let t = self.accounts.entry(*address).or_default();
             // An account that did not exist before loses its storage trie.
-            t.whole |= account.is_none();
-            t.slots.extend(slots.iter().map(|s| s.0));
-            updates.push((
-                address,
-                AccountUpdate {
-                    info: account.as_ref().map(leaf),
-                    wipe_storage: false,
-                    storage: slots
-                        .into_iter()
-                        .map(|(k, v)| (U256::from_be_bytes(k.0), v))
-                        .collect(),
-                    absent_before: false,
-                },
-            ));
+            t.whole |= update.info.is_none();
+            t.slots.extend(update.storage.iter().map(|(k, _)| B256::from(*k)));
         }
         trie.apply(updates)?;
         Ok(())

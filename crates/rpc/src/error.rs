@@ -83,7 +83,12 @@ impl From<PoolError> for RpcError {
 
 impl From<dbc_storage::StorageError> for RpcError {
     fn from(e: dbc_storage::StorageError) -> Self {
-        Self(internal(e))
+        use dbc_storage::StorageError;
+        Self(match e {
+            StorageError::Deadline => crate::limits::request_timed_out(),
+            e @ StorageError::TooManyChanges { .. } => server_error(e.to_string()),
+            e => internal(e),
+        })
     }
 }
 

@@ -12,9 +12,9 @@ use crate::{
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::{
-    AccessListResult, AccountInfo, Block, BlockOverrides, EIP1186AccountProofResponse,
-    EIP1186StorageProof, FeeHistory, Filter, FilterChanges, Header, Index, Log, SyncStatus,
-    Transaction, TransactionReceipt, TransactionRequest,
+    AccessListResult, AccountInfo, Block, BlockOverrides, EIP1186AccountProofResponse, FeeHistory,
+    Filter, FilterChanges, Header, Index, Log, SyncStatus, Transaction, TransactionReceipt,
+    TransactionRequest,
     pubsub::{Params as SubParams, SubscriptionKind},
     state::{EvmOverrides, StateOverride},
 };
@@ -36,9 +36,6 @@ pub const MAX_LOG_RANGE: u64 = 100_000;
 pub const MAX_LOGS: usize = 20_000;
 /// Default suggested tip (1 gwei) when recent blocks have no transactions.
 pub const DEFAULT_TIP: u128 = 1_000_000_000;
-/// Storage keys one `eth_getProof` may prove (a request could otherwise carry ~70,000 within
-/// its size limit, each a walk of the account's storage trie).
-pub const MAX_PROOF_KEYS: usize = 1024;
 /// Blocks `eth_feeHistory` may span.
 pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
 /// Reward percentiles `eth_feeHistory` may ask for (geth's `maxQueryLimit`).
@@ -386,72 +383,7 @@ impl EthApiServer for RpcContext {
         keys: Vec<JsonStorageKey>,
         block: Option<BlockId>,
     ) -> RpcResult<EIP1186AccountProofResponse> {
-        use dbc_trie::{AccountLeaf, proof};
-        if keys.len() > MAX_PROOF_KEYS {
-            return Err(invalid_params(format!(
-                "too many storage keys: {} (at most {MAX_PROOF_KEYS})",
-                keys.len()
-            )));
-        }
-        let number = self.resolve(block)?;
-        let header =
-            self.storage().header(number).map_err(rpc_err)?.ok_or_else(header_not_found)?;
-        // The head's state (and any block with the same root): read the stored trie's paths,
-        // each node checked against its parent's hash from the header's root. A commit racing
-        // the reads fails a check, and the proof is built the slow way below.
-        if self.storage().trie_root().map_err(rpc_err)? == Some(header.state_root)
-            && let Ok(found) =
-                stored_account_proof(self.storage(), header.state_root, address, &keys)
-        {
-            return Ok(found);
-        }
-        let state = self.storage().full_state_at(number).map_err(rpc_err)?;
-        let slots: Vec<B256> = keys.iter().map(|k| k.as_b256()).collect();
-        let target_storage: Vec<(U256, U256)> = state
-            .get(&address)
-            .map(|(_, st)| st.iter().map(|(k, v)| (U256::from_be_bytes(k.0), *v)).collect())
-            .unwrap_or_default();
-        let (storage_hash, storage_proofs) = proof::storage_proofs(&target_storage, &slots);
-        let accounts = state.iter().map(|(a, (acc, st))| {
-            let st: Vec<(U256, U256)> =
-                st.iter().map(|(k, v)| (U256::from_be_bytes(k.0), *v)).collect();
-            let leaf =
-                AccountLeaf { nonce: acc.nonce, balance: acc.balance, code_hash: acc.code_hash };
-            (*a, leaf, proof::storage_root(&st))
-        });
-        let (root, account_proof) = proof::account_proof(accounts, address);
-        if root != header.state_root {
-            return Err(crate::error::internal(format!(
-                "rebuilt state root {root} does not match block {number}'s {}",
-                header.state_root
-            )));
-        }
-        let account = state.get(&address).map(|(a, _)| *a).unwrap_or_default();
-        let storage_proof = keys
-            .into_iter()
-            .zip(storage_proofs)
-            .map(|(key, proof)| {
-                let slot = key.as_b256();
-                let value = state
-                    .get(&address)
-                    .and_then(|(_, st)| st.get(&slot).copied())
-                    .unwrap_or_default();
-                EIP1186StorageProof { key, value, proof }
-            })
-            .collect();
-        Ok(EIP1186AccountProofResponse {
-            address,
-            balance: account.balance,
-            code_hash: if account.code_hash.is_zero() {
-                dbc_primitives::KECCAK_EMPTY
-            } else {
-                account.code_hash
-            },
-            nonce: account.nonce,
-            storage_hash,
-            account_proof,
-            storage_proof,
-        })
+        self.account_proof(address, keys, block)
     }
 
     fn block_by_number(
@@ -742,52 +674,4 @@ impl EthApiServer for RpcContext {
         });
         Ok(())
     }
-}
-
-/// `eth_getProof` from the stored trie at `root`: O(depth) node reads per key.
-fn stored_account_proof(
-    storage: &dbc_storage::Storage,
-    root: B256,
-    address: Address,
-    keys: &[JsonStorageKey],
-) -> Result<EIP1186AccountProofResponse, dbc_trie::TrieError> {
-    use alloy_rlp::Decodable;
-    use dbc_trie::{EMPTY_ROOT_HASH, TrieAccount, TrieError, proof::stored_proof};
-    let malformed = |what: &str, e: alloy_rlp::Error| TrieError::Decode {
-        account: None,
-        path: what.into(),
-        reason: e.to_string(),
-    };
-    let hashed = alloy_primitives::keccak256(address);
-    let (account_proof, leaf) = stored_proof(storage, None, root, hashed)?;
-    let account = match leaf {
-        Some(leaf) => {
-            TrieAccount::decode(&mut leaf.as_slice()).map_err(|e| malformed("account leaf", e))?
-        }
-        None => TrieAccount {
-            nonce: 0,
-            balance: U256::ZERO,
-            storage_root: EMPTY_ROOT_HASH,
-            code_hash: dbc_primitives::KECCAK_EMPTY,
-        },
-    };
-    let mut storage_proof = Vec::with_capacity(keys.len());
-    for key in keys {
-        let slot = alloy_primitives::keccak256(key.as_b256());
-        let (proof, value) = stored_proof(storage, Some(hashed), account.storage_root, slot)?;
-        let value = match value {
-            Some(v) => U256::decode(&mut v.as_slice()).map_err(|e| malformed("slot", e))?,
-            None => U256::ZERO,
-        };
-        storage_proof.push(EIP1186StorageProof { key: *key, value, proof });
-    }
-    Ok(EIP1186AccountProofResponse {
-        address,
-        balance: account.balance,
-        code_hash: account.code_hash,
-        nonce: account.nonce,
-        storage_hash: account.storage_root,
-        account_proof,
-        storage_proof,
-    })
 }

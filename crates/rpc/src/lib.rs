@@ -21,6 +21,7 @@ pub mod limits;
 mod other;
 pub mod ots;
 pub mod params;
+pub mod proofs;
 mod resolve;
 pub mod server;
 pub mod trace;

@@ -188,6 +188,11 @@ pub struct RpcLimits {
     pub max_filters: usize,
     /// A keep-alive connection idle this long is closed.
     pub idle_timeout: Duration,
+    /// Blocks behind the head `eth_getProof` may be asked at (reth's
+    /// `--rpc.eth-proof-window`).
+    pub eth_proof_window: u64,
+    /// Account and slot changes a proof at an earlier block may undo to reach it.
+    pub max_proof_reverts: usize,
 }
 
 /// reth's default for tracing requests: the cores less two, at least two.
@@ -213,6 +218,8 @@ impl Default for RpcLimits {
             request_timeout: REQUEST_TIMEOUT,
             max_filters: MAX_FILTERS,
             idle_timeout: IDLE_TIMEOUT,
+            eth_proof_window: crate::proofs::DEFAULT_PROOF_WINDOW,
+            max_proof_reverts: crate::proofs::DEFAULT_MAX_PROOF_REVERTS,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod chain;
 mod params_props;
+mod proofs;
 mod server;
 
 use crate::{EthApiServer, RpcContext};
@@ -82,7 +83,9 @@ impl TestChain {
             senders: vec![],
         };
         storage.commit_block(&genesis, &[], &changes).unwrap();
-        let trie = trie_of(&storage);
+        // The genesis state's trie stored, as the node stores it.
+        let mut trie = trie_of(&storage);
+        storage.write_trie(&trie.take_updates()).unwrap();
         let head = storage.header(0).unwrap().unwrap();
         let chain = Arc::new(CanonChain::new(storage.clone(), head));
         let pool = Arc::new(TxPool::new(PoolConfig::default()));

@@ -2,14 +2,34 @@
 //! the one asked for, found through the history indices.
 
 use crate::{
-    Result, StateReader, Storage,
+    Result, StateReader, Storage, StorageError,
     codec::{decode_rlp, decode_u256},
     corrupt,
     tables::*,
 };
 use alloy_primitives::{Address, B256, Bytes, U256};
 use dbc_primitives::StoredAccount;
+use dbc_trie::{AccountLeaf, AccountUpdate};
 use rocksdb::{Direction, IteratorMode, ReadOptions};
+use std::time::Instant;
+
+/// Accounts changed after the block [`Storage::sum_balances_at`] is asked for that the RPC
+/// lets it hold in memory (~60 bytes each).
+pub const MAX_AUDIT_CHANGED: usize = 4_000_000;
+
+/// How far a whole-state read may go before it is abandoned.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadBudget {
+    /// Abandoned with [`StorageError::Deadline`] once this has passed.
+    pub until: Option<Instant>,
+    /// Changed accounts it may hold in memory ([`StorageError::TooManyChanges`] past it).
+    pub max_changed: usize,
+}
+
+impl ReadBudget {
+    /// No deadline, no limit (tests and tools).
+    pub const UNLIMITED: Self = Self { until: None, max_changed: usize::MAX };
+}
 
 /// State as of the end of one block, read from plain state and changesets.
 #[derive(Debug, Clone)]
@@ -86,8 +106,13 @@ impl Storage {
     /// The sum of every balance as of the end of block `number` (the head when `None`), the
     /// number of accounts and the block, read from one RocksDB snapshot: the plain state,
     /// corrected by the account changesets of the blocks after `number`. O(accounts + changes
-    /// after `number`). `None` when `number` is above the head.
-    pub fn sum_balances_at(&self, number: Option<u64>) -> Result<Option<(u64, U256, u64)>> {
+    /// after `number`) time, and memory for the accounts changed after `number`, both within
+    /// `budget`. `None` when `number` is above the head.
+    pub fn sum_balances_at(
+        &self,
+        number: Option<u64>,
+        budget: ReadBudget,
+    ) -> Result<Option<(u64, U256, u64)>> {
         let snapshot = self.db.snapshot();
         let head = match snapshot.get_cf(self.cf(META), META_HEAD)? {
             None => return Ok(None),
@@ -97,9 +122,21 @@ impl Storage {
         if number > head {
             return Ok(None);
         }
+        let mut read = 0u64;
+        let mut check = || {
+            read = read.wrapping_add(1);
+            match budget.until {
+                // The clock at the first entry and every 4,096 after.
+                Some(until) if read % 4096 == 1 && Instant::now() >= until => {
+                    Err(StorageError::Deadline)
+                }
+                _ => Ok(()),
+            }
+        };
         let mut sum = U256::ZERO;
         let mut count = 0u64;
         for item in snapshot.iterator_cf(self.cf(PLAIN_ACCOUNTS), IteratorMode::Start) {
+            check()?;
             let (_, value) = item?;
             let account: StoredAccount = decode_rlp(PLAIN_ACCOUNTS, &value)?;
             sum = sum.checked_add(account.balance).ok_or_else(|| corrupt(PLAIN_ACCOUNTS, "sum"))?;
@@ -112,6 +149,7 @@ impl Storage {
         for item in snapshot
             .iterator_cf(self.cf(ACCOUNT_CHANGESETS), IteratorMode::From(&from, Direction::Forward))
         {
+            check()?;
             let (k, v) = item?;
             if k.len() != 28 {
                 return Err(corrupt(ACCOUNT_CHANGESETS, "key"));
@@ -119,6 +157,12 @@ impl Storage {
             let address = Address::from_slice(&k[8..28]);
             if !seen.insert(address) {
                 continue;
+            }
+            if seen.len() > budget.max_changed {
+                return Err(StorageError::TooManyChanges {
+                    since: number,
+                    max: budget.max_changed,
+                });
             }
             if let Some(now) = snapshot.get_cf(self.cf(PLAIN_ACCOUNTS), address)? {
                 let now: StoredAccount = decode_rlp(PLAIN_ACCOUNTS, &now)?;
@@ -167,6 +211,27 @@ impl Storage {
         }
         iter.status()?;
         Ok(out)
+    }
+
+    /// [`Storage::changes_before`] as updates of the state trie: applied to a trie of block
+    /// `number`'s state, they give the trie of the state before it (a trie moved back over
+    /// blocks for fork choice or for a proof at an earlier block).
+    pub fn trie_reverts(&self, number: u64) -> Result<Vec<(Address, AccountUpdate)>> {
+        Ok(self
+            .changes_before(number)?
+            .into_iter()
+            .map(|(address, account, slots)| {
+                let info = account.map(|a| AccountLeaf {
+                    nonce: a.nonce,
+                    balance: a.balance,
+                    code_hash: a.code_hash,
+                });
+                let storage = slots.into_iter().map(|(k, v)| (U256::from_be_bytes(k.0), v));
+                let update =
+                    AccountUpdate { info, storage: storage.collect(), ..Default::default() };
+                (address, update)
+            })
+            .collect())
     }
 
     /// What committed block `number` changed, as the values *before* it: each changed account
@@ -428,7 +493,7 @@ mod tests {
             assert_eq!(&storage.full_state_at(n).expect("full state"), expected, "block {n}");
             let sum = expected.values().map(|(a, _)| a.balance).sum::<U256>();
             assert_eq!(
-                storage.sum_balances_at(Some(n)).expect("sum"),
+                storage.sum_balances_at(Some(n), ReadBudget::UNLIMITED).expect("sum"),
                 Some((n, sum, expected.len() as u64)),
                 "block {n}"
             );
@@ -514,13 +579,33 @@ mod tests {
             let b_balance = if n >= 4 { 1_000 } else { 0 };
             let accounts = u64::from(a_at(n).is_some()) + u64::from(n >= 4);
             assert_eq!(
-                storage.sum_balances_at(Some(n)).expect("sum"),
+                storage.sum_balances_at(Some(n), ReadBudget::UNLIMITED).expect("sum"),
                 Some((n, U256::from(a_balance + b_balance), accounts)),
                 "block {n}"
             );
         }
-        assert_eq!(storage.sum_balances_at(None).expect("sum"), Some((9, U256::from(1_109), 2)));
-        assert_eq!(storage.sum_balances_at(Some(10)).expect("sum"), None, "above the head");
+        assert_eq!(
+            storage.sum_balances_at(None, ReadBudget::UNLIMITED).expect("sum"),
+            Some((9, U256::from(1_109), 2))
+        );
+        assert_eq!(
+            storage.sum_balances_at(Some(10), ReadBudget::UNLIMITED).expect("sum"),
+            None,
+            "above the head"
+        );
+        // Within its budget: two accounts changed after block 3 (a, and b created at 4), one
+        // after block 8; a passed deadline stops it at the first entry.
+        let budget = |until, max_changed| ReadBudget { until, max_changed };
+        let err = storage.sum_balances_at(Some(3), budget(None, 1)).expect_err("two changed");
+        assert!(matches!(err, StorageError::TooManyChanges { since: 3, max: 1 }), "{err}");
+        assert!(storage.sum_balances_at(Some(8), budget(None, 1)).expect("one changed").is_some());
+        let past = Instant::now().checked_sub(std::time::Duration::from_secs(1));
+        let err = storage.sum_balances_at(Some(8), budget(past, usize::MAX)).expect_err("late");
+        assert!(matches!(err, StorageError::Deadline), "{err}");
+        let later = Instant::now().checked_add(std::time::Duration::from_secs(60));
+        assert!(
+            storage.sum_balances_at(Some(8), budget(later, usize::MAX)).expect("in time").is_some()
+        );
         assert_eq!(changed_slots, vec![2, 4, 6, 8]);
         let listed = |from, to, limit| storage.storage_change_blocks(&a, &slot, from, to, limit);
         assert_eq!(listed(0, 9, 100).expect("list"), changed_slots);

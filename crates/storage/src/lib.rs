@@ -28,7 +28,7 @@ mod write;
 
 pub use chain::{CanonChain, NewBlock};
 use codec::{decode_list, decode_receipts, decode_rlp, decode_u256};
-pub use history::HistoricalState;
+pub use history::{HistoricalState, MAX_AUDIT_CHANGED, ReadBudget};
 pub use trie::TrieWrite;
 pub use write::{UNWIND_BATCH, UnwoundKeys};
 
@@ -69,6 +69,17 @@ pub enum StorageError {
         found: u64,
         /// Version this build reads and writes.
         expected: u64,
+    },
+    /// A whole-state read ran past its caller's deadline and was abandoned.
+    #[error("the read ran past its deadline")]
+    Deadline,
+    /// A read at an earlier block would undo more changes than it may hold in memory.
+    #[error("more than {max} accounts changed since block {since}: ask at a later block")]
+    TooManyChanges {
+        /// The block asked for.
+        since: u64,
+        /// Changed accounts a read may hold.
+        max: usize,
     },
     /// The write does not extend the canonical head.
     #[error("block {got} does not extend head {head}")]

@@ -1,10 +1,12 @@
 //! EIP-1186 Merkle proofs: from the stored trie, reading the nodes on the key's path
-//! ([`stored_proof`], O(depth)), or built with alloy-trie's `HashBuilder` and `ProofRetainer`
-//! from a full listing of a state (the cost is linear in the state size; for states whose
-//! trie is not stored).
+//! ([`stored_proof`], O(depth)); from a [`StateTrie`] moved to another state in memory (an
+//! earlier block's, by applying its changes backwards: [`StateTrie::prove`]); or built with
+//! alloy-trie's `HashBuilder` and `ProofRetainer` from a full listing of a state (the cost is
+//! linear in the state size: the oracle the others are tested against).
 
-use crate::{AccountLeaf, Mpt, NodeSource, TrieAccount, TrieError};
+use crate::{AccountLeaf, Mpt, NodeSource, StateTrie, TrieAccount, TrieError};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_rlp::Decodable;
 use alloy_trie::{EMPTY_ROOT_HASH, HashBuilder, Nibbles, proof::ProofRetainer};
 
 /// The proof of `key` in the stored trie with root `root` (the account trie, or `account`'s
@@ -20,6 +22,80 @@ pub fn stored_proof(
         return Ok((Vec::new(), None));
     }
     Mpt::from_root(root).prove_in(key, Some(source), account)
+}
+
+/// An account's EIP-1186 proof in a [`StateTrie`]'s state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountProof {
+    /// The account trie's nodes from the root to the account's leaf (or to where it would be).
+    pub proof: Vec<Bytes>,
+    /// The account, `None` if it does not exist.
+    pub account: Option<TrieAccount>,
+    /// Each asked slot's proof in the account's storage trie and its value (zero if unset).
+    pub slots: Vec<(Vec<Bytes>, U256)>,
+}
+
+impl AccountProof {
+    /// The account's storage root (the empty root when it does not exist).
+    pub fn storage_root(&self) -> B256 {
+        self.account.map_or(EMPTY_ROOT_HASH, |a| a.storage_root)
+    }
+}
+
+impl StateTrie {
+    /// The proof of `address` and of its storage `slots` (unhashed keys) in the state this trie
+    /// holds, which need not be the stored one: nodes not in memory are read from the source,
+    /// each checked against its parent's hash. Loads what it passes through; changes no state.
+    pub fn prove(&mut self, address: Address, slots: &[B256]) -> Result<AccountProof, TrieError> {
+        if self.poisoned {
+            return Err(TrieError::Poisoned);
+        }
+        let hashed = keccak256(address);
+        let source = self.source.as_deref();
+        let (proof, leaf) = self.accounts.prove_in(hashed, source, None)?;
+        let decode_err = |what: String, e: alloy_rlp::Error| TrieError::Decode {
+            account: Some(hashed),
+            path: what,
+            reason: e.to_string(),
+        };
+        let account = leaf
+            .map(|l| TrieAccount::decode(&mut l.as_slice()))
+            .transpose()
+            .map_err(|e| decode_err(format!("leaf {hashed}"), e))?;
+        let storage_root = account.map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
+        let mut out = Vec::with_capacity(slots.len());
+        if storage_root == EMPTY_ROOT_HASH {
+            out.resize(slots.len(), (Vec::new(), U256::ZERO));
+            return Ok(AccountProof { proof, account, slots: out });
+        }
+        // The account's storage trie as this state has it: in memory if an update touched it
+        // (then its root is the one in the leaf), else the stored one under the leaf's root.
+        let mut stored;
+        let trie = match self.storages.get_mut(&hashed) {
+            Some(trie) => trie,
+            None => {
+                stored = Mpt::from_root(storage_root);
+                &mut stored
+            }
+        };
+        if trie.root() != storage_root {
+            return Err(TrieError::CorruptNode {
+                account: Some(hashed),
+                path: String::new(),
+                hash: storage_root,
+            });
+        }
+        for slot in slots {
+            let (proof, value) = trie.prove_in(keccak256(slot), source, Some(hashed))?;
+            let value = value
+                .map(|v| U256::decode(&mut v.as_slice()))
+                .transpose()
+                .map_err(|e| decode_err(format!("slot {slot}"), e))?
+                .unwrap_or_default();
+            out.push((proof, value));
+        }
+        Ok(AccountProof { proof, account, slots: out })
+    }
 }
 
 /// Builds a trie over `leaves` (hashed key → RLP value, any order) and returns its root and the

@@ -166,7 +166,13 @@ impl DbcApiServer for RpcContext {
         let number = self.resolve(block)?;
         let (number, sum, accounts) = self
             .storage()
-            .sum_balances_at(Some(number))
+            .sum_balances_at(
+                Some(number),
+                dbc_storage::ReadBudget {
+                    until: Some(self.deadline()),
+                    max_changed: dbc_storage::MAX_AUDIT_CHANGED,
+                },
+            )
             .map_err(rpc_err)?
             .ok_or_else(crate::error::header_not_found)?;
         let total_supply = self.precompile_ok(

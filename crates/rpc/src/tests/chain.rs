@@ -337,7 +337,7 @@ fn m4_fee_history_caps_reward_percentiles() {
 fn m4_proofs_cap_their_storage_keys() {
     let t = TestChain::new();
     let key = |i: u64| alloy_serde::JsonStorageKey::from(B256::from(U256::from(i)));
-    let max = crate::eth::MAX_PROOF_KEYS as u64;
+    let max = crate::proofs::MAX_PROOF_KEYS as u64;
     let too_many: Vec<_> = (0..=max).map(key).collect();
     let err = EthApiServer::proof(&t.ctx, Address::ZERO, too_many, None).unwrap_err();
     assert_eq!(err.code(), -32602);
