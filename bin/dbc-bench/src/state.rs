@@ -70,6 +70,10 @@ pub(crate) struct StateArgs {
     /// timed to the end of its own commit).
     #[arg(long, default_value_t = 1)]
     run: usize,
+    /// Also time `eth_getProof` at an earlier block as it was served before 2026-12-06: from a
+    /// listing of the whole state at that block (minutes and gigabytes on the large state).
+    #[arg(long)]
+    listed_proofs: bool,
 }
 
 /// The `i`-th bench account.
@@ -284,6 +288,69 @@ fn proofs(s: &Opened, n: usize, contracts: usize, slots: usize) -> eyre::Result<
     Ok((at(0.5), at(0.99)))
 }
 
+/// `eth_getProof` of an account 1 block and `imported` blocks before the head, the
+/// way the RPC serves it (the stored head's trie moved back, each block's changes applied
+/// backwards), and with `listed` as it was served before (a listing of the whole state at
+/// that block): wall time and resident memory added.
+fn earlier_proofs(s: &Opened, imported: u64, listed: bool) -> eyre::Result<()> {
+    let head = s.head.number;
+    let mut backs = vec![1u64, imported];
+    backs.dedup();
+    for back in backs.into_iter().filter(|b| *b <= head) {
+        let number = head - back;
+        let root = s.storage.header(number)?.ok_or_else(|| eyre::eyre!("no header"))?.state_root;
+        let address = account(7 % s.accounts);
+        let (rss0, _) = memory();
+        let started = Instant::now();
+        let source: std::sync::Arc<dyn dbc_trie::NodeSource> =
+            std::sync::Arc::new(s.storage.clone());
+        let mut trie = StateTrie::open(source, s.head.state_root);
+        let mut changes = 0usize;
+        for later in (number + 1..=head).rev() {
+            let reverts = s.storage.trie_reverts(later)?;
+            changes += reverts.iter().map(|(_, u)| 1 + u.storage.len()).sum::<usize>();
+            trie.apply(reverts)?;
+        }
+        eyre::ensure!(trie.root() == root, "moved back to the wrong root");
+        let found = trie.prove(address, &[])?;
+        eyre::ensure!(found.account.is_some(), "no account");
+        let took = started.elapsed();
+        let (rss1, _) = memory();
+        drop(trie);
+        println!(
+            "  {:<5} {back} block(s) back: {:>9.1} ms ({changes} account and slot changes undone), resident +{} MiB",
+            s.name,
+            took.as_secs_f64() * 1e3,
+            rss1.saturating_sub(rss0) / 1024
+        );
+        if listed {
+            let (rss0, _) = memory();
+            let started = Instant::now();
+            let state = s.storage.full_state_at(number)?;
+            let accounts = state.iter().map(|(a, (acc, st))| {
+                let st: Vec<(U256, U256)> =
+                    st.iter().map(|(k, v)| (U256::from_be_bytes(k.0), *v)).collect();
+                let leaf = AccountLeaf {
+                    nonce: acc.nonce,
+                    balance: acc.balance,
+                    code_hash: acc.code_hash,
+                };
+                (*a, leaf, dbc_trie::proof::storage_root(&st))
+            });
+            let (listed_root, proof) = dbc_trie::proof::account_proof(accounts, address);
+            eyre::ensure!(listed_root == root && proof == found.proof, "the listing differs");
+            let took = started.elapsed();
+            let (rss1, _) = memory();
+            println!(
+                "        as before (a listing of the whole state): {:>9.1} ms, resident +{} MiB",
+                took.as_secs_f64() * 1e3,
+                rss1.saturating_sub(rss0) / 1024
+            );
+        }
+    }
+    Ok(())
+}
+
 /// One measured block: its wall time (from the start of its execution to the end of its
 /// commit; in a run of blocks, an equal share of the run's) and its stages.
 type Measured = (Duration, BlockTimes);
@@ -391,7 +458,16 @@ fn measure(args: &StateArgs, dir: &Path) -> eyre::Result<()> {
         println!("  small {st:>8.0} tx/s   per block: {}", stages(sm));
         println!("  large/small: {:.2}", lt / st);
     }
+    println!(
+        "eth_getProof at earlier blocks (the stored head's trie moved back over the blocks since, as the RPC serves it):"
+    );
     let (_, hwm) = memory();
+    for s in [&large, &small] {
+        if args.large_only && s.name == "small" {
+            continue;
+        }
+        earlier_proofs(s, args.blocks as u64, args.listed_proofs)?;
+    }
     println!(
         "memory: resident at most {} MiB while importing ({}), peak {} MiB",
         rss_max / 1024,

@@ -246,7 +246,7 @@ struct RunArgs {
     rpc_max_tracing_requests: Option<usize>,
 
     /// Blocks behind the head eth_getProof may be asked at. A proof at an earlier block undoes
-    /// every change since it (at most 250,000 account and slot changes).
+    /// every change since it (at most 100,000 account and slot changes).
     #[arg(
         long = "rpc.eth-proof-window",
         value_name = "BLOCKS",
