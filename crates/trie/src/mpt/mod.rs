@@ -8,25 +8,22 @@
 //! path ([`crate::pending`]), with the paths whose nodes went away, so the database follows
 //! the trie by writing only what changed (path-keyed, like geth's path scheme: one node per
 //! path, no reference counts, no garbage). Reading nodes from the source, one at a time or a
-//! block's paths a level at a time, is in [`load`].
+//! block's paths a level at a time, is in [`load`]; encoding and hashing nodes in [`hash`].
 //!
-//! Node encodings come from `alloy-trie` ([`LeafNodeRef`], [`ExtensionNodeRef`],
-//! [`BranchNodeRef`]), so the hashes are exactly Ethereum's. Because every key has the same
+//! Node encodings come from `alloy-trie` (`LeafNodeRef`, `ExtensionNodeRef`, `BranchNodeRef`),
+//! so the hashes are exactly Ethereum's. Because every key has the same
 //! length, no key is a prefix of another and branch nodes never carry values.
 
+mod hash;
 mod load;
 
 pub(crate) use load::Guesses;
 
-use crate::keccak::keccak256_many;
 use crate::pending::Pending;
 use crate::{NodeSource, TrieError};
 use alloy_primitives::{B256, keccak256};
-use alloy_rlp::Encodable;
-use alloy_trie::{
-    EMPTY_ROOT_HASH, Nibbles, TrieMask,
-    nodes::{BranchNodeRef, ExtensionNodeRef, LeafNodeRef, RlpNode},
-};
+use alloy_trie::{EMPTY_ROOT_HASH, Nibbles, nodes::RlpNode};
+use hash::hash_dirty;
 use load::{load, preload};
 
 /// One node of the trie. `cache` holds the node's reference (inline RLP or hash) once computed;
@@ -107,92 +104,6 @@ type Items = Vec<(B256, Vec<u8>)>;
 
 /// Below this many inserts [`Mpt::insert_many_in`] goes one key at a time.
 const PARALLEL_INSERTS_MIN: usize = 256;
-
-/// Re-encodes every dirty node of the subtrie `node` (at `at`) from the bottom up, a round at
-/// a time: first the dirty nodes with no dirty child (height 0), then those whose dirty
-/// children were all in earlier rounds, up to `node`. The encodings of a round are hashed
-/// together ([`keccak256_many`]: four at a time with AVX2), which is where a block's state root
-/// spends most of its time. Each node gets the cache and the record in `pending` that
-/// [`Node::encode`] would give it, so encoding above `node` then finds it clean.
-fn hash_dirty(node: &mut Node, at: Nibbles, pending: &mut Pending) {
-    let mut rounds: Vec<Vec<Nibbles>> = Vec::new();
-    dirty_heights(node, at, &mut rounds);
-    let mut encodings = Vec::new();
-    let mut ends = Vec::new();
-    for paths in rounds {
-        encodings.clear();
-        ends.clear();
-        for path in &paths {
-            // Every child of a node in this round is clean by now, so this always encodes.
-            if descend(node, at.len(), path).encode_clean(&mut encodings).is_none() {
-                return;
-            }
-            ends.push(encodings.len());
-        }
-        let slices = crate::keccak::unpack(&encodings, &ends);
-        let long: Vec<&[u8]> = slices.iter().copied().filter(|e| e.len() >= 32).collect();
-        let mut hashes = keccak256_many(&long).into_iter();
-        for (path, encoding) in paths.into_iter().zip(slices) {
-            let reference = if encoding.len() >= 32 {
-                RlpNode::word_rlp(&hashes.next().unwrap_or_default())
-            } else {
-                RlpNode::from_rlp(encoding)
-            };
-            // Inline nodes live in their parent's encoding: nothing is stored at their path.
-            pending.insert(path, reference.is_hash().then(|| encoding.to_vec()));
-            descend(node, at.len(), &path).set_cache(reference);
-        }
-    }
-}
-
-/// Files each dirty node of `node`'s subtrie (at `at`) under its height in `rounds` (a node
-/// with no dirty child is 0, else one more than its highest dirty child); returns `node`'s
-/// height, `None` if it is clean.
-///
-/// A child's path is built only for a dirty child: most children of a dirty branch are clean
-/// or stubs, and building a path costs more than looking at the child.
-fn dirty_heights(node: &Node, at: Nibbles, rounds: &mut Vec<Vec<Nibbles>>) -> Option<usize> {
-    if !node.is_dirty() {
-        return None;
-    }
-    let height = match node {
-        Node::Empty | Node::Stub(_) => return None,
-        Node::Leaf(_) => 0,
-        Node::Extension(e) => dirty_heights(&e.child, at.join(&e.key), rounds).map_or(0, |h| h + 1),
-        Node::Branch(b) => b
-            .children
-            .iter()
-            .enumerate()
-            .filter(|(_, child)| child.is_dirty())
-            .filter_map(|(i, child)| dirty_heights(child, child_path(&at, i), rounds))
-            .max()
-            .map_or(0, |h| h + 1),
-    };
-    if rounds.len() <= height {
-        rounds.resize_with(height + 1, Vec::new);
-    }
-    rounds[height].push(at);
-    Some(height)
-}
-
-/// The node at `path` below `node`, which is at the first `depth` nibbles of it; `node` itself
-/// if the path ends early (never on a path [`dirty_heights`] gave, whose nodes are loaded).
-fn descend<'a>(mut node: &'a mut Node, mut depth: usize, path: &Nibbles) -> &'a mut Node {
-    while let Some(nibble) = path.get(depth) {
-        match node {
-            Node::Branch(b) => {
-                node = &mut b.children[usize::from(nibble & 0x0f)];
-                depth += 1;
-            }
-            Node::Extension(e) => {
-                depth += e.key.len();
-                node = &mut e.child;
-            }
-            Node::Empty | Node::Stub(_) | Node::Leaf(_) => break,
-        }
-    }
-    node
-}
 
 /// `at` followed by one nibble.
 fn child_path(at: &Nibbles, nibble: usize) -> Nibbles {
@@ -413,56 +324,6 @@ impl Node {
         })
     }
 
-    /// Encodes this node (at `at`) into `buf` (cleared first) and returns its reference,
-    /// re-encoding only nodes whose cache was cleared and recording each in `pending`.
-    fn encode(&mut self, at: &Nibbles, buf: &mut Vec<u8>, pending: &mut Pending) -> RlpNode {
-        buf.clear();
-        let node = match self {
-            Self::Empty => return RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE]),
-            Self::Stub(r) => return r.clone(),
-            Self::Leaf(l) => {
-                let node = LeafNodeRef::new(&l.key, &l.value).rlp(buf);
-                l.cache = Some(node.clone());
-                node
-            }
-            Self::Extension(e) => {
-                let child_ref = e.child.reference(&at.join(&e.key), buf, pending);
-                buf.clear();
-                let node = ExtensionNodeRef::new(&e.key, &child_ref).rlp(buf);
-                e.cache = Some(node.clone());
-                node
-            }
-            Self::Branch(b) => {
-                let mut stack = Vec::with_capacity(16);
-                let mut mask = TrieMask::default();
-                for (i, child) in b.children.iter_mut().enumerate() {
-                    if !child.is_empty() {
-                        stack.push(child.reference(&child_path(at, i), buf, pending));
-                        mask.set_bit(i as u8);
-                    }
-                }
-                buf.clear();
-                let node = BranchNodeRef::new(&stack, mask).rlp(buf);
-                b.cache = Some(node.clone());
-                node
-            }
-        };
-        // Inline nodes live in their parent's encoding: nothing is stored at their path.
-        pending.insert(*at, node.is_hash().then(|| buf.clone()));
-        node
-    }
-
-    /// This node's reference, from the cache when clean.
-    fn reference(&mut self, at: &Nibbles, buf: &mut Vec<u8>, pending: &mut Pending) -> RlpNode {
-        if let Self::Stub(r) = self {
-            return r.clone();
-        }
-        match self.cache() {
-            Some(c) => c.clone(),
-            None => self.encode(at, buf, pending),
-        }
-    }
-
     /// Replaces clean subtrees at `depth` nodes below this one by stubs; returns the nodes
     /// left in memory.
     fn unload(&mut self, depth: usize) -> usize {
@@ -480,45 +341,6 @@ impl Node {
                 1 + b.children.iter_mut().map(|c| c.unload(depth.saturating_sub(1))).sum::<usize>()
             }
         }
-    }
-
-    /// This node's reference if it is known without encoding (a stub, or a clean node).
-    fn cached(&self) -> Option<RlpNode> {
-        match self {
-            Self::Empty => Some(RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE])),
-            Self::Stub(r) => Some(r.clone()),
-            _ => self.cache().cloned(),
-        }
-    }
-
-    /// Appends this node's encoding to `buf` from its children's references, without changing
-    /// anything: `None` (and `buf` as it was) if a child is dirty (the root is not up to date).
-    fn encode_clean(&self, buf: &mut Vec<u8>) -> Option<()> {
-        match self {
-            Self::Empty | Self::Stub(_) => return None,
-            Self::Leaf(l) => {
-                LeafNodeRef::new(&l.key, &l.value).encode(buf);
-            }
-            Self::Extension(e) => {
-                let child = e.child.cached()?;
-                ExtensionNodeRef::new(&e.key, &child).encode(buf);
-            }
-            Self::Branch(b) => {
-                // On the stack, not the heap: every dirty branch of a block is encoded here.
-                let mut stack: [RlpNode; 16] = Default::default();
-                let mut children = 0;
-                let mut mask = TrieMask::default();
-                for (i, child) in b.children.iter().enumerate() {
-                    if !child.is_empty() {
-                        stack[children] = child.cached()?;
-                        children += 1;
-                        mask.set_bit(i as u8);
-                    }
-                }
-                BranchNodeRef::new(&stack[..children], mask).encode(buf);
-            }
-        }
-        Some(())
     }
 
     /// The value at `path` below `at`, loading what it passes through; with `proof`, also the
@@ -957,89 +779,4 @@ impl Mpt {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use alloy_primitives::U256;
-    use alloy_trie::{HashBuilder, Nibbles};
-    use std::collections::BTreeMap;
-
-    fn oracle(map: &BTreeMap<B256, Vec<u8>>) -> B256 {
-        let mut hb = HashBuilder::default();
-        for (k, v) in map {
-            hb.add_leaf(Nibbles::unpack(k), v);
-        }
-        hb.root()
-    }
-
-    fn value(n: u64) -> Vec<u8> {
-        alloy_rlp::encode(U256::from(n))
-    }
-
-    #[test]
-    fn empty_root() {
-        assert_eq!(Mpt::new().root(), EMPTY_ROOT_HASH);
-    }
-
-    #[test]
-    fn matches_hash_builder_under_random_inserts_and_removes() {
-        // A small deterministic generator keeps the test reproducible without extra crates.
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let mut trie = Mpt::new();
-        let mut map = BTreeMap::new();
-        let mut keys = Vec::new();
-        for round in 0..60 {
-            for _ in 0..(next() % 40) {
-                let key = if !keys.is_empty() && next() % 3 == 0 {
-                    keys[(next() as usize) % keys.len()]
-                } else {
-                    // Keys sharing long prefixes exercise extension splits.
-                    let mut k = keccak256(next().to_be_bytes());
-                    if next() % 4 == 0 {
-                        k.0[..6].copy_from_slice(&[1, 2, 3, 4, 5, 6]);
-                    }
-                    keys.push(k);
-                    k
-                };
-                if next() % 4 == 0 {
-                    trie.remove(key);
-                    map.remove(&key);
-                } else {
-                    let v = value(next() % 1000 + 1);
-                    trie.insert(key, v.clone());
-                    map.insert(key, v);
-                }
-            }
-            assert_eq!(trie.root(), oracle(&map), "round {round}");
-            assert_eq!(trie.len(), map.len());
-        }
-        for k in keys {
-            trie.remove(k);
-            map.remove(&k);
-        }
-        assert_eq!(trie.root(), EMPTY_ROOT_HASH);
-        assert!(trie.is_empty());
-    }
-
-    #[test]
-    fn single_short_leaf_root_is_hashed() {
-        let mut trie = Mpt::new();
-        let mut map = BTreeMap::new();
-        trie.insert(B256::with_last_byte(1), vec![1]);
-        map.insert(B256::with_last_byte(1), vec![1]);
-        assert_eq!(trie.root(), oracle(&map));
-    }
-
-    #[test]
-    fn get_returns_inserted_values() {
-        let mut trie = Mpt::new();
-        trie.insert(B256::with_last_byte(7), value(7));
-        assert_eq!(trie.get(B256::with_last_byte(7)), Some(value(7)));
-        assert_eq!(trie.get(B256::with_last_byte(8)), None);
-    }
-}
+mod tests;
