@@ -259,3 +259,75 @@ fn a_failure_with_many_rentals_is_finished_by_the_next_blocks_hook() {
         assert!(r.refunded > U256::ZERO);
     }
 }
+
+/// Issue #16 item 3: a rented machine that stops sending heartbeats is found unreachable at
+/// the timeout: its rental ends with the unused rent refunded and it is slashed the first
+/// unreachable tier at once; on its return the rest of the tier its offline time reached.
+#[test]
+fn missed_heartbeats_of_a_rented_machine_are_slashed_at_detection_and_refunded() {
+    let mut t = T::new();
+    t.committee(3);
+    let id = t.online(1, 2, 1_000);
+    for _ in 0..3 {
+        t.c.advance(15);
+        t.beat_ok(id);
+    }
+    assert_eq!((t.machine(id).status as u8), 2);
+    let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 500 });
+    let rid = t.ok(RENTER, q, rentCall { machineId: id, gpus: 1, blocks: 500 });
+    let renter_before = t.c.balance(addr(RENTER));
+    // Silence: after the timeout the machine is found unreachable.
+    t.c.advance(21);
+    let m = t.machine(id);
+    assert_eq!(((m.status as u8), (m.offlineReason as u8)), (3, 3));
+    assert_eq!(t.ok(0x30, U256::ZERO, networkStatsCall {}).onlineGpus, 0);
+    let rental = t.ok(0x30, U256::ZERO, getRentalCall { rentalId: rid });
+    assert_eq!((rental.status as u8), 2, "the rental ended when the failure was found");
+    assert!(rental.refunded > U256::ZERO && rental.refunded < q);
+    // 4% of 2,000 DBC at once; the renter gets 10% of it with its refund.
+    assert_eq!(m.stake, dbc(1_920));
+    assert_eq!(t.c.balance(addr(RENTER)), renter_before + rental.refunded + dbc(8));
+    // Back after 100 blocks offline: the tier for >= 70 blocks is 8%, 4% of which was taken.
+    t.c.advance(100 - 1);
+    let renter_before = t.c.balance(addr(RENTER));
+    let treasury_before = t.c.balance(GOVERNANCE_ADDRESS);
+    let n = t.c.number - 1;
+    let forged = t.heartbeat_by(&other_key(), id, n);
+    err_is::<BadHeartbeatSignature>(t.call(OWNER, U256::ZERO, forged));
+    // The slash leaves the stake short: the owner must top it up first.
+    let e: StakeTooLow = err_is(t.beat(id));
+    assert_eq!(e.stake, dbc(1_920) - dbc(1_920) * U256::from(4) / U256::from(100));
+    t.ok(OWNER, dbc(200), addStakeCall { machineId: id });
+    t.beat_ok(id);
+    let ev = t.c.last_logs.iter().find(|l| l.topics()[0] == Slashed::SIGNATURE_HASH).unwrap();
+    let s = Slashed::decode_log_data(ev).unwrap();
+    assert_eq!(s.amount, dbc(2_120) * U256::from(4) / U256::from(100));
+    assert_eq!(t.c.balance(addr(RENTER)), renter_before + s.toRenter);
+    assert_eq!(s.toRenter, s.amount / U256::from(10));
+    assert_eq!(s.toAuditors, s.amount / U256::from(5) / U256::from(3) * U256::from(3));
+    assert_eq!(t.c.balance(GOVERNANCE_ADDRESS), treasury_before + s.toTreasury);
+    let m = t.machine(id);
+    assert_eq!((m.status as u8), 2);
+    assert_eq!(m.stake, dbc(2_120) - s.amount);
+}
+
+#[test]
+fn idle_offline_is_not_slashed_and_owner_offline_uses_its_tiers() {
+    let mut t = T::new();
+    t.committee(3);
+    let id = t.online(1, 1, 1_000);
+    t.ok(OWNER, U256::ZERO, goOfflineCall { machineId: id });
+    assert_eq!((t.machine(id).offlineReason as u8), 1);
+    t.c.advance(500);
+    t.beat_ok(id);
+    assert_eq!(t.machine(id).stake, dbc(1_000));
+    let q = t.ok(RENTER, U256::ZERO, quoteCall { machineId: id, gpus: 1, blocks: 100 });
+    t.ok(RENTER, q, rentCall { machineId: id, gpus: 1, blocks: 100 });
+    t.ok(OWNER, U256::ZERO, goOfflineCall { machineId: id });
+    assert_eq!((t.machine(id).offlineReason as u8), 2);
+    t.c.advance(5);
+    t.ok(OWNER, dbc(30), addStakeCall { machineId: id });
+    t.beat_ok(id);
+    // Under 70 blocks: 2%.
+    assert_eq!(t.machine(id).stake, dbc(1_030) - dbc(1_030) * U256::from(2) / U256::from(100));
+}
