@@ -468,6 +468,19 @@ fn measure(args: &StateArgs, dir: &Path) -> eyre::Result<()> {
         }
         earlier_proofs(s, args.blocks as u64, args.listed_proofs)?;
     }
+    println!("dbc_auditSupply at the head (every balance summed from the plain state):");
+    for s in [&large, &small] {
+        let started = Instant::now();
+        let (_, sum, accounts) = s
+            .storage
+            .sum_balances_at(None, dbc_storage::ReadBudget::UNLIMITED)?
+            .ok_or_else(|| eyre::eyre!("no head"))?;
+        println!(
+            "  {:<5} {:>9.1} ms  ({accounts} accounts, sum {sum})",
+            s.name,
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
     println!(
         "memory: resident at most {} MiB while importing ({}), peak {} MiB",
         rss_max / 1024,

@@ -255,6 +255,11 @@ struct RunArgs {
     )]
     rpc_eth_proof_window: u64,
 
+    /// Deadline of a block-scale request (logs, proofs, traces, replays, dbc_auditSupply, …)
+    /// and of a whole batch (`30s`, `2m`); past it the answer is -32002 "request timed out".
+    #[arg(long = "rpc.request-timeout", value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    rpc_request_timeout: Duration,
+
     /// Gas cap of eth_call, eth_estimateGas and traced calls.
     #[arg(long = "rpc.gascap", value_name = "GAS", default_value_t = 50_000_000)]
     rpc_gascap: u64,
@@ -459,6 +464,7 @@ fn rpc_config(cli: &RunArgs) -> RpcConfig {
             gas_cap: cli.rpc_gascap,
             evm_timeout: cli.rpc_evmtimeout,
             eth_proof_window: cli.rpc_eth_proof_window,
+            request_timeout: cli.rpc_request_timeout,
             ..defaults
         },
     }
@@ -598,4 +604,32 @@ async fn main() -> eyre::Result<()> {
     // A clean stop leaves no log to replay: the next start opens at once.
     storage.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn limits(args: &[&str]) -> Result<RpcLimits, clap::Error> {
+        let cli = Cli::try_parse_from(["dbc-node"].iter().chain(args))?;
+        Ok(rpc_config(&cli.run).limits)
+    }
+
+    #[test]
+    fn rpc_deadline_and_proof_window_flags_reach_the_limits() {
+        let defaults = limits(&["--dev"]).unwrap();
+        assert_eq!(defaults.request_timeout, Duration::from_secs(30));
+        assert_eq!(defaults.eth_proof_window, dbc_rpc::proofs::DEFAULT_PROOF_WINDOW);
+        let set = limits(&["--dev", "--rpc.request-timeout", "2m", "--rpc.eth-proof-window", "5"])
+            .unwrap();
+        assert_eq!(set.request_timeout, Duration::from_secs(120));
+        assert_eq!(set.eth_proof_window, 5);
+        // reth's largest window, and no more.
+        let max = dbc_rpc::proofs::MAX_PROOF_WINDOW.to_string();
+        assert_eq!(limits(&["--rpc.eth-proof-window", &max]).unwrap().eth_proof_window, 1_209_600);
+        let past = (dbc_rpc::proofs::MAX_PROOF_WINDOW + 1).to_string();
+        assert!(limits(&["--rpc.eth-proof-window", &past]).is_err());
+        assert!(limits(&["--rpc.request-timeout", "0s"]).is_err());
+    }
 }

@@ -218,8 +218,8 @@ fn eth_get_proof_verifies_against_block_state_roots() {
     let head = node.block_number();
     assert!(head >= 3, "{head}");
     let err = node.rpc_err("eth_getProof", json!([counter, [], format!("0x{:x}", head - 3)]));
-    assert_eq!(err["code"], -32000);
-    assert_eq!(err["message"], "distance to target block exceeds maximum proof window (2 blocks)");
+    assert_eq!(err["code"], -32602);
+    assert_eq!(err["message"], "distance to target block exceeds maximum proof window");
     // An account that does not exist has an exclusion proof.
     let proof = node
         .rpc("eth_getProof", json!(["0x00000000000000000000000000000000deadbeef", [], "latest"]));

@@ -13,7 +13,7 @@
 
 use crate::{
     RpcContext,
-    error::{RpcResult, header_not_found, invalid_params, rpc_err, server_error},
+    error::{RpcResult, header_not_found, internal, invalid_params, rpc_err, server_error},
 };
 use alloy_eips::BlockId;
 use alloy_primitives::{Address, B256, U256};
@@ -36,6 +36,8 @@ pub const MAX_PROOF_WINDOW: u64 = 1_209_600;
 pub const DEFAULT_MAX_PROOF_REVERTS: usize = 100_000;
 /// Times a proof at an earlier block starts again when a commit moves the head under it.
 const ATTEMPTS: usize = 3;
+/// Pause before a proof starts again.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(25);
 
 impl RpcContext {
     /// `eth_getProof` of `address` and its storage `keys` at `block`.
@@ -70,6 +72,12 @@ impl RpcContext {
 
     /// The proof at block `number` (state root `root`), from the stored head's trie moved back
     /// to it.
+    ///
+    /// The reads are not from one snapshot: a commit or an unwind under the walk shows as a
+    /// node that fails its hash check, a changeset that reads as corrupt or a root that is not
+    /// the block's (never as a wrong proof, as every node is checked and the root must be the
+    /// header's), and the walk starts again from the new head. A root that still differs with
+    /// the head unmoved is a fault, answered as one.
     fn earlier_proof(
         &self,
         number: u64,
@@ -80,57 +88,119 @@ impl RpcContext {
         let until = self.deadline();
         let storage = self.storage();
         let limits = self.limits();
-        for _ in 0..ATTEMPTS {
-            // The stored trie's state and the block it is: the head, unless a commit landed
-            // between the two reads.
-            let Some(stored) = storage.trie_root().map_err(rpc_err)? else {
-                return Err(server_error(
-                    "the state trie is being rebuilt: proofs at earlier blocks are not available until it is",
-                ));
-            };
-            let head = storage.head_number().map_err(rpc_err)?.ok_or_else(header_not_found)?;
-            let head_root =
-                storage.header(head).map_err(rpc_err)?.ok_or_else(header_not_found)?.state_root;
-            if head_root != stored {
-                continue;
+        let head = storage.head_number().map_err(rpc_err)?.ok_or_else(header_not_found)?;
+        if head.saturating_sub(number) > limits.eth_proof_window {
+            return Err(invalid_params("distance to target block exceeds maximum proof window"));
+        }
+        // Counted from the changesets' keys before any work: a block may hold more changes
+        // than the whole budget (a 1.5 G-gas block of slot writes: ~300,000).
+        let changes = storage.changes_after(number, limits.max_proof_reverts).map_err(rpc_err)?;
+        if changes > limits.max_proof_reverts {
+            return Err(too_many_changes(number, limits.max_proof_reverts));
+        }
+        let mut fault = None;
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                // Let the commit or the fork choice under the last walk finish.
+                std::thread::sleep(RETRY_PAUSE);
             }
-            if head.saturating_sub(number) > limits.eth_proof_window {
-                return Err(server_error(format!(
-                    "distance to target block exceeds maximum proof window ({} blocks)",
-                    limits.eth_proof_window
-                )));
-            }
-            let mut trie = StateTrie::open(Arc::new(storage.clone()), stored);
-            let mut changes = 0usize;
-            let mut moved = Ok(());
-            for later in (number.saturating_add(1)..=head).rev() {
-                Self::check_deadline(until)?;
-                let reverts = storage.trie_reverts(later).map_err(rpc_err)?;
-                changes = reverts
-                    .iter()
-                    .fold(changes, |n, (_, u)| n.saturating_add(1).saturating_add(u.storage.len()));
-                if changes > limits.max_proof_reverts {
-                    return Err(server_error(format!(
-                        "too many state changes since block {number} to prove at it (more than {}): ask at a later block",
-                        limits.max_proof_reverts
-                    )));
+            Self::check_deadline(until)?;
+            match self.walk_back(number, root, address, slots, until)? {
+                Walk::Proved(found) => return Ok(found),
+                Walk::Raced(why) => {
+                    tracing::debug!(target: "dbc::rpc", number, %why, "proof raced the chain");
+                    fault = None;
                 }
-                moved = trie.apply(reverts);
-                if moved.is_err() {
-                    break;
-                }
-            }
-            // A commit or an unwind under the walk shows as a node that fails its hash check
-            // or a root that is not the block's: start again from the new head.
-            if moved.is_ok() && trie.root() == root {
-                match trie.prove(address, slots) {
-                    Ok(found) => return Ok(found),
-                    Err(e) => tracing::debug!(target: "dbc::rpc", %e, "proof raced a commit"),
-                }
+                Walk::WrongRoot(got) => fault = Some(got),
             }
         }
-        Err(server_error("the chain moved while the proof was built; try again"))
+        match fault {
+            Some(got) => {
+                tracing::warn!(target: "dbc::rpc", number, %got, expected = %root, "the state trie moved back to a block does not give its root");
+                Err(internal(format!(
+                    "the state trie moved back to block {number} has root {got}, not the header's {root}"
+                )))
+            }
+            None => Err(server_error("the chain moved while the proof was built; try again")),
+        }
     }
+
+    /// One walk from the stored head back to block `number`.
+    fn walk_back(
+        &self,
+        number: u64,
+        root: B256,
+        address: Address,
+        slots: &[B256],
+        until: std::time::Instant,
+    ) -> RpcResult<Walk> {
+        let storage = self.storage();
+        let limits = self.limits();
+        // The stored trie's state and the block it is: the head, unless a commit landed
+        // between the reads.
+        let stored = match storage.trie_root() {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return Ok(Walk::Raced("the stored trie is being rebuilt".into())),
+            Err(e) => return Ok(Walk::Raced(e.to_string())),
+        };
+        let head = match storage.head_number() {
+            Ok(Some(head)) => head,
+            other => return Ok(Walk::Raced(format!("head {other:?}"))),
+        };
+        match storage.header(head) {
+            Ok(Some(h)) if h.state_root == stored => {}
+            other => {
+                return Ok(Walk::Raced(format!(
+                    "head {head}'s header {:?}",
+                    other.map(|h| h.map(|h| h.state_root))
+                )));
+            }
+        }
+        let mut trie = StateTrie::open(Arc::new(storage.clone()), stored);
+        let mut changes = 0usize;
+        for later in (number.saturating_add(1)..=head).rev() {
+            Self::check_deadline(until)?;
+            let reverts = match storage.trie_reverts(later) {
+                Ok(reverts) => reverts,
+                Err(e) => return Ok(Walk::Raced(e.to_string())),
+            };
+            changes = reverts
+                .iter()
+                .fold(changes, |n, (_, u)| n.saturating_add(1).saturating_add(u.storage.len()));
+            if changes > limits.max_proof_reverts {
+                return Err(too_many_changes(number, limits.max_proof_reverts));
+            }
+            if let Err(e) = trie.apply(reverts) {
+                return Ok(Walk::Raced(e.to_string()));
+            }
+        }
+        let got = trie.root();
+        if got != root {
+            // Unmoved head and stored trie: not a race.
+            let unmoved = storage.head_number().ok().flatten() == Some(head)
+                && storage.trie_root().ok().flatten() == Some(stored);
+            return Ok(if unmoved { Walk::WrongRoot(got) } else { Walk::Raced("root".into()) });
+        }
+        Ok(match trie.prove(address, slots) {
+            Ok(found) => Walk::Proved(found),
+            Err(e) => Walk::Raced(e.to_string()),
+        })
+    }
+}
+
+/// How one walk back ended.
+enum Walk {
+    Proved(AccountProof),
+    /// The chain moved under it: walk again.
+    Raced(String),
+    /// The trie moved back did not give the block's root though nothing moved.
+    WrongRoot(B256),
+}
+
+fn too_many_changes(number: u64, max: usize) -> jsonrpsee::types::ErrorObjectOwned {
+    server_error(format!(
+        "too many state changes since block {number} to prove at it (more than {max}): ask at a later block"
+    ))
 }
 
 /// `eth_getProof` from the stored trie at `root`: O(depth) node reads per key.

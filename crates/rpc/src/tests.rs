@@ -162,7 +162,9 @@ impl TestChain {
     pub(crate) fn unwind(&mut self) {
         let removed = self.storage.block(self.head().number).unwrap().unwrap();
         let head = self.storage.unwind_head().unwrap();
+        // The trie of the new head, stored (as fork choice leaves it).
         self.trie = trie_of(&self.storage);
+        self.storage.write_trie(&self.trie.take_updates()).unwrap();
         self.nonce -= removed.transactions.len() as u64;
         self.chain.on_unwound(head);
     }

@@ -213,6 +213,25 @@ impl Storage {
         Ok(out)
     }
 
+    /// Account and slot changes recorded for the blocks after `number`, counted from the
+    /// changesets' keys (nothing decoded), up to `max + 1`: what moving the head's state back
+    /// to block `number` would undo.
+    pub fn changes_after(&self, number: u64, max: usize) -> Result<usize> {
+        let Some(after) = number.checked_add(1) else { return Ok(0) };
+        let from = num_key(after);
+        let mut n = 0usize;
+        for table in [ACCOUNT_CHANGESETS, STORAGE_CHANGESETS] {
+            let mut iter = self.db.raw_iterator_cf(self.cf(table));
+            iter.seek(from);
+            while iter.valid() && n <= max {
+                n += 1;
+                iter.next();
+            }
+            iter.status()?;
+        }
+        Ok(n)
+    }
+
     /// [`Storage::changes_before`] as updates of the state trie: applied to a trie of block
     /// `number`'s state, they give the trie of the state before it (a trie moved back over
     /// blocks for fork choice or for a proof at an earlier block).
@@ -593,6 +612,13 @@ mod tests {
             None,
             "above the head"
         );
+        // What moving the state back would undo: after block 8, a's change at 9; after 3, a's
+        // six, b's creation and the slot's three; counted up to one past the limit.
+        assert_eq!(storage.changes_after(8, usize::MAX).expect("count"), 1);
+        assert_eq!(storage.changes_after(3, usize::MAX).expect("count"), 10);
+        assert_eq!(storage.changes_after(3, 4).expect("count"), 5);
+        assert_eq!(storage.changes_after(9, usize::MAX).expect("count"), 0);
+        assert_eq!(storage.changes_after(u64::MAX, usize::MAX).expect("count"), 0);
         // Within its budget: two accounts changed after block 3 (a, and b created at 4), one
         // after block 8; a passed deadline stops it at the first entry.
         let budget = |until, max_changed| ReadBudget { until, max_changed };

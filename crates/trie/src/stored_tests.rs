@@ -543,7 +543,6 @@ fn an_earlier_state_proves_what_a_full_listing_of_it_proves() {
         models.push(model);
     }
     let head = models.last().unwrap();
-    let stored = source.snapshot();
     let slots: Vec<B256> = (0..12).chain([1000]).map(|s: u64| B256::from(U256::from(s))).collect();
     let mut proven_slots = 0;
     for (block, then) in models.iter().enumerate() {
@@ -593,7 +592,5 @@ fn an_earlier_state_proves_what_a_full_listing_of_it_proves() {
             }
         }
     }
-    // Proving reads the stored head's nodes and writes none.
-    assert_eq!(source.snapshot(), stored);
     assert!(proven_slots > 200, "{proven_slots} slots proven present");
 }

@@ -97,9 +97,7 @@ fn chain() -> (TestChain, Address) {
     (t, contract)
 }
 
-#[test]
-fn m4_proofs_at_earlier_blocks_match_a_full_listing_of_their_state() {
-    let (t, contract) = chain();
+fn assert_every_block_proves_as_listed(t: &TestChain, contract: Address) {
     let head = t.head().number;
     let accounts = [contract, t.key.address(), Address::ZERO, Address::repeat_byte(0xee)];
     for number in 0..=head {
@@ -109,14 +107,30 @@ fn m4_proofs_at_earlier_blocks_match_a_full_listing_of_their_state() {
             assert_eq!(got, listed(&t.storage, number, address, &keys()), "{address} at {number}");
         }
     }
-    // The contract's slots as the blocks left them.
-    let at =
-        |n: u64| EthApiServer::proof(&t.ctx, contract, keys(), Some(BlockId::number(n))).unwrap();
-    let values = |p: EIP1186AccountProofResponse| -> Vec<u64> {
+}
+
+#[test]
+fn m4_proofs_at_earlier_blocks_match_a_full_listing_of_their_state() {
+    let (mut t, contract) = chain();
+    assert_every_block_proves_as_listed(&t, contract);
+    let values = |t: &TestChain, n: u64| -> Vec<u64> {
+        let p = EthApiServer::proof(&t.ctx, contract, keys(), Some(BlockId::number(n))).unwrap();
         p.storage_proof.iter().map(|s| s.value.to::<u64>()).collect()
     };
-    assert_eq!(values(at(4)), [6, 7, 0, 0, 0]);
-    assert_eq!(values(at(head)), [0, 0, 0, 1, 0]);
+    // The contract's slots 0, 1, 2, 3 and 99 as the blocks left them.
+    assert_eq!(values(&t, 4), [6, 7, 0, 0, 0]);
+    assert_eq!(values(&t, 9), [0, 0, 0, 1, 0]);
+    // After a reorg: blocks 8 and 9 unwound, three others committed in their place.
+    t.unwind();
+    t.unwind();
+    t.time_shift = 1;
+    store(&mut t, contract, 4, 8);
+    store(&mut t, contract, 1, 3);
+    store(&mut t, contract, 4, 0);
+    assert_every_block_proves_as_listed(&t, contract);
+    assert_eq!(values(&t, 7), [6, 0, 9, 1, 0]);
+    assert_eq!(values(&t, 9), [6, 3, 9, 1, 0]);
+    assert_eq!(values(&t, 4), [6, 7, 0, 0, 0]);
 }
 
 #[test]
@@ -128,15 +142,22 @@ fn m4_proofs_past_the_window_or_the_budget_of_changes_are_refused() {
         EthApiServer::proof(ctx, contract, keys(), Some(BlockId::number(n)))
     };
     assert_eq!(at(&ctx, head - 3).unwrap(), listed(&t.storage, head - 3, contract, &keys()));
+    // reth's code and message.
     let err = at(&ctx, head - 4).unwrap_err();
-    assert_eq!(err.code(), -32000);
-    assert_eq!(err.message(), "distance to target block exceeds maximum proof window (3 blocks)",);
+    assert_eq!(err.code(), -32602);
+    assert_eq!(err.message(), "distance to target block exceeds maximum proof window");
     // Each block changes at least the sender, the fee recipient and a slot.
     let ctx = t.ctx.clone().with_limits(RpcLimits { max_proof_reverts: 8, ..Default::default() });
     assert!(at(&ctx, head - 1).is_ok());
     let err = at(&ctx, head - 4).unwrap_err();
     assert_eq!(err.code(), -32000);
     assert!(err.message().starts_with("too many state changes since block"), "{}", err.message());
+    // A walk past the request's deadline stops.
+    let ctx = t.ctx.clone().with_limits(RpcLimits {
+        request_timeout: std::time::Duration::ZERO,
+        ..Default::default()
+    });
+    assert_eq!(at(&ctx, head - 1).unwrap_err().code(), -32002);
     // The head needs no change undone.
     let ctx = t.ctx.clone().with_limits(RpcLimits {
         eth_proof_window: 0,
