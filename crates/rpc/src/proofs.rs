@@ -38,6 +38,24 @@ pub const DEFAULT_MAX_PROOF_REVERTS: usize = 100_000;
 const ATTEMPTS: usize = 3;
 /// Pause before a proof starts again.
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(25);
+/// Threads of the pool proofs at earlier blocks run their trie work on.
+const PROOF_THREADS: usize = 2;
+
+/// The pool proofs at earlier blocks move their trie on (its updates run in parallel), apart
+/// from rayon's global pool: block import runs its trie work there, and a proof's parallel
+/// work queued ahead of it would hold a block back for as long as the proof takes.
+fn proof_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(PROOF_THREADS)
+            .thread_name(|i| format!("dbc-rpc-proof-{i}"))
+            .build()
+            .map_err(|e| tracing::warn!(target: "dbc::rpc", %e, "no pool of its own for proofs"))
+            .ok()
+    })
+    .as_ref()
+}
 
 impl RpcContext {
     /// `eth_getProof` of `address` and its storage `keys` at `block`.
@@ -105,7 +123,12 @@ impl RpcContext {
                 std::thread::sleep(RETRY_PAUSE);
             }
             Self::check_deadline(until)?;
-            match self.walk_back(number, root, address, slots, until)? {
+            let walk = || self.walk_back(number, root, address, slots, until);
+            let walked = match proof_pool() {
+                Some(pool) => pool.install(walk),
+                None => walk(),
+            };
+            match walked? {
                 Walk::Proved(found) => return Ok(found),
                 Walk::Raced(why) => {
                     tracing::debug!(target: "dbc::rpc", number, %why, "proof raced the chain");

@@ -166,3 +166,53 @@ fn m4_proofs_past_the_window_or_the_budget_of_changes_are_refused() {
     });
     assert_eq!(at(&ctx, head).unwrap(), listed(&t.storage, head, contract, &keys()));
 }
+
+/// A proof at an earlier block moves its trie on a pool of its own: with every thread of
+/// rayon's global pool (where block import runs its trie work) held, it still ends. On the
+/// global pool its parallel updates would wait for those threads.
+#[test]
+fn m4_a_proof_never_waits_for_the_global_pool_that_import_uses() {
+    use std::sync::{
+        Arc, Condvar, Mutex,
+        atomic::{AtomicUsize, Ordering},
+        mpsc,
+    };
+    use std::time::Duration;
+    let (t, contract) = chain();
+    let head = t.head().number;
+    let held = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let threads = rayon::current_num_threads();
+    for _ in 0..threads {
+        let (held, gate) = (held.clone(), gate.clone());
+        rayon::spawn(move || {
+            held.fetch_add(1, Ordering::SeqCst);
+            let (open, cv) = &*gate;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = cv.wait(open).unwrap();
+            }
+        });
+    }
+    let release = || {
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+    };
+    let waited = std::time::Instant::now();
+    while held.load(Ordering::SeqCst) < threads {
+        if waited.elapsed() > Duration::from_secs(30) {
+            release();
+            panic!("the global pool's threads were not all taken");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (tx, rx) = mpsc::channel();
+    let ctx = t.ctx.clone();
+    std::thread::spawn(move || {
+        let proof = EthApiServer::proof(&ctx, contract, keys(), Some(BlockId::number(head - 3)));
+        let _ = tx.send(proof.map(|p| p.storage_proof.len()));
+    });
+    let proved = rx.recv_timeout(Duration::from_secs(20));
+    release();
+    assert_eq!(proved, Ok(Ok(5)), "the proof waited for the global pool");
+}
