@@ -608,6 +608,16 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    /// A small deterministic generator (xorshift64): reproducible tests without extra crates.
+    pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
     #[derive(Default, Clone)]
     struct Model {
         accounts: BTreeMap<Address, (AccountLeaf, BTreeMap<U256, U256>)>,
@@ -646,13 +656,7 @@ mod tests {
 
     #[test]
     fn incremental_root_equals_full_recompute_over_random_blocks() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d_u64);
         let mut trie = StateTrie::new();
         let mut model = Model::default();
         for block in 0..80 {
@@ -678,7 +682,8 @@ mod tests {
                 random_slots(&mut next, 5, 16, &mut update, &mut entry.1);
                 entry.0.nonce += 1;
                 entry.0.balance = U256::from(next() % 1_000_000);
-                entry.0.code_hash = if next() % 2 == 0 { KECCAK_EMPTY } else { keccak256([1]) };
+                entry.0.code_hash =
+                    if next().is_multiple_of(2) { KECCAK_EMPTY } else { keccak256([1]) };
                 update.info = Some(entry.0);
                 updates.push((address, update));
             }

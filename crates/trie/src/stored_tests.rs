@@ -88,13 +88,7 @@ fn large_blocks_updated_in_parallel_store_exactly_the_state_trie() {
 }
 
 fn stored_blocks(seed: u64, shape: &Shape) {
-    let mut seed = seed;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = crate::tests::xorshift(seed);
     let source = Arc::new(MemSource::default());
     let mut trie = StateTrie::open(source.clone(), EMPTY_ROOT_HASH);
     let mut model = Model::new();
@@ -107,13 +101,13 @@ fn stored_blocks(seed: u64, shape: &Shape) {
             // Not in the state before the block, as the block's own state tells it.
             let absent_before = !before.contains_key(&address);
             let mut update = AccountUpdate { absent_before, ..Default::default() };
-            if next() % 12 == 0 {
+            if next().is_multiple_of(12) {
                 model.remove(&address);
                 updates.push((address, update));
                 continue;
             }
             let entry = model.entry(address).or_default();
-            if next() % 15 == 0 {
+            if next().is_multiple_of(15) {
                 update.wipe_storage = true;
                 entry.1.clear();
             }
@@ -136,15 +130,15 @@ fn stored_blocks(seed: u64, shape: &Shape) {
         // Mostly, the paths to some of the block's accounts (and to one it does not
         // change) are loaded first, as `build_block` does while the block executes; now
         // and then the trie is unloaded between the two.
-        if next() % 3 != 0 {
+        if !next().is_multiple_of(3) {
             let mut ahead: Vec<Address> = Vec::new();
             for (address, _) in &updates {
-                if next() % 4 != 0 {
+                if !next().is_multiple_of(4) {
                     ahead.push(*address);
                 }
             }
             ahead.push(Address::repeat_byte(0xee));
-            if next() % 2 == 0 {
+            if next().is_multiple_of(2) {
                 trie.preload_accounts(&ahead).unwrap();
             } else {
                 // With the accounts' fields before the block, as `build_block` gives
@@ -154,7 +148,7 @@ fn stored_blocks(seed: u64, shape: &Shape) {
                 for address in &ahead {
                     if let Some((leaf, _)) = before.get(address) {
                         let mut leaf = *leaf;
-                        if next() % 5 == 0 {
+                        if next().is_multiple_of(5) {
                             leaf.balance += U256::from(1);
                         }
                         known.push((*address, leaf));
@@ -162,7 +156,7 @@ fn stored_blocks(seed: u64, shape: &Shape) {
                 }
                 trie.preload_accounts_knowing(&ahead, || known).unwrap();
             }
-            if next() % 6 == 0 {
+            if next().is_multiple_of(6) {
                 trie.unload((next() % 3) as usize);
             }
         }
@@ -508,13 +502,7 @@ fn reverts(head: &Model, then: &Model) -> Vec<(Address, AccountUpdate)> {
 /// that state does (the proofs `eth_getProof` serves at earlier blocks), and writes nothing.
 #[test]
 fn an_earlier_state_proves_what_a_full_listing_of_it_proves() {
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = crate::tests::xorshift(0x9e37_79b9_7f4a_7c15_u64);
     let source = Arc::new(MemSource::default());
     let mut trie = StateTrie::open(source.clone(), EMPTY_ROOT_HASH);
     let mut models = vec![Model::new()];
@@ -524,7 +512,7 @@ fn an_earlier_state_proves_what_a_full_listing_of_it_proves() {
         let mut updates = Vec::new();
         for _ in 0..(next() % 40 + 1) {
             let a = address(next() % 150);
-            if next() % 10 == 0 {
+            if next().is_multiple_of(10) {
                 model.remove(&a);
                 updates.push((a, AccountUpdate::default()));
                 continue;

@@ -24,31 +24,24 @@ fn empty_root() {
 
 #[test]
 fn matches_hash_builder_under_random_inserts_and_removes() {
-    // A small deterministic generator keeps the test reproducible without extra crates.
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = crate::tests::xorshift(0x9e37_79b9_7f4a_7c15_u64);
     let mut trie = Mpt::new();
     let mut map = BTreeMap::new();
     let mut keys = Vec::new();
     for round in 0..60 {
         for _ in 0..(next() % 40) {
-            let key = if !keys.is_empty() && next() % 3 == 0 {
+            let key = if !keys.is_empty() && next().is_multiple_of(3) {
                 keys[(next() as usize) % keys.len()]
             } else {
                 // Keys sharing long prefixes exercise extension splits.
                 let mut k = keccak256(next().to_be_bytes());
-                if next() % 4 == 0 {
+                if next().is_multiple_of(4) {
                     k.0[..6].copy_from_slice(&[1, 2, 3, 4, 5, 6]);
                 }
                 keys.push(k);
                 k
             };
-            if next() % 4 == 0 {
+            if next().is_multiple_of(4) {
                 trie.remove(key);
                 map.remove(&key);
             } else {
