@@ -303,7 +303,8 @@ impl Storage {
 
     /// Every account with its non-zero storage as of the end of block `number`, rebuilt from
     /// the plain state and the changesets of later blocks. Linear in the state size plus the
-    /// changes after `number` (used for EIP-1186 proofs).
+    /// changes after `number`: the oracle EIP-1186 proofs at earlier blocks are tested against
+    /// (the RPC moves the stored trie back instead, `dbc_rpc::proofs`).
     #[allow(clippy::type_complexity)]
     pub fn full_state_at(
         &self,
