@@ -226,39 +226,16 @@ fn too_many_changes(number: u64, max: usize) -> jsonrpsee::types::ErrorObjectOwn
     ))
 }
 
-/// `eth_getProof` from the stored trie at `root`: O(depth) node reads per key.
+/// `eth_getProof` from the stored trie at `root`: O(depth) node reads per key (a trie opened
+/// at the stored root, nothing moved).
 fn stored_account_proof(
     storage: &dbc_storage::Storage,
     root: B256,
     address: Address,
     keys: &[JsonStorageKey],
 ) -> Result<AccountProof, TrieError> {
-    use alloy_rlp::Decodable;
-    use dbc_trie::proof::stored_proof;
-    let malformed = |what: &str, e: alloy_rlp::Error| TrieError::Decode {
-        account: None,
-        path: what.into(),
-        reason: e.to_string(),
-    };
-    let hashed = alloy_primitives::keccak256(address);
-    let (proof, leaf) = stored_proof(storage, None, root, hashed)?;
-    let account = leaf
-        .map(|leaf| TrieAccount::decode(&mut leaf.as_slice()))
-        .transpose()
-        .map_err(|e| malformed("account leaf", e))?;
-    let storage_root = account.map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
-    let mut slots = Vec::with_capacity(keys.len());
-    for key in keys {
-        let slot = alloy_primitives::keccak256(key.as_b256());
-        let (proof, value) = stored_proof(storage, Some(hashed), storage_root, slot)?;
-        let value = value
-            .map(|v| U256::decode(&mut v.as_slice()))
-            .transpose()
-            .map_err(|e| malformed("slot", e))?
-            .unwrap_or_default();
-        slots.push((proof, value));
-    }
-    Ok(AccountProof { proof, account, slots })
+    let slots: Vec<B256> = keys.iter().map(|k| k.as_b256()).collect();
+    StateTrie::open(Arc::new(storage.clone()), root).prove(address, &slots)
 }
 
 /// The JSON answer of a proof of `address` and `keys`.
